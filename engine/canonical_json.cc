@@ -1,0 +1,250 @@
+#include "engine/canonical_json.h"
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace casegrid {
+namespace {
+
+// Integers beyond ±2^53 are not exact in ECMAScript; RFC 8785 prints them as
+// the double they round to.
+constexpr std::int64_t kMaxExactInteger = (std::int64_t{1} << 53);
+
+// UTF-8 to UTF-16 code units, for ordering keys as RFC 8785 section 3.2.3 asks.
+std::u16string ToUtf16(std::string_view s) {
+  std::u16string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    char32_t cp;
+    std::size_t n;
+    if (c < 0x80) {
+      cp = c, n = 1;
+    } else if ((c >> 5) == 0x6) {
+      cp = c & 0x1F, n = 2;
+    } else if ((c >> 4) == 0xE) {
+      cp = c & 0x0F, n = 3;
+    } else {
+      cp = c & 0x07, n = 4;
+    }
+    for (std::size_t k = 1; k < n && i + k < s.size(); ++k) {
+      cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+    }
+    i += n;
+    if (cp >= 0x10000) {
+      cp -= 0x10000;
+      out.push_back(static_cast<char16_t>(0xD800 + (cp >> 10)));
+      out.push_back(static_cast<char16_t>(0xDC00 + (cp & 0x3FF)));
+    } else {
+      out.push_back(static_cast<char16_t>(cp));
+    }
+  }
+  return out;
+}
+
+class Writer {
+ public:
+  Writer(std::string& out, std::size_t max_depth) : out_(out), max_depth_(max_depth) {}
+
+  Status Write(simdjson::dom::element e, std::size_t depth, std::string_view path) {
+    using simdjson::dom::element_type;
+    switch (e.type()) {
+      case element_type::OBJECT:
+        return WriteObject(e.get_object().value_unsafe(), depth + 1, path);
+      case element_type::ARRAY:
+        return WriteArray(e.get_array().value_unsafe(), depth + 1, path);
+      case element_type::STRING:
+        AppendJsonString(out_, e.get_string().value_unsafe());
+        return Status::Ok();
+      case element_type::INT64: {
+        const std::int64_t v = e.get_int64().value_unsafe();
+        if (v > kMaxExactInteger || v < -kMaxExactInteger) {
+          AppendJsonNumber(out_, static_cast<double>(v));
+        } else {
+          out_ += std::to_string(v);
+        }
+        return Status::Ok();
+      }
+      case element_type::UINT64:
+        AppendJsonNumber(out_, static_cast<double>(e.get_uint64().value_unsafe()));
+        return Status::Ok();
+      case element_type::DOUBLE:
+        AppendJsonNumber(out_, e.get_double().value_unsafe());
+        return Status::Ok();
+      case element_type::BOOL:
+        out_ += e.get_bool().value_unsafe() ? "true" : "false";
+        return Status::Ok();
+      case element_type::NULL_VALUE:
+        out_ += "null";
+        return Status::Ok();
+    }
+    return Status::Internal("unknown JSON element type");
+  }
+
+ private:
+  Status CheckDepth(std::size_t depth, std::string_view path) const {
+    if (depth > max_depth_) {
+      return Status::InvalidArgument("JSON nested deeper than " + std::to_string(max_depth_) +
+                                     " levels at " + std::string(path.empty() ? "$" : path));
+    }
+    return Status::Ok();
+  }
+
+  Status WriteObject(simdjson::dom::object obj, std::size_t depth, std::string_view path) {
+    RETURN_IF_ERROR(CheckDepth(depth, path));
+    struct Member {
+      std::u16string order;
+      std::string_view key;
+      simdjson::dom::element value;
+    };
+    std::vector<Member> members;
+    members.reserve(obj.size());
+    for (auto field : obj) members.push_back({ToUtf16(field.key), field.key, field.value});
+    std::sort(members.begin(), members.end(),
+              [](const Member& a, const Member& b) { return a.order < b.order; });
+    out_ += '{';
+    for (std::size_t i = 0; i < members.size(); ++i) {
+      if (i > 0 && members[i].order == members[i - 1].order) {
+        return Status::InvalidArgument("duplicate key \"" + std::string(members[i].key) +
+                                       "\" in " + std::string(path.empty() ? "$" : path));
+      }
+      if (i > 0) out_ += ',';
+      AppendJsonString(out_, members[i].key);
+      out_ += ':';
+      std::string child = std::string(path.empty() ? "$" : path) + "." + std::string(members[i].key);
+      RETURN_IF_ERROR(Write(members[i].value, depth, child));
+    }
+    out_ += '}';
+    return Status::Ok();
+  }
+
+  Status WriteArray(simdjson::dom::array arr, std::size_t depth, std::string_view path) {
+    RETURN_IF_ERROR(CheckDepth(depth, path));
+    out_ += '[';
+    std::size_t i = 0;
+    for (auto item : arr) {
+      if (i > 0) out_ += ',';
+      std::string child = std::string(path.empty() ? "$" : path) + "[" + std::to_string(i) + "]";
+      RETURN_IF_ERROR(Write(item, depth, child));
+      ++i;
+    }
+    out_ += ']';
+    return Status::Ok();
+  }
+
+  std::string& out_;
+  std::size_t max_depth_;
+};
+
+}  // namespace
+
+void AppendJsonString(std::string& out, std::string_view value) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += '"';
+  for (char ch : value) {
+    const auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          out += "\\u00";
+          out += kHex[c >> 4];
+          out += kHex[c & 0xF];
+        } else {
+          out += ch;
+        }
+    }
+  }
+  out += '"';
+}
+
+void AppendJsonNumber(std::string& out, double value) {
+  if (value == 0) {  // both +0 and -0 print as 0
+    out += '0';
+    return;
+  }
+  // Shortest round-trip digits in scientific form: "-d.ddde+XX".
+  char buf[64];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value, std::chars_format::scientific);
+  std::string_view sci(buf, static_cast<std::size_t>(end - buf));
+  if (sci.front() == '-') {
+    out += '-';
+    sci.remove_prefix(1);
+  }
+  const std::size_t e_at = sci.find('e');
+  std::string digits;
+  for (char c : sci.substr(0, e_at)) {
+    if (c != '.') digits += c;
+  }
+  const int exponent = std::atoi(std::string(sci.substr(e_at + 1)).c_str());
+  const int k = static_cast<int>(digits.size());
+  const int n = exponent + 1;  // ECMAScript's n: value = 0.digits × 10^n
+  if (k <= n && n <= 21) {
+    out += digits;
+    out.append(static_cast<std::size_t>(n - k), '0');
+  } else if (0 < n && n <= 21) {
+    out.append(digits, 0, static_cast<std::size_t>(n));
+    out += '.';
+    out.append(digits, static_cast<std::size_t>(n));
+  } else if (-6 < n && n <= 0) {
+    out += "0.";
+    out.append(static_cast<std::size_t>(-n), '0');
+    out += digits;
+  } else {
+    out += digits[0];
+    if (k > 1) {
+      out += '.';
+      out.append(digits, 1);
+    }
+    out += 'e';
+    out += (n - 1 >= 0) ? '+' : '-';
+    out += std::to_string(std::abs(n - 1));
+  }
+}
+
+Result<std::string> CanonicalizeObject(std::string_view json, const JsonLimits& limits) {
+  if (json.size() > limits.max_bytes) {
+    return Status::TooLarge("JSON of " + std::to_string(json.size()) + " bytes exceeds the " +
+                            std::to_string(limits.max_bytes) + "-byte limit");
+  }
+  thread_local simdjson::dom::parser parser;
+  // simdjson's own depth limit stops runaway nesting before our writer sees it.
+  if (parser.max_depth() < limits.max_depth + 2 || parser.capacity() < json.size()) {
+    if (auto err = parser.allocate(std::max(json.size(), std::size_t{4096}), limits.max_depth + 2)) {
+      return Status::Internal(std::string("JSON parser allocation failed: ") +
+                              simdjson::error_message(err));
+    }
+  }
+  simdjson::padded_string padded(json);
+  simdjson::dom::element root;
+  if (auto err = parser.parse(padded).get(root)) {
+    if (err == simdjson::DEPTH_ERROR) {
+      return Status::InvalidArgument("JSON nested deeper than " +
+                                     std::to_string(limits.max_depth) + " levels");
+    }
+    return Status::InvalidArgument(std::string("not valid JSON: ") + simdjson::error_message(err));
+  }
+  if (root.type() != simdjson::dom::element_type::OBJECT) {
+    return Status::InvalidArgument("JSON must be an object");
+  }
+  std::string out;
+  out.reserve(json.size());
+  Writer writer(out, limits.max_depth);
+  RETURN_IF_ERROR(writer.Write(root, 0, ""));
+  return out;
+}
+
+}  // namespace casegrid

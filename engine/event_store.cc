@@ -1,0 +1,591 @@
+#include "engine/event_store.h"
+
+#include <openssl/rand.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "engine/event_store_impl.h"
+#include "engine/names.h"
+#include "engine/subscription.h"
+
+namespace casegrid {
+namespace {
+
+constexpr const char* kFamilyOrder[] = {storage::kMetaFamily, storage::kEventsFamily,
+                                        storage::kStreamsFamily, storage::kStreamIndexFamily,
+                                        storage::kEventIdsFamily};
+
+Status FromRocks(const rocksdb::Status& s, const std::string& what) {
+  if (s.ok()) return Status::Ok();
+  if (s.IsCorruption()) return Status::Corruption(what + ": " + s.ToString());
+  return Status::Unavailable(what + ": " + s.ToString());
+}
+
+std::string RandomEventId() {
+  unsigned char bytes[16];
+  if (RAND_bytes(bytes, sizeof bytes) != 1) std::abort();  // no entropy: refuse to go on
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id;
+  for (unsigned char b : bytes) {
+    id += kHex[b >> 4];
+    id += kHex[b & 0xF];
+  }
+  return id;
+}
+
+rocksdb::ColumnFamilyOptions FamilyOptions(const char* name) {
+  rocksdb::ColumnFamilyOptions cf;
+  rocksdb::BlockBasedTableOptions table;
+  const std::string n = name;
+  // Point lookups by key (stream heads, event ids) skip files with a bloom
+  // filter; the memtable gets one too, since appends look there first.
+  if (n == storage::kStreamsFamily || n == storage::kEventIdsFamily) {
+    table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    cf.memtable_whole_key_filtering = true;
+    cf.memtable_prefix_bloom_size_ratio = 0.05;
+  }
+  cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  return cf;
+}
+
+rocksdb::Options DbOptions(rocksdb::Env* env) {
+  rocksdb::Options o;
+  o.create_if_missing = true;
+  o.create_missing_column_families = true;
+  // Every group is one WriteBatch across families; recover all or none of it.
+  o.atomic_flush = true;
+  o.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  o.IncreaseParallelism(2);
+  if (env != nullptr) o.env = env;
+  return o;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- opening
+
+EventStore::Impl::Impl(StoreOptions options, bool follower)
+    : options_(std::move(options)), follower_(follower) {}
+
+EventStore::Impl::~Impl() {
+  for (auto* h : families_) {
+    if (db_ != nullptr) db_->DestroyColumnFamilyHandle(h);
+  }
+  if (db_ != nullptr) {
+    // A clean close: flush nothing extra; the WAL is already synced.
+    db_->Close().PermitUncheckedError();
+    delete db_;
+  }
+  if (!secondary_path_.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(secondary_path_, ec);
+  }
+}
+
+Status EventStore::Impl::OpenDb(const std::string& secondary_path) {
+  rocksdb::Options db_options = DbOptions(options_.env);
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const char* name : kFamilyOrder) descriptors.emplace_back(name, FamilyOptions(name));
+  rocksdb::Status s;
+  if (follower_) {
+    db_options.max_open_files = -1;  // required of a secondary instance
+    db_options.create_if_missing = false;
+    s = rocksdb::DB::OpenAsSecondary(db_options, options_.path, secondary_path, descriptors,
+                                     &families_, &db_);
+  } else {
+    std::error_code ec;
+    std::filesystem::create_directories(options_.path, ec);
+    s = rocksdb::DB::Open(db_options, options_.path, descriptors, &families_, &db_);
+  }
+  if (!s.ok()) {
+    if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
+      return Status::Unavailable("store " + options_.path +
+                                 " is open in another process (is casegrid serve running?)");
+    }
+    return FromRocks(s, "opening store " + options_.path);
+  }
+  std::string format;
+  s = db_->Get(rocksdb::ReadOptions(), family(kMeta), storage::kFormatKey, &format);
+  if (s.IsNotFound() && !follower_) {
+    rocksdb::WriteOptions sync_write;
+    sync_write.sync = true;
+    return FromRocks(db_->Put(sync_write, family(kMeta),
+                              storage::kFormatKey, storage::kFormatValue),
+                     "writing format marker");
+  }
+  if (!s.ok()) return FromRocks(s, "reading format marker");
+  if (format != storage::kFormatValue) {
+    return Status::Corruption("store " + options_.path + " has format '" + format +
+                              "', this build reads '" + std::string(storage::kFormatValue) + "'");
+  }
+  return Status::Ok();
+}
+
+Status EventStore::Impl::LoadHead() {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), family(kEvents)));
+  it->SeekToLast();
+  LogHead head;
+  std::int64_t last_ms = 0;
+  if (it->Valid()) {
+    const Position p = storage::DecodeBigEndian64(it->key().ToStringView());
+    ASSIGN_OR_RETURN(RecordedEvent e, storage::DecodeRecord(p, it->value().ToStringView()));
+    head = {p, e.hash};
+    last_ms = e.recorded_at_ms;
+  }
+  RETURN_IF_ERROR(FromRocks(it->status(), "reading the log head"));
+  leader_position_ = head.position;
+  leader_hash_ = head.hash;
+  leader_last_recorded_ms_ = last_ms;
+  std::lock_guard l(publish_mu_);
+  head_ = head;
+  published_position_.store(head.position, std::memory_order_release);
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<EventStore>> EventStore::Open(const StoreOptions& options) {
+  if (options.path.empty()) return Status::InvalidArgument("store path is empty");
+  auto impl = std::make_unique<Impl>(options, /*follower=*/false);
+  RETURN_IF_ERROR(impl->OpenDb(""));
+  RETURN_IF_ERROR(impl->LoadHead());
+  return std::unique_ptr<EventStore>(new EventStore(std::move(impl)));
+}
+
+Result<std::unique_ptr<EventStore>> EventStore::OpenFollower(const std::string& path) {
+  if (!std::filesystem::exists(std::filesystem::path(path) / "CURRENT")) {
+    return Status::NotFound("no store at " + path);
+  }
+  StoreOptions options;
+  options.path = path;
+  auto impl = std::make_unique<Impl>(options, /*follower=*/true);
+  std::string scratch = (std::filesystem::temp_directory_path() / "casegrid-follower-XXXXXX").string();
+  if (mkdtemp(scratch.data()) == nullptr) return Status::Unavailable("cannot make a temp folder");
+  impl->secondary_path_ = scratch;
+  RETURN_IF_ERROR(impl->OpenDb(scratch));
+  RETURN_IF_ERROR(impl->LoadHead());
+  return std::unique_ptr<EventStore>(new EventStore(std::move(impl)));
+}
+
+Status EventStore::Impl::CatchUp() {
+  if (!follower_) return Status::Ok();
+  RETURN_IF_ERROR(FromRocks(db_->TryCatchUpWithPrimary(), "catching up with the writer"));
+  return LoadHead();
+}
+
+// ---------------------------------------------------------------- appending
+
+Status EventStore::Impl::Prepare(AppendRequest& r, std::size_t* bytes) const {
+  RETURN_IF_ERROR(ValidateStreamName(r.stream));
+  RETURN_IF_ERROR(ValidateActor(r.actor));
+  if (r.events.empty()) return Status::InvalidArgument("events: an append needs at least one");
+  if (r.events.size() > options_.max_events_per_append) {
+    return Status::TooLarge("events: " + std::to_string(r.events.size()) + " exceeds the limit of " +
+                            std::to_string(options_.max_events_per_append) + " per append");
+  }
+  if (r.expected.kind == ExpectedVersion::Kind::kExact && r.expected.version == 0) {
+    return Status::InvalidArgument("expected_version: exact versions start at 1; use no_stream");
+  }
+  std::unordered_set<std::string_view> ids;
+  std::size_t total = r.stream.size() + r.actor.size();
+  for (std::size_t i = 0; i < r.events.size(); ++i) {
+    NewEvent& e = r.events[i];
+    const std::string at = "events[" + std::to_string(i) + "].";
+    if (e.id.empty()) e.id = RandomEventId();
+    if (Status s = ValidateEventId(e.id); !s.ok()) return Status::InvalidArgument(at + s.message());
+    if (Status s = ValidateEventType(e.type); !s.ok()) {
+      return Status::InvalidArgument(at + s.message());
+    }
+    if (!ids.insert(e.id).second) {
+      return Status::InvalidArgument(at + "id " + e.id + " appears twice in one append");
+    }
+    auto canonical = CanonicalizeObject(e.data, options_.data_limits);
+    if (!canonical.ok()) {
+      return Status(canonical.status().code(), at + "data: " + canonical.status().message());
+    }
+    e.data = std::move(canonical).value();
+    total += e.id.size() + e.type.size() + e.data.size() + 64;
+  }
+  if (total > options_.max_append_bytes) {
+    return Status::TooLarge("append of " + std::to_string(total) + " bytes exceeds the limit of " +
+                            std::to_string(options_.max_append_bytes));
+  }
+  *bytes = total;
+  return Status::Ok();
+}
+
+Result<AppendResult> EventStore::Impl::Append(AppendRequest request) {
+  if (follower_) return Status::Unavailable("a follower cannot append");
+  PendingAppend w;
+  RETURN_IF_ERROR(Prepare(request, &w.bytes));
+  w.request = &request;
+
+  std::unique_lock lock(queue_mu_);
+  queue_.push_back(&w);
+  while (!w.done && &w != queue_.front()) w.cv.wait(lock);
+  if (w.done) return std::move(w.result);
+
+  // This appender leads: take everything queued behind it, within bounds.
+  std::vector<PendingAppend*> group;
+  std::size_t events = 0, bytes = 0;
+  for (PendingAppend* p : queue_) {
+    const std::size_t n = p->request->events.size();
+    if (!group.empty() &&
+        (events + n > options_.max_group_events || bytes + p->bytes > options_.max_group_bytes)) {
+      break;
+    }
+    group.push_back(p);
+    events += n;
+    bytes += p->bytes;
+  }
+  const bool failed = failed_;
+  const std::string failure = failure_;
+  lock.unlock();
+
+  if (failed) {
+    for (PendingAppend* p : group) p->result = Status::Unavailable(failure);
+  } else {
+    CommitGroup(group);
+  }
+
+  lock.lock();
+  for (PendingAppend* p : group) {
+    queue_.pop_front();
+    if (p != &w) {
+      p->done = true;
+      p->cv.notify_one();
+    }
+  }
+  if (!queue_.empty()) queue_.front()->cv.notify_one();
+  return std::move(w.result);
+}
+
+void EventStore::Impl::CommitGroup(const std::vector<PendingAppend*>& group) {
+  struct IdHit {
+    Position position;
+    StreamVersion version;
+    std::string stream;
+  };
+  std::unordered_map<std::string, storage::StreamHead> streams;  // this group's view
+  std::unordered_map<std::string, IdHit> ids;                    // ids this group writes
+  rocksdb::WriteBatch batch;
+  auto committed = std::make_shared<std::vector<RecordedEvent>>();
+  std::vector<PendingAppend*> accepted;
+
+  Position position = leader_position_;
+  EventHash previous = leader_hash_;
+  const std::int64_t now = std::max(options_.clock->NowMillis(), leader_last_recorded_ms_);
+  const rocksdb::ReadOptions ro;
+
+  auto find_id = [&](const std::string& id) -> Result<std::optional<IdHit>> {
+    if (auto it = ids.find(id); it != ids.end()) return std::optional<IdHit>(it->second);
+    std::string value;
+    rocksdb::Status s = db_->Get(ro, family(kEventIds), id, &value);
+    if (s.IsNotFound()) return std::optional<IdHit>();
+    RETURN_IF_ERROR(FromRocks(s, "looking up event id"));
+    const Position p = storage::DecodeBigEndian64(value);
+    ASSIGN_OR_RETURN(RecordedEvent original, ReadAt(p));
+    return std::optional<IdHit>(IdHit{p, original.version, original.stream});
+  };
+  auto stream_head = [&](const std::string& stream) -> Result<storage::StreamHead> {
+    if (auto it = streams.find(stream); it != streams.end()) return it->second;
+    std::string value;
+    rocksdb::Status s = db_->Get(ro, family(kStreams), stream, &value);
+    if (s.IsNotFound()) return storage::StreamHead{};
+    RETURN_IF_ERROR(FromRocks(s, "reading stream head"));
+    return storage::DecodeStreamHead(value);
+  };
+
+  for (PendingAppend* p : group) {
+    AppendRequest& r = *p->request;
+    // Idempotency first, so that a retried append succeeds whatever its
+    // expected version says now.
+    std::vector<IdHit> hits;
+    Status status;
+    for (const NewEvent& e : r.events) {
+      auto hit = find_id(e.id);
+      if (!hit.ok()) {
+        status = hit.status();
+        break;
+      }
+      if (hit->has_value()) hits.push_back(**hit);
+    }
+    if (!status.ok()) {
+      p->result = status;
+      continue;
+    }
+    if (!hits.empty()) {
+      const auto foreign = std::find_if(hits.begin(), hits.end(),
+                                        [&](const IdHit& h) { return h.stream != r.stream; });
+      if (hits.size() == r.events.size() && foreign == hits.end()) {
+        p->result = AppendResult{hits.front().position, hits.back().position,
+                                 hits.front().version, hits.back().version, true};
+      } else if (foreign != hits.end()) {
+        p->result = Status::Conflict("event id already in the log at position " +
+                                     std::to_string(foreign->position) + " of stream " +
+                                     foreign->stream);
+      } else {
+        p->result = Status::Conflict(
+            "some event ids of this append are already in the log (first at position " +
+            std::to_string(hits.front().position) + ") and some are not; nothing written");
+      }
+      continue;
+    }
+
+    auto head = stream_head(r.stream);
+    if (!head.ok()) {
+      p->result = head.status();
+      continue;
+    }
+    const StreamVersion current = head->version;
+    const ExpectedVersion& ex = r.expected;
+    const std::string at = "stream " + r.stream + " is at version " + std::to_string(current);
+    if (ex.kind == ExpectedVersion::Kind::kNoStream && current != 0) {
+      p->result = Status::Conflict(at + ", expected no_stream");
+      continue;
+    }
+    if (ex.kind == ExpectedVersion::Kind::kExists && current == 0) {
+      p->result = Status::Conflict("stream " + r.stream + " does not exist, expected exists");
+      continue;
+    }
+    if (ex.kind == ExpectedVersion::Kind::kExact && current != ex.version) {
+      p->result = Status::Conflict(at + ", expected " + std::to_string(ex.version));
+      continue;
+    }
+
+    AppendResult result{position + 1, 0, current + 1, 0, false};
+    StreamVersion version = current;
+    for (NewEvent& e : r.events) {
+      RecordedEvent rec;
+      rec.position = ++position;
+      rec.version = ++version;
+      rec.recorded_at_ms = now;
+      rec.stream = r.stream;
+      rec.type = std::move(e.type);
+      rec.id = std::move(e.id);
+      rec.actor = r.actor;
+      rec.data = std::move(e.data);
+      rec.hash = chain_.Next(previous, rec.CanonicalBytes());
+      previous = rec.hash;
+      const std::string pos_key = storage::EncodeBigEndian64(rec.position);
+      // A WriteBatch cannot fail to take a Put short of running out of memory.
+      batch.Put(family(kEvents), pos_key, storage::EncodeRecord(rec)).PermitUncheckedError();
+      batch.Put(family(kStreamIndex), storage::StreamIndexKey(rec.stream, rec.version), pos_key)
+          .PermitUncheckedError();
+      batch.Put(family(kEventIds), rec.id, pos_key).PermitUncheckedError();
+      ids[rec.id] = IdHit{rec.position, rec.version, rec.stream};
+      committed->push_back(std::move(rec));
+    }
+    streams[r.stream] = storage::StreamHead{version, position};
+    batch.Put(family(kStreams), r.stream, storage::EncodeStreamHead(streams[r.stream]))
+        .PermitUncheckedError();
+    result.last_position = position;
+    result.last_version = version;
+    p->result = result;
+    accepted.push_back(p);
+  }
+
+  if (accepted.empty()) return;
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  const rocksdb::Status s = db_->Write(wo, &batch);
+  if (!s.ok()) {
+    const std::string why = "storage cannot write (" + s.ToString() +
+                            "); appends are refused until the store is reopened";
+    for (PendingAppend* p : accepted) p->result = Status::Unavailable(why);
+    std::lock_guard l(queue_mu_);
+    failed_ = true;
+    failure_ = why;
+    return;
+  }
+  leader_position_ = position;
+  leader_hash_ = previous;
+  leader_last_recorded_ms_ = now;
+
+  std::lock_guard l(publish_mu_);
+  head_ = {position, previous};
+  published_position_.store(position, std::memory_order_release);
+  const EventBatch shared = std::move(committed);
+  for (Subscription* sub : subscribers_) sub->OnCommit(shared);
+}
+
+// ---------------------------------------------------------------- reading
+
+LogHead EventStore::Impl::Head() const {
+  std::lock_guard l(publish_mu_);
+  return head_;
+}
+
+Result<RecordedEvent> EventStore::Impl::ReadAt(Position position) const {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), family(kEvents),
+                               storage::EncodeBigEndian64(position), &value);
+  if (s.IsNotFound()) return Status::NotFound("no event at position " + std::to_string(position));
+  RETURN_IF_ERROR(FromRocks(s, "reading position " + std::to_string(position)));
+  return storage::DecodeRecord(position, value);
+}
+
+Result<std::vector<RecordedEvent>> EventStore::Impl::ReadAll(Position after,
+                                                             std::size_t max_count) const {
+  const Position head = published_position_.load(std::memory_order_acquire);
+  std::vector<RecordedEvent> out;
+  if (after >= head || max_count == 0) return out;
+  out.reserve(std::min<std::size_t>(max_count, head - after));
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), family(kEvents)));
+  for (it->Seek(storage::EncodeBigEndian64(after + 1)); it->Valid() && out.size() < max_count;
+       it->Next()) {
+    const Position p = storage::DecodeBigEndian64(it->key().ToStringView());
+    if (p > head) break;
+    ASSIGN_OR_RETURN(RecordedEvent e, storage::DecodeRecord(p, it->value().ToStringView()));
+    out.push_back(std::move(e));
+  }
+  RETURN_IF_ERROR(FromRocks(it->status(), "reading the log"));
+  return out;
+}
+
+Result<std::vector<RecordedEvent>> EventStore::Impl::ReadStream(const std::string& stream,
+                                                                StreamVersion from,
+                                                                std::size_t max_count,
+                                                                ReadDirection dir) const {
+  RETURN_IF_ERROR(ValidateStreamName(stream));
+  const Position head = published_position_.load(std::memory_order_acquire);
+  std::string prefix = stream;
+  prefix += '\0';
+  std::vector<Position> positions;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), family(kStreamIndex)));
+  auto in_stream = [&] {
+    return it->Valid() && it->key().size() == prefix.size() + 8 &&
+           it->key().starts_with(rocksdb::Slice(prefix));
+  };
+  if (dir == ReadDirection::kForward) {
+    for (it->Seek(storage::StreamIndexKey(stream, std::max<StreamVersion>(from, 1)));
+         in_stream() && positions.size() < max_count; it->Next()) {
+      positions.push_back(storage::DecodeBigEndian64(it->value().ToStringView()));
+    }
+  } else {
+    for (it->SeekForPrev(storage::StreamIndexKey(stream, from)); in_stream() && positions.size() < max_count;
+         it->Prev()) {
+      positions.push_back(storage::DecodeBigEndian64(it->value().ToStringView()));
+    }
+  }
+  RETURN_IF_ERROR(FromRocks(it->status(), "reading stream " + stream));
+  std::vector<RecordedEvent> out;
+  out.reserve(positions.size());
+  for (Position p : positions) {
+    if (p > head) continue;  // committing right now; not published yet
+    ASSIGN_OR_RETURN(RecordedEvent e, ReadAt(p));
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+Result<StreamVersion> EventStore::Impl::StreamVersionOf(const std::string& stream) const {
+  RETURN_IF_ERROR(ValidateStreamName(stream));
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), family(kStreams), stream, &value);
+  if (s.IsNotFound()) return StreamVersion{0};
+  RETURN_IF_ERROR(FromRocks(s, "reading stream head"));
+  ASSIGN_OR_RETURN(storage::StreamHead head, storage::DecodeStreamHead(value));
+  return head.version;
+}
+
+Result<VerifyReport> EventStore::Impl::Verify(
+    const std::function<void(Position, Position)>& progress) const {
+  const LogHead head = Head();
+  VerifyReport report;
+  HashChain chain;
+  EventHash previous{};
+  Position expected = 1;
+  rocksdb::ReadOptions ro;
+  ro.verify_checksums = true;
+  ro.fill_cache = false;
+  auto broken = [&](Position at, std::string why) {
+    report.intact = false;
+    report.broken_at = at;
+    report.reason = std::move(why);
+    return report;
+  };
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, family(kEvents)));
+  for (it->SeekToFirst(); it->Valid(); it->Next(), ++expected) {
+    if (it->key().size() != 8) return broken(expected, "a key in the log is not a position");
+    const Position p = storage::DecodeBigEndian64(it->key().ToStringView());
+    if (p > head.position) break;  // committed after we started
+    if (p != expected) {
+      return broken(expected, "position " + std::to_string(expected) + " is missing (next is " +
+                                  std::to_string(p) + ")");
+    }
+    auto e = storage::DecodeRecord(p, it->value().ToStringView());
+    if (!e.ok()) return broken(p, e.status().message());
+    const EventHash recomputed = chain.Next(previous, e->CanonicalBytes());
+    if (recomputed != e->hash) {
+      return broken(p, "stored hash does not match the event's contents and the chain before it");
+    }
+    previous = recomputed;
+    report.events_checked = p;
+    if (progress && p % 65536 == 0) progress(p, head.position);
+  }
+  if (!it->status().ok()) {
+    return broken(expected, "storage read failed: " + it->status().ToString());
+  }
+  if (report.events_checked < head.position) {
+    return broken(report.events_checked + 1, "the log ends before its head position " +
+                                                 std::to_string(head.position));
+  }
+  if (progress) progress(report.events_checked, head.position);
+  report.head = {report.events_checked, previous};
+  return report;
+}
+
+void EventStore::Impl::AddSubscriber(Subscription* sub) {
+  std::lock_guard l(publish_mu_);
+  subscribers_.push_back(sub);
+}
+
+void EventStore::Impl::RemoveSubscriber(Subscription* sub) {
+  std::lock_guard l(publish_mu_);
+  subscribers_.erase(std::remove(subscribers_.begin(), subscribers_.end(), sub),
+                     subscribers_.end());
+}
+
+// ---------------------------------------------------------------- facade
+
+EventStore::EventStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+EventStore::~EventStore() = default;
+
+Result<AppendResult> EventStore::Append(AppendRequest request) {
+  return impl_->Append(std::move(request));
+}
+Result<std::vector<RecordedEvent>> EventStore::ReadStream(const std::string& stream,
+                                                          StreamVersion from_version,
+                                                          std::size_t max_count,
+                                                          ReadDirection direction) const {
+  return impl_->ReadStream(stream, from_version, max_count, direction);
+}
+Result<std::vector<RecordedEvent>> EventStore::ReadAll(Position after,
+                                                       std::size_t max_count) const {
+  return impl_->ReadAll(after, max_count);
+}
+Result<StreamVersion> EventStore::StreamVersionOf(const std::string& stream) const {
+  return impl_->StreamVersionOf(stream);
+}
+LogHead EventStore::Head() const { return impl_->Head(); }
+Result<VerifyReport> EventStore::Verify(
+    const std::function<void(Position, Position)>& progress) const {
+  return impl_->Verify(progress);
+}
+Status EventStore::CatchUp() { return impl_->CatchUp(); }
+
+std::unique_ptr<Subscription> EventStore::Subscribe(Position after,
+                                                    const SubscriptionOptions& options) {
+  std::unique_ptr<Subscription> sub(new Subscription(impl_.get(), after, options));
+  impl_->AddSubscriber(sub.get());
+  return sub;
+}
+
+}  // namespace casegrid

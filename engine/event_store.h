@@ -1,0 +1,160 @@
+// EventStore: the append-only, durable, hash-chained event log on RocksDB.
+//
+// Guarantees (docs/storage.md has the layout that gives them):
+//   - Append returns success only after its events are fsync'd. Concurrent
+//     appends are group-committed: the appender at the front of the queue
+//     writes every append queued behind it in one WriteBatch and one fsync
+//     (leveldb's DBImpl::Write), each still checked on its own.
+//   - Every event gets the next global position (1, 2, 3, ... no gaps, in
+//     commit order) and the next version of its stream.
+//   - An append is all or nothing and is checked against an expected version;
+//     a mismatch is kConflict naming the stream's actual version.
+//   - Event ids are unique over the whole log: an append whose ids are all
+//     already in the log, in the same stream, writes nothing and answers with
+//     the original positions (`deduplicated`); a partial overlap is kConflict.
+//   - Each record carries hash = SHA-256(previous hash || canonical bytes).
+//   - After a failed write or fsync the store refuses further appends with
+//     kUnavailable (reads still work) until it is reopened: nothing is
+//     acknowledged that might not be on disk.
+//
+// Ownership: Open() hands back the only owner. Subscriptions and readers must
+// not outlive the store.
+//
+// Thread-safety: every method is safe to call from any thread. Reads never
+// wait for appends. Reads see only published events (those whose append has
+// returned or is about to), so a reader never sees a position that a
+// subscriber has not yet been offered.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/canonical_json.h"
+#include "engine/clock.h"
+#include "engine/event.h"
+#include "engine/status.h"
+
+namespace rocksdb {
+class Env;
+}
+
+namespace casegrid {
+
+class Subscription;
+struct SubscriptionOptions;
+
+struct StoreOptions {
+  // Folder of the RocksDB database; created if missing (read-write mode).
+  std::string path;
+  // Where recorded_at comes from. Not owned; must outlive the store.
+  const Clock* clock = SystemClock::Default();
+  // Tests wrap file I/O here to fail syncs; not owned. nullptr: the default.
+  rocksdb::Env* env = nullptr;
+
+  // Bounds on what one append may carry; crossing one is kInvalidArgument or
+  // kTooLarge and writes nothing.
+  std::size_t max_events_per_append = 1000;
+  std::size_t max_append_bytes = 4 * 1024 * 1024;
+  JsonLimits data_limits;
+
+  // Bounds on one group commit.
+  std::size_t max_group_events = 8192;
+  std::size_t max_group_bytes = 8 * 1024 * 1024;
+};
+
+struct AppendRequest {
+  std::string stream;
+  ExpectedVersion expected;
+  std::string actor;
+  std::vector<NewEvent> events;
+};
+
+struct AppendResult {
+  Position first_position = 0;
+  Position last_position = 0;
+  StreamVersion first_version = 0;
+  StreamVersion last_version = 0;
+  // True when every id was already in the log: nothing was written and the
+  // positions are the original ones.
+  bool deduplicated = false;
+};
+
+// The newest published event: its position and hash (position 0, zero hash
+// for an empty log).
+struct LogHead {
+  Position position = 0;
+  EventHash hash{};
+};
+
+enum class ReadDirection { kForward, kBackward };
+
+// What `Verify` found.
+struct VerifyReport {
+  bool intact = true;
+  Position events_checked = 0;  // positions 1..events_checked are intact
+  Position broken_at = 0;       // first bad position when !intact
+  std::string reason;           // why it is bad
+  LogHead head;                 // the recomputed head when intact
+};
+
+class EventStore {
+ public:
+  // Opens (creating if missing) for reading and writing. Only one process may
+  // hold a store open for writing; a second gets kUnavailable.
+  static Result<std::unique_ptr<EventStore>> Open(const StoreOptions& options);
+
+  // Opens a read-only follower of a store that another process may be writing
+  // (RocksDB secondary instance). It sees new events after CatchUp().
+  static Result<std::unique_ptr<EventStore>> OpenFollower(const std::string& path);
+
+  ~EventStore();
+  EventStore(const EventStore&) = delete;
+  EventStore& operator=(const EventStore&) = delete;
+
+  // Appends `request.events` to `request.stream`, all or nothing, durably.
+  // Errors: kInvalidArgument (names, JSON, duplicate ids in the request),
+  // kTooLarge, kConflict (expected version, id reuse), kUnavailable (storage
+  // failed, or follower).
+  Result<AppendResult> Append(AppendRequest request);
+
+  // Events of `stream` from `from_version` (inclusive) on, forward or
+  // backward, at most `max_count`. Backward from a version past the end
+  // starts at the last event. An unknown stream reads as empty.
+  Result<std::vector<RecordedEvent>> ReadStream(const std::string& stream,
+                                                StreamVersion from_version, std::size_t max_count,
+                                                ReadDirection direction) const;
+
+  // Events with positions after `after`, oldest first, at most `max_count`.
+  Result<std::vector<RecordedEvent>> ReadAll(Position after, std::size_t max_count) const;
+
+  // The last version of `stream`, 0 when it has no events.
+  Result<StreamVersion> StreamVersionOf(const std::string& stream) const;
+
+  LogHead Head() const;
+
+  // Walks the whole log, recomputing the hash chain; reports the first
+  // position that is missing, undecodable or does not match its hash.
+  // `progress(checked, head)` is called now and then. Not an error when the
+  // log is broken: that is the report.
+  Result<VerifyReport> Verify(
+      const std::function<void(Position, Position)>& progress = nullptr) const;
+
+  // Every committed event after `after`: first from the log, then live, in
+  // order, with no gap or duplicate. See subscription.h.
+  std::unique_ptr<Subscription> Subscribe(Position after, const SubscriptionOptions& options);
+
+  // Follower only: picks up what the writing process has committed since.
+  Status CatchUp();
+
+  class Impl;
+
+ private:
+  explicit EventStore(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace casegrid

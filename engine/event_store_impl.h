@@ -1,0 +1,96 @@
+// Internal to the engine: the state behind EventStore. Not a public header.
+//
+// Threads and locks:
+//   queue_mu_   guards the appenders' queue. The appender at its front is the
+//               leader: it alone touches the "leader state" below, without
+//               holding any lock while it writes and fsyncs.
+//   publish_mu_ guards the published head and the subscriber list. The
+//               leader takes it after a successful write to advance the head
+//               and hand the batch to subscribers, so both happen in commit
+//               order and a new subscriber sees either the head before a
+//               batch or the batch itself, never neither.
+#pragma once
+
+#include <rocksdb/db.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "engine/event_store.h"
+#include "engine/hash_chain.h"
+#include "engine/record_format.h"
+
+namespace casegrid {
+
+class EventStore::Impl {
+ public:
+  // One Append() call waiting in the queue. Lives on the appender's stack.
+  struct PendingAppend {
+    AppendRequest* request = nullptr;
+    std::size_t bytes = 0;
+    Result<AppendResult> result = Status::Internal("not committed");
+    bool done = false;
+    std::condition_variable cv;
+  };
+
+  Impl(StoreOptions options, bool follower);
+  ~Impl();
+
+  Status OpenDb(const std::string& secondary_path);
+  Status LoadHead();
+
+  Result<AppendResult> Append(AppendRequest request);
+  Status Prepare(AppendRequest& request, std::size_t* bytes) const;
+  // Leader only: checks and writes `group` in one batch and one fsync.
+  void CommitGroup(const std::vector<PendingAppend*>& group);
+
+  Result<std::vector<RecordedEvent>> ReadStream(const std::string& stream, StreamVersion from,
+                                                std::size_t max_count, ReadDirection dir) const;
+  Result<std::vector<RecordedEvent>> ReadAll(Position after, std::size_t max_count) const;
+  Result<RecordedEvent> ReadAt(Position position) const;
+  Result<StreamVersion> StreamVersionOf(const std::string& stream) const;
+  Result<VerifyReport> Verify(const std::function<void(Position, Position)>& progress) const;
+  Status CatchUp();
+
+  LogHead Head() const;
+  void AddSubscriber(Subscription* sub);
+  void RemoveSubscriber(Subscription* sub);
+
+  rocksdb::ColumnFamilyHandle* family(int i) const { return families_[static_cast<std::size_t>(i)]; }
+
+  // Constant after Open.
+  const StoreOptions options_;
+  const bool follower_;
+  std::string secondary_path_;  // follower's scratch folder, removed on close
+  rocksdb::DB* db_ = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> families_;  // in kFamilyOrder order
+
+  // Guarded by queue_mu_.
+  std::mutex queue_mu_;
+  std::deque<PendingAppend*> queue_;
+  bool failed_ = false;  // a write failed: refuse appends until reopened
+  std::string failure_;
+
+  // Leader state: touched only by the appender at the front of the queue.
+  Position leader_position_ = 0;
+  EventHash leader_hash_{};
+  std::int64_t leader_last_recorded_ms_ = 0;
+  HashChain chain_;
+
+  // Guarded by publish_mu_. published_position_ mirrors head_.position for
+  // readers that must not take the lock (Subscription::Next holds its own).
+  mutable std::mutex publish_mu_;
+  LogHead head_;
+  std::atomic<Position> published_position_{0};
+  std::vector<Subscription*> subscribers_;
+};
+
+// Order of column families in Impl::families_.
+enum FamilyIndex { kMeta = 0, kEvents = 1, kStreams = 2, kStreamIndex = 3, kEventIds = 4 };
+
+}  // namespace casegrid

@@ -1,0 +1,193 @@
+// append, read, tail: the log from the command line.
+#include <simdjson.h>
+
+#include <csignal>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <sstream>
+#include <thread>
+
+#include "engine/event_store.h"
+#include "tools/cli/verbs.h"
+
+namespace casegrid::cli {
+namespace {
+
+volatile std::sig_atomic_t g_stop = 0;
+
+Result<ExpectedVersion> ParseExpected(const std::string& s) {
+  if (s == "any") return ExpectedVersion::Any();
+  if (s == "no_stream") return ExpectedVersion::NoStream();
+  if (s == "exists") return ExpectedVersion::Exists();
+  char* end = nullptr;
+  const unsigned long long v = std::strtoull(s.c_str(), &end, 10);
+  if (s.empty() || *end != '\0' || v == 0) {
+    return Status::InvalidArgument("expected version must be any, no_stream, exists or N >= 1");
+  }
+  return ExpectedVersion::Exact(v);
+}
+
+// One event a line: {"type": "...", "id": "..." (optional), "data": {...}}.
+Result<std::vector<NewEvent>> ParseEventLines(std::istream& in) {
+  std::vector<NewEvent> events;
+  simdjson::dom::parser parser;
+  std::string line;
+  for (int n = 1; std::getline(in, line); ++n) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const std::string at = "line " + std::to_string(n) + ": ";
+    simdjson::dom::element root;
+    if (auto err = parser.parse(line).get(root)) {
+      return Status::InvalidArgument(at + simdjson::error_message(err));
+    }
+    NewEvent e;
+    std::string_view type, id;
+    if (root["type"].get(type)) return Status::InvalidArgument(at + "type: missing or not a string");
+    e.type = type;
+    if (auto field = root["id"]; field.error() != simdjson::NO_SUCH_FIELD) {
+      if (field.get(id)) return Status::InvalidArgument(at + "id: not a string");
+      e.id = id;
+    }
+    simdjson::dom::object data;
+    if (root["data"].get(data)) return Status::InvalidArgument(at + "data: missing or not an object");
+    e.data = simdjson::minify(data);
+    events.push_back(std::move(e));
+  }
+  return events;
+}
+
+void PrintAppendResult(const std::string& stream, const AppendResult& r) {
+  std::cout << "{\"stream\":\"" << stream << "\",\"first_position\":" << r.first_position
+            << ",\"last_position\":" << r.last_position << ",\"first_version\":" << r.first_version
+            << ",\"last_version\":" << r.last_version
+            << ",\"deduplicated\":" << (r.deduplicated ? "true" : "false") << "}\n";
+}
+
+int Fail(const Status& s) {
+  std::cerr << "casegrid: " << s.ToString() << "\n";
+  return 1;
+}
+
+}  // namespace
+
+void AddLogVerbs(CLI::App& app, VerbAction* action) {
+  struct AppendArgs {
+    std::string data = kDefaultDataDir, stream, expected = "any", actor = "cli", type, id, json,
+                events;
+  };
+  auto a = std::make_shared<AppendArgs>();
+  CLI::App* append = app.add_subcommand("append", "append events to a stream, durably");
+  append->add_option("--data", a->data, "store folder")->capture_default_str();
+  append->add_option("--stream", a->stream, "stream, e.g. case/C-20261122-000123")->required();
+  append->add_option("--expected-version", a->expected, "any | no_stream | exists | N")
+      ->capture_default_str();
+  append->add_option("--actor", a->actor, "who is appending")->capture_default_str();
+  append->add_option("--type", a->type, "event type (one event)");
+  append->add_option("--id", a->id, "event id (one event; random if absent)");
+  append->add_option("--json", a->json, "event data as a JSON object (one event)");
+  append->add_option("--events", a->events,
+                     "file of JSON lines {type,id,data}, or - for stdin: one atomic append");
+  append->callback([a, action] {
+    *action = [a]() -> int {
+      auto expected = ParseExpected(a->expected);
+      if (!expected.ok()) return Fail(expected.status());
+      AppendRequest req{a->stream, *expected, a->actor, {}};
+      if (!a->events.empty()) {
+        std::ifstream file;
+        std::istream* in = &std::cin;
+        if (a->events != "-") {
+          file.open(a->events);
+          if (!file) return Fail(Status::NotFound("cannot read " + a->events));
+          in = &file;
+        }
+        auto events = ParseEventLines(*in);
+        if (!events.ok()) return Fail(events.status());
+        req.events = std::move(events).value();
+      } else {
+        if (a->type.empty()) return Fail(Status::InvalidArgument("--type or --events is needed"));
+        req.events.push_back({a->id, a->type, a->json.empty() ? "{}" : a->json});
+      }
+      StoreOptions options;
+      options.path = a->data;
+      auto store = EventStore::Open(options);
+      if (!store.ok()) return Fail(store.status());
+      auto result = (*store)->Append(std::move(req));
+      if (!result.ok()) return Fail(result.status());
+      PrintAppendResult(a->stream, *result);
+      return 0;
+    };
+  });
+
+  struct ReadArgs {
+    std::string data = kDefaultDataDir, stream;
+    std::uint64_t from = 0, after = 0;
+    std::size_t limit = 1000;
+    bool backward = false;
+  };
+  auto r = std::make_shared<ReadArgs>();
+  CLI::App* read = app.add_subcommand("read", "print events as JSON lines: a stream or the log");
+  read->add_option("--data", r->data, "store folder")->capture_default_str();
+  read->add_option("--stream", r->stream, "read this stream (else the global log)");
+  read->add_option("--from", r->from, "stream version to start at (default: first, or last backward)");
+  read->add_flag("--backward", r->backward, "read the stream newest first");
+  read->add_option("--after", r->after, "global log: positions after this one")->capture_default_str();
+  read->add_option("--limit", r->limit, "at most this many events")->capture_default_str();
+  read->callback([r, action] {
+    *action = [r]() -> int {
+      auto store = EventStore::OpenFollower(r->data);
+      if (!store.ok()) return Fail(store.status());
+      Result<std::vector<RecordedEvent>> events = std::vector<RecordedEvent>{};
+      if (!r->stream.empty()) {
+        const StreamVersion from = r->from != 0 ? r->from : (r->backward ? UINT64_MAX : 1);
+        events = (*store)->ReadStream(r->stream, from, r->limit,
+                                      r->backward ? ReadDirection::kBackward : ReadDirection::kForward);
+      } else {
+        events = (*store)->ReadAll(r->after, r->limit);
+      }
+      if (!events.ok()) return Fail(events.status());
+      for (const RecordedEvent& e : *events) std::cout << e.EnvelopeJson() << "\n";
+      return 0;
+    };
+  });
+
+  struct TailArgs {
+    std::string data = kDefaultDataDir;
+    std::int64_t after = -1;
+    std::uint64_t max = 0;
+    int poll_ms = 100;
+  };
+  auto t = std::make_shared<TailArgs>();
+  CLI::App* tail = app.add_subcommand("tail", "follow the log live, printing each new event");
+  tail->add_option("--data", t->data, "store folder")->capture_default_str();
+  tail->add_option("--after", t->after, "start after this position (default: the head now)");
+  tail->add_option("--max", t->max, "exit after this many events (0: never)");
+  tail->add_option("--poll-ms", t->poll_ms, "how often to look for new events")->capture_default_str();
+  tail->callback([t, action] {
+    *action = [t]() -> int {
+      auto opened = EventStore::OpenFollower(t->data);
+      if (!opened.ok()) return Fail(opened.status());
+      std::unique_ptr<EventStore> store = std::move(opened).value();
+      std::signal(SIGINT, [](int) { g_stop = 1; });
+      std::signal(SIGTERM, [](int) { g_stop = 1; });
+      Position after = t->after >= 0 ? static_cast<Position>(t->after) : store->Head().position;
+      std::uint64_t printed = 0;
+      while (!g_stop) {
+        auto events = store->ReadAll(after, 1000);
+        if (!events.ok()) return Fail(events.status());
+        for (const RecordedEvent& e : *events) {
+          std::cout << e.EnvelopeJson() << "\n";
+          after = e.position;
+          if (t->max != 0 && ++printed >= t->max) return std::cout.flush(), 0;
+        }
+        std::cout.flush();
+        if (events->empty()) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(t->poll_ms));
+          if (Status s = store->CatchUp(); !s.ok()) return Fail(s);
+        }
+      }
+      return 0;
+    };
+  });
+}
+
+}  // namespace casegrid::cli

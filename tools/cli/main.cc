@@ -1,0 +1,14 @@
+#include <iostream>
+
+#include "tools/cli/verbs.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"casegrid: an event-sourced case engine for community policing"};
+  app.require_subcommand(1);
+  casegrid::cli::VerbAction action;
+  casegrid::cli::AddServeVerb(app, &action);
+  casegrid::cli::AddLogVerbs(app, &action);
+  casegrid::cli::AddAuditVerbs(app, &action);
+  CLI11_PARSE(app, argc, argv);
+  return action ? action() : 2;
+}

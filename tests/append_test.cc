@@ -1,0 +1,242 @@
+#include <gtest/gtest.h>
+
+#include <set>
+#include <thread>
+
+#include "engine/event_store.h"
+#include "tests/support/fault_fs.h"
+#include "tests/support/store_fixture.h"
+
+namespace casegrid {
+namespace {
+
+using testing::OneEvent;
+
+class AppendTest : public testing::StoreTest {};
+
+TEST_F(AppendTest, AssignsGaplessPositionsAndPerStreamVersions) {
+  auto a1 = MustAppend(OneEvent("case/A", ExpectedVersion::Any()));
+  auto b1 = MustAppend(OneEvent("case/B", ExpectedVersion::Any()));
+  auto a2 = MustAppend(OneEvent("case/A", ExpectedVersion::Any()));
+  EXPECT_EQ(a1.first_position, 1u);
+  EXPECT_EQ(b1.first_position, 2u);
+  EXPECT_EQ(a2.first_position, 3u);
+  EXPECT_EQ(a1.first_version, 1u);
+  EXPECT_EQ(b1.first_version, 1u);
+  EXPECT_EQ(a2.first_version, 2u);
+  EXPECT_EQ(store_->Head().position, 3u);
+}
+
+TEST_F(AppendTest, WritesSeveralEventsAllTogether) {
+  AppendRequest r{"case/A", ExpectedVersion::NoStream(), "officer-7",
+                  {{"e1", "CaseReported", "{}"}, {"e2", "NoteAdded", "{}"}, {"e3", "NoteAdded", "{}"}}};
+  auto result = MustAppend(r);
+  EXPECT_EQ(result.first_position, 1u);
+  EXPECT_EQ(result.last_position, 3u);
+  EXPECT_EQ(result.last_version, 3u);
+}
+
+TEST_F(AppendTest, RejectsStaleExpectedVersionNamingTheActualOne) {
+  MustAppend(OneEvent("case/A", ExpectedVersion::NoStream()));
+  MustAppend(OneEvent("case/A", ExpectedVersion::Exact(1)));
+  auto stale = store_->Append(OneEvent("case/A", ExpectedVersion::Exact(1)));
+  ASSERT_EQ(stale.status().code(), StatusCode::kConflict);
+  EXPECT_NE(stale.status().message().find("at version 2"), std::string::npos)
+      << stale.status().message();
+  EXPECT_EQ(store_->Head().position, 2u);
+}
+
+TEST_F(AppendTest, ChecksNoStreamAndExists) {
+  EXPECT_EQ(store_->Append(OneEvent("case/A", ExpectedVersion::Exists())).status().code(),
+            StatusCode::kConflict);
+  MustAppend(OneEvent("case/A", ExpectedVersion::NoStream()));
+  EXPECT_EQ(store_->Append(OneEvent("case/A", ExpectedVersion::NoStream())).status().code(),
+            StatusCode::kConflict);
+  MustAppend(OneEvent("case/A", ExpectedVersion::Exists()));
+  EXPECT_EQ(*store_->StreamVersionOf("case/A"), 2u);
+}
+
+TEST_F(AppendTest, RepeatedIdWritesNothingAndAnswersTheOriginalPosition) {
+  auto first = MustAppend(OneEvent("case/A", ExpectedVersion::NoStream(), "evt-1"));
+  MustAppend(OneEvent("case/B", ExpectedVersion::Any()));
+  // The retry carries the expected version of the first try: still succeeds.
+  auto again = MustAppend(OneEvent("case/A", ExpectedVersion::NoStream(), "evt-1"));
+  EXPECT_TRUE(again.deduplicated);
+  EXPECT_EQ(again.first_position, first.first_position);
+  EXPECT_EQ(again.first_version, 1u);
+  EXPECT_EQ(store_->Head().position, 2u);
+}
+
+TEST_F(AppendTest, DeduplicatesAcrossRestartForTheWholeLog) {
+  MustAppend(OneEvent("case/A", ExpectedVersion::Any(), "evt-old"));
+  for (int i = 0; i < 2000; ++i) MustAppend(OneEvent("case/B", ExpectedVersion::Any()));
+  Reopen();
+  auto again = MustAppend(OneEvent("case/A", ExpectedVersion::Any(), "evt-old"));
+  EXPECT_TRUE(again.deduplicated);
+  EXPECT_EQ(again.first_position, 1u);
+  EXPECT_EQ(store_->Head().position, 2001u);
+}
+
+TEST_F(AppendTest, PartlyRepeatedIdsAreAConflictAndWriteNothing) {
+  MustAppend(OneEvent("case/A", ExpectedVersion::Any(), "e1"));
+  AppendRequest r{"case/A", ExpectedVersion::Any(), "officer-7",
+                  {{"e1", "NoteAdded", "{}"}, {"e2", "NoteAdded", "{}"}}};
+  EXPECT_EQ(store_->Append(r).status().code(), StatusCode::kConflict);
+  EXPECT_EQ(store_->Head().position, 1u);
+}
+
+TEST_F(AppendTest, IdUsedInAnotherStreamIsAConflict) {
+  MustAppend(OneEvent("case/A", ExpectedVersion::Any(), "e1"));
+  auto r = store_->Append(OneEvent("case/B", ExpectedVersion::Any(), "e1"));
+  ASSERT_EQ(r.status().code(), StatusCode::kConflict);
+  EXPECT_NE(r.status().message().find("case/A"), std::string::npos);
+}
+
+TEST_F(AppendTest, BadInputIsRejectedNamingTheFieldAndWritesNothing) {
+  struct Case {
+    AppendRequest request;
+    StatusCode code;
+    std::string mention;
+  };
+  const std::vector<Case> cases = {
+      {OneEvent("nocategory", ExpectedVersion::Any()), StatusCode::kInvalidArgument, "stream"},
+      {OneEvent("case//x", ExpectedVersion::Any()), StatusCode::kInvalidArgument, "stream"},
+      {OneEvent("case/A", ExpectedVersion::Any(), "bad id"), StatusCode::kInvalidArgument, "id"},
+      {OneEvent("case/A", ExpectedVersion::Any(), "", "1Type"), StatusCode::kInvalidArgument, "type"},
+      {OneEvent("case/A", ExpectedVersion::Any(), "", "T", "[1]"), StatusCode::kInvalidArgument,
+       "events[0].data"},
+      {OneEvent("case/A", ExpectedVersion::Any(), "", "T", "{\"a\":"), StatusCode::kInvalidArgument,
+       "events[0].data"},
+      {OneEvent("case/A", ExpectedVersion::Exact(0)), StatusCode::kInvalidArgument,
+       "expected_version"},
+      {AppendRequest{"case/A", ExpectedVersion::Any(), "officer-7", {}},
+       StatusCode::kInvalidArgument, "events"},
+      {AppendRequest{"case/A", ExpectedVersion::Any(), "", {{"", "T", "{}"}}},
+       StatusCode::kInvalidArgument, "actor"},
+      {AppendRequest{"case/A", ExpectedVersion::Any(), "o", {{"x", "T", "{}"}, {"x", "T", "{}"}}},
+       StatusCode::kInvalidArgument, "twice"},
+      {OneEvent("case/A", ExpectedVersion::Any(), "", "T",
+                "{\"a\":\"" + std::string(70000, 'x') + "\"}"),
+       StatusCode::kTooLarge, "events[0].data"},
+  };
+  for (const Case& c : cases) {
+    auto r = store_->Append(c.request);
+    EXPECT_EQ(r.status().code(), c.code) << c.mention << ": " << r.status().ToString();
+    EXPECT_NE(r.status().message().find(c.mention), std::string::npos) << r.status().message();
+  }
+  EXPECT_EQ(store_->Head().position, 0u);
+}
+
+TEST_F(AppendTest, TooManyEventsInOneAppendIsTooLarge) {
+  AppendRequest r{"case/A", ExpectedVersion::Any(), "o", {}};
+  r.events.resize(1001, NewEvent{"", "NoteAdded", "{}"});
+  EXPECT_EQ(store_->Append(r).status().code(), StatusCode::kTooLarge);
+}
+
+TEST_F(AppendTest, StoresDataInCanonicalForm) {
+  MustAppend(OneEvent("case/A", ExpectedVersion::Any(), "", "T", R"({ "b": 1.50, "a": "x" })"));
+  auto events = store_->ReadAll(0, 10);
+  ASSERT_TRUE(events.ok());
+  EXPECT_EQ(events->at(0).data, R"({"a":"x","b":1.5})");
+}
+
+TEST_F(AppendTest, ConcurrentAppendersGetUniqueGaplessPositions) {
+  constexpr int kThreads = 16, kEach = 100;
+  std::vector<std::thread> threads;
+  std::vector<std::vector<AppendResult>> results(kThreads);
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        // Two threads share each stream, so version checks race for real.
+        auto r = store_->Append(OneEvent("case/S" + std::to_string(t / 2), ExpectedVersion::Any()));
+        ASSERT_TRUE(r.ok()) << r.status().ToString();
+        results[t].push_back(*r);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  std::set<Position> positions;
+  for (auto& per : results) {
+    for (auto& r : per) positions.insert(r.first_position);
+  }
+  ASSERT_EQ(positions.size(), size_t{kThreads * kEach});
+  EXPECT_EQ(*positions.begin(), 1u);
+  EXPECT_EQ(*positions.rbegin(), Position{kThreads * kEach});
+  for (int s = 0; s < kThreads / 2; ++s) {
+    EXPECT_EQ(*store_->StreamVersionOf("case/S" + std::to_string(s)), StreamVersion{2 * kEach});
+  }
+}
+
+TEST_F(AppendTest, ConcurrentExactVersionAppendsLetExactlyOneWin) {
+  MustAppend(OneEvent("case/A", ExpectedVersion::NoStream()));
+  std::atomic<int> wins{0}, conflicts{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      auto r = store_->Append(OneEvent("case/A", ExpectedVersion::Exact(1)));
+      (r.ok() ? wins : conflicts)++;
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(wins.load(), 1);
+  EXPECT_EQ(conflicts.load(), 7);
+}
+
+// With a slow fsync, appenders that arrive while one syncs share the next.
+class GroupCommitTest : public testing::StoreTest {
+ protected:
+  StoreOptions Options() override {
+    StoreOptions o = StoreTest::Options();
+    o.env = env_.get();
+    return o;
+  }
+  std::shared_ptr<testing::FaultFs> fs_ = std::make_shared<testing::FaultFs>();
+  std::unique_ptr<rocksdb::Env> env_ = testing::MakeEnv(fs_);
+};
+
+TEST_F(GroupCommitTest, ConcurrentAppendersShareFsyncs) {
+  fs_->sync_delay_us = 2000;
+  const int before = fs_->wal_syncs.load();
+  constexpr int kThreads = 32, kEach = 10;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        ASSERT_TRUE(store_->Append(OneEvent("case/" + std::to_string(t), ExpectedVersion::Any())).ok());
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  const int syncs = fs_->wal_syncs.load() - before;
+  EXPECT_GE(syncs, 1);
+  // One fsync per append would be 320; groups must have formed.
+  EXPECT_LT(syncs, kThreads * kEach / 4) << syncs << " syncs for " << kThreads * kEach;
+}
+
+TEST_F(GroupCommitTest, FailedSyncIsUnavailableAndNothingIsAcknowledgedAfter) {
+  auto ok = MustAppend(OneEvent("case/A", ExpectedVersion::Any(), "kept"));
+  fs_->fail_wal_sync = true;
+  auto failed = store_->Append(OneEvent("case/A", ExpectedVersion::Any(), "unsure"));
+  EXPECT_EQ(failed.status().code(), StatusCode::kUnavailable) << failed.status().ToString();
+  fs_->fail_wal_sync = false;
+  // The store stays refusing: it cannot know what reached the disk.
+  EXPECT_EQ(store_->Append(OneEvent("case/A", ExpectedVersion::Any())).status().code(),
+            StatusCode::kUnavailable);
+  // Reads still work.
+  auto events = store_->ReadAll(0, 10);
+  ASSERT_TRUE(events.ok());
+  EXPECT_EQ(events->size(), 1u);
+  Reopen();
+  auto after = store_->ReadAll(0, 10);
+  ASSERT_TRUE(after.ok());
+  ASSERT_GE(after->size(), 1u);
+  EXPECT_EQ(after->at(0).id, "kept");
+  auto report = store_->Verify();
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->intact) << report->reason;
+  EXPECT_TRUE(store_->Append(OneEvent("case/A", ExpectedVersion::Any())).ok());
+  (void)ok;
+}
+
+}  // namespace
+}  // namespace casegrid

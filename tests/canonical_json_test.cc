@@ -1,0 +1,66 @@
+#include "engine/canonical_json.h"
+
+#include <gtest/gtest.h>
+
+namespace casegrid {
+namespace {
+
+std::string Canon(std::string_view in) {
+  auto r = CanonicalizeObject(in);
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  return r.ok() ? *r : "";
+}
+
+TEST(CanonicalJsonTest, SortsKeysAndDropsWhiteSpace) {
+  EXPECT_EQ(Canon(R"({ "b" : 1, "a" : { "d": true, "c": null } })"),
+            R"({"a":{"c":null,"d":true},"b":1})");
+}
+
+TEST(CanonicalJsonTest, SortsKeysByUtf16CodeUnits) {
+  // U+1F600 (surrogates D83D DE00) sorts before U+FB01 in UTF-16, after it in UTF-8.
+  EXPECT_EQ(Canon("{\"\xef\xac\x81\":1,\"\xf0\x9f\x98\x80\":2}"),
+            "{\"\xf0\x9f\x98\x80\":2,\"\xef\xac\x81\":1}");
+}
+
+TEST(CanonicalJsonTest, WritesNumbersInEcmaScriptForm) {
+  EXPECT_EQ(Canon(R"({"a":1.0,"b":-0.0,"c":1e21,"d":1e20,"e":0.000001,"f":1.5e-7,"g":123.456})"),
+            R"({"a":1,"b":0,"c":1e+21,"d":100000000000000000000,"e":0.000001,"f":1.5e-7,"g":123.456})");
+  EXPECT_EQ(Canon(R"({"big":9007199254740993,"neg":-42})"), R"({"big":9007199254740992,"neg":-42})");
+}
+
+TEST(CanonicalJsonTest, EscapesOnlyWhatItMust) {
+  EXPECT_EQ(Canon(R"({"s":"\u0041\/\u00e9\n\u001f\"\\"})"),
+            "{\"s\":\"A/\xc3\xa9\\n\\u001f\\\"\\\\\"}");
+}
+
+TEST(CanonicalJsonTest, RejectsWhatIsNotOneObject) {
+  EXPECT_EQ(CanonicalizeObject("[1,2]").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(CanonicalizeObject("{\"a\":").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(CanonicalizeObject("").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(CanonicalizeObject("{} {}").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(CanonicalizeObject("{\"a\":\"\xff\"}").status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(CanonicalJsonTest, RejectsDuplicateKeysNamingThem) {
+  auto r = CanonicalizeObject(R"({"x":{"k":1,"k":2}})");
+  ASSERT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("\"k\""), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("$.x"), std::string::npos) << r.status().message();
+}
+
+TEST(CanonicalJsonTest, EnforcesSizeAndDepthLimits) {
+  JsonLimits limits{.max_bytes = 16, .max_depth = 3};
+  EXPECT_EQ(CanonicalizeObject(R"({"a":"0123456789abcdef"})", limits).status().code(),
+            StatusCode::kTooLarge);
+  EXPECT_TRUE(CanonicalizeObject(R"({"a":{"b":[]}})", limits).ok());
+  EXPECT_EQ(CanonicalizeObject(R"({"a":{"b":[[]]}})", limits).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
+TEST(CanonicalJsonTest, IsIdempotent) {
+  const std::string once = Canon(R"({"z":[3,2,{"y":1,"x":2.50}],"a":"\u00e9"})");
+  EXPECT_EQ(Canon(once), once);
+}
+
+}  // namespace
+}  // namespace casegrid

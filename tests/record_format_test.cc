@@ -1,0 +1,73 @@
+#include "engine/record_format.h"
+
+#include <gtest/gtest.h>
+
+#include "engine/time_format.h"
+
+namespace casegrid {
+namespace {
+
+RecordedEvent Sample() {
+  RecordedEvent e;
+  e.position = 42;
+  e.version = 7;
+  e.recorded_at_ms = 1795343462123;
+  e.stream = "case/C-20261122-000123";
+  e.type = "CaseEscalated";
+  e.id = "3f1c";
+  e.actor = "officer-7";
+  e.data = R"({"from_tier":1,"reason":"x","to_tier":2})";
+  e.hash.fill(0xAB);
+  return e;
+}
+
+TEST(RecordFormatTest, RoundTripsEveryField) {
+  const RecordedEvent e = Sample();
+  auto back = storage::DecodeRecord(42, storage::EncodeRecord(e));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->CanonicalBytes(), e.CanonicalBytes());
+  EXPECT_EQ(back->hash, e.hash);
+}
+
+TEST(RecordFormatTest, RejectsTruncatedAndPaddedRecords) {
+  const std::string bytes = storage::EncodeRecord(Sample());
+  EXPECT_EQ(storage::DecodeRecord(42, bytes.substr(0, bytes.size() - 1)).status().code(),
+            StatusCode::kCorruption);
+  EXPECT_EQ(storage::DecodeRecord(42, bytes + "x").status().code(), StatusCode::kCorruption);
+  std::string unknown = bytes;
+  unknown[0] = 9;
+  EXPECT_EQ(storage::DecodeRecord(42, unknown).status().code(), StatusCode::kCorruption);
+}
+
+TEST(RecordFormatTest, KeysSortInNumericOrder) {
+  EXPECT_LT(storage::EncodeBigEndian64(255), storage::EncodeBigEndian64(256));
+  EXPECT_EQ(storage::DecodeBigEndian64(storage::EncodeBigEndian64(0x0102030405060708)),
+            0x0102030405060708u);
+  // Every key of "case/a" sorts before any key of "case/a-b" and after "case/".
+  EXPECT_LT(storage::StreamIndexKey("case/a", UINT64_MAX), storage::StreamIndexKey("case/a-b", 1));
+}
+
+TEST(RecordFormatTest, CanonicalBytesAreTheEnvelopeWithSortedKeys) {
+  EXPECT_EQ(Sample().CanonicalBytes(),
+            R"({"actor":"officer-7","data":{"from_tier":1,"reason":"x","to_tier":2},"id":"3f1c",)"
+            R"("position":42,"recorded_at":"2026-11-22T10:31:02.123Z","stream":"case/C-20261122-000123",)"
+            R"("type":"CaseEscalated","version":7})");
+}
+
+TEST(TimeFormatTest, FormatsAndParsesMilliseconds) {
+  EXPECT_EQ(FormatTimestamp(0), "1970-01-01T00:00:00.000Z");
+  auto t = ParseTimestamp("2026-11-22T10:31:02.123Z");
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(FormatTimestamp(*t), "2026-11-22T10:31:02.123Z");
+  EXPECT_EQ(*ParseTimestamp("2026-11-22T10:31:02Z"), *t - 123);
+}
+
+TEST(TimeFormatTest, RejectsWhatIsNotRfc3339Utc) {
+  for (const char* bad : {"2026-11-22", "2026-11-22T10:31:02+08:00", "2026-02-30T00:00:00Z",
+                          "2026-11-22T24:00:00Z", "2026-11-22T10:31:02.12Z", ""}) {
+    EXPECT_EQ(ParseTimestamp(bad).status().code(), StatusCode::kInvalidArgument) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace casegrid

@@ -1,0 +1,55 @@
+// Opens a casegrid store's RocksDB directly, bypassing the engine: what an
+// attacker or a broken disk could do. For tamper tests only.
+#pragma once
+
+#include <rocksdb/db.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/record_format.h"
+
+namespace casegrid::testing {
+
+class RawStore {
+ public:
+  explicit RawStore(const std::string& path) {
+    std::vector<rocksdb::ColumnFamilyDescriptor> families;
+    for (const char* name : {storage::kMetaFamily, storage::kEventsFamily, storage::kStreamsFamily,
+                             storage::kStreamIndexFamily, storage::kEventIdsFamily}) {
+      families.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    }
+    rocksdb::DB* db = nullptr;
+    status_ = rocksdb::DB::Open(rocksdb::Options(), path, families, &handles_, &db);
+    db_.reset(db);
+  }
+  ~RawStore() {
+    for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
+  }
+  bool ok() const { return status_.ok(); }
+  rocksdb::ColumnFamilyHandle* events() const { return handles_[1]; }
+
+  std::string Get(Position p) {
+    std::string v;
+    status_ = db_->Get(rocksdb::ReadOptions(), events(), storage::EncodeBigEndian64(p), &v);
+    return v;
+  }
+  void Put(Position p, const std::string& value) {
+    status_ = db_->Put(rocksdb::WriteOptions(), events(), storage::EncodeBigEndian64(p), value);
+  }
+  void Delete(Position p) {
+    status_ = db_->Delete(rocksdb::WriteOptions(), events(), storage::EncodeBigEndian64(p));
+  }
+  void FlushAll() {
+    rocksdb::FlushOptions fo;
+    status_ = db_->Flush(fo, handles_);
+  }
+
+ private:
+  rocksdb::Status status_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  std::unique_ptr<rocksdb::DB> db_;
+};
+
+}  // namespace casegrid::testing

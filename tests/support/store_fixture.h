@@ -1,0 +1,50 @@
+// Shared helpers for tests that open an EventStore in a temp folder.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+
+#include "engine/event_store.h"
+#include "tests/support/temp_dir.h"
+
+namespace casegrid::testing {
+
+inline AppendRequest OneEvent(const std::string& stream, ExpectedVersion expected,
+                              const std::string& id = "", const std::string& type = "NoteAdded",
+                              const std::string& data = R"({"text":"hello"})") {
+  return AppendRequest{stream, expected, "officer-7", {NewEvent{id, type, data}}};
+}
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Reopen(); }
+  // Close before derived fixtures destroy what the store uses (an Env, a clock).
+  void TearDown() override { store_.reset(); }
+
+  void Reopen() {
+    store_.reset();
+    StoreOptions options = Options();
+    auto opened = EventStore::Open(options);
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    store_ = std::move(opened).value();
+  }
+
+  virtual StoreOptions Options() {
+    StoreOptions o;
+    o.path = dir_.Sub("store");
+    return o;
+  }
+
+  AppendResult MustAppend(AppendRequest r) {
+    auto result = store_->Append(std::move(r));
+    EXPECT_TRUE(result.ok()) << result.status().ToString();
+    return result.ok() ? *result : AppendResult{};
+  }
+
+  TempDir dir_;
+  std::unique_ptr<EventStore> store_;
+};
+
+}  // namespace casegrid::testing

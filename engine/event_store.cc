@@ -495,6 +495,30 @@ Result<StreamVersion> EventStore::Impl::StreamVersionOf(const std::string& strea
   return head.version;
 }
 
+Result<std::vector<std::string>> EventStore::Impl::ListStreams(const std::string& prefix,
+                                                              const std::string& after,
+                                                              std::size_t max_count) const {
+  std::vector<std::string> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), family(kStreams)));
+  it->Seek(after.empty() || after < prefix ? prefix : after);
+  for (; it->Valid() && out.size() < max_count && it->key().starts_with(prefix); it->Next()) {
+    if (it->key().ToStringView() == after) continue;
+    out.push_back(it->key().ToString());
+  }
+  RETURN_IF_ERROR(FromRocks(it->status(), "listing streams"));
+  return out;
+}
+
+Result<std::string> EventStore::Impl::LastStreamWithPrefix(const std::string& prefix) const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), family(kStreams)));
+  // Stream names are ASCII, so every name with the prefix sorts before prefix + 0xFF.
+  it->SeekForPrev(prefix + '\xff');
+  std::string found;
+  if (it->Valid() && it->key().starts_with(prefix)) found = it->key().ToString();
+  RETURN_IF_ERROR(FromRocks(it->status(), "listing streams"));
+  return found;
+}
+
 Result<VerifyReport> EventStore::Impl::Verify(
     const std::function<void(Position, Position)>& progress) const {
   const LogHead head = Head();
@@ -573,6 +597,33 @@ Result<std::vector<RecordedEvent>> EventStore::ReadAll(Position after,
 }
 Result<StreamVersion> EventStore::StreamVersionOf(const std::string& stream) const {
   return impl_->StreamVersionOf(stream);
+}
+Result<std::vector<std::string>> EventStore::ListStreams(const std::string& prefix,
+                                                        const std::string& after,
+                                                        std::size_t max_count) const {
+  return impl_->ListStreams(prefix, after, max_count);
+}
+Result<std::string> EventStore::LastStreamWithPrefix(const std::string& prefix) const {
+  return impl_->LastStreamWithPrefix(prefix);
+}
+Result<std::optional<Position>> EventStore::PositionOfEventId(const std::string& id) const {
+  std::string value;
+  rocksdb::Status s =
+      impl_->db_->Get(rocksdb::ReadOptions(), impl_->family(kEventIds), id, &value);
+  if (s.IsNotFound()) return std::optional<Position>();
+  RETURN_IF_ERROR(FromRocks(s, "looking up event id"));
+  const Position p = storage::DecodeBigEndian64(value);
+  if (p > impl_->published_position_.load(std::memory_order_acquire)) {
+    return std::optional<Position>();  // committing now; not yet acknowledged
+  }
+  return std::optional<Position>(p);
+}
+
+Result<RecordedEvent> EventStore::ReadAt(Position position) const {
+  if (position > impl_->published_position_.load(std::memory_order_acquire)) {
+    return Status::NotFound("no event at position " + std::to_string(position));
+  }
+  return impl_->ReadAt(position);
 }
 LogHead EventStore::Head() const { return impl_->Head(); }
 Result<VerifyReport> EventStore::Verify(

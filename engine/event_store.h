@@ -30,6 +30,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -131,8 +132,21 @@ class EventStore {
   // Events with positions after `after`, oldest first, at most `max_count`.
   Result<std::vector<RecordedEvent>> ReadAll(Position after, std::size_t max_count) const;
 
+  // Where the event with `id` is, if it is in the log.
+  Result<std::optional<Position>> PositionOfEventId(const std::string& id) const;
+
+  // The event at `position`; kNotFound past the head.
+  Result<RecordedEvent> ReadAt(Position position) const;
+
   // The last version of `stream`, 0 when it has no events.
   Result<StreamVersion> StreamVersionOf(const std::string& stream) const;
+
+  // Names of streams that start with `prefix` and sort after `after`, in
+  // byte order, at most `max_count`.
+  Result<std::vector<std::string>> ListStreams(const std::string& prefix, const std::string& after,
+                                               std::size_t max_count) const;
+  // The greatest stream name starting with `prefix`; empty when there is none.
+  Result<std::string> LastStreamWithPrefix(const std::string& prefix) const;
 
   LogHead Head() const;
 

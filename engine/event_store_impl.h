@@ -54,6 +54,9 @@ class EventStore::Impl {
   Result<std::vector<RecordedEvent>> ReadAll(Position after, std::size_t max_count) const;
   Result<RecordedEvent> ReadAt(Position position) const;
   Result<StreamVersion> StreamVersionOf(const std::string& stream) const;
+  Result<std::vector<std::string>> ListStreams(const std::string& prefix, const std::string& after,
+                                               std::size_t max_count) const;
+  Result<std::string> LastStreamWithPrefix(const std::string& prefix) const;
   Result<VerifyReport> Verify(const std::function<void(Position, Position)>& progress) const;
   Status CatchUp();
 

@@ -54,6 +54,26 @@ TEST_F(ReadTest, UnknownStreamReadsEmpty) {
   EXPECT_EQ(*store_->StreamVersionOf("case/none"), 0u);
 }
 
+TEST_F(ReadTest, ListsStreamsByPrefixAndFindsTheLast) {
+  MustAppend(OneEvent("grid/santai", ExpectedVersion::Any()));
+  MustAppend(OneEvent("grid/santai/a01", ExpectedVersion::Any()));
+  auto all = store_->ListStreams("case/", "", 10);
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(*all, (std::vector<std::string>{"case/A", "case/A-b"}));
+  EXPECT_EQ(*store_->ListStreams("case/", "case/A", 10), (std::vector<std::string>{"case/A-b"}));
+  EXPECT_EQ(*store_->ListStreams("grid/", "", 1), (std::vector<std::string>{"grid/santai"}));
+  EXPECT_EQ(*store_->LastStreamWithPrefix("case/"), "case/A-b");
+  EXPECT_EQ(*store_->LastStreamWithPrefix("grid/santai/"), "grid/santai/a01");
+  EXPECT_EQ(*store_->LastStreamWithPrefix("none/"), "");
+}
+
+TEST_F(ReadTest, ReadsOneEventAtAPosition) {
+  auto e = store_->ReadAt(4);
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e->id, "b2");
+  EXPECT_EQ(store_->ReadAt(11).status().code(), StatusCode::kNotFound);
+}
+
 TEST_F(ReadTest, ReadsTheLogForwardAfterAPosition) {
   auto events = store_->ReadAll(7, 100);
   ASSERT_TRUE(events.ok());

@@ -1,0 +1,208 @@
+#include "engine/case_decider.h"
+
+#include <simdjson.h>
+
+#include <array>
+#include <initializer_list>
+#include <string>
+
+#include "engine/command_body.h"
+
+namespace casegrid {
+namespace {
+
+struct ActionInfo {
+  CaseAction action;
+  std::string_view name;
+  std::string_view event_type;
+};
+
+constexpr std::array<ActionInfo, 14> kActions = {{
+    {CaseAction::kTriage, "triage", CaseTriaged::kType},
+    {CaseAction::kAssign, "assign", CaseAssigned::kType},
+    {CaseAction::kAccept, "accept", CaseAccepted::kType},
+    {CaseAction::kDispatch, "dispatch", OfficerDispatched::kType},
+    {CaseAction::kArrive, "arrive", OfficerArrived::kType},
+    {CaseAction::kNote, "note", NoteAdded::kType},
+    {CaseAction::kMediate, "mediate", MediationSessionHeld::kType},
+    {CaseAction::kEscalate, "escalate", CaseEscalated::kType},
+    {CaseAction::kResolve, "resolve", CaseResolved::kType},
+    {CaseAction::kClose, "close", CaseClosed::kType},
+    {CaseAction::kReopen, "reopen", CaseReopened::kType},
+    {CaseAction::kScheduleCallback, "schedule-callback", CallbackScheduled::kType},
+    {CaseAction::kAttemptCallback, "attempt-callback", CallbackAttempted::kType},
+    {CaseAction::kCompleteCallback, "complete-callback", CallbackCompleted::kType},
+}};
+
+const ActionInfo& Info(CaseAction action) {
+  for (const auto& info : kActions) {
+    if (info.action == action) return info;
+  }
+  return kActions[0];
+}
+
+bool In(CaseStatus s, std::initializer_list<CaseStatus> allowed) {
+  for (CaseStatus a : allowed) {
+    if (a == s) return true;
+  }
+  return false;
+}
+
+Status Forbidden(const CaseState& state, CaseAction action, std::string_view needs) {
+  return Status::Conflict("case is " + std::string(Name(state.status)) + "; " +
+                          std::string(Name(action)) + " " + std::string(needs));
+}
+
+// The integer `to_tier` of the body, if it has one.
+Result<std::optional<int>> ReadToTier(std::string_view data) {
+  simdjson::dom::parser parser;
+  simdjson::dom::object obj;
+  simdjson::padded_string padded(data);
+  if (parser.parse(padded).get(obj)) return Status::InvalidArgument("body: not a JSON object");
+  auto field = obj["to_tier"];
+  if (field.error() == simdjson::NO_SUCH_FIELD) return std::optional<int>();
+  std::int64_t v = 0;
+  if (field.get_int64().get(v)) return Status::InvalidArgument("to_tier: must be an integer");
+  return std::optional<int>(static_cast<int>(v));
+}
+
+}  // namespace
+
+std::optional<CaseAction> ParseCaseAction(std::string_view name) {
+  for (const auto& info : kActions) {
+    if (info.name == name) return info.action;
+  }
+  return std::nullopt;
+}
+
+std::string_view Name(CaseAction action) { return Info(action).name; }
+
+Result<CaseEventData> DecodeAction(CaseAction action, const CaseState& state,
+                                   std::string_view data, std::string_view actor) {
+  std::string full(data);
+  if (action == CaseAction::kAccept) {
+    std::string by;
+    AppendJsonString(by, actor);
+    ASSIGN_OR_RETURN(full, AddServerFields(data, {{"by", by}}));
+  } else if (action == CaseAction::kEscalate) {
+    ASSIGN_OR_RETURN(std::optional<int> to_tier, ReadToTier(data));
+    if (state.tier >= 3) {
+      return Status::Conflict("case is at tier 3, the highest; there is no higher tier");
+    }
+    if (to_tier && *to_tier != state.tier + 1) {
+      return Status::Conflict("escalation goes one tier at a time: " + std::to_string(state.tier) +
+                              " → " + std::to_string(state.tier + 1));
+    }
+    std::vector<std::pair<std::string, std::string>> derived = {
+        {"from_tier", std::to_string(state.tier)}};
+    if (!to_tier) derived.emplace_back("to_tier", std::to_string(state.tier + 1));
+    ASSIGN_OR_RETURN(full, AddServerFields(data, derived));
+  }
+  return DecodeEventData(Info(action).event_type, full);
+}
+
+Result<std::vector<CaseEventData>> Decide(const CaseState& state, CaseAction action,
+                                          const CaseEventData& command,
+                                          const DecisionContext& ctx) {
+  using S = CaseStatus;
+  if (!state.exists) return Status::NotFound("no such case");
+  if (state.status == S::kClosed && action != CaseAction::kNote && action != CaseAction::kReopen) {
+    return Status::Conflict("case is closed; only note and reopen are allowed");
+  }
+  std::vector<CaseEventData> events{command};
+  const auto& policy = *ctx.policy;
+  switch (action) {
+    case CaseAction::kTriage: {
+      if (!In(state.status, {S::kReported, S::kAssigned, S::kInProgress})) {
+        return Forbidden(state, action, "needs an open case");
+      }
+      const auto& t = std::get<CaseTriaged>(command);
+      const CaseDeadline* accept = state.Deadline(DeadlineKind::kAccept);
+      if (t.priority && *t.priority != state.priority && accept && !accept->met) {
+        events.push_back(DeadlineSet{DeadlineKind::kAccept,
+                                     state.reported_at + policy.AcceptWindow(*t.priority)});
+      }
+      break;
+    }
+    case CaseAction::kAssign:
+      if (!In(state.status, {S::kReported, S::kAssigned, S::kInProgress})) {
+        return Forbidden(state, action, "needs an open case");
+      }
+      break;
+    case CaseAction::kAccept:
+      if (state.status != S::kAssigned) return Forbidden(state, action, "needs an assigned case");
+      if (state.assignee != ctx.actor) {
+        return Status::Conflict("case is assigned to " + state.assignee + "; only they can accept");
+      }
+      break;
+    case CaseAction::kDispatch:
+      if (!In(state.status, {S::kAssigned, S::kInProgress})) {
+        return Forbidden(state, action, "needs an assigned or in-progress case");
+      }
+      break;
+    case CaseAction::kArrive: {
+      if (!In(state.status, {S::kAssigned, S::kInProgress})) {
+        return Forbidden(state, action, "needs an assigned or in-progress case");
+      }
+      const auto& officer = std::get<OfficerArrived>(command).officer;
+      if (std::find(state.dispatched.begin(), state.dispatched.end(), officer) ==
+          state.dispatched.end()) {
+        return Status::Conflict("officer " + officer + " was not dispatched to this case");
+      }
+      break;
+    }
+    case CaseAction::kNote:
+      break;
+    case CaseAction::kMediate: {
+      if (state.status != S::kInProgress) return Forbidden(state, action, "needs an in-progress case");
+      const auto& m = std::get<MediationSessionHeld>(command);
+      if (m.tier != state.tier) {
+        return Status::Conflict("mediation at tier " + std::to_string(m.tier) +
+                                " but the case is at tier " + std::to_string(state.tier));
+      }
+      if (m.tier == 1 && m.outcome != MediationOutcome::kAgreement &&
+          state.Deadline(DeadlineKind::kMediation) == nullptr) {
+        events.push_back(DeadlineSet{DeadlineKind::kMediation, ctx.now + policy.mediation_ms});
+      }
+      break;
+    }
+    case CaseAction::kEscalate:
+      if (state.status != S::kInProgress) return Forbidden(state, action, "needs an in-progress case");
+      break;
+    case CaseAction::kResolve:
+      if (state.status != S::kInProgress) return Forbidden(state, action, "needs an in-progress case");
+      events.push_back(CallbackScheduled{ctx.now + policy.callback_ms});
+      break;
+    case CaseAction::kClose:
+      if (state.status != S::kResolved) return Forbidden(state, action, "needs a resolved case");
+      break;
+    case CaseAction::kReopen:
+      if (!In(state.status, {S::kResolved, S::kClosed})) {
+        return Forbidden(state, action, "needs a resolved or closed case");
+      }
+      break;
+    case CaseAction::kScheduleCallback:
+    case CaseAction::kAttemptCallback:
+    case CaseAction::kCompleteCallback: {
+      if (!In(state.status, {S::kResolved, S::kClosed})) {
+        return Forbidden(state, action, "comes only after resolve");
+      }
+      if (state.callback.status == CallbackStatus::kCompleted) {
+        return Status::Conflict("the callback is already completed");
+      }
+      if (action != CaseAction::kScheduleCallback && state.callback.status == CallbackStatus::kNone) {
+        return Status::Conflict("no callback is scheduled");
+      }
+      break;
+    }
+  }
+  return events;
+}
+
+std::vector<CaseEventData> DecideIntake(CaseReported report, const DecisionContext& ctx) {
+  report.accept_due_at = ctx.now + ctx.policy->AcceptWindow(report.priority);
+  report.first_contact_due_at = ctx.now + ctx.policy->first_contact_ms;
+  return {std::move(report)};
+}
+
+}  // namespace casegrid

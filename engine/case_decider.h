@@ -1,0 +1,73 @@
+// The case rules: a command, checked against the case as it stands, becomes
+// the events that record it (DOMAIN.md "Lifecycle", API.md "Actions").
+//
+//   reported ─► assigned ─► in_progress ─► resolved ─► closed
+//                               ▲  └ escalate: tier 1 → 2 → 3, one at a time
+//                               └──────── reopen (from resolved or closed)
+//
+// A step the state forbids is kConflict saying why ("case is closed",
+// "escalation goes one tier at a time: 1 → 2"); malformed data is
+// kInvalidArgument naming the field. Pure functions: no I/O, no clock (the
+// time comes in DecisionContext).
+//
+// Thread-safety: pure functions.
+#pragma once
+
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "engine/case_events.h"
+#include "engine/case_state.h"
+#include "engine/deadline_policy.h"
+#include "engine/status.h"
+
+namespace casegrid {
+
+enum class CaseAction {
+  kTriage,
+  kAssign,
+  kAccept,
+  kDispatch,
+  kArrive,
+  kNote,
+  kMediate,
+  kEscalate,
+  kResolve,
+  kClose,
+  kReopen,
+  kScheduleCallback,
+  kAttemptCallback,
+  kCompleteCallback,
+};
+
+// The path segment of API.md: "triage", ..., "complete-callback".
+std::optional<CaseAction> ParseCaseAction(std::string_view name);
+std::string_view Name(CaseAction action);
+
+struct DecisionContext {
+  std::string_view actor;
+  std::int64_t now = 0;  // Unix ms
+  const DeadlinePolicy* policy = nullptr;
+};
+
+// The action's event data from the client's body (canonical JSON, without
+// expected_version) plus what the server derives: accept's `by` (the actor),
+// escalate's `from_tier` and default `to_tier`. Validated by DecodeEventData.
+// An escalation past tier 3 or by more than one tier is kConflict.
+Result<CaseEventData> DecodeAction(CaseAction action, const CaseState& state,
+                                   std::string_view data, std::string_view actor);
+
+// Checks `command` (from DecodeAction) against `state`. Returns the events to
+// append, the command's own first: resolve adds CallbackScheduled; a
+// priority change before acceptance re-sets the accept deadline; a tier-1
+// mediation without agreement starts the mediation deadline.
+Result<std::vector<CaseEventData>> Decide(const CaseState& state, CaseAction action,
+                                          const CaseEventData& command,
+                                          const DecisionContext& context);
+
+// The events of a new case: CaseReported alone (so that its version is 1),
+// with the accept and first-contact due times of the policy in force.
+std::vector<CaseEventData> DecideIntake(CaseReported report, const DecisionContext& context);
+
+}  // namespace casegrid

@@ -1,0 +1,301 @@
+#include "engine/case_service.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+
+#include "engine/command_body.h"
+#include "engine/hash_chain.h"
+#include "engine/names.h"
+
+namespace casegrid {
+namespace {
+
+constexpr std::string_view kSystemActor = "system";
+
+std::string DayOf(std::int64_t unix_ms) {
+  using namespace std::chrono;
+  const year_month_day ymd(floor<days>(sys_time<milliseconds>(milliseconds(unix_ms))));
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%04d%02u%02u", static_cast<int>(ymd.year()),
+                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()));
+  return buf;
+}
+
+WriteResult FromAppend(const std::string& stream, const AppendResult& r) {
+  WriteResult w;
+  w.stream = stream;
+  w.case_id = std::string(CaseIdOfStream(stream));
+  w.position = r.last_position;
+  w.version = r.last_version;
+  w.deduplicated = r.deduplicated;
+  return w;
+}
+
+}  // namespace
+
+std::string IdempotentEventId(std::string_view actor, std::string_view key, std::size_t index) {
+  std::string material(actor);
+  material += '\n';
+  material += key;
+  const std::string hex = HashToHex(HashChain().Next(EventHash{}, material));
+  return "k-" + hex.substr(0, 40) + "-" + std::to_string(index);
+}
+
+CaseService::CaseService(EventStore* store, CaseServiceOptions options)
+    : store_(store), options_(std::move(options)) {}
+
+Result<std::unique_ptr<CaseService>> CaseService::Open(EventStore* store,
+                                                       CaseServiceOptions options) {
+  std::unique_ptr<CaseService> service(new CaseService(store, std::move(options)));
+  RETURN_IF_ERROR(service->grid_.Load(*store));
+  return service;
+}
+
+Result<CaseState> CaseService::LoadCase(std::string_view case_id, Position as_of) const {
+  const std::string stream = CaseStream(case_id);
+  if (!ValidateStreamName(stream).ok()) return Status::NotFound("no case " + std::string(case_id));
+  CaseState state;
+  StreamVersion from = 1;
+  constexpr std::size_t kPage = 1000;
+  while (true) {
+    ASSIGN_OR_RETURN(auto events, store_->ReadStream(stream, from, kPage, ReadDirection::kForward));
+    for (const RecordedEvent& e : events) {
+      if (e.position > as_of) return state;
+      auto data = DecodeEventData(e.type, e.data, StoredEventLimits());
+      if (!data.ok()) {
+        return Status::Corruption("event at position " + std::to_string(e.position) +
+                                  " does not decode: " + data.status().message());
+      }
+      state.Apply(e, *data);
+    }
+    if (events.size() < kPage) return state;
+    from = events.back().version + 1;
+  }
+}
+
+Result<WriteResult> CaseService::AppendEvents(const std::string& stream, ExpectedVersion expected,
+                                              std::string_view actor,
+                                              const std::vector<CaseEventData>& events,
+                                              std::string_view idempotency_key) {
+  AppendRequest request{stream, expected, std::string(actor), {}};
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    request.events.push_back(NewEvent{
+        idempotency_key.empty() ? std::string() : IdempotentEventId(actor, idempotency_key, i),
+        std::string(EventTypeOf(events[i])), EncodeEventData(events[i])});
+  }
+  ASSIGN_OR_RETURN(AppendResult r, store_->Append(std::move(request)));
+  return FromAppend(stream, r);
+}
+
+// The first answer to a command carrying `key`, if it was already written.
+static Result<std::optional<WriteResult>> Replay(const EventStore& store, std::string_view actor,
+                                                 std::string_view key) {
+  if (key.empty()) return std::optional<WriteResult>();
+  ASSIGN_OR_RETURN(auto position, store.PositionOfEventId(IdempotentEventId(actor, key, 0)));
+  if (!position) return std::optional<WriteResult>();
+  ASSIGN_OR_RETURN(RecordedEvent first, store.ReadAt(*position));
+  // The answer names the last event the command wrote: its ids run -0, -1, ...
+  AppendResult r{first.position, first.position, first.version, first.version, true};
+  for (std::size_t i = 1;; ++i) {
+    ASSIGN_OR_RETURN(auto next, store.PositionOfEventId(IdempotentEventId(actor, key, i)));
+    if (!next) break;
+    r.last_position = *next;
+    r.last_version = first.version + i;
+  }
+  return std::optional<WriteResult>(FromAppend(first.stream, r));
+}
+
+Result<std::string> CaseService::NextCaseId(std::int64_t now) {
+  const std::string day = DayOf(now);
+  std::lock_guard l(ids_mu_);
+  auto it = last_sequence_.find(day);
+  if (it == last_sequence_.end()) {
+    ASSIGN_OR_RETURN(std::string last, store_->LastStreamWithPrefix("case/C-" + day + "-"));
+    std::uint32_t seq = 0;
+    if (!last.empty()) seq = static_cast<std::uint32_t>(std::stoul(last.substr(last.size() - 6)));
+    it = last_sequence_.emplace(day, seq).first;
+  }
+  if (it->second >= 999999) {
+    return Status::Unavailable("the case sequence of " + day + " is used up");
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "C-%s-%06u", day.c_str(), ++it->second);
+  return std::string(buf);
+}
+
+Result<WriteResult> CaseService::Report(std::string_view actor, std::string_view body,
+                                        std::string_view idempotency_key) {
+  ASSIGN_OR_RETURN(CommandBody split, SplitCommandBody(body));
+  if (split.expected_version && *split.expected_version != 0) {
+    return Status::InvalidArgument("expected_version: a new case has no version yet");
+  }
+  ASSIGN_OR_RETURN(CaseEventData data, DecodeEventData(CaseReported::kType, split.data));
+  auto report = std::get<CaseReported>(std::move(data));
+  if (report.accept_due_at || report.first_contact_due_at) {
+    return Status::InvalidArgument(std::string(report.accept_due_at ? "accept_due_at"
+                                                                    : "first_contact_due_at") +
+                                   ": set by the server");
+  }
+  if (!grid_.HasCell(report.cell)) {
+    return Status::InvalidArgument("cell: " + report.cell + " is not a defined cell");
+  }
+  ASSIGN_OR_RETURN(auto replayed, Replay(*store_, actor, idempotency_key));
+  if (replayed) return *replayed;
+
+  const std::int64_t now = options_.clock->NowMillis();
+  const DecisionContext ctx{actor, now, &options_.policy};
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    ASSIGN_OR_RETURN(std::string case_id, NextCaseId(now));
+    auto written = AppendEvents(CaseStream(case_id), ExpectedVersion::NoStream(), actor,
+                                DecideIntake(report, ctx), idempotency_key);
+    if (written.ok() || written.status().code() != StatusCode::kConflict) return written;
+    // Either a retry of this key won the race, or the id was taken by a raw append.
+    ASSIGN_OR_RETURN(auto raced, Replay(*store_, actor, idempotency_key));
+    if (raced) return *raced;
+  }
+  return Status::Unavailable("could not allocate a case id; try again");
+}
+
+Result<WriteResult> CaseService::Act(std::string_view actor, std::string_view case_id,
+                                     std::string_view action_name, std::string_view body,
+                                     std::string_view idempotency_key) {
+  const auto action = ParseCaseAction(action_name);
+  if (!action) return Status::NotFound("no action " + std::string(action_name));
+  ASSIGN_OR_RETURN(CommandBody split, SplitCommandBody(body));
+  ASSIGN_OR_RETURN(auto replayed, Replay(*store_, actor, idempotency_key));
+  if (replayed) {
+    if (replayed->case_id != case_id) {
+      return Status::Conflict("Idempotency-Key was used for another case");
+    }
+    return *replayed;
+  }
+  for (int attempt = 0;; ++attempt) {
+    ASSIGN_OR_RETURN(CaseState state, LoadCase(case_id));
+    if (!state.exists) return Status::NotFound("no case " + std::string(case_id));
+    if (split.expected_version && *split.expected_version != state.version) {
+      return Status::Conflict("case " + std::string(case_id) + " is at version " +
+                              std::to_string(state.version) + ", expected " +
+                              std::to_string(*split.expected_version));
+    }
+    ASSIGN_OR_RETURN(CaseEventData command, DecodeAction(*action, state, split.data, actor));
+    const DecisionContext ctx{actor, options_.clock->NowMillis(), &options_.policy};
+    ASSIGN_OR_RETURN(auto events, Decide(state, *action, command, ctx));
+    auto written = AppendEvents(CaseStream(case_id), ExpectedVersion::Exact(state.version), actor,
+                                events, idempotency_key);
+    if (written.ok() || written.status().code() != StatusCode::kConflict) return written;
+    ASSIGN_OR_RETURN(auto raced, Replay(*store_, actor, idempotency_key));
+    if (raced) return *raced;
+    // Someone else changed the case since we read it. Without a pinned
+    // version the client asked for "this action now": decide again.
+    if (split.expected_version || attempt + 1 >= options_.max_retries) return written;
+  }
+}
+
+Result<WriteResult> CaseService::AppendGrid(std::string_view actor, const std::string& cell,
+                                            const CaseEventData& data, ExpectedVersion expected,
+                                            std::string_view idempotency_key) {
+  const std::string stream = GridDirectory::Stream(cell);
+  ASSIGN_OR_RETURN(WriteResult w, AppendEvents(stream, expected, actor, {data}, idempotency_key));
+  RecordedEvent applied;
+  applied.stream = stream;
+  applied.position = w.position;
+  grid_.Apply(applied, data);
+  return w;
+}
+
+Result<WriteResult> CaseService::DefineCell(std::string_view actor, std::string_view body,
+                                            std::string_view idempotency_key) {
+  ASSIGN_OR_RETURN(CommandBody split, SplitCommandBody(body));
+  ASSIGN_OR_RETURN(auto replayed, Replay(*store_, actor, idempotency_key));
+  if (replayed) return *replayed;
+  ASSIGN_OR_RETURN(std::optional<std::string> cell, StringField(split.data, "cell"));
+  if (!cell) return Status::InvalidArgument("cell: missing");
+  RETURN_IF_ERROR(ValidateCellPath(*cell));
+  std::string data = split.data;
+  if (!HasField(data, "level")) {
+    const auto depth = std::count(cell->begin(), cell->end(), '/') + 1;
+    ASSIGN_OR_RETURN(data, AddServerFields(data, {{"level", std::to_string(depth)}}));
+  }
+  ASSIGN_OR_RETURN(CaseEventData decoded, DecodeEventData(GridCellDefined::kType, data));
+  RETURN_IF_ERROR(grid_.CheckNewCell(std::get<GridCellDefined>(decoded)));
+  auto written = AppendGrid(actor, *cell, decoded, ExpectedVersion::NoStream(), idempotency_key);
+  if (!written.ok() && written.status().code() == StatusCode::kConflict) {
+    return Status::Conflict("cell " + *cell + " is already defined");
+  }
+  return written;
+}
+
+Result<WriteResult> CaseService::AssignOfficer(std::string_view actor, std::string_view cell,
+                                               std::string_view body,
+                                               std::string_view idempotency_key) {
+  ASSIGN_OR_RETURN(CommandBody split, SplitCommandBody(body));
+  ASSIGN_OR_RETURN(auto replayed, Replay(*store_, actor, idempotency_key));
+  if (replayed) return *replayed;
+  if (!grid_.HasCell(cell)) return Status::NotFound("no cell " + std::string(cell));
+  std::string quoted;
+  AppendJsonString(quoted, cell);
+  ASSIGN_OR_RETURN(std::string data, AddServerFields(split.data, {{"cell", quoted}}));
+  ASSIGN_OR_RETURN(CaseEventData decoded, DecodeEventData(OfficerAssignedToCell::kType, data));
+  const auto& a = std::get<OfficerAssignedToCell>(decoded);
+  RETURN_IF_ERROR(ValidateStreamName("alerts/" + a.officer));
+  if (grid_.IsAssigned(cell, a.officer, a.role)) {
+    return Status::Conflict(a.officer + " is already assigned to " + std::string(cell) + " as " +
+                            a.role);
+  }
+  return AppendGrid(actor, std::string(cell), decoded, ExpectedVersion::Exists(), idempotency_key);
+}
+
+Result<WriteResult> CaseService::RemoveOfficer(std::string_view actor, std::string_view cell,
+                                               std::string_view officer,
+                                               std::string_view idempotency_key) {
+  ASSIGN_OR_RETURN(auto replayed, Replay(*store_, actor, idempotency_key));
+  if (replayed) return *replayed;
+  if (!grid_.HasCell(cell)) return Status::NotFound("no cell " + std::string(cell));
+  for (const CellPerson& p : grid_.PeopleCovering(cell)) {
+    if (p.cell == cell && p.person == officer) {
+      return AppendGrid(actor, std::string(cell),
+                        OfficerRemovedFromCell{std::string(cell), p.person, p.role},
+                        ExpectedVersion::Exists(), idempotency_key);
+    }
+  }
+  return Status::NotFound(std::string(officer) + " is not assigned to " + std::string(cell));
+}
+
+Result<WriteResult> CaseService::AcknowledgeAlert(std::string_view person,
+                                                  std::string_view alert_id) {
+  if (alert_id.empty() || alert_id.size() > 128) {
+    return Status::InvalidArgument("alert: must be 1 to 128 bytes");
+  }
+  const std::string stream = "alerts/" + std::string(person);
+  RETURN_IF_ERROR(ValidateStreamName(stream));
+  // The alert's id is the natural idempotency key: one acknowledgment per
+  // person and alert, however often it is sent.
+  const std::string key = "ack:" + std::string(alert_id);
+  ASSIGN_OR_RETURN(auto replayed, Replay(*store_, person, key));
+  if (replayed) return *replayed;
+  return AppendEvents(stream, ExpectedVersion::Any(), person,
+                      {AlertAcknowledged{std::string(alert_id), std::string(person)}}, key);
+}
+
+Result<WriteResult> CaseService::RecordDeadlineMissed(std::string_view case_id,
+                                                      DeadlineKind deadline, std::int64_t due_at) {
+  const std::string key =
+      std::string(case_id) + "/" + std::string(Name(deadline)) + "/" + std::to_string(due_at);
+  for (int attempt = 0; attempt < options_.max_retries; ++attempt) {
+    ASSIGN_OR_RETURN(auto replayed, Replay(*store_, kSystemActor, key));
+    if (replayed) return *replayed;
+    ASSIGN_OR_RETURN(CaseState state, LoadCase(case_id));
+    const CaseDeadline* d = state.Deadline(deadline);
+    if (d == nullptr || d->due_at != due_at || d->met || d->missed) {
+      return Status::Conflict("deadline " + std::string(Name(deadline)) + " of " +
+                              std::string(case_id) + " is no longer open");
+    }
+    auto written = AppendEvents(CaseStream(case_id), ExpectedVersion::Exact(state.version),
+                                kSystemActor, {DeadlineMissed{deadline, due_at}}, key);
+    if (written.ok() || written.status().code() != StatusCode::kConflict) return written;
+  }
+  return Status::Conflict("case " + std::string(case_id) + " keeps changing; try later");
+}
+
+}  // namespace casegrid

@@ -1,0 +1,113 @@
+// CaseService: the one way commands become events. Intake, every lifecycle
+// action, grid definitions and assignments, alert acknowledgments and the
+// engine's own DeadlineMissed all go through here, so every rule holds for
+// the API, the CLI, the seeder and the load generator alike.
+//
+// Each command: split the body (expected_version out), load the case by
+// folding its stream, decode and validate the data, check it against the
+// case's state, and append the resulting events with the case's expected
+// version — so that of two officers acting at once, one wins and the other
+// gets a conflict. A command without expected_version that loses such a race
+// is re-decided against the new state (a few times) before giving up.
+//
+// Idempotency: a non-empty idempotency key becomes the events' ids (derived
+// from actor and key), so a repeated command writes nothing and answers with
+// the first answer, across restarts too.
+//
+// Thread-safety: all methods are safe from any thread.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "engine/case_decider.h"
+#include "engine/case_events.h"
+#include "engine/case_state.h"
+#include "engine/clock.h"
+#include "engine/deadline_policy.h"
+#include "engine/event_store.h"
+#include "engine/grid_directory.h"
+
+namespace casegrid {
+
+struct WriteResult {
+  std::string case_id;  // for case commands
+  std::string stream;
+  Position position = 0;  // of the command's own event
+  StreamVersion version = 0;
+  bool deduplicated = false;
+};
+
+struct CaseServiceOptions {
+  DeadlinePolicy policy;
+  const Clock* clock = SystemClock::Default();  // not owned
+  int max_retries = 3;  // re-decisions after a lost race, without expected_version
+};
+
+class CaseService {
+ public:
+  // `store` is not owned and must outlive the service. Loads the grid.
+  static Result<std::unique_ptr<CaseService>> Open(EventStore* store, CaseServiceOptions options);
+
+  // POST /api/v1/cases: `body` is the CaseReported data.
+  Result<WriteResult> Report(std::string_view actor, std::string_view body,
+                             std::string_view idempotency_key);
+  // POST /api/v1/cases/{id}/{action}.
+  Result<WriteResult> Act(std::string_view actor, std::string_view case_id, std::string_view action,
+                          std::string_view body, std::string_view idempotency_key);
+
+  // POST /api/v1/grid/cells: body {"cell", "name"} (level derived from depth).
+  Result<WriteResult> DefineCell(std::string_view actor, std::string_view body,
+                                 std::string_view idempotency_key);
+  // POST /api/v1/grid/cells/{cell}/officers: body {"officer", "role"}.
+  Result<WriteResult> AssignOfficer(std::string_view actor, std::string_view cell,
+                                    std::string_view body, std::string_view idempotency_key);
+  // DELETE /api/v1/grid/cells/{cell}/officers/{officer}.
+  Result<WriteResult> RemoveOfficer(std::string_view actor, std::string_view cell,
+                                    std::string_view officer, std::string_view idempotency_key);
+
+  // POST /api/v1/alerts/{id}/ack, into the stream alerts/<person>. Repeats
+  // answer with the first acknowledgment.
+  Result<WriteResult> AcknowledgeAlert(std::string_view person, std::string_view alert_id);
+
+  // Written by the deadline watch: at most once per case, deadline and due
+  // time, however often it is called, across restarts.
+  Result<WriteResult> RecordDeadlineMissed(std::string_view case_id, DeadlineKind deadline,
+                                           std::int64_t due_at);
+
+  // The case folded from its events with positions <= as_of.
+  Result<CaseState> LoadCase(std::string_view case_id, Position as_of = UINT64_MAX) const;
+
+  const GridDirectory& grid() const { return grid_; }
+  EventStore& store() const { return *store_; }
+  const CaseServiceOptions& options() const { return options_; }
+
+ private:
+  CaseService(EventStore* store, CaseServiceOptions options);
+
+  Result<WriteResult> AppendEvents(const std::string& stream, ExpectedVersion expected,
+                                   std::string_view actor,
+                                   const std::vector<CaseEventData>& events,
+                                   std::string_view idempotency_key);
+  Result<std::string> NextCaseId(std::int64_t now);
+  Result<WriteResult> AppendGrid(std::string_view actor, const std::string& cell,
+                                 const CaseEventData& data, ExpectedVersion expected,
+                                 std::string_view idempotency_key);
+
+  EventStore* const store_;
+  const CaseServiceOptions options_;
+  GridDirectory grid_;
+
+  std::mutex ids_mu_;
+  std::map<std::string, std::uint32_t> last_sequence_;  // guarded by ids_mu_: day -> last used
+};
+
+// Event ids derived from an idempotency key: the same actor and key give the
+// same ids, so the store's dedupe answers a retry.
+std::string IdempotentEventId(std::string_view actor, std::string_view key, std::size_t index);
+
+}  // namespace casegrid

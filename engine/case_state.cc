@@ -1,0 +1,151 @@
+#include "engine/case_state.h"
+
+#include <algorithm>
+#include <type_traits>
+
+namespace casegrid {
+
+std::string_view Name(CaseStatus s) {
+  switch (s) {
+    case CaseStatus::kReported: return "reported";
+    case CaseStatus::kAssigned: return "assigned";
+    case CaseStatus::kInProgress: return "in_progress";
+    case CaseStatus::kResolved: return "resolved";
+    case CaseStatus::kClosed: return "closed";
+  }
+  return "reported";
+}
+
+std::string_view Name(CallbackStatus s) {
+  switch (s) {
+    case CallbackStatus::kNone: return "none";
+    case CallbackStatus::kScheduled: return "scheduled";
+    case CallbackStatus::kAttempted: return "attempted";
+    case CallbackStatus::kCompleted: return "completed";
+  }
+  return "none";
+}
+
+std::string_view CaseIdOfStream(std::string_view stream) {
+  constexpr std::string_view kPrefix = "case/";
+  if (stream.substr(0, kPrefix.size()) != kPrefix) return {};
+  return stream.substr(kPrefix.size());
+}
+
+std::string CaseStream(std::string_view case_id) { return "case/" + std::string(case_id); }
+
+const CaseDeadline* CaseState::Deadline(DeadlineKind kind) const {
+  for (const auto& d : deadlines) {
+    if (d.kind == kind) return &d;
+  }
+  return nullptr;
+}
+
+CaseDeadline& CaseState::DeadlineSlot(DeadlineKind kind) {
+  for (auto& d : deadlines) {
+    if (d.kind == kind) return d;
+  }
+  deadlines.push_back(CaseDeadline{kind, 0, false, false});
+  return deadlines.back();
+}
+
+void CaseState::Meet(DeadlineKind kind) {
+  for (auto& d : deadlines) {
+    if (d.kind == kind) d.met = true;
+  }
+}
+
+void CaseState::Apply(const RecordedEvent& event, const CaseEventData& data) {
+  version = event.version;
+  position = event.position;
+  updated_at = event.recorded_at_ms;
+  const std::int64_t at = event.recorded_at_ms;
+  std::visit(
+      [&](const auto& e) {
+        using T = std::decay_t<decltype(e)>;
+        if constexpr (std::is_same_v<T, CaseReported>) {
+          exists = true;
+          case_id = std::string(CaseIdOfStream(event.stream));
+          status = CaseStatus::kReported;
+          report = e;
+          kind = e.kind;
+          priority = e.priority;
+          category = e.category;
+          reported_at = at;
+          if (e.accept_due_at) DeadlineSlot(DeadlineKind::kAccept).due_at = *e.accept_due_at;
+          if (e.first_contact_due_at) {
+            DeadlineSlot(DeadlineKind::kFirstContact).due_at = *e.first_contact_due_at;
+          }
+        } else if constexpr (std::is_same_v<T, DeadlineSet>) {
+          CaseDeadline& d = DeadlineSlot(e.deadline);
+          d = CaseDeadline{e.deadline, e.due_at, false, false};
+        } else if constexpr (std::is_same_v<T, CaseTriaged>) {
+          if (e.priority) priority = *e.priority;
+          if (e.category) category = *e.category;
+          if (e.kind) kind = *e.kind;
+        } else if constexpr (std::is_same_v<T, CaseAssigned>) {
+          assignee = e.assignee;
+          team = e.team;
+          status = CaseStatus::kAssigned;
+        } else if constexpr (std::is_same_v<T, CaseAccepted>) {
+          status = CaseStatus::kInProgress;
+          if (accepted_at == 0) accepted_at = at;
+          Meet(DeadlineKind::kAccept);
+        } else if constexpr (std::is_same_v<T, OfficerDispatched>) {
+          if (std::find(dispatched.begin(), dispatched.end(), e.officer) == dispatched.end()) {
+            dispatched.push_back(e.officer);
+          }
+        } else if constexpr (std::is_same_v<T, OfficerArrived>) {
+          std::erase(dispatched, e.officer);
+          if (arrived_at == 0) arrived_at = at;
+          Meet(DeadlineKind::kFirstContact);
+        } else if constexpr (std::is_same_v<T, NoteAdded>) {
+          ++notes;
+        } else if constexpr (std::is_same_v<T, MediationSessionHeld>) {
+          ++mediation_sessions;
+          if (e.outcome == MediationOutcome::kAgreement) {
+            ++mediation_agreements;
+            Meet(DeadlineKind::kMediation);
+          }
+        } else if constexpr (std::is_same_v<T, CaseEscalated>) {
+          tier = e.to_tier;
+          ++escalations;
+          Meet(DeadlineKind::kMediation);
+        } else if constexpr (std::is_same_v<T, CaseResolved>) {
+          status = CaseStatus::kResolved;
+          resolved_at = at;
+          resolution = e.resolution;
+          Meet(DeadlineKind::kAccept);
+          Meet(DeadlineKind::kFirstContact);
+          Meet(DeadlineKind::kMediation);
+        } else if constexpr (std::is_same_v<T, CaseClosed>) {
+          status = CaseStatus::kClosed;
+          closed_at = at;
+        } else if constexpr (std::is_same_v<T, CaseReopened>) {
+          status = CaseStatus::kInProgress;
+          resolved_at = 0;
+          closed_at = 0;
+          resolution.reset();
+          ++reopenings;
+        } else if constexpr (std::is_same_v<T, CallbackScheduled>) {
+          callback.status = CallbackStatus::kScheduled;
+          callback.due_at = e.due_at;
+          CaseDeadline& d = DeadlineSlot(DeadlineKind::kCallback);
+          d = CaseDeadline{DeadlineKind::kCallback, e.due_at, false, false};
+        } else if constexpr (std::is_same_v<T, CallbackAttempted>) {
+          callback.status = CallbackStatus::kAttempted;
+          ++callback.attempts;
+        } else if constexpr (std::is_same_v<T, CallbackCompleted>) {
+          callback.status = CallbackStatus::kCompleted;
+          callback.speed = e.speed;
+          callback.attitude = e.attitude;
+          callback.outcome = e.outcome;
+          Meet(DeadlineKind::kCallback);
+        } else if constexpr (std::is_same_v<T, DeadlineMissed>) {
+          DeadlineSlot(e.deadline).missed = true;
+        }
+      },
+      data);
+}
+
+}  // namespace casegrid

@@ -1,0 +1,95 @@
+// CaseState: one case folded from its events, oldest first. The decider
+// checks commands against it; the case view (projections/) renders it.
+//
+// The fold is a pure function of the events: no clock, no policy. Deadlines
+// come from DeadlineSet and CallbackScheduled events, misses from
+// DeadlineMissed, so a replay shows exactly what was in force at the time.
+//
+// Thread-safety: a value; not synchronized.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/case_events.h"
+#include "engine/event.h"
+
+namespace casegrid {
+
+enum class CaseStatus { kReported, kAssigned, kInProgress, kResolved, kClosed };
+std::string_view Name(CaseStatus s);
+
+enum class CallbackStatus { kNone, kScheduled, kAttempted, kCompleted };
+std::string_view Name(CallbackStatus s);
+
+struct CaseDeadline {
+  DeadlineKind kind = DeadlineKind::kAccept;
+  std::int64_t due_at = 0;
+  bool missed = false;  // a DeadlineMissed was recorded
+  bool met = false;     // the step it guards was done
+  bool operator==(const CaseDeadline&) const = default;
+};
+
+struct CaseCallback {
+  CallbackStatus status = CallbackStatus::kNone;
+  std::optional<std::int64_t> due_at;
+  int attempts = 0;
+  std::optional<Satisfaction> speed, attitude, outcome;
+  bool operator==(const CaseCallback&) const = default;
+};
+
+struct CaseState {
+  bool exists = false;
+  std::string case_id;
+  StreamVersion version = 0;
+  Position position = 0;         // of the last event folded
+  std::int64_t updated_at = 0;   // its recorded_at
+
+  CaseStatus status = CaseStatus::kReported;
+  CaseReported report;           // as reported; kind/priority/category below are current
+  CaseKind kind = CaseKind::kIncident;
+  Priority priority = Priority::kNormal;
+  std::string category;
+  int tier = 1;
+  std::string assignee;
+  std::optional<std::string> team;
+  std::vector<std::string> dispatched;  // dispatched and not yet arrived
+
+  std::int64_t reported_at = 0;  // 0: not yet (rendered as null)
+  std::int64_t accepted_at = 0;
+  std::int64_t arrived_at = 0;
+  std::int64_t resolved_at = 0;
+  std::int64_t closed_at = 0;
+  std::optional<Resolution> resolution;
+
+  int notes = 0;
+  int mediation_sessions = 0;
+  int mediation_agreements = 0;
+  int escalations = 0;
+  int reopenings = 0;
+  std::vector<CaseDeadline> deadlines;
+  CaseCallback callback;
+
+  // Folds one event of this case's stream. Events of other types (grid,
+  // alerts) leave the state as it is.
+  void Apply(const RecordedEvent& event, const CaseEventData& data);
+
+  // The deadline of `kind`, if one was set.
+  const CaseDeadline* Deadline(DeadlineKind kind) const;
+  bool is_open() const { return exists && status != CaseStatus::kResolved && status != CaseStatus::kClosed; }
+
+  bool operator==(const CaseState&) const = default;
+
+ private:
+  CaseDeadline& DeadlineSlot(DeadlineKind kind);
+  void Meet(DeadlineKind kind);
+};
+
+// "case/C-20261122-000123" -> "C-20261122-000123"; empty if not a case stream.
+std::string_view CaseIdOfStream(std::string_view stream);
+std::string CaseStream(std::string_view case_id);
+
+}  // namespace casegrid

@@ -1,0 +1,83 @@
+#include "engine/command_body.h"
+
+#include <simdjson.h>
+
+#include <algorithm>
+
+namespace casegrid {
+
+Result<CommandBody> SplitCommandBody(std::string_view body, const JsonLimits& limits) {
+  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) body = "{}";
+  ASSIGN_OR_RETURN(std::string canonical, CanonicalizeObject(body, limits));
+  simdjson::dom::parser parser;
+  simdjson::dom::object obj;
+  if (parser.parse(canonical).get(obj)) return Status::Internal("canonical JSON did not re-parse");
+  CommandBody out;
+  std::string rest = "{";
+  for (auto [key, value] : obj) {
+    if (key == "expected_version") {
+      std::uint64_t v = 0;
+      if (value.get_uint64().get(v)) {
+        return Status::InvalidArgument("expected_version: must be an integer >= 0");
+      }
+      out.expected_version = v;
+      continue;
+    }
+    if (rest.size() > 1) rest += ',';
+    AppendJsonString(rest, key);
+    rest += ':';
+    rest += simdjson::minify(value);
+  }
+  rest += '}';
+  // simdjson's serializer is not RFC 8785's; canonicalize what it wrote.
+  ASSIGN_OR_RETURN(out.data, CanonicalizeObject(rest, limits));
+  return out;
+}
+
+Result<std::string> AddServerFields(
+    std::string_view data, const std::vector<std::pair<std::string, std::string>>& fields) {
+  simdjson::dom::parser parser;
+  simdjson::dom::object obj;
+  simdjson::padded_string padded(data);
+  if (parser.parse(padded).get(obj)) return Status::InvalidArgument("data: not a JSON object");
+  std::string merged = "{";
+  for (auto [key, value] : obj) {
+    for (const auto& f : fields) {
+      if (f.first == key) return Status::InvalidArgument(f.first + ": set by the server");
+    }
+    if (merged.size() > 1) merged += ',';
+    AppendJsonString(merged, key);
+    merged += ':';
+    merged += simdjson::minify(value);
+  }
+  for (const auto& [key, value] : fields) {
+    if (merged.size() > 1) merged += ',';
+    AppendJsonString(merged, key);
+    merged += ':';
+    merged += value;
+  }
+  merged += '}';
+  return CanonicalizeObject(merged);
+}
+
+Result<std::optional<std::string>> StringField(std::string_view data, std::string_view key) {
+  simdjson::dom::parser parser;
+  simdjson::dom::object obj;
+  simdjson::padded_string padded(data);
+  if (parser.parse(padded).get(obj)) return Status::InvalidArgument("body: not a JSON object");
+  auto field = obj[key];
+  if (field.error() == simdjson::NO_SUCH_FIELD) return std::optional<std::string>();
+  std::string_view value;
+  if (field.get(value)) return Status::InvalidArgument(std::string(key) + ": must be a string");
+  return std::optional<std::string>(std::string(value));
+}
+
+bool HasField(std::string_view data, std::string_view key) {
+  simdjson::dom::parser parser;
+  simdjson::dom::object obj;
+  simdjson::padded_string padded(data);
+  if (parser.parse(padded).get(obj)) return false;
+  return obj[key].error() != simdjson::NO_SUCH_FIELD;
+}
+
+}  // namespace casegrid

@@ -1,0 +1,46 @@
+// The body of a write request, split into what the client controls and what
+// the server adds.
+//
+// API.md: an action's body is "that event's data plus optional
+// expected_version". SplitCommandBody takes the expected_version out, and
+// AddServerFields puts in what the server derives (escalate's from_tier,
+// accept's by) — refusing a body that tries to set those itself.
+//
+// Thread-safety: pure functions.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "engine/canonical_json.h"
+#include "engine/event.h"
+#include "engine/status.h"
+
+namespace casegrid {
+
+struct CommandBody {
+  std::optional<StreamVersion> expected_version;  // absent: the version the server read
+  std::string data;                               // canonical JSON object, the rest
+};
+
+// `body` must be a JSON object (an empty body counts as {}). expected_version,
+// if present, is an integer >= 0 (0 means the case must not exist yet).
+Result<CommandBody> SplitCommandBody(std::string_view body, const JsonLimits& limits = {});
+
+// Returns `data` (a canonical object) with `fields` added; each value is JSON
+// text. A field the body already has is kInvalidArgument "<name>: set by the
+// server".
+Result<std::string> AddServerFields(std::string_view data,
+                                    const std::vector<std::pair<std::string, std::string>>& fields);
+
+// The string member `key` of the JSON object `data`: nullopt when absent,
+// kInvalidArgument "<key>: must be a string" when it is not a string.
+Result<std::optional<std::string>> StringField(std::string_view data, std::string_view key);
+
+// Whether the JSON object `data` has a member `key`.
+bool HasField(std::string_view data, std::string_view key);
+
+}  // namespace casegrid

@@ -1,0 +1,122 @@
+#include "engine/grid_directory.h"
+
+#include <algorithm>
+#include <mutex>
+
+namespace casegrid {
+
+std::vector<std::string> CellAndAncestors(std::string_view cell) {
+  std::vector<std::string> out;
+  std::string_view rest = cell;
+  while (!rest.empty()) {
+    out.emplace_back(rest);
+    const auto slash = rest.rfind('/');
+    if (slash == std::string_view::npos) break;
+    rest = rest.substr(0, slash);
+  }
+  return out;
+}
+
+Status GridDirectory::Load(const EventStore& store) {
+  std::string after;
+  while (true) {
+    ASSIGN_OR_RETURN(auto streams, store.ListStreams("grid/", after, 1000));
+    if (streams.empty()) return Status::Ok();
+    for (const std::string& stream : streams) {
+      StreamVersion from = 1;
+      while (true) {
+        ASSIGN_OR_RETURN(auto events, store.ReadStream(stream, from, 1000, ReadDirection::kForward));
+        for (const RecordedEvent& e : events) {
+          auto data = DecodeEventData(e.type, e.data, StoredEventLimits());
+          if (!data.ok()) {
+            return Status::Corruption("grid event at position " + std::to_string(e.position) +
+                                      ": " + data.status().message());
+          }
+          Apply(e, *data);
+        }
+        if (events.size() < 1000) break;
+        from = events.back().version + 1;
+      }
+    }
+    after = streams.back();
+  }
+}
+
+void GridDirectory::Apply(const RecordedEvent& event, const CaseEventData& data) {
+  std::unique_lock l(mu_);
+  Position& last = applied_[event.stream];
+  if (event.position <= last) return;
+  last = event.position;
+  if (const auto* d = std::get_if<GridCellDefined>(&data)) {
+    Cell& c = cells_[d->cell];
+    c.name = d->name;
+    c.level = d->level;
+  } else if (const auto* a = std::get_if<OfficerAssignedToCell>(&data)) {
+    auto& people = cells_[a->cell].people;
+    CellPerson p{a->officer, a->role, a->cell};
+    if (std::find(people.begin(), people.end(), p) == people.end()) people.push_back(p);
+  } else if (const auto* r = std::get_if<OfficerRemovedFromCell>(&data)) {
+    std::erase(cells_[r->cell].people, CellPerson{r->officer, r->role, r->cell});
+  }
+}
+
+bool GridDirectory::HasCell(std::string_view cell) const {
+  std::shared_lock l(mu_);
+  return cells_.find(cell) != cells_.end();
+}
+
+std::string GridDirectory::CellName(std::string_view cell) const {
+  std::shared_lock l(mu_);
+  auto it = cells_.find(cell);
+  return it == cells_.end() ? std::string() : it->second.name;
+}
+
+Status GridDirectory::CheckNewCell(const GridCellDefined& cell) const {
+  RETURN_IF_ERROR(ValidateCellPath(cell.cell));
+  const auto depth = static_cast<int>(std::count(cell.cell.begin(), cell.cell.end(), '/')) + 1;
+  if (static_cast<int>(cell.level) != depth) {
+    return Status::InvalidArgument("level: a cell at depth " + std::to_string(depth) + " is " +
+                                   std::string(Name(static_cast<CellLevel>(depth))));
+  }
+  std::shared_lock l(mu_);
+  if (cells_.count(cell.cell) != 0) {
+    return Status::Conflict("cell " + cell.cell + " is already defined");
+  }
+  if (depth > 1) {
+    const std::string parent = cell.cell.substr(0, cell.cell.rfind('/'));
+    if (cells_.count(parent) == 0) {
+      return Status::Conflict("cell " + cell.cell + " needs its parent " + parent + " defined first");
+    }
+  }
+  return Status::Ok();
+}
+
+std::vector<CellPerson> GridDirectory::PeopleCovering(std::string_view cell) const {
+  std::shared_lock l(mu_);
+  std::vector<CellPerson> out;
+  for (const std::string& c : CellAndAncestors(cell)) {
+    auto it = cells_.find(c);
+    if (it == cells_.end()) continue;
+    out.insert(out.end(), it->second.people.begin(), it->second.people.end());
+  }
+  return out;
+}
+
+bool GridDirectory::IsAssigned(std::string_view cell, std::string_view person,
+                               std::string_view role) const {
+  std::shared_lock l(mu_);
+  auto it = cells_.find(cell);
+  if (it == cells_.end()) return false;
+  return std::any_of(it->second.people.begin(), it->second.people.end(), [&](const CellPerson& p) {
+    return p.person == person && p.role == role;
+  });
+}
+
+std::vector<std::string> GridDirectory::Cells() const {
+  std::shared_lock l(mu_);
+  std::vector<std::string> out;
+  for (const auto& [path, cell] : cells_) out.push_back(path);
+  return out;
+}
+
+}  // namespace casegrid

@@ -1,0 +1,68 @@
+// GridDirectory: the grid as it stands — which cells are defined and who is
+// assigned to each — folded from the `grid/<cell path>` streams.
+//
+// The case service asks it whether a cell exists (a case belongs to a defined
+// cell; a cell's parent must exist) and projections ask it who should hear
+// about a cell (its people and those of the cells above it).
+//
+// Thread-safety: all methods are safe from any thread (a shared mutex).
+#pragma once
+
+#include <map>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/case_events.h"
+#include "engine/event.h"
+#include "engine/event_store.h"
+#include "engine/status.h"
+
+namespace casegrid {
+
+struct CellPerson {
+  std::string person;
+  std::string role;
+  std::string cell;  // where they are assigned
+  bool operator==(const CellPerson&) const = default;
+};
+
+class GridDirectory {
+ public:
+  // Folds every `grid/` stream of `store`.
+  Status Load(const EventStore& store);
+
+  // Folds one grid event; events already folded (by position) are skipped,
+  // so the same event may arrive from the writer and from a subscription.
+  void Apply(const RecordedEvent& event, const CaseEventData& data);
+
+  bool HasCell(std::string_view cell) const;
+  std::string CellName(std::string_view cell) const;
+  // kInvalidArgument/kConflict if `cell` cannot be defined now: bad path,
+  // level not its depth, parent undefined, already defined.
+  Status CheckNewCell(const GridCellDefined& cell) const;
+  // People assigned to `cell` or to any cell above it, nearest first.
+  std::vector<CellPerson> PeopleCovering(std::string_view cell) const;
+  // Is `person` assigned to `cell` with `role`?
+  bool IsAssigned(std::string_view cell, std::string_view person, std::string_view role) const;
+  // Defined cells, sorted by path.
+  std::vector<std::string> Cells() const;
+
+  static std::string Stream(std::string_view cell) { return "grid/" + std::string(cell); }
+
+ private:
+  struct Cell {
+    std::string name;
+    CellLevel level = CellLevel::kDistrict;
+    std::vector<CellPerson> people;
+  };
+  mutable std::shared_mutex mu_;
+  std::map<std::string, Cell, std::less<>> cells_;  // guarded by mu_
+  std::map<std::string, Position, std::less<>> applied_;  // stream -> last position folded
+};
+
+// The cell paths from `cell` up to its district: "a/b/c" -> {"a/b/c","a/b","a"}.
+std::vector<std::string> CellAndAncestors(std::string_view cell);
+
+}  // namespace casegrid

@@ -112,13 +112,14 @@ class Writer {
     out_ += '{';
     for (std::size_t i = 0; i < members.size(); ++i) {
       if (i > 0 && members[i].order == members[i - 1].order) {
-        return Status::InvalidArgument("duplicate key \"" + std::string(members[i].key) +
-                                       "\" in " + std::string(path.empty() ? "$" : path));
+        return Status::InvalidArgument("duplicate key \"" + std::string(members[i].key) + "\" in " +
+                                       std::string(path.empty() ? "$" : path));
       }
       if (i > 0) out_ += ',';
       AppendJsonString(out_, members[i].key);
       out_ += ':';
-      std::string child = std::string(path.empty() ? "$" : path) + "." + std::string(members[i].key);
+      std::string child =
+          std::string(path.empty() ? "$" : path) + "." + std::string(members[i].key);
       RETURN_IF_ERROR(Write(members[i].value, depth, child));
     }
     out_ += '}';
@@ -151,13 +152,27 @@ void AppendJsonString(std::string& out, std::string_view value) {
   for (char ch : value) {
     const auto c = static_cast<unsigned char>(ch);
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           out += "\\u00";
@@ -223,7 +238,8 @@ Result<std::string> CanonicalizeObject(std::string_view json, const JsonLimits& 
   thread_local simdjson::dom::parser parser;
   // simdjson's own depth limit stops runaway nesting before our writer sees it.
   if (parser.max_depth() < limits.max_depth + 2 || parser.capacity() < json.size()) {
-    if (auto err = parser.allocate(std::max(json.size(), std::size_t{4096}), limits.max_depth + 2)) {
+    if (auto err =
+            parser.allocate(std::max(json.size(), std::size_t{4096}), limits.max_depth + 2)) {
       return Status::Internal(std::string("JSON parser allocation failed: ") +
                               simdjson::error_message(err));
     }
@@ -232,8 +248,8 @@ Result<std::string> CanonicalizeObject(std::string_view json, const JsonLimits& 
   simdjson::dom::element root;
   if (auto err = parser.parse(padded).get(root)) {
     if (err == simdjson::DEPTH_ERROR) {
-      return Status::InvalidArgument("JSON nested deeper than " +
-                                     std::to_string(limits.max_depth) + " levels");
+      return Status::InvalidArgument("JSON nested deeper than " + std::to_string(limits.max_depth) +
+                                     " levels");
     }
     return Status::InvalidArgument(std::string("not valid JSON: ") + simdjson::error_message(err));
   }

@@ -75,10 +75,12 @@ std::optional<CaseAction> ParseCaseAction(std::string_view name) {
   return std::nullopt;
 }
 
-std::string_view Name(CaseAction action) { return Info(action).name; }
+std::string_view Name(CaseAction action) {
+  return Info(action).name;
+}
 
-Result<CaseEventData> DecodeAction(CaseAction action, const CaseState& state,
-                                   std::string_view data, std::string_view actor) {
+Result<CaseEventData> DecodeAction(CaseAction action, const CaseState& state, std::string_view data,
+                                   std::string_view actor) {
   std::string full(data);
   if (action == CaseAction::kAccept) {
     std::string by;
@@ -154,7 +156,8 @@ Result<std::vector<CaseEventData>> Decide(const CaseState& state, CaseAction act
     case CaseAction::kNote:
       break;
     case CaseAction::kMediate: {
-      if (state.status != S::kInProgress) return Forbidden(state, action, "needs an in-progress case");
+      if (state.status != S::kInProgress)
+        return Forbidden(state, action, "needs an in-progress case");
       const auto& m = std::get<MediationSessionHeld>(command);
       if (m.tier != state.tier) {
         return Status::Conflict("mediation at tier " + std::to_string(m.tier) +
@@ -167,10 +170,12 @@ Result<std::vector<CaseEventData>> Decide(const CaseState& state, CaseAction act
       break;
     }
     case CaseAction::kEscalate:
-      if (state.status != S::kInProgress) return Forbidden(state, action, "needs an in-progress case");
+      if (state.status != S::kInProgress)
+        return Forbidden(state, action, "needs an in-progress case");
       break;
     case CaseAction::kResolve:
-      if (state.status != S::kInProgress) return Forbidden(state, action, "needs an in-progress case");
+      if (state.status != S::kInProgress)
+        return Forbidden(state, action, "needs an in-progress case");
       events.push_back(CallbackScheduled{ctx.now + policy.callback_ms});
       break;
     case CaseAction::kClose:
@@ -190,7 +195,8 @@ Result<std::vector<CaseEventData>> Decide(const CaseState& state, CaseAction act
       if (state.callback.status == CallbackStatus::kCompleted) {
         return Status::Conflict("the callback is already completed");
       }
-      if (action != CaseAction::kScheduleCallback && state.callback.status == CallbackStatus::kNone) {
+      if (action != CaseAction::kScheduleCallback &&
+          state.callback.status == CallbackStatus::kNone) {
         return Status::Conflict("no callback is scheduled");
       }
       break;

@@ -55,8 +55,8 @@ struct DecisionContext {
 // expected_version) plus what the server derives: accept's `by` (the actor),
 // escalate's `from_tier` and default `to_tier`. Validated by DecodeEventData.
 // An escalation past tier 3 or by more than one tier is kConflict.
-Result<CaseEventData> DecodeAction(CaseAction action, const CaseState& state,
-                                   std::string_view data, std::string_view actor);
+Result<CaseEventData> DecodeAction(CaseAction action, const CaseState& state, std::string_view data,
+                                   std::string_view actor);
 
 // Checks `command` (from DecodeAction) against `state`. Returns the events to
 // append, the command's own first: resolve adds CallbackScheduled; a

@@ -133,9 +133,9 @@ Result<WriteResult> CaseService::Report(std::string_view actor, std::string_view
   ASSIGN_OR_RETURN(CaseEventData data, DecodeEventData(CaseReported::kType, split.data));
   auto report = std::get<CaseReported>(std::move(data));
   if (report.accept_due_at || report.first_contact_due_at) {
-    return Status::InvalidArgument(std::string(report.accept_due_at ? "accept_due_at"
-                                                                    : "first_contact_due_at") +
-                                   ": set by the server");
+    return Status::InvalidArgument(
+        std::string(report.accept_due_at ? "accept_due_at" : "first_contact_due_at") +
+        ": set by the server");
   }
   if (!grid_.HasCell(report.cell)) {
     return Status::InvalidArgument("cell: " + report.cell + " is not a defined cell");

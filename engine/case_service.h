@@ -90,8 +90,7 @@ class CaseService {
   CaseService(EventStore* store, CaseServiceOptions options);
 
   Result<WriteResult> AppendEvents(const std::string& stream, ExpectedVersion expected,
-                                   std::string_view actor,
-                                   const std::vector<CaseEventData>& events,
+                                   std::string_view actor, const std::vector<CaseEventData>& events,
                                    std::string_view idempotency_key);
   Result<std::string> NextCaseId(std::int64_t now);
   Result<WriteResult> AppendGrid(std::string_view actor, const std::string& cell,

@@ -7,21 +7,30 @@ namespace casegrid {
 
 std::string_view Name(CaseStatus s) {
   switch (s) {
-    case CaseStatus::kReported: return "reported";
-    case CaseStatus::kAssigned: return "assigned";
-    case CaseStatus::kInProgress: return "in_progress";
-    case CaseStatus::kResolved: return "resolved";
-    case CaseStatus::kClosed: return "closed";
+    case CaseStatus::kReported:
+      return "reported";
+    case CaseStatus::kAssigned:
+      return "assigned";
+    case CaseStatus::kInProgress:
+      return "in_progress";
+    case CaseStatus::kResolved:
+      return "resolved";
+    case CaseStatus::kClosed:
+      return "closed";
   }
   return "reported";
 }
 
 std::string_view Name(CallbackStatus s) {
   switch (s) {
-    case CallbackStatus::kNone: return "none";
-    case CallbackStatus::kScheduled: return "scheduled";
-    case CallbackStatus::kAttempted: return "attempted";
-    case CallbackStatus::kCompleted: return "completed";
+    case CallbackStatus::kNone:
+      return "none";
+    case CallbackStatus::kScheduled:
+      return "scheduled";
+    case CallbackStatus::kAttempted:
+      return "attempted";
+    case CallbackStatus::kCompleted:
+      return "completed";
   }
   return "none";
 }
@@ -32,7 +41,9 @@ std::string_view CaseIdOfStream(std::string_view stream) {
   return stream.substr(kPrefix.size());
 }
 
-std::string CaseStream(std::string_view case_id) { return "case/" + std::string(case_id); }
+std::string CaseStream(std::string_view case_id) {
+  return "case/" + std::string(case_id);
+}
 
 const CaseDeadline* CaseState::Deadline(DeadlineKind kind) const {
   for (const auto& d : deadlines) {

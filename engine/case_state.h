@@ -45,11 +45,11 @@ struct CaseState {
   bool exists = false;
   std::string case_id;
   StreamVersion version = 0;
-  Position position = 0;         // of the last event folded
-  std::int64_t updated_at = 0;   // its recorded_at
+  Position position = 0;        // of the last event folded
+  std::int64_t updated_at = 0;  // its recorded_at
 
   CaseStatus status = CaseStatus::kReported;
-  CaseReported report;           // as reported; kind/priority/category below are current
+  CaseReported report;  // as reported; kind/priority/category below are current
   CaseKind kind = CaseKind::kIncident;
   Priority priority = Priority::kNormal;
   std::string category;
@@ -79,7 +79,9 @@ struct CaseState {
 
   // The deadline of `kind`, if one was set.
   const CaseDeadline* Deadline(DeadlineKind kind) const;
-  bool is_open() const { return exists && status != CaseStatus::kResolved && status != CaseStatus::kClosed; }
+  bool is_open() const {
+    return exists && status != CaseStatus::kResolved && status != CaseStatus::kClosed;
+  }
 
   bool operator==(const CaseState&) const = default;
 

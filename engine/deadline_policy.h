@@ -17,7 +17,7 @@ struct DeadlinePolicy {
   std::int64_t accept_urgent_ms = 10 * kMinute;  // high and urgent priority
   std::int64_t accept_ms = 120 * kMinute;        // any other case
   std::int64_t first_contact_ms = 24 * 60 * kMinute;
-  std::int64_t callback_ms = 24 * 60 * kMinute;  // after resolution
+  std::int64_t callback_ms = 24 * 60 * kMinute;        // after resolution
   std::int64_t mediation_ms = 15 * 24 * 60 * kMinute;  // tier 1 without agreement
 
   std::int64_t AcceptWindow(Priority p) const {

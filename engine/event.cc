@@ -8,10 +8,14 @@ namespace casegrid {
 
 std::string ExpectedVersion::ToString() const {
   switch (kind) {
-    case Kind::kAny: return "any";
-    case Kind::kNoStream: return "no_stream";
-    case Kind::kExists: return "exists";
-    case Kind::kExact: return std::to_string(version);
+    case Kind::kAny:
+      return "any";
+    case Kind::kNoStream:
+      return "no_stream";
+    case Kind::kExists:
+      return "exists";
+    case Kind::kExact:
+      return std::to_string(version);
   }
   return "any";
 }

@@ -116,9 +116,9 @@ Status EventStore::Impl::OpenDb(const std::string& secondary_path) {
   if (s.IsNotFound() && !follower_) {
     rocksdb::WriteOptions sync_write;
     sync_write.sync = true;
-    return FromRocks(db_->Put(sync_write, family(kMeta),
-                              storage::kFormatKey, storage::kFormatValue),
-                     "writing format marker");
+    return FromRocks(
+        db_->Put(sync_write, family(kMeta), storage::kFormatKey, storage::kFormatValue),
+        "writing format marker");
   }
   if (!s.ok()) return FromRocks(s, "reading format marker");
   if (format != storage::kFormatValue) {
@@ -164,7 +164,8 @@ Result<std::unique_ptr<EventStore>> EventStore::OpenFollower(const std::string& 
   StoreOptions options;
   options.path = path;
   auto impl = std::make_unique<Impl>(options, /*follower=*/true);
-  std::string scratch = (std::filesystem::temp_directory_path() / "casegrid-follower-XXXXXX").string();
+  std::string scratch =
+      (std::filesystem::temp_directory_path() / "casegrid-follower-XXXXXX").string();
   if (mkdtemp(scratch.data()) == nullptr) return Status::Unavailable("cannot make a temp folder");
   impl->secondary_path_ = scratch;
   RETURN_IF_ERROR(impl->OpenDb(scratch));
@@ -185,7 +186,8 @@ Status EventStore::Impl::Prepare(AppendRequest& r, std::size_t* bytes) const {
   RETURN_IF_ERROR(ValidateActor(r.actor));
   if (r.events.empty()) return Status::InvalidArgument("events: an append needs at least one");
   if (r.events.size() > options_.max_events_per_append) {
-    return Status::TooLarge("events: " + std::to_string(r.events.size()) + " exceeds the limit of " +
+    return Status::TooLarge("events: " + std::to_string(r.events.size()) +
+                            " exceeds the limit of " +
                             std::to_string(options_.max_events_per_append) + " per append");
   }
   if (r.expected.kind == ExpectedVersion::Kind::kExact && r.expected.version == 0) {
@@ -323,12 +325,12 @@ void EventStore::Impl::CommitGroup(const std::vector<PendingAppend*>& group) {
       const auto foreign = std::find_if(hits.begin(), hits.end(),
                                         [&](const IdHit& h) { return h.stream != r.stream; });
       if (hits.size() == r.events.size() && foreign == hits.end()) {
-        p->result = AppendResult{hits.front().position, hits.back().position,
-                                 hits.front().version, hits.back().version, true};
+        p->result = AppendResult{hits.front().position, hits.back().position, hits.front().version,
+                                 hits.back().version, true};
       } else if (foreign != hits.end()) {
-        p->result = Status::Conflict("event id already in the log at position " +
-                                     std::to_string(foreign->position) + " of stream " +
-                                     foreign->stream);
+        p->result =
+            Status::Conflict("event id already in the log at position " +
+                             std::to_string(foreign->position) + " of stream " + foreign->stream);
       } else {
         p->result = Status::Conflict(
             "some event ids of this append are already in the log (first at position " +
@@ -469,8 +471,8 @@ Result<std::vector<RecordedEvent>> EventStore::Impl::ReadStream(const std::strin
       positions.push_back(storage::DecodeBigEndian64(it->value().ToStringView()));
     }
   } else {
-    for (it->SeekForPrev(storage::StreamIndexKey(stream, from)); in_stream() && positions.size() < max_count;
-         it->Prev()) {
+    for (it->SeekForPrev(storage::StreamIndexKey(stream, from));
+         in_stream() && positions.size() < max_count; it->Prev()) {
       positions.push_back(storage::DecodeBigEndian64(it->value().ToStringView()));
     }
   }
@@ -496,8 +498,8 @@ Result<StreamVersion> EventStore::Impl::StreamVersionOf(const std::string& strea
 }
 
 Result<std::vector<std::string>> EventStore::Impl::ListStreams(const std::string& prefix,
-                                                              const std::string& after,
-                                                              std::size_t max_count) const {
+                                                               const std::string& after,
+                                                               std::size_t max_count) const {
   std::vector<std::string> out;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), family(kStreams)));
   it->Seek(after.empty() || after < prefix ? prefix : after);
@@ -558,8 +560,8 @@ Result<VerifyReport> EventStore::Impl::Verify(
     return broken(expected, "storage read failed: " + it->status().ToString());
   }
   if (report.events_checked < head.position) {
-    return broken(report.events_checked + 1, "the log ends before its head position " +
-                                                 std::to_string(head.position));
+    return broken(report.events_checked + 1,
+                  "the log ends before its head position " + std::to_string(head.position));
   }
   if (progress) progress(report.events_checked, head.position);
   report.head = {report.events_checked, previous};
@@ -599,8 +601,8 @@ Result<StreamVersion> EventStore::StreamVersionOf(const std::string& stream) con
   return impl_->StreamVersionOf(stream);
 }
 Result<std::vector<std::string>> EventStore::ListStreams(const std::string& prefix,
-                                                        const std::string& after,
-                                                        std::size_t max_count) const {
+                                                         const std::string& after,
+                                                         std::size_t max_count) const {
   return impl_->ListStreams(prefix, after, max_count);
 }
 Result<std::string> EventStore::LastStreamWithPrefix(const std::string& prefix) const {
@@ -608,8 +610,7 @@ Result<std::string> EventStore::LastStreamWithPrefix(const std::string& prefix) 
 }
 Result<std::optional<Position>> EventStore::PositionOfEventId(const std::string& id) const {
   std::string value;
-  rocksdb::Status s =
-      impl_->db_->Get(rocksdb::ReadOptions(), impl_->family(kEventIds), id, &value);
+  rocksdb::Status s = impl_->db_->Get(rocksdb::ReadOptions(), impl_->family(kEventIds), id, &value);
   if (s.IsNotFound()) return std::optional<Position>();
   RETURN_IF_ERROR(FromRocks(s, "looking up event id"));
   const Position p = storage::DecodeBigEndian64(value);
@@ -625,12 +626,16 @@ Result<RecordedEvent> EventStore::ReadAt(Position position) const {
   }
   return impl_->ReadAt(position);
 }
-LogHead EventStore::Head() const { return impl_->Head(); }
+LogHead EventStore::Head() const {
+  return impl_->Head();
+}
 Result<VerifyReport> EventStore::Verify(
     const std::function<void(Position, Position)>& progress) const {
   return impl_->Verify(progress);
 }
-Status EventStore::CatchUp() { return impl_->CatchUp(); }
+Status EventStore::CatchUp() {
+  return impl_->CatchUp();
+}
 
 std::unique_ptr<Subscription> EventStore::Subscribe(Position after,
                                                     const SubscriptionOptions& options) {

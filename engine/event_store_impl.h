@@ -64,7 +64,9 @@ class EventStore::Impl {
   void AddSubscriber(Subscription* sub);
   void RemoveSubscriber(Subscription* sub);
 
-  rocksdb::ColumnFamilyHandle* family(int i) const { return families_[static_cast<std::size_t>(i)]; }
+  rocksdb::ColumnFamilyHandle* family(int i) const {
+    return families_[static_cast<std::size_t>(i)];
+  }
 
   // Constant after Open.
   const StoreOptions options_;

@@ -25,7 +25,8 @@ Status GridDirectory::Load(const EventStore& store) {
     for (const std::string& stream : streams) {
       StreamVersion from = 1;
       while (true) {
-        ASSIGN_OR_RETURN(auto events, store.ReadStream(stream, from, 1000, ReadDirection::kForward));
+        ASSIGN_OR_RETURN(auto events,
+                         store.ReadStream(stream, from, 1000, ReadDirection::kForward));
         for (const RecordedEvent& e : events) {
           auto data = DecodeEventData(e.type, e.data, StoredEventLimits());
           if (!data.ok()) {
@@ -85,7 +86,8 @@ Status GridDirectory::CheckNewCell(const GridCellDefined& cell) const {
   if (depth > 1) {
     const std::string parent = cell.cell.substr(0, cell.cell.rfind('/'));
     if (cells_.count(parent) == 0) {
-      return Status::Conflict("cell " + cell.cell + " needs its parent " + parent + " defined first");
+      return Status::Conflict("cell " + cell.cell + " needs its parent " + parent +
+                              " defined first");
     }
   }
   return Status::Ok();
@@ -107,9 +109,8 @@ bool GridDirectory::IsAssigned(std::string_view cell, std::string_view person,
   std::shared_lock l(mu_);
   auto it = cells_.find(cell);
   if (it == cells_.end()) return false;
-  return std::any_of(it->second.people.begin(), it->second.people.end(), [&](const CellPerson& p) {
-    return p.person == person && p.role == role;
-  });
+  return std::any_of(it->second.people.begin(), it->second.people.end(),
+                     [&](const CellPerson& p) { return p.person == person && p.role == role; });
 }
 
 std::vector<std::string> GridDirectory::Cells() const {

@@ -58,7 +58,7 @@ class GridDirectory {
     std::vector<CellPerson> people;
   };
   mutable std::shared_mutex mu_;
-  std::map<std::string, Cell, std::less<>> cells_;  // guarded by mu_
+  std::map<std::string, Cell, std::less<>> cells_;        // guarded by mu_
   std::map<std::string, Position, std::less<>> applied_;  // stream -> last position folded
 };
 

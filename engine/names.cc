@@ -56,8 +56,7 @@ Status ValidateEventId(std::string_view id) {
 }
 
 Status ValidateActor(std::string_view actor) {
-  return CheckToken("actor", actor, kMaxActorBytes,
-                    [](char c) { return IsIdChar(c) || c == '@'; });
+  return CheckToken("actor", actor, kMaxActorBytes, [](char c) { return IsIdChar(c) || c == '@'; });
 }
 
 }  // namespace casegrid

@@ -16,7 +16,8 @@ class RecordReader {
   std::uint64_t Fixed(int bytes) {
     if (bad_ || in_.size() < static_cast<std::size_t>(bytes)) return Fail();
     std::uint64_t v = 0;
-    for (int i = 0; i < bytes; ++i) v |= std::uint64_t{static_cast<unsigned char>(in_[i])} << (8 * i);
+    for (int i = 0; i < bytes; ++i)
+      v |= std::uint64_t{static_cast<unsigned char>(in_[i])} << (8 * i);
     in_.remove_prefix(static_cast<std::size_t>(bytes));
     return v;
   }
@@ -42,13 +43,15 @@ class RecordReader {
 
 std::string EncodeBigEndian64(std::uint64_t v) {
   std::string out(8, '\0');
-  for (int i = 7; i >= 0; --i, v >>= 8) out[static_cast<std::size_t>(i)] = static_cast<char>(v & 0xFF);
+  for (int i = 7; i >= 0; --i, v >>= 8)
+    out[static_cast<std::size_t>(i)] = static_cast<char>(v & 0xFF);
   return out;
 }
 
 std::uint64_t DecodeBigEndian64(std::string_view b) {
   std::uint64_t v = 0;
-  for (std::size_t i = 0; i < 8 && i < b.size(); ++i) v = (v << 8) | static_cast<unsigned char>(b[i]);
+  for (std::size_t i = 0; i < 8 && i < b.size(); ++i)
+    v = (v << 8) | static_cast<unsigned char>(b[i]);
   return v;
 }
 
@@ -79,8 +82,8 @@ Result<StreamHead> DecodeStreamHead(std::string_view value) {
 
 std::string EncodeRecord(const RecordedEvent& e) {
   std::string out;
-  out.reserve(1 + 32 + 16 + 2 + e.stream.size() + 3 + e.type.size() + e.id.size() +
-              e.actor.size() + 4 + e.data.size());
+  out.reserve(1 + 32 + 16 + 2 + e.stream.size() + 3 + e.type.size() + e.id.size() + e.actor.size() +
+              4 + e.data.size());
   out += static_cast<char>(kRecordFormatV1);
   out.append(reinterpret_cast<const char*>(e.hash.data()), e.hash.size());
   PutLittleEndian(out, e.version, 8);

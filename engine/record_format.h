@@ -15,11 +15,11 @@
 namespace casegrid::storage {
 
 // Column families.
-inline constexpr const char* kMetaFamily = "default";           // kFormatKey → kFormatValue
-inline constexpr const char* kEventsFamily = "events";          // position → record
-inline constexpr const char* kStreamsFamily = "streams";        // stream → StreamHead
+inline constexpr const char* kMetaFamily = "default";              // kFormatKey → kFormatValue
+inline constexpr const char* kEventsFamily = "events";             // position → record
+inline constexpr const char* kStreamsFamily = "streams";           // stream → StreamHead
 inline constexpr const char* kStreamIndexFamily = "stream_index";  // stream \0 version → position
-inline constexpr const char* kEventIdsFamily = "event_ids";     // event id → position
+inline constexpr const char* kEventIdsFamily = "event_ids";        // event id → position
 
 inline constexpr std::string_view kFormatKey = "casegrid/format";
 inline constexpr std::string_view kFormatValue = "casegrid-log-1";

@@ -41,7 +41,9 @@ class [[nodiscard]] Status {
   Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
 
   static Status Ok() { return {}; }
-  static Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
+  static Status InvalidArgument(std::string m) {
+    return {StatusCode::kInvalidArgument, std::move(m)};
+  }
   static Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
   static Status Conflict(std::string m) { return {StatusCode::kConflict, std::move(m)}; }
   static Status TooLarge(std::string m) { return {StatusCode::kTooLarge, std::move(m)}; }
@@ -88,9 +90,9 @@ class [[nodiscard]] Result {
 #define CASEGRID_CONCAT(a, b) CASEGRID_CONCAT_INNER(a, b)
 
 // Returns the status from the enclosing function if it is not ok.
-#define RETURN_IF_ERROR(expr)                           \
-  do {                                                  \
-    ::casegrid::Status casegrid_status_ = (expr);       \
+#define RETURN_IF_ERROR(expr)                            \
+  do {                                                   \
+    ::casegrid::Status casegrid_status_ = (expr);        \
     if (!casegrid_status_.ok()) return casegrid_status_; \
   } while (0)
 

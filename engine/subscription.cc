@@ -8,7 +8,9 @@ Subscription::Subscription(EventStore::Impl* store, Position after,
                            const SubscriptionOptions& options)
     : store_(store), options_(options), next_(after + 1) {}
 
-Subscription::~Subscription() { store_->RemoveSubscriber(this); }
+Subscription::~Subscription() {
+  store_->RemoveSubscriber(this);
+}
 
 void Subscription::OnCommit(const EventBatch& batch) {
   std::lock_guard l(mu_);

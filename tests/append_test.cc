@@ -28,8 +28,11 @@ TEST_F(AppendTest, AssignsGaplessPositionsAndPerStreamVersions) {
 }
 
 TEST_F(AppendTest, WritesSeveralEventsAllTogether) {
-  AppendRequest r{"case/A", ExpectedVersion::NoStream(), "officer-7",
-                  {{"e1", "CaseReported", "{}"}, {"e2", "NoteAdded", "{}"}, {"e3", "NoteAdded", "{}"}}};
+  AppendRequest r{
+      "case/A",
+      ExpectedVersion::NoStream(),
+      "officer-7",
+      {{"e1", "CaseReported", "{}"}, {"e2", "NoteAdded", "{}"}, {"e3", "NoteAdded", "{}"}}};
   auto result = MustAppend(r);
   EXPECT_EQ(result.first_position, 1u);
   EXPECT_EQ(result.last_position, 3u);
@@ -79,7 +82,9 @@ TEST_F(AppendTest, DeduplicatesAcrossRestartForTheWholeLog) {
 
 TEST_F(AppendTest, PartlyRepeatedIdsAreAConflictAndWriteNothing) {
   MustAppend(OneEvent("case/A", ExpectedVersion::Any(), "e1"));
-  AppendRequest r{"case/A", ExpectedVersion::Any(), "officer-7",
+  AppendRequest r{"case/A",
+                  ExpectedVersion::Any(),
+                  "officer-7",
                   {{"e1", "NoteAdded", "{}"}, {"e2", "NoteAdded", "{}"}}};
   EXPECT_EQ(store_->Append(r).status().code(), StatusCode::kConflict);
   EXPECT_EQ(store_->Head().position, 1u);
@@ -102,7 +107,8 @@ TEST_F(AppendTest, BadInputIsRejectedNamingTheFieldAndWritesNothing) {
       {OneEvent("nocategory", ExpectedVersion::Any()), StatusCode::kInvalidArgument, "stream"},
       {OneEvent("case//x", ExpectedVersion::Any()), StatusCode::kInvalidArgument, "stream"},
       {OneEvent("case/A", ExpectedVersion::Any(), "bad id"), StatusCode::kInvalidArgument, "id"},
-      {OneEvent("case/A", ExpectedVersion::Any(), "", "1Type"), StatusCode::kInvalidArgument, "type"},
+      {OneEvent("case/A", ExpectedVersion::Any(), "", "1Type"), StatusCode::kInvalidArgument,
+       "type"},
       {OneEvent("case/A", ExpectedVersion::Any(), "", "T", "[1]"), StatusCode::kInvalidArgument,
        "events[0].data"},
       {OneEvent("case/A", ExpectedVersion::Any(), "", "T", "{\"a\":"), StatusCode::kInvalidArgument,
@@ -202,7 +208,8 @@ TEST_F(GroupCommitTest, ConcurrentAppendersShareFsyncs) {
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kEach; ++i) {
-        ASSERT_TRUE(store_->Append(OneEvent("case/" + std::to_string(t), ExpectedVersion::Any())).ok());
+        ASSERT_TRUE(
+            store_->Append(OneEvent("case/" + std::to_string(t), ExpectedVersion::Any())).ok());
       }
     });
   }

@@ -23,9 +23,11 @@ TEST(CanonicalJsonTest, SortsKeysByUtf16CodeUnits) {
 }
 
 TEST(CanonicalJsonTest, WritesNumbersInEcmaScriptForm) {
-  EXPECT_EQ(Canon(R"({"a":1.0,"b":-0.0,"c":1e21,"d":1e20,"e":0.000001,"f":1.5e-7,"g":123.456})"),
-            R"({"a":1,"b":0,"c":1e+21,"d":100000000000000000000,"e":0.000001,"f":1.5e-7,"g":123.456})");
-  EXPECT_EQ(Canon(R"({"big":9007199254740993,"neg":-42})"), R"({"big":9007199254740992,"neg":-42})");
+  EXPECT_EQ(
+      Canon(R"({"a":1.0,"b":-0.0,"c":1e21,"d":1e20,"e":0.000001,"f":1.5e-7,"g":123.456})"),
+      R"({"a":1,"b":0,"c":1e+21,"d":100000000000000000000,"e":0.000001,"f":1.5e-7,"g":123.456})");
+  EXPECT_EQ(Canon(R"({"big":9007199254740993,"neg":-42})"),
+            R"({"big":9007199254740992,"neg":-42})");
 }
 
 TEST(CanonicalJsonTest, EscapesOnlyWhatItMust) {

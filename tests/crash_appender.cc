@@ -33,8 +33,8 @@ int main(int argc, char** argv) {
       casegrid::StreamVersion v = *version;
       for (long i = 0;; ++i) {
         const std::string id = "r" + round + "-t" + std::to_string(t) + "-" + std::to_string(i);
-        auto expected = v == 0 ? casegrid::ExpectedVersion::NoStream()
-                               : casegrid::ExpectedVersion::Exact(v);
+        auto expected =
+            v == 0 ? casegrid::ExpectedVersion::NoStream() : casegrid::ExpectedVersion::Exact(v);
         auto r = (*store)->Append(casegrid::AppendRequest{
             stream, expected, "crash-test", {{id, "NoteAdded", R"({"text":"crash"})"}}});
         if (!r.ok()) {

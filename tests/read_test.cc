@@ -86,9 +86,10 @@ TEST_F(ReadTest, ReadsTheLogForwardAfterAPosition) {
 TEST_F(ReadTest, EnvelopeCarriesEveryFieldOfTheContract) {
   auto events = store_->ReadAll(0, 1);
   const std::string json = events->at(0).EnvelopeJson();
-  for (const char* field : {"\"position\":1", "\"stream\":\"case/A\"", "\"version\":1",
-                            "\"type\":\"NoteAdded\"", "\"id\":\"a1\"", "\"recorded_at\":\"",
-                            "\"actor\":\"officer-7\"", "\"data\":{\"text\":\"hello\"}", "\"hash\":\""}) {
+  for (const char* field :
+       {"\"position\":1", "\"stream\":\"case/A\"", "\"version\":1", "\"type\":\"NoteAdded\"",
+        "\"id\":\"a1\"", "\"recorded_at\":\"", "\"actor\":\"officer-7\"",
+        "\"data\":{\"text\":\"hello\"}", "\"hash\":\""}) {
     EXPECT_NE(json.find(field), std::string::npos) << field << " in " << json;
   }
 }

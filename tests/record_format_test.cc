@@ -48,10 +48,11 @@ TEST(RecordFormatTest, KeysSortInNumericOrder) {
 }
 
 TEST(RecordFormatTest, CanonicalBytesAreTheEnvelopeWithSortedKeys) {
-  EXPECT_EQ(Sample().CanonicalBytes(),
-            R"({"actor":"officer-7","data":{"from_tier":1,"reason":"x","to_tier":2},"id":"3f1c",)"
-            R"("position":42,"recorded_at":"2026-11-22T10:31:02.123Z","stream":"case/C-20261122-000123",)"
-            R"("type":"CaseEscalated","version":7})");
+  EXPECT_EQ(
+      Sample().CanonicalBytes(),
+      R"({"actor":"officer-7","data":{"from_tier":1,"reason":"x","to_tier":2},"id":"3f1c",)"
+      R"("position":42,"recorded_at":"2026-11-22T10:31:02.123Z","stream":"case/C-20261122-000123",)"
+      R"("type":"CaseEscalated","version":7})");
 }
 
 TEST(TimeFormatTest, FormatsAndParsesMilliseconds) {

@@ -17,8 +17,8 @@ class VerifyTest : public testing::StoreTest {
   void SetUp() override {
     StoreTest::SetUp();
     for (int i = 0; i < 100; ++i) {
-      MustAppend(OneEvent("case/" + std::to_string(i % 7), ExpectedVersion::Any(), "",
-                          "NoteAdded", R"({"text":"note )" + std::to_string(i) + "\"}"));
+      MustAppend(OneEvent("case/" + std::to_string(i % 7), ExpectedVersion::Any(), "", "NoteAdded",
+                          R"({"text":"note )" + std::to_string(i) + "\"}"));
     }
   }
   // Closes the store, lets `tamper` at the raw database, reopens and verifies.

@@ -42,14 +42,16 @@ Result<std::vector<NewEvent>> ParseEventLines(std::istream& in) {
     }
     NewEvent e;
     std::string_view type, id;
-    if (root["type"].get(type)) return Status::InvalidArgument(at + "type: missing or not a string");
+    if (root["type"].get(type))
+      return Status::InvalidArgument(at + "type: missing or not a string");
     e.type = type;
     if (auto field = root["id"]; field.error() != simdjson::NO_SUCH_FIELD) {
       if (field.get(id)) return Status::InvalidArgument(at + "id: not a string");
       e.id = id;
     }
     simdjson::dom::object data;
-    if (root["data"].get(data)) return Status::InvalidArgument(at + "data: missing or not an object");
+    if (root["data"].get(data))
+      return Status::InvalidArgument(at + "data: missing or not an object");
     e.data = simdjson::minify(data);
     events.push_back(std::move(e));
   }
@@ -128,9 +130,11 @@ void AddLogVerbs(CLI::App& app, VerbAction* action) {
   CLI::App* read = app.add_subcommand("read", "print events as JSON lines: a stream or the log");
   read->add_option("--data", r->data, "store folder")->capture_default_str();
   read->add_option("--stream", r->stream, "read this stream (else the global log)");
-  read->add_option("--from", r->from, "stream version to start at (default: first, or last backward)");
+  read->add_option("--from", r->from,
+                   "stream version to start at (default: first, or last backward)");
   read->add_flag("--backward", r->backward, "read the stream newest first");
-  read->add_option("--after", r->after, "global log: positions after this one")->capture_default_str();
+  read->add_option("--after", r->after, "global log: positions after this one")
+      ->capture_default_str();
   read->add_option("--limit", r->limit, "at most this many events")->capture_default_str();
   read->callback([r, action] {
     *action = [r]() -> int {
@@ -139,8 +143,9 @@ void AddLogVerbs(CLI::App& app, VerbAction* action) {
       Result<std::vector<RecordedEvent>> events = std::vector<RecordedEvent>{};
       if (!r->stream.empty()) {
         const StreamVersion from = r->from != 0 ? r->from : (r->backward ? UINT64_MAX : 1);
-        events = (*store)->ReadStream(r->stream, from, r->limit,
-                                      r->backward ? ReadDirection::kBackward : ReadDirection::kForward);
+        events =
+            (*store)->ReadStream(r->stream, from, r->limit,
+                                 r->backward ? ReadDirection::kBackward : ReadDirection::kForward);
       } else {
         events = (*store)->ReadAll(r->after, r->limit);
       }
@@ -161,7 +166,8 @@ void AddLogVerbs(CLI::App& app, VerbAction* action) {
   tail->add_option("--data", t->data, "store folder")->capture_default_str();
   tail->add_option("--after", t->after, "start after this position (default: the head now)");
   tail->add_option("--max", t->max, "exit after this many events (0: never)");
-  tail->add_option("--poll-ms", t->poll_ms, "how often to look for new events")->capture_default_str();
+  tail->add_option("--poll-ms", t->poll_ms, "how often to look for new events")
+      ->capture_default_str();
   tail->callback([t, action] {
     *action = [t]() -> int {
       auto opened = EventStore::OpenFollower(t->data);

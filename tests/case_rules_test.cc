@@ -1,0 +1,290 @@
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "tests/support/case_fixture.h"
+
+namespace casegrid {
+namespace {
+
+using testing::ReportBody;
+
+class CaseRulesTest : public testing::CaseTest {
+ protected:
+  void ExpectConflict(Result<WriteResult> r, const std::string& why) {
+    ASSERT_EQ(r.status().code(), StatusCode::kConflict) << r.status().ToString();
+    EXPECT_NE(r.status().message().find(why), std::string::npos) << r.status().message();
+  }
+  void ExpectBadRequest(Result<WriteResult> r, const std::string& field) {
+    ASSERT_EQ(r.status().code(), StatusCode::kInvalidArgument) << r.status().ToString();
+    EXPECT_NE(r.status().message().find(field), std::string::npos) << r.status().message();
+  }
+};
+
+TEST_F(CaseRulesTest, IntakeGivesReadableOrderedIdsAtVersionOne) {
+  auto first = Must(service_->Report("officer-7", ReportBody(), ""));
+  auto second = Must(service_->Report("officer-7", ReportBody(), ""));
+  EXPECT_EQ(first.case_id, "C-20261122-000001");
+  EXPECT_EQ(second.case_id, "C-20261122-000002");
+  EXPECT_EQ(first.version, 1u);
+  clock_.Advance(24 * 3600 * 1000);
+  EXPECT_EQ(Must(service_->Report("officer-7", ReportBody(), "")).case_id, "C-20261123-000001");
+}
+
+TEST_F(CaseRulesTest, CaseSequenceContinuesAfterRestart) {
+  NewCase();
+  NewCase();
+  service_.reset();
+  OpenService();
+  EXPECT_EQ(NewCase(), "C-20261122-000003");
+}
+
+TEST_F(CaseRulesTest, IntakeSetsDeadlinesFromThePolicy) {
+  const auto urgent = Load(NewCase("urgent"));
+  ASSERT_NE(urgent.Deadline(DeadlineKind::kAccept), nullptr);
+  EXPECT_EQ(urgent.Deadline(DeadlineKind::kAccept)->due_at, testing::kStartMs + 10 * 60000);
+  EXPECT_EQ(urgent.Deadline(DeadlineKind::kFirstContact)->due_at, testing::kStartMs + 24 * 3600000);
+  const auto normal = Load(NewCase("normal"));
+  EXPECT_EQ(normal.Deadline(DeadlineKind::kAccept)->due_at, testing::kStartMs + 120 * 60000);
+}
+
+TEST_F(CaseRulesTest, IntakeRejectsBadDataNamingTheFieldAndWritesNothing) {
+  const Position head = store_->Head().position;
+  ExpectBadRequest(service_->Report("o", ReportBody("santai/nowhere"), ""), "cell");
+  ExpectBadRequest(service_->Report("o", ReportBody("santai/tongchuan/a03/g12", "critical"), ""),
+                   "priority");
+  ExpectBadRequest(service_->Report("o", R"({"kind":"dispute"})", ""), "channel");
+  ExpectBadRequest(service_->Report("o", "not json", ""), "JSON");
+  ExpectBadRequest(
+      service_->Report("o", R"({"kind":"dispute","accept_due_at":"2026-01-01T00:00:00.000Z"})", ""),
+      "");
+  EXPECT_EQ(store_->Head().position, head);
+}
+
+TEST_F(CaseRulesTest, IdempotencyKeyReturnsTheFirstAnswerAndWritesNothing) {
+  auto first = Must(service_->Report("officer-7", ReportBody(), "key-1"));
+  const Position head = store_->Head().position;
+  auto again = Must(service_->Report("officer-7", ReportBody(), "key-1"));
+  EXPECT_EQ(again.case_id, first.case_id);
+  EXPECT_EQ(again.position, first.position);
+  EXPECT_TRUE(again.deduplicated);
+  EXPECT_EQ(store_->Head().position, head);
+  // The same key from someone else is their own request.
+  EXPECT_NE(Must(service_->Report("officer-8", ReportBody(), "key-1")).case_id, first.case_id);
+
+  Must(service_->Act("officer-7", first.case_id, "assign", R"({"assignee":"officer-7"})", "k2"));
+  auto resolve_once =
+      Must(service_->Act("officer-7", first.case_id, "note", R"({"text":"a"})", "k3"));
+  auto resolve_twice =
+      Must(service_->Act("officer-7", first.case_id, "note", R"({"text":"a"})", "k3"));
+  EXPECT_EQ(resolve_once.version, resolve_twice.version);
+  EXPECT_EQ(Load(first.case_id).notes, 1);
+}
+
+TEST_F(CaseRulesTest, WalksTheWholeLifecycle) {
+  const std::string id = NewCase();
+  Must(Act(id, "triage", R"({"priority":"high"})"));
+  Must(Act(id, "assign", R"({"assignee":"officer-7","team":"tongchuan-1"})"));
+  EXPECT_EQ(Load(id).status, CaseStatus::kAssigned);
+  clock_.Advance(60000);
+  Must(Act(id, "accept"));
+  Must(Act(id, "dispatch", R"({"officer":"officer-7"})"));
+  Must(Act(id, "arrive", R"({"officer":"officer-7"})"));
+  Must(Act(
+      id, "mediate",
+      R"({"tier":1,"participants":["Li Wei","Zhang San"],"outcome":"no_agreement","notes":"n"})"));
+  Must(Act(id, "escalate", R"({"reason":"larger dispute"})"));
+  Must(Act(id, "escalate", R"({"reason":"damages","judicial":"Santai People's Court"})"));
+  Must(
+      Act(id, "mediate",
+          R"({"tier":3,"participants":["Li Wei","Zhang San"],"outcome":"agreement","notes":"n"})"));
+  Must(Act(id, "resolve", R"({"resolution":"mediated_agreement","summary":"repairs paid"})"));
+  Must(Act(id, "attempt-callback", R"({"reached":false,"note":"no answer"})"));
+  Must(Act(id, "complete-callback",
+           R"({"speed":"satisfied","attitude":"satisfied","outcome":"neutral","comment":"ok"})"));
+  Must(Act(id, "close"));
+  const CaseState s = Load(id);
+  EXPECT_EQ(s.status, CaseStatus::kClosed);
+  EXPECT_EQ(s.tier, 3);
+  EXPECT_EQ(s.priority, Priority::kHigh);
+  EXPECT_EQ(s.accepted_at, testing::kStartMs + 60000);
+  EXPECT_EQ(s.mediation_sessions, 2);
+  EXPECT_EQ(s.mediation_agreements, 1);
+  EXPECT_EQ(s.escalations, 2);
+  EXPECT_EQ(s.callback.status, CallbackStatus::kCompleted);
+  EXPECT_EQ(s.callback.attempts, 1);
+  EXPECT_EQ(s.callback.outcome, Satisfaction::kNeutral);
+  EXPECT_TRUE(s.Deadline(DeadlineKind::kAccept)->met);
+  EXPECT_TRUE(s.Deadline(DeadlineKind::kCallback)->met);
+}
+
+TEST_F(CaseRulesTest, ResolveSchedulesTheCallback) {
+  const std::string id = CaseInProgress();
+  clock_.Advance(1000);
+  Must(Act(id, "resolve", R"({"resolution":"handled_on_site","summary":"s"})"));
+  const CaseState s = Load(id);
+  EXPECT_EQ(s.callback.status, CallbackStatus::kScheduled);
+  EXPECT_EQ(s.callback.due_at, testing::kStartMs + 1000 + 24 * 3600000);
+}
+
+TEST_F(CaseRulesTest, ClosedCaseTakesOnlyNoteAndReopen) {
+  const std::string id = CaseInProgress();
+  Must(Act(id, "resolve", R"({"resolution":"handled_on_site","summary":"s"})"));
+  Must(Act(id, "close"));
+  ExpectConflict(Act(id, "assign", R"({"assignee":"officer-8"})"), "case is closed");
+  ExpectConflict(Act(id, "escalate", R"({"reason":"r"})"), "case is closed");
+  Must(Act(id, "note", R"({"text":"still a note"})"));
+  Must(Act(id, "reopen", R"({"reason":"dissatisfied callback"})"));
+  EXPECT_EQ(Load(id).status, CaseStatus::kInProgress);
+  EXPECT_EQ(Load(id).closed_at, 0);
+}
+
+TEST_F(CaseRulesTest, EscalationGoesOneTierAtATime) {
+  const std::string id = CaseInProgress();
+  ExpectBadRequest(Act(id, "escalate", R"({"reason":"r","from_tier":1})"), "from_tier");
+  ExpectConflict(Act(id, "escalate", R"({"reason":"r","to_tier":3,"judicial":"court"})"),
+                 "escalation goes one tier at a time: 1 → 2");
+  Must(Act(id, "escalate", R"({"reason":"r","to_tier":2})"));
+  // Tier 3 names the judicial side.
+  ExpectBadRequest(Act(id, "escalate", R"({"reason":"r"})"), "judicial");
+  Must(Act(id, "escalate", R"({"reason":"r","judicial":"Santai People's Court"})"));
+  ExpectConflict(Act(id, "escalate", R"({"reason":"r"})"), "tier 3, the highest");
+}
+
+TEST_F(CaseRulesTest, StepsTheStateForbidsAreConflictsThatSayWhy) {
+  const std::string id = NewCase();
+  ExpectConflict(Act(id, "accept"), "case is reported; accept needs an assigned case");
+  ExpectConflict(Act(id, "close"), "close needs a resolved case");
+  ExpectConflict(
+      Act(id, "complete-callback",
+          R"({"speed":"satisfied","attitude":"satisfied","outcome":"satisfied","comment":"c"})"),
+      "comes only after resolve");
+  ExpectConflict(Act(id, "reopen", R"({"reason":"r"})"), "needs a resolved or closed case");
+  Must(Act(id, "assign", R"({"assignee":"officer-9"})"));
+  ExpectConflict(Act(id, "accept"), "assigned to officer-9");
+  Must(Act(id, "accept", "{}", "officer-9"));
+  ExpectConflict(Act(id, "arrive", R"({"officer":"officer-9"})"), "was not dispatched");
+  ExpectConflict(
+      Act(id, "mediate", R"({"tier":2,"participants":["a"],"outcome":"agreement","notes":"n"})"),
+      "the case is at tier 1");
+  ExpectConflict(Act(id, "attempt-callback", R"({"reached":true,"note":"n"})"),
+                 "comes only after resolve");
+}
+
+TEST_F(CaseRulesTest, UnknownCaseAndUnknownActionAreNotFound) {
+  EXPECT_EQ(Act("C-20261122-999999", "note", R"({"text":"t"})").status().code(),
+            StatusCode::kNotFound);
+  const std::string id = NewCase();
+  EXPECT_EQ(Act(id, "teleport").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(Act("../../etc", "note", R"({"text":"t"})").status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(CaseRulesTest, StaleExpectedVersionIsAConflictNamingTheVersion) {
+  const std::string id = NewCase();
+  Must(Act(id, "note", R"({"text":"a","expected_version":1})"));
+  ExpectConflict(Act(id, "note", R"({"text":"b","expected_version":1})"), "is at version 2");
+  ExpectBadRequest(Act(id, "note", R"({"text":"b","expected_version":"2"})"), "expected_version");
+}
+
+TEST_F(CaseRulesTest, TwoOfficersActingAtOnceCannotBothWin) {
+  const std::string id = NewCase();
+  Must(Act(id, "assign", R"({"assignee":"officer-7"})"));
+  std::atomic<int> wins{0}, conflicts{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      auto r = service_->Act(
+          "officer-" + std::to_string(t), id, "assign",
+          R"({"assignee":"officer-)" + std::to_string(t) + R"(","expected_version":2})", "");
+      (r.ok() ? wins : conflicts)++;
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(wins.load(), 1);
+  EXPECT_EQ(conflicts.load(), 7);
+  EXPECT_EQ(Load(id).version, 3u);
+}
+
+TEST_F(CaseRulesTest, PriorityChangeBeforeAcceptMovesTheAcceptDeadline) {
+  const std::string id = NewCase("normal");
+  clock_.Advance(5 * 60000);
+  Must(Act(id, "triage", R"({"priority":"urgent"})"));
+  EXPECT_EQ(Load(id).Deadline(DeadlineKind::kAccept)->due_at, testing::kStartMs + 10 * 60000);
+}
+
+TEST_F(CaseRulesTest, TierOneMediationWithoutAgreementStartsTheMediationClock) {
+  const std::string id = CaseInProgress();
+  Must(Act(id, "mediate", R"({"tier":1,"participants":["a"],"outcome":"partial","notes":"n"})"));
+  const auto* d = Load(id).Deadline(DeadlineKind::kMediation);
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->due_at, testing::kStartMs + 15LL * 24 * 3600000);
+  Must(Act(id, "escalate", R"({"reason":"r"})"));
+  EXPECT_TRUE(Load(id).Deadline(DeadlineKind::kMediation)->met);
+}
+
+TEST_F(CaseRulesTest, DeadlineMissedIsWrittenOnceEvenAcrossRestarts) {
+  const std::string id = NewCase();
+  const std::int64_t due = Load(id).Deadline(DeadlineKind::kAccept)->due_at;
+  auto first = Must(service_->RecordDeadlineMissed(id, DeadlineKind::kAccept, due));
+  EXPECT_FALSE(first.deduplicated);
+  auto again = Must(service_->RecordDeadlineMissed(id, DeadlineKind::kAccept, due));
+  EXPECT_TRUE(again.deduplicated);
+  service_.reset();
+  Reopen();
+  OpenService();
+  auto after_restart = Must(service_->RecordDeadlineMissed(id, DeadlineKind::kAccept, due));
+  EXPECT_TRUE(after_restart.deduplicated);
+  EXPECT_EQ(after_restart.position, first.position);
+  EXPECT_TRUE(Load(id).Deadline(DeadlineKind::kAccept)->missed);
+}
+
+TEST_F(CaseRulesTest, NoDeadlineMissedForAStepAlreadyDone) {
+  const std::string id = CaseInProgress();
+  const std::int64_t due = Load(id).Deadline(DeadlineKind::kAccept)->due_at;
+  ExpectConflict(service_->RecordDeadlineMissed(id, DeadlineKind::kAccept, due), "no longer open");
+}
+
+TEST_F(CaseRulesTest, GridCellsNeedTheirParentAndAreDefinedOnce) {
+  ExpectConflict(service_->DefineCell("admin", R"({"cell":"santai/nowhere/a01","name":"x"})", ""),
+                 "parent santai/nowhere");
+  ExpectConflict(service_->DefineCell("admin", R"({"cell":"santai","name":"again"})", ""),
+                 "already defined");
+  ExpectBadRequest(service_->DefineCell("admin", R"({"cell":"a/b/c/d/e","name":"x"})", ""), "cell");
+  ExpectBadRequest(service_->DefineCell("admin", R"({"name":"x"})", ""), "cell");
+  Must(service_->DefineCell("admin", R"({"cell":"santai/xinhua","name":"Xinhua area"})", ""));
+  EXPECT_TRUE(service_->grid().HasCell("santai/xinhua"));
+}
+
+TEST_F(CaseRulesTest, OfficersAreAssignedAndRemovedAsEvents) {
+  const auto people = service_->grid().PeopleCovering("santai/tongchuan/a03/g12");
+  ASSERT_EQ(people.size(), 1u);
+  EXPECT_EQ(people[0].person, "officer-7");
+  ExpectConflict(service_->AssignOfficer("admin", "santai/tongchuan/a03/g12",
+                                         R"({"officer":"officer-7","role":"officer"})", ""),
+                 "already assigned");
+  Must(
+      service_->AssignOfficer("admin", "santai", R"({"officer":"sup-1","role":"supervisor"})", ""));
+  EXPECT_EQ(service_->grid().PeopleCovering("santai/tongchuan/a03/g12").size(), 2u);
+  Must(service_->RemoveOfficer("admin", "santai/tongchuan/a03/g12", "officer-7", ""));
+  EXPECT_EQ(service_->grid().PeopleCovering("santai/tongchuan/a03/g12").size(), 1u);
+  EXPECT_EQ(
+      service_->RemoveOfficer("admin", "santai/tongchuan/a03/g12", "officer-7", "").status().code(),
+      StatusCode::kNotFound);
+  // The grid is rebuilt from its events on restart.
+  service_.reset();
+  OpenService();
+  EXPECT_EQ(service_->grid().PeopleCovering("santai/tongchuan/a03/g12").size(), 1u);
+  EXPECT_TRUE(service_->grid().HasCell("santai/tongchuan/a03/g13"));
+}
+
+TEST_F(CaseRulesTest, AlertAcknowledgmentIsRecordedOnce) {
+  auto first = Must(service_->AcknowledgeAlert("officer-7", "alert-1"));
+  auto again = Must(service_->AcknowledgeAlert("officer-7", "alert-1"));
+  EXPECT_TRUE(again.deduplicated);
+  EXPECT_EQ(again.position, first.position);
+  EXPECT_EQ(first.stream, "alerts/officer-7");
+}
+
+}  // namespace
+}  // namespace casegrid

@@ -444,6 +444,11 @@ constexpr auto FieldsOf(Of<DeadlineSet>) {
   return std::tuple{Req("deadline", &S::deadline, kEnum<DeadlineKind>),
                     Req("due_at", &S::due_at, kTime)};
 }
+constexpr auto FieldsOf(Of<DeadlineApproaching>) {
+  using S = DeadlineApproaching;
+  return std::tuple{Req("deadline", &S::deadline, kEnum<DeadlineKind>),
+                    Req("due_at", &S::due_at, kTime)};
+}
 constexpr auto FieldsOf(Of<AlertAcknowledged>) {
   using S = AlertAcknowledged;
   return std::tuple{Req("alert", &S::alert, kShort), Req("by", &S::by, kShort)};

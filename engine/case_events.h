@@ -256,6 +256,16 @@ struct DeadlineSet {
   bool operator==(const DeadlineSet&) const = default;
 };
 
+// Written by the engine's deadline watch when a deadline is about to pass
+// (its warning lead before due_at), so that the alert it raises is part of
+// the history and replays the same. Not in DOMAIN.md's list; added.
+struct DeadlineApproaching {
+  static constexpr std::string_view kType = "DeadlineApproaching";
+  DeadlineKind deadline = DeadlineKind::kAccept;
+  std::int64_t due_at = 0;
+  bool operator==(const DeadlineApproaching&) const = default;
+};
+
 struct AlertAcknowledged {
   static constexpr std::string_view kType = "AlertAcknowledged";
   std::string alert{};
@@ -268,7 +278,7 @@ using CaseEventData =
                  CaseTriaged, CaseAssigned, CaseAccepted, OfficerDispatched, OfficerArrived,
                  NoteAdded, MediationSessionHeld, CaseEscalated, CaseResolved, CaseClosed,
                  CaseReopened, CallbackScheduled, CallbackAttempted, CallbackCompleted,
-                 DeadlineMissed, DeadlineSet, AlertAcknowledged>;
+                 DeadlineMissed, DeadlineSet, DeadlineApproaching, AlertAcknowledged>;
 
 // ---- Reading and writing.
 

@@ -56,7 +56,7 @@ CaseDeadline& CaseState::DeadlineSlot(DeadlineKind kind) {
   for (auto& d : deadlines) {
     if (d.kind == kind) return d;
   }
-  deadlines.push_back(CaseDeadline{kind, 0, false, false});
+  deadlines.push_back(CaseDeadline{kind, 0, false, false, false});
   return deadlines.back();
 }
 
@@ -89,7 +89,7 @@ void CaseState::Apply(const RecordedEvent& event, const CaseEventData& data) {
           }
         } else if constexpr (std::is_same_v<T, DeadlineSet>) {
           CaseDeadline& d = DeadlineSlot(e.deadline);
-          d = CaseDeadline{e.deadline, e.due_at, false, false};
+          d = CaseDeadline{e.deadline, e.due_at, false, false, false};
         } else if constexpr (std::is_same_v<T, CaseTriaged>) {
           if (e.priority) priority = *e.priority;
           if (e.category) category = *e.category;
@@ -142,7 +142,7 @@ void CaseState::Apply(const RecordedEvent& event, const CaseEventData& data) {
           callback.status = CallbackStatus::kScheduled;
           callback.due_at = e.due_at;
           CaseDeadline& d = DeadlineSlot(DeadlineKind::kCallback);
-          d = CaseDeadline{DeadlineKind::kCallback, e.due_at, false, false};
+          d = CaseDeadline{DeadlineKind::kCallback, e.due_at, false, false, false};
         } else if constexpr (std::is_same_v<T, CallbackAttempted>) {
           callback.status = CallbackStatus::kAttempted;
           ++callback.attempts;
@@ -152,6 +152,8 @@ void CaseState::Apply(const RecordedEvent& event, const CaseEventData& data) {
           callback.attitude = e.attitude;
           callback.outcome = e.outcome;
           Meet(DeadlineKind::kCallback);
+        } else if constexpr (std::is_same_v<T, DeadlineApproaching>) {
+          DeadlineSlot(e.deadline).warned = true;
         } else if constexpr (std::is_same_v<T, DeadlineMissed>) {
           DeadlineSlot(e.deadline).missed = true;
         }

@@ -28,6 +28,7 @@ std::string_view Name(CallbackStatus s);
 struct CaseDeadline {
   DeadlineKind kind = DeadlineKind::kAccept;
   std::int64_t due_at = 0;
+  bool warned = false;  // a DeadlineApproaching was recorded
   bool missed = false;  // a DeadlineMissed was recorded
   bool met = false;     // the step it guards was done
   bool operator==(const CaseDeadline&) const = default;

@@ -50,6 +50,7 @@ const std::vector<Sample>& Samples() {
                                 "outcome": "dissatisfied", "comment": "Still leaking"})"},
       {"DeadlineMissed", R"({"deadline": "first_contact", "due_at": "2026-11-23T10:31:02.123Z"})"},
       {"DeadlineSet", R"({"deadline": "mediation", "due_at": "2026-12-08T10:31:02.123Z"})"},
+      {"DeadlineApproaching", R"({"deadline": "accept", "due_at": "2026-11-22T10:41:02.123Z"})"},
       {"AlertAcknowledged", R"({"alert": "alert-42", "by": "officer-7"})"},
   };
   return samples;

@@ -53,25 +53,7 @@ Result<std::unique_ptr<CaseService>> CaseService::Open(EventStore* store,
 }
 
 Result<CaseState> CaseService::LoadCase(std::string_view case_id, Position as_of) const {
-  const std::string stream = CaseStream(case_id);
-  if (!ValidateStreamName(stream).ok()) return Status::NotFound("no case " + std::string(case_id));
-  CaseState state;
-  StreamVersion from = 1;
-  constexpr std::size_t kPage = 1000;
-  while (true) {
-    ASSIGN_OR_RETURN(auto events, store_->ReadStream(stream, from, kPage, ReadDirection::kForward));
-    for (const RecordedEvent& e : events) {
-      if (e.position > as_of) return state;
-      auto data = DecodeEventData(e.type, e.data, StoredEventLimits());
-      if (!data.ok()) {
-        return Status::Corruption("event at position " + std::to_string(e.position) +
-                                  " does not decode: " + data.status().message());
-      }
-      state.Apply(e, *data);
-    }
-    if (events.size() < kPage) return state;
-    from = events.back().version + 1;
-  }
+  return FoldCase(*store_, case_id, as_of);
 }
 
 Result<WriteResult> CaseService::AppendEvents(const std::string& stream, ExpectedVersion expected,
@@ -293,6 +275,33 @@ Result<WriteResult> CaseService::RecordDeadlineMissed(std::string_view case_id,
     }
     auto written = AppendEvents(CaseStream(case_id), ExpectedVersion::Exact(state.version),
                                 kSystemActor, {DeadlineMissed{deadline, due_at}}, key);
+    if (written.ok() || written.status().code() != StatusCode::kConflict) return written;
+  }
+  return Status::Conflict("case " + std::string(case_id) + " keeps changing; try later");
+}
+
+Result<WriteResult> CaseService::RecordDeadlineApproaching(std::string_view case_id,
+                                                           DeadlineKind deadline,
+                                                           std::int64_t due_at) {
+  // '|' is outside the stream alphabet, so no case id makes a DeadlineMissed
+  // key (which starts with the case id) equal to a warning's key.
+  const std::string key = "warn|" + std::string(case_id) + "/" + std::string(Name(deadline)) +
+                          "/" + std::to_string(due_at);
+  for (int attempt = 0; attempt < options_.max_retries; ++attempt) {
+    ASSIGN_OR_RETURN(auto replayed, Replay(*store_, kSystemActor, key));
+    if (replayed) return *replayed;
+    ASSIGN_OR_RETURN(CaseState state, LoadCase(case_id));
+    const CaseDeadline* d = state.Deadline(deadline);
+    if (d == nullptr || d->due_at != due_at || d->met || d->missed) {
+      return Status::Conflict("deadline " + std::string(Name(deadline)) + " of " +
+                              std::string(case_id) + " is no longer open");
+    }
+    if (d->warned) {
+      return Status::Conflict("deadline " + std::string(Name(deadline)) + " of " +
+                              std::string(case_id) + " was already warned");
+    }
+    auto written = AppendEvents(CaseStream(case_id), ExpectedVersion::Exact(state.version),
+                                kSystemActor, {DeadlineApproaching{deadline, due_at}}, key);
     if (written.ok() || written.status().code() != StatusCode::kConflict) return written;
   }
   return Status::Conflict("case " + std::string(case_id) + " keeps changing; try later");

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <type_traits>
 
+#include "engine/names.h"
+
 namespace casegrid {
 
 std::string_view Name(CaseStatus s) {
@@ -43,6 +45,28 @@ std::string_view CaseIdOfStream(std::string_view stream) {
 
 std::string CaseStream(std::string_view case_id) {
   return "case/" + std::string(case_id);
+}
+
+Result<CaseState> FoldCase(const EventStore& store, std::string_view case_id, Position as_of) {
+  CaseState state;
+  const std::string stream = CaseStream(case_id);
+  if (!ValidateStreamName(stream).ok()) return state;
+  StreamVersion from = 1;
+  constexpr std::size_t kPage = 1000;
+  while (true) {
+    ASSIGN_OR_RETURN(auto events, store.ReadStream(stream, from, kPage, ReadDirection::kForward));
+    for (const RecordedEvent& e : events) {
+      if (e.position > as_of) return state;
+      auto data = DecodeEventData(e.type, e.data, StoredEventLimits());
+      if (!data.ok()) {
+        return Status::Corruption("event at position " + std::to_string(e.position) +
+                                  " does not decode: " + data.status().message());
+      }
+      state.Apply(e, *data);
+    }
+    if (events.size() < kPage) return state;
+    from = events.back().version + 1;
+  }
 }
 
 const CaseDeadline* CaseState::Deadline(DeadlineKind kind) const {

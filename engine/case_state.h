@@ -16,6 +16,7 @@
 
 #include "engine/case_events.h"
 #include "engine/event.h"
+#include "engine/event_store.h"
 
 namespace casegrid {
 
@@ -90,6 +91,12 @@ struct CaseState {
   CaseDeadline& DeadlineSlot(DeadlineKind kind);
   void Meet(DeadlineKind kind);
 };
+
+// The case folded from its stream's events with positions <= as_of. A case
+// that does not exist (or an id that is not a stream name) folds to a state
+// with !exists. kCorruption if a stored event does not decode.
+Result<CaseState> FoldCase(const EventStore& store, std::string_view case_id,
+                           Position as_of = UINT64_MAX);
 
 // "case/C-20261122-000123" -> "C-20261122-000123"; empty if not a case stream.
 std::string_view CaseIdOfStream(std::string_view stream);

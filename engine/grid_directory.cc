@@ -17,7 +17,7 @@ std::vector<std::string> CellAndAncestors(std::string_view cell) {
   return out;
 }
 
-Status GridDirectory::Load(const EventStore& store) {
+Status GridDirectory::Load(const EventStore& store, Position up_to) {
   std::string after;
   while (true) {
     ASSIGN_OR_RETURN(auto streams, store.ListStreams("grid/", after, 1000));
@@ -28,6 +28,7 @@ Status GridDirectory::Load(const EventStore& store) {
         ASSIGN_OR_RETURN(auto events,
                          store.ReadStream(stream, from, 1000, ReadDirection::kForward));
         for (const RecordedEvent& e : events) {
+          if (e.position > up_to) continue;
           auto data = DecodeEventData(e.type, e.data, StoredEventLimits());
           if (!data.ok()) {
             return Status::Corruption("grid event at position " + std::to_string(e.position) +

@@ -30,8 +30,8 @@ struct CellPerson {
 
 class GridDirectory {
  public:
-  // Folds every `grid/` stream of `store`.
-  Status Load(const EventStore& store);
+  // Folds every event of the `grid/` streams of `store` up to `up_to`.
+  Status Load(const EventStore& store, Position up_to = UINT64_MAX);
 
   // Folds one grid event; events already folded (by position) are skipped,
   // so the same event may arrive from the writer and from a subscription.

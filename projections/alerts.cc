@@ -1,0 +1,134 @@
+#include "projections/alerts.h"
+
+#include <algorithm>
+#include <charconv>
+#include <type_traits>
+
+#include "engine/record_format.h"
+#include "projections/json_writer.h"
+
+namespace casegrid {
+namespace {
+
+class Recipients {
+ public:
+  Recipients(const CaseChange& c, std::vector<Alert>& out) : c_(c), out_(out) {}
+  void To(std::string_view person, std::string_view kind, const std::string& message) {
+    if (person.empty()) return;
+    for (const Alert& a : out_) {
+      if (a.person == person && a.kind == kind) return;
+    }
+    out_.push_back(Alert{std::string(person), std::string(kind), c_.after->case_id,
+                         c_.after->report.cell, c_.event->position, c_.event->recorded_at_ms,
+                         message});
+  }
+  void ToRoles(const std::vector<CellPerson>& people, std::initializer_list<std::string_view> roles,
+               std::string_view kind, const std::string& message) {
+    for (const CellPerson& p : people) {
+      if (roles.size() == 0 ||
+          std::find(roles.begin(), roles.end(), std::string_view(p.role)) != roles.end()) {
+        To(p.person, kind, message);
+      }
+    }
+  }
+
+ private:
+  const CaseChange& c_;
+  std::vector<Alert>& out_;
+};
+
+}  // namespace
+
+std::vector<Alert> AlertsFor(const CaseChange& c, const GridDirectory& grid) {
+  std::vector<Alert> out;
+  const CaseState& s = *c.after;
+  if (!s.exists) return out;
+  Recipients to(c, out);
+  const std::string what =
+      s.case_id + " (" + std::string(Name(s.kind)) + ", " + s.report.cell + ")";
+  const auto covering = [&] { return grid.PeopleCovering(s.report.cell); };
+  std::visit(
+      [&](const auto& e) {
+        using T = std::decay_t<decltype(e)>;
+        if constexpr (std::is_same_v<T, CaseReported>) {
+          to.ToRoles(covering(), {}, "new_case",
+                     "New " + std::string(Name(e.priority)) + " case " + what + ": " + e.summary);
+          if (c.repeat_dispute) {
+            to.ToRoles(covering(), {}, "repeat_dispute",
+                       "Repeat dispute at " + e.address.value_or("") + ": " + s.case_id);
+          }
+        } else if constexpr (std::is_same_v<T, CaseAssigned>) {
+          to.To(e.assignee, "assigned", "Case " + what + " is assigned to you");
+        } else if constexpr (std::is_same_v<T, CaseEscalated>) {
+          const std::string m =
+              "Case " + what + " escalated to tier " + std::to_string(e.to_tier) + ": " + e.reason;
+          if (e.to_tier >= 3) {
+            to.ToRoles(covering(), {"supervisor"}, "escalation", m);
+          } else {
+            to.ToRoles(covering(), {"mediator"}, "escalation", m);
+          }
+          to.To(s.assignee, "escalation", m);
+        } else if constexpr (std::is_same_v<T, CallbackScheduled>) {
+          const std::string m = "Callback due for " + what + " by " + FormatTimestamp(e.due_at);
+          if (!s.assignee.empty()) {
+            to.To(s.assignee, "callback_due", m);
+          } else {
+            to.ToRoles(covering(), {"officer"}, "callback_due", m);
+          }
+        } else if constexpr (std::is_same_v<T, DeadlineApproaching> ||
+                             std::is_same_v<T, DeadlineMissed>) {
+          constexpr bool kMissed = std::is_same_v<T, DeadlineMissed>;
+          const std::string kind = kMissed ? "deadline_missed" : "deadline_approaching";
+          const std::string m = "Deadline " + std::string(Name(e.deadline)) + " of " + what +
+                                (kMissed ? " was missed (due " : " is due at ") +
+                                FormatTimestamp(e.due_at) + (kMissed ? ")" : "");
+          if (!s.assignee.empty()) {
+            to.To(s.assignee, kind, m);
+          } else {
+            to.ToRoles(covering(), {"officer"}, kind, m);
+          }
+          if (kMissed) to.ToRoles(covering(), {"supervisor"}, kind, m);
+        }
+      },
+      *c.data);
+  return out;
+}
+
+std::string RenderAlert(const Alert& a) {
+  JsonWriter w;
+  w.BeginObject();
+  w.Key("id").String(a.id());
+  w.Key("kind").String(a.kind);
+  w.Key("person").String(a.person);
+  w.Key("case_id").String(a.case_id);
+  w.Key("cell").String(a.cell);
+  w.Key("position").Int(static_cast<std::int64_t>(a.position));
+  w.Key("at").Time(a.at);
+  w.Key("message").String(a.message);
+  w.EndObject();
+  return w.Take();
+}
+
+std::string AlertKey(std::string_view person, Position position, std::string_view kind) {
+  std::string key(person);
+  key += '\0';
+  key += storage::EncodeBigEndian64(position);
+  key += '\0';
+  key += kind;
+  return key;
+}
+
+std::string AlertKey(const Alert& a) {
+  return AlertKey(a.person, a.position, a.kind);
+}
+
+std::optional<std::string> AlertKeyOfId(std::string_view person, std::string_view id) {
+  const auto dash = id.find('-');
+  if (dash == std::string_view::npos || dash == 0 || dash + 1 == id.size()) return std::nullopt;
+  Position position = 0;
+  auto [end, ec] = std::from_chars(id.data(), id.data() + dash, position);
+  if (ec != std::errc() || end != id.data() + dash) return std::nullopt;
+  return AlertKey(person, position, id.substr(dash + 1));
+}
+
+}  // namespace casegrid

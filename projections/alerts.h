@@ -1,0 +1,52 @@
+// Alerts: who must hear about a case event, and what they are told.
+//
+//   new_case             a case reported in a cell they cover
+//   assigned             a case assigned to them
+//   escalation           a case escalated to their tier (tier 2: mediators,
+//                        tier 3: supervisors, covering the cell), and its assignee
+//   callback_due         a callback scheduled on a case they handle
+//   deadline_approaching a deadline about to pass (the assignee, or the
+//                        cell's officers while unassigned)
+//   deadline_missed      a deadline that passed (those, and supervisors)
+//   repeat_dispute       a dispute at an address reported within 30 days
+//
+// "Cover" means assigned to the case's cell or any cell above it, as the grid
+// stood when the event was recorded (the projector folds grid events in
+// order), so replays raise the same alerts. An alert's id is
+// "<position>-<kind>", unique per person; AlertAcknowledged closes it.
+//
+// Thread-safety: pure functions.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/grid_directory.h"
+#include "projections/dashboard.h"
+
+namespace casegrid {
+
+struct Alert {
+  std::string person;
+  std::string kind;
+  std::string case_id;
+  std::string cell;
+  Position position = 0;
+  std::int64_t at = 0;
+  std::string message;
+
+  std::string id() const { return std::to_string(position) + "-" + kind; }
+};
+
+std::vector<Alert> AlertsFor(const CaseChange& change, const GridDirectory& grid);
+
+std::string RenderAlert(const Alert& alert);
+// The alerts-family key: person \0 position (big-endian) \0 kind.
+std::string AlertKey(std::string_view person, Position position, std::string_view kind);
+std::string AlertKey(const Alert& alert);
+// The key of alert `id` ("<position>-<kind>") of `person`; nullopt if malformed.
+std::optional<std::string> AlertKeyOfId(std::string_view person, std::string_view id);
+
+}  // namespace casegrid

@@ -1,0 +1,116 @@
+// Views as they stood at a past position, from snapshots plus the events
+// after them — never a replay of the whole log.
+//
+// Dashboard of node N at position P: take the last snapshot tick S <= P; N's
+// newest snapshot at or before S is N as of S (a node with no snapshot in
+// (its snapshot, S] did not change there); then fold the events in (S, P]
+// whose case lies under N. At most `snapshot_every` events, each case folded
+// from its own stream once.
+//
+// Case view at P: the case's own stream folded up to P.
+#include <unordered_map>
+
+#include "engine/record_format.h"
+#include "projections/case_view.h"
+#include "projections/projector.h"
+
+namespace casegrid {
+namespace {
+
+bool Covers(std::string_view node, std::string_view cell) {
+  return node.empty() || (cell.size() >= node.size() && cell.substr(0, node.size()) == node &&
+                          (cell.size() == node.size() || cell[node.size()] == '/'));
+}
+
+}  // namespace
+
+Result<std::string> Projector::DashboardAsOf(std::string_view path, Position target) const {
+  if (!path.empty() && !grid_.HasCell(path)) {
+    return Status::NotFound("no cell " + std::string(path));
+  }
+  const Position head = position();
+  if (target > head) {
+    return Status::InvalidArgument("as_of: position " + std::to_string(target) +
+                                   " is past the views' position " + std::to_string(head));
+  }
+  // The last snapshot tick at or before the target.
+  Position tick = 0;
+  {
+    std::unique_ptr<rocksdb::Iterator> it(
+        views_->db()->NewIterator(rocksdb::ReadOptions(), views_->family(kViewTicks)));
+    it->SeekForPrev(storage::EncodeBigEndian64(target));
+    if (it->Valid()) tick = storage::DecodeBigEndian64(it->key().ToStringView());
+  }
+  DashboardNode node;
+  if (tick > 0) {
+    std::string prefix(path);
+    prefix += '\0';
+    std::unique_ptr<rocksdb::Iterator> it(
+        views_->db()->NewIterator(rocksdb::ReadOptions(), views_->family(kViewSnapshots)));
+    it->SeekForPrev(prefix + storage::EncodeBigEndian64(tick));
+    if (it->Valid() && it->key().starts_with(prefix)) {
+      ASSIGN_OR_RETURN(node, DecodeDashboardNode(it->value().ToStringView()));
+    }
+  }
+
+  std::unordered_map<std::string, CaseState> cases;
+  Position at = tick;
+  std::int64_t time_at_target = 0;
+  while (at < target) {
+    ASSIGN_OR_RETURN(auto events, store_->ReadAll(at, std::min<Position>(1000, target - at)));
+    if (events.empty()) break;
+    for (const RecordedEvent& e : events) {
+      at = e.position;
+      time_at_target = e.recorded_at_ms;
+      const std::string case_id(CaseIdOfStream(e.stream));
+      if (case_id.empty()) continue;
+      auto data = DecodeEventData(e.type, e.data, StoredEventLimits());
+      if (!data.ok()) continue;  // not a case event type; the live fold skips it too
+      auto found = cases.find(case_id);
+      if (found == cases.end()) {
+        ASSIGN_OR_RETURN(CaseState before, FoldCase(*store_, case_id, e.position - 1));
+        found = cases.emplace(case_id, std::move(before)).first;
+      }
+      CaseState before = found->second;
+      found->second.Apply(e, *data);
+      const CaseState& after = found->second;
+      if (!after.exists || !Covers(path, after.report.cell)) continue;
+      CaseChange change{&e, &*data, &before, &after, false};
+      if (const auto* report = std::get_if<CaseReported>(&*data)) {
+        ASSIGN_OR_RETURN(change.repeat_dispute, IsRepeatDispute(*report, e, nullptr));
+      }
+      ApplyCaseChange(node, change);
+    }
+  }
+  if (time_at_target == 0 && target > 0) {
+    ASSIGN_OR_RETURN(RecordedEvent e, store_->ReadAt(target));
+    time_at_target = e.recorded_at_ms;
+  }
+  return RenderDashboard(path, node, target, time_at_target);
+}
+
+Result<std::string> Projector::CaseViewAsOf(std::string_view case_id, Position target) const {
+  ASSIGN_OR_RETURN(CaseState state, FoldCase(*store_, case_id, target));
+  if (!state.exists) {
+    return Status::NotFound("no case " + std::string(case_id) + " at position " +
+                            std::to_string(target));
+  }
+  return RenderCaseView(state);
+}
+
+Result<Position> Projector::PositionAt(std::int64_t unix_ms) const {
+  // recorded_at never decreases along the log, so search by halves.
+  Position lo = 0, hi = store_->Head().position;  // answer in [lo, hi]
+  while (lo < hi) {
+    const Position mid = lo + (hi - lo + 1) / 2;
+    ASSIGN_OR_RETURN(RecordedEvent e, store_->ReadAt(mid));
+    if (e.recorded_at_ms <= unix_ms) {
+      lo = mid;
+    } else {
+      hi = mid - 1;
+    }
+  }
+  return lo;
+}
+
+}  // namespace casegrid

@@ -1,0 +1,125 @@
+#include "projections/case_view.h"
+
+#include "projections/json_writer.h"
+
+namespace casegrid {
+
+std::string MaskPhone(std::string_view phone) {
+  if (phone.size() >= 7) {
+    return std::string(phone.substr(0, 3)) + "****" + std::string(phone.substr(phone.size() - 4));
+  }
+  if (phone.size() <= 2) return std::string(phone.size(), '*');
+  return std::string(1, phone.front()) + std::string(phone.size() - 2, '*') + phone.back();
+}
+
+std::string MaskName(std::string_view name) {
+  if (name.empty()) return {};
+  std::size_t first = 1;
+  const auto lead = static_cast<unsigned char>(name[0]);
+  if (lead >= 0xF0) {
+    first = 4;
+  } else if (lead >= 0xE0) {
+    first = 3;
+  } else if (lead >= 0xC0) {
+    first = 2;
+  }
+  first = std::min(first, name.size());
+  std::size_t rest = 0;  // characters after the first
+  for (std::size_t i = first; i < name.size(); ++i) {
+    if ((static_cast<unsigned char>(name[i]) & 0xC0) != 0x80) ++rest;
+  }
+  return std::string(name.substr(0, first)) + std::string(rest, '*');
+}
+
+std::string RenderCaseView(const CaseState& s, PersonalData personal) {
+  const bool mask = personal == PersonalData::kMasked;
+  JsonWriter w;
+  w.BeginObject();
+  w.Key("case_id").String(s.case_id);
+  w.Key("version").Int(static_cast<std::int64_t>(s.version));
+  w.Key("position").Int(static_cast<std::int64_t>(s.position));
+  w.Key("state").String(Name(s.status));
+  w.Key("kind").String(Name(s.kind));
+  w.Key("channel").String(Name(s.report.channel));
+  w.Key("priority").String(Name(s.priority));
+  w.Key("category").String(s.category);
+  w.Key("cell").String(s.report.cell);
+  w.Key("tier").Int(s.tier);
+  if (s.assignee.empty()) {
+    w.Key("assignee").Null();
+  } else {
+    w.Key("assignee").String(s.assignee);
+  }
+  w.Key("team").OptString(s.team);
+  w.Key("summary").String(s.report.summary);
+  w.Key("address").OptString(s.report.address);
+  w.Key("reporter").BeginObject();
+  w.Key("name").String(mask ? MaskName(s.report.reporter.name) : s.report.reporter.name);
+  if (s.report.reporter.phone) {
+    w.Key("phone").String(mask ? MaskPhone(*s.report.reporter.phone) : *s.report.reporter.phone);
+  } else {
+    w.Key("phone").Null();
+  }
+  w.EndObject();
+  w.Key("parties").BeginArray();
+  for (const auto& p : s.report.parties) w.String(mask ? MaskName(p) : p);
+  w.EndArray();
+  w.Key("occurred_at");
+  if (s.report.occurred_at) {
+    w.Time(*s.report.occurred_at);
+  } else {
+    w.Null();
+  }
+  w.Key("reported_at").Time(s.reported_at);
+  w.Key("accepted_at").Time(s.accepted_at);
+  w.Key("arrived_at").Time(s.arrived_at);
+  w.Key("resolved_at").Time(s.resolved_at);
+  w.Key("closed_at").Time(s.closed_at);
+  w.Key("resolution");
+  if (s.resolution) {
+    w.String(Name(*s.resolution));
+  } else {
+    w.Null();
+  }
+  w.Key("deadlines").BeginArray();
+  for (const CaseDeadline& d : s.deadlines) {
+    w.BeginObject();
+    w.Key("deadline").String(Name(d.kind));
+    w.Key("due_at").Time(d.due_at);
+    w.Key("missed").Bool(d.missed);
+    w.Key("met").Bool(d.met);
+    w.Key("warned").Bool(d.warned);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("callback").BeginObject();
+  w.Key("state").String(Name(s.callback.status));
+  w.Key("due_at");
+  if (s.callback.due_at) {
+    w.Time(*s.callback.due_at);
+  } else {
+    w.Null();
+  }
+  w.Key("attempts").Int(s.callback.attempts);
+  for (const auto& [key, value] :
+       {std::pair{"speed", s.callback.speed}, std::pair{"attitude", s.callback.attitude},
+        std::pair{"outcome", s.callback.outcome}}) {
+    w.Key(key);
+    if (value) {
+      w.String(Name(*value));
+    } else {
+      w.Null();
+    }
+  }
+  w.EndObject();
+  w.Key("mediation").BeginObject();
+  w.Key("sessions").Int(s.mediation_sessions).Key("agreements").Int(s.mediation_agreements);
+  w.EndObject();
+  w.Key("escalations").Int(s.escalations);
+  w.Key("reopenings").Int(s.reopenings);
+  w.Key("notes").Int(s.notes);
+  w.EndObject();
+  return w.Take();
+}
+
+}  // namespace casegrid

@@ -1,0 +1,26 @@
+// The case view of API.md, rendered from a CaseState.
+//
+// Personal data — the reporter's name and phone, the parties' names — is
+// masked for readers who do not handle the case (`138****0000`, `李**`).
+//
+// Thread-safety: pure functions.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "engine/case_state.h"
+
+namespace casegrid {
+
+enum class PersonalData { kShown, kMasked };
+
+std::string RenderCaseView(const CaseState& state, PersonalData personal = PersonalData::kShown);
+
+// "13800000000" -> "138****0000"; short numbers keep their first and last digit.
+std::string MaskPhone(std::string_view phone);
+// Keeps the first character (a whole UTF-8 sequence), the rest becomes '*':
+// "李小龙" -> "李**", "Li Wei" -> "L*****".
+std::string MaskName(std::string_view name);
+
+}  // namespace casegrid

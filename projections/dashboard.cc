@@ -1,0 +1,396 @@
+#include "projections/dashboard.h"
+
+#include <algorithm>
+#include <type_traits>
+
+#include "engine/grid_directory.h"
+#include "projections/json_writer.h"
+
+namespace casegrid {
+namespace {
+
+constexpr std::int64_t kHourMs = 3600 * 1000;
+constexpr std::int64_t kDayMs = 24 * kHourMs;
+
+std::int64_t FloorDiv(std::int64_t a, std::int64_t b) {
+  return a / b - ((a % b != 0) && (a < 0));
+}
+
+std::size_t BucketOf(std::int64_t ms) {
+  const std::int64_t minutes_ceil = (std::max<std::int64_t>(ms, 0) + 59999) / 60000;
+  const auto it =
+      std::lower_bound(kResponseBucketMinutes.begin(), kResponseBucketMinutes.end(), minutes_ceil);
+  return static_cast<std::size_t>(it - kResponseBucketMinutes.begin());
+}
+
+bool CallbackOpen(const CaseState& s) {
+  return s.callback.status == CallbackStatus::kScheduled ||
+         s.callback.status == CallbackStatus::kAttempted;
+}
+
+// The gauges `s` contributes, added (sign +1) or removed (-1).
+void Contribute(DashboardNode& n, const CaseState& s, int sign) {
+  if (!s.exists) return;
+  if (s.is_open()) {
+    const auto state = static_cast<std::size_t>(s.status);  // reported, assigned, in_progress
+    n.open_by_state[state] += sign;
+    n.open_by_tier[static_cast<std::size_t>(std::clamp(s.tier, 1, 3) - 1)] += sign;
+    n.open_by_kind[static_cast<std::size_t>(s.kind)] += sign;
+    const std::int64_t day = FloorDiv(s.reported_at, kDayMs);
+    if ((n.open_by_report_day[day] += sign) == 0) n.open_by_report_day.erase(day);
+    if (s.kind == CaseKind::kHazard) n.hazards_open += sign;
+  }
+  if (CallbackOpen(s)) {
+    n.callbacks_due += sign;
+    const CaseDeadline* d = s.Deadline(DeadlineKind::kCallback);
+    if (d != nullptr && d->missed) n.callbacks_overdue += sign;
+  }
+}
+
+void CountHour(DashboardNode& n, std::int64_t at_ms, int which) {
+  const std::int64_t hour = FloorDiv(at_ms, kHourMs);
+  n.hourly[hour][static_cast<std::size_t>(which)] += 1;
+  // Keep a bounded window behind the newest event (by event time, not clock).
+  const std::int64_t oldest =
+      FloorDiv(n.hourly.rbegin()->first * kHourMs - kHourlyDays * kDayMs, kHourMs);
+  n.hourly.erase(n.hourly.begin(), n.hourly.lower_bound(oldest));
+}
+
+void Percentiles(JsonWriter& w, const std::array<DashboardNode::Histogram, 4>& by_priority) {
+  w.BeginObject();
+  for (std::size_t p = 0; p < 4; ++p) {
+    const auto& h = by_priority[p];
+    std::int64_t total = 0;
+    for (auto c : h) total += c;
+    if (total == 0) continue;
+    auto at = [&](double q) -> std::int64_t {
+      const std::int64_t rank =
+          static_cast<std::int64_t>(q * static_cast<double>(total) + 0.999999);
+      std::int64_t seen = 0;
+      for (std::size_t b = 0; b < h.size(); ++b) {
+        seen += h[b];
+        if (seen >= std::max<std::int64_t>(rank, 1)) {
+          return b < kResponseBucketMinutes.size() ? kResponseBucketMinutes[b]
+                                                   : kResponseBucketMinutes.back() * 2;
+        }
+      }
+      return kResponseBucketMinutes.back() * 2;
+    };
+    w.Key(Name(static_cast<Priority>(p)));
+    w.BeginObject().Key("p50").Int(at(0.5)).Key("p90").Int(at(0.9)).Key("count").Int(total);
+    w.EndObject();
+  }
+  w.EndObject();
+}
+
+void Share(JsonWriter& w, std::int64_t part, std::int64_t whole) {
+  if (whole == 0) {
+    w.Null();
+  } else {
+    w.Double(static_cast<double>(part) / static_cast<double>(whole));
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> DashboardNodesOf(std::string_view cell) {
+  std::vector<std::string> nodes = CellAndAncestors(cell);
+  nodes.emplace_back();
+  return nodes;
+}
+
+void ApplyCaseChange(DashboardNode& n, const CaseChange& c) {
+  const CaseState& before = *c.before;
+  const CaseState& after = *c.after;
+  Contribute(n, before, -1);
+  Contribute(n, after, +1);
+  const std::int64_t at = c.event->recorded_at_ms;
+  std::visit(
+      [&](const auto& e) {
+        using T = std::decay_t<decltype(e)>;
+        if constexpr (std::is_same_v<T, CaseReported>) {
+          ++n.reported;
+          CountHour(n, at, 0);
+          if (c.repeat_dispute) ++n.repeat_disputes;
+        } else if constexpr (std::is_same_v<T, CaseResolved>) {
+          ++n.resolved;
+          CountHour(n, at, 1);
+          if (e.resolution == Resolution::kRectified && after.kind == CaseKind::kHazard) {
+            ++n.hazards_rectified;
+          }
+        } else if constexpr (std::is_same_v<T, MediationSessionHeld>) {
+          const auto tier = static_cast<std::size_t>(std::clamp(e.tier, 1, 3) - 1);
+          ++n.mediation_sessions[tier];
+          if (e.outcome == MediationOutcome::kAgreement) ++n.mediation_agreements[tier];
+        } else if constexpr (std::is_same_v<T, CaseEscalated>) {
+          ++n.escalations;
+        } else if constexpr (std::is_same_v<T, CallbackCompleted>) {
+          ++n.callbacks_completed;
+          n.callbacks_satisfied[0] += e.speed == Satisfaction::kSatisfied;
+          n.callbacks_satisfied[1] += e.attitude == Satisfaction::kSatisfied;
+          n.callbacks_satisfied[2] += e.outcome == Satisfaction::kSatisfied;
+        } else if constexpr (std::is_same_v<T, DeadlineMissed>) {
+          ++n.deadlines_missed[static_cast<std::size_t>(e.deadline)];
+        }
+      },
+      *c.data);
+  const auto priority = static_cast<std::size_t>(after.priority);
+  if (before.accepted_at == 0 && after.accepted_at != 0) {
+    ++n.to_accept[priority][BucketOf(after.accepted_at - after.reported_at)];
+  }
+  if (before.arrived_at == 0 && after.arrived_at != 0) {
+    ++n.to_arrival[priority][BucketOf(after.arrived_at - after.reported_at)];
+  }
+  n.position = c.event->position;
+}
+
+// ---------------------------------------------------------------- encoding
+
+namespace {
+
+void PutVarint(std::string& out, std::int64_t signed_value) {
+  auto v = static_cast<std::uint64_t>((signed_value << 1) ^ (signed_value >> 63));  // zigzag
+  while (v >= 0x80) {
+    out += static_cast<char>((v & 0x7F) | 0x80);
+    v >>= 7;
+  }
+  out += static_cast<char>(v);
+}
+
+class VarintReader {
+ public:
+  explicit VarintReader(std::string_view in) : in_(in) {}
+  std::int64_t Next() {
+    std::uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (in_.empty()) {
+        bad_ = true;
+        return 0;
+      }
+      const auto b = static_cast<unsigned char>(in_.front());
+      in_.remove_prefix(1);
+      v |= std::uint64_t{b & 0x7Fu} << shift;
+      if ((b & 0x80) == 0) return static_cast<std::int64_t>((v >> 1) ^ (~(v & 1) + 1));
+    }
+    bad_ = true;
+    return 0;
+  }
+  bool done_cleanly() const { return !bad_ && in_.empty(); }
+  bool bad() const { return bad_; }
+  void Fail() { bad_ = true; }
+
+ private:
+  std::string_view in_;
+  bool bad_ = false;
+};
+
+// Visits every field in one fixed order, for both directions.
+template <typename Node, typename Scalar, typename Map, typename HourMap>
+void VisitFields(Node& n, Scalar&& scalar, Map&& map, HourMap&& hours) {
+  for (auto& v : n.open_by_state) scalar(v);
+  for (auto& v : n.open_by_tier) scalar(v);
+  for (auto& v : n.open_by_kind) scalar(v);
+  map(n.open_by_report_day);
+  scalar(n.callbacks_due);
+  scalar(n.callbacks_overdue);
+  scalar(n.hazards_open);
+  hours(n.hourly);
+  scalar(n.reported);
+  scalar(n.resolved);
+  for (auto& v : n.mediation_sessions) scalar(v);
+  for (auto& v : n.mediation_agreements) scalar(v);
+  scalar(n.escalations);
+  scalar(n.callbacks_completed);
+  for (auto& v : n.callbacks_satisfied) scalar(v);
+  for (auto& v : n.deadlines_missed) scalar(v);
+  scalar(n.repeat_disputes);
+  scalar(n.hazards_rectified);
+  for (auto& h : n.to_accept) {
+    for (auto& v : h) scalar(v);
+  }
+  for (auto& h : n.to_arrival) {
+    for (auto& v : h) scalar(v);
+  }
+}
+
+constexpr std::int64_t kEncodingVersion = 1;
+
+}  // namespace
+
+std::string EncodeDashboardNode(const DashboardNode& node) {
+  std::string out;
+  PutVarint(out, kEncodingVersion);
+  PutVarint(out, static_cast<std::int64_t>(node.position));
+  VisitFields(
+      node, [&](std::int64_t v) { PutVarint(out, v); },
+      [&](const std::map<std::int64_t, std::int64_t>& m) {
+        PutVarint(out, static_cast<std::int64_t>(m.size()));
+        for (const auto& [k, v] : m) PutVarint(out, k), PutVarint(out, v);
+      },
+      [&](const std::map<std::int64_t, std::array<std::int64_t, 2>>& m) {
+        PutVarint(out, static_cast<std::int64_t>(m.size()));
+        for (const auto& [k, v] : m) PutVarint(out, k), PutVarint(out, v[0]), PutVarint(out, v[1]);
+      });
+  return out;
+}
+
+Result<DashboardNode> DecodeDashboardNode(std::string_view bytes) {
+  VarintReader r(bytes);
+  if (r.Next() != kEncodingVersion) return Status::Corruption("dashboard node: unknown encoding");
+  DashboardNode node;
+  node.position = static_cast<Position>(r.Next());
+  auto count = [&]() -> std::int64_t {
+    const std::int64_t c = r.Next();
+    if (c >= 0 && c <= static_cast<std::int64_t>(bytes.size())) return c;
+    r.Fail();
+    return 0;
+  };
+  VisitFields(
+      node, [&](std::int64_t& v) { v = r.Next(); },
+      [&](std::map<std::int64_t, std::int64_t>& m) {
+        for (std::int64_t i = count(); i > 0 && !r.bad(); --i) {
+          const std::int64_t k = r.Next();
+          m[k] = r.Next();
+        }
+      },
+      [&](std::map<std::int64_t, std::array<std::int64_t, 2>>& m) {
+        for (std::int64_t i = count(); i > 0 && !r.bad(); --i) {
+          const std::int64_t k = r.Next();
+          auto& v = m[k];
+          v[0] = r.Next();
+          v[1] = r.Next();
+        }
+      });
+  if (!r.done_cleanly()) return Status::Corruption("dashboard node: truncated or padded");
+  return node;
+}
+
+// ---------------------------------------------------------------- rendering
+
+std::string RenderDashboard(std::string_view path, const DashboardNode& n, Position position,
+                            std::int64_t now_ms) {
+  JsonWriter w;
+  w.BeginObject();
+  w.Key("cell").String(path);
+  w.Key("position").Int(static_cast<std::int64_t>(position));
+  w.Key("as_of").Time(now_ms);
+
+  std::int64_t open_total = 0;
+  for (auto v : n.open_by_state) open_total += v;
+  w.Key("open").BeginObject();
+  w.Key("total").Int(open_total);
+  w.Key("by_state").BeginObject();
+  for (std::size_t i = 0; i < n.open_by_state.size(); ++i) {
+    w.Key(Name(static_cast<CaseStatus>(i))).Int(n.open_by_state[i]);
+  }
+  w.EndObject();
+  w.Key("by_tier").BeginObject();
+  for (std::size_t i = 0; i < n.open_by_tier.size(); ++i) {
+    w.Key(std::to_string(i + 1)).Int(n.open_by_tier[i]);
+  }
+  w.EndObject();
+  w.Key("by_kind").BeginObject();
+  for (std::size_t i = 0; i < n.open_by_kind.size(); ++i) {
+    w.Key(Name(static_cast<CaseKind>(i))).Int(n.open_by_kind[i]);
+  }
+  w.EndObject();
+  // Age of open cases by the day they were reported, measured at now_ms.
+  std::array<std::int64_t, 5> ages{};  // <1d, 1-3d, 3-7d, 7-30d, >=30d
+  const std::int64_t today = FloorDiv(now_ms, kDayMs);
+  for (const auto& [day, count] : n.open_by_report_day) {
+    const std::int64_t age = today - day;
+    ages[age < 1 ? 0 : age < 3 ? 1 : age < 7 ? 2 : age < 30 ? 3 : 4] += count;
+  }
+  w.Key("by_age").BeginObject();
+  const char* age_names[] = {"under_1d", "1d_to_3d", "3d_to_7d", "7d_to_30d", "over_30d"};
+  for (std::size_t i = 0; i < ages.size(); ++i) w.Key(age_names[i]).Int(ages[i]);
+  w.EndObject();
+  w.EndObject();
+
+  // Today and the hourly intake of today against the seven days before.
+  std::array<std::int64_t, 24> intake_today{}, intake_week{};
+  std::int64_t reported_today = 0, resolved_today = 0;
+  for (const auto& [hour, counts] : n.hourly) {
+    const std::int64_t day = FloorDiv(hour, 24);
+    const auto hour_of_day = static_cast<std::size_t>(hour - day * 24);
+    if (day == today) {
+      reported_today += counts[0];
+      resolved_today += counts[1];
+      intake_today[hour_of_day] += counts[0];
+    } else if (day < today && day >= today - 7) {
+      intake_week[hour_of_day] += counts[0];
+    }
+  }
+  w.Key("today")
+      .BeginObject()
+      .Key("reported")
+      .Int(reported_today)
+      .Key("resolved")
+      .Int(resolved_today);
+  w.EndObject();
+  w.Key("intake_hourly").BeginObject();
+  w.Key("today").BeginArray();
+  for (auto v : intake_today) w.Int(v);
+  w.EndArray();
+  w.Key("previous_7_days_average").BeginArray();
+  for (auto v : intake_week) w.Double(static_cast<double>(v) / 7.0);
+  w.EndArray();
+  w.EndObject();
+  w.Key("totals").BeginObject().Key("reported").Int(n.reported).Key("resolved").Int(n.resolved);
+  w.EndObject();
+
+  std::int64_t sessions = 0, agreements = 0;
+  for (std::size_t t = 0; t < 3; ++t) sessions += n.mediation_sessions[t];
+  for (std::size_t t = 0; t < 3; ++t) agreements += n.mediation_agreements[t];
+  w.Key("mediation").BeginObject();
+  w.Key("sessions").Int(sessions).Key("agreements").Int(agreements).Key("success_rate");
+  Share(w, agreements, sessions);
+  w.Key("by_tier").BeginObject();
+  for (std::size_t t = 0; t < 3; ++t) {
+    w.Key(std::to_string(t + 1)).BeginObject();
+    w.Key("sessions").Int(n.mediation_sessions[t]).Key("agreements").Int(n.mediation_agreements[t]);
+    w.Key("success_rate");
+    Share(w, n.mediation_agreements[t], n.mediation_sessions[t]);
+    w.EndObject();
+  }
+  w.EndObject();
+  w.EndObject();
+
+  w.Key("callbacks").BeginObject();
+  w.Key("due").Int(n.callbacks_due).Key("completed").Int(n.callbacks_completed);
+  w.Key("overdue").Int(n.callbacks_overdue);
+  w.Key("satisfied").BeginObject();
+  const char* dims[] = {"speed", "attitude", "outcome"};
+  for (std::size_t i = 0; i < 3; ++i) {
+    w.Key(dims[i]);
+    Share(w, n.callbacks_satisfied[i], n.callbacks_completed);
+  }
+  w.EndObject();
+  w.EndObject();
+
+  std::int64_t missed = 0;
+  for (auto v : n.deadlines_missed) missed += v;
+  w.Key("escalations").Int(n.escalations);
+  w.Key("deadlines_missed").Int(missed);
+  w.Key("deadlines_missed_by_kind").BeginObject();
+  for (std::size_t i = 0; i < n.deadlines_missed.size(); ++i) {
+    w.Key(Name(static_cast<DeadlineKind>(i))).Int(n.deadlines_missed[i]);
+  }
+  w.EndObject();
+  w.Key("repeat_disputes").Int(n.repeat_disputes);
+  w.Key("hazards")
+      .BeginObject()
+      .Key("open")
+      .Int(n.hazards_open)
+      .Key("rectified")
+      .Int(n.hazards_rectified);
+  w.EndObject();
+  w.Key("response_minutes");
+  Percentiles(w, n.to_accept);
+  w.Key("arrival_minutes");
+  Percentiles(w, n.to_arrival);
+  w.EndObject();
+  return w.Take();
+}
+
+}  // namespace casegrid

@@ -1,0 +1,98 @@
+// The dashboard of one node of the grid tree (a cell, a group, an area, a
+// district, or the root ""): the figures a command center watches, kept
+// incrementally as case events fold.
+//
+// A case counts toward its cell and every node above it. Two kinds of
+// figures: gauges that follow the case's current state (open cases by state,
+// tier, kind and report day; callbacks due and overdue; hazards open), kept
+// by removing the case's old contribution and adding its new one; and
+// counters bumped by events (reported and resolved per hour, mediation
+// sessions, escalations, completed callbacks and their satisfaction,
+// deadlines missed, repeat disputes, hazards rectified, response times).
+//
+// Everything derives from events and their recorded times, never the clock,
+// so a node folded to position P is the same live, rebuilt or replayed.
+// Only Render's `now` (for "today" and the age of open cases) is a time of
+// the reader's choosing: the clock for live reads, the event's time for
+// as_of.
+//
+// Thread-safety: values; not synchronized.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+
+#include "engine/case_events.h"
+#include "engine/case_state.h"
+#include "engine/event.h"
+#include "engine/status.h"
+
+namespace casegrid {
+
+// Upper bounds, in minutes, of the response-time histogram buckets; the
+// last bucket is open. A percentile is reported as its bucket's bound.
+inline constexpr std::array<std::int64_t, 31> kResponseBucketMinutes = {
+    1,  2,  3,   4,   5,   6,   8,   10,  12,  15,  20,   25,   30,   40,   50,  60,
+    75, 90, 120, 150, 180, 240, 300, 360, 480, 720, 1080, 1440, 2160, 2880, 4320};
+inline constexpr std::size_t kResponseBuckets = kResponseBucketMinutes.size() + 1;
+// Hourly intake is kept for this many days before the newest event.
+inline constexpr std::int64_t kHourlyDays = 8;
+
+struct DashboardNode {
+  using Histogram = std::array<std::int64_t, kResponseBuckets>;
+
+  // Gauges.
+  std::array<std::int64_t, 3> open_by_state{};              // reported, assigned, in_progress
+  std::array<std::int64_t, 3> open_by_tier{};               // tiers 1..3
+  std::array<std::int64_t, 4> open_by_kind{};               // CaseKind order
+  std::map<std::int64_t, std::int64_t> open_by_report_day;  // Unix day -> open cases
+  std::int64_t callbacks_due = 0;                           // scheduled or attempted, not completed
+  std::int64_t callbacks_overdue = 0;  // of those, with the callback deadline missed
+  std::int64_t hazards_open = 0;
+
+  // Counters.
+  std::map<std::int64_t, std::array<std::int64_t, 2>> hourly;  // Unix hour -> reported, resolved
+  std::int64_t reported = 0, resolved = 0;
+  std::array<std::int64_t, 3> mediation_sessions{}, mediation_agreements{};  // by tier
+  std::int64_t escalations = 0;
+  std::int64_t callbacks_completed = 0;
+  std::array<std::int64_t, 3> callbacks_satisfied{};  // speed, attitude, outcome
+  std::array<std::int64_t, 4> deadlines_missed{};     // DeadlineKind order
+  std::int64_t repeat_disputes = 0;
+  std::int64_t hazards_rectified = 0;
+  std::array<Histogram, 4> to_accept{};   // by Priority
+  std::array<Histogram, 4> to_arrival{};  // by Priority
+
+  Position position = 0;  // the last event that changed this node
+
+  bool operator==(const DashboardNode&) const = default;
+};
+
+// What one case event did, for the dashboards above its cell.
+struct CaseChange {
+  const RecordedEvent* event = nullptr;
+  const CaseEventData* data = nullptr;
+  const CaseState* before = nullptr;  // !exists for a new case
+  const CaseState* after = nullptr;
+  bool repeat_dispute = false;  // a CaseReported of a dispute at an address seen within 30 days
+};
+
+// Folds `change` into `node`.
+void ApplyCaseChange(DashboardNode& node, const CaseChange& change);
+
+// The nodes a case of `cell` counts toward: the cell, its ancestors, and "".
+std::vector<std::string> DashboardNodesOf(std::string_view cell);
+
+// Compact binary form for the view store; Decode(Encode(n)) == n.
+std::string EncodeDashboardNode(const DashboardNode& node);
+Result<DashboardNode> DecodeDashboardNode(std::string_view bytes);
+
+// The dashboard view of API.md for node `path`, with "today" and ages
+// measured at `now_ms`.
+std::string RenderDashboard(std::string_view path, const DashboardNode& node, Position position,
+                            std::int64_t now_ms);
+
+}  // namespace casegrid

@@ -1,0 +1,453 @@
+#include "projections/projector.h"
+
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+#include <cctype>
+#include <iostream>
+#include <list>
+#include <unordered_map>
+
+#include "engine/record_format.h"
+#include "engine/subscription.h"
+#include "projections/case_view.h"
+
+namespace casegrid {
+
+// A bounded map of case states, least recently used out first.
+class Projector::CaseCache {
+ public:
+  explicit CaseCache(std::size_t capacity) : capacity_(std::max<std::size_t>(capacity, 1)) {}
+  const CaseState* Find(const std::string& id) {
+    auto it = index_.find(id);
+    if (it == index_.end()) return nullptr;
+    order_.splice(order_.begin(), order_, it->second);
+    return &it->second->second;
+  }
+  void Put(const std::string& id, CaseState state) {
+    if (auto it = index_.find(id); it != index_.end()) {
+      it->second->second = std::move(state);
+      order_.splice(order_.begin(), order_, it->second);
+      return;
+    }
+    order_.emplace_front(id, std::move(state));
+    index_[id] = order_.begin();
+    if (order_.size() > capacity_) {
+      index_.erase(order_.back().first);
+      order_.pop_back();
+    }
+  }
+  void Clear() {
+    order_.clear();
+    index_.clear();
+  }
+
+ private:
+  const std::size_t capacity_;
+  std::list<std::pair<std::string, CaseState>> order_;
+  std::unordered_map<std::string, std::list<std::pair<std::string, CaseState>>::iterator> index_;
+};
+
+// What one Apply() accumulates before its single write.
+struct Projector::Batch {
+  rocksdb::WriteBatch write;
+  ViewChanges changes;
+  // Addresses reported in this batch: normalized address -> (time, position).
+  std::map<std::string, std::pair<std::int64_t, Position>> addresses;
+};
+
+std::string NormalizeAddress(std::string_view address) {
+  std::string out;
+  for (char c : address) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u >= 0x80) {
+      out += c;
+    } else if (std::isalnum(u)) {
+      out += static_cast<char>(std::tolower(u));
+    }
+  }
+  return out;
+}
+
+namespace {
+
+std::string CellCaseKey(std::string_view cell, std::string_view case_id) {
+  std::string key(cell);
+  key += '\0';
+  key += case_id;
+  return key;
+}
+
+std::string AddressKey(std::string_view normalized, Position position) {
+  std::string key(normalized);
+  key += '\0';
+  key += storage::EncodeBigEndian64(position);
+  return key;
+}
+
+std::string SnapshotKey(std::string_view node, Position position) {
+  std::string key(node);
+  key += '\0';
+  key += storage::EncodeBigEndian64(position);
+  return key;
+}
+
+bool InSubtree(std::string_view cell, std::string_view root) {
+  if (root.empty()) return true;
+  return cell.size() >= root.size() && cell.substr(0, root.size()) == root &&
+         (cell.size() == root.size() || cell[root.size()] == '/');
+}
+
+void AddUnique(std::vector<std::string>& v, const std::string& s) {
+  if (std::find(v.begin(), v.end(), s) == v.end()) v.push_back(s);
+}
+
+}  // namespace
+
+Projector::Projector(EventStore* store, ProjectorOptions options)
+    : store_(store),
+      options_(std::move(options)),
+      cache_(std::make_unique<CaseCache>(options_.case_cache_entries)) {}
+
+Projector::~Projector() {
+  Stop();
+}
+
+Result<std::unique_ptr<Projector>> Projector::Open(EventStore* store, ProjectorOptions options) {
+  std::unique_ptr<Projector> p(new Projector(store, std::move(options)));
+  RETURN_IF_ERROR(p->Load());
+  return p;
+}
+
+Status Projector::Load() {
+  ASSIGN_OR_RETURN(views_, ViewStore::Open(options_.path));
+  ASSIGN_OR_RETURN(Position checkpoint, views_->Checkpoint());
+  if (checkpoint > store_->Head().position) {
+    return Status::Corruption("views at " + options_.path + " are at position " +
+                              std::to_string(checkpoint) + ", past the log's head " +
+                              std::to_string(store_->Head().position) +
+                              "; remove them and rebuild");
+  }
+  RETURN_IF_ERROR(grid_.Load(*store_, checkpoint));
+  Status decoded;
+  RETURN_IF_ERROR(
+      views_->ForEach(kViewDashboard, [&](std::string_view key, std::string_view value) {
+        auto node = DecodeDashboardNode(value);
+        if (!node.ok()) {
+          decoded = node.status();
+          return;
+        }
+        nodes_.emplace(std::string(key), std::move(node).value());
+      }));
+  RETURN_IF_ERROR(decoded);
+  std::unique_ptr<rocksdb::Iterator> it(
+      views_->db()->NewIterator(rocksdb::ReadOptions(), views_->family(kViewTicks)));
+  it->SeekToLast();
+  if (it->Valid()) last_snapshot_ = storage::DecodeBigEndian64(it->key().ToStringView());
+  position_.store(checkpoint, std::memory_order_release);
+  return Status::Ok();
+}
+
+Result<CaseState> Projector::CaseBefore(const std::string& case_id, Position position) {
+  if (const CaseState* cached = cache_->Find(case_id)) return *cached;
+  return FoldCase(*store_, case_id, position - 1);
+}
+
+Result<bool> Projector::IsRepeatDispute(const CaseReported& report, const RecordedEvent& event,
+                                        Batch* batch) const {
+  if (report.kind != CaseKind::kDispute || !report.address) return false;
+  const std::string address = NormalizeAddress(*report.address);
+  if (address.empty()) return false;
+  std::int64_t previous_at = -1;
+  if (batch != nullptr) {
+    if (auto it = batch->addresses.find(address); it != batch->addresses.end()) {
+      previous_at = it->second.first;
+    }
+  }
+  if (previous_at < 0) {
+    std::unique_ptr<rocksdb::Iterator> it(
+        views_->db()->NewIterator(rocksdb::ReadOptions(), views_->family(kViewAddresses)));
+    it->SeekForPrev(AddressKey(address, event.position - 1));
+    const std::string prefix = address + '\0';
+    if (it->Valid() && it->key().starts_with(prefix) && it->value().size() >= 8) {
+      previous_at =
+          static_cast<std::int64_t>(storage::DecodeBigEndian64(it->value().ToStringView()));
+    }
+    if (!it->status().ok())
+      return Status::Unavailable("reading addresses: " + it->status().ToString());
+  }
+  return previous_at >= 0 && event.recorded_at_ms - previous_at <= kRepeatDisputeWindowMs;
+}
+
+Status Projector::ApplyOne(const RecordedEvent& e, Batch& b) {
+  auto decoded = DecodeEventData(e.type, e.data, StoredEventLimits());
+  if (!decoded.ok()) {
+    // Streams the engine does not define (raw appends of other types) are not
+    // views' business; an undecodable event of a known type is.
+    if (decoded.status().message().find("unknown event type") != std::string::npos) {
+      return Status::Ok();
+    }
+    return Status::Corruption("position " + std::to_string(e.position) + ": " +
+                              decoded.status().message());
+  }
+  const CaseEventData& data = *decoded;
+  if (e.stream.rfind("grid/", 0) == 0) {
+    grid_.Apply(e, data);
+    return Status::Ok();
+  }
+  if (e.stream.rfind("alerts/", 0) == 0) {
+    if (const auto* ack = std::get_if<AlertAcknowledged>(&data)) {
+      const std::string person = e.stream.substr(7);
+      if (auto key = AlertKeyOfId(person, ack->alert)) {
+        b.write.Delete(views_->family(kViewAlerts), *key).PermitUncheckedError();
+        b.changes.acknowledged.emplace_back(person, ack->alert);
+      }
+    }
+    return Status::Ok();
+  }
+  const std::string case_id(CaseIdOfStream(e.stream));
+  if (case_id.empty()) return Status::Ok();
+
+  ASSIGN_OR_RETURN(CaseState before, CaseBefore(case_id, e.position));
+  CaseState after = before;
+  after.Apply(e, data);
+  if (!after.exists) {  // an event before its case was reported (raw append)
+    cache_->Put(case_id, std::move(after));
+    return Status::Ok();
+  }
+  CaseChange change{&e, &data, &before, &after, false};
+  if (const auto* report = std::get_if<CaseReported>(&data)) {
+    ASSIGN_OR_RETURN(change.repeat_dispute, IsRepeatDispute(*report, e, &b));
+    if (report->kind == CaseKind::kDispute && report->address) {
+      const std::string address = NormalizeAddress(*report->address);
+      if (!address.empty()) {
+        b.addresses[address] = {e.recorded_at_ms, e.position};
+        std::string value =
+            storage::EncodeBigEndian64(static_cast<std::uint64_t>(e.recorded_at_ms));
+        value += case_id;
+        b.write.Put(views_->family(kViewAddresses), AddressKey(address, e.position), value)
+            .PermitUncheckedError();
+      }
+    }
+  }
+  {
+    std::unique_lock l(nodes_mu_);
+    for (const std::string& node : DashboardNodesOf(after.report.cell)) {
+      ApplyCaseChange(nodes_[node], change);
+      AddUnique(b.changes.nodes, node);
+    }
+  }
+  for (Alert& alert : AlertsFor(change, grid_)) {
+    b.write.Put(views_->family(kViewAlerts), AlertKey(alert), RenderAlert(alert))
+        .PermitUncheckedError();
+    b.changes.alerts.push_back(std::move(alert));
+  }
+  b.write.Put(views_->family(kViewCases), case_id, RenderCaseView(after)).PermitUncheckedError();
+  const char index_value[2] = {static_cast<char>(after.status), static_cast<char>(after.kind)};
+  b.write
+      .Put(views_->family(kViewCellCases), CellCaseKey(after.report.cell, case_id),
+           rocksdb::Slice(index_value, 2))
+      .PermitUncheckedError();
+  AddUnique(b.changes.cases, case_id);
+  cache_->Put(case_id, std::move(after));
+  return Status::Ok();
+}
+
+Status Projector::Apply(const std::vector<RecordedEvent>& events) {
+  return ApplyBatch(events, nullptr);
+}
+
+Status Projector::ApplyBatch(const std::vector<RecordedEvent>& events, ViewChanges* changes) {
+  if (events.empty()) return Status::Ok();
+  const Position start = position();
+  Batch b;
+  Position expected = start + 1;
+  for (const RecordedEvent& e : events) {
+    if (e.position != expected) {
+      return Status::Internal("views at position " + std::to_string(expected - 1) +
+                              " were handed position " + std::to_string(e.position));
+    }
+    Status s = ApplyOne(e, b);
+    if (!s.ok()) {
+      cache_->Clear();  // it may hold states this batch will not write
+      return s;
+    }
+    ++expected;
+  }
+  const Position last = events.back().position;
+  {
+    std::shared_lock l(nodes_mu_);
+    for (const std::string& node : b.changes.nodes) {
+      b.write.Put(views_->family(kViewDashboard), node, EncodeDashboardNode(nodes_.at(node)))
+          .PermitUncheckedError();
+      AddUnique(dirty_since_snapshot_, node);
+    }
+    if (last / options_.snapshot_every > last_snapshot_ / options_.snapshot_every) {
+      const std::string tick = storage::EncodeBigEndian64(last);
+      for (const std::string& node : dirty_since_snapshot_) {
+        b.write
+            .Put(views_->family(kViewSnapshots), SnapshotKey(node, last),
+                 EncodeDashboardNode(nodes_.at(node)))
+            .PermitUncheckedError();
+      }
+      b.write.Put(views_->family(kViewTicks), tick, "").PermitUncheckedError();
+      dirty_since_snapshot_.clear();
+      last_snapshot_ = last;
+    }
+  }
+  b.write
+      .Put(views_->family(kViewMeta), ViewStore::kCheckpointKey, storage::EncodeBigEndian64(last))
+      .PermitUncheckedError();
+  if (Status s = views_->Write(&b.write); !s.ok()) {
+    cache_->Clear();
+    return s;
+  }
+  b.changes.position = last;
+  {
+    std::lock_guard l(progress_mu_);
+    position_.store(last, std::memory_order_release);
+  }
+  progress_cv_.notify_all();
+  if (changes != nullptr) *changes = std::move(b.changes);
+  return Status::Ok();
+}
+
+Status Projector::CatchUp(const std::function<void(Position, Position)>& progress) {
+  const Position head = store_->Head().position;
+  while (position() < head) {
+    ASSIGN_OR_RETURN(auto events, store_->ReadAll(position(), options_.batch_events));
+    if (events.empty()) break;
+    RETURN_IF_ERROR(Apply(events));
+    if (progress) progress(position(), head);
+  }
+  return Status::Ok();
+}
+
+void Projector::Start(std::function<void(const ViewChanges&)> on_change) {
+  Stop();
+  stopping_ = false;
+  subscription_ = store_->Subscribe(position(), SubscriptionOptions{});
+  thread_ = std::thread([this, on_change = std::move(on_change)] { Run(on_change); });
+}
+
+void Projector::Run(std::function<void(const ViewChanges&)> on_change) {
+  std::vector<RecordedEvent> events;
+  while (!stopping_) {
+    events.clear();
+    Status s = subscription_->Next(&events, options_.batch_events, std::chrono::milliseconds(200));
+    if (!s.ok()) {
+      if (stopping_) return;
+      std::lock_guard l(progress_mu_);
+      failure_ = s;
+      break;
+    }
+    if (events.empty()) continue;
+    ViewChanges changes;
+    Status applied = ApplyBatch(events, &changes);
+    if (!applied.ok()) {
+      std::cerr << "casegrid: projections stopped: " << applied.ToString() << "\n";
+      std::lock_guard l(progress_mu_);
+      failure_ = applied;
+      break;
+    }
+    if (on_change) on_change(changes);
+  }
+  progress_cv_.notify_all();
+}
+
+void Projector::Stop() {
+  stopping_ = true;
+  if (subscription_) subscription_->Close();
+  if (thread_.joinable()) thread_.join();
+  subscription_.reset();
+}
+
+bool Projector::WaitFor(Position target, std::chrono::milliseconds timeout) const {
+  std::unique_lock l(progress_mu_);
+  return progress_cv_.wait_for(l, timeout, [&] {
+    return position() >= target || !failure_.ok();
+  }) && position() >= target;
+}
+
+Status Projector::failure() const {
+  std::lock_guard l(progress_mu_);
+  return failure_;
+}
+
+// ---------------------------------------------------------------- reads
+
+Result<std::optional<std::string>> Projector::CaseView(std::string_view case_id) const {
+  return views_->Get(kViewCases, std::string(case_id));
+}
+
+Result<std::string> Projector::Dashboard(std::string_view path, std::int64_t now_ms) const {
+  if (!path.empty() && !grid_.HasCell(path)) {
+    return Status::NotFound("no cell " + std::string(path));
+  }
+  std::shared_lock l(nodes_mu_);
+  auto it = nodes_.find(path);
+  static const DashboardNode kEmpty;
+  return RenderDashboard(path, it == nodes_.end() ? kEmpty : it->second, position(), now_ms);
+}
+
+Result<CasePage> Projector::ListCases(const CaseQuery& q) const {
+  CasePage page;
+  const std::size_t limit = std::clamp<std::size_t>(q.limit, 1, 500);
+  std::unique_ptr<rocksdb::Iterator> it(
+      views_->db()->NewIterator(rocksdb::ReadOptions(), views_->family(kViewCellCases)));
+  std::string start = q.cell;
+  if (!q.after.empty()) {
+    const auto bar = q.after.find('|');
+    if (bar == std::string::npos) return Status::InvalidArgument("after: not a cursor");
+    start = CellCaseKey(q.after.substr(0, bar), q.after.substr(bar + 1));
+  }
+  std::string last_key;
+  for (it->Seek(start); it->Valid(); it->Next()) {
+    const std::string_view key = it->key().ToStringView();
+    const auto zero = key.find('\0');
+    const std::string_view cell = key.substr(0, zero), id = key.substr(zero + 1);
+    if (!q.cell.empty() && key.substr(0, q.cell.size()) != q.cell) break;  // past the subtree
+    if (!q.after.empty() && key == start) continue;
+    if (!InSubtree(cell, q.cell)) continue;
+    const std::string_view value = it->value().ToStringView();
+    if (value.size() != 2) return Status::Corruption("cell index entry of " + std::string(id));
+    if (q.state && static_cast<CaseStatus>(value[0]) != *q.state) continue;
+    if (q.kind && static_cast<CaseKind>(value[1]) != *q.kind) continue;
+    if (page.views.size() == limit) {
+      page.next = last_key;
+      break;
+    }
+    ASSIGN_OR_RETURN(auto view, views_->Get(kViewCases, std::string(id)));
+    if (view) page.views.push_back(std::move(*view));
+    last_key = std::string(cell) + "|" + std::string(id);
+  }
+  if (!it->status().ok()) return Status::Unavailable(it->status().ToString());
+  return page;
+}
+
+Result<std::vector<std::string>> Projector::OpenAlerts(std::string_view person,
+                                                       std::size_t limit) const {
+  std::vector<std::string> out;
+  std::string prefix(person);
+  prefix += '\0';
+  std::unique_ptr<rocksdb::Iterator> it(
+      views_->db()->NewIterator(rocksdb::ReadOptions(), views_->family(kViewAlerts)));
+  // Newest first: walk the person's keys backward from the end of their range.
+  std::string end = prefix;
+  end += std::string(9, '\xff');
+  for (it->SeekForPrev(end); it->Valid() && it->key().starts_with(prefix) && out.size() < limit;
+       it->Prev()) {
+    out.push_back(it->value().ToString());
+  }
+  if (!it->status().ok()) return Status::Unavailable(it->status().ToString());
+  return out;
+}
+
+Result<bool> Projector::HasOpenAlert(std::string_view person, std::string_view alert_id) const {
+  auto key = AlertKeyOfId(person, alert_id);
+  if (!key) return false;
+  ASSIGN_OR_RETURN(auto value, views_->Get(kViewAlerts, *key));
+  return value.has_value();
+}
+
+}  // namespace casegrid

@@ -1,0 +1,155 @@
+// Projector: folds the log into the views — case views, cell boards,
+// dashboards for every node of the grid tree, each person's alerts — and
+// keeps them live as events commit.
+//
+// Each batch of events is one ViewStore write carrying the changed views and
+// the checkpoint, so a restart resumes exactly where it stopped. Every
+// `snapshot_every` positions the dashboards changed since the last snapshot
+// are also written as snapshots, which is what answers `as_of` without
+// replaying the whole log (as_of.cc).
+//
+// Ownership: the EventStore is not owned and must outlive the projector.
+//
+// Thread-safety: Apply/CatchUp/Start/Stop are for one controlling thread, and
+// Apply/CatchUp must not be called while started. Reads (CaseView, Dashboard,
+// ListCases, OpenAlerts, the as_of reads) are safe from any thread at any
+// time: they see the views of some applied batch, never half of one.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "engine/case_state.h"
+#include "engine/event_store.h"
+#include "engine/grid_directory.h"
+#include "projections/alerts.h"
+#include "projections/dashboard.h"
+#include "projections/view_store.h"
+
+namespace casegrid {
+
+struct ProjectorOptions {
+  std::string path;                         // the views folder
+  std::size_t case_cache_entries = 100000;  // case states kept between events
+  Position snapshot_every = 4096;           // dashboard snapshots for as_of
+  std::size_t batch_events = 2000;          // events per view write
+};
+
+// What one applied batch changed; handed to the change listener (push).
+struct ViewChanges {
+  Position position = 0;                                          // the batch's last position
+  std::vector<std::string> cases;                                 // case ids whose view changed
+  std::vector<std::string> nodes;                                 // dashboard nodes that changed
+  std::vector<Alert> alerts;                                      // alerts raised
+  std::vector<std::pair<std::string, std::string>> acknowledged;  // person, alert id
+};
+
+struct CaseQuery {
+  std::string cell;  // a subtree; "" for everything
+  std::optional<CaseStatus> state;
+  std::optional<CaseKind> kind;
+  std::size_t limit = 50;
+  std::string after;  // the cursor of the previous page
+};
+
+struct CasePage {
+  std::vector<std::string> views;   // case view JSON
+  std::optional<std::string> next;  // cursor, when more may follow
+};
+
+class Projector {
+ public:
+  static Result<std::unique_ptr<Projector>> Open(EventStore* store, ProjectorOptions options);
+  ~Projector();
+  Projector(const Projector&) = delete;
+  Projector& operator=(const Projector&) = delete;
+
+  // Folds `events`, which must continue the checkpoint without a gap.
+  Status Apply(const std::vector<RecordedEvent>& events);
+  // Applies the log from the checkpoint to the store's head.
+  Status CatchUp(const std::function<void(Position, Position)>& progress = nullptr);
+  // Catches up and follows the log live on a thread of its own, calling
+  // `on_change` (on that thread) after each batch.
+  void Start(std::function<void(const ViewChanges&)> on_change = nullptr);
+  void Stop();
+
+  Position position() const { return position_.load(std::memory_order_acquire); }
+  // Waits until the views reflect `position`; false on timeout or failure.
+  bool WaitFor(Position position, std::chrono::milliseconds timeout) const;
+  // The error that stopped the live thread, if any.
+  Status failure() const;
+
+  // The case view as it stands; nullopt for an unknown case.
+  Result<std::optional<std::string>> CaseView(std::string_view case_id) const;
+  // The dashboard of `path` ("" is the whole jurisdiction) with today and
+  // ages at `now_ms`; kNotFound for a path that is not a defined cell.
+  Result<std::string> Dashboard(std::string_view path, std::int64_t now_ms) const;
+  // Case views of a subtree, paged in (cell, case id) order.
+  Result<CasePage> ListCases(const CaseQuery& query) const;
+  // `person`'s open alerts, newest first, as alert JSON.
+  Result<std::vector<std::string>> OpenAlerts(std::string_view person, std::size_t limit) const;
+  Result<bool> HasOpenAlert(std::string_view person, std::string_view alert_id) const;
+
+  // as_of (as_of.cc): views as they stood at `position`.
+  Result<std::string> DashboardAsOf(std::string_view path, Position position) const;
+  Result<std::string> CaseViewAsOf(std::string_view case_id, Position position) const;
+  // The last position recorded at or before `unix_ms` (0 if none).
+  Result<Position> PositionAt(std::int64_t unix_ms) const;
+
+  const GridDirectory& grid() const { return grid_; }
+  const ViewStore& views() const { return *views_; }
+
+ private:
+  class CaseCache;
+  struct Batch;
+
+  Projector(EventStore* store, ProjectorOptions options);
+  Status Load();
+  Status ApplyBatch(const std::vector<RecordedEvent>& events, ViewChanges* changes);
+  Status ApplyOne(const RecordedEvent& event, Batch& batch);
+  Result<CaseState> CaseBefore(const std::string& case_id, Position position);
+  Result<bool> IsRepeatDispute(const CaseReported& report, const RecordedEvent& event,
+                               Batch* batch) const;
+  void Run(std::function<void(const ViewChanges&)> on_change);
+
+  EventStore* const store_;
+  const ProjectorOptions options_;
+  std::unique_ptr<ViewStore> views_;
+  GridDirectory grid_;  // the grid as of the checkpoint
+
+  // Projector thread only.
+  std::unique_ptr<CaseCache> cache_;
+  std::vector<std::string> dirty_since_snapshot_;
+  Position last_snapshot_ = 0;
+
+  // Dashboards in memory, guarded by nodes_mu_.
+  mutable std::shared_mutex nodes_mu_;
+  std::map<std::string, DashboardNode, std::less<>> nodes_;
+
+  std::atomic<Position> position_{0};
+  mutable std::mutex progress_mu_;
+  mutable std::condition_variable progress_cv_;
+  Status failure_;  // guarded by progress_mu_
+
+  std::unique_ptr<class Subscription> subscription_;
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+};
+
+// Lowercase, without spaces and punctuation: how addresses are compared for
+// repeat disputes.
+std::string NormalizeAddress(std::string_view address);
+inline constexpr std::int64_t kRepeatDisputeWindowMs = 30LL * 24 * 3600 * 1000;
+
+}  // namespace casegrid

@@ -1,0 +1,50 @@
+#include "projections/rebuild.h"
+
+#include <filesystem>
+#include <map>
+
+namespace casegrid {
+
+Status RebuildViews(EventStore* store, const std::string& path,
+                    const std::function<void(Position, Position)>& progress, Position up_to) {
+  if (std::filesystem::exists(path)) return Status::InvalidArgument(path + " already exists");
+  ProjectorOptions options;
+  options.path = path;
+  ASSIGN_OR_RETURN(auto projector, Projector::Open(store, options));
+  const Position head = std::min(up_to, store->Head().position);
+  while (projector->position() < head) {
+    ASSIGN_OR_RETURN(auto events, store->ReadAll(projector->position(),
+                                                 std::min<Position>(options.batch_events,
+                                                                    head - projector->position())));
+    if (events.empty()) break;
+    RETURN_IF_ERROR(projector->Apply(events));
+    if (progress) progress(projector->position(), head);
+  }
+  return Status::Ok();
+}
+
+Status CompareViews(const ViewStore& a, const ViewStore& b) {
+  for (ViewFamily f :
+       {kViewMeta, kViewCases, kViewCellCases, kViewDashboard, kViewAlerts, kViewAddresses}) {
+    std::map<std::string, std::string> left, right;
+    RETURN_IF_ERROR(a.ForEach(f, [&](std::string_view k, std::string_view v) {
+      left.emplace(std::string(k), std::string(v));
+    }));
+    RETURN_IF_ERROR(b.ForEach(f, [&](std::string_view k, std::string_view v) {
+      right.emplace(std::string(k), std::string(v));
+    }));
+    if (left == right) continue;
+    auto l = left.begin(), r = right.begin();
+    while (l != left.end() && r != right.end() && *l == *r) ++l, ++r;
+    std::string key = l != left.end() ? l->first : r->first;
+    for (char& c : key) {
+      if (c == '\0') c = '|';
+    }
+    return Status::Corruption(std::string("views differ in ") + ViewStore::FamilyName(f) +
+                              " at key \"" + key + "\" (" + std::to_string(left.size()) + " vs " +
+                              std::to_string(right.size()) + " entries)");
+  }
+  return Status::Ok();
+}
+
+}  // namespace casegrid

@@ -1,0 +1,256 @@
+#include <gtest/gtest.h>
+
+#include <simdjson.h>
+
+#include "projections/projector.h"
+#include "projections/rebuild.h"
+#include "tests/support/case_fixture.h"
+
+namespace casegrid {
+namespace {
+
+using testing::ReportBody;
+
+// Reads a number or string at a JSON pointer ("/open/total") of `json`.
+std::string At(const std::string& json, const std::string& pointer) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  EXPECT_FALSE(parser.parse(json).get(root)) << json;
+  simdjson::dom::element e;
+  if (root.at_pointer(pointer).get(e)) return "<missing " + pointer + ">";
+  return simdjson::minify(e);
+}
+
+class ProjectionTest : public testing::CaseTest {
+ protected:
+  void SetUp() override {
+    CaseTest::SetUp();
+    OpenProjector();
+  }
+  void TearDown() override {
+    projector_.reset();
+    CaseTest::TearDown();
+  }
+  void OpenProjector() {
+    projector_.reset();
+    ProjectorOptions options;
+    options.path = dir_.Sub("views");
+    options.snapshot_every = 8;
+    auto opened = Projector::Open(store_.get(), options);
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    projector_ = std::move(opened).value();
+  }
+  void CatchUp() { ASSERT_TRUE(projector_->CatchUp().ok()); }
+  std::string Dash(const std::string& path) {
+    CatchUp();
+    auto d = projector_->Dashboard(path, clock_.NowMillis());
+    EXPECT_TRUE(d.ok()) << d.status().ToString();
+    return d.ok() ? *d : "{}";
+  }
+  std::string View(const std::string& id) {
+    CatchUp();
+    auto v = projector_->CaseView(id);
+    EXPECT_TRUE(v.ok() && v->has_value());
+    return v.ok() && v->has_value() ? **v : "{}";
+  }
+  std::string ReportIn(const std::string& cell, const std::string& kind = "dispute",
+                       const std::string& address = "12 Tongchuan Rd") {
+    std::string body = ReportBody(cell, "normal", kind);
+    body.replace(body.find("12 Tongchuan Rd"), 15, address);
+    return Must(service_->Report("officer-7", body, "")).case_id;
+  }
+  std::unique_ptr<Projector> projector_;
+};
+
+TEST_F(ProjectionTest, CaseViewFollowsEveryStep) {
+  const std::string id = NewCase("high");
+  EXPECT_EQ(At(View(id), "/state"), "\"reported\"");
+  Must(Act(id, "assign", R"({"assignee":"officer-7"})"));
+  clock_.Advance(90000);
+  Must(Act(id, "accept"));
+  const std::string view = View(id);
+  EXPECT_EQ(At(view, "/state"), "\"in_progress\"");
+  EXPECT_EQ(At(view, "/assignee"), "\"officer-7\"");
+  EXPECT_EQ(At(view, "/priority"), "\"high\"");
+  EXPECT_EQ(At(view, "/accepted_at"), "\"2026-11-22T10:32:32.123Z\"");
+  EXPECT_EQ(At(view, "/deadlines/0/deadline"), "\"accept\"");
+  EXPECT_EQ(At(view, "/deadlines/0/met"), "true");
+  EXPECT_EQ(At(view, "/reporter/phone"), "\"13800000000\"");
+  EXPECT_EQ(At(view, "/version"), "3");
+}
+
+TEST_F(ProjectionTest, DashboardCountsEachCaseUpTheTree) {
+  ReportIn("santai/tongchuan/a03/g12");
+  ReportIn("santai/tongchuan/a03/g13", "hazard");
+  EXPECT_EQ(At(Dash(""), "/open/total"), "2");
+  EXPECT_EQ(At(Dash("santai/tongchuan/a03"), "/open/total"), "2");
+  EXPECT_EQ(At(Dash("santai/tongchuan/a03/g12"), "/open/total"), "1");
+  EXPECT_EQ(At(Dash("santai/tongchuan/a03/g13"), "/hazards/open"), "1");
+  EXPECT_EQ(At(Dash("santai"), "/open/by_kind/dispute"), "1");
+  EXPECT_EQ(At(Dash("santai"), "/today/reported"), "2");
+  EXPECT_EQ(At(Dash("santai"), "/open/by_state/reported"), "2");
+  EXPECT_EQ(projector_->Dashboard("santai/nowhere", 0).status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(ProjectionTest, DashboardTracksMediationCallbacksAndResponseTimes) {
+  const std::string id = NewCase("urgent");
+  Must(Act(id, "assign", R"({"assignee":"officer-7"})"));
+  clock_.Advance(5 * 60000);
+  Must(Act(id, "accept"));
+  Must(Act(id, "mediate",
+           R"({"tier":1,"participants":["a"],"outcome":"no_agreement","notes":"n"})"));
+  Must(Act(id, "escalate", R"({"reason":"bigger"})"));
+  Must(Act(id, "mediate", R"({"tier":2,"participants":["a"],"outcome":"agreement","notes":"n"})"));
+  Must(Act(id, "resolve", R"({"resolution":"mediated_agreement","summary":"s"})"));
+  std::string d = Dash("santai");
+  EXPECT_EQ(At(d, "/mediation/sessions"), "2");
+  EXPECT_EQ(At(d, "/mediation/success_rate"), "0.5");
+  EXPECT_EQ(At(d, "/escalations"), "1");
+  EXPECT_EQ(At(d, "/callbacks/due"), "1");
+  EXPECT_EQ(At(d, "/response_minutes/urgent/p50"), "5");
+  EXPECT_EQ(At(d, "/open/total"), "0");
+  EXPECT_EQ(At(d, "/today/resolved"), "1");
+  Must(Act(
+      id, "complete-callback",
+      R"({"speed":"satisfied","attitude":"dissatisfied","outcome":"satisfied","comment":"c"})"));
+  d = Dash("santai");
+  EXPECT_EQ(At(d, "/callbacks/due"), "0");
+  EXPECT_EQ(At(d, "/callbacks/completed"), "1");
+  EXPECT_EQ(At(d, "/callbacks/satisfied/speed"), "1");
+  EXPECT_EQ(At(d, "/callbacks/satisfied/attitude"), "0");
+}
+
+TEST_F(ProjectionTest, MissedCallbackDeadlineCountsAsOverdue) {
+  const std::string id = CaseInProgress();
+  Must(Act(id, "resolve", R"({"resolution":"handled_on_site","summary":"s"})"));
+  const std::int64_t due = Load(id).Deadline(DeadlineKind::kCallback)->due_at;
+  Must(service_->RecordDeadlineMissed(id, DeadlineKind::kCallback, due));
+  const std::string d = Dash("");
+  EXPECT_EQ(At(d, "/callbacks/overdue"), "1");
+  EXPECT_EQ(At(d, "/deadlines_missed"), "1");
+  EXPECT_EQ(At(d, "/deadlines_missed_by_kind/callback"), "1");
+}
+
+TEST_F(ProjectionTest, SameAddressTwiceWithin30DaysIsARepeatDispute) {
+  ReportIn("santai/tongchuan/a03/g12", "dispute", "12 Tongchuan Rd");
+  clock_.Advance(10LL * 24 * 3600000);
+  ReportIn("santai/tongchuan/a03/g12", "dispute", "12  tongchuan rd.");
+  EXPECT_EQ(At(Dash(""), "/repeat_disputes"), "1");
+  clock_.Advance(31LL * 24 * 3600000);
+  ReportIn("santai/tongchuan/a03/g12", "dispute", "12 Tongchuan Rd");
+  ReportIn("santai/tongchuan/a03/g12", "incident", "12 Tongchuan Rd");  // not a dispute
+  EXPECT_EQ(At(Dash(""), "/repeat_disputes"), "1");
+}
+
+TEST_F(ProjectionTest, AlertsReachThePeopleCoveringTheCellAndCloseOnAcknowledgment) {
+  Must(
+      service_->AssignOfficer("admin", "santai", R"({"officer":"sup-1","role":"supervisor"})", ""));
+  const std::string id = NewCase();
+  CatchUp();
+  auto alerts = projector_->OpenAlerts("officer-7", 10);
+  ASSERT_TRUE(alerts.ok());
+  ASSERT_EQ(alerts->size(), 1u);
+  EXPECT_EQ(At(alerts->at(0), "/kind"), "\"new_case\"");
+  EXPECT_EQ(At(alerts->at(0), "/case_id"), "\"" + id + "\"");
+  Must(Act(id, "assign", R"({"assignee":"officer-7"})"));
+  Must(Act(id, "accept"));
+  Must(Act(id, "escalate", R"({"reason":"r"})"));
+  Must(Act(id, "escalate", R"({"reason":"r","judicial":"court"})"));
+  CatchUp();
+  auto sup = projector_->OpenAlerts("sup-1", 10);
+  ASSERT_TRUE(sup.ok());
+  ASSERT_EQ(sup->size(), 2u);  // newest first: the tier-3 escalation, then the new case
+  EXPECT_EQ(At(sup->at(0), "/kind"), "\"escalation\"");
+  auto mine = projector_->OpenAlerts("officer-7", 10);
+  EXPECT_EQ(mine->size(), 4u);  // new case, assigned, two escalations
+  const std::string alert_id = At(mine->back(), "/id");
+  const std::string unquoted = alert_id.substr(1, alert_id.size() - 2);
+  EXPECT_TRUE(*projector_->HasOpenAlert("officer-7", unquoted));
+  Must(service_->AcknowledgeAlert("officer-7", unquoted));
+  CatchUp();
+  EXPECT_FALSE(*projector_->HasOpenAlert("officer-7", unquoted));
+  EXPECT_EQ(projector_->OpenAlerts("officer-7", 10)->size(), 3u);
+}
+
+TEST_F(ProjectionTest, ListsCasesOfASubtreePagedAndFiltered) {
+  Must(service_->DefineCell("admin", R"({"cell":"santai/tongchuan/a03/g1","name":"x"})", ""));
+  for (int i = 0; i < 5; ++i) ReportIn("santai/tongchuan/a03/g12");
+  ReportIn("santai/tongchuan/a03/g1");
+  const std::string hazard = ReportIn("santai/tongchuan/a03/g13", "hazard");
+  CatchUp();
+  CaseQuery q;
+  q.cell = "santai/tongchuan/a03/g12";
+  q.limit = 2;
+  std::size_t seen = 0;
+  for (int page = 0; page < 10; ++page) {
+    auto p = projector_->ListCases(q);
+    ASSERT_TRUE(p.ok()) << p.status().ToString();
+    seen += p->views.size();
+    for (const auto& v : p->views) EXPECT_EQ(At(v, "/cell"), "\"santai/tongchuan/a03/g12\"");
+    if (!p->next) break;
+    q.after = *p->next;
+  }
+  EXPECT_EQ(seen, 5u);  // g1 is not under g12
+  CaseQuery hazards;
+  hazards.cell = "santai";
+  hazards.kind = CaseKind::kHazard;
+  auto h = projector_->ListCases(hazards);
+  ASSERT_EQ(h->views.size(), 1u);
+  EXPECT_EQ(At(h->views[0], "/case_id"), "\"" + hazard + "\"");
+  CaseQuery all;
+  all.state = CaseStatus::kReported;
+  EXPECT_EQ(projector_->ListCases(all)->views.size(), 7u);
+}
+
+TEST_F(ProjectionTest, RestartResumesFromTheCheckpointAndEqualsARebuild) {
+  for (int i = 0; i < 5; ++i) CaseInProgress();
+  CatchUp();
+  const Position first = projector_->position();
+  OpenProjector();  // as after a restart
+  EXPECT_EQ(projector_->position(), first);
+  for (int i = 0; i < 5; ++i) NewCase();
+  CatchUp();
+  ASSERT_TRUE(RebuildViews(store_.get(), dir_.Sub("rebuilt")).ok());
+  auto rebuilt = ViewStore::Open(dir_.Sub("rebuilt"));
+  ASSERT_TRUE(rebuilt.ok());
+  Status same = CompareViews(projector_->views(), **rebuilt);
+  EXPECT_TRUE(same.ok()) << same.ToString();
+}
+
+TEST_F(ProjectionTest, LiveThreadKeepsViewsCurrent) {
+  std::atomic<int> batches{0};
+  projector_->Start([&](const ViewChanges& c) {
+    if (!c.cases.empty()) ++batches;
+  });
+  const auto written = Must(service_->Report("officer-7", ReportBody(), ""));
+  ASSERT_TRUE(projector_->WaitFor(written.position, std::chrono::seconds(10)));
+  auto view = projector_->CaseView(written.case_id);
+  ASSERT_TRUE(view.ok() && view->has_value());
+  EXPECT_GE(batches.load(), 1);
+  projector_->Stop();
+}
+
+TEST_F(ProjectionTest, AsOfAnswersTheViewsOfAPastPosition) {
+  const std::string id = NewCase();
+  const Position reported = store_->Head().position;
+  Must(Act(id, "assign", R"({"assignee":"officer-7"})"));
+  Must(Act(id, "accept"));
+  for (int i = 0; i < 20; ++i) NewCase();  // cross a few snapshot ticks
+  CatchUp();
+  auto then = projector_->CaseViewAsOf(id, reported);
+  ASSERT_TRUE(then.ok());
+  EXPECT_EQ(At(*then, "/state"), "\"reported\"");
+  auto dash_then = projector_->DashboardAsOf("santai", reported);
+  ASSERT_TRUE(dash_then.ok()) << dash_then.status().ToString();
+  EXPECT_EQ(At(*dash_then, "/open/total"), "1");
+  EXPECT_EQ(At(*dash_then, "/position"), std::to_string(reported));
+  auto dash_now = projector_->DashboardAsOf("santai", projector_->position());
+  EXPECT_EQ(At(*dash_now, "/open/total"), "21");
+  EXPECT_EQ(projector_->DashboardAsOf("santai", projector_->position() + 5).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(*projector_->PositionAt(testing::kStartMs - 1), 0u);
+  EXPECT_EQ(*projector_->PositionAt(testing::kStartMs), store_->Head().position);
+}
+
+}  // namespace
+}  // namespace casegrid

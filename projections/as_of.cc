@@ -25,8 +25,13 @@ bool Covers(std::string_view node, std::string_view cell) {
 }  // namespace
 
 Result<std::string> Projector::DashboardAsOf(std::string_view path, Position target) const {
-  if (!path.empty() && !grid_.HasCell(path)) {
-    return Status::NotFound("no cell " + std::string(path));
+  if (!path.empty()) {
+    // The cell must have been defined by then, as a rebuild cut there would say.
+    auto defined = store_->ReadStream(GridDirectory::Stream(path), 1, 1, ReadDirection::kForward);
+    if (!defined.ok() || defined->empty() || defined->front().position > target) {
+      return Status::NotFound("no cell " + std::string(path) + " at position " +
+                              std::to_string(target));
+    }
   }
   const Position head = position();
   if (target > head) {

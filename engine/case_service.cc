@@ -285,8 +285,8 @@ Result<WriteResult> CaseService::RecordDeadlineApproaching(std::string_view case
                                                            std::int64_t due_at) {
   // '|' is outside the stream alphabet, so no case id makes a DeadlineMissed
   // key (which starts with the case id) equal to a warning's key.
-  const std::string key = "warn|" + std::string(case_id) + "/" + std::string(Name(deadline)) +
-                          "/" + std::to_string(due_at);
+  const std::string key = "warn|" + std::string(case_id) + "/" + std::string(Name(deadline)) + "/" +
+                          std::to_string(due_at);
   for (int attempt = 0; attempt < options_.max_retries; ++attempt) {
     ASSIGN_OR_RETURN(auto replayed, Replay(*store_, kSystemActor, key));
     if (replayed) return *replayed;

@@ -78,6 +78,12 @@ class CaseService {
   // time, however often it is called, across restarts.
   Result<WriteResult> RecordDeadlineMissed(std::string_view case_id, DeadlineKind deadline,
                                            std::int64_t due_at);
+  // Written by the deadline watch when a deadline's warning lead begins: at
+  // most once per case, deadline and due time, like RecordDeadlineMissed.
+  // kConflict when the deadline is met, missed, already warned, or now due at
+  // another time.
+  Result<WriteResult> RecordDeadlineApproaching(std::string_view case_id, DeadlineKind deadline,
+                                                std::int64_t due_at);
 
   // The case folded from its events with positions <= as_of.
   Result<CaseState> LoadCase(std::string_view case_id, Position as_of = UINT64_MAX) const;

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <random>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -28,14 +29,21 @@ Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   return Status::Unavailable(what + ": " + s.ToString());
 }
 
+// 128 random bits as 32 hex digits. Each thread seeds its own generator once
+// from OpenSSL's CSPRNG; drawing from it costs nanoseconds, not a syscall.
 std::string RandomEventId() {
-  unsigned char bytes[16];
-  if (RAND_bytes(bytes, sizeof bytes) != 1) std::abort();  // no entropy: refuse to go on
+  thread_local std::mt19937_64 generator = [] {
+    std::uint64_t seed[2];
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(seed), sizeof seed) != 1) std::abort();
+    std::seed_seq seq{seed[0], seed[0] >> 32, seed[1], seed[1] >> 32};
+    return std::mt19937_64(seq);
+  }();
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string id;
-  for (unsigned char b : bytes) {
-    id += kHex[b >> 4];
-    id += kHex[b & 0xF];
+  std::string id(32, '0');
+  for (int half = 0; half < 2; ++half) {
+    std::uint64_t v = generator();
+    for (int i = 0; i < 16; ++i, v >>= 4)
+      id[static_cast<std::size_t>(half * 16 + i)] = kHex[v & 0xF];
   }
   return id;
 }
@@ -229,8 +237,14 @@ Result<AppendResult> EventStore::Impl::Append(AppendRequest request) {
 
   std::unique_lock lock(queue_mu_);
   queue_.push_back(&w);
-  while (!w.done && &w != queue_.front()) w.cv.wait(lock);
-  if (w.done) return std::move(w.result);
+  if (queue_.front() != &w) {
+    lock.unlock();
+    std::unique_lock mine(w.mu);
+    w.cv.wait(mine, [&] { return w.done || w.lead; });
+    if (w.done) return std::move(w.result);
+    mine.unlock();
+    lock.lock();
+  }
 
   // This appender leads: take everything queued behind it, within bounds.
   std::vector<PendingAppend*> group;
@@ -256,14 +270,20 @@ Result<AppendResult> EventStore::Impl::Append(AppendRequest request) {
   }
 
   lock.lock();
+  for (std::size_t i = 0; i < group.size(); ++i) queue_.pop_front();
+  PendingAppend* next = queue_.empty() ? nullptr : queue_.front();
+  lock.unlock();
+  // Hand on the lead first, so the next group's fsync is not kept waiting
+  // behind this group's wake-ups.
+  auto wake = [](PendingAppend* p, bool lead) {
+    std::lock_guard l(p->mu);  // p cannot return (and vanish) before we let go
+    (lead ? p->lead : p->done) = true;
+    p->cv.notify_one();
+  };
+  if (next != nullptr) wake(next, true);
   for (PendingAppend* p : group) {
-    queue_.pop_front();
-    if (p != &w) {
-      p->done = true;
-      p->cv.notify_one();
-    }
+    if (p != &w) wake(p, false);
   }
-  if (!queue_.empty()) queue_.front()->cv.notify_one();
   return std::move(w.result);
 }
 

@@ -30,12 +30,17 @@ namespace casegrid {
 class EventStore::Impl {
  public:
   // One Append() call waiting in the queue. Lives on the appender's stack.
+  // Its own mutex and condition variable, not the queue's, carry the wake-up
+  // (done, or "you lead now"): a leader finishing a group of hundreds wakes
+  // each member without any of them queueing on queue_mu_ to find out.
   struct PendingAppend {
     AppendRequest* request = nullptr;
     std::size_t bytes = 0;
     Result<AppendResult> result = Status::Internal("not committed");
-    bool done = false;
+    std::mutex mu;
     std::condition_variable cv;
+    bool done = false;  // guarded by mu
+    bool lead = false;  // guarded by mu
   };
 
   Impl(StoreOptions options, bool follower);

@@ -9,6 +9,7 @@ int main(int argc, char** argv) {
   casegrid::cli::AddServeVerb(app, &action);
   casegrid::cli::AddLogVerbs(app, &action);
   casegrid::cli::AddAuditVerbs(app, &action);
+  casegrid::cli::AddReplayVerb(app, &action);
   CLI11_PARSE(app, argc, argv);
   return action ? action() : 2;
 }

@@ -19,5 +19,6 @@ using VerbAction = std::function<int()>;
 void AddLogVerbs(CLI::App& app, VerbAction* action);    // append, read, tail
 void AddAuditVerbs(CLI::App& app, VerbAction* action);  // verify, digest
 void AddServeVerb(CLI::App& app, VerbAction* action);   // serve
+void AddReplayVerb(CLI::App& app, VerbAction* action);  // replay
 
 }  // namespace casegrid::cli

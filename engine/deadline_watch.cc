@@ -1,0 +1,228 @@
+#include "engine/deadline_watch.h"
+
+#include <algorithm>
+#include <iostream>
+#include <unordered_set>
+#include <utility>
+
+namespace casegrid {
+namespace {
+
+// The subscription wakes its reader on every commit and on Close(), so this
+// only bounds how long a quiet log keeps the follower inside one Next().
+constexpr std::chrono::seconds kFollowWait{60};
+
+}  // namespace
+
+std::int64_t DeadlineWarningLeads::For(DeadlineKind kind) const {
+  switch (kind) {
+    case DeadlineKind::kAccept:
+      return accept_ms;
+    case DeadlineKind::kFirstContact:
+      return first_contact_ms;
+    case DeadlineKind::kCallback:
+      return callback_ms;
+    case DeadlineKind::kMediation:
+      return mediation_ms;
+  }
+  return 0;
+}
+
+DeadlineWatch::DeadlineWatch(CaseService* service, const Clock* clock, DeadlineWatchOptions options)
+    : service_(service), clock_(clock), options_(std::move(options)) {}
+
+DeadlineWatch::~DeadlineWatch() {
+  Stop();
+}
+
+Status DeadlineWatch::Start(Position after) {
+  {
+    std::lock_guard l(mu_);
+    if (started_ || stopping_) return Status::Conflict("the deadline watch was already started");
+    started_ = true;
+  }
+  const Position as_of = std::min(after, service_->store().Head().position);
+  if (Status loaded = LoadAll(as_of); !loaded.ok()) {
+    std::lock_guard l(mu_);
+    started_ = false;
+    return loaded;
+  }
+  {
+    std::lock_guard l(mu_);
+    position_ = std::max(position_, as_of);
+  }
+  subscription_ = service_->store().Subscribe(as_of, SubscriptionOptions{});
+  follow_thread_ = std::thread(&DeadlineWatch::FollowLoop, this);
+  tick_thread_ = std::thread(&DeadlineWatch::TickLoop, this);
+  return Status::Ok();
+}
+
+void DeadlineWatch::Stop() {
+  {
+    std::lock_guard l(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (subscription_) subscription_->Close();
+  if (follow_thread_.joinable()) follow_thread_.join();
+  if (tick_thread_.joinable()) tick_thread_.join();
+  subscription_.reset();
+}
+
+std::size_t DeadlineWatch::open_deadlines() const {
+  std::lock_guard l(mu_);
+  return queue_.size();
+}
+
+Position DeadlineWatch::position() const {
+  std::lock_guard l(mu_);
+  return position_;
+}
+
+Status DeadlineWatch::LoadAll(Position as_of) {
+  const std::size_t page = std::max<std::size_t>(1, options_.page_size);
+  std::string after;
+  while (true) {
+    ASSIGN_OR_RETURN(auto streams, service_->store().ListStreams("case/", after, page));
+    for (const std::string& stream : streams) {
+      const std::string case_id(CaseIdOfStream(stream));
+      Status s = Refresh(case_id, as_of);
+      if (s.code() == StatusCode::kCorruption) {
+        Log("skipping case " + case_id, s);
+      } else if (!s.ok()) {
+        return s;
+      }
+    }
+    if (streams.size() < page) return Status::Ok();
+    after = streams.back();
+  }
+}
+
+Status DeadlineWatch::Refresh(const std::string& case_id, Position as_of) {
+  auto state = service_->LoadCase(case_id, as_of);
+  if (!state.ok()) {
+    std::lock_guard l(mu_);
+    if (state.status().code() == StatusCode::kCorruption) {
+      // Folding again will not help; stop acting on what we cannot read.
+      Install(case_id, CaseState{});
+      unread_.erase(case_id);
+    } else {
+      unread_.insert(case_id);
+    }
+    return state.status();
+  }
+  std::lock_guard l(mu_);
+  auto known = cases_.find(case_id);
+  if (known == cases_.end() || known->second.version <= state->version) {
+    Install(case_id, *state);
+  }
+  unread_.erase(case_id);
+  return Status::Ok();
+}
+
+void DeadlineWatch::Install(const std::string& case_id, const CaseState& state) {
+  auto known = cases_.find(case_id);
+  if (known != cases_.end()) {
+    for (const Entry& e : known->second.entries) queue_.erase(e);
+  }
+  CaseEntries fresh{state.version, {}};
+  for (const CaseDeadline& d : state.deadlines) {
+    if (d.due_at <= 0 || d.met || d.missed) continue;
+    const std::int64_t act = d.warned ? d.due_at : d.due_at - options_.warning_leads.For(d.kind);
+    fresh.entries.push_back(Entry{act, case_id, d.kind, d.due_at});
+  }
+  for (const Entry& e : fresh.entries) queue_.insert(e);
+  if (fresh.entries.empty()) {
+    if (known != cases_.end()) cases_.erase(known);
+  } else if (known != cases_.end()) {
+    known->second = std::move(fresh);
+  } else {
+    cases_.emplace(case_id, std::move(fresh));
+  }
+}
+
+void DeadlineWatch::Tick() {
+  std::vector<std::string> unread;
+  {
+    std::lock_guard l(mu_);
+    if (stopping_) return;
+    unread.assign(unread_.begin(), unread_.end());
+  }
+  for (const std::string& case_id : unread) {
+    if (Status s = Refresh(case_id); !s.ok()) Log("reading case " + case_id, s);
+  }
+
+  const std::int64_t now = clock_->NowMillis();
+  std::vector<Entry> due;
+  {
+    std::lock_guard l(mu_);
+    for (const Entry& e : queue_) {
+      if (e.time_to_act > now) break;
+      due.push_back(e);
+    }
+  }
+  for (const Entry& e : due) {
+    {
+      std::lock_guard l(mu_);
+      if (stopping_) return;
+    }
+    const bool passed = now >= e.due_at;
+    auto written = passed ? service_->RecordDeadlineMissed(e.case_id, e.kind, e.due_at)
+                          : service_->RecordDeadlineApproaching(e.case_id, e.kind, e.due_at);
+    if (!written.ok() && written.status().code() != StatusCode::kConflict) {
+      Log(std::string(passed ? "recording a missed " : "recording an approaching ") +
+              std::string(Name(e.kind)) + " deadline of " + e.case_id,
+          written.status());
+      continue;
+    }
+    // Written now, earlier, or no longer open: the case's fold says which.
+    if (Status s = Refresh(e.case_id); !s.ok()) Log("reading case " + e.case_id, s);
+  }
+}
+
+void DeadlineWatch::FollowLoop() {
+  const std::size_t page = std::max<std::size_t>(1, options_.page_size);
+  std::vector<RecordedEvent> events;
+  while (true) {
+    events.clear();
+    Status s = subscription_->Next(&events, page, kFollowWait);
+    if (!s.ok()) {
+      std::unique_lock l(mu_);
+      if (stopping_) return;
+      l.unlock();
+      Log("following the log", s);
+      l.lock();
+      if (wake_.wait_for(l, options_.tick_interval, [this] { return stopping_; })) return;
+      continue;
+    }
+    if (events.empty()) continue;
+    // One fold per case however many of its events arrived together.
+    std::vector<std::string> changed;
+    std::unordered_set<std::string_view> seen;
+    for (const RecordedEvent& e : events) {
+      const std::string_view case_id = CaseIdOfStream(e.stream);
+      if (!case_id.empty() && seen.insert(case_id).second) changed.emplace_back(case_id);
+    }
+    for (const std::string& case_id : changed) {
+      if (Status r = Refresh(case_id); !r.ok()) Log("reading case " + case_id, r);
+    }
+    std::lock_guard l(mu_);
+    position_ = std::max(position_, events.back().position);
+  }
+}
+
+void DeadlineWatch::TickLoop() {
+  std::unique_lock l(mu_);
+  while (!stopping_) {
+    if (wake_.wait_for(l, options_.tick_interval, [this] { return stopping_; })) return;
+    l.unlock();
+    Tick();
+    l.lock();
+  }
+}
+
+void DeadlineWatch::Log(std::string_view what, const Status& status) const {
+  std::cerr << "casegrid: deadline watch: " << what << ": " << status.ToString() << "\n";
+}
+
+}  // namespace casegrid

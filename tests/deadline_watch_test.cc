@@ -1,0 +1,332 @@
+#include "engine/deadline_watch.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <memory>
+#include <thread>
+
+#include "tests/support/case_fixture.h"
+
+namespace casegrid {
+namespace {
+
+constexpr std::int64_t kMinute = 60 * 1000;
+constexpr std::int64_t kHour = 60 * kMinute;
+
+class DeadlineWatchTest : public testing::CaseTest {
+ protected:
+  void TearDown() override {
+    watches_.clear();  // before the store they subscribe to
+    CaseTest::TearDown();
+  }
+
+  // A started watch that ticks only when the test calls Tick().
+  DeadlineWatch& StartWatch(std::chrono::milliseconds tick = std::chrono::hours(1)) {
+    DeadlineWatchOptions options;
+    options.tick_interval = tick;
+    watches_.push_back(std::make_unique<DeadlineWatch>(service_.get(), &clock_, options));
+    Status started = watches_.back()->Start();
+    EXPECT_TRUE(started.ok()) << started.ToString();
+    return *watches_.back();
+  }
+
+  // Waits (a few seconds at most) until `watch` has followed the log to its head.
+  void CatchUp(const DeadlineWatch& watch) {
+    const Position head = store_->Head().position;
+    for (int i = 0; i < 500 && watch.position() < head; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ASSERT_GE(watch.position(), head) << "the watch did not follow the log";
+  }
+
+  // Events of `type` about deadline `kind` in the case's stream.
+  int Count(const std::string& id, std::string_view type, DeadlineKind kind,
+            std::int64_t due_at = -1) {
+    auto events = store_->ReadStream(CaseStream(id), 1, 10000, ReadDirection::kForward);
+    EXPECT_TRUE(events.ok()) << events.status().ToString();
+    int n = 0;
+    for (const RecordedEvent& e : events.ok() ? *events : std::vector<RecordedEvent>{}) {
+      if (e.type != type) continue;
+      auto data = DecodeEventData(e.type, e.data, StoredEventLimits());
+      EXPECT_TRUE(data.ok()) << data.status().ToString();
+      if (!data.ok()) continue;
+      std::int64_t due = 0;
+      DeadlineKind k = DeadlineKind::kAccept;
+      if (const auto* m = std::get_if<DeadlineMissed>(&*data)) {
+        k = m->deadline;
+        due = m->due_at;
+      } else if (const auto* a = std::get_if<DeadlineApproaching>(&*data)) {
+        k = a->deadline;
+        due = a->due_at;
+      }
+      if (k == kind && (due_at < 0 || due == due_at)) ++n;
+    }
+    return n;
+  }
+  int Missed(const std::string& id, DeadlineKind kind, std::int64_t due_at = -1) {
+    return Count(id, DeadlineMissed::kType, kind, due_at);
+  }
+  int Warned(const std::string& id, DeadlineKind kind, std::int64_t due_at = -1) {
+    return Count(id, DeadlineApproaching::kType, kind, due_at);
+  }
+
+  std::int64_t Due(const std::string& id, DeadlineKind kind) {
+    const CaseState state = Load(id);
+    const CaseDeadline* d = state.Deadline(kind);
+    EXPECT_NE(d, nullptr);
+    return d ? d->due_at : 0;
+  }
+
+  std::vector<std::unique_ptr<DeadlineWatch>> watches_;
+};
+
+TEST_F(DeadlineWatchTest, UnacceptedCaseIsWarnedThenMissedOnce) {
+  const std::string id = NewCase();
+  const std::int64_t due = Due(id, DeadlineKind::kAccept);
+  DeadlineWatch& watch = StartWatch();
+  EXPECT_EQ(watch.open_deadlines(), 2u);  // accept and first contact
+
+  clock_.Set(due - 5 * kMinute - 1);
+  watch.Tick();
+  EXPECT_EQ(Warned(id, DeadlineKind::kAccept), 0);
+
+  clock_.Set(due - 5 * kMinute);
+  watch.Tick();
+  watch.Tick();
+  EXPECT_EQ(Warned(id, DeadlineKind::kAccept, due), 1);
+  EXPECT_EQ(Missed(id, DeadlineKind::kAccept), 0);
+  EXPECT_TRUE(Load(id).Deadline(DeadlineKind::kAccept)->warned);
+
+  clock_.Set(due);
+  watch.Tick();
+  clock_.Advance(kMinute);
+  watch.Tick();
+  EXPECT_EQ(Missed(id, DeadlineKind::kAccept, due), 1);
+  EXPECT_EQ(Warned(id, DeadlineKind::kAccept), 1);
+  EXPECT_TRUE(Load(id).Deadline(DeadlineKind::kAccept)->missed);
+  EXPECT_EQ(Missed(id, DeadlineKind::kFirstContact), 0);
+  EXPECT_EQ(watch.open_deadlines(), 1u);  // first contact is still ahead
+}
+
+TEST_F(DeadlineWatchTest, AcceptedCaseGetsNoAcceptEvents) {
+  DeadlineWatch& watch = StartWatch();
+  const std::string id = CaseInProgress();
+  const std::int64_t due = Due(id, DeadlineKind::kAccept);
+  CatchUp(watch);
+  for (std::int64_t t : {due - 5 * kMinute, due, due + kHour}) {
+    clock_.Set(t);
+    watch.Tick();
+  }
+  EXPECT_EQ(Warned(id, DeadlineKind::kAccept), 0);
+  EXPECT_EQ(Missed(id, DeadlineKind::kAccept), 0);
+}
+
+TEST_F(DeadlineWatchTest, DeadlineAlreadyPastAtStartIsMissedWithoutALateWarning) {
+  const std::string id = NewCase();
+  const std::int64_t due = Due(id, DeadlineKind::kAccept);
+  clock_.Set(due + kHour);
+  DeadlineWatch& watch = StartWatch();
+  watch.Tick();
+  EXPECT_EQ(Missed(id, DeadlineKind::kAccept, due), 1);
+  EXPECT_EQ(Warned(id, DeadlineKind::kAccept), 0);
+}
+
+TEST_F(DeadlineWatchTest, MissedDeadlineIsWrittenOnceAcrossARestart) {
+  const std::string id = NewCase();
+  const std::int64_t due = Due(id, DeadlineKind::kAccept);
+  clock_.Set(due + 1);
+  StartWatch().Tick();
+  ASSERT_EQ(Missed(id, DeadlineKind::kAccept), 1);
+  watches_.clear();
+
+  // A new process: a new service and watch on the same store.
+  service_.reset();
+  OpenService();
+  DeadlineWatch& restarted = StartWatch();
+  EXPECT_EQ(restarted.open_deadlines(), 1u);  // only first contact is open
+  restarted.Tick();
+  clock_.Advance(kMinute);
+  restarted.Tick();
+  EXPECT_EQ(Missed(id, DeadlineKind::kAccept), 1);
+}
+
+TEST_F(DeadlineWatchTest, TwoWatchesRacingWriteEachDeadlineOnce) {
+  const std::string id = NewCase();
+  const std::int64_t due = Due(id, DeadlineKind::kAccept);
+  DeadlineWatch& a = StartWatch();
+  DeadlineWatch& b = StartWatch();
+  clock_.Set(due - kMinute);
+  std::thread ta([&] { a.Tick(); });
+  std::thread tb([&] { b.Tick(); });
+  ta.join();
+  tb.join();
+  clock_.Set(due);
+  ta = std::thread([&] { a.Tick(); });
+  tb = std::thread([&] { b.Tick(); });
+  ta.join();
+  tb.join();
+  EXPECT_EQ(Warned(id, DeadlineKind::kAccept), 1);
+  EXPECT_EQ(Missed(id, DeadlineKind::kAccept), 1);
+}
+
+TEST_F(DeadlineWatchTest, CallbackDeadlineStartsAtResolve) {
+  DeadlineWatch& watch = StartWatch();
+  const std::string id = CaseInProgress();
+  clock_.Advance(kHour);
+  Must(Act(id, "resolve", R"({"resolution":"handled_on_site","summary":"pipe fixed"})"));
+  const std::int64_t due = Due(id, DeadlineKind::kCallback);
+  EXPECT_EQ(due, clock_.NowMillis() + 24 * kHour);
+  CatchUp(watch);
+
+  clock_.Set(due - 2 * kHour);
+  watch.Tick();
+  EXPECT_EQ(Warned(id, DeadlineKind::kCallback, due), 1);
+  clock_.Set(due + kMinute);
+  watch.Tick();
+  EXPECT_EQ(Missed(id, DeadlineKind::kCallback, due), 1);
+  // Resolving met the other deadlines: nothing else was written.
+  EXPECT_EQ(Missed(id, DeadlineKind::kFirstContact), 0);
+  EXPECT_EQ(Missed(id, DeadlineKind::kAccept), 0);
+  EXPECT_EQ(watch.open_deadlines(), 0u);
+}
+
+TEST_F(DeadlineWatchTest, CompletedCallbackIsNotMissed) {
+  DeadlineWatch& watch = StartWatch();
+  const std::string id = CaseInProgress();
+  Must(Act(id, "resolve", R"({"resolution":"handled_on_site","summary":"pipe fixed"})"));
+  const std::int64_t due = Due(id, DeadlineKind::kCallback);
+  Must(Act(
+      id, "complete-callback",
+      R"({"speed":"satisfied","attitude":"satisfied","outcome":"satisfied","comment":"quick"})"));
+  CatchUp(watch);
+  clock_.Set(due + kHour);
+  watch.Tick();
+  EXPECT_EQ(Missed(id, DeadlineKind::kCallback), 0);
+  EXPECT_EQ(watch.open_deadlines(), 0u);
+}
+
+TEST_F(DeadlineWatchTest, DeadlineMovedByTriageFiresAtTheNewTimeOnly) {
+  DeadlineWatch& watch = StartWatch();
+  const std::string id = NewCase("normal");
+  const std::int64_t old_due = Due(id, DeadlineKind::kAccept);
+  Must(Act(id, "triage", R"({"priority":"urgent"})"));
+  const std::int64_t new_due = Due(id, DeadlineKind::kAccept);
+  ASSERT_EQ(new_due, testing::kStartMs + 10 * kMinute);
+  ASSERT_LT(new_due, old_due);
+  CatchUp(watch);
+
+  clock_.Set(new_due - 5 * kMinute);
+  watch.Tick();
+  EXPECT_EQ(Warned(id, DeadlineKind::kAccept, new_due), 1);
+  clock_.Set(new_due);
+  watch.Tick();
+  EXPECT_EQ(Missed(id, DeadlineKind::kAccept, new_due), 1);
+  for (std::int64_t t : {old_due - 5 * kMinute, old_due, old_due + kHour}) {
+    clock_.Set(t);
+    watch.Tick();
+  }
+  EXPECT_EQ(Warned(id, DeadlineKind::kAccept), 1);
+  EXPECT_EQ(Missed(id, DeadlineKind::kAccept), 1);
+}
+
+TEST_F(DeadlineWatchTest, DeadlineMovedLaterAfterItsWarningIsWarnedAgainAndMissedOnlyLater) {
+  DeadlineWatch& watch = StartWatch();
+  const std::string id = NewCase("urgent");
+  const std::int64_t old_due = Due(id, DeadlineKind::kAccept);
+  CatchUp(watch);
+  clock_.Set(old_due - 4 * kMinute);
+  watch.Tick();
+  ASSERT_EQ(Warned(id, DeadlineKind::kAccept, old_due), 1);
+
+  Must(Act(id, "triage", R"({"priority":"low"})"));
+  const std::int64_t new_due = Due(id, DeadlineKind::kAccept);
+  ASSERT_GT(new_due, old_due);
+  CatchUp(watch);
+  clock_.Set(old_due + kMinute);
+  watch.Tick();
+  EXPECT_EQ(Missed(id, DeadlineKind::kAccept), 0);
+
+  clock_.Set(new_due - 5 * kMinute);
+  watch.Tick();
+  EXPECT_EQ(Warned(id, DeadlineKind::kAccept, new_due), 1);
+  clock_.Set(new_due);
+  watch.Tick();
+  EXPECT_EQ(Missed(id, DeadlineKind::kAccept, new_due), 1);
+  EXPECT_EQ(Missed(id, DeadlineKind::kAccept), 1);
+}
+
+TEST_F(DeadlineWatchTest, PicksUpCasesCreatedAfterStart) {
+  DeadlineWatch& watch = StartWatch();
+  EXPECT_EQ(watch.open_deadlines(), 0u);
+  const std::string id = NewCase();
+  const std::int64_t due = Due(id, DeadlineKind::kAccept);
+  for (int i = 0; i < 500 && watch.open_deadlines() < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(watch.open_deadlines(), 2u);
+  clock_.Set(due - 5 * kMinute);
+  watch.Tick();
+  EXPECT_EQ(Warned(id, DeadlineKind::kAccept, due), 1);
+}
+
+TEST_F(DeadlineWatchTest, StartAsOfAnEarlierPositionFollowsOnFromThere) {
+  const Position before = store_->Head().position;
+  const std::string id = NewCase();
+  DeadlineWatchOptions options;
+  options.tick_interval = std::chrono::hours(1);
+  auto& watch =
+      *watches_.emplace_back(std::make_unique<DeadlineWatch>(service_.get(), &clock_, options));
+  ASSERT_TRUE(watch.Start(before).ok());
+  CatchUp(watch);
+  EXPECT_EQ(watch.open_deadlines(), 2u);
+  clock_.Set(Due(id, DeadlineKind::kAccept));
+  watch.Tick();
+  EXPECT_EQ(Missed(id, DeadlineKind::kAccept), 1);
+}
+
+TEST_F(DeadlineWatchTest, ItsOwnThreadTicks) {
+  const std::string id = NewCase();
+  clock_.Set(Due(id, DeadlineKind::kAccept) + 1);
+  StartWatch(std::chrono::milliseconds(5));
+  for (int i = 0; i < 500 && Missed(id, DeadlineKind::kAccept) == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(Missed(id, DeadlineKind::kAccept), 1);
+}
+
+TEST_F(DeadlineWatchTest, StopIsPromptAndTickAfterStopWritesNothing) {
+  const std::string id = NewCase();
+  DeadlineWatch& watch = StartWatch(std::chrono::hours(1));
+  const auto began = std::chrono::steady_clock::now();
+  watch.Stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - began, std::chrono::seconds(2));
+  watch.Stop();  // idempotent
+  clock_.Set(Due(id, DeadlineKind::kAccept) + 1);
+  watch.Tick();
+  EXPECT_EQ(Missed(id, DeadlineKind::kAccept), 0);
+  EXPECT_EQ(watch.Start().code(), StatusCode::kConflict);
+}
+
+TEST_F(DeadlineWatchTest, ServiceWarnsOnceAndNotForAClosedDeadline) {
+  const std::string id = NewCase();
+  const std::int64_t due = Due(id, DeadlineKind::kAccept);
+  auto first = Must(service_->RecordDeadlineApproaching(id, DeadlineKind::kAccept, due));
+  auto again = Must(service_->RecordDeadlineApproaching(id, DeadlineKind::kAccept, due));
+  EXPECT_TRUE(again.deduplicated);
+  EXPECT_EQ(again.position, first.position);
+  EXPECT_EQ(Warned(id, DeadlineKind::kAccept), 1);
+  // Another due time is another deadline: not open.
+  EXPECT_EQ(service_->RecordDeadlineApproaching(id, DeadlineKind::kAccept, due + 1).status().code(),
+            StatusCode::kConflict);
+  // The warning does not stand in for the miss, nor the miss for a warning.
+  Must(service_->RecordDeadlineMissed(id, DeadlineKind::kAccept, due));
+  const std::int64_t contact = Due(id, DeadlineKind::kFirstContact);
+  Must(service_->RecordDeadlineMissed(id, DeadlineKind::kFirstContact, contact));
+  EXPECT_EQ(
+      service_->RecordDeadlineApproaching(id, DeadlineKind::kFirstContact, contact).status().code(),
+      StatusCode::kConflict);
+}
+
+}  // namespace
+}  // namespace casegrid

@@ -1,0 +1,268 @@
+// replay: one case's history as it happened, step by step, read from the log
+// alone (no clock, no policy): what each event did, in words, and the case as
+// it stood after it. --as-of shows the case as it stood at a past position or
+// time, for an audit.
+#include <cstdint>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <variant>
+#include <vector>
+
+#include "engine/case_events.h"
+#include "engine/case_state.h"
+#include "engine/event_store.h"
+#include "engine/time_format.h"
+#include "tools/cli/verbs.h"
+
+namespace casegrid::cli {
+namespace {
+
+// Prose longer than this is cut (at a character boundary) and ends in "…".
+constexpr std::size_t kMaxProseBytes = 120;
+
+int Fail(const Status& s) {
+  std::cerr << "casegrid: " << s.ToString() << "\n";
+  return 1;
+}
+
+// Where a replay stops: after a position, or after the last event recorded at
+// or before a time.
+struct AsOf {
+  std::optional<Position> position;
+  std::optional<std::int64_t> time;
+  std::string text;  // as given
+};
+
+Result<AsOf> ParseAsOf(const std::string& text) {
+  AsOf as_of;
+  as_of.text = text;
+  if (text.empty()) return as_of;
+  if (text.find_first_not_of("0123456789") == std::string::npos) {
+    if (text.size() > 19) return Status::InvalidArgument("--as-of: position out of range");
+    as_of.position = std::stoull(text);
+    return as_of;
+  }
+  auto time = ParseTimestamp(text);
+  if (!time.ok()) {
+    return Status::InvalidArgument("--as-of: a position or " + time.status().message());
+  }
+  as_of.time = *time;
+  return as_of;
+}
+
+bool After(const RecordedEvent& e, const AsOf& as_of) {
+  return (as_of.position && e.position > *as_of.position) ||
+         (as_of.time && e.recorded_at_ms > *as_of.time);
+}
+
+// `text` on one line: control characters become spaces; cut to `max` bytes.
+std::string OneLine(std::string_view text, std::size_t max = kMaxProseBytes) {
+  std::string out;
+  for (char c : text) out += (static_cast<unsigned char>(c) < 0x20) ? ' ' : c;
+  if (out.size() <= max) return out;
+  std::size_t cut = max;
+  while (cut > 0 && (static_cast<unsigned char>(out[cut]) & 0xC0) == 0x80) --cut;
+  return out.substr(0, cut) + "…";
+}
+
+// "10:41:02" when `ms` falls on the same UTC day as `reference`, else
+// "2026-11-23 10:41:02".
+std::string ShortTime(std::int64_t ms, std::int64_t reference) {
+  const std::string t = FormatTimestamp(ms);
+  const std::string clock = t.substr(11, 8);
+  if (t.substr(0, 10) == FormatTimestamp(reference).substr(0, 10)) return clock;
+  return t.substr(0, 10) + " " + clock;
+}
+
+std::string Article(std::string_view word) {
+  return (!word.empty() && std::string_view("aeiou").find(word[0]) != std::string_view::npos) ? "an"
+                                                                                              : "a";
+}
+
+std::string Join(const std::vector<std::string>& items, std::string_view sep) {
+  std::string out;
+  for (const std::string& item : items) {
+    if (!out.empty()) out += sep;
+    out += item;
+  }
+  return out;
+}
+
+std::string Str(std::string_view v) {
+  return std::string(v);
+}
+
+// What one event did, in words.
+std::string Describe(const CaseEventData& data, std::int64_t at) {
+  return std::visit(
+      [&](const auto& e) -> std::string {
+        using T = std::decay_t<decltype(e)>;
+        if constexpr (std::is_same_v<T, CaseReported>) {
+          return "reported " + Article(Name(e.kind)) + " " + Str(Name(e.kind)) + " (" +
+                 Str(Name(e.channel)) + ") in " + e.cell + ": " + OneLine(e.summary);
+        } else if constexpr (std::is_same_v<T, CaseTriaged>) {
+          std::vector<std::string> changes;
+          if (e.priority) changes.push_back("priority " + Str(Name(*e.priority)));
+          if (e.category) changes.push_back("category " + OneLine(*e.category));
+          if (e.kind) changes.push_back("kind " + Str(Name(*e.kind)));
+          return "triaged: " + Join(changes, ", ");
+        } else if constexpr (std::is_same_v<T, CaseAssigned>) {
+          return "assigned to " + e.assignee + (e.team ? " (team " + *e.team + ")" : "");
+        } else if constexpr (std::is_same_v<T, CaseAccepted>) {
+          return "accepted by " + e.by;
+        } else if constexpr (std::is_same_v<T, OfficerDispatched>) {
+          return "dispatched " + e.officer;
+        } else if constexpr (std::is_same_v<T, OfficerArrived>) {
+          return e.officer + " arrived";
+        } else if constexpr (std::is_same_v<T, NoteAdded>) {
+          return "note: " + OneLine(e.text);
+        } else if constexpr (std::is_same_v<T, MediationSessionHeld>) {
+          return "mediation session at tier " + std::to_string(e.tier) + " with " +
+                 OneLine(Join(e.participants, ", ")) + ": " + Str(Name(e.outcome)) +
+                 (e.notes.empty() ? "" : " — " + OneLine(e.notes));
+        } else if constexpr (std::is_same_v<T, CaseEscalated>) {
+          return "escalated tier " + std::to_string(e.from_tier) + " → " +
+                 std::to_string(e.to_tier) + ": " + OneLine(e.reason) +
+                 (e.judicial ? " (with " + *e.judicial + ")" : "");
+        } else if constexpr (std::is_same_v<T, CaseResolved>) {
+          return "resolved (" + Str(Name(e.resolution)) + ")" +
+                 (e.summary.empty() ? "" : ": " + OneLine(e.summary));
+        } else if constexpr (std::is_same_v<T, CaseClosed>) {
+          return "closed";
+        } else if constexpr (std::is_same_v<T, CaseReopened>) {
+          return "reopened: " + OneLine(e.reason);
+        } else if constexpr (std::is_same_v<T, CallbackScheduled>) {
+          return "callback scheduled (due " + ShortTime(e.due_at, at) + ")";
+        } else if constexpr (std::is_same_v<T, CallbackAttempted>) {
+          return std::string("callback attempted: ") + (e.reached ? "reached" : "not reached") +
+                 (e.note.empty() ? "" : " — " + OneLine(e.note));
+        } else if constexpr (std::is_same_v<T, CallbackCompleted>) {
+          return "callback completed: speed " + Str(Name(e.speed)) + ", attitude " +
+                 Str(Name(e.attitude)) + ", outcome " + Str(Name(e.outcome)) +
+                 (e.comment.empty() ? "" : " — " + OneLine(e.comment));
+        } else if constexpr (std::is_same_v<T, DeadlineSet>) {
+          return "deadline " + Str(Name(e.deadline)) + " set (due " + ShortTime(e.due_at, at) + ")";
+        } else if constexpr (std::is_same_v<T, DeadlineApproaching>) {
+          return "deadline " + Str(Name(e.deadline)) + " approaching (due " +
+                 ShortTime(e.due_at, at) + ")";
+        } else if constexpr (std::is_same_v<T, DeadlineMissed>) {
+          return "deadline " + Str(Name(e.deadline)) + " missed (due " + ShortTime(e.due_at, at) +
+                 ")";
+        } else if constexpr (std::is_same_v<T, AlertAcknowledged>) {
+          return "alert " + e.alert + " acknowledged by " + e.by;
+        } else {
+          return Str(T::kType);
+        }
+      },
+      data);
+}
+
+// The case as it stands: status, tier, assignee, open deadlines.
+std::string DescribeState(const CaseState& s, std::int64_t at) {
+  if (!s.exists) return "not reported yet";
+  std::string out = Str(Name(s.status)) + " · tier " + std::to_string(s.tier) + " · " +
+                    (s.assignee.empty() ? "unassigned" : "assignee " + s.assignee) +
+                    " · priority " + Str(Name(s.priority));
+  std::vector<std::string> open, missed;
+  for (const CaseDeadline& d : s.deadlines) {
+    if (d.due_at <= 0 || d.met) continue;
+    if (d.missed) {
+      missed.push_back(Str(Name(d.kind)));
+    } else {
+      open.push_back(Str(Name(d.kind)) + " due " + ShortTime(d.due_at, at) +
+                     (d.warned ? " (warned)" : ""));
+    }
+  }
+  out += " · open deadlines: " + (open.empty() ? std::string("none") : Join(open, ", "));
+  if (!missed.empty()) out += " · missed: " + Join(missed, ", ");
+  if (s.callback.status != CallbackStatus::kNone) {
+    out += " · callback " + Str(Name(s.callback.status));
+  }
+  return out;
+}
+
+// Prints the timeline of `case_id` up to `as_of` on `out`. kNotFound when
+// the case has no events (at or before `as_of`).
+Status PrintTimeline(const EventStore& store, const std::string& case_id, const AsOf& as_of,
+                     std::ostream& out) {
+  const std::string stream = CaseStream(case_id);
+  constexpr std::size_t kPage = 1000;
+  std::ostringstream body;
+  CaseState state;
+  std::size_t shown = 0, total = 0;
+  bool stopped = false;
+  for (StreamVersion from = 1;;) {
+    auto events = store.ReadStream(stream, from, kPage, ReadDirection::kForward);
+    if (!events.ok()) {
+      if (events.status().code() == StatusCode::kInvalidArgument) {
+        return Status::NotFound("no case " + case_id);
+      }
+      return events.status();
+    }
+    total += events->size();
+    for (const RecordedEvent& e : *events) {
+      if (stopped || After(e, as_of)) {
+        stopped = true;
+        continue;
+      }
+      ++shown;
+      body << "\n#" << e.position << "  " << FormatTimestamp(e.recorded_at_ms) << "  " << e.actor
+           << "\n";
+      auto data = DecodeEventData(e.type, e.data, StoredEventLimits());
+      if (!data.ok()) {
+        // An auditor sees what is there, even when it is not what it should be.
+        body << "    " << e.type << " that does not decode (" << data.status().message()
+             << "): " << OneLine(e.data) << "\n";
+      } else {
+        state.Apply(e, *data);
+        body << "    " << Describe(*data, e.recorded_at_ms) << "\n";
+      }
+      body << "    → " << DescribeState(state, e.recorded_at_ms) << "\n";
+    }
+    if (events->size() < kPage) break;
+    from = events->back().version + 1;
+  }
+  if (total == 0) return Status::NotFound("no case " + case_id);
+  if (shown == 0) {
+    return Status::NotFound("case " + case_id + " has no events at or before " + as_of.text);
+  }
+  out << "case " << case_id << ": " << shown << " of " << total << " events";
+  if (!as_of.text.empty()) out << " (as of " << as_of.text << ")";
+  out << "\n" << body.str();
+  return Status::Ok();
+}
+
+}  // namespace
+
+void AddReplayVerb(CLI::App& app, VerbAction* action) {
+  struct ReplayArgs {
+    std::string data = kDefaultDataDir, case_id, as_of;
+  };
+  auto a = std::make_shared<ReplayArgs>();
+  CLI::App* replay = app.add_subcommand(
+      "replay", "print a case's history step by step, with its state after each step");
+  replay->add_option("case-id", a->case_id, "the case, e.g. C-20261122-000123")->required();
+  replay->add_option("--data", a->data, "store folder")->capture_default_str();
+  replay->add_option("--as-of", a->as_of,
+                     "stop at this log position, or at the last event recorded at or before this "
+                     "RFC 3339 UTC time (2026-11-22T10:31:02Z)");
+  replay->callback([a, action] {
+    *action = [a]() -> int {
+      auto as_of = ParseAsOf(a->as_of);
+      if (!as_of.ok()) return Fail(as_of.status());
+      auto store = EventStore::OpenFollower(a->data);
+      if (!store.ok()) return Fail(store.status());
+      if (Status s = PrintTimeline(**store, a->case_id, *as_of, std::cout); !s.ok()) {
+        return Fail(s);
+      }
+      return 0;
+    };
+  });
+}
+
+}  // namespace casegrid::cli

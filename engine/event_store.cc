@@ -83,6 +83,7 @@ EventStore::Impl::Impl(StoreOptions options, bool follower)
     : options_(std::move(options)), follower_(follower) {}
 
 EventStore::Impl::~Impl() {
+  StopCommitter();  // answers what is queued before the database closes
   for (auto* h : families_) {
     if (db_ != nullptr) db_->DestroyColumnFamilyHandle(h);
   }
@@ -162,6 +163,7 @@ Result<std::unique_ptr<EventStore>> EventStore::Open(const StoreOptions& options
   auto impl = std::make_unique<Impl>(options, /*follower=*/false);
   RETURN_IF_ERROR(impl->OpenDb(""));
   RETURN_IF_ERROR(impl->LoadHead());
+  impl->StartCommitter();
   return std::unique_ptr<EventStore>(new EventStore(std::move(impl)));
 }
 
@@ -229,61 +231,86 @@ Status EventStore::Impl::Prepare(AppendRequest& r, std::size_t* bytes) const {
   return Status::Ok();
 }
 
-Result<AppendResult> EventStore::Impl::Append(AppendRequest request) {
-  if (follower_) return Status::Unavailable("a follower cannot append");
-  PendingAppend w;
-  RETURN_IF_ERROR(Prepare(request, &w.bytes));
-  w.request = &request;
-
+void EventStore::Impl::AppendAsync(AppendRequest request, AppendCallback done) {
+  if (follower_) return done(Status::Unavailable("a follower cannot append"));
+  auto p = std::make_unique<PendingAppend>();
+  if (Status s = Prepare(request, &p->bytes); !s.ok()) return done(std::move(s));
+  p->request = std::move(request);
+  p->done = std::move(done);
   std::unique_lock lock(queue_mu_);
-  queue_.push_back(&w);
-  if (queue_.front() != &w) {
+  if (stopping_) {
     lock.unlock();
-    std::unique_lock mine(w.mu);
-    w.cv.wait(mine, [&] { return w.done || w.lead; });
-    if (w.done) return std::move(w.result);
-    mine.unlock();
-    lock.lock();
+    return p->done(Status::Unavailable("the store is closing"));
   }
+  queue_.push_back(std::move(p));
+  if (queue_.size() == 1) queue_cv_.notify_one();
+}
 
-  // This appender leads: take everything queued behind it, within bounds.
+void EventStore::Impl::StartCommitter() {
+  committer_ = std::thread([this] { CommitterLoop(); });
+}
+
+void EventStore::Impl::StopCommitter() {
+  {
+    std::lock_guard l(queue_mu_);
+    stopping_ = true;
+  }
+  queue_cv_.notify_one();
+  if (committer_.joinable()) committer_.join();
+}
+
+void EventStore::Impl::CommitterLoop() {
+  std::vector<std::unique_ptr<PendingAppend>> owned;
   std::vector<PendingAppend*> group;
-  std::size_t events = 0, bytes = 0;
-  for (PendingAppend* p : queue_) {
-    const std::size_t n = p->request->events.size();
-    if (!group.empty() &&
-        (events + n > options_.max_group_events || bytes + p->bytes > options_.max_group_bytes)) {
-      break;
+  while (true) {
+    std::unique_lock lock(queue_mu_);
+    queue_cv_.wait(lock, [&] { return !queue_.empty() || stopping_; });
+    if (queue_.empty()) return;  // stopping, and everything queued is answered
+    // Take everything queued, within bounds: one batch, one fsync.
+    std::size_t events = 0, bytes = 0;
+    while (!queue_.empty()) {
+      PendingAppend& next = *queue_.front();
+      const std::size_t n = next.request.events.size();
+      if (!owned.empty() &&
+          (events + n > options_.max_group_events || bytes + next.bytes > options_.max_group_bytes)) {
+        break;
+      }
+      events += n;
+      bytes += next.bytes;
+      owned.push_back(std::move(queue_.front()));
+      queue_.pop_front();
     }
-    group.push_back(p);
-    events += n;
-    bytes += p->bytes;
-  }
-  const bool failed = failed_;
-  const std::string failure = failure_;
-  lock.unlock();
+    const bool failed = failed_;
+    const std::string failure = failure_;
+    lock.unlock();
 
-  if (failed) {
-    for (PendingAppend* p : group) p->result = Status::Unavailable(failure);
-  } else {
-    CommitGroup(group);
+    for (auto& p : owned) group.push_back(p.get());
+    if (failed) {
+      for (PendingAppend* p : group) p->result = Status::Unavailable(failure);
+    } else {
+      CommitGroup(group);
+    }
+    for (PendingAppend* p : group) p->done(std::move(p->result));
+    group.clear();
+    owned.clear();
   }
+}
 
-  lock.lock();
-  for (std::size_t i = 0; i < group.size(); ++i) queue_.pop_front();
-  PendingAppend* next = queue_.empty() ? nullptr : queue_.front();
-  lock.unlock();
-  // Hand on the lead first, so the next group's fsync is not kept waiting
-  // behind this group's wake-ups.
-  auto wake = [](PendingAppend* p, bool lead) {
-    std::lock_guard l(p->mu);  // p cannot return (and vanish) before we let go
-    (lead ? p->lead : p->done) = true;
-    p->cv.notify_one();
-  };
-  if (next != nullptr) wake(next, true);
-  for (PendingAppend* p : group) {
-    if (p != &w) wake(p, false);
-  }
+Result<AppendResult> EventStore::Impl::Append(AppendRequest request) {
+  struct Waiter {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    Result<AppendResult> result = Status::Internal("not answered");
+  } w;
+  AppendAsync(std::move(request), [&w](Result<AppendResult> r) {
+    std::lock_guard l(w.mu);  // w cannot go away before we let go
+    w.result = std::move(r);
+    w.done = true;
+    w.cv.notify_one();
+  });
+  std::unique_lock l(w.mu);
+  w.cv.wait(l, [&] { return w.done; });
   return std::move(w.result);
 }
 
@@ -324,7 +351,7 @@ void EventStore::Impl::CommitGroup(const std::vector<PendingAppend*>& group) {
   };
 
   for (PendingAppend* p : group) {
-    AppendRequest& r = *p->request;
+    AppendRequest& r = p->request;
     // Idempotency first, so that a retried append succeeds whatever its
     // expected version says now.
     std::vector<IdHit> hits;
@@ -606,6 +633,9 @@ EventStore::~EventStore() = default;
 
 Result<AppendResult> EventStore::Append(AppendRequest request) {
   return impl_->Append(std::move(request));
+}
+void EventStore::AppendAsync(AppendRequest request, AppendCallback done) {
+  impl_->AppendAsync(std::move(request), std::move(done));
 }
 Result<std::vector<RecordedEvent>> EventStore::ReadStream(const std::string& stream,
                                                           StreamVersion from_version,

@@ -2,9 +2,11 @@
 //
 // Guarantees (docs/storage.md has the layout that gives them):
 //   - Append returns success only after its events are fsync'd. Concurrent
-//     appends are group-committed: the appender at the front of the queue
-//     writes every append queued behind it in one WriteBatch and one fsync
-//     (leveldb's DBImpl::Write), each still checked on its own.
+//     appends are group-committed: one committer thread takes every append
+//     queued while it wrote the last group and writes them in one WriteBatch
+//     and one fsync (leveldb's DBImpl::Write writer queue, with the leader
+//     made a thread of its own so that AppendAsync never parks the caller),
+//     each append still checked on its own.
 //   - Every event gets the next global position (1, 2, 3, ... no gaps, in
 //     commit order) and the next version of its stream.
 //   - An append is all or nothing and is checked against an expected version;
@@ -74,6 +76,12 @@ struct AppendRequest {
   std::vector<NewEvent> events;
 };
 
+struct AppendResult;
+// Called once with the outcome of an AppendAsync, on the store's committer
+// thread (or on the caller's, for input refused before queueing). It must be
+// quick: hand work elsewhere, do not block.
+using AppendCallback = std::function<void(Result<AppendResult>)>;
+
 struct AppendResult {
   Position first_position = 0;
   Position last_position = 0;
@@ -121,6 +129,11 @@ class EventStore {
   // kTooLarge, kConflict (expected version, id reuse), kUnavailable (storage
   // failed, or follower).
   Result<AppendResult> Append(AppendRequest request);
+
+  // The same, without blocking the caller: `done` gets the outcome once the
+  // events are fsync'd (or refused). For servers that must not park a
+  // thread per request.
+  void AppendAsync(AppendRequest request, AppendCallback done);
 
   // Events of `stream` from `from_version` (inclusive) on, forward or
   // backward, at most `max_count`. Backward from a version past the end

@@ -1,9 +1,10 @@
 // Internal to the engine: the state behind EventStore. Not a public header.
 //
 // Threads and locks:
-//   queue_mu_   guards the appenders' queue. The appender at its front is the
-//               leader: it alone touches the "leader state" below, without
-//               holding any lock while it writes and fsyncs.
+//   queue_mu_   guards the appends queue. One committer thread takes every
+//               append queued (within bounds) as a group, and it alone
+//               touches the "leader state" below, holding no lock while it
+//               writes and fsyncs; then it answers each append's callback.
 //   publish_mu_ guards the published head and the subscriber list. The
 //               leader takes it after a successful write to advance the head
 //               and hand the batch to subscribers, so both happen in commit
@@ -19,6 +20,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "engine/event_store.h"
@@ -29,18 +31,12 @@ namespace casegrid {
 
 class EventStore::Impl {
  public:
-  // One Append() call waiting in the queue. Lives on the appender's stack.
-  // Its own mutex and condition variable, not the queue's, carry the wake-up
-  // (done, or "you lead now"): a leader finishing a group of hundreds wakes
-  // each member without any of them queueing on queue_mu_ to find out.
+  // One append waiting in the queue, owned by the queue until answered.
   struct PendingAppend {
-    AppendRequest* request = nullptr;
+    AppendRequest request;
     std::size_t bytes = 0;
     Result<AppendResult> result = Status::Internal("not committed");
-    std::mutex mu;
-    std::condition_variable cv;
-    bool done = false;  // guarded by mu
-    bool lead = false;  // guarded by mu
+    AppendCallback done;
   };
 
   Impl(StoreOptions options, bool follower);
@@ -50,8 +46,12 @@ class EventStore::Impl {
   Status LoadHead();
 
   Result<AppendResult> Append(AppendRequest request);
+  void AppendAsync(AppendRequest request, AppendCallback done);
   Status Prepare(AppendRequest& request, std::size_t* bytes) const;
-  // Leader only: checks and writes `group` in one batch and one fsync.
+  void StartCommitter();
+  void StopCommitter();
+  void CommitterLoop();
+  // Committer only: checks and writes `group` in one batch and one fsync.
   void CommitGroup(const std::vector<PendingAppend*>& group);
 
   Result<std::vector<RecordedEvent>> ReadStream(const std::string& stream, StreamVersion from,
@@ -82,9 +82,12 @@ class EventStore::Impl {
 
   // Guarded by queue_mu_.
   std::mutex queue_mu_;
-  std::deque<PendingAppend*> queue_;
+  std::condition_variable queue_cv_;
+  std::deque<std::unique_ptr<PendingAppend>> queue_;
+  bool stopping_ = false;
   bool failed_ = false;  // a write failed: refuse appends until reopened
   std::string failure_;
+  std::thread committer_;
 
   // Leader state: touched only by the appender at the front of the queue.
   Position leader_position_ = 0;

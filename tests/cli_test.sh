@@ -9,10 +9,11 @@ cleanup() { [ -n "$serve_pid" ] && kill "$serve_pid" 2>/dev/null; rm -rf "$dir";
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 data="$dir/store"
+report='{"kind":"dispute","channel":"walk_in","cell":"santai/a01","category":"neighbour","priority":"normal","summary":"water leak","reporter":{"name":"Li"}}'
 
 # append one event, then a second with the right expected version
 out=$("$cg" append --data "$data" --stream case/C-20261122-000001 --type CaseReported \
-      --id rep-1 --json '{"kind":"dispute","summary":"water leak"}' --expected-version no_stream)
+      --id rep-1 --json "$report" --expected-version no_stream)
 [[ "$out" == *'"first_position":1'* ]] || fail "first append: $out"
 out=$("$cg" append --data "$data" --stream case/C-20261122-000001 --type NoteAdded \
       --json '{"text":"called"}' --expected-version 1)
@@ -20,22 +21,28 @@ out=$("$cg" append --data "$data" --stream case/C-20261122-000001 --type NoteAdd
 
 # a stale expected version is refused, names the actual version, exits 1
 if err=$("$cg" append --data "$data" --stream case/C-20261122-000001 --type NoteAdded \
-         --json '{}' --expected-version 1 2>&1); then fail "stale append succeeded"; fi
+         --json '{"text":"late"}' --expected-version 1 2>&1); then fail "stale append succeeded"; fi
 [[ "$err" == *"at version 2"* ]] || fail "conflict message: $err"
 
 # the same id again is answered with the original position and writes nothing
 out=$("$cg" append --data "$data" --stream case/C-20261122-000001 --type CaseReported \
-      --id rep-1 --json '{"kind":"dispute","summary":"water leak"}' --expected-version no_stream)
+      --id rep-1 --json "$report" --expected-version no_stream)
 [[ "$out" == *'"first_position":1'*'"deduplicated":true'* ]] || fail "dedupe: $out"
 
 # several events from stdin, all or nothing
-printf '%s\n' '{"type":"GridCellDefined","id":"g1","data":{"cell":"santai","level":1}}' \
-              '{"type":"GridCellDefined","id":"g2","data":{"cell":"santai/a01","level":2}}' |
+printf '%s\n' '{"type":"GridCellDefined","id":"g1","data":{"cell":"santai","name":"Santai","level":1}}' \
+              '{"type":"GridCellDefined","id":"g2","data":{"cell":"santai/a01","name":"A01","level":2}}' |
   "$cg" append --data "$data" --stream grid/santai --events - >/dev/null
 if printf '%s\n' '{"type":"X","id":"g3","data":{}}' '{"type":"X","data":[1]}' |
    "$cg" append --data "$data" --stream grid/santai --events - 2>/dev/null; then
   fail "a batch with a bad line was accepted"
 fi
+
+# data of the engine's own event types is checked, as through the API
+if err=$("$cg" append --data "$data" --stream grid/x --type GridCellDefined --json '{"cell":"x"}' 2>&1); then
+  fail "a GridCellDefined without a name was accepted"
+fi
+[[ "$err" == *"name: missing"* ]] || fail "validation message: $err"
 
 # read: the whole log, a stream backward
 [ "$("$cg" read --data "$data" | wc -l)" -eq 4 ] || fail "read all"
@@ -53,8 +60,8 @@ hash=${digest#*\"hash\":\"}; hash=${hash%\"*}
 "$cg" tail --data "$data" --max 2 --poll-ms 20 > "$dir/tail.out" &
 tail_pid=$!
 sleep 0.5
-"$cg" append --data "$data" --stream case/C-20261122-000002 --type CaseReported --json '{}' >/dev/null
-"$cg" append --data "$data" --stream case/C-20261122-000002 --type NoteAdded --json '{}' >/dev/null
+"$cg" append --data "$data" --stream case/C-20261122-000002 --type CaseReported --json "$report" >/dev/null
+"$cg" append --data "$data" --stream case/C-20261122-000002 --type NoteAdded --json '{"text":"n"}' >/dev/null
 for _ in $(seq 100); do kill -0 "$tail_pid" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$tail_pid" 2>/dev/null && { kill "$tail_pid"; fail "tail did not see two new events"; }
 wait "$tail_pid"
@@ -63,7 +70,7 @@ wait "$tail_pid"
 # while serve holds the store, a second writer is refused clearly; reads work
 "$cg" serve --data "$data" --listen 127.0.0.1:0 > "$dir/serve.out" &
 serve_pid=$!
-for _ in $(seq 50); do grep -q "open" "$dir/serve.out" 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 50); do grep -q "serving" "$dir/serve.out" 2>/dev/null && break; sleep 0.1; done
 if err=$("$cg" append --data "$data" --stream case/x --type X --json '{}' 2>&1); then
   fail "append while serve runs succeeded"
 fi

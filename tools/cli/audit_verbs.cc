@@ -16,7 +16,9 @@ int Fail(const Status& s) {
   return 1;
 }
 
-void ShowProgress(Position done, Position total) {
+}  // namespace
+
+void ShowProgress(std::uint64_t done, std::uint64_t total) {
   if (!isatty(STDERR_FILENO) || total == 0) return;
   const int width = 40;
   const int filled = static_cast<int>(width * done / total);
@@ -25,8 +27,6 @@ void ShowProgress(Position done, Position total) {
             << total << (done == total ? "\n" : "") << std::flush;
 }
 
-}  // namespace
-
 void AddAuditVerbs(CLI::App& app, VerbAction* action) {
   auto data = std::make_shared<std::string>(kDefaultDataDir);
   CLI::App* verify = app.add_subcommand(
@@ -34,7 +34,7 @@ void AddAuditVerbs(CLI::App& app, VerbAction* action) {
   verify->add_option("--data", *data, "store folder")->capture_default_str();
   verify->callback([data, action] {
     *action = [data]() -> int {
-      auto store = EventStore::OpenFollower(*data);
+      auto store = EventStore::OpenFollower(LogDir(*data));
       if (!store.ok()) return Fail(store.status());
       auto report = (*store)->Verify(ShowProgress);
       if (!report.ok()) return Fail(report.status());
@@ -53,7 +53,7 @@ void AddAuditVerbs(CLI::App& app, VerbAction* action) {
   digest->add_option("--data", *digest_data, "store folder")->capture_default_str();
   digest->callback([digest_data, action] {
     *action = [digest_data]() -> int {
-      auto store = EventStore::OpenFollower(*digest_data);
+      auto store = EventStore::OpenFollower(LogDir(*digest_data));
       if (!store.ok()) return Fail(store.status());
       const LogHead head = (*store)->Head();
       std::cout << "{\"position\":" << head.position << ",\"hash\":\"" << HashToHex(head.hash)

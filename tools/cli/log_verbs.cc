@@ -8,6 +8,7 @@
 #include <sstream>
 #include <thread>
 
+#include "engine/case_events.h"
 #include "engine/event_store.h"
 #include "tools/cli/verbs.h"
 
@@ -109,8 +110,18 @@ void AddLogVerbs(CLI::App& app, VerbAction* action) {
         if (a->type.empty()) return Fail(Status::InvalidArgument("--type or --events is needed"));
         req.events.push_back({a->id, a->type, a->json.empty() ? "{}" : a->json});
       }
+      // Events of the types the engine defines must carry valid data, as
+      // they would through the API; other types are the operator's own.
+      for (std::size_t i = 0; i < req.events.size(); ++i) {
+        auto checked = DecodeEventData(req.events[i].type, req.events[i].data);
+        if (!checked.ok() && checked.status().message().find("unknown event type") ==
+                                 std::string::npos) {
+          return Fail(Status(checked.status().code(), "events[" + std::to_string(i) +
+                                                          "].data: " + checked.status().message()));
+        }
+      }
       StoreOptions options;
-      options.path = a->data;
+      options.path = LogDir(a->data);
       auto store = EventStore::Open(options);
       if (!store.ok()) return Fail(store.status());
       auto result = (*store)->Append(std::move(req));
@@ -138,7 +149,7 @@ void AddLogVerbs(CLI::App& app, VerbAction* action) {
   read->add_option("--limit", r->limit, "at most this many events")->capture_default_str();
   read->callback([r, action] {
     *action = [r]() -> int {
-      auto store = EventStore::OpenFollower(r->data);
+      auto store = EventStore::OpenFollower(LogDir(r->data));
       if (!store.ok()) return Fail(store.status());
       Result<std::vector<RecordedEvent>> events = std::vector<RecordedEvent>{};
       if (!r->stream.empty()) {
@@ -170,7 +181,7 @@ void AddLogVerbs(CLI::App& app, VerbAction* action) {
       ->capture_default_str();
   tail->callback([t, action] {
     *action = [t]() -> int {
-      auto opened = EventStore::OpenFollower(t->data);
+      auto opened = EventStore::OpenFollower(LogDir(t->data));
       if (!opened.ok()) return Fail(opened.status());
       std::unique_ptr<EventStore> store = std::move(opened).value();
       std::signal(SIGINT, [](int) { g_stop = 1; });

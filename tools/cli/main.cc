@@ -10,6 +10,7 @@ int main(int argc, char** argv) {
   casegrid::cli::AddLogVerbs(app, &action);
   casegrid::cli::AddAuditVerbs(app, &action);
   casegrid::cli::AddReplayVerb(app, &action);
+  casegrid::cli::AddRebuildVerb(app, &action);
   CLI11_PARSE(app, argc, argv);
   return action ? action() : 2;
 }

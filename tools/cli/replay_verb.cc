@@ -255,7 +255,7 @@ void AddReplayVerb(CLI::App& app, VerbAction* action) {
     *action = [a]() -> int {
       auto as_of = ParseAsOf(a->as_of);
       if (!as_of.ok()) return Fail(as_of.status());
-      auto store = EventStore::OpenFollower(a->data);
+      auto store = EventStore::OpenFollower(LogDir(a->data));
       if (!store.ok()) return Fail(store.status());
       if (Status s = PrintTimeline(**store, a->case_id, *as_of, std::cout); !s.ok()) {
         return Fail(s);

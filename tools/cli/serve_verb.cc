@@ -1,20 +1,30 @@
-// serve: open the store and keep it open until SIGINT or SIGTERM.
+// serve: open the log, the case engine, the views and the deadline watch, and
+// keep them running until SIGINT or SIGTERM.
 //
-// Until the HTTP API (issue 4) lands, serving means holding the store open
-// for writing, so that it is recovered and ready; --listen is accepted now so
-// that tools/run does not change when the API arrives.
+// The HTTP and WebSocket API (issue 4) is not built yet; until then serving
+// means: the store recovered and open for writing, the views caught up and
+// following the log live, and deadlines written as they pass. --listen is
+// accepted now so that tools/run does not change when the API arrives.
 #include <csignal>
 #include <iostream>
 #include <memory>
 #include <thread>
 
+#include "engine/case_service.h"
+#include "engine/deadline_watch.h"
 #include "engine/event_store.h"
+#include "projections/projector.h"
 #include "tools/cli/verbs.h"
 
 namespace casegrid::cli {
 namespace {
 
 volatile std::sig_atomic_t g_stop = 0;
+
+int Fail(const Status& s) {
+  std::cerr << "casegrid: " << s.ToString() << "\n";
+  return 1;
+}
 
 }  // namespace
 
@@ -23,26 +33,39 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
     std::string data = kDefaultDataDir, listen = "127.0.0.1:8080";
   };
   auto a = std::make_shared<ServeArgs>();
-  CLI::App* serve = app.add_subcommand("serve", "open the store and serve it");
-  serve->add_option("--data", a->data, "store folder")->capture_default_str();
+  CLI::App* serve = app.add_subcommand("serve", "run the engine: log, views, deadline watch");
+  serve->add_option("--data", a->data, "data folder (log/ and views/)")->capture_default_str();
   serve->add_option("--listen", a->listen, "HOST:PORT (used once the HTTP API exists)")
       ->capture_default_str();
   serve->callback([a, action] {
     *action = [a]() -> int {
       StoreOptions options;
-      options.path = a->data;
+      options.path = LogDir(a->data);
       auto store = EventStore::Open(options);
-      if (!store.ok()) {
-        std::cerr << "casegrid: " << store.status().ToString() << "\n";
-        return 1;
-      }
+      if (!store.ok()) return Fail(store.status());
+      auto service = CaseService::Open(store->get(), CaseServiceOptions{});
+      if (!service.ok()) return Fail(service.status());
+      ProjectorOptions views;
+      views.path = ViewsDir(a->data);
+      auto projector = Projector::Open(store->get(), views);
+      if (!projector.ok()) return Fail(projector.status());
+      if (Status s = (*projector)->CatchUp(ShowProgress); !s.ok()) return Fail(s);
+      (*projector)->Start();
+      DeadlineWatch watch(service->get(), SystemClock::Default());
+      if (Status s = watch.Start(); !s.ok()) return Fail(s);
+
       std::signal(SIGINT, [](int) { g_stop = 1; });
       std::signal(SIGTERM, [](int) { g_stop = 1; });
-      std::cout << "casegrid: store " << a->data << " open, head position "
-                << (*store)->Head().position << "; the HTTP API on " << a->listen
+      std::cout << "casegrid: serving " << a->data << " at position " << (*store)->Head().position
+                << "; views and deadline watch running; the HTTP API on " << a->listen
                 << " is not built yet (issue 4). Ctrl-C stops." << std::endl;
-      while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      std::cout << "casegrid: stopped" << std::endl;
+      while (!g_stop) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        if (Status f = (*projector)->failure(); !f.ok()) return Fail(f);
+      }
+      watch.Stop();
+      (*projector)->Stop();
+      std::cout << "casegrid: stopped at position " << (*store)->Head().position << std::endl;
       return 0;
     };
   });

@@ -1,0 +1,76 @@
+// rebuild: fold the whole log into fresh views, prove they equal the views
+// kept live, and put them in place.
+#include <chrono>
+#include <filesystem>
+#include <iostream>
+
+#include "engine/event_store.h"
+#include "projections/projector.h"
+#include "projections/rebuild.h"
+#include "tools/cli/verbs.h"
+
+namespace casegrid::cli {
+namespace {
+
+int Fail(const Status& s) {
+  std::cerr << "casegrid: " << s.ToString() << "\n";
+  return 1;
+}
+
+}  // namespace
+
+void AddRebuildVerb(CLI::App& app, VerbAction* action) {
+  auto data = std::make_shared<std::string>(kDefaultDataDir);
+  CLI::App* rebuild = app.add_subcommand(
+      "rebuild", "rebuild every view from the log, check it equals the live views, swap it in");
+  rebuild->add_option("--data", *data, "data folder (log/ and views/)")->capture_default_str();
+  rebuild->callback([data, action] {
+    *action = [data]() -> int {
+      namespace fs = std::filesystem;
+      StoreOptions options;
+      options.path = LogDir(*data);
+      if (!fs::exists(options.path)) return Fail(Status::NotFound("no log at " + options.path));
+      auto store = EventStore::Open(options);
+      if (!store.ok()) return Fail(store.status());
+      const std::string live_path = ViewsDir(*data);
+      const std::string fresh_path = live_path + ".rebuild";
+      fs::remove_all(fresh_path);
+
+      const auto start = std::chrono::steady_clock::now();
+      std::cerr << "rebuilding " << (*store)->Head().position << " events\n";
+      if (Status s = RebuildViews(store->get(), fresh_path, ShowProgress); !s.ok()) return Fail(s);
+      const double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      std::cout << "rebuilt " << (*store)->Head().position << " events in " << seconds << " s ("
+                << static_cast<long>(static_cast<double>((*store)->Head().position) /
+                                     std::max(seconds, 1e-9))
+                << " events/s)\n";
+
+      if (fs::exists(live_path)) {
+        // Bring the live views to the same position, then compare.
+        ProjectorOptions live_options;
+        live_options.path = live_path;
+        auto live = Projector::Open(store->get(), live_options);
+        if (!live.ok()) return Fail(live.status());
+        if (Status s = (*live)->CatchUp(); !s.ok()) return Fail(s);
+        auto fresh = ViewStore::Open(fresh_path);
+        if (!fresh.ok()) return Fail(fresh.status());
+        if (Status same = CompareViews((*live)->views(), **fresh); !same.ok()) {
+          std::cout << "the rebuilt views differ from the live ones: " << same.message()
+                    << "\nthe rebuilt views are kept at " << fresh_path
+                    << "; the live ones are untouched\n";
+          return 1;
+        }
+        std::cout << "equal to the live views at position " << (*live)->position() << "\n";
+      }
+      std::error_code ec;
+      fs::remove_all(live_path, ec);
+      fs::rename(fresh_path, live_path, ec);
+      if (ec)
+        return Fail(Status::Unavailable("moving the rebuilt views in place: " + ec.message()));
+      return 0;
+    };
+  });
+}
+
+}  // namespace casegrid::cli

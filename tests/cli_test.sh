@@ -79,4 +79,9 @@ fi
 kill -TERM "$serve_pid"; wait "$serve_pid" || fail "serve did not exit 0 on SIGTERM"
 serve_pid=""
 
+# serve kept the views; a rebuild from the log equals them and takes their place
+out=$("$cg" rebuild --data "$data" 2>/dev/null) || fail "rebuild: $out"
+[[ "$out" == *"rebuilt 6 events"*"equal to the live views at position 6"* ]] || fail "rebuild: $out"
+[ -d "$data/views" ] && [ ! -e "$data/views.rebuild" ] || fail "rebuild left the folders wrong"
+
 echo "cli_test: all passed"

@@ -1,17 +1,39 @@
-// casegrid-bench: throughput and latency of the event store, against a plain RocksDB baseline.
+// casegrid-bench: throughput and latency of the event store, against a plain RocksDB baseline,
+// and of the views built from a log the real case engine wrote.
 //
 // One run measures, each on a fresh store folder:
-//   raw_batched_fsync     plain RocksDB (one default column family), one thread writing
-//                         WriteBatches of 256 casegrid event records with sync=true: the ceiling.
-//   append_1/16/256       EventStore::Append of one event per call from 1, 16 and 256 threads
-//                         (group commit), with per-append latency p50/p99.
-//   catchup_read          EventStore::ReadAll in pages of 1000 over a filled log.
-//   catchup_subscription  the same log through Subscribe(0) and Subscription::Next.
-// The last line is append_256 / raw_batched_fsync.
+//   raw_batched_fsync_records  plain RocksDB (one default column family), one thread writing
+//                              WriteBatches of 256 casegrid event records with sync=true.
+//   raw_batched_fsync_layout   plain RocksDB with casegrid's five column families, one thread
+//                              writing WriteBatches of 256 events with sync=true, each event the
+//                              four key-values casegrid writes for it (record, stream index entry,
+//                              event id, stream head): the same bytes, the machine's limit for
+//                              casegrid's layout.
+//   append_threads_1/16/256    EventStore::Append of one event per call from 1, 16 and 256
+//                              threads (group commit), with per-append latency p50/p99.
+//   append_async_1/16/256      EventStore::AppendAsync of one event per call with 1, 16 and 256
+//                              appends kept in flight (each completion, on the committer thread,
+//                              issues its slot's next append), with per-append latency p50/p99.
+//   catchup_read               EventStore::ReadAll in pages of 1000 over a filled log.
+//   catchup_subscription       the same log through Subscribe(0) and Subscription::Next.
+// Then, on a log of --view-events events written through CaseService by random commands
+// (tests/support/random_commands.h, 8 threads, a manual clock), unless --skip-views:
+//   raw_scan                   a plain rocksdb::Iterator over the events column family (the folder
+//                              opened read-only), decoding nothing.
+//   rebuild                    RebuildViews of the whole log into fresh views.
+//   case_history_latency       ReadStream(case stream, 1, 1000, forward) of 1000 random cases,
+//                              p50/p99.
+//   dashboard_as_of_latency    Projector::DashboardAsOf at 200 random positions, of the root ("")
+//                              and of santai/tongchuan, p50/p99 each.
+//   rebuild_vs_scan_ratio      rebuild / raw_scan.
+// The last two lines are append_async_256 / raw_batched_fsync_records
+// (append_vs_raw_records_ratio) and append_async_256 / raw_batched_fsync_layout
+// (append_vs_raw_ratio, the very last line).
 //
-// Run: build/bin/casegrid-bench [--seconds 3] [--catchup-events 200000] [--dir /tmp] [--quick]
+// Run: build/bin/casegrid-bench [--seconds 3] [--catchup-events 200000] [--view-events 200000]
+//                               [--skip-views] [--dir /tmp] [--quick]
 // --dir is where the temporary store folders go (inside a fresh casegrid-bench-XXXXXX folder,
-// removed at the end); --quick is a smoke run (1 second each, 20000 catch-up events).
+// removed at the end); --quick is a smoke run (1 second each, 20000 catch-up and view events).
 
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
@@ -28,20 +50,28 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
 
 #include "engine/canonical_json.h"
+#include "engine/case_service.h"
+#include "engine/case_state.h"
+#include "engine/clock.h"
 #include "engine/event.h"
 #include "engine/event_store.h"
 #include "engine/record_format.h"
 #include "engine/status.h"
 #include "engine/subscription.h"
+#include "projections/projector.h"
+#include "projections/rebuild.h"
+#include "tests/support/random_commands.h"
 
 namespace {
 
@@ -59,6 +89,8 @@ struct Flags {
   std::string dir = "/tmp";
   double seconds = 3;
   std::uint64_t catchup_events = 200000;
+  std::uint64_t view_events = 200000;
+  bool skip_views = false;
   bool quick = false;
 };
 
@@ -91,13 +123,19 @@ std::optional<Flags> ParseFlags(int argc, char** argv) {
   Flags flags;
   std::optional<double> seconds;
   std::optional<std::uint64_t> catchup;
+  std::optional<std::uint64_t> view_events;
   for (int i = 1; i < argc; ++i) {
     const std::string_view name = argv[i];
     if (name == "--quick") {
       flags.quick = true;
       continue;
     }
-    if (name != "--dir" && name != "--seconds" && name != "--catchup-events") {
+    if (name == "--skip-views") {
+      flags.skip_views = true;
+      continue;
+    }
+    if (name != "--dir" && name != "--seconds" && name != "--catchup-events" &&
+        name != "--view-events") {
       std::fprintf(stderr, "unknown flag %s\n", argv[i]);
       return std::nullopt;
     }
@@ -116,20 +154,23 @@ std::optional<Flags> ParseFlags(int argc, char** argv) {
         return std::nullopt;
       }
     } else {
-      catchup = std::strtoull(value.c_str(), &end, 10);
-      if (end == value.c_str() || *end != '\0' || *catchup == 0) {
-        std::fprintf(stderr, "--catchup-events wants a positive integer, not %s\n", value.c_str());
+      const std::uint64_t n = std::strtoull(value.c_str(), &end, 10);
+      if (end == value.c_str() || *end != '\0' || n == 0 || value[0] == '-') {
+        std::fprintf(stderr, "%s wants a positive integer, not %s\n", argv[i - 1], value.c_str());
         return std::nullopt;
       }
+      (name == "--catchup-events" ? catchup : view_events) = n;
     }
   }
   if (flags.quick) {
     flags.seconds = 1;
     flags.catchup_events = 20000;
+    flags.view_events = 20000;
   }
   // Explicit values win over --quick whatever the order.
   if (seconds) flags.seconds = *seconds;
   if (catchup) flags.catchup_events = *catchup;
+  if (view_events) flags.view_events = *view_events;
   return flags;
 }
 
@@ -141,17 +182,49 @@ double WarmupSeconds(const Flags& flags) {
 
 // ---------------------------------------------------------------- raw RocksDB
 
+enum class RawLayout {
+  kRecords,  // one default column family, the event record only
+  kCasegrid  // casegrid's five column families and its four key-values per event
+};
+
 // Returns events/s, or nullopt after printing why it failed.
-std::optional<double> RunRaw(const Flags& flags, const std::string& path, const std::string& data) {
+std::optional<double> RunRaw(const Flags& flags, const std::string& path, const std::string& data,
+                             RawLayout layout) {
+  const char* const label =
+      layout == RawLayout::kRecords ? "raw_batched_fsync_records" : "raw_batched_fsync_layout";
   rocksdb::Options options;
   options.create_if_missing = true;
+  options.create_missing_column_families = true;
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  if (layout == RawLayout::kCasegrid) {
+    for (const char* name :
+         {casegrid::storage::kMetaFamily, casegrid::storage::kEventsFamily,
+          casegrid::storage::kStreamsFamily, casegrid::storage::kStreamIndexFamily,
+          casegrid::storage::kEventIdsFamily}) {
+      descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions(options));
+    }
+  } else {
+    descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName,
+                             rocksdb::ColumnFamilyOptions(options));
+  }
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw_db = nullptr;
-  const rocksdb::Status open = rocksdb::DB::Open(options, path, &raw_db);
+  const rocksdb::Status open = rocksdb::DB::Open(options, path, descriptors, &handles, &raw_db);
   if (!open.ok()) {
-    std::fprintf(stderr, "raw: opening %s: %s\n", path.c_str(), open.ToString().c_str());
+    std::fprintf(stderr, "%s: opening %s: %s\n", label, path.c_str(), open.ToString().c_str());
     return std::nullopt;
   }
   std::unique_ptr<rocksdb::DB> db(raw_db);
+  // Handles go before the database does, however this returns.
+  struct Handles {
+    rocksdb::DB* db;
+    std::vector<rocksdb::ColumnFamilyHandle*>& handles;
+    ~Handles() {
+      for (auto* h : handles) db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+    }
+  } handles_guard{db.get(), handles};
+  rocksdb::ColumnFamilyHandle* const events_cf =
+      layout == RawLayout::kCasegrid ? handles[1] : handles[0];
 
   // The bytes casegrid stores for one event; position, version, id and hash vary per record.
   casegrid::RecordedEvent event;
@@ -172,6 +245,8 @@ std::optional<double> RunRaw(const Flags& flags, const std::string& path, const 
     for (std::size_t i = 0; i < kRawBatch; ++i) {
       ++position;
       event.position = position;
+      // Position p goes to stream p % kStreamPool, which gets one event per kStreamPool
+      // positions: this is its version.
       event.version = position / kStreamPool + 1;
       event.stream = streams[position % kStreamPool];
       char id[33];
@@ -182,14 +257,23 @@ std::optional<double> RunRaw(const Flags& flags, const std::string& path, const 
       for (std::size_t b = 0; b < event.hash.size(); ++b) {
         event.hash[b] = static_cast<std::uint8_t>((position >> (8 * (b % 8))) + b);
       }
-      batch
-          .Put(casegrid::storage::EncodeBigEndian64(position),
-               casegrid::storage::EncodeRecord(event))
-          .PermitUncheckedError();
+      const std::string pos_key = casegrid::storage::EncodeBigEndian64(position);
+      batch.Put(events_cf, pos_key, casegrid::storage::EncodeRecord(event)).PermitUncheckedError();
+      if (layout == RawLayout::kCasegrid) {
+        batch
+            .Put(handles[3], casegrid::storage::StreamIndexKey(event.stream, event.version),
+                 pos_key)
+            .PermitUncheckedError();
+        batch.Put(handles[4], event.id, pos_key).PermitUncheckedError();
+        batch
+            .Put(handles[2], event.stream,
+                 casegrid::storage::EncodeStreamHead({event.version, position}))
+            .PermitUncheckedError();
+      }
     }
     const rocksdb::Status s = db->Write(wo, &batch);
     if (!s.ok()) {
-      std::fprintf(stderr, "raw: write failed: %s\n", s.ToString().c_str());
+      std::fprintf(stderr, "%s: write failed: %s\n", label, s.ToString().c_str());
       return false;
     }
     return true;
@@ -207,9 +291,11 @@ std::optional<double> RunRaw(const Flags& flags, const std::string& path, const 
   }
   elapsed = SecondsSince(start);
   const double rate = static_cast<double>(position - before) / elapsed;
+  for (auto* h : handles) db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+  handles.clear();
   const rocksdb::Status closed = db->Close();
   if (!closed.ok()) {
-    std::fprintf(stderr, "raw: close failed: %s\n", closed.ToString().c_str());
+    std::fprintf(stderr, "%s: close failed: %s\n", label, closed.ToString().c_str());
     return std::nullopt;
   }
   return rate;
@@ -277,7 +363,7 @@ std::optional<AppendStats> RunAppends(const Flags& flags, const std::string& pat
       if (!result.ok()) {
         std::lock_guard l(failure_mu);
         if (!failed.exchange(true)) {
-          failure = "append_" + std::to_string(threads) + ": Append to " +
+          failure = "append_threads_" + std::to_string(threads) + ": Append to " +
                     streams[i % streams.size()] + " failed: " + result.status().ToString();
         }
         phase.store(2);
@@ -316,6 +402,104 @@ std::optional<AppendStats> RunAppends(const Flags& flags, const std::string& pat
   std::sort(all.begin(), all.end());
   AppendStats stats;
   stats.events_per_second = static_cast<double>(events) / elapsed;
+  stats.p50_us = Percentile(all, 0.50);
+  stats.p99_us = Percentile(all, 0.99);
+  return stats;
+}
+
+// `in_flight` appends kept going through AppendAsync: each completion (on the committer thread)
+// issues the next append of its slot. Measured like RunAppends: an append counts when it completes
+// during the measuring phase.
+std::optional<AppendStats> RunAsyncAppends(const Flags& flags, const std::string& path,
+                                           std::size_t in_flight, const std::string& data) {
+  auto opened = OpenStore(path);
+  if (!opened) return std::nullopt;
+  std::unique_ptr<casegrid::EventStore> store = std::move(*opened);
+
+  // One slot per append kept in flight. A slot has one append outstanding at a time, and its
+  // completion happens after its issue (through the store's queue lock), so a slot's fields need
+  // no lock of their own.
+  struct alignas(64) Slot {
+    std::vector<std::string> streams;
+    std::size_t next = 0;
+    Clock::time_point issued;
+    std::vector<std::int64_t> ns;
+  };
+  std::vector<Slot> slots(in_flight);
+  // Phases as in RunAppends: 0 warm-up, 1 measuring, 2 stop.
+  std::atomic<int> phase{0};
+  std::atomic<std::size_t> outstanding{0};
+  std::atomic<bool> failed{false};
+  std::mutex failure_mu;
+  std::string failure;
+  const std::string label = "append_async_" + std::to_string(in_flight);
+
+  std::function<void(std::size_t)> issue;
+  issue = [&](std::size_t s) {
+    Slot& slot = slots[s];
+    casegrid::AppendRequest request;
+    request.stream = slot.streams[slot.next++ % slot.streams.size()];
+    request.expected = casegrid::ExpectedVersion::Any();
+    request.actor = kActor;
+    request.events.push_back(casegrid::NewEvent{"", kType, data});
+    slot.issued = Clock::now();
+    store->AppendAsync(std::move(request), [&, s](casegrid::Result<casegrid::AppendResult> result) {
+      const auto end = Clock::now();
+      Slot& done = slots[s];
+      const int now_phase = phase.load(std::memory_order_acquire);
+      // After the stop, outcomes (including "the store is closing") are not looked at.
+      if (now_phase != 2 && !result.ok()) {
+        std::lock_guard l(failure_mu);
+        if (!failed.exchange(true)) {
+          failure = label + ": AppendAsync to " +
+                    done.streams[(done.next - 1) % done.streams.size()] +
+                    " failed: " + result.status().ToString();
+        }
+        phase.store(2);
+      } else if (now_phase == 1) {
+        done.ns.push_back(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(end - done.issued).count());
+      }
+      if (phase.load(std::memory_order_acquire) != 2) {
+        issue(s);
+      } else {
+        outstanding.fetch_sub(1, std::memory_order_acq_rel);
+      }
+    });
+  };
+
+  for (std::size_t s = 0; s < in_flight; ++s) {
+    for (std::size_t k = s; k < kStreamPool; k += in_flight) {
+      slots[s].streams.push_back(StreamName(k));
+    }
+    if (slots[s].streams.empty()) slots[s].streams.push_back(StreamName(s % kStreamPool));
+    slots[s].ns.reserve(4096);
+  }
+  outstanding.store(in_flight);
+  for (std::size_t s = 0; s < in_flight; ++s) issue(s);
+  std::this_thread::sleep_for(std::chrono::duration<double>(WarmupSeconds(flags)));
+  int expected_phase = 0;
+  phase.compare_exchange_strong(expected_phase, 1);
+  const auto start = Clock::now();
+  std::this_thread::sleep_for(std::chrono::duration<double>(flags.seconds));
+  phase.store(2);
+  const double elapsed = SecondsSince(start);
+  // Every slot's last append answered: nothing refers to this frame any more once the store is
+  // gone (closing it also joins the committer thread).
+  while (outstanding.load(std::memory_order_acquire) != 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  store.reset();
+  if (failed) {
+    std::fprintf(stderr, "%s\n", failure.c_str());
+    return std::nullopt;
+  }
+
+  std::vector<std::int64_t> all;
+  for (const Slot& slot : slots) all.insert(all.end(), slot.ns.begin(), slot.ns.end());
+  std::sort(all.begin(), all.end());
+  AppendStats stats;
+  stats.events_per_second = static_cast<double>(all.size()) / elapsed;
   stats.p50_us = Percentile(all, 0.50);
   stats.p99_us = Percentile(all, 0.99);
   return stats;
@@ -423,6 +607,262 @@ std::optional<CatchupStats> RunCatchup(const Flags& flags, const std::string& pa
   return stats;
 }
 
+// ---------------------------------------------------------------- views
+
+// 2026-11-22T10:31:02.123Z, as the tests start their manual clocks.
+constexpr std::int64_t kViewClockStartMs = 1795343462123;
+constexpr std::size_t kFillThreads = 8;
+constexpr std::size_t kHistorySamples = 1000;
+constexpr std::size_t kAsOfSamples = 200;
+constexpr const char* kAsOfCell = "santai/tongchuan";
+
+struct ViewStats {
+  Position events = 0;
+  double scan_per_second = 0;
+  double scan_mb = 0;  // keys and values of the events column family
+  double rebuild_per_second = 0;
+  std::size_t cases = 0;
+  double history_p50_us = 0, history_p99_us = 0, history_mean_events = 0;
+  double root_p50_us = 0, root_p99_us = 0;
+  double cell_p50_us = 0, cell_p99_us = 0;
+};
+
+std::optional<std::unique_ptr<casegrid::EventStore>> OpenStoreWithClock(
+    const std::string& path, const casegrid::Clock* clock) {
+  casegrid::StoreOptions options;
+  options.path = path;
+  options.clock = clock;
+  auto store = casegrid::EventStore::Open(options);
+  if (!store.ok()) {
+    std::fprintf(stderr, "opening store %s: %s\n", path.c_str(), store.status().ToString().c_str());
+    return std::nullopt;
+  }
+  return std::move(store).value();
+}
+
+// Fills `path` with flags.view_events events (a few more: the fillers stop once the head
+// reaches it) from random case commands. Returns the position of the last grid event, which
+// every as_of sample comes after.
+std::optional<Position> FillViewLog(const Flags& flags, const std::string& path) {
+  casegrid::ManualClock clock(kViewClockStartMs);
+  auto opened = OpenStoreWithClock(path, &clock);
+  if (!opened) return std::nullopt;
+  std::unique_ptr<casegrid::EventStore> store = std::move(*opened);
+  casegrid::CaseServiceOptions service_options;
+  service_options.clock = &clock;
+  auto service = casegrid::CaseService::Open(store.get(), service_options);
+  if (!service.ok()) {
+    std::fprintf(stderr, "views: opening the case service: %s\n",
+                 service.status().ToString().c_str());
+    return std::nullopt;
+  }
+  casegrid::testing::DefineRandomGrid(**service);
+  const Position grid_head = store->Head().position;
+
+  const auto fill_start = Clock::now();
+  std::atomic<std::uint64_t> steps{0};
+  std::vector<std::thread> fillers;
+  for (std::size_t t = 0; t < kFillThreads; ++t) {
+    fillers.emplace_back([&, t] {
+      casegrid::testing::RandomCommands commands(**service, &clock,
+                                                 static_cast<unsigned>(1000 + t));
+      std::uint64_t n = 0;
+      while (store->Head().position < flags.view_events) {
+        commands.Step();
+        ++n;
+      }
+      steps.fetch_add(n);
+    });
+  }
+  for (auto& f : fillers) f.join();
+  const Position head = store->Head().position;
+  std::fprintf(stderr,
+               "  (views: filled %" PRIu64 " events from %" PRIu64
+               " random commands on %zu threads in %.2f s)\n",
+               head, steps.load(), kFillThreads, SecondsSince(fill_start));
+  if (head < flags.view_events) {
+    std::fprintf(stderr, "views: fill stopped at %" PRIu64 "\n", head);
+    return std::nullopt;
+  }
+  if (head <= grid_head) {
+    std::fprintf(stderr, "views: no event after the grid's\n");
+    return std::nullopt;
+  }
+  return grid_head;
+}
+
+// A plain iterator over the events column family of the store at `path`, opened read-only.
+// Returns what it saw, or nullopt after printing why it failed.
+struct ScanResult {
+  std::uint64_t events = 0;
+  std::uint64_t bytes = 0;
+  double seconds = 0;  // of the iteration, without opening and closing
+};
+
+std::optional<ScanResult> RawScan(const std::string& path) {
+  rocksdb::Options options;
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const char* name : {casegrid::storage::kMetaFamily, casegrid::storage::kEventsFamily,
+                           casegrid::storage::kStreamsFamily, casegrid::storage::kStreamIndexFamily,
+                           casegrid::storage::kEventIdsFamily}) {
+    descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions(options));
+  }
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw_db = nullptr;
+  const rocksdb::Status open =
+      rocksdb::DB::OpenForReadOnly(options, path, descriptors, &handles, &raw_db);
+  if (!open.ok()) {
+    std::fprintf(stderr, "raw_scan: opening %s read-only: %s\n", path.c_str(),
+                 open.ToString().c_str());
+    return std::nullopt;
+  }
+  std::unique_ptr<rocksdb::DB> db(raw_db);
+  ScanResult result;
+  rocksdb::Status iterated;
+  {
+    const auto start = Clock::now();
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), handles[1]));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      ++result.events;
+      result.bytes += it->key().size() + it->value().size();
+    }
+    iterated = it->status();
+    result.seconds = SecondsSince(start);
+  }
+  for (auto* h : handles) db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+  db->Close().PermitUncheckedError();
+  if (!iterated.ok()) {
+    std::fprintf(stderr, "raw_scan: %s\n", iterated.ToString().c_str());
+    return std::nullopt;
+  }
+  return result;
+}
+
+std::optional<ViewStats> RunViews(const Flags& flags, const std::string& log_path,
+                                  const std::string& views_path) {
+  const std::optional<Position> grid_head = FillViewLog(flags, log_path);
+  if (!grid_head) return std::nullopt;
+
+  // Reopen once, so that the log is in table files (RocksDB flushes the recovered WAL on a
+  // read-write open; a read-only open would replay it into a memtable) and no flush or compaction
+  // of the fill races the measurements.
+  Position head = 0;
+  {
+    auto opened = OpenStore(log_path);
+    if (!opened) return std::nullopt;
+    head = (*opened)->Head().position;
+  }
+  ::sync();
+
+  ViewStats stats;
+  stats.events = head;
+  {
+    const auto scanned = RawScan(log_path);
+    if (!scanned) return std::nullopt;
+    if (scanned->events != head) {
+      std::fprintf(stderr, "raw_scan: saw %" PRIu64 " events, the head is %" PRIu64 "\n",
+                   scanned->events, head);
+      return std::nullopt;
+    }
+    stats.scan_per_second = static_cast<double>(scanned->events) / scanned->seconds;
+    stats.scan_mb = static_cast<double>(scanned->bytes) / 1e6;
+  }
+
+  auto opened = OpenStore(log_path);
+  if (!opened) return std::nullopt;
+  std::unique_ptr<casegrid::EventStore> store = std::move(*opened);
+  {
+    const auto start = Clock::now();
+    const casegrid::Status rebuilt = casegrid::RebuildViews(store.get(), views_path);
+    if (!rebuilt.ok()) {
+      std::fprintf(stderr, "rebuild: %s\n", rebuilt.ToString().c_str());
+      return std::nullopt;
+    }
+    stats.rebuild_per_second = static_cast<double>(head) / SecondsSince(start);
+  }
+
+  std::mt19937_64 rng(42);
+  {
+    std::vector<std::string> cases;
+    std::string after;
+    while (true) {
+      auto page = store->ListStreams("case/", after, 10000);
+      if (!page.ok()) {
+        std::fprintf(stderr, "case_history_latency: ListStreams: %s\n",
+                     page.status().ToString().c_str());
+        return std::nullopt;
+      }
+      if (page->empty()) break;
+      after = page->back();
+      for (auto& c : *page) cases.push_back(std::move(c));
+    }
+    stats.cases = cases.size();
+    if (cases.empty()) {
+      std::fprintf(stderr, "case_history_latency: the log has no case\n");
+      return std::nullopt;
+    }
+    std::vector<std::int64_t> ns;
+    std::uint64_t events = 0;
+    for (std::size_t i = 0; i < kHistorySamples; ++i) {
+      const std::string& stream =
+          cases[std::uniform_int_distribution<std::size_t>(0, cases.size() - 1)(rng)];
+      const auto begin = Clock::now();
+      auto history = store->ReadStream(stream, 1, 1000, casegrid::ReadDirection::kForward);
+      const auto end = Clock::now();
+      if (!history.ok() || history->empty()) {
+        std::fprintf(stderr, "case_history_latency: ReadStream(%s): %s\n", stream.c_str(),
+                     history.ok() ? "empty" : history.status().ToString().c_str());
+        return std::nullopt;
+      }
+      events += history->size();
+      ns.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(end - begin).count());
+    }
+    std::sort(ns.begin(), ns.end());
+    stats.history_p50_us = Percentile(ns, 0.50);
+    stats.history_p99_us = Percentile(ns, 0.99);
+    stats.history_mean_events = static_cast<double>(events) / kHistorySamples;
+  }
+
+  {
+    casegrid::ProjectorOptions options;
+    options.path = views_path;
+    auto projector = casegrid::Projector::Open(store.get(), options);
+    if (!projector.ok()) {
+      std::fprintf(stderr, "dashboard_as_of_latency: opening the projector: %s\n",
+                   projector.status().ToString().c_str());
+      return std::nullopt;
+    }
+    if ((*projector)->position() != head) {
+      std::fprintf(stderr,
+                   "dashboard_as_of_latency: views at %" PRIu64 ", the log's head is %" PRIu64 "\n",
+                   (*projector)->position(), head);
+      return std::nullopt;
+    }
+    std::uniform_int_distribution<Position> at(*grid_head + 1, head);
+    for (const std::string_view path : {std::string_view(""), std::string_view(kAsOfCell)}) {
+      std::vector<std::int64_t> ns;
+      for (std::size_t i = 0; i < kAsOfSamples; ++i) {
+        const Position position = at(rng);
+        const auto begin = Clock::now();
+        auto dashboard = (*projector)->DashboardAsOf(path, position);
+        const auto end = Clock::now();
+        if (!dashboard.ok()) {
+          std::fprintf(stderr,
+                       "dashboard_as_of_latency: DashboardAsOf(\"%.*s\", %" PRIu64 "): %s\n",
+                       static_cast<int>(path.size()), path.data(), position,
+                       dashboard.status().ToString().c_str());
+          return std::nullopt;
+        }
+        ns.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(end - begin).count());
+      }
+      std::sort(ns.begin(), ns.end());
+      (path.empty() ? stats.root_p50_us : stats.cell_p50_us) = Percentile(ns, 0.50);
+      (path.empty() ? stats.root_p99_us : stats.cell_p99_us) = Percentile(ns, 0.99);
+    }
+  }
+  return stats;
+}
+
 // ---------------------------------------------------------------- main
 
 // Removes the run folder however main returns.
@@ -455,8 +895,8 @@ int main(int argc, char** argv) {
   const std::optional<Flags> parsed = ParseFlags(argc, argv);
   if (!parsed) {
     std::fprintf(stderr,
-                 "usage: casegrid-bench [--seconds N] [--catchup-events N] [--dir DIR] "
-                 "[--quick]\n");
+                 "usage: casegrid-bench [--seconds N] [--catchup-events N] [--view-events N] "
+                 "[--skip-views] [--dir DIR] [--quick]\n");
     return 2;
   }
   const Flags& flags = *parsed;
@@ -469,32 +909,74 @@ int main(int argc, char** argv) {
     return 1;
   }
   ScratchFolder scratch(run_dir);
-  std::fprintf(stderr, "casegrid-bench: %.2f s per run, %" PRIu64 " catch-up events, in %s\n",
-               flags.seconds, flags.catchup_events, run_dir.c_str());
+  std::fprintf(
+      stderr, "casegrid-bench: %.2f s per run, %" PRIu64 " catch-up events, %s, in %s\n",
+      flags.seconds, flags.catchup_events,
+      flags.skip_views ? "no views" : (std::to_string(flags.view_events) + " view events").c_str(),
+      run_dir.c_str());
 
   const std::string data = EventData();
 
-  const auto raw = RunRaw(flags, scratch.Fresh("raw"), data);
-  if (!raw) return 1;
-  std::printf("raw_batched_fsync: %.0f events/s (batches of %zu)\n", *raw, kRawBatch);
+  const auto raw_records = RunRaw(flags, scratch.Fresh("raw_records"), data, RawLayout::kRecords);
+  if (!raw_records) return 1;
+  std::printf("raw_batched_fsync_records: %.0f events/s (batches of %zu)\n", *raw_records,
+              kRawBatch);
+  std::fflush(stdout);
+  const auto raw_layout = RunRaw(flags, scratch.Fresh("raw_layout"), data, RawLayout::kCasegrid);
+  if (!raw_layout) return 1;
+  std::printf("raw_batched_fsync_layout: %.0f events/s (batches of %zu, 4 key-values each)\n",
+              *raw_layout, kRawBatch);
   std::fflush(stdout);
 
-  double append_256 = 0;
-  for (std::size_t threads : {std::size_t{1}, std::size_t{16}, std::size_t{256}}) {
-    const std::string name = "append_" + std::to_string(threads);
+  const std::size_t kConcurrency[] = {1, 16, 256};
+  for (std::size_t threads : kConcurrency) {
+    const std::string name = "append_threads_" + std::to_string(threads);
     const auto stats = RunAppends(flags, scratch.Fresh(name), threads, data);
     if (!stats) return 1;
     std::printf("%s: %.0f events/s p50 %.0f us p99 %.0f us\n", name.c_str(),
                 stats->events_per_second, stats->p50_us, stats->p99_us);
     std::fflush(stdout);
-    if (threads == 256) append_256 = stats->events_per_second;
+  }
+  double async_256 = 0;
+  for (std::size_t in_flight : kConcurrency) {
+    const std::string name = "append_async_" + std::to_string(in_flight);
+    const auto stats = RunAsyncAppends(flags, scratch.Fresh(name), in_flight, data);
+    if (!stats) return 1;
+    std::printf("%s: %.0f events/s p50 %.0f us p99 %.0f us\n", name.c_str(),
+                stats->events_per_second, stats->p50_us, stats->p99_us);
+    std::fflush(stdout);
+    if (in_flight == 256) async_256 = stats->events_per_second;
   }
 
   const auto catchup = RunCatchup(flags, scratch.Fresh("catchup"), data);
   if (!catchup) return 1;
   std::printf("catchup_read: %.0f events/s\n", catchup->read_per_second);
   std::printf("catchup_subscription: %.0f events/s\n", catchup->subscription_per_second);
+  std::fflush(stdout);
 
-  std::printf("append_vs_raw_ratio: %.3f\n", append_256 / *raw);
+  if (!flags.skip_views) {
+    const std::string log_path = scratch.Fresh("views_log");
+    const auto views = RunViews(flags, log_path, scratch.Fresh("views"));
+    if (!views) return 1;
+    std::printf("raw_scan: %.0f events/s (%" PRIu64 " events, %.1f MB)\n", views->scan_per_second,
+                views->events, views->scan_mb);
+    std::printf("rebuild: %.0f events/s\n", views->rebuild_per_second);
+    std::printf(
+        "case_history_latency: p50 %.0f us p99 %.0f us (%zu reads over %zu cases, %.1f "
+        "events each on average)\n",
+        views->history_p50_us, views->history_p99_us, kHistorySamples, views->cases,
+        views->history_mean_events);
+    std::printf(
+        "dashboard_as_of_latency: root p50 %.0f us p99 %.0f us, %s p50 %.0f us p99 %.0f "
+        "us (%zu positions each)\n",
+        views->root_p50_us, views->root_p99_us, kAsOfCell, views->cell_p50_us, views->cell_p99_us,
+        kAsOfSamples);
+    std::printf("rebuild_vs_scan_ratio: %.3f\n",
+                views->rebuild_per_second / views->scan_per_second);
+    std::fflush(stdout);
+  }
+
+  std::printf("append_vs_raw_records_ratio: %.3f\n", async_256 / *raw_records);
+  std::printf("append_vs_raw_ratio: %.3f\n", async_256 / *raw_layout);
   return 0;
 }

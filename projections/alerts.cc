@@ -18,8 +18,8 @@ class Recipients {
     for (const Alert& a : out_) {
       if (a.person == person && a.kind == kind) return;
     }
-    out_.push_back(Alert{std::string(person), std::string(kind), c_.after->case_id,
-                         c_.after->report.cell, c_.event->position, c_.event->recorded_at_ms,
+    out_.push_back(Alert{std::string(person), std::string(kind), c_.state->case_id,
+                         c_.state->report.cell, c_.event->position, c_.event->recorded_at_ms,
                          message});
   }
   void ToRoles(const std::vector<CellPerson>& people, std::initializer_list<std::string_view> roles,
@@ -41,7 +41,7 @@ class Recipients {
 
 std::vector<Alert> AlertsFor(const CaseChange& c, const GridDirectory& grid) {
   std::vector<Alert> out;
-  const CaseState& s = *c.after;
+  const CaseState& s = *c.state;
   if (!s.exists) return out;
   Recipients to(c, out);
   const std::string what =

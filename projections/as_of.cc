@@ -73,14 +73,17 @@ Result<std::string> Projector::DashboardAsOf(std::string_view path, Position tar
       if (!data.ok()) continue;  // not a case event type; the live fold skips it too
       auto found = cases.find(case_id);
       if (found == cases.end()) {
-        ASSIGN_OR_RETURN(CaseState before, FoldCase(*store_, case_id, e.position - 1));
+        CaseState before;  // a stream's first event needs no fold
+        if (e.version > 1) {
+          ASSIGN_OR_RETURN(before, FoldCase(*store_, case_id, e.position - 1));
+        }
         found = cases.emplace(case_id, std::move(before)).first;
       }
-      CaseState before = found->second;
+      const CaseGauges before = CaseGauges::Of(found->second);
       found->second.Apply(e, *data);
       const CaseState& after = found->second;
       if (!after.exists || !Covers(path, after.report.cell)) continue;
-      CaseChange change{&e, &*data, &before, &after, false};
+      CaseChange change{&e, &*data, before, CaseGauges::Of(after), &after, false};
       if (const auto* report = std::get_if<CaseReported>(&*data)) {
         ASSIGN_OR_RETURN(change.repeat_dispute, IsRepeatDispute(*report, e, nullptr));
       }

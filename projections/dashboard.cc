@@ -23,15 +23,10 @@ std::size_t BucketOf(std::int64_t ms) {
   return static_cast<std::size_t>(it - kResponseBucketMinutes.begin());
 }
 
-bool CallbackOpen(const CaseState& s) {
-  return s.callback.status == CallbackStatus::kScheduled ||
-         s.callback.status == CallbackStatus::kAttempted;
-}
-
 // The gauges `s` contributes, added (sign +1) or removed (-1).
-void Contribute(DashboardNode& n, const CaseState& s, int sign) {
+void Contribute(DashboardNode& n, const CaseGauges& s, int sign) {
   if (!s.exists) return;
-  if (s.is_open()) {
+  if (s.open) {
     const auto state = static_cast<std::size_t>(s.status);  // reported, assigned, in_progress
     n.open_by_state[state] += sign;
     n.open_by_tier[static_cast<std::size_t>(std::clamp(s.tier, 1, 3) - 1)] += sign;
@@ -40,10 +35,9 @@ void Contribute(DashboardNode& n, const CaseState& s, int sign) {
     if ((n.open_by_report_day[day] += sign) == 0) n.open_by_report_day.erase(day);
     if (s.kind == CaseKind::kHazard) n.hazards_open += sign;
   }
-  if (CallbackOpen(s)) {
+  if (s.callback_open) {
     n.callbacks_due += sign;
-    const CaseDeadline* d = s.Deadline(DeadlineKind::kCallback);
-    if (d != nullptr && d->missed) n.callbacks_overdue += sign;
+    if (s.callback_missed) n.callbacks_overdue += sign;
   }
 }
 
@@ -99,9 +93,27 @@ std::vector<std::string> DashboardNodesOf(std::string_view cell) {
   return nodes;
 }
 
+CaseGauges CaseGauges::Of(const CaseState& s) {
+  CaseGauges g;
+  g.exists = s.exists;
+  g.open = s.is_open();
+  g.status = s.status;
+  g.tier = s.tier;
+  g.kind = s.kind;
+  g.priority = s.priority;
+  g.reported_at = s.reported_at;
+  g.accepted_at = s.accepted_at;
+  g.arrived_at = s.arrived_at;
+  g.callback_open = s.callback.status == CallbackStatus::kScheduled ||
+                    s.callback.status == CallbackStatus::kAttempted;
+  const CaseDeadline* d = s.Deadline(DeadlineKind::kCallback);
+  g.callback_missed = g.callback_open && d != nullptr && d->missed;
+  return g;
+}
+
 void ApplyCaseChange(DashboardNode& n, const CaseChange& c) {
-  const CaseState& before = *c.before;
-  const CaseState& after = *c.after;
+  const CaseGauges& before = c.before;
+  const CaseGauges& after = c.after;
   Contribute(n, before, -1);
   Contribute(n, after, +1);
   const std::int64_t at = c.event->recorded_at_ms;

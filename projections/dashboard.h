@@ -71,12 +71,29 @@ struct DashboardNode {
   bool operator==(const DashboardNode&) const = default;
 };
 
+// The part of a case's state the dashboard's gauges and response times
+// depend on: small, so that the fold keeps it instead of copying the case.
+struct CaseGauges {
+  bool exists = false;
+  bool open = false;
+  CaseStatus status = CaseStatus::kReported;
+  int tier = 1;
+  CaseKind kind = CaseKind::kIncident;
+  Priority priority = Priority::kNormal;
+  std::int64_t reported_at = 0, accepted_at = 0, arrived_at = 0;
+  bool callback_open = false;    // scheduled or attempted
+  bool callback_missed = false;  // and its deadline missed
+
+  static CaseGauges Of(const CaseState& state);
+};
+
 // What one case event did, for the dashboards above its cell.
 struct CaseChange {
   const RecordedEvent* event = nullptr;
   const CaseEventData* data = nullptr;
-  const CaseState* before = nullptr;  // !exists for a new case
-  const CaseState* after = nullptr;
+  CaseGauges before;  // !exists for a new case
+  CaseGauges after;
+  const CaseState* state = nullptr;  // the case after the event
   bool repeat_dispute = false;  // a CaseReported of a dispute at an address seen within 30 days
 };
 

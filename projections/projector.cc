@@ -7,6 +7,7 @@
 #include <iostream>
 #include <list>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "engine/record_format.h"
 #include "engine/subscription.h"
@@ -18,17 +19,19 @@ namespace casegrid {
 class Projector::CaseCache {
  public:
   explicit CaseCache(std::size_t capacity) : capacity_(std::max<std::size_t>(capacity, 1)) {}
-  const CaseState* Find(const std::string& id) {
+  CaseState* Find(const std::string& id) {
     auto it = index_.find(id);
     if (it == index_.end()) return nullptr;
     order_.splice(order_.begin(), order_, it->second);
     return &it->second->second;
   }
-  void Put(const std::string& id, CaseState state) {
+  // Returns the cached copy; it stays valid until `capacity` other cases
+  // have been put after it.
+  CaseState* Put(const std::string& id, CaseState state) {
     if (auto it = index_.find(id); it != index_.end()) {
       it->second->second = std::move(state);
       order_.splice(order_.begin(), order_, it->second);
-      return;
+      return &it->second->second;
     }
     order_.emplace_front(id, std::move(state));
     index_[id] = order_.begin();
@@ -36,6 +39,7 @@ class Projector::CaseCache {
       index_.erase(order_.back().first);
       order_.pop_back();
     }
+    return &order_.front().second;
   }
   void Clear() {
     order_.clear();
@@ -50,8 +54,11 @@ class Projector::CaseCache {
 
 // What one Apply() accumulates before its single write.
 struct Projector::Batch {
-  rocksdb::WriteBatch write;
+  rocksdb::WriteBatch write{4 << 20};
   ViewChanges changes;
+  // Cases changed in this batch; their views are rendered once, at its end.
+  std::unordered_set<std::string> cases;
+  std::unordered_set<std::string> nodes;
   // Addresses reported in this batch: normalized address -> (time, position).
   std::map<std::string, std::pair<std::int64_t, Position>> addresses;
 };
@@ -98,16 +105,14 @@ bool InSubtree(std::string_view cell, std::string_view root) {
          (cell.size() == root.size() || cell[root.size()] == '/');
 }
 
-void AddUnique(std::vector<std::string>& v, const std::string& s) {
-  if (std::find(v.begin(), v.end(), s) == v.end()) v.push_back(s);
-}
-
 }  // namespace
 
 Projector::Projector(EventStore* store, ProjectorOptions options)
     : store_(store),
       options_(std::move(options)),
-      cache_(std::make_unique<CaseCache>(options_.case_cache_entries)) {}
+      // A batch's cases must all stay cached until its views are rendered.
+      cache_(std::make_unique<CaseCache>(
+          std::max(options_.case_cache_entries, 2 * options_.batch_events + 1))) {}
 
 Projector::~Projector() {
   Stop();
@@ -148,9 +153,10 @@ Status Projector::Load() {
   return Status::Ok();
 }
 
-Result<CaseState> Projector::CaseBefore(const std::string& case_id, Position position) {
-  if (const CaseState* cached = cache_->Find(case_id)) return *cached;
-  return FoldCase(*store_, case_id, position - 1);
+Result<CaseState*> Projector::CachedCase(const std::string& case_id, Position position) {
+  if (CaseState* cached = cache_->Find(case_id)) return cached;
+  ASSIGN_OR_RETURN(CaseState folded, FoldCase(*store_, case_id, position - 1));
+  return cache_->Put(case_id, std::move(folded));
 }
 
 Result<bool> Projector::IsRepeatDispute(const CaseReported& report, const RecordedEvent& event,
@@ -208,14 +214,11 @@ Status Projector::ApplyOne(const RecordedEvent& e, Batch& b) {
   const std::string case_id(CaseIdOfStream(e.stream));
   if (case_id.empty()) return Status::Ok();
 
-  ASSIGN_OR_RETURN(CaseState before, CaseBefore(case_id, e.position));
-  CaseState after = before;
-  after.Apply(e, data);
-  if (!after.exists) {  // an event before its case was reported (raw append)
-    cache_->Put(case_id, std::move(after));
-    return Status::Ok();
-  }
-  CaseChange change{&e, &data, &before, &after, false};
+  ASSIGN_OR_RETURN(CaseState * state, CachedCase(case_id, e.position));
+  const CaseGauges before = CaseGauges::Of(*state);
+  state->Apply(e, data);
+  if (!state->exists) return Status::Ok();  // an event before its case was reported (raw append)
+  CaseChange change{&e, &data, before, CaseGauges::Of(*state), state, false};
   if (const auto* report = std::get_if<CaseReported>(&data)) {
     ASSIGN_OR_RETURN(change.repeat_dispute, IsRepeatDispute(*report, e, &b));
     if (report->kind == CaseKind::kDispute && report->address) {
@@ -232,9 +235,9 @@ Status Projector::ApplyOne(const RecordedEvent& e, Batch& b) {
   }
   {
     std::unique_lock l(nodes_mu_);
-    for (const std::string& node : DashboardNodesOf(after.report.cell)) {
+    for (const std::string& node : DashboardNodesOf(state->report.cell)) {
       ApplyCaseChange(nodes_[node], change);
-      AddUnique(b.changes.nodes, node);
+      b.nodes.insert(node);
     }
   }
   for (Alert& alert : AlertsFor(change, grid_)) {
@@ -242,14 +245,7 @@ Status Projector::ApplyOne(const RecordedEvent& e, Batch& b) {
         .PermitUncheckedError();
     b.changes.alerts.push_back(std::move(alert));
   }
-  b.write.Put(views_->family(kViewCases), case_id, RenderCaseView(after)).PermitUncheckedError();
-  const char index_value[2] = {static_cast<char>(after.status), static_cast<char>(after.kind)};
-  b.write
-      .Put(views_->family(kViewCellCases), CellCaseKey(after.report.cell, case_id),
-           rocksdb::Slice(index_value, 2))
-      .PermitUncheckedError();
-  AddUnique(b.changes.cases, case_id);
-  cache_->Put(case_id, std::move(after));
+  b.cases.insert(case_id);
   return Status::Ok();
 }
 
@@ -275,12 +271,24 @@ Status Projector::ApplyBatch(const std::vector<RecordedEvent>& events, ViewChang
     ++expected;
   }
   const Position last = events.back().position;
+  for (const std::string& case_id : b.cases) {
+    const CaseState* state = cache_->Find(case_id);
+    if (state == nullptr) return Status::Internal("case " + case_id + " left the cache mid-batch");
+    b.write.Put(views_->family(kViewCases), case_id, RenderCaseView(*state)).PermitUncheckedError();
+    const char index_value[2] = {static_cast<char>(state->status), static_cast<char>(state->kind)};
+    b.write
+        .Put(views_->family(kViewCellCases), CellCaseKey(state->report.cell, case_id),
+             rocksdb::Slice(index_value, 2))
+        .PermitUncheckedError();
+  }
+  b.changes.cases.assign(b.cases.begin(), b.cases.end());
+  b.changes.nodes.assign(b.nodes.begin(), b.nodes.end());
   {
     std::shared_lock l(nodes_mu_);
     for (const std::string& node : b.changes.nodes) {
       b.write.Put(views_->family(kViewDashboard), node, EncodeDashboardNode(nodes_.at(node)))
           .PermitUncheckedError();
-      AddUnique(dirty_since_snapshot_, node);
+      dirty_since_snapshot_.insert(node);
     }
     if (last / options_.snapshot_every > last_snapshot_ / options_.snapshot_every) {
       const std::string tick = storage::EncodeBigEndian64(last);

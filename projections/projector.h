@@ -24,6 +24,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
@@ -118,7 +119,9 @@ class Projector {
   Status Load();
   Status ApplyBatch(const std::vector<RecordedEvent>& events, ViewChanges* changes);
   Status ApplyOne(const RecordedEvent& event, Batch& batch);
-  Result<CaseState> CaseBefore(const std::string& case_id, Position position);
+  // The case's state before `position`, in the cache (folded from its stream
+  // on a miss); the pointer stays valid for the rest of the batch.
+  Result<CaseState*> CachedCase(const std::string& case_id, Position position);
   Result<bool> IsRepeatDispute(const CaseReported& report, const RecordedEvent& event,
                                Batch* batch) const;
   void Run(std::function<void(const ViewChanges&)> on_change);
@@ -130,7 +133,7 @@ class Projector {
 
   // Projector thread only.
   std::unique_ptr<CaseCache> cache_;
-  std::vector<std::string> dirty_since_snapshot_;
+  std::set<std::string> dirty_since_snapshot_;
   Position last_snapshot_ = 0;
 
   // Dashboards in memory, guarded by nodes_mu_.

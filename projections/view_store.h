@@ -2,9 +2,10 @@
 // separate from the log so that it can be dropped and rebuilt.
 //
 // Every write is one WriteBatch that carries the views it changes and the
-// checkpoint (the position they reflect), so a restart resumes exactly where
-// the last batch stopped. Writes are not fsync'd: the log is the truth and
-// the views are rebuilt from it if a power loss takes their tail.
+// checkpoint (the position they reflect). Writes skip the write-ahead log and
+// all families flush together, so after a crash the views are those of some
+// whole earlier batch, with its checkpoint, and the projector catches up from
+// there: the log is the truth.
 //
 // Layout (docs/views.md):
 //   default    "checkpoint" -> position (8 bytes big-endian)

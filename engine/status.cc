@@ -8,6 +8,10 @@ std::string_view StatusCodeName(StatusCode code) {
       return "ok";
     case StatusCode::kInvalidArgument:
       return "invalid_argument";
+    case StatusCode::kUnauthenticated:
+      return "unauthenticated";
+    case StatusCode::kPermissionDenied:
+      return "permission_denied";
     case StatusCode::kNotFound:
       return "not_found";
     case StatusCode::kConflict:

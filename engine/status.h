@@ -3,6 +3,8 @@
 // Every engine API that can fail returns a Status or a Result<T>; both are
 // [[nodiscard]]. The code says what the caller should do next:
 //   kInvalidArgument  fix the input (HTTP 400 bad_request)
+//   kUnauthenticated  who is asking is unknown: no or a bad credential (401)
+//   kPermissionDenied known, but not allowed this: role or scope (403)
 //   kNotFound         the thing does not exist (404)
 //   kConflict         the state forbids it now: expected version or lifecycle (409)
 //   kTooLarge         shrink the input (413)
@@ -25,6 +27,8 @@ namespace casegrid {
 enum class StatusCode {
   kOk,
   kInvalidArgument,
+  kUnauthenticated,
+  kPermissionDenied,
   kNotFound,
   kConflict,
   kTooLarge,
@@ -43,6 +47,12 @@ class [[nodiscard]] Status {
   static Status Ok() { return {}; }
   static Status InvalidArgument(std::string m) {
     return {StatusCode::kInvalidArgument, std::move(m)};
+  }
+  static Status Unauthenticated(std::string m) {
+    return {StatusCode::kUnauthenticated, std::move(m)};
+  }
+  static Status PermissionDenied(std::string m) {
+    return {StatusCode::kPermissionDenied, std::move(m)};
   }
   static Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
   static Status Conflict(std::string m) { return {StatusCode::kConflict, std::move(m)}; }

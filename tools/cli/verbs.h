@@ -9,6 +9,8 @@
 #include <functional>
 #include <string>
 
+#include "engine/status.h"
+
 namespace casegrid::cli {
 
 // Default data folder, relative to where casegrid runs (tools/run uses it).
@@ -29,6 +31,11 @@ void AddAuditVerbs(CLI::App& app, VerbAction* action);   // verify, digest
 void AddServeVerb(CLI::App& app, VerbAction* action);    // serve
 void AddReplayVerb(CLI::App& app, VerbAction* action);   // replay
 void AddRebuildVerb(CLI::App& app, VerbAction* action);  // rebuild
+
+void AddTokenVerb(CLI::App& app, VerbAction* action);   // token
+
+// The HS256 secret: the file's contents, else CASEGRID_JWT_SECRET.
+Result<std::string> ReadJwtSecret(const std::string& secret_file);
 
 // A progress bar on stderr when it is a terminal.
 void ShowProgress(std::uint64_t done, std::uint64_t total);

@@ -1,0 +1,140 @@
+#include "api/auth.h"
+
+#include <jwt.h>
+#include <simdjson.h>
+
+#include <array>
+#include <cerrno>
+#include <cstdlib>
+#include <memory>
+
+#include "engine/canonical_json.h"
+
+namespace casegrid {
+namespace {
+
+constexpr std::array<std::pair<Role, std::string_view>, 8> kRoles = {{
+    {Role::kOperator, "operator"},
+    {Role::kOfficer, "officer"},
+    {Role::kMediator, "mediator"},
+    {Role::kGridWorker, "grid_worker"},
+    {Role::kVolunteer, "volunteer"},
+    {Role::kSupervisor, "supervisor"},
+    {Role::kAuditor, "auditor"},
+    {Role::kAdmin, "admin"},
+}};
+
+struct JwtFree {
+  void operator()(jwt_t* j) const { jwt_free(j); }
+};
+using JwtPtr = std::unique_ptr<jwt_t, JwtFree>;
+
+}  // namespace
+
+std::string_view Name(Role role) {
+  for (const auto& [r, name] : kRoles) {
+    if (r == role) return name;
+  }
+  return "officer";
+}
+
+std::optional<Role> ParseRole(std::string_view name) {
+  for (const auto& [r, n] : kRoles) {
+    if (n == name) return r;
+  }
+  return std::nullopt;
+}
+
+Result<TokenAuthority> TokenAuthority::Create(std::string secret) {
+  if (secret.size() < 32) {
+    return Status::InvalidArgument("the JWT secret must be at least 32 bytes");
+  }
+  return TokenAuthority(std::move(secret));
+}
+
+Result<Principal> TokenAuthority::Verify(std::string_view token, std::int64_t now_ms) const {
+  if (token.empty()) return Status::Unauthenticated("a bearer token is required");
+  if (token.size() > 8192) return Status::Unauthenticated("token too long");
+  jwt_t* raw = nullptr;
+  const std::string text(token);
+  if (jwt_decode(&raw, text.c_str(), reinterpret_cast<const unsigned char*>(secret_.data()),
+                 static_cast<int>(secret_.size())) != 0 ||
+      raw == nullptr) {
+    return Status::Unauthenticated("token is malformed or its signature does not verify");
+  }
+  JwtPtr jwt(raw);
+  if (jwt_get_alg(jwt.get()) != JWT_ALG_HS256) {
+    return Status::Unauthenticated("token must be signed with HS256");
+  }
+  Principal who;
+  const char* sub = jwt_get_grant(jwt.get(), "sub");
+  const char* role = jwt_get_grant(jwt.get(), "role");
+  if (sub == nullptr || *sub == '\0') return Status::Unauthenticated("token has no sub");
+  if (role == nullptr) return Status::Unauthenticated("token has no role");
+  auto parsed = ParseRole(role);
+  if (!parsed) return Status::Unauthenticated("token has an unknown role");
+  who.sub = sub;
+  who.role = *parsed;
+  errno = 0;
+  const long exp = jwt_get_grant_int(jwt.get(), "exp");
+  if (errno != 0 || exp <= 0) return Status::Unauthenticated("token has no exp");
+  who.expires_at_ms = static_cast<std::int64_t>(exp) * 1000;
+  if (who.expires_at_ms <= now_ms) return Status::Unauthenticated("token has expired");
+  char* cells_json = jwt_get_grants_json(jwt.get(), "cells");
+  if (cells_json == nullptr) return Status::Unauthenticated("token has no cells");
+  const std::string cells(cells_json);
+  std::free(cells_json);  // libjwt 1.10 allocates with malloc
+  simdjson::dom::parser parser;
+  simdjson::dom::array array;
+  if (parser.parse(cells).get(array)) return Status::Unauthenticated("token cells is not a list");
+  for (auto item : array) {
+    std::string_view cell;
+    if (item.get(cell)) return Status::Unauthenticated("token cells must be strings");
+    who.cells.emplace_back(cell);
+  }
+  return who;
+}
+
+Result<std::string> TokenAuthority::Mint(const Principal& who, std::int64_t now_ms,
+                                         std::int64_t ttl_ms) const {
+  jwt_t* raw = nullptr;
+  if (jwt_new(&raw) != 0) return Status::Internal("jwt_new failed");
+  JwtPtr jwt(raw);
+  std::string cells = "[";
+  for (std::size_t i = 0; i < who.cells.size(); ++i) {
+    if (i > 0) cells += ',';
+    AppendJsonString(cells, who.cells[i]);
+  }
+  cells += ']';
+  const std::string grants = "{\"cells\":" + cells + "}";
+  if (jwt_add_grant(jwt.get(), "sub", who.sub.c_str()) != 0 ||
+      jwt_add_grant(jwt.get(), "role", std::string(Name(who.role)).c_str()) != 0 ||
+      jwt_add_grant_int(jwt.get(), "exp", static_cast<long>((now_ms + ttl_ms) / 1000)) != 0 ||
+      jwt_add_grants_json(jwt.get(), grants.c_str()) != 0 ||
+      jwt_set_alg(jwt.get(), JWT_ALG_HS256, reinterpret_cast<const unsigned char*>(secret_.data()),
+                  static_cast<int>(secret_.size())) != 0) {
+    return Status::Internal("could not build the token");
+  }
+  char* encoded = jwt_encode_str(jwt.get());
+  if (encoded == nullptr) return Status::Internal("could not sign the token");
+  std::string token(encoded);
+  std::free(encoded);
+  return token;
+}
+
+bool InScope(const Principal& who, std::string_view cell) {
+  for (const std::string& scope : who.cells) {
+    if (scope.empty()) return true;
+    if (cell.size() >= scope.size() && cell.substr(0, scope.size()) == scope &&
+        (cell.size() == scope.size() || cell[scope.size()] == '/')) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool HandlesCases(Role role) {
+  return role != Role::kAuditor && role != Role::kAdmin;
+}
+
+}  // namespace casegrid

@@ -1,0 +1,64 @@
+// Who is asking, and what they may do: HS256 JWTs signed with the server's
+// secret (API.md, "Authentication and scope"), verified and minted with
+// libjwt.
+//
+// Claims: sub (user id), role, cells (grid paths in scope; a path covers its
+// subtree; "" covers everything), exp (seconds since the epoch).
+//
+// Thread-safety: TokenAuthority is immutable after construction; every
+// method is safe from any thread.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/status.h"
+
+namespace casegrid {
+
+enum class Role {
+  kOperator,
+  kOfficer,
+  kMediator,
+  kGridWorker,
+  kVolunteer,
+  kSupervisor,
+  kAuditor,
+  kAdmin,
+};
+std::string_view Name(Role role);
+std::optional<Role> ParseRole(std::string_view name);
+
+struct Principal {
+  std::string sub;
+  Role role = Role::kOfficer;
+  std::vector<std::string> cells;
+  std::int64_t expires_at_ms = 0;
+};
+
+class TokenAuthority {
+ public:
+  // `secret` must be at least 32 bytes (HS256 wants a key as long as its hash).
+  static Result<TokenAuthority> Create(std::string secret);
+
+  // kUnauthenticated for a token that is malformed, not HS256, badly signed,
+  // expired, or missing a claim; the message says which.
+  Result<Principal> Verify(std::string_view token, std::int64_t now_ms) const;
+  // A token for `who`, valid for `ttl_ms` from `now_ms`.
+  Result<std::string> Mint(const Principal& who, std::int64_t now_ms, std::int64_t ttl_ms) const;
+
+ private:
+  explicit TokenAuthority(std::string secret) : secret_(std::move(secret)) {}
+  std::string secret_;
+};
+
+// Does `who`'s scope cover `cell`? A scope path covers itself and its subtree.
+bool InScope(const Principal& who, std::string_view cell);
+
+// Roles that report and handle cases (all but auditor and admin).
+bool HandlesCases(Role role);
+
+}  // namespace casegrid

@@ -1,0 +1,79 @@
+#include "api/auth.h"
+
+#include <gtest/gtest.h>
+
+namespace casegrid {
+namespace {
+
+constexpr std::int64_t kNow = 1795343462123;
+const std::string kSecret = "0123456789abcdef0123456789abcdef-test";
+
+TokenAuthority Authority(const std::string& secret = kSecret) {
+  auto a = TokenAuthority::Create(secret);
+  EXPECT_TRUE(a.ok());
+  return *a;
+}
+
+TEST(AuthTest, MintedTokenVerifiesWithItsClaims) {
+  Principal who{"officer-7", Role::kOfficer, {"santai/tongchuan", "santai/xinhua"}, 0};
+  auto token = Authority().Mint(who, kNow, 3600000);
+  ASSERT_TRUE(token.ok()) << token.status().ToString();
+  auto back = Authority().Verify(*token, kNow + 1000);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->sub, "officer-7");
+  EXPECT_EQ(back->role, Role::kOfficer);
+  EXPECT_EQ(back->cells, who.cells);
+  EXPECT_EQ(back->expires_at_ms, (kNow + 3600000) / 1000 * 1000);
+}
+
+TEST(AuthTest, RejectsExpiredForgedAndMalformedTokens) {
+  Principal who{"officer-7", Role::kOfficer, {""}, 0};
+  const std::string token = *Authority().Mint(who, kNow, 60000);
+  EXPECT_EQ(Authority().Verify(token, kNow + 61000).status().code(), StatusCode::kUnauthenticated);
+  EXPECT_EQ(Authority("another-secret-of-at-least-32-bytes!").Verify(token, kNow).status().code(),
+            StatusCode::kUnauthenticated);
+  std::string tampered = token;
+  tampered[tampered.find('.') + 3] ^= 0x01;  // inside the claims
+  EXPECT_EQ(Authority().Verify(tampered, kNow).status().code(), StatusCode::kUnauthenticated);
+  EXPECT_EQ(Authority().Verify("", kNow).status().code(), StatusCode::kUnauthenticated);
+  EXPECT_EQ(Authority().Verify("not.a.token", kNow).status().code(), StatusCode::kUnauthenticated);
+  // alg "none" with the same claims: refused.
+  const std::string payload =
+      token.substr(token.find('.') + 1, token.rfind('.') - token.find('.') - 1);
+  EXPECT_EQ(Authority()
+                .Verify("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0." + payload + ".", kNow)
+                .status()
+                .code(),
+            StatusCode::kUnauthenticated);
+}
+
+TEST(AuthTest, ShortSecretsAreRefused) {
+  EXPECT_EQ(TokenAuthority::Create("short").status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(AuthTest, ScopeCoversAPathAndItsSubtreeOnly) {
+  Principal who{"o", Role::kOfficer, {"santai/tong"}, 0};
+  EXPECT_TRUE(InScope(who, "santai/tong"));
+  EXPECT_TRUE(InScope(who, "santai/tong/a03/g12"));
+  EXPECT_FALSE(InScope(who, "santai/tongchuan"));
+  EXPECT_FALSE(InScope(who, "santai"));
+  EXPECT_FALSE(InScope(who, ""));
+  Principal all{"a", Role::kAuditor, {""}, 0};
+  EXPECT_TRUE(InScope(all, "anything/at/all"));
+  Principal none{"n", Role::kOfficer, {}, 0};
+  EXPECT_FALSE(InScope(none, "santai"));
+}
+
+TEST(AuthTest, RolesHaveTheirApiNames) {
+  for (Role r : {Role::kOperator, Role::kOfficer, Role::kMediator, Role::kGridWorker,
+                 Role::kVolunteer, Role::kSupervisor, Role::kAuditor, Role::kAdmin}) {
+    EXPECT_EQ(ParseRole(Name(r)), r);
+  }
+  EXPECT_EQ(Name(Role::kGridWorker), "grid_worker");
+  EXPECT_FALSE(ParseRole("root").has_value());
+  EXPECT_FALSE(HandlesCases(Role::kAuditor));
+  EXPECT_TRUE(HandlesCases(Role::kVolunteer));
+}
+
+}  // namespace
+}  // namespace casegrid

@@ -216,7 +216,8 @@ TEST_F(CaseRulesTest, PriorityChangeBeforeAcceptMovesTheAcceptDeadline) {
 TEST_F(CaseRulesTest, TierOneMediationWithoutAgreementStartsTheMediationClock) {
   const std::string id = CaseInProgress();
   Must(Act(id, "mediate", R"({"tier":1,"participants":["a"],"outcome":"partial","notes":"n"})"));
-  const auto* d = Load(id).Deadline(DeadlineKind::kMediation);
+  const CaseState state = Load(id);
+  const auto* d = state.Deadline(DeadlineKind::kMediation);
   ASSERT_NE(d, nullptr);
   EXPECT_EQ(d->due_at, testing::kStartMs + 15LL * 24 * 3600000);
   Must(Act(id, "escalate", R"({"reason":"r"})"));

@@ -2,6 +2,8 @@
 
 #include <simdjson.h>
 
+#include <thread>
+
 #include "projections/projector.h"
 #include "projections/rebuild.h"
 #include "tests/support/case_fixture.h"
@@ -226,6 +228,10 @@ TEST_F(ProjectionTest, LiveThreadKeepsViewsCurrent) {
   ASSERT_TRUE(projector_->WaitFor(written.position, std::chrono::seconds(10)));
   auto view = projector_->CaseView(written.case_id);
   ASSERT_TRUE(view.ok() && view->has_value());
+  // The listener runs on the projector's thread just after the views land.
+  for (int i = 0; i < 500 && batches.load() == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   EXPECT_GE(batches.load(), 1);
   projector_->Stop();
 }

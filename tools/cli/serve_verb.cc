@@ -1,18 +1,24 @@
-// serve: open the log, the case engine, the views and the deadline watch, and
-// keep them running until SIGINT or SIGTERM.
+// serve: open the log, the case engine, the views and the deadline watch,
+// and serve the HTTP API on --listen until SIGINT or SIGTERM; then stop
+// accepting, finish the requests in flight (their writes fsync'd) and exit 0.
 //
-// The HTTP and WebSocket API (issue 4) is not built yet; until then serving
-// means: the store recovered and open for writing, the views caught up and
-// following the log live, and deadlines written as they pass. --listen is
-// accepted now so that tools/run does not change when the API arrives.
+// The HS256 secret comes from CASEGRID_JWT_SECRET or --jwt-secret-file;
+// without one serve refuses to start, unless --dev, which makes a random one
+// and prints it with a token for each role.
+#include <openssl/rand.h>
+
 #include <csignal>
 #include <iostream>
 #include <memory>
 #include <thread>
 
+#include "api/auth.h"
+#include "api/http_api.h"
+#include "api/http_server.h"
 #include "engine/case_service.h"
 #include "engine/deadline_watch.h"
 #include "engine/event_store.h"
+#include "engine/hash_chain.h"
 #include "projections/projector.h"
 #include "tools/cli/verbs.h"
 
@@ -30,15 +36,19 @@ int Fail(const Status& s) {
 
 void AddServeVerb(CLI::App& app, VerbAction* action) {
   struct ServeArgs {
-    std::string data = kDefaultDataDir, listen = "127.0.0.1:8080";
+    std::string data = kDefaultDataDir, listen = "127.0.0.1:8080", secret_file;
+    bool dev = false;
+    std::size_t max_body = 1024 * 1024;
     std::int64_t accept_urgent_min = 10, accept_min = 120, first_contact_min = 24 * 60,
                  callback_min = 24 * 60, mediation_min = 15 * 24 * 60;
   };
   auto a = std::make_shared<ServeArgs>();
   CLI::App* serve = app.add_subcommand("serve", "run the engine: log, views, deadline watch");
   serve->add_option("--data", a->data, "data folder (log/ and views/)")->capture_default_str();
-  serve->add_option("--listen", a->listen, "HOST:PORT (used once the HTTP API exists)")
-      ->capture_default_str();
+  serve->add_option("--listen", a->listen, "HOST:PORT to serve the API on")->capture_default_str();
+  serve->add_option("--jwt-secret-file", a->secret_file, "file holding the HS256 secret");
+  serve->add_flag("--dev", a->dev, "make a random secret if none is given, and print tokens");
+  serve->add_option("--max-body-bytes", a->max_body, "largest request body")->capture_default_str();
   serve
       ->add_option("--deadline-accept-urgent", a->accept_urgent_min,
                    "minutes to accept a high or urgent case")
@@ -77,15 +87,49 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
       DeadlineWatch watch(service->get(), SystemClock::Default());
       if (Status s = watch.Start(); !s.ok()) return Fail(s);
 
+      auto secret = ReadJwtSecret(a->secret_file);
+      if (!secret.ok() && a->dev) {
+        EventHash random{};
+        if (RAND_bytes(random.data(), static_cast<int>(random.size())) != 1) {
+          return Fail(Status::Internal("no randomness for a --dev secret"));
+        }
+        secret = HashToHex(random);
+      }
+      if (!secret.ok()) {
+        return Fail(
+            Status::InvalidArgument(secret.status().message() + " (or --dev for a throwaway one)"));
+      }
+      auto authority = TokenAuthority::Create(*secret);
+      if (!authority.ok()) return Fail(authority.status());
+      HttpServerOptions http_options;
+      const auto colon = a->listen.rfind(':');
+      if (colon == std::string::npos) return Fail(Status::InvalidArgument("--listen: HOST:PORT"));
+      http_options.host = a->listen.substr(0, colon);
+      http_options.port = static_cast<std::uint16_t>(std::stoi(a->listen.substr(colon + 1)));
+      http_options.max_body_bytes = a->max_body;
+      ApiMetrics metrics;
+      HttpApi api(service->get(), projector->get(), &*authority, SystemClock::Default(), &metrics);
+      HttpServer server(&api, &metrics, http_options);
+      if (Status s = server.Start(); !s.ok()) return Fail(s);
+      if (a->dev && a->secret_file.empty() && std::getenv("CASEGRID_JWT_SECRET") == nullptr) {
+        std::cout << "casegrid: --dev secret " << *secret << "\n";
+        for (Role role : {Role::kAdmin, Role::kOperator, Role::kAuditor}) {
+          auto token = authority->Mint({std::string(Name(role)) + "-dev", role, {""}, 0},
+                                       SystemClock::Default()->NowMillis(), 8LL * 3600 * 1000);
+          if (token.ok()) std::cout << "casegrid: " << Name(role) << " token " << *token << "\n";
+        }
+      }
+
       std::signal(SIGINT, [](int) { g_stop = 1; });
       std::signal(SIGTERM, [](int) { g_stop = 1; });
       std::cout << "casegrid: serving " << a->data << " at position " << (*store)->Head().position
-                << "; views and deadline watch running; the HTTP API on " << a->listen
-                << " is not built yet (issue 4). Ctrl-C stops." << std::endl;
+                << " on http://" << http_options.host << ":" << server.port() << "/ (Ctrl-C stops)"
+                << std::endl;
       while (!g_stop) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
         if (Status f = (*projector)->failure(); !f.ok()) return Fail(f);
       }
+      server.Stop();
       watch.Stop();
       (*projector)->Stop();
       std::cout << "casegrid: stopped at position " << (*store)->Head().position << std::endl;

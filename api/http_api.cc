@@ -1,0 +1,531 @@
+#include "api/http_api.h"
+
+#include <simdjson.h>
+
+#include <charconv>
+#include <chrono>
+#include <map>
+
+#include "engine/command_body.h"
+#include "engine/hash_chain.h"
+#include "engine/names.h"
+#include "engine/time_format.h"
+#include "projections/case_view.h"
+#include "projections/json_writer.h"
+
+namespace casegrid {
+namespace {
+
+std::string PercentDecode(std::string_view in) {
+  std::string out;
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '%' && i + 2 < in.size()) {
+      int v = 0;
+      auto [p, ec] = std::from_chars(in.data() + i + 1, in.data() + i + 3, v, 16);
+      if (ec == std::errc() && p == in.data() + i + 3) {
+        out += static_cast<char>(v);
+        i += 2;
+        continue;
+      }
+    }
+    out += in[i] == '+' ? ' ' : in[i];
+  }
+  return out;
+}
+
+HttpResponse Json(http::status status, std::string body, const HttpRequest& req) {
+  HttpResponse res{status, req.version()};
+  res.set(http::field::content_type, "application/json");
+  res.keep_alive(req.keep_alive());
+  res.body() = std::move(body);
+  res.prepare_payload();
+  return res;
+}
+
+std::string WriteAnswer(const WriteResult& w, bool with_case) {
+  JsonWriter j;
+  j.BeginObject();
+  if (with_case) j.Key("case_id").String(w.case_id);
+  j.Key("position").Int(static_cast<std::int64_t>(w.position));
+  j.Key("version").Int(static_cast<std::int64_t>(w.version));
+  j.EndObject();
+  return j.Take();
+}
+
+Result<std::uint64_t> ParseCount(const std::string& text, std::string_view field) {
+  std::uint64_t v = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || p != text.data() + text.size()) {
+    return Status::InvalidArgument(std::string(field) + ": must be a non-negative integer");
+  }
+  return v;
+}
+
+bool HandlesTheCase(const Principal& who, const CaseState& state) {
+  return who.role == Role::kOperator || who.role == Role::kSupervisor ||
+         (!state.assignee.empty() && state.assignee == who.sub);
+}
+
+}  // namespace
+
+HttpResponse ErrorResponse(const Status& status, unsigned version, bool keep_alive) {
+  http::status code = http::status::internal_server_error;
+  std::string_view name = "internal";
+  switch (status.code()) {
+    case StatusCode::kInvalidArgument:
+      code = http::status::bad_request, name = "bad_request";
+      break;
+    case StatusCode::kUnauthenticated:
+      code = http::status::unauthorized, name = "unauthorized";
+      break;
+    case StatusCode::kPermissionDenied:
+      code = http::status::forbidden, name = "forbidden";
+      break;
+    case StatusCode::kNotFound:
+      code = http::status::not_found, name = "not_found";
+      break;
+    case StatusCode::kConflict:
+      code = http::status::conflict, name = "conflict";
+      break;
+    case StatusCode::kTooLarge:
+      code = http::status::payload_too_large, name = "too_large";
+      break;
+    case StatusCode::kUnavailable:
+      code = http::status::service_unavailable, name = "unavailable";
+      break;
+    case StatusCode::kOk:
+    case StatusCode::kCorruption:
+    case StatusCode::kInternal:
+      break;
+  }
+  JsonWriter j;
+  j.BeginObject().Key("error").BeginObject();
+  j.Key("code").String(name).Key("message").String(status.message());
+  j.EndObject().EndObject();
+  HttpResponse res{code, version};
+  res.set(http::field::content_type, "application/json");
+  if (code == http::status::unauthorized) res.set(http::field::www_authenticate, "Bearer");
+  res.keep_alive(keep_alive);
+  res.body() = j.Take();
+  res.prepare_payload();
+  return res;
+}
+
+struct HttpApi::Call {
+  const HttpRequest& req;
+  std::vector<std::string> segments;  // the path, split on '/', decoded
+  std::map<std::string, std::string> query;
+  Principal who;
+
+  std::string Query(const std::string& key) const {
+    auto it = query.find(key);
+    return it == query.end() ? std::string() : it->second;
+  }
+  bool Has(const std::string& key) const { return query.count(key) != 0; }
+  std::string IdempotencyKey() const {
+    auto it = req.find("Idempotency-Key");
+    return it == req.end() ? std::string() : std::string(it->value());
+  }
+  // The path from segment `from` on, joined with '/'.
+  std::string Rest(std::size_t from) const {
+    std::string out;
+    for (std::size_t i = from; i < segments.size(); ++i) {
+      if (i > from) out += '/';
+      out += segments[i];
+    }
+    return out;
+  }
+};
+
+HttpApi::HttpApi(CaseService* service, Projector* projector, const TokenAuthority* auth,
+                 const Clock* clock, ApiMetrics* metrics, HttpApiOptions options)
+    : service_(service),
+      projector_(projector),
+      auth_(auth),
+      clock_(clock),
+      metrics_(metrics),
+      options_(options) {}
+
+HttpResponse HttpApi::Handle(const HttpRequest& req) {
+  metrics_->requests++;
+  const std::string_view target = req.target();
+  const auto q = target.find('?');
+  Call call{req, {}, {}, {}};
+  const std::string_view path = target.substr(0, q);
+  for (std::size_t start = 1; start <= path.size();) {
+    const auto slash = path.find('/', start);
+    const auto end = slash == std::string_view::npos ? path.size() : slash;
+    call.segments.push_back(PercentDecode(path.substr(start, end - start)));
+    start = end + 1;
+  }
+  if (q != std::string_view::npos) {
+    std::string_view rest = target.substr(q + 1);
+    while (!rest.empty()) {
+      const auto amp = rest.find('&');
+      const std::string_view pair = rest.substr(0, amp);
+      const auto eq = pair.find('=');
+      call.query[PercentDecode(pair.substr(0, eq))] =
+          eq == std::string_view::npos ? std::string() : PercentDecode(pair.substr(eq + 1));
+      if (amp == std::string_view::npos) break;
+      rest.remove_prefix(amp + 1);
+    }
+  }
+  auto routed = Route(call);
+  if (!routed.ok()) {
+    metrics_->errors++;
+    return ErrorResponse(routed.status(), req.version(), req.keep_alive());
+  }
+  return std::move(routed).value();
+}
+
+Result<HttpResponse> HttpApi::Route(Call& call) {
+  const HttpRequest& req = call.req;
+  const auto& s = call.segments;
+  const auto method = req.method();
+  const bool get = method == http::verb::get, post = method == http::verb::post;
+
+  if (get && s.size() == 1 && s[0] == "healthz") {
+    JsonWriter j;
+    j.BeginObject().Key("status").String("ok");
+    j.Key("position").Int(static_cast<std::int64_t>(service_->store().Head().position));
+    j.Key("views_position").Int(static_cast<std::int64_t>(projector_->position()));
+    j.EndObject();
+    return Json(http::status::ok, j.Take(), req);
+  }
+  if (get && s.size() == 1 && s[0] == "metrics") {
+    std::string text;
+    auto metric = [&](const char* name, const char* type, std::uint64_t v) {
+      text +=
+          std::string("# TYPE ") + name + " " + type + "\n" + name + " " + std::to_string(v) + "\n";
+    };
+    metric("casegrid_http_requests_total", "counter", metrics_->requests);
+    metric("casegrid_http_errors_total", "counter", metrics_->errors);
+    metric("casegrid_appends_total", "counter", metrics_->appends);
+    metric("casegrid_append_seconds_sum_micros", "counter", metrics_->append_micros_total);
+    metric("casegrid_connections_total", "counter", metrics_->connections);
+    metric("casegrid_connections", "gauge", metrics_->connections_open);
+    metric("casegrid_log_position", "gauge", service_->store().Head().position);
+    const Position head = service_->store().Head().position, views = projector_->position();
+    metric("casegrid_view_lag_positions", "gauge", head > views ? head - views : 0);
+    HttpResponse res{http::status::ok, req.version()};
+    res.set(http::field::content_type, "text/plain; version=0.0.4");
+    res.keep_alive(req.keep_alive());
+    res.body() = std::move(text);
+    res.prepare_payload();
+    return res;
+  }
+  if (s.size() < 2 || s[0] != "api" || s[1] != "v1") return Status::NotFound("no such route");
+
+  // Everything under /api/v1 needs a token.
+  std::string token;
+  if (auto it = req.find(http::field::authorization); it != req.end()) {
+    const std::string_view value = it->value();
+    if (value.substr(0, 7) != "Bearer ") {
+      return Status::Unauthenticated("Authorization must be Bearer <token>");
+    }
+    token = std::string(value.substr(7));
+  } else {
+    token = call.Query("token");
+  }
+  ASSIGN_OR_RETURN(call.who, auth_->Verify(token, clock_->NowMillis()));
+  const Principal& who = call.who;
+  const std::string key = call.IdempotencyKey();
+  if (key.size() > 128) return Status::InvalidArgument("Idempotency-Key: at most 128 bytes");
+
+  auto timed_write = [&](auto&& write) -> Result<WriteResult> {
+    const auto start = std::chrono::steady_clock::now();
+    auto r = write();
+    if (r.ok()) {
+      metrics_->appends++;
+      metrics_->append_micros_total +=
+          static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                         std::chrono::steady_clock::now() - start)
+                                         .count());
+    }
+    return r;
+  };
+  auto as_of = [&]() -> Result<std::optional<Position>> {
+    if (!call.Has("as_of")) return std::optional<Position>();
+    const std::string text = call.Query("as_of");
+    if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos) {
+      ASSIGN_OR_RETURN(std::uint64_t p, ParseCount(text, "as_of"));
+      return std::optional<Position>(p);
+    }
+    auto t = ParseTimestamp(text);
+    if (!t.ok()) return Status::InvalidArgument("as_of: a position or an RFC 3339 UTC time");
+    ASSIGN_OR_RETURN(Position p, projector_->PositionAt(*t));
+    return std::optional<Position>(p);
+  };
+  // The case, in the caller's scope, or the error to give.
+  auto scoped_case = [&](const std::string& id, Position at) -> Result<CaseState> {
+    ASSIGN_OR_RETURN(CaseState state, service_->LoadCase(id, at));
+    if (!state.exists) return Status::NotFound("no case " + id);
+    if (!InScope(who, state.report.cell)) {
+      return Status::PermissionDenied("case " + id + " is outside your cells");
+    }
+    return state;
+  };
+
+  // ---- cases
+  if (s.size() >= 3 && s[2] == "cases") {
+    if (s.size() == 3 && post) {
+      if (!HandlesCases(who.role))
+        return Status::PermissionDenied("your role does not report cases");
+      ASSIGN_OR_RETURN(auto cell, StringField(req.body().empty() ? "{}" : req.body(), "cell"));
+      if (cell && !InScope(who, *cell)) {
+        return Status::PermissionDenied("cell " + *cell + " is outside your cells");
+      }
+      ASSIGN_OR_RETURN(WriteResult w,
+                       timed_write([&] { return service_->Report(who.sub, req.body(), key); }));
+      return Json(http::status::created, WriteAnswer(w, true), req);
+    }
+    if (s.size() == 3 && get) {
+      CaseQuery query;
+      query.cell = call.Query("cell");
+      if (!InScope(who, query.cell)) {
+        return Status::PermissionDenied(query.cell.empty()
+                                            ? "cell: name a cell within your scope"
+                                            : "cell " + query.cell + " is outside your cells");
+      }
+      if (call.Has("state")) {
+        const std::string st = call.Query("state");
+        bool found = false;
+        for (CaseStatus c : {CaseStatus::kReported, CaseStatus::kAssigned, CaseStatus::kInProgress,
+                             CaseStatus::kResolved, CaseStatus::kClosed}) {
+          if (Name(c) == st) query.state = c, found = true;
+        }
+        if (!found) return Status::InvalidArgument("state: unknown value \"" + st + "\"");
+      }
+      if (call.Has("kind")) {
+        query.kind = ParseCaseKind(call.Query("kind"));
+        if (!query.kind)
+          return Status::InvalidArgument("kind: unknown value \"" + call.Query("kind") + "\"");
+      }
+      if (call.Has("limit")) {
+        ASSIGN_OR_RETURN(std::uint64_t limit, ParseCount(call.Query("limit"), "limit"));
+        query.limit = static_cast<std::size_t>(std::min<std::uint64_t>(limit, options_.max_page));
+      }
+      query.after = call.Query("after");
+      ASSIGN_OR_RETURN(CasePage page, projector_->ListCases(query));
+      JsonWriter j;
+      j.BeginObject().Key("cases").BeginArray();
+      for (const std::string& view : page.views) {
+        // Views are stored unmasked; mask for those who do not handle the case.
+        simdjson::dom::parser parser;
+        simdjson::dom::element e;
+        std::string_view id, assignee;
+        if (!parser.parse(view).get(e) && !e["case_id"].get(id)) {
+          if (e["assignee"].get(assignee)) assignee = {};  // null: nobody yet
+          const bool handles = who.role == Role::kOperator || who.role == Role::kSupervisor ||
+                               (!assignee.empty() && assignee == who.sub);
+          if (!handles) {
+            ASSIGN_OR_RETURN(CaseState state, service_->LoadCase(std::string(id)));
+            j.Raw(RenderCaseView(state, PersonalData::kMasked));
+            continue;
+          }
+        }
+        j.Raw(view);
+      }
+      j.EndArray().Key("next");
+      if (page.next) {
+        j.String(*page.next);
+      } else {
+        j.Null();
+      }
+      j.EndObject();
+      return Json(http::status::ok, j.Take(), req);
+    }
+    if (s.size() >= 4) {
+      const std::string& id = s[3];
+      if (s.size() == 4 && get) {
+        ASSIGN_OR_RETURN(std::optional<Position> at, as_of());
+        ASSIGN_OR_RETURN(CaseState state, scoped_case(id, at.value_or(UINT64_MAX)));
+        const auto personal =
+            HandlesTheCase(who, state) ? PersonalData::kShown : PersonalData::kMasked;
+        return Json(http::status::ok, RenderCaseView(state, personal), req);
+      }
+      if (s.size() == 5 && get && s[4] == "history") {
+        ASSIGN_OR_RETURN(CaseState state, scoped_case(id, UINT64_MAX));
+        if (!HandlesTheCase(who, state) && who.role != Role::kAuditor) {
+          return Status::PermissionDenied("the history of " + id +
+                                          " is for those who handle it and auditors");
+        }
+        ASSIGN_OR_RETURN(auto events, service_->store().ReadStream(CaseStream(id), 1, 100000,
+                                                                   ReadDirection::kForward));
+        JsonWriter j;
+        j.BeginObject().Key("events").BeginArray();
+        for (const RecordedEvent& e : events) j.Raw(e.EnvelopeJson());
+        j.EndArray().EndObject();
+        return Json(http::status::ok, j.Take(), req);
+      }
+      if (s.size() == 5 && post) {
+        if (!HandlesCases(who.role)) {
+          return Status::PermissionDenied("your role does not handle cases");
+        }
+        if (!ParseCaseAction(s[4])) return Status::NotFound("no action " + s[4]);
+        ASSIGN_OR_RETURN(CaseState state, scoped_case(id, UINT64_MAX));
+        if (s[4] == "escalate" && state.tier == 2 && who.role != Role::kSupervisor &&
+            who.role != Role::kOperator) {
+          return Status::PermissionDenied("escalation to tier 3 is a supervisor's decision");
+        }
+        ASSIGN_OR_RETURN(WriteResult w, timed_write([&] {
+                           return service_->Act(who.sub, id, s[4], req.body(), key);
+                         }));
+        return Json(http::status::ok, WriteAnswer(w, false), req);
+      }
+    }
+  }
+
+  // ---- dashboard
+  if (s.size() >= 3 && s[2] == "dashboard" && get) {
+    const std::string path = call.Rest(3);
+    if (!InScope(who, path)) {
+      return Status::PermissionDenied("dashboard " + (path.empty() ? "of the root" : path) +
+                                      " is outside your cells");
+    }
+    ASSIGN_OR_RETURN(std::optional<Position> at, as_of());
+    if (at) {
+      ASSIGN_OR_RETURN(std::string view, projector_->DashboardAsOf(path, *at));
+      return Json(http::status::ok, std::move(view), req);
+    }
+    ASSIGN_OR_RETURN(std::string view, projector_->Dashboard(path, clock_->NowMillis()));
+    return Json(http::status::ok, std::move(view), req);
+  }
+
+  // ---- alerts
+  if (s.size() == 3 && s[2] == "alerts" && get) {
+    ASSIGN_OR_RETURN(auto alerts, projector_->OpenAlerts(who.sub, options_.max_page));
+    JsonWriter j;
+    j.BeginObject().Key("alerts").BeginArray();
+    for (const std::string& a : alerts) j.Raw(a);
+    j.EndArray().EndObject();
+    return Json(http::status::ok, j.Take(), req);
+  }
+  if (s.size() == 5 && s[2] == "alerts" && s[4] == "ack" && post) {
+    ASSIGN_OR_RETURN(bool open, projector_->HasOpenAlert(who.sub, s[3]));
+    if (!open) return Status::NotFound("no open alert " + s[3] + " of yours");
+    ASSIGN_OR_RETURN(WriteResult w,
+                     timed_write([&] { return service_->AcknowledgeAlert(who.sub, s[3]); }));
+    return Json(http::status::ok, WriteAnswer(w, false), req);
+  }
+
+  // ---- the raw log and audit
+  if (s.size() == 3 && s[2] == "events" && get) {
+    if (who.role != Role::kAuditor) return Status::PermissionDenied("the raw log is for auditors");
+    std::uint64_t after = 0, limit = options_.max_page;
+    if (call.Has("after")) {
+      ASSIGN_OR_RETURN(after, ParseCount(call.Query("after"), "after"));
+    }
+    if (call.Has("limit")) {
+      ASSIGN_OR_RETURN(limit, ParseCount(call.Query("limit"), "limit"));
+    }
+    ASSIGN_OR_RETURN(auto events, service_->store().ReadAll(
+                                      after, std::min<std::uint64_t>(limit, options_.max_page)));
+    JsonWriter j;
+    j.BeginObject().Key("events").BeginArray();
+    for (const RecordedEvent& e : events) j.Raw(e.EnvelopeJson());
+    j.EndArray().EndObject();
+    return Json(http::status::ok, j.Take(), req);
+  }
+  if (s.size() == 4 && s[2] == "audit" && s[3] == "digest" && get) {
+    const LogHead head = service_->store().Head();
+    JsonWriter j;
+    j.BeginObject().Key("position").Int(static_cast<std::int64_t>(head.position));
+    j.Key("hash").String(HashToHex(head.hash)).EndObject();
+    return Json(http::status::ok, j.Take(), req);
+  }
+
+  // ---- the grid (admin)
+  if (s.size() >= 4 && s[2] == "grid" && s[3] == "cells") {
+    if (who.role != Role::kAdmin) return Status::PermissionDenied("the grid is the admin's");
+    if (s.size() == 4 && post) {
+      ASSIGN_OR_RETURN(auto cell, StringField(req.body().empty() ? "{}" : req.body(), "cell"));
+      if (cell && !InScope(who, *cell)) {
+        return Status::PermissionDenied("cell " + *cell + " is outside your cells");
+      }
+      ASSIGN_OR_RETURN(WriteResult w,
+                       timed_write([&] { return service_->DefineCell(who.sub, req.body(), key); }));
+      return Json(http::status::created, WriteAnswer(w, false), req);
+    }
+    // .../cells/{path...}/officers[/{officer}]
+    std::size_t officers = 0;
+    for (std::size_t i = 4; i < s.size(); ++i) {
+      if (s[i] == "officers") officers = i;
+    }
+    if (officers > 4) {
+      std::string cell;
+      for (std::size_t i = 4; i < officers; ++i) cell += (i > 4 ? "/" : "") + s[i];
+      if (!InScope(who, cell))
+        return Status::PermissionDenied("cell " + cell + " is outside your cells");
+      if (post && officers + 1 == s.size()) {
+        ASSIGN_OR_RETURN(WriteResult w, timed_write([&] {
+                           return service_->AssignOfficer(who.sub, cell, req.body(), key);
+                         }));
+        return Json(http::status::created, WriteAnswer(w, false), req);
+      }
+      if (method == http::verb::delete_ && officers + 2 == s.size()) {
+        ASSIGN_OR_RETURN(WriteResult w, timed_write([&] {
+                           return service_->RemoveOfficer(who.sub, cell, s[officers + 1], key);
+                         }));
+        return Json(http::status::ok, WriteAnswer(w, false), req);
+      }
+    }
+  }
+
+  // ---- raw append (admin)
+  if (s.size() >= 4 && s[2] == "streams" && post) {
+    if (who.role != Role::kAdmin) return Status::PermissionDenied("raw appends are the admin's");
+    const std::string stream = call.Rest(3);
+    if (stream.rfind("grid/", 0) == 0) {
+      return Status::InvalidArgument("stream: the grid is written through /api/v1/grid");
+    }
+    simdjson::dom::parser parser;
+    simdjson::dom::element root;
+    if (parser.parse(req.body()).get(root)) return Status::InvalidArgument("body: not JSON");
+    AppendRequest append{stream, ExpectedVersion::Any(), who.sub, {}};
+    if (auto ev = root["expected_version"]; ev.error() != simdjson::NO_SUCH_FIELD) {
+      std::uint64_t v = 0;
+      std::string_view name;
+      if (!ev.get(v)) {
+        append.expected = v == 0 ? ExpectedVersion::NoStream() : ExpectedVersion::Exact(v);
+      } else if (!ev.get(name) && (name == "any" || name == "no_stream" || name == "exists")) {
+        append.expected = name == "any"         ? ExpectedVersion::Any()
+                          : name == "no_stream" ? ExpectedVersion::NoStream()
+                                                : ExpectedVersion::Exists();
+      } else {
+        return Status::InvalidArgument("expected_version: an integer, or any, no_stream, exists");
+      }
+    }
+    simdjson::dom::array events;
+    if (root["events"].get(events)) return Status::InvalidArgument("events: must be a list");
+    std::size_t i = 0;
+    for (auto item : events) {
+      const std::string at = "events[" + std::to_string(i++) + "].";
+      std::string_view type, id;
+      simdjson::dom::object data;
+      if (item["type"].get(type)) return Status::InvalidArgument(at + "type: must be a string");
+      if (auto f = item["id"]; f.error() != simdjson::NO_SUCH_FIELD && f.get(id)) {
+        return Status::InvalidArgument(at + "id: must be a string");
+      }
+      if (item["data"].get(data)) return Status::InvalidArgument(at + "data: must be an object");
+      NewEvent e{std::string(id), std::string(type), simdjson::minify(data)};
+      auto checked = DecodeEventData(e.type, e.data);
+      if (!checked.ok() &&
+          checked.status().message().find("unknown event type") == std::string::npos) {
+        return Status(checked.status().code(), at + "data: " + checked.status().message());
+      }
+      append.events.push_back(std::move(e));
+    }
+    ASSIGN_OR_RETURN(AppendResult r, service_->store().Append(std::move(append)));
+    metrics_->appends++;
+    JsonWriter j;
+    j.BeginObject().Key("position").Int(static_cast<std::int64_t>(r.last_position));
+    j.Key("version").Int(static_cast<std::int64_t>(r.last_version)).EndObject();
+    return Json(http::status::ok, j.Take(), req);
+  }
+
+  return Status::NotFound("no such route: " + std::string(http::to_string(method)) + " " +
+                          std::string(req.target().substr(0, 200)));
+}
+
+}  // namespace casegrid

@@ -1,0 +1,167 @@
+#include "api/http_server.h"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <iostream>
+
+namespace casegrid {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using tcp = asio::ip::tcp;
+
+// One connection: read a request, hand it to a worker, write the answer, repeat.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, HttpApi* api, ApiMetrics* metrics, asio::thread_pool* workers,
+          const HttpServerOptions& options)
+      : stream_(std::move(socket)),
+        api_(api),
+        metrics_(metrics),
+        workers_(workers),
+        options_(options) {
+    metrics_->connections++;
+    metrics_->connections_open++;
+  }
+  ~Session() { metrics_->connections_open--; }
+
+  void Run() {
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->Read(); });
+  }
+
+ private:
+  void Read() {
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
+    parser_->body_limit(options_.max_body_bytes);
+    stream_.expires_after(options_.request_timeout);
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnRead(ec); });
+  }
+
+  void OnRead(beast::error_code ec) {
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+        ec == asio::error::operation_aborted || ec == asio::error::connection_reset) {
+      return Close();
+    }
+    if (ec) {
+      // Malformed or oversized: answer once, then close.
+      const bool too_large = ec == http::error::body_limit || ec == http::error::header_limit;
+      Status why = too_large ? Status::TooLarge("request exceeds the size limit")
+                             : Status::InvalidArgument("malformed HTTP request: " + ec.message());
+      auto res = std::make_shared<HttpResponse>(ErrorResponse(why, 11, false));
+      return Write(std::move(res));
+    }
+    auto request = std::make_shared<HttpRequest>(parser_->release());
+    stream_.expires_never();  // the worker may wait on an fsync; not the client's fault
+    asio::post(*workers_, [self = shared_from_this(), request] {
+      auto res = std::make_shared<HttpResponse>(self->api_->Handle(*request));
+      asio::post(self->stream_.get_executor(), [self, res] { self->Write(res); });
+    });
+  }
+
+  void Write(std::shared_ptr<HttpResponse> res) {
+    stream_.expires_after(options_.request_timeout);
+    http::async_write(stream_, *res,
+                      [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
+                        if (ec || !res->keep_alive()) return self->Close();
+                        self->Read();
+                      });
+  }
+
+  void Close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  HttpApi* const api_;
+  ApiMetrics* const metrics_;
+  asio::thread_pool* const workers_;
+  const HttpServerOptions& options_;
+};
+
+}  // namespace
+
+class HttpServer::Listener : public std::enable_shared_from_this<Listener> {
+ public:
+  Listener(asio::io_context& io, HttpServer* server) : io_(io), acceptor_(io), server_(server) {}
+
+  Status Open(const tcp::endpoint& at) {
+    beast::error_code ec;
+    acceptor_.open(at.protocol(), ec);
+    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(at, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec)
+      return Status::Unavailable("cannot listen on " + at.address().to_string() + ":" +
+                                 std::to_string(at.port()) + ": " + ec.message());
+    return Status::Ok();
+  }
+  std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+  void Accept() {
+    acceptor_.async_accept(asio::make_strand(io_), [self = shared_from_this()](beast::error_code ec,
+                                                                               tcp::socket socket) {
+      if (ec == asio::error::operation_aborted) return;
+      if (!ec) {
+        std::make_shared<Session>(std::move(socket), self->server_->api_, self->server_->metrics_,
+                                  &self->server_->workers_, self->server_->options_)
+            ->Run();
+      }
+      self->Accept();
+    });
+  }
+  void Close() {
+    asio::post(acceptor_.get_executor(), [self = shared_from_this()] {
+      beast::error_code ec;
+      self->acceptor_.close(ec);
+    });
+  }
+
+ private:
+  asio::io_context& io_;
+  tcp::acceptor acceptor_;
+  HttpServer* server_;
+};
+
+HttpServer::HttpServer(HttpApi* api, ApiMetrics* metrics, HttpServerOptions options)
+    : api_(api),
+      metrics_(metrics),
+      options_(std::move(options)),
+      io_(options_.io_threads),
+      workers_(static_cast<std::size_t>(options_.workers)) {}
+
+HttpServer::~HttpServer() {
+  Stop();
+}
+
+Status HttpServer::Start() {
+  beast::error_code ec;
+  const auto address = asio::ip::make_address(options_.host, ec);
+  if (ec) return Status::InvalidArgument("listen: " + options_.host + " is not an IP address");
+  listener_ = std::make_shared<Listener>(io_, this);
+  RETURN_IF_ERROR(listener_->Open(tcp::endpoint(address, options_.port)));
+  port_ = listener_->port();
+  listener_->Accept();
+  for (int i = 0; i < options_.io_threads; ++i) threads_.emplace_back([this] { io_.run(); });
+  return Status::Ok();
+}
+
+void HttpServer::Stop() {
+  if (threads_.empty()) return;
+  listener_->Close();
+  workers_.join();  // requests in flight finish (their writes are fsync'd)
+  io_.stop();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+}
+
+}  // namespace casegrid

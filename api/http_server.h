@@ -1,0 +1,62 @@
+// HttpServer: HTTP/1.1 on Boost.Beast over Boost.Asio, carrying HttpApi.
+//
+// One io_context run on `io_threads` threads; each connection is a session
+// that lives as long as an operation of it is pending (shared_from_this), on
+// its own strand, with one request read and one response written at a time
+// (keep-alive and pipelining: requests already in the buffer are answered in
+// order). Handling a request may wait for an fsync, so it runs on a worker
+// pool — many connections feed the store's group commit at once — and the
+// response is written back on the session's strand.
+//
+// Bounds: header and body size, idle and slow-request timeouts.
+//
+// Thread-safety: Start/Stop from one controlling thread.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "api/http_api.h"
+
+namespace casegrid {
+
+struct HttpServerOptions {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8080;  // 0: any free port (see port())
+  int io_threads = 2;
+  int workers = 64;  // requests being handled at once (each may wait on an fsync)
+  std::size_t max_header_bytes = 16 * 1024;
+  std::size_t max_body_bytes = 1024 * 1024;
+  std::chrono::seconds request_timeout{30};  // to read a whole request, and idle keep-alive
+};
+
+class HttpServer {
+ public:
+  HttpServer(HttpApi* api, ApiMetrics* metrics, HttpServerOptions options);
+  ~HttpServer();
+
+  // Binds and starts serving; kUnavailable if the address cannot be bound.
+  Status Start();
+  // Stops accepting, lets requests in flight finish, closes connections.
+  void Stop();
+  std::uint16_t port() const { return port_; }
+
+ private:
+  class Listener;
+  HttpApi* const api_;
+  ApiMetrics* const metrics_;
+  const HttpServerOptions options_;
+  boost::asio::io_context io_;
+  boost::asio::thread_pool workers_;
+  std::shared_ptr<Listener> listener_;
+  std::vector<std::thread> threads_;
+  std::uint16_t port_ = 0;
+};
+
+}  // namespace casegrid

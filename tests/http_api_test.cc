@@ -1,0 +1,261 @@
+// End to end: the real server on a free loopback port, spoken to with
+// Beast's HTTP client over real sockets.
+#include <gtest/gtest.h>
+#include <simdjson.h>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "api/http_server.h"
+#include "tests/support/case_fixture.h"
+
+namespace casegrid {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using tcp = asio::ip::tcp;
+
+const std::string kSecret = "0123456789abcdef0123456789abcdef-http-test";
+
+std::string At(const std::string& json, const std::string& pointer) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element root, e;
+  if (parser.parse(json).get(root) || root.at_pointer(pointer).get(e)) return "<none>";
+  return simdjson::minify(e);
+}
+
+class HttpApiTest : public testing::CaseTest {
+ protected:
+  void SetUp() override {
+    CaseTest::SetUp();
+    ProjectorOptions views;
+    views.path = dir_.Sub("views");
+    auto p = Projector::Open(store_.get(), views);
+    ASSERT_TRUE(p.ok());
+    projector_ = std::move(p).value();
+    projector_->Start();
+    authority_ = std::make_unique<TokenAuthority>(*TokenAuthority::Create(kSecret));
+    api_ = std::make_unique<HttpApi>(service_.get(), projector_.get(), authority_.get(), &clock_,
+                                     &metrics_);
+    HttpServerOptions options;
+    options.port = 0;
+    options.max_body_bytes = 64 * 1024;
+    server_ = std::make_unique<HttpServer>(api_.get(), &metrics_, options);
+    ASSERT_TRUE(server_->Start().ok());
+  }
+  void TearDown() override {
+    server_.reset();
+    projector_.reset();
+    CaseTest::TearDown();
+  }
+
+  std::string Token(const std::string& sub, Role role, std::vector<std::string> cells = {""}) {
+    return *authority_->Mint({sub, role, std::move(cells), 0}, clock_.NowMillis(), 3600000);
+  }
+
+  struct Reply {
+    unsigned status = 0;
+    std::string body;
+  };
+  Reply Send(http::verb method, const std::string& target, const std::string& token,
+             const std::string& body = "", const std::string& idempotency_key = "") {
+    asio::io_context io;
+    tcp::socket socket(io);
+    socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), server_->port()));
+    http::request<http::string_body> req{method, target, 11};
+    req.set(http::field::host, "localhost");
+    if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
+    if (!idempotency_key.empty()) req.set("Idempotency-Key", idempotency_key);
+    req.body() = body;
+    req.prepare_payload();
+    http::write(socket, req);
+    beast::flat_buffer buffer;
+    http::response<http::string_body> res;
+    beast::error_code ec;
+    http::read(socket, buffer, res, ec);
+    EXPECT_FALSE(ec) << ec.message();
+    return {res.result_int(), res.body()};
+  }
+
+  std::unique_ptr<Projector> projector_;
+  std::unique_ptr<TokenAuthority> authority_;
+  ApiMetrics metrics_;
+  std::unique_ptr<HttpApi> api_;
+  std::unique_ptr<HttpServer> server_;
+};
+
+TEST_F(HttpApiTest, HealthNeedsNoTokenAndEverythingElseDoes) {
+  EXPECT_EQ(Send(http::verb::get, "/healthz", "").status, 200u);
+  auto r = Send(http::verb::get, "/api/v1/alerts", "");
+  EXPECT_EQ(r.status, 401u);
+  EXPECT_EQ(At(r.body, "/error/code"), "\"unauthorized\"");
+  EXPECT_EQ(Send(http::verb::get, "/api/v1/alerts", "forged.token.here").status, 401u);
+}
+
+TEST_F(HttpApiTest, IntakeThenReadTheCaseAsAnOfficerInScope) {
+  const std::string op = Token("operator-1", Role::kOperator);
+  auto created = Send(http::verb::post, "/api/v1/cases", op, testing::ReportBody());
+  ASSERT_EQ(created.status, 201u) << created.body;
+  EXPECT_EQ(At(created.body, "/version"), "1");
+  const std::string id = At(created.body, "/case_id");
+  const std::string bare = id.substr(1, id.size() - 2);
+  auto view = Send(http::verb::get, "/api/v1/cases/" + bare, op);
+  ASSERT_EQ(view.status, 200u) << view.body;
+  EXPECT_EQ(At(view.body, "/state"), "\"reported\"");
+  EXPECT_EQ(At(view.body, "/reporter/phone"), "\"13800000000\"");
+  // A volunteer in scope reads it masked.
+  auto masked = Send(http::verb::get, "/api/v1/cases/" + bare,
+                     Token("vol-1", Role::kVolunteer, {"santai/tongchuan"}));
+  ASSERT_EQ(masked.status, 200u);
+  EXPECT_EQ(At(masked.body, "/reporter/phone"), "\"138****0000\"");
+  EXPECT_EQ(At(masked.body, "/reporter/name"), "\"L*****\"");
+  // Out of scope: 403.
+  auto outside = Send(http::verb::get, "/api/v1/cases/" + bare,
+                      Token("o-2", Role::kOfficer, {"santai/xinhua"}));
+  EXPECT_EQ(outside.status, 403u);
+  EXPECT_EQ(At(outside.body, "/error/code"), "\"forbidden\"");
+  auto history = Send(http::verb::get, "/api/v1/cases/" + bare + "/history", op);
+  ASSERT_EQ(history.status, 200u);
+  EXPECT_EQ(At(history.body, "/events/0/type"), "\"CaseReported\"");
+}
+
+TEST_F(HttpApiTest, ErrorsHaveTheStatusAndCodeOfTheContract) {
+  const std::string op = Token("officer-7", Role::kOperator);
+  auto bad = Send(http::verb::post, "/api/v1/cases", op,
+                  testing::ReportBody("santai/tongchuan/a03/g12", "critical"));
+  EXPECT_EQ(bad.status, 400u);
+  EXPECT_EQ(At(bad.body, "/error/code"), "\"bad_request\"");
+  EXPECT_NE(bad.body.find("priority"), std::string::npos);
+  EXPECT_EQ(Send(http::verb::post, "/api/v1/cases", op, "{not json").status, 400u);
+  const std::string id = NewCase();
+  auto conflict = Send(http::verb::post, "/api/v1/cases/" + id + "/close", op, "{}");
+  EXPECT_EQ(conflict.status, 409u);
+  EXPECT_EQ(At(conflict.body, "/error/code"), "\"conflict\"");
+  EXPECT_EQ(Send(http::verb::post, "/api/v1/cases/" + id + "/teleport", op, "{}").status, 404u);
+  EXPECT_EQ(Send(http::verb::get, "/api/v1/nothing", op).status, 404u);
+  EXPECT_EQ(Send(http::verb::get, "/api/v1/cases/C-20990101-000001", op).status, 404u);
+  auto huge = Send(http::verb::post, "/api/v1/cases", op, std::string(70000, ' '));
+  EXPECT_EQ(huge.status, 413u);
+  EXPECT_EQ(At(huge.body, "/error/code"), "\"too_large\"");
+}
+
+TEST_F(HttpApiTest, IdempotencyKeyAnswersTheFirstAnswerAndWritesNothing) {
+  const std::string op = Token("operator-1", Role::kOperator);
+  auto first = Send(http::verb::post, "/api/v1/cases", op, testing::ReportBody(), "intake-42");
+  const Position head = store_->Head().position;
+  auto again = Send(http::verb::post, "/api/v1/cases", op, testing::ReportBody(), "intake-42");
+  EXPECT_EQ(first.status, 201u);
+  EXPECT_EQ(again.body, first.body);
+  EXPECT_EQ(store_->Head().position, head);
+}
+
+TEST_F(HttpApiTest, LifecycleOverHttpAndTheDashboardSeesIt) {
+  const std::string officer = Token("officer-7", Role::kOfficer, {"santai/tongchuan"});
+  auto created = Send(http::verb::post, "/api/v1/cases", officer, testing::ReportBody());
+  const std::string id = At(created.body, "/case_id").substr(1, 17);
+  ASSERT_EQ(Send(http::verb::post, "/api/v1/cases/" + id + "/assign", officer,
+                 R"({"assignee":"officer-7"})")
+                .status,
+            200u);
+  auto accepted = Send(http::verb::post, "/api/v1/cases/" + id + "/accept", officer, "{}");
+  ASSERT_EQ(accepted.status, 200u) << accepted.body;
+  ASSERT_TRUE(projector_->WaitFor(store_->Head().position, std::chrono::seconds(10)));
+  auto dash = Send(http::verb::get, "/api/v1/dashboard/santai/tongchuan", officer);
+  ASSERT_EQ(dash.status, 200u) << dash.body;
+  EXPECT_EQ(At(dash.body, "/open/by_state/in_progress"), "1");
+  EXPECT_EQ(Send(http::verb::get, "/api/v1/dashboard/", officer).status, 403u);
+  auto then =
+      Send(http::verb::get,
+           "/api/v1/dashboard/santai/tongchuan?as_of=" + At(created.body, "/position"), officer);
+  ASSERT_EQ(then.status, 200u) << then.body;
+  EXPECT_EQ(At(then.body, "/open/by_state/reported"), "1");
+  auto list =
+      Send(http::verb::get, "/api/v1/cases?cell=santai/tongchuan&state=in_progress", officer);
+  ASSERT_EQ(list.status, 200u) << list.body;
+  EXPECT_EQ(At(list.body, "/cases/0/case_id"), "\"" + id + "\"");
+  EXPECT_EQ(At(list.body, "/next"), "null");
+}
+
+TEST_F(HttpApiTest, AlertsAreListedAndAcknowledged) {
+  const std::string officer = Token("officer-7", Role::kOfficer, {"santai/tongchuan"});
+  NewCase();
+  ASSERT_TRUE(projector_->WaitFor(store_->Head().position, std::chrono::seconds(10)));
+  auto alerts = Send(http::verb::get, "/api/v1/alerts", officer);
+  ASSERT_EQ(alerts.status, 200u);
+  const std::string alert = At(alerts.body, "/alerts/0/id");
+  ASSERT_NE(alert, "<none>") << alerts.body;
+  const std::string bare = alert.substr(1, alert.size() - 2);
+  EXPECT_EQ(Send(http::verb::post, "/api/v1/alerts/" + bare + "/ack", officer, "").status, 200u);
+  ASSERT_TRUE(projector_->WaitFor(store_->Head().position, std::chrono::seconds(10)));
+  EXPECT_EQ(At(Send(http::verb::get, "/api/v1/alerts", officer).body, "/alerts/0/id"), "<none>");
+  EXPECT_EQ(Send(http::verb::post, "/api/v1/alerts/" + bare + "/ack", officer, "").status, 404u);
+}
+
+TEST_F(HttpApiTest, TheRawLogAndTheGridBelongToTheirRoles) {
+  const std::string officer = Token("officer-7", Role::kOfficer);
+  const std::string auditor = Token("aud-1", Role::kAuditor);
+  const std::string admin = Token("admin-1", Role::kAdmin);
+  EXPECT_EQ(Send(http::verb::get, "/api/v1/events?after=0", officer).status, 403u);
+  auto events = Send(http::verb::get, "/api/v1/events?after=0&limit=2", auditor);
+  ASSERT_EQ(events.status, 200u);
+  EXPECT_EQ(At(events.body, "/events/1/position"), "2");
+  EXPECT_EQ(At(events.body, "/events/2/position"), "<none>");
+  auto digest = Send(http::verb::get, "/api/v1/audit/digest", auditor);
+  EXPECT_EQ(At(digest.body, "/position"), std::to_string(store_->Head().position));
+  EXPECT_EQ(
+      Send(http::verb::post, "/api/v1/grid/cells", officer, R"({"cell":"santai/new","name":"n"})")
+          .status,
+      403u);
+  EXPECT_EQ(
+      Send(http::verb::post, "/api/v1/grid/cells", admin, R"({"cell":"santai/new","name":"n"})")
+          .status,
+      201u);
+  EXPECT_EQ(Send(http::verb::post, "/api/v1/grid/cells/santai/new/officers", admin,
+                 R"({"officer":"o-9","role":"officer"})")
+                .status,
+            201u);
+  EXPECT_EQ(Send(http::verb::delete_, "/api/v1/grid/cells/santai/new/officers/o-9", admin).status,
+            200u);
+  auto raw = Send(
+      http::verb::post, "/api/v1/streams/import/batch-1", admin,
+      R"({"expected_version":"no_stream","events":[{"type":"Imported","id":"imp-1","data":{"n":1}}]})");
+  EXPECT_EQ(raw.status, 200u) << raw.body;
+  auto again = Send(
+      http::verb::post, "/api/v1/streams/import/batch-1", admin,
+      R"({"expected_version":"no_stream","events":[{"type":"Imported","id":"imp-1","data":{"n":1}}]})");
+  EXPECT_EQ(again.body, raw.body);  // the same ids: the first answer, nothing written
+}
+
+TEST_F(HttpApiTest, KeepAliveServesSeveralRequestsOnOneConnection) {
+  asio::io_context io;
+  tcp::socket socket(io);
+  socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), server_->port()));
+  beast::flat_buffer buffer;
+  for (int i = 0; i < 3; ++i) {
+    http::request<http::string_body> req{http::verb::get, "/healthz", 11};
+    req.set(http::field::host, "localhost");
+    http::write(socket, req);
+    http::response<http::string_body> res;
+    http::read(socket, buffer, res);
+    EXPECT_EQ(res.result_int(), 200u);
+  }
+}
+
+TEST_F(HttpApiTest, MalformedHttpGetsABadRequestAndTheServerGoesOn) {
+  asio::io_context io;
+  tcp::socket socket(io);
+  socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), server_->port()));
+  const std::string garbage = "NOT HTTP AT ALL\r\n\r\n";
+  asio::write(socket, asio::buffer(garbage));
+  beast::flat_buffer buffer;
+  http::response<http::string_body> res;
+  beast::error_code ec;
+  http::read(socket, buffer, res, ec);
+  EXPECT_EQ(res.result_int(), 400u);
+  EXPECT_EQ(Send(http::verb::get, "/healthz", "").status, 200u);
+}
+
+}  // namespace
+}  // namespace casegrid

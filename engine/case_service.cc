@@ -262,46 +262,38 @@ Result<WriteResult> CaseService::AcknowledgeAlert(std::string_view person,
 
 Result<WriteResult> CaseService::RecordDeadlineMissed(std::string_view case_id,
                                                       DeadlineKind deadline, std::int64_t due_at) {
-  const std::string key =
-      std::string(case_id) + "/" + std::string(Name(deadline)) + "/" + std::to_string(due_at);
-  for (int attempt = 0; attempt < options_.max_retries; ++attempt) {
-    ASSIGN_OR_RETURN(auto replayed, Replay(*store_, kSystemActor, key));
-    if (replayed) return *replayed;
-    ASSIGN_OR_RETURN(CaseState state, LoadCase(case_id));
-    const CaseDeadline* d = state.Deadline(deadline);
-    if (d == nullptr || d->due_at != due_at || d->met || d->missed) {
-      return Status::Conflict("deadline " + std::string(Name(deadline)) + " of " +
-                              std::string(case_id) + " is no longer open");
-    }
-    auto written = AppendEvents(CaseStream(case_id), ExpectedVersion::Exact(state.version),
-                                kSystemActor, {DeadlineMissed{deadline, due_at}}, key);
-    if (written.ok() || written.status().code() != StatusCode::kConflict) return written;
-  }
-  return Status::Conflict("case " + std::string(case_id) + " keeps changing; try later");
+  return RecordDeadlineFact(case_id, deadline, due_at, /*warning=*/false);
 }
 
 Result<WriteResult> CaseService::RecordDeadlineApproaching(std::string_view case_id,
                                                            DeadlineKind deadline,
                                                            std::int64_t due_at) {
-  // '|' is outside the stream alphabet, so no case id makes a DeadlineMissed
-  // key (which starts with the case id) equal to a warning's key.
-  const std::string key = "warn|" + std::string(case_id) + "/" + std::string(Name(deadline)) + "/" +
-                          std::to_string(due_at);
+  return RecordDeadlineFact(case_id, deadline, due_at, /*warning=*/true);
+}
+
+Result<WriteResult> CaseService::RecordDeadlineFact(std::string_view case_id, DeadlineKind deadline,
+                                                    std::int64_t due_at, bool warning) {
+  // The key (so the event id) is fixed by case, deadline and due time: the
+  // store writes each fact once however often, or by however many, it is
+  // called. '|' is outside the stream alphabet, so no case id makes a
+  // DeadlineMissed key (which starts with the case id) equal to a warning's.
+  const std::string key = std::string(warning ? "warn|" : "") + std::string(case_id) + "/" +
+                          std::string(Name(deadline)) + "/" + std::to_string(due_at);
+  const std::string what =
+      "deadline " + std::string(Name(deadline)) + " of " + std::string(case_id);
   for (int attempt = 0; attempt < options_.max_retries; ++attempt) {
     ASSIGN_OR_RETURN(auto replayed, Replay(*store_, kSystemActor, key));
     if (replayed) return *replayed;
     ASSIGN_OR_RETURN(CaseState state, LoadCase(case_id));
     const CaseDeadline* d = state.Deadline(deadline);
     if (d == nullptr || d->due_at != due_at || d->met || d->missed) {
-      return Status::Conflict("deadline " + std::string(Name(deadline)) + " of " +
-                              std::string(case_id) + " is no longer open");
+      return Status::Conflict(what + " is no longer open");
     }
-    if (d->warned) {
-      return Status::Conflict("deadline " + std::string(Name(deadline)) + " of " +
-                              std::string(case_id) + " was already warned");
-    }
+    if (warning && d->warned) return Status::Conflict(what + " was already warned");
+    const CaseEventData fact = warning ? CaseEventData(DeadlineApproaching{deadline, due_at})
+                                       : CaseEventData(DeadlineMissed{deadline, due_at});
     auto written = AppendEvents(CaseStream(case_id), ExpectedVersion::Exact(state.version),
-                                kSystemActor, {DeadlineApproaching{deadline, due_at}}, key);
+                                kSystemActor, {fact}, key);
     if (written.ok() || written.status().code() != StatusCode::kConflict) return written;
   }
   return Status::Conflict("case " + std::string(case_id) + " keeps changing; try later");

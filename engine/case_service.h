@@ -99,6 +99,8 @@ class CaseService {
                                    std::string_view actor, const std::vector<CaseEventData>& events,
                                    std::string_view idempotency_key);
   Result<std::string> NextCaseId(std::int64_t now);
+  Result<WriteResult> RecordDeadlineFact(std::string_view case_id, DeadlineKind deadline,
+                                         std::int64_t due_at, bool warning);
   Result<WriteResult> AppendGrid(std::string_view actor, const std::string& cell,
                                  const CaseEventData& data, ExpectedVersion expected,
                                  std::string_view idempotency_key);

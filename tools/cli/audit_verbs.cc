@@ -9,14 +9,6 @@
 #include "tools/cli/verbs.h"
 
 namespace casegrid::cli {
-namespace {
-
-int Fail(const Status& s) {
-  std::cerr << "casegrid: " << s.ToString() << "\n";
-  return 1;
-}
-
-}  // namespace
 
 void ShowProgress(std::uint64_t done, std::uint64_t total) {
   if (!isatty(STDERR_FILENO) || total == 0) return;

@@ -66,11 +66,6 @@ void PrintAppendResult(const std::string& stream, const AppendResult& r) {
             << ",\"deduplicated\":" << (r.deduplicated ? "true" : "false") << "}\n";
 }
 
-int Fail(const Status& s) {
-  std::cerr << "casegrid: " << s.ToString() << "\n";
-  return 1;
-}
-
 }  // namespace
 
 void AddLogVerbs(CLI::App& app, VerbAction* action) {

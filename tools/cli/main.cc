@@ -2,6 +2,15 @@
 
 #include "tools/cli/verbs.h"
 
+namespace casegrid::cli {
+
+int Fail(const Status& status) {
+  std::cerr << "casegrid: " << status.ToString() << "\n";
+  return 1;
+}
+
+}  // namespace casegrid::cli
+
 int main(int argc, char** argv) {
   CLI::App app{"casegrid: an event-sourced case engine for community policing"};
   app.require_subcommand(1);

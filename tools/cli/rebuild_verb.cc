@@ -10,14 +10,6 @@
 #include "tools/cli/verbs.h"
 
 namespace casegrid::cli {
-namespace {
-
-int Fail(const Status& s) {
-  std::cerr << "casegrid: " << s.ToString() << "\n";
-  return 1;
-}
-
-}  // namespace
 
 void AddRebuildVerb(CLI::App& app, VerbAction* action) {
   auto data = std::make_shared<std::string>(kDefaultDataDir);

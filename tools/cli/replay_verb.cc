@@ -25,11 +25,6 @@ namespace {
 // Prose longer than this is cut (at a character boundary) and ends in "…".
 constexpr std::size_t kMaxProseBytes = 120;
 
-int Fail(const Status& s) {
-  std::cerr << "casegrid: " << s.ToString() << "\n";
-  return 1;
-}
-
 // Where a replay stops: after a position, or after the last event recorded at
 // or before a time.
 struct AsOf {

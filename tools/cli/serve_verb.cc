@@ -27,11 +27,6 @@ namespace {
 
 volatile std::sig_atomic_t g_stop = 0;
 
-int Fail(const Status& s) {
-  std::cerr << "casegrid: " << s.ToString() << "\n";
-  return 1;
-}
-
 }  // namespace
 
 void AddServeVerb(CLI::App& app, VerbAction* action) {

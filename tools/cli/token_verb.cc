@@ -11,11 +11,6 @@
 namespace casegrid::cli {
 namespace {
 
-int Fail(const Status& s) {
-  std::cerr << "casegrid: " << s.ToString() << "\n";
-  return 1;
-}
-
 // "8h", "30m", "45s", "2d" -> milliseconds.
 Result<std::int64_t> ParseDuration(const std::string& text) {
   if (text.size() < 2) return Status::InvalidArgument("ttl: like 8h, 30m, 45s or 2d");

@@ -32,10 +32,13 @@ void AddServeVerb(CLI::App& app, VerbAction* action);    // serve
 void AddReplayVerb(CLI::App& app, VerbAction* action);   // replay
 void AddRebuildVerb(CLI::App& app, VerbAction* action);  // rebuild
 
-void AddTokenVerb(CLI::App& app, VerbAction* action);   // token
+void AddTokenVerb(CLI::App& app, VerbAction* action);  // token
 
 // The HS256 secret: the file's contents, else CASEGRID_JWT_SECRET.
 Result<std::string> ReadJwtSecret(const std::string& secret_file);
+
+// Prints "casegrid: <status>" on stderr; returns the exit code 1.
+int Fail(const Status& status);
 
 // A progress bar on stderr when it is a terminal.
 void ShowProgress(std::uint64_t done, std::uint64_t total);

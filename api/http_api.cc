@@ -87,6 +87,9 @@ HttpResponse ErrorResponse(const Status& status, unsigned version, bool keep_ali
     case StatusCode::kConflict:
       code = http::status::conflict, name = "conflict";
       break;
+    case StatusCode::kRateLimited:
+      code = http::status::too_many_requests, name = "rate_limited";
+      break;
     case StatusCode::kTooLarge:
       code = http::status::payload_too_large, name = "too_large";
       break;
@@ -105,6 +108,7 @@ HttpResponse ErrorResponse(const Status& status, unsigned version, bool keep_ali
   HttpResponse res{code, version};
   res.set(http::field::content_type, "application/json");
   if (code == http::status::unauthorized) res.set(http::field::www_authenticate, "Bearer");
+  if (code == http::status::too_many_requests) res.set(http::field::retry_after, "1");
   res.keep_alive(keep_alive);
   res.body() = j.Take();
   res.prepare_payload();
@@ -137,6 +141,30 @@ struct HttpApi::Call {
   }
 };
 
+Status RateLimiter::Admit(const std::string& subject, std::int64_t now_ms) {
+  std::lock_guard l(mu_);
+  auto it = buckets_.find(subject);
+  if (it == buckets_.end()) {
+    if (buckets_.size() >= max_subjects_) {
+      // Forget the buckets that have refilled: they hold no debt.
+      std::erase_if(buckets_, [&](const auto& entry) {
+        const Bucket& b = entry.second;
+        return b.tokens + rate_ * static_cast<double>(now_ms - b.at_ms) / 1000.0 >= burst_;
+      });
+    }
+    it = buckets_.emplace(subject, Bucket{burst_, now_ms}).first;
+  }
+  Bucket& b = it->second;
+  b.tokens = std::min(burst_, b.tokens + rate_ * static_cast<double>(now_ms - b.at_ms) / 1000.0);
+  b.at_ms = std::max(b.at_ms, now_ms);
+  if (b.tokens < 1.0) {
+    return Status::RateLimited("more than " + std::to_string(static_cast<int>(rate_)) +
+                               " requests a second from " + subject);
+  }
+  b.tokens -= 1.0;
+  return Status::Ok();
+}
+
 HttpApi::HttpApi(CaseService* service, Projector* projector, const TokenAuthority* auth,
                  const Clock* clock, ApiMetrics* metrics, HttpApiOptions options)
     : service_(service),
@@ -144,7 +172,8 @@ HttpApi::HttpApi(CaseService* service, Projector* projector, const TokenAuthorit
       auth_(auth),
       clock_(clock),
       metrics_(metrics),
-      options_(options) {}
+      options_(options),
+      limiter_(options.requests_per_second, options.burst) {}
 
 HttpResponse HttpApi::Handle(const HttpRequest& req) {
   metrics_->requests++;
@@ -229,6 +258,21 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
   }
   ASSIGN_OR_RETURN(call.who, auth_->Verify(token, clock_->NowMillis()));
   const Principal& who = call.who;
+  RETURN_IF_ERROR(limiter_.Admit(who.sub, clock_->NowMillis()));
+  if (who.role == Role::kAuditor && method == http::verb::get) {
+    // Every audit read is itself recorded, before it is answered.
+    std::string data = "{\"by\":";
+    AppendJsonString(data, who.sub);
+    data += ",\"target\":";
+    AppendJsonString(data, std::string(req.target().substr(0, 1000)));
+    data += '}';
+    ASSIGN_OR_RETURN(AppendResult recorded, service_->store().Append(AppendRequest{
+                                                "audit/" + who.sub,
+                                                ExpectedVersion::Any(),
+                                                who.sub,
+                                                {NewEvent{"", "AuditRead", std::move(data)}}}));
+    (void)recorded;
+  }
   const std::string key = call.IdempotencyKey();
   if (key.size() > 128) return Status::InvalidArgument("Idempotency-Key: at most 128 bytes");
 

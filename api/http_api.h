@@ -3,7 +3,9 @@
 //
 // Every route but /healthz and /metrics needs a bearer token (Authorization:
 // Bearer …, or ?token= for browsers); scope and role are checked before
-// anything is read or written. Errors are {"error": {"code", "message"}}
+// anything is read or written. Each token subject is rate limited (429), and
+// every read by an auditor is recorded (AuditRead in audit/<sub>) before it
+// is answered. Errors are {"error": {"code", "message"}}
 // with the status of API.md; engine status codes map to them in one place
 // (ErrorResponse). A write answers only after its events are fsync'd.
 //
@@ -14,7 +16,9 @@
 #include <boost/beast/http.hpp>
 
 #include <atomic>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 
 #include "api/auth.h"
 #include "engine/case_service.h"
@@ -38,7 +42,30 @@ struct ApiMetrics {
 };
 
 struct HttpApiOptions {
-  std::size_t max_page = 1000;  // events per GET /events page, cases per list page
+  std::size_t max_page = 1000;       // events per GET /events page, cases per list page
+  double requests_per_second = 200;  // per token subject, sustained
+  double burst = 400;                // per token subject, at once
+};
+
+// A token bucket per token subject: `rate` requests a second, `burst` at
+// once; past that kRateLimited (429). Idle buckets are forgotten once there
+// are more than `max_subjects`, so memory stays bounded.
+// Thread-safety: Admit is safe from any thread (one small lock).
+class RateLimiter {
+ public:
+  RateLimiter(double rate, double burst, std::size_t max_subjects = 100000)
+      : rate_(rate), burst_(burst), max_subjects_(max_subjects) {}
+  Status Admit(const std::string& subject, std::int64_t now_ms);
+
+ private:
+  struct Bucket {
+    double tokens;
+    std::int64_t at_ms;
+  };
+  const double rate_, burst_;
+  const std::size_t max_subjects_;
+  std::mutex mu_;
+  std::unordered_map<std::string, Bucket> buckets_;  // guarded by mu_
 };
 
 class HttpApi {
@@ -59,6 +86,7 @@ class HttpApi {
   const Clock* const clock_;
   ApiMetrics* const metrics_;
   const HttpApiOptions options_;
+  RateLimiter limiter_;
 };
 
 // The error body and status API.md gives `status`.

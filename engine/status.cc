@@ -16,6 +16,8 @@ std::string_view StatusCodeName(StatusCode code) {
       return "not_found";
     case StatusCode::kConflict:
       return "conflict";
+    case StatusCode::kRateLimited:
+      return "rate_limited";
     case StatusCode::kTooLarge:
       return "too_large";
     case StatusCode::kUnavailable:

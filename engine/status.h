@@ -8,6 +8,7 @@
 //   kNotFound         the thing does not exist (404)
 //   kConflict         the state forbids it now: expected version or lifecycle (409)
 //   kTooLarge         shrink the input (413)
+//   kRateLimited      slow down and retry later (429)
 //   kUnavailable      storage cannot write; retry later, reads still work (503)
 //   kCorruption       the stored log is damaged; an operator must look (500)
 //   kInternal         a bug or an unexpected library failure (500)
@@ -32,6 +33,7 @@ enum class StatusCode {
   kNotFound,
   kConflict,
   kTooLarge,
+  kRateLimited,
   kUnavailable,
   kCorruption,
   kInternal,
@@ -57,6 +59,7 @@ class [[nodiscard]] Status {
   static Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
   static Status Conflict(std::string m) { return {StatusCode::kConflict, std::move(m)}; }
   static Status TooLarge(std::string m) { return {StatusCode::kTooLarge, std::move(m)}; }
+  static Status RateLimited(std::string m) { return {StatusCode::kRateLimited, std::move(m)}; }
   static Status Unavailable(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
   static Status Corruption(std::string m) { return {StatusCode::kCorruption, std::move(m)}; }
   static Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }

@@ -38,7 +38,7 @@ class HttpApiTest : public testing::CaseTest {
     projector_->Start();
     authority_ = std::make_unique<TokenAuthority>(*TokenAuthority::Create(kSecret));
     api_ = std::make_unique<HttpApi>(service_.get(), projector_.get(), authority_.get(), &clock_,
-                                     &metrics_);
+                                     &metrics_, ApiOptions());
     HttpServerOptions options;
     options.port = 0;
     options.max_body_bytes = 64 * 1024;
@@ -50,6 +50,8 @@ class HttpApiTest : public testing::CaseTest {
     projector_.reset();
     CaseTest::TearDown();
   }
+
+  virtual HttpApiOptions ApiOptions() { return {}; }
 
   std::string Token(const std::string& sub, Role role, std::vector<std::string> cells = {""}) {
     return *authority_->Mint({sub, role, std::move(cells), 0}, clock_.NowMillis(), 3600000);
@@ -226,6 +228,60 @@ TEST_F(HttpApiTest, TheRawLogAndTheGridBelongToTheirRoles) {
       http::verb::post, "/api/v1/streams/import/batch-1", admin,
       R"({"expected_version":"no_stream","events":[{"type":"Imported","id":"imp-1","data":{"n":1}}]})");
   EXPECT_EQ(again.body, raw.body);  // the same ids: the first answer, nothing written
+}
+
+TEST_F(HttpApiTest, EveryAuditReadIsRecordedBeforeItIsAnswered) {
+  const std::string auditor = Token("aud-1", Role::kAuditor);
+  ASSERT_EQ(Send(http::verb::get, "/api/v1/events?after=0&limit=1", auditor).status, 200u);
+  ASSERT_EQ(Send(http::verb::get, "/api/v1/audit/digest", auditor).status, 200u);
+  auto recorded = store_->ReadStream("audit/aud-1", 1, 10, ReadDirection::kForward);
+  ASSERT_TRUE(recorded.ok());
+  ASSERT_EQ(recorded->size(), 2u);
+  EXPECT_EQ(recorded->at(0).type, "AuditRead");
+  EXPECT_EQ(recorded->at(0).data, R"({"by":"aud-1","target":"/api/v1/events?after=0&limit=1"})");
+  // Others' reads are not audit reads.
+  Send(http::verb::get, "/api/v1/alerts", Token("officer-7", Role::kOfficer));
+  EXPECT_EQ(*store_->StreamVersionOf("audit/officer-7"), 0u);
+}
+
+class RateLimitedHttpApiTest : public HttpApiTest {
+ protected:
+  HttpApiOptions ApiOptions() override {
+    HttpApiOptions o;
+    o.requests_per_second = 1;
+    o.burst = 3;
+    return o;
+  }
+};
+
+TEST_F(RateLimitedHttpApiTest, TooManyRequestsFromOneTokenGet429AndOthersDoNot) {
+  const std::string busy = Token("busy-1", Role::kOfficer);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(Send(http::verb::get, "/api/v1/alerts", busy).status, 200u);
+  auto limited = Send(http::verb::get, "/api/v1/alerts", busy);
+  EXPECT_EQ(limited.status, 429u);
+  EXPECT_EQ(At(limited.body, "/error/code"), "\"rate_limited\"");
+  EXPECT_EQ(Send(http::verb::get, "/api/v1/alerts", Token("calm-1", Role::kOfficer)).status, 200u);
+  clock_.Advance(2000);  // the bucket refills at one a second
+  EXPECT_EQ(Send(http::verb::get, "/api/v1/alerts", busy).status, 200u);
+}
+
+TEST(RateLimiterTest, RefillsAtItsRateUpToTheBurst) {
+  RateLimiter limiter(2, 2);
+  EXPECT_TRUE(limiter.Admit("a", 0).ok());
+  EXPECT_TRUE(limiter.Admit("a", 0).ok());
+  EXPECT_EQ(limiter.Admit("a", 0).code(), StatusCode::kRateLimited);
+  EXPECT_TRUE(limiter.Admit("a", 500).ok());  // one token back after half a second
+  EXPECT_EQ(limiter.Admit("a", 500).code(), StatusCode::kRateLimited);
+  EXPECT_TRUE(limiter.Admit("a", 60000).ok());
+  EXPECT_TRUE(limiter.Admit("a", 60000).ok());
+  EXPECT_EQ(limiter.Admit("a", 60000).code(), StatusCode::kRateLimited);  // never past the burst
+}
+
+TEST(RateLimiterTest, ForgetsRefilledSubjectsToStayBounded) {
+  RateLimiter limiter(1000, 1, /*max_subjects=*/2);
+  for (int i = 0; i < 1000; ++i) {
+    EXPECT_TRUE(limiter.Admit("s" + std::to_string(i), i * 10).ok()) << i;
+  }
 }
 
 TEST_F(HttpApiTest, KeepAliveServesSeveralRequestsOnOneConnection) {

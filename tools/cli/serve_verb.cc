@@ -34,6 +34,7 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
     std::string data = kDefaultDataDir, listen = "127.0.0.1:8080", secret_file;
     bool dev = false;
     std::size_t max_body = 1024 * 1024;
+    double rate = 200, burst = 400;
     std::int64_t accept_urgent_min = 10, accept_min = 120, first_contact_min = 24 * 60,
                  callback_min = 24 * 60, mediation_min = 15 * 24 * 60;
   };
@@ -44,6 +45,9 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
   serve->add_option("--jwt-secret-file", a->secret_file, "file holding the HS256 secret");
   serve->add_flag("--dev", a->dev, "make a random secret if none is given, and print tokens");
   serve->add_option("--max-body-bytes", a->max_body, "largest request body")->capture_default_str();
+  serve->add_option("--rate", a->rate, "requests a second per token, sustained")
+      ->capture_default_str();
+  serve->add_option("--burst", a->burst, "requests per token at once")->capture_default_str();
   serve
       ->add_option("--deadline-accept-urgent", a->accept_urgent_min,
                    "minutes to accept a high or urgent case")
@@ -103,7 +107,11 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
       http_options.port = static_cast<std::uint16_t>(std::stoi(a->listen.substr(colon + 1)));
       http_options.max_body_bytes = a->max_body;
       ApiMetrics metrics;
-      HttpApi api(service->get(), projector->get(), &*authority, SystemClock::Default(), &metrics);
+      HttpApiOptions api_options;
+      api_options.requests_per_second = a->rate;
+      api_options.burst = a->burst;
+      HttpApi api(service->get(), projector->get(), &*authority, SystemClock::Default(), &metrics,
+                  api_options);
       HttpServer server(&api, &metrics, http_options);
       if (Status s = server.Start(); !s.ok()) return Fail(s);
       if (a->dev && a->secret_file.empty() && std::getenv("CASEGRID_JWT_SECRET") == nullptr) {

@@ -6,36 +6,48 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
-#include <iostream>
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <thread>
 
 namespace casegrid {
-namespace {
-
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
 
 // One connection: read a request, hand it to a worker, write the answer, repeat.
-class Session : public std::enable_shared_from_this<Session> {
+class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
-  Session(tcp::socket socket, HttpApi* api, ApiMetrics* metrics, asio::thread_pool* workers,
-          const HttpServerOptions& options)
+  HttpSession(tcp::socket socket, HttpApi* api, ApiMetrics* metrics, asio::thread_pool* workers,
+              const HttpServerOptions& options, const std::atomic<bool>* stopping)
       : stream_(std::move(socket)),
         api_(api),
         metrics_(metrics),
         workers_(workers),
-        options_(options) {
+        options_(options),
+        stopping_(stopping) {
     metrics_->connections++;
     metrics_->connections_open++;
   }
-  ~Session() { metrics_->connections_open--; }
+  ~HttpSession() { metrics_->connections_open--; }
 
   void Run() {
     asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->Read(); });
   }
 
+  // On shutdown: a session waiting for a request stops waiting; one whose
+  // request is being handled answers it first (its write comes back here).
+  void Shut() {
+    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+      if (self->reading_) self->stream_.cancel();
+    });
+  }
+
  private:
   void Read() {
+    if (stopping_->load()) return Close();
+    reading_ = true;
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
     parser_->body_limit(options_.max_body_bytes);
@@ -46,6 +58,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void OnRead(beast::error_code ec) {
+    reading_ = false;
     if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
         ec == asio::error::operation_aborted || ec == asio::error::connection_reset) {
       return Close();
@@ -87,9 +100,9 @@ class Session : public std::enable_shared_from_this<Session> {
   ApiMetrics* const metrics_;
   asio::thread_pool* const workers_;
   const HttpServerOptions& options_;
+  const std::atomic<bool>* const stopping_;
+  bool reading_ = false;  // on the strand only
 };
-
-}  // namespace
 
 class HttpServer::Listener : public std::enable_shared_from_this<Listener> {
  public:
@@ -111,10 +124,12 @@ class HttpServer::Listener : public std::enable_shared_from_this<Listener> {
     acceptor_.async_accept(asio::make_strand(io_), [self = shared_from_this()](beast::error_code ec,
                                                                                tcp::socket socket) {
       if (ec == asio::error::operation_aborted) return;
-      if (!ec) {
-        std::make_shared<Session>(std::move(socket), self->server_->api_, self->server_->metrics_,
-                                  &self->server_->workers_, self->server_->options_)
-            ->Run();
+      if (!ec && !self->server_->stopping_) {
+        auto session = std::make_shared<HttpSession>(
+            std::move(socket), self->server_->api_, self->server_->metrics_,
+            &self->server_->workers_, self->server_->options_, &self->server_->stopping_);
+        self->server_->Track(session);
+        session->Run();
       }
       self->Accept();
     });
@@ -155,10 +170,36 @@ Status HttpServer::Start() {
   return Status::Ok();
 }
 
+void HttpServer::Track(const std::shared_ptr<HttpSession>& session) {
+  std::lock_guard l(sessions_mu_);
+  std::erase_if(sessions_, [](const std::weak_ptr<HttpSession>& s) { return s.expired(); });
+  sessions_.push_back(session);
+}
+
 void HttpServer::Stop() {
   if (threads_.empty()) return;
+  stopping_ = true;
   listener_->Close();
+  {
+    std::lock_guard l(sessions_mu_);
+    for (auto& weak : sessions_) {
+      if (auto session = weak.lock()) session->Shut();
+    }
+  }
   workers_.join();  // requests in flight finish (their writes are fsync'd)
+  // Their answers are written on the sessions' strands; then each session
+  // closes, and the io threads run out of work. A peer that will not read
+  // its answer gets the write timeout, and after that the io_context stops.
+  const auto deadline = std::chrono::steady_clock::now() + options_.request_timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    bool open = false;
+    {
+      std::lock_guard l(sessions_mu_);
+      for (auto& weak : sessions_) open = open || !weak.expired();
+    }
+    if (!open) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   io_.stop();
   for (auto& t : threads_) t.join();
   threads_.clear();

@@ -16,8 +16,10 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -25,6 +27,8 @@
 #include "api/http_api.h"
 
 namespace casegrid {
+
+class HttpSession;
 
 struct HttpServerOptions {
   std::string host = "127.0.0.1";
@@ -43,12 +47,15 @@ class HttpServer {
 
   // Binds and starts serving; kUnavailable if the address cannot be bound.
   Status Start();
-  // Stops accepting, lets requests in flight finish, closes connections.
+  // Stops accepting, lets requests in flight finish and their answers be
+  // written, closes every connection, and returns.
   void Stop();
   std::uint16_t port() const { return port_; }
 
  private:
   class Listener;
+  void Track(const std::shared_ptr<HttpSession>& session);
+
   HttpApi* const api_;
   ApiMetrics* const metrics_;
   const HttpServerOptions options_;
@@ -57,6 +64,9 @@ class HttpServer {
   std::shared_ptr<Listener> listener_;
   std::vector<std::thread> threads_;
   std::uint16_t port_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::mutex sessions_mu_;
+  std::vector<std::weak_ptr<HttpSession>> sessions_;  // guarded by sessions_mu_
 };
 
 }  // namespace casegrid

@@ -231,6 +231,26 @@ TEST_F(HttpApiTest, KeepAliveServesSeveralRequestsOnOneConnection) {
   }
 }
 
+TEST_F(HttpApiTest, StopClosesIdleKeepAliveConnectionsAndReturns) {
+  asio::io_context io;
+  tcp::socket idle(io);
+  idle.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), server_->port()));
+  {  // one request, so that the connection is a live keep-alive session
+    http::request<http::string_body> req{http::verb::get, "/healthz", 11};
+    req.set(http::field::host, "localhost");
+    http::write(idle, req);
+    beast::flat_buffer buffer;
+    http::response<http::string_body> res;
+    http::read(idle, buffer, res);
+    ASSERT_EQ(res.result_int(), 200u);
+  }
+  server_->Stop();  // must not wait out the 30 s idle timeout (ctest's timeout would catch it)
+  char byte;
+  beast::error_code ec;
+  idle.read_some(asio::buffer(&byte, 1), ec);
+  EXPECT_EQ(ec, asio::error::eof) << ec.message();
+}
+
 TEST_F(HttpApiTest, MalformedHttpGetsABadRequestAndTheServerGoesOn) {
   asio::io_context io;
   tcp::socket socket(io);

@@ -61,9 +61,11 @@ Result<std::uint64_t> ParseCount(const std::string& text, std::string_view field
   return v;
 }
 
-bool HandlesTheCase(const Principal& who, const CaseState& state) {
+// Who handles a case, and so sees its personal data: operators, supervisors
+// and its assignee.
+bool HandlesTheCase(const Principal& who, std::string_view assignee) {
   return who.role == Role::kOperator || who.role == Role::kSupervisor ||
-         (!state.assignee.empty() && state.assignee == who.sub);
+         (!assignee.empty() && assignee == who.sub);
 }
 
 }  // namespace
@@ -360,9 +362,7 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
         std::string_view id, assignee;
         if (!parser.parse(view).get(e) && !e["case_id"].get(id)) {
           if (e["assignee"].get(assignee)) assignee = {};  // null: nobody yet
-          const bool handles = who.role == Role::kOperator || who.role == Role::kSupervisor ||
-                               (!assignee.empty() && assignee == who.sub);
-          if (!handles) {
+          if (!HandlesTheCase(who, assignee)) {
             ASSIGN_OR_RETURN(CaseState state, service_->LoadCase(std::string(id)));
             j.Raw(RenderCaseView(state, PersonalData::kMasked));
             continue;
@@ -385,12 +385,12 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
         ASSIGN_OR_RETURN(std::optional<Position> at, as_of());
         ASSIGN_OR_RETURN(CaseState state, scoped_case(id, at.value_or(UINT64_MAX)));
         const auto personal =
-            HandlesTheCase(who, state) ? PersonalData::kShown : PersonalData::kMasked;
+            HandlesTheCase(who, state.assignee) ? PersonalData::kShown : PersonalData::kMasked;
         return Json(http::status::ok, RenderCaseView(state, personal), req);
       }
       if (s.size() == 5 && get && s[4] == "history") {
         ASSIGN_OR_RETURN(CaseState state, scoped_case(id, UINT64_MAX));
-        if (!HandlesTheCase(who, state) && who.role != Role::kAuditor) {
+        if (!HandlesTheCase(who, state.assignee) && who.role != Role::kAuditor) {
           return Status::PermissionDenied("the history of " + id +
                                           " is for those who handle it and auditors");
         }

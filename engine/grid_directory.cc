@@ -67,12 +67,6 @@ bool GridDirectory::HasCell(std::string_view cell) const {
   return cells_.find(cell) != cells_.end();
 }
 
-std::string GridDirectory::CellName(std::string_view cell) const {
-  std::shared_lock l(mu_);
-  auto it = cells_.find(cell);
-  return it == cells_.end() ? std::string() : it->second.name;
-}
-
 Status GridDirectory::CheckNewCell(const GridCellDefined& cell) const {
   RETURN_IF_ERROR(ValidateCellPath(cell.cell));
   const auto depth = static_cast<int>(std::count(cell.cell.begin(), cell.cell.end(), '/')) + 1;
@@ -112,13 +106,6 @@ bool GridDirectory::IsAssigned(std::string_view cell, std::string_view person,
   if (it == cells_.end()) return false;
   return std::any_of(it->second.people.begin(), it->second.people.end(),
                      [&](const CellPerson& p) { return p.person == person && p.role == role; });
-}
-
-std::vector<std::string> GridDirectory::Cells() const {
-  std::shared_lock l(mu_);
-  std::vector<std::string> out;
-  for (const auto& [path, cell] : cells_) out.push_back(path);
-  return out;
 }
 
 }  // namespace casegrid

@@ -38,7 +38,6 @@ class GridDirectory {
   void Apply(const RecordedEvent& event, const CaseEventData& data);
 
   bool HasCell(std::string_view cell) const;
-  std::string CellName(std::string_view cell) const;
   // kInvalidArgument/kConflict if `cell` cannot be defined now: bad path,
   // level not its depth, parent undefined, already defined.
   Status CheckNewCell(const GridCellDefined& cell) const;
@@ -46,8 +45,6 @@ class GridDirectory {
   std::vector<CellPerson> PeopleCovering(std::string_view cell) const;
   // Is `person` assigned to `cell` with `role`?
   bool IsAssigned(std::string_view cell, std::string_view person, std::string_view role) const;
-  // Defined cells, sorted by path.
-  std::vector<std::string> Cells() const;
 
   static std::string Stream(std::string_view cell) { return "grid/" + std::string(cell); }
 

@@ -80,11 +80,6 @@ Status Subscription::Next(std::vector<RecordedEvent>* out, std::size_t max_count
   }
 }
 
-Position Subscription::next_position() const {
-  std::lock_guard l(mu_);
-  return next_;
-}
-
 void Subscription::Close() {
   std::lock_guard l(mu_);
   closed_ = true;

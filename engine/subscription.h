@@ -45,9 +45,6 @@ class Subscription {
   Status Next(std::vector<RecordedEvent>* out, std::size_t max_count,
               std::chrono::milliseconds wait);
 
-  // The position of the next event Next() will return.
-  Position next_position() const;
-
   // Ends the subscription; a waiting Next() returns kUnavailable.
   void Close();
 

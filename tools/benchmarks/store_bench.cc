@@ -180,6 +180,20 @@ double WarmupSeconds(const Flags& flags) {
   return flags.quick ? 0.25 : 0.5;
 }
 
+// Runs the measuring window of an append run whose appenders are already
+// going: warm-up, then phase 1 (count) for flags.seconds, then phase 2
+// (stop). An append counts when it completes in phase 1. Returns the
+// window's length in seconds.
+double MeasureWindow(const Flags& flags, std::atomic<int>& phase) {
+  std::this_thread::sleep_for(std::chrono::duration<double>(WarmupSeconds(flags)));
+  int expected_phase = 0;
+  phase.compare_exchange_strong(expected_phase, 1);
+  const auto start = Clock::now();
+  std::this_thread::sleep_for(std::chrono::duration<double>(flags.seconds));
+  phase.store(2);
+  return SecondsSince(start);
+}
+
 // ---------------------------------------------------------------- raw RocksDB
 
 enum class RawLayout {
@@ -379,14 +393,7 @@ std::optional<AppendStats> RunAppends(const Flags& flags, const std::string& pat
   std::vector<std::thread> workers;
   workers.reserve(threads);
   for (std::size_t t = 0; t < threads; ++t) workers.emplace_back(appender, t);
-  std::this_thread::sleep_for(std::chrono::duration<double>(WarmupSeconds(flags)));
-  int expected_phase = 0;
-  phase.compare_exchange_strong(expected_phase, 1);
-  const auto start = Clock::now();
-  std::this_thread::sleep_for(std::chrono::duration<double>(flags.seconds));
-  // Appends that complete after this store are outside the window and are not counted.
-  phase.store(2);
-  const double elapsed = SecondsSince(start);
+  const double elapsed = MeasureWindow(flags, phase);
   for (auto& w : workers) w.join();
   if (failed) {
     std::fprintf(stderr, "%s\n", failure.c_str());
@@ -477,13 +484,7 @@ std::optional<AppendStats> RunAsyncAppends(const Flags& flags, const std::string
   }
   outstanding.store(in_flight);
   for (std::size_t s = 0; s < in_flight; ++s) issue(s);
-  std::this_thread::sleep_for(std::chrono::duration<double>(WarmupSeconds(flags)));
-  int expected_phase = 0;
-  phase.compare_exchange_strong(expected_phase, 1);
-  const auto start = Clock::now();
-  std::this_thread::sleep_for(std::chrono::duration<double>(flags.seconds));
-  phase.store(2);
-  const double elapsed = SecondsSince(start);
+  const double elapsed = MeasureWindow(flags, phase);
   // Every slot's last append answered: nothing refers to this frame any more once the store is
   // gone (closing it also joins the committer thread).
   while (outstanding.load(std::memory_order_acquire) != 0) {

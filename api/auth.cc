@@ -137,4 +137,9 @@ bool HandlesCases(Role role) {
   return role != Role::kAuditor && role != Role::kAdmin;
 }
 
+bool HandlesTheCase(const Principal& who, std::string_view assignee) {
+  return who.role == Role::kOperator || who.role == Role::kSupervisor ||
+         (!assignee.empty() && assignee == who.sub);
+}
+
 }  // namespace casegrid

@@ -61,4 +61,8 @@ bool InScope(const Principal& who, std::string_view cell);
 // Roles that report and handle cases (all but auditor and admin).
 bool HandlesCases(Role role);
 
+// Does `who` handle the case assigned to `assignee`, and so see its personal
+// data? Operators, supervisors and its assignee.
+bool HandlesTheCase(const Principal& who, std::string_view assignee);
+
 }  // namespace casegrid

@@ -61,58 +61,92 @@ Result<std::uint64_t> ParseCount(const std::string& text, std::string_view field
   return v;
 }
 
-// Who handles a case, and so sees its personal data: operators, supervisors
-// and its assignee.
-bool HandlesTheCase(const Principal& who, std::string_view assignee) {
-  return who.role == Role::kOperator || who.role == Role::kSupervisor ||
-         (!assignee.empty() && assignee == who.sub);
+}  // namespace
+
+std::string_view ErrorCodeName(StatusCode code) {
+  switch (code) {
+    case StatusCode::kInvalidArgument:
+      return "bad_request";
+    case StatusCode::kUnauthenticated:
+      return "unauthorized";
+    case StatusCode::kPermissionDenied:
+      return "forbidden";
+    case StatusCode::kNotFound:
+      return "not_found";
+    case StatusCode::kConflict:
+      return "conflict";
+    case StatusCode::kRateLimited:
+      return "rate_limited";
+    case StatusCode::kTooLarge:
+      return "too_large";
+    case StatusCode::kUnavailable:
+      return "unavailable";
+    case StatusCode::kOk:
+    case StatusCode::kCorruption:
+    case StatusCode::kInternal:
+      break;
+  }
+  return "internal";
 }
 
-}  // namespace
+std::string ErrorJson(const Status& status) {
+  JsonWriter j;
+  j.BeginObject().Key("code").String(ErrorCodeName(status.code()));
+  j.Key("message").String(status.message()).EndObject();
+  return j.Take();
+}
+
+Status RecordAuditRead(EventStore& store, const std::string& auditor, std::string_view target) {
+  std::string data = "{\"by\":";
+  AppendJsonString(data, auditor);
+  data += ",\"target\":";
+  AppendJsonString(data, std::string(target.substr(0, 1000)));
+  data += '}';
+  auto recorded = store.Append(AppendRequest{"audit/" + auditor,
+                                             ExpectedVersion::Any(),
+                                             auditor,
+                                             {NewEvent{"", "AuditRead", std::move(data)}}});
+  return recorded.status();
+}
 
 HttpResponse ErrorResponse(const Status& status, unsigned version, bool keep_alive) {
   http::status code = http::status::internal_server_error;
-  std::string_view name = "internal";
   switch (status.code()) {
     case StatusCode::kInvalidArgument:
-      code = http::status::bad_request, name = "bad_request";
+      code = http::status::bad_request;
       break;
     case StatusCode::kUnauthenticated:
-      code = http::status::unauthorized, name = "unauthorized";
+      code = http::status::unauthorized;
       break;
     case StatusCode::kPermissionDenied:
-      code = http::status::forbidden, name = "forbidden";
+      code = http::status::forbidden;
       break;
     case StatusCode::kNotFound:
-      code = http::status::not_found, name = "not_found";
+      code = http::status::not_found;
       break;
     case StatusCode::kConflict:
-      code = http::status::conflict, name = "conflict";
+      code = http::status::conflict;
       break;
     case StatusCode::kRateLimited:
-      code = http::status::too_many_requests, name = "rate_limited";
+      code = http::status::too_many_requests;
       break;
     case StatusCode::kTooLarge:
-      code = http::status::payload_too_large, name = "too_large";
+      code = http::status::payload_too_large;
       break;
     case StatusCode::kUnavailable:
-      code = http::status::service_unavailable, name = "unavailable";
+      code = http::status::service_unavailable;
       break;
     case StatusCode::kOk:
     case StatusCode::kCorruption:
     case StatusCode::kInternal:
       break;
   }
-  JsonWriter j;
-  j.BeginObject().Key("error").BeginObject();
-  j.Key("code").String(name).Key("message").String(status.message());
-  j.EndObject().EndObject();
   HttpResponse res{code, version};
   res.set(http::field::content_type, "application/json");
   if (code == http::status::unauthorized) res.set(http::field::www_authenticate, "Bearer");
   if (code == http::status::too_many_requests) res.set(http::field::retry_after, "1");
   res.keep_alive(keep_alive);
-  res.body() = j.Take();
+  res.body() = "{\"error\":" + ErrorJson(status) + "}";
   res.prepare_payload();
   return res;
 }
@@ -209,6 +243,41 @@ HttpResponse HttpApi::Handle(const HttpRequest& req) {
   return std::move(routed).value();
 }
 
+std::string QueryParameter(std::string_view target, std::string_view key) {
+  const auto q = target.find('?');
+  if (q == std::string_view::npos) return {};
+  std::string_view rest = target.substr(q + 1);
+  while (!rest.empty()) {
+    const auto amp = rest.find('&');
+    const std::string_view pair = rest.substr(0, amp);
+    const auto eq = pair.find('=');
+    if (PercentDecode(pair.substr(0, eq)) == key) {
+      return eq == std::string_view::npos ? std::string() : PercentDecode(pair.substr(eq + 1));
+    }
+    if (amp == std::string_view::npos) break;
+    rest.remove_prefix(amp + 1);
+  }
+  return {};
+}
+
+Result<Principal> HttpApi::Authenticate(const HttpRequest& req, std::string_view query_token) {
+  std::string_view token = query_token;
+  if (auto it = req.find(http::field::authorization); it != req.end()) {
+    const std::string_view value = it->value();
+    if (value.substr(0, 7) != "Bearer ") {
+      return Status::Unauthenticated("Authorization must be Bearer <token>");
+    }
+    token = value.substr(7);
+  }
+  ASSIGN_OR_RETURN(Principal who, auth_->Verify(token, clock_->NowMillis()));
+  RETURN_IF_ERROR(Admit(who.sub));
+  return who;
+}
+
+Status HttpApi::Admit(const std::string& subject) {
+  return limiter_.Admit(subject, clock_->NowMillis());
+}
+
 Result<HttpResponse> HttpApi::Route(Call& call) {
   const HttpRequest& req = call.req;
   const auto& s = call.segments;
@@ -224,20 +293,8 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
     return Json(http::status::ok, j.Take(), req);
   }
   if (get && s.size() == 1 && s[0] == "metrics") {
-    std::string text;
-    auto metric = [&](const char* name, const char* type, std::uint64_t v) {
-      text +=
-          std::string("# TYPE ") + name + " " + type + "\n" + name + " " + std::to_string(v) + "\n";
-    };
-    metric("casegrid_http_requests_total", "counter", metrics_->requests);
-    metric("casegrid_http_errors_total", "counter", metrics_->errors);
-    metric("casegrid_appends_total", "counter", metrics_->appends);
-    metric("casegrid_append_seconds_sum_micros", "counter", metrics_->append_micros_total);
-    metric("casegrid_connections_total", "counter", metrics_->connections);
-    metric("casegrid_connections", "gauge", metrics_->connections_open);
-    metric("casegrid_log_position", "gauge", service_->store().Head().position);
-    const Position head = service_->store().Head().position, views = projector_->position();
-    metric("casegrid_view_lag_positions", "gauge", head > views ? head - views : 0);
+    std::string text =
+        RenderMetrics(*metrics_, service_->store().Head().position, projector_->position());
     HttpResponse res{http::status::ok, req.version()};
     res.set(http::field::content_type, "text/plain; version=0.0.4");
     res.keep_alive(req.keep_alive());
@@ -248,32 +305,11 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
   if (s.size() < 2 || s[0] != "api" || s[1] != "v1") return Status::NotFound("no such route");
 
   // Everything under /api/v1 needs a token.
-  std::string token;
-  if (auto it = req.find(http::field::authorization); it != req.end()) {
-    const std::string_view value = it->value();
-    if (value.substr(0, 7) != "Bearer ") {
-      return Status::Unauthenticated("Authorization must be Bearer <token>");
-    }
-    token = std::string(value.substr(7));
-  } else {
-    token = call.Query("token");
-  }
-  ASSIGN_OR_RETURN(call.who, auth_->Verify(token, clock_->NowMillis()));
+  ASSIGN_OR_RETURN(call.who, Authenticate(req, call.Query("token")));
   const Principal& who = call.who;
-  RETURN_IF_ERROR(limiter_.Admit(who.sub, clock_->NowMillis()));
   if (who.role == Role::kAuditor && method == http::verb::get) {
     // Every audit read is itself recorded, before it is answered.
-    std::string data = "{\"by\":";
-    AppendJsonString(data, who.sub);
-    data += ",\"target\":";
-    AppendJsonString(data, std::string(req.target().substr(0, 1000)));
-    data += '}';
-    ASSIGN_OR_RETURN(AppendResult recorded, service_->store().Append(AppendRequest{
-                                                "audit/" + who.sub,
-                                                ExpectedVersion::Any(),
-                                                who.sub,
-                                                {NewEvent{"", "AuditRead", std::move(data)}}}));
-    (void)recorded;
+    RETURN_IF_ERROR(RecordAuditRead(service_->store(), who.sub, req.target()));
   }
   const std::string key = call.IdempotencyKey();
   if (key.size() > 128) return Status::InvalidArgument("Idempotency-Key: at most 128 bytes");
@@ -282,11 +318,7 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
     const auto start = std::chrono::steady_clock::now();
     auto r = write();
     if (r.ok()) {
-      metrics_->appends++;
-      metrics_->append_micros_total +=
-          static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                         std::chrono::steady_clock::now() - start)
-                                         .count());
+      metrics_->RecordAppend(std::chrono::steady_clock::now() - start);
     }
     return r;
   };
@@ -560,8 +592,9 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
       }
       append.events.push_back(std::move(e));
     }
+    const auto start = std::chrono::steady_clock::now();
     ASSIGN_OR_RETURN(AppendResult r, service_->store().Append(std::move(append)));
-    metrics_->appends++;
+    metrics_->RecordAppend(std::chrono::steady_clock::now() - start);
     JsonWriter j;
     j.BeginObject().Key("position").Int(static_cast<std::int64_t>(r.last_position));
     j.Key("version").Int(static_cast<std::int64_t>(r.last_version)).EndObject();

@@ -21,6 +21,7 @@
 #include <unordered_map>
 
 #include "api/auth.h"
+#include "api/metrics.h"
 #include "engine/case_service.h"
 #include "engine/clock.h"
 #include "projections/projector.h"
@@ -30,16 +31,6 @@ namespace casegrid {
 namespace http = boost::beast::http;
 using HttpRequest = http::request<http::string_body>;
 using HttpResponse = http::response<http::string_body>;
-
-// Counters exported at /metrics; atomics, updated from any thread.
-struct ApiMetrics {
-  std::atomic<std::uint64_t> requests{0};
-  std::atomic<std::uint64_t> errors{0};
-  std::atomic<std::uint64_t> appends{0};
-  std::atomic<std::uint64_t> append_micros_total{0};
-  std::atomic<std::uint64_t> connections{0};
-  std::atomic<std::uint64_t> connections_open{0};
-};
 
 struct HttpApiOptions {
   std::size_t max_page = 1000;       // events per GET /events page, cases per list page
@@ -76,6 +67,14 @@ class HttpApi {
 
   HttpResponse Handle(const HttpRequest& request);
 
+  // The caller of `request`: its bearer token (Authorization, else
+  // `query_token`) verified, and its subject admitted by the rate limiter.
+  // kUnauthenticated or kRateLimited otherwise.
+  Result<Principal> Authenticate(const HttpRequest& request, std::string_view query_token);
+  // One more request by `subject` (e.g. a WebSocket op); kRateLimited past its rate.
+  Status Admit(const std::string& subject);
+  const Clock& clock() const { return *clock_; }
+
  private:
   struct Call;
   Result<HttpResponse> Route(Call& call);
@@ -91,5 +90,14 @@ class HttpApi {
 
 // The error body and status API.md gives `status`.
 HttpResponse ErrorResponse(const Status& status, unsigned version, bool keep_alive);
+// The percent-decoded value of `key` in the query of `target` ("" if absent).
+std::string QueryParameter(std::string_view target, std::string_view key);
+// API.md's error code for `code`: "bad_request", "forbidden", …
+std::string_view ErrorCodeName(StatusCode code);
+// {"code": "…", "message": "…"}
+std::string ErrorJson(const Status& status);
+// Records that `auditor` read `target` (an AuditRead event in audit/<auditor>),
+// fsync'd before it returns.
+Status RecordAuditRead(EventStore& store, const std::string& auditor, std::string_view target);
 
 }  // namespace casegrid

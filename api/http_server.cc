@@ -5,6 +5,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -19,9 +20,11 @@ using tcp = asio::ip::tcp;
 // One connection: read a request, hand it to a worker, write the answer, repeat.
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(tcp::socket socket, HttpApi* api, ApiMetrics* metrics, asio::thread_pool* workers,
-              const HttpServerOptions& options, const std::atomic<bool>* stopping)
+  HttpSession(tcp::socket socket, HttpServer* server, HttpApi* api, ApiMetrics* metrics,
+              asio::thread_pool* workers, const HttpServerOptions& options,
+              const std::atomic<bool>* stopping)
       : stream_(std::move(socket)),
+        server_(server),
         api_(api),
         metrics_(metrics),
         workers_(workers),
@@ -71,6 +74,17 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       auto res = std::make_shared<HttpResponse>(ErrorResponse(why, 11, false));
       return Write(std::move(res));
     }
+    const std::string_view target = parser_->get().target();
+    if (target.substr(0, target.find('?')) == "/ws") {
+      Principal who;
+      if (Status s = server_->AdmitWebSocket(parser_->get(), &who); !s.ok()) {
+        metrics_->errors++;
+        return Write(
+            std::make_shared<HttpResponse>(ErrorResponse(s, parser_->get().version(), false)));
+      }
+      // The WebSocket session has the connection from here on.
+      return server_->StartWebSocket(stream_.release_socket(), std::move(who), parser_->release());
+    }
     auto request = std::make_shared<HttpRequest>(parser_->release());
     stream_.expires_never();  // the worker may wait on an fsync; not the client's fault
     asio::post(*workers_, [self = shared_from_this(), request] {
@@ -94,6 +108,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   }
 
   beast::tcp_stream stream_;
+  HttpServer* const server_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   HttpApi* const api_;
@@ -126,7 +141,7 @@ class HttpServer::Listener : public std::enable_shared_from_this<Listener> {
       if (ec == asio::error::operation_aborted) return;
       if (!ec && !self->server_->stopping_) {
         auto session = std::make_shared<HttpSession>(
-            std::move(socket), self->server_->api_, self->server_->metrics_,
+            std::move(socket), self->server_, self->server_->api_, self->server_->metrics_,
             &self->server_->workers_, self->server_->options_, &self->server_->stopping_);
         self->server_->Track(session);
         session->Run();
@@ -147,9 +162,10 @@ class HttpServer::Listener : public std::enable_shared_from_this<Listener> {
   HttpServer* server_;
 };
 
-HttpServer::HttpServer(HttpApi* api, ApiMetrics* metrics, HttpServerOptions options)
+HttpServer::HttpServer(HttpApi* api, ApiMetrics* metrics, PushHub* hub, HttpServerOptions options)
     : api_(api),
       metrics_(metrics),
+      hub_(hub),
       options_(std::move(options)),
       io_(options_.io_threads),
       workers_(static_cast<std::size_t>(options_.workers)) {}
@@ -176,6 +192,40 @@ void HttpServer::Track(const std::shared_ptr<HttpSession>& session) {
   sessions_.push_back(session);
 }
 
+Status HttpServer::AdmitWebSocket(const HttpRequest& request, Principal* who) {
+  if (!beast::websocket::is_upgrade(request)) {
+    return Status::InvalidArgument("/ws takes a WebSocket upgrade (GET with Upgrade: websocket)");
+  }
+  if (hub_ == nullptr) return Status::Unavailable("push is not enabled on this server");
+  if (stopping_) return Status::Unavailable("the server is shutting down");
+  ASSIGN_OR_RETURN(*who, api_->Authenticate(request, QueryParameter(request.target(), "token")));
+  std::lock_guard l(sessions_mu_);
+  std::size_t& open = ws_per_token_[who->sub];
+  if (open >= options_.max_ws_per_token) {
+    return Status::RateLimited("at most " + std::to_string(options_.max_ws_per_token) +
+                               " WebSocket connections per token");
+  }
+  ++open;
+  return Status::Ok();
+}
+
+void HttpServer::StartWebSocket(tcp::socket socket, Principal who, HttpRequest request) {
+  const std::string subject = who.sub;
+  auto session = std::make_shared<WsSession>(std::move(socket), std::move(who), api_, hub_,
+                                             metrics_, options_.ws, [this, subject] {
+                                               std::lock_guard l(sessions_mu_);
+                                               auto it = ws_per_token_.find(subject);
+                                               if (it != ws_per_token_.end() && --it->second == 0)
+                                                 ws_per_token_.erase(it);
+                                             });
+  {
+    std::lock_guard l(sessions_mu_);
+    std::erase_if(ws_sessions_, [](const std::weak_ptr<WsSession>& s) { return s.expired(); });
+    ws_sessions_.push_back(session);
+  }
+  session->Run(std::move(request));
+}
+
 void HttpServer::Stop() {
   if (threads_.empty()) return;
   stopping_ = true;
@@ -183,6 +233,9 @@ void HttpServer::Stop() {
   {
     std::lock_guard l(sessions_mu_);
     for (auto& weak : sessions_) {
+      if (auto session = weak.lock()) session->Shut();
+    }
+    for (auto& weak : ws_sessions_) {
       if (auto session = weak.lock()) session->Shut();
     }
   }
@@ -196,6 +249,7 @@ void HttpServer::Stop() {
     {
       std::lock_guard l(sessions_mu_);
       for (auto& weak : sessions_) open = open || !weak.expired();
+      for (auto& weak : ws_sessions_) open = open || !weak.expired();
     }
     if (!open) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));

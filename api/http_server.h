@@ -18,6 +18,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -25,6 +26,8 @@
 #include <vector>
 
 #include "api/http_api.h"
+#include "api/push_hub.h"
+#include "api/ws_session.h"
 
 namespace casegrid {
 
@@ -38,26 +41,35 @@ struct HttpServerOptions {
   std::size_t max_header_bytes = 16 * 1024;
   std::size_t max_body_bytes = 1024 * 1024;
   std::chrono::seconds request_timeout{30};  // to read a whole request, and idle keep-alive
+  WsOptions ws;                              // each WebSocket connection's bounds
+  std::size_t max_ws_per_token = 32;         // WebSocket connections per token subject
 };
 
 class HttpServer {
  public:
-  HttpServer(HttpApi* api, ApiMetrics* metrics, HttpServerOptions options);
+  // `hub` may be null: then /ws answers 503.
+  HttpServer(HttpApi* api, ApiMetrics* metrics, PushHub* hub, HttpServerOptions options);
   ~HttpServer();
 
   // Binds and starts serving; kUnavailable if the address cannot be bound.
   Status Start();
   // Stops accepting, lets requests in flight finish and their answers be
-  // written, closes every connection, and returns.
+  // written, closes WebSockets with 1001, closes every connection, and returns.
   void Stop();
   std::uint16_t port() const { return port_; }
 
  private:
   class Listener;
+  friend class HttpSession;
   void Track(const std::shared_ptr<HttpSession>& session);
+  // May `request` become a WebSocket? Its caller in `who`; on OK it counts
+  // against the token's connections until the session ends.
+  Status AdmitWebSocket(const HttpRequest& request, Principal* who);
+  void StartWebSocket(boost::asio::ip::tcp::socket socket, Principal who, HttpRequest request);
 
   HttpApi* const api_;
   ApiMetrics* const metrics_;
+  PushHub* const hub_;
   const HttpServerOptions options_;
   boost::asio::io_context io_;
   boost::asio::thread_pool workers_;
@@ -66,7 +78,9 @@ class HttpServer {
   std::uint16_t port_ = 0;
   std::atomic<bool> stopping_{false};
   std::mutex sessions_mu_;
-  std::vector<std::weak_ptr<HttpSession>> sessions_;  // guarded by sessions_mu_
+  std::vector<std::weak_ptr<HttpSession>> sessions_;   // guarded by sessions_mu_
+  std::vector<std::weak_ptr<WsSession>> ws_sessions_;  // guarded by sessions_mu_
+  std::map<std::string, std::size_t> ws_per_token_;    // guarded by sessions_mu_
 };
 
 }  // namespace casegrid

@@ -206,7 +206,7 @@ Status Projector::ApplyOne(const RecordedEvent& e, Batch& b) {
       const std::string person = e.stream.substr(7);
       if (auto key = AlertKeyOfId(person, ack->alert)) {
         b.write.Delete(views_->family(kViewAlerts), *key).PermitUncheckedError();
-        b.changes.acknowledged.emplace_back(person, ack->alert);
+        b.changes.acknowledged.push_back({person, ack->alert, e.position});
       }
     }
     return Status::Ok();
@@ -282,6 +282,9 @@ Status Projector::ApplyBatch(const std::vector<RecordedEvent>& events, ViewChang
         .PermitUncheckedError();
   }
   b.changes.cases.assign(b.cases.begin(), b.cases.end());
+  for (const std::string& case_id : b.changes.cases) {
+    b.changes.case_states.push_back(cache_->Find(case_id));
+  }
   b.changes.nodes.assign(b.nodes.begin(), b.nodes.end());
   {
     std::shared_lock l(nodes_mu_);
@@ -358,6 +361,7 @@ void Projector::Run(std::function<void(const ViewChanges&)> on_change) {
       failure_ = applied;
       break;
     }
+    changes.events = &events;
     if (on_change) on_change(changes);
   }
   progress_cv_.notify_all();
@@ -456,6 +460,40 @@ Result<bool> Projector::HasOpenAlert(std::string_view person, std::string_view a
   if (!key) return false;
   ASSIGN_OR_RETURN(auto value, views_->Get(kViewAlerts, *key));
   return value.has_value();
+}
+
+Result<std::vector<std::pair<Position, std::string>>> Projector::OpenAlertsBetween(
+    std::string_view person, Position after, Position upto, std::size_t limit,
+    bool newest_first) const {
+  std::vector<std::pair<Position, std::string>> out;
+  if (upto <= after) return out;
+  std::string prefix(person);
+  prefix += '\0';
+  std::unique_ptr<rocksdb::Iterator> it(
+      views_->db()->NewIterator(rocksdb::ReadOptions(), views_->family(kViewAlerts)));
+  auto position_of = [&](rocksdb::Slice key) {
+    return storage::DecodeBigEndian64(std::string_view(key.data() + prefix.size(), 8));
+  };
+  auto in_range = [&] {
+    return it->Valid() && it->key().starts_with(prefix) && it->key().size() >= prefix.size() + 8;
+  };
+  if (newest_first) {
+    std::string end = prefix + storage::EncodeBigEndian64(upto) + std::string(1, '\xff');
+    for (it->SeekForPrev(end); in_range() && out.size() < limit; it->Prev()) {
+      const Position p = position_of(it->key());
+      if (p <= after) break;
+      if (p <= upto) out.emplace_back(p, it->value().ToString());
+    }
+  } else {
+    for (it->Seek(prefix + storage::EncodeBigEndian64(after + 1)); in_range() && out.size() < limit;
+         it->Next()) {
+      const Position p = position_of(it->key());
+      if (p > upto) break;
+      out.emplace_back(p, it->value().ToString());
+    }
+  }
+  if (!it->status().ok()) return Status::Unavailable(it->status().ToString());
+  return out;
 }
 
 }  // namespace casegrid

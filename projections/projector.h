@@ -47,13 +47,22 @@ struct ProjectorOptions {
   std::size_t batch_events = 2000;          // events per view write
 };
 
+struct AlertAcknowledgement {
+  std::string person;
+  std::string alert_id;
+  Position position = 0;  // of the AlertAcknowledged event
+};
+
 // What one applied batch changed; handed to the change listener (push).
+// The pointers are valid only during the listener's call.
 struct ViewChanges {
-  Position position = 0;                                          // the batch's last position
-  std::vector<std::string> cases;                                 // case ids whose view changed
-  std::vector<std::string> nodes;                                 // dashboard nodes that changed
-  std::vector<Alert> alerts;                                      // alerts raised
-  std::vector<std::pair<std::string, std::string>> acknowledged;  // person, alert id
+  Position position = 0;                               // the batch's last position
+  const std::vector<RecordedEvent>* events = nullptr;  // the batch, in position order
+  std::vector<std::string> cases;                      // case ids whose view changed
+  std::vector<const CaseState*> case_states;           // their states after the batch, same order
+  std::vector<std::string> nodes;                      // dashboard nodes that changed
+  std::vector<Alert> alerts;                           // alerts raised
+  std::vector<AlertAcknowledgement> acknowledged;      // alerts closed
 };
 
 struct CaseQuery {
@@ -101,6 +110,13 @@ class Projector {
   // `person`'s open alerts, newest first, as alert JSON.
   Result<std::vector<std::string>> OpenAlerts(std::string_view person, std::size_t limit) const;
   Result<bool> HasOpenAlert(std::string_view person, std::string_view alert_id) const;
+  // `person`'s open alerts raised at positions in (after, upto], at most
+  // `limit`, as (position, alert JSON): oldest first, or newest first.
+  Result<std::vector<std::pair<Position, std::string>>> OpenAlertsBetween(std::string_view person,
+                                                                          Position after,
+                                                                          Position upto,
+                                                                          std::size_t limit,
+                                                                          bool newest_first) const;
 
   // as_of (as_of.cc): views as they stood at `position`.
   Result<std::string> DashboardAsOf(std::string_view path, Position position) const;

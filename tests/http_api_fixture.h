@@ -36,23 +36,32 @@ class HttpApiFixture : public CaseTest {
     auto p = Projector::Open(store_.get(), views);
     ASSERT_TRUE(p.ok());
     projector_ = std::move(p).value();
-    projector_->Start();
+    hub_ = std::make_unique<PushHub>(service_.get(), projector_.get(), &clock_, &metrics_,
+                                     HubOptions());
+    hub_->Begin(projector_->position());
+    projector_->Start([this](const ViewChanges& changes) { hub_->OnBatch(changes); });
     authority_ = std::make_unique<TokenAuthority>(*TokenAuthority::Create(kHttpTestSecret));
     api_ = std::make_unique<HttpApi>(service_.get(), projector_.get(), authority_.get(), &clock_,
                                      &metrics_, ApiOptions());
     HttpServerOptions options;
     options.port = 0;
     options.max_body_bytes = 64 * 1024;
-    server_ = std::make_unique<HttpServer>(api_.get(), &metrics_, options);
+    AdjustServer(options);
+    server_ = std::make_unique<HttpServer>(api_.get(), &metrics_, hub_.get(), options);
     ASSERT_TRUE(server_->Start().ok());
   }
   void TearDown() override {
     server_.reset();
+    hub_->Stop();
+    projector_->Stop();
+    hub_.reset();
     projector_.reset();
     CaseTest::TearDown();
   }
 
   virtual HttpApiOptions ApiOptions() { return {}; }
+  virtual PushOptions HubOptions() { return {}; }
+  virtual void AdjustServer(HttpServerOptions&) {}
 
   std::string Token(const std::string& sub, Role role, std::vector<std::string> cells = {""}) {
     return *authority_->Mint({sub, role, std::move(cells), 0}, clock_.NowMillis(), 3600000);
@@ -86,6 +95,7 @@ class HttpApiFixture : public CaseTest {
   std::unique_ptr<TokenAuthority> authority_;
   ApiMetrics metrics_;
   std::unique_ptr<HttpApi> api_;
+  std::unique_ptr<PushHub> hub_;
   std::unique_ptr<HttpServer> server_;
 };
 

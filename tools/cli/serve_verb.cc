@@ -35,6 +35,9 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
     bool dev = false;
     std::size_t max_body = 1024 * 1024;
     double rate = 200, burst = 400;
+    WsOptions ws;
+    std::size_t ws_per_token = 32;
+    std::int64_t ws_idle_s = 60;
     std::int64_t accept_urgent_min = 10, accept_min = 120, first_contact_min = 24 * 60,
                  callback_min = 24 * 60, mediation_min = 15 * 24 * 60;
   };
@@ -48,6 +51,28 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
   serve->add_option("--rate", a->rate, "requests a second per token, sustained")
       ->capture_default_str();
   serve->add_option("--burst", a->burst, "requests per token at once")->capture_default_str();
+  serve
+      ->add_option("--ws-max-message-bytes", a->ws.max_message_bytes,
+                   "largest WebSocket message from a client (larger: closed with 1009)")
+      ->capture_default_str();
+  serve
+      ->add_option("--ws-max-subscriptions", a->ws.max_subscriptions,
+                   "subscriptions per WebSocket connection")
+      ->capture_default_str();
+  serve
+      ->add_option("--ws-queue-messages", a->ws.max_queue_messages,
+                   "messages queued for one WebSocket client before it is closed with 1013")
+      ->capture_default_str();
+  serve
+      ->add_option("--ws-queue-bytes", a->ws.max_queue_bytes,
+                   "bytes queued for one WebSocket client before it is closed with 1013")
+      ->capture_default_str();
+  serve->add_option("--ws-per-token", a->ws_per_token, "WebSocket connections per token subject")
+      ->capture_default_str();
+  serve
+      ->add_option("--ws-idle-timeout", a->ws_idle_s,
+                   "seconds a silent WebSocket peer is kept (pinged at half)")
+      ->capture_default_str();
   serve
       ->add_option("--deadline-accept-urgent", a->accept_urgent_min,
                    "minutes to accept a high or urgent case")
@@ -82,7 +107,15 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
       auto projector = Projector::Open(store->get(), views);
       if (!projector.ok()) return Fail(projector.status());
       if (Status s = (*projector)->CatchUp(ShowProgress); !s.ok()) return Fail(s);
-      (*projector)->Start();
+      ApiMetrics metrics;
+      PushHub hub(service->get(), projector->get(), SystemClock::Default(), &metrics);
+      hub.Begin((*projector)->position());
+      (*projector)->Start([&hub](const ViewChanges& changes) { hub.OnBatch(changes); });
+      // The views' thread feeds the hub: stop it before the hub goes, on every path.
+      struct StopViews {
+        Projector* p;
+        ~StopViews() { p->Stop(); }
+      } stop_views{projector->get()};
       DeadlineWatch watch(service->get(), SystemClock::Default());
       if (Status s = watch.Start(); !s.ok()) return Fail(s);
 
@@ -106,13 +139,15 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
       http_options.host = a->listen.substr(0, colon);
       http_options.port = static_cast<std::uint16_t>(std::stoi(a->listen.substr(colon + 1)));
       http_options.max_body_bytes = a->max_body;
-      ApiMetrics metrics;
+      http_options.ws = a->ws;
+      http_options.ws.idle_timeout = std::chrono::seconds(a->ws_idle_s);
+      http_options.max_ws_per_token = a->ws_per_token;
       HttpApiOptions api_options;
       api_options.requests_per_second = a->rate;
       api_options.burst = a->burst;
       HttpApi api(service->get(), projector->get(), &*authority, SystemClock::Default(), &metrics,
                   api_options);
-      HttpServer server(&api, &metrics, http_options);
+      HttpServer server(&api, &metrics, &hub, http_options);
       if (Status s = server.Start(); !s.ok()) return Fail(s);
       if (a->dev && a->secret_file.empty() && std::getenv("CASEGRID_JWT_SECRET") == nullptr) {
         std::cout << "casegrid: --dev secret " << *secret << "\n";
@@ -132,7 +167,8 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
         if (Status f = (*projector)->failure(); !f.ok()) return Fail(f);
       }
-      server.Stop();
+      server.Stop();  // WebSockets closed with 1001, requests in flight answered
+      hub.Stop();
       watch.Stop();
       (*projector)->Stop();
       std::cout << "casegrid: stopped at position " << (*store)->Head().position << std::endl;

@@ -1,0 +1,709 @@
+#include "api/push_hub.h"
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <boost/asio/post.hpp>
+
+#include "api/http_api.h"
+#include "engine/case_events.h"
+#include "projections/case_view.h"
+#include "projections/json_writer.h"
+
+namespace casegrid {
+namespace {
+
+enum class ChannelKind { kEvents, kCase, kCell, kDashboard, kAlerts };
+
+struct Channel {
+  ChannelKind kind;
+  std::string target;  // case id, cell path, or ""
+};
+
+Result<Channel> ParsePushChannel(std::string_view name) {
+  auto rest = [&](std::string_view prefix) -> std::optional<std::string> {
+    if (name.substr(0, prefix.size()) != prefix) return std::nullopt;
+    return std::string(name.substr(prefix.size()));
+  };
+  if (name == "events") return Channel{ChannelKind::kEvents, ""};
+  if (name == "alerts") return Channel{ChannelKind::kAlerts, ""};
+  if (auto id = rest("case/")) {
+    if (id->empty()) return Status::InvalidArgument("channel: case/ needs a case id");
+    return Channel{ChannelKind::kCase, *id};
+  }
+  if (auto path = rest("cell/")) return Channel{ChannelKind::kCell, *path};
+  if (auto path = rest("dashboard/")) return Channel{ChannelKind::kDashboard, *path};
+  std::string shown(name.substr(0, 100));
+  return Status::InvalidArgument("channel: unknown channel \"" + shown +
+                                 "\"; channels are case/{id}, cell/{path}, dashboard/{path}, "
+                                 "alerts and events");
+}
+
+// The "position" member of a view.
+Position ViewPosition(std::string_view view) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  std::uint64_t p = 0;
+  if (parser.parse(view).get(root) || root["position"].get(p)) return 0;
+  return p;
+}
+
+// The envelope less its data, for those who may not see what a case's
+// events say about people.
+std::string EnvelopeWithoutData(const RecordedEvent& e) {
+  JsonWriter j;
+  j.BeginObject();
+  j.Key("position").Int(static_cast<std::int64_t>(e.position));
+  j.Key("stream").String(e.stream);
+  j.Key("version").Int(static_cast<std::int64_t>(e.version));
+  j.Key("type").String(e.type);
+  j.Key("id").String(e.id);
+  j.Key("actor").String(e.actor);
+  j.Key("recorded_at").Time(e.recorded_at_ms);
+  j.EndObject();
+  return j.Take();
+}
+
+PushMessage Message(std::string_view type, std::string_view channel, Position position,
+                    std::initializer_list<std::pair<std::string_view, std::string_view>> raw) {
+  JsonWriter j;
+  j.BeginObject();
+  j.Key("type").String(type).Key("channel").String(channel);
+  j.Key("position").Int(static_cast<std::int64_t>(position));
+  for (const auto& [key, json] : raw) j.Key(key).Raw(json);
+  j.EndObject();
+  return std::make_shared<const std::string>(j.Take());
+}
+
+// The message of one case event on case/{id}, as `who` may see it.
+PushMessage CaseEventMessage(std::string_view channel, const RecordedEvent& e,
+                             const CaseState& after, bool handles) {
+  const std::string event = handles ? e.EnvelopeJson() : EnvelopeWithoutData(e);
+  const std::string view =
+      RenderCaseView(after, handles ? PersonalData::kShown : PersonalData::kMasked);
+  return Message("event", channel, e.position, {{"event", event}, {"view", view}});
+}
+
+Status ApplyToCase(CaseState* state, const RecordedEvent& e) {
+  ASSIGN_OR_RETURN(CaseEventData data, DecodeEventData(e.type, e.data, StoredEventLimits()));
+  state->Apply(e, data);
+  return Status::Ok();
+}
+
+// Every ancestor of `cell`, itself included, and "" (the root).
+std::vector<std::string_view> PathsCovering(std::string_view cell) {
+  std::vector<std::string_view> out{std::string_view()};
+  for (std::size_t i = 0; i <= cell.size(); ++i) {
+    if (!cell.empty() && (i == cell.size() || cell[i] == '/')) out.push_back(cell.substr(0, i));
+  }
+  return out;
+}
+
+}  // namespace
+
+struct PushHub::Sub {
+  std::weak_ptr<PushSink> sink;
+  const PushSink* sink_key = nullptr;
+  Principal who;
+  std::int64_t request_id = 0;
+  std::string channel;    // as the client named it
+  std::string index_key;  // by_channel_: the channel, or "alerts/<sub>"
+  ChannelKind kind = ChannelKind::kEvents;
+  std::string target;
+
+  // Guarded by the hub's mu_.
+  bool registered = false, live = false, removed = false;
+  Position cursor = 0;  // sent through here
+  Position target_position = 0;
+  Position floor = 0;  // live messages at or below are not sent (already covered)
+  std::vector<std::pair<Position, PushMessage>> pending;
+  bool overflowed = false;
+  std::map<std::string, Position, std::less<>> snapshot_newer;  // cell: case -> view position
+
+  // The catch-up's, one step at a time.
+  CaseState fold;                                           // case/{id}
+  std::vector<std::pair<Position, std::string>> cell_todo;  // (position, case id)
+  std::size_t cell_next = 0;
+  bool cell_scanned = false;
+};
+
+// The live state of a case that has subscribers on case/{id}.
+struct PushHub::CaseFeed {
+  CaseState state;
+  int subscribers = 0;
+};
+
+PushHub::PushHub(CaseService* service, Projector* projector, const Clock* clock,
+                 ApiMetrics* metrics, PushOptions options)
+    : service_(service),
+      projector_(projector),
+      clock_(clock),
+      options_(options),
+      metrics_(metrics),
+      pool_(static_cast<std::size_t>(std::max(1, options.threads))) {}
+
+PushHub::~PushHub() {
+  Stop();
+}
+
+void PushHub::Stop() {
+  stopped_ = true;
+  pool_.join();
+}
+
+void PushHub::Begin(Position at) {
+  std::lock_guard l(mu_);
+  dispatched_ = at;
+}
+
+Position PushHub::dispatched() const {
+  std::lock_guard l(mu_);
+  return dispatched_;
+}
+
+std::size_t PushHub::SubscriptionsOf(const PushSink* sink) const {
+  std::lock_guard l(mu_);
+  auto it = by_sink_.find(sink);
+  return it == by_sink_.end() ? 0 : it->second.size();
+}
+
+void PushHub::Deliver(Sub& sub, const PushMessage& message, Position position) {
+  if (sub.removed || position <= sub.floor) return;
+  if (sub.kind == ChannelKind::kCell && !sub.snapshot_newer.empty()) {
+    simdjson::dom::parser parser;
+    simdjson::dom::element root;
+    std::string_view id;
+    if (!parser.parse(*message).get(root) && !root["view"]["case_id"].get(id)) {
+      auto it = sub.snapshot_newer.find(id);
+      if (it != sub.snapshot_newer.end()) {
+        if (position < it->second) return;  // the snapshot showed a newer view
+        sub.snapshot_newer.erase(it);
+      }
+    }
+  }
+  if (!sub.live) {
+    if (sub.overflowed) return;
+    if (sub.pending.size() >= options_.max_pending) {
+      sub.pending.clear();
+      sub.pending.shrink_to_fit();
+      sub.overflowed = true;  // the catch-up will read these from the log
+      return;
+    }
+    sub.pending.emplace_back(position, message);
+    return;
+  }
+  auto sink = sub.sink.lock();
+  if (!sink) return;
+  if (sink->Push(message, sub.kind == ChannelKind::kDashboard ? &sub : nullptr)) {
+    metrics_->messages_pushed.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+void PushHub::OnBatch(const ViewChanges& changes) {
+  std::lock_guard l(mu_);
+  auto subscribers = [&](std::string_view key) -> std::vector<std::shared_ptr<Sub>>* {
+    auto it = by_channel_.find(key);
+    return it == by_channel_.end() || it->second.empty() ? nullptr : &it->second;
+  };
+  // events and case/{id}: every event, in order.
+  if (changes.events != nullptr) {
+    auto* all = subscribers("events");
+    for (const RecordedEvent& e : *changes.events) {
+      if (all) {
+        auto m = Message("event", "events", e.position, {{"event", e.EnvelopeJson()}});
+        for (auto& sub : *all) Deliver(*sub, m, e.position);
+      }
+      const std::string_view case_id = CaseIdOfStream(e.stream);
+      if (case_id.empty()) continue;
+      auto feed = case_feeds_.find(case_id);
+      if (feed == case_feeds_.end()) continue;
+      if (e.position <= feed->second->state.position) continue;
+      Status s = ApplyToCase(&feed->second->state, e);
+      if (!s.ok()) continue;  // the projector decoded it; cannot happen
+      const std::string channel = "case/" + std::string(case_id);
+      auto* subs = subscribers(channel);
+      if (!subs) continue;
+      PushMessage shown, masked;
+      for (auto& sub : *subs) {
+        const bool handles = HandlesTheCase(sub->who, feed->second->state.assignee) ||
+                             sub->who.role == Role::kAuditor;
+        PushMessage& m = handles ? shown : masked;
+        if (!m) m = CaseEventMessage(channel, e, feed->second->state, handles);
+        Deliver(*sub, m, e.position);
+      }
+    }
+  }
+  // cell/{path}: each changed case's view, in position order, on every
+  // channel of a subtree that holds it.
+  std::vector<std::size_t> order(changes.cases.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return changes.case_states[a]->position < changes.case_states[b]->position;
+  });
+  for (std::size_t i : order) {
+    const CaseState* state = changes.case_states[i];
+    if (state == nullptr) continue;
+    std::string shown_view, masked_view;
+    for (std::string_view path : PathsCovering(state->report.cell)) {
+      const std::string channel = "cell/" + std::string(path);
+      auto* subs = subscribers(channel);
+      if (!subs) continue;
+      PushMessage shown, masked;
+      for (auto& sub : *subs) {
+        const bool handles = HandlesTheCase(sub->who, state->assignee);
+        PushMessage& m = handles ? shown : masked;
+        if (!m) {
+          std::string& view = handles ? shown_view : masked_view;
+          if (view.empty()) {
+            view = RenderCaseView(*state, handles ? PersonalData::kShown : PersonalData::kMasked);
+          }
+          m = Message("view", channel, state->position, {{"view", view}});
+        }
+        Deliver(*sub, m, state->position);
+      }
+    }
+  }
+  // dashboard/{path}: the node's view after the batch.
+  for (const std::string& node : changes.nodes) {
+    const std::string channel = "dashboard/" + node;
+    auto* subs = subscribers(channel);
+    if (!subs) continue;
+    auto view = projector_->Dashboard(node, clock_->NowMillis());
+    if (!view.ok()) continue;
+    auto m = Message("view", channel, changes.position, {{"view", *view}});
+    for (auto& sub : *subs) Deliver(*sub, m, changes.position);
+  }
+  // alerts: raised and acknowledged, in position order per person.
+  struct AlertNote {
+    Position position;
+    std::string key;
+    std::string alert;
+  };
+  std::vector<AlertNote> notes;
+  for (const Alert& a : changes.alerts) {
+    std::string key = "alerts/" + a.person;
+    if (subscribers(key)) notes.push_back({a.position, std::move(key), RenderAlert(a)});
+  }
+  for (const AlertAcknowledgement& ack : changes.acknowledged) {
+    std::string key = "alerts/" + ack.person;
+    if (!subscribers(key)) continue;
+    JsonWriter j;
+    j.BeginObject().Key("id").String(ack.alert_id).Key("acknowledged").Bool(true).EndObject();
+    notes.push_back({ack.position, std::move(key), j.Take()});
+  }
+  std::stable_sort(notes.begin(), notes.end(),
+                   [](const AlertNote& a, const AlertNote& b) { return a.position < b.position; });
+  for (const AlertNote& note : notes) {
+    auto m = Message("alert", "alerts", note.position, {{"alert", note.alert}});
+    for (auto& sub : *subscribers(note.key)) Deliver(*sub, m, note.position);
+  }
+  dispatched_ = std::max(dispatched_, changes.position);
+}
+
+void PushHub::Fail(const std::shared_ptr<PushSink>& sink, std::int64_t request_id,
+                   const Status& why) {
+  JsonWriter j;
+  j.BeginObject().Key("type").String("error").Key("id").Int(request_id);
+  j.Key("error").Raw(ErrorJson(why)).EndObject();
+  sink->Push(std::make_shared<const std::string>(j.Take()), nullptr);
+}
+
+void PushHub::Subscribe(const std::shared_ptr<PushSink>& sink, const Principal& who,
+                        std::int64_t request_id, const std::string& channel,
+                        std::optional<Position> after) {
+  auto parsed = ParsePushChannel(channel);
+  if (!parsed.ok()) return Fail(sink, request_id, parsed.status());
+  auto sub = std::make_shared<Sub>();
+  sub->sink = sink;
+  sub->sink_key = sink.get();
+  sub->who = who;
+  sub->request_id = request_id;
+  sub->channel = channel;
+  sub->kind = parsed->kind;
+  sub->target = parsed->target;
+  sub->index_key = sub->kind == ChannelKind::kAlerts ? "alerts/" + who.sub : channel;
+  {
+    std::lock_guard l(mu_);
+    auto& mine = by_sink_[sink.get()];
+    for (const auto& other : mine) {
+      if (other->channel == channel) {
+        return Fail(sink, request_id,
+                    Status::Conflict("channel " + channel + ": already subscribed"));
+      }
+    }
+    mine.push_back(sub);
+    metrics_->subscriptions_open++;
+  }
+  boost::asio::post(pool_, [this, sub, after] { Setup(sub, after); });
+}
+
+bool PushHub::Unsubscribe(const PushSink* sink, const std::string& channel) {
+  std::lock_guard l(mu_);
+  auto it = by_sink_.find(sink);
+  if (it == by_sink_.end()) return false;
+  for (auto& sub : it->second) {
+    if (sub->channel == channel) {
+      auto keep = sub;
+      Remove(keep);
+      return true;
+    }
+  }
+  return false;
+}
+
+void PushHub::Drop(const PushSink* sink) {
+  std::lock_guard l(mu_);
+  auto it = by_sink_.find(sink);
+  if (it == by_sink_.end()) return;
+  auto subs = it->second;
+  for (auto& sub : subs) Remove(sub);
+}
+
+void PushHub::Remove(const std::shared_ptr<Sub>& sub) {
+  if (sub->removed) return;
+  sub->removed = true;
+  sub->pending.clear();
+  metrics_->subscriptions_open--;
+  if (auto it = by_sink_.find(sub->sink_key); it != by_sink_.end()) {
+    std::erase(it->second, sub);
+    if (it->second.empty()) by_sink_.erase(it);
+  }
+  if (!sub->registered) return;
+  if (auto it = by_channel_.find(sub->index_key); it != by_channel_.end()) {
+    std::erase(it->second, sub);
+    if (it->second.empty()) by_channel_.erase(it);
+  }
+  if (sub->kind == ChannelKind::kCase) {
+    auto feed = case_feeds_.find(sub->target);
+    if (feed != case_feeds_.end() && --feed->second->subscribers == 0) case_feeds_.erase(feed);
+  }
+}
+
+void PushHub::Setup(std::shared_ptr<Sub> sub, std::optional<Position> after) {
+  auto sink = sub->sink.lock();
+  if (!sink || stopped_) return;
+  auto refuse = [&](const Status& why) {
+    {
+      std::lock_guard l(mu_);
+      Remove(sub);
+    }
+    Fail(sink, sub->request_id, why);
+  };
+  const Principal& who = sub->who;
+  // Who may subscribe to what, as on HTTP.
+  switch (sub->kind) {
+    case ChannelKind::kEvents:
+      if (who.role != Role::kAuditor) {
+        return refuse(Status::PermissionDenied("the events channel is for auditors"));
+      }
+      break;
+    case ChannelKind::kCase: {
+      auto state = service_->LoadCase(sub->target);
+      if (!state.ok()) return refuse(state.status());
+      if (!state->exists) return refuse(Status::NotFound("no case " + sub->target));
+      if (!InScope(who, state->report.cell)) {
+        return refuse(Status::PermissionDenied("case " + sub->target + " is outside your cells"));
+      }
+      break;
+    }
+    case ChannelKind::kCell:
+    case ChannelKind::kDashboard: {
+      if (!InScope(who, sub->target)) {
+        return refuse(Status::PermissionDenied(
+            (sub->target.empty() ? std::string("the root") : "cell " + sub->target) +
+            " is outside your cells"));
+      }
+      auto view = projector_->Dashboard(sub->target, clock_->NowMillis());
+      if (!view.ok()) return refuse(view.status());
+      break;
+    }
+    case ChannelKind::kAlerts:
+      break;
+  }
+  const Position head = service_->store().Head().position;
+  if (after && *after > head) {
+    return refuse(Status::InvalidArgument("after: position " + std::to_string(*after) +
+                                          " is beyond the log's head " + std::to_string(head)));
+  }
+  if (who.role == Role::kAuditor) {
+    if (Status s = RecordAuditRead(service_->store(), who.sub, "ws:" + sub->channel); !s.ok()) {
+      return refuse(s);
+    }
+  }
+  // Register: from here on every batch reaches the subscription.
+  Position registered_at = 0;
+  {
+    std::lock_guard l(mu_);
+    if (sub->removed) return;
+    registered_at = dispatched_;
+    sub->registered = true;
+    sub->target_position = registered_at;
+    sub->cursor = after ? std::min(*after, registered_at) : registered_at;
+    sub->floor = after ? *after : registered_at;
+    by_channel_[sub->index_key].push_back(sub);
+    if (sub->kind == ChannelKind::kCase) {
+      auto& feed = case_feeds_[sub->target];
+      if (!feed) {
+        feed = std::make_unique<CaseFeed>();
+        auto state = FoldCase(service_->store(), sub->target, registered_at);
+        if (state.ok()) feed->state = std::move(*state);
+      }
+      feed->subscribers++;
+    }
+  }
+  // The first answer: "subscribed", with a snapshot when there is no `after`.
+  JsonWriter j;
+  j.BeginObject().Key("type").String("subscribed").Key("id").Int(sub->request_id);
+  j.Key("channel").String(sub->channel);
+  j.Key("position").Int(static_cast<std::int64_t>(after ? *after : registered_at));
+  Status snapshot_status = Status::Ok();
+  if (!after) {
+    j.Key("snapshot");
+    switch (sub->kind) {
+      case ChannelKind::kEvents:
+        j.Null();
+        break;
+      case ChannelKind::kCase: {
+        auto state = FoldCase(service_->store(), sub->target, registered_at);
+        if (!state.ok()) {
+          snapshot_status = state.status();
+          break;
+        }
+        sub->fold = std::move(*state);
+        const bool handles = HandlesTheCase(who, sub->fold.assignee) || who.role == Role::kAuditor;
+        j.Raw(RenderCaseView(sub->fold, handles ? PersonalData::kShown : PersonalData::kMasked));
+        break;
+      }
+      case ChannelKind::kCell: {
+        CaseQuery query;
+        query.cell = sub->target;
+        query.limit = options_.max_snapshot_cases;
+        auto page = projector_->ListCases(query);
+        if (!page.ok()) {
+          snapshot_status = page.status();
+          break;
+        }
+        j.BeginObject().Key("cases").BeginArray();
+        std::map<std::string, Position, std::less<>> newer;
+        for (const std::string& view : page->views) {
+          simdjson::dom::parser parser;
+          simdjson::dom::element root;
+          std::string_view id, assignee;
+          std::uint64_t position = 0;
+          if (parser.parse(view).get(root) || root["case_id"].get(id) ||
+              root["position"].get(position)) {
+            continue;
+          }
+          if (root["assignee"].get(assignee)) assignee = {};
+          if (position > registered_at) newer.emplace(std::string(id), position);
+          if (HandlesTheCase(who, assignee)) {
+            j.Raw(view);
+          } else {
+            auto state = service_->LoadCase(std::string(id));
+            if (state.ok()) j.Raw(RenderCaseView(*state, PersonalData::kMasked));
+          }
+        }
+        j.EndArray().Key("truncated").Bool(page->next.has_value()).EndObject();
+        std::lock_guard l(mu_);
+        sub->snapshot_newer = std::move(newer);
+        break;
+      }
+      case ChannelKind::kDashboard: {
+        auto view = projector_->Dashboard(sub->target, clock_->NowMillis());
+        if (!view.ok()) {
+          snapshot_status = view.status();
+          break;
+        }
+        j.Raw(*view);
+        std::lock_guard l(mu_);
+        sub->floor = std::max(sub->floor, ViewPosition(*view));
+        break;
+      }
+      case ChannelKind::kAlerts: {
+        auto alerts = projector_->OpenAlertsBetween(who.sub, 0, registered_at,
+                                                    options_.max_snapshot_alerts, true);
+        if (!alerts.ok()) {
+          snapshot_status = alerts.status();
+          break;
+        }
+        j.BeginObject().Key("alerts").BeginArray();
+        for (const auto& [position, alert] : *alerts) j.Raw(alert);
+        j.EndArray().EndObject();
+        break;
+      }
+    }
+  } else if (sub->kind == ChannelKind::kCase) {
+    auto state = FoldCase(service_->store(), sub->target, sub->cursor);
+    if (!state.ok()) {
+      snapshot_status = state.status();
+    } else {
+      sub->fold = std::move(*state);
+    }
+  }
+  if (!snapshot_status.ok()) return refuse(snapshot_status);
+  j.EndObject();
+  if (!sink->Push(std::make_shared<const std::string>(j.Take()), nullptr)) return;
+  CatchUpStep(std::move(sub));
+}
+
+void PushHub::CatchUpStep(std::shared_ptr<Sub> sub) {
+  auto sink = sub->sink.lock();
+  if (!sink || stopped_) return;
+  Position upto = 0, cursor = 0;
+  {
+    std::lock_guard l(mu_);
+    if (sub->removed) return;
+    upto = sub->target_position;
+    cursor = sub->cursor;
+  }
+  auto again = [this, sub, &sink] {
+    sink->WhenDrained([this, sub] {
+      if (!stopped_) boost::asio::post(pool_, [this, sub] { CatchUpStep(sub); });
+    });
+  };
+  if (cursor < upto) {
+    bool done = false;
+    if (Status s = CatchUpPage(*sub, *sink, upto, &done); !s.ok()) {
+      {
+        std::lock_guard l(mu_);
+        Remove(sub);
+      }
+      return Fail(sink, sub->request_id, s);
+    }
+    if (!done) return again();
+  }
+  std::lock_guard l(mu_);
+  if (sub->removed) return;
+  if (sub->overflowed || sub->pending.size() > options_.catch_up_page) {
+    // Live messages came faster than the catch-up: read them from the log
+    // too, paced by the connection, rather than flooding its queue at once.
+    sub->overflowed = false;
+    sub->pending.clear();
+    sub->target_position = dispatched_;
+    return again();
+  }
+  sub->live = true;
+  auto pending = std::move(sub->pending);
+  sub->pending.clear();
+  for (auto& [position, message] : pending) Deliver(*sub, message, position);
+}
+
+Status PushHub::CatchUpPage(Sub& sub, PushSink& sink, Position upto, bool* done) {
+  const std::size_t page = std::max<std::size_t>(1, options_.catch_up_page);
+  Position cursor = 0;
+  {
+    std::lock_guard l(mu_);
+    cursor = sub.cursor;
+  }
+  auto advance = [&](Position to) {
+    std::lock_guard l(mu_);
+    sub.cursor = to;
+  };
+  auto push = [&](const PushMessage& m) {
+    if (sink.Push(m, nullptr)) metrics_->messages_pushed.fetch_add(1, std::memory_order_relaxed);
+  };
+  *done = false;
+  switch (sub.kind) {
+    case ChannelKind::kEvents: {
+      ASSIGN_OR_RETURN(auto events, service_->store().ReadAll(cursor, page));
+      for (const RecordedEvent& e : events) {
+        if (e.position > upto) break;
+        push(Message("event", "events", e.position, {{"event", e.EnvelopeJson()}}));
+        cursor = e.position;
+      }
+      if (events.size() < page || cursor >= upto || events.back().position > upto) {
+        cursor = upto;
+      }
+      break;
+    }
+    case ChannelKind::kCase: {
+      ASSIGN_OR_RETURN(auto events,
+                       service_->store().ReadStream(CaseStream(sub.target), sub.fold.version + 1,
+                                                    page, ReadDirection::kForward));
+      bool beyond = false;
+      for (const RecordedEvent& e : events) {
+        if (e.position > upto) {
+          beyond = true;
+          break;
+        }
+        RETURN_IF_ERROR(ApplyToCase(&sub.fold, e));
+        const bool handles =
+            HandlesTheCase(sub.who, sub.fold.assignee) || sub.who.role == Role::kAuditor;
+        push(CaseEventMessage(sub.channel, e, sub.fold, handles));
+        cursor = e.position;
+      }
+      if (beyond || events.size() < page) cursor = upto;
+      break;
+    }
+    case ChannelKind::kAlerts: {
+      ASSIGN_OR_RETURN(auto alerts,
+                       projector_->OpenAlertsBetween(sub.who.sub, cursor, upto, page, false));
+      for (const auto& [position, alert] : alerts) {
+        push(Message("alert", "alerts", position, {{"alert", alert}}));
+        cursor = position;
+      }
+      if (alerts.size() < page) cursor = upto;
+      break;
+    }
+    case ChannelKind::kDashboard: {
+      ASSIGN_OR_RETURN(std::string view, projector_->Dashboard(sub.target, clock_->NowMillis()));
+      const Position at = ViewPosition(view);
+      {
+        std::lock_guard l(mu_);
+        sub.floor = std::max(sub.floor, at);
+      }
+      push(Message("view", sub.channel, at, {{"view", view}}));
+      cursor = upto;
+      break;
+    }
+    case ChannelKind::kCell: {
+      if (!sub.cell_scanned) {
+        // The cases of the subtree whose view changed in (cursor, upto]; a
+        // view newer than that comes live.
+        CaseQuery query;
+        query.cell = sub.target;
+        query.limit = 1000;
+        for (;;) {
+          ASSIGN_OR_RETURN(CasePage cases, projector_->ListCases(query));
+          for (const std::string& view : cases.views) {
+            simdjson::dom::parser parser;
+            simdjson::dom::element root;
+            std::string_view id;
+            std::uint64_t position = 0;
+            if (parser.parse(view).get(root) || root["case_id"].get(id) ||
+                root["position"].get(position)) {
+              continue;
+            }
+            if (position > cursor && position <= upto) sub.cell_todo.emplace_back(position, id);
+          }
+          if (!cases.next) break;
+          query.after = *cases.next;
+        }
+        std::sort(sub.cell_todo.begin(), sub.cell_todo.end());
+        sub.cell_scanned = true;
+        sub.cell_next = 0;
+      }
+      const std::size_t end = std::min(sub.cell_todo.size(), sub.cell_next + page);
+      for (; sub.cell_next < end; ++sub.cell_next) {
+        const auto& [position, id] = sub.cell_todo[sub.cell_next];
+        ASSIGN_OR_RETURN(CaseState state, FoldCase(service_->store(), id, position));
+        const bool handles = HandlesTheCase(sub.who, state.assignee);
+        push(Message("view", sub.channel, position,
+                     {{"view", RenderCaseView(state, handles ? PersonalData::kShown
+                                                             : PersonalData::kMasked)}}));
+        cursor = position;
+      }
+      if (sub.cell_next >= sub.cell_todo.size()) {
+        cursor = upto;
+        sub.cell_todo.clear();
+        sub.cell_scanned = false;  // a further catch-up (after an overflow) scans again
+      }
+      break;
+    }
+  }
+  advance(cursor);
+  *done = cursor >= upto;
+  return Status::Ok();
+}
+
+}  // namespace casegrid

@@ -1,0 +1,132 @@
+// PushHub: the channels of API.md's WebSocket push, fed by the projector as
+// batches of events commit, and the catch-up that makes a subscription with
+// `after` gap-free.
+//
+// Channels and what each message carries (docs/push.md):
+//   events            every event                       {"type":"event", "event"}
+//   case/{id}         its events and the view after each {"type":"event", "event", "view"}
+//   cell/{path}       the view of a case of the subtree as it changes {"type":"view", "view"}
+//   dashboard/{path}  the dashboard of the subtree       {"type":"view", "view"} (coalesced)
+//   alerts            the caller's alerts, raised and acknowledged {"type":"alert", "alert"}
+//
+// How a subscription stays gap-free: it is registered under the hub's lock at
+// the position P the hub has dispatched through; every batch after P reaches
+// it live. Until its catch-up (after, P] has been sent — read from the log,
+// or from the views for view channels, a page at a time as the connection's
+// queue drains — live messages wait in a bounded buffer; if that overflows,
+// the buffer is dropped and the catch-up extends to the new P (the log is the
+// history). So a client gets everything in order, once, and a slow one costs
+// bounded memory.
+//
+// Every message is rendered once per batch and shared (one immutable buffer)
+// by all subscribers that may see it; personal data is masked for those who
+// do not handle the case, as on HTTP.
+//
+// Ownership: store, projector and service must outlive the hub.
+// Thread-safety: OnBatch from the projector thread; Subscribe, Unsubscribe
+// and Drop from any thread; work that reads storage runs on the hub's own
+// small pool, never on the caller's thread.
+#pragma once
+
+#include <boost/asio/thread_pool.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "api/auth.h"
+#include "api/metrics.h"
+#include "engine/case_service.h"
+#include "engine/clock.h"
+#include "projections/projector.h"
+
+namespace casegrid {
+
+using PushMessage = std::shared_ptr<const std::string>;
+
+// Where a subscription's messages go: one connection's bounded send queue.
+// Implemented by the WebSocket session.
+class PushSink {
+ public:
+  virtual ~PushSink() = default;
+  // Queues `message`. `coalesce` non-null: a queued, unsent message with the
+  // same key is replaced instead (dashboards). False when the connection is
+  // closing, e.g. because this message would cross its bounds (1013).
+  virtual bool Push(PushMessage message, const void* coalesce) = 0;
+  // Runs `resume` (on any thread) once the queue is short enough for the
+  // next page of a catch-up; never if the connection closes first.
+  virtual void WhenDrained(std::function<void()> resume) = 0;
+};
+
+struct PushOptions {
+  std::size_t catch_up_page = 256;       // messages read per catch-up step
+  std::size_t max_pending = 4096;        // live messages held during a catch-up
+  std::size_t max_snapshot_cases = 500;  // case views in a cell snapshot
+  std::size_t max_snapshot_alerts = 200;
+  int threads = 2;  // the pool for subscribes and catch-ups
+};
+
+class PushHub {
+ public:
+  // `metrics` counts subscriptions and messages pushed.
+  PushHub(CaseService* service, Projector* projector, const Clock* clock, ApiMetrics* metrics,
+          PushOptions options = {});
+  ~PushHub();
+  PushHub(const PushHub&) = delete;
+  PushHub& operator=(const PushHub&) = delete;
+
+  // The position the views stood at when push began (before projector Start).
+  void Begin(Position at);
+  // One applied batch (the projector's listener).
+  void OnBatch(const ViewChanges& changes);
+
+  // Subscribes `sink` to `channel` for `who`. The answer — "subscribed" (and
+  // the catch-up, or a snapshot), or an "error" with `request_id` — arrives
+  // through the sink. `after` beyond the head is a bad_request.
+  void Subscribe(const std::shared_ptr<PushSink>& sink, const Principal& who,
+                 std::int64_t request_id, const std::string& channel,
+                 std::optional<Position> after);
+  // Ends `sink`'s subscription to `channel`; false if it had none.
+  bool Unsubscribe(const PushSink* sink, const std::string& channel);
+  // Ends all of `sink`'s subscriptions (its connection closed).
+  void Drop(const PushSink* sink);
+  // `sink`'s open subscriptions (counting those still being set up).
+  std::size_t SubscriptionsOf(const PushSink* sink) const;
+
+  Position dispatched() const;
+  // Stops the pool: no more catch-ups. Called before the projector stops.
+  void Stop();
+
+ private:
+  struct Sub;
+  struct CaseFeed;
+  void Setup(std::shared_ptr<Sub> sub, std::optional<Position> after);
+  void CatchUpStep(std::shared_ptr<Sub> sub);
+  Status CatchUpPage(Sub& sub, PushSink& sink, Position upto, bool* done);
+  void Deliver(Sub& sub, const PushMessage& message, Position position);
+  void Fail(const std::shared_ptr<PushSink>& sink, std::int64_t request_id, const Status& why);
+  void Remove(const std::shared_ptr<Sub>& sub);  // mu_ held
+
+  CaseService* const service_;
+  Projector* const projector_;
+  const Clock* const clock_;
+  const PushOptions options_;
+  ApiMetrics* const metrics_;
+  boost::asio::thread_pool pool_;
+  std::atomic<bool> stopped_{false};
+
+  mutable std::mutex mu_;
+  // Guarded by mu_.
+  Position dispatched_ = 0;
+  std::map<std::string, std::vector<std::shared_ptr<Sub>>, std::less<>> by_channel_;
+  std::map<const PushSink*, std::vector<std::shared_ptr<Sub>>> by_sink_;
+  std::map<std::string, std::unique_ptr<CaseFeed>, std::less<>> case_feeds_;
+};
+
+}  // namespace casegrid

@@ -1,0 +1,252 @@
+#include "api/ws_session.h"
+
+#include <simdjson.h>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+
+#include "projections/json_writer.h"
+
+namespace casegrid {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+
+WsSession::WsSession(asio::ip::tcp::socket socket, Principal who, HttpApi* api, PushHub* hub,
+                     ApiMetrics* metrics, const WsOptions& options, std::function<void()> on_end)
+    : ws_(std::move(socket)),
+      who_(std::move(who)),
+      api_(api),
+      hub_(hub),
+      metrics_(metrics),
+      options_(options),
+      on_end_(std::move(on_end)),
+      close_timer_(ws_.get_executor()) {
+  metrics_->ws_connections++;
+  metrics_->ws_connections_open++;
+}
+
+WsSession::~WsSession() {
+  End();
+}
+
+void WsSession::Run(HttpRequest request) {
+  auto req = std::make_shared<HttpRequest>(std::move(request));
+  asio::dispatch(ws_.get_executor(), [self = shared_from_this(), req] {
+    websocket::stream_base::timeout timeout{};
+    timeout.handshake_timeout = std::chrono::seconds(30);
+    timeout.idle_timeout = self->options_.idle_timeout;
+    timeout.keep_alive_pings = true;
+    self->ws_.set_option(timeout);
+    self->ws_.read_message_max(self->options_.max_message_bytes);
+    self->ws_.set_option(websocket::stream_base::decorator(
+        [](websocket::response_type& res) { res.set(http::field::server, "casegrid"); }));
+    self->ws_.async_accept(*req, [self, req](beast::error_code ec) {
+      if (ec) return self->End();
+      self->open_ = true;
+      self->Read();
+      self->WriteNext();
+    });
+  });
+}
+
+void WsSession::Shut() {
+  asio::post(ws_.get_executor(), [self = shared_from_this()] {
+    if (!self->open_) return;
+    {
+      std::lock_guard l(self->mu_);
+      self->overflowed_ = true;  // queue nothing more
+      self->queue_.clear();
+      self->queued_bytes_ = 0;
+      self->drained_.clear();
+    }
+    self->CloseWith(websocket::close_code::going_away);
+  });
+}
+
+void WsSession::Read() {
+  ws_.async_read(buffer_, [self = shared_from_this()](beast::error_code ec, std::size_t bytes) {
+    self->OnRead(ec, bytes);
+  });
+}
+
+void WsSession::OnRead(beast::error_code ec, std::size_t) {
+  if (ec) return End();  // closed, timed out, too big (Beast answers 1009), reset
+  if (!ws_.got_text()) {
+    Answer(0, Status::InvalidArgument("binary frames are not accepted: send JSON ops as text"));
+  } else {
+    const auto data = buffer_.data();
+    HandleOp(std::string_view(static_cast<const char*>(data.data()), data.size()));
+  }
+  buffer_.consume(buffer_.size());
+  Read();
+}
+
+void WsSession::HandleOp(std::string_view text) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (parser.parse(text.data(), text.size()).get(root) || !root.is_object()) {
+    return Answer(0, Status::InvalidArgument("an op must be one JSON object"));
+  }
+  std::int64_t id = 0;
+  if (auto v = root["id"]; v.error() != simdjson::NO_SUCH_FIELD && v.get(id)) {
+    return Answer(0, Status::InvalidArgument("id: must be an integer"));
+  }
+  if (Status admitted = api_->Admit(who_.sub); !admitted.ok()) return Answer(id, admitted);
+  std::string_view op, channel;
+  if (root["op"].get(op)) return Answer(id, Status::InvalidArgument("op: missing or not a string"));
+  if (op != "subscribe" && op != "unsubscribe") {
+    return Answer(id,
+                  Status::InvalidArgument("op: unknown value \"" + std::string(op.substr(0, 50)) +
+                                          "\"; ops are subscribe and unsubscribe"));
+  }
+  if (root["channel"].get(channel)) {
+    return Answer(id, Status::InvalidArgument("channel: missing or not a string"));
+  }
+  if (channel.size() > 512) return Answer(id, Status::InvalidArgument("channel: too long"));
+  if (op == "unsubscribe") {
+    if (!hub_->Unsubscribe(this, std::string(channel))) {
+      return Answer(id, Status::NotFound("not subscribed to " + std::string(channel)));
+    }
+    JsonWriter j;
+    j.BeginObject().Key("type").String("unsubscribed").Key("id").Int(id);
+    j.Key("channel").String(channel).EndObject();
+    Push(std::make_shared<const std::string>(j.Take()), nullptr);
+    return;
+  }
+  std::optional<Position> after;
+  if (auto v = root["after"]; v.error() != simdjson::NO_SUCH_FIELD) {
+    std::uint64_t p = 0;
+    if (v.get(p))
+      return Answer(id, Status::InvalidArgument("after: must be a position (an integer >= 0)"));
+    after = p;
+  }
+  if (hub_->SubscriptionsOf(this) >= options_.max_subscriptions) {
+    return Answer(id, Status::TooLarge("at most " + std::to_string(options_.max_subscriptions) +
+                                       " subscriptions per connection"));
+  }
+  hub_->Subscribe(shared_from_this(), who_, id, std::string(channel), after);
+}
+
+void WsSession::Answer(std::int64_t id, const Status& why) {
+  JsonWriter j;
+  j.BeginObject().Key("type").String("error").Key("id").Int(id);
+  j.Key("error").Raw(ErrorJson(why)).EndObject();
+  Push(std::make_shared<const std::string>(j.Take()), nullptr);
+}
+
+bool WsSession::Push(PushMessage message, const void* coalesce) {
+  bool schedule = false;
+  {
+    std::lock_guard l(mu_);
+    if (ended_ || overflowed_) return false;
+    if (coalesce != nullptr) {
+      for (auto it = queue_.rbegin(); it != queue_.rend(); ++it) {
+        if (it->coalesce == coalesce) {
+          queued_bytes_ = queued_bytes_ - it->message->size() + message->size();
+          it->message = std::move(message);
+          return true;
+        }
+      }
+    }
+    if (queue_.size() + 1 > options_.max_queue_messages ||
+        queued_bytes_ + message->size() > options_.max_queue_bytes) {
+      overflowed_ = true;
+      queue_.clear();
+      queued_bytes_ = 0;
+      drained_.clear();
+      metrics_->slow_client_closes++;
+      asio::post(ws_.get_executor(), [self = shared_from_this()] {
+        self->CloseWith(websocket::close_code::try_again_later);
+      });
+      return false;
+    }
+    queued_bytes_ += message->size();
+    queue_.push_back(Queued{std::move(message), coalesce});
+    if (!write_scheduled_) schedule = write_scheduled_ = true;
+  }
+  if (schedule) asio::post(ws_.get_executor(), [self = shared_from_this()] { self->WriteNext(); });
+  return true;
+}
+
+void WsSession::WhenDrained(std::function<void()> resume) {
+  {
+    std::lock_guard l(mu_);
+    if (ended_ || overflowed_) return;
+    if (queued_bytes_ > options_.max_queue_bytes / 4 ||
+        queue_.size() > options_.max_queue_messages / 4) {
+      drained_.push_back(std::move(resume));
+      return;
+    }
+  }
+  resume();
+}
+
+void WsSession::WriteNext() {
+  if (!open_ || writing_ || closing_sent_) return;
+  PushMessage next;
+  std::vector<std::function<void()>> resume;
+  {
+    std::lock_guard l(mu_);
+    if (queue_.empty()) {
+      write_scheduled_ = false;
+    } else {
+      next = std::move(queue_.front().message);
+      queue_.pop_front();
+      queued_bytes_ -= next->size();
+      if (!drained_.empty() && queued_bytes_ <= options_.max_queue_bytes / 4 &&
+          queue_.size() <= options_.max_queue_messages / 4) {
+        resume.swap(drained_);
+      }
+    }
+  }
+  for (auto& r : resume) r();
+  if (!next) {
+    if (close_after_write_) CloseWith(*close_after_write_);
+    return;
+  }
+  writing_ = true;
+  ws_.text(true);
+  ws_.async_write(asio::buffer(*next),
+                  [self = shared_from_this(), next](beast::error_code ec, std::size_t) {
+                    self->writing_ = false;
+                    if (ec) return self->End();
+                    if (self->close_after_write_) return self->CloseWith(*self->close_after_write_);
+                    self->WriteNext();
+                  });
+}
+
+void WsSession::CloseWith(websocket::close_code code) {
+  if (!open_ || closing_sent_) return;
+  if (writing_) {
+    close_after_write_ = code;  // one write at a time: after the one in flight
+    return;
+  }
+  closing_sent_ = true;
+  close_timer_.expires_after(options_.close_timeout);
+  close_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    if (ec) return;  // cancelled: closed in time
+    beast::error_code ignored;
+    beast::get_lowest_layer(self->ws_).socket().close(ignored);
+    self->End();
+  });
+  ws_.async_close(websocket::close_reason(code),
+                  [self = shared_from_this()](beast::error_code) { self->End(); });
+}
+
+void WsSession::End() {
+  {
+    std::lock_guard l(mu_);
+    if (ended_) return;
+    ended_ = true;
+    queue_.clear();
+    queued_bytes_ = 0;
+    drained_.clear();
+  }
+  close_timer_.cancel();
+  hub_->Drop(this);
+  metrics_->ws_connections_open--;
+  if (on_end_) on_end_();
+}
+
+}  // namespace casegrid

@@ -1,0 +1,104 @@
+// WsSession: one WebSocket connection at /ws (API.md, "Push").
+//
+// The client sends one JSON op per text frame — subscribe, unsubscribe — and
+// receives the hub's messages. Like Beast's chat-multi example: the session
+// lives on its own strand with one read and one write in flight; messages are
+// shared immutable buffers, queued by pointer, never copied per client.
+//
+// Bounds: a message from the client is at most `max_message_bytes` (larger:
+// closed with 1009 by Beast); binary frames, bad JSON, unknown ops and
+// channels get an "error" message and change nothing; at most
+// `max_subscriptions`; ops count against the token's request rate. The send
+// queue holds at most `max_queue_messages` and `max_queue_bytes`: a client
+// that falls that far behind is closed with 1013 (try again later) and may
+// resume with `after`; if even the close cannot be written within
+// `close_timeout`, the socket is dropped. Queued dashboard views are
+// coalesced: a newer view of the same subscription replaces an unsent one.
+// Pings go out when the connection is idle for half of `idle_timeout`; a peer
+// silent for all of it is dropped.
+//
+// Thread-safety: Push and WhenDrained from any thread (one small lock);
+// everything else on the session's strand.
+#pragma once
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
+
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "api/http_api.h"
+#include "api/push_hub.h"
+
+namespace casegrid {
+
+struct WsOptions {
+  std::size_t max_message_bytes = 64 * 1024;
+  std::size_t max_subscriptions = 64;
+  std::size_t max_queue_messages = 8192;
+  std::size_t max_queue_bytes = 8 << 20;
+  std::chrono::seconds idle_timeout{60};
+  std::chrono::seconds close_timeout{5};
+};
+
+class WsSession : public PushSink, public std::enable_shared_from_this<WsSession> {
+ public:
+  // `on_end` runs once when the connection is gone (the server's count).
+  WsSession(boost::asio::ip::tcp::socket socket, Principal who, HttpApi* api, PushHub* hub,
+            ApiMetrics* metrics, const WsOptions& options, std::function<void()> on_end);
+  ~WsSession() override;
+
+  // Completes the upgrade of `request` and starts reading ops.
+  void Run(HttpRequest request);
+  // Server shutdown: close with 1001 (going away) after the write in flight.
+  void Shut();
+
+  bool Push(PushMessage message, const void* coalesce) override;
+  void WhenDrained(std::function<void()> resume) override;
+
+ private:
+  struct Queued {
+    PushMessage message;
+    const void* coalesce;
+  };
+  void Read();
+  void OnRead(boost::beast::error_code ec, std::size_t bytes);
+  void HandleOp(std::string_view text);
+  void Answer(std::int64_t id, const Status& why);
+  void WriteNext();
+  void CloseWith(boost::beast::websocket::close_code code);
+  void End();
+
+  boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
+  boost::beast::flat_buffer buffer_;
+  const Principal who_;
+  HttpApi* const api_;
+  PushHub* const hub_;
+  ApiMetrics* const metrics_;
+  const WsOptions& options_;
+  std::function<void()> on_end_;
+  boost::asio::steady_timer close_timer_;
+
+  // On the strand.
+  bool open_ = false;
+  bool writing_ = false;
+  std::optional<boost::beast::websocket::close_code> close_after_write_;
+  bool closing_sent_ = false;
+
+  std::mutex mu_;
+  // Guarded by mu_.
+  std::deque<Queued> queue_;
+  std::size_t queued_bytes_ = 0;
+  bool write_scheduled_ = false;  // a WriteNext is posted or running
+  bool overflowed_ = false;       // closing as too slow: nothing more is queued
+  bool ended_ = false;
+  std::vector<std::function<void()>> drained_;
+};
+
+}  // namespace casegrid

@@ -1,0 +1,353 @@
+// WebSocket push end to end: the real server on a loopback port, Beast's
+// WebSocket client, every channel, resume with `after`, the errors, the
+// limits, a stalled client closed with 1013 while another keeps receiving,
+// and 1001 on shutdown.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "tests/http_api_fixture.h"
+#include "tests/support/ws_client.h"
+
+namespace casegrid {
+namespace {
+
+using testing::PushedMessage;
+using testing::ReportBody;
+namespace http = boost::beast::http;
+using testing::WsClient;
+
+class PushTest : public testing::HttpApiFixture {
+ protected:
+  std::unique_ptr<WsClient> Open(const std::string& token, int receive_buffer = 0) {
+    auto c = std::make_unique<WsClient>();
+    EXPECT_TRUE(c->Connect(server_->port(), "/ws?token=" + token, receive_buffer))
+        << "upgrade answered " << c->status();
+    return c;
+  }
+  static std::string SubscribeOp(int id, const std::string& channel,
+                                 std::optional<Position> after = std::nullopt) {
+    std::string op =
+        R"({"op":"subscribe","id":)" + std::to_string(id) + R"(,"channel":")" + channel + "\"";
+    if (after) op += R"(,"after":)" + std::to_string(*after);
+    return op + "}";
+  }
+  // The next message, which must be of `type`.
+  static PushedMessage Expect(WsClient& c, const std::string& type) {
+    auto m = c.Next();
+    EXPECT_TRUE(m.has_value()) << "no " << type << " message came";
+    if (!m) return {};
+    auto parsed = PushedMessage::Parse(*m);
+    EXPECT_EQ(parsed.type, type) << *m;
+    return parsed;
+  }
+  static std::string ErrorOf(WsClient& c, const std::string& op) {
+    c.Send(op);
+    auto m = Expect(c, "error");
+    return m.error_code;
+  }
+  std::string Auditor() { return Token("auditor-1", Role::kAuditor); }
+  std::string Operator() { return Token("operator-1", Role::kOperator); }
+  // Appends `n` notes to `case_id` through the service, each fsync'd.
+  void Notes(const std::string& case_id, int n, std::size_t text_bytes = 20) {
+    for (int i = 0; i < n; ++i) {
+      Must(Act(case_id, "note",
+               R"({"text":")" + std::string(text_bytes, 'a' + static_cast<char>(i % 26)) + "\"}"));
+    }
+  }
+  // Appends `n` notes to `case_id` in one write (one fsync).
+  void BulkNotes(const std::string& case_id, int n, std::size_t text_bytes) {
+    AppendRequest append{CaseStream(case_id), ExpectedVersion::Any(), "officer-7", {}};
+    for (int i = 0; i < n; ++i) {
+      append.events.push_back(
+          NewEvent{"", "NoteAdded", R"({"text":")" + std::string(text_bytes, 'n') + "\"}"});
+    }
+    ASSERT_TRUE(store_->Append(std::move(append)).ok());
+  }
+  Position Head() { return store_->Head().position; }
+};
+
+TEST_F(PushTest, EventsChannelGivesASnapshotPositionThenEveryEventLive) {
+  auto c = Open(Auditor());
+  c->Send(SubscribeOp(1, "events"));
+  auto subscribed = Expect(*c, "subscribed");
+  EXPECT_EQ(subscribed.id, 1);
+  EXPECT_EQ(subscribed.channel, "events");
+  EXPECT_NE(subscribed.raw.find("\"snapshot\":null"), std::string::npos) << subscribed.raw;
+  const std::string id = NewCase();
+  Notes(id, 3);
+  // The auditor's own subscription was recorded (AuditRead) and is in the log too.
+  Position last = subscribed.position;
+  while (last < Head()) {
+    auto m = Expect(*c, "event");
+    if (m.type != "event") break;
+    EXPECT_EQ(m.position, last + 1) << "a gap or a duplicate";
+    last = m.position;
+  }
+  EXPECT_EQ(last, Head());
+}
+
+TEST_F(PushTest, CaseChannelCarriesEachEventWithTheViewAfterIt) {
+  const std::string id = NewCase();
+  auto c = Open(Operator());
+  c->Send(SubscribeOp(7, "case/" + id));
+  auto subscribed = Expect(*c, "subscribed");
+  EXPECT_NE(subscribed.raw.find("\"state\":\"reported\""), std::string::npos) << subscribed.raw;
+  Must(Act(id, "assign", R"({"assignee":"officer-7"})"));
+  Must(Act(id, "accept", "{}", "officer-7"));
+  auto assigned = Expect(*c, "event");
+  EXPECT_EQ(assigned.channel, "case/" + id);
+  EXPECT_NE(assigned.raw.find("\"type\":\"CaseAssigned\""), std::string::npos) << assigned.raw;
+  EXPECT_NE(assigned.raw.find("\"state\":\"assigned\""), std::string::npos) << assigned.raw;
+  auto accepted = Expect(*c, "event");
+  EXPECT_GT(accepted.position, assigned.position);
+  EXPECT_NE(accepted.raw.find("\"state\":\"in_progress\""), std::string::npos) << accepted.raw;
+  // An operator handles cases: the reporter's phone is shown.
+  EXPECT_NE(subscribed.raw.find("13800000000"), std::string::npos);
+
+  // A grid worker in scope who does not handle it: masked view, no event data.
+  auto other = Open(Token("worker-3", Role::kGridWorker, {"santai/tongchuan"}));
+  other->Send(SubscribeOp(1, "case/" + id, 0));
+  Expect(*other, "subscribed");
+  auto reported = Expect(*other, "event");
+  EXPECT_EQ(reported.raw.find("13800000000"), std::string::npos) << reported.raw;
+  EXPECT_NE(reported.raw.find("138****0000"), std::string::npos) << reported.raw;
+  EXPECT_EQ(reported.raw.find("\"data\""), std::string::npos) << reported.raw;
+  // The resume replays the same views, event by event.
+  EXPECT_NE(Expect(*other, "event").raw.find("\"state\":\"assigned\""), std::string::npos);
+  EXPECT_NE(Expect(*other, "event").raw.find("\"state\":\"in_progress\""), std::string::npos);
+}
+
+TEST_F(PushTest, CellDashboardAndAlertsChannels) {
+  auto officer = Open(Token("officer-7", Role::kOfficer, {"santai/tongchuan/a03/g12"}));
+  officer->Send(SubscribeOp(1, "alerts"));
+  auto alerts = Expect(*officer, "subscribed");
+  EXPECT_NE(alerts.raw.find("\"alerts\":[]"), std::string::npos) << alerts.raw;
+  auto op = Open(Operator());
+  op->Send(SubscribeOp(2, "cell/santai/tongchuan"));
+  EXPECT_NE(Expect(*op, "subscribed").raw.find("\"cases\":[]"), std::string::npos);
+  op->Send(SubscribeOp(3, "dashboard/santai"));
+  auto dashboard = Expect(*op, "subscribed");
+  EXPECT_NE(dashboard.raw.find("\"total\":0"), std::string::npos) << dashboard.raw;
+
+  const std::string id = NewCase();
+  // The cell channel gets the case's view, the dashboard its new figures
+  // (in either order: they are two channels).
+  bool got_view = false, got_dashboard = false;
+  for (int i = 0; i < 2; ++i) {
+    auto m = Expect(*op, "view");
+    if (m.channel == "cell/santai/tongchuan") {
+      got_view = m.raw.find(id) != std::string::npos;
+    } else if (m.channel == "dashboard/santai") {
+      got_dashboard = m.raw.find("\"total\":1") != std::string::npos;
+    }
+  }
+  EXPECT_TRUE(got_view);
+  EXPECT_TRUE(got_dashboard);
+  // The officer of the cell hears of the new case.
+  auto alert = Expect(*officer, "alert");
+  EXPECT_NE(alert.raw.find("\"kind\":\"new_case\""), std::string::npos) << alert.raw;
+  EXPECT_NE(alert.raw.find(id), std::string::npos);
+  // Acknowledging it over HTTP is pushed too.
+  const std::string alert_id = std::to_string(alert.position) + "-new_case";
+  auto acked = Send(http::verb::post, "/api/v1/alerts/" + alert_id + "/ack",
+                    Token("officer-7", Role::kOfficer, {"santai/tongchuan/a03/g12"}));
+  ASSERT_EQ(acked.status, 200u) << acked.body;
+  auto closed = Expect(*officer, "alert");
+  EXPECT_NE(closed.raw.find("\"acknowledged\":true"), std::string::npos) << closed.raw;
+  EXPECT_GT(closed.position, alert.position);
+}
+
+TEST_F(PushTest, BadOpsGetAClearErrorAndTheConnectionStays) {
+  const std::string id = NewCase();
+  auto c = Open(Token("officer-7", Role::kOfficer, {"santai/tongchuan/a03/g12"}));
+  EXPECT_EQ(ErrorOf(*c, "not json"), "bad_request");
+  EXPECT_EQ(ErrorOf(*c, "[1,2]"), "bad_request");
+  EXPECT_EQ(ErrorOf(*c, R"({"op":"dance","id":1,"channel":"events"})"), "bad_request");
+  EXPECT_EQ(ErrorOf(*c, R"({"op":"subscribe","id":"x","channel":"events"})"), "bad_request");
+  EXPECT_EQ(ErrorOf(*c, R"({"op":"subscribe","id":1})"), "bad_request");
+  EXPECT_EQ(ErrorOf(*c, R"({"op":"subscribe","id":1,"channel":"weather"})"), "bad_request");
+  EXPECT_EQ(ErrorOf(*c, R"({"op":"subscribe","id":1,"channel":"alerts","after":-1})"),
+            "bad_request");
+  EXPECT_EQ(ErrorOf(*c, SubscribeOp(1, "alerts", Head() + 100)), "bad_request");
+  EXPECT_EQ(ErrorOf(*c, SubscribeOp(1, "events")), "forbidden");  // auditors only
+  EXPECT_EQ(ErrorOf(*c, SubscribeOp(1, "case/C-20990101-000001")), "not_found");
+  EXPECT_EQ(ErrorOf(*c, SubscribeOp(1, "dashboard/santai")), "forbidden");  // above its cells
+  EXPECT_EQ(ErrorOf(*c, SubscribeOp(1, "cell/nowhere")), "forbidden");
+  EXPECT_EQ(ErrorOf(*c, R"({"op":"unsubscribe","id":1,"channel":"alerts"})"), "not_found");
+  c->SendBinary(std::string("\x01\x02\x03", 3));
+  EXPECT_EQ(Expect(*c, "error").error_code, "bad_request");
+  // Still usable: a good subscription, a duplicate, an unsubscribe.
+  c->Send(SubscribeOp(9, "case/" + id));
+  EXPECT_EQ(Expect(*c, "subscribed").id, 9);
+  EXPECT_EQ(ErrorOf(*c, SubscribeOp(10, "case/" + id)), "conflict");
+  c->Send(R"({"op":"unsubscribe","id":11,"channel":"case/)" + id + "\"}");
+  EXPECT_EQ(Expect(*c, "unsubscribed").id, 11);
+  Notes(id, 1);
+  EXPECT_FALSE(c->Next(std::chrono::milliseconds(300))) << "unsubscribed, yet a message came";
+  // Nothing a bad op sent was written: only the note is new.
+  EXPECT_EQ(metrics_.subscriptions_open.load(), 0u);
+}
+
+TEST_F(PushTest, UpgradeNeedsAValidToken) {
+  WsClient none;
+  EXPECT_FALSE(none.Connect(server_->port(), "/ws"));
+  EXPECT_EQ(none.status(), 401u);
+  WsClient bad;
+  EXPECT_FALSE(bad.Connect(server_->port(), "/ws?token=not.a.token"));
+  EXPECT_EQ(bad.status(), 401u);
+  // A plain GET of /ws is a bad request, not a route that does nothing.
+  EXPECT_EQ(Send(http::verb::get, "/ws", Operator()).status, 400u);
+}
+
+class PushLimitsTest : public PushTest {
+ protected:
+  void AdjustServer(HttpServerOptions& o) override {
+    o.max_ws_per_token = 2;
+    o.ws.max_subscriptions = 3;
+    o.ws.max_message_bytes = 1024;
+    o.ws.max_queue_messages = 1000;
+    o.ws.max_queue_bytes = 1 << 20;
+  }
+  PushOptions HubOptions() override {
+    PushOptions o;
+    o.catch_up_page = 4;
+    return o;
+  }
+};
+
+TEST_F(PushLimitsTest, ResumeWithAfterGetsEverythingMissedInOrderThenLive) {
+  const std::string id = NewCase();
+  Notes(id, 5);
+  Position seen = 0;
+  {
+    auto c = Open(Auditor());
+    c->Send(SubscribeOp(1, "events", 0));
+    Expect(*c, "subscribed");
+    // Read a few, then drop the connection.
+    for (int i = 0; i < 4; ++i) seen = Expect(*c, "event").position;
+    c->Close();
+  }
+  ASSERT_EQ(seen, 4u);
+  Notes(id, 20);  // committed while away
+  // Commit more while the catch-up runs (pages of 4: see HubOptions below).
+  std::atomic<bool> writing{true};
+  std::thread writer([&] {
+    for (int i = 0; i < 30; ++i) Must(Act(id, "note", R"({"text":"during the catch-up"})"));
+    writing = false;
+  });
+  auto c = Open(Auditor());
+  c->Send(SubscribeOp(2, "events", seen));
+  auto subscribed = Expect(*c, "subscribed");
+  EXPECT_EQ(subscribed.position, seen);
+  writer.join();
+  Notes(id, 3);  // and after it
+  Position last = seen;
+  while (last < Head()) {
+    auto m = Expect(*c, "event");
+    if (m.type != "event") break;
+    ASSERT_EQ(m.position, last + 1) << "a gap or a duplicate after " << last;
+    last = m.position;
+  }
+  EXPECT_EQ(last, Head());
+  EXPECT_FALSE(c->Next(std::chrono::milliseconds(200))) << "a message beyond the head";
+}
+
+TEST_F(PushLimitsTest, SubscriptionsPerConnectionAndConnectionsPerToken) {
+  auto c = Open(Operator());
+  const std::string id = NewCase();
+  c->Send(SubscribeOp(1, "alerts"));
+  Expect(*c, "subscribed");
+  c->Send(SubscribeOp(2, "case/" + id));
+  Expect(*c, "subscribed");
+  c->Send(SubscribeOp(3, "dashboard/"));
+  Expect(*c, "subscribed");
+  EXPECT_EQ(ErrorOf(*c, SubscribeOp(4, "cell/")), "too_large");
+
+  auto second = Open(Operator());
+  WsClient third;
+  EXPECT_FALSE(third.Connect(server_->port(), "/ws?token=" + Operator()));
+  EXPECT_EQ(third.status(), 429u);
+  // Another subject is not affected.
+  auto other = Open(Auditor());
+  EXPECT_TRUE(other->open());
+  // Closing one frees a place.
+  second->Close();
+  bool admitted = false;
+  for (int i = 0; i < 50 && !admitted; ++i) {
+    WsClient again;
+    admitted = again.Connect(server_->port(), "/ws?token=" + Operator());
+    if (!admitted) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(admitted);
+}
+
+TEST_F(PushLimitsTest, AnOversizedMessageClosesWith1009) {
+  auto c = Open(Operator());
+  c->Send(R"({"op":"subscribe","id":1,"channel":")" + std::string(2000, 'x') + "\"}");
+  EXPECT_EQ(c->WaitClosed(), 1009);
+  // The server is unharmed.
+  auto d = Open(Operator());
+  d->Send(SubscribeOp(1, "alerts"));
+  Expect(*d, "subscribed");
+}
+
+TEST_F(PushLimitsTest, AStalledClientIsClosedWith1013WhileAnotherKeepsReceiving) {
+  const std::string id = NewCase();
+  auto fast = Open(Auditor());
+  Position last = Head();
+  fast->Send(SubscribeOp(1, "events", last));
+  Expect(*fast, "subscribed");
+  // The stalled client subscribes, then stops reading; a small receive
+  // buffer makes its socket fill quickly.
+  auto stalled = Open(Token("auditor-2", Role::kAuditor), 4096);
+  stalled->Send(SubscribeOp(1, "events", Head()));
+  for (int round = 0; round < 40 && metrics_.slow_client_closes.load() == 0; ++round) {
+    BulkNotes(id, 100, 3000);
+    // The fast client reads everything as it comes.
+    while (last < Head()) {
+      auto m = fast->Next();
+      ASSERT_TRUE(m.has_value()) << "the fast client stopped receiving at " << last;
+      auto parsed = PushedMessage::Parse(*m);
+      if (parsed.type != "event") continue;  // its "subscribed"
+      ASSERT_EQ(parsed.position, last + 1);
+      last = parsed.position;
+    }
+  }
+  ASSERT_EQ(metrics_.slow_client_closes.load(), 1u) << "the stalled client was never closed";
+  // When it reads again it finds what was sent, then the close: 1013.
+  EXPECT_EQ(stalled->WaitClosed(std::chrono::seconds(20)), 1013);
+  // And the fast one still receives.
+  Notes(id, 1);
+  auto m = fast->Next();
+  ASSERT_TRUE(m.has_value());
+  EXPECT_EQ(PushedMessage::Parse(*m).position, last + 1);
+}
+
+TEST_F(PushLimitsTest, ShutdownClosesWith1001) {
+  auto c = Open(Operator());
+  c->Send(SubscribeOp(1, "alerts"));
+  Expect(*c, "subscribed");
+  std::thread stop([&] { server_->Stop(); });
+  EXPECT_EQ(c->WaitClosed(), 1001);
+  stop.join();
+}
+
+TEST_F(PushTest, MetricsCountPushAndAppendLatency) {
+  auto c = Open(Operator());
+  c->Send(SubscribeOp(1, "dashboard/"));
+  Expect(*c, "subscribed");
+  auto reported = Send(http::verb::post, "/api/v1/cases", Operator(), ReportBody());
+  ASSERT_EQ(reported.status, 201u) << reported.body;
+  Expect(*c, "view");
+  auto text = Send(http::verb::get, "/metrics", "").body;
+  EXPECT_NE(text.find("casegrid_append_latency_seconds_count 1"), std::string::npos) << text;
+  EXPECT_NE(text.find("casegrid_append_latency_seconds_bucket{le=\"+Inf\"} 1"), std::string::npos);
+  EXPECT_NE(text.find("casegrid_ws_connections 1"), std::string::npos) << text;
+  EXPECT_NE(text.find("casegrid_subscriptions 1"), std::string::npos) << text;
+  EXPECT_NE(text.find("casegrid_messages_pushed_total"), std::string::npos);
+  EXPECT_NE(text.find("casegrid_slow_client_closes_total 0"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace casegrid

@@ -189,6 +189,41 @@ TEST_F(PushTest, BadOpsGetAClearErrorAndTheConnectionStays) {
   EXPECT_EQ(metrics_.subscriptions_open.load(), 0u);
 }
 
+TEST_F(PushTest, EachChannelAnswersTheRolesAPIMdGivesIt) {
+  const std::string id = NewCase();
+  const std::vector<Role> all = {Role::kOperator,   Role::kOfficer,   Role::kMediator,
+                                 Role::kGridWorker, Role::kVolunteer, Role::kSupervisor,
+                                 Role::kAuditor,    Role::kAdmin};
+  const std::vector<std::pair<std::string, std::vector<Role>>> rows = {
+      {"events", {Role::kAuditor}},        {"case/" + id, all}, {"cell/santai", all},
+      {"dashboard/santai/tongchuan", all}, {"alerts", all},
+  };
+  for (Role role : all) {
+    auto c = Open(Token(std::string(Name(role)) + "-1", role));
+    int id_no = 0;
+    for (const auto& [channel, allowed] : rows) {
+      c->Send(SubscribeOp(++id_no, channel));
+      PushedMessage parsed;
+      while (parsed.id != id_no) {  // the auditor's events channel carries its own reads
+        auto m = c->Next();
+        ASSERT_TRUE(m.has_value()) << channel << " as " << Name(role);
+        parsed = PushedMessage::Parse(*m);
+      }
+      const bool ok = std::find(allowed.begin(), allowed.end(), role) != allowed.end();
+      EXPECT_EQ(parsed.type, ok ? "subscribed" : "error") << channel << " as " << Name(role);
+      if (!ok) {
+        EXPECT_EQ(parsed.error_code, "forbidden") << channel << " as " << Name(role);
+      }
+    }
+  }
+  // Out of scope: a handler bounded to one cluster.
+  auto officer = Open(Token("officer-9", Role::kOfficer, {"santai/other"}));
+  for (const std::string& channel :
+       {"case/" + id, std::string("cell/santai"), std::string("dashboard/santai/tongchuan")}) {
+    EXPECT_EQ(ErrorOf(*officer, SubscribeOp(1, channel)), "forbidden") << channel;
+  }
+}
+
 TEST_F(PushTest, UpgradeNeedsAValidToken) {
   WsClient none;
   EXPECT_FALSE(none.Connect(server_->port(), "/ws"));

@@ -6,6 +6,7 @@
 // without one serve refuses to start, unless --dev, which makes a random one
 // and prints it with a token for each role.
 #include <openssl/rand.h>
+#include <sys/resource.h>
 
 #include <csignal>
 #include <iostream>
@@ -96,6 +97,12 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
       service_options.policy.first_contact_ms = a->first_contact_min * kMin;
       service_options.policy.callback_ms = a->callback_min * kMin;
       service_options.policy.mediation_ms = a->mediation_min * kMin;
+      // Every connection is a descriptor: allow as many as the system lets us.
+      if (rlimit files{};
+          getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+        files.rlim_cur = files.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &files);
+      }
       StoreOptions options;
       options.path = LogDir(a->data);
       auto store = EventStore::Open(options);

@@ -1,0 +1,97 @@
+// The time and size bounds of the server, each crossed: oversized headers,
+// a body that never finishes, an idle keep-alive connection, and a WebSocket
+// peer that stops answering pings — while one that answers stays.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "tests/http_api_fixture.h"
+#include "tests/support/ws_client.h"
+
+namespace casegrid {
+namespace {
+
+using testing::WsClient;
+namespace http = boost::beast::http;
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+class HttpLimitsTest : public testing::HttpApiFixture {
+ protected:
+  void AdjustServer(HttpServerOptions& o) override {
+    o.request_timeout = std::chrono::seconds(1);
+    o.max_header_bytes = 2048;
+    o.ws.idle_timeout = std::chrono::seconds(1);
+  }
+  // Sends `raw` bytes on a fresh connection; returns what comes back until
+  // the server closes it (or `wait` passes), and whether it closed.
+  std::pair<std::string, bool> Raw(const std::string& raw, std::chrono::milliseconds wait) {
+    asio::io_context io;
+    tcp::socket socket(io);
+    socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), server_->port()));
+    asio::write(socket, asio::buffer(raw));
+    std::string got;
+    bool closed = false;
+    std::array<char, 4096> buf;
+    std::function<void()> read = [&] {
+      socket.async_read_some(asio::buffer(buf), [&](boost::system::error_code ec, std::size_t n) {
+        got.append(buf.data(), n);
+        if (ec) {
+          closed = true;
+          return;
+        }
+        read();
+      });
+    };
+    read();
+    io.run_for(wait);
+    return {got, closed};
+  }
+};
+
+TEST_F(HttpLimitsTest, OversizedHeadersAreTooLarge) {
+  auto [answer, closed] =
+      Raw("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(4096, 'a') + "\r\n\r\n",
+          std::chrono::seconds(3));
+  EXPECT_NE(answer.find("413"), std::string::npos) << answer;
+  EXPECT_NE(answer.find("too_large"), std::string::npos) << answer;
+  EXPECT_TRUE(closed);
+}
+
+TEST_F(HttpLimitsTest, ABodyThatNeverFinishesIsDroppedAndWritesNothing) {
+  const Position before = store_->Head().position;
+  const std::string token = Token("operator-1", Role::kOperator);
+  const auto start = std::chrono::steady_clock::now();
+  auto [answer, closed] =
+      Raw("POST /api/v1/cases HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token +
+              "\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{\"kind\":",
+          std::chrono::seconds(5));
+  EXPECT_TRUE(closed) << "a slow body was kept past the request timeout";
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  EXPECT_EQ(answer.find("201"), std::string::npos) << answer;
+  EXPECT_EQ(store_->Head().position, before);
+}
+
+TEST_F(HttpLimitsTest, AnIdleKeepAliveConnectionIsClosed) {
+  auto [answer, closed] = Raw("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", std::chrono::seconds(5));
+  EXPECT_NE(answer.find("200 OK"), std::string::npos) << answer;
+  EXPECT_TRUE(closed) << "an idle keep-alive connection was kept past the timeout";
+}
+
+TEST_F(HttpLimitsTest, AWebSocketPeerThatStopsAnsweringPingsIsDropped) {
+  const std::string token = Token("operator-1", Role::kOperator);
+  WsClient alive, dead;
+  ASSERT_TRUE(alive.Connect(server_->port(), "/ws?token=" + token));
+  ASSERT_TRUE(dead.Connect(server_->port(), "/ws?token=" + token));
+  alive.Send(R"({"op":"subscribe","id":1,"channel":"alerts"})");
+  ASSERT_TRUE(alive.Next().has_value());
+  // `dead` never reads again, so it never answers a ping; `alive` reads (and
+  // so answers pings) for three idle timeouts.
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  while (std::chrono::steady_clock::now() < until) alive.Next(std::chrono::milliseconds(100));
+  EXPECT_TRUE(alive.open()) << "a peer answering pings was dropped";
+  EXPECT_EQ(metrics_.ws_connections_open.load(), 1u) << "the silent peer is still connected";
+}
+
+}  // namespace
+}  // namespace casegrid

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <map>
 
+#include "api/static_files.h"
 #include "engine/command_body.h"
 #include "engine/hash_chain.h"
 #include "engine/names.h"
@@ -212,7 +213,7 @@ HttpApi::HttpApi(CaseService* service, Projector* projector, const TokenAuthorit
       limiter_(options.requests_per_second, options.burst) {}
 
 HttpResponse HttpApi::Handle(const HttpRequest& req) {
-  metrics_->requests++;
+  metrics_->requests.Increment();
   const std::string_view target = req.target();
   const auto q = target.find('?');
   Call call{req, {}, {}, {}};
@@ -237,7 +238,7 @@ HttpResponse HttpApi::Handle(const HttpRequest& req) {
   }
   auto routed = Route(call);
   if (!routed.ok()) {
-    metrics_->errors++;
+    metrics_->errors.Increment();
     return ErrorResponse(routed.status(), req.version(), req.keep_alive());
   }
   return std::move(routed).value();
@@ -293,8 +294,7 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
     return Json(http::status::ok, j.Take(), req);
   }
   if (get && s.size() == 1 && s[0] == "metrics") {
-    std::string text =
-        RenderMetrics(*metrics_, service_->store().Head().position, projector_->position());
+    std::string text = metrics_->Render(service_->store().Head().position, projector_->position());
     HttpResponse res{http::status::ok, req.version()};
     res.set(http::field::content_type, "text/plain; version=0.0.4");
     res.keep_alive(req.keep_alive());
@@ -302,6 +302,8 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
     res.prepare_payload();
     return res;
   }
+  // The browser screens and their files (static_files.h): no token needed.
+  if (auto page = ServeWebFile(req, options_.web_root)) return std::move(*page);
   if (s.size() < 2 || s[0] != "api" || s[1] != "v1") return Status::NotFound("no such route");
 
   // Everything under /api/v1 needs a token.

@@ -36,6 +36,7 @@ struct HttpApiOptions {
   std::size_t max_page = 1000;       // events per GET /events page, cases per list page
   double requests_per_second = 200;  // per token subject, sustained
   double burst = 400;                // per token subject, at once
+  std::string web_root;              // the browser screens' files; "" = the source tree's api/web
 };
 
 // A token bucket per token subject: `rate` requests a second, `burst` at

@@ -30,10 +30,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
         workers_(workers),
         options_(options),
         stopping_(stopping) {
-    metrics_->connections++;
-    metrics_->connections_open++;
+    metrics_->connections.Increment();
+    metrics_->connections_open.Increment();
   }
-  ~HttpSession() { metrics_->connections_open--; }
+  ~HttpSession() { metrics_->connections_open.Decrement(); }
 
   void Run() {
     asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->Read(); });
@@ -78,7 +78,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     if (target.substr(0, target.find('?')) == "/ws") {
       Principal who;
       if (Status s = server_->AdmitWebSocket(parser_->get(), &who); !s.ok()) {
-        metrics_->errors++;
+        metrics_->errors.Increment();
         return Write(
             std::make_shared<HttpResponse>(ErrorResponse(s, parser_->get().version(), false)));
       }
@@ -182,6 +182,7 @@ Status HttpServer::Start() {
   RETURN_IF_ERROR(listener_->Open(tcp::endpoint(address, options_.port)));
   port_ = listener_->port();
   listener_->Accept();
+  work_.emplace(io_.get_executor());
   for (int i = 0; i < options_.io_threads; ++i) threads_.emplace_back([this] { io_.run(); });
   return Status::Ok();
 }
@@ -254,6 +255,7 @@ void HttpServer::Stop() {
     if (!open) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
+  work_.reset();
   io_.stop();
   for (auto& t : threads_) t.join();
   threads_.clear();

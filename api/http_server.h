@@ -13,6 +13,7 @@
 // Thread-safety: Start/Stop from one controlling thread.
 #pragma once
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
 
@@ -21,6 +22,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -72,6 +74,9 @@ class HttpServer {
   PushHub* const hub_;
   const HttpServerOptions options_;
   boost::asio::io_context io_;
+  // Keeps the io threads running until Stop has drained the sessions: a
+  // worker may post a session's answer after every socket went quiet.
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
   boost::asio::thread_pool workers_;
   std::shared_ptr<Listener> listener_;
   std::vector<std::thread> threads_;

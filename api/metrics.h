@@ -1,46 +1,55 @@
-// ApiMetrics: the counters GET /metrics exports in Prometheus text format.
+// ApiMetrics: what GET /metrics exports, kept in a prometheus-cpp registry
+// and rendered in the Prometheus text format (0.0.4).
 //
-// Thread-safety: every member is an atomic, updated from any thread.
+// Thread-safety: prometheus-cpp's: counters, gauges and the histogram may be
+// updated from any thread at once; Render from any thread.
 #pragma once
 
-#include <array>
-#include <atomic>
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
 #include <chrono>
-#include <cstdint>
+#include <memory>
 #include <string>
 
 #include "engine/event.h"
 
 namespace casegrid {
 
-// Upper bounds of the append latency histogram's buckets, in microseconds
-// (the last bucket, +Inf, is implicit).
-inline constexpr std::array<std::uint64_t, 12> kAppendLatencyBoundsMicros = {
-    250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000};
+class ApiMetrics {
+ public:
+  ApiMetrics();
+  ApiMetrics(const ApiMetrics&) = delete;
+  ApiMetrics& operator=(const ApiMetrics&) = delete;
 
-struct ApiMetrics {
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;  // first: the references below live in it
+
+ public:
   // HTTP
-  std::atomic<std::uint64_t> requests{0};
-  std::atomic<std::uint64_t> errors{0};
-  std::atomic<std::uint64_t> connections{0};
-  std::atomic<std::uint64_t> connections_open{0};
+  prometheus::Counter& requests;
+  prometheus::Counter& errors;
+  prometheus::Counter& connections;
+  prometheus::Gauge& connections_open;
   // Durable writes, from request to fsync'd answer.
-  std::atomic<std::uint64_t> appends{0};
-  std::atomic<std::uint64_t> append_micros_total{0};
-  std::array<std::atomic<std::uint64_t>, kAppendLatencyBoundsMicros.size() + 1> append_buckets{};
+  prometheus::Counter& appends;
+  prometheus::Histogram& append_latency;  // seconds
   // WebSocket push
-  std::atomic<std::uint64_t> ws_connections{0};
-  std::atomic<std::uint64_t> ws_connections_open{0};
-  std::atomic<std::uint64_t> subscriptions_open{0};
-  std::atomic<std::uint64_t> messages_pushed{0};
-  std::atomic<std::uint64_t> slow_client_closes{0};
+  prometheus::Counter& ws_connections;
+  prometheus::Gauge& ws_connections_open;
+  prometheus::Gauge& subscriptions_open;
+  prometheus::Counter& messages_pushed;
+  prometheus::Counter& slow_client_closes;
+  // The log and the views
+  prometheus::Gauge& log_position;
+  prometheus::Gauge& view_lag;
 
   // Counts one durable write that took `elapsed`.
   void RecordAppend(std::chrono::steady_clock::duration elapsed);
+  // The text exposition, with the log's head and the views' position.
+  std::string Render(Position log_head, Position views_position);
 };
-
-// The Prometheus text exposition (format 0.0.4) of `m`, with the log's head
-// and the views' position (their difference is the view lag).
-std::string RenderMetrics(const ApiMetrics& m, Position log_head, Position views_position);
 
 }  // namespace casegrid

@@ -195,7 +195,7 @@ void PushHub::Deliver(Sub& sub, const PushMessage& message, Position position) {
   auto sink = sub.sink.lock();
   if (!sink) return;
   if (sink->Push(message, sub.kind == ChannelKind::kDashboard ? &sub : nullptr)) {
-    metrics_->messages_pushed.fetch_add(1, std::memory_order_relaxed);
+    metrics_->messages_pushed.Increment();
   }
 }
 
@@ -332,7 +332,7 @@ void PushHub::Subscribe(const std::shared_ptr<PushSink>& sink, const Principal& 
       }
     }
     mine.push_back(sub);
-    metrics_->subscriptions_open++;
+    metrics_->subscriptions_open.Increment();
   }
   boost::asio::post(pool_, [this, sub, after] { Setup(sub, after); });
 }
@@ -363,7 +363,7 @@ void PushHub::Remove(const std::shared_ptr<Sub>& sub) {
   if (sub->removed) return;
   sub->removed = true;
   sub->pending.clear();
-  metrics_->subscriptions_open--;
+  metrics_->subscriptions_open.Decrement();
   if (auto it = by_sink_.find(sub->sink_key); it != by_sink_.end()) {
     std::erase(it->second, sub);
     if (it->second.empty()) by_sink_.erase(it);
@@ -600,7 +600,7 @@ Status PushHub::CatchUpPage(Sub& sub, PushSink& sink, Position upto, bool* done)
     sub.cursor = to;
   };
   auto push = [&](const PushMessage& m) {
-    if (sink.Push(m, nullptr)) metrics_->messages_pushed.fetch_add(1, std::memory_order_relaxed);
+    if (sink.Push(m, nullptr)) metrics_->messages_pushed.Increment();
   };
   *done = false;
   switch (sub.kind) {

@@ -22,8 +22,8 @@ WsSession::WsSession(asio::ip::tcp::socket socket, Principal who, HttpApi* api, 
       options_(options),
       on_end_(std::move(on_end)),
       close_timer_(ws_.get_executor()) {
-  metrics_->ws_connections++;
-  metrics_->ws_connections_open++;
+  metrics_->ws_connections.Increment();
+  metrics_->ws_connections_open.Increment();
 }
 
 WsSession::~WsSession() {
@@ -155,7 +155,7 @@ bool WsSession::Push(PushMessage message, const void* coalesce) {
       queue_.clear();
       queued_bytes_ = 0;
       drained_.clear();
-      metrics_->slow_client_closes++;
+      metrics_->slow_client_closes.Increment();
       asio::post(ws_.get_executor(), [self = shared_from_this()] {
         self->CloseWith(websocket::close_code::try_again_later);
       });
@@ -245,7 +245,7 @@ void WsSession::End() {
   }
   close_timer_.cancel();
   hub_->Drop(this);
-  metrics_->ws_connections_open--;
+  metrics_->ws_connections_open.Decrement();
   if (on_end_) on_end_();
 }
 

@@ -90,7 +90,7 @@ TEST_F(HttpLimitsTest, AWebSocketPeerThatStopsAnsweringPingsIsDropped) {
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(3);
   while (std::chrono::steady_clock::now() < until) alive.Next(std::chrono::milliseconds(100));
   EXPECT_TRUE(alive.open()) << "a peer answering pings was dropped";
-  EXPECT_EQ(metrics_.ws_connections_open.load(), 1u) << "the silent peer is still connected";
+  EXPECT_EQ(metrics_.ws_connections_open.Value(), 1) << "the silent peer is still connected";
 }
 
 }  // namespace

@@ -186,7 +186,7 @@ TEST_F(PushTest, BadOpsGetAClearErrorAndTheConnectionStays) {
   Notes(id, 1);
   EXPECT_FALSE(c->Next(std::chrono::milliseconds(300))) << "unsubscribed, yet a message came";
   // Nothing a bad op sent was written: only the note is new.
-  EXPECT_EQ(metrics_.subscriptions_open.load(), 0u);
+  EXPECT_EQ(metrics_.subscriptions_open.Value(), 0);
 }
 
 TEST_F(PushTest, EachChannelAnswersTheRolesAPIMdGivesIt) {
@@ -337,7 +337,7 @@ TEST_F(PushLimitsTest, AStalledClientIsClosedWith1013WhileAnotherKeepsReceiving)
   // buffer makes its socket fill quickly.
   auto stalled = Open(Token("auditor-2", Role::kAuditor), 4096);
   stalled->Send(SubscribeOp(1, "events", Head()));
-  for (int round = 0; round < 40 && metrics_.slow_client_closes.load() == 0; ++round) {
+  for (int round = 0; round < 40 && metrics_.slow_client_closes.Value() == 0; ++round) {
     BulkNotes(id, 100, 3000);
     // The fast client reads everything as it comes.
     while (last < Head()) {
@@ -349,7 +349,7 @@ TEST_F(PushLimitsTest, AStalledClientIsClosedWith1013WhileAnotherKeepsReceiving)
       last = parsed.position;
     }
   }
-  ASSERT_EQ(metrics_.slow_client_closes.load(), 1u) << "the stalled client was never closed";
+  ASSERT_EQ(metrics_.slow_client_closes.Value(), 1) << "the stalled client was never closed";
   // When it reads again it finds what was sent, then the close: 1013.
   EXPECT_EQ(stalled->WaitClosed(std::chrono::seconds(20)), 1013);
   // And the fast one still receives.

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   casegrid::cli::AddAuditVerbs(app, &action);
   casegrid::cli::AddReplayVerb(app, &action);
   casegrid::cli::AddRebuildVerb(app, &action);
+  casegrid::cli::AddSeedVerb(app, &action);
   casegrid::cli::AddTokenVerb(app, &action);
   CLI11_PARSE(app, argc, argv);
   return action ? action() : 2;

@@ -31,6 +31,7 @@ void AddAuditVerbs(CLI::App& app, VerbAction* action);   // verify, digest
 void AddServeVerb(CLI::App& app, VerbAction* action);    // serve
 void AddReplayVerb(CLI::App& app, VerbAction* action);   // replay
 void AddRebuildVerb(CLI::App& app, VerbAction* action);  // rebuild
+void AddSeedVerb(CLI::App& app, VerbAction* action);     // seed
 
 void AddTokenVerb(CLI::App& app, VerbAction* action);  // token
 

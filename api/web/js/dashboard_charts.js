@@ -1,0 +1,199 @@
+// The dashboard's charts, drawn with ECharts (installed from npm into
+// api/web/node_modules and served as /ui/lib/echarts.esm.min.mjs). Each chart
+// is created once and then only given new data (setOption merges), so live
+// updates animate in place instead of redrawing.
+import * as echarts from '/ui/lib/echarts.esm.min.mjs';
+import { PRIORITIES, cellName } from './format.js';
+
+const TEXT = '#c9d5e8';
+const MUTED = '#8ea0bd';
+const LINE = '#22324f';
+const STATE_COLORS = ['#f6c344', '#4cc2ff', '#3ecf8e'];
+const TIER_COLORS = ['#5b8def', '#ff9f43', '#c77dff'];
+
+const axis = (extra = {}) => ({
+  axisLine: { lineStyle: { color: LINE } },
+  axisLabel: { color: MUTED },
+  splitLine: { lineStyle: { color: LINE } },
+  ...extra,
+});
+const base = {
+  backgroundColor: 'transparent',
+  textStyle: { color: TEXT, fontFamily: 'system-ui, "DejaVu Sans", sans-serif' },
+  animationDurationUpdate: 400,
+  tooltip: { trigger: 'axis', backgroundColor: '#0d1628', borderColor: LINE, textStyle: { color: TEXT } },
+};
+
+export class DashboardCharts {
+  constructor(els, { onCell }) {
+    this.open = echarts.init(els.open, null, { renderer: 'canvas' });
+    this.intake = echarts.init(els.intake);
+    this.response = echarts.init(els.response);
+    this.callbacks = echarts.init(els.callbacks);
+    this.heat = echarts.init(els.heat);
+    this.all = [this.open, this.intake, this.response, this.callbacks, this.heat];
+    this.heatCells = [];
+    this.setup();
+    this.heat.on('click', (p) => {
+      const cell = this.heatCells[p.dataIndex];
+      if (cell) onCell(cell.path);
+    });
+    addEventListener('resize', () => this.all.forEach((c) => c.resize()));
+  }
+
+  setup() {
+    this.open.setOption({
+      ...base,
+      tooltip: { ...base.tooltip, axisPointer: { type: 'shadow' } },
+      grid: [
+        { left: 40, right: '52%', top: 24, bottom: 28 },
+        { left: '58%', right: 10, top: 24, bottom: 28 },
+      ],
+      xAxis: [
+        axis({ type: 'category', gridIndex: 0, data: ['reported', 'assigned', 'in progress'] }),
+        axis({ type: 'category', gridIndex: 1, data: ['tier 1', 'tier 2', 'tier 3'] }),
+      ],
+      yAxis: [axis({ type: 'value', gridIndex: 0, minInterval: 1 }), axis({ type: 'value', gridIndex: 1, minInterval: 1 })],
+      series: [
+        { name: 'by state', type: 'bar', xAxisIndex: 0, yAxisIndex: 0, data: [], label: { show: true, position: 'top', color: TEXT }, barWidth: '55%' },
+        { name: 'by tier', type: 'bar', xAxisIndex: 1, yAxisIndex: 1, data: [], label: { show: true, position: 'top', color: TEXT }, barWidth: '55%' },
+      ],
+    });
+    const hours = Array.from({ length: 24 }, (_, i) => String(i).padStart(2, '0'));
+    this.intake.setOption({
+      ...base,
+      legend: { top: 0, right: 10, textStyle: { color: MUTED } },
+      grid: { left: 40, right: 14, top: 30, bottom: 28 },
+      xAxis: axis({ type: 'category', data: hours }),
+      yAxis: axis({ type: 'value', minInterval: 1 }),
+      series: [
+        { name: 'today', type: 'bar', data: [], itemStyle: { color: '#4cc2ff', borderRadius: [3, 3, 0, 0] } },
+        { name: 'average of the 7 days before', type: 'line', data: [], smooth: true, symbol: 'none', lineStyle: { color: '#f6c344', width: 2 } },
+      ],
+    });
+    this.response.setOption({
+      ...base,
+      legend: { top: 0, itemWidth: 10, itemHeight: 10, itemGap: 8, textStyle: { color: MUTED, fontSize: 11 } },
+      grid: { left: 40, right: 10, top: 30, bottom: 28 },
+      xAxis: axis({ type: 'category', data: PRIORITIES }),
+      yAxis: axis({ type: 'value' }),
+      series: [
+        { name: 'accept p50', type: 'bar', data: [], itemStyle: { color: '#3ecf8e' } },
+        { name: 'accept p90', type: 'bar', data: [], itemStyle: { color: '#1f7a55' } },
+        { name: 'arrival p50', type: 'bar', data: [], itemStyle: { color: '#4cc2ff' } },
+      ],
+    });
+    this.callbacks.setOption({
+      ...base,
+      tooltip: { ...base.tooltip, axisPointer: { type: 'shadow' } },
+      grid: { left: 40, right: 10, top: 24, bottom: 28 },
+      xAxis: axis({ type: 'category', data: ['due', 'done', 'overdue'] }),
+      yAxis: axis({ type: 'value', minInterval: 1 }),
+      series: [{ type: 'bar', data: [], barWidth: '50%', label: { show: true, position: 'top', color: TEXT } }],
+    });
+    this.heat.setOption({
+      ...base,
+      tooltip: {
+        trigger: 'item',
+        backgroundColor: '#0d1628',
+        borderColor: LINE,
+        textStyle: { color: TEXT },
+        formatter: (p) => {
+          const c = this.heatCells[p.dataIndex];
+          return c ? `${c.path}<br>open cases: ${c.open ?? '—'}<br>deadlines missed: ${c.missed ?? '—'}` : '';
+        },
+      },
+      grid: { left: 4, right: 4, top: 4, bottom: 34 },
+      xAxis: { type: 'category', data: [], show: false },
+      yAxis: { type: 'category', data: [], show: false, inverse: true },
+      visualMap: {
+        min: 0,
+        max: 1,
+        calculable: false,
+        orient: 'horizontal',
+        left: 'center',
+        bottom: 0,
+        itemHeight: 120,
+        itemWidth: 10,
+        textStyle: { color: MUTED },
+        inRange: { color: ['#123049', '#1f6f8b', '#f6c344', '#ff6b5b'] },
+      },
+      series: [
+        {
+          type: 'heatmap',
+          data: [],
+          itemStyle: { borderColor: '#0b1220', borderWidth: 3, borderRadius: 4 },
+          label: {
+            show: true,
+            color: '#fff',
+            fontSize: 11,
+            lineHeight: 15,
+            formatter: (p) => `${p.name.length > 9 ? `${p.name.slice(0, 8)}…` : p.name}\n${p.value[2]}`,
+          },
+        },
+      ],
+    });
+  }
+
+  render(view) {
+    const s = view.open.by_state;
+    const t = view.open.by_tier;
+    this.open.setOption({
+      series: [
+        {
+          data: [
+            { value: s.reported, itemStyle: { color: STATE_COLORS[0] } },
+            { value: s.assigned, itemStyle: { color: STATE_COLORS[1] } },
+            { value: s.in_progress, itemStyle: { color: STATE_COLORS[2] } },
+          ],
+        },
+        { data: ['1', '2', '3'].map((k, i) => ({ value: t[k], itemStyle: { color: TIER_COLORS[i] } })) },
+      ],
+    });
+    this.intake.setOption({
+      series: [
+        { data: view.intake_hourly.today },
+        { data: view.intake_hourly.previous_7_days_average.map((v) => Math.round(v * 100) / 100) },
+      ],
+    });
+    const r = view.response_minutes ?? {};
+    const a = view.arrival_minutes ?? {};
+    this.response.setOption({
+      series: [
+        { data: PRIORITIES.map((p) => r[p]?.p50 ?? null) },
+        { data: PRIORITIES.map((p) => r[p]?.p90 ?? null) },
+        { data: PRIORITIES.map((p) => a[p]?.p50 ?? null) },
+      ],
+    });
+    const c = view.callbacks;
+    this.callbacks.setOption({
+      series: [
+        {
+          data: [
+            { value: c.due, itemStyle: { color: '#4cc2ff' } },
+            { value: c.completed, itemStyle: { color: '#3ecf8e' } },
+            { value: c.overdue, itemStyle: { color: '#ff6b5b' } },
+          ],
+        },
+      ],
+    });
+  }
+
+  // cells: [{path, open, missed}]; metric: 'open' | 'missed'.
+  renderHeat(cells, metric) {
+    this.heatCells = cells;
+    const cols = Math.max(1, Math.ceil(Math.sqrt(cells.length * 1.6)));
+    const rows = Math.max(1, Math.ceil(cells.length / cols));
+    const values = cells.map((c) => (metric === 'missed' ? c.missed : c.open) ?? 0);
+    this.heat.setOption({
+      xAxis: { data: Array.from({ length: cols }, (_, i) => i) },
+      yAxis: { data: Array.from({ length: rows }, (_, i) => i) },
+      visualMap: { max: Math.max(1, ...values), text: [String(Math.max(1, ...values)), '0'] },
+      series: [
+        {
+          data: cells.map((c, i) => ({ name: cellName(c.path), value: [i % cols, Math.floor(i / cols), values[i]] })),
+        },
+      ],
+    });
+  }
+}

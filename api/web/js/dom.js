@@ -1,0 +1,59 @@
+// Small DOM helpers: build elements, change text only when it changed, and
+// reconcile a keyed list in place, so that live updates never re-create what
+// is already on the screen (no flicker, no lost focus or scroll).
+
+// h('div', {class: 'x', onclick: f, dataset: {k: 'v'}}, child, 'text', …)
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs ?? {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === 'class') el.className = v;
+    else if (k === 'dataset') Object.assign(el.dataset, v);
+    else if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);
+    else if (k in el && typeof v !== 'string') el[k] = v;
+    else el.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const c of children.flat()) {
+    if (c === undefined || c === null || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+export function $(selector, root = document) {
+  return root.querySelector(selector);
+}
+
+// Sets `el`'s text, touching the DOM only if it differs.
+export function setText(el, text) {
+  const s = String(text ?? '');
+  if (el && el.textContent !== s) el.textContent = s;
+}
+
+export function setClass(el, name, on) {
+  if (el && el.classList.contains(name) !== Boolean(on)) el.classList.toggle(name, Boolean(on));
+}
+
+// Makes `container`'s children the elements of `items`, in order: an item
+// whose key is already shown keeps its element (updated in place), new ones
+// are created, gone ones removed.
+export function renderList(container, items, key, create, update) {
+  const existing = new Map();
+  for (const el of container.children) if (el.dataset.key !== undefined) existing.set(el.dataset.key, el);
+  const keep = new Set();
+  let prev = null;
+  for (const item of items) {
+    const k = String(key(item));
+    keep.add(k);
+    let el = existing.get(k);
+    if (!el) {
+      el = create(item);
+      el.dataset.key = k;
+    }
+    update(el, item);
+    const want = prev ? prev.nextElementSibling : container.firstElementChild;
+    if (el !== want) container.insertBefore(el, want);
+    prev = el;
+  }
+  for (const [k, el] of existing) if (!keep.has(k)) el.remove();
+}

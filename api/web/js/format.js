@@ -1,0 +1,56 @@
+// How values of the API read on the screens.
+
+const STATE_NAMES = {
+  reported: 'Reported',
+  assigned: 'Assigned',
+  in_progress: 'In progress',
+  resolved: 'Resolved',
+  closed: 'Closed',
+};
+export const OPEN_STATES = ['reported', 'assigned', 'in_progress'];
+export const PRIORITIES = ['urgent', 'high', 'normal', 'low'];
+
+export function stateName(s) {
+  return STATE_NAMES[s] ?? s;
+}
+
+export function isOpen(view) {
+  return OPEN_STATES.includes(view.state);
+}
+
+// "14:03:07" today, "Nov 22 14:03" otherwise; '—' for null.
+export function time(iso) {
+  if (!iso) return '—';
+  const d = new Date(iso);
+  const now = new Date();
+  const hms = d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false });
+  if (d.toDateString() === now.toDateString()) return hms;
+  return `${d.toLocaleDateString([], { month: 'short', day: 'numeric' })} ${hms.slice(0, 5)}`;
+}
+
+// "in 12 min", "3 min ago", "in 2 h".
+export function relative(iso, now = Date.now()) {
+  if (!iso) return '';
+  const min = Math.round((new Date(iso).getTime() - now) / 60000);
+  const abs = Math.abs(min);
+  const span = abs < 90 ? `${abs} min` : abs < 48 * 60 ? `${Math.round(abs / 60)} h` : `${Math.round(abs / 1440)} d`;
+  return min >= 0 ? `in ${span}` : `${span} ago`;
+}
+
+export function percent(share) {
+  return share === null || share === undefined ? '—' : `${Math.round(share * 1000) / 10}%`;
+}
+
+export function minutes(m) {
+  if (m === null || m === undefined) return '—';
+  return m < 120 ? `${m} min` : `${Math.round(m / 6) / 10} h`;
+}
+
+export function cellName(path) {
+  if (!path) return 'All cells';
+  return path.slice(path.lastIndexOf('/') + 1);
+}
+
+export function words(s) {
+  return String(s ?? '').replaceAll('_', ' ');
+}

@@ -1,0 +1,217 @@
+// The lifecycle steps a case allows next (docs/cases.md, API.md "Actions"),
+// as buttons with the few fields each needs. The page offers what the
+// case's state allows; who may take a step is the server's to decide, and
+// when it refuses, its message is shown as it is.
+import { h, setText } from './dom.js';
+
+const OUTCOMES = ['agreement', 'partial', 'no_agreement', 'adjourned'];
+const RESOLUTIONS = [
+  'handled_on_site',
+  'mediated_agreement',
+  'referred_to_court',
+  'referred_to_department',
+  'no_action_needed',
+  'withdrawn',
+  'rectified',
+];
+const ANSWERS = ['satisfied', 'neutral', 'dissatisfied'];
+
+const text = (name, label, value = '') => ({ name, label, kind: 'text', value });
+const choice = (name, label, options) => ({ name, label, kind: 'select', options });
+const check = (name, label) => ({ name, label, kind: 'checkbox' });
+
+// [{action, label, fields, body(values)}] for `view` as `session` would act.
+export function nextActions(view, session) {
+  const me = session.sub;
+  const s = view.state;
+  const note = { action: 'note', label: 'Note', fields: [text('text', 'Note')], body: (v) => ({ text: v.text }) };
+  const callbacks = [];
+  if (view.callback?.state === 'none') {
+    callbacks.push({
+      action: 'schedule-callback',
+      label: 'Schedule callback',
+      fields: [text('due_at', 'Due (UTC)', new Date(Date.now() + 86400000).toISOString())],
+      body: (v) => ({ due_at: v.due_at }),
+    });
+  }
+  if (['scheduled', 'attempted'].includes(view.callback?.state)) {
+    callbacks.push(
+      {
+        action: 'attempt-callback',
+        label: 'Call back: no answer',
+        fields: [check('reached', 'Reached'), text('note', 'Note', 'no answer')],
+        body: (v) => ({ reached: v.reached, note: v.note }),
+      },
+      {
+        action: 'complete-callback',
+        label: 'Call back: done',
+        fields: [
+          choice('speed', 'Speed', ANSWERS),
+          choice('attitude', 'Attitude', ANSWERS),
+          choice('outcome', 'Outcome', ANSWERS),
+          text('comment', 'Comment'),
+        ],
+        body: (v) => ({ speed: v.speed, attitude: v.attitude, outcome: v.outcome, comment: v.comment }),
+      },
+    );
+  }
+  const takeIt = { action: 'assign', label: 'Assign to me', fields: [], body: () => ({ assignee: me }) };
+  const dispatch = { action: 'dispatch', label: 'On my way', fields: [], body: () => ({ officer: me }) };
+  const arrive = { action: 'arrive', label: 'Arrived', fields: [], body: () => ({ officer: me }) };
+  switch (s) {
+    case 'reported':
+      return [takeIt, note];
+    case 'assigned':
+      return [
+        { action: 'accept', label: 'Accept', fields: [], body: () => ({}) },
+        ...(view.assignee === me ? [] : [takeIt]),
+        dispatch,
+        arrive,
+        note,
+      ];
+    case 'in_progress': {
+      const escalate = {
+        action: 'escalate',
+        label: `Escalate to tier ${view.tier + 1}`,
+        fields: [text('reason', 'Reason'), ...(view.tier === 2 ? [text('judicial', 'Judicial department')] : [])],
+        body: (v) => ({ reason: v.reason, ...(view.tier === 2 ? { judicial: v.judicial } : {}) }),
+      };
+      return [
+        ...(view.arrived_at ? [] : [dispatch, arrive]),
+        {
+          action: 'mediate',
+          label: `Mediation (tier ${view.tier})`,
+          fields: [choice('outcome', 'Outcome', OUTCOMES), text('participants', 'Participants, comma separated'), text('notes', 'Notes')],
+          body: (v) => ({
+            tier: view.tier,
+            outcome: v.outcome,
+            participants: v.participants.split(',').map((p) => p.trim()).filter(Boolean),
+            notes: v.notes,
+          }),
+        },
+        ...(view.tier < 3 ? [escalate] : []),
+        {
+          action: 'resolve',
+          label: 'Resolve',
+          fields: [choice('resolution', 'Resolution', RESOLUTIONS), text('summary', 'Summary')],
+          body: (v) => ({ resolution: v.resolution, summary: v.summary }),
+        },
+        note,
+      ];
+    }
+    case 'resolved':
+      return [
+        ...callbacks,
+        { action: 'close', label: 'Close', fields: [], body: () => ({}) },
+        { action: 'reopen', label: 'Reopen', fields: [text('reason', 'Reason')], body: (v) => ({ reason: v.reason }) },
+        note,
+      ];
+    case 'closed':
+      return [
+        ...callbacks,
+        { action: 'reopen', label: 'Reopen', fields: [text('reason', 'Reason')], body: (v) => ({ reason: v.reason }) },
+        note,
+      ];
+    default:
+      return [note];
+  }
+}
+
+// A panel of the next steps of a case: one tap for a step without fields, a
+// small form for the others. render(view) brings it up to date.
+export class ActionPanel {
+  constructor(session) {
+    this.session = session;
+    this.view = null;
+    this.open = null; // the action whose form is open
+    this.buttons = h('div', { class: 'actions' });
+    this.form = h('form', { class: 'action-form', hidden: true });
+    this.result = h('p', { class: 'action-result', role: 'status', 'aria-live': 'polite' });
+    this.el = h('section', { class: 'action-panel' }, h('h3', {}, 'Next steps'), this.buttons, this.form, this.result);
+  }
+
+  render(view) {
+    const sameCase = this.view?.case_id === view.case_id;
+    const changed = !this.view || this.view.version !== view.version || !sameCase;
+    this.view = view;
+    if (!sameCase) {
+      this.closeForm();
+      this.show('', '');
+    }
+    if (!changed) return;
+    const actions = nextActions(view, this.session);
+    this.buttons.replaceChildren(
+      ...actions.map((a) =>
+        h(
+          'button',
+          { type: 'button', class: 'action', dataset: { action: a.action }, onclick: () => this.choose(a) },
+          a.label,
+        ),
+      ),
+    );
+    if (this.open && !actions.some((a) => a.action === this.open.action)) this.closeForm();
+  }
+
+  choose(a) {
+    if (!a.fields.length) return this.perform(a, {});
+    this.open = a;
+    this.form.replaceChildren(
+      h('h4', {}, a.label),
+      ...a.fields.map((f) => {
+        let input;
+        if (f.kind === 'select') input = h('select', { name: f.name }, ...f.options.map((o) => h('option', { value: o }, o.replaceAll('_', ' '))));
+        else if (f.kind === 'checkbox') input = h('input', { type: 'checkbox', name: f.name });
+        else input = h('input', { type: 'text', name: f.name, value: f.value ?? '' });
+        return h('label', { class: `field field-${f.kind}` }, h('span', {}, f.label), input);
+      }),
+      h(
+        'div',
+        { class: 'form-buttons' },
+        h('button', { type: 'submit', class: 'primary', dataset: { confirm: a.action } }, 'Confirm'),
+        h('button', { type: 'button', class: 'link', onclick: () => this.closeForm() }, 'Cancel'),
+      ),
+    );
+    this.form.hidden = false;
+    this.form.onsubmit = (e) => {
+      e.preventDefault();
+      const values = {};
+      for (const f of a.fields) {
+        const input = this.form.elements[f.name];
+        values[f.name] = f.kind === 'checkbox' ? input.checked : input.value.trim();
+      }
+      this.perform(a, values);
+    };
+    this.form.querySelector('input, select')?.focus();
+  }
+
+  closeForm() {
+    this.open = null;
+    this.form.hidden = true;
+    this.form.replaceChildren();
+  }
+
+  show(kind, message) {
+    this.result.className = `action-result ${kind}`;
+    setText(this.result, message);
+  }
+
+  async perform(a, values) {
+    const view = this.view;
+    const body = { ...a.body(values), expected_version: view.version };
+    this.show('pending', `${a.label}…`);
+    for (const b of this.buttons.children) b.disabled = true;
+    try {
+      const r = await this.session.api(`/api/v1/cases/${encodeURIComponent(view.case_id)}/${a.action}`, {
+        method: 'POST',
+        body,
+      });
+      this.closeForm();
+      this.show('ok', `Done: ${a.label.toLowerCase()} (version ${r.version}).`);
+    } catch (e) {
+      // The server's own words, as they are.
+      this.show('refused', `Refused — ${e.plain ?? e.message}`);
+    } finally {
+      for (const b of this.buttons.children) b.disabled = false;
+    }
+  }
+}

@@ -1,0 +1,235 @@
+// The officer's screen (/officer), made for a phone: their open alerts,
+// newest first, live from the `alerts` channel, with a sound and a vibration
+// where the browser allows (after one tap to turn them on), acknowledged with
+// one tap; the open cases of their cells, live from `cell/{path}`; and a
+// case sheet with the steps its lifecycle allows next.
+//
+// When the connection drops it says so, reconnects by itself and resumes
+// every channel from the last position it showed (push.js), so nothing is
+// missed and nothing shows twice.
+import { signIn, userChip } from './session.js';
+import { Push, statusPill } from './push.js';
+import { CaseBoard } from './case_board.js';
+import { ActionPanel } from './lifecycle.js';
+import { h, $, setText, renderList } from './dom.js';
+import * as fmt from './format.js';
+
+const session = await signIn();
+$('#user').append(userChip(session));
+const push = new Push(session);
+statusPill(push, $('#status'));
+push.onStatus((status) => ($('#offline').hidden = status !== 'offline'));
+
+// ---- sound and vibration
+
+let audio = null;
+$('#sound').addEventListener('click', () => {
+  audio = new AudioContext();
+  audio.resume();
+  beep();
+  $('#sound').hidden = true;
+});
+
+function beep() {
+  if (!audio || audio.state !== 'running') return;
+  const t = audio.currentTime;
+  for (const at of [0, 0.22]) {
+    const osc = audio.createOscillator();
+    const gain = audio.createGain();
+    osc.frequency.value = 880;
+    gain.gain.setValueAtTime(0.0001, t + at);
+    gain.gain.exponentialRampToValueAtTime(0.3, t + at + 0.02);
+    gain.gain.exponentialRampToValueAtTime(0.0001, t + at + 0.16);
+    osc.connect(gain).connect(audio.destination);
+    osc.start(t + at);
+    osc.stop(t + at + 0.18);
+  }
+}
+
+function notify() {
+  beep();
+  try {
+    navigator.vibrate?.([200, 100, 200]);
+  } catch {
+    /* not allowed here */
+  }
+}
+
+// The case sheet (below): the case tapped, live from case/{id}.
+const sheet = { view: null, stop: null, actions: new ActionPanel(session) };
+$('#sheet-actions').append(sheet.actions.el);
+$('#sheet-close').addEventListener('click', closeSheet);
+
+// ---- alerts
+
+const alerts = new Map(); // id -> {alert, fresh}
+
+push.subscribe('alerts', (m) => {
+  if (m.type === 'error') return setText($('#alerts-empty'), `${m.error.code}: ${m.error.message}`);
+  if (m.type === 'subscribed') {
+    if (m.snapshot) {
+      for (const a of m.snapshot.alerts ?? []) alerts.set(a.id, { alert: a, fresh: false });
+    } else {
+      reconcile(m.position); // a resume: drop what was acknowledged meanwhile
+    }
+    return renderAlerts();
+  }
+  if (m.type !== 'alert') return;
+  if (m.alert.acknowledged) {
+    alerts.delete(m.alert.id);
+  } else if (!alerts.has(m.alert.id)) {
+    alerts.set(m.alert.id, { alert: m.alert, fresh: true });
+    notify();
+  }
+  renderAlerts();
+});
+
+// The resume sends the alerts raised since `after`; an older one that was
+// acknowledged while we were away (on another device) is not open any more.
+async function reconcile(after) {
+  try {
+    const { alerts: open } = await session.api('/api/v1/alerts');
+    if (open.length >= 1000) return; // a capped page says nothing of the rest
+    const ids = new Set(open.map((a) => a.id));
+    for (const [id, { alert }] of alerts) if (alert.position <= after && !ids.has(id)) alerts.delete(id);
+    renderAlerts();
+  } catch {
+    /* next time */
+  }
+}
+
+async function acknowledge(id, button, li) {
+  button.disabled = true;
+  setText(button, '…');
+  try {
+    await session.api(`/api/v1/alerts/${encodeURIComponent(id)}/ack`, { method: 'POST' });
+    alerts.delete(id);
+    renderAlerts();
+  } catch (e) {
+    if (e.status === 404) {
+      alerts.delete(id); // acknowledged already
+      return renderAlerts();
+    }
+    button.disabled = false;
+    setText(button, 'Acknowledge');
+    li.querySelector('.meta').textContent = `Refused — ${e.plain ?? e.message}`;
+  }
+}
+
+function renderAlerts() {
+  const items = [...alerts.values()].sort((a, b) => b.alert.position - a.alert.position);
+  renderList(
+    $('#alerts'),
+    items,
+    (x) => x.alert.id,
+    ({ alert: a, fresh }) => {
+      const li = h('li', { class: fresh ? 'fresh' : '', dataset: { alertId: a.id, caseId: a.case_id } });
+      const button = h('button', { type: 'button', class: 'ack', onclick: () => acknowledge(a.id, button, li) }, 'Acknowledge');
+      li.append(
+        h('span', { class: 'msg' }, h('span', { class: 'tag' }, fmt.words(a.kind)), ' ', a.message),
+        h(
+          'span',
+          { class: 'meta' },
+          fmt.time(a.at),
+          ' · ',
+          h('a', { href: `/case/${a.case_id}`, onclick: (e) => (e.preventDefault(), openSheet(a.case_id)) }, a.case_id),
+        ),
+        button,
+      );
+      return li;
+    },
+    () => {},
+  );
+  setText($('#alerts-count'), items.length ? String(items.length) : '');
+  $('#alerts-empty').hidden = items.length > 0;
+}
+
+// ---- the open cases of my cells
+
+const PRIORITY_RANK = { urgent: 0, high: 1, normal: 2, low: 3 };
+// The token's cells, less those inside another of them.
+const myCells = session.cells.filter((c) => !session.cells.some((o) => o !== c && (o === '' || c.startsWith(`${o}/`))));
+setText($('#my-cells'), myCells.map((c) => c || 'all cells').join(', '));
+const boards = myCells.map((cell) => new CaseBoard(session, push, cell, () => renderCases(), (e) => setText($('#cases-empty'), `${e.code}: ${e.message}`)));
+
+function renderCases() {
+  const open = [];
+  for (const b of boards) for (const v of b.cases.values()) if (fmt.isOpen(v)) open.push(v);
+  open.sort(
+    (a, b) => PRIORITY_RANK[a.priority] - PRIORITY_RANK[b.priority] || b.reported_at.localeCompare(a.reported_at),
+  );
+  renderList(
+    $('#cases'),
+    open,
+    (v) => v.case_id,
+    (v) =>
+      h(
+        'li',
+        { dataset: { caseId: v.case_id }, onclick: () => openSheet(v.case_id) },
+        h('span', { class: 'row1' }, h('span', { class: 'tag' }), h('strong', { class: 'id' }, v.case_id), h('span', { class: 'state' })),
+        h('span', { class: 'summary' }),
+        h('span', { class: 'muted meta' }),
+      ),
+    (li, v) => {
+      const tag = li.querySelector('.tag');
+      tag.className = `tag ${v.priority}`;
+      setText(tag, v.priority);
+      const state = li.querySelector('.state');
+      state.className = `state ${v.state}`;
+      setText(state, fmt.stateName(v.state));
+      setText(li.querySelector('.summary'), v.summary);
+      setText(
+        li.querySelector('.meta'),
+        `${fmt.cellName(v.cell)} · tier ${v.tier} · ${v.assignee ?? 'unassigned'} · ${fmt.time(v.reported_at)}`,
+      );
+    },
+  );
+  setText($('#cases-count'), open.length ? String(open.length) : '');
+  $('#cases-empty').hidden = open.length > 0;
+  if (sheet.view) {
+    // Keep the sheet in step when the list hears first.
+    const v = boards.map((b) => b.cases.get(sheet.view.case_id)).find(Boolean);
+    if (v && v.version > sheet.view.version) showSheet(v);
+  }
+}
+
+// ---- the case sheet
+
+
+function openSheet(caseId) {
+  closeSheet();
+  $('#sheet').hidden = false;
+  $('#sheet-error').hidden = true;
+  setText($('#sheet-title'), caseId);
+  $('#sheet-link').href = `/case/${caseId}`;
+  sheet.stop = push.subscribe(`case/${caseId}`, (m) => {
+    if (m.type === 'error') {
+      $('#sheet-error').hidden = false;
+      return setText($('#sheet-error'), `${m.error.code}: ${m.error.message}`);
+    }
+    const view = m.type === 'subscribed' ? m.snapshot : m.view;
+    if (view && (!sheet.view || view.version >= sheet.view.version || view.case_id !== sheet.view.case_id)) showSheet(view);
+  });
+}
+
+function showSheet(view) {
+  sheet.view = view;
+  const state = $('#sheet-state');
+  state.className = `state ${view.state}`;
+  setText(state, fmt.stateName(view.state));
+  setText($('#sheet-summary'), view.summary);
+  setText(
+    $('#sheet-meta'),
+    `${view.priority} ${view.kind} · ${view.cell} · tier ${view.tier} · ${view.assignee ?? 'unassigned'} · reporter ${view.reporter?.name ?? ''} ${view.reporter?.phone ?? ''}`,
+  );
+  sheet.actions.render(view);
+}
+
+function closeSheet() {
+  sheet.stop?.();
+  sheet.stop = null;
+  sheet.view = null;
+  $('#sheet').hidden = true;
+}
+
+window.casegrid = { push, session, alerts, boards };

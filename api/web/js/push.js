@@ -1,0 +1,177 @@
+// The WebSocket push of API.md ("Push: WebSocket at /ws") for the pages.
+//
+// One connection per page. Each subscription remembers the last position it
+// has handled; when the connection drops — the network goes, the server
+// restarts, it closes a slow client with 1013 — the client reconnects by
+// itself (backing off up to 5 s, at once when the browser says it is online
+// again) and subscribes again with `after` = that position, so the server
+// sends everything missed, in order, once, and then goes live. A page's
+// handler sees "subscribed" (with a snapshot only the first time), then
+// "event" / "view" / "alert" messages, and "error".
+//
+// status: 'connecting' | 'live' | 'offline'; listen with onStatus(f).
+import { signOut } from './session.js';
+
+export class Push {
+  // `session`: its token opens the connection; once it has expired, the
+  // page goes back to the sign-in form instead of reconnecting.
+  constructor(session) {
+    this.session = session;
+    this.token = session.token;
+    this.subs = new Map(); // channel -> {channel, handler, last, id, after}
+    this.byId = new Map(); // request id -> channel
+    this.nextId = 1;
+    this.ws = null;
+    this.status = 'connecting';
+    this.statusListeners = [];
+    this.retry = 0;
+    this.timer = null;
+    this.connects = 0;
+    addEventListener('offline', () => this.drop('the browser is offline'));
+    addEventListener('online', () => this.connectSoon(0));
+    this.connect();
+  }
+
+  onStatus(f) {
+    this.statusListeners.push(f);
+    f(this.status, '');
+  }
+
+  // Subscribes `handler` to `channel`; returns a function that ends it.
+  // `after`: start from that position (0: the channel's whole history)
+  // instead of a snapshot.
+  subscribe(channel, handler, { after = null } = {}) {
+    this.unsubscribe(channel);
+    const sub = { channel, handler, last: after, id: 0, after: null };
+    this.subs.set(channel, sub);
+    if (this.status === 'live') this.sendSubscribe(sub);
+    return () => this.unsubscribe(channel, sub);
+  }
+
+  unsubscribe(channel, only) {
+    const sub = this.subs.get(channel);
+    if (!sub || (only && sub !== only)) return;
+    this.subs.delete(channel);
+    this.byId.delete(sub.id);
+    if (this.status === 'live' && sub.id) this.send({ op: 'unsubscribe', id: this.nextId++, channel });
+  }
+
+  // Closes the connection as if the network had dropped it; it comes back by itself.
+  drop(why = 'dropped') {
+    this.detach();
+    this.setStatus('offline', why);
+    this.connectSoon(navigator.onLine ? this.backoff() : 5000);
+  }
+
+  // ---- internals
+
+  setStatus(status, why = '') {
+    if (this.status === status) return;
+    this.status = status;
+    for (const f of this.statusListeners) f(status, why);
+  }
+
+  backoff() {
+    const ms = Math.min(5000, 250 * 2 ** this.retry);
+    this.retry++;
+    return ms * (0.75 + Math.random() * 0.5);
+  }
+
+  connectSoon(ms) {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.connect(), ms);
+  }
+
+  detach() {
+    const ws = this.ws;
+    this.ws = null;
+    if (!ws) return;
+    // Whatever the old socket still delivers is not handled: positions stay
+    // at what the page has shown, and the resume starts from there.
+    ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+    try {
+      ws.close();
+    } catch {
+      /* already closed */
+    }
+  }
+
+  connect() {
+    clearTimeout(this.timer);
+    this.detach();
+    if (this.session.expiresAt && Date.now() >= this.session.expiresAt) return signOut('your token has expired');
+    if (this.status !== 'offline') this.setStatus('connecting');
+    const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+    let ws;
+    try {
+      ws = new WebSocket(`${scheme}://${location.host}/ws?token=${encodeURIComponent(this.token)}`);
+    } catch {
+      return this.connectSoon(this.backoff());
+    }
+    this.ws = ws;
+    ws.onopen = () => {
+      this.retry = 0;
+      this.connects++;
+      this.setStatus('live');
+      for (const sub of this.subs.values()) this.sendSubscribe(sub);
+    };
+    ws.onmessage = (e) => this.receive(e.data);
+    ws.onclose = (e) => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      this.setStatus('offline', e.code === 1013 ? 'the server asked us to catch up' : `closed (${e.code})`);
+      this.connectSoon(this.backoff());
+    };
+  }
+
+  send(op) {
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(op));
+  }
+
+  sendSubscribe(sub) {
+    this.byId.delete(sub.id);
+    sub.id = this.nextId++;
+    sub.after = sub.last;
+    this.byId.set(sub.id, sub.channel);
+    const op = { op: 'subscribe', id: sub.id, channel: sub.channel };
+    if (sub.last !== null) op.after = sub.last;
+    this.send(op);
+  }
+
+  receive(text) {
+    let m;
+    try {
+      m = JSON.parse(text);
+    } catch {
+      return;
+    }
+    if (m.type === 'error') {
+      const channel = this.byId.get(m.id);
+      const sub = channel && this.subs.get(channel);
+      if (!sub || sub.id !== m.id) return;
+      if (sub.after !== null && m.error?.code === 'bad_request' && /^after/.test(m.error.message)) {
+        // The server's log is shorter than what we saw (a fresh store): start over.
+        sub.last = null;
+        return this.sendSubscribe(sub);
+      }
+      return sub.handler(m);
+    }
+    if (m.type === 'unsubscribed') return;
+    const sub = this.subs.get(m.channel);
+    if (!sub) return;
+    if (m.type === 'subscribed' && m.id !== sub.id) return;
+    if (typeof m.position === 'number') sub.last = Math.max(sub.last ?? 0, m.position);
+    sub.handler(m);
+  }
+}
+
+// A connection status pill for a page header.
+export function statusPill(push, el) {
+  const text = { live: 'Live', connecting: 'Connecting…', offline: 'Offline — reconnecting' };
+  push.onStatus((status, why) => {
+    el.className = `pill pill-${status}`;
+    el.dataset.status = status;
+    el.textContent = text[status] ?? status;
+    el.title = why;
+  });
+}

@@ -1,0 +1,160 @@
+// Sign-in and the HTTP API. The token comes pasted into the sign-in form or
+// in the link (`?token=…`, taken out of the address bar at once) and is kept
+// in sessionStorage: it lives as long as the tab. Scope and masking are the
+// server's; the claims are read here only to choose what to show first.
+import { h } from './dom.js';
+
+const KEY = 'casegrid.token';
+const HANDLING_ROLES = ['operator', 'officer', 'mediator', 'grid_worker', 'volunteer', 'supervisor'];
+
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+  // "409 conflict: case is reported; accept needs an assigned case"
+  get plain() {
+    return `${this.status} ${this.code}: ${this.message}`;
+  }
+}
+
+function decodeClaims(token) {
+  try {
+    const part = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+    const bytes = Uint8Array.from(atob(part + '==='.slice((part.length + 3) % 4)), (c) => c.charCodeAt(0));
+    const claims = JSON.parse(new TextDecoder().decode(bytes));
+    return typeof claims.sub === 'string' && typeof claims.role === 'string' ? claims : null;
+  } catch {
+    return null;
+  }
+}
+
+export class Session {
+  constructor(token) {
+    const claims = decodeClaims(token) ?? {};
+    this.token = token;
+    this.sub = claims.sub ?? '';
+    this.role = claims.role ?? '';
+    this.cells = Array.isArray(claims.cells) ? claims.cells : [];
+    this.expiresAt = (claims.exp ?? 0) * 1000;
+  }
+  get handlesCases() {
+    return HANDLING_ROLES.includes(this.role);
+  }
+  covers(path) {
+    return this.cells.some((c) => c === '' || path === c || path.startsWith(`${c}/`));
+  }
+  // The node to show first: the root if in scope, else the first cell.
+  get home() {
+    return this.covers('') ? '' : (this.cells[0] ?? '');
+  }
+
+  async api(path, { method = 'GET', body } = {}) {
+    let res;
+    try {
+      res = await fetch(path, {
+        method,
+        headers: { Authorization: `Bearer ${this.token}`, ...(body ? { 'Content-Type': 'application/json' } : {}) },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+    } catch (e) {
+      throw new ApiError(0, 'offline', `the server cannot be reached (${e.message})`);
+    }
+    const text = await res.text();
+    let json = null;
+    try {
+      json = text ? JSON.parse(text) : null;
+    } catch {
+      json = null;
+    }
+    if (!res.ok) {
+      const err = new ApiError(res.status, json?.error?.code ?? 'error', json?.error?.message ?? (text || res.statusText));
+      if (res.status === 401) signOut(err.message);
+      throw err;
+    }
+    return json;
+  }
+}
+
+export function signOut(why = '') {
+  sessionStorage.removeItem(KEY);
+  if (why) sessionStorage.setItem(`${KEY}.why`, why);
+  location.reload();
+}
+
+// Resolves with the Session once there is a token that the server accepts,
+// showing the sign-in form until then.
+export async function signIn() {
+  const url = new URL(location.href);
+  const linked = url.searchParams.get('token');
+  if (linked) {
+    sessionStorage.setItem(KEY, linked.trim());
+    url.searchParams.delete('token');
+    history.replaceState(history.state, '', url.pathname + url.search + url.hash);
+  }
+  const stored = sessionStorage.getItem(KEY);
+  if (stored) {
+    const s = new Session(stored);
+    if (s.sub && (s.expiresAt === 0 || s.expiresAt > Date.now())) return s;
+    sessionStorage.setItem(`${KEY}.why`, s.sub ? 'your token has expired' : 'that is not a casegrid token');
+    sessionStorage.removeItem(KEY);
+  }
+  return new Promise((resolve) => showForm(resolve));
+}
+
+function showForm(resolve) {
+  const why = sessionStorage.getItem(`${KEY}.why`) ?? '';
+  sessionStorage.removeItem(`${KEY}.why`);
+  const error = h('p', { class: 'signin-error', role: 'alert' }, why);
+  const input = h('textarea', {
+    name: 'token',
+    rows: 4,
+    placeholder: 'eyJhbGciOiJIUzI1NiIs…',
+    autocomplete: 'off',
+    spellcheck: false,
+    'aria-label': 'token',
+  });
+  const form = h(
+    'form',
+    { class: 'signin-form' },
+    h('h1', {}, 'casegrid'),
+    h('p', {}, 'Sign in with your token — from your station, or from ', h('code', {}, 'casegrid token'), '.'),
+    input,
+    h('button', { type: 'submit' }, 'Sign in'),
+    error,
+  );
+  const overlay = h('div', { class: 'signin', id: 'signin' }, form);
+  document.body.append(overlay);
+  input.focus();
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const token = input.value.trim();
+    const s = new Session(token);
+    if (!s.sub) {
+      error.textContent = 'That is not a casegrid token.';
+      return;
+    }
+    // Ask the server: a token it refuses is shown here, not stored.
+    const res = await fetch('/api/v1/alerts', { headers: { Authorization: `Bearer ${token}` } }).catch(() => null);
+    if (!res || res.status === 401) {
+      const body = res ? await res.json().catch(() => null) : null;
+      error.textContent = body?.error?.message ?? 'The server cannot be reached.';
+      return;
+    }
+    sessionStorage.setItem(KEY, token);
+    overlay.remove();
+    resolve(s);
+  });
+}
+
+// The "who am I" corner of a page header: subject, role, sign out.
+export function userChip(session) {
+  return h(
+    'span',
+    { class: 'user' },
+    h('span', { class: 'user-sub' }, session.sub),
+    h('span', { class: 'user-role' }, session.role.replaceAll('_', ' ')),
+    h('button', { class: 'link', type: 'button', onclick: () => signOut() }, 'Sign out'),
+  );
+}

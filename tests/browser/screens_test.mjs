@@ -1,0 +1,314 @@
+// The screens of issue 5 in a real browser (Debian's headless chromium,
+// driven by playwright-core) against a real `casegrid serve`: the dashboard
+// follows writes live and replays the past exactly, an officer's alert
+// arrives within a second and goes when acknowledged, a dropped connection
+// resumes with nothing missed, and a refused step shows the server's words.
+// Screenshots of the screens go to docs/ (CASEGRID_SCREENSHOTS overrides).
+//
+// Usage: node screens_test.mjs path/to/casegrid
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { mkdirSync } from 'node:fs';
+import { request } from 'node:http';
+
+let support;
+try {
+  support = await import('./support.mjs');
+} catch (e) {
+  console.error(`screens_test: ${e.message}\n(tools/setup installs chromium and runs npm ci in tests/browser)`);
+  process.exit(1);
+}
+const { startServer, seedCity, launchBrowser, eventually, OFFICER_CELL } = support;
+
+const binary = process.argv[2] ?? process.env.CASEGRID_BIN;
+const shots = process.env.CASEGRID_SCREENSHOTS ?? fileURLToPath(new URL('../../docs/', import.meta.url));
+mkdirSync(shots, { recursive: true });
+
+let server, browser, seeded, operator, officerApi, officerToken, operatorToken;
+
+before(async () => {
+  server = await startServer(binary);
+  seeded = await seedCity(server);
+  operatorToken = server.token('operator-1', 'operator');
+  officerToken = server.token('officer-7', 'officer', [OFFICER_CELL]);
+  operator = server.api(operatorToken);
+  officerApi = server.api(officerToken);
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+// A page signed in through a ?token= link, failing the test on any script error.
+async function openPage(path, token, viewport) {
+  const context = await browser.newContext({ viewport, deviceScaleFactor: 1 });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  // A refused request and a WebSocket that cannot connect while offline are
+  // logged by the browser itself; they are expected here.
+  page.on('console', (m) => m.type() === 'error' && !/Failed to load resource|WebSocket connection/.test(m.text()) && errors.push(m.text()));
+  await page.goto(`${server.base}${path}${path.includes('?') ? '&' : '?'}token=${token}`);
+  await page.waitForSelector('.pill-live', { timeout: 10000 });
+  // Marks this document: a reload would lose it.
+  await page.evaluate(() => (window.__sameDocument = true));
+  return { page, context, errors };
+}
+
+const figure = (page, name) => page.locator(`[data-figure="${name}"]`).textContent();
+const number = async (page, name) => Number(await figure(page, name));
+
+async function setSlider(page, value) {
+  await page.locator('#replay-slider').evaluate((el, v) => {
+    el.value = String(v);
+    el.dispatchEvent(new Event('input', { bubbles: true }));
+  }, value);
+}
+
+test('the dashboard follows a case reported over the API, and replays the moment before it', async () => {
+  const { page, context, errors } = await openPage('/', operatorToken, { width: 1440, height: 900 });
+  const live = await operator.get('/api/v1/dashboard/');
+  await eventually(async () => (await number(page, 'open-total')) === live.open.total, 5000, 'open cases shown');
+  const openBefore = live.open.total;
+  const reportedBefore = await number(page, 'reported-today');
+
+  const { case_id: id, position } = await operator.report({
+    cell: 'santai/luxi/g1/hexi',
+    priority: 'urgent',
+    summary: 'gas smell in a stairwell',
+  });
+  await eventually(async () => (await number(page, 'open-total')) === openBefore + 1, 3000, 'open cases +1');
+  await eventually(async () => (await number(page, 'reported-today')) === reportedBefore + 1, 3000, 'reported today +1');
+  await page.locator('#feed').getByText(id).first().waitFor({ timeout: 3000 });
+  assert.equal(await page.evaluate(() => window.__sameDocument), true, 'the page was not reloaded');
+
+  // Replay: the position before the report shows the dashboard without it,
+  // exactly as GET …?as_of= gives it.
+  const before = await operator.get(`/api/v1/dashboard/?as_of=${position - 1}`);
+  await setSlider(page, position - 1);
+  await page.waitForSelector(`#replay-label[data-position="${position - 1}"]`, { timeout: 5000 });
+  assert.equal(await number(page, 'open-total'), before.open.total);
+  assert.equal(before.open.total, openBefore);
+  assert.equal(await number(page, 'reported-today'), before.today.reported);
+  assert.equal(await number(page, 'escalations'), before.escalations);
+  // Further back: position 1 is the first grid cell, no cases at all.
+  await setSlider(page, 1);
+  await page.waitForSelector('#replay-label[data-position="1"]', { timeout: 5000 });
+  assert.equal(await number(page, 'open-total'), 0);
+  await page.click('#replay-live');
+  await eventually(async () => (await number(page, 'open-total')) === openBefore + 1, 3000, 'back to live');
+
+  // Down the breadcrumb and up again, without reloading.
+  await page.selectOption('#crumb-down', 'santai');
+  await page.waitForSelector('#crumbs .here:text("santai")');
+  const district = await operator.get('/api/v1/dashboard/santai');
+  await eventually(async () => (await number(page, 'open-total')) === district.open.total, 3000, 'district figures');
+  await page.click('#crumbs a[data-cell=""]');
+  await eventually(async () => (await number(page, 'open-total')) === openBefore + 1, 3000, 'root figures again');
+  assert.equal(await page.evaluate(() => window.__sameDocument), true);
+
+  // Decisions: the tier-3 cases of the seed are listed, each opening its case.
+  for (const tier3 of seeded.tier3) {
+    await page.locator(`#decisions a[href="/case/${tier3}"]`).first().waitFor({ timeout: 3000 });
+  }
+  await page.waitForTimeout(600); // let the charts settle
+  await page.screenshot({ path: `${shots}/screen-dashboard.png`, fullPage: true });
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('the case page replays the case step by step, exactly as as_of gives it', async () => {
+  const id = seeded.tier3[0];
+  const { events } = await operator.get(`/api/v1/cases/${id}/history`);
+  const { page, context, errors } = await openPage(`/case/${id}`, operatorToken, { width: 1440, height: 900 });
+  await eventually(async () => (await page.locator('#timeline li').count()) === events.length, 5000, 'the whole timeline');
+  assert.equal(await page.locator('#case-state').textContent(), 'In progress');
+
+  for (const [index, expect] of [
+    [0, 'Reported'],
+    [events.findIndex((e) => e.type === 'CaseAssigned'), 'Assigned'],
+  ]) {
+    await setSlider(page, index);
+    await page.waitForSelector(`#replay-label[data-position="${events[index].position}"]`, { timeout: 5000 });
+    const then = await operator.get(`/api/v1/cases/${id}?as_of=${events[index].position}`);
+    assert.equal(then.state.replace('_', ' '), expect.toLowerCase());
+    assert.equal(await page.locator('#case-state').textContent(), expect);
+    assert.equal(await page.locator('.fact:has(dt:text-is("Tier")) dd').textContent(), String(then.tier));
+    assert.equal(await page.locator('.fact:has(dt:text-is("Assignee")) dd').textContent(), then.assignee ?? '—');
+  }
+  // The first escalation: tier 2, not yet 3.
+  const first = events.findIndex((e) => e.type === 'CaseEscalated');
+  await page.locator('#timeline li').nth(first).click();
+  await page.waitForSelector(`#replay-label[data-position="${events[first].position}"]`, { timeout: 5000 });
+  assert.equal(await page.locator('.fact:has(dt:text-is("Tier")) dd').textContent(), '2');
+  await page.screenshot({ path: `${shots}/screen-case.png` });
+  await page.click('#replay-live');
+  await page.waitForSelector('#replay-label:text("Live")');
+  assert.equal(await page.locator('.fact:has(dt:text-is("Tier")) dd').textContent(), '3');
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("an officer's alert arrives within a second and goes when acknowledged; a dropped connection resumes with nothing missed", async () => {
+  const { page, context, errors } = await openPage('/officer', officerToken, { width: 390, height: 844 });
+  await page.waitForSelector('#alerts li');
+
+  // Within a second of the write that raises it.
+  const start = Date.now();
+  const { case_id: id, position } = await operator.report({ cell: OFFICER_CELL, summary: 'door forced at No. 5', kind: 'incident', category: 'burglary', priority: 'high' });
+  const alertId = `${position}-new_case`;
+  await page.waitForSelector(`#alerts li[data-alert-id="${alertId}"]`, { timeout: 1000 });
+  const took = Date.now() - start;
+  console.log(`# alert shown ${took} ms after the report was sent`);
+  assert.ok(took < 1000, `alert after ${took} ms`);
+  await page.locator(`#cases li[data-case-id="${id}"]`).waitFor({ timeout: 2000 });
+
+  // One tap acknowledges it.
+  await page.locator(`#alerts li[data-alert-id="${alertId}"] button.ack`).click();
+  await page.waitForSelector(`#alerts li[data-alert-id="${alertId}"]`, { state: 'detached', timeout: 2000 });
+  const { alerts } = await officerApi.get('/api/v1/alerts');
+  assert.ok(!alerts.some((a) => a.id === alertId), 'acknowledged on the server');
+
+  // Offline: the page says so; what is written meanwhile arrives after, once.
+  const sent = [];
+  page.on('websocket', (ws) => ws.on('framesent', (f) => sent.push(JSON.parse(f.payload))));
+  await context.setOffline(true);
+  await page.waitForSelector('#status[data-status="offline"]', { timeout: 3000 });
+  await page.waitForSelector('#offline:not([hidden])');
+  // What the page had shown when the connection went.
+  const lastSeen = await page.evaluate(() =>
+    Object.fromEntries([...window.casegrid.push.subs.values()].map((s) => [s.channel, s.last])),
+  );
+  const missed = [];
+  for (let i = 0; i < 3; i++) {
+    const r = await operator.report({ cell: OFFICER_CELL, summary: `written while offline ${i}` });
+    missed.push({ id: r.case_id, alert: `${r.position}-new_case` });
+  }
+  const assigned = await operator.act(missed[0].id, 'assign', { assignee: 'officer-7' });
+  missed.push({ id: missed[0].id, alert: `${assigned.position}-assigned` });
+  await page.waitForTimeout(700);
+  for (const m of missed) assert.equal(await page.locator(`#alerts li[data-alert-id="${m.alert}"]`).count(), 0);
+
+  await context.setOffline(false);
+  await page.waitForSelector('#status[data-status="live"]', { timeout: 10000 });
+  for (const m of missed) {
+    await page.waitForSelector(`#alerts li[data-alert-id="${m.alert}"]`, { timeout: 5000 });
+    await page.locator(`#cases li[data-case-id="${m.id}"]`).waitFor({ timeout: 5000 });
+  }
+  await page.waitForTimeout(300);
+  for (const m of missed) {
+    assert.equal(await page.locator(`#alerts li[data-alert-id="${m.alert}"]`).count(), 1, `${m.alert} once`);
+    assert.equal(await page.locator(`#cases li[data-case-id="${m.id}"]`).count(), 1, `${m.id} once`);
+  }
+  assert.equal(
+    await page.locator(`#cases li[data-case-id="${missed[0].id}"] .meta`).textContent().then((t) => t.includes('officer-7')),
+    true,
+    'the assignment made while offline shows',
+  );
+  // It resumed: every channel was subscribed again with after = the last position it had shown.
+  const resubscribed = Object.fromEntries(sent.filter((op) => op.op === 'subscribe').map((op) => [op.channel, op.after]));
+  for (const [channel, last] of Object.entries(lastSeen)) assert.equal(resubscribed[channel], last, `${channel} resumed after ${last}`);
+  assert.equal(await page.evaluate(() => window.__sameDocument), true, 'no reload');
+
+  // A socket closed under the page: it comes back by itself and catches up.
+  await page.evaluate(() => window.casegrid.push.drop('closed by the test'));
+  const late = await operator.report({ cell: OFFICER_CELL, summary: 'written while reconnecting' });
+  await page.waitForSelector(`#alerts li[data-alert-id="${late.position}-new_case"]`, { timeout: 5000 });
+  await page.waitForSelector('#status[data-status="live"]');
+  await page.waitForTimeout(1800); // the new alert's highlight fades
+  await page.screenshot({ path: `${shots}/screen-officer.png` });
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("a step the server refuses shows the server's message", async () => {
+  const { case_id: id } = await operator.report({ cell: OFFICER_CELL, summary: 'boundary wall quarrel', category: 'neighbour' });
+  await operator.act(id, 'assign', { assignee: 'officer-7' });
+  await officerApi.act(id, 'accept');
+  await officerApi.act(id, 'escalate', { reason: 'no agreement at the station' });
+  const { page, context, errors } = await openPage('/officer', officerToken, { width: 390, height: 844 });
+  await page.locator(`#cases li[data-case-id="${id}"]`).click();
+  await page.waitForSelector('#sheet:not([hidden]) button[data-action="escalate"]');
+  await page.click('button[data-action="escalate"]');
+  await page.fill('.action-form input[name="reason"]', 'the parties want the court');
+  await page.fill('.action-form input[name="judicial"]', 'county court');
+  await page.click('button[data-confirm="escalate"]');
+  const refused = page.locator('#sheet .action-panel .action-result.refused');
+  await refused.waitFor({ timeout: 3000 });
+  const text = await refused.textContent();
+  assert.match(text, /escalation to tier 3 is a supervisor's decision/);
+  assert.match(text, /403 forbidden/);
+  assert.equal((await operator.get(`/api/v1/cases/${id}`)).tier, 2, 'nothing written');
+
+  // A step the lifecycle forbids: the conflict says why.
+  await page.click('#sheet-close');
+  const { case_id: fresh } = await operator.report({ cell: OFFICER_CELL, summary: 'lost dog' });
+  await page.locator(`#cases li[data-case-id="${fresh}"]`).click();
+  await operator.act(fresh, 'assign', { assignee: 'officer-8' });
+  await page.waitForSelector('#sheet button[data-action="accept"]');
+  await page.click('#sheet button[data-action="accept"]');
+  await refused.waitFor({ timeout: 3000 });
+  assert.match(await refused.textContent(), /409 conflict: case is assigned to officer-8; only they can accept/);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+// A request with its path sent exactly as written (fetch would tidy "..").
+function raw(path, method = 'GET') {
+  return new Promise((resolve, reject) => {
+    const req = request(server.base, { method, path }, (res) => {
+      let body = '';
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('the pages and their files are served without a token, and nothing outside the web root', async () => {
+  for (const [path, type] of [
+    ['/', 'text/html'],
+    ['/officer', 'text/html'],
+    ['/case/C-20261125-000001', 'text/html'],
+    ['/?cell=santai&token=x', 'text/html'],
+    ['/ui/js/push.js', 'text/javascript'],
+    ['/ui/css/screens.css', 'text/css'],
+    ['/ui/icon.svg', 'image/svg+xml'],
+    ['/ui/lib/echarts.esm.min.mjs', 'text/javascript'],
+  ]) {
+    const r = await raw(path);
+    assert.equal(r.status, 200, path);
+    assert.ok(r.headers['content-type'].startsWith(type), `${path}: ${r.headers['content-type']}`);
+    assert.equal(r.headers['x-content-type-options'], 'nosniff');
+  }
+  assert.match((await raw('/')).headers['content-security-policy'], /default-src 'self'/);
+  const head = await raw('/officer', 'HEAD');
+  assert.equal(head.status, 200);
+  assert.equal(head.body, '');
+  assert.ok(Number(head.headers['content-length']) > 0);
+  for (const path of [
+    '/ui/../CMakeLists.txt',
+    '/ui/js/../../static_files.cc',
+    '/ui/%2e%2e/CMakeLists.txt',
+    '/ui/..%2fstatic_files.cc',
+    '/ui//etc/passwd',
+    '/ui/.gitignore',
+    '/ui/package.json',
+    '/ui/node_modules/echarts/package.json',
+    '/ui/js/missing.js',
+    '/case/../../etc/passwd',
+    '/officer/extra',
+  ]) {
+    const r = await raw(path);
+    assert.equal(r.status, 404, path);
+    assert.equal(JSON.parse(r.body).error.code, 'not_found', path);
+  }
+  // The API is as it was: a token is still needed.
+  assert.equal((await raw('/api/v1/alerts')).status, 401);
+  assert.equal((await raw('/healthz')).status, 200);
+});
+

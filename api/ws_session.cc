@@ -169,6 +169,11 @@ bool WsSession::Push(PushMessage message, const void* coalesce) {
   return true;
 }
 
+std::size_t WsSession::queued_messages() {
+  std::lock_guard l(mu_);
+  return queue_.size();
+}
+
 void WsSession::WhenDrained(std::function<void()> resume) {
   {
     std::lock_guard l(mu_);

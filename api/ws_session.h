@@ -60,6 +60,8 @@ class WsSession : public PushSink, public std::enable_shared_from_this<WsSession
   void Shut();
 
   bool Push(PushMessage message, const void* coalesce) override;
+  // Messages queued and not yet written (for tests and diagnostics).
+  std::size_t queued_messages();
   void WhenDrained(std::function<void()> resume) override;
 
  private:

@@ -16,6 +16,8 @@ using testing::PushedMessage;
 using testing::ReportBody;
 namespace http = boost::beast::http;
 using testing::WsClient;
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
 
 class PushTest : public testing::HttpApiFixture {
  protected:
@@ -366,6 +368,33 @@ TEST_F(PushLimitsTest, ShutdownClosesWith1001) {
   std::thread stop([&] { server_->Stop(); });
   EXPECT_EQ(c->WaitClosed(), 1001);
   stop.join();
+}
+
+// The queue of one session, before any write: a newer dashboard view takes
+// the place of a queued one; crossing the bound closes the session (1013).
+TEST_F(PushTest, QueuedDashboardViewsCoalesceAndAFullQueueCloses) {
+  asio::io_context io;  // never run: nothing is written, so the queue only grows
+  tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  tcp::socket client(io);
+  client.connect(acceptor.local_endpoint());
+  WsOptions options;
+  options.max_queue_messages = 3;
+  auto session =
+      std::make_shared<WsSession>(acceptor.accept(), Principal{"op", Role::kOperator, {""}, 0},
+                                  api_.get(), hub_.get(), &metrics_, options, nullptr);
+  int dashboard = 0, other = 0;
+  auto message = [](std::string text) { return std::make_shared<const std::string>(text); };
+  EXPECT_TRUE(session->Push(message("view 1"), &dashboard));
+  EXPECT_TRUE(session->Push(message("view 2"), &dashboard));
+  EXPECT_TRUE(session->Push(message("view 3"), &dashboard));
+  EXPECT_EQ(session->queued_messages(), 1u) << "dashboard views were not coalesced";
+  EXPECT_TRUE(session->Push(message("event"), nullptr));
+  EXPECT_TRUE(session->Push(message("other view"), &other));
+  EXPECT_EQ(session->queued_messages(), 3u);
+  EXPECT_TRUE(session->Push(message("view 4"), &dashboard));  // replaces, does not grow
+  EXPECT_FALSE(session->Push(message("one too many"), nullptr));
+  EXPECT_EQ(metrics_.slow_client_closes.Value(), 1);
+  EXPECT_FALSE(session->Push(message("after the close"), nullptr));
 }
 
 TEST_F(PushTest, MetricsCountPushAndAppendLatency) {

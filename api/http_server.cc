@@ -140,6 +140,10 @@ class HttpServer::Listener : public std::enable_shared_from_this<Listener> {
                                                                                tcp::socket socket) {
       if (ec == asio::error::operation_aborted) return;
       if (!ec && !self->server_->stopping_) {
+        // Answers and pushes are small and latency-bound: no Nagle delay
+        // behind the peer's delayed ACK.
+        beast::error_code ignored;
+        socket.set_option(tcp::no_delay(true), ignored);
         auto session = std::make_shared<HttpSession>(
             std::move(socket), self->server_, self->server_->api_, self->server_->metrics_,
             &self->server_->workers_, self->server_->options_, &self->server_->stopping_);

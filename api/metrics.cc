@@ -37,7 +37,7 @@ ApiMetrics::ApiMetrics()
           NewGauge(*registry_, "casegrid_ws_connections", "WebSocket connections open")),
       subscriptions_open(NewGauge(*registry_, "casegrid_subscriptions", "push subscriptions open")),
       messages_pushed(NewCounter(*registry_, "casegrid_messages_pushed_total",
-                                 "push messages queued to clients")),
+                                 "push messages written to clients (coalesced views not counted)")),
       slow_client_closes(NewCounter(*registry_, "casegrid_slow_client_closes_total",
                                     "WebSocket clients closed with 1013 for falling behind")),
       log_position(NewGauge(*registry_, "casegrid_log_position", "position of the log's head")),

@@ -194,9 +194,7 @@ void PushHub::Deliver(Sub& sub, const PushMessage& message, Position position) {
   }
   auto sink = sub.sink.lock();
   if (!sink) return;
-  if (sink->Push(message, sub.kind == ChannelKind::kDashboard ? &sub : nullptr)) {
-    metrics_->messages_pushed.Increment();
-  }
+  sink->Push(message, sub.kind == ChannelKind::kDashboard ? &sub : nullptr);
 }
 
 void PushHub::OnBatch(const ViewChanges& changes) {
@@ -574,7 +572,8 @@ void PushHub::CatchUpStep(std::shared_ptr<Sub> sub) {
   }
   std::lock_guard l(mu_);
   if (sub->removed) return;
-  if (sub->overflowed || sub->pending.size() > options_.catch_up_page) {
+  if (sub->overflowed ||
+      sub->pending.size() > std::min(options_.catch_up_page, sink->CatchUpBudget())) {
     // Live messages came faster than the catch-up: read them from the log
     // too, paced by the connection, rather than flooding its queue at once.
     sub->overflowed = false;
@@ -589,7 +588,8 @@ void PushHub::CatchUpStep(std::shared_ptr<Sub> sub) {
 }
 
 Status PushHub::CatchUpPage(Sub& sub, PushSink& sink, Position upto, bool* done) {
-  const std::size_t page = std::max<std::size_t>(1, options_.catch_up_page);
+  const std::size_t page =
+      std::max<std::size_t>(1, std::min(options_.catch_up_page, sink.CatchUpBudget()));
   Position cursor = 0;
   {
     std::lock_guard l(mu_);
@@ -599,9 +599,7 @@ Status PushHub::CatchUpPage(Sub& sub, PushSink& sink, Position upto, bool* done)
     std::lock_guard l(mu_);
     sub.cursor = to;
   };
-  auto push = [&](const PushMessage& m) {
-    if (sink.Push(m, nullptr)) metrics_->messages_pushed.Increment();
-  };
+  auto push = [&](const PushMessage& m) { sink.Push(m, nullptr); };
   *done = false;
   switch (sub.kind) {
     case ChannelKind::kEvents: {

@@ -62,6 +62,9 @@ class PushSink {
   // Runs `resume` (on any thread) once the queue is short enough for the
   // next page of a catch-up; never if the connection closes first.
   virtual void WhenDrained(std::function<void()> resume) = 0;
+  // The most messages one catch-up step may queue at once (a fraction of
+  // the queue's bound, so that a catch-up always fits).
+  virtual std::size_t CatchUpBudget() const = 0;
 };
 
 struct PushOptions {

@@ -211,6 +211,7 @@ void WsSession::WriteNext() {
     return;
   }
   writing_ = true;
+  metrics_->messages_pushed.Increment();
   ws_.text(true);
   ws_.async_write(asio::buffer(*next),
                   [self = shared_from_this(), next](beast::error_code ec, std::size_t) {

@@ -26,6 +26,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <functional>
@@ -63,6 +64,9 @@ class WsSession : public PushSink, public std::enable_shared_from_this<WsSession
   // Messages queued and not yet written (for tests and diagnostics).
   std::size_t queued_messages();
   void WhenDrained(std::function<void()> resume) override;
+  std::size_t CatchUpBudget() const override {
+    return std::max<std::size_t>(1, options_.max_queue_messages / 4);
+  }
 
  private:
   struct Queued {

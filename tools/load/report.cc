@@ -1,0 +1,148 @@
+#include "tools/load/report.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+
+namespace casegrid::load {
+namespace {
+
+std::string Ms(const LatencyHistogram& h, double q) {
+  return Fixed(h.QuantileMillis(q));
+}
+std::string MaxMs(const LatencyHistogram& h) {
+  return Fixed(static_cast<double>(h.max_nanos()) / 1e6);
+}
+// Cores used over the window by processes other than casegrid-load and the
+// spawned server: a shared machine's noise.
+double OtherCores(const RunFigures& run) {
+  const double window = run.window_s > 0 ? run.window_s : 1;
+  return std::max(0.0, run.machine_cpu_s - run.load_cpu_s - run.server_cpu_s) / window;
+}
+double KibPerConnection(const RunFigures& run) {
+  return run.idle_connections == 0 ? 0
+                                   : static_cast<double>(run.rss_idle_kib - run.rss_before_kib) /
+                                         static_cast<double>(run.idle_connections);
+}
+
+}  // namespace
+
+std::string Fixed(double v, int decimals) {
+  char out[64];
+  std::snprintf(out, sizeof out, "%.*f", decimals, v);
+  return out;
+}
+
+std::optional<double> Metric(const std::string& text, const std::string& name) {
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.rfind(name, 0) != 0 || line.size() <= name.size()) continue;
+    const char next = line[name.size()];
+    if (next != ' ' && next != '{') continue;
+    const auto space = line.rfind(' ');
+    return std::strtod(line.c_str() + space + 1, nullptr);
+  }
+  return std::nullopt;
+}
+
+void PrintReport(const RunFigures& run, const WriteStats& writes, const PushStats& push) {
+  const double window = run.window_s > 0 ? run.window_s : 1;
+  std::cout << "casegrid-load: " << run.setting << "\n";
+  std::cout << "writes: " << writes.ok.load() << " answered 2xx in " << Fixed(run.window_s)
+            << " s = " << Fixed(static_cast<double>(writes.ok.load()) / window, 0) << "/s ("
+            << Fixed(static_cast<double>(writes.events.load()) / window, 0) << " events/s, "
+            << writes.cases_closed.load() << " cases closed); non-2xx " << writes.non2xx.load()
+            << ", connection errors " << writes.connection_errors.load() << "\n";
+  for (const auto& [status, n] : writes.ByStatus()) {
+    std::cout << "  HTTP " << status << ": " << n
+              << (status == 429 ? " (the server's --rate and --burst per token are too low for "
+                                  "this load)"
+                                : "")
+              << "\n";
+  }
+  for (const auto& sample : writes.Samples()) std::cout << "  e.g. " << sample << "\n";
+  std::cout << "write latency (sent -> 2xx read): p50 " << Ms(writes.latency, 0.5) << " ms, p99 "
+            << Ms(writes.latency, 0.99) << " ms, p999 " << Ms(writes.latency, 0.999) << " ms, max "
+            << MaxMs(writes.latency) << " ms\n";
+  if (run.clients > 0) {
+    std::cout << "push: " << push.total_messages() << " messages ("
+              << Fixed(static_cast<double>(push.bytes.load()) / (1 << 20), 1) << " MiB), drained "
+              << Fixed(run.drain_s, 1)
+              << " s after the writes; latency (acknowledged -> arrived):\n";
+    for (std::size_t k = 0; k < kChannelKinds; ++k) {
+      const auto& h = push.latency[k];
+      if (push.messages[k].load() == 0) continue;
+      std::cout << "  " << Name(static_cast<ChannelKind>(k)) << ": " << push.messages[k].load()
+                << " messages, " << h.count() << " of our writes: p50 " << Ms(h, 0.5) << " ms, p99 "
+                << Ms(h, 0.99) << " ms, max " << MaxMs(h) << " ms\n";
+    }
+    std::cout << "clients: " << run.idle_connections << " connected, " << push.slow_closes.load()
+              << " closed as too slow (1013), " << push.other_closes.load() << " other closes, "
+              << push.reconnects.load() << " resumed; " << push.pushed_before_ack.load()
+              << " pushes came before their writer read its answer";
+    if (auto slow = Metric(run.server_metrics, "casegrid_slow_client_closes_total")) {
+      std::cout << "; the server counted " << Fixed(*slow, 0) << " slow closes and "
+                << Fixed(Metric(run.server_metrics, "casegrid_messages_pushed_total").value_or(0),
+                         0)
+                << " messages pushed (coalesced dashboard views included)";
+    }
+    std::cout << "\n";
+  }
+  if (run.spawned) {
+    std::cout << "server: RSS " << run.rss_before_kib << " KiB before subscribers, "
+              << run.rss_idle_kib << " KiB idle with " << run.idle_connections << " connections ("
+              << Fixed(KibPerConnection(run)) << " KiB each), " << run.rss_end_kib
+              << " KiB at the end; CPU " << Fixed(run.server_cpu_s, 1) << " s over the writes ("
+              << Fixed(run.server_cpu_s / window) << " cores)\n";
+  }
+  std::cout << "load generator: CPU " << Fixed(run.load_cpu_s, 1) << " s over the writes ("
+            << Fixed(run.load_cpu_s / window) << " cores)\n";
+  std::cout << "machine: " << Fixed(run.machine_cpu_s / window) << " cores busy over the writes, "
+            << Fixed(OtherCores(run)) << " of them other processes'"
+            << (run.spawned ? "" : " (the server's included: it was not spawned)") << "\n";
+}
+
+void PrintFailuresAndFigures(const RunFigures& run, const WriteStats& writes, const PushStats& push,
+                             const Failures& failures) {
+  const auto first = failures.First();
+  for (const auto& f : first) std::cout << "FAILURE: " << f << "\n";
+  if (failures.count() > first.size()) {
+    std::cout << "FAILURE: ... and " << failures.count() - first.size() << " more\n";
+  }
+  const double window = run.window_s > 0 ? run.window_s : 1;
+  auto line = [](const std::string& name, const std::string& value) {
+    std::cout << name << ": " << value << "\n";
+  };
+  line("http_appends_per_s", Fixed(static_cast<double>(writes.ok.load()) / window, 0));
+  line("http_events_per_s", Fixed(static_cast<double>(writes.events.load()) / window, 0));
+  line("http_append_p50_ms", Ms(writes.latency, 0.5));
+  line("http_append_p99_ms", Ms(writes.latency, 0.99));
+  line("http_append_p999_ms", Ms(writes.latency, 0.999));
+  line("http_non2xx", std::to_string(writes.non2xx.load()));
+  line("push_messages", std::to_string(push.total_messages()));
+  for (std::size_t k = 0; k < kChannelKinds; ++k) {
+    const auto kind = static_cast<ChannelKind>(k);
+    if (kind == ChannelKind::kCase) continue;  // casegrid-load subscribes to no case
+    const auto& h = push.latency[k];
+    const bool any = h.count() > 0;
+    line("push_p50_ms_" + std::string(Name(kind)), any ? Ms(h, 0.5) : "none");
+    line("push_p99_ms_" + std::string(Name(kind)), any ? Ms(h, 0.99) : "none");
+  }
+  line("clients_connected", std::to_string(run.idle_connections));
+  line("clients_closed_too_slow", std::to_string(push.slow_closes.load()));
+  if (run.spawned) {
+    line("server_rss_kib_before", std::to_string(run.rss_before_kib));
+    line("server_rss_kib_idle", std::to_string(run.rss_idle_kib));
+    line("server_rss_kib_end", std::to_string(run.rss_end_kib));
+    line("kib_per_idle_connection",
+         run.idle_connections > 0 ? Fixed(KibPerConnection(run)) : "none");
+    line("server_cpu_cores", Fixed(run.server_cpu_s / window));
+  }
+  line("load_cpu_cores", Fixed(run.load_cpu_s / window));
+  line("other_cpu_cores", Fixed(OtherCores(run)));
+  line("failures", std::to_string(failures.count()));
+}
+
+}  // namespace casegrid::load

@@ -147,7 +147,11 @@ PushHub::~PushHub() {
 }
 
 void PushHub::Stop() {
-  stopped_ = true;
+  {
+    std::lock_guard l(mu_);
+    stopped_ = true;
+  }
+  dispatched_cv_.notify_all();
   pool_.join();
 }
 
@@ -296,6 +300,7 @@ void PushHub::OnBatch(const ViewChanges& changes) {
     for (auto& sub : *subscribers(note.key)) Deliver(*sub, m, note.position);
   }
   dispatched_ = std::max(dispatched_, changes.position);
+  dispatched_cv_.notify_all();
 }
 
 void PushHub::Fail(const std::shared_ptr<PushSink>& sink, std::int64_t request_id,
@@ -428,10 +433,14 @@ void PushHub::Setup(std::shared_ptr<Sub> sub, std::optional<Position> after) {
       return refuse(s);
     }
   }
-  // Register: from here on every batch reaches the subscription.
+  // Register: from here on every batch reaches the subscription. First let
+  // the views reach what was committed before this subscribe (briefly), so
+  // that a snapshot shows the writes its client already saw answered.
   Position registered_at = 0;
   {
-    std::lock_guard l(mu_);
+    std::unique_lock l(mu_);
+    dispatched_cv_.wait_for(l, std::chrono::seconds(2),
+                            [&] { return dispatched_ >= head || stopped_; });
     if (sub->removed) return;
     registered_at = dispatched_;
     sub->registered = true;

@@ -31,6 +31,7 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -125,6 +126,7 @@ class PushHub {
   std::atomic<bool> stopped_{false};
 
   mutable std::mutex mu_;
+  std::condition_variable dispatched_cv_;  // dispatched_ grew
   // Guarded by mu_.
   Position dispatched_ = 0;
   std::map<std::string, std::vector<std::shared_ptr<Sub>>, std::less<>> by_channel_;

@@ -6,7 +6,9 @@
 #include <array>
 #include <cerrno>
 #include <cstdlib>
+#include <fstream>
 #include <memory>
+#include <sstream>
 
 #include "engine/canonical_json.h"
 
@@ -140,6 +142,22 @@ bool HandlesCases(Role role) {
 bool HandlesTheCase(const Principal& who, std::string_view assignee) {
   return who.role == Role::kOperator || who.role == Role::kSupervisor ||
          (!assignee.empty() && assignee == who.sub);
+}
+
+Result<std::string> ReadJwtSecret(const std::string& secret_file) {
+  if (!secret_file.empty()) {
+    std::ifstream in(secret_file);
+    if (!in) return Status::NotFound("cannot read the secret file " + secret_file);
+    std::stringstream text;
+    text << in.rdbuf();
+    std::string secret = text.str();
+    while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
+    return secret;
+  }
+  if (const char* env = std::getenv("CASEGRID_JWT_SECRET"); env != nullptr && *env != '\0') {
+    return std::string(env);
+  }
+  return Status::InvalidArgument("no JWT secret: set CASEGRID_JWT_SECRET or name a secret file");
 }
 
 }  // namespace casegrid

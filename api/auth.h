@@ -55,6 +55,11 @@ class TokenAuthority {
   std::string secret_;
 };
 
+// The HS256 secret: the contents of `secret_file` (trailing line breaks
+// dropped) when one is named, else CASEGRID_JWT_SECRET; kInvalidArgument
+// when neither gives one, kNotFound for a file that cannot be read.
+Result<std::string> ReadJwtSecret(const std::string& secret_file);
+
 // Does `who`'s scope cover `cell`? A scope path covers itself and its subtree.
 bool InScope(const Principal& who, std::string_view cell);
 

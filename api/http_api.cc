@@ -64,30 +64,44 @@ Result<std::uint64_t> ParseCount(const std::string& text, std::string_view field
 
 }  // namespace
 
-std::string_view ErrorCodeName(StatusCode code) {
+namespace {
+
+// API.md's answer to an engine status: the HTTP status and the error code.
+struct ErrorKind {
+  http::status status;
+  std::string_view code;
+};
+
+ErrorKind ErrorKindOf(StatusCode code) {
   switch (code) {
     case StatusCode::kInvalidArgument:
-      return "bad_request";
+      return {http::status::bad_request, "bad_request"};
     case StatusCode::kUnauthenticated:
-      return "unauthorized";
+      return {http::status::unauthorized, "unauthorized"};
     case StatusCode::kPermissionDenied:
-      return "forbidden";
+      return {http::status::forbidden, "forbidden"};
     case StatusCode::kNotFound:
-      return "not_found";
+      return {http::status::not_found, "not_found"};
     case StatusCode::kConflict:
-      return "conflict";
+      return {http::status::conflict, "conflict"};
     case StatusCode::kRateLimited:
-      return "rate_limited";
+      return {http::status::too_many_requests, "rate_limited"};
     case StatusCode::kTooLarge:
-      return "too_large";
+      return {http::status::payload_too_large, "too_large"};
     case StatusCode::kUnavailable:
-      return "unavailable";
+      return {http::status::service_unavailable, "unavailable"};
     case StatusCode::kOk:
     case StatusCode::kCorruption:
     case StatusCode::kInternal:
       break;
   }
-  return "internal";
+  return {http::status::internal_server_error, "internal"};
+}
+
+}  // namespace
+
+std::string_view ErrorCodeName(StatusCode code) {
+  return ErrorKindOf(code).code;
 }
 
 std::string ErrorJson(const Status& status) {
@@ -111,37 +125,7 @@ Status RecordAuditRead(EventStore& store, const std::string& auditor, std::strin
 }
 
 HttpResponse ErrorResponse(const Status& status, unsigned version, bool keep_alive) {
-  http::status code = http::status::internal_server_error;
-  switch (status.code()) {
-    case StatusCode::kInvalidArgument:
-      code = http::status::bad_request;
-      break;
-    case StatusCode::kUnauthenticated:
-      code = http::status::unauthorized;
-      break;
-    case StatusCode::kPermissionDenied:
-      code = http::status::forbidden;
-      break;
-    case StatusCode::kNotFound:
-      code = http::status::not_found;
-      break;
-    case StatusCode::kConflict:
-      code = http::status::conflict;
-      break;
-    case StatusCode::kRateLimited:
-      code = http::status::too_many_requests;
-      break;
-    case StatusCode::kTooLarge:
-      code = http::status::payload_too_large;
-      break;
-    case StatusCode::kUnavailable:
-      code = http::status::service_unavailable;
-      break;
-    case StatusCode::kOk:
-    case StatusCode::kCorruption:
-    case StatusCode::kInternal:
-      break;
-  }
+  const http::status code = ErrorKindOf(status.code()).status;
   HttpResponse res{code, version};
   res.set(http::field::content_type, "application/json");
   if (code == http::status::unauthorized) res.set(http::field::www_authenticate, "Bearer");

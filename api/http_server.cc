@@ -205,12 +205,12 @@ Status HttpServer::AdmitWebSocket(const HttpRequest& request, Principal* who) {
   if (stopping_) return Status::Unavailable("the server is shutting down");
   ASSIGN_OR_RETURN(*who, api_->Authenticate(request, QueryParameter(request.target(), "token")));
   std::lock_guard l(sessions_mu_);
-  std::size_t& open = ws_per_token_[who->sub];
-  if (open >= options_.max_ws_per_token) {
+  auto open = ws_per_token_.find(who->sub);
+  if ((open == ws_per_token_.end() ? 0 : open->second) >= options_.max_ws_per_token) {
     return Status::RateLimited("at most " + std::to_string(options_.max_ws_per_token) +
                                " WebSocket connections per token");
   }
-  ++open;
+  ++ws_per_token_[who->sub];
   return Status::Ok();
 }
 

@@ -39,13 +39,32 @@ Result<Channel> ParsePushChannel(std::string_view name) {
                                  "alerts and events");
 }
 
-// The "position" member of a view.
+// What push needs of a stored view: its position, and for a case view its
+// id and assignee ("" when none). The views point into `parser`'s memory.
+struct ViewHead {
+  Position position = 0;
+  std::string_view case_id, assignee;
+};
+std::optional<ViewHead> ReadViewHead(simdjson::dom::parser& parser, std::string_view view) {
+  simdjson::dom::element root;
+  ViewHead head;
+  std::uint64_t p = 0;
+  if (parser.parse(view).get(root) || root["position"].get(p)) return std::nullopt;
+  head.position = p;
+  if (root["case_id"].get(head.case_id)) head.case_id = {};
+  if (root["assignee"].get(head.assignee)) head.assignee = {};  // null: nobody yet
+  return head;
+}
 Position ViewPosition(std::string_view view) {
   simdjson::dom::parser parser;
-  simdjson::dom::element root;
-  std::uint64_t p = 0;
-  if (parser.parse(view).get(root) || root["position"].get(p)) return 0;
-  return p;
+  auto head = ReadViewHead(parser, view);
+  return head ? head->position : 0;
+}
+
+// Whether `who` sees a case's personal data and its events' data: those who
+// handle it, and auditors.
+bool SeesCaseData(const Principal& who, const CaseState& state) {
+  return HandlesTheCase(who, state.assignee) || who.role == Role::kAuditor;
 }
 
 // The envelope less its data, for those who may not see what a case's
@@ -116,7 +135,12 @@ struct PushHub::Sub {
   Position cursor = 0;  // sent through here
   Position target_position = 0;
   Position floor = 0;  // live messages at or below are not sent (already covered)
-  std::vector<std::pair<Position, PushMessage>> pending;
+  struct Pending {
+    Position position;
+    PushMessage message;
+    std::string case_id;  // cell channels: whose view it is
+  };
+  std::vector<Pending> pending;
   bool overflowed = false;
   std::map<std::string, Position, std::less<>> snapshot_newer;  // cell: case -> view position
 
@@ -171,18 +195,14 @@ std::size_t PushHub::SubscriptionsOf(const PushSink* sink) const {
   return it == by_sink_.end() ? 0 : it->second.size();
 }
 
-void PushHub::Deliver(Sub& sub, const PushMessage& message, Position position) {
+void PushHub::Deliver(Sub& sub, const PushMessage& message, Position position,
+                      std::string_view case_id) {
   if (sub.removed || position <= sub.floor) return;
-  if (sub.kind == ChannelKind::kCell && !sub.snapshot_newer.empty()) {
-    simdjson::dom::parser parser;
-    simdjson::dom::element root;
-    std::string_view id;
-    if (!parser.parse(*message).get(root) && !root["view"]["case_id"].get(id)) {
-      auto it = sub.snapshot_newer.find(id);
-      if (it != sub.snapshot_newer.end()) {
-        if (position < it->second) return;  // the snapshot showed a newer view
-        sub.snapshot_newer.erase(it);
-      }
+  if (!case_id.empty() && !sub.snapshot_newer.empty()) {
+    auto it = sub.snapshot_newer.find(case_id);
+    if (it != sub.snapshot_newer.end()) {
+      if (position < it->second) return;  // the snapshot showed a newer view
+      sub.snapshot_newer.erase(it);
     }
   }
   if (!sub.live) {
@@ -193,7 +213,7 @@ void PushHub::Deliver(Sub& sub, const PushMessage& message, Position position) {
       sub.overflowed = true;  // the catch-up will read these from the log
       return;
     }
-    sub.pending.emplace_back(position, message);
+    sub.pending.push_back({position, message, std::string(case_id)});
     return;
   }
   auto sink = sub.sink.lock();
@@ -227,8 +247,7 @@ void PushHub::OnBatch(const ViewChanges& changes) {
       if (!subs) continue;
       PushMessage shown, masked;
       for (auto& sub : *subs) {
-        const bool handles = HandlesTheCase(sub->who, feed->second->state.assignee) ||
-                             sub->who.role == Role::kAuditor;
+        const bool handles = SeesCaseData(sub->who, feed->second->state);
         PushMessage& m = handles ? shown : masked;
         if (!m) m = CaseEventMessage(channel, e, feed->second->state, handles);
         Deliver(*sub, m, e.position);
@@ -261,7 +280,7 @@ void PushHub::OnBatch(const ViewChanges& changes) {
           }
           m = Message("view", channel, state->position, {{"view", view}});
         }
-        Deliver(*sub, m, state->position);
+        Deliver(*sub, m, state->position, state->case_id);
       }
     }
   }
@@ -437,27 +456,41 @@ void PushHub::Setup(std::shared_ptr<Sub> sub, std::optional<Position> after) {
   // the views reach what was committed before this subscribe (briefly), so
   // that a snapshot shows the writes its client already saw answered.
   Position registered_at = 0;
+  Status feed_status = Status::Ok();
   {
     std::unique_lock l(mu_);
     dispatched_cv_.wait_for(l, std::chrono::seconds(2),
                             [&] { return dispatched_ >= head || stopped_; });
     if (sub->removed) return;
     registered_at = dispatched_;
-    sub->registered = true;
-    sub->target_position = registered_at;
-    sub->cursor = after ? std::min(*after, registered_at) : registered_at;
-    sub->floor = after ? *after : registered_at;
-    by_channel_[sub->index_key].push_back(sub);
     if (sub->kind == ChannelKind::kCase) {
-      auto& feed = case_feeds_[sub->target];
-      if (!feed) {
-        feed = std::make_unique<CaseFeed>();
+      auto feed = case_feeds_.find(sub->target);
+      if (feed == case_feeds_.end()) {
         auto state = FoldCase(service_->store(), sub->target, registered_at);
-        if (state.ok()) feed->state = std::move(*state);
+        if (!state.ok()) {
+          feed_status = state.status();
+        } else {
+          auto made = std::make_unique<CaseFeed>();
+          made->state = std::move(*state);
+          feed = case_feeds_.emplace(sub->target, std::move(made)).first;
+        }
       }
-      feed->subscribers++;
+      if (feed_status.ok()) {
+        feed->second->subscribers++;
+        // The case as of registered_at: the snapshot (a catch-up from
+        // `after` folds its own, below).
+        if (!after) sub->fold = feed->second->state;
+      }
+    }
+    if (feed_status.ok()) {
+      sub->registered = true;
+      sub->target_position = registered_at;
+      sub->cursor = after ? std::min(*after, registered_at) : registered_at;
+      sub->floor = after ? *after : registered_at;
+      by_channel_[sub->index_key].push_back(sub);
     }
   }
+  if (!feed_status.ok()) return refuse(feed_status);
   // The first answer: "subscribed", with a snapshot when there is no `after`.
   JsonWriter j;
   j.BeginObject().Key("type").String("subscribed").Key("id").Int(sub->request_id);
@@ -470,17 +503,10 @@ void PushHub::Setup(std::shared_ptr<Sub> sub, std::optional<Position> after) {
       case ChannelKind::kEvents:
         j.Null();
         break;
-      case ChannelKind::kCase: {
-        auto state = FoldCase(service_->store(), sub->target, registered_at);
-        if (!state.ok()) {
-          snapshot_status = state.status();
-          break;
-        }
-        sub->fold = std::move(*state);
-        const bool handles = HandlesTheCase(who, sub->fold.assignee) || who.role == Role::kAuditor;
-        j.Raw(RenderCaseView(sub->fold, handles ? PersonalData::kShown : PersonalData::kMasked));
+      case ChannelKind::kCase:
+        j.Raw(RenderCaseView(sub->fold, SeesCaseData(who, sub->fold) ? PersonalData::kShown
+                                                                     : PersonalData::kMasked));
         break;
-      }
       case ChannelKind::kCell: {
         CaseQuery query;
         query.cell = sub->target;
@@ -492,21 +518,15 @@ void PushHub::Setup(std::shared_ptr<Sub> sub, std::optional<Position> after) {
         }
         j.BeginObject().Key("cases").BeginArray();
         std::map<std::string, Position, std::less<>> newer;
+        simdjson::dom::parser parser;
         for (const std::string& view : page->views) {
-          simdjson::dom::parser parser;
-          simdjson::dom::element root;
-          std::string_view id, assignee;
-          std::uint64_t position = 0;
-          if (parser.parse(view).get(root) || root["case_id"].get(id) ||
-              root["position"].get(position)) {
-            continue;
-          }
-          if (root["assignee"].get(assignee)) assignee = {};
-          if (position > registered_at) newer.emplace(std::string(id), position);
-          if (HandlesTheCase(who, assignee)) {
+          auto head = ReadViewHead(parser, view);
+          if (!head || head->case_id.empty()) continue;
+          if (head->position > registered_at) newer.emplace(head->case_id, head->position);
+          if (HandlesTheCase(who, head->assignee)) {
             j.Raw(view);
           } else {
-            auto state = service_->LoadCase(std::string(id));
+            auto state = service_->LoadCase(head->case_id);
             if (state.ok()) j.Raw(RenderCaseView(*state, PersonalData::kMasked));
           }
         }
@@ -593,7 +613,7 @@ void PushHub::CatchUpStep(std::shared_ptr<Sub> sub) {
   sub->live = true;
   auto pending = std::move(sub->pending);
   sub->pending.clear();
-  for (auto& [position, message] : pending) Deliver(*sub, message, position);
+  for (const Sub::Pending& p : pending) Deliver(*sub, p.message, p.position, p.case_id);
 }
 
 Status PushHub::CatchUpPage(Sub& sub, PushSink& sink, Position upto, bool* done) {
@@ -634,8 +654,7 @@ Status PushHub::CatchUpPage(Sub& sub, PushSink& sink, Position upto, bool* done)
           break;
         }
         RETURN_IF_ERROR(ApplyToCase(&sub.fold, e));
-        const bool handles =
-            HandlesTheCase(sub.who, sub.fold.assignee) || sub.who.role == Role::kAuditor;
+        const bool handles = SeesCaseData(sub.who, sub.fold);
         push(CaseEventMessage(sub.channel, e, sub.fold, handles));
         cursor = e.position;
       }
@@ -672,16 +691,13 @@ Status PushHub::CatchUpPage(Sub& sub, PushSink& sink, Position upto, bool* done)
         query.limit = 1000;
         for (;;) {
           ASSIGN_OR_RETURN(CasePage cases, projector_->ListCases(query));
+          simdjson::dom::parser parser;
           for (const std::string& view : cases.views) {
-            simdjson::dom::parser parser;
-            simdjson::dom::element root;
-            std::string_view id;
-            std::uint64_t position = 0;
-            if (parser.parse(view).get(root) || root["case_id"].get(id) ||
-                root["position"].get(position)) {
-              continue;
+            auto head = ReadViewHead(parser, view);
+            if (!head || head->case_id.empty()) continue;
+            if (head->position > cursor && head->position <= upto) {
+              sub.cell_todo.emplace_back(head->position, head->case_id);
             }
-            if (position > cursor && position <= upto) sub.cell_todo.emplace_back(position, id);
           }
           if (!cases.next) break;
           query.after = *cases.next;

@@ -113,7 +113,9 @@ class PushHub {
   void Setup(std::shared_ptr<Sub> sub, std::optional<Position> after);
   void CatchUpStep(std::shared_ptr<Sub> sub);
   Status CatchUpPage(Sub& sub, PushSink& sink, Position upto, bool* done);
-  void Deliver(Sub& sub, const PushMessage& message, Position position);
+  // `case_id`: whose view a cell channel's message is ("" otherwise).
+  void Deliver(Sub& sub, const PushMessage& message, Position position,
+               std::string_view case_id = {});
   void Fail(const std::shared_ptr<PushSink>& sink, std::int64_t request_id, const Status& why);
   void Remove(const std::shared_ptr<Sub>& sub);  // mu_ held
 

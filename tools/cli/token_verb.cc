@@ -1,6 +1,5 @@
 // token: mint a bearer token with the server's secret, for operators and tests.
 #include <cstdlib>
-#include <fstream>
 #include <iostream>
 #include <sstream>
 
@@ -33,22 +32,6 @@ Result<std::int64_t> ParseDuration(const std::string& text) {
 }
 
 }  // namespace
-
-Result<std::string> ReadJwtSecret(const std::string& secret_file) {
-  if (!secret_file.empty()) {
-    std::ifstream in(secret_file);
-    if (!in) return Status::NotFound("cannot read the secret file " + secret_file);
-    std::stringstream text;
-    text << in.rdbuf();
-    std::string secret = text.str();
-    while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
-    return secret;
-  }
-  if (const char* env = std::getenv("CASEGRID_JWT_SECRET"); env != nullptr && *env != '\0') {
-    return std::string(env);
-  }
-  return Status::InvalidArgument("no JWT secret: set CASEGRID_JWT_SECRET or pass --secret-file");
-}
 
 void AddTokenVerb(CLI::App& app, VerbAction* action) {
   struct TokenArgs {

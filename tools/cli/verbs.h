@@ -35,9 +35,6 @@ void AddSeedVerb(CLI::App& app, VerbAction* action);     // seed
 
 void AddTokenVerb(CLI::App& app, VerbAction* action);  // token
 
-// The HS256 secret: the file's contents, else CASEGRID_JWT_SECRET.
-Result<std::string> ReadJwtSecret(const std::string& secret_file);
-
 // Prints "casegrid: <status>" on stderr; returns the exit code 1.
 int Fail(const Status& status);
 

@@ -40,22 +40,6 @@ std::uint64_t RaiseFileLimit() {
   return files.rlim_cur;
 }
 
-Result<std::string> ReadSecret(const std::string& file) {
-  if (!file.empty()) {
-    std::ifstream in(file);
-    if (!in) return Status::NotFound("cannot read the secret file " + file);
-    std::stringstream text;
-    text << in.rdbuf();
-    std::string secret = text.str();
-    while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
-    return secret;
-  }
-  if (const char* env = std::getenv("CASEGRID_JWT_SECRET"); env != nullptr && *env != '\0') {
-    return std::string(env);
-  }
-  return Status::InvalidArgument("no JWT secret: --jwt-secret-file or CASEGRID_JWT_SECRET");
-}
-
 double CpuSecondsOfThisProcess() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
@@ -148,7 +132,7 @@ int RunLoad(const LoadOptions& o) {
     }
     host = o.url.substr(0, colon);
     port = static_cast<std::uint16_t>(std::stoi(o.url.substr(colon + 1)));
-    auto read = ReadSecret(o.secret_file);
+    auto read = ReadJwtSecret(o.secret_file);
     if (!read.ok()) {
       std::cerr << "casegrid-load: " << read.status().message() << "\n";
       return 2;

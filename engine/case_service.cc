@@ -43,7 +43,7 @@ std::string IdempotentEventId(std::string_view actor, std::string_view key, std:
 }
 
 CaseService::CaseService(EventStore* store, CaseServiceOptions options)
-    : store_(store), options_(std::move(options)) {}
+    : store_(store), options_(std::move(options)), cases_(store, options_.case_cache_entries) {}
 
 Result<std::unique_ptr<CaseService>> CaseService::Open(EventStore* store,
                                                        CaseServiceOptions options) {
@@ -53,6 +53,7 @@ Result<std::unique_ptr<CaseService>> CaseService::Open(EventStore* store,
 }
 
 Result<CaseState> CaseService::LoadCase(std::string_view case_id, Position as_of) const {
+  if (as_of == UINT64_MAX) return cases_.Load(case_id);
   return FoldCase(*store_, case_id, as_of);
 }
 

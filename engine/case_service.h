@@ -3,8 +3,8 @@
 // engine's own DeadlineMissed all go through here, so every rule holds for
 // the API, the CLI, the seeder and the load generator alike.
 //
-// Each command: split the body (expected_version out), load the case by
-// folding its stream, decode and validate the data, check it against the
+// Each command: split the body (expected_version out), load the case (its
+// cached state plus the events after it), decode and validate the data, check it against the
 // case's state, and append the resulting events with the case's expected
 // version — so that of two officers acting at once, one wins and the other
 // gets a conflict. A command without expected_version that loses such a race
@@ -24,6 +24,7 @@
 #include <string>
 #include <string_view>
 
+#include "engine/case_cache.h"
 #include "engine/case_decider.h"
 #include "engine/case_events.h"
 #include "engine/case_state.h"
@@ -46,6 +47,8 @@ struct CaseServiceOptions {
   DeadlinePolicy policy;
   const Clock* clock = SystemClock::Default();  // not owned
   int max_retries = 3;  // re-decisions after a lost race, without expected_version
+  // Latest case states kept for the next command (engine/case_cache.h).
+  std::size_t case_cache_entries = 16384;
 };
 
 class CaseService {
@@ -85,7 +88,9 @@ class CaseService {
   Result<WriteResult> RecordDeadlineApproaching(std::string_view case_id, DeadlineKind deadline,
                                                 std::int64_t due_at);
 
-  // The case folded from its events with positions <= as_of.
+  // The case folded from its events with positions <= as_of; the latest
+  // state (as_of the default) comes from the case cache plus the events
+  // after the cached version.
   Result<CaseState> LoadCase(std::string_view case_id, Position as_of = UINT64_MAX) const;
 
   const GridDirectory& grid() const { return grid_; }
@@ -108,6 +113,7 @@ class CaseService {
   EventStore* const store_;
   const CaseServiceOptions options_;
   GridDirectory grid_;
+  mutable CaseCache cases_;
 
   std::mutex ids_mu_;
   std::map<std::string, std::uint32_t> last_sequence_;  // guarded by ids_mu_: day -> last used

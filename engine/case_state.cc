@@ -49,23 +49,32 @@ std::string CaseStream(std::string_view case_id) {
 
 Result<CaseState> FoldCase(const EventStore& store, std::string_view case_id, Position as_of) {
   CaseState state;
+  RETURN_IF_ERROR(FoldCaseOnto(store, case_id, as_of, &state));
+  return state;
+}
+
+Status FoldCaseOnto(const EventStore& store, std::string_view case_id, Position as_of,
+                    CaseState* state) {
   const std::string stream = CaseStream(case_id);
-  if (!ValidateStreamName(stream).ok()) return state;
-  StreamVersion from = 1;
-  constexpr std::size_t kPage = 1000;
+  if (!ValidateStreamName(stream).ok()) return Status::Ok();
+  StreamVersion from = state->version + 1;
+  // Most cases have a few dozen events; pages grow so that a fold cut at an
+  // early as_of does not read a long stream's tail.
+  std::size_t page = 32;
   while (true) {
-    ASSIGN_OR_RETURN(auto events, store.ReadStream(stream, from, kPage, ReadDirection::kForward));
+    ASSIGN_OR_RETURN(auto events, store.ReadStream(stream, from, page, ReadDirection::kForward));
     for (const RecordedEvent& e : events) {
-      if (e.position > as_of) return state;
+      if (e.position > as_of) return Status::Ok();
       auto data = DecodeEventData(e.type, e.data, StoredEventLimits());
       if (!data.ok()) {
         return Status::Corruption("event at position " + std::to_string(e.position) +
                                   " does not decode: " + data.status().message());
       }
-      state.Apply(e, *data);
+      state->Apply(e, *data);
     }
-    if (events.size() < kPage) return state;
+    if (events.size() < page) return Status::Ok();
     from = events.back().version + 1;
+    page = std::min<std::size_t>(page * 4, 1000);
   }
 }
 

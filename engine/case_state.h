@@ -97,6 +97,11 @@ struct CaseState {
 // with !exists. kCorruption if a stored event does not decode.
 Result<CaseState> FoldCase(const EventStore& store, std::string_view case_id,
                            Position as_of = UINT64_MAX);
+// Folds onto `state` (a fold of the same case's first state->version events)
+// the events after that version with positions <= as_of. On error `state`
+// may hold part of them: discard it.
+Status FoldCaseOnto(const EventStore& store, std::string_view case_id, Position as_of,
+                    CaseState* state);
 
 // "case/C-20261122-000123" -> "C-20261122-000123"; empty if not a case stream.
 std::string_view CaseIdOfStream(std::string_view stream);

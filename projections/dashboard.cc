@@ -32,7 +32,11 @@ void Contribute(DashboardNode& n, const CaseGauges& s, int sign) {
     n.open_by_tier[static_cast<std::size_t>(std::clamp(s.tier, 1, 3) - 1)] += sign;
     n.open_by_kind[static_cast<std::size_t>(s.kind)] += sign;
     const std::int64_t day = FloorDiv(s.reported_at, kDayMs);
-    if ((n.open_by_report_day[day] += sign) == 0) n.open_by_report_day.erase(day);
+    if (day < n.report_day_floor) {
+      n.open_reported_earlier += sign;
+    } else if ((n.open_by_report_day[day] += sign) == 0) {
+      n.open_by_report_day.erase(day);
+    }
     if (s.kind == CaseKind::kHazard) n.hazards_open += sign;
   }
   if (s.callback_open) {
@@ -48,6 +52,19 @@ void CountHour(DashboardNode& n, std::int64_t at_ms, int which) {
   const std::int64_t oldest =
       FloorDiv(n.hourly.rbegin()->first * kHourMs - kHourlyDays * kDayMs, kHourMs);
   n.hourly.erase(n.hourly.begin(), n.hourly.lower_bound(oldest));
+}
+
+// Moves the open cases reported more than kOpenReportDays before `at_ms`
+// (an event's time) into the one earlier count.
+void RaiseReportDayFloor(DashboardNode& n, std::int64_t at_ms) {
+  const std::int64_t floor = FloorDiv(at_ms, kDayMs) - kOpenReportDays;
+  if (floor <= n.report_day_floor) return;
+  n.report_day_floor = floor;
+  const auto end = n.open_by_report_day.lower_bound(floor);
+  for (auto it = n.open_by_report_day.begin(); it != end; ++it) {
+    n.open_reported_earlier += it->second;
+  }
+  n.open_by_report_day.erase(n.open_by_report_day.begin(), end);
 }
 
 void Percentiles(JsonWriter& w, const std::array<DashboardNode::Histogram, 4>& by_priority) {
@@ -114,9 +131,10 @@ CaseGauges CaseGauges::Of(const CaseState& s) {
 void ApplyCaseChange(DashboardNode& n, const CaseChange& c) {
   const CaseGauges& before = c.before;
   const CaseGauges& after = c.after;
+  const std::int64_t at = c.event->recorded_at_ms;
+  RaiseReportDayFloor(n, at);
   Contribute(n, before, -1);
   Contribute(n, after, +1);
-  const std::int64_t at = c.event->recorded_at_ms;
   std::visit(
       [&](const auto& e) {
         using T = std::decay_t<decltype(e)>;
@@ -203,6 +221,8 @@ void VisitFields(Node& n, Scalar&& scalar, Map&& map, HourMap&& hours) {
   for (auto& v : n.open_by_tier) scalar(v);
   for (auto& v : n.open_by_kind) scalar(v);
   map(n.open_by_report_day);
+  scalar(n.open_reported_earlier);
+  scalar(n.report_day_floor);
   scalar(n.callbacks_due);
   scalar(n.callbacks_overdue);
   scalar(n.hazards_open);
@@ -225,7 +245,8 @@ void VisitFields(Node& n, Scalar&& scalar, Map&& map, HourMap&& hours) {
   }
 }
 
-constexpr std::int64_t kEncodingVersion = 1;
+// 2: open cases reported before the report-day floor are one count.
+constexpr std::int64_t kEncodingVersion = 2;
 
 }  // namespace
 
@@ -248,7 +269,11 @@ std::string EncodeDashboardNode(const DashboardNode& node) {
 
 Result<DashboardNode> DecodeDashboardNode(std::string_view bytes) {
   VarintReader r(bytes);
-  if (r.Next() != kEncodingVersion) return Status::Corruption("dashboard node: unknown encoding");
+  if (const std::int64_t version = r.Next(); version != kEncodingVersion) {
+    return Status::Corruption("dashboard node: encoding " + std::to_string(version) +
+                              ", this build reads " + std::to_string(kEncodingVersion) +
+                              "; remove the views folder and rebuild");
+  }
   DashboardNode node;
   node.position = static_cast<Position>(r.Next());
   auto count = [&]() -> std::int64_t {
@@ -308,6 +333,7 @@ std::string RenderDashboard(std::string_view path, const DashboardNode& n, Posit
   w.EndObject();
   // Age of open cases by the day they were reported, measured at now_ms.
   std::array<std::int64_t, 5> ages{};  // <1d, 1-3d, 3-7d, 7-30d, >=30d
+  ages[4] = n.open_reported_earlier;   // reported over 31 days before the node's newest event
   const std::int64_t today = FloorDiv(now_ms, kDayMs);
   for (const auto& [day, count] : n.open_by_report_day) {
     const std::int64_t age = today - day;

@@ -40,15 +40,25 @@ inline constexpr std::array<std::int64_t, 31> kResponseBucketMinutes = {
 inline constexpr std::size_t kResponseBuckets = kResponseBucketMinutes.size() + 1;
 // Hourly intake is kept for this many days before the newest event.
 inline constexpr std::int64_t kHourlyDays = 8;
+// Open cases are kept by report day for this many days before the newest
+// event (one more than the last age bucket's 30, so that a reading a little
+// behind the newest event still buckets them right).
+inline constexpr std::int64_t kOpenReportDays = 31;
 
 struct DashboardNode {
   using Histogram = std::array<std::int64_t, kResponseBuckets>;
 
   // Gauges.
-  std::array<std::int64_t, 3> open_by_state{};              // reported, assigned, in_progress
-  std::array<std::int64_t, 3> open_by_tier{};               // tiers 1..3
-  std::array<std::int64_t, 4> open_by_kind{};               // CaseKind order
+  std::array<std::int64_t, 3> open_by_state{};  // reported, assigned, in_progress
+  std::array<std::int64_t, 3> open_by_tier{};   // tiers 1..3
+  std::array<std::int64_t, 4> open_by_kind{};   // CaseKind order
+  // Open cases by the Unix day they were reported, for the last
+  // kOpenReportDays days before the node's newest event; those reported
+  // earlier are older than the last age bucket at any later reading, so they
+  // are one count. Bounded however long cases stay open.
   std::map<std::int64_t, std::int64_t> open_by_report_day;  // Unix day -> open cases
+  std::int64_t open_reported_earlier = 0;                   // reported before report_day_floor
+  std::int64_t report_day_floor = 0;                        // first day kept in open_by_report_day
   std::int64_t callbacks_due = 0;                           // scheduled or attempted, not completed
   std::int64_t callbacks_overdue = 0;  // of those, with the callback deadline missed
   std::int64_t hazards_open = 0;

@@ -153,9 +153,11 @@ Status Projector::Load() {
   return Status::Ok();
 }
 
-Result<CaseState*> Projector::CachedCase(const std::string& case_id, Position position) {
+Result<CaseState*> Projector::CachedCase(const std::string& case_id, const RecordedEvent& event) {
   if (CaseState* cached = cache_->Find(case_id)) return cached;
-  ASSIGN_OR_RETURN(CaseState folded, FoldCase(*store_, case_id, position - 1));
+  // A stream's first event starts from nothing: no read needed.
+  if (event.version == 1) return cache_->Put(case_id, CaseState{});
+  ASSIGN_OR_RETURN(CaseState folded, FoldCase(*store_, case_id, event.position - 1));
   return cache_->Put(case_id, std::move(folded));
 }
 
@@ -214,7 +216,7 @@ Status Projector::ApplyOne(const RecordedEvent& e, Batch& b) {
   const std::string case_id(CaseIdOfStream(e.stream));
   if (case_id.empty()) return Status::Ok();
 
-  ASSIGN_OR_RETURN(CaseState * state, CachedCase(case_id, e.position));
+  ASSIGN_OR_RETURN(CaseState * state, CachedCase(case_id, e));
   const CaseGauges before = CaseGauges::Of(*state);
   state->Apply(e, data);
   if (!state->exists) return Status::Ok();  // an event before its case was reported (raw append)
@@ -249,6 +251,18 @@ Status Projector::ApplyOne(const RecordedEvent& e, Batch& b) {
   return Status::Ok();
 }
 
+void Projector::Snapshot(Position at, Batch& b) {
+  std::shared_lock l(nodes_mu_);  // this thread is the only writer of nodes_
+  for (const auto& [path, node] : nodes_) {
+    if (node.position <= last_snapshot_) continue;  // unchanged since the last tick
+    b.write.Put(views_->family(kViewSnapshots), SnapshotKey(path, at), EncodeDashboardNode(node))
+        .PermitUncheckedError();
+  }
+  b.write.Put(views_->family(kViewTicks), storage::EncodeBigEndian64(at), "")
+      .PermitUncheckedError();
+  last_snapshot_ = at;
+}
+
 Status Projector::Apply(const std::vector<RecordedEvent>& events) {
   return ApplyBatch(events, nullptr);
 }
@@ -257,6 +271,8 @@ Status Projector::ApplyBatch(const std::vector<RecordedEvent>& events, ViewChang
   if (events.empty()) return Status::Ok();
   const Position start = position();
   Batch b;
+  const Position snapshot_before = last_snapshot_;
+  const Position snapshot_every = std::max<Position>(options_.snapshot_every, 1);
   Position expected = start + 1;
   for (const RecordedEvent& e : events) {
     if (e.position != expected) {
@@ -266,8 +282,10 @@ Status Projector::ApplyBatch(const std::vector<RecordedEvent>& events, ViewChang
     Status s = ApplyOne(e, b);
     if (!s.ok()) {
       cache_->Clear();  // it may hold states this batch will not write
+      last_snapshot_ = snapshot_before;
       return s;
     }
+    if (e.position % snapshot_every == 0) Snapshot(e.position, b);
     ++expected;
   }
   const Position last = events.back().position;
@@ -291,19 +309,6 @@ Status Projector::ApplyBatch(const std::vector<RecordedEvent>& events, ViewChang
     for (const std::string& node : b.changes.nodes) {
       b.write.Put(views_->family(kViewDashboard), node, EncodeDashboardNode(nodes_.at(node)))
           .PermitUncheckedError();
-      dirty_since_snapshot_.insert(node);
-    }
-    if (last / options_.snapshot_every > last_snapshot_ / options_.snapshot_every) {
-      const std::string tick = storage::EncodeBigEndian64(last);
-      for (const std::string& node : dirty_since_snapshot_) {
-        b.write
-            .Put(views_->family(kViewSnapshots), SnapshotKey(node, last),
-                 EncodeDashboardNode(nodes_.at(node)))
-            .PermitUncheckedError();
-      }
-      b.write.Put(views_->family(kViewTicks), tick, "").PermitUncheckedError();
-      dirty_since_snapshot_.clear();
-      last_snapshot_ = last;
     }
   }
   b.write
@@ -311,6 +316,7 @@ Status Projector::ApplyBatch(const std::vector<RecordedEvent>& events, ViewChang
       .PermitUncheckedError();
   if (Status s = views_->Write(&b.write); !s.ok()) {
     cache_->Clear();
+    last_snapshot_ = snapshot_before;
     return s;
   }
   b.changes.position = last;

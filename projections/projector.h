@@ -3,10 +3,12 @@
 // keeps them live as events commit.
 //
 // Each batch of events is one ViewStore write carrying the changed views and
-// the checkpoint, so a restart resumes exactly where it stopped. Every
-// `snapshot_every` positions the dashboards changed since the last snapshot
-// are also written as snapshots, which is what answers `as_of` without
-// replaying the whole log (as_of.cc).
+// the checkpoint, so a restart resumes exactly where it stopped. At every
+// position that is a multiple of `snapshot_every` the dashboards changed
+// since the previous tick (by their own position, so a restart misses none)
+// are also written as snapshots as of that position, which is what answers
+// `as_of` without replaying the whole log (as_of.cc). Ticks fall on the same
+// positions however the events were batched.
 //
 // Ownership: the EventStore is not owned and must outlive the projector.
 //
@@ -135,9 +137,12 @@ class Projector {
   Status Load();
   Status ApplyBatch(const std::vector<RecordedEvent>& events, ViewChanges* changes);
   Status ApplyOne(const RecordedEvent& event, Batch& batch);
-  // The case's state before `position`, in the cache (folded from its stream
+  // Adds to `batch` the snapshot tick `at` (a multiple of snapshot_every, just
+  // folded): every dashboard node changed since the last tick, as of `at`.
+  void Snapshot(Position at, Batch& batch);
+  // The case's state before `event`, in the cache (folded from its stream
   // on a miss); the pointer stays valid for the rest of the batch.
-  Result<CaseState*> CachedCase(const std::string& case_id, Position position);
+  Result<CaseState*> CachedCase(const std::string& case_id, const RecordedEvent& event);
   Result<bool> IsRepeatDispute(const CaseReported& report, const RecordedEvent& event,
                                Batch* batch) const;
   void Run(std::function<void(const ViewChanges&)> on_change);
@@ -149,8 +154,7 @@ class Projector {
 
   // Projector thread only.
   std::unique_ptr<CaseCache> cache_;
-  std::set<std::string> dirty_since_snapshot_;
-  Position last_snapshot_ = 0;
+  Position last_snapshot_ = 0;  // the last snapshot tick
 
   // Dashboards in memory, guarded by nodes_mu_.
   mutable std::shared_mutex nodes_mu_;

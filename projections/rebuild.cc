@@ -6,10 +6,15 @@
 namespace casegrid {
 
 Status RebuildViews(EventStore* store, const std::string& path,
-                    const std::function<void(Position, Position)>& progress, Position up_to) {
+                    const std::function<void(Position, Position)>& progress, Position up_to,
+                    Position snapshot_every) {
   if (std::filesystem::exists(path)) return Status::InvalidArgument(path + " already exists");
   ProjectorOptions options;
   options.path = path;
+  // Nobody reads a rebuild until it is done: larger batches render each case
+  // and dashboard fewer times on the way.
+  options.batch_events = 20000;
+  options.snapshot_every = snapshot_every;
   ASSIGN_OR_RETURN(auto projector, Projector::Open(store, options));
   const Position head = std::min(up_to, store->Head().position);
   while (projector->position() < head) {
@@ -24,8 +29,8 @@ Status RebuildViews(EventStore* store, const std::string& path,
 }
 
 Status CompareViews(const ViewStore& a, const ViewStore& b) {
-  for (ViewFamily f :
-       {kViewMeta, kViewCases, kViewCellCases, kViewDashboard, kViewAlerts, kViewAddresses}) {
+  for (ViewFamily f : {kViewMeta, kViewCases, kViewCellCases, kViewDashboard, kViewAlerts,
+                       kViewAddresses, kViewSnapshots, kViewTicks}) {
     std::map<std::string, std::string> left, right;
     RETURN_IF_ERROR(a.ForEach(f, [&](std::string_view k, std::string_view v) {
       left.emplace(std::string(k), std::string(v));

@@ -14,15 +14,17 @@
 namespace casegrid {
 
 // Folds `store`'s whole log, up to `up_to` (its head by default), into fresh
-// views at `path` (which must not exist yet).
+// views at `path` (which must not exist yet), with as_of snapshots every
+// `snapshot_every` positions (the projector's default; a rebuild compared
+// with live views must use theirs).
 Status RebuildViews(EventStore* store, const std::string& path,
                     const std::function<void(Position, Position)>& progress = nullptr,
-                    Position up_to = UINT64_MAX);
+                    Position up_to = UINT64_MAX,
+                    Position snapshot_every = ProjectorOptions{}.snapshot_every);
 
 // Compares every view two stores hold — case views, cell boards, dashboards,
-// alerts, the address index and the checkpoint — but not the as_of snapshots,
-// whose ticks depend on how events were batched. Ok if equal; otherwise
-// kCorruption naming the first difference.
+// alerts, the address index, the as_of snapshots and their ticks, and the
+// checkpoint. Ok if equal; otherwise kCorruption naming the first difference.
 Status CompareViews(const ViewStore& a, const ViewStore& b);
 
 }  // namespace casegrid

@@ -44,7 +44,7 @@ TEST_P(ProjectionPropertyTest, LiveViewsEqualARebuildAndAsOfEqualsACutRebuild) {
     ASSERT_TRUE(live->CatchUp().ok());
 
     const std::string whole = dir_.Sub("rebuild-" + std::to_string(++rebuilds_));
-    ASSERT_TRUE(RebuildViews(store_.get(), whole).ok());
+    ASSERT_TRUE(RebuildViews(store_.get(), whole, nullptr, UINT64_MAX, 16).ok());
     {
       auto rebuilt = ViewStore::Open(whole);
       ASSERT_TRUE(rebuilt.ok());
@@ -56,7 +56,7 @@ TEST_P(ProjectionPropertyTest, LiveViewsEqualARebuildAndAsOfEqualsACutRebuild) {
     const Position head = store_->Head().position;
     const Position cut = std::uniform_int_distribution<Position>(1, head)(rng);
     const std::string cut_path = dir_.Sub("cut-" + std::to_string(rebuilds_));
-    ASSERT_TRUE(RebuildViews(store_.get(), cut_path, nullptr, cut).ok());
+    ASSERT_TRUE(RebuildViews(store_.get(), cut_path, nullptr, cut, 16).ok());
     auto at_cut = OpenViews(cut_path);
     ASSERT_EQ(at_cut->position(), cut);
     auto cut_event = store_->ReadAt(cut);

@@ -1,0 +1,66 @@
+// CaseCache: the latest folded state of recently used cases, shared by every
+// command and by the deadline watch, so that loading a case folds only the
+// events its stream gained since the cached version, not the whole stream.
+//
+// Correctness rests on the log alone: an entry is a fold of its stream's
+// first `version` events, and Load() always reads the stream after that
+// version before it answers. A stale entry costs one short read, never a
+// wrong state; an entry is only replaced by a fold of more events.
+//
+// Bounded: at most `capacity` cases (rounded up to whole shards), least
+// recently used out first. Each shard has its own mutex; folding happens
+// outside it.
+//
+// Thread-safety: every method is safe from any thread.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "engine/case_state.h"
+#include "engine/event_store.h"
+#include "engine/status.h"
+
+namespace casegrid {
+
+class CaseCache {
+ public:
+  // `store` is not owned and must outlive the cache. capacity 0 caches
+  // nothing (every Load folds the whole stream).
+  CaseCache(const EventStore* store, std::size_t capacity);
+  CaseCache(const CaseCache&) = delete;
+  CaseCache& operator=(const CaseCache&) = delete;
+
+  // The case with every published event of its stream folded in; a state
+  // with !exists for a case that has none. kCorruption if an event does not
+  // decode.
+  Result<CaseState> Load(std::string_view case_id);
+
+  // Cases held now.
+  std::size_t size() const;
+
+ private:
+  static constexpr std::size_t kShards = 16;
+  using Entry = std::pair<std::string, std::shared_ptr<const CaseState>>;
+  struct Shard {
+    mutable std::mutex mu;
+    std::list<Entry> order;  // most recently used first
+    std::unordered_map<std::string_view, std::list<Entry>::iterator> index;  // keys: order's
+  };
+
+  Shard& ShardOf(std::string_view case_id);
+  std::shared_ptr<const CaseState> Find(std::string_view case_id);
+  void Keep(std::shared_ptr<const CaseState> state);
+
+  const EventStore* const store_;
+  const std::size_t per_shard_;
+  std::array<Shard, kShards> shards_;
+};
+
+}  // namespace casegrid

@@ -191,6 +191,7 @@ HttpApi::HttpApi(CaseService* service, Projector* projector, const TokenAuthorit
     : service_(service),
       projector_(projector),
       auth_(auth),
+      tokens_(auth, options.verified_tokens),
       clock_(clock),
       metrics_(metrics),
       options_(options),
@@ -254,7 +255,7 @@ Result<Principal> HttpApi::Authenticate(const HttpRequest& req, std::string_view
     }
     token = value.substr(7);
   }
-  ASSIGN_OR_RETURN(Principal who, auth_->Verify(token, clock_->NowMillis()));
+  ASSIGN_OR_RETURN(Principal who, tokens_.Verify(token, clock_->NowMillis()));
   RETURN_IF_ERROR(Admit(who.sub));
   return who;
 }

@@ -22,6 +22,7 @@
 
 #include "api/auth.h"
 #include "api/metrics.h"
+#include "api/token_cache.h"
 #include "engine/case_service.h"
 #include "engine/clock.h"
 #include "projections/projector.h"
@@ -33,10 +34,11 @@ using HttpRequest = http::request<http::string_body>;
 using HttpResponse = http::response<http::string_body>;
 
 struct HttpApiOptions {
-  std::size_t max_page = 1000;       // events per GET /events page, cases per list page
-  double requests_per_second = 200;  // per token subject, sustained
-  double burst = 400;                // per token subject, at once
-  std::string web_root;              // the browser screens' files; "" = the source tree's api/web
+  std::size_t max_page = 1000;         // events per GET /events page, cases per list page
+  double requests_per_second = 200;    // per token subject, sustained
+  double burst = 400;                  // per token subject, at once
+  std::string web_root;                // the browser screens' files; "" = the source tree's api/web
+  std::size_t verified_tokens = 4096;  // tokens remembered as verified (api/token_cache.h)
 };
 
 // A token bucket per token subject: `rate` requests a second, `burst` at
@@ -83,6 +85,7 @@ class HttpApi {
   CaseService* const service_;
   Projector* const projector_;
   const TokenAuthority* const auth_;
+  TokenCache tokens_;
   const Clock* const clock_;
   ApiMetrics* const metrics_;
   const HttpApiOptions options_;

@@ -50,6 +50,10 @@ Result<CaseState> CaseCache::Load(std::string_view case_id) {
   return state;
 }
 
+void CaseCache::Remember(CaseState state) {
+  Keep(std::make_shared<const CaseState>(std::move(state)));
+}
+
 std::size_t CaseCache::size() const {
   std::size_t n = 0;
   for (const Shard& shard : shards_) {

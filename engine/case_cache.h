@@ -42,6 +42,11 @@ class CaseCache {
   // decode.
   Result<CaseState> Load(std::string_view case_id);
 
+  // Keeps `state` (a fold of its stream's first state.version events, e.g.
+  // the state a command decided on plus the events it just appended) unless
+  // a fold of more events is kept already.
+  void Remember(CaseState state);
+
   // Cases held now.
   std::size_t size() const;
 

@@ -60,15 +60,41 @@ Result<CaseState> CaseService::LoadCase(std::string_view case_id, Position as_of
 Result<WriteResult> CaseService::AppendEvents(const std::string& stream, ExpectedVersion expected,
                                               std::string_view actor,
                                               const std::vector<CaseEventData>& events,
-                                              std::string_view idempotency_key) {
+                                              std::string_view idempotency_key,
+                                              const CaseState* base) {
   AppendRequest request{stream, expected, std::string(actor), {}};
   for (std::size_t i = 0; i < events.size(); ++i) {
     request.events.push_back(NewEvent{
         idempotency_key.empty() ? std::string() : IdempotentEventId(actor, idempotency_key, i),
         std::string(EventTypeOf(events[i])), EncodeEventData(events[i])});
   }
+  std::vector<std::pair<std::string, std::string>> written;  // type, data: what a fold reads
+  if (base != nullptr) {
+    for (const NewEvent& e : request.events) written.emplace_back(e.type, e.data);
+  }
   ASSIGN_OR_RETURN(AppendResult r, store_->Append(std::move(request)));
+  if (base != nullptr && !r.deduplicated && r.first_version == base->version + 1) {
+    RememberFold(stream, *base, r, written);
+  }
   return FromAppend(stream, r);
+}
+
+void CaseService::RememberFold(const std::string& stream, const CaseState& base,
+                               const AppendResult& appended,
+                               const std::vector<std::pair<std::string, std::string>>& written) {
+  // Folded exactly as a read of the log would: from the stored JSON.
+  CaseState next = base;
+  RecordedEvent e;
+  e.stream = stream;
+  e.recorded_at_ms = appended.recorded_at_ms;
+  for (std::size_t i = 0; i < written.size(); ++i) {
+    e.position = appended.first_position + i;
+    e.version = appended.first_version + i;
+    auto data = DecodeEventData(written[i].first, written[i].second, StoredEventLimits());
+    if (!data.ok()) return;  // the next load folds from the log and says why
+    next.Apply(e, *data);
+  }
+  cases_.Remember(std::move(next));
 }
 
 // The first answer to a command carrying `key`, if it was already written.
@@ -130,8 +156,9 @@ Result<WriteResult> CaseService::Report(std::string_view actor, std::string_view
   const DecisionContext ctx{actor, now, &options_.policy};
   for (int attempt = 0; attempt < 8; ++attempt) {
     ASSIGN_OR_RETURN(std::string case_id, NextCaseId(now));
+    const CaseState nothing;
     auto written = AppendEvents(CaseStream(case_id), ExpectedVersion::NoStream(), actor,
-                                DecideIntake(report, ctx), idempotency_key);
+                                DecideIntake(report, ctx), idempotency_key, &nothing);
     if (written.ok() || written.status().code() != StatusCode::kConflict) return written;
     // Either a retry of this key won the race, or the id was taken by a raw append.
     ASSIGN_OR_RETURN(auto raced, Replay(*store_, actor, idempotency_key));
@@ -165,7 +192,7 @@ Result<WriteResult> CaseService::Act(std::string_view actor, std::string_view ca
     const DecisionContext ctx{actor, options_.clock->NowMillis(), &options_.policy};
     ASSIGN_OR_RETURN(auto events, Decide(state, *action, command, ctx));
     auto written = AppendEvents(CaseStream(case_id), ExpectedVersion::Exact(state.version), actor,
-                                events, idempotency_key);
+                                events, idempotency_key, &state);
     if (written.ok() || written.status().code() != StatusCode::kConflict) return written;
     ASSIGN_OR_RETURN(auto raced, Replay(*store_, actor, idempotency_key));
     if (raced) return *raced;
@@ -294,7 +321,7 @@ Result<WriteResult> CaseService::RecordDeadlineFact(std::string_view case_id, De
     const CaseEventData fact = warning ? CaseEventData(DeadlineApproaching{deadline, due_at})
                                        : CaseEventData(DeadlineMissed{deadline, due_at});
     auto written = AppendEvents(CaseStream(case_id), ExpectedVersion::Exact(state.version),
-                                kSystemActor, {fact}, key);
+                                kSystemActor, {fact}, key, &state);
     if (written.ok() || written.status().code() != StatusCode::kConflict) return written;
   }
   return Status::Conflict("case " + std::string(case_id) + " keeps changing; try later");

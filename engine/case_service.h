@@ -100,9 +100,15 @@ class CaseService {
  private:
   CaseService(EventStore* store, CaseServiceOptions options);
 
+  // Appends `events` to `stream`. With `base` (the case state they were
+  // decided on), a successful append also leaves base plus the events in the
+  // case cache, so that the next command on the case reads nothing new.
   Result<WriteResult> AppendEvents(const std::string& stream, ExpectedVersion expected,
                                    std::string_view actor, const std::vector<CaseEventData>& events,
-                                   std::string_view idempotency_key);
+                                   std::string_view idempotency_key,
+                                   const CaseState* base = nullptr);
+  void RememberFold(const std::string& stream, const CaseState& base, const AppendResult& appended,
+                    const std::vector<std::pair<std::string, std::string>>& written);
   Result<std::string> NextCaseId(std::int64_t now);
   Result<WriteResult> RecordDeadlineFact(std::string_view case_id, DeadlineKind deadline,
                                          std::int64_t due_at, bool warning);

@@ -413,7 +413,7 @@ void EventStore::Impl::CommitGroup(const std::vector<PendingAppend*>& group) {
       continue;
     }
 
-    AppendResult result{position + 1, 0, current + 1, 0, false};
+    AppendResult result{position + 1, 0, current + 1, 0, false, now};
     StreamVersion version = current;
     for (NewEvent& e : r.events) {
       RecordedEvent rec;

@@ -90,6 +90,8 @@ struct AppendResult {
   // True when every id was already in the log: nothing was written and the
   // positions are the original ones.
   bool deduplicated = false;
+  // The events' recorded_at, when written by this append (0 when deduplicated).
+  std::int64_t recorded_at_ms = 0;
 };
 
 // The newest published event: its position and hash (position 0, zero hash

@@ -1,5 +1,7 @@
 #include "api/auth.h"
 
+#include "api/token_cache.h"
+
 #include <gtest/gtest.h>
 
 namespace casegrid {
@@ -45,6 +47,37 @@ TEST(AuthTest, RejectsExpiredForgedAndMalformedTokens) {
                 .status()
                 .code(),
             StatusCode::kUnauthenticated);
+}
+
+TEST(AuthTest, TokenCacheAnswersAsTheAuthorityAndForgetsExpiredTokens) {
+  const TokenAuthority authority = Authority();
+  TokenCache cache(&authority, 16);
+  Principal who{"officer-7", Role::kOfficer, {"santai"}, 0};
+  const std::string token = *authority.Mint(who, kNow, 60000);
+  for (int i = 0; i < 3; ++i) {
+    auto back = cache.Verify(token, kNow + 1000);
+    ASSERT_TRUE(back.ok()) << back.status().ToString();
+    EXPECT_EQ(back->sub, "officer-7");
+    EXPECT_EQ(back->cells, who.cells);
+  }
+  EXPECT_EQ(cache.size(), 1u);
+  // A remembered token still expires on time, with the authority's message.
+  auto expired = cache.Verify(token, kNow + 61000);
+  EXPECT_EQ(expired.status().code(), StatusCode::kUnauthenticated);
+  EXPECT_NE(expired.status().message().find("expired"), std::string::npos);
+  EXPECT_EQ(cache.size(), 0u);
+  // A tampered copy of a remembered token is not a hit.
+  ASSERT_TRUE(cache.Verify(token, kNow).ok());
+  std::string tampered = token;
+  char& c = tampered[tampered.size() - 10];  // inside the signature
+  c = c == 'A' ? 'B' : 'A';
+  EXPECT_EQ(cache.Verify(tampered, kNow).status().code(), StatusCode::kUnauthenticated);
+  // Bounded: many tokens never hold more than the capacity.
+  for (int i = 0; i < 100; ++i) {
+    Principal other{"officer-" + std::to_string(i), Role::kOfficer, {""}, 0};
+    ASSERT_TRUE(cache.Verify(*authority.Mint(other, kNow, 60000), kNow).ok());
+  }
+  EXPECT_LE(cache.size(), 16u);
 }
 
 TEST(AuthTest, ShortSecretsAreRefused) {

@@ -91,6 +91,54 @@ TEST_F(CaseCacheTest, ConcurrentCommandsSeeEveryEarlierWrite) {
   EXPECT_EQ(loaded->version, 3u + static_cast<StreamVersion>(ok.load()));
 }
 
+TEST_F(CaseCacheTest, WhatACommandLeavesInTheCacheEqualsAFold) {
+  // Each command leaves its decided state plus its events in the service's
+  // cache; after every step of a whole lifecycle that state equals a fold.
+  const std::string id = NewCase("urgent");
+  auto same = [&](const char* step) {
+    auto cached = service_->LoadCase(id);
+    auto folded = FoldCase(*store_, id);
+    ASSERT_TRUE(cached.ok() && folded.ok());
+    EXPECT_EQ(*cached, *folded) << "after " << step;
+  };
+  same("report");
+  const std::pair<const char*, const char*> steps[] = {
+      {"triage", R"({"priority":"high","category":"noise"})"},
+      {"assign", R"({"assignee":"officer-7"})"},
+      {"accept", "{}"},
+      {"dispatch", R"({"officer":"officer-7"})"},
+      {"arrive", R"({"officer":"officer-7"})"},
+      {"note", R"({"text":"spoke to both"})"},
+      {"mediate",
+       R"({"tier":1,"participants":["Li Wei","Zhang San"],"outcome":"no_agreement","notes":"n"})"},
+      {"escalate", R"({"reason":"no agreement"})"},
+      {"mediate",
+       R"({"tier":2,"participants":["Li Wei","Zhang San"],"outcome":"agreement","notes":"n"})"},
+      {"resolve", R"({"resolution":"mediated_agreement","summary":"repairs paid"})"},
+      {"attempt-callback", R"({"reached":false,"note":"no answer"})"},
+      {"complete-callback",
+       R"({"speed":"satisfied","attitude":"satisfied","outcome":"neutral","comment":"ok"})"},
+      {"close", "{}"},
+      {"reopen", R"({"reason":"leak again"})"},
+  };
+  for (const auto& [action, body] : steps) {
+    clock_.Advance(60000);
+    Must(Act(id, action, body));
+    same(action);
+  }
+  // A deadline the watch would record: the fact is folded in the same way.
+  const std::string late = NewCase();
+  const CaseState s = Load(late);
+  const CaseDeadline* accept = s.Deadline(DeadlineKind::kAccept);
+  ASSERT_NE(accept, nullptr);
+  Must(service_->RecordDeadlineMissed(late, DeadlineKind::kAccept, accept->due_at));
+  auto cached = service_->LoadCase(late);
+  auto folded = FoldCase(*store_, late);
+  ASSERT_TRUE(cached.ok() && folded.ok());
+  EXPECT_EQ(*cached, *folded);
+  EXPECT_TRUE(cached->Deadline(DeadlineKind::kAccept)->missed);
+}
+
 TEST_F(CaseCacheTest, ZeroCapacityCachesNothing) {
   const std::string id = NewCase();
   CaseCache cache(store_.get(), 0);

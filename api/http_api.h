@@ -70,6 +70,15 @@ class HttpApi {
 
   HttpResponse Handle(const HttpRequest& request);
 
+  // The same answer, given to `respond` instead of returned. Case reports and
+  // actions do not park the calling thread on the fsync: `respond` is then
+  // called on the store's committer thread (it must be quick: hand the
+  // answer to the connection's strand). `defer` runs blocking work (a
+  // command decided again after a lost race) on a thread that may block.
+  using Responder = std::function<void(HttpResponse)>;
+  void HandleAsync(std::shared_ptr<const HttpRequest> request, Responder respond,
+                   CaseService::Deferrer defer);
+
   // The caller of `request`: its bearer token (Authorization, else
   // `query_token`) verified, and its subject admitted by the rate limiter.
   // kUnauthenticated or kRateLimited otherwise.
@@ -80,7 +89,12 @@ class HttpApi {
 
  private:
   struct Call;
+  void Parse(Call& call) const;
   Result<HttpResponse> Route(Call& call);
+  // Starts a case write that answers through call.respond; `write` starts
+  // it, handing on the callback that answers.
+  HttpResponse Deferred(Call& call, http::status status, bool with_case,
+                        const std::function<void(CaseService::WriteCallback)>& write);
 
   CaseService* const service_;
   Projector* const projector_;

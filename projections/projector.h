@@ -43,10 +43,10 @@
 namespace casegrid {
 
 struct ProjectorOptions {
-  std::string path;                         // the views folder
-  std::size_t case_cache_entries = 100000;  // case states kept between events
-  Position snapshot_every = 4096;           // dashboard snapshots for as_of
-  std::size_t batch_events = 2000;          // events per view write
+  std::string path;                        // the views folder
+  std::size_t case_cache_entries = 20000;  // case states kept between events
+  Position snapshot_every = 4096;          // dashboard snapshots for as_of
+  std::size_t batch_events = 2000;         // events per view write
 };
 
 struct AlertAcknowledgement {

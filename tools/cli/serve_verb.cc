@@ -8,6 +8,7 @@
 #include <openssl/rand.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <csignal>
 #include <iostream>
 #include <memory>
@@ -146,6 +147,8 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
       http_options.host = a->listen.substr(0, colon);
       http_options.port = static_cast<std::uint16_t>(std::stoi(a->listen.substr(colon + 1)));
       http_options.max_body_bytes = a->max_body;
+      // One io_context on as many threads as cores.
+      http_options.io_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
       http_options.ws = a->ws;
       http_options.ws.idle_timeout = std::chrono::seconds(a->ws_idle_s);
       http_options.max_ws_per_token = a->ws_per_token;

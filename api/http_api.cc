@@ -230,14 +230,20 @@ void HttpApi::HandleAsync(std::shared_ptr<const HttpRequest> request, Responder 
   call.respond(std::move(routed).value());
 }
 
+bool HttpApi::CanDefer(const Call& call) const {
+  return call.respond && async_writes_.load(std::memory_order_relaxed) < options_.max_async_writes;
+}
+
 HttpResponse HttpApi::Deferred(Call& call, http::status status, bool with_case,
                                const std::function<void(CaseService::WriteCallback)>& write) {
   call.deferred = true;
+  async_writes_.fetch_add(1, std::memory_order_relaxed);
   const auto start = std::chrono::steady_clock::now();
   const unsigned version = call.req.version();
   const bool keep_alive = call.req.keep_alive();
   write([this, start, version, keep_alive, status, with_case,
          respond = call.respond](Result<WriteResult> w) {
+    async_writes_.fetch_sub(1, std::memory_order_relaxed);
     if (!w.ok()) {
       metrics_->errors.Increment();
       return respond(ErrorResponse(w.status(), version, keep_alive));
@@ -388,7 +394,7 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
       if (cell && !InScope(who, *cell)) {
         return Status::PermissionDenied("cell " + *cell + " is outside your cells");
       }
-      if (call.respond) {
+      if (CanDefer(call)) {
         return Deferred(call, http::status::created, true, [&](CaseService::WriteCallback done) {
           service_->ReportAsync(who.sub, req.body(), key, std::move(done), call.defer);
         });
@@ -484,7 +490,7 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
             who.role != Role::kOperator) {
           return Status::PermissionDenied("escalation to tier 3 is a supervisor's decision");
         }
-        if (call.respond) {
+        if (CanDefer(call)) {
           return Deferred(call, http::status::ok, false, [&](CaseService::WriteCallback done) {
             service_->ActAsync(who.sub, id, s[4], req.body(), key, std::move(done), call.defer);
           });

@@ -39,6 +39,9 @@ struct HttpApiOptions {
   double burst = 400;                  // per token subject, at once
   std::string web_root;                // the browser screens' files; "" = the source tree's api/web
   std::size_t verified_tokens = 4096;  // tokens remembered as verified (api/token_cache.h)
+  // Case writes waiting for their fsync without holding a worker; past this
+  // many, further ones wait on their worker (so the workers bound them).
+  std::size_t max_async_writes = 1024;
 };
 
 // A token bucket per token subject: `rate` requests a second, `burst` at
@@ -91,6 +94,8 @@ class HttpApi {
   struct Call;
   void Parse(Call& call) const;
   Result<HttpResponse> Route(Call& call);
+  // May this call's case write answer without holding its worker?
+  bool CanDefer(const Call& call) const;
   // Starts a case write that answers through call.respond; `write` starts
   // it, handing on the callback that answers.
   HttpResponse Deferred(Call& call, http::status status, bool with_case,
@@ -104,6 +109,7 @@ class HttpApi {
   ApiMetrics* const metrics_;
   const HttpApiOptions options_;
   RateLimiter limiter_;
+  std::atomic<std::size_t> async_writes_{0};  // started by Deferred, not yet answered
 };
 
 // The error body and status API.md gives `status`.

@@ -28,6 +28,28 @@ Status RebuildViews(EventStore* store, const std::string& path,
   return Status::Ok();
 }
 
+Result<std::unique_ptr<Projector>> OpenOrRebuildViews(
+    EventStore* store, const ProjectorOptions& options,
+    const std::function<void(const std::string&)>& note,
+    const std::function<void(Position, Position)>& progress) {
+  auto opened = Projector::Open(store, options);
+  if (opened.ok() || opened.status().code() != StatusCode::kCorruption) return opened;
+  if (!std::filesystem::exists(options.path)) return opened;  // not the views' fault
+  if (note) {
+    note("the views at " + options.path + " cannot be used (" + opened.status().message() +
+         "); rebuilding them from the log");
+  }
+  const std::string fresh = options.path + ".rebuild";
+  std::error_code ec;
+  std::filesystem::remove_all(fresh, ec);
+  RETURN_IF_ERROR(RebuildViews(store, fresh, progress, UINT64_MAX, options.snapshot_every));
+  std::filesystem::remove_all(options.path, ec);
+  if (ec) return Status::Unavailable("removing " + options.path + ": " + ec.message());
+  std::filesystem::rename(fresh, options.path, ec);
+  if (ec) return Status::Unavailable("moving the rebuilt views in place: " + ec.message());
+  return Projector::Open(store, options);
+}
+
 Status CompareViews(const ViewStore& a, const ViewStore& b) {
   for (ViewFamily f : {kViewMeta, kViewCases, kViewCellCases, kViewDashboard, kViewAlerts,
                        kViewAddresses, kViewSnapshots, kViewTicks}) {

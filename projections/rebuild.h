@@ -22,6 +22,16 @@ Status RebuildViews(EventStore* store, const std::string& path,
                     Position up_to = UINT64_MAX,
                     Position snapshot_every = ProjectorOptions{}.snapshot_every);
 
+// Opens the live views at options.path. Views that do not open as views —
+// written by a build with another view format, or damaged — are rebuilt
+// from the log (beside them, then swapped in): they are derived from the
+// log, so nothing is lost. `note` hears why, when that happens. Errors of
+// the log itself are returned as they are.
+Result<std::unique_ptr<Projector>> OpenOrRebuildViews(
+    EventStore* store, const ProjectorOptions& options,
+    const std::function<void(const std::string&)>& note = nullptr,
+    const std::function<void(Position, Position)>& progress = nullptr);
+
 // Compares every view two stores hold — case views, cell boards, dashboards,
 // alerts, the address index, the as_of snapshots and their ticks, and the
 // checkpoint. Ok if equal; otherwise kCorruption naming the first difference.

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <rocksdb/write_batch.h>
 #include <simdjson.h>
 
 #include <thread>
@@ -175,6 +176,39 @@ TEST_F(ProjectionTest, LongOpenCasesAgeIntoOneCountAndStillLeaveIt) {
   auto as_of = projector_->DashboardAsOf("santai", before_resolve);
   ASSERT_TRUE(as_of.ok()) << as_of.status().ToString();
   EXPECT_EQ(At(*as_of, "/open/total"), "60");
+}
+
+TEST_F(ProjectionTest, ViewsThatCannotBeReadAreRebuiltFromTheLog) {
+  ReportIn("santai/tongchuan/a03/g12");
+  ReportIn("santai/tongchuan/a03/g13", "hazard");
+  CatchUp();
+  projector_.reset();
+  {
+    // A dashboard node as an older build (or a damaged disk) left it.
+    auto views = ViewStore::Open(dir_.Sub("views"));
+    ASSERT_TRUE(views.ok());
+    rocksdb::WriteBatch batch;
+    ASSERT_TRUE(batch.Put((*views)->family(kViewDashboard), "santai", "\x02\x01").ok());
+    ASSERT_TRUE((*views)->Write(&batch).ok());
+  }
+  ProjectorOptions options;
+  options.path = dir_.Sub("views");
+  options.snapshot_every = 8;
+  EXPECT_EQ(Projector::Open(store_.get(), options).status().code(), StatusCode::kCorruption);
+  std::string why;
+  auto reopened = OpenOrRebuildViews(store_.get(), options, [&](const std::string& w) { why = w; });
+  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+  EXPECT_NE(why.find("rebuilding them from the log"), std::string::npos) << why;
+  auto dash = (*reopened)->Dashboard("santai", clock_.NowMillis());
+  ASSERT_TRUE(dash.ok());
+  EXPECT_EQ(At(*dash, "/open/total"), "2");
+  EXPECT_EQ((*reopened)->position(), store_->Head().position);
+  // Readable views are opened as they are.
+  why.clear();
+  reopened->reset();
+  ASSERT_TRUE(
+      OpenOrRebuildViews(store_.get(), options, [&](const std::string& w) { why = w; }).ok());
+  EXPECT_TRUE(why.empty());
 }
 
 TEST_F(ProjectionTest, AlertsReachThePeopleCoveringTheCellAndCloseOnAcknowledgment) {

@@ -43,17 +43,24 @@ void AddRebuildVerb(CLI::App& app, VerbAction* action) {
         ProjectorOptions live_options;
         live_options.path = live_path;
         auto live = Projector::Open(store->get(), live_options);
-        if (!live.ok()) return Fail(live.status());
-        if (Status s = (*live)->CatchUp(); !s.ok()) return Fail(s);
-        auto fresh = ViewStore::Open(fresh_path);
-        if (!fresh.ok()) return Fail(fresh.status());
-        if (Status same = CompareViews((*live)->views(), **fresh); !same.ok()) {
-          std::cout << "the rebuilt views differ from the live ones: " << same.message()
-                    << "\nthe rebuilt views are kept at " << fresh_path
-                    << "; the live ones are untouched\n";
-          return 1;
+        if (!live.ok() && live.status().code() == StatusCode::kCorruption) {
+          // Views of another format (an older build) or damaged: nothing to
+          // compare with; the log is the truth, so the rebuild replaces them.
+          std::cout << "the live views cannot be read (" << live.status().message()
+                    << "); replacing them without a comparison\n";
+        } else {
+          if (!live.ok()) return Fail(live.status());
+          if (Status s = (*live)->CatchUp(); !s.ok()) return Fail(s);
+          auto fresh = ViewStore::Open(fresh_path);
+          if (!fresh.ok()) return Fail(fresh.status());
+          if (Status same = CompareViews((*live)->views(), **fresh); !same.ok()) {
+            std::cout << "the rebuilt views differ from the live ones: " << same.message()
+                      << "\nthe rebuilt views are kept at " << fresh_path
+                      << "; the live ones are untouched\n";
+            return 1;
+          }
+          std::cout << "equal to the live views at position " << (*live)->position() << "\n";
         }
-        std::cout << "equal to the live views at position " << (*live)->position() << "\n";
       }
       std::error_code ec;
       fs::remove_all(live_path, ec);

@@ -22,6 +22,7 @@
 #include "engine/event_store.h"
 #include "engine/hash_chain.h"
 #include "projections/projector.h"
+#include "projections/rebuild.h"
 #include "tools/cli/verbs.h"
 
 namespace casegrid::cli {
@@ -112,7 +113,9 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
       if (!service.ok()) return Fail(service.status());
       ProjectorOptions views;
       views.path = ViewsDir(a->data);
-      auto projector = Projector::Open(store->get(), views);
+      auto projector = OpenOrRebuildViews(
+          store->get(), views,
+          [](const std::string& why) { std::cerr << "casegrid: " << why << "\n"; }, ShowProgress);
       if (!projector.ok()) return Fail(projector.status());
       if (Status s = (*projector)->CatchUp(ShowProgress); !s.ok()) return Fail(s);
       ApiMetrics metrics;

@@ -141,12 +141,6 @@ struct HttpApi::Call {
   std::vector<std::string> segments;  // the path, split on '/', decoded
   std::map<std::string, std::string> query;
   Principal who;
-  // Set by HandleAsync: case writes answer through `respond` and Route's
-  // own answer is dropped (`deferred`).
-  std::shared_ptr<const HttpRequest> keep;
-  Responder respond;
-  CaseService::Deferrer defer;
-  bool deferred = false;
 
   std::string Query(const std::string& key) const {
     auto it = query.find(key);
@@ -205,63 +199,9 @@ HttpApi::HttpApi(CaseService* service, Projector* projector, const TokenAuthorit
 
 HttpResponse HttpApi::Handle(const HttpRequest& req) {
   metrics_->requests.Increment();
-  Call call{req, {}, {}, {}, nullptr, nullptr, nullptr, false};
-  Parse(call);
-  auto routed = Route(call);
-  if (!routed.ok()) {
-    metrics_->errors.Increment();
-    return ErrorResponse(routed.status(), req.version(), req.keep_alive());
-  }
-  return std::move(routed).value();
-}
-
-void HttpApi::HandleAsync(std::shared_ptr<const HttpRequest> request, Responder respond,
-                          CaseService::Deferrer defer) {
-  metrics_->requests.Increment();
-  const HttpRequest& req = *request;
-  Call call{req, {}, {}, {}, std::move(request), std::move(respond), std::move(defer), false};
-  Parse(call);
-  auto routed = Route(call);
-  if (call.deferred) return;
-  if (!routed.ok()) {
-    metrics_->errors.Increment();
-    return call.respond(ErrorResponse(routed.status(), req.version(), req.keep_alive()));
-  }
-  call.respond(std::move(routed).value());
-}
-
-bool HttpApi::CanDefer(const Call& call) const {
-  return call.respond && async_writes_.load(std::memory_order_relaxed) < options_.max_async_writes;
-}
-
-HttpResponse HttpApi::Deferred(Call& call, http::status status, bool with_case,
-                               const std::function<void(CaseService::WriteCallback)>& write) {
-  call.deferred = true;
-  async_writes_.fetch_add(1, std::memory_order_relaxed);
-  const auto start = std::chrono::steady_clock::now();
-  const unsigned version = call.req.version();
-  const bool keep_alive = call.req.keep_alive();
-  write([this, start, version, keep_alive, status, with_case,
-         respond = call.respond](Result<WriteResult> w) {
-    async_writes_.fetch_sub(1, std::memory_order_relaxed);
-    if (!w.ok()) {
-      metrics_->errors.Increment();
-      return respond(ErrorResponse(w.status(), version, keep_alive));
-    }
-    metrics_->RecordAppend(std::chrono::steady_clock::now() - start);
-    HttpResponse res{status, version};
-    res.set(http::field::content_type, "application/json");
-    res.keep_alive(keep_alive);
-    res.body() = WriteAnswer(*w, with_case);
-    res.prepare_payload();
-    respond(std::move(res));
-  });
-  return {};
-}
-
-void HttpApi::Parse(Call& call) const {
-  const std::string_view target = call.req.target();
+  const std::string_view target = req.target();
   const auto q = target.find('?');
+  Call call{req, {}, {}, {}};
   const std::string_view path = target.substr(0, q);
   for (std::size_t start = 1; start <= path.size();) {
     const auto slash = path.find('/', start);
@@ -281,6 +221,12 @@ void HttpApi::Parse(Call& call) const {
       rest.remove_prefix(amp + 1);
     }
   }
+  auto routed = Route(call);
+  if (!routed.ok()) {
+    metrics_->errors.Increment();
+    return ErrorResponse(routed.status(), req.version(), req.keep_alive());
+  }
+  return std::move(routed).value();
 }
 
 std::string QueryParameter(std::string_view target, std::string_view key) {
@@ -394,11 +340,6 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
       if (cell && !InScope(who, *cell)) {
         return Status::PermissionDenied("cell " + *cell + " is outside your cells");
       }
-      if (CanDefer(call)) {
-        return Deferred(call, http::status::created, true, [&](CaseService::WriteCallback done) {
-          service_->ReportAsync(who.sub, req.body(), key, std::move(done), call.defer);
-        });
-      }
       ASSIGN_OR_RETURN(WriteResult w,
                        timed_write([&] { return service_->Report(who.sub, req.body(), key); }));
       return Json(http::status::created, WriteAnswer(w, true), req);
@@ -489,11 +430,6 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
         if (s[4] == "escalate" && state.tier == 2 && who.role != Role::kSupervisor &&
             who.role != Role::kOperator) {
           return Status::PermissionDenied("escalation to tier 3 is a supervisor's decision");
-        }
-        if (CanDefer(call)) {
-          return Deferred(call, http::status::ok, false, [&](CaseService::WriteCallback done) {
-            service_->ActAsync(who.sub, id, s[4], req.body(), key, std::move(done), call.defer);
-          });
         }
         ASSIGN_OR_RETURN(WriteResult w, timed_write([&] {
                            return service_->Act(who.sub, id, s[4], req.body(), key);

@@ -39,9 +39,6 @@ struct HttpApiOptions {
   double burst = 400;                  // per token subject, at once
   std::string web_root;                // the browser screens' files; "" = the source tree's api/web
   std::size_t verified_tokens = 4096;  // tokens remembered as verified (api/token_cache.h)
-  // Case writes waiting for their fsync without holding a worker; past this
-  // many, further ones wait on their worker (so the workers bound them).
-  std::size_t max_async_writes = 1024;
 };
 
 // A token bucket per token subject: `rate` requests a second, `burst` at
@@ -73,15 +70,6 @@ class HttpApi {
 
   HttpResponse Handle(const HttpRequest& request);
 
-  // The same answer, given to `respond` instead of returned. Case reports and
-  // actions do not park the calling thread on the fsync: `respond` is then
-  // called on the store's committer thread (it must be quick: hand the
-  // answer to the connection's strand). `defer` runs blocking work (a
-  // command decided again after a lost race) on a thread that may block.
-  using Responder = std::function<void(HttpResponse)>;
-  void HandleAsync(std::shared_ptr<const HttpRequest> request, Responder respond,
-                   CaseService::Deferrer defer);
-
   // The caller of `request`: its bearer token (Authorization, else
   // `query_token`) verified, and its subject admitted by the rate limiter.
   // kUnauthenticated or kRateLimited otherwise.
@@ -92,14 +80,7 @@ class HttpApi {
 
  private:
   struct Call;
-  void Parse(Call& call) const;
   Result<HttpResponse> Route(Call& call);
-  // May this call's case write answer without holding its worker?
-  bool CanDefer(const Call& call) const;
-  // Starts a case write that answers through call.respond; `write` starts
-  // it, handing on the callback that answers.
-  HttpResponse Deferred(Call& call, http::status status, bool with_case,
-                        const std::function<void(CaseService::WriteCallback)>& write);
 
   CaseService* const service_;
   Projector* const projector_;
@@ -109,7 +90,6 @@ class HttpApi {
   ApiMetrics* const metrics_;
   const HttpApiOptions options_;
   RateLimiter limiter_;
-  std::atomic<std::size_t> async_writes_{0};  // started by Deferred, not yet answered
 };
 
 // The error body and status API.md gives `status`.

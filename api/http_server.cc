@@ -87,18 +87,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     }
     auto request = std::make_shared<HttpRequest>(parser_->release());
     stream_.expires_never();  // the worker may wait on an fsync; not the client's fault
-    // On a worker: reading views may take a while, and most writes wait for
-    // an fsync. Case writes answer from the store's committer thread instead,
-    // leaving the worker free (HttpApi::HandleAsync).
     asio::post(*workers_, [self = shared_from_this(), request] {
-      asio::thread_pool* workers = self->workers_;
-      self->api_->HandleAsync(
-          request,
-          [self](HttpResponse answer) {
-            auto res = std::make_shared<HttpResponse>(std::move(answer));
-            asio::post(self->stream_.get_executor(), [self, res] { self->Write(res); });
-          },
-          [workers](std::function<void()> work) { asio::post(*workers, std::move(work)); });
+      auto res = std::make_shared<HttpResponse>(self->api_->Handle(*request));
+      asio::post(self->stream_.get_executor(), [self, res] { self->Write(res); });
     });
   }
 
@@ -253,12 +244,10 @@ void HttpServer::Stop() {
       if (auto session = weak.lock()) session->Shut();
     }
   }
-  // Requests in flight finish (their writes are fsync'd; a case write's
-  // answer comes from the committer, and a lost race is decided again on a
-  // worker, so the workers keep running meanwhile). Their answers are written
-  // on the sessions' strands; then each session closes. A peer that will not
-  // read its answer gets the write timeout, and after that the io_context
-  // stops.
+  workers_.join();  // requests in flight finish (their writes are fsync'd)
+  // Their answers are written on the sessions' strands; then each session
+  // closes, and the io threads run out of work. A peer that will not read
+  // its answer gets the write timeout, and after that the io_context stops.
   const auto deadline = std::chrono::steady_clock::now() + options_.request_timeout;
   while (std::chrono::steady_clock::now() < deadline) {
     bool open = false;
@@ -270,7 +259,6 @@ void HttpServer::Stop() {
     if (!open) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  workers_.join();
   work_.reset();
   io_.stop();
   for (auto& t : threads_) t.join();

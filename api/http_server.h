@@ -4,11 +4,9 @@
 // that lives as long as an operation of it is pending (shared_from_this), on
 // its own strand, with one request read and one response written at a time
 // (keep-alive and pipelining: requests already in the buffer are answered in
-// order). Handling a request may read views or wait for an fsync, so it runs
-// on a worker pool — many connections feed the store's group commit at once —
-// and the response is written back on the session's strand. Case reports and
-// actions do not hold their worker through the fsync: the store's committer
-// hands their answers to the strands (HttpApi::HandleAsync).
+// order). Handling a request may wait for an fsync, so it runs on a worker
+// pool — many connections feed the store's group commit at once — and the
+// response is written back on the session's strand.
 //
 // Bounds: header and body size, idle and slow-request timeouts.
 //

@@ -62,7 +62,12 @@ Result<WriteResult> CaseService::AppendEvents(const std::string& stream, Expecte
                                               const std::vector<CaseEventData>& events,
                                               std::string_view idempotency_key,
                                               const CaseState* base) {
-  AppendRequest request = MakeRequest(stream, expected, actor, events, idempotency_key);
+  AppendRequest request{stream, expected, std::string(actor), {}};
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    request.events.push_back(NewEvent{
+        idempotency_key.empty() ? std::string() : IdempotentEventId(actor, idempotency_key, i),
+        std::string(EventTypeOf(events[i])), EncodeEventData(events[i])});
+  }
   std::vector<std::pair<std::string, std::string>> written;  // type, data: what a fold reads
   if (base != nullptr) {
     for (const NewEvent& e : request.events) written.emplace_back(e.type, e.data);
@@ -72,37 +77,6 @@ Result<WriteResult> CaseService::AppendEvents(const std::string& stream, Expecte
     RememberFold(stream, *base, r, written);
   }
   return FromAppend(stream, r);
-}
-
-AppendRequest CaseService::MakeRequest(const std::string& stream, ExpectedVersion expected,
-                                       std::string_view actor,
-                                       const std::vector<CaseEventData>& events,
-                                       std::string_view idempotency_key) const {
-  AppendRequest request{stream, expected, std::string(actor), {}};
-  for (std::size_t i = 0; i < events.size(); ++i) {
-    request.events.push_back(NewEvent{
-        idempotency_key.empty() ? std::string() : IdempotentEventId(actor, idempotency_key, i),
-        std::string(EventTypeOf(events[i])), EncodeEventData(events[i])});
-  }
-  return request;
-}
-
-void CaseService::AppendEventsAsync(const std::string& stream, ExpectedVersion expected,
-                                    std::string_view actor,
-                                    const std::vector<CaseEventData>& events,
-                                    std::string_view idempotency_key, const CaseState& base,
-                                    WriteCallback done) {
-  AppendRequest request = MakeRequest(stream, expected, actor, events, idempotency_key);
-  std::vector<std::pair<std::string, std::string>> written;
-  for (const NewEvent& e : request.events) written.emplace_back(e.type, e.data);
-  store_->AppendAsync(std::move(request), [this, stream, base, written = std::move(written),
-                                           done = std::move(done)](Result<AppendResult> r) {
-    if (!r.ok()) return done(r.status());
-    if (!r->deduplicated && r->first_version == base.version + 1) {
-      RememberFold(stream, base, *r, written);
-    }
-    done(FromAppend(stream, *r));
-  });
 }
 
 void CaseService::RememberFold(const std::string& stream, const CaseState& base,
@@ -159,8 +133,8 @@ Result<std::string> CaseService::NextCaseId(std::int64_t now) {
   return std::string(buf);
 }
 
-Result<std::variant<CaseReported, WriteResult>> CaseService::PrepareReport(
-    std::string_view actor, std::string_view body, std::string_view idempotency_key) {
+Result<WriteResult> CaseService::Report(std::string_view actor, std::string_view body,
+                                        std::string_view idempotency_key) {
   ASSIGN_OR_RETURN(CommandBody split, SplitCommandBody(body));
   if (split.expected_version && *split.expected_version != 0) {
     return Status::InvalidArgument("expected_version: a new case has no version yet");
@@ -176,15 +150,8 @@ Result<std::variant<CaseReported, WriteResult>> CaseService::PrepareReport(
     return Status::InvalidArgument("cell: " + report.cell + " is not a defined cell");
   }
   ASSIGN_OR_RETURN(auto replayed, Replay(*store_, actor, idempotency_key));
-  if (replayed) return std::variant<CaseReported, WriteResult>(*replayed);
-  return std::variant<CaseReported, WriteResult>(std::move(report));
-}
+  if (replayed) return *replayed;
 
-Result<WriteResult> CaseService::Report(std::string_view actor, std::string_view body,
-                                        std::string_view idempotency_key) {
-  ASSIGN_OR_RETURN(auto prepared, PrepareReport(actor, body, idempotency_key));
-  if (auto* first = std::get_if<WriteResult>(&prepared)) return *first;
-  const CaseReported& report = std::get<CaseReported>(prepared);
   const std::int64_t now = options_.clock->NowMillis();
   const DecisionContext ctx{actor, now, &options_.policy};
   for (int attempt = 0; attempt < 8; ++attempt) {
@@ -198,73 +165,6 @@ Result<WriteResult> CaseService::Report(std::string_view actor, std::string_view
     if (raced) return *raced;
   }
   return Status::Unavailable("could not allocate a case id; try again");
-}
-
-void CaseService::ReportAsync(std::string actor, std::string body, std::string idempotency_key,
-                              WriteCallback done, Deferrer defer) {
-  auto prepared = PrepareReport(actor, body, idempotency_key);
-  if (!prepared.ok()) return done(prepared.status());
-  if (auto* first = std::get_if<WriteResult>(&*prepared)) return done(*first);
-  const std::int64_t now = options_.clock->NowMillis();
-  const DecisionContext ctx{actor, now, &options_.policy};
-  auto case_id = NextCaseId(now);
-  if (!case_id.ok()) return done(case_id.status());
-  const std::vector<CaseEventData> events = DecideIntake(std::get<CaseReported>(*prepared), ctx);
-  AppendEventsAsync(CaseStream(*case_id), ExpectedVersion::NoStream(), actor, events,
-                    idempotency_key, CaseState{},
-                    [this, actor, body, idempotency_key, done, defer](Result<WriteResult> written) {
-                      if (written.ok() || written.status().code() != StatusCode::kConflict) {
-                        return done(std::move(written));
-                      }
-                      // The id was taken (a raw append) or a retry of this key won: the
-                      // blocking path sorts out which, and allocates again.
-                      defer([this, actor, body, idempotency_key, done] {
-                        done(Report(actor, body, idempotency_key));
-                      });
-                    });
-}
-
-void CaseService::ActAsync(std::string actor, std::string case_id, std::string action_name,
-                           std::string body, std::string idempotency_key, WriteCallback done,
-                           Deferrer defer) {
-  const auto action = ParseCaseAction(action_name);
-  if (!action) return done(Status::NotFound("no action " + action_name));
-  auto split = SplitCommandBody(body);
-  if (!split.ok()) return done(split.status());
-  auto replayed = Replay(*store_, actor, idempotency_key);
-  if (!replayed.ok()) return done(replayed.status());
-  if (*replayed) {
-    if ((*replayed)->case_id != case_id) {
-      return done(Status::Conflict("Idempotency-Key was used for another case"));
-    }
-    return done(**replayed);
-  }
-  auto state = LoadCase(case_id);
-  if (!state.ok()) return done(state.status());
-  if (!state->exists) return done(Status::NotFound("no case " + case_id));
-  if (split->expected_version && *split->expected_version != state->version) {
-    return done(Status::Conflict("case " + case_id + " is at version " +
-                                 std::to_string(state->version) + ", expected " +
-                                 std::to_string(*split->expected_version)));
-  }
-  auto command = DecodeAction(*action, *state, split->data, actor);
-  if (!command.ok()) return done(command.status());
-  const DecisionContext ctx{actor, options_.clock->NowMillis(), &options_.policy};
-  auto events = Decide(*state, *action, *command, ctx);
-  if (!events.ok()) return done(events.status());
-  AppendEventsAsync(CaseStream(case_id), ExpectedVersion::Exact(state->version), actor, *events,
-                    idempotency_key, *state,
-                    [this, actor, case_id, action_name, body, idempotency_key, done,
-                     defer](Result<WriteResult> written) {
-                      if (written.ok() || written.status().code() != StatusCode::kConflict) {
-                        return done(std::move(written));
-                      }
-                      // Someone else changed the case (or a retry of this key won): the
-                      // blocking path replays, re-reads and decides again, as Act does.
-                      defer([this, actor, case_id, action_name, body, idempotency_key, done] {
-                        done(Act(actor, case_id, action_name, body, idempotency_key));
-                      });
-                    });
 }
 
 Result<WriteResult> CaseService::Act(std::string_view actor, std::string_view case_id,

@@ -18,13 +18,11 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
-#include <variant>
 
 #include "engine/case_cache.h"
 #include "engine/case_decider.h"
@@ -64,20 +62,6 @@ class CaseService {
   // POST /api/v1/cases/{id}/{action}.
   Result<WriteResult> Act(std::string_view actor, std::string_view case_id, std::string_view action,
                           std::string_view body, std::string_view idempotency_key);
-
-  // Report and Act without parking the calling thread on the fsync: the
-  // command is checked and decided on the calling thread, and `done` gets the
-  // answer on the store's committer thread once the events are durable (or
-  // on the calling thread, for a command refused before it is appended); it
-  // must be quick. After a lost race the command is decided again by the
-  // blocking Report/Act, run through `defer`, which must run it soon on a
-  // thread that may block. Same answers as Report/Act.
-  using WriteCallback = std::function<void(Result<WriteResult>)>;
-  using Deferrer = std::function<void(std::function<void()>)>;
-  void ReportAsync(std::string actor, std::string body, std::string idempotency_key,
-                   WriteCallback done, Deferrer defer);
-  void ActAsync(std::string actor, std::string case_id, std::string action, std::string body,
-                std::string idempotency_key, WriteCallback done, Deferrer defer);
 
   // POST /api/v1/grid/cells: body {"cell", "name"} (level derived from depth).
   Result<WriteResult> DefineCell(std::string_view actor, std::string_view body,
@@ -123,19 +107,6 @@ class CaseService {
                                    std::string_view actor, const std::vector<CaseEventData>& events,
                                    std::string_view idempotency_key,
                                    const CaseState* base = nullptr);
-  // AppendEvents without waiting: `done` gets what AppendEvents would return.
-  void AppendEventsAsync(const std::string& stream, ExpectedVersion expected,
-                         std::string_view actor, const std::vector<CaseEventData>& events,
-                         std::string_view idempotency_key, const CaseState& base,
-                         WriteCallback done);
-  AppendRequest MakeRequest(const std::string& stream, ExpectedVersion expected,
-                            std::string_view actor, const std::vector<CaseEventData>& events,
-                            std::string_view idempotency_key) const;
-  // What Report checks before allocating an id: the decoded report, or the
-  // first answer when `idempotency_key` was already used.
-  Result<std::variant<CaseReported, WriteResult>> PrepareReport(std::string_view actor,
-                                                                std::string_view body,
-                                                                std::string_view idempotency_key);
   void RememberFold(const std::string& stream, const CaseState& base, const AppendResult& appended,
                     const std::vector<std::pair<std::string, std::string>>& written);
   Result<std::string> NextCaseId(std::int64_t now);

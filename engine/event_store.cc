@@ -77,9 +77,6 @@ rocksdb::Options DbOptions(rocksdb::Env* env) {
   o.atomic_flush = true;
   o.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
   o.IncreaseParallelism(2);
-  // Memtables of all five families together: what the log holds in memory
-  // before a flush, whatever the write rate.
-  o.db_write_buffer_size = 64 << 20;
   if (env != nullptr) o.env = env;
   return o;
 }

@@ -31,9 +31,6 @@ Result<std::unique_ptr<ViewStore>> ViewStore::Open(const std::string& path) {
   options.create_if_missing = true;
   options.create_missing_column_families = true;
   options.IncreaseParallelism(2);
-  // Memtables of all view families together (every rewrite of a view stays in
-  // the memtable until a flush): bounded whatever the write rate.
-  options.db_write_buffer_size = 64 << 20;
   // Views are written without a write-ahead log: every family is flushed
   // together (atomic_flush), so what survives a crash is some whole earlier
   // batch with its checkpoint, and the projector catches up from there.

@@ -190,7 +190,6 @@ HttpApi::HttpApi(CaseService* service, Projector* projector, const TokenAuthorit
                  const Clock* clock, ApiMetrics* metrics, HttpApiOptions options)
     : service_(service),
       projector_(projector),
-      auth_(auth),
       tokens_(auth, options.verified_tokens),
       clock_(clock),
       metrics_(metrics),

@@ -84,8 +84,7 @@ class HttpApi {
 
   CaseService* const service_;
   Projector* const projector_;
-  const TokenAuthority* const auth_;
-  TokenCache tokens_;
+  TokenCache tokens_;  // verifies with the authority, remembering what verified
   const Clock* const clock_;
   ApiMetrics* const metrics_;
   const HttpApiOptions options_;

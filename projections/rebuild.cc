@@ -42,12 +42,22 @@ Result<std::unique_ptr<Projector>> OpenOrRebuildViews(
   const std::string fresh = options.path + ".rebuild";
   std::error_code ec;
   std::filesystem::remove_all(fresh, ec);
-  RETURN_IF_ERROR(RebuildViews(store, fresh, progress, UINT64_MAX, options.snapshot_every));
-  std::filesystem::remove_all(options.path, ec);
-  if (ec) return Status::Unavailable("removing " + options.path + ": " + ec.message());
-  std::filesystem::rename(fresh, options.path, ec);
-  if (ec) return Status::Unavailable("moving the rebuilt views in place: " + ec.message());
+  if (Status s = RebuildViews(store, fresh, progress, UINT64_MAX, options.snapshot_every);
+      !s.ok()) {
+    std::filesystem::remove_all(fresh, ec);  // no half-built views left behind
+    return s;
+  }
+  RETURN_IF_ERROR(ReplaceViews(fresh, options.path));
   return Projector::Open(store, options);
+}
+
+Status ReplaceViews(const std::string& fresh, const std::string& live) {
+  std::error_code ec;
+  std::filesystem::remove_all(live, ec);
+  if (ec) return Status::Unavailable("removing " + live + ": " + ec.message());
+  std::filesystem::rename(fresh, live, ec);
+  if (ec) return Status::Unavailable("moving the rebuilt views in place: " + ec.message());
+  return Status::Ok();
 }
 
 Status CompareViews(const ViewStore& a, const ViewStore& b) {

@@ -22,6 +22,9 @@ Status RebuildViews(EventStore* store, const std::string& path,
                     Position up_to = UINT64_MAX,
                     Position snapshot_every = ProjectorOptions{}.snapshot_every);
 
+// Puts the views at `fresh` in the place of those at `live` (removed first).
+Status ReplaceViews(const std::string& fresh, const std::string& live);
+
 // Opens the live views at options.path. Views that do not open as views —
 // written by a build with another view format, or damaged — are rebuilt
 // from the log (beside them, then swapped in): they are derived from the

@@ -62,11 +62,7 @@ void AddRebuildVerb(CLI::App& app, VerbAction* action) {
           std::cout << "equal to the live views at position " << (*live)->position() << "\n";
         }
       }
-      std::error_code ec;
-      fs::remove_all(live_path, ec);
-      fs::rename(fresh_path, live_path, ec);
-      if (ec)
-        return Fail(Status::Unavailable("moving the rebuilt views in place: " + ec.message()));
+      if (Status s = ReplaceViews(fresh_path, live_path); !s.ok()) return Fail(s);
       return 0;
     };
   });

@@ -36,10 +36,8 @@ Result<ApiReply> ApiClient::Request(Method method, const std::string& target,
                                     const std::string& token, const std::string& body) {
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (!stream_) RETURN_IF_ERROR(Connect());
-    http::request<http::string_body> req{method == Method::kGet    ? http::verb::get
-                                         : method == Method::kPost ? http::verb::post
-                                                                   : http::verb::delete_,
-                                         target, 11};
+    http::request<http::string_body> req{
+        method == Method::kGet ? http::verb::get : http::verb::post, target, 11};
     req.set(http::field::host, host_);
     if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
     if (method == Method::kPost) req.set(http::field::content_type, "application/json");
@@ -63,15 +61,6 @@ Result<ApiReply> ApiClient::Request(Method method, const std::string& target,
     return ApiReply{res.result_int(), std::move(res.body())};
   }
   return Status::Unavailable(target + ": no answer");
-}
-
-std::string JsonMember(const std::string& json, const char* key) {
-  simdjson::dom::parser parser;
-  simdjson::dom::element root, e;
-  if (parser.parse(json).get(root) || root[key].get(e)) return "";
-  std::string_view s;
-  if (!e.get(s)) return std::string(s);
-  return simdjson::minify(e);
 }
 
 std::uint64_t JsonUnsigned(const std::string& json, const char* key) {

@@ -28,7 +28,7 @@ struct ApiReply {
 
 class ApiClient {
  public:
-  enum class Method { kGet, kPost, kDelete };
+  enum class Method { kGet, kPost };
   ApiClient(std::string host, std::uint16_t port);
   ~ApiClient();
 
@@ -46,8 +46,6 @@ class ApiClient {
   boost::beast::flat_buffer buffer_;
 };
 
-// The string member `key` (or number, as text) of a JSON object; "" if none.
-std::string JsonMember(const std::string& json, const char* key);
 // The unsigned member `key` of a JSON object; 0 if none.
 std::uint64_t JsonUnsigned(const std::string& json, const char* key);
 

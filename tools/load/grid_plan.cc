@@ -82,11 +82,10 @@ Result<SetupCounts> SetUpGrid(const std::string& host, std::uint16_t port,
     return Status::Internal(what + ": HTTP " + std::to_string(reply->status) + " " + reply->body);
   };
   // Level by level: a cell's parent must exist first.
-  std::vector<std::vector<std::string>> levels(4);
-  for (const std::string& cell : plan.cells()) {
-    levels[static_cast<std::size_t>(std::count(cell.begin(), cell.end(), '/'))].push_back(cell);
-  }
-  for (const auto& level : levels) {
+  const std::vector<std::string> district{plan.district()};
+  for (const std::vector<std::string>* level_of :
+       {&district, &plan.areas(), &plan.groups(), &plan.clusters()}) {
+    const std::vector<std::string>& level = *level_of;
     RETURN_IF_ERROR(
         RunParallel(host, port, level.size(), parallel, [&](ApiClient& client, std::size_t i) {
           JsonWriter body;

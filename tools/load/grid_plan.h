@@ -29,6 +29,7 @@ class GridPlan {
   explicit GridPlan(const GridShape& shape);
   const std::string& district() const { return district_; }
   const std::vector<std::string>& areas() const { return areas_; }
+  const std::vector<std::string>& groups() const { return groups_; }
   const std::vector<std::string>& clusters() const { return clusters_; }
   // Every cell, each after its parent.
   std::vector<std::string> cells() const;

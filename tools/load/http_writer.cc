@@ -146,17 +146,19 @@ class WriterFleet::Writer : public std::enable_shared_from_this<Writer> {
     auto& res = response_->get();
     const unsigned status = res.result_int();
     if (status / 100 == 2) {
-      stats.latency.Record(now - sent_);
-      stats.ok.fetch_add(1, std::memory_order_relaxed);
       thread_local simdjson::dom::parser parser;
       simdjson::dom::element root;
       std::uint64_t position = 0, version = 0;
       std::string_view case_id;
       if (parser.parse(res.body()).get(root) || root["position"].get(position) ||
-          root["version"].get(version)) {
-        stats.RecordRefusal(status, "a 2xx answer without position and version: " + res.body());
+          root["version"].get(version) || (step_ != Step::kReport && version <= version_)) {
+        // Counted once, as a refusal: not an acknowledged write.
+        stats.RecordRefusal(status,
+                            "a 2xx answer without a new position and version: " + res.body());
         step_ = Step::kReport;
       } else {
+        stats.latency.Record(now - sent_);
+        stats.ok.fetch_add(1, std::memory_order_relaxed);
         if (step_ == Step::kReport && !root["case_id"].get(case_id)) case_id_ = case_id;
         const std::uint64_t written =
             step_ == Step::kReport ? 1 : std::max<std::uint64_t>(1, version - version_);

@@ -12,6 +12,7 @@
 // 0 means "not acknowledged to us (yet)".
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <bit>
@@ -56,7 +57,8 @@ class LatencyHistogram {
     std::uint64_t seen = 0;
     for (std::size_t i = 0; i < kBuckets; ++i) {
       seen += buckets_[i].load(std::memory_order_relaxed);
-      if (seen > rank) return (Low(i) + High(i)) / 2;
+      // The bucket's middle, never above the largest value recorded.
+      if (seen > rank) return std::min((Low(i) + High(i)) / 2, max_nanos());
     }
     return max_nanos();
   }

@@ -316,6 +316,8 @@ int RunLoad(const LoadOptions& o) {
   if (auto m = reader.Request(ApiClient::Method::kGet, "/metrics", "", ""); m.ok()) {
     server_metrics = m->body;
   }
+  // The clients stop counting before the late pushes are resolved and reported.
+  fleet.Stop(std::chrono::seconds(5));
   fleet.ResolveLate();
 
   // ---- The report.
@@ -341,8 +343,7 @@ int RunLoad(const LoadOptions& o) {
   figures.server_metrics = server_metrics;
   PrintReport(figures, writes, push);
 
-  // Stop the clients and the server; a server that does not stop cleanly fails the run.
-  fleet.Stop(std::chrono::seconds(5));
+  // Stop the client loops and the server; a server that does not stop cleanly fails the run.
   ws_loop.Stop();
   writer_loop.Stop();
   if (server) {

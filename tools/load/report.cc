@@ -86,7 +86,7 @@ void PrintReport(const RunFigures& run, const WriteStats& writes, const PushStat
       std::cout << "; the server counted " << Fixed(*slow, 0) << " slow closes and "
                 << Fixed(Metric(run.server_metrics, "casegrid_messages_pushed_total").value_or(0),
                          0)
-                << " messages pushed (coalesced dashboard views included)";
+                << " messages pushed (written to sockets)";
     }
     std::cout << "\n";
   }

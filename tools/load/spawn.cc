@@ -17,6 +17,7 @@
 #include <sstream>
 #include <thread>
 
+#include "engine/hash_chain.h"
 #include "tools/load/api_client.h"
 
 namespace casegrid::load {
@@ -49,15 +50,11 @@ Result<std::uint16_t> FreeLoopbackPort() {
 }
 
 Result<std::string> RandomSecret() {
-  unsigned char bytes[32];
-  if (RAND_bytes(bytes, sizeof bytes) != 1) return Status::Internal("no randomness for a secret");
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : bytes) {
-    out += kHex[b >> 4];
-    out += kHex[b & 15];
+  EventHash bytes{};
+  if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1) {
+    return Status::Internal("no randomness for a secret");
   }
-  return out;
+  return HashToHex(bytes);
 }
 
 Result<std::unique_ptr<ServerProcess>> ServerProcess::Spawn(const SpawnOptions& options) {

@@ -399,10 +399,10 @@ void SubscriberFleet::LaunchNext() {
 
 void SubscriberFleet::Stop(std::chrono::milliseconds timeout) {
   stopping_ = true;
-  const std::size_t launched = std::min(next_.load(), subscribers_.size());
+  // One step, so that no LaunchNext slips in between reading and closing.
+  const std::size_t launched = std::min(next_.exchange(subscribers_.size()), subscribers_.size());
   // Those never launched count as closed.
   closed_.fetch_add(subscribers_.size() - launched);
-  next_ = subscribers_.size();
   for (std::size_t i = 0; i < launched; ++i) subscribers_[i]->Stop();
   const auto deadline = Clock::now() + timeout;
   while (closed_.load() < subscribers_.size() && Clock::now() < deadline) {

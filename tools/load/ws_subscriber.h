@@ -94,7 +94,6 @@ class SubscriberFleet {
 
   // Starts connecting every client.
   void Start();
-  std::size_t size() const { return specs_.size(); }
   // Closes every client (a normal close) and waits up to `timeout`;
   // closes from here on are not failures.
   void Stop(std::chrono::milliseconds timeout);

@@ -15,46 +15,71 @@
 
 namespace casegrid {
 
-// A bounded map of case states, least recently used out first.
+// A bounded map of case states, least recently used out first. In a
+// rebuild an entry may hold a state whose view is not written yet
+// (`unwritten`); pushing such an entry out keeps it in `evicted_` until the
+// batch writes it.
 class Projector::CaseCache {
  public:
-  explicit CaseCache(std::size_t capacity) : capacity_(std::max<std::size_t>(capacity, 1)) {}
-  CaseState* Find(const std::string& id) {
+  using Entry = CachedCaseState;
+
+  explicit CaseCache(std::size_t capacity) : capacity_(std::max<std::size_t>(capacity, 1)) {
+    index_.reserve(std::min<std::size_t>(capacity_, 1 << 20));
+  }
+  Entry* Find(const std::string& id) {
     auto it = index_.find(id);
     if (it == index_.end()) return nullptr;
     order_.splice(order_.begin(), order_, it->second);
     return &it->second->second;
   }
-  // Returns the cached copy; it stays valid until `capacity` other cases
+  // Returns the cached entry; it stays valid until `capacity` other cases
   // have been put after it.
-  CaseState* Put(const std::string& id, CaseState state) {
+  Entry* Put(const std::string& id, CaseState state) {
     if (auto it = index_.find(id); it != index_.end()) {
-      it->second->second = std::move(state);
+      it->second->second.state = std::move(state);
       order_.splice(order_.begin(), order_, it->second);
       return &it->second->second;
     }
-    order_.emplace_front(id, std::move(state));
+    order_.emplace_front(id, Entry{std::move(state), false});
     index_[id] = order_.begin();
     if (order_.size() > capacity_) {
-      index_.erase(order_.back().first);
+      auto& [old_id, old] = order_.back();
+      index_.erase(old_id);
+      if (old.unwritten) evicted_.emplace_back(std::move(old_id), std::move(old.state));
       order_.pop_back();
     }
     return &order_.front().second;
   }
+  // The states pushed out before their views were written, oldest first.
+  std::vector<std::pair<std::string, CaseState>> TakeEvicted() {
+    std::vector<std::pair<std::string, CaseState>> out;
+    out.swap(evicted_);
+    return out;
+  }
+  // Calls f(id, entry) for every cached entry whose view is not written.
+  template <typename F>
+  void ForEachUnwritten(F&& f) {
+    for (auto& [id, entry] : order_) {
+      if (entry.unwritten) f(id, entry);
+    }
+  }
   void Clear() {
     order_.clear();
     index_.clear();
+    evicted_.clear();
   }
 
  private:
   const std::size_t capacity_;
-  std::list<std::pair<std::string, CaseState>> order_;
-  std::unordered_map<std::string, std::list<std::pair<std::string, CaseState>>::iterator> index_;
+  std::list<std::pair<std::string, Entry>> order_;
+  std::unordered_map<std::string, std::list<std::pair<std::string, Entry>>::iterator> index_;
+  std::vector<std::pair<std::string, CaseState>> evicted_;
 };
 
 // What one Apply() accumulates before its single write.
 struct Projector::Batch {
   rocksdb::WriteBatch write{4 << 20};
+  bool collect_changes = false;  // whether `changes` is wanted
   ViewChanges changes;
   // Cases changed in this batch; their views are rendered once, at its end.
   std::unordered_set<std::string> cases;
@@ -62,6 +87,11 @@ struct Projector::Batch {
   // Addresses reported in this batch: normalized address -> (time, position).
   std::map<std::string, std::pair<std::int64_t, Position>> addresses;
 };
+
+namespace {
+// In the meta family while a rebuild's views are not whole (Finish()).
+constexpr const char* kUnfinishedRebuildKey = "unfinished_rebuild";
+}  // namespace
 
 std::string NormalizeAddress(std::string_view address) {
   std::string out;
@@ -110,9 +140,11 @@ bool InSubtree(std::string_view cell, std::string_view root) {
 Projector::Projector(EventStore* store, ProjectorOptions options)
     : store_(store),
       options_(std::move(options)),
-      // A batch's cases must all stay cached until its views are rendered.
+      // Live, a batch's cases must all stay cached until its views are
+      // rendered; a rebuild writes the states that leave the cache instead.
       cache_(std::make_unique<CaseCache>(
-          std::max(options_.case_cache_entries, 2 * options_.batch_events + 1))) {}
+          options_.rebuild ? options_.case_cache_entries
+                           : std::max(options_.case_cache_entries, 2 * options_.batch_events + 1))) {}
 
 Projector::~Projector() {
   Stop();
@@ -127,6 +159,18 @@ Result<std::unique_ptr<Projector>> Projector::Open(EventStore* store, ProjectorO
 Status Projector::Load() {
   ASSIGN_OR_RETURN(views_, ViewStore::Open(options_.path));
   ASSIGN_OR_RETURN(Position checkpoint, views_->Checkpoint());
+  ASSIGN_OR_RETURN(auto unfinished, views_->Get(kViewMeta, kUnfinishedRebuildKey));
+  if (options_.rebuild) {
+    if (checkpoint != 0 || unfinished) {
+      return Status::InvalidArgument("a rebuild needs fresh views; " + options_.path +
+                                     " already holds some");
+    }
+    // Flushed with the first views (atomic flush), deleted by Finish().
+    RETURN_IF_ERROR(views_->Put(kViewMeta, kUnfinishedRebuildKey, ""));
+  } else if (unfinished) {
+    return Status::Corruption("views at " + options_.path +
+                              " are a rebuild that did not finish; remove them and rebuild");
+  }
   if (checkpoint > store_->Head().position) {
     return Status::Corruption("views at " + options_.path + " are at position " +
                               std::to_string(checkpoint) + ", past the log's head " +
@@ -153,8 +197,9 @@ Status Projector::Load() {
   return Status::Ok();
 }
 
-Result<CaseState*> Projector::CachedCase(const std::string& case_id, const RecordedEvent& event) {
-  if (CaseState* cached = cache_->Find(case_id)) return cached;
+Result<Projector::CachedCaseState*> Projector::CachedCase(const std::string& case_id,
+                                                          const RecordedEvent& event) {
+  if (CaseCache::Entry* cached = cache_->Find(case_id)) return cached;
   // A stream's first event starts from nothing: no read needed.
   if (event.version == 1) return cache_->Put(case_id, CaseState{});
   ASSIGN_OR_RETURN(CaseState folded, FoldCase(*store_, case_id, event.position - 1));
@@ -208,7 +253,7 @@ Status Projector::ApplyOne(const RecordedEvent& e, Batch& b) {
       const std::string person = e.stream.substr(7);
       if (auto key = AlertKeyOfId(person, ack->alert)) {
         b.write.Delete(views_->family(kViewAlerts), *key).PermitUncheckedError();
-        b.changes.acknowledged.push_back({person, ack->alert, e.position});
+        if (b.collect_changes) b.changes.acknowledged.push_back({person, ack->alert, e.position});
       }
     }
     return Status::Ok();
@@ -216,7 +261,8 @@ Status Projector::ApplyOne(const RecordedEvent& e, Batch& b) {
   const std::string case_id(CaseIdOfStream(e.stream));
   if (case_id.empty()) return Status::Ok();
 
-  ASSIGN_OR_RETURN(CaseState * state, CachedCase(case_id, e));
+  ASSIGN_OR_RETURN(CachedCaseState * cached, CachedCase(case_id, e));
+  CaseState* const state = &cached->state;
   const CaseGauges before = CaseGauges::Of(*state);
   state->Apply(e, data);
   if (!state->exists) return Status::Ok();  // an event before its case was reported (raw append)
@@ -245,10 +291,36 @@ Status Projector::ApplyOne(const RecordedEvent& e, Batch& b) {
   for (Alert& alert : AlertsFor(change, grid_)) {
     b.write.Put(views_->family(kViewAlerts), AlertKey(alert), RenderAlert(alert))
         .PermitUncheckedError();
-    b.changes.alerts.push_back(std::move(alert));
+    if (b.collect_changes) b.changes.alerts.push_back(std::move(alert));
   }
-  b.cases.insert(case_id);
+  if (options_.rebuild) {
+    cached->unwritten = true;  // written when it leaves the cache, or by Finish()
+  } else {
+    b.cases.insert(case_id);
+  }
   return Status::Ok();
+}
+
+void Projector::WriteCaseView(const std::string& case_id, const CaseState& state,
+                              rocksdb::WriteBatch& write) const {
+  write.Put(views_->family(kViewCases), case_id, RenderCaseView(state)).PermitUncheckedError();
+  const char index_value[2] = {static_cast<char>(state.status), static_cast<char>(state.kind)};
+  write
+      .Put(views_->family(kViewCellCases), CellCaseKey(state.report.cell, case_id),
+           rocksdb::Slice(index_value, 2))
+      .PermitUncheckedError();
+}
+
+Status Projector::Finish() {
+  if (!options_.rebuild) return Status::Internal("Finish() is for a projector opened to rebuild");
+  rocksdb::WriteBatch write;
+  for (const auto& [case_id, state] : cache_->TakeEvicted()) WriteCaseView(case_id, state, write);
+  cache_->ForEachUnwritten([&](const std::string& case_id, CaseCache::Entry& entry) {
+    WriteCaseView(case_id, entry.state, write);
+    entry.unwritten = false;
+  });
+  write.Delete(views_->family(kViewMeta), kUnfinishedRebuildKey).PermitUncheckedError();
+  return views_->Write(&write);
 }
 
 void Projector::Snapshot(Position at, Batch& b) {
@@ -271,6 +343,7 @@ Status Projector::ApplyBatch(const std::vector<RecordedEvent>& events, ViewChang
   if (events.empty()) return Status::Ok();
   const Position start = position();
   Batch b;
+  b.collect_changes = changes != nullptr;
   const Position snapshot_before = last_snapshot_;
   const Position snapshot_every = std::max<Position>(options_.snapshot_every, 1);
   Position expected = start + 1;
@@ -289,19 +362,17 @@ Status Projector::ApplyBatch(const std::vector<RecordedEvent>& events, ViewChang
     ++expected;
   }
   const Position last = events.back().position;
+  for (const auto& [case_id, state] : cache_->TakeEvicted()) WriteCaseView(case_id, state, b.write);
   for (const std::string& case_id : b.cases) {
-    const CaseState* state = cache_->Find(case_id);
-    if (state == nullptr) return Status::Internal("case " + case_id + " left the cache mid-batch");
-    b.write.Put(views_->family(kViewCases), case_id, RenderCaseView(*state)).PermitUncheckedError();
-    const char index_value[2] = {static_cast<char>(state->status), static_cast<char>(state->kind)};
-    b.write
-        .Put(views_->family(kViewCellCases), CellCaseKey(state->report.cell, case_id),
-             rocksdb::Slice(index_value, 2))
-        .PermitUncheckedError();
+    const CaseCache::Entry* cached = cache_->Find(case_id);
+    if (cached == nullptr) return Status::Internal("case " + case_id + " left the cache mid-batch");
+    WriteCaseView(case_id, cached->state, b.write);
   }
-  b.changes.cases.assign(b.cases.begin(), b.cases.end());
-  for (const std::string& case_id : b.changes.cases) {
-    b.changes.case_states.push_back(cache_->Find(case_id));
+  if (b.collect_changes) {
+    b.changes.cases.assign(b.cases.begin(), b.cases.end());
+    for (const std::string& case_id : b.changes.cases) {
+      b.changes.case_states.push_back(&cache_->Find(case_id)->state);
+    }
   }
   b.changes.nodes.assign(b.nodes.begin(), b.nodes.end());
   {

@@ -40,6 +40,10 @@
 #include "projections/dashboard.h"
 #include "projections/view_store.h"
 
+namespace rocksdb {
+class WriteBatch;
+}
+
 namespace casegrid {
 
 struct ProjectorOptions {
@@ -47,6 +51,12 @@ struct ProjectorOptions {
   std::size_t case_cache_entries = 20000;  // case states kept between events
   Position snapshot_every = 4096;          // dashboard snapshots for as_of
   std::size_t batch_events = 2000;         // events per view write
+  // Opens fresh views (it fails on any others) for a rebuild, which nobody
+  // reads until Finish(): a case's view is written when its state leaves the
+  // cache or at Finish(), not after every batch that changes it, so each
+  // case is rendered about once. Until Finish() the views are marked
+  // unfinished, and an Open without `rebuild` refuses them (kCorruption).
+  bool rebuild = false;
 };
 
 struct AlertAcknowledgement {
@@ -89,6 +99,9 @@ class Projector {
 
   // Folds `events`, which must continue the checkpoint without a gap.
   Status Apply(const std::vector<RecordedEvent>& events);
+  // A rebuild's last write (options.rebuild only): the views of the cases
+  // still cached, and the end of the unfinished mark. Apply nothing after it.
+  Status Finish();
   // Applies the log from the checkpoint to the store's head.
   Status CatchUp(const std::function<void(Position, Position)>& progress = nullptr);
   // Catches up and follows the log live on a thread of its own, calling
@@ -131,6 +144,12 @@ class Projector {
 
  private:
   class CaseCache;
+  // A case state the projector keeps; in a rebuild, `unwritten` until its
+  // view is in a batch.
+  struct CachedCaseState {
+    CaseState state;
+    bool unwritten = false;
+  };
   struct Batch;
 
   Projector(EventStore* store, ProjectorOptions options);
@@ -140,9 +159,11 @@ class Projector {
   // Adds to `batch` the snapshot tick `at` (a multiple of snapshot_every, just
   // folded): every dashboard node changed since the last tick, as of `at`.
   void Snapshot(Position at, Batch& batch);
+  void WriteCaseView(const std::string& case_id, const CaseState& state,
+                     rocksdb::WriteBatch& write) const;
   // The case's state before `event`, in the cache (folded from its stream
   // on a miss); the pointer stays valid for the rest of the batch.
-  Result<CaseState*> CachedCase(const std::string& case_id, const RecordedEvent& event);
+  Result<CachedCaseState*> CachedCase(const std::string& case_id, const RecordedEvent& event);
   Result<bool> IsRepeatDispute(const CaseReported& report, const RecordedEvent& event,
                                Batch* batch) const;
   void Run(std::function<void(const ViewChanges&)> on_change);

@@ -7,7 +7,7 @@ namespace casegrid {
 
 Status RebuildViews(EventStore* store, const std::string& path,
                     const std::function<void(Position, Position)>& progress, Position up_to,
-                    Position snapshot_every) {
+                    Position snapshot_every, std::size_t case_cache_entries) {
   if (std::filesystem::exists(path)) return Status::InvalidArgument(path + " already exists");
   ProjectorOptions options;
   options.path = path;
@@ -15,6 +15,8 @@ Status RebuildViews(EventStore* store, const std::string& path,
   // and dashboard fewer times on the way.
   options.batch_events = 20000;
   options.snapshot_every = snapshot_every;
+  options.rebuild = true;
+  options.case_cache_entries = case_cache_entries;
   ASSIGN_OR_RETURN(auto projector, Projector::Open(store, options));
   const Position head = std::min(up_to, store->Head().position);
   while (projector->position() < head) {
@@ -25,7 +27,7 @@ Status RebuildViews(EventStore* store, const std::string& path,
     RETURN_IF_ERROR(projector->Apply(events));
     if (progress) progress(projector->position(), head);
   }
-  return Status::Ok();
+  return projector->Finish();
 }
 
 Result<std::unique_ptr<Projector>> OpenOrRebuildViews(

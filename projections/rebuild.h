@@ -13,14 +13,20 @@
 
 namespace casegrid {
 
+// Case states a rebuild keeps in memory (about 1 KiB each): a case whose
+// events all fall within this many cases' reach is folded and rendered once.
+inline constexpr std::size_t kRebuildCaseCacheEntries = 1 << 18;
+
 // Folds `store`'s whole log, up to `up_to` (its head by default), into fresh
 // views at `path` (which must not exist yet), with as_of snapshots every
 // `snapshot_every` positions (the projector's default; a rebuild compared
-// with live views must use theirs).
+// with live views must use theirs), keeping at most `case_cache_entries`
+// case states in memory.
 Status RebuildViews(EventStore* store, const std::string& path,
                     const std::function<void(Position, Position)>& progress = nullptr,
                     Position up_to = UINT64_MAX,
-                    Position snapshot_every = ProjectorOptions{}.snapshot_every);
+                    Position snapshot_every = ProjectorOptions{}.snapshot_every,
+                    std::size_t case_cache_entries = kRebuildCaseCacheEntries);
 
 // Puts the views at `fresh` in the place of those at `live` (removed first).
 Status ReplaceViews(const std::string& fresh, const std::string& live);

@@ -71,6 +71,12 @@ Status ViewStore::Write(rocksdb::WriteBatch* batch) {
   return FromRocks(db_->Write(options, batch), "writing views");
 }
 
+Status ViewStore::Put(ViewFamily f, const std::string& key, const std::string& value) {
+  rocksdb::WriteOptions options;
+  options.disableWAL = true;
+  return FromRocks(db_->Put(options, family(f), key, value), "writing views");
+}
+
 Result<std::optional<std::string>> ViewStore::Get(ViewFamily f, const std::string& key) const {
   std::string value;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), family(f), key, &value);

@@ -56,6 +56,8 @@ class ViewStore {
   }
   Result<Position> Checkpoint() const;
   Status Write(rocksdb::WriteBatch* batch);
+  // One key, written as Write() writes (no write-ahead log).
+  Status Put(ViewFamily f, const std::string& key, const std::string& value);
   // Point lookup; nullopt when absent.
   Result<std::optional<std::string>> Get(ViewFamily f, const std::string& key) const;
   // Every key and value of `f`, for comparing two view stores.

@@ -211,6 +211,46 @@ TEST_F(ProjectionTest, ViewsThatCannotBeReadAreRebuiltFromTheLog) {
   EXPECT_TRUE(why.empty());
 }
 
+TEST_F(ProjectionTest, ARebuildThatDidNotFinishIsNeverOpenedAsViews) {
+  ReportIn("santai/tongchuan/a03/g12");
+  ReportIn("santai/tongchuan/a03/g13", "hazard");
+  CatchUp();
+  ProjectorOptions options;
+  options.path = dir_.Sub("rebuilding");
+  options.snapshot_every = 8;
+  options.rebuild = true;
+  {
+    auto rebuild = Projector::Open(store_.get(), options);
+    ASSERT_TRUE(rebuild.ok()) << rebuild.status().ToString();
+    ASSERT_TRUE((*rebuild)->CatchUp().ok());
+    // Stopped here, before Finish(): the views it wrote are not whole.
+  }
+  options.rebuild = false;
+  auto opened = Projector::Open(store_.get(), options);
+  EXPECT_EQ(opened.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(opened.status().message().find("did not finish"), std::string::npos)
+      << opened.status().ToString();
+  // A rebuild does not start on views that are there.
+  options.rebuild = true;
+  EXPECT_EQ(Projector::Open(store_.get(), options).status().code(),
+            StatusCode::kInvalidArgument);
+  projector_.reset();
+  options.path = dir_.Sub("views");
+  EXPECT_EQ(Projector::Open(store_.get(), options).status().code(),
+            StatusCode::kInvalidArgument);
+  OpenProjector();
+  // serve's open rebuilds the unfinished views, and they equal the live ones.
+  options.path = dir_.Sub("rebuilding");
+  options.rebuild = false;
+  std::string why;
+  auto reopened = OpenOrRebuildViews(store_.get(), options, [&](const std::string& w) { why = w; });
+  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+  EXPECT_NE(why.find("did not finish"), std::string::npos) << why;
+  EXPECT_TRUE(CompareViews(projector_->views(), (*reopened)->views()).ok());
+  // Finish() is only for a rebuild.
+  EXPECT_EQ((*reopened)->Finish().code(), StatusCode::kInternal);
+}
+
 TEST_F(ProjectionTest, AlertsReachThePeopleCoveringTheCellAndCloseOnAcknowledgment) {
   Must(
       service_->AssignOfficer("admin", "santai", R"({"officer":"sup-1","role":"supervisor"})", ""));

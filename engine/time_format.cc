@@ -19,19 +19,54 @@ bool ReadDigits(std::string_view s, std::size_t at, std::size_t n, int* out) {
 
 }  // namespace
 
-std::string FormatTimestamp(std::int64_t unix_ms) {
+void AppendTimestamp(std::string& out, std::int64_t unix_ms) {
   using namespace std::chrono;
   const sys_days day = floor<days>(sys_time<milliseconds>(milliseconds(unix_ms)));
   const std::int64_t ms_of_day =
       unix_ms - duration_cast<milliseconds>(day.time_since_epoch()).count();
   const year_month_day ymd(day);
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ",
-                static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
-                static_cast<unsigned>(ymd.day()), static_cast<int>(ms_of_day / 3600000),
-                static_cast<int>(ms_of_day / 60000 % 60), static_cast<int>(ms_of_day / 1000 % 60),
-                static_cast<int>(ms_of_day % 1000));
-  return buf;
+  const int year = static_cast<int>(ymd.year());
+  const int hour = static_cast<int>(ms_of_day / 3600000);
+  const int minute = static_cast<int>(ms_of_day / 60000 % 60);
+  const int second = static_cast<int>(ms_of_day / 1000 % 60);
+  const int milli = static_cast<int>(ms_of_day % 1000);
+  if (year < 0 || year > 9999) {
+    char buf[48];
+    std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", year,
+                  static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()), hour,
+                  minute, second, milli);
+    out += buf;
+    return;
+  }
+  // The common case without printf: YYYY-MM-DDTHH:MM:SS.mmmZ.
+  char buf[24];
+  auto put = [&buf](int at, int value, int digits) {
+    for (int i = digits - 1; i >= 0; --i) {
+      buf[at + i] = static_cast<char>('0' + value % 10);
+      value /= 10;
+    }
+  };
+  put(0, year, 4);
+  buf[4] = '-';
+  put(5, static_cast<int>(static_cast<unsigned>(ymd.month())), 2);
+  buf[7] = '-';
+  put(8, static_cast<int>(static_cast<unsigned>(ymd.day())), 2);
+  buf[10] = 'T';
+  put(11, hour, 2);
+  buf[13] = ':';
+  put(14, minute, 2);
+  buf[16] = ':';
+  put(17, second, 2);
+  buf[19] = '.';
+  put(20, milli, 3);
+  buf[23] = 'Z';
+  out.append(buf, sizeof buf);
+}
+
+std::string FormatTimestamp(std::int64_t unix_ms) {
+  std::string out;
+  AppendTimestamp(out, unix_ms);
+  return out;
 }
 
 Result<std::int64_t> ParseTimestamp(std::string_view s) {

@@ -13,6 +13,8 @@
 namespace casegrid {
 
 std::string FormatTimestamp(std::int64_t unix_ms);
+// The same, appended to `out`.
+void AppendTimestamp(std::string& out, std::int64_t unix_ms);
 // Accepts `YYYY-MM-DDTHH:MM:SS[.fff]Z`; kInvalidArgument otherwise.
 Result<std::int64_t> ParseTimestamp(std::string_view text);
 

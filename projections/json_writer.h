@@ -7,6 +7,7 @@
 // Thread-safety: a value; one writer per thread.
 #pragma once
 
+#include <charconv>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -20,6 +21,7 @@ namespace casegrid {
 
 class JsonWriter {
  public:
+  JsonWriter() { out_.reserve(512); }
   JsonWriter& BeginObject() { return Open('{'); }
   JsonWriter& EndObject() { return Close('}'); }
   JsonWriter& BeginArray() { return Open('['); }
@@ -38,7 +40,9 @@ class JsonWriter {
   }
   JsonWriter& Int(std::int64_t v) {
     Separate();
-    out_ += std::to_string(v);
+    char buf[24];
+    const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+    out_.append(buf, static_cast<std::size_t>(end - buf));
     return *this;
   }
   JsonWriter& Double(double v) {
@@ -64,7 +68,12 @@ class JsonWriter {
   }
   // A time as RFC 3339, or null for 0.
   JsonWriter& Time(std::int64_t unix_ms) {
-    return unix_ms == 0 ? Null() : String(FormatTimestamp(unix_ms));
+    if (unix_ms == 0) return Null();
+    Separate();
+    out_ += '"';
+    AppendTimestamp(out_, unix_ms);
+    out_ += '"';
+    return *this;
   }
   JsonWriter& OptString(const std::optional<std::string>& v) { return v ? String(*v) : Null(); }
 

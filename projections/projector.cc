@@ -3,6 +3,7 @@
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <iostream>
 #include <list>
@@ -232,8 +233,20 @@ Result<bool> Projector::IsRepeatDispute(const CaseReported& report, const Record
   return previous_at >= 0 && event.recorded_at_ms - previous_at <= kRepeatDisputeWindowMs;
 }
 
-Status Projector::ApplyOne(const RecordedEvent& e, Batch& b) {
-  auto decoded = DecodeEventData(e.type, e.data, StoredEventLimits());
+DecodedEvents DecodeEvents(std::vector<RecordedEvent> events) {
+  DecodedEvents out;
+  out.data.reserve(events.size());
+  for (const RecordedEvent& e : events) {
+    out.data.push_back(DecodeEventData(e.type, e.data, StoredEventLimits()));
+  }
+  out.events = std::move(events);
+  return out;
+}
+
+Status Projector::ApplyOne(const RecordedEvent& e, const Result<CaseEventData>* given, Batch& b) {
+  std::optional<Result<CaseEventData>> own;
+  if (given == nullptr) own.emplace(DecodeEventData(e.type, e.data, StoredEventLimits()));
+  const Result<CaseEventData>& decoded = given != nullptr ? *given : *own;
   if (!decoded.ok()) {
     // Streams the engine does not define (raw appends of other types) are not
     // views' business; an undecodable event of a known type is.
@@ -311,14 +324,46 @@ void Projector::WriteCaseView(const std::string& case_id, const CaseState& state
       .PermitUncheckedError();
 }
 
+void Projector::WriteCaseViews(std::vector<std::pair<const std::string*, const CaseState*>> cases,
+                               rocksdb::WriteBatch& write) const {
+  // In key order, each family's keys go into the memtable where the last
+  // one went (RocksDB's skip list inserts fastest in order). Stable: of a
+  // case given twice, the later state is put later, and wins.
+  std::stable_sort(cases.begin(), cases.end(),
+                   [](const auto& a, const auto& b) { return *a.first < *b.first; });
+  for (const auto& [case_id, state] : cases) {
+    write.Put(views_->family(kViewCases), *case_id, RenderCaseView(*state)).PermitUncheckedError();
+  }
+  std::vector<std::pair<std::string, std::array<char, 2>>> index;
+  index.reserve(cases.size());
+  for (const auto& [case_id, state] : cases) {
+    index.emplace_back(CellCaseKey(state->report.cell, *case_id),
+                       std::array<char, 2>{static_cast<char>(state->status),
+                                           static_cast<char>(state->kind)});
+  }
+  std::stable_sort(index.begin(), index.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (const auto& [key, value] : index) {
+    write.Put(views_->family(kViewCellCases), key, rocksdb::Slice(value.data(), value.size()))
+        .PermitUncheckedError();
+  }
+}
+
 Status Projector::Finish() {
   if (!options_.rebuild) return Status::Internal("Finish() is for a projector opened to rebuild");
   rocksdb::WriteBatch write;
-  for (const auto& [case_id, state] : cache_->TakeEvicted()) WriteCaseView(case_id, state, write);
-  cache_->ForEachUnwritten([&](const std::string& case_id, CaseCache::Entry& entry) {
-    WriteCaseView(case_id, entry.state, write);
+  const auto evicted = cache_->TakeEvicted();
+  std::vector<std::pair<const std::string*, const CaseState*>> cases;
+  for (const auto& [case_id, state] : evicted) cases.emplace_back(&case_id, &state);
+  // A case evicted and then cached again is written from the cache (later in
+  // the batch, so its newer state wins).
+  WriteCaseViews(std::move(cases), write);
+  cases.clear();
+  cache_->ForEachUnwritten([&](const std::string& case_id, CachedCaseState& entry) {
+    cases.emplace_back(&case_id, &entry.state);
     entry.unwritten = false;
   });
+  WriteCaseViews(std::move(cases), write);
   write.Delete(views_->family(kViewMeta), kUnfinishedRebuildKey).PermitUncheckedError();
   return views_->Write(&write);
 }
@@ -336,10 +381,19 @@ void Projector::Snapshot(Position at, Batch& b) {
 }
 
 Status Projector::Apply(const std::vector<RecordedEvent>& events) {
-  return ApplyBatch(events, nullptr);
+  return ApplyBatch(events, nullptr, nullptr);
 }
 
-Status Projector::ApplyBatch(const std::vector<RecordedEvent>& events, ViewChanges* changes) {
+Status Projector::Apply(const DecodedEvents& decoded) {
+  if (decoded.data.size() != decoded.events.size()) {
+    return Status::Internal("decoded events without their data");
+  }
+  return ApplyBatch(decoded.events, &decoded.data, nullptr);
+}
+
+Status Projector::ApplyBatch(const std::vector<RecordedEvent>& events,
+                             const std::vector<Result<CaseEventData>>* decoded,
+                             ViewChanges* changes) {
   if (events.empty()) return Status::Ok();
   const Position start = position();
   Batch b;
@@ -352,7 +406,7 @@ Status Projector::ApplyBatch(const std::vector<RecordedEvent>& events, ViewChang
       return Status::Internal("views at position " + std::to_string(expected - 1) +
                               " were handed position " + std::to_string(e.position));
     }
-    Status s = ApplyOne(e, b);
+    Status s = ApplyOne(e, decoded != nullptr ? &(*decoded)[e.position - start - 1] : nullptr, b);
     if (!s.ok()) {
       cache_->Clear();  // it may hold states this batch will not write
       last_snapshot_ = snapshot_before;
@@ -362,7 +416,11 @@ Status Projector::ApplyBatch(const std::vector<RecordedEvent>& events, ViewChang
     ++expected;
   }
   const Position last = events.back().position;
-  for (const auto& [case_id, state] : cache_->TakeEvicted()) WriteCaseView(case_id, state, b.write);
+  if (const auto evicted = cache_->TakeEvicted(); !evicted.empty()) {
+    std::vector<std::pair<const std::string*, const CaseState*>> cases;
+    for (const auto& [case_id, state] : evicted) cases.emplace_back(&case_id, &state);
+    WriteCaseViews(std::move(cases), b.write);
+  }
   for (const std::string& case_id : b.cases) {
     const CaseCache::Entry* cached = cache_->Find(case_id);
     if (cached == nullptr) return Status::Internal("case " + case_id + " left the cache mid-batch");
@@ -431,7 +489,7 @@ void Projector::Run(std::function<void(const ViewChanges&)> on_change) {
     }
     if (events.empty()) continue;
     ViewChanges changes;
-    Status applied = ApplyBatch(events, &changes);
+    Status applied = ApplyBatch(events, nullptr, &changes);
     if (!applied.ok()) {
       std::cerr << "casegrid: projections stopped: " << applied.ToString() << "\n";
       std::lock_guard l(progress_mu_);

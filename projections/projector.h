@@ -77,6 +77,15 @@ struct ViewChanges {
   std::vector<AlertAcknowledgement> acknowledged;      // alerts closed
 };
 
+// Events with their data decoded beforehand (DecodeEvents), so that the
+// decoding can happen on another thread than the projector's.
+struct DecodedEvents {
+  std::vector<RecordedEvent> events;
+  std::vector<Result<CaseEventData>> data;  // DecodeEventData of each, same order
+};
+// Thread-safety: any thread.
+DecodedEvents DecodeEvents(std::vector<RecordedEvent> events);
+
 struct CaseQuery {
   std::string cell;  // a subtree; "" for everything
   std::optional<CaseStatus> state;
@@ -99,6 +108,8 @@ class Projector {
 
   // Folds `events`, which must continue the checkpoint without a gap.
   Status Apply(const std::vector<RecordedEvent>& events);
+  // The same for events decoded beforehand.
+  Status Apply(const DecodedEvents& decoded);
   // A rebuild's last write (options.rebuild only): the views of the cases
   // still cached, and the end of the unfinished mark. Apply nothing after it.
   Status Finish();
@@ -154,13 +165,19 @@ class Projector {
 
   Projector(EventStore* store, ProjectorOptions options);
   Status Load();
-  Status ApplyBatch(const std::vector<RecordedEvent>& events, ViewChanges* changes);
-  Status ApplyOne(const RecordedEvent& event, Batch& batch);
+  // `decoded`, if given, holds each event's decoded data (same order).
+  Status ApplyBatch(const std::vector<RecordedEvent>& events,
+                    const std::vector<Result<CaseEventData>>* decoded, ViewChanges* changes);
+  // `decoded` is the event's data, or null to decode it here.
+  Status ApplyOne(const RecordedEvent& event, const Result<CaseEventData>* decoded, Batch& batch);
   // Adds to `batch` the snapshot tick `at` (a multiple of snapshot_every, just
   // folded): every dashboard node changed since the last tick, as of `at`.
   void Snapshot(Position at, Batch& batch);
   void WriteCaseView(const std::string& case_id, const CaseState& state,
                      rocksdb::WriteBatch& write) const;
+  // The same for many cases; of an id given twice, the later state wins.
+  void WriteCaseViews(std::vector<std::pair<const std::string*, const CaseState*>> cases,
+                      rocksdb::WriteBatch& write) const;
   // The case's state before `event`, in the cache (folded from its stream
   // on a miss); the pointer stays valid for the rest of the batch.
   Result<CachedCaseState*> CachedCase(const std::string& case_id, const RecordedEvent& event);

@@ -1,6 +1,7 @@
 #include "projections/rebuild.h"
 
 #include <filesystem>
+#include <future>
 #include <map>
 
 namespace casegrid {
@@ -19,12 +20,21 @@ Status RebuildViews(EventStore* store, const std::string& path,
   options.case_cache_entries = case_cache_entries;
   ASSIGN_OR_RETURN(auto projector, Projector::Open(store, options));
   const Position head = std::min(up_to, store->Head().position);
-  while (projector->position() < head) {
-    ASSIGN_OR_RETURN(auto events, store->ReadAll(projector->position(),
-                                                 std::min<Position>(options.batch_events,
-                                                                    head - projector->position())));
-    if (events.empty()) break;
-    RETURN_IF_ERROR(projector->Apply(events));
+  // A reader thread reads and decodes the next page while the projector
+  // folds this one.
+  auto read = [store, head, batch = options.batch_events](Position after) -> Result<DecodedEvents> {
+    ASSIGN_OR_RETURN(auto events,
+                     store->ReadAll(after, std::min<Position>(batch, head - after)));
+    return DecodeEvents(std::move(events));
+  };
+  std::future<Result<DecodedEvents>> next;
+  if (projector->position() < head) next = std::async(std::launch::async, read, projector->position());
+  while (next.valid()) {
+    ASSIGN_OR_RETURN(DecodedEvents page, next.get());
+    if (page.events.empty()) break;
+    const Position last = page.events.back().position;
+    if (last < head) next = std::async(std::launch::async, read, last);
+    RETURN_IF_ERROR(projector->Apply(page));
     if (progress) progress(projector->position(), head);
   }
   return projector->Finish();

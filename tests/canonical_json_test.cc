@@ -33,6 +33,13 @@ TEST(CanonicalJsonTest, WritesNumbersInEcmaScriptForm) {
 TEST(CanonicalJsonTest, EscapesOnlyWhatItMust) {
   EXPECT_EQ(Canon(R"({"s":"\u0041\/\u00e9\n\u001f\"\\"})"),
             "{\"s\":\"A/\xc3\xa9\\n\\u001f\\\"\\\\\"}");
+  // Escapes between, before and after runs of plain characters.
+  std::string out;
+  AppendJsonString(out, std::string_view("\"ab\tc\x01\x7f\\", 8));
+  EXPECT_EQ(out, "\"\\\"ab\\tc\\u0001\x7f\\\\\"");
+  out.clear();
+  AppendJsonString(out, "");
+  EXPECT_EQ(out, "\"\"");
 }
 
 TEST(CanonicalJsonTest, RejectsWhatIsNotOneObject) {

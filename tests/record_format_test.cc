@@ -61,6 +61,12 @@ TEST(TimeFormatTest, FormatsAndParsesMilliseconds) {
   ASSERT_TRUE(t.ok());
   EXPECT_EQ(FormatTimestamp(*t), "2026-11-22T10:31:02.123Z");
   EXPECT_EQ(*ParseTimestamp("2026-11-22T10:31:02Z"), *t - 123);
+  // Before 1970, and past the four-digit years.
+  EXPECT_EQ(FormatTimestamp(-1), "1969-12-31T23:59:59.999Z");
+  EXPECT_EQ(FormatTimestamp(253402300800000), "10000-01-01T00:00:00.000Z");
+  std::string appended = "at ";
+  AppendTimestamp(appended, *t);
+  EXPECT_EQ(appended, "at 2026-11-22T10:31:02.123Z");
 }
 
 TEST(TimeFormatTest, RejectsWhatIsNotRfc3339Utc) {

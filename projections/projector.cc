@@ -365,7 +365,11 @@ Status Projector::Finish() {
   });
   WriteCaseViews(std::move(cases), write);
   write.Delete(views_->family(kViewMeta), kUnfinishedRebuildKey).PermitUncheckedError();
-  return views_->Write(&write);
+  RETURN_IF_ERROR(views_->Write(&write));
+  // The table files are written while this thread lets go of the cache.
+  RETURN_IF_ERROR(views_->StartFlush());
+  cache_->Clear();
+  return Status::Ok();
 }
 
 void Projector::Snapshot(Position at, Batch& b) {

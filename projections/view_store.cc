@@ -71,6 +71,12 @@ Status ViewStore::Write(rocksdb::WriteBatch* batch) {
   return FromRocks(db_->Write(options, batch), "writing views");
 }
 
+Status ViewStore::StartFlush() {
+  rocksdb::FlushOptions options;
+  options.wait = false;
+  return FromRocks(db_->Flush(options, families_), "flushing views");
+}
+
 Status ViewStore::Put(ViewFamily f, const std::string& key, const std::string& value) {
   rocksdb::WriteOptions options;
   options.disableWAL = true;

@@ -56,6 +56,9 @@ class ViewStore {
   }
   Result<Position> Checkpoint() const;
   Status Write(rocksdb::WriteBatch* batch);
+  // Starts writing every family's memtable to table files, without waiting
+  // (the destructor's flush waits for it).
+  Status StartFlush();
   // One key, written as Write() writes (no write-ahead log).
   Status Put(ViewFamily f, const std::string& key, const std::string& value);
   // Point lookup; nullopt when absent.

@@ -83,5 +83,10 @@ serve_pid=""
 out=$("$cg" rebuild --data "$data" 2>/dev/null) || fail "rebuild: $out"
 [[ "$out" == *"rebuilt 6 events"*"equal to the live views at position 6"* ]] || fail "rebuild: $out"
 [ -d "$data/views" ] && [ ! -e "$data/views.rebuild" ] || fail "rebuild left the folders wrong"
+# keeping one case state in memory folds more, and gives the same views
+out=$("$cg" rebuild --data "$data" --cached-cases 1 2>/dev/null) || fail "rebuild --cached-cases 1: $out"
+[[ "$out" == *"equal to the live views at position 6"* ]] || fail "rebuild --cached-cases 1: $out"
+out=$("$cg" rebuild --data "$data" --cached-cases 0 2>&1) && fail "rebuild --cached-cases 0 was taken: $out"
+[[ "$out" == *"cached-cases"* ]] || fail "rebuild --cached-cases 0: $out"
 
 echo "cli_test: all passed"

@@ -16,8 +16,15 @@ void AddRebuildVerb(CLI::App& app, VerbAction* action) {
   CLI::App* rebuild = app.add_subcommand(
       "rebuild", "rebuild every view from the log, check it equals the live views, swap it in");
   rebuild->add_option("--data", *data, "data folder (log/ and views/)")->capture_default_str();
-  rebuild->callback([data, action] {
-    *action = [data]() -> int {
+  auto cached_cases = std::make_shared<std::size_t>(kRebuildCaseCacheEntries);
+  rebuild
+      ->add_option("--cached-cases", *cached_cases,
+                   "case states kept in memory while folding (each a few KiB; fewer: less "
+                   "memory, more folds of a case's stream)")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 24));
+  rebuild->callback([data, cached_cases, action] {
+    *action = [data, cached_cases]() -> int {
       namespace fs = std::filesystem;
       StoreOptions options;
       options.path = LogDir(*data);
@@ -30,7 +37,11 @@ void AddRebuildVerb(CLI::App& app, VerbAction* action) {
 
       const auto start = std::chrono::steady_clock::now();
       std::cerr << "rebuilding " << (*store)->Head().position << " events\n";
-      if (Status s = RebuildViews(store->get(), fresh_path, ShowProgress); !s.ok()) return Fail(s);
+      if (Status s = RebuildViews(store->get(), fresh_path, ShowProgress, UINT64_MAX,
+                                  ProjectorOptions{}.snapshot_every, *cached_cases);
+          !s.ok()) {
+        return Fail(s);
+      }
       const double seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       std::cout << "rebuilt " << (*store)->Head().position << " events in " << seconds << " s ("

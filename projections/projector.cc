@@ -144,8 +144,9 @@ Projector::Projector(EventStore* store, ProjectorOptions options)
       // Live, a batch's cases must all stay cached until its views are
       // rendered; a rebuild writes the states that leave the cache instead.
       cache_(std::make_unique<CaseCache>(
-          options_.rebuild ? options_.case_cache_entries
-                           : std::max(options_.case_cache_entries, 2 * options_.batch_events + 1))) {}
+          options_.rebuild
+              ? options_.case_cache_entries
+              : std::max(options_.case_cache_entries, 2 * options_.batch_events + 1))) {}
 
 Projector::~Projector() {
   Stop();
@@ -337,9 +338,9 @@ void Projector::WriteCaseViews(std::vector<std::pair<const std::string*, const C
   std::vector<std::pair<std::string, std::array<char, 2>>> index;
   index.reserve(cases.size());
   for (const auto& [case_id, state] : cases) {
-    index.emplace_back(CellCaseKey(state->report.cell, *case_id),
-                       std::array<char, 2>{static_cast<char>(state->status),
-                                           static_cast<char>(state->kind)});
+    index.emplace_back(
+        CellCaseKey(state->report.cell, *case_id),
+        std::array<char, 2>{static_cast<char>(state->status), static_cast<char>(state->kind)});
   }
   std::stable_sort(index.begin(), index.end(),
                    [](const auto& a, const auto& b) { return a.first < b.first; });

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <future>
 #include <map>
+#include <system_error>
 
 namespace casegrid {
 
@@ -23,17 +24,24 @@ Status RebuildViews(EventStore* store, const std::string& path,
   // A reader thread reads and decodes the next page while the projector
   // folds this one.
   auto read = [store, head, batch = options.batch_events](Position after) -> Result<DecodedEvents> {
-    ASSIGN_OR_RETURN(auto events,
-                     store->ReadAll(after, std::min<Position>(batch, head - after)));
+    ASSIGN_OR_RETURN(auto events, store->ReadAll(after, std::min<Position>(batch, head - after)));
     return DecodeEvents(std::move(events));
   };
   std::future<Result<DecodedEvents>> next;
-  if (projector->position() < head) next = std::async(std::launch::async, read, projector->position());
+  auto read_next = [&](Position after) {
+    try {
+      next = std::async(std::launch::async, read, after);
+    } catch (const std::system_error&) {
+      // No thread to be had: the page is read when it is wanted instead.
+      next = std::async(std::launch::deferred, read, after);
+    }
+  };
+  if (projector->position() < head) read_next(projector->position());
   while (next.valid()) {
     ASSIGN_OR_RETURN(DecodedEvents page, next.get());
     if (page.events.empty()) break;
     const Position last = page.events.back().position;
-    if (last < head) next = std::async(std::launch::async, read, last);
+    if (last < head) read_next(last);
     RETURN_IF_ERROR(projector->Apply(page));
     if (progress) progress(projector->position(), head);
   }

@@ -232,12 +232,10 @@ TEST_F(ProjectionTest, ARebuildThatDidNotFinishIsNeverOpenedAsViews) {
       << opened.status().ToString();
   // A rebuild does not start on views that are there.
   options.rebuild = true;
-  EXPECT_EQ(Projector::Open(store_.get(), options).status().code(),
-            StatusCode::kInvalidArgument);
+  EXPECT_EQ(Projector::Open(store_.get(), options).status().code(), StatusCode::kInvalidArgument);
   projector_.reset();
   options.path = dir_.Sub("views");
-  EXPECT_EQ(Projector::Open(store_.get(), options).status().code(),
-            StatusCode::kInvalidArgument);
+  EXPECT_EQ(Projector::Open(store_.get(), options).status().code(), StatusCode::kInvalidArgument);
   OpenProjector();
   // serve's open rebuilds the unfinished views, and they equal the live ones.
   options.path = dir_.Sub("rebuilding");

@@ -108,7 +108,7 @@ class CaseService {
                                    std::string_view idempotency_key,
                                    const CaseState* base = nullptr);
   void RememberFold(const std::string& stream, const CaseState& base, const AppendResult& appended,
-                    const std::vector<std::pair<std::string, std::string>>& written);
+                    const std::vector<CaseEventData>& events);
   Result<std::string> NextCaseId(std::int64_t now);
   Result<WriteResult> RecordDeadlineFact(std::string_view case_id, DeadlineKind deadline,
                                          std::int64_t due_at, bool warning);

@@ -350,16 +350,21 @@ void Projector::WriteCaseViews(std::vector<std::pair<const std::string*, const C
   }
 }
 
+void Projector::WriteEvictedCaseViews(rocksdb::WriteBatch& write) {
+  const auto evicted = cache_->TakeEvicted();
+  if (evicted.empty()) return;
+  std::vector<std::pair<const std::string*, const CaseState*>> cases;
+  for (const auto& [case_id, state] : evicted) cases.emplace_back(&case_id, &state);
+  WriteCaseViews(std::move(cases), write);
+}
+
 Status Projector::Finish() {
   if (!options_.rebuild) return Status::Internal("Finish() is for a projector opened to rebuild");
   rocksdb::WriteBatch write;
-  const auto evicted = cache_->TakeEvicted();
-  std::vector<std::pair<const std::string*, const CaseState*>> cases;
-  for (const auto& [case_id, state] : evicted) cases.emplace_back(&case_id, &state);
   // A case evicted and then cached again is written from the cache (later in
   // the batch, so its newer state wins).
-  WriteCaseViews(std::move(cases), write);
-  cases.clear();
+  WriteEvictedCaseViews(write);
+  std::vector<std::pair<const std::string*, const CaseState*>> cases;
   cache_->ForEachUnwritten([&](const std::string& case_id, CachedCaseState& entry) {
     cases.emplace_back(&case_id, &entry.state);
     entry.unwritten = false;
@@ -421,11 +426,7 @@ Status Projector::ApplyBatch(const std::vector<RecordedEvent>& events,
     ++expected;
   }
   const Position last = events.back().position;
-  if (const auto evicted = cache_->TakeEvicted(); !evicted.empty()) {
-    std::vector<std::pair<const std::string*, const CaseState*>> cases;
-    for (const auto& [case_id, state] : evicted) cases.emplace_back(&case_id, &state);
-    WriteCaseViews(std::move(cases), b.write);
-  }
+  WriteEvictedCaseViews(b.write);
   for (const std::string& case_id : b.cases) {
     const CaseCache::Entry* cached = cache_->Find(case_id);
     if (cached == nullptr) return Status::Internal("case " + case_id + " left the cache mid-batch");

@@ -178,6 +178,8 @@ class Projector {
   // The same for many cases; of an id given twice, the later state wins.
   void WriteCaseViews(std::vector<std::pair<const std::string*, const CaseState*>> cases,
                       rocksdb::WriteBatch& write) const;
+  // The same for the states a rebuild's cache pushed out unwritten.
+  void WriteEvictedCaseViews(rocksdb::WriteBatch& write);
   // The case's state before `event`, in the cache (folded from its stream
   // on a miss); the pointer stays valid for the rest of the batch.
   Result<CachedCaseState*> CachedCase(const std::string& case_id, const RecordedEvent& event);

@@ -78,9 +78,11 @@ Status ViewStore::StartFlush() {
 }
 
 Status ViewStore::Put(ViewFamily f, const std::string& key, const std::string& value) {
-  rocksdb::WriteOptions options;
-  options.disableWAL = true;
-  return FromRocks(db_->Put(options, family(f), key, value), "writing views");
+  rocksdb::WriteBatch batch;
+  if (rocksdb::Status s = batch.Put(family(f), key, value); !s.ok()) {
+    return FromRocks(s, "writing views");
+  }
+  return Write(&batch);
 }
 
 Result<std::optional<std::string>> ViewStore::Get(ViewFamily f, const std::string& key) const {

@@ -2,6 +2,7 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <map>
@@ -34,13 +35,17 @@ std::string PercentDecode(std::string_view in) {
   return out;
 }
 
-HttpResponse Json(http::status status, std::string body, const HttpRequest& req) {
-  HttpResponse res{status, req.version()};
+HttpResponse Json(http::status status, std::string body, unsigned version, bool keep_alive) {
+  HttpResponse res{status, version};
   res.set(http::field::content_type, "application/json");
-  res.keep_alive(req.keep_alive());
+  res.keep_alive(keep_alive);
   res.body() = std::move(body);
   res.prepare_payload();
   return res;
+}
+
+HttpResponse Json(http::status status, std::string body, const HttpRequest& req) {
+  return Json(status, std::move(body), req.version(), req.keep_alive());
 }
 
 std::string WriteAnswer(const WriteResult& w, bool with_case) {
@@ -137,10 +142,15 @@ HttpResponse ErrorResponse(const Status& status, unsigned version, bool keep_ali
 }
 
 struct HttpApi::Call {
+  explicit Call(const HttpRequest& r) : req(r) {}
   const HttpRequest& req;
   std::vector<std::string> segments;  // the path, split on '/', decoded
   std::map<std::string, std::string> query;
   Principal who;
+  // A case command Route decided but did not append: its answer is built
+  // once the append is fsync'd (Handle blocks for it, HandleAsync does not).
+  std::optional<PendingWrite> pending;
+  bool created = false;  // the pending write answers 201 with the case id
 
   std::string Query(const std::string& key) const {
     auto it = query.find(key);
@@ -196,11 +206,9 @@ HttpApi::HttpApi(CaseService* service, Projector* projector, const TokenAuthorit
       options_(options),
       limiter_(options.requests_per_second, options.burst) {}
 
-HttpResponse HttpApi::Handle(const HttpRequest& req) {
-  metrics_->requests.Increment();
-  const std::string_view target = req.target();
+void HttpApi::Parse(Call& call) {
+  const std::string_view target = call.req.target();
   const auto q = target.find('?');
-  Call call{req, {}, {}, {}};
   const std::string_view path = target.substr(0, q);
   for (std::size_t start = 1; start <= path.size();) {
     const auto slash = path.find('/', start);
@@ -220,12 +228,65 @@ HttpResponse HttpApi::Handle(const HttpRequest& req) {
       rest.remove_prefix(amp + 1);
     }
   }
+}
+
+HttpResponse HttpApi::Answer(const Result<WriteResult>& written, bool created, unsigned version,
+                             bool keep_alive, std::chrono::steady_clock::time_point start) {
+  if (!written.ok()) {
+    metrics_->errors.Increment();
+    return ErrorResponse(written.status(), version, keep_alive);
+  }
+  metrics_->RecordAppend(std::chrono::steady_clock::now() - start);
+  return Json(created ? http::status::created : http::status::ok, WriteAnswer(*written, created),
+              version, keep_alive);
+}
+
+std::optional<HttpResponse> HttpApi::Start(Call& call) {
+  metrics_->requests.Increment();
+  Parse(call);
   auto routed = Route(call);
   if (!routed.ok()) {
     metrics_->errors.Increment();
-    return ErrorResponse(routed.status(), req.version(), req.keep_alive());
+    return ErrorResponse(routed.status(), call.req.version(), call.req.keep_alive());
   }
+  if (call.pending) return std::nullopt;
   return std::move(routed).value();
+}
+
+HttpResponse HttpApi::Handle(const HttpRequest& req) {
+  const auto start = std::chrono::steady_clock::now();
+  Call call(req);
+  if (auto now = Start(call)) return std::move(*now);
+  return Answer(service_->Commit(std::move(*call.pending)), call.created, req.version(),
+                req.keep_alive(), start);
+}
+
+bool HttpApi::NeverBlocks(const HttpRequest& req) {
+  // POST /api/v1/cases and POST /api/v1/cases/{id}/{action}: they read and
+  // decide, then append without waiting (HandleAsync).
+  if (req.method() != http::verb::post) return false;
+  std::string_view path = req.target();
+  path = path.substr(0, path.find('?'));
+  constexpr std::string_view kCases = "/api/v1/cases";
+  if (path.substr(0, kCases.size()) != kCases) return false;
+  path.remove_prefix(kCases.size());
+  if (path.empty()) return true;
+  if (path[0] != '/') return false;
+  const auto slashes = std::count(path.begin(), path.end(), '/');
+  return slashes == 2;
+}
+
+void HttpApi::HandleAsync(const HttpRequest& req, Continuation then,
+                          std::function<void(HttpResponse)> done) {
+  const auto start = std::chrono::steady_clock::now();
+  Call call(req);
+  if (auto now = Start(call)) return done(std::move(*now));
+  service_->CommitAsync(
+      std::move(*call.pending), std::move(then),
+      [this, done = std::move(done), created = call.created, version = req.version(),
+       keep_alive = req.keep_alive(), start](Result<WriteResult> written) {
+        done(Answer(written, created, version, keep_alive, start));
+      });
 }
 
 std::string QueryParameter(std::string_view target, std::string_view key) {
@@ -339,9 +400,9 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
       if (cell && !InScope(who, *cell)) {
         return Status::PermissionDenied("cell " + *cell + " is outside your cells");
       }
-      ASSIGN_OR_RETURN(WriteResult w,
-                       timed_write([&] { return service_->Report(who.sub, req.body(), key); }));
-      return Json(http::status::created, WriteAnswer(w, true), req);
+      ASSIGN_OR_RETURN(call.pending, service_->BeginReport(who.sub, req.body(), key));
+      call.created = true;
+      return HttpResponse();  // answered once call.pending is written
     }
     if (s.size() == 3 && get) {
       CaseQuery query;
@@ -430,10 +491,8 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
             who.role != Role::kOperator) {
           return Status::PermissionDenied("escalation to tier 3 is a supervisor's decision");
         }
-        ASSIGN_OR_RETURN(WriteResult w, timed_write([&] {
-                           return service_->Act(who.sub, id, s[4], req.body(), key);
-                         }));
-        return Json(http::status::ok, WriteAnswer(w, false), req);
+        ASSIGN_OR_RETURN(call.pending, service_->BeginAct(who.sub, id, s[4], req.body(), key));
+        return HttpResponse();  // answered once call.pending is written
       }
     }
   }

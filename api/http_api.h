@@ -9,14 +9,21 @@
 // with the status of API.md; engine status codes map to them in one place
 // (ErrorResponse). A write answers only after its events are fsync'd.
 //
-// Thread-safety: Handle() is safe from any number of threads at once; it
-// may block on an fsync, so the server calls it off its I/O threads.
+// Thread-safety: Handle() and HandleAsync() are safe from any number of
+// threads at once. Handle() may block on an fsync, so the server calls it
+// off its I/O threads; HandleAsync() never waits on one, and the server runs
+// the requests NeverBlocks() names (the case commands) with it, on the I/O
+// threads, so that their appends join a group commit without parking a
+// thread each.
 #pragma once
 
 #include <boost/beast/http.hpp>
 
 #include <atomic>
+#include <chrono>
+#include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -69,6 +76,15 @@ class HttpApi {
           const Clock* clock, ApiMetrics* metrics, HttpApiOptions options = {});
 
   HttpResponse Handle(const HttpRequest& request);
+  // The same answer, given to `done` once any write is fsync'd; `then` runs
+  // what follows an append (engine/case_service.h, CommitAsync) and the
+  // call of `done`. `request` must stay alive until `done` is called.
+  void HandleAsync(const HttpRequest& request, Continuation then,
+                   std::function<void(HttpResponse)> done);
+  // True for the requests HandleAsync answers without blocking its caller
+  // (reads and decisions only, then an asynchronous append): POST
+  // /api/v1/cases and POST /api/v1/cases/{id}/{action}.
+  static bool NeverBlocks(const HttpRequest& request);
 
   // The caller of `request`: its bearer token (Authorization, else
   // `query_token`) verified, and its subject admitted by the rate limiter.
@@ -80,7 +96,14 @@ class HttpApi {
 
  private:
   struct Call;
+  static void Parse(Call& call);
+  // Parses and routes `call`: its answer now, or nothing when call.pending
+  // holds a case command to append first.
+  std::optional<HttpResponse> Start(Call& call);
   Result<HttpResponse> Route(Call& call);
+  // A written case command's answer (or its error), counted in the metrics.
+  HttpResponse Answer(const Result<WriteResult>& written, bool created, unsigned version,
+                      bool keep_alive, std::chrono::steady_clock::time_point start);
 
   CaseService* const service_;
   Projector* const projector_;

@@ -17,7 +17,10 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
 
-// One connection: read a request, hand it to a worker, write the answer, repeat.
+// One connection: read a request, answer it, write the answer, repeat. Case
+// commands are decided on the connection's strand and appended without
+// waiting (HttpApi::HandleAsync); every other request goes to a worker,
+// since it may block on an fsync or a long read.
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
   HttpSession(tcp::socket socket, HttpServer* server, HttpApi* api, ApiMetrics* metrics,
@@ -86,7 +89,21 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       return server_->StartWebSocket(stream_.release_socket(), std::move(who), parser_->release());
     }
     auto request = std::make_shared<HttpRequest>(parser_->release());
-    stream_.expires_never();  // the worker may wait on an fsync; not the client's fault
+    stream_.expires_never();  // the answer may wait on an fsync; not the client's fault
+    if (HttpApi::NeverBlocks(*request)) {
+      // Decided here on the strand; the append joins the next group commit,
+      // and what follows it comes back to this strand.
+      auto self = shared_from_this();
+      api_->HandleAsync(
+          *request,
+          [self](std::function<void()> work) {
+            asio::post(self->stream_.get_executor(), std::move(work));
+          },
+          [self, request](HttpResponse res) {
+            self->Write(std::make_shared<HttpResponse>(std::move(res)));
+          });
+      return;
+    }
     asio::post(*workers_, [self = shared_from_this(), request] {
       auto res = std::make_shared<HttpResponse>(self->api_->Handle(*request));
       asio::post(self->stream_.get_executor(), [self, res] { self->Write(res); });

@@ -4,9 +4,13 @@
 // that lives as long as an operation of it is pending (shared_from_this), on
 // its own strand, with one request read and one response written at a time
 // (keep-alive and pipelining: requests already in the buffer are answered in
-// order). Handling a request may wait for an fsync, so it runs on a worker
-// pool — many connections feed the store's group commit at once — and the
-// response is written back on the session's strand.
+// order). The case commands (intake and actions, the bulk of the writes)
+// are decided on the session's strand and appended without waiting
+// (HttpApi::HandleAsync): the append joins the store's next group commit,
+// and its answer comes back to the strand, with no thread parked on the
+// fsync. Every other request may block (an fsync of its own, an audit
+// record, a long read), so it runs on a worker pool and its response is
+// written back on the session's strand.
 //
 // Bounds: header and body size, idle and slow-request timeouts.
 //
@@ -39,7 +43,7 @@ struct HttpServerOptions {
   std::string host = "127.0.0.1";
   std::uint16_t port = 8080;  // 0: any free port (see port())
   int io_threads = 2;
-  int workers = 64;  // requests being handled at once (each may wait on an fsync)
+  int workers = 64;  // other requests handled at once (each may wait on an fsync)
   std::size_t max_header_bytes = 16 * 1024;
   std::size_t max_body_bytes = 1024 * 1024;
   std::chrono::seconds request_timeout{30};  // to read a whole request, and idle keep-alive
@@ -75,7 +79,8 @@ class HttpServer {
   const HttpServerOptions options_;
   boost::asio::io_context io_;
   // Keeps the io threads running until Stop has drained the sessions: a
-  // worker may post a session's answer after every socket went quiet.
+  // worker or a group commit may post a session's answer after every socket
+  // went quiet.
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
   boost::asio::thread_pool workers_;
   std::shared_ptr<Listener> listener_;

@@ -57,18 +57,27 @@ Result<CaseState> CaseService::LoadCase(std::string_view case_id, Position as_of
   return FoldCase(*store_, case_id, as_of);
 }
 
-Result<WriteResult> CaseService::AppendEvents(const std::string& stream, ExpectedVersion expected,
-                                              std::string_view actor,
-                                              const std::vector<CaseEventData>& events,
-                                              std::string_view idempotency_key,
-                                              const CaseState* base) {
+AppendRequest CaseService::MakeRequest(const std::string& stream, ExpectedVersion expected,
+                                       std::string_view actor,
+                                       const std::vector<CaseEventData>& events,
+                                       std::string_view idempotency_key) {
   AppendRequest request{stream, expected, std::string(actor), {}};
+  request.events.reserve(events.size());
   for (std::size_t i = 0; i < events.size(); ++i) {
     request.events.push_back(NewEvent{
         idempotency_key.empty() ? std::string() : IdempotentEventId(actor, idempotency_key, i),
         std::string(EventTypeOf(events[i])), EncodeEventData(events[i])});
   }
-  ASSIGN_OR_RETURN(AppendResult r, store_->Append(std::move(request)));
+  return request;
+}
+
+Result<WriteResult> CaseService::AppendEvents(const std::string& stream, ExpectedVersion expected,
+                                              std::string_view actor,
+                                              const std::vector<CaseEventData>& events,
+                                              std::string_view idempotency_key,
+                                              const CaseState* base) {
+  ASSIGN_OR_RETURN(AppendResult r,
+                   store_->Append(MakeRequest(stream, expected, actor, events, idempotency_key)));
   if (base != nullptr && !r.deduplicated && r.first_version == base->version + 1) {
     RememberFold(stream, *base, r, events);
   }
@@ -129,73 +138,138 @@ Result<std::string> CaseService::NextCaseId(std::int64_t now) {
   return std::string(buf);
 }
 
-Result<WriteResult> CaseService::Report(std::string_view actor, std::string_view body,
-                                        std::string_view idempotency_key) {
+Result<PendingWrite> CaseService::BeginReport(std::string_view actor, std::string_view body,
+                                              std::string_view idempotency_key) {
   ASSIGN_OR_RETURN(CommandBody split, SplitCommandBody(body));
   if (split.expected_version && *split.expected_version != 0) {
     return Status::InvalidArgument("expected_version: a new case has no version yet");
   }
   ASSIGN_OR_RETURN(CaseEventData data, DecodeEventData(CaseReported::kType, split.data));
-  auto report = std::get<CaseReported>(std::move(data));
-  if (report.accept_due_at || report.first_contact_due_at) {
+  PendingWrite w;
+  w.intake = true;
+  w.actor = std::string(actor);
+  w.idempotency_key = std::string(idempotency_key);
+  w.report = std::get<CaseReported>(std::move(data));
+  if (w.report.accept_due_at || w.report.first_contact_due_at) {
     return Status::InvalidArgument(
-        std::string(report.accept_due_at ? "accept_due_at" : "first_contact_due_at") +
+        std::string(w.report.accept_due_at ? "accept_due_at" : "first_contact_due_at") +
         ": set by the server");
   }
-  if (!grid_.HasCell(report.cell)) {
-    return Status::InvalidArgument("cell: " + report.cell + " is not a defined cell");
+  if (!grid_.HasCell(w.report.cell)) {
+    return Status::InvalidArgument("cell: " + w.report.cell + " is not a defined cell");
   }
-  ASSIGN_OR_RETURN(auto replayed, Replay(*store_, actor, idempotency_key));
-  if (replayed) return *replayed;
+  ASSIGN_OR_RETURN(w.answer, Replay(*store_, actor, idempotency_key));
+  if (!w.answer) RETURN_IF_ERROR(Decide(w));
+  return w;
+}
 
-  const std::int64_t now = options_.clock->NowMillis();
-  const DecisionContext ctx{actor, now, &options_.policy};
-  for (int attempt = 0; attempt < 8; ++attempt) {
-    ASSIGN_OR_RETURN(std::string case_id, NextCaseId(now));
-    const CaseState nothing;
-    auto written = AppendEvents(CaseStream(case_id), ExpectedVersion::NoStream(), actor,
-                                DecideIntake(report, ctx), idempotency_key, &nothing);
-    if (written.ok() || written.status().code() != StatusCode::kConflict) return written;
-    // Either a retry of this key won the race, or the id was taken by a raw append.
-    ASSIGN_OR_RETURN(auto raced, Replay(*store_, actor, idempotency_key));
-    if (raced) return *raced;
+Result<PendingWrite> CaseService::BeginAct(std::string_view actor, std::string_view case_id,
+                                           std::string_view action_name, std::string_view body,
+                                           std::string_view idempotency_key) {
+  const auto action = ParseCaseAction(action_name);
+  if (!action) return Status::NotFound("no action " + std::string(action_name));
+  PendingWrite w;
+  w.actor = std::string(actor);
+  w.case_id = std::string(case_id);
+  w.idempotency_key = std::string(idempotency_key);
+  w.action = *action;
+  ASSIGN_OR_RETURN(w.split, SplitCommandBody(body));
+  ASSIGN_OR_RETURN(w.answer, Replay(*store_, actor, idempotency_key));
+  if (w.answer) {
+    if (w.answer->case_id != case_id) {
+      return Status::Conflict("Idempotency-Key was used for another case");
+    }
+    return w;
   }
-  return Status::Unavailable("could not allocate a case id; try again");
+  RETURN_IF_ERROR(Decide(w));
+  return w;
+}
+
+Status CaseService::Decide(PendingWrite& w) {
+  if (w.intake) {
+    const std::int64_t now = options_.clock->NowMillis();
+    const DecisionContext ctx{w.actor, now, &options_.policy};
+    ASSIGN_OR_RETURN(w.case_id, NextCaseId(now));
+    w.base = CaseState();
+    w.events = DecideIntake(w.report, ctx);
+    w.request = MakeRequest(CaseStream(w.case_id), ExpectedVersion::NoStream(), w.actor, w.events,
+                            w.idempotency_key);
+    return Status::Ok();
+  }
+  ASSIGN_OR_RETURN(w.base, LoadCase(w.case_id));
+  if (!w.base.exists) return Status::NotFound("no case " + w.case_id);
+  if (w.split.expected_version && *w.split.expected_version != w.base.version) {
+    return Status::Conflict("case " + w.case_id + " is at version " +
+                            std::to_string(w.base.version) + ", expected " +
+                            std::to_string(*w.split.expected_version));
+  }
+  ASSIGN_OR_RETURN(CaseEventData command, DecodeAction(w.action, w.base, w.split.data, w.actor));
+  const DecisionContext ctx{w.actor, options_.clock->NowMillis(), &options_.policy};
+  ASSIGN_OR_RETURN(w.events, casegrid::Decide(w.base, w.action, command, ctx));
+  w.request = MakeRequest(CaseStream(w.case_id), ExpectedVersion::Exact(w.base.version), w.actor,
+                          w.events, w.idempotency_key);
+  return Status::Ok();
+}
+
+Status CaseService::Finish(PendingWrite& w, Result<AppendResult> appended) {
+  if (w.answer) return Status::Ok();
+  const std::string stream = CaseStream(w.case_id);
+  if (appended.ok()) {
+    const AppendResult& r = *appended;
+    if (!r.deduplicated && r.first_version == w.base.version + 1) {
+      RememberFold(stream, w.base, r, w.events);
+    }
+    w.answer = FromAppend(stream, r);
+    return Status::Ok();
+  }
+  if (appended.status().code() != StatusCode::kConflict) return appended.status();
+  // Either a retry of this key won the race, or (intake) the id was taken by
+  // a raw append, or someone else changed the case since it was read.
+  ASSIGN_OR_RETURN(w.answer, Replay(*store_, w.actor, w.idempotency_key));
+  if (w.answer) return Status::Ok();
+  ++w.attempt;
+  if (w.intake) {
+    if (w.attempt >= 8) return Status::Unavailable("could not allocate a case id; try again");
+  } else if (w.split.expected_version || w.attempt >= options_.max_retries) {
+    // A pinned version is the client's to resolve; an unpinned one was
+    // "this action now", decided again a few times.
+    return appended.status();
+  }
+  return Decide(w);
+}
+
+Result<WriteResult> CaseService::Commit(PendingWrite w) {
+  while (!w.answer) RETURN_IF_ERROR(Finish(w, store_->Append(std::move(w.request))));
+  return std::move(*w.answer);
+}
+
+void CaseService::CommitAsync(PendingWrite write, Continuation then, WriteDone done) {
+  CommitStep(std::make_shared<PendingWrite>(std::move(write)), std::move(then), std::move(done));
+}
+
+void CaseService::CommitStep(std::shared_ptr<PendingWrite> w, Continuation then, WriteDone done) {
+  if (w->answer) return done(std::move(*w->answer));
+  AppendRequest request = std::move(w->request);
+  store_->AppendAsync(std::move(request), [this, w, then, done](Result<AppendResult> r) mutable {
+    // On the committer thread: hand everything else to `then`.
+    then([this, w, then, done, r = std::move(r)]() mutable {
+      if (Status s = Finish(*w, std::move(r)); !s.ok()) return done(s);
+      CommitStep(std::move(w), std::move(then), std::move(done));
+    });
+  });
+}
+
+Result<WriteResult> CaseService::Report(std::string_view actor, std::string_view body,
+                                        std::string_view idempotency_key) {
+  ASSIGN_OR_RETURN(PendingWrite w, BeginReport(actor, body, idempotency_key));
+  return Commit(std::move(w));
 }
 
 Result<WriteResult> CaseService::Act(std::string_view actor, std::string_view case_id,
                                      std::string_view action_name, std::string_view body,
                                      std::string_view idempotency_key) {
-  const auto action = ParseCaseAction(action_name);
-  if (!action) return Status::NotFound("no action " + std::string(action_name));
-  ASSIGN_OR_RETURN(CommandBody split, SplitCommandBody(body));
-  ASSIGN_OR_RETURN(auto replayed, Replay(*store_, actor, idempotency_key));
-  if (replayed) {
-    if (replayed->case_id != case_id) {
-      return Status::Conflict("Idempotency-Key was used for another case");
-    }
-    return *replayed;
-  }
-  for (int attempt = 0;; ++attempt) {
-    ASSIGN_OR_RETURN(CaseState state, LoadCase(case_id));
-    if (!state.exists) return Status::NotFound("no case " + std::string(case_id));
-    if (split.expected_version && *split.expected_version != state.version) {
-      return Status::Conflict("case " + std::string(case_id) + " is at version " +
-                              std::to_string(state.version) + ", expected " +
-                              std::to_string(*split.expected_version));
-    }
-    ASSIGN_OR_RETURN(CaseEventData command, DecodeAction(*action, state, split.data, actor));
-    const DecisionContext ctx{actor, options_.clock->NowMillis(), &options_.policy};
-    ASSIGN_OR_RETURN(auto events, Decide(state, *action, command, ctx));
-    auto written = AppendEvents(CaseStream(case_id), ExpectedVersion::Exact(state.version), actor,
-                                events, idempotency_key, &state);
-    if (written.ok() || written.status().code() != StatusCode::kConflict) return written;
-    ASSIGN_OR_RETURN(auto raced, Replay(*store_, actor, idempotency_key));
-    if (raced) return *raced;
-    // Someone else changed the case since we read it. Without a pinned
-    // version the client asked for "this action now": decide again.
-    if (split.expected_version || attempt + 1 >= options_.max_retries) return written;
-  }
+  ASSIGN_OR_RETURN(PendingWrite w, BeginAct(actor, case_id, action_name, body, idempotency_key));
+  return Commit(std::move(w));
 }
 
 Result<WriteResult> CaseService::AppendGrid(std::string_view actor, const std::string& cell,

@@ -18,17 +18,20 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "engine/case_cache.h"
 #include "engine/case_decider.h"
 #include "engine/case_events.h"
 #include "engine/case_state.h"
 #include "engine/clock.h"
+#include "engine/command_body.h"
 #include "engine/deadline_policy.h"
 #include "engine/event_store.h"
 #include "engine/grid_directory.h"
@@ -42,6 +45,37 @@ struct WriteResult {
   StreamVersion version = 0;
   bool deduplicated = false;
 };
+
+// A case command decided and waiting for its append, for callers that must
+// not block on an fsync (the HTTP server): CaseService::BeginReport /
+// BeginAct check and decide it, the caller appends `request` however it
+// likes, and CaseService::Finish takes the outcome. Finish either sets
+// `answer` (written, or answered before under the same idempotency key) or,
+// when another command changed the case first and the client pinned no
+// version, decides again against the new state and leaves a fresh `request`
+// to append. Report and Act are exactly this loop with a blocking append.
+struct PendingWrite {
+  // Set: the command's answer; nothing (more) to append.
+  std::optional<WriteResult> answer;
+  // Unset answer: the events to append now.
+  AppendRequest request;
+
+ private:
+  friend class CaseService;
+  bool intake = false;  // BeginReport's, else BeginAct's
+  std::string actor, case_id, idempotency_key;
+  CaseAction action = CaseAction::kTriage;
+  CommandBody split;
+  CaseReported report;
+  int attempt = 0;
+  CaseState base;                     // the state `events` were decided on
+  std::vector<CaseEventData> events;  // what `request` carries, as values
+};
+
+// Runs `work` later on a thread the caller chooses (e.g. posts it to an
+// io_context), never inline on the store's committer thread.
+using Continuation = std::function<void(std::function<void()> work)>;
+using WriteDone = std::function<void(Result<WriteResult>)>;
 
 struct CaseServiceOptions {
   DeadlinePolicy policy;
@@ -62,6 +96,25 @@ class CaseService {
   // POST /api/v1/cases/{id}/{action}.
   Result<WriteResult> Act(std::string_view actor, std::string_view case_id, std::string_view action,
                           std::string_view body, std::string_view idempotency_key);
+
+  // Report and Act in three steps, for callers that append without
+  // blocking (see PendingWrite). Begin* fail with the same errors as Report
+  // and Act, before anything is appended.
+  Result<PendingWrite> BeginReport(std::string_view actor, std::string_view body,
+                                   std::string_view idempotency_key);
+  Result<PendingWrite> BeginAct(std::string_view actor, std::string_view case_id,
+                                std::string_view action, std::string_view body,
+                                std::string_view idempotency_key);
+  // Takes the outcome of appending `write.request`: sets write.answer, or
+  // leaves a new request to append (a lost race, decided again), or returns
+  // the error to answer with.
+  Status Finish(PendingWrite& write, Result<AppendResult> appended);
+  // Appends `write` with a blocking EventStore::Append until Finish answers it.
+  Result<WriteResult> Commit(PendingWrite write);
+  // Appends `write` with EventStore::AppendAsync until it is answered, and
+  // calls `done` once with the answer. Every step after an append (Finish,
+  // a new decision, `done`) runs through `then`, off the committer thread.
+  void CommitAsync(PendingWrite write, Continuation then, WriteDone done);
 
   // POST /api/v1/grid/cells: body {"cell", "name"} (level derived from depth).
   Result<WriteResult> DefineCell(std::string_view actor, std::string_view body,
@@ -103,6 +156,16 @@ class CaseService {
   // Appends `events` to `stream`. With `base` (the case state they were
   // decided on), a successful append also leaves base plus the events in the
   // case cache, so that the next command on the case reads nothing new.
+  // The store request for `events`: their types, canonical JSON and, with an
+  // idempotency key, ids derived from it.
+  static AppendRequest MakeRequest(const std::string& stream, ExpectedVersion expected,
+                                   std::string_view actor, const std::vector<CaseEventData>& events,
+                                   std::string_view idempotency_key);
+  // Decides `write` against the case as it is now (BeginReport: a new case
+  // id), filling its request, base and events.
+  Status Decide(PendingWrite& write);
+  void CommitStep(std::shared_ptr<PendingWrite> write, Continuation then, WriteDone done);
+
   Result<WriteResult> AppendEvents(const std::string& stream, ExpectedVersion expected,
                                    std::string_view actor, const std::vector<CaseEventData>& events,
                                    std::string_view idempotency_key,

@@ -292,6 +292,45 @@ TEST_F(HttpApiTest, StopClosesIdleKeepAliveConnectionsAndReturns) {
   EXPECT_EQ(ec, asio::error::eof) << ec.message();
 }
 
+TEST_F(HttpApiTest, StopAnswersEveryWriteItAppended) {
+  // Eight keep-alive writers post notes while the server stops: every note
+  // in the log was answered 2xx (what was in flight finished), and every
+  // connection ends closed, not hung.
+  const std::string officer = Token("officer-7", Role::kOfficer, {"santai/tongchuan"});
+  auto created = Send(http::verb::post, "/api/v1/cases", officer, testing::ReportBody());
+  ASSERT_EQ(created.status, 201u);
+  std::string id = testing::At(created.body, "/case_id");
+  id = id.substr(1, id.size() - 2);
+  std::atomic<int> answered{0}, started{0};
+  std::vector<std::thread> writers;
+  for (int w = 0; w < 8; ++w) {
+    writers.emplace_back([&] {
+      asio::io_context io;
+      tcp::socket socket(io);
+      socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), server_->port()));
+      beast::flat_buffer buffer;
+      for (;;) {
+        http::request<http::string_body> req{http::verb::post, "/api/v1/cases/" + id + "/note", 11};
+        req.set(http::field::host, "localhost");
+        req.set(http::field::authorization, "Bearer " + officer);
+        req.body() = R"({"text":"in flight"})";
+        req.prepare_payload();
+        beast::error_code ec;
+        http::write(socket, req, ec);
+        http::response<http::string_body> res;
+        if (!ec) http::read(socket, buffer, res, ec);
+        if (ec) return;  // closed by the stopping server
+        if (res.result_int() == 200) ++answered;
+        ++started;
+      }
+    });
+  }
+  while (started.load() < 40) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  server_->Stop();
+  for (auto& t : writers) t.join();
+  EXPECT_EQ(FoldCase(*store_, id)->notes, answered.load());
+}
+
 TEST_F(HttpApiTest, MalformedHttpGetsABadRequestAndTheServerGoesOn) {
   asio::io_context io;
   tcp::socket socket(io);

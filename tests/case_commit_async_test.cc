@@ -1,0 +1,143 @@
+// CaseService's non-blocking commands (BeginReport / BeginAct, Finish,
+// CommitAsync): the same answers and rules as Report and Act, with every
+// step after an append handed to the caller's continuation.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "tests/support/case_fixture.h"
+
+namespace casegrid {
+namespace {
+
+using testing::ReportBody;
+
+// Work handed over by CommitAsync, run on the test's own thread; records
+// which threads handed it over, so the test can tell it never ran inline.
+class TestLoop {
+ public:
+  Continuation Then() {
+    return [this](std::function<void()> work) {
+      std::lock_guard l(mu_);
+      if (std::this_thread::get_id() == owner_) handed_from_owner_ = true;
+      queue_.push_back(std::move(work));
+      cv_.notify_one();
+    };
+  }
+  // Runs handed-over work until `done` holds a value (or 10 s pass).
+  Result<WriteResult> RunUntil(std::optional<Result<WriteResult>>& done) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!done) {
+      std::unique_lock l(mu_);
+      if (!cv_.wait_until(l, deadline, [&] { return !queue_.empty(); })) {
+        return Status::Internal("no answer");
+      }
+      auto work = std::move(queue_.front());
+      queue_.pop_front();
+      l.unlock();
+      ++steps_;
+      work();
+    }
+    return *done;
+  }
+  int steps() const { return steps_; }
+  bool handed_from_owner() const { return handed_from_owner_; }
+
+ private:
+  const std::thread::id owner_ = std::this_thread::get_id();
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> queue_;
+  bool handed_from_owner_ = false;
+  int steps_ = 0;
+};
+
+class CaseCommitAsyncTest : public testing::CaseTest {
+ protected:
+  Result<WriteResult> Commit(Result<PendingWrite> pending) {
+    if (!pending.ok()) return pending.status();
+    std::optional<Result<WriteResult>> done;
+    service_->CommitAsync(std::move(pending).value(), loop_.Then(),
+                          [&done](Result<WriteResult> r) { done = std::move(r); });
+    return loop_.RunUntil(done);
+  }
+  TestLoop loop_;
+};
+
+TEST_F(CaseCommitAsyncTest, IntakeAndActionsAnswerAsTheBlockingOnesDo) {
+  auto report = Commit(service_->BeginReport("officer-7", ReportBody(), ""));
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(report->case_id, "C-20261122-000001");
+  EXPECT_EQ(report->version, 1u);
+  auto assign = Commit(service_->BeginAct("officer-7", report->case_id, "assign",
+                                          R"({"assignee":"officer-7"})", ""));
+  ASSERT_TRUE(assign.ok()) << assign.status().ToString();
+  EXPECT_EQ(assign->version, 2u);
+  EXPECT_EQ(Load(report->case_id).status, CaseStatus::kAssigned);
+  // What follows an append never ran on the caller's thread inline.
+  EXPECT_FALSE(loop_.handed_from_owner());
+  EXPECT_EQ(loop_.steps(), 2);
+}
+
+TEST_F(CaseCommitAsyncTest, RefusalsComeBeforeAnythingIsAppended) {
+  const std::string id = NewCase();
+  const Position head = store_->Head().position;
+  EXPECT_EQ(service_->BeginReport("o", ReportBody("santai/nowhere"), "").status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(service_->BeginAct("officer-7", id, "fly", "{}", "").status().code(),
+            StatusCode::kNotFound);
+  EXPECT_EQ(service_->BeginAct("officer-7", id, "close", "{}", "").status().code(),
+            StatusCode::kConflict);
+  EXPECT_EQ(store_->Head().position, head);
+}
+
+TEST_F(CaseCommitAsyncTest, ALostRaceIsDecidedAgainAgainstTheNewState) {
+  const std::string id = NewCase();
+  auto pending = service_->BeginAct("officer-7", id, "note", R"({"text":"first"})", "");
+  ASSERT_TRUE(pending.ok());
+  // Someone else writes to the case between the decision and the append.
+  Must(Act(id, "note", R"({"text":"second"})"));
+  auto written = Commit(std::move(pending));
+  ASSERT_TRUE(written.ok()) << written.status().ToString();
+  EXPECT_EQ(written->version, 3u);
+  EXPECT_EQ(Load(id).version, 3u);
+  EXPECT_EQ(loop_.steps(), 2);  // the conflict, then the append decided again
+}
+
+TEST_F(CaseCommitAsyncTest, APinnedVersionThatLostIsAConflict) {
+  const std::string id = NewCase();
+  auto pending =
+      service_->BeginAct("officer-7", id, "note", R"({"text":"a","expected_version":1})", "");
+  ASSERT_TRUE(pending.ok());
+  Must(Act(id, "note", R"({"text":"b"})"));
+  auto written = Commit(std::move(pending));
+  ASSERT_EQ(written.status().code(), StatusCode::kConflict) << written.status().ToString();
+  EXPECT_EQ(Load(id).version, 2u);
+}
+
+TEST_F(CaseCommitAsyncTest, ARepeatedKeyIsAnsweredWithoutAnAppend) {
+  const std::string id = NewCase();
+  auto first = Commit(service_->BeginAct("officer-7", id, "note", R"({"text":"a"})", "k1"));
+  ASSERT_TRUE(first.ok());
+  const Position head = store_->Head().position;
+  const int steps = loop_.steps();
+  auto again = Commit(service_->BeginAct("officer-7", id, "note", R"({"text":"a"})", "k1"));
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_TRUE(again->deduplicated);
+  EXPECT_EQ(again->position, first->position);
+  EXPECT_EQ(loop_.steps(), steps);  // answered at once
+  EXPECT_EQ(store_->Head().position, head);
+  // The key names this case: on another, a conflict.
+  const std::string other = NewCase();
+  EXPECT_EQ(service_->BeginAct("officer-7", other, "note", R"({"text":"a"})", "k1").status().code(),
+            StatusCode::kConflict);
+}
+
+}  // namespace
+}  // namespace casegrid

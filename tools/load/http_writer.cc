@@ -99,7 +99,10 @@ class WriterFleet::Writer : public std::enable_shared_from_this<Writer> {
     if (fleet_->options_.rate_per_writer > 0) {
       const auto interval = std::chrono::duration_cast<Clock::duration>(
           std::chrono::duration<double>(1.0 / fleet_->options_.rate_per_writer));
-      if (started_) next_at_ = std::max(next_at_ + interval, now);
+      // The schedule does not slip when answers come late: a write due
+      // while the last one was still waiting goes out at once, and its
+      // latency counts from when it was due (no coordinated omission).
+      if (started_) next_at_ += interval;
       started_ = true;
       if (next_at_ > now) {
         timer_.expires_at(next_at_);
@@ -124,6 +127,12 @@ class WriterFleet::Writer : public std::enable_shared_from_this<Writer> {
     request_.prepare_payload();
     response_.emplace();
     sent_ = NowNanos();
+    if (fleet_->options_.rate_per_writer > 0) {
+      const auto late = Clock::now() - next_at_;
+      if (late > Clock::duration::zero()) {
+        sent_ -= std::chrono::duration_cast<std::chrono::nanoseconds>(late).count();
+      }
+    }
     stream_.expires_after(std::chrono::seconds(30));
     http::async_write(stream_, request_,
                       [self = shared_from_this()](beast::error_code ec, std::size_t) {

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -25,6 +26,14 @@
 
 namespace casegrid::load {
 namespace {
+
+volatile std::sig_atomic_t g_interrupted = 0;
+extern "C" void OnInterrupt(int) {
+  g_interrupted = 1;
+}
+bool Interrupted() {
+  return g_interrupted != 0;
+}
 
 namespace asio = boost::asio;
 
@@ -101,6 +110,8 @@ int RunLoad(const LoadOptions& o) {
   std::uint16_t port = 0;
   std::string secret;
   std::unique_ptr<ServerProcess> server;
+  std::signal(SIGINT, OnInterrupt);
+  std::signal(SIGTERM, OnInterrupt);
   if (!o.spawn.empty()) {
     auto random = RandomSecret();
     if (!random.ok()) {
@@ -195,7 +206,16 @@ int RunLoad(const LoadOptions& o) {
     if (!server) return 0;
     return server->RssKiB().value_or(0);
   };
+  bool interrupt_reported = false;
+  // False once the server is gone or casegrid-load was interrupted: every
+  // phase then ends early, and the run is torn down as usual (the spawned
+  // server stopped, its folder removed), failing with what it has.
   auto server_alive = [&] {
+    if (Interrupted()) {
+      if (!interrupt_reported) failures.Add("interrupted: the figures cover part of the run");
+      interrupt_reported = true;
+      return false;
+    }
     if (!server || server->Running()) return true;
     failures.Add("casegrid serve exited during the run:\n" + server->LogTail());
     return false;
@@ -295,7 +315,7 @@ int RunLoad(const LoadOptions& o) {
     if (o.auditors > 0) {
       const std::uint64_t final_head = head();
       while (fleet.LowestEventsPosition().value_or(final_head) < final_head &&
-             Clock::now() < drain_deadline) {
+             Clock::now() < drain_deadline && server_alive()) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
       }
       const std::uint64_t lowest = fleet.LowestEventsPosition().value_or(final_head);
@@ -305,7 +325,7 @@ int RunLoad(const LoadOptions& o) {
                      Fixed(o.drain_seconds, 0) + " s after the writes");
       }
     }
-    while (Clock::now() < drain_deadline &&
+    while (Clock::now() < drain_deadline && server_alive() &&
            NowNanos() - push.last_message_nanos.load() < 1'000'000'000) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }

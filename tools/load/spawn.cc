@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <openssl/rand.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -81,6 +82,11 @@ Result<std::unique_ptr<ServerProcess>> ServerProcess::Spawn(const SpawnOptions& 
   const pid_t pid = ::fork();
   if (pid < 0) return Status::Unavailable(std::string("fork: ") + std::strerror(errno));
   if (pid == 0) {
+    // Its own process group, so that a Ctrl-C at the terminal reaches only
+    // casegrid-load, which then stops the server in order; and SIGTERM if
+    // casegrid-load dies without doing so.
+    ::setpgid(0, 0);
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
     const int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (out >= 0) {
       ::dup2(out, 1);

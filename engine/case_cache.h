@@ -3,9 +3,12 @@
 // events its stream gained since the cached version, not the whole stream.
 //
 // Correctness rests on the log alone: an entry is a fold of its stream's
-// first `version` events, and Load() always reads the stream after that
-// version before it answers. A stale entry costs one short read, never a
-// wrong state; an entry is only replaced by a fold of more events.
+// first `version` events, known to be every event up to a log position
+// (`fresh_as_of`). Load() answers from the entry only while the store's
+// EventStore::LastChangeBound for the stream is at most that position (no
+// I/O); otherwise it reads the stream after the entry's version first. A
+// stale entry costs one short read, never a wrong state; an entry is only
+// replaced by a fold of more events.
 //
 // Bounded: at most `capacity` cases (rounded up to whole shards), least
 // recently used out first. Each shard has its own mutex; folding happens
@@ -43,16 +46,22 @@ class CaseCache {
   Result<CaseState> Load(std::string_view case_id);
 
   // Keeps `state` (a fold of its stream's first state.version events, e.g.
-  // the state a command decided on plus the events it just appended) unless
-  // a fold of more events is kept already.
-  void Remember(CaseState state);
+  // the state a command decided on plus the events it just appended), which
+  // is every event of the stream up to log position `fresh_as_of` (e.g. the
+  // append's last position, when it was appended at an expected version),
+  // unless a fold of more events is kept already.
+  void Remember(CaseState state, Position fresh_as_of);
 
   // Cases held now.
   std::size_t size() const;
 
  private:
   static constexpr std::size_t kShards = 16;
-  using Entry = std::pair<std::string, std::shared_ptr<const CaseState>>;
+  struct Cached {
+    std::shared_ptr<const CaseState> state;
+    Position fresh_as_of = 0;  // the stream has no events after state's up to here
+  };
+  using Entry = std::pair<std::string, Cached>;
   struct Shard {
     mutable std::mutex mu;
     std::list<Entry> order;  // most recently used first
@@ -60,8 +69,8 @@ class CaseCache {
   };
 
   Shard& ShardOf(std::string_view case_id);
-  std::shared_ptr<const CaseState> Find(std::string_view case_id);
-  void Keep(std::shared_ptr<const CaseState> state);
+  Cached Find(std::string_view case_id);
+  void Keep(Cached cached);
 
   const EventStore* const store_;
   const std::size_t per_shard_;

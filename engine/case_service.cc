@@ -99,7 +99,9 @@ void CaseService::RememberFold(const std::string& stream, const CaseState& base,
     e.version = appended.first_version + i;
     next.Apply(e, events[i]);
   }
-  cases_.Remember(std::move(next));
+  // Appended at the base's version, so nothing else is in the stream up to
+  // the append's last position.
+  cases_.Remember(std::move(next), appended.last_position);
 }
 
 // The first answer to a command carrying `key`, if it was already written.

@@ -158,6 +158,9 @@ Status EventStore::Impl::LoadHead() {
   leader_position_ = head.position;
   leader_hash_ = head.hash;
   leader_last_recorded_ms_ = last_ms;
+  for (std::size_t i = 0; i < kChangeSlots; ++i) {
+    changed_at_[i].store(head.position, std::memory_order_release);
+  }
   std::lock_guard l(publish_mu_);
   head_ = head;
   published_position_.store(head.position, std::memory_order_release);
@@ -461,6 +464,11 @@ void EventStore::Impl::CommitGroup(const std::vector<PendingAppend*>& group) {
   leader_position_ = position;
   leader_hash_ = previous;
   leader_last_recorded_ms_ = now;
+  for (const PendingAppend* p : accepted) {
+    std::atomic<Position>& slot = ChangeSlot(p->request.stream);
+    const Position last = p->result->last_position;
+    if (slot.load(std::memory_order_relaxed) < last) slot.store(last, std::memory_order_release);
+  }
 
   std::lock_guard l(publish_mu_);
   head_ = {position, previous};
@@ -653,6 +661,15 @@ Result<std::vector<RecordedEvent>> EventStore::ReadAll(Position after,
                                                        std::size_t max_count) const {
   return impl_->ReadAll(after, max_count);
 }
+std::atomic<Position>& EventStore::Impl::ChangeSlot(std::string_view stream) const {
+  return changed_at_[std::hash<std::string_view>()(stream) & (kChangeSlots - 1)];
+}
+
+Position EventStore::LastChangeBound(std::string_view stream) const {
+  if (impl_->follower_) return UINT64_MAX;
+  return impl_->ChangeSlot(stream).load(std::memory_order_acquire);
+}
+
 Result<StreamVersion> EventStore::StreamVersionOf(const std::string& stream) const {
   return impl_->StreamVersionOf(stream);
 }

@@ -156,6 +156,14 @@ class EventStore {
   // The last version of `stream`, 0 when it has no events.
   Result<StreamVersion> StreamVersionOf(const std::string& stream) const;
 
+  // For caches of folded streams: a bound on the position of `stream`'s last
+  // published event, never below it, possibly above (streams share 65,536
+  // slots, and a store just opened counts every stream as changed at its
+  // head; a follower always answers UINT64_MAX). A fold of the stream that
+  // read every event up to position p is current while this is <= p. No
+  // I/O, no lock.
+  Position LastChangeBound(std::string_view stream) const;
+
   // Names of streams that start with `prefix` and sort after `after`, in
   // byte order, at most `max_count`.
   Result<std::vector<std::string>> ListStreams(const std::string& prefix, const std::string& after,

@@ -20,6 +20,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -101,6 +102,15 @@ class EventStore::Impl {
   LogHead head_;
   std::atomic<Position> published_position_{0};
   std::vector<Subscription*> subscribers_;
+
+  // LastChangeBound's slots: the highest position written to any stream
+  // hashing to each. Set to the head by LoadHead, raised only by the
+  // committer, after its group's write and before the group is published
+  // or answered.
+  static constexpr std::size_t kChangeSlots = std::size_t{1} << 16;
+  std::atomic<Position>& ChangeSlot(std::string_view stream) const;
+  std::unique_ptr<std::atomic<Position>[]> changed_at_ =
+      std::make_unique<std::atomic<Position>[]>(kChangeSlots);
 };
 
 // Order of column families in Impl::families_.

@@ -27,6 +27,28 @@ TEST_F(AppendTest, AssignsGaplessPositionsAndPerStreamVersions) {
   EXPECT_EQ(store_->Head().position, 3u);
 }
 
+TEST_F(AppendTest, LastChangeBoundIsNeverBelowAStreamsLastEvent) {
+  // Many streams share few slots: whatever the collisions, each stream's
+  // bound is at least the position of its last event, and a stream written
+  // last is bounded exactly.
+  std::vector<Position> last(300, 0);
+  for (int round = 0; round < 3; ++round) {
+    for (std::size_t s = 0; s < last.size(); s += 1 + round) {
+      const std::string stream = "case/S" + std::to_string(s);
+      last[s] = MustAppend(OneEvent(stream, ExpectedVersion::Any())).last_position;
+    }
+    for (std::size_t s = 0; s < last.size(); ++s) {
+      EXPECT_GE(store_->LastChangeBound("case/S" + std::to_string(s)), last[s]) << s;
+    }
+  }
+  const Position head = MustAppend(OneEvent("case/last", ExpectedVersion::Any())).last_position;
+  EXPECT_EQ(store_->LastChangeBound("case/last"), head);
+  // Reopened, the store knows nothing finer than its head.
+  Reopen();
+  EXPECT_EQ(store_->LastChangeBound("case/S0"), head);
+  EXPECT_EQ(store_->LastChangeBound("case/never-written"), head);
+}
+
 TEST_F(AppendTest, WritesSeveralEventsAllTogether) {
   AppendRequest r{
       "case/A",

@@ -78,15 +78,14 @@ Result<WriteResult> CaseService::AppendEvents(const std::string& stream, Expecte
                                               const CaseState* base) {
   ASSIGN_OR_RETURN(AppendResult r,
                    store_->Append(MakeRequest(stream, expected, actor, events, idempotency_key)));
-  if (base != nullptr && !r.deduplicated && r.first_version == base->version + 1) {
-    RememberFold(stream, *base, r, events);
-  }
+  if (base != nullptr) RememberFold(stream, *base, r, events);
   return FromAppend(stream, r);
 }
 
 void CaseService::RememberFold(const std::string& stream, const CaseState& base,
                                const AppendResult& appended,
                                const std::vector<CaseEventData>& events) {
+  if (appended.deduplicated || appended.first_version != base.version + 1) return;
   // The events as decided equal the events as a fold reads them back from
   // the log: decoding their stored JSON gives the same values
   // (case_events_test's DecodeOfEncodeGivesTheValueBack, for every type).
@@ -217,11 +216,8 @@ Status CaseService::Finish(PendingWrite& w, Result<AppendResult> appended) {
   if (w.answer) return Status::Ok();
   const std::string stream = CaseStream(w.case_id);
   if (appended.ok()) {
-    const AppendResult& r = *appended;
-    if (!r.deduplicated && r.first_version == w.base.version + 1) {
-      RememberFold(stream, w.base, r, w.events);
-    }
-    w.answer = FromAppend(stream, r);
+    RememberFold(stream, w.base, *appended, w.events);
+    w.answer = FromAppend(stream, *appended);
     return Status::Ok();
   }
   if (appended.status().code() != StatusCode::kConflict) return appended.status();
@@ -252,9 +248,13 @@ void CaseService::CommitAsync(PendingWrite write, Continuation then, WriteDone d
 void CaseService::CommitStep(std::shared_ptr<PendingWrite> w, Continuation then, WriteDone done) {
   if (w->answer) return done(std::move(*w->answer));
   AppendRequest request = std::move(w->request);
-  store_->AppendAsync(std::move(request), [this, w, then, done](Result<AppendResult> r) mutable {
-    // On the committer thread: hand everything else to `then`.
-    then([this, w, then, done, r = std::move(r)]() mutable {
+  store_->AppendAsync(std::move(request), [this, w, then = std::move(then),
+                                           done = std::move(done)](Result<AppendResult> r) mutable {
+    // On the committer thread: hand everything else to `then` (which goes
+    // along, for a write decided again).
+    Continuation run = then;
+    run([this, w = std::move(w), then = std::move(then), done = std::move(done),
+         r = std::move(r)]() mutable {
       if (Status s = Finish(*w, std::move(r)); !s.ok()) return done(s);
       CommitStep(std::move(w), std::move(then), std::move(done));
     });

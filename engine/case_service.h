@@ -153,9 +153,6 @@ class CaseService {
  private:
   CaseService(EventStore* store, CaseServiceOptions options);
 
-  // Appends `events` to `stream`. With `base` (the case state they were
-  // decided on), a successful append also leaves base plus the events in the
-  // case cache, so that the next command on the case reads nothing new.
   // The store request for `events`: their types, canonical JSON and, with an
   // idempotency key, ids derived from it.
   static AppendRequest MakeRequest(const std::string& stream, ExpectedVersion expected,
@@ -164,12 +161,18 @@ class CaseService {
   // Decides `write` against the case as it is now (BeginReport: a new case
   // id), filling its request, base and events.
   Status Decide(PendingWrite& write);
+  // One append of CommitAsync, and what follows it through `then`.
   void CommitStep(std::shared_ptr<PendingWrite> write, Continuation then, WriteDone done);
 
+  // Appends `events` to `stream`. With `base` (the case state they were
+  // decided on), a successful append also leaves base plus the events in the
+  // case cache, so that the next command on the case reads nothing new.
   Result<WriteResult> AppendEvents(const std::string& stream, ExpectedVersion expected,
                                    std::string_view actor, const std::vector<CaseEventData>& events,
                                    std::string_view idempotency_key,
                                    const CaseState* base = nullptr);
+  // Leaves `base` plus `events` in the case cache when `appended` wrote them
+  // right after base's version (not when deduplicated, or after others).
   void RememberFold(const std::string& stream, const CaseState& base, const AppendResult& appended,
                     const std::vector<CaseEventData>& events);
   Result<std::string> NextCaseId(std::int64_t now);

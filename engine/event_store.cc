@@ -477,6 +477,10 @@ void EventStore::Impl::CommitGroup(const std::vector<PendingAppend*>& group) {
   for (Subscription* sub : subscribers_) sub->OnCommit(shared);
 }
 
+std::atomic<Position>& EventStore::Impl::ChangeSlot(std::string_view stream) const {
+  return changed_at_[std::hash<std::string_view>()(stream) & (kChangeSlots - 1)];
+}
+
 // ---------------------------------------------------------------- reading
 
 LogHead EventStore::Impl::Head() const {
@@ -661,10 +665,6 @@ Result<std::vector<RecordedEvent>> EventStore::ReadAll(Position after,
                                                        std::size_t max_count) const {
   return impl_->ReadAll(after, max_count);
 }
-std::atomic<Position>& EventStore::Impl::ChangeSlot(std::string_view stream) const {
-  return changed_at_[std::hash<std::string_view>()(stream) & (kChangeSlots - 1)];
-}
-
 Position EventStore::LastChangeBound(std::string_view stream) const {
   if (impl_->follower_) return UINT64_MAX;
   return impl_->ChangeSlot(stream).load(std::memory_order_acquire);

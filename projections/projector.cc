@@ -5,8 +5,10 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <future>
 #include <iostream>
 #include <list>
+#include <system_error>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -92,6 +94,8 @@ struct Projector::Batch {
 namespace {
 // In the meta family while a rebuild's views are not whole (Finish()).
 constexpr const char* kUnfinishedRebuildKey = "unfinished_rebuild";
+// Threads that render a rebuild's last case views at most.
+constexpr std::size_t kMaxRenderThreads = 4;
 }  // namespace
 
 std::string NormalizeAddress(std::string_view address) {
@@ -159,7 +163,7 @@ Result<std::unique_ptr<Projector>> Projector::Open(EventStore* store, ProjectorO
 }
 
 Status Projector::Load() {
-  ASSIGN_OR_RETURN(views_, ViewStore::Open(options_.path));
+  ASSIGN_OR_RETURN(views_, ViewStore::Open(options_.path, options_.rebuild));
   ASSIGN_OR_RETURN(Position checkpoint, views_->Checkpoint());
   ASSIGN_OR_RETURN(auto unfinished, views_->Get(kViewMeta, kUnfinishedRebuildKey));
   if (options_.rebuild) {
@@ -358,18 +362,96 @@ void Projector::WriteEvictedCaseViews(rocksdb::WriteBatch& write) {
   WriteCaseViews(std::move(cases), write);
 }
 
+Status Projector::IngestCaseViews(
+    std::vector<std::pair<const std::string*, const CaseState*>> cases) {
+  // Table files take strictly increasing keys: sort, and of an id given
+  // twice keep the later state (stable sort, then the last of each run).
+  std::stable_sort(cases.begin(), cases.end(),
+                   [](const auto& a, const auto& b) { return *a.first < *b.first; });
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    if (i + 1 < cases.size() && *cases[i + 1].first == *cases[i].first) continue;
+    cases[kept++] = cases[i];
+  }
+  cases.resize(kept);
+  std::vector<std::pair<std::string, std::array<char, 2>>> index;
+  index.reserve(cases.size());
+  for (const auto& [case_id, state] : cases) {
+    index.emplace_back(
+        CellCaseKey(state->report.cell, *case_id),
+        std::array<char, 2>{static_cast<char>(state->status), static_cast<char>(state->kind)});
+  }
+  std::sort(index.begin(), index.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+
+  // Part k of each sorted list goes to file k of its family: the files of a
+  // family do not overlap one another.
+  const std::size_t parts =
+      std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1, kMaxRenderThreads);
+  auto file_of = [&](const char* family, std::size_t k) {
+    return options_.path + "/rebuild-" + family + "-" + std::to_string(k) + ".sst";
+  };
+  auto write_part = [&](std::size_t k) -> Status {
+    const std::size_t begin = cases.size() * k / parts, end = cases.size() * (k + 1) / parts;
+    if (begin == end) return Status::Ok();
+    ASSIGN_OR_RETURN(auto views, views_->NewTableFile(kViewCases, file_of("cases", k)));
+    for (std::size_t i = begin; i < end; ++i) {
+      if (auto s = views->Put(*cases[i].first, RenderCaseView(*cases[i].second)); !s.ok()) {
+        return Status::Unavailable("writing a case view table: " + s.ToString());
+      }
+    }
+    ASSIGN_OR_RETURN(auto cells, views_->NewTableFile(kViewCellCases, file_of("cell_cases", k)));
+    for (std::size_t i = begin; i < end; ++i) {
+      const auto& [key, value] = index[i];
+      if (auto s = cells->Put(key, rocksdb::Slice(value.data(), value.size())); !s.ok()) {
+        return Status::Unavailable("writing a cell index table: " + s.ToString());
+      }
+    }
+    for (auto* writer : {views.get(), cells.get()}) {
+      if (auto s = writer->Finish(); !s.ok()) {
+        return Status::Unavailable("finishing a view table: " + s.ToString());
+      }
+    }
+    return Status::Ok();
+  };
+  std::vector<std::future<Status>> helpers;
+  for (std::size_t k = 1; k < parts; ++k) {
+    try {
+      helpers.push_back(std::async(std::launch::async, write_part, k));
+    } catch (const std::system_error&) {
+      helpers.push_back(std::async(std::launch::deferred, write_part, k));  // no thread to be had
+    }
+  }
+  Status written = write_part(0);
+  for (auto& helper : helpers) {
+    if (Status s = helper.get(); written.ok()) written = s;
+  }
+  RETURN_IF_ERROR(written);
+  std::vector<std::string> views_files, cells_files;
+  for (std::size_t k = 0; k < parts; ++k) {
+    if (cases.size() * k / parts == cases.size() * (k + 1) / parts) continue;
+    views_files.push_back(file_of("cases", k));
+    cells_files.push_back(file_of("cell_cases", k));
+  }
+  RETURN_IF_ERROR(views_->Ingest(kViewCases, views_files));
+  return views_->Ingest(kViewCellCases, cells_files);
+}
+
 Status Projector::Finish() {
   if (!options_.rebuild) return Status::Internal("Finish() is for a projector opened to rebuild");
-  rocksdb::WriteBatch write;
   // A case evicted and then cached again is written from the cache (later in
-  // the batch, so its newer state wins).
-  WriteEvictedCaseViews(write);
+  // the list, so its newer state wins).
+  const auto evicted = cache_->TakeEvicted();
   std::vector<std::pair<const std::string*, const CaseState*>> cases;
+  cases.reserve(evicted.size());
+  for (const auto& [case_id, state] : evicted) cases.emplace_back(&case_id, &state);
   cache_->ForEachUnwritten([&](const std::string& case_id, CachedCaseState& entry) {
     cases.emplace_back(&case_id, &entry.state);
     entry.unwritten = false;
   });
-  WriteCaseViews(std::move(cases), write);
+  RETURN_IF_ERROR(IngestCaseViews(std::move(cases)));
+  // Only now are the views whole.
+  rocksdb::WriteBatch write;
   write.Delete(views_->family(kViewMeta), kUnfinishedRebuildKey).PermitUncheckedError();
   RETURN_IF_ERROR(views_->Write(&write));
   // The table files are written while this thread lets go of the cache.

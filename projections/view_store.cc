@@ -1,5 +1,6 @@
 #include "projections/view_store.h"
 
+#include <rocksdb/memtablerep.h>
 #include <rocksdb/write_batch.h>
 
 #include <filesystem>
@@ -24,7 +25,7 @@ const char* ViewStore::FamilyName(ViewFamily f) {
   return kFamilyNames[f];
 }
 
-Result<std::unique_ptr<ViewStore>> ViewStore::Open(const std::string& path) {
+Result<std::unique_ptr<ViewStore>> ViewStore::Open(const std::string& path, bool bulk_load) {
   std::error_code ec;
   std::filesystem::create_directories(path, ec);
   rocksdb::Options options;
@@ -36,8 +37,28 @@ Result<std::unique_ptr<ViewStore>> ViewStore::Open(const std::string& path) {
   // batch with its checkpoint, and the projector catches up from there.
   options.atomic_flush = true;
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  for (const char* name : kFamilyNames) {
-    descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  // A vector memtable takes a write as an append and sorts at the flush,
+  // where a skip list sorts on every insert; it cannot take writes from
+  // several threads at once.
+  if (bulk_load) options.allow_concurrent_memtable_write = false;
+  for (int f = 0; f < kViewFamilyCount; ++f) {
+    rocksdb::ColumnFamilyOptions family;
+    // The projector reads the address family while it writes it (repeat
+    // disputes) and the meta family when it opens.
+    if (bulk_load && f != kViewAddresses && f != kViewMeta) {
+      family.memtable_factory = std::make_shared<rocksdb::VectorRepFactory>();
+      // Smaller memtables are flushed while the rebuild goes on, rather than
+      // all at its end.
+      family.write_buffer_size = 8 << 20;
+      // No compaction while loading: the store compacts its table files
+      // once it is reopened to serve (what RocksDB's PrepareForBulkLoad
+      // does; without compactions, writes never wait on table files).
+      family.disable_auto_compactions = true;
+      family.level0_file_num_compaction_trigger = 1 << 30;
+      family.level0_slowdown_writes_trigger = 1 << 30;
+      family.level0_stop_writes_trigger = 1 << 30;
+    }
+    descriptors.emplace_back(kFamilyNames[f], family);
   }
   std::unique_ptr<ViewStore> store(new ViewStore());
   rocksdb::Status s = rocksdb::DB::Open(options, path, descriptors, &store->families_, &store->db_);
@@ -75,6 +96,23 @@ Status ViewStore::StartFlush() {
   rocksdb::FlushOptions options;
   options.wait = false;
   return FromRocks(db_->Flush(options, families_), "flushing views");
+}
+
+Result<std::unique_ptr<rocksdb::SstFileWriter>> ViewStore::NewTableFile(
+    ViewFamily f, const std::string& file) const {
+  rocksdb::ColumnFamilyHandle* handle = family(f);
+  auto writer = std::make_unique<rocksdb::SstFileWriter>(rocksdb::EnvOptions(),
+                                                         db_->GetOptions(handle), handle);
+  RETURN_IF_ERROR(FromRocks(writer->Open(file), "opening table file " + file));
+  return writer;
+}
+
+Status ViewStore::Ingest(ViewFamily f, const std::vector<std::string>& files) {
+  if (files.empty()) return Status::Ok();
+  rocksdb::IngestExternalFileOptions options;
+  options.move_files = true;
+  return FromRocks(db_->IngestExternalFile(family(f), files, options),
+                   std::string("ingesting table files into ") + FamilyName(f));
 }
 
 Status ViewStore::Put(ViewFamily f, const std::string& key, const std::string& value) {

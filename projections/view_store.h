@@ -17,10 +17,12 @@
 //   alerts     person \0 position \0 kind -> alert JSON (open alerts)
 //   addresses  normalized address \0 position -> recorded_at (8 bytes) + case id
 //
-// Thread-safety: RocksDB's: reads and writes from any thread.
+// Thread-safety: RocksDB's: reads and writes from any thread; a table file's
+// writer is for one thread.
 #pragma once
 
 #include <rocksdb/db.h>
+#include <rocksdb/sst_file_writer.h>
 
 #include <functional>
 #include <memory>
@@ -47,7 +49,12 @@ enum ViewFamily {
 
 class ViewStore {
  public:
-  static Result<std::unique_ptr<ViewStore>> Open(const std::string& path);
+  // `bulk_load` is for a rebuild that nobody reads until it is done: the
+  // families it only writes (all but the meta and address families) take
+  // their writes unsorted and sort them when flushed, in smaller memtables
+  // that flush while the rebuild goes on. Reads of those families are slow
+  // until the store is reopened without it.
+  static Result<std::unique_ptr<ViewStore>> Open(const std::string& path, bool bulk_load = false);
   ~ViewStore();
 
   rocksdb::DB* db() const { return db_; }
@@ -59,6 +66,14 @@ class ViewStore {
   // Starts writing every family's memtable to table files, without waiting
   // (the destructor's flush waits for it).
   Status StartFlush();
+  // Bulk loading: a table file of family `f` at `file`, whose keys must be
+  // Put in strictly increasing order and which the caller Finish()es; then
+  // Ingest() puts such files, which must not overlap one another, into `f`,
+  // where they override what the family held (moving them: they are gone
+  // from `files`' paths afterwards).
+  Result<std::unique_ptr<rocksdb::SstFileWriter>> NewTableFile(ViewFamily f,
+                                                               const std::string& file) const;
+  Status Ingest(ViewFamily f, const std::vector<std::string>& files);
   // One key, written as Write() writes (no write-ahead log).
   Status Put(ViewFamily f, const std::string& key, const std::string& value);
   // Point lookup; nullopt when absent.

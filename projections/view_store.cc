@@ -50,13 +50,6 @@ Result<std::unique_ptr<ViewStore>> ViewStore::Open(const std::string& path, bool
       // Smaller memtables are flushed while the rebuild goes on, rather than
       // all at its end.
       family.write_buffer_size = 8 << 20;
-      // No compaction while loading: the store compacts its table files
-      // once it is reopened to serve (what RocksDB's PrepareForBulkLoad
-      // does; without compactions, writes never wait on table files).
-      family.disable_auto_compactions = true;
-      family.level0_file_num_compaction_trigger = 1 << 30;
-      family.level0_slowdown_writes_trigger = 1 << 30;
-      family.level0_stop_writes_trigger = 1 << 30;
     }
     descriptors.emplace_back(kFamilyNames[f], family);
   }

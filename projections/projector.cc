@@ -262,11 +262,11 @@ Status Projector::ApplyOne(const RecordedEvent& e, const Result<CaseEventData>* 
                               decoded.status().message());
   }
   const CaseEventData& data = *decoded;
-  if (e.stream.rfind("grid/", 0) == 0) {
+  if (e.stream.starts_with("grid/")) {
     grid_.Apply(e, data);
     return Status::Ok();
   }
-  if (e.stream.rfind("alerts/", 0) == 0) {
+  if (e.stream.starts_with("alerts/")) {
     if (const auto* ack = std::get_if<AlertAcknowledged>(&data)) {
       const std::string person = e.stream.substr(7);
       if (auto key = AlertKeyOfId(person, ack->alert)) {

@@ -3,11 +3,14 @@
 #include <rocksdb/write_batch.h>
 #include <simdjson.h>
 
+#include <filesystem>
+#include <map>
 #include <thread>
 
 #include "projections/projector.h"
 #include "projections/rebuild.h"
 #include "tests/support/case_fixture.h"
+#include "tests/support/temp_dir.h"
 
 namespace casegrid {
 namespace {
@@ -361,6 +364,48 @@ TEST_F(ProjectionTest, AsOfAnswersTheViewsOfAPastPosition) {
             StatusCode::kInvalidArgument);
   EXPECT_EQ(*projector_->PositionAt(testing::kStartMs - 1), 0u);
   EXPECT_EQ(*projector_->PositionAt(testing::kStartMs), store_->Head().position);
+}
+
+// A rebuild's bulk load: table files ingested into a family override what
+// it held (as Finish's case views override the views cases wrote when they
+// left the cache), files must be written in key order, and what a bulk-load
+// store wrote reads the same once reopened without it.
+TEST(ViewStoreTest, IngestedTableFilesOverrideWhatTheFamilyHeld) {
+  testing::TempDir dir;
+  const std::string path = dir.Sub("views");
+  {
+    auto views = ViewStore::Open(path, /*bulk_load=*/true);
+    ASSERT_TRUE(views.ok()) << views.status().ToString();
+    ASSERT_TRUE((*views)->Put(kViewCases, "C-1", "old").ok());
+    ASSERT_TRUE((*views)->Put(kViewCases, "C-3", "kept").ok());
+    std::vector<std::string> files;
+    for (const auto& [name, keys] : std::vector<std::pair<std::string, std::vector<std::string>>>{
+             {"a", {"C-1", "C-2"}}, {"b", {"C-4"}}}) {
+      files.push_back(dir.Sub(name + ".sst"));
+      auto table = (*views)->NewTableFile(kViewCases, files.back());
+      ASSERT_TRUE(table.ok()) << table.status().ToString();
+      for (const std::string& key : keys) ASSERT_TRUE((*table)->Put(key, "new " + key).ok());
+      ASSERT_TRUE((*table)->Finish().ok());
+    }
+    auto unordered = (*views)->NewTableFile(kViewCases, dir.Sub("c.sst"));
+    ASSERT_TRUE(unordered.ok());
+    ASSERT_TRUE((*unordered)->Put("C-9", "x").ok());
+    EXPECT_FALSE((*unordered)->Put("C-5", "x").ok()) << "keys out of order";
+    ASSERT_TRUE((*views)->Ingest(kViewCases, files).ok());
+    EXPECT_FALSE(std::filesystem::exists(files[0])) << "ingesting moves the files";
+  }
+  auto views = ViewStore::Open(path);
+  ASSERT_TRUE(views.ok()) << views.status().ToString();
+  std::map<std::string, std::string> seen;
+  ASSERT_TRUE((*views)
+                  ->ForEach(kViewCases,
+                            [&](std::string_view k, std::string_view v) {
+                              seen.emplace(std::string(k), std::string(v));
+                            })
+                  .ok());
+  const std::map<std::string, std::string> expected = {
+      {"C-1", "new C-1"}, {"C-2", "new C-2"}, {"C-3", "kept"}, {"C-4", "new C-4"}};
+  EXPECT_EQ(seen, expected);
 }
 
 }  // namespace

@@ -329,37 +329,11 @@ void Projector::WriteCaseView(const std::string& case_id, const CaseState& state
       .PermitUncheckedError();
 }
 
-void Projector::WriteCaseViews(std::vector<std::pair<const std::string*, const CaseState*>> cases,
-                               rocksdb::WriteBatch& write) const {
-  // In key order, each family's keys go into the memtable where the last
-  // one went (RocksDB's skip list inserts fastest in order). Stable: of a
-  // case given twice, the later state is put later, and wins.
-  std::stable_sort(cases.begin(), cases.end(),
-                   [](const auto& a, const auto& b) { return *a.first < *b.first; });
-  for (const auto& [case_id, state] : cases) {
-    write.Put(views_->family(kViewCases), *case_id, RenderCaseView(*state)).PermitUncheckedError();
-  }
-  std::vector<std::pair<std::string, std::array<char, 2>>> index;
-  index.reserve(cases.size());
-  for (const auto& [case_id, state] : cases) {
-    index.emplace_back(
-        CellCaseKey(state->report.cell, *case_id),
-        std::array<char, 2>{static_cast<char>(state->status), static_cast<char>(state->kind)});
-  }
-  std::stable_sort(index.begin(), index.end(),
-                   [](const auto& a, const auto& b) { return a.first < b.first; });
-  for (const auto& [key, value] : index) {
-    write.Put(views_->family(kViewCellCases), key, rocksdb::Slice(value.data(), value.size()))
-        .PermitUncheckedError();
-  }
-}
-
 void Projector::WriteEvictedCaseViews(rocksdb::WriteBatch& write) {
-  const auto evicted = cache_->TakeEvicted();
-  if (evicted.empty()) return;
-  std::vector<std::pair<const std::string*, const CaseState*>> cases;
-  for (const auto& [case_id, state] : evicted) cases.emplace_back(&case_id, &state);
-  WriteCaseViews(std::move(cases), write);
+  // Oldest first: of a case evicted twice, the later state is put later, and
+  // wins. (A rebuild's memtables sort at their flush, so the order of the
+  // keys costs nothing.)
+  for (const auto& [case_id, state] : cache_->TakeEvicted()) WriteCaseView(case_id, state, write);
 }
 
 Status Projector::IngestCaseViews(

@@ -175,9 +175,6 @@ class Projector {
   void Snapshot(Position at, Batch& batch);
   void WriteCaseView(const std::string& case_id, const CaseState& state,
                      rocksdb::WriteBatch& write) const;
-  // The same for many cases; of an id given twice, the later state wins.
-  void WriteCaseViews(std::vector<std::pair<const std::string*, const CaseState*>> cases,
-                      rocksdb::WriteBatch& write) const;
   // The same for the states a rebuild's cache pushed out unwritten.
   void WriteEvictedCaseViews(rocksdb::WriteBatch& write);
   // A rebuild's last case views (Finish): rendered on several threads

@@ -338,16 +338,10 @@ void Projector::WriteEvictedCaseViews(rocksdb::WriteBatch& write) {
 
 Status Projector::IngestCaseViews(
     std::vector<std::pair<const std::string*, const CaseState*>> cases) {
-  // Table files take strictly increasing keys: sort, and of an id given
-  // twice keep the later state (stable sort, then the last of each run).
-  std::stable_sort(cases.begin(), cases.end(),
-                   [](const auto& a, const auto& b) { return *a.first < *b.first; });
-  std::size_t kept = 0;
-  for (std::size_t i = 0; i < cases.size(); ++i) {
-    if (i + 1 < cases.size() && *cases[i + 1].first == *cases[i].first) continue;
-    cases[kept++] = cases[i];
-  }
-  cases.resize(kept);
+  if (cases.empty()) return Status::Ok();
+  // Table files take strictly increasing keys.
+  std::sort(cases.begin(), cases.end(),
+            [](const auto& a, const auto& b) { return *a.first < *b.first; });
   std::vector<std::pair<std::string, std::array<char, 2>>> index;
   index.reserve(cases.size());
   for (const auto& [case_id, state] : cases) {
@@ -359,15 +353,15 @@ Status Projector::IngestCaseViews(
             [](const auto& a, const auto& b) { return a.first < b.first; });
 
   // Part k of each sorted list goes to file k of its family: the files of a
-  // family do not overlap one another.
+  // family do not overlap one another, and none is empty (parts <= cases).
   const std::size_t parts =
-      std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1, kMaxRenderThreads);
+      std::min(cases.size(),
+               std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1, kMaxRenderThreads));
   auto file_of = [&](const char* family, std::size_t k) {
     return options_.path + "/rebuild-" + family + "-" + std::to_string(k) + ".sst";
   };
   auto write_part = [&](std::size_t k) -> Status {
     const std::size_t begin = cases.size() * k / parts, end = cases.size() * (k + 1) / parts;
-    if (begin == end) return Status::Ok();
     ASSIGN_OR_RETURN(auto views, views_->NewTableFile(kViewCases, file_of("cases", k)));
     for (std::size_t i = begin; i < end; ++i) {
       if (auto s = views->Put(*cases[i].first, RenderCaseView(*cases[i].second)); !s.ok()) {
@@ -403,7 +397,6 @@ Status Projector::IngestCaseViews(
   RETURN_IF_ERROR(written);
   std::vector<std::string> views_files, cells_files;
   for (std::size_t k = 0; k < parts; ++k) {
-    if (cases.size() * k / parts == cases.size() * (k + 1) / parts) continue;
     views_files.push_back(file_of("cases", k));
     cells_files.push_back(file_of("cell_cases", k));
   }
@@ -413,12 +406,9 @@ Status Projector::IngestCaseViews(
 
 Status Projector::Finish() {
   if (!options_.rebuild) return Status::Internal("Finish() is for a projector opened to rebuild");
-  // A case evicted and then cached again is written from the cache (later in
-  // the list, so its newer state wins).
-  const auto evicted = cache_->TakeEvicted();
+  // Every batch wrote the states its cache pushed out, so what is left
+  // unwritten is in the cache, one state per case.
   std::vector<std::pair<const std::string*, const CaseState*>> cases;
-  cases.reserve(evicted.size());
-  for (const auto& [case_id, state] : evicted) cases.emplace_back(&case_id, &state);
   cache_->ForEachUnwritten([&](const std::string& case_id, CachedCaseState& entry) {
     cases.emplace_back(&case_id, &entry.state);
     entry.unwritten = false;

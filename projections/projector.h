@@ -177,9 +177,8 @@ class Projector {
                      rocksdb::WriteBatch& write) const;
   // The same for the states a rebuild's cache pushed out unwritten.
   void WriteEvictedCaseViews(rocksdb::WriteBatch& write);
-  // A rebuild's last case views (Finish): rendered on several threads
-  // straight into table files, which are ingested; of an id given twice, the
-  // later state wins.
+  // A rebuild's last case views (Finish), one state per case: rendered on
+  // several threads straight into table files, which are ingested.
   Status IngestCaseViews(std::vector<std::pair<const std::string*, const CaseState*>> cases);
   // The case's state before `event`, in the cache (folded from its stream
   // on a miss); the pointer stays valid for the rest of the batch.

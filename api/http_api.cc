@@ -96,6 +96,7 @@ ErrorKind ErrorKindOf(StatusCode code) {
     case StatusCode::kUnavailable:
       return {http::status::service_unavailable, "unavailable"};
     case StatusCode::kOk:
+    case StatusCode::kWouldBlock:  // retried where reads may wait, never answered
     case StatusCode::kCorruption:
     case StatusCode::kInternal:
       break;
@@ -151,6 +152,13 @@ struct HttpApi::Call {
   // once the append is fsync'd (Handle blocks for it, HandleAsync does not).
   std::optional<PendingWrite> pending;
   bool created = false;  // the pending write answers 201 with the case id
+  // kCachedOnly (HandleAsync, on an I/O thread): Route reads nothing from
+  // storage; a case command that must read sets `must_read` and is routed
+  // again with kAllowed, where reads may wait.
+  StorageReads reads = StorageReads::kAllowed;
+  bool must_read = false;
+  bool parsed = false;    // segments and query filled, the request counted
+  bool admitted = false;  // `who` authenticated and admitted by the rate limiter
 
   std::string Query(const std::string& key) const {
     auto it = query.find(key);
@@ -242,9 +250,17 @@ HttpResponse HttpApi::Answer(const Result<WriteResult>& written, bool created, u
 }
 
 std::optional<HttpResponse> HttpApi::Start(Call& call) {
-  metrics_->requests.Increment();
-  Parse(call);
+  if (!call.parsed) {
+    metrics_->requests.Increment();
+    Parse(call);
+    call.parsed = true;
+  }
   auto routed = Route(call);
+  if (!routed.ok() && routed.status().code() == StatusCode::kWouldBlock &&
+      call.reads == StorageReads::kCachedOnly) {
+    call.must_read = true;
+    return std::nullopt;
+  }
   if (!routed.ok()) {
     metrics_->errors.Increment();
     return ErrorResponse(routed.status(), call.req.version(), call.req.keep_alive());
@@ -276,17 +292,35 @@ bool HttpApi::NeverBlocks(const HttpRequest& req) {
   return slashes == 2;
 }
 
-void HttpApi::HandleAsync(const HttpRequest& req, Continuation then,
+void HttpApi::HandleAsync(const HttpRequest& req, Continuation then, Continuation offload,
                           std::function<void(HttpResponse)> done) {
   const auto start = std::chrono::steady_clock::now();
-  Call call(req);
-  if (auto now = Start(call)) return done(std::move(*now));
-  service_->CommitAsync(
-      std::move(*call.pending), std::move(then),
-      [this, done = std::move(done), created = call.created, version = req.version(),
-       keep_alive = req.keep_alive(), start](Result<WriteResult> written) {
-        done(Answer(written, created, version, keep_alive, start));
-      });
+  auto call = std::make_shared<Call>(req);
+  call->reads = StorageReads::kCachedOnly;
+  if (auto now = Start(*call)) return done(std::move(*now));
+  auto commit = [this, call, then, offload, done, start] {
+    service_->CommitAsync(
+        std::move(*call->pending), then,
+        [this, done, created = call->created, version = call->req.version(),
+         keep_alive = call->req.keep_alive(), start](Result<WriteResult> written) {
+          done(Answer(written, created, version, keep_alive, start));
+        },
+        offload);
+  };
+  if (!call->must_read) return commit();
+  // Routed again where reads may wait (the token is not verified or
+  // admitted twice); the answer, or the append, from `then` as before.
+  Continuation away = offload;
+  away([this, call, then, done, commit = std::move(commit)] {
+    call->reads = StorageReads::kAllowed;
+    call->must_read = false;
+    std::optional<HttpResponse> now = Start(*call);
+    Continuation back = then;
+    back([call, done, commit, now = std::move(now)]() mutable {
+      if (now) return done(std::move(*now));
+      commit();
+    });
+  });
 }
 
 std::string QueryParameter(std::string_view target, std::string_view key) {
@@ -352,7 +386,10 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
   if (s.size() < 2 || s[0] != "api" || s[1] != "v1") return Status::NotFound("no such route");
 
   // Everything under /api/v1 needs a token.
-  ASSIGN_OR_RETURN(call.who, Authenticate(req, call.Query("token")));
+  if (!call.admitted) {
+    ASSIGN_OR_RETURN(call.who, Authenticate(req, call.Query("token")));
+    call.admitted = true;
+  }
   const Principal& who = call.who;
   if (who.role == Role::kAuditor && method == http::verb::get) {
     // Every audit read is itself recorded, before it is answered.
@@ -383,7 +420,7 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
   };
   // The case, in the caller's scope, or the error to give.
   auto scoped_case = [&](const std::string& id, Position at) -> Result<CaseState> {
-    ASSIGN_OR_RETURN(CaseState state, service_->LoadCase(id, at));
+    ASSIGN_OR_RETURN(CaseState state, service_->LoadCase(id, at, call.reads));
     if (!state.exists) return Status::NotFound("no case " + id);
     if (!InScope(who, state.report.cell)) {
       return Status::PermissionDenied("case " + id + " is outside your cells");
@@ -400,7 +437,7 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
       if (cell && !InScope(who, *cell)) {
         return Status::PermissionDenied("cell " + *cell + " is outside your cells");
       }
-      ASSIGN_OR_RETURN(call.pending, service_->BeginReport(who.sub, req.body(), key));
+      ASSIGN_OR_RETURN(call.pending, service_->BeginReport(who.sub, req.body(), key, call.reads));
       call.created = true;
       return HttpResponse();  // answered once call.pending is written
     }
@@ -491,7 +528,8 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
             who.role != Role::kOperator) {
           return Status::PermissionDenied("escalation to tier 3 is a supervisor's decision");
         }
-        ASSIGN_OR_RETURN(call.pending, service_->BeginAct(who.sub, id, s[4], req.body(), key));
+        ASSIGN_OR_RETURN(call.pending,
+                         service_->BeginAct(who.sub, id, s[4], req.body(), key, call.reads));
         return HttpResponse();  // answered once call.pending is written
       }
     }

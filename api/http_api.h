@@ -11,10 +11,11 @@
 //
 // Thread-safety: Handle() and HandleAsync() are safe from any number of
 // threads at once. Handle() may block on an fsync, so the server calls it
-// off its I/O threads; HandleAsync() never waits on one, and the server runs
-// the requests NeverBlocks() names (the case commands) with it, on the I/O
-// threads, so that their appends join a group commit without parking a
-// thread each.
+// off its I/O threads; HandleAsync() never waits on one nor reads storage
+// on its caller's thread, and the server runs the requests NeverBlocks()
+// names (the case commands) with it, on the I/O threads, so that their
+// appends join a group commit without parking a thread each, and a case
+// that must be read from disk waits on a worker, not on an I/O thread.
 #pragma once
 
 #include <boost/beast/http.hpp>
@@ -79,7 +80,11 @@ class HttpApi {
   // The same answer, given to `done` once any write is fsync'd; `then` runs
   // what follows an append (engine/case_service.h, CommitAsync) and the
   // call of `done`. `request` must stay alive until `done` is called.
-  void HandleAsync(const HttpRequest& request, Continuation then,
+  // Neither the caller's thread nor `then` ever reads storage: a command
+  // that must (a case not in the case cache, an Idempotency-Key to look up,
+  // a lost race to decide again) is routed again through `offload`, onto
+  // threads that may wait, and comes back through `then`.
+  void HandleAsync(const HttpRequest& request, Continuation then, Continuation offload,
                    std::function<void(HttpResponse)> done);
   // True for the requests HandleAsync answers without blocking its caller
   // (reads and decisions only, then an asynchronous append): POST

@@ -99,6 +99,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
           [self](std::function<void()> work) {
             asio::post(self->stream_.get_executor(), std::move(work));
           },
+          [self](std::function<void()> work) { asio::post(*self->workers_, std::move(work)); },
           [self, request](HttpResponse res) {
             self->Write(std::make_shared<HttpResponse>(std::move(res)));
           });
@@ -261,10 +262,12 @@ void HttpServer::Stop() {
       if (auto session = weak.lock()) session->Shut();
     }
   }
-  workers_.join();  // requests in flight finish (their writes are fsync'd)
-  // Their answers are written on the sessions' strands; then each session
-  // closes, and the io threads run out of work. A peer that will not read
-  // its answer gets the write timeout, and after that the io_context stops.
+  // Requests in flight finish (their writes are fsync'd), on the workers or
+  // on the strands (a case command may still hand a step to the workers, so
+  // they stay until the sessions are gone). Their answers are written on the
+  // sessions' strands; then each session closes, and the io threads run out
+  // of work. A peer that will not read its answer gets the write timeout,
+  // and after that the io_context stops.
   const auto deadline = std::chrono::steady_clock::now() + options_.request_timeout;
   while (std::chrono::steady_clock::now() < deadline) {
     bool open = false;
@@ -276,6 +279,7 @@ void HttpServer::Stop() {
     if (!open) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
+  workers_.join();
   work_.reset();
   io_.stop();
   for (auto& t : threads_) t.join();

@@ -47,10 +47,13 @@ void CaseCache::Keep(Cached cached) {
   }
 }
 
-Result<CaseState> CaseCache::Load(std::string_view case_id) {
+Result<CaseState> CaseCache::Load(std::string_view case_id, StorageReads reads) {
   const Cached cached = Find(case_id);
   if (cached.state && store_->LastChangeBound(CaseStream(case_id)) <= cached.fresh_as_of) {
     return *cached.state;  // nothing was written to the stream since
+  }
+  if (reads == StorageReads::kCachedOnly) {
+    return Status(StatusCode::kWouldBlock, "case " + std::string(case_id) + " must be read");
   }
   // Read before the fold: every event up to here is published, so the fold
   // reads it.

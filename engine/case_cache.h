@@ -32,6 +32,12 @@
 
 namespace casegrid {
 
+// Whether a call may wait on a storage read (a RocksDB point read or short
+// scan, which may go to disk). kCachedOnly: a call that would have to read
+// fails with kWouldBlock instead, having changed nothing — for threads that
+// serve many connections and must never wait on a disk.
+enum class StorageReads { kAllowed, kCachedOnly };
+
 class CaseCache {
  public:
   // `store` is not owned and must outlive the cache. capacity 0 caches
@@ -42,8 +48,9 @@ class CaseCache {
 
   // The case with every published event of its stream folded in; a state
   // with !exists for a case that has none. kCorruption if an event does not
-  // decode.
-  Result<CaseState> Load(std::string_view case_id);
+  // decode. kCachedOnly: kWouldBlock unless the cache holds the case and
+  // nothing was written to its stream since (no I/O).
+  Result<CaseState> Load(std::string_view case_id, StorageReads reads = StorageReads::kAllowed);
 
   // Keeps `state` (a fold of its stream's first state.version events, e.g.
   // the state a command decided on plus the events it just appended), which

@@ -52,8 +52,12 @@ Result<std::unique_ptr<CaseService>> CaseService::Open(EventStore* store,
   return service;
 }
 
-Result<CaseState> CaseService::LoadCase(std::string_view case_id, Position as_of) const {
-  if (as_of == UINT64_MAX) return cases_.Load(case_id);
+Result<CaseState> CaseService::LoadCase(std::string_view case_id, Position as_of,
+                                        StorageReads reads) const {
+  if (as_of == UINT64_MAX) return cases_.Load(case_id, reads);
+  if (reads == StorageReads::kCachedOnly) {
+    return Status(StatusCode::kWouldBlock, "a past state of a case must be read");
+  }
   return FoldCase(*store_, case_id, as_of);
 }
 
@@ -105,8 +109,12 @@ void CaseService::RememberFold(const std::string& stream, const CaseState& base,
 
 // The first answer to a command carrying `key`, if it was already written.
 static Result<std::optional<WriteResult>> Replay(const EventStore& store, std::string_view actor,
-                                                 std::string_view key) {
+                                                 std::string_view key,
+                                                 StorageReads reads = StorageReads::kAllowed) {
   if (key.empty()) return std::optional<WriteResult>();
+  if (reads == StorageReads::kCachedOnly) {
+    return Status(StatusCode::kWouldBlock, "an Idempotency-Key must be looked up");
+  }
   ASSIGN_OR_RETURN(auto position, store.PositionOfEventId(IdempotentEventId(actor, key, 0)));
   if (!position) return std::optional<WriteResult>();
   ASSIGN_OR_RETURN(RecordedEvent first, store.ReadAt(*position));
@@ -121,11 +129,14 @@ static Result<std::optional<WriteResult>> Replay(const EventStore& store, std::s
   return std::optional<WriteResult>(FromAppend(first.stream, r));
 }
 
-Result<std::string> CaseService::NextCaseId(std::int64_t now) {
+Result<std::string> CaseService::NextCaseId(std::int64_t now, StorageReads reads) {
   const std::string day = DayOf(now);
   std::lock_guard l(ids_mu_);
   auto it = last_sequence_.find(day);
   if (it == last_sequence_.end()) {
+    if (reads == StorageReads::kCachedOnly) {
+      return Status(StatusCode::kWouldBlock, "the day's last case id must be read");
+    }
     ASSIGN_OR_RETURN(std::string last, store_->LastStreamWithPrefix("case/C-" + day + "-"));
     std::uint32_t seq = 0;
     if (!last.empty()) seq = static_cast<std::uint32_t>(std::stoul(last.substr(last.size() - 6)));
@@ -140,7 +151,8 @@ Result<std::string> CaseService::NextCaseId(std::int64_t now) {
 }
 
 Result<PendingWrite> CaseService::BeginReport(std::string_view actor, std::string_view body,
-                                              std::string_view idempotency_key) {
+                                              std::string_view idempotency_key,
+                                              StorageReads reads) {
   ASSIGN_OR_RETURN(CommandBody split, SplitCommandBody(body));
   if (split.expected_version && *split.expected_version != 0) {
     return Status::InvalidArgument("expected_version: a new case has no version yet");
@@ -159,14 +171,14 @@ Result<PendingWrite> CaseService::BeginReport(std::string_view actor, std::strin
   if (!grid_.HasCell(w.report.cell)) {
     return Status::InvalidArgument("cell: " + w.report.cell + " is not a defined cell");
   }
-  ASSIGN_OR_RETURN(w.answer, Replay(*store_, actor, idempotency_key));
-  if (!w.answer) RETURN_IF_ERROR(Decide(w));
+  ASSIGN_OR_RETURN(w.answer, Replay(*store_, actor, idempotency_key, reads));
+  if (!w.answer) RETURN_IF_ERROR(Decide(w, reads));
   return w;
 }
 
 Result<PendingWrite> CaseService::BeginAct(std::string_view actor, std::string_view case_id,
                                            std::string_view action_name, std::string_view body,
-                                           std::string_view idempotency_key) {
+                                           std::string_view idempotency_key, StorageReads reads) {
   const auto action = ParseCaseAction(action_name);
   if (!action) return Status::NotFound("no action " + std::string(action_name));
   PendingWrite w;
@@ -175,29 +187,29 @@ Result<PendingWrite> CaseService::BeginAct(std::string_view actor, std::string_v
   w.idempotency_key = std::string(idempotency_key);
   w.action = *action;
   ASSIGN_OR_RETURN(w.split, SplitCommandBody(body));
-  ASSIGN_OR_RETURN(w.answer, Replay(*store_, actor, idempotency_key));
+  ASSIGN_OR_RETURN(w.answer, Replay(*store_, actor, idempotency_key, reads));
   if (w.answer) {
     if (w.answer->case_id != case_id) {
       return Status::Conflict("Idempotency-Key was used for another case");
     }
     return w;
   }
-  RETURN_IF_ERROR(Decide(w));
+  RETURN_IF_ERROR(Decide(w, reads));
   return w;
 }
 
-Status CaseService::Decide(PendingWrite& w) {
+Status CaseService::Decide(PendingWrite& w, StorageReads reads) {
   if (w.intake) {
     const std::int64_t now = options_.clock->NowMillis();
     const DecisionContext ctx{w.actor, now, &options_.policy};
-    ASSIGN_OR_RETURN(w.case_id, NextCaseId(now));
+    ASSIGN_OR_RETURN(w.case_id, NextCaseId(now, reads));
     w.base = CaseState();
     w.events = DecideIntake(w.report, ctx);
     w.request = MakeRequest(CaseStream(w.case_id), ExpectedVersion::NoStream(), w.actor, w.events,
                             w.idempotency_key);
     return Status::Ok();
   }
-  ASSIGN_OR_RETURN(w.base, LoadCase(w.case_id));
+  ASSIGN_OR_RETURN(w.base, LoadCase(w.case_id, UINT64_MAX, reads));
   if (!w.base.exists) return Status::NotFound("no case " + w.case_id);
   if (w.split.expected_version && *w.split.expected_version != w.base.version) {
     return Status::Conflict("case " + w.case_id + " is at version " +
@@ -212,7 +224,7 @@ Status CaseService::Decide(PendingWrite& w) {
   return Status::Ok();
 }
 
-Status CaseService::Finish(PendingWrite& w, Result<AppendResult> appended) {
+Status CaseService::Finish(PendingWrite& w, Result<AppendResult> appended, StorageReads reads) {
   if (w.answer) return Status::Ok();
   const std::string stream = CaseStream(w.case_id);
   if (appended.ok()) {
@@ -221,6 +233,9 @@ Status CaseService::Finish(PendingWrite& w, Result<AppendResult> appended) {
     return Status::Ok();
   }
   if (appended.status().code() != StatusCode::kConflict) return appended.status();
+  if (reads == StorageReads::kCachedOnly) {
+    return Status(StatusCode::kWouldBlock, "a lost race is decided again from the log");
+  }
   // Either a retry of this key won the race, or (intake) the id was taken by
   // a raw append, or someone else changed the case since it was read.
   ASSIGN_OR_RETURN(w.answer, Replay(*store_, w.actor, w.idempotency_key));
@@ -233,7 +248,7 @@ Status CaseService::Finish(PendingWrite& w, Result<AppendResult> appended) {
     // "this action now", decided again a few times.
     return appended.status();
   }
-  return Decide(w);
+  return Decide(w, StorageReads::kAllowed);
 }
 
 Result<WriteResult> CaseService::Commit(PendingWrite w) {
@@ -241,24 +256,44 @@ Result<WriteResult> CaseService::Commit(PendingWrite w) {
   return std::move(*w.answer);
 }
 
-void CaseService::CommitAsync(PendingWrite write, Continuation then, WriteDone done) {
-  CommitStep(std::make_shared<PendingWrite>(std::move(write)), std::move(then), std::move(done));
+void CaseService::CommitAsync(PendingWrite write, Continuation then, WriteDone done,
+                              Continuation offload) {
+  CommitStep(std::make_shared<PendingWrite>(std::move(write)), std::move(then), std::move(done),
+             std::move(offload));
 }
 
-void CaseService::CommitStep(std::shared_ptr<PendingWrite> w, Continuation then, WriteDone done) {
+void CaseService::CommitStep(std::shared_ptr<PendingWrite> w, Continuation then, WriteDone done,
+                             Continuation offload) {
   if (w->answer) return done(std::move(*w->answer));
   AppendRequest request = std::move(w->request);
-  store_->AppendAsync(std::move(request), [this, w, then = std::move(then),
-                                           done = std::move(done)](Result<AppendResult> r) mutable {
-    // On the committer thread: hand everything else to `then` (which goes
-    // along, for a write decided again).
-    Continuation run = then;
-    run([this, w = std::move(w), then = std::move(then), done = std::move(done),
-         r = std::move(r)]() mutable {
-      if (Status s = Finish(*w, std::move(r)); !s.ok()) return done(s);
-      CommitStep(std::move(w), std::move(then), std::move(done));
-    });
-  });
+  store_->AppendAsync(
+      std::move(request), [this, w, then = std::move(then), done = std::move(done),
+                           offload = std::move(offload)](Result<AppendResult> r) mutable {
+        // On the committer thread: hand everything else to `then` (which goes
+        // along, for a write decided again).
+        Continuation run = then;
+        run([this, w = std::move(w), then = std::move(then), done = std::move(done),
+             offload = std::move(offload), r = std::move(r)]() mutable {
+          const StorageReads reads = offload ? StorageReads::kCachedOnly : StorageReads::kAllowed;
+          Status s = Finish(*w, r, reads);
+          if (s.code() != StatusCode::kWouldBlock) {
+            if (!s.ok()) return done(s);
+            return CommitStep(std::move(w), std::move(then), std::move(done), std::move(offload));
+          }
+          // Finish must read: again where reads may wait, then back to `then`.
+          Continuation away = offload;
+          away([this, w = std::move(w), then = std::move(then), done = std::move(done),
+                offload = std::move(offload), r = std::move(r)]() mutable {
+            Status read = Finish(*w, std::move(r), StorageReads::kAllowed);
+            Continuation back = then;
+            back([this, w = std::move(w), then = std::move(then), done = std::move(done),
+                  offload = std::move(offload), read = std::move(read)]() mutable {
+              if (!read.ok()) return done(read);
+              CommitStep(std::move(w), std::move(then), std::move(done), std::move(offload));
+            });
+          });
+        });
+      });
 }
 
 Result<WriteResult> CaseService::Report(std::string_view actor, std::string_view body,

@@ -99,22 +99,35 @@ class CaseService {
 
   // Report and Act in three steps, for callers that append without
   // blocking (see PendingWrite). Begin* fail with the same errors as Report
-  // and Act, before anything is appended.
+  // and Act, before anything is appended. With StorageReads::kCachedOnly
+  // they read nothing from storage: a command that would have to (a case
+  // not in the case cache or changed since, an Idempotency-Key to look up,
+  // the first case id of a day) fails with kWouldBlock after the checks that
+  // need no read, and is to be begun again where reads may wait.
   Result<PendingWrite> BeginReport(std::string_view actor, std::string_view body,
-                                   std::string_view idempotency_key);
+                                   std::string_view idempotency_key,
+                                   StorageReads reads = StorageReads::kAllowed);
   Result<PendingWrite> BeginAct(std::string_view actor, std::string_view case_id,
                                 std::string_view action, std::string_view body,
-                                std::string_view idempotency_key);
+                                std::string_view idempotency_key,
+                                StorageReads reads = StorageReads::kAllowed);
   // Takes the outcome of appending `write.request`: sets write.answer, or
   // leaves a new request to append (a lost race, decided again), or returns
-  // the error to answer with.
-  Status Finish(PendingWrite& write, Result<AppendResult> appended);
+  // the error to answer with. kCachedOnly: a lost race (which must read) is
+  // kWouldBlock with `write` unchanged; call again with kAllowed.
+  Status Finish(PendingWrite& write, Result<AppendResult> appended,
+                StorageReads reads = StorageReads::kAllowed);
   // Appends `write` with a blocking EventStore::Append until Finish answers it.
   Result<WriteResult> Commit(PendingWrite write);
   // Appends `write` with EventStore::AppendAsync until it is answered, and
   // calls `done` once with the answer. Every step after an append (Finish,
   // a new decision, `done`) runs through `then`, off the committer thread.
-  void CommitAsync(PendingWrite write, Continuation then, WriteDone done);
+  // With `offload`, the steps run through `then` read nothing from storage:
+  // one that must (deciding again after a lost race) runs through `offload`
+  // instead, and what follows it through `then` again. So a server can run
+  // `then` on its I/O threads and `offload` on threads that may wait.
+  void CommitAsync(PendingWrite write, Continuation then, WriteDone done,
+                   Continuation offload = nullptr);
 
   // POST /api/v1/grid/cells: body {"cell", "name"} (level derived from depth).
   Result<WriteResult> DefineCell(std::string_view actor, std::string_view body,
@@ -144,7 +157,10 @@ class CaseService {
   // The case folded from its events with positions <= as_of; the latest
   // state (as_of the default) comes from the case cache plus the events
   // after the cached version.
-  Result<CaseState> LoadCase(std::string_view case_id, Position as_of = UINT64_MAX) const;
+  // kCachedOnly: kWouldBlock unless the latest state is in the case cache
+  // and current (as_of must be the default).
+  Result<CaseState> LoadCase(std::string_view case_id, Position as_of = UINT64_MAX,
+                             StorageReads reads = StorageReads::kAllowed) const;
 
   const GridDirectory& grid() const { return grid_; }
   EventStore& store() const { return *store_; }
@@ -160,9 +176,11 @@ class CaseService {
                                    std::string_view idempotency_key);
   // Decides `write` against the case as it is now (BeginReport: a new case
   // id), filling its request, base and events.
-  Status Decide(PendingWrite& write);
-  // One append of CommitAsync, and what follows it through `then`.
-  void CommitStep(std::shared_ptr<PendingWrite> write, Continuation then, WriteDone done);
+  Status Decide(PendingWrite& write, StorageReads reads);
+  // One append of CommitAsync, and what follows it through `then` (and
+  // `offload`, see CommitAsync).
+  void CommitStep(std::shared_ptr<PendingWrite> write, Continuation then, WriteDone done,
+                  Continuation offload);
 
   // Appends `events` to `stream`. With `base` (the case state they were
   // decided on), a successful append also leaves base plus the events in the
@@ -175,7 +193,7 @@ class CaseService {
   // right after base's version (not when deduplicated, or after others).
   void RememberFold(const std::string& stream, const CaseState& base, const AppendResult& appended,
                     const std::vector<CaseEventData>& events);
-  Result<std::string> NextCaseId(std::int64_t now);
+  Result<std::string> NextCaseId(std::int64_t now, StorageReads reads);
   Result<WriteResult> RecordDeadlineFact(std::string_view case_id, DeadlineKind deadline,
                                          std::int64_t due_at, bool warning);
   Result<WriteResult> AppendGrid(std::string_view actor, const std::string& cell,

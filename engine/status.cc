@@ -22,6 +22,8 @@ std::string_view StatusCodeName(StatusCode code) {
       return "too_large";
     case StatusCode::kUnavailable:
       return "unavailable";
+    case StatusCode::kWouldBlock:
+      return "would_block";
     case StatusCode::kCorruption:
       return "corruption";
     case StatusCode::kInternal:

@@ -35,6 +35,9 @@ enum class StatusCode {
   kTooLarge,
   kRateLimited,
   kUnavailable,
+  // A call told not to wait on storage (StorageReads::kCachedOnly) would
+  // have had to read; it changed nothing. Never an answer to a client.
+  kWouldBlock,
   kCorruption,
   kInternal,
 };

@@ -41,6 +41,28 @@ TEST_F(CaseCacheTest, AStaleEntryPicksUpWhatOthersWrote) {
   EXPECT_EQ(*loaded, *folded);
 }
 
+TEST_F(CaseCacheTest, CachedOnlyAnswersWithoutReadingOrSaysItMustRead) {
+  const std::string id = NewCase();
+  CaseCache cache(store_.get(), 64);
+  // Not cached: a read would be needed.
+  auto cold = cache.Load(id, StorageReads::kCachedOnly);
+  EXPECT_EQ(cold.status().code(), StatusCode::kWouldBlock) << cold.status().ToString();
+  EXPECT_EQ(cache.size(), 0u);
+  ASSERT_TRUE(cache.Load(id).ok());
+  auto warm = cache.Load(id, StorageReads::kCachedOnly);
+  ASSERT_TRUE(warm.ok()) << warm.status().ToString();
+  EXPECT_EQ(warm->version, 1u);
+  // Another writer moved the case on: the entry is stale, so it must read again.
+  Must(Act(id, "assign", R"({"assignee":"officer-7"})"));
+  EXPECT_EQ(cache.Load(id, StorageReads::kCachedOnly).status().code(), StatusCode::kWouldBlock);
+  auto read = cache.Load(id);
+  ASSERT_TRUE(read.ok());
+  EXPECT_EQ(read->version, 2u);
+  auto again = cache.Load(id, StorageReads::kCachedOnly);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, *read);
+}
+
 TEST_F(CaseCacheTest, UnknownCasesAreNotKept) {
   CaseCache cache(store_.get(), 64);
   auto loaded = cache.Load("C-20261122-999999");

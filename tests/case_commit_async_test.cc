@@ -3,6 +3,7 @@
 // step after an append handed to the caller's continuation.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -60,14 +61,31 @@ class TestLoop {
 
 class CaseCommitAsyncTest : public testing::CaseTest {
  protected:
-  Result<WriteResult> Commit(Result<PendingWrite> pending) {
+  // With `offload`, the steps through `then` must not read (CommitAsync).
+  Result<WriteResult> Commit(Result<PendingWrite> pending, bool offload = false) {
     if (!pending.ok()) return pending.status();
     std::optional<Result<WriteResult>> done;
-    service_->CommitAsync(std::move(pending).value(), loop_.Then(),
-                          [&done](Result<WriteResult> r) { done = std::move(r); });
-    return loop_.RunUntil(done);
+    Continuation away;
+    if (offload) {
+      away = [this](std::function<void()> work) {
+        ++offloaded_;
+        away_.Then()(std::move(work));
+      };
+    }
+    service_->CommitAsync(
+        std::move(pending).value(), loop_.Then(),
+        [&done](Result<WriteResult> r) { done = std::move(r); }, away);
+    // The offloaded work runs on a thread of its own, as on a server's workers.
+    std::optional<Result<WriteResult>> stop;
+    std::thread worker([&] { (void)away_.RunUntil(stop); });
+    auto answer = loop_.RunUntil(done);
+    away_.Then()([&stop] { stop = Status::Ok(); });  // set on the worker's own thread
+    worker.join();
+    return answer;
   }
   TestLoop loop_;
+  TestLoop away_;
+  std::atomic<int> offloaded_{0};
 };
 
 TEST_F(CaseCommitAsyncTest, IntakeAndActionsAnswerAsTheBlockingOnesDo) {
@@ -137,6 +155,65 @@ TEST_F(CaseCommitAsyncTest, ARepeatedKeyIsAnsweredWithoutAnAppend) {
   const std::string other = NewCase();
   EXPECT_EQ(service_->BeginAct("officer-7", other, "note", R"({"text":"a"})", "k1").status().code(),
             StatusCode::kConflict);
+}
+
+TEST_F(CaseCommitAsyncTest, CachedOnlyBeginsReadNothingAndSayWhenTheyMust) {
+  const std::string id = NewCase();
+  // A fresh service has an empty case cache and knows no day's last case id.
+  OpenService();
+  const Position head = store_->Head().position;
+  // Checks that need no read still answer at once.
+  EXPECT_EQ(service_->BeginAct("officer-7", id, "fly", "{}", "", StorageReads::kCachedOnly)
+                .status()
+                .code(),
+            StatusCode::kNotFound);
+  EXPECT_EQ(service_->BeginReport("o", ReportBody("santai/nowhere"), "", StorageReads::kCachedOnly)
+                .status()
+                .code(),
+            StatusCode::kInvalidArgument);
+  // The rest must read: the case, the day's last id, an Idempotency-Key.
+  EXPECT_EQ(
+      service_->BeginAct("officer-7", id, "note", R"({"text":"a"})", "", StorageReads::kCachedOnly)
+          .status()
+          .code(),
+      StatusCode::kWouldBlock);
+  EXPECT_EQ(service_->BeginReport("officer-7", ReportBody(), "", StorageReads::kCachedOnly)
+                .status()
+                .code(),
+            StatusCode::kWouldBlock);
+  EXPECT_EQ(store_->Head().position, head);  // nothing written
+  // Begun where reads may wait, the case is cached; then it needs no read.
+  auto first = Commit(service_->BeginAct("officer-7", id, "note", R"({"text":"a"})", ""), true);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  auto second = Commit(
+      service_->BeginAct("officer-7", id, "note", R"({"text":"b"})", "", StorageReads::kCachedOnly),
+      true);
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_EQ(second->version, 3u);
+  EXPECT_EQ(offloaded_, 0);  // nothing had to be read
+  EXPECT_EQ(
+      service_
+          ->BeginAct("officer-7", id, "note", R"({"text":"c"})", "k9", StorageReads::kCachedOnly)
+          .status()
+          .code(),
+      StatusCode::kWouldBlock);
+  EXPECT_EQ(store_->Head().position, head + 2);
+}
+
+TEST_F(CaseCommitAsyncTest, WithOffloadALostRaceIsDecidedAgainWhereReadsMayWait) {
+  const std::string id = NewCase();
+  auto pending = service_->BeginAct("officer-7", id, "note", R"({"text":"first"})", "",
+                                    StorageReads::kCachedOnly);
+  ASSERT_TRUE(pending.ok()) << pending.status().ToString();
+  Must(Act(id, "note", R"({"text":"second"})"));
+  auto written = Commit(std::move(pending), true);
+  ASSERT_TRUE(written.ok()) << written.status().ToString();
+  EXPECT_EQ(written->version, 3u);
+  EXPECT_EQ(Load(id).version, 3u);
+  // The conflict came back through `then`, was decided again through the
+  // offload, and came back through `then` for the second append's answer.
+  EXPECT_EQ(offloaded_, 1);
+  EXPECT_EQ(loop_.steps(), 3);
 }
 
 }  // namespace

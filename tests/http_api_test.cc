@@ -238,6 +238,29 @@ TEST_F(RateLimitedHttpApiTest, TooManyRequestsFromOneTokenGet429AndOthersDoNot) 
   EXPECT_EQ(Send(http::verb::get, "/api/v1/alerts", busy).status, 200u);
 }
 
+TEST_F(RateLimitedHttpApiTest, CommandsThatMustReadAreRoutedAgainOffTheIoThreadsAndAdmittedOnce) {
+  // A case the server's case cache has never seen (written by another
+  // service on the same log), and an intake while the server does not know
+  // the day's last case id: both must read, so each is routed again on a
+  // worker — and still counts as one request against the token's rate.
+  CaseServiceOptions options;
+  options.clock = &clock_;
+  auto other = CaseService::Open(store_.get(), options);
+  ASSERT_TRUE(other.ok());
+  auto written = (*other)->Report("officer-7", testing::ReportBody(), "");
+  ASSERT_TRUE(written.ok()) << written.status().ToString();
+  const std::string busy = Token("busy-1", Role::kOfficer);
+  auto noted = Send(http::verb::post, "/api/v1/cases/" + written->case_id + "/note", busy,
+                    R"({"text":"a"})");
+  EXPECT_EQ(noted.status, 200u) << noted.body;
+  EXPECT_EQ(At(noted.body, "/version"), "2");
+  auto reported = Send(http::verb::post, "/api/v1/cases", busy, testing::ReportBody());
+  EXPECT_EQ(reported.status, 201u) << reported.body;
+  EXPECT_EQ(At(reported.body, "/case_id"), "\"C-20261122-000002\"");
+  EXPECT_EQ(Send(http::verb::get, "/api/v1/alerts", busy).status, 200u);
+  EXPECT_EQ(Send(http::verb::get, "/api/v1/alerts", busy).status, 429u);
+}
+
 TEST(RateLimiterTest, RefillsAtItsRateUpToTheBurst) {
   RateLimiter limiter(2, 2);
   EXPECT_TRUE(limiter.Admit("a", 0).ok());

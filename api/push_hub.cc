@@ -455,23 +455,44 @@ void PushHub::Setup(std::shared_ptr<Sub> sub, std::optional<Position> after) {
   // Register: from here on every batch reaches the subscription. First let
   // the views reach what was committed before this subscribe (briefly), so
   // that a snapshot shows the writes its client already saw answered.
+  auto wait_for_head = [&](std::unique_lock<std::mutex>& l) {
+    dispatched_cv_.wait_for(l, std::chrono::seconds(2),
+                            [&] { return dispatched_ >= head || stopped_; });
+  };
+  // A case channel's feed starts from the case as of the registration. It
+  // is folded from the log here, outside the hub's lock, which every batch
+  // takes: as of what was dispatched so far, and under the lock only the
+  // events the case gained meanwhile, if any (usually none: the store's
+  // LastChangeBound says so without a read).
+  std::optional<CaseState> folded;
+  Position folded_at = 0;
+  if (sub->kind == ChannelKind::kCase) {
+    {
+      std::unique_lock l(mu_);
+      wait_for_head(l);
+      folded_at = dispatched_;
+    }
+    auto state = FoldCase(service_->store(), sub->target, folded_at);
+    if (!state.ok()) return refuse(state.status());
+    folded = std::move(*state);
+  }
   Position registered_at = 0;
   Status feed_status = Status::Ok();
   {
     std::unique_lock l(mu_);
-    dispatched_cv_.wait_for(l, std::chrono::seconds(2),
-                            [&] { return dispatched_ >= head || stopped_; });
+    wait_for_head(l);
     if (sub->removed) return;
     registered_at = dispatched_;
     if (sub->kind == ChannelKind::kCase) {
       auto feed = case_feeds_.find(sub->target);
       if (feed == case_feeds_.end()) {
-        auto state = FoldCase(service_->store(), sub->target, registered_at);
-        if (!state.ok()) {
-          feed_status = state.status();
-        } else {
+        if (registered_at > folded_at &&
+            service_->store().LastChangeBound(CaseStream(sub->target)) > folded_at) {
+          feed_status = FoldCaseOnto(service_->store(), sub->target, registered_at, &*folded);
+        }
+        if (feed_status.ok()) {
           auto made = std::make_unique<CaseFeed>();
-          made->state = std::move(*state);
+          made->state = std::move(*folded);
           feed = case_feeds_.emplace(sub->target, std::move(made)).first;
         }
       }

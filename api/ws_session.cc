@@ -249,6 +249,9 @@ void WsSession::End() {
     queued_bytes_ = 0;
     drained_.clear();
   }
+  // Nothing more is sent: a shutdown that comes after this does not start a
+  // close handshake (and its timer) with a peer that is already gone.
+  open_ = false;
   close_timer_.cancel();
   hub_->Drop(this);
   metrics_->ws_connections_open.Decrement();

@@ -4,6 +4,8 @@
 // and 1001 on shutdown.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <string>
 #include <thread>
 
 #include "tests/http_api_fixture.h"
@@ -12,6 +14,7 @@
 namespace casegrid {
 namespace {
 
+using testing::At;
 using testing::PushedMessage;
 using testing::ReportBody;
 namespace http = boost::beast::http;
@@ -118,6 +121,38 @@ TEST_F(PushTest, CaseChannelCarriesEachEventWithTheViewAfterIt) {
   // The resume replays the same views, event by event.
   EXPECT_NE(Expect(*other, "event").raw.find("\"state\":\"assigned\""), std::string::npos);
   EXPECT_NE(Expect(*other, "event").raw.find("\"state\":\"in_progress\""), std::string::npos);
+}
+
+TEST_F(PushTest, ACaseSubscribedWhileItIsWrittenGetsItsStateThenEveryLaterEventOnce) {
+  // Each subscriber is the case's only one, so each starts the case's feed
+  // (folded from the log outside the hub's lock, then caught up under it)
+  // while notes keep coming: its snapshot is the case at the subscription's
+  // position, and each event after it carries the next version, once.
+  const std::string id = NewCase();
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    while (!stop) Must(Act(id, "note", R"({"text":"busy"})"));
+  });
+  for (int round = 0; round < 12; ++round) {
+    auto c = Open(Operator());
+    c->Send(SubscribeOp(1, "case/" + id));
+    auto subscribed = Expect(*c, "subscribed");
+    ASSERT_EQ(subscribed.type, "subscribed") << subscribed.raw;
+    std::int64_t version = std::stoll(At(subscribed.raw, "/snapshot/version"));
+    EXPECT_LE(std::stoull(At(subscribed.raw, "/snapshot/position")), subscribed.position);
+    Position last = subscribed.position;
+    for (int i = 0; i < 3; ++i) {
+      auto event = Expect(*c, "event");
+      ASSERT_EQ(event.type, "event") << event.raw;
+      EXPECT_GT(event.position, last) << "a duplicate";
+      EXPECT_EQ(std::stoll(At(event.raw, "/view/version")), version + 1) << "a gap" << event.raw;
+      EXPECT_EQ(At(event.raw, "/view/position"), std::to_string(event.position));
+      version = std::stoll(At(event.raw, "/view/version"));
+      last = event.position;
+    }
+  }
+  stop = true;
+  writer.join();
 }
 
 TEST_F(PushTest, CellDashboardAndAlertsChannels) {
@@ -368,6 +403,55 @@ TEST_F(PushLimitsTest, ShutdownClosesWith1001) {
   std::thread stop([&] { server_->Stop(); });
   EXPECT_EQ(c->WaitClosed(), 1001);
   stop.join();
+}
+
+// A session whose peer vanished (its read failed, so it ended) but that is
+// still alive when the server shuts down — e.g. its read handler is still
+// running — must not start a close handshake with nobody: the handshake's
+// timer would hold it, and Stop, for the whole close_timeout.
+TEST_F(PushTest, ASessionWhosePeerIsGoneStartsNoCloseHandshakeOnShutdown) {
+  asio::io_context io;
+  tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  tcp::socket client(io);
+  client.connect(acceptor.local_endpoint());
+  WsOptions options;
+  options.close_timeout = std::chrono::hours(1);
+  const auto open_before = metrics_.ws_connections_open.Value();
+  auto session =
+      std::make_shared<WsSession>(acceptor.accept(), Principal{"op", Role::kOperator, {""}, 0},
+                                  api_.get(), hub_.get(), &metrics_, options, nullptr);
+  // The upgrade request as the server read it; the client takes the answer
+  // and goes away without a close handshake.
+  HttpRequest upgrade{http::verb::get, "/ws", 11};
+  upgrade.set(http::field::host, "localhost");
+  upgrade.set(http::field::upgrade, "websocket");
+  upgrade.set(http::field::connection, "Upgrade");
+  upgrade.set(http::field::sec_websocket_key, "dGhlIHNhbXBsZSBub25jZQ==");
+  upgrade.set(http::field::sec_websocket_version, "13");
+  session->Run(std::move(upgrade));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (client.available() == 0 && std::chrono::steady_clock::now() < deadline) {
+    io.run_one_for(std::chrono::milliseconds(10));  // until the answer is written
+  }
+  ASSERT_GT(client.available(), 0u) << "no answer to the upgrade";
+  boost::beast::flat_buffer buffer;
+  http::response_parser<http::empty_body> parser;
+  parser.skip(true);  // 101 has no body
+  boost::beast::error_code ec;
+  http::read_header(client, buffer, parser, ec);
+  ASSERT_FALSE(ec) << ec.message();
+  ASSERT_EQ(parser.get().result_int(), 101u);
+  client.close();
+  while (metrics_.ws_connections_open.Value() != open_before &&
+         io.run_one_for(std::chrono::seconds(5))) {
+  }
+  ASSERT_EQ(metrics_.ws_connections_open.Value(), open_before) << "the session did not end";
+  // Still referenced (here: by the test), the session is told to shut.
+  std::weak_ptr<WsSession> weak = session;
+  session->Shut();
+  session.reset();
+  io.run_for(std::chrono::milliseconds(200));
+  EXPECT_TRUE(weak.expired()) << "a close handshake holds the session";
 }
 
 // The queue of one session, before any write: a newer dashboard view takes

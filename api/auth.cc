@@ -124,13 +124,14 @@ Result<std::string> TokenAuthority::Mint(const Principal& who, std::int64_t now_
   return token;
 }
 
+bool CellWithin(std::string_view cell, std::string_view subtree) {
+  return subtree.empty() || (cell.starts_with(subtree) &&
+                             (cell.size() == subtree.size() || cell[subtree.size()] == '/'));
+}
+
 bool InScope(const Principal& who, std::string_view cell) {
   for (const std::string& scope : who.cells) {
-    if (scope.empty()) return true;
-    if (cell.size() >= scope.size() && cell.substr(0, scope.size()) == scope &&
-        (cell.size() == scope.size() || cell[scope.size()] == '/')) {
-      return true;
-    }
+    if (CellWithin(cell, scope)) return true;
   }
   return false;
 }

@@ -43,7 +43,7 @@ Result<Channel> ParsePushChannel(std::string_view name) {
 // id and assignee ("" when none). The views point into `parser`'s memory.
 struct ViewHead {
   Position position = 0;
-  std::string_view case_id, assignee;
+  std::string_view case_id, assignee, cell;
 };
 std::optional<ViewHead> ReadViewHead(simdjson::dom::parser& parser, std::string_view view) {
   simdjson::dom::element root;
@@ -53,6 +53,7 @@ std::optional<ViewHead> ReadViewHead(simdjson::dom::parser& parser, std::string_
   head.position = p;
   if (root["case_id"].get(head.case_id)) head.case_id = {};
   if (root["assignee"].get(head.assignee)) head.assignee = {};  // null: nobody yet
+  if (root["cell"].get(head.cell)) head.cell = {};
   return head;
 }
 Position ViewPosition(std::string_view view) {
@@ -145,10 +146,7 @@ struct PushHub::Sub {
   std::map<std::string, Position, std::less<>> snapshot_newer;  // cell: case -> view position
 
   // The catch-up's, one step at a time.
-  CaseState fold;                                           // case/{id}
-  std::vector<std::pair<Position, std::string>> cell_todo;  // (position, case id)
-  std::size_t cell_next = 0;
-  bool cell_scanned = false;
+  CaseState fold;  // case/{id}
 };
 
 // The live state of a case that has subscribers on case/{id}.
@@ -704,43 +702,34 @@ Status PushHub::CatchUpPage(Sub& sub, PushSink& sink, Position upto, bool* done)
       break;
     }
     case ChannelKind::kCell: {
-      if (!sub.cell_scanned) {
-        // The cases of the subtree whose view changed in (cursor, upto]; a
-        // view newer than that comes live.
-        CaseQuery query;
-        query.cell = sub.target;
-        query.limit = 1000;
-        for (;;) {
-          ASSIGN_OR_RETURN(CasePage cases, projector_->ListCases(query));
-          simdjson::dom::parser parser;
-          for (const std::string& view : cases.views) {
-            auto head = ReadViewHead(parser, view);
-            if (!head || head->case_id.empty()) continue;
-            if (head->position > cursor && head->position <= upto) {
-              sub.cell_todo.emplace_back(head->position, head->case_id);
-            }
-          }
-          if (!cases.next) break;
-          query.after = *cases.next;
+      // The cases of the subtree whose view last changed in (cursor, upto],
+      // in position order: the window's log read a page at a time, and a
+      // case event kept when its case lies under the cell and its view is
+      // still from that event (a view changed after upto comes live). Work
+      // and memory per step are bounded by the page, not the subtree.
+      ASSIGN_OR_RETURN(auto events, service_->store().ReadAll(cursor, page));
+      simdjson::dom::parser parser;
+      for (const RecordedEvent& e : events) {
+        if (e.position > upto) break;
+        cursor = e.position;
+        const std::string_view id = CaseIdOfStream(e.stream);
+        if (id.empty()) continue;
+        ASSIGN_OR_RETURN(std::optional<std::string> view, projector_->CaseView(id));
+        if (!view) continue;
+        auto head = ReadViewHead(parser, *view);
+        if (!head || head->position != e.position || !CellWithin(head->cell, sub.target)) {
+          continue;
         }
-        std::sort(sub.cell_todo.begin(), sub.cell_todo.end());
-        sub.cell_scanned = true;
-        sub.cell_next = 0;
+        if (HandlesTheCase(sub.who, head->assignee)) {
+          push(Message("view", sub.channel, e.position, {{"view", *view}}));
+          continue;
+        }
+        ASSIGN_OR_RETURN(CaseState state, FoldCase(service_->store(), id, e.position));
+        push(Message("view", sub.channel, e.position,
+                     {{"view", RenderCaseView(state, PersonalData::kMasked)}}));
       }
-      const std::size_t end = std::min(sub.cell_todo.size(), sub.cell_next + page);
-      for (; sub.cell_next < end; ++sub.cell_next) {
-        const auto& [position, id] = sub.cell_todo[sub.cell_next];
-        ASSIGN_OR_RETURN(CaseState state, FoldCase(service_->store(), id, position));
-        const bool handles = HandlesTheCase(sub.who, state.assignee);
-        push(Message("view", sub.channel, position,
-                     {{"view", RenderCaseView(state, handles ? PersonalData::kShown
-                                                             : PersonalData::kMasked)}}));
-        cursor = position;
-      }
-      if (sub.cell_next >= sub.cell_todo.size()) {
+      if (events.size() < page || cursor >= upto || events.back().position > upto) {
         cursor = upto;
-        sub.cell_todo.clear();
-        sub.cell_scanned = false;  // a further catch-up (after an overflow) scans again
       }
       break;
     }

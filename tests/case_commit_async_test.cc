@@ -79,7 +79,7 @@ class CaseCommitAsyncTest : public testing::CaseTest {
     std::optional<Result<WriteResult>> stop;
     std::thread worker([&] { (void)away_.RunUntil(stop); });
     auto answer = loop_.RunUntil(done);
-    away_.Then()([&stop] { stop = Status::Ok(); });  // set on the worker's own thread
+    away_.Then()([&stop] { stop = Status::Unavailable("stopped"); });  // on the worker
     worker.join();
     return answer;
   }

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <map>
 #include <string>
 #include <thread>
 
@@ -323,6 +324,56 @@ TEST_F(PushLimitsTest, ResumeWithAfterGetsEverythingMissedInOrderThenLive) {
   }
   EXPECT_EQ(last, Head());
   EXPECT_FALSE(c->Next(std::chrono::milliseconds(200))) << "a message beyond the head";
+}
+
+TEST_F(PushLimitsTest, ACellResumeGetsEachChangedCaseOfItsSubtreeOnceInOrderThenLive) {
+  const std::string a = NewCase();
+  const Position after = Head();
+  Notes(a, 1);
+  const std::string c = NewCase();
+  Must(service_->Report("officer-7", ReportBody("santai/tongchuan/a03/g13"), ""));  // outside
+  const std::string d = NewCase();
+  Notes(d, 9);  // several catch-up pages (of 4) of the log
+  Notes(a, 1);  // a's last change
+  // What each case's view says once the views reach the head: where the
+  // catch-up must show it.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (projector_->position() < Head() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_EQ(projector_->position(), Head());
+  std::map<std::string, Position> expected;
+  for (const std::string& id : {a, c, d}) {
+    auto view = projector_->CaseView(id);
+    ASSERT_TRUE(view.ok() && view->has_value());
+    expected[id] = std::stoull(At(**view, "/position"));
+  }
+  for (const bool handles : {true, false}) {
+    // An operator handles every case; a grid worker of the cell none.
+    auto client = Open(
+        handles ? Operator() : Token("worker-3", Role::kGridWorker, {"santai/tongchuan/a03/g12"}));
+    client->Send(SubscribeOp(1, "cell/santai/tongchuan/a03/g12", after));
+    ASSERT_EQ(Expect(*client, "subscribed").position, after);
+    std::map<std::string, Position> seen;
+    Position last = after;
+    while (seen.size() < expected.size()) {
+      auto m = Expect(*client, "view");
+      ASSERT_EQ(m.type, "view") << m.raw;
+      EXPECT_GT(m.position, last) << "out of order";
+      last = m.position;
+      const std::string id = At(m.raw, "/view/case_id");
+      EXPECT_TRUE(seen.emplace(id.substr(1, id.size() - 2), m.position).second) << "twice: " << id;
+      EXPECT_EQ(At(m.raw, "/view/position"), std::to_string(m.position));
+      EXPECT_EQ(m.raw.find("13800000000") != std::string::npos, handles) << m.raw;
+    }
+    EXPECT_EQ(seen, expected);
+    // Then live.
+    Notes(c, 1);
+    auto live = Expect(*client, "view");
+    EXPECT_EQ(At(live.raw, "/view/case_id"), "\"" + c + "\"");
+    EXPECT_EQ(live.position, Head());
+    expected[c] = Head();
+  }
 }
 
 TEST_F(PushLimitsTest, SubscriptionsPerConnectionAndConnectionsPerToken) {

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "engine/canonical_json.h"
+#include "engine/grid_directory.h"
 
 namespace casegrid {
 namespace {
@@ -122,11 +123,6 @@ Result<std::string> TokenAuthority::Mint(const Principal& who, std::int64_t now_
   std::string token(encoded);
   std::free(encoded);
   return token;
-}
-
-bool CellWithin(std::string_view cell, std::string_view subtree) {
-  return subtree.empty() || (cell.starts_with(subtree) &&
-                             (cell.size() == subtree.size() || cell[subtree.size()] == '/'));
 }
 
 bool InScope(const Principal& who, std::string_view cell) {

@@ -60,9 +60,6 @@ class TokenAuthority {
 // when neither gives one, kNotFound for a file that cannot be read.
 Result<std::string> ReadJwtSecret(const std::string& secret_file);
 
-// Is `cell` the grid path `subtree` or under it? "" (the root) covers all.
-bool CellWithin(std::string_view cell, std::string_view subtree);
-
 // Does `who`'s scope cover `cell`? A scope path covers itself and its subtree.
 bool InScope(const Principal& who, std::string_view cell);
 

@@ -17,6 +17,11 @@ std::vector<std::string> CellAndAncestors(std::string_view cell) {
   return out;
 }
 
+bool CellWithin(std::string_view cell, std::string_view subtree) {
+  return subtree.empty() || (cell.starts_with(subtree) &&
+                             (cell.size() == subtree.size() || cell[subtree.size()] == '/'));
+}
+
 Status GridDirectory::Load(const EventStore& store, Position up_to) {
   std::string after;
   while (true) {

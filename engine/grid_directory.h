@@ -62,4 +62,7 @@ class GridDirectory {
 // The cell paths from `cell` up to its district: "a/b/c" -> {"a/b/c","a/b","a"}.
 std::vector<std::string> CellAndAncestors(std::string_view cell);
 
+// Is `cell` the grid path `subtree` or under it? "" (the root) covers all.
+bool CellWithin(std::string_view cell, std::string_view subtree);
+
 }  // namespace casegrid

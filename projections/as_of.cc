@@ -15,14 +15,6 @@
 #include "projections/projector.h"
 
 namespace casegrid {
-namespace {
-
-bool Covers(std::string_view node, std::string_view cell) {
-  return node.empty() || (cell.size() >= node.size() && cell.substr(0, node.size()) == node &&
-                          (cell.size() == node.size() || cell[node.size()] == '/'));
-}
-
-}  // namespace
 
 Result<std::string> Projector::DashboardAsOf(std::string_view path, Position target) const {
   if (!path.empty()) {
@@ -82,10 +74,12 @@ Result<std::string> Projector::DashboardAsOf(std::string_view path, Position tar
       const CaseGauges before = CaseGauges::Of(found->second);
       found->second.Apply(e, *data);
       const CaseState& after = found->second;
-      if (!after.exists || !Covers(path, after.report.cell)) continue;
+      if (!after.exists || !CellWithin(after.report.cell, path)) continue;
       CaseChange change{&e, &*data, before, CaseGauges::Of(after), &after, false};
       if (const auto* report = std::get_if<CaseReported>(&*data)) {
-        ASSIGN_OR_RETURN(change.repeat_dispute, IsRepeatDispute(*report, e, nullptr));
+        if (auto address = RepeatDisputeAddress(*report)) {
+          ASSIGN_OR_RETURN(change.repeat_dispute, IsRepeatDispute(*address, e, nullptr));
+        }
       }
       ApplyCaseChange(node, change);
     }

@@ -212,11 +212,15 @@ Result<Projector::CachedCaseState*> Projector::CachedCase(const std::string& cas
   return cache_->Put(case_id, std::move(folded));
 }
 
-Result<bool> Projector::IsRepeatDispute(const CaseReported& report, const RecordedEvent& event,
+std::optional<std::string> RepeatDisputeAddress(const CaseReported& report) {
+  if (report.kind != CaseKind::kDispute || !report.address) return std::nullopt;
+  std::string address = NormalizeAddress(*report.address);
+  if (address.empty()) return std::nullopt;
+  return address;
+}
+
+Result<bool> Projector::IsRepeatDispute(const std::string& address, const RecordedEvent& event,
                                         Batch* batch) const {
-  if (report.kind != CaseKind::kDispute || !report.address) return false;
-  const std::string address = NormalizeAddress(*report.address);
-  if (address.empty()) return false;
   std::int64_t previous_at = -1;
   if (batch != nullptr) {
     if (auto it = batch->addresses.find(address); it != batch->addresses.end()) {
@@ -235,7 +239,7 @@ Result<bool> Projector::IsRepeatDispute(const CaseReported& report, const Record
     if (!it->status().ok())
       return Status::Unavailable("reading addresses: " + it->status().ToString());
   }
-  return previous_at >= 0 && event.recorded_at_ms - previous_at <= kRepeatDisputeWindowMs;
+  return previous_at >= 0 && RepeatsWithinWindow(previous_at, event.recorded_at_ms);
 }
 
 DecodedEvents DecodeEvents(std::vector<RecordedEvent> events) {
@@ -286,17 +290,13 @@ Status Projector::ApplyOne(const RecordedEvent& e, const Result<CaseEventData>* 
   if (!state->exists) return Status::Ok();  // an event before its case was reported (raw append)
   CaseChange change{&e, &data, before, CaseGauges::Of(*state), state, false};
   if (const auto* report = std::get_if<CaseReported>(&data)) {
-    ASSIGN_OR_RETURN(change.repeat_dispute, IsRepeatDispute(*report, e, &b));
-    if (report->kind == CaseKind::kDispute && report->address) {
-      const std::string address = NormalizeAddress(*report->address);
-      if (!address.empty()) {
-        b.addresses[address] = {e.recorded_at_ms, e.position};
-        std::string value =
-            storage::EncodeBigEndian64(static_cast<std::uint64_t>(e.recorded_at_ms));
-        value += case_id;
-        b.write.Put(views_->family(kViewAddresses), AddressKey(address, e.position), value)
-            .PermitUncheckedError();
-      }
+    if (auto address = RepeatDisputeAddress(*report)) {
+      ASSIGN_OR_RETURN(change.repeat_dispute, IsRepeatDispute(*address, e, &b));
+      b.addresses[*address] = {e.recorded_at_ms, e.position};
+      std::string value = storage::EncodeBigEndian64(static_cast<std::uint64_t>(e.recorded_at_ms));
+      value += case_id;
+      b.write.Put(views_->family(kViewAddresses), AddressKey(*address, e.position), value)
+          .PermitUncheckedError();
     }
   }
   {

@@ -183,7 +183,9 @@ class Projector {
   // The case's state before `event`, in the cache (folded from its stream
   // on a miss); the pointer stays valid for the rest of the batch.
   Result<CachedCaseState*> CachedCase(const std::string& case_id, const RecordedEvent& event);
-  Result<bool> IsRepeatDispute(const CaseReported& report, const RecordedEvent& event,
+  // Was a dispute reported at `address` (RepeatDisputeAddress) within the
+  // window before `event`? Looks in `batch` (may be null), then the views.
+  Result<bool> IsRepeatDispute(const std::string& address, const RecordedEvent& event,
                                Batch* batch) const;
   void Run(std::function<void(const ViewChanges&)> on_change);
 
@@ -214,5 +216,13 @@ class Projector {
 // repeat disputes.
 std::string NormalizeAddress(std::string_view address);
 inline constexpr std::int64_t kRepeatDisputeWindowMs = 30LL * 24 * 3600 * 1000;
+// The repeat-dispute rule, in two parts, so that every count of it agrees:
+// the address under which `report` takes part (a dispute with an address
+// that is not empty once normalized), and whether a dispute reported there
+// at `at_ms` repeats the one reported there before, at `previous_ms`.
+std::optional<std::string> RepeatDisputeAddress(const CaseReported& report);
+inline bool RepeatsWithinWindow(std::int64_t previous_ms, std::int64_t at_ms) {
+  return at_ms - previous_ms <= kRepeatDisputeWindowMs;
+}
 
 }  // namespace casegrid

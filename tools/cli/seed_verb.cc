@@ -218,11 +218,10 @@ Result<Census> CountLog(const EventStore& store) {
       ASSIGN_OR_RETURN(CaseEventData data, DecodeEventData(e.type, e.data, StoredEventLimits()));
       cases[std::string(case_id)].Apply(e, data);
       if (const auto* r = std::get_if<CaseReported>(&data)) {
-        if (r->kind == CaseKind::kDispute && r->address) {
-          const std::string address = NormalizeAddress(*r->address);
-          auto [it, first] = dispute_at.try_emplace(address, e.recorded_at_ms);
+        if (auto address = RepeatDisputeAddress(*r)) {
+          auto [it, first] = dispute_at.try_emplace(std::move(*address), e.recorded_at_ms);
           if (!first) {
-            if (e.recorded_at_ms - it->second <= kRepeatDisputeWindowMs) ++census.repeat_disputes;
+            if (RepeatsWithinWindow(it->second, e.recorded_at_ms)) ++census.repeat_disputes;
             it->second = e.recorded_at_ms;
           }
         }

@@ -2,7 +2,8 @@
 # casegrid-load against a server it spawns: a short run with writers and
 # every kind of subscriber passes its own checks (exit 0, figures printed);
 # a run interrupted with SIGINT stops early, fails as "interrupted", stops
-# the server and removes its folder.
+# the server and removes its folder; the folder of a run killed with SIGKILL
+# is removed by the next run, while a running one's is kept.
 # Usage: load_cli_test.sh path/to/casegrid-load path/to/casegrid
 set -euo pipefail
 load="$1"
@@ -36,4 +37,33 @@ wait "$pid" || status=$?
 grep -q "FAILURE: interrupted" "$dir/int.out" || fail "no interrupted failure: $(cat "$dir/int.out")"
 ! kill -0 "$server" 2>/dev/null || fail "the spawned server $server still runs"
 [ -z "$(ls -A "$dir" | grep casegrid-load || true)" ] || fail "the interrupted run left its folder"
+# A run killed with SIGKILL cannot remove its folder; the next run does,
+# once that run's process is gone, and keeps the folder of one still running.
+start_run() {  # $1: name; sets run_pid and run_server
+  "$load" --spawn "$cg" --temp-dir "$dir" --writers 2 --seconds 60 >"$dir/$1.out" 2>"$dir/$1.err" &
+  run_pid=$!
+  for _ in $(seq 100); do
+    grep -q "writes .*/s" "$dir/$1.err" 2>/dev/null && break
+    sleep 0.1
+  done
+  run_server=$(sed -n 's/.*spawned casegrid serve, pid \([0-9]*\),.*/\1/p' "$dir/$1.err")
+  [ -n "$run_server" ] || fail "no server pid for $1: $(cat "$dir/$1.err")"
+}
+start_run alive
+alive=$run_pid alive_server=$run_server
+start_run killed
+killed=$run_pid killed_server=$run_server
+kill -KILL "$killed"
+wait "$killed" 2>/dev/null || true
+for _ in $(seq 300); do kill -0 "$killed_server" 2>/dev/null || break; sleep 0.1; done
+! kill -0 "$killed_server" 2>/dev/null || fail "the killed run's server $killed_server still runs"
+[ "$(ls -A "$dir" | grep -c casegrid-load)" -eq 2 ] || fail "expected two run folders: $(ls -A "$dir")"
+"$load" --spawn "$cg" --temp-dir "$dir" --writers 2 --seconds 0.5 --settle-seconds 0.1 \
+  >"$dir/next.out" 2>"$dir/next.err" || fail "next run exited $?: $(tail -20 "$dir/next.err")"
+grep -q "left by a casegrid-load that is gone" "$dir/next.err" || fail "no removal said: $(cat "$dir/next.err")"
+[ "$(ls -A "$dir" | grep -c casegrid-load)" -eq 1 ] || fail "expected the running one's folder only: $(ls -A "$dir")"
+kill -INT "$alive"
+wait "$alive" || true
+! kill -0 "$alive_server" 2>/dev/null || fail "the spawned server $alive_server still runs"
+[ -z "$(ls -A "$dir" | grep casegrid-load || true)" ] || fail "a run left its folder"
 echo "load_cli: ok"

@@ -11,12 +11,14 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include "engine/hash_chain.h"
 #include "tools/load/api_client.h"
@@ -29,6 +31,28 @@ std::string ReadFile(const std::string& path) {
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
+}
+
+// Removes the folders of casegrid-load runs that died without removing them
+// (SIGKILL; their servers get SIGTERM from the kernel then): each names its
+// run's pid in "owner", and one whose process is gone, or is no longer a
+// casegrid-load, is removed. Folders without an owner are left alone.
+void RemoveAbandonedFolders(const std::string& parent) {
+  const std::string self = ReadFile("/proc/self/comm");
+  std::vector<std::filesystem::path> abandoned;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(parent, ec)) {
+    if (!entry.path().filename().string().starts_with("casegrid-load-")) continue;
+    const std::string owner = ReadFile((entry.path() / "owner").string());
+    const long pid = std::strtol(owner.c_str(), nullptr, 10);
+    if (pid <= 0) continue;
+    if (ReadFile("/proc/" + std::to_string(pid) + "/comm") == self) continue;  // still running
+    abandoned.push_back(entry.path());
+  }
+  for (const auto& path : abandoned) {
+    std::fprintf(stderr, "removing %s, left by a casegrid-load that is gone\n", path.c_str());
+    std::filesystem::remove_all(path, ec);
+  }
 }
 
 }  // namespace
@@ -64,12 +88,18 @@ Result<std::unique_ptr<ServerProcess>> ServerProcess::Spawn(const SpawnOptions& 
     const char* tmp = std::getenv("TMPDIR");
     parent = tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
   }
+  RemoveAbandonedFolders(parent);
   std::string pattern = parent + "/casegrid-load-XXXXXX";
   if (::mkdtemp(pattern.data()) == nullptr) {
     return Status::Unavailable("mkdtemp " + pattern + ": " + std::strerror(errno));
   }
   std::unique_ptr<ServerProcess> server(new ServerProcess());
   server->folder_ = pattern;
+  {
+    std::ofstream owner(pattern + "/owner");
+    owner << ::getpid() << '\n';
+    if (!owner.flush()) return Status::Unavailable("writing " + pattern + "/owner");
+  }
   ASSIGN_OR_RETURN(server->port_, FreeLoopbackPort());
 
   std::vector<std::string> args = {options.casegrid, "serve",

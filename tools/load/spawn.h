@@ -2,9 +2,11 @@
 // fresh data folder and a free loopback port, with the HS256 secret in its
 // environment, and stopped (SIGTERM, then wait) when done.
 //
-// Owns the child process and its temporary folder (data and serve.log): the
-// destructor stops the child if it runs and removes the folder. The process
-// figures (RSS, CPU) are read from /proc/<pid>.
+// Owns the child process and its temporary folder (data, serve.log, and
+// "owner", this process's pid): the destructor stops the child if it runs
+// and removes the folder. A run killed before that (SIGKILL) leaves its
+// folder; the next Spawn under the same parent removes it once its owner is
+// gone. The process figures (RSS, CPU) are read from /proc/<pid>.
 //
 // Thread-safety: one controlling thread; RssKiB and CpuSeconds from any.
 #pragma once

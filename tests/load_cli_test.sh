@@ -22,23 +22,6 @@ appends=$(sed -n 's/^http_appends_per_s: \([0-9]*\).*/\1/p' <<<"$out")
 [ "${appends:-0}" -gt 0 ] || fail "no appends: $out"
 [ -z "$(ls -A "$dir" | grep casegrid-load || true)" ] || fail "the short run left its folder"
 
-"$load" --spawn "$cg" --temp-dir "$dir" --writers 4 --seconds 60 >"$dir/int.out" 2>"$dir/int.err" &
-pid=$!
-for _ in $(seq 100); do
-  grep -q "writes .*/s" "$dir/int.err" 2>/dev/null && break
-  sleep 0.1
-done
-server=$(sed -n 's/.*spawned casegrid serve, pid \([0-9]*\),.*/\1/p' "$dir/int.err")
-[ -n "$server" ] || fail "no server pid: $(cat "$dir/int.err")"
-kill -INT "$pid"
-status=0
-wait "$pid" || status=$?
-[ "$status" -eq 1 ] || fail "interrupted run exited $status"
-grep -q "FAILURE: interrupted" "$dir/int.out" || fail "no interrupted failure: $(cat "$dir/int.out")"
-! kill -0 "$server" 2>/dev/null || fail "the spawned server $server still runs"
-[ -z "$(ls -A "$dir" | grep casegrid-load || true)" ] || fail "the interrupted run left its folder"
-# A run killed with SIGKILL cannot remove its folder; the next run does,
-# once that run's process is gone, and keeps the folder of one still running.
 start_run() {  # $1: name; sets run_pid and run_server
   "$load" --spawn "$cg" --temp-dir "$dir" --writers 2 --seconds 60 >"$dir/$1.out" 2>"$dir/$1.err" &
   run_pid=$!
@@ -49,6 +32,17 @@ start_run() {  # $1: name; sets run_pid and run_server
   run_server=$(sed -n 's/.*spawned casegrid serve, pid \([0-9]*\),.*/\1/p' "$dir/$1.err")
   [ -n "$run_server" ] || fail "no server pid for $1: $(cat "$dir/$1.err")"
 }
+start_run int
+pid=$run_pid server=$run_server
+kill -INT "$pid"
+status=0
+wait "$pid" || status=$?
+[ "$status" -eq 1 ] || fail "interrupted run exited $status"
+grep -q "FAILURE: interrupted" "$dir/int.out" || fail "no interrupted failure: $(cat "$dir/int.out")"
+! kill -0 "$server" 2>/dev/null || fail "the spawned server $server still runs"
+[ -z "$(ls -A "$dir" | grep casegrid-load || true)" ] || fail "the interrupted run left its folder"
+# A run killed with SIGKILL cannot remove its folder; the next run does,
+# once that run's process is gone, and keeps the folder of one still running.
 start_run alive
 alive=$run_pid alive_server=$run_server
 start_run killed

@@ -105,6 +105,11 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
         files.rlim_cur = files.rlim_max;
         setrlimit(RLIMIT_NOFILE, &files);
       }
+      // From here on SIGINT and SIGTERM stop the server in order: one that
+      // comes while it starts (even once the port is open, before the loop
+      // below) lets the start finish, then stops it, instead of killing it.
+      std::signal(SIGINT, [](int) { g_stop = 1; });
+      std::signal(SIGTERM, [](int) { g_stop = 1; });
       StoreOptions options;
       options.path = LogDir(a->data);
       auto store = EventStore::Open(options);
@@ -171,8 +176,6 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
         }
       }
 
-      std::signal(SIGINT, [](int) { g_stop = 1; });
-      std::signal(SIGTERM, [](int) { g_stop = 1; });
       std::cout << "casegrid: serving " << a->data << " at position " << (*store)->Head().position
                 << " on http://" << http_options.host << ":" << server.port() << "/ (Ctrl-C stops)"
                 << std::endl;

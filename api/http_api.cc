@@ -295,32 +295,39 @@ bool HttpApi::NeverBlocks(const HttpRequest& req) {
 void HttpApi::HandleAsync(const HttpRequest& req, Continuation then, Continuation offload,
                           std::function<void(HttpResponse)> done) {
   const auto start = std::chrono::steady_clock::now();
-  auto call = std::make_shared<Call>(req);
-  call->reads = StorageReads::kCachedOnly;
-  if (auto now = Start(*call)) return done(std::move(*now));
-  auto commit = [this, call, then, offload, done, start] {
-    service_->CommitAsync(
-        std::move(*call->pending), then,
-        [this, done, created = call->created, version = call->req.version(),
-         keep_alive = call->req.keep_alive(), start](Result<WriteResult> written) {
-          done(Answer(written, created, version, keep_alive, start));
-        },
-        offload);
-  };
-  if (!call->must_read) return commit();
+  Call call(req);
+  call.reads = StorageReads::kCachedOnly;
+  if (auto now = Start(call)) return done(std::move(*now));
+  if (!call.must_read) {
+    return Commit(call, start, std::move(then), std::move(offload), std::move(done));
+  }
   // Routed again where reads may wait (the token is not verified or
   // admitted twice); the answer, or the append, from `then` as before.
+  auto again = std::make_shared<Call>(std::move(call));
   Continuation away = offload;
-  away([this, call, then, done, commit = std::move(commit)] {
-    call->reads = StorageReads::kAllowed;
-    call->must_read = false;
-    std::optional<HttpResponse> now = Start(*call);
+  away([this, again, start, then = std::move(then), offload = std::move(offload),
+        done = std::move(done)]() mutable {
+    again->reads = StorageReads::kAllowed;
+    again->must_read = false;
+    std::optional<HttpResponse> now = Start(*again);
     Continuation back = then;
-    back([call, done, commit, now = std::move(now)]() mutable {
+    back([this, again, start, now = std::move(now), then = std::move(then),
+          offload = std::move(offload), done = std::move(done)]() mutable {
       if (now) return done(std::move(*now));
-      commit();
+      Commit(*again, start, std::move(then), std::move(offload), std::move(done));
     });
   });
+}
+
+void HttpApi::Commit(Call& call, std::chrono::steady_clock::time_point start, Continuation then,
+                     Continuation offload, std::function<void(HttpResponse)> done) {
+  service_->CommitAsync(
+      std::move(*call.pending), std::move(then),
+      [this, done = std::move(done), created = call.created, version = call.req.version(),
+       keep_alive = call.req.keep_alive(), start](Result<WriteResult> written) {
+        done(Answer(written, created, version, keep_alive, start));
+      },
+      std::move(offload));
 }
 
 std::string QueryParameter(std::string_view target, std::string_view key) {

@@ -106,6 +106,10 @@ class HttpApi {
   // holds a case command to append first.
   std::optional<HttpResponse> Start(Call& call);
   Result<HttpResponse> Route(Call& call);
+  // Appends the case command `call` decided (HandleAsync) and answers it
+  // through `done`.
+  void Commit(Call& call, std::chrono::steady_clock::time_point start, Continuation then,
+              Continuation offload, std::function<void(HttpResponse)> done);
   // A written case command's answer (or its error), counted in the metrics.
   HttpResponse Answer(const Result<WriteResult>& written, bool created, unsigned version,
                       bool keep_alive, std::chrono::steady_clock::time_point start);

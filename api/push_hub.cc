@@ -457,22 +457,27 @@ void PushHub::Setup(std::shared_ptr<Sub> sub, std::optional<Position> after) {
     dispatched_cv_.wait_for(l, std::chrono::seconds(2),
                             [&] { return dispatched_ >= head || stopped_; });
   };
-  // A case channel's feed starts from the case as of the registration. It
-  // is folded from the log here, outside the hub's lock, which every batch
-  // takes: as of what was dispatched so far, and under the lock only the
-  // events the case gained meanwhile, if any (usually none: the store's
-  // LastChangeBound says so without a read).
-  std::optional<CaseState> folded;
+  // A case channel's first subscriber starts the case's feed, from the case
+  // as of the registration. It is folded from the log here, outside the
+  // hub's lock, which every batch takes: as of what was dispatched so far,
+  // and under the lock only the events the case gained meanwhile, if any
+  // (usually none: the store's LastChangeBound says so without a read).
+  CaseState folded;
   Position folded_at = 0;
   if (sub->kind == ChannelKind::kCase) {
+    bool fed = false;
     {
       std::unique_lock l(mu_);
       wait_for_head(l);
       folded_at = dispatched_;
+      fed = case_feeds_.contains(sub->target);
     }
-    auto state = FoldCase(service_->store(), sub->target, folded_at);
-    if (!state.ok()) return refuse(state.status());
-    folded = std::move(*state);
+    if (fed) {
+      folded_at = 0;  // the feed is there; should it go meanwhile, all is folded below
+    } else if (Status s = FoldCaseOnto(service_->store(), sub->target, folded_at, &folded);
+               !s.ok()) {
+      return refuse(s);
+    }
   }
   Position registered_at = 0;
   Status feed_status = Status::Ok();
@@ -486,11 +491,11 @@ void PushHub::Setup(std::shared_ptr<Sub> sub, std::optional<Position> after) {
       if (feed == case_feeds_.end()) {
         if (registered_at > folded_at &&
             service_->store().LastChangeBound(CaseStream(sub->target)) > folded_at) {
-          feed_status = FoldCaseOnto(service_->store(), sub->target, registered_at, &*folded);
+          feed_status = FoldCaseOnto(service_->store(), sub->target, registered_at, &folded);
         }
         if (feed_status.ok()) {
           auto made = std::make_unique<CaseFeed>();
-          made->state = std::move(*folded);
+          made->state = std::move(folded);
           feed = case_feeds_.emplace(sub->target, std::move(made)).first;
         }
       }
@@ -648,20 +653,26 @@ Status PushHub::CatchUpPage(Sub& sub, PushSink& sink, Position upto, bool* done)
     sub.cursor = to;
   };
   auto push = [&](const PushMessage& m) { sink.Push(m, nullptr); };
+  // The next page of the log in (cursor, upto], an event at a time; the
+  // cursor reaches upto once the page shows the window holds no more.
+  auto log_page = [&](auto&& each) -> Status {
+    ASSIGN_OR_RETURN(auto events, service_->store().ReadAll(cursor, page));
+    for (const RecordedEvent& e : events) {
+      if (e.position > upto) break;
+      RETURN_IF_ERROR(each(e));
+      cursor = e.position;
+    }
+    if (events.size() < page || cursor >= upto || events.back().position > upto) cursor = upto;
+    return Status::Ok();
+  };
   *done = false;
   switch (sub.kind) {
-    case ChannelKind::kEvents: {
-      ASSIGN_OR_RETURN(auto events, service_->store().ReadAll(cursor, page));
-      for (const RecordedEvent& e : events) {
-        if (e.position > upto) break;
+    case ChannelKind::kEvents:
+      RETURN_IF_ERROR(log_page([&](const RecordedEvent& e) {
         push(Message("event", "events", e.position, {{"event", e.EnvelopeJson()}}));
-        cursor = e.position;
-      }
-      if (events.size() < page || cursor >= upto || events.back().position > upto) {
-        cursor = upto;
-      }
+        return Status::Ok();
+      }));
       break;
-    }
     case ChannelKind::kCase: {
       ASSIGN_OR_RETURN(auto events,
                        service_->store().ReadStream(CaseStream(sub.target), sub.fold.version + 1,
@@ -707,30 +718,25 @@ Status PushHub::CatchUpPage(Sub& sub, PushSink& sink, Position upto, bool* done)
       // case event kept when its case lies under the cell and its view is
       // still from that event (a view changed after upto comes live). Work
       // and memory per step are bounded by the page, not the subtree.
-      ASSIGN_OR_RETURN(auto events, service_->store().ReadAll(cursor, page));
       simdjson::dom::parser parser;
-      for (const RecordedEvent& e : events) {
-        if (e.position > upto) break;
-        cursor = e.position;
+      RETURN_IF_ERROR(log_page([&](const RecordedEvent& e) -> Status {
         const std::string_view id = CaseIdOfStream(e.stream);
-        if (id.empty()) continue;
+        if (id.empty()) return Status::Ok();
         ASSIGN_OR_RETURN(std::optional<std::string> view, projector_->CaseView(id));
-        if (!view) continue;
+        if (!view) return Status::Ok();
         auto head = ReadViewHead(parser, *view);
         if (!head || head->position != e.position || !CellWithin(head->cell, sub.target)) {
-          continue;
+          return Status::Ok();
         }
         if (HandlesTheCase(sub.who, head->assignee)) {
           push(Message("view", sub.channel, e.position, {{"view", *view}}));
-          continue;
+          return Status::Ok();
         }
         ASSIGN_OR_RETURN(CaseState state, FoldCase(service_->store(), id, e.position));
         push(Message("view", sub.channel, e.position,
                      {{"view", RenderCaseView(state, PersonalData::kMasked)}}));
-      }
-      if (events.size() < page || cursor >= upto || events.back().position > upto) {
-        cursor = upto;
-      }
+        return Status::Ok();
+      }));
       break;
     }
   }

@@ -256,44 +256,46 @@ Result<WriteResult> CaseService::Commit(PendingWrite w) {
   return std::move(*w.answer);
 }
 
+// One CommitAsync: the write and where its steps run. Each step hands the
+// next to a continuation, so one thread at a time touches it.
+struct CaseService::AsyncCommit {
+  PendingWrite write;
+  Continuation then, offload;
+  WriteDone done;
+};
+
 void CaseService::CommitAsync(PendingWrite write, Continuation then, WriteDone done,
                               Continuation offload) {
-  CommitStep(std::make_shared<PendingWrite>(std::move(write)), std::move(then), std::move(done),
-             std::move(offload));
+  AppendStep(std::make_shared<AsyncCommit>(
+      AsyncCommit{std::move(write), std::move(then), std::move(offload), std::move(done)}));
 }
 
-void CaseService::CommitStep(std::shared_ptr<PendingWrite> w, Continuation then, WriteDone done,
-                             Continuation offload) {
-  if (w->answer) return done(std::move(*w->answer));
-  AppendRequest request = std::move(w->request);
-  store_->AppendAsync(
-      std::move(request), [this, w, then = std::move(then), done = std::move(done),
-                           offload = std::move(offload)](Result<AppendResult> r) mutable {
-        // On the committer thread: hand everything else to `then` (which goes
-        // along, for a write decided again).
-        Continuation run = then;
-        run([this, w = std::move(w), then = std::move(then), done = std::move(done),
-             offload = std::move(offload), r = std::move(r)]() mutable {
-          const StorageReads reads = offload ? StorageReads::kCachedOnly : StorageReads::kAllowed;
-          Status s = Finish(*w, r, reads);
-          if (s.code() != StatusCode::kWouldBlock) {
-            if (!s.ok()) return done(s);
-            return CommitStep(std::move(w), std::move(then), std::move(done), std::move(offload));
-          }
-          // Finish must read: again where reads may wait, then back to `then`.
-          Continuation away = offload;
-          away([this, w = std::move(w), then = std::move(then), done = std::move(done),
-                offload = std::move(offload), r = std::move(r)]() mutable {
-            Status read = Finish(*w, std::move(r), StorageReads::kAllowed);
-            Continuation back = then;
-            back([this, w = std::move(w), then = std::move(then), done = std::move(done),
-                  offload = std::move(offload), read = std::move(read)]() mutable {
-              if (!read.ok()) return done(read);
-              CommitStep(std::move(w), std::move(then), std::move(done), std::move(offload));
-            });
-          });
-        });
-      });
+void CaseService::AppendStep(std::shared_ptr<AsyncCommit> c) {
+  if (c->write.answer) return c->done(std::move(*c->write.answer));
+  AppendRequest request = std::move(c->write.request);
+  store_->AppendAsync(std::move(request), [this, c](Result<AppendResult> r) mutable {
+    // On the committer thread: everything else through `then`.
+    c->then([this, c, r = std::move(r)]() mutable { FinishStep(std::move(c), std::move(r)); });
+  });
+}
+
+void CaseService::FinishStep(std::shared_ptr<AsyncCommit> c, Result<AppendResult> appended) {
+  if (!c->offload) {
+    const Status s = Finish(c->write, std::move(appended));
+    return NextStep(std::move(c), s);
+  }
+  const Status s = Finish(c->write, appended, StorageReads::kCachedOnly);
+  if (s.code() != StatusCode::kWouldBlock) return NextStep(std::move(c), s);
+  // Finish must read: again where reads may wait, then back through `then`.
+  c->offload([this, c, appended = std::move(appended)]() mutable {
+    Status read = Finish(c->write, std::move(appended));
+    c->then([this, c, read = std::move(read)]() mutable { NextStep(std::move(c), read); });
+  });
+}
+
+void CaseService::NextStep(std::shared_ptr<AsyncCommit> c, const Status& finished) {
+  if (!finished.ok()) return c->done(finished);
+  AppendStep(std::move(c));
 }
 
 Result<WriteResult> CaseService::Report(std::string_view actor, std::string_view body,

@@ -177,10 +177,12 @@ class CaseService {
   // Decides `write` against the case as it is now (BeginReport: a new case
   // id), filling its request, base and events.
   Status Decide(PendingWrite& write, StorageReads reads);
-  // One append of CommitAsync, and what follows it through `then` (and
-  // `offload`, see CommitAsync).
-  void CommitStep(std::shared_ptr<PendingWrite> write, Continuation then, WriteDone done,
-                  Continuation offload);
+  // CommitAsync's steps: append (or answer), Finish through `then` (and
+  // `offload` when it must read), then the next append or the answer.
+  struct AsyncCommit;
+  void AppendStep(std::shared_ptr<AsyncCommit> commit);
+  void FinishStep(std::shared_ptr<AsyncCommit> commit, Result<AppendResult> appended);
+  void NextStep(std::shared_ptr<AsyncCommit> commit, const Status& finished);
 
   // Appends `events` to `stream`. With `base` (the case state they were
   // decided on), a successful append also leaves base plus the events in the

@@ -109,14 +109,16 @@ Result<std::unique_ptr<ServerProcess>> ServerProcess::Spawn(const SpawnOptions& 
   const std::string log = server->folder_ + "/serve.log";
   const std::string env = "CASEGRID_JWT_SECRET=" + options.secret;
 
+  const pid_t parent_pid = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) return Status::Unavailable(std::string("fork: ") + std::strerror(errno));
   if (pid == 0) {
     // Its own process group, so that a Ctrl-C at the terminal reaches only
     // casegrid-load, which then stops the server in order; and SIGTERM if
-    // casegrid-load dies without doing so.
+    // casegrid-load dies without doing so (also if it died before prctl).
     ::setpgid(0, 0);
     ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() != parent_pid) ::_exit(1);
     const int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (out >= 0) {
       ::dup2(out, 1);

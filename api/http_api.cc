@@ -117,11 +117,30 @@ std::string ErrorJson(const Status& status) {
   return j.Take();
 }
 
+std::string WithoutToken(std::string_view target) {
+  const auto q = target.find('?');
+  if (q == std::string_view::npos) return std::string(target);
+  std::string out(target.substr(0, q));
+  char separator = '?';
+  for (std::string_view rest = target.substr(q + 1); !rest.empty();) {
+    const auto amp = rest.find('&');
+    const std::string_view pair = rest.substr(0, amp);
+    if (PercentDecode(pair.substr(0, pair.find('='))) != "token") {
+      out += separator;
+      out += pair;
+      separator = '&';
+    }
+    if (amp == std::string_view::npos) break;
+    rest.remove_prefix(amp + 1);
+  }
+  return out;
+}
+
 Status RecordAuditRead(EventStore& store, const std::string& auditor, std::string_view target) {
   std::string data = "{\"by\":";
   AppendJsonString(data, auditor);
   data += ",\"target\":";
-  AppendJsonString(data, std::string(target.substr(0, 1000)));
+  AppendJsonString(data, WithoutToken(target).substr(0, 1000));
   data += '}';
   auto recorded = store.Append(AppendRequest{"audit/" + auditor,
                                              ExpectedVersion::Any(),
@@ -159,6 +178,9 @@ struct HttpApi::Call {
   bool must_read = false;
   bool parsed = false;    // segments and query filled, the request counted
   bool admitted = false;  // `who` authenticated and admitted by the rate limiter
+  // An auditor's read, recorded by Start once it has succeeded and before
+  // it is answered (a rejected read writes nothing).
+  bool audit_read = false;
 
   std::string Query(const std::string& key) const {
     auto it = query.find(key);
@@ -266,6 +288,12 @@ std::optional<HttpResponse> HttpApi::Start(Call& call) {
     return ErrorResponse(routed.status(), call.req.version(), call.req.keep_alive());
   }
   if (call.pending) return std::nullopt;
+  if (call.audit_read && http::to_status_class(routed->result()) == http::status_class::successful) {
+    if (Status s = RecordAuditRead(service_->store(), call.who.sub, call.req.target()); !s.ok()) {
+      metrics_->errors.Increment();
+      return ErrorResponse(s, call.req.version(), call.req.keep_alive());
+    }
+  }
   return std::move(routed).value();
 }
 
@@ -398,10 +426,8 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
     call.admitted = true;
   }
   const Principal& who = call.who;
-  if (who.role == Role::kAuditor && method == http::verb::get) {
-    // Every audit read is itself recorded, before it is answered.
-    RETURN_IF_ERROR(RecordAuditRead(service_->store(), who.sub, req.target()));
-  }
+  // Every audit read is itself recorded, before it is answered (Start).
+  call.audit_read = who.role == Role::kAuditor && method == http::verb::get;
   const std::string key = call.IdempotencyKey();
   if (key.size() > 128) return Status::InvalidArgument("Idempotency-Key: at most 128 bytes");
 
@@ -587,6 +613,11 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
     }
     ASSIGN_OR_RETURN(auto events, service_->store().ReadAll(
                                       after, std::min<std::uint64_t>(limit, options_.max_page)));
+    // A page of nothing but audit reads (a tail at the head: the reads of
+    // the pages before) is not recorded itself, or paging would never end.
+    call.audit_read = !std::all_of(events.begin(), events.end(), [](const RecordedEvent& e) {
+      return e.type == "AuditRead";
+    });
     JsonWriter j;
     j.BeginObject().Key("events").BeginArray();
     for (const RecordedEvent& e : events) j.Raw(e.EnvelopeJson());

@@ -131,7 +131,8 @@ std::string QueryParameter(std::string_view target, std::string_view key);
 std::string_view ErrorCodeName(StatusCode code);
 // {"code": "…", "message": "…"}
 std::string ErrorJson(const Status& status);
-// Records that `auditor` read `target` (an AuditRead event in audit/<auditor>),
+// Records that `auditor` read `target` (an AuditRead event in audit/<auditor>;
+// a `token` query parameter is left out of the recorded target),
 // fsync'd before it returns.
 Status RecordAuditRead(EventStore& store, const std::string& auditor, std::string_view target);
 

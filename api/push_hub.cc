@@ -3,10 +3,12 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <array>
 #include <boost/asio/post.hpp>
 
 #include "api/http_api.h"
 #include "engine/case_events.h"
+#include "engine/hash_chain.h"
 #include "projections/case_view.h"
 #include "projections/json_writer.h"
 
@@ -62,14 +64,21 @@ Position ViewPosition(std::string_view view) {
   return head ? head->position : 0;
 }
 
-// Whether `who` sees a case's personal data and its events' data: those who
-// handle it, and auditors.
-bool SeesCaseData(const Principal& who, const CaseState& state) {
-  return HandlesTheCase(who, state.assignee) || who.role == Role::kAuditor;
+// What `who` sees of a case on case/{id}: those who handle it see
+// everything; auditors its events whole (they read the raw log, whose bytes
+// are what was hashed) and its view masked, as on HTTP; everyone else the
+// events without their data and the view masked.
+enum class CaseSight { kMasked, kAudited, kShown };
+CaseSight SightOf(const Principal& who, const CaseState& state) {
+  if (HandlesTheCase(who, state.assignee)) return CaseSight::kShown;
+  return who.role == Role::kAuditor ? CaseSight::kAudited : CaseSight::kMasked;
+}
+PersonalData ViewSight(CaseSight sight) {
+  return sight == CaseSight::kShown ? PersonalData::kShown : PersonalData::kMasked;
 }
 
 // The envelope less its data, for those who may not see what a case's
-// events say about people.
+// events say about people; `hash` stays, as in every envelope.
 std::string EnvelopeWithoutData(const RecordedEvent& e) {
   JsonWriter j;
   j.BeginObject();
@@ -80,6 +89,7 @@ std::string EnvelopeWithoutData(const RecordedEvent& e) {
   j.Key("id").String(e.id);
   j.Key("actor").String(e.actor);
   j.Key("recorded_at").Time(e.recorded_at_ms);
+  j.Key("hash").String(HashToHex(e.hash));
   j.EndObject();
   return j.Take();
 }
@@ -95,12 +105,12 @@ PushMessage Message(std::string_view type, std::string_view channel, Position po
   return std::make_shared<const std::string>(j.Take());
 }
 
-// The message of one case event on case/{id}, as `who` may see it.
+// The message of one case event on case/{id}, as `sight` may see it.
 PushMessage CaseEventMessage(std::string_view channel, const RecordedEvent& e,
-                             const CaseState& after, bool handles) {
-  const std::string event = handles ? e.EnvelopeJson() : EnvelopeWithoutData(e);
-  const std::string view =
-      RenderCaseView(after, handles ? PersonalData::kShown : PersonalData::kMasked);
+                             const CaseState& after, CaseSight sight) {
+  const std::string event =
+      sight == CaseSight::kMasked ? EnvelopeWithoutData(e) : e.EnvelopeJson();
+  const std::string view = RenderCaseView(after, ViewSight(sight));
   return Message("event", channel, e.position, {{"event", event}, {"view", view}});
 }
 
@@ -243,11 +253,11 @@ void PushHub::OnBatch(const ViewChanges& changes) {
       const std::string channel = "case/" + std::string(case_id);
       auto* subs = subscribers(channel);
       if (!subs) continue;
-      PushMessage shown, masked;
+      std::array<PushMessage, 3> by_sight;  // CaseSight order
       for (auto& sub : *subs) {
-        const bool handles = SeesCaseData(sub->who, feed->second->state);
-        PushMessage& m = handles ? shown : masked;
-        if (!m) m = CaseEventMessage(channel, e, feed->second->state, handles);
+        const CaseSight sight = SightOf(sub->who, feed->second->state);
+        PushMessage& m = by_sight[static_cast<std::size_t>(sight)];
+        if (!m) m = CaseEventMessage(channel, e, feed->second->state, sight);
         Deliver(*sub, m, e.position);
       }
     }
@@ -528,8 +538,7 @@ void PushHub::Setup(std::shared_ptr<Sub> sub, std::optional<Position> after) {
         j.Null();
         break;
       case ChannelKind::kCase:
-        j.Raw(RenderCaseView(sub->fold, SeesCaseData(who, sub->fold) ? PersonalData::kShown
-                                                                     : PersonalData::kMasked));
+        j.Raw(RenderCaseView(sub->fold, ViewSight(SightOf(who, sub->fold))));
         break;
       case ChannelKind::kCell: {
         CaseQuery query;
@@ -592,6 +601,7 @@ void PushHub::Setup(std::shared_ptr<Sub> sub, std::optional<Position> after) {
     }
   }
   if (!snapshot_status.ok()) return refuse(snapshot_status);
+  if (after) j.Key("snapshot").Null();  // what was missed follows instead
   j.EndObject();
   if (!sink->Push(std::make_shared<const std::string>(j.Take()), nullptr)) return;
   CatchUpStep(std::move(sub));
@@ -684,8 +694,7 @@ Status PushHub::CatchUpPage(Sub& sub, PushSink& sink, Position upto, bool* done)
           break;
         }
         RETURN_IF_ERROR(ApplyToCase(&sub.fold, e));
-        const bool handles = SeesCaseData(sub.who, sub.fold);
-        push(CaseEventMessage(sub.channel, e, sub.fold, handles));
+        push(CaseEventMessage(sub.channel, e, sub.fold, SightOf(sub.who, sub.fold)));
         cursor = e.position;
       }
       if (beyond || events.size() < page) cursor = upto;

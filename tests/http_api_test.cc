@@ -177,8 +177,11 @@ TEST_F(HttpApiTest, TheRawLogAndTheGridBelongToTheirRoles) {
   ASSERT_EQ(events.status, 200u);
   EXPECT_EQ(At(events.body, "/events/1/position"), "2");
   EXPECT_EQ(At(events.body, "/events/2/position"), "<none>");
+  const Position before = store_->Head().position;
   auto digest = Send(http::verb::get, "/api/v1/audit/digest", auditor);
-  EXPECT_EQ(At(digest.body, "/position"), std::to_string(store_->Head().position));
+  // The head as read; the read's own record comes after it.
+  EXPECT_EQ(At(digest.body, "/position"), std::to_string(before));
+  EXPECT_EQ(store_->Head().position, before + 1);
   EXPECT_EQ(
       Send(http::verb::post, "/api/v1/grid/cells", officer, R"({"cell":"santai/new","name":"n"})")
           .status,
@@ -215,6 +218,43 @@ TEST_F(HttpApiTest, EveryAuditReadIsRecordedBeforeItIsAnswered) {
   // Others' reads are not audit reads.
   Send(http::verb::get, "/api/v1/alerts", Token("officer-7", Role::kOfficer));
   EXPECT_EQ(*store_->StreamVersionOf("audit/officer-7"), 0u);
+}
+
+TEST_F(HttpApiTest, AnAuditRecordHoldsNoTokenAndARejectedReadWritesNothing) {
+  const std::string auditor = Token("aud-2", Role::kAuditor);
+  // A token in the query (as browsers send it) is not written into the log.
+  ASSERT_EQ(Send(http::verb::get, "/api/v1/alerts?token=" + auditor + "&limit=5", "").status, 200u);
+  ASSERT_EQ(Send(http::verb::get, "/api/v1/audit/digest?token=" + auditor, "").status, 200u);
+  auto recorded = store_->ReadStream("audit/aud-2", 1, 10, ReadDirection::kForward);
+  ASSERT_TRUE(recorded.ok());
+  ASSERT_EQ(recorded->size(), 2u);
+  EXPECT_EQ(recorded->at(0).data, R"({"by":"aud-2","target":"/api/v1/alerts?limit=5"})");
+  EXPECT_EQ(recorded->at(1).data, R"({"by":"aud-2","target":"/api/v1/audit/digest"})");
+  // Rejected reads answer their error and write nothing.
+  const Position head = store_->Head().position;
+  EXPECT_EQ(Send(http::verb::get, "/api/v1/events?after=abc", auditor).status, 400u);
+  EXPECT_EQ(Send(http::verb::get, "/api/v1/cases?state=bogus", auditor).status, 400u);
+  EXPECT_EQ(Send(http::verb::get, "/api/v1/cases/C-20990101-000001", auditor).status, 404u);
+  EXPECT_EQ(store_->Head().position, head);
+}
+
+TEST_F(HttpApiTest, PagingTheLogToItsEndEndsThoughEachPageReadIsRecorded) {
+  const std::string auditor = Token("aud-3", Role::kAuditor);
+  Position after = 0;
+  int pages = 0, empty = 0;
+  for (; pages < 50 && empty == 0; ++pages) {
+    auto page = Send(http::verb::get, "/api/v1/events?limit=100&after=" + std::to_string(after),
+                     auditor);
+    ASSERT_EQ(page.status, 200u) << page.body;
+    simdjson::dom::parser parser;
+    simdjson::dom::array events = parser.parse(page.body)["events"].get_array();
+    if (events.size() == 0) ++empty;
+    for (auto e : events) after = e["position"].get_uint64();
+  }
+  // The log's pages, then one of the reads of them (a page of nothing but
+  // audit reads is not recorded itself), then the end.
+  EXPECT_EQ(empty, 1) << "paging did not end after " << pages << " pages";
+  EXPECT_EQ(after, store_->Head().position);
 }
 
 class RateLimitedHttpApiTest : public HttpApiTest {

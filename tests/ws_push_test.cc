@@ -119,9 +119,30 @@ TEST_F(PushTest, CaseChannelCarriesEachEventWithTheViewAfterIt) {
   EXPECT_EQ(reported.raw.find("13800000000"), std::string::npos) << reported.raw;
   EXPECT_NE(reported.raw.find("138****0000"), std::string::npos) << reported.raw;
   EXPECT_EQ(reported.raw.find("\"data\""), std::string::npos) << reported.raw;
+  EXPECT_NE(reported.raw.find("\"hash\":\""), std::string::npos) << reported.raw;
   // The resume replays the same views, event by event.
   EXPECT_NE(Expect(*other, "event").raw.find("\"state\":\"assigned\""), std::string::npos);
   EXPECT_NE(Expect(*other, "event").raw.find("\"state\":\"in_progress\""), std::string::npos);
+
+  // An auditor: the events whole, as in the raw log, and the view masked,
+  // as on HTTP; live and in the snapshot.
+  auto auditor = Open(Auditor());
+  auditor->Send(SubscribeOp(2, "case/" + id, 0));
+  auto resumed = Expect(*auditor, "subscribed");
+  EXPECT_NE(resumed.raw.find("\"snapshot\":null"), std::string::npos) << resumed.raw;
+  auto audited = Expect(*auditor, "event");
+  EXPECT_NE(audited.raw.find("\"data\":{"), std::string::npos) << audited.raw;
+  const std::string audited_view = audited.raw.substr(audited.raw.find("\"view\""));
+  EXPECT_EQ(audited_view.find("13800000000"), std::string::npos) << audited.raw;
+  EXPECT_NE(audited_view.find("138****0000"), std::string::npos) << audited.raw;
+  auto live = Open(Auditor());
+  live->Send(SubscribeOp(3, "case/" + id));
+  auto snapshot = Expect(*live, "subscribed");
+  EXPECT_EQ(snapshot.raw.find("13800000000"), std::string::npos) << snapshot.raw;
+  Must(Act(id, "note", R"({"text":"seen by the auditor"})"));
+  auto noted = Expect(*live, "event");
+  EXPECT_NE(noted.raw.find("seen by the auditor"), std::string::npos) << noted.raw;
+  EXPECT_EQ(noted.raw.find("13800000000"), std::string::npos) << noted.raw;
 }
 
 TEST_F(PushTest, ACaseSubscribedWhileItIsWrittenGetsItsStateThenEveryLaterEventOnce) {

@@ -595,6 +595,11 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
   }
   if (s.size() == 5 && s[2] == "alerts" && s[4] == "ack" && post) {
     ASSIGN_OR_RETURN(bool open, projector_->HasOpenAlert(who.sub, s[3]));
+    if (!open && !key.empty()) {
+      // A repeat carrying an Idempotency-Key gets the first answer.
+      ASSIGN_OR_RETURN(auto first, service_->AlertAcknowledgment(who.sub, s[3]));
+      if (first) return Json(http::status::ok, WriteAnswer(*first, false), req);
+    }
     if (!open) return Status::NotFound("no open alert " + s[3] + " of yours");
     ASSIGN_OR_RETURN(WriteResult w,
                      timed_write([&] { return service_->AcknowledgeAlert(who.sub, s[3]); }));

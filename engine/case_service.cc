@@ -107,9 +107,26 @@ void CaseService::RememberFold(const std::string& stream, const CaseState& base,
   cases_.Remember(std::move(next), appended.last_position);
 }
 
-// The first answer to a command carrying `key`, if it was already written.
+namespace {
+
+// What a command writes first, to tell a repeat of it from another request
+// that carried the same Idempotency-Key.
+struct RequestShape {
+  std::string stream;     // "" for any (an intake's case id is chosen as it is written)
+  std::string_view type;  // "" for any but CaseReported (a case action)
+};
+RequestShape IntakeShape() { return {"", CaseReported::kType}; }
+RequestShape ActionShape(std::string_view case_id) { return {CaseStream(case_id), ""}; }
+RequestShape GridShape(std::string_view cell, std::string_view type) {
+  return {GridDirectory::Stream(cell), type};
+}
+
+}  // namespace
+
+// The first answer to a command carrying `key`, if it was already written;
+// kConflict if the key was first used for a request of another shape.
 static Result<std::optional<WriteResult>> Replay(const EventStore& store, std::string_view actor,
-                                                 std::string_view key,
+                                                 std::string_view key, const RequestShape& shape,
                                                  StorageReads reads = StorageReads::kAllowed) {
   if (key.empty()) return std::optional<WriteResult>();
   if (reads == StorageReads::kCachedOnly) {
@@ -118,6 +135,12 @@ static Result<std::optional<WriteResult>> Replay(const EventStore& store, std::s
   ASSIGN_OR_RETURN(auto position, store.PositionOfEventId(IdempotentEventId(actor, key, 0)));
   if (!position) return std::optional<WriteResult>();
   ASSIGN_OR_RETURN(RecordedEvent first, store.ReadAt(*position));
+  const bool same_type = shape.type.empty() ? first.type != CaseReported::kType
+                                            : first.type == shape.type;
+  if (!same_type || (!shape.stream.empty() && first.stream != shape.stream)) {
+    return Status::Conflict("Idempotency-Key was first used for another request (" + first.type +
+                            " in " + first.stream + ")");
+  }
   // The answer names the last event the command wrote: its ids run -0, -1, ...
   AppendResult r{first.position, first.position, first.version, first.version, true};
   for (std::size_t i = 1;; ++i) {
@@ -171,7 +194,7 @@ Result<PendingWrite> CaseService::BeginReport(std::string_view actor, std::strin
   if (!grid_.HasCell(w.report.cell)) {
     return Status::InvalidArgument("cell: " + w.report.cell + " is not a defined cell");
   }
-  ASSIGN_OR_RETURN(w.answer, Replay(*store_, actor, idempotency_key, reads));
+  ASSIGN_OR_RETURN(w.answer, Replay(*store_, actor, idempotency_key, IntakeShape(), reads));
   if (!w.answer) RETURN_IF_ERROR(Decide(w, reads));
   return w;
 }
@@ -187,13 +210,9 @@ Result<PendingWrite> CaseService::BeginAct(std::string_view actor, std::string_v
   w.idempotency_key = std::string(idempotency_key);
   w.action = *action;
   ASSIGN_OR_RETURN(w.split, SplitCommandBody(body));
-  ASSIGN_OR_RETURN(w.answer, Replay(*store_, actor, idempotency_key, reads));
-  if (w.answer) {
-    if (w.answer->case_id != case_id) {
-      return Status::Conflict("Idempotency-Key was used for another case");
-    }
-    return w;
-  }
+  ASSIGN_OR_RETURN(w.answer,
+                   Replay(*store_, actor, idempotency_key, ActionShape(case_id), reads));
+  if (w.answer) return w;
   RETURN_IF_ERROR(Decide(w, reads));
   return w;
 }
@@ -238,7 +257,8 @@ Status CaseService::Finish(PendingWrite& w, Result<AppendResult> appended, Stora
   }
   // Either a retry of this key won the race, or (intake) the id was taken by
   // a raw append, or someone else changed the case since it was read.
-  ASSIGN_OR_RETURN(w.answer, Replay(*store_, w.actor, w.idempotency_key));
+  ASSIGN_OR_RETURN(w.answer, Replay(*store_, w.actor, w.idempotency_key,
+                                    w.intake ? IntakeShape() : ActionShape(w.case_id)));
   if (w.answer) return Status::Ok();
   ++w.attempt;
   if (w.intake) {
@@ -326,11 +346,12 @@ Result<WriteResult> CaseService::AppendGrid(std::string_view actor, const std::s
 Result<WriteResult> CaseService::DefineCell(std::string_view actor, std::string_view body,
                                             std::string_view idempotency_key) {
   ASSIGN_OR_RETURN(CommandBody split, SplitCommandBody(body));
-  ASSIGN_OR_RETURN(auto replayed, Replay(*store_, actor, idempotency_key));
-  if (replayed) return *replayed;
   ASSIGN_OR_RETURN(std::optional<std::string> cell, StringField(split.data, "cell"));
   if (!cell) return Status::InvalidArgument("cell: missing");
   RETURN_IF_ERROR(ValidateCellPath(*cell));
+  ASSIGN_OR_RETURN(auto replayed, Replay(*store_, actor, idempotency_key,
+                                         GridShape(*cell, GridCellDefined::kType)));
+  if (replayed) return *replayed;
   std::string data = split.data;
   if (!HasField(data, "level")) {
     const auto depth = std::count(cell->begin(), cell->end(), '/') + 1;
@@ -349,7 +370,8 @@ Result<WriteResult> CaseService::AssignOfficer(std::string_view actor, std::stri
                                                std::string_view body,
                                                std::string_view idempotency_key) {
   ASSIGN_OR_RETURN(CommandBody split, SplitCommandBody(body));
-  ASSIGN_OR_RETURN(auto replayed, Replay(*store_, actor, idempotency_key));
+  ASSIGN_OR_RETURN(auto replayed, Replay(*store_, actor, idempotency_key,
+                                         GridShape(cell, OfficerAssignedToCell::kType)));
   if (replayed) return *replayed;
   if (!grid_.HasCell(cell)) return Status::NotFound("no cell " + std::string(cell));
   std::string quoted;
@@ -368,7 +390,8 @@ Result<WriteResult> CaseService::AssignOfficer(std::string_view actor, std::stri
 Result<WriteResult> CaseService::RemoveOfficer(std::string_view actor, std::string_view cell,
                                                std::string_view officer,
                                                std::string_view idempotency_key) {
-  ASSIGN_OR_RETURN(auto replayed, Replay(*store_, actor, idempotency_key));
+  ASSIGN_OR_RETURN(auto replayed, Replay(*store_, actor, idempotency_key,
+                                         GridShape(cell, OfficerRemovedFromCell::kType)));
   if (replayed) return *replayed;
   if (!grid_.HasCell(cell)) return Status::NotFound("no cell " + std::string(cell));
   for (const CellPerson& p : grid_.PeopleCovering(cell)) {
@@ -381,8 +404,8 @@ Result<WriteResult> CaseService::RemoveOfficer(std::string_view actor, std::stri
   return Status::NotFound(std::string(officer) + " is not assigned to " + std::string(cell));
 }
 
-Result<WriteResult> CaseService::AcknowledgeAlert(std::string_view person,
-                                                  std::string_view alert_id) {
+Result<std::optional<WriteResult>> CaseService::AlertAcknowledgment(
+    std::string_view person, std::string_view alert_id) const {
   if (alert_id.empty() || alert_id.size() > 128) {
     return Status::InvalidArgument("alert: must be 1 to 128 bytes");
   }
@@ -390,11 +413,16 @@ Result<WriteResult> CaseService::AcknowledgeAlert(std::string_view person,
   RETURN_IF_ERROR(ValidateStreamName(stream));
   // The alert's id is the natural idempotency key: one acknowledgment per
   // person and alert, however often it is sent.
-  const std::string key = "ack:" + std::string(alert_id);
-  ASSIGN_OR_RETURN(auto replayed, Replay(*store_, person, key));
+  return Replay(*store_, person, "ack:" + std::string(alert_id), {stream, AlertAcknowledged::kType});
+}
+
+Result<WriteResult> CaseService::AcknowledgeAlert(std::string_view person,
+                                                  std::string_view alert_id) {
+  ASSIGN_OR_RETURN(auto replayed, AlertAcknowledgment(person, alert_id));
   if (replayed) return *replayed;
-  return AppendEvents(stream, ExpectedVersion::Any(), person,
-                      {AlertAcknowledged{std::string(alert_id), std::string(person)}}, key);
+  return AppendEvents("alerts/" + std::string(person), ExpectedVersion::Any(), person,
+                      {AlertAcknowledged{std::string(alert_id), std::string(person)}},
+                      "ack:" + std::string(alert_id));
 }
 
 Result<WriteResult> CaseService::RecordDeadlineMissed(std::string_view case_id,
@@ -419,7 +447,9 @@ Result<WriteResult> CaseService::RecordDeadlineFact(std::string_view case_id, De
   const std::string what =
       "deadline " + std::string(Name(deadline)) + " of " + std::string(case_id);
   for (int attempt = 0; attempt < options_.max_retries; ++attempt) {
-    ASSIGN_OR_RETURN(auto replayed, Replay(*store_, kSystemActor, key));
+    const RequestShape shape{CaseStream(case_id),
+                             warning ? DeadlineApproaching::kType : DeadlineMissed::kType};
+    ASSIGN_OR_RETURN(auto replayed, Replay(*store_, kSystemActor, key, shape));
     if (replayed) return *replayed;
     ASSIGN_OR_RETURN(CaseState state, LoadCase(case_id));
     const CaseDeadline* d = state.Deadline(deadline);

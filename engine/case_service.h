@@ -142,6 +142,10 @@ class CaseService {
   // POST /api/v1/alerts/{id}/ack, into the stream alerts/<person>. Repeats
   // answer with the first acknowledgment.
   Result<WriteResult> AcknowledgeAlert(std::string_view person, std::string_view alert_id);
+  // The answer of `person`'s acknowledgment of `alert_id`, if written;
+  // writes nothing.
+  Result<std::optional<WriteResult>> AlertAcknowledgment(std::string_view person,
+                                                         std::string_view alert_id) const;
 
   // Written by the deadline watch: at most once per case, deadline and due
   // time, however often it is called, across restarts.

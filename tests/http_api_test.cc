@@ -86,6 +86,41 @@ TEST_F(HttpApiTest, IdempotencyKeyAnswersTheFirstAnswerAndWritesNothing) {
   EXPECT_EQ(first.status, 201u);
   EXPECT_EQ(again.body, first.body);
   EXPECT_EQ(store_->Head().position, head);
+
+  // A key reused for another request is a conflict that writes nothing, not
+  // the other request's answer: an intake's key on an action, an action's
+  // on an intake or on another case, a grid write's on an intake.
+  const std::string id = testing::At(first.body, "/case_id");
+  const std::string path = "/api/v1/cases/" + id.substr(1, id.size() - 2);
+  auto noted = Send(http::verb::post, path + "/note", op, R"({"text":"a"})", "note-7");
+  ASSERT_EQ(noted.status, 200u) << noted.body;
+  auto other = Send(http::verb::post, "/api/v1/cases", op, testing::ReportBody());
+  const std::string other_id = testing::At(other.body, "/case_id");
+  const Position written = store_->Head().position;
+  auto reused = Send(http::verb::post, path + "/note", op, R"({"text":"a"})", "intake-42");
+  EXPECT_EQ(reused.status, 409u) << reused.body;
+  EXPECT_NE(reused.body.find("another request (CaseReported"), std::string::npos) << reused.body;
+  EXPECT_EQ(Send(http::verb::post, "/api/v1/cases", op, testing::ReportBody(), "note-7").status,
+            409u);
+  EXPECT_EQ(Send(http::verb::post,
+                 "/api/v1/cases/" + other_id.substr(1, other_id.size() - 2) + "/note", op,
+                 R"({"text":"a"})", "note-7")
+                .status,
+            409u);
+  const std::string admin = Token("admin-1", Role::kAdmin);
+  ASSERT_EQ(Send(http::verb::post, "/api/v1/grid/cells", admin,
+                 R"({"cell":"santai/keyed","name":"k"})", "cell-1")
+                .status,
+            201u);
+  const Position with_cell = store_->Head().position;
+  EXPECT_EQ(Send(http::verb::post, "/api/v1/grid/cells", admin,
+                 R"({"cell":"santai/other","name":"k"})", "cell-1")
+                .status,
+            409u);
+  EXPECT_EQ(store_->Head().position, with_cell);
+  EXPECT_EQ(with_cell, written + 1);
+  EXPECT_EQ(Send(http::verb::post, path + "/note", op, R"({"text":"a"})", "note-7").body,
+            noted.body);  // and the right request still gets its first answer
 }
 
 TEST_F(HttpApiTest, ConcurrentWritesToOneCaseAllLandOrConflictAndRetriesAnswerOnce) {
@@ -162,10 +197,19 @@ TEST_F(HttpApiTest, AlertsAreListedAndAcknowledged) {
   const std::string alert = At(alerts.body, "/alerts/0/id");
   ASSERT_NE(alert, "<none>") << alerts.body;
   const std::string bare = alert.substr(1, alert.size() - 2);
-  EXPECT_EQ(Send(http::verb::post, "/api/v1/alerts/" + bare + "/ack", officer, "").status, 200u);
+  auto acked = Send(http::verb::post, "/api/v1/alerts/" + bare + "/ack", officer, "");
+  EXPECT_EQ(acked.status, 200u) << acked.body;
   ASSERT_TRUE(projector_->WaitFor(store_->Head().position, std::chrono::seconds(10)));
   EXPECT_EQ(At(Send(http::verb::get, "/api/v1/alerts", officer).body, "/alerts/0/id"), "<none>");
   EXPECT_EQ(Send(http::verb::post, "/api/v1/alerts/" + bare + "/ack", officer, "").status, 404u);
+  // With an Idempotency-Key, a repeat gets the first answer and writes nothing.
+  const Position head = store_->Head().position;
+  auto repeat = Send(http::verb::post, "/api/v1/alerts/" + bare + "/ack", officer, "", "ack-1");
+  EXPECT_EQ(repeat.status, 200u) << repeat.body;
+  EXPECT_EQ(repeat.body, acked.body);
+  EXPECT_EQ(store_->Head().position, head);
+  EXPECT_EQ(Send(http::verb::post, "/api/v1/alerts/no-such-alert/ack", officer, "", "ack-2").status,
+            404u);
 }
 
 TEST_F(HttpApiTest, TheRawLogAndTheGridBelongToTheirRoles) {

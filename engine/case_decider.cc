@@ -66,6 +66,15 @@ Result<std::optional<int>> ReadToTier(std::string_view data) {
   return std::optional<int>(static_cast<int>(v));
 }
 
+// A closed case takes only a note or a reopening.
+Status ClosedCaseAllows(const CaseState& state, CaseAction action) {
+  if (state.exists && state.status == CaseStatus::kClosed && action != CaseAction::kNote &&
+      action != CaseAction::kReopen) {
+    return Status::Conflict("case is closed; only note and reopen are allowed");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 std::optional<CaseAction> ParseCaseAction(std::string_view name) {
@@ -87,6 +96,9 @@ Result<CaseEventData> DecodeAction(CaseAction action, const CaseState& state, st
     AppendJsonString(by, actor);
     ASSIGN_OR_RETURN(full, AddServerFields(data, {{"by", by}}));
   } else if (action == CaseAction::kEscalate) {
+    // What the server derives comes from the case, so the case's state is
+    // checked before the body that depends on it.
+    RETURN_IF_ERROR(ClosedCaseAllows(state, action));
     ASSIGN_OR_RETURN(std::optional<int> to_tier, ReadToTier(data));
     if (state.tier >= 3) {
       return Status::Conflict("case is at tier 3, the highest; there is no higher tier");
@@ -108,9 +120,7 @@ Result<std::vector<CaseEventData>> Decide(const CaseState& state, CaseAction act
                                           const DecisionContext& ctx) {
   using S = CaseStatus;
   if (!state.exists) return Status::NotFound("no such case");
-  if (state.status == S::kClosed && action != CaseAction::kNote && action != CaseAction::kReopen) {
-    return Status::Conflict("case is closed; only note and reopen are allowed");
-  }
+  RETURN_IF_ERROR(ClosedCaseAllows(state, action));
   std::vector<CaseEventData> events{command};
   const auto& policy = *ctx.policy;
   switch (action) {

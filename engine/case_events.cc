@@ -485,7 +485,8 @@ Status CheckWhole(const CaseEscalated& e, const Path& path) {
                    "must be from_tier + 1; a case escalates one tier at a time");
   }
   if (e.to_tier == 3 && !e.judicial) {
-    return Invalid(path.Field("to_tier"), "tier 3 needs \"judicial\", the judicial department");
+    return Invalid(path.Field("judicial"),
+                   "missing: an escalation to tier 3 names the judicial department");
   }
   if (e.to_tier != 3 && e.judicial) {
     return Invalid(path.Field("judicial"), "only for an escalation to tier 3");

@@ -335,7 +335,7 @@ TEST(CaseEventsTest, RequiresCellLevelToMatchDepth) {
 
 TEST(CaseEventsTest, TierThreeEscalationNeedsJudicialDepartment) {
   EXPECT_EQ(ErrorOf("CaseEscalated", R"({"from_tier":2,"to_tier":3,"reason":"major"})"),
-            R"(to_tier: tier 3 needs "judicial", the judicial department)");
+            "judicial: missing: an escalation to tier 3 names the judicial department");
   EXPECT_EQ(ErrorOf("CaseEscalated",
                     R"({"from_tier":1,"to_tier":2,"reason":"r","judicial":"Santai Court"})"),
             "judicial: only for an escalation to tier 3");

@@ -130,6 +130,9 @@ TEST_F(CaseRulesTest, ResolveSchedulesTheCallback) {
 
 TEST_F(CaseRulesTest, ClosedCaseTakesOnlyNoteAndReopen) {
   const std::string id = CaseInProgress();
+  // At tier 2, so that an escalation would need the judicial side: the
+  // closed case is the conflict, before the body the tier decides.
+  Must(Act(id, "escalate", R"({"reason":"r"})"));
   Must(Act(id, "resolve", R"({"resolution":"handled_on_site","summary":"s"})"));
   Must(Act(id, "close"));
   ExpectConflict(Act(id, "assign", R"({"assignee":"officer-8"})"), "case is closed");

@@ -136,6 +136,25 @@ bool HandlesCases(Role role) {
   return role != Role::kAuditor && role != Role::kAdmin;
 }
 
+Status MayReadCases(const Principal& who) {
+  if (who.role == Role::kAdmin) {
+    return Status::PermissionDenied(
+        "an admin defines the grid and its assignments; "
+        "cases and dashboards are for the other roles");
+  }
+  return Status::Ok();
+}
+
+Status MayReadTheLog(const Principal& who) {
+  if (who.role != Role::kAuditor) return Status::PermissionDenied("the raw log is for auditors");
+  if (!InScope(who, "")) {
+    return Status::PermissionDenied(
+        "the raw log holds every case: it is for auditors whose cells cover the whole "
+        "jurisdiction (\"\")");
+  }
+  return Status::Ok();
+}
+
 bool HandlesTheCase(const Principal& who, std::string_view assignee) {
   return who.role == Role::kOperator || who.role == Role::kSupervisor ||
          (!assignee.empty() && assignee == who.sub);

@@ -65,6 +65,13 @@ bool InScope(const Principal& who, std::string_view cell);
 
 // Roles that report and handle cases (all but auditor and admin).
 bool HandlesCases(Role role);
+// kPermissionDenied unless `who` may read cases and dashboards (in scope):
+// every role but admin, whose part is the grid and its assignments.
+Status MayReadCases(const Principal& who);
+// kPermissionDenied unless `who` may read the raw log (/events, the events
+// channel): an auditor whose cells cover the whole jurisdiction, since the
+// log holds every case.
+Status MayReadTheLog(const Principal& who);
 
 // Does `who` handle the case assigned to `assignee`, and so see its personal
 // data? Operators, supervisors and its assignee.

@@ -288,7 +288,8 @@ std::optional<HttpResponse> HttpApi::Start(Call& call) {
     return ErrorResponse(routed.status(), call.req.version(), call.req.keep_alive());
   }
   if (call.pending) return std::nullopt;
-  if (call.audit_read && http::to_status_class(routed->result()) == http::status_class::successful) {
+  if (call.audit_read &&
+      http::to_status_class(routed->result()) == http::status_class::successful) {
     if (Status s = RecordAuditRead(service_->store(), call.who.sub, call.req.target()); !s.ok()) {
       metrics_->errors.Increment();
       return ErrorResponse(s, call.req.version(), call.req.keep_alive());
@@ -453,6 +454,7 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
   };
   // The case, in the caller's scope, or the error to give.
   auto scoped_case = [&](const std::string& id, Position at) -> Result<CaseState> {
+    RETURN_IF_ERROR(MayReadCases(who));
     ASSIGN_OR_RETURN(CaseState state, service_->LoadCase(id, at, call.reads));
     if (!state.exists) return Status::NotFound("no case " + id);
     if (!InScope(who, state.report.cell)) {
@@ -475,6 +477,7 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
       return HttpResponse();  // answered once call.pending is written
     }
     if (s.size() == 3 && get) {
+      RETURN_IF_ERROR(MayReadCases(who));
       CaseQuery query;
       query.cell = call.Query("cell");
       if (!InScope(who, query.cell)) {
@@ -539,15 +542,16 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
       }
       if (s.size() == 5 && get && s[4] == "history") {
         ASSIGN_OR_RETURN(CaseState state, scoped_case(id, UINT64_MAX));
-        if (!HandlesTheCase(who, state.assignee) && who.role != Role::kAuditor) {
-          return Status::PermissionDenied("the history of " + id +
-                                          " is for those who handle it and auditors");
-        }
+        // Whole for those who handle the case and auditors (the bytes that
+        // were hashed); without what the events say about people for others.
+        const bool whole = HandlesTheCase(who, state.assignee) || who.role == Role::kAuditor;
         ASSIGN_OR_RETURN(auto events, service_->store().ReadStream(CaseStream(id), 1, 100000,
                                                                    ReadDirection::kForward));
         JsonWriter j;
         j.BeginObject().Key("events").BeginArray();
-        for (const RecordedEvent& e : events) j.Raw(e.EnvelopeJson());
+        for (const RecordedEvent& e : events) {
+          j.Raw(whole ? e.EnvelopeJson() : e.EnvelopeJsonWithoutData());
+        }
         j.EndArray().EndObject();
         return Json(http::status::ok, j.Take(), req);
       }
@@ -571,6 +575,7 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
   // ---- dashboard
   if (s.size() >= 3 && s[2] == "dashboard" && get) {
     const std::string path = call.Rest(3);
+    RETURN_IF_ERROR(MayReadCases(who));
     if (!InScope(who, path)) {
       return Status::PermissionDenied("dashboard " + (path.empty() ? "of the root" : path) +
                                       " is outside your cells");
@@ -608,7 +613,7 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
 
   // ---- the raw log and audit
   if (s.size() == 3 && s[2] == "events" && get) {
-    if (who.role != Role::kAuditor) return Status::PermissionDenied("the raw log is for auditors");
+    RETURN_IF_ERROR(MayReadTheLog(who));
     std::uint64_t after = 0, limit = options_.max_page;
     if (call.Has("after")) {
       ASSIGN_OR_RETURN(after, ParseCount(call.Query("after"), "after"));
@@ -620,9 +625,8 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
                                       after, std::min<std::uint64_t>(limit, options_.max_page)));
     // A page of nothing but audit reads (a tail at the head: the reads of
     // the pages before) is not recorded itself, or paging would never end.
-    call.audit_read = !std::all_of(events.begin(), events.end(), [](const RecordedEvent& e) {
-      return e.type == "AuditRead";
-    });
+    call.audit_read = !std::all_of(events.begin(), events.end(),
+                                   [](const RecordedEvent& e) { return e.type == "AuditRead"; });
     JsonWriter j;
     j.BeginObject().Key("events").BeginArray();
     for (const RecordedEvent& e : events) j.Raw(e.EnvelopeJson());

@@ -8,7 +8,6 @@
 
 #include "api/http_api.h"
 #include "engine/case_events.h"
-#include "engine/hash_chain.h"
 #include "projections/case_view.h"
 #include "projections/json_writer.h"
 
@@ -77,23 +76,6 @@ PersonalData ViewSight(CaseSight sight) {
   return sight == CaseSight::kShown ? PersonalData::kShown : PersonalData::kMasked;
 }
 
-// The envelope less its data, for those who may not see what a case's
-// events say about people; `hash` stays, as in every envelope.
-std::string EnvelopeWithoutData(const RecordedEvent& e) {
-  JsonWriter j;
-  j.BeginObject();
-  j.Key("position").Int(static_cast<std::int64_t>(e.position));
-  j.Key("stream").String(e.stream);
-  j.Key("version").Int(static_cast<std::int64_t>(e.version));
-  j.Key("type").String(e.type);
-  j.Key("id").String(e.id);
-  j.Key("actor").String(e.actor);
-  j.Key("recorded_at").Time(e.recorded_at_ms);
-  j.Key("hash").String(HashToHex(e.hash));
-  j.EndObject();
-  return j.Take();
-}
-
 PushMessage Message(std::string_view type, std::string_view channel, Position position,
                     std::initializer_list<std::pair<std::string_view, std::string_view>> raw) {
   JsonWriter j;
@@ -109,7 +91,7 @@ PushMessage Message(std::string_view type, std::string_view channel, Position po
 PushMessage CaseEventMessage(std::string_view channel, const RecordedEvent& e,
                              const CaseState& after, CaseSight sight) {
   const std::string event =
-      sight == CaseSight::kMasked ? EnvelopeWithoutData(e) : e.EnvelopeJson();
+      sight == CaseSight::kMasked ? e.EnvelopeJsonWithoutData() : e.EnvelopeJson();
   const std::string view = RenderCaseView(after, ViewSight(sight));
   return Message("event", channel, e.position, {{"event", event}, {"view", view}});
 }
@@ -423,11 +405,10 @@ void PushHub::Setup(std::shared_ptr<Sub> sub, std::optional<Position> after) {
   // Who may subscribe to what, as on HTTP.
   switch (sub->kind) {
     case ChannelKind::kEvents:
-      if (who.role != Role::kAuditor) {
-        return refuse(Status::PermissionDenied("the events channel is for auditors"));
-      }
+      if (Status s = MayReadTheLog(who); !s.ok()) return refuse(s);
       break;
     case ChannelKind::kCase: {
+      if (Status s = MayReadCases(who); !s.ok()) return refuse(s);
       auto state = service_->LoadCase(sub->target);
       if (!state.ok()) return refuse(state.status());
       if (!state->exists) return refuse(Status::NotFound("no case " + sub->target));
@@ -438,6 +419,7 @@ void PushHub::Setup(std::shared_ptr<Sub> sub, std::optional<Position> after) {
     }
     case ChannelKind::kCell:
     case ChannelKind::kDashboard: {
+      if (Status s = MayReadCases(who); !s.ok()) return refuse(s);
       if (!InScope(who, sub->target)) {
         return refuse(Status::PermissionDenied(
             (sub->target.empty() ? std::string("the root") : "cell " + sub->target) +

@@ -115,8 +115,12 @@ struct RequestShape {
   std::string stream;     // "" for any (an intake's case id is chosen as it is written)
   std::string_view type;  // "" for any but CaseReported (a case action)
 };
-RequestShape IntakeShape() { return {"", CaseReported::kType}; }
-RequestShape ActionShape(std::string_view case_id) { return {CaseStream(case_id), ""}; }
+RequestShape IntakeShape() {
+  return {"", CaseReported::kType};
+}
+RequestShape ActionShape(std::string_view case_id) {
+  return {CaseStream(case_id), ""};
+}
 RequestShape GridShape(std::string_view cell, std::string_view type) {
   return {GridDirectory::Stream(cell), type};
 }
@@ -135,8 +139,8 @@ static Result<std::optional<WriteResult>> Replay(const EventStore& store, std::s
   ASSIGN_OR_RETURN(auto position, store.PositionOfEventId(IdempotentEventId(actor, key, 0)));
   if (!position) return std::optional<WriteResult>();
   ASSIGN_OR_RETURN(RecordedEvent first, store.ReadAt(*position));
-  const bool same_type = shape.type.empty() ? first.type != CaseReported::kType
-                                            : first.type == shape.type;
+  const bool same_type =
+      shape.type.empty() ? first.type != CaseReported::kType : first.type == shape.type;
   if (!same_type || (!shape.stream.empty() && first.stream != shape.stream)) {
     return Status::Conflict("Idempotency-Key was first used for another request (" + first.type +
                             " in " + first.stream + ")");
@@ -210,8 +214,7 @@ Result<PendingWrite> CaseService::BeginAct(std::string_view actor, std::string_v
   w.idempotency_key = std::string(idempotency_key);
   w.action = *action;
   ASSIGN_OR_RETURN(w.split, SplitCommandBody(body));
-  ASSIGN_OR_RETURN(w.answer,
-                   Replay(*store_, actor, idempotency_key, ActionShape(case_id), reads));
+  ASSIGN_OR_RETURN(w.answer, Replay(*store_, actor, idempotency_key, ActionShape(case_id), reads));
   if (w.answer) return w;
   RETURN_IF_ERROR(Decide(w, reads));
   return w;
@@ -413,7 +416,8 @@ Result<std::optional<WriteResult>> CaseService::AlertAcknowledgment(
   RETURN_IF_ERROR(ValidateStreamName(stream));
   // The alert's id is the natural idempotency key: one acknowledgment per
   // person and alert, however often it is sent.
-  return Replay(*store_, person, "ack:" + std::string(alert_id), {stream, AlertAcknowledged::kType});
+  return Replay(*store_, person, "ack:" + std::string(alert_id),
+                {stream, AlertAcknowledged::kType});
 }
 
 Result<WriteResult> CaseService::AcknowledgeAlert(std::string_view person,

@@ -22,14 +22,17 @@ std::string ExpectedVersion::ToString() const {
 
 // Keys in RFC 8785 order: actor, data, id, position, recorded_at, stream,
 // type, version. Names are from a restricted alphabet (names.h) and need no
-// escaping, but go through AppendJsonString so that the form is exact anyway.
-std::string RecordedEvent::CanonicalBytes() const {
-  std::string out;
-  out.reserve(120 + stream.size() + type.size() + id.size() + actor.size() + data.size());
+// escaping, but go through AppendJsonString so that the form is exact
+// anyway. `hash`, outside the hashed bytes, comes last, as API.md shows it.
+void RecordedEvent::AppendEnvelope(std::string& out, bool with_data) const {
+  out.reserve(out.size() + 200 + stream.size() + type.size() + id.size() + actor.size() +
+              data.size());
   out += "{\"actor\":";
   AppendJsonString(out, actor);
-  out += ",\"data\":";
-  out += data;
+  if (with_data) {
+    out += ",\"data\":";
+    out += data;
+  }
   out += ",\"id\":";
   AppendJsonString(out, id);
   out += ",\"position\":";
@@ -42,17 +45,25 @@ std::string RecordedEvent::CanonicalBytes() const {
   AppendJsonString(out, type);
   out += ",\"version\":";
   out += std::to_string(version);
+}
+
+std::string RecordedEvent::CanonicalBytes() const {
+  std::string out;
+  AppendEnvelope(out, true);
   out += '}';
   return out;
 }
 
 std::string RecordedEvent::EnvelopeJson() const {
-  std::string out = CanonicalBytes();
-  out.pop_back();  // the closing brace
-  out += ",\"hash\":\"";
-  out += HashToHex(hash);
-  out += "\"}";
-  return out;
+  std::string out;
+  AppendEnvelope(out, true);
+  return std::move(out) + ",\"hash\":\"" + HashToHex(hash) + "\"}";
+}
+
+std::string RecordedEvent::EnvelopeJsonWithoutData() const {
+  std::string out;
+  AppendEnvelope(out, false);
+  return std::move(out) + ",\"hash\":\"" + HashToHex(hash) + "\"}";
 }
 
 }  // namespace casegrid

@@ -70,6 +70,14 @@ struct RecordedEvent {
   std::string CanonicalBytes() const;
   // The envelope as API.md returns it: CanonicalBytes plus "hash" (hex).
   std::string EnvelopeJson() const;
+  // The same without "data", for readers who may not see what an event says
+  // about people (its hash stays, though it cannot be checked without it).
+  std::string EnvelopeJsonWithoutData() const;
+
+ private:
+  // The envelope's members up to "version" in RFC 8785 order, "data" only
+  // `with_data`, and no closing brace.
+  void AppendEnvelope(std::string& out, bool with_data) const;
 };
 
 using EventBatch = std::shared_ptr<const std::vector<RecordedEvent>>;

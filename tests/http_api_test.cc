@@ -102,11 +102,11 @@ TEST_F(HttpApiTest, IdempotencyKeyAnswersTheFirstAnswerAndWritesNothing) {
   EXPECT_NE(reused.body.find("another request (CaseReported"), std::string::npos) << reused.body;
   EXPECT_EQ(Send(http::verb::post, "/api/v1/cases", op, testing::ReportBody(), "note-7").status,
             409u);
-  EXPECT_EQ(Send(http::verb::post,
-                 "/api/v1/cases/" + other_id.substr(1, other_id.size() - 2) + "/note", op,
-                 R"({"text":"a"})", "note-7")
-                .status,
-            409u);
+  EXPECT_EQ(
+      Send(http::verb::post, "/api/v1/cases/" + other_id.substr(1, other_id.size() - 2) + "/note",
+           op, R"({"text":"a"})", "note-7")
+          .status,
+      409u);
   const std::string admin = Token("admin-1", Role::kAdmin);
   ASSERT_EQ(Send(http::verb::post, "/api/v1/grid/cells", admin,
                  R"({"cell":"santai/keyed","name":"k"})", "cell-1")
@@ -287,8 +287,8 @@ TEST_F(HttpApiTest, PagingTheLogToItsEndEndsThoughEachPageReadIsRecorded) {
   Position after = 0;
   int pages = 0, empty = 0;
   for (; pages < 50 && empty == 0; ++pages) {
-    auto page = Send(http::verb::get, "/api/v1/events?limit=100&after=" + std::to_string(after),
-                     auditor);
+    auto page =
+        Send(http::verb::get, "/api/v1/events?limit=100&after=" + std::to_string(after), auditor);
     ASSERT_EQ(page.status, 200u) << page.body;
     simdjson::dom::parser parser;
     simdjson::dom::array events = parser.parse(page.body)["events"].get_array();

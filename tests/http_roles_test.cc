@@ -12,6 +12,10 @@ const std::vector<Role> kAllRoles = {Role::kOperator,   Role::kOfficer,   Role::
                                      Role::kAuditor,    Role::kAdmin};
 const std::vector<Role> kHandlers = {Role::kOperator,   Role::kOfficer,   Role::kMediator,
                                      Role::kGridWorker, Role::kVolunteer, Role::kSupervisor};
+// Readers of cases and dashboards: all but the admin, whose part is the grid.
+const std::vector<Role> kReaders = {Role::kOperator,   Role::kOfficer,   Role::kMediator,
+                                    Role::kGridWorker, Role::kVolunteer, Role::kSupervisor,
+                                    Role::kAuditor};
 
 class HttpRolesTest : public testing::HttpApiFixture {};
 namespace http = boost::beast::http;
@@ -29,14 +33,10 @@ TEST_F(HttpRolesTest, EachRouteAnswersTheRolesAPIMdGivesIt) {
   const std::vector<Row> rows = {
       {http::verb::post, "/api/v1/cases", testing::ReportBody(), kHandlers, 201},
       {http::verb::post, "/api/v1/cases/" + id + "/note", R"({"text":"n"})", kHandlers, 200},
-      {http::verb::get, "/api/v1/cases/" + id, "", kAllRoles, 200},
-      {http::verb::get,
-       "/api/v1/cases/" + id + "/history",
-       "",
-       {Role::kOperator, Role::kSupervisor, Role::kAuditor},
-       200},
-      {http::verb::get, "/api/v1/cases?cell=santai", "", kAllRoles, 200},
-      {http::verb::get, "/api/v1/dashboard/santai/tongchuan", "", kAllRoles, 200},
+      {http::verb::get, "/api/v1/cases/" + id, "", kReaders, 200},
+      {http::verb::get, "/api/v1/cases/" + id + "/history", "", kReaders, 200},
+      {http::verb::get, "/api/v1/cases?cell=santai", "", kReaders, 200},
+      {http::verb::get, "/api/v1/dashboard/santai/tongchuan", "", kReaders, 200},
       {http::verb::get, "/api/v1/alerts", "", kAllRoles, 200},
       {http::verb::get, "/api/v1/events?after=0&limit=5", "", {Role::kAuditor}, 200},
       {http::verb::get, "/api/v1/audit/digest", "", kAllRoles, 200},
@@ -80,6 +80,27 @@ TEST_F(HttpRolesTest, ScopeBoundsWhatEachHandlerMayReadAndDo) {
     // A dashboard above the token's cells is outside it too.
     EXPECT_EQ(Send(http::verb::get, "/api/v1/dashboard/santai", inside).status, 403u);
   }
+  // An auditor's cells bound the cases it reads, and so the raw log, which
+  // holds every case, is for auditors of the whole jurisdiction.
+  const std::string scoped = Token("aud-1", Role::kAuditor, {"santai/xinhua"});
+  EXPECT_EQ(Send(http::verb::get, "/api/v1/cases/" + id, scoped).status, 403u);
+  EXPECT_EQ(Send(http::verb::get, "/api/v1/events?after=0", scoped).status, 403u);
+  EXPECT_EQ(Send(http::verb::get, "/api/v1/events?after=0", Token("aud-2", Role::kAuditor)).status,
+            200u);
+}
+
+TEST_F(HttpRolesTest, AHistoryIsWholeForThoseWhoHandleTheCaseAndAuditorsAndWithoutDataForOthers) {
+  const std::string id = NewCase();
+  auto data_of = [&](const std::string& token) {
+    auto reply = Send(http::verb::get, "/api/v1/cases/" + id + "/history", token);
+    EXPECT_EQ(reply.status, 200u) << reply.body;
+    return std::make_pair(reply.body.find("\"data\"") != std::string::npos,
+                          reply.body.find("\"hash\"") != std::string::npos);
+  };
+  EXPECT_EQ(data_of(Token("op-1", Role::kOperator)), std::make_pair(true, true));
+  EXPECT_EQ(data_of(Token("aud-1", Role::kAuditor)), std::make_pair(true, true));
+  EXPECT_EQ(data_of(Token("vol-1", Role::kVolunteer, {"santai/tongchuan"})),
+            std::make_pair(false, true));
 }
 
 }  // namespace

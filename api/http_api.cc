@@ -480,10 +480,10 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
       RETURN_IF_ERROR(MayReadCases(who));
       CaseQuery query;
       query.cell = call.Query("cell");
-      if (!InScope(who, query.cell)) {
-        return Status::PermissionDenied(query.cell.empty()
-                                            ? "cell: name a cell within your scope"
-                                            : "cell " + query.cell + " is outside your cells");
+      if (query.cell.empty() && !InScope(who, "")) {
+        query.cells = who.cells;  // no cell named: all of the token's cells
+      } else if (!InScope(who, query.cell)) {
+        return Status::PermissionDenied("cell " + query.cell + " is outside your cells");
       }
       if (call.Has("state")) {
         const std::string st = call.Query("state");

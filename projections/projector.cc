@@ -134,12 +134,6 @@ std::string SnapshotKey(std::string_view node, Position position) {
   return key;
 }
 
-bool InSubtree(std::string_view cell, std::string_view root) {
-  if (root.empty()) return true;
-  return cell.size() >= root.size() && cell.substr(0, root.size()) == root &&
-         (cell.size() == root.size() || cell[root.size()] == '/');
-}
-
 }  // namespace
 
 Projector::Projector(EventStore* store, ProjectorOptions options)
@@ -592,35 +586,76 @@ Result<std::string> Projector::Dashboard(std::string_view path, std::int64_t now
 Result<CasePage> Projector::ListCases(const CaseQuery& q) const {
   CasePage page;
   const std::size_t limit = std::clamp<std::size_t>(q.limit, 1, 500);
-  std::unique_ptr<rocksdb::Iterator> it(
-      views_->db()->NewIterator(rocksdb::ReadOptions(), views_->family(kViewCellCases)));
-  std::string start = q.cell;
+  std::string resume;  // the cursor's key: the page starts after it
   if (!q.after.empty()) {
     const auto bar = q.after.find('|');
     if (bar == std::string::npos) return Status::InvalidArgument("after: not a cursor");
-    start = CellCaseKey(q.after.substr(0, bar), q.after.substr(bar + 1));
+    resume = CellCaseKey(q.after.substr(0, bar), q.after.substr(bar + 1));
+  }
+  // The subtrees asked for, less those inside another of them.
+  std::vector<std::string> subtrees;
+  for (const std::string& cell : q.cells.empty() ? std::vector<std::string>{q.cell} : q.cells) {
+    const bool covered = std::any_of(q.cells.begin(), q.cells.end(), [&](const std::string& c) {
+      return c != cell && CellWithin(cell, c);
+    });
+    if (!covered && std::find(subtrees.begin(), subtrees.end(), cell) == subtrees.end()) {
+      subtrees.push_back(cell);
+    }
+  }
+  // One walk of the cell index per subtree, merged in key order: subtrees'
+  // keys may interleave ("a/b-x" sorts between "a/b" and "a/b/...").
+  struct Walk {
+    std::string_view subtree;
+    std::unique_ptr<rocksdb::Iterator> it;
+    bool done = false;
+  };
+  // To the walk's next entry of its subtree that the query keeps.
+  auto settle = [&](Walk& w) -> Status {
+    for (; w.it->Valid(); w.it->Next()) {
+      const std::string_view key = w.it->key().ToStringView();
+      if (!key.starts_with(w.subtree)) break;  // past the subtree
+      if (!resume.empty() && key <= std::string_view(resume)) continue;
+      const std::string_view cell = key.substr(0, key.find('\0'));
+      if (!CellWithin(cell, w.subtree)) continue;
+      const std::string_view value = w.it->value().ToStringView();
+      if (value.size() != 2) return Status::Corruption("cell index entry " + std::string(key));
+      if (q.state && static_cast<CaseStatus>(value[0]) != *q.state) continue;
+      if (q.kind && static_cast<CaseKind>(value[1]) != *q.kind) continue;
+      return Status::Ok();
+    }
+    if (!w.it->status().ok()) return Status::Unavailable(w.it->status().ToString());
+    w.done = true;
+    return Status::Ok();
+  };
+  std::vector<Walk> walks;
+  for (const std::string& subtree : subtrees) {
+    Walk& w = walks.emplace_back(Walk{subtree, std::unique_ptr<rocksdb::Iterator>(
+                                                   views_->db()->NewIterator(
+                                                       rocksdb::ReadOptions(),
+                                                       views_->family(kViewCellCases)))});
+    w.it->Seek(std::max<std::string_view>(subtree, resume));
+    RETURN_IF_ERROR(settle(w));
   }
   std::string last_key;
-  for (it->Seek(start); it->Valid(); it->Next()) {
-    const std::string_view key = it->key().ToStringView();
-    const auto zero = key.find('\0');
-    const std::string_view cell = key.substr(0, zero), id = key.substr(zero + 1);
-    if (!q.cell.empty() && key.substr(0, q.cell.size()) != q.cell) break;  // past the subtree
-    if (!q.after.empty() && key == start) continue;
-    if (!InSubtree(cell, q.cell)) continue;
-    const std::string_view value = it->value().ToStringView();
-    if (value.size() != 2) return Status::Corruption("cell index entry of " + std::string(id));
-    if (q.state && static_cast<CaseStatus>(value[0]) != *q.state) continue;
-    if (q.kind && static_cast<CaseKind>(value[1]) != *q.kind) continue;
+  for (;;) {
+    Walk* next = nullptr;
+    for (Walk& w : walks) {
+      if (!w.done && (next == nullptr || w.it->key().compare(next->it->key()) < 0)) next = &w;
+    }
+    if (next == nullptr) break;
     if (page.views.size() == limit) {
       page.next = last_key;
       break;
     }
-    ASSIGN_OR_RETURN(auto view, views_->Get(kViewCases, std::string(id)));
+    const std::string_view key = next->it->key().ToStringView();
+    const auto zero = key.find('\0');
+    const std::string id(key.substr(zero + 1));
+    last_key = std::string(key.substr(0, zero)) + "|" + id;
+    ASSIGN_OR_RETURN(auto view, views_->Get(kViewCases, id));
     if (view) page.views.push_back(std::move(*view));
-    last_key = std::string(cell) + "|" + std::string(id);
+    next->it->Next();
+    RETURN_IF_ERROR(settle(*next));
   }
-  if (!it->status().ok()) return Status::Unavailable(it->status().ToString());
   return page;
 }
 

@@ -87,7 +87,8 @@ struct DecodedEvents {
 DecodedEvents DecodeEvents(std::vector<RecordedEvent> events);
 
 struct CaseQuery {
-  std::string cell;  // a subtree; "" for everything
+  std::string cell;                // a subtree; "" for everything
+  std::vector<std::string> cells;  // when not empty: these subtrees together, instead of `cell`
   std::optional<CaseStatus> state;
   std::optional<CaseKind> kind;
   std::size_t limit = 50;

@@ -79,6 +79,13 @@ TEST_F(HttpRolesTest, ScopeBoundsWhatEachHandlerMayReadAndDo) {
     }
     // A dashboard above the token's cells is outside it too.
     EXPECT_EQ(Send(http::verb::get, "/api/v1/dashboard/santai", inside).status, 403u);
+    // A list that names no cell is of the token's cells.
+    auto mine = Send(http::verb::get, "/api/v1/cases", inside);
+    EXPECT_EQ(mine.status, 200u) << mine.body;
+    EXPECT_NE(mine.body.find(id), std::string::npos) << mine.body;
+    auto none = Send(http::verb::get, "/api/v1/cases", outside);
+    EXPECT_EQ(none.status, 200u) << none.body;
+    EXPECT_EQ(none.body.find(id), std::string::npos) << none.body;
   }
   // An auditor's cells bound the cases it reads, and so the raw log, which
   // holds every case, is for auditors of the whole jurisdiction.

@@ -312,6 +312,41 @@ TEST_F(ProjectionTest, ListsCasesOfASubtreePagedAndFiltered) {
   EXPECT_EQ(projector_->ListCases(all)->views.size(), 7u);
 }
 
+TEST_F(ProjectionTest, ListsCasesOfSeveralSubtreesTogetherInOrderEachOnce) {
+  // g1-x's keys sort between g1's and g12's; a subtree inside another is one.
+  for (const char* cell : {"santai/tongchuan/a03/g1", "santai/tongchuan/a03/g1-x"}) {
+    Must(service_->DefineCell("admin", std::string(R"({"cell":")") + cell + R"(","name":"x"})",
+                              ""));
+  }
+  std::vector<std::string> wanted;
+  for (int i = 0; i < 3; ++i) wanted.push_back(ReportIn("santai/tongchuan/a03/g1"));
+  for (int i = 0; i < 2; ++i) ReportIn("santai/tongchuan/a03/g1-x");
+  for (int i = 0; i < 2; ++i) ReportIn("santai/tongchuan/a03/g12");
+  for (int i = 0; i < 2; ++i) wanted.push_back(ReportIn("santai/tongchuan/a03/g13"));
+  CatchUp();
+  auto list = [&](std::vector<std::string> cells, std::size_t limit) {
+    CaseQuery q;
+    q.cells = std::move(cells);
+    q.limit = limit;
+    std::vector<std::string> ids;
+    for (int page = 0; page < 20; ++page) {
+      auto p = projector_->ListCases(q);
+      EXPECT_TRUE(p.ok()) << p.status().ToString();
+      if (!p.ok()) break;
+      for (const auto& v : p->views) {
+        const std::string id = At(v, "/case_id");
+        ids.push_back(id.substr(1, id.size() - 2));
+      }
+      if (!p->next) break;
+      q.after = *p->next;
+    }
+    return ids;
+  };
+  EXPECT_EQ(list({"santai/tongchuan/a03/g13", "santai/tongchuan/a03/g1"}, 2), wanted);
+  EXPECT_EQ(list({"santai/tongchuan/a03/g1", "santai/tongchuan/a03/g13"}, 500), wanted);
+  EXPECT_EQ(list({"santai/tongchuan/a03/g12", "santai/tongchuan/a03"}, 3).size(), 9u);
+}
+
 TEST_F(ProjectionTest, RestartResumesFromTheCheckpointAndEqualsARebuild) {
   for (int i = 0; i < 5; ++i) CaseInProgress();
   CatchUp();

@@ -67,6 +67,24 @@ Result<std::uint64_t> ParseCount(const std::string& text, std::string_view field
   return v;
 }
 
+// kInvalidArgument unless `body` is empty or an object without members.
+Status NoFields(const std::string& body, std::string_view what) {
+  if (body.empty()) return Status::Ok();
+  simdjson::dom::parser parser;
+  simdjson::dom::object object;
+  if (parser.parse(body).get(object)) return Status::InvalidArgument("body: not a JSON object");
+  if (object.begin() == object.end()) return Status::Ok();
+  return Status::InvalidArgument(std::string(object.begin().key()) + ": unknown field; " +
+                                 std::string(what) + " takes none");
+}
+
+// A page size: at least 1 (a larger one than the server's cap is capped).
+Result<std::uint64_t> ParseLimit(const std::string& text) {
+  ASSIGN_OR_RETURN(std::uint64_t v, ParseCount(text, "limit"));
+  if (v == 0) return Status::InvalidArgument("limit: must be at least 1");
+  return v;
+}
+
 }  // namespace
 
 namespace {
@@ -500,7 +518,7 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
           return Status::InvalidArgument("kind: unknown value \"" + call.Query("kind") + "\"");
       }
       if (call.Has("limit")) {
-        ASSIGN_OR_RETURN(std::uint64_t limit, ParseCount(call.Query("limit"), "limit"));
+        ASSIGN_OR_RETURN(std::uint64_t limit, ParseLimit(call.Query("limit")));
         query.limit = static_cast<std::size_t>(std::min<std::uint64_t>(limit, options_.max_page));
       }
       query.after = call.Query("after");
@@ -599,6 +617,7 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
     return Json(http::status::ok, j.Take(), req);
   }
   if (s.size() == 5 && s[2] == "alerts" && s[4] == "ack" && post) {
+    RETURN_IF_ERROR(NoFields(req.body(), "an acknowledgment"));
     ASSIGN_OR_RETURN(bool open, projector_->HasOpenAlert(who.sub, s[3]));
     if (!open && !key.empty()) {
       // A repeat carrying an Idempotency-Key gets the first answer.
@@ -619,7 +638,7 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
       ASSIGN_OR_RETURN(after, ParseCount(call.Query("after"), "after"));
     }
     if (call.Has("limit")) {
-      ASSIGN_OR_RETURN(limit, ParseCount(call.Query("limit"), "limit"));
+      ASSIGN_OR_RETURN(limit, ParseLimit(call.Query("limit")));
     }
     ASSIGN_OR_RETURN(auto events, service_->store().ReadAll(
                                       after, std::min<std::uint64_t>(limit, options_.max_page)));

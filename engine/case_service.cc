@@ -382,6 +382,7 @@ Result<WriteResult> CaseService::AssignOfficer(std::string_view actor, std::stri
   ASSIGN_OR_RETURN(std::string data, AddServerFields(split.data, {{"cell", quoted}}));
   ASSIGN_OR_RETURN(CaseEventData decoded, DecodeEventData(OfficerAssignedToCell::kType, data));
   const auto& a = std::get<OfficerAssignedToCell>(decoded);
+  RETURN_IF_ERROR(ValidateCellRole(a.role));
   RETURN_IF_ERROR(ValidateStreamName("alerts/" + a.officer));
   if (grid_.IsAssigned(cell, a.officer, a.role)) {
     return Status::Conflict(a.officer + " is already assigned to " + std::string(cell) + " as " +

@@ -22,6 +22,17 @@ bool CellWithin(std::string_view cell, std::string_view subtree) {
                              (cell.size() == subtree.size() || cell[subtree.size()] == '/'));
 }
 
+Status ValidateCellRole(std::string_view role) {
+  static constexpr std::string_view kRoles[] = {"operator",    "officer",   "mediator",
+                                                "grid_worker", "volunteer", "supervisor"};
+  if (std::find(std::begin(kRoles), std::end(kRoles), role) != std::end(kRoles)) {
+    return Status::Ok();
+  }
+  return Status::InvalidArgument("role: unknown value \"" + std::string(role) +
+                                 "\"; one of operator, officer, mediator, grid_worker, "
+                                 "volunteer, supervisor");
+}
+
 Status GridDirectory::Load(const EventStore& store, Position up_to) {
   std::string after;
   while (true) {

@@ -65,4 +65,9 @@ std::vector<std::string> CellAndAncestors(std::string_view cell);
 // Is `cell` the grid path `subtree` or under it? "" (the root) covers all.
 bool CellWithin(std::string_view cell, std::string_view subtree);
 
+// kInvalidArgument naming `role` unless a person may hold it in a cell: the
+// roles of API.md that handle cases (operator, officer, mediator,
+// grid_worker, volunteer, supervisor).
+Status ValidateCellRole(std::string_view role);
+
 }  // namespace casegrid

@@ -28,6 +28,8 @@ std::string MaskName(std::string_view name) {
   for (std::size_t i = first; i < name.size(); ++i) {
     if ((static_cast<unsigned char>(name[i]) & 0xC0) != 0x80) ++rest;
   }
+  // A one-character name would be shown whole: it is all masked.
+  if (rest == 0) return "*";
   return std::string(name.substr(0, first)) + std::string(rest, '*');
 }
 

@@ -20,7 +20,7 @@ std::string RenderCaseView(const CaseState& state, PersonalData personal = Perso
 // "13800000000" -> "138****0000"; short numbers keep their first and last digit.
 std::string MaskPhone(std::string_view phone);
 // Keeps the first character (a whole UTF-8 sequence), the rest becomes '*':
-// "李小龙" -> "李**", "Li Wei" -> "L*****".
+// "李小龙" -> "李**", "Li Wei" -> "L*****"; a one-character name is "*".
 std::string MaskName(std::string_view name);
 
 }  // namespace casegrid

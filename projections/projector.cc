@@ -629,10 +629,9 @@ Result<CasePage> Projector::ListCases(const CaseQuery& q) const {
   };
   std::vector<Walk> walks;
   for (const std::string& subtree : subtrees) {
-    Walk& w = walks.emplace_back(Walk{subtree, std::unique_ptr<rocksdb::Iterator>(
-                                                   views_->db()->NewIterator(
-                                                       rocksdb::ReadOptions(),
-                                                       views_->family(kViewCellCases)))});
+    Walk& w = walks.emplace_back(
+        Walk{subtree, std::unique_ptr<rocksdb::Iterator>(views_->db()->NewIterator(
+                          rocksdb::ReadOptions(), views_->family(kViewCellCases)))});
     w.it->Seek(std::max<std::string_view>(subtree, resume));
     RETURN_IF_ERROR(settle(w));
   }

@@ -76,6 +76,23 @@ TEST_F(HttpApiTest, ErrorsHaveTheStatusAndCodeOfTheContract) {
   auto huge = Send(http::verb::post, "/api/v1/cases", op, std::string(70000, ' '));
   EXPECT_EQ(huge.status, 413u);
   EXPECT_EQ(At(huge.body, "/error/code"), "\"too_large\"");
+
+  // Each writes nothing: a page of no cases, fields an acknowledgment does
+  // not take, a role nobody holds in a cell.
+  const Position head = store_->Head().position;
+  auto none = Send(http::verb::get, "/api/v1/cases?cell=santai&limit=0", op);
+  EXPECT_EQ(none.status, 400u);
+  EXPECT_NE(none.body.find("limit: must be at least 1"), std::string::npos) << none.body;
+  EXPECT_EQ(Send(http::verb::get, "/api/v1/events?limit=0", Token("aud-1", Role::kAuditor)).status,
+            400u);
+  auto ack = Send(http::verb::post, "/api/v1/alerts/1-new_case/ack", op, R"({"x":1})");
+  EXPECT_EQ(ack.status, 400u);
+  EXPECT_NE(ack.body.find("x: unknown field"), std::string::npos) << ack.body;
+  auto king = Send(http::verb::post, "/api/v1/grid/cells/santai/officers",
+                   Token("admin-1", Role::kAdmin), R"({"officer":"o-1","role":"king"})");
+  EXPECT_EQ(king.status, 400u);
+  EXPECT_NE(king.body.find("role: unknown value \\\"king\\\""), std::string::npos) << king.body;
+  EXPECT_EQ(store_->Head().position, head);
 }
 
 TEST_F(HttpApiTest, IdempotencyKeyAnswersTheFirstAnswerAndWritesNothing) {

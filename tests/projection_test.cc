@@ -7,6 +7,7 @@
 #include <map>
 #include <thread>
 
+#include "projections/case_view.h"
 #include "projections/projector.h"
 #include "projections/rebuild.h"
 #include "tests/support/case_fixture.h"
@@ -315,8 +316,8 @@ TEST_F(ProjectionTest, ListsCasesOfASubtreePagedAndFiltered) {
 TEST_F(ProjectionTest, ListsCasesOfSeveralSubtreesTogetherInOrderEachOnce) {
   // g1-x's keys sort between g1's and g12's; a subtree inside another is one.
   for (const char* cell : {"santai/tongchuan/a03/g1", "santai/tongchuan/a03/g1-x"}) {
-    Must(service_->DefineCell("admin", std::string(R"({"cell":")") + cell + R"(","name":"x"})",
-                              ""));
+    Must(
+        service_->DefineCell("admin", std::string(R"({"cell":")") + cell + R"(","name":"x"})", ""));
   }
   std::vector<std::string> wanted;
   for (int i = 0; i < 3; ++i) wanted.push_back(ReportIn("santai/tongchuan/a03/g1"));
@@ -405,6 +406,15 @@ TEST_F(ProjectionTest, AsOfAnswersTheViewsOfAPastPosition) {
 // it held (as Finish's case views override the views cases wrote when they
 // left the cache), files must be written in key order, and what a bulk-load
 // store wrote reads the same once reopened without it.
+TEST(CaseViewTest, MaskingLeavesNoShortNameOrNumberReadable) {
+  EXPECT_EQ(MaskName("李小龙"), "李**");
+  EXPECT_EQ(MaskName("Li Wei"), "L*****");
+  EXPECT_EQ(MaskName("王"), "*");
+  EXPECT_EQ(MaskName("x"), "*");
+  EXPECT_EQ(MaskName(""), "");
+  EXPECT_EQ(MaskPhone("13800000000"), "138****0000");
+}
+
 TEST(ViewStoreTest, IngestedTableFilesOverrideWhatTheFamilyHeld) {
   testing::TempDir dir;
   const std::string path = dir.Sub("views");

@@ -463,6 +463,10 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
     const std::string text = call.Query("as_of");
     if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos) {
       ASSIGN_OR_RETURN(std::uint64_t p, ParseCount(text, "as_of"));
+      if (const Position head = service_->store().Head().position; p > head) {
+        return Status::InvalidArgument("as_of: position " + std::to_string(p) +
+                                       " is past the log's head " + std::to_string(head));
+      }
       return std::optional<Position>(p);
     }
     auto t = ParseTimestamp(text);
@@ -707,6 +711,19 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
     simdjson::dom::parser parser;
     simdjson::dom::element root;
     if (parser.parse(req.body()).get(root)) return Status::InvalidArgument("body: not JSON");
+    // Members other than `allowed` are errors, as in every other body.
+    auto only = [](simdjson::dom::element e, std::initializer_list<std::string_view> allowed,
+                   const std::string& name, const std::string& members) -> Status {
+      simdjson::dom::object object;
+      if (e.get(object)) return Status::InvalidArgument(name + ": must be an object");
+      for (auto [key, value] : object) {
+        if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+          return Status::InvalidArgument(members + std::string(key) + ": unknown field");
+        }
+      }
+      return Status::Ok();
+    };
+    RETURN_IF_ERROR(only(root, {"expected_version", "events"}, "body", ""));
     AppendRequest append{stream, ExpectedVersion::Any(), who.sub, {}};
     if (auto ev = root["expected_version"]; ev.error() != simdjson::NO_SUCH_FIELD) {
       std::uint64_t v = 0;
@@ -726,6 +743,7 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
     std::size_t i = 0;
     for (auto item : events) {
       const std::string at = "events[" + std::to_string(i++) + "].";
+      RETURN_IF_ERROR(only(item, {"type", "id", "data"}, at.substr(0, at.size() - 1), at));
       std::string_view type, id;
       simdjson::dom::object data;
       if (item["type"].get(type)) return Status::InvalidArgument(at + "type: must be a string");

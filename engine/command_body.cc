@@ -8,7 +8,11 @@ namespace casegrid {
 
 Result<CommandBody> SplitCommandBody(std::string_view body, const JsonLimits& limits) {
   if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) body = "{}";
-  ASSIGN_OR_RETURN(std::string canonical, CanonicalizeObject(body, limits));
+  auto canonical_body = CanonicalizeObject(body, limits);
+  if (!canonical_body.ok()) {  // the body as a whole: say so
+    return Status(canonical_body.status().code(), "body: " + canonical_body.status().message());
+  }
+  const std::string canonical = std::move(canonical_body).value();
   simdjson::dom::parser parser;
   simdjson::dom::object obj;
   if (parser.parse(canonical).get(obj)) return Status::Internal("canonical JSON did not re-parse");

@@ -26,8 +26,9 @@ struct CommandBody {
   std::string data;                               // canonical JSON object, the rest
 };
 
-// `body` must be a JSON object (an empty body counts as {}). expected_version,
-// if present, is an integer >= 0 (0 means the case must not exist yet).
+// `body` must be a JSON object (an empty body counts as {}); errors about it
+// as a whole begin "body: ". expected_version, if present, is an integer >= 0
+// (0 means the case must not exist yet).
 Result<CommandBody> SplitCommandBody(std::string_view body, const JsonLimits& limits = {});
 
 // Returns `data` (a canonical object) with `fields` added; each value is JSON

@@ -91,6 +91,11 @@ TEST_F(HttpApiTest, ErrorsHaveTheStatusAndCodeOfTheContract) {
   auto king = Send(http::verb::post, "/api/v1/grid/cells/santai/officers",
                    Token("admin-1", Role::kAdmin), R"({"officer":"o-1","role":"king"})");
   EXPECT_EQ(king.status, 400u);
+  auto extra =
+      Send(http::verb::post, "/api/v1/streams/import/extra", Token("admin-1", Role::kAdmin),
+           R"({"events":[{"type":"Imported","data":{},"colour":"red"}]})");
+  EXPECT_EQ(extra.status, 400u);
+  EXPECT_NE(extra.body.find("events[0].colour: unknown field"), std::string::npos) << extra.body;
   EXPECT_NE(king.body.find("role: unknown value \\\"king\\\""), std::string::npos) << king.body;
   EXPECT_EQ(store_->Head().position, head);
 }
@@ -198,6 +203,16 @@ TEST_F(HttpApiTest, LifecycleOverHttpAndTheDashboardSeesIt) {
            "/api/v1/dashboard/santai/tongchuan?as_of=" + At(created.body, "/position"), officer);
   ASSERT_EQ(then.status, 200u) << then.body;
   EXPECT_EQ(At(then.body, "/open/by_state/reported"), "1");
+  auto case_then = Send(http::verb::get,
+                        "/api/v1/cases/" + id + "?as_of=" + At(created.body, "/position"), officer);
+  EXPECT_EQ(At(case_then.body, "/state"), "\"reported\"") << case_then.body;
+  // A position past the head is no moment yet: 400 on every as_of route.
+  const std::string future = std::to_string(store_->Head().position + 10);
+  EXPECT_EQ(Send(http::verb::get, "/api/v1/cases/" + id + "?as_of=" + future, officer).status,
+            400u);
+  EXPECT_EQ(
+      Send(http::verb::get, "/api/v1/dashboard/santai/tongchuan?as_of=" + future, officer).status,
+      400u);
   auto list =
       Send(http::verb::get, "/api/v1/cases?cell=santai/tongchuan&state=in_progress", officer);
   ASSERT_EQ(list.status, 200u) << list.body;

@@ -88,6 +88,10 @@ std::string_view Name(CaseAction action) {
   return Info(action).name;
 }
 
+std::string_view EventTypeOf(CaseAction action) {
+  return Info(action).event_type;
+}
+
 Result<CaseEventData> DecodeAction(CaseAction action, const CaseState& state, std::string_view data,
                                    std::string_view actor) {
   std::string full(data);

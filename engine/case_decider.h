@@ -44,6 +44,8 @@ enum class CaseAction {
 // The path segment of API.md: "triage", ..., "complete-callback".
 std::optional<CaseAction> ParseCaseAction(std::string_view name);
 std::string_view Name(CaseAction action);
+// The event the action writes first: "CaseTriaged", ..., "CallbackCompleted".
+std::string_view EventTypeOf(CaseAction action);
 
 struct DecisionContext {
   std::string_view actor;

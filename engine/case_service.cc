@@ -113,13 +113,13 @@ namespace {
 // that carried the same Idempotency-Key.
 struct RequestShape {
   std::string stream;     // "" for any (an intake's case id is chosen as it is written)
-  std::string_view type;  // "" for any but CaseReported (a case action)
+  std::string_view type;  // the type of its first event
 };
 RequestShape IntakeShape() {
   return {"", CaseReported::kType};
 }
-RequestShape ActionShape(std::string_view case_id) {
-  return {CaseStream(case_id), ""};
+RequestShape ActionShape(std::string_view case_id, CaseAction action) {
+  return {CaseStream(case_id), EventTypeOf(action)};
 }
 RequestShape GridShape(std::string_view cell, std::string_view type) {
   return {GridDirectory::Stream(cell), type};
@@ -139,9 +139,7 @@ static Result<std::optional<WriteResult>> Replay(const EventStore& store, std::s
   ASSIGN_OR_RETURN(auto position, store.PositionOfEventId(IdempotentEventId(actor, key, 0)));
   if (!position) return std::optional<WriteResult>();
   ASSIGN_OR_RETURN(RecordedEvent first, store.ReadAt(*position));
-  const bool same_type =
-      shape.type.empty() ? first.type != CaseReported::kType : first.type == shape.type;
-  if (!same_type || (!shape.stream.empty() && first.stream != shape.stream)) {
+  if (first.type != shape.type || (!shape.stream.empty() && first.stream != shape.stream)) {
     return Status::Conflict("Idempotency-Key was first used for another request (" + first.type +
                             " in " + first.stream + ")");
   }
@@ -214,7 +212,8 @@ Result<PendingWrite> CaseService::BeginAct(std::string_view actor, std::string_v
   w.idempotency_key = std::string(idempotency_key);
   w.action = *action;
   ASSIGN_OR_RETURN(w.split, SplitCommandBody(body));
-  ASSIGN_OR_RETURN(w.answer, Replay(*store_, actor, idempotency_key, ActionShape(case_id), reads));
+  ASSIGN_OR_RETURN(w.answer,
+                   Replay(*store_, actor, idempotency_key, ActionShape(case_id, *action), reads));
   if (w.answer) return w;
   RETURN_IF_ERROR(Decide(w, reads));
   return w;
@@ -261,7 +260,7 @@ Status CaseService::Finish(PendingWrite& w, Result<AppendResult> appended, Stora
   // Either a retry of this key won the race, or (intake) the id was taken by
   // a raw append, or someone else changed the case since it was read.
   ASSIGN_OR_RETURN(w.answer, Replay(*store_, w.actor, w.idempotency_key,
-                                    w.intake ? IntakeShape() : ActionShape(w.case_id)));
+                                    w.intake ? IntakeShape() : ActionShape(w.case_id, w.action)));
   if (w.answer) return Status::Ok();
   ++w.attempt;
   if (w.intake) {

@@ -124,6 +124,9 @@ TEST_F(HttpApiTest, IdempotencyKeyAnswersTheFirstAnswerAndWritesNothing) {
   EXPECT_NE(reused.body.find("another request (CaseReported"), std::string::npos) << reused.body;
   EXPECT_EQ(Send(http::verb::post, "/api/v1/cases", op, testing::ReportBody(), "note-7").status,
             409u);
+  EXPECT_EQ(Send(http::verb::post, path + "/triage", op, R"({"priority":"high"})", "note-7").status,
+            409u);  // another action on the same case
+
   EXPECT_EQ(
       Send(http::verb::post, "/api/v1/cases/" + other_id.substr(1, other_id.size() - 2) + "/note",
            op, R"({"text":"a"})", "note-7")

@@ -160,6 +160,10 @@ bool HandlesTheCase(const Principal& who, std::string_view assignee) {
          (!assignee.empty() && assignee == who.sub);
 }
 
+bool SeesCaseEvents(const Principal& who, std::string_view assignee) {
+  return HandlesTheCase(who, assignee) || who.role == Role::kAuditor;
+}
+
 Result<std::string> ReadJwtSecret(const std::string& secret_file) {
   if (!secret_file.empty()) {
     std::ifstream in(secret_file);

@@ -76,5 +76,9 @@ Status MayReadTheLog(const Principal& who);
 // Does `who` handle the case assigned to `assignee`, and so see its personal
 // data? Operators, supervisors and its assignee.
 bool HandlesTheCase(const Principal& who, std::string_view assignee);
+// Does `who` see the data of the case's events (its history, the events of
+// case/{id})? Those who handle it, and auditors, who read the raw log, whose
+// bytes are what was hashed. Others get each envelope without its data.
+bool SeesCaseEvents(const Principal& who, std::string_view assignee);
 
 }  // namespace casegrid

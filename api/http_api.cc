@@ -35,6 +35,31 @@ std::string PercentDecode(std::string_view in) {
   return out;
 }
 
+// One query parameter as it came (`pair`), its name decoded, its value as
+// it came ("" without '=').
+struct QueryPair {
+  std::string_view pair;
+  std::string name;
+  std::string_view raw_value;
+};
+// Calls `each` with every parameter of `target`'s query, in order, until it
+// returns false.
+template <typename Each>
+void ForEachQueryPair(std::string_view target, Each&& each) {
+  const auto q = target.find('?');
+  if (q == std::string_view::npos) return;
+  for (std::string_view rest = target.substr(q + 1); !rest.empty();) {
+    const auto amp = rest.find('&');
+    const std::string_view pair = rest.substr(0, amp);
+    const auto eq = pair.find('=');
+    const std::string_view value =
+        eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+    if (!each(QueryPair{pair, PercentDecode(pair.substr(0, eq)), value})) return;
+    if (amp == std::string_view::npos) return;
+    rest.remove_prefix(amp + 1);
+  }
+}
+
 HttpResponse Json(http::status status, std::string body, unsigned version, bool keep_alive) {
   HttpResponse res{status, version};
   res.set(http::field::content_type, "application/json");
@@ -67,15 +92,27 @@ Result<std::uint64_t> ParseCount(const std::string& text, std::string_view field
   return v;
 }
 
+// kInvalidArgument unless `e` (called `name`) is an object whose members
+// are all `allowed`; an unknown member is named as `members` + its key.
+Status OnlyFields(simdjson::dom::element e, std::initializer_list<std::string_view> allowed,
+                  std::string_view name, std::string_view members) {
+  simdjson::dom::object object;
+  if (e.get(object)) return Status::InvalidArgument(std::string(name) + ": must be an object");
+  for (auto [key, value] : object) {
+    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+      return Status::InvalidArgument(std::string(members) + std::string(key) + ": unknown field");
+    }
+  }
+  return Status::Ok();
+}
+
 // kInvalidArgument unless `body` is empty or an object without members.
-Status NoFields(const std::string& body, std::string_view what) {
+Status NoFields(const std::string& body) {
   if (body.empty()) return Status::Ok();
   simdjson::dom::parser parser;
-  simdjson::dom::object object;
-  if (parser.parse(body).get(object)) return Status::InvalidArgument("body: not a JSON object");
-  if (object.begin() == object.end()) return Status::Ok();
-  return Status::InvalidArgument(std::string(object.begin().key()) + ": unknown field; " +
-                                 std::string(what) + " takes none");
+  simdjson::dom::element root;
+  if (parser.parse(body).get(root)) return Status::InvalidArgument("body: not a JSON object");
+  return OnlyFields(root, {}, "body", "");
 }
 
 // A page size: at least 1 (a larger one than the server's cap is capped).
@@ -136,21 +173,16 @@ std::string ErrorJson(const Status& status) {
 }
 
 std::string WithoutToken(std::string_view target) {
-  const auto q = target.find('?');
-  if (q == std::string_view::npos) return std::string(target);
-  std::string out(target.substr(0, q));
+  std::string out(target.substr(0, target.find('?')));
   char separator = '?';
-  for (std::string_view rest = target.substr(q + 1); !rest.empty();) {
-    const auto amp = rest.find('&');
-    const std::string_view pair = rest.substr(0, amp);
-    if (PercentDecode(pair.substr(0, pair.find('='))) != "token") {
+  ForEachQueryPair(target, [&](const QueryPair& p) {
+    if (p.name != "token") {
       out += separator;
-      out += pair;
+      out += p.pair;
       separator = '&';
     }
-    if (amp == std::string_view::npos) break;
-    rest.remove_prefix(amp + 1);
-  }
+    return true;
+  });
   return out;
 }
 
@@ -264,18 +296,10 @@ void HttpApi::Parse(Call& call) {
     call.segments.push_back(PercentDecode(path.substr(start, end - start)));
     start = end + 1;
   }
-  if (q != std::string_view::npos) {
-    std::string_view rest = target.substr(q + 1);
-    while (!rest.empty()) {
-      const auto amp = rest.find('&');
-      const std::string_view pair = rest.substr(0, amp);
-      const auto eq = pair.find('=');
-      call.query[PercentDecode(pair.substr(0, eq))] =
-          eq == std::string_view::npos ? std::string() : PercentDecode(pair.substr(eq + 1));
-      if (amp == std::string_view::npos) break;
-      rest.remove_prefix(amp + 1);
-    }
-  }
+  ForEachQueryPair(target, [&](const QueryPair& p) {
+    call.query[p.name] = PercentDecode(p.raw_value);
+    return true;
+  });
 }
 
 HttpResponse HttpApi::Answer(const Result<WriteResult>& written, bool created, unsigned version,
@@ -378,20 +402,13 @@ void HttpApi::Commit(Call& call, std::chrono::steady_clock::time_point start, Co
 }
 
 std::string QueryParameter(std::string_view target, std::string_view key) {
-  const auto q = target.find('?');
-  if (q == std::string_view::npos) return {};
-  std::string_view rest = target.substr(q + 1);
-  while (!rest.empty()) {
-    const auto amp = rest.find('&');
-    const std::string_view pair = rest.substr(0, amp);
-    const auto eq = pair.find('=');
-    if (PercentDecode(pair.substr(0, eq)) == key) {
-      return eq == std::string_view::npos ? std::string() : PercentDecode(pair.substr(eq + 1));
-    }
-    if (amp == std::string_view::npos) break;
-    rest.remove_prefix(amp + 1);
-  }
-  return {};
+  std::string value;
+  ForEachQueryPair(target, [&](const QueryPair& p) {
+    if (p.name != key) return true;
+    value = PercentDecode(p.raw_value);
+    return false;
+  });
+  return value;
 }
 
 Result<Principal> HttpApi::Authenticate(const HttpRequest& req, std::string_view query_token) {
@@ -564,9 +581,7 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
       }
       if (s.size() == 5 && get && s[4] == "history") {
         ASSIGN_OR_RETURN(CaseState state, scoped_case(id, UINT64_MAX));
-        // Whole for those who handle the case and auditors (the bytes that
-        // were hashed); without what the events say about people for others.
-        const bool whole = HandlesTheCase(who, state.assignee) || who.role == Role::kAuditor;
+        const bool whole = SeesCaseEvents(who, state.assignee);
         ASSIGN_OR_RETURN(auto events, service_->store().ReadStream(CaseStream(id), 1, 100000,
                                                                    ReadDirection::kForward));
         JsonWriter j;
@@ -621,7 +636,7 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
     return Json(http::status::ok, j.Take(), req);
   }
   if (s.size() == 5 && s[2] == "alerts" && s[4] == "ack" && post) {
-    RETURN_IF_ERROR(NoFields(req.body(), "an acknowledgment"));
+    RETURN_IF_ERROR(NoFields(req.body()));  // an acknowledgment takes none
     ASSIGN_OR_RETURN(bool open, projector_->HasOpenAlert(who.sub, s[3]));
     if (!open && !key.empty()) {
       // A repeat carrying an Idempotency-Key gets the first answer.
@@ -711,19 +726,7 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
     simdjson::dom::parser parser;
     simdjson::dom::element root;
     if (parser.parse(req.body()).get(root)) return Status::InvalidArgument("body: not JSON");
-    // Members other than `allowed` are errors, as in every other body.
-    auto only = [](simdjson::dom::element e, std::initializer_list<std::string_view> allowed,
-                   const std::string& name, const std::string& members) -> Status {
-      simdjson::dom::object object;
-      if (e.get(object)) return Status::InvalidArgument(name + ": must be an object");
-      for (auto [key, value] : object) {
-        if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
-          return Status::InvalidArgument(members + std::string(key) + ": unknown field");
-        }
-      }
-      return Status::Ok();
-    };
-    RETURN_IF_ERROR(only(root, {"expected_version", "events"}, "body", ""));
+    RETURN_IF_ERROR(OnlyFields(root, {"expected_version", "events"}, "body", ""));
     AppendRequest append{stream, ExpectedVersion::Any(), who.sub, {}};
     if (auto ev = root["expected_version"]; ev.error() != simdjson::NO_SUCH_FIELD) {
       std::uint64_t v = 0;
@@ -743,7 +746,7 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
     std::size_t i = 0;
     for (auto item : events) {
       const std::string at = "events[" + std::to_string(i++) + "].";
-      RETURN_IF_ERROR(only(item, {"type", "id", "data"}, at.substr(0, at.size() - 1), at));
+      RETURN_IF_ERROR(OnlyFields(item, {"type", "id", "data"}, at.substr(0, at.size() - 1), at));
       std::string_view type, id;
       simdjson::dom::object data;
       if (item["type"].get(type)) return Status::InvalidArgument(at + "type: must be a string");

@@ -63,14 +63,13 @@ Position ViewPosition(std::string_view view) {
   return head ? head->position : 0;
 }
 
-// What `who` sees of a case on case/{id}: those who handle it see
-// everything; auditors its events whole (they read the raw log, whose bytes
-// are what was hashed) and its view masked, as on HTTP; everyone else the
-// events without their data and the view masked.
+// What `who` sees of a case on case/{id}, as on HTTP (auth.h): the view
+// shown to those who handle it, the events whole to them and to auditors
+// (SeesCaseEvents), everything else masked.
 enum class CaseSight { kMasked, kAudited, kShown };
 CaseSight SightOf(const Principal& who, const CaseState& state) {
   if (HandlesTheCase(who, state.assignee)) return CaseSight::kShown;
-  return who.role == Role::kAuditor ? CaseSight::kAudited : CaseSight::kMasked;
+  return SeesCaseEvents(who, state.assignee) ? CaseSight::kAudited : CaseSight::kMasked;
 }
 PersonalData ViewSight(CaseSight sight) {
   return sight == CaseSight::kShown ? PersonalData::kShown : PersonalData::kMasked;

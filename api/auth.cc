@@ -90,6 +90,10 @@ Result<Principal> TokenAuthority::Verify(std::string_view token, std::int64_t no
   simdjson::dom::parser parser;
   simdjson::dom::array array;
   if (parser.parse(cells).get(array)) return Status::Unauthenticated("token cells is not a list");
+  if (array.size() > kMaxTokenCells) {
+    return Status::Unauthenticated("token names more than " + std::to_string(kMaxTokenCells) +
+                                   " cells");
+  }
   for (auto item : array) {
     std::string_view cell;
     if (item.get(cell)) return Status::Unauthenticated("token cells must be strings");
@@ -103,6 +107,9 @@ Result<std::string> TokenAuthority::Mint(const Principal& who, std::int64_t now_
   jwt_t* raw = nullptr;
   if (jwt_new(&raw) != 0) return Status::Internal("jwt_new failed");
   JwtPtr jwt(raw);
+  if (who.cells.size() > kMaxTokenCells) {
+    return Status::InvalidArgument("cells: at most " + std::to_string(kMaxTokenCells));
+  }
   std::string cells = "[";
   for (std::size_t i = 0; i < who.cells.size(); ++i) {
     if (i > 0) cells += ',';

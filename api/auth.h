@@ -32,6 +32,10 @@ enum class Role {
 std::string_view Name(Role role);
 std::optional<Role> ParseRole(std::string_view name);
 
+// The most cells a token may name: what a request does with them (a case
+// list walks each) is bounded by it.
+inline constexpr std::size_t kMaxTokenCells = 256;
+
 struct Principal {
   std::string sub;
   Role role = Role::kOfficer;

@@ -3,6 +3,9 @@
 #include "api/token_cache.h"
 
 #include <gtest/gtest.h>
+#include <jwt.h>
+
+#include <cstdlib>
 
 namespace casegrid {
 namespace {
@@ -78,6 +81,34 @@ TEST(AuthTest, TokenCacheAnswersAsTheAuthorityAndForgetsExpiredTokens) {
     ASSERT_TRUE(cache.Verify(*authority.Mint(other, kNow, 60000), kNow).ok());
   }
   EXPECT_LE(cache.size(), 16u);
+}
+
+TEST(AuthTest, ATokenNamesAtMostKMaxTokenCellsCells) {
+  Principal who{"officer-7", Role::kOfficer, std::vector<std::string>(kMaxTokenCells, "santai"), 0};
+  auto most = Authority().Mint(who, kNow, 60000);
+  ASSERT_TRUE(most.ok()) << most.status().ToString();
+  EXPECT_TRUE(Authority().Verify(*most, kNow).ok());
+  who.cells.push_back("santai");
+  EXPECT_EQ(Authority().Mint(who, kNow, 60000).status().code(), StatusCode::kInvalidArgument);
+  // Signed with the secret by another minter: refused all the same.
+  jwt_t* jwt = nullptr;
+  ASSERT_EQ(jwt_new(&jwt), 0);
+  std::string grants = R"({"sub":"officer-7","role":"officer","exp":)" +
+                       std::to_string(kNow / 1000 + 60) + R"(,"cells":[)";
+  for (std::size_t i = 0; i <= kMaxTokenCells; ++i) grants += i == 0 ? "\"a\"" : ",\"a\"";
+  grants += "]}";
+  ASSERT_EQ(jwt_add_grants_json(jwt, grants.c_str()), 0);
+  ASSERT_EQ(jwt_set_alg(jwt, JWT_ALG_HS256, reinterpret_cast<const unsigned char*>(kSecret.data()),
+                        static_cast<int>(kSecret.size())),
+            0);
+  char* encoded = jwt_encode_str(jwt);
+  ASSERT_NE(encoded, nullptr);
+  const std::string token(encoded);
+  std::free(encoded);
+  jwt_free(jwt);
+  auto verified = Authority().Verify(token, kNow);
+  EXPECT_EQ(verified.status().code(), StatusCode::kUnauthenticated);
+  EXPECT_NE(verified.status().message().find("more than 256 cells"), std::string::npos);
 }
 
 TEST(AuthTest, ShortSecretsAreRefused) {

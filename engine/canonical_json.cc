@@ -16,6 +16,8 @@ namespace {
 // Integers beyond ±2^53 are not exact in ECMAScript; RFC 8785 prints them as
 // the double they round to.
 constexpr std::int64_t kMaxExactInteger = (std::int64_t{1} << 53);
+// 2^64: numbers of this magnitude or more are refused (Writer::WriteNumber).
+constexpr double kNumberBound = 18446744073709551616.0;
 
 // UTF-8 to UTF-16 code units, for ordering keys as RFC 8785 section 3.2.3 asks.
 std::u16string ToUtf16(std::string_view s) {
@@ -73,11 +75,9 @@ class Writer {
         return Status::Ok();
       }
       case element_type::UINT64:
-        AppendJsonNumber(out_, static_cast<double>(e.get_uint64().value_unsafe()));
-        return Status::Ok();
+        return WriteNumber(static_cast<double>(e.get_uint64().value_unsafe()), path);
       case element_type::DOUBLE:
-        AppendJsonNumber(out_, e.get_double().value_unsafe());
-        return Status::Ok();
+        return WriteNumber(e.get_double().value_unsafe(), path);
       case element_type::BOOL:
         out_ += e.get_bool().value_unsafe() ? "true" : "false";
         return Status::Ok();
@@ -89,6 +89,19 @@ class Writer {
   }
 
  private:
+  // RFC 8785 prints a number below 10^21 in whole digits; one of 2^64 or
+  // more would then read back (here, and in many a client) as no number at
+  // all, so it is refused rather than stored.
+  Status WriteNumber(double v, std::string_view path) {
+    if (std::fabs(v) >= kNumberBound) {
+      return Status::InvalidArgument(std::string(path.empty() ? "$" : path) +
+                                     ": number out of range; a number's magnitude must be "
+                                     "below 2^64 (18446744073709551616)");
+    }
+    AppendJsonNumber(out_, v);
+    return Status::Ok();
+  }
+
   Status CheckDepth(std::size_t depth, std::string_view path) const {
     if (depth > max_depth_) {
       return Status::InvalidArgument("JSON nested deeper than " + std::to_string(max_depth_) +

@@ -24,10 +24,26 @@ TEST(CanonicalJsonTest, SortsKeysByUtf16CodeUnits) {
 
 TEST(CanonicalJsonTest, WritesNumbersInEcmaScriptForm) {
   EXPECT_EQ(
-      Canon(R"({"a":1.0,"b":-0.0,"c":1e21,"d":1e20,"e":0.000001,"f":1.5e-7,"g":123.456})"),
-      R"({"a":1,"b":0,"c":1e+21,"d":100000000000000000000,"e":0.000001,"f":1.5e-7,"g":123.456})");
+      Canon(R"({"a":1.0,"b":-0.0,"c":1e-21,"d":1e19,"e":0.000001,"f":1.5e-7,"g":123.456})"),
+      R"({"a":1,"b":0,"c":1e-21,"d":10000000000000000000,"e":0.000001,"f":1.5e-7,"g":123.456})");
   EXPECT_EQ(Canon(R"({"big":9007199254740993,"neg":-42})"),
             R"({"big":9007199254740992,"neg":-42})");
+}
+
+// RFC 8785 writes whole digits up to 10^21, and from 2^64 on those digits
+// read back as no number at all: such numbers are refused, naming where.
+TEST(CanonicalJsonTest, RefusesNumbersWhoseCanonicalFormWouldNotReadBack) {
+  for (const char* in : {R"({"x":{"n":1e20}})", R"({"x":{"n":-1e20}})",
+                         R"({"x":{"n":18446744073709551615}})", R"({"x":{"n":1.5e300}})"}) {
+    auto r = CanonicalizeObject(in);
+    ASSERT_EQ(r.status().code(), StatusCode::kInvalidArgument) << in;
+    EXPECT_NE(r.status().message().find("$.x.n: number out of range"), std::string::npos)
+        << r.status().message();
+  }
+  // Just below the bound: written, and read back as the same object.
+  const std::string below = Canon(R"({"n":18446744073709549568})");
+  EXPECT_EQ(below, R"({"n":18446744073709550000})");
+  EXPECT_EQ(Canon(below), below);
 }
 
 TEST(CanonicalJsonTest, EscapesOnlyWhatItMust) {

@@ -163,7 +163,8 @@ Result<std::vector<CaseEventData>> Decide(const CaseState& state, CaseAction act
       const auto& officer = std::get<OfficerArrived>(command).officer;
       if (std::find(state.dispatched.begin(), state.dispatched.end(), officer) ==
           state.dispatched.end()) {
-        return Status::Conflict("officer " + officer + " was not dispatched to this case");
+        return Status::Conflict("officer " + officer +
+                                " is not on the way to this case (not dispatched, or arrived)");
       }
       break;
     }
@@ -194,6 +195,17 @@ Result<std::vector<CaseEventData>> Decide(const CaseState& state, CaseAction act
       break;
     case CaseAction::kClose:
       if (state.status != S::kResolved) return Forbidden(state, action, "needs a resolved case");
+      // Every handled case gets its callback (DOMAIN.md), and a closed case
+      // takes none: close waits for it, or for the reporter to have been
+      // tried kCallbackAttemptsBeforeClose times in vain.
+      if (state.callback.status == CallbackStatus::kScheduled ||
+          (state.callback.status == CallbackStatus::kAttempted &&
+           state.callback.attempts < kCallbackAttemptsBeforeClose)) {
+        return Status::Conflict("the callback is not done; close needs it completed, or " +
+                                std::to_string(kCallbackAttemptsBeforeClose) +
+                                " attempts to reach the reporter (" +
+                                std::to_string(state.callback.attempts) + " so far)");
+      }
       break;
     case CaseAction::kReopen:
       if (!In(state.status, {S::kResolved, S::kClosed})) {
@@ -212,6 +224,13 @@ Result<std::vector<CaseEventData>> Decide(const CaseState& state, CaseAction act
       if (action != CaseAction::kScheduleCallback &&
           state.callback.status == CallbackStatus::kNone) {
         return Status::Conflict("no callback is scheduled");
+      }
+      if (action == CaseAction::kScheduleCallback) {
+        const std::int64_t due = std::get<CallbackScheduled>(command).due_at;
+        if (due < ctx.now) return Status::InvalidArgument("due_at: must not be in the past");
+        if (due > ctx.now + kCallbackMaxLeadMs) {
+          return Status::InvalidArgument("due_at: at most 30 days ahead");
+        }
       }
       break;
     }

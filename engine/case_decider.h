@@ -47,6 +47,12 @@ std::string_view Name(CaseAction action);
 // The event the action writes first: "CaseTriaged", ..., "CallbackCompleted".
 std::string_view EventTypeOf(CaseAction action);
 
+// A resolved case may be closed with its callback not completed once the
+// reporter was tried this many times without being reached.
+inline constexpr int kCallbackAttemptsBeforeClose = 3;
+// How far ahead schedule-callback may set a callback's due time.
+inline constexpr std::int64_t kCallbackMaxLeadMs = 30LL * 24 * 3600 * 1000;
+
 struct DecisionContext {
   std::string_view actor;
   std::int64_t now = 0;  // Unix ms

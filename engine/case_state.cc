@@ -165,6 +165,7 @@ void CaseState::Apply(const RecordedEvent& event, const CaseEventData& data) {
           status = CaseStatus::kResolved;
           resolved_at = at;
           resolution = e.resolution;
+          callback = CaseCallback{};  // each resolution has a callback of its own
           Meet(DeadlineKind::kAccept);
           Meet(DeadlineKind::kFirstContact);
           Meet(DeadlineKind::kMediation);
@@ -177,11 +178,23 @@ void CaseState::Apply(const RecordedEvent& event, const CaseEventData& data) {
           closed_at = 0;
           resolution.reset();
           ++reopenings;
+          // A callback still open belonged to the resolution undone; a
+          // completed one keeps its answers (the reason, often) until the
+          // next resolution.
+          if (callback.status == CallbackStatus::kScheduled ||
+              callback.status == CallbackStatus::kAttempted) {
+            callback = CaseCallback{};
+            Meet(DeadlineKind::kCallback);
+          }
         } else if constexpr (std::is_same_v<T, CallbackScheduled>) {
+          // Rescheduling an open callback keeps a miss already recorded:
+          // a later due time does not undo it.
+          const bool open = callback.status == CallbackStatus::kScheduled ||
+                            callback.status == CallbackStatus::kAttempted;
           callback.status = CallbackStatus::kScheduled;
           callback.due_at = e.due_at;
           CaseDeadline& d = DeadlineSlot(DeadlineKind::kCallback);
-          d = CaseDeadline{DeadlineKind::kCallback, e.due_at, false, false, false};
+          d = CaseDeadline{DeadlineKind::kCallback, e.due_at, false, open && d.missed, false};
         } else if constexpr (std::is_same_v<T, CallbackAttempted>) {
           callback.status = CallbackStatus::kAttempted;
           ++callback.attempts;

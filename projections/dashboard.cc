@@ -121,8 +121,10 @@ CaseGauges CaseGauges::Of(const CaseState& s) {
   g.reported_at = s.reported_at;
   g.accepted_at = s.accepted_at;
   g.arrived_at = s.arrived_at;
-  g.callback_open = s.callback.status == CallbackStatus::kScheduled ||
-                    s.callback.status == CallbackStatus::kAttempted;
+  // A case closed after its callback was tried in vain owes none.
+  g.callback_open = (s.callback.status == CallbackStatus::kScheduled ||
+                     s.callback.status == CallbackStatus::kAttempted) &&
+                    s.status != CaseStatus::kClosed;
   const CaseDeadline* d = s.Deadline(DeadlineKind::kCallback);
   g.callback_missed = g.callback_open && d != nullptr && d->missed;
   return g;

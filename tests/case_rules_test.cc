@@ -134,6 +134,8 @@ TEST_F(CaseRulesTest, ClosedCaseTakesOnlyNoteAndReopen) {
   // closed case is the conflict, before the body the tier decides.
   Must(Act(id, "escalate", R"({"reason":"r"})"));
   Must(Act(id, "resolve", R"({"resolution":"handled_on_site","summary":"s"})"));
+  Must(Act(id, "complete-callback",
+           R"({"speed":"satisfied","attitude":"satisfied","outcome":"satisfied","comment":"c"})"));
   Must(Act(id, "close"));
   ExpectConflict(Act(id, "assign", R"({"assignee":"officer-8"})"), "case is closed");
   ExpectConflict(Act(id, "escalate", R"({"reason":"r"})"), "case is closed");
@@ -141,6 +143,64 @@ TEST_F(CaseRulesTest, ClosedCaseTakesOnlyNoteAndReopen) {
   Must(Act(id, "reopen", R"({"reason":"dissatisfied callback"})"));
   EXPECT_EQ(Load(id).status, CaseStatus::kInProgress);
   EXPECT_EQ(Load(id).closed_at, 0);
+}
+
+// Every handled case gets its callback; a closed case takes none, so close
+// waits for it (or for the reporter to have been tried three times), and
+// each resolution has a callback of its own.
+TEST_F(CaseRulesTest, CloseWaitsForTheCallbackAndEachResolutionHasItsOwn) {
+  const std::string resolve = R"({"resolution":"handled_on_site","summary":"s"})";
+  const std::string unreached = R"({"reached":false,"note":"no answer"})";
+  const std::string id = CaseInProgress();
+  Must(Act(id, "resolve", resolve));
+  ExpectConflict(Act(id, "close"), "the callback is not done");
+  Must(Act(id, "attempt-callback", unreached));
+  Must(Act(id, "attempt-callback", unreached));
+  ExpectConflict(Act(id, "close"), "(2 so far)");
+  Must(Act(id, "attempt-callback", unreached));
+  Must(Act(id, "close"));
+  EXPECT_EQ(Load(id).status, CaseStatus::kClosed);
+  EXPECT_EQ(Load(id).callback.attempts, 3);
+
+  // A dissatisfied callback reopens; its answers stay until the next
+  // resolution, which schedules a callback of its own.
+  const std::string again = CaseInProgress();
+  Must(Act(again, "resolve", resolve));
+  Must(Act(again, "attempt-callback", unreached));
+  Must(Act(again, "complete-callback",
+           R"({"speed":"satisfied","attitude":"neutral","outcome":"dissatisfied","comment":"c"})"));
+  Must(Act(again, "reopen", R"({"reason":"dissatisfied"})"));
+  EXPECT_EQ(Load(again).callback.outcome, Satisfaction::kDissatisfied);
+  clock_.Advance(1000);
+  Must(Act(again, "resolve", resolve));
+  CaseState s = Load(again);
+  EXPECT_EQ(s.callback.status, CallbackStatus::kScheduled);
+  EXPECT_EQ(s.callback.attempts, 0);
+  EXPECT_FALSE(s.callback.speed || s.callback.attitude || s.callback.outcome);
+  EXPECT_EQ(s.callback.due_at, testing::kStartMs + 1000 + 24 * 3600000);
+
+  // Reopened before its callback: that callback is owed no more.
+  Must(Act(again, "reopen", R"({"reason":"not done after all"})"));
+  s = Load(again);
+  EXPECT_EQ(s.callback.status, CallbackStatus::kNone);
+  EXPECT_TRUE(s.Deadline(DeadlineKind::kCallback)->met);
+}
+
+TEST_F(CaseRulesTest, ARescheduledCallbackKeepsItsMissAndFallsDueWithinThirtyDays) {
+  const std::string id = CaseInProgress();
+  Must(Act(id, "resolve", R"({"resolution":"handled_on_site","summary":"s"})"));
+  const std::int64_t due = Load(id).callback.due_at.value();
+  clock_.Advance(25 * 3600000);
+  Must(service_->RecordDeadlineMissed(id, DeadlineKind::kCallback, due));
+  ExpectBadRequest(Act(id, "schedule-callback", R"({"due_at":"2020-01-01T00:00:00.000Z"})"),
+                   "due_at: must not be in the past");
+  ExpectBadRequest(Act(id, "schedule-callback", R"({"due_at":"2099-01-01T00:00:00.000Z"})"),
+                   "due_at: at most 30 days ahead");
+  const std::string later = FormatTimestamp(clock_.NowMillis() + 3600000);
+  Must(Act(id, "schedule-callback", R"({"due_at":")" + later + R"("})"));
+  const CaseDeadline* d = Load(id).Deadline(DeadlineKind::kCallback);
+  EXPECT_EQ(d->due_at, clock_.NowMillis() + 3600000);
+  EXPECT_TRUE(d->missed);
 }
 
 TEST_F(CaseRulesTest, EscalationGoesOneTierAtATime) {
@@ -167,7 +227,7 @@ TEST_F(CaseRulesTest, StepsTheStateForbidsAreConflictsThatSayWhy) {
   Must(Act(id, "assign", R"({"assignee":"officer-9"})"));
   ExpectConflict(Act(id, "accept"), "assigned to officer-9");
   Must(Act(id, "accept", "{}", "officer-9"));
-  ExpectConflict(Act(id, "arrive", R"({"officer":"officer-9"})"), "was not dispatched");
+  ExpectConflict(Act(id, "arrive", R"({"officer":"officer-9"})"), "is not on the way");
   ExpectConflict(
       Act(id, "mediate", R"({"tier":2,"participants":["a"],"outcome":"agreement","notes":"n"})"),
       "the case is at tier 1");

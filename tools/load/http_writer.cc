@@ -68,7 +68,7 @@ class WriterFleet::Writer : public std::enable_shared_from_this<Writer> {
   }
 
  private:
-  enum class Step { kReport, kAssign, kAccept, kNote, kMediate, kResolve, kClose };
+  enum class Step { kReport, kAssign, kAccept, kNote, kMediate, kResolve, kCallback, kClose };
 
   void Connect() {
     if (Clock::now() >= until_) return Finish();
@@ -225,6 +225,9 @@ class WriterFleet::Writer : public std::enable_shared_from_this<Writer> {
         step_ = Step::kResolve;
         break;
       case Step::kResolve:
+        step_ = Step::kCallback;
+        break;
+      case Step::kCallback:
         step_ = Step::kClose;
         break;
       case Step::kClose:
@@ -236,8 +239,8 @@ class WriterFleet::Writer : public std::enable_shared_from_this<Writer> {
 
   std::string Target() const {
     if (step_ == Step::kReport) return "/api/v1/cases";
-    static constexpr const char* kActions[] = {"",        "assign",  "accept", "note",
-                                               "mediate", "resolve", "close"};
+    static constexpr const char* kActions[] = {
+        "", "assign", "accept", "note", "mediate", "resolve", "complete-callback", "close"};
     return "/api/v1/cases/" + case_id_ + "/" + kActions[static_cast<int>(step_)];
   }
 
@@ -276,6 +279,10 @@ class WriterFleet::Writer : public std::enable_shared_from_this<Writer> {
       case Step::kResolve:
         w.Key("resolution").String(dispute_ ? "mediated_agreement" : "handled_on_site");
         w.Key("summary").String("settled");
+        break;
+      case Step::kCallback:
+        w.Key("speed").String("satisfied").Key("attitude").String("satisfied");
+        w.Key("outcome").String("satisfied").Key("comment").String("thanked the officers");
         break;
     }
     w.Key("expected_version").Int(static_cast<std::int64_t>(version_));

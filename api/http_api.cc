@@ -488,6 +488,10 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
     }
     auto t = ParseTimestamp(text);
     if (!t.ok()) return Status::InvalidArgument("as_of: a position or an RFC 3339 UTC time");
+    // Like a position past the head: the future is not a past to replay.
+    if (*t > clock_->NowMillis()) {
+      return Status::InvalidArgument("as_of: " + text + " is in the future");
+    }
     ASSIGN_OR_RETURN(Position p, projector_->PositionAt(*t));
     return std::optional<Position>(p);
   };
@@ -575,8 +579,14 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
       if (s.size() == 4 && get) {
         ASSIGN_OR_RETURN(std::optional<Position> at, as_of());
         ASSIGN_OR_RETURN(CaseState state, scoped_case(id, at.value_or(UINT64_MAX)));
+        // Masked for whoever does not handle the case now, as of any past.
+        std::string assignee = state.assignee;
+        if (at) {
+          ASSIGN_OR_RETURN(CaseState now, scoped_case(id, UINT64_MAX));
+          assignee = now.assignee;
+        }
         const auto personal =
-            HandlesTheCase(who, state.assignee) ? PersonalData::kShown : PersonalData::kMasked;
+            HandlesTheCase(who, assignee) ? PersonalData::kShown : PersonalData::kMasked;
         return Json(http::status::ok, RenderCaseView(state, personal), req);
       }
       if (s.size() == 5 && get && s[4] == "history") {

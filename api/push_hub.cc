@@ -67,6 +67,14 @@ Position ViewPosition(std::string_view view) {
 // shown to those who handle it, the events whole to them and to auditors
 // (SeesCaseEvents), everything else masked.
 enum class CaseSight { kMasked, kAudited, kShown };
+
+// What the alerts channel carries for an acknowledgment.
+std::string AcknowledgedJson(std::string_view alert_id) {
+  JsonWriter j;
+  j.BeginObject().Key("id").String(alert_id).Key("acknowledged").Bool(true).EndObject();
+  return j.Take();
+}
+
 CaseSight SightOf(const Principal& who, const CaseState& state) {
   if (HandlesTheCase(who, state.assignee)) return CaseSight::kShown;
   return SeesCaseEvents(who, state.assignee) ? CaseSight::kAudited : CaseSight::kMasked;
@@ -297,9 +305,7 @@ void PushHub::OnBatch(const ViewChanges& changes) {
   for (const AlertAcknowledgement& ack : changes.acknowledged) {
     std::string key = "alerts/" + ack.person;
     if (!subscribers(key)) continue;
-    JsonWriter j;
-    j.BeginObject().Key("id").String(ack.alert_id).Key("acknowledged").Bool(true).EndObject();
-    notes.push_back({ack.position, std::move(key), j.Take()});
+    notes.push_back({ack.position, std::move(key), AcknowledgedJson(ack.alert_id)});
   }
   std::stable_sort(notes.begin(), notes.end(),
                    [](const AlertNote& a, const AlertNote& b) { return a.position < b.position; });
@@ -665,6 +671,10 @@ Status PushHub::CatchUpPage(Sub& sub, PushSink& sink, Position upto, bool* done)
       }));
       break;
     case ChannelKind::kCase: {
+      // Sight is decided by who handles the case now, as on HTTP: a former
+      // assignee resuming does not see again what they no longer may.
+      ASSIGN_OR_RETURN(const CaseState now, service_->LoadCase(std::string(sub.target)));
+      const CaseSight sight = SightOf(sub.who, now);
       ASSIGN_OR_RETURN(auto events,
                        service_->store().ReadStream(CaseStream(sub.target), sub.fold.version + 1,
                                                     page, ReadDirection::kForward));
@@ -675,20 +685,40 @@ Status PushHub::CatchUpPage(Sub& sub, PushSink& sink, Position upto, bool* done)
           break;
         }
         RETURN_IF_ERROR(ApplyToCase(&sub.fold, e));
-        push(CaseEventMessage(sub.channel, e, sub.fold, SightOf(sub.who, sub.fold)));
+        push(CaseEventMessage(sub.channel, e, sub.fold, sight));
         cursor = e.position;
       }
       if (beyond || events.size() < page) cursor = upto;
       break;
     }
     case ChannelKind::kAlerts: {
+      // The alerts raised in the window and still open, and every
+      // acknowledgment in it, merged in position order: a client ends the
+      // catch-up with the open alerts as they stand. A page reaches as far
+      // as both sources are known to be complete.
       ASSIGN_OR_RETURN(auto alerts,
                        projector_->OpenAlertsBetween(sub.who.sub, cursor, upto, page, false));
-      for (const auto& [position, alert] : alerts) {
-        push(Message("alert", "alerts", position, {{"alert", alert}}));
-        cursor = position;
+      ASSIGN_OR_RETURN(auto acks,
+                       projector_->AcknowledgmentsBetween(sub.who.sub, cursor, upto, page));
+      Position reach = upto;
+      if (alerts.size() >= page) reach = std::min(reach, alerts.back().first);
+      if (acks.size() >= page) reach = std::min(reach, acks.back().first);
+      auto alert = alerts.begin();
+      auto ack = acks.begin();
+      while (true) {
+        const bool alert_next = alert != alerts.end() && alert->first <= reach &&
+                                (ack == acks.end() || alert->first < ack->first);
+        if (alert_next) {
+          push(Message("alert", "alerts", alert->first, {{"alert", alert->second}}));
+          ++alert;
+        } else if (ack != acks.end() && ack->first <= reach) {
+          push(Message("alert", "alerts", ack->first, {{"alert", AcknowledgedJson(ack->second)}}));
+          ++ack;
+        } else {
+          break;
+        }
       }
-      if (alerts.size() < page) cursor = upto;
+      cursor = reach;
       break;
     }
     case ChannelKind::kDashboard: {

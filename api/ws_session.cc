@@ -21,7 +21,8 @@ WsSession::WsSession(asio::ip::tcp::socket socket, Principal who, HttpApi* api, 
       metrics_(metrics),
       options_(options),
       on_end_(std::move(on_end)),
-      close_timer_(ws_.get_executor()) {
+      close_timer_(ws_.get_executor()),
+      expiry_timer_(ws_.get_executor()) {
   metrics_->ws_connections.Increment();
   metrics_->ws_connections_open.Increment();
 }
@@ -46,6 +47,7 @@ void WsSession::Run(HttpRequest request) {
       self->open_ = true;
       self->Read();
       self->WriteNext();
+      self->WatchExpiry();
     });
   });
 }
@@ -53,14 +55,29 @@ void WsSession::Run(HttpRequest request) {
 void WsSession::Shut() {
   asio::post(ws_.get_executor(), [self = shared_from_this()] {
     if (!self->open_) return;
-    {
-      std::lock_guard l(self->mu_);
-      self->overflowed_ = true;  // queue nothing more
-      self->queue_.clear();
-      self->queued_bytes_ = 0;
-      self->drained_.clear();
-    }
+    self->StopQueueing();
     self->CloseWith(websocket::close_code::going_away);
+  });
+}
+
+void WsSession::StopQueueing() {
+  std::lock_guard l(mu_);
+  overflowed_ = true;  // queue nothing more
+  queue_.clear();
+  queued_bytes_ = 0;
+  drained_.clear();
+}
+
+// The connection lives as long as its token: at `exp` it is closed with
+// 1008 (policy violation), and the client reconnects with a fresh token and
+// resumes with `after`.
+void WsSession::WatchExpiry() {
+  if (who_.expires_at_ms <= 0) return;
+  const std::int64_t left = who_.expires_at_ms - api_->clock().NowMillis();
+  expiry_timer_.expires_after(std::chrono::milliseconds(std::max<std::int64_t>(left, 0)));
+  expiry_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    if (ec) return;                             // cancelled: the connection ended first
+    if (!self->Expired()) self->WatchExpiry();  // the clock says not yet
   });
 }
 
@@ -82,31 +99,97 @@ void WsSession::OnRead(beast::error_code ec, std::size_t) {
   Read();
 }
 
+namespace {
+
+// One op as the client sent it: every member checked, named when wrong.
+struct WsOp {
+  std::optional<std::int64_t> id;
+  std::string op, channel;
+  std::optional<Position> after;
+};
+
+// Parses `text` into `op`. An error names the member; `op.id` is set as soon
+// as the id is read, so that even a refusal can answer to it.
+Status ParseWsOp(std::string_view text, WsOp& op) {
+  namespace od = simdjson::ondemand;
+  const Status not_an_object = Status::InvalidArgument("an op must be one JSON object");
+  simdjson::padded_string padded(text);
+  od::parser parser;
+  od::document doc;
+  od::object object;
+  if (parser.iterate(padded).get(doc) || doc.get_object().get(object)) return not_an_object;
+  Status first = Status::Ok();
+  auto fail = [&](Status s) {
+    if (first.ok()) first = std::move(s);
+  };
+  bool seen_op = false, seen_channel = false;
+  for (auto field : object) {
+    std::string_view key;
+    if (field.unescaped_key().get(key)) return not_an_object;
+    od::value value;
+    if (field.value().get(value)) return not_an_object;
+    const bool again = (key == "id" && op.id) || (key == "op" && seen_op) ||
+                       (key == "channel" && seen_channel) || (key == "after" && op.after);
+    if (again) {
+      fail(Status::InvalidArgument(std::string(key) + ": given twice"));
+    } else if (key == "id") {
+      std::int64_t id = 0;
+      if (value.get_int64().get(id)) {
+        fail(Status::InvalidArgument("id: must be an integer from -2^63 to 2^63-1"));
+      } else {
+        op.id = id;
+      }
+    } else if (key == "op" || key == "channel") {
+      std::string_view v;
+      if (value.get_string().get(v)) {
+        fail(Status::InvalidArgument(std::string(key) + ": must be a string"));
+      } else {
+        (key == "op" ? op.op : op.channel) = std::string(v.substr(0, 1024));
+        (key == "op" ? seen_op : seen_channel) = true;
+      }
+    } else if (key == "after") {
+      std::uint64_t p = 0;
+      if (value.get_uint64().get(p)) {
+        fail(Status::InvalidArgument("after: must be a position (an integer from 0 to 2^64-1)"));
+      } else {
+        op.after = p;
+      }
+    } else {
+      fail(Status::InvalidArgument("unknown member \"" + std::string(key.substr(0, 64)) +
+                                   "\"; an op has op, id, channel and after"));
+    }
+  }
+  // Only the end may follow the object (an error at the current location).
+  if (const char* rest = nullptr; !doc.current_location().get(rest)) return not_an_object;
+  RETURN_IF_ERROR(first);
+  if (!op.id) return Status::InvalidArgument("id: missing; every op carries an integer id");
+  if (!seen_op) return Status::InvalidArgument("op: missing");
+  if (!seen_channel) return Status::InvalidArgument("channel: missing");
+  return Status::Ok();
+}
+
+}  // namespace
+
 void WsSession::HandleOp(std::string_view text) {
-  simdjson::dom::parser parser;
-  simdjson::dom::element root;
-  if (parser.parse(text.data(), text.size()).get(root) || !root.is_object()) {
-    return Answer(0, Status::InvalidArgument("an op must be one JSON object"));
-  }
-  std::int64_t id = 0;
-  if (auto v = root["id"]; v.error() != simdjson::NO_SUCH_FIELD && v.get(id)) {
-    return Answer(0, Status::InvalidArgument("id: must be an integer"));
-  }
+  if (Expired()) return;
+  WsOp parsed;
+  const Status valid = ParseWsOp(text, parsed);
+  const std::int64_t id = parsed.id.value_or(0);
   if (Status admitted = api_->Admit(who_.sub); !admitted.ok()) return Answer(id, admitted);
-  std::string_view op, channel;
-  if (root["op"].get(op)) return Answer(id, Status::InvalidArgument("op: missing or not a string"));
+  if (!valid.ok()) return Answer(id, valid);
+  const std::string& op = parsed.op;
+  const std::string& channel = parsed.channel;
   if (op != "subscribe" && op != "unsubscribe") {
-    return Answer(id,
-                  Status::InvalidArgument("op: unknown value \"" + std::string(op.substr(0, 50)) +
-                                          "\"; ops are subscribe and unsubscribe"));
-  }
-  if (root["channel"].get(channel)) {
-    return Answer(id, Status::InvalidArgument("channel: missing or not a string"));
+    return Answer(id, Status::InvalidArgument("op: unknown value \"" + op.substr(0, 50) +
+                                              "\"; ops are subscribe and unsubscribe"));
   }
   if (channel.size() > 512) return Answer(id, Status::InvalidArgument("channel: too long"));
   if (op == "unsubscribe") {
-    if (!hub_->Unsubscribe(this, std::string(channel))) {
-      return Answer(id, Status::NotFound("not subscribed to " + std::string(channel)));
+    if (parsed.after) {
+      return Answer(id, Status::InvalidArgument("after: only a subscribe takes it"));
+    }
+    if (!hub_->Unsubscribe(this, channel)) {
+      return Answer(id, Status::NotFound("not subscribed to " + channel));
     }
     JsonWriter j;
     j.BeginObject().Key("type").String("unsubscribed").Key("id").Int(id);
@@ -114,18 +197,24 @@ void WsSession::HandleOp(std::string_view text) {
     Push(std::make_shared<const std::string>(j.Take()), nullptr);
     return;
   }
-  std::optional<Position> after;
-  if (auto v = root["after"]; v.error() != simdjson::NO_SUCH_FIELD) {
-    std::uint64_t p = 0;
-    if (v.get(p))
-      return Answer(id, Status::InvalidArgument("after: must be a position (an integer >= 0)"));
-    after = p;
-  }
   if (hub_->SubscriptionsOf(this) >= options_.max_subscriptions) {
     return Answer(id, Status::TooLarge("at most " + std::to_string(options_.max_subscriptions) +
                                        " subscriptions per connection"));
   }
-  hub_->Subscribe(shared_from_this(), who_, id, std::string(channel), after);
+  hub_->Subscribe(shared_from_this(), who_, id, channel, parsed.after);
+}
+
+bool WsSession::Expired() {
+  if (who_.expires_at_ms <= 0 || api_->clock().NowMillis() < who_.expires_at_ms) return false;
+  Expire();
+  return true;
+}
+
+void WsSession::Expire() {
+  if (!open_ || closing_sent_) return;
+  StopQueueing();  // the token no longer opens anything
+  hub_->Drop(this);
+  CloseWith(websocket::close_code::policy_error, "token expired");
 }
 
 void WsSession::Answer(std::int64_t id, const Status& why) {
@@ -207,7 +296,7 @@ void WsSession::WriteNext() {
   }
   for (auto& r : resume) r();
   if (!next) {
-    if (close_after_write_) CloseWith(*close_after_write_);
+    if (close_after_write_) CloseAfterWrite();
     return;
   }
   writing_ = true;
@@ -217,15 +306,16 @@ void WsSession::WriteNext() {
                   [self = shared_from_this(), next](beast::error_code ec, std::size_t) {
                     self->writing_ = false;
                     if (ec) return self->End();
-                    if (self->close_after_write_) return self->CloseWith(*self->close_after_write_);
+                    if (self->close_after_write_) return self->CloseAfterWrite();
                     self->WriteNext();
                   });
 }
 
-void WsSession::CloseWith(websocket::close_code code) {
+void WsSession::CloseWith(websocket::close_code code, std::string_view reason) {
   if (!open_ || closing_sent_) return;
   if (writing_) {
-    close_after_write_ = code;  // one write at a time: after the one in flight
+    // One write at a time: after the one in flight.
+    close_after_write_ = websocket::close_reason(code, reason);
     return;
   }
   closing_sent_ = true;
@@ -236,8 +326,15 @@ void WsSession::CloseWith(websocket::close_code code) {
     beast::get_lowest_layer(self->ws_).socket().close(ignored);
     self->End();
   });
-  ws_.async_close(websocket::close_reason(code),
+  ws_.async_close(websocket::close_reason(code, reason),
                   [self = shared_from_this()](beast::error_code) { self->End(); });
+}
+
+void WsSession::CloseAfterWrite() {
+  const websocket::close_reason why = *close_after_write_;
+  close_after_write_.reset();
+  CloseWith(static_cast<websocket::close_code>(why.code),
+            std::string_view(why.reason.data(), why.reason.size()));
 }
 
 void WsSession::End() {
@@ -253,6 +350,7 @@ void WsSession::End() {
   // close handshake (and its timer) with a peer that is already gone.
   open_ = false;
   close_timer_.cancel();
+  expiry_timer_.cancel();
   hub_->Drop(this);
   metrics_->ws_connections_open.Decrement();
   if (on_end_) on_end_();

@@ -15,7 +15,12 @@
 // `close_timeout`, the socket is dropped. Queued dashboard views are
 // coalesced: a newer view of the same subscription replaces an unsent one.
 // Pings go out when the connection is idle for half of `idle_timeout`; a peer
-// silent for all of it is dropped.
+// silent for all of it is dropped. The connection lives as long as its
+// token: at `exp` it is closed with 1008 (policy violation).
+//
+// An op is one JSON object with exactly the members op, id (required, an
+// integer), channel and, for a subscribe, after; anything else is refused
+// naming the member, with the op's id when it could be read.
 //
 // Thread-safety: Push and WhenDrained from any thread (one small lock);
 // everything else on the session's strand.
@@ -78,7 +83,14 @@ class WsSession : public PushSink, public std::enable_shared_from_this<WsSession
   void HandleOp(std::string_view text);
   void Answer(std::int64_t id, const Status& why);
   void WriteNext();
-  void CloseWith(boost::beast::websocket::close_code code);
+  void CloseWith(boost::beast::websocket::close_code code, std::string_view reason = {});
+  void CloseAfterWrite();
+  void WatchExpiry();
+  // Whether the token has expired; if so, closes the connection (1008).
+  bool Expired();
+  void Expire();
+  // Drops what is queued and queues nothing more (closing).
+  void StopQueueing();
   void End();
 
   boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
@@ -90,11 +102,12 @@ class WsSession : public PushSink, public std::enable_shared_from_this<WsSession
   const WsOptions& options_;
   std::function<void()> on_end_;
   boost::asio::steady_timer close_timer_;
+  boost::asio::steady_timer expiry_timer_;
 
   // On the strand.
   bool open_ = false;
   bool writing_ = false;
-  std::optional<boost::beast::websocket::close_code> close_after_write_;
+  std::optional<boost::beast::websocket::close_reason> close_after_write_;
   bool closing_sent_ = false;
 
   std::mutex mu_;

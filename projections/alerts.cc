@@ -13,10 +13,13 @@ namespace {
 class Recipients {
  public:
   Recipients(const CaseChange& c, std::vector<Alert>& out) : c_(c), out_(out) {}
+  // The first alert an event raises for a person is the one they get: one
+  // event, one position, at most one alert each, so that positions on the
+  // alerts channel only grow and a resume with `after` loses none.
   void To(std::string_view person, std::string_view kind, const std::string& message) {
     if (person.empty()) return;
     for (const Alert& a : out_) {
-      if (a.person == person && a.kind == kind) return;
+      if (a.person == person) return;
     }
     out_.push_back(Alert{std::string(person), std::string(kind), c_.state->case_id,
                          c_.state->report.cell, c_.event->position, c_.event->recorded_at_ms,
@@ -51,12 +54,15 @@ std::vector<Alert> AlertsFor(const CaseChange& c, const GridDirectory& grid) {
       [&](const auto& e) {
         using T = std::decay_t<decltype(e)>;
         if constexpr (std::is_same_v<T, CaseReported>) {
-          to.ToRoles(covering(), {}, "new_case",
-                     "New " + std::string(Name(e.priority)) + " case " + what + ": " + e.summary);
+          const std::string reported =
+              "New " + std::string(Name(e.priority)) + " case " + what + ": " + e.summary;
+          // A repeat dispute is told as such, in place of new_case.
           if (c.repeat_dispute) {
-            to.ToRoles(covering(), {}, "repeat_dispute",
-                       "Repeat dispute at " + e.address.value_or("") + ": " + s.case_id);
+            to.ToRoles(
+                covering(), {}, "repeat_dispute",
+                "Repeat dispute at " + e.address.value_or("") + " within 30 days. " + reported);
           }
+          to.ToRoles(covering(), {}, "new_case", reported);
         } else if constexpr (std::is_same_v<T, CaseAssigned>) {
           to.To(e.assignee, "assigned", "Case " + what + " is assigned to you");
         } else if constexpr (std::is_same_v<T, CaseEscalated>) {

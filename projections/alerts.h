@@ -8,8 +8,12 @@
 //   deadline_approaching a deadline about to pass (the assignee, or the
 //                        cell's officers while unassigned)
 //   deadline_missed      a deadline that passed (those, and supervisors)
-//   repeat_dispute       a dispute at an address reported within 30 days
+//   repeat_dispute       a dispute at an address where another was reported
+//                        within 30 days (in place of new_case)
 //
+// An event raises at most one alert for each person (the first of the list
+// above that applies), so that every alert has its own position on the
+// person's alerts channel.
 // "Cover" means assigned to the case's cell or any cell above it, as the grid
 // stood when the event was recorded (the projector folds grid events in
 // order), so replays raise the same alerts. An alert's id is

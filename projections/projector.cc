@@ -94,6 +94,11 @@ struct Projector::Batch {
 namespace {
 // In the meta family while a rebuild's views are not whole (Finish()).
 constexpr const char* kUnfinishedRebuildKey = "unfinished_rebuild";
+// In the meta family: what the views hold for a given log. Raised whenever
+// a build would fold the same log into other views (2: one alert per person
+// per event), so that views of another format are rebuilt, not served.
+constexpr const char* kViewsFormatKey = "format";
+constexpr const char* kViewsFormat = "2";
 // Threads that render a rebuild's last case views at most.
 constexpr std::size_t kMaxRenderThreads = 4;
 }  // namespace
@@ -160,16 +165,30 @@ Status Projector::Load() {
   ASSIGN_OR_RETURN(views_, ViewStore::Open(options_.path, options_.rebuild));
   ASSIGN_OR_RETURN(Position checkpoint, views_->Checkpoint());
   ASSIGN_OR_RETURN(auto unfinished, views_->Get(kViewMeta, kUnfinishedRebuildKey));
+  ASSIGN_OR_RETURN(auto format, views_->Get(kViewMeta, kViewsFormatKey));
+  const bool fresh = checkpoint == 0 && !unfinished;
   if (options_.rebuild) {
-    if (checkpoint != 0 || unfinished) {
+    if (!fresh) {
       return Status::InvalidArgument("a rebuild needs fresh views; " + options_.path +
                                      " already holds some");
     }
-    // Flushed with the first views (atomic flush), deleted by Finish().
-    RETURN_IF_ERROR(views_->Put(kViewMeta, kUnfinishedRebuildKey, ""));
   } else if (unfinished) {
     return Status::Corruption("views at " + options_.path +
                               " are a rebuild that did not finish; remove them and rebuild");
+  } else if (!fresh && format != kViewsFormat) {
+    return Status::Corruption("views at " + options_.path + " are in view format " +
+                              format.value_or("1") + ", this build's is " + kViewsFormat +
+                              "; remove them and rebuild");
+  }
+  if (fresh) {
+    rocksdb::WriteBatch write;
+    write.Put(views_->family(kViewMeta), kViewsFormatKey, kViewsFormat).PermitUncheckedError();
+    // A rebuild's views are unfinished until Finish() deletes the mark;
+    // it is flushed with the first views (atomic flush).
+    if (options_.rebuild) {
+      write.Put(views_->family(kViewMeta), kUnfinishedRebuildKey, "").PermitUncheckedError();
+    }
+    RETURN_IF_ERROR(views_->Write(&write));
   }
   if (checkpoint > store_->Head().position) {
     return Status::Corruption("views at " + options_.path + " are at position " +
@@ -714,6 +733,39 @@ Result<std::vector<std::pair<Position, std::string>>> Projector::OpenAlertsBetwe
     }
   }
   if (!it->status().ok()) return Status::Unavailable(it->status().ToString());
+  return out;
+}
+
+Result<std::vector<std::pair<Position, std::string>>> Projector::AcknowledgmentsBetween(
+    std::string_view person, Position after, Position upto, std::size_t limit) const {
+  std::vector<std::pair<Position, std::string>> out;
+  if (upto <= after || limit == 0) return out;
+  const std::string stream = "alerts/" + std::string(person);
+  ASSIGN_OR_RETURN(const StreamVersion last, store_->StreamVersionOf(stream));
+  // The first version past `after`: positions grow with versions, so a
+  // binary search reads log2(acknowledgments) events, not all of them.
+  StreamVersion lo = 1, hi = last + 1;
+  while (lo < hi) {
+    const StreamVersion mid = lo + (hi - lo) / 2;
+    ASSIGN_OR_RETURN(auto one, store_->ReadStream(stream, mid, 1, ReadDirection::kForward));
+    if (one.empty())
+      return Status::Internal("stream " + stream + " has a gap at " + std::to_string(mid));
+    if (one.front().position > after) {
+      hi = mid;
+    } else {
+      lo = mid + 1;
+    }
+  }
+  if (lo > last) return out;
+  ASSIGN_OR_RETURN(auto events, store_->ReadStream(stream, lo, limit, ReadDirection::kForward));
+  for (const RecordedEvent& e : events) {
+    if (e.position > upto) break;
+    if (e.type != AlertAcknowledged::kType) continue;
+    auto data = DecodeEventData(e.type, e.data, StoredEventLimits());
+    if (!data.ok()) continue;  // not the views' business (a raw append)
+    std::string& alert = std::get<AlertAcknowledged>(*data).alert;
+    if (AlertKeyOfId(person, alert)) out.emplace_back(e.position, std::move(alert));
+  }
   return out;
 }
 

@@ -145,6 +145,12 @@ class Projector {
                                                                           std::size_t limit,
                                                                           bool newest_first) const;
 
+  // `person`'s acknowledgments at positions in (after, upto], oldest first,
+  // at most `limit`, as (position, alert id). Read from the log (the stream
+  // alerts/<person>): the alerts view forgets an alert once acknowledged.
+  Result<std::vector<std::pair<Position, std::string>>> AcknowledgmentsBetween(
+      std::string_view person, Position after, Position upto, std::size_t limit) const;
+
   // as_of (as_of.cc): views as they stood at `position`.
   Result<std::string> DashboardAsOf(std::string_view path, Position position) const;
   Result<std::string> CaseViewAsOf(std::string_view case_id, Position position) const;

@@ -67,6 +67,13 @@ TEST_F(HttpApiTest, ErrorsHaveTheStatusAndCodeOfTheContract) {
   EXPECT_NE(bad.body.find("priority"), std::string::npos);
   EXPECT_EQ(Send(http::verb::post, "/api/v1/cases", op, "{not json").status, 400u);
   const std::string id = NewCase();
+  // A number whose canonical digits would not read back: 400 naming where.
+  const Position before_big = store_->Head().position;
+  auto big = Send(http::verb::post, "/api/v1/cases/" + id + "/note", op,
+                  R"({"text":"x","expected_version":1e20})");
+  EXPECT_EQ(big.status, 400u) << big.body;
+  EXPECT_NE(big.body.find("expected_version: number out of range"), std::string::npos) << big.body;
+  EXPECT_EQ(store_->Head().position, before_big);
   auto conflict = Send(http::verb::post, "/api/v1/cases/" + id + "/close", op, "{}");
   EXPECT_EQ(conflict.status, 409u);
   EXPECT_EQ(At(conflict.body, "/error/code"), "\"conflict\"");
@@ -216,6 +223,16 @@ TEST_F(HttpApiTest, LifecycleOverHttpAndTheDashboardSeesIt) {
   EXPECT_EQ(
       Send(http::verb::get, "/api/v1/dashboard/santai/tongchuan?as_of=" + future, officer).status,
       400u);
+  // Nor is a time after now; now itself is.
+  const std::string tomorrow = FormatTimestamp(clock_.NowMillis() + 24 * 3600000);
+  auto later = Send(http::verb::get, "/api/v1/cases/" + id + "?as_of=" + tomorrow, officer);
+  EXPECT_EQ(later.status, 400u) << later.body;
+  EXPECT_NE(later.body.find("is in the future"), std::string::npos) << later.body;
+  EXPECT_EQ(Send(http::verb::get,
+                 "/api/v1/dashboard/santai/tongchuan?as_of=" + FormatTimestamp(clock_.NowMillis()),
+                 officer)
+                .status,
+            200u);
   auto list =
       Send(http::verb::get, "/api/v1/cases?cell=santai/tongchuan&state=in_progress", officer);
   ASSERT_EQ(list.status, 200u) << list.body;

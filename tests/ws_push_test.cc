@@ -248,6 +248,124 @@ TEST_F(PushTest, BadOpsGetAClearErrorAndTheConnectionStays) {
   EXPECT_EQ(metrics_.subscriptions_open.Value(), 0);
 }
 
+// Each member of an op is checked and named when wrong, and the answer
+// carries the op's id whenever it could be read.
+TEST_F(PushTest, AnOpIsCheckedMemberByMemberAndAnsweredToItsId) {
+  auto c = Open(Token("officer-7", Role::kOfficer, {"santai/tongchuan/a03/g12"}));
+  auto refused = [&](const std::string& op, std::int64_t id, const std::string& says) {
+    c->Send(op);
+    auto m = Expect(*c, "error");
+    EXPECT_EQ(m.error_code, "bad_request") << op;
+    EXPECT_EQ(m.id, id) << m.raw;
+    EXPECT_NE(m.raw.find(says), std::string::npos) << op << " -> " << m.raw;
+  };
+  refused(R"({"op":"subscribe","channel":"alerts"})", 0, "id: missing");
+  refused(R"({"op":"subscribe","id":2,"channel":"alerts","foo":1})", 2,
+          R"(unknown member \"foo\")");
+  refused(R"({"op":"subscribe","id":3,"channel":"alerts","after":18446744073709551616})", 3,
+          "after: must be a position");
+  refused(R"({"op":"subscribe","id":18446744073709551615,"channel":"alerts"})", 0,
+          "id: must be an integer from -2^63 to 2^63-1");
+  refused(R"({"op":"subscribe","id":5,"id":6,"channel":"alerts"})", 5, "id: given twice");
+  refused(R"({"op":"unsubscribe","id":7,"channel":"alerts","after":1})", 7,
+          "after: only a subscribe takes it");
+  refused(R"({"op":"subscribe","id":8,"channel":"alerts"} {})", 8, "one JSON object");
+  refused(R"({"id":9,"channel":"alerts"})", 9, "op: missing");
+  // And the connection is as good as new.
+  c->Send(SubscribeOp(10, "alerts"));
+  EXPECT_EQ(Expect(*c, "subscribed").id, 10);
+}
+
+// A connection lives as long as its token: at `exp` it is closed with 1008,
+// whether or not the client says anything; an op after `exp` is not served.
+TEST_F(PushTest, AConnectionEndsWithItsTokenWith1008) {
+  auto short_lived = [&] {
+    return *authority_->Mint({"operator-1", Role::kOperator, {""}, 0}, clock_.NowMillis(), 1000);
+  };
+  auto quiet = Open(short_lived());
+  quiet->Send(SubscribeOp(1, "alerts"));
+  Expect(*quiet, "subscribed");
+  auto talker = Open(short_lived());
+  clock_.Advance(2000);
+  talker->Send(SubscribeOp(1, "alerts"));
+  EXPECT_EQ(talker->WaitClosed(), 1008);
+  EXPECT_EQ(quiet->WaitClosed(), 1008);
+  EXPECT_EQ(metrics_.subscriptions_open.Value(), 0);
+}
+
+// One event raises at most one alert for each person, so that positions on
+// the alerts channel only grow; a resume gets every alert still open and
+// every acknowledgment it missed, in position order, then goes live.
+TEST_F(PushTest, AnAlertsResumeGetsEachAlertOnceAndTheAcknowledgmentsItMissed) {
+  const std::string officer = Token("officer-7", Role::kOfficer, {"santai/tongchuan/a03/g12"});
+  auto live = Open(officer);
+  live->Send(SubscribeOp(1, "alerts"));
+  Expect(*live, "subscribed");
+  NewCase();
+  const auto first = Expect(*live, "alert");
+  NewCase();  // the same address: a repeat dispute, told once, as such
+  const auto repeat = Expect(*live, "alert");
+  EXPECT_NE(repeat.raw.find("\"kind\":\"repeat_dispute\""), std::string::npos) << repeat.raw;
+  EXPECT_GT(repeat.position, first.position);
+  EXPECT_FALSE(live->Next(std::chrono::milliseconds(200))) << "a second alert for one event";
+  const std::string first_id = std::to_string(first.position) + "-new_case";
+  ASSERT_EQ(Send(http::verb::post, "/api/v1/alerts/" + first_id + "/ack", officer).status, 200u);
+  const auto acked = Expect(*live, "alert");
+  const std::string third = NewCase();
+  const auto later = Expect(*live, "alert");
+  ASSERT_EQ(
+      Send(http::verb::post,
+           "/api/v1/alerts/" + std::to_string(later.position) + "-repeat_dispute/ack", officer)
+          .status,
+      200u);
+  const auto acked_later = Expect(*live, "alert");
+
+  // Away since the first alert: the repeat dispute (still open), the first
+  // one's acknowledgment, and the later one's (raised and closed while away).
+  auto back = Open(officer);
+  back->Send(SubscribeOp(2, "alerts", first.position));
+  EXPECT_EQ(Expect(*back, "subscribed").position, first.position);
+  const auto a = Expect(*back, "alert");
+  EXPECT_EQ(a.position, repeat.position);
+  EXPECT_NE(a.raw.find("repeat_dispute"), std::string::npos) << a.raw;
+  const auto b = Expect(*back, "alert");
+  EXPECT_EQ(b.position, acked.position);
+  EXPECT_NE(b.raw.find(R"({"id":")" + first_id + R"(","acknowledged":true})"), std::string::npos)
+      << b.raw;
+  const auto c = Expect(*back, "alert");
+  EXPECT_EQ(c.position, acked_later.position);
+  EXPECT_NE(c.raw.find("\"acknowledged\":true"), std::string::npos) << c.raw;
+  EXPECT_FALSE(back->Next(std::chrono::milliseconds(200))) << "more than was missed";
+  NewCase();  // then live
+  EXPECT_GT(Expect(*back, "alert").position, acked_later.position);
+  (void)third;
+}
+
+// Who may see a case's personal data is decided by who handles it now, on
+// a resume as on HTTP (as_of included): a former assignee sees it masked.
+TEST_F(PushTest, AFormerAssigneeSeesTheCaseMaskedInAResumeAndAsOf) {
+  const std::string id = NewCase();
+  const Position assigned = Must(Act(id, "assign", R"({"assignee":"officer-7"})")).position;
+  Must(Act(id, "assign", R"({"assignee":"officer-8"})"));
+  const std::string cells = "santai/tongchuan/a03/g12";
+  const std::string former = Token("officer-7", Role::kOfficer, {cells});
+  auto c = Open(former);
+  c->Send(SubscribeOp(1, "case/" + id, 0));
+  Expect(*c, "subscribed");
+  for (int version = 1; version <= 3; ++version) {
+    const auto m = Expect(*c, "event");
+    EXPECT_EQ(m.raw.find("13800000000"), std::string::npos) << m.raw;
+    EXPECT_EQ(m.raw.find("\"data\""), std::string::npos) << m.raw;  // the envelope alone
+  }
+  const std::string as_of = "/api/v1/cases/" + id + "?as_of=" + std::to_string(assigned);
+  auto then = Send(http::verb::get, as_of, former);
+  ASSERT_EQ(then.status, 200u) << then.body;
+  EXPECT_EQ(then.body.find("13800000000"), std::string::npos) << then.body;
+  // The assignee now sees the past whole.
+  auto now = Send(http::verb::get, as_of, Token("officer-8", Role::kOfficer, {cells}));
+  EXPECT_NE(now.body.find("13800000000"), std::string::npos) << now.body;
+}
+
 TEST_F(PushTest, EachChannelAnswersTheRolesAPIMdGivesIt) {
   const std::string id = NewCase();
   const std::vector<Role> all = {Role::kOperator,   Role::kOfficer,   Role::kMediator,

@@ -80,7 +80,9 @@ using WriteDone = std::function<void(Result<WriteResult>)>;
 struct CaseServiceOptions {
   DeadlinePolicy policy;
   const Clock* clock = SystemClock::Default();  // not owned
-  int max_retries = 3;  // re-decisions after a lost race, without expected_version
+  // Re-decisions after a lost race, without expected_version: 17 writers
+  // acting on one case at once all get through, and the work stays bounded.
+  int max_retries = 16;
   // Latest case states kept for the next command (engine/case_cache.h).
   std::size_t case_cache_entries = 16384;
 };

@@ -269,6 +269,25 @@ TEST_F(CaseRulesTest, TwoOfficersActingAtOnceCannotBothWin) {
   EXPECT_EQ(Load(id).version, 3u);
 }
 
+// Without expected_version a lost race is decided again: as many officers
+// as the retries allow, all noting on one case at once, all get through.
+TEST_F(CaseRulesTest, WritersWithoutExpectedVersionOnOneCaseAtOnceAllLand) {
+  const std::string id = NewCase();
+  const int writers = CaseServiceOptions{}.max_retries + 1;
+  std::atomic<int> landed{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < writers; ++t) {
+    threads.emplace_back([&, t] {
+      auto r = service_->Act("officer-" + std::to_string(t), id, "note", R"({"text":"here"})", "");
+      EXPECT_TRUE(r.ok()) << r.status().ToString();
+      if (r.ok()) ++landed;
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(landed.load(), writers);
+  EXPECT_EQ(Load(id).notes, writers);
+}
+
 TEST_F(CaseRulesTest, PriorityChangeBeforeAcceptMovesTheAcceptDeadline) {
   const std::string id = NewCase("normal");
   clock_.Advance(5 * 60000);

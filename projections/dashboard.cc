@@ -39,6 +39,7 @@ void Contribute(DashboardNode& n, const CaseGauges& s, int sign) {
     }
     if (s.kind == CaseKind::kHazard) n.hazards_open += sign;
   }
+  if (s.rectified_hazard) n.hazards_rectified += sign;
   if (s.callback_open) {
     n.callbacks_due += sign;
     if (s.callback_missed) n.callbacks_overdue += sign;
@@ -127,6 +128,8 @@ CaseGauges CaseGauges::Of(const CaseState& s) {
                     s.status != CaseStatus::kClosed;
   const CaseDeadline* d = s.Deadline(DeadlineKind::kCallback);
   g.callback_missed = g.callback_open && d != nullptr && d->missed;
+  g.rectified_hazard = s.kind == CaseKind::kHazard && s.resolution == Resolution::kRectified &&
+                       (s.status == CaseStatus::kResolved || s.status == CaseStatus::kClosed);
   return g;
 }
 
@@ -147,9 +150,6 @@ void ApplyCaseChange(DashboardNode& n, const CaseChange& c) {
         } else if constexpr (std::is_same_v<T, CaseResolved>) {
           ++n.resolved;
           CountHour(n, at, 1);
-          if (e.resolution == Resolution::kRectified && after.kind == CaseKind::kHazard) {
-            ++n.hazards_rectified;
-          }
         } else if constexpr (std::is_same_v<T, MediationSessionHeld>) {
           const auto tier = static_cast<std::size_t>(std::clamp(e.tier, 1, 3) - 1);
           ++n.mediation_sessions[tier];

@@ -91,8 +91,9 @@ struct CaseGauges {
   CaseKind kind = CaseKind::kIncident;
   Priority priority = Priority::kNormal;
   std::int64_t reported_at = 0, accepted_at = 0, arrived_at = 0;
-  bool callback_open = false;    // scheduled or attempted
-  bool callback_missed = false;  // and its deadline missed
+  bool callback_open = false;     // scheduled or attempted
+  bool callback_missed = false;   // and its deadline missed
+  bool rectified_hazard = false;  // a hazard resolved as rectified (and not reopened)
 
   static CaseGauges Of(const CaseState& state);
 };

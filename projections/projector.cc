@@ -603,6 +603,9 @@ Result<std::string> Projector::Dashboard(std::string_view path, std::int64_t now
 }
 
 Result<CasePage> Projector::ListCases(const CaseQuery& q) const {
+  if (!q.cell.empty() && !grid_.HasCell(q.cell)) {
+    return Status::NotFound("no cell " + q.cell);  // as the dashboard answers it
+  }
   CasePage page;
   const std::size_t limit = std::clamp<std::size_t>(q.limit, 1, 500);
   std::string resume;  // the cursor's key: the page starts after it

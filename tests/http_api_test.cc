@@ -87,6 +87,10 @@ TEST_F(HttpApiTest, ErrorsHaveTheStatusAndCodeOfTheContract) {
   // Each writes nothing: a page of no cases, fields an acknowledgment does
   // not take, a role nobody holds in a cell.
   const Position head = store_->Head().position;
+  // A cell that is not defined is not found, in a list as on a dashboard.
+  auto nowhere = Send(http::verb::get, "/api/v1/cases?cell=santai/nowhere", op);
+  EXPECT_EQ(nowhere.status, 404u) << nowhere.body;
+  EXPECT_EQ(Send(http::verb::get, "/api/v1/dashboard/santai/nowhere", op).status, 404u);
   auto none = Send(http::verb::get, "/api/v1/cases?cell=santai&limit=0", op);
   EXPECT_EQ(none.status, 400u);
   EXPECT_NE(none.body.find("limit: must be at least 1"), std::string::npos) << none.body;

@@ -138,6 +138,27 @@ TEST_F(ProjectionTest, MissedCallbackDeadlineCountsAsOverdue) {
   EXPECT_EQ(At(d, "/deadlines_missed_by_kind/callback"), "1");
 }
 
+// Hazards rectified is a gauge: a reopened hazard is rectified no more, and
+// rectified again it counts once. Resolutions count each time.
+TEST_F(ProjectionTest, AHazardRectifiedReopenedAndRectifiedAgainCountsOnce) {
+  const std::string id = CaseInProgress();
+  Must(Act(id, "triage", R"({"kind":"hazard"})"));
+  const std::string rectified = R"({"resolution":"rectified","summary":"s"})";
+  Must(Act(id, "resolve", rectified));
+  EXPECT_EQ(At(Dash(""), "/hazards/rectified"), "1");
+  Must(Act(id, "reopen", R"({"reason":"the exit is blocked again"})"));
+  EXPECT_EQ(At(Dash(""), "/hazards/rectified"), "0");
+  EXPECT_EQ(At(Dash(""), "/hazards/open"), "1");
+  Must(Act(id, "resolve", rectified));
+  Must(Act(id, "complete-callback",
+           R"({"speed":"satisfied","attitude":"satisfied","outcome":"satisfied","comment":"c"})"));
+  Must(Act(id, "close"));
+  const std::string d = Dash("");
+  EXPECT_EQ(At(d, "/hazards/rectified"), "1");
+  EXPECT_EQ(At(d, "/hazards/open"), "0");
+  EXPECT_EQ(At(d, "/totals/resolved"), "2");
+}
+
 TEST_F(ProjectionTest, SameAddressTwiceWithin30DaysIsARepeatDispute) {
   ReportIn("santai/tongchuan/a03/g12", "dispute", "12 Tongchuan Rd");
   clock_.Advance(10LL * 24 * 3600000);

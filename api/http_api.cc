@@ -111,7 +111,7 @@ Status NoFields(const std::string& body) {
   if (body.empty()) return Status::Ok();
   simdjson::dom::parser parser;
   simdjson::dom::element root;
-  if (parser.parse(body).get(root)) return Status::InvalidArgument("body: not a JSON object");
+  if (parser.parse(body).get(root)) return Status::InvalidArgument("body: " + WhyNotJson(body));
   return OnlyFields(root, {}, "body", "");
 }
 
@@ -735,7 +735,9 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
     }
     simdjson::dom::parser parser;
     simdjson::dom::element root;
-    if (parser.parse(req.body()).get(root)) return Status::InvalidArgument("body: not JSON");
+    if (parser.parse(req.body()).get(root)) {
+      return Status::InvalidArgument("body: " + WhyNotJson(req.body()));
+    }
     RETURN_IF_ERROR(OnlyFields(root, {"expected_version", "events"}, "body", ""));
     AppendRequest append{stream, ExpectedVersion::Any(), who.sub, {}};
     if (auto ev = root["expected_version"]; ev.error() != simdjson::NO_SUCH_FIELD) {

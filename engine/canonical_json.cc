@@ -18,6 +18,49 @@ namespace {
 constexpr std::int64_t kMaxExactInteger = (std::int64_t{1} << 53);
 // 2^64: numbers of this magnitude or more are refused (Writer::WriteNumber).
 constexpr double kNumberBound = 18446744073709551616.0;
+constexpr const char* kOutOfRange =
+    ": number out of range; a number, rounded to a double, must be of magnitude below 2^64";
+
+// The path of the first number in `v` that simdjson cannot read, or "" if
+// there is none (or the text is broken before one is found).
+std::string FindUnreadableNumber(simdjson::ondemand::value v, const std::string& path, int depth) {
+  namespace od = simdjson::ondemand;
+  od::json_type type;
+  if (depth > 64 || v.type().get(type)) return "";
+  switch (type) {
+    case od::json_type::object: {
+      od::object object;
+      if (v.get_object().get(object)) return "";
+      for (auto field : object) {
+        std::string_view key;
+        od::value child;
+        if (field.unescaped_key().get(key) || field.value().get(child)) return "";
+        std::string found = FindUnreadableNumber(child, path + "." + std::string(key), depth + 1);
+        if (!found.empty()) return found;
+      }
+      return "";
+    }
+    case od::json_type::array: {
+      od::array array;
+      if (v.get_array().get(array)) return "";
+      std::size_t i = 0;
+      for (auto item : array) {
+        od::value child;
+        if (item.get(child)) return "";
+        std::string found =
+            FindUnreadableNumber(child, path + "[" + std::to_string(i++) + "]", depth + 1);
+        if (!found.empty()) return found;
+      }
+      return "";
+    }
+    case od::json_type::number: {
+      od::number n;
+      return v.get_number().get(n) ? path : "";
+    }
+    default:
+      return "";
+  }
+}
 
 // UTF-8 to UTF-16 code units, for ordering keys as RFC 8785 section 3.2.3 asks.
 std::u16string ToUtf16(std::string_view s) {
@@ -94,9 +137,7 @@ class Writer {
   // all, so it is refused rather than stored.
   Status WriteNumber(double v, std::string_view path) {
     if (std::fabs(v) >= kNumberBound) {
-      return Status::InvalidArgument(std::string(path.empty() ? "$" : path) +
-                                     ": number out of range; a number's magnitude must be "
-                                     "below 2^64 (18446744073709551616)");
+      return Status::InvalidArgument(std::string(path.empty() ? "$" : path) + kOutOfRange);
     }
     AppendJsonNumber(out_, v);
     return Status::Ok();
@@ -245,6 +286,24 @@ void AppendJsonNumber(std::string& out, double value) {
   }
 }
 
+std::string WhyNotJson(std::string_view json) {
+  simdjson::dom::parser dom;
+  simdjson::dom::element root;
+  const simdjson::padded_string padded(json);
+  const auto err = dom.parse(padded).get(root);
+  if (!err) return "valid JSON";
+  if (err == simdjson::NUMBER_ERROR) {
+    simdjson::ondemand::parser parser;
+    simdjson::ondemand::document doc;
+    simdjson::ondemand::value value;
+    if (!parser.iterate(padded).get(doc) && !doc.get_value().get(value)) {
+      const std::string path = FindUnreadableNumber(value, "$", 0);
+      if (!path.empty()) return path + kOutOfRange;
+    }
+  }
+  return std::string("not valid JSON: ") + simdjson::error_message(err);
+}
+
 Result<std::string> CanonicalizeObject(std::string_view json, const JsonLimits& limits) {
   if (json.size() > limits.max_bytes) {
     return Status::TooLarge("JSON of " + std::to_string(json.size()) + " bytes exceeds the " +
@@ -266,7 +325,7 @@ Result<std::string> CanonicalizeObject(std::string_view json, const JsonLimits& 
       return Status::InvalidArgument("JSON nested deeper than " + std::to_string(limits.max_depth) +
                                      " levels");
     }
-    return Status::InvalidArgument(std::string("not valid JSON: ") + simdjson::error_message(err));
+    return Status::InvalidArgument(WhyNotJson(json));
   }
   if (root.type() != simdjson::dom::element_type::OBJECT) {
     return Status::InvalidArgument("JSON must be an object");

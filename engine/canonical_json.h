@@ -28,6 +28,11 @@ struct JsonLimits {
 // kTooLarge; the message says what and where.
 Result<std::string> CanonicalizeObject(std::string_view json, const JsonLimits& limits = {});
 
+// Why `json` does not parse, for an error message: "$.a[2]: number out of
+// range; …" when a number cannot be read (2^64 or more written out in full,
+// 1e400), else "not valid JSON: <reason>".
+std::string WhyNotJson(std::string_view json);
+
 // Appends `value` to `out` as a JSON string with RFC 8785 escaping. `value`
 // must be valid UTF-8.
 void AppendJsonString(std::string& out, std::string_view value);

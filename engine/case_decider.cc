@@ -6,6 +6,7 @@
 #include <initializer_list>
 #include <string>
 
+#include "engine/canonical_json.h"
 #include "engine/command_body.h"
 
 namespace casegrid {
@@ -58,7 +59,9 @@ Result<std::optional<int>> ReadToTier(std::string_view data) {
   simdjson::dom::parser parser;
   simdjson::dom::object obj;
   simdjson::padded_string padded(data);
-  if (parser.parse(padded).get(obj)) return Status::InvalidArgument("body: not a JSON object");
+  simdjson::dom::element root;
+  if (parser.parse(padded).get(root)) return Status::InvalidArgument("body: " + WhyNotJson(data));
+  if (root.get(obj)) return Status::InvalidArgument("body: not a JSON object");
   auto field = obj["to_tier"];
   if (field.error() == simdjson::NO_SUCH_FIELD) return std::optional<int>();
   std::int64_t v = 0;

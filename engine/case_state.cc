@@ -181,10 +181,14 @@ void CaseState::Apply(const RecordedEvent& event, const CaseEventData& data) {
           // A callback still open belonged to the resolution undone; a
           // completed one keeps its answers (the reason, often) until the
           // next resolution.
+          // Its deadline goes with it, unless it was missed: that stays on
+          // record (and is watched no more).
           if (callback.status == CallbackStatus::kScheduled ||
               callback.status == CallbackStatus::kAttempted) {
             callback = CaseCallback{};
-            Meet(DeadlineKind::kCallback);
+            std::erase_if(deadlines, [](const CaseDeadline& d) {
+              return d.kind == DeadlineKind::kCallback && !d.missed;
+            });
           }
         } else if constexpr (std::is_same_v<T, CallbackScheduled>) {
           // Rescheduling an open callback keeps a miss already recorded:

@@ -20,9 +20,11 @@ Result<CommandBody> SplitCommandBody(std::string_view body, const JsonLimits& li
   std::string rest = "{";
   for (auto [key, value] : obj) {
     if (key == "expected_version") {
+      // Canonical JSON carries integers exactly up to 2^53, and so far no
+      // stream will ever reach.
       std::uint64_t v = 0;
-      if (value.get_uint64().get(v)) {
-        return Status::InvalidArgument("expected_version: must be an integer >= 0");
+      if (value.get_uint64().get(v) || v > (std::uint64_t{1} << 53)) {
+        return Status::InvalidArgument("expected_version: must be an integer from 0 to 2^53");
       }
       out.expected_version = v;
       continue;
@@ -66,9 +68,11 @@ Result<std::string> AddServerFields(
 
 Result<std::optional<std::string>> StringField(std::string_view data, std::string_view key) {
   simdjson::dom::parser parser;
+  simdjson::dom::element root;
   simdjson::dom::object obj;
   simdjson::padded_string padded(data);
-  if (parser.parse(padded).get(obj)) return Status::InvalidArgument("body: not a JSON object");
+  if (parser.parse(padded).get(root)) return Status::InvalidArgument("body: " + WhyNotJson(data));
+  if (root.get(obj)) return Status::InvalidArgument("body: not a JSON object");
   auto field = obj[key];
   if (field.error() == simdjson::NO_SUCH_FIELD) return std::optional<std::string>();
   std::string_view value;

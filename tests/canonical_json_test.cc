@@ -40,6 +40,18 @@ TEST(CanonicalJsonTest, RefusesNumbersWhoseCanonicalFormWouldNotReadBack) {
     EXPECT_NE(r.status().message().find("$.x.n: number out of range"), std::string::npos)
         << r.status().message();
   }
+  // Written out in full, such numbers do not even parse: the error says where.
+  for (const char* in : {R"({"x":{"n":18446744073709551616}})", R"({"x":{"n":1e400}})",
+                         R"({"x":{"n":123456789012345678901234567890}})"}) {
+    auto r = CanonicalizeObject(in);
+    ASSERT_EQ(r.status().code(), StatusCode::kInvalidArgument) << in;
+    EXPECT_NE(r.status().message().find("$.x.n: number out of range"), std::string::npos)
+        << in << " -> " << r.status().message();
+  }
+  EXPECT_EQ(WhyNotJson(R"({"a":[1,{"b":18446744073709551616}]})"),
+            std::string("$.a[1].b: number out of range; a number, rounded to a double, must be of "
+                        "magnitude below 2^64"));
+  EXPECT_EQ(WhyNotJson("{\"a\":").rfind("not valid JSON: ", 0), 0u);
   // Just below the bound: written, and read back as the same object.
   const std::string below = Canon(R"({"n":18446744073709549568})");
   EXPECT_EQ(below, R"({"n":18446744073709550000})");

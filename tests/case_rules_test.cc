@@ -179,11 +179,12 @@ TEST_F(CaseRulesTest, CloseWaitsForTheCallbackAndEachResolutionHasItsOwn) {
   EXPECT_FALSE(s.callback.speed || s.callback.attitude || s.callback.outcome);
   EXPECT_EQ(s.callback.due_at, testing::kStartMs + 1000 + 24 * 3600000);
 
-  // Reopened before its callback: that callback is owed no more.
+  // Reopened before its callback: that callback is owed no more, and its
+  // deadline is gone (neither met nor missed).
   Must(Act(again, "reopen", R"({"reason":"not done after all"})"));
   s = Load(again);
   EXPECT_EQ(s.callback.status, CallbackStatus::kNone);
-  EXPECT_TRUE(s.Deadline(DeadlineKind::kCallback)->met);
+  EXPECT_EQ(s.Deadline(DeadlineKind::kCallback), nullptr);
 }
 
 TEST_F(CaseRulesTest, ARescheduledCallbackKeepsItsMissAndFallsDueWithinThirtyDays) {
@@ -198,9 +199,17 @@ TEST_F(CaseRulesTest, ARescheduledCallbackKeepsItsMissAndFallsDueWithinThirtyDay
                    "due_at: at most 30 days ahead");
   const std::string later = FormatTimestamp(clock_.NowMillis() + 3600000);
   Must(Act(id, "schedule-callback", R"({"due_at":")" + later + R"("})"));
-  const CaseDeadline* d = Load(id).Deadline(DeadlineKind::kCallback);
+  const CaseState state = Load(id);
+  const CaseDeadline* d = state.Deadline(DeadlineKind::kCallback);
   EXPECT_EQ(d->due_at, clock_.NowMillis() + 3600000);
   EXPECT_TRUE(d->missed);
+  // Reopened, a missed callback deadline stays on record, not met.
+  Must(Act(id, "reopen", R"({"reason":"r"})"));
+  const CaseState reopened = Load(id);
+  const CaseDeadline* kept = reopened.Deadline(DeadlineKind::kCallback);
+  ASSERT_NE(kept, nullptr);
+  EXPECT_TRUE(kept->missed);
+  EXPECT_FALSE(kept->met);
 }
 
 TEST_F(CaseRulesTest, EscalationGoesOneTierAtATime) {

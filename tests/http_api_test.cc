@@ -73,6 +73,16 @@ TEST_F(HttpApiTest, ErrorsHaveTheStatusAndCodeOfTheContract) {
                   R"({"text":"x","expected_version":1e20})");
   EXPECT_EQ(big.status, 400u) << big.body;
   EXPECT_NE(big.body.find("expected_version: number out of range"), std::string::npos) << big.body;
+  // Written out in full it does not even parse; the error still says where.
+  auto full = Send(http::verb::post, "/api/v1/cases", op, R"({"a":{"n":18446744073709551616}})");
+  EXPECT_EQ(full.status, 400u) << full.body;
+  EXPECT_NE(full.body.find("$.a.n: number out of range"), std::string::npos) << full.body;
+  auto version = Send(http::verb::post, "/api/v1/cases/" + id + "/note", op,
+                      R"({"text":"x","expected_version":1e17})");
+  EXPECT_EQ(version.status, 400u) << version.body;
+  EXPECT_NE(version.body.find("expected_version: must be an integer from 0 to 2^53"),
+            std::string::npos)
+      << version.body;
   EXPECT_EQ(store_->Head().position, before_big);
   auto conflict = Send(http::verb::post, "/api/v1/cases/" + id + "/close", op, "{}");
   EXPECT_EQ(conflict.status, 409u);

@@ -256,6 +256,27 @@ test("a step the server refuses shows the server's message", async () => {
   await context.close();
 });
 
+test('a resolved case offers Close once its callback is done, and a closed one only note and reopen', async () => {
+  const { case_id: id } = await operator.report({ cell: OFFICER_CELL, summary: 'bicycle stolen' });
+  await operator.act(id, 'assign', { assignee: 'officer-7' });
+  await officerApi.act(id, 'accept');
+  await officerApi.act(id, 'resolve', { resolution: 'handled_on_site', summary: 'found and returned' });
+  const { page, context, errors } = await openPage(`/case/${id}`, operatorToken, { width: 1440, height: 900 });
+  await page.waitForSelector('#actions button[data-action="complete-callback"]');
+  assert.equal(await page.locator('#actions button[data-action="close"]').count(), 0, 'close before the callback');
+  await operator.act(id, 'complete-callback', { speed: 'satisfied', attitude: 'satisfied', outcome: 'satisfied', comment: 'thanks' });
+  await page.waitForSelector('#actions button[data-action="close"]', { timeout: 3000 });
+  assert.equal(await page.locator('#actions button[data-action="complete-callback"]').count(), 0);
+  await page.click('#actions button[data-action="close"]');
+  await page.waitForSelector('#actions button[data-action="reopen"]');
+  await page.waitForFunction(() => !document.querySelector('#actions button[data-action="close"]'), null, { timeout: 3000 });
+  const offered = await page.locator('#actions button[data-action]').evaluateAll((b) => b.map((x) => x.dataset.action));
+  assert.deepEqual(offered.sort(), ['note', 'reopen']);
+  assert.equal((await operator.get(`/api/v1/cases/${id}`)).state, 'closed');
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
 // A request with its path sent exactly as written (fetch would tidy "..").
 function raw(path, method = 'GET') {
   return new Promise((resolve, reject) => {

@@ -99,16 +99,20 @@ export function nextActions(view, session) {
         note,
       ];
     }
-    case 'resolved':
+    case 'resolved': {
+      // Close waits for the callback: done, or tried three times in vain.
+      const cb = view.callback ?? {};
+      const closable = cb.state === 'completed' || cb.state === 'none' || (cb.attempts ?? 0) >= 3;
       return [
         ...callbacks,
-        { action: 'close', label: 'Close', fields: [], body: () => ({}) },
+        ...(closable ? [{ action: 'close', label: 'Close', fields: [], body: () => ({}) }] : []),
         { action: 'reopen', label: 'Reopen', fields: [text('reason', 'Reason')], body: (v) => ({ reason: v.reason }) },
         note,
       ];
+    }
     case 'closed':
+      // A closed case takes only a note or a reopening (API.md).
       return [
-        ...callbacks,
         { action: 'reopen', label: 'Reopen', fields: [text('reason', 'Reason')], body: (v) => ({ reason: v.reason }) },
         note,
       ];

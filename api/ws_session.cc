@@ -104,7 +104,7 @@ namespace {
 // One op as the client sent it: every member checked, named when wrong.
 struct WsOp {
   std::optional<std::int64_t> id;
-  std::string op, channel;
+  std::optional<std::string> op, channel;
   std::optional<Position> after;
 };
 
@@ -122,14 +122,13 @@ Status ParseWsOp(std::string_view text, WsOp& op) {
   auto fail = [&](Status s) {
     if (first.ok()) first = std::move(s);
   };
-  bool seen_op = false, seen_channel = false;
   for (auto field : object) {
     std::string_view key;
     if (field.unescaped_key().get(key)) return not_an_object;
     od::value value;
     if (field.value().get(value)) return not_an_object;
-    const bool again = (key == "id" && op.id) || (key == "op" && seen_op) ||
-                       (key == "channel" && seen_channel) || (key == "after" && op.after);
+    const bool again = (key == "id" && op.id) || (key == "op" && op.op) ||
+                       (key == "channel" && op.channel) || (key == "after" && op.after);
     if (again) {
       fail(Status::InvalidArgument(std::string(key) + ": given twice"));
     } else if (key == "id") {
@@ -145,7 +144,6 @@ Status ParseWsOp(std::string_view text, WsOp& op) {
         fail(Status::InvalidArgument(std::string(key) + ": must be a string"));
       } else {
         (key == "op" ? op.op : op.channel) = std::string(v.substr(0, 1024));
-        (key == "op" ? seen_op : seen_channel) = true;
       }
     } else if (key == "after") {
       std::uint64_t p = 0;
@@ -163,8 +161,8 @@ Status ParseWsOp(std::string_view text, WsOp& op) {
   if (const char* rest = nullptr; !doc.current_location().get(rest)) return not_an_object;
   RETURN_IF_ERROR(first);
   if (!op.id) return Status::InvalidArgument("id: missing; every op carries an integer id");
-  if (!seen_op) return Status::InvalidArgument("op: missing");
-  if (!seen_channel) return Status::InvalidArgument("channel: missing");
+  if (!op.op) return Status::InvalidArgument("op: missing");
+  if (!op.channel) return Status::InvalidArgument("channel: missing");
   return Status::Ok();
 }
 
@@ -177,8 +175,8 @@ void WsSession::HandleOp(std::string_view text) {
   const std::int64_t id = parsed.id.value_or(0);
   if (Status admitted = api_->Admit(who_.sub); !admitted.ok()) return Answer(id, admitted);
   if (!valid.ok()) return Answer(id, valid);
-  const std::string& op = parsed.op;
-  const std::string& channel = parsed.channel;
+  const std::string& op = *parsed.op;
+  const std::string& channel = *parsed.channel;
   if (op != "subscribe" && op != "unsubscribe") {
     return Answer(id, Status::InvalidArgument("op: unknown value \"" + op.substr(0, 50) +
                                               "\"; ops are subscribe and unsubscribe"));

@@ -457,8 +457,7 @@ Result<WriteResult> CaseService::RecordDeadlineFact(std::string_view case_id, De
     if (replayed) return *replayed;
     ASSIGN_OR_RETURN(CaseState state, LoadCase(case_id));
     const CaseDeadline* d = state.Deadline(deadline);
-    if (d == nullptr || d->due_at != due_at || d->met || d->missed ||
-        state.status == CaseStatus::kClosed) {
+    if (d == nullptr || d->due_at != due_at || d->met || d->missed) {
       return Status::Conflict(what + " is no longer open");
     }
     if (warning && d->warned) return Status::Conflict(what + " was already warned");

@@ -99,6 +99,12 @@ CaseDeadline& CaseState::DeadlineSlot(DeadlineKind kind) {
   return deadlines.back();
 }
 
+void CaseState::DropCallbackDeadline() {
+  std::erase_if(deadlines, [](const CaseDeadline& d) {
+    return d.kind == DeadlineKind::kCallback && !d.missed;
+  });
+}
+
 void CaseState::Meet(DeadlineKind kind) {
   for (auto& d : deadlines) {
     if (d.kind == kind) d.met = true;
@@ -172,6 +178,8 @@ void CaseState::Apply(const RecordedEvent& event, const CaseEventData& data) {
         } else if constexpr (std::is_same_v<T, CaseClosed>) {
           status = CaseStatus::kClosed;
           closed_at = at;
+          // Closed with its callback tried in vain: nothing more is owed.
+          if (callback.is_open()) DropCallbackDeadline();
         } else if constexpr (std::is_same_v<T, CaseReopened>) {
           status = CaseStatus::kInProgress;
           resolved_at = 0;
@@ -181,20 +189,14 @@ void CaseState::Apply(const RecordedEvent& event, const CaseEventData& data) {
           // A callback still open belonged to the resolution undone; a
           // completed one keeps its answers (the reason, often) until the
           // next resolution.
-          // Its deadline goes with it, unless it was missed: that stays on
-          // record (and is watched no more).
-          if (callback.status == CallbackStatus::kScheduled ||
-              callback.status == CallbackStatus::kAttempted) {
+          if (callback.is_open()) {
             callback = CaseCallback{};
-            std::erase_if(deadlines, [](const CaseDeadline& d) {
-              return d.kind == DeadlineKind::kCallback && !d.missed;
-            });
+            DropCallbackDeadline();
           }
         } else if constexpr (std::is_same_v<T, CallbackScheduled>) {
           // Rescheduling an open callback keeps a miss already recorded:
           // a later due time does not undo it.
-          const bool open = callback.status == CallbackStatus::kScheduled ||
-                            callback.status == CallbackStatus::kAttempted;
+          const bool open = callback.is_open();
           callback.status = CallbackStatus::kScheduled;
           callback.due_at = e.due_at;
           CaseDeadline& d = DeadlineSlot(DeadlineKind::kCallback);

@@ -40,6 +40,10 @@ struct CaseCallback {
   std::optional<std::int64_t> due_at;
   int attempts = 0;
   std::optional<Satisfaction> speed, attitude, outcome;
+  // Scheduled or attempted, not completed.
+  bool is_open() const {
+    return status == CallbackStatus::kScheduled || status == CallbackStatus::kAttempted;
+  }
   bool operator==(const CaseCallback&) const = default;
 };
 
@@ -90,6 +94,9 @@ struct CaseState {
  private:
   CaseDeadline& DeadlineSlot(DeadlineKind kind);
   void Meet(DeadlineKind kind);
+  // The callback's deadline is owed no more (the case closed or reopened):
+  // dropped, unless it was missed, which stays on record.
+  void DropCallbackDeadline();
 };
 
 // The case folded from its stream's events with positions <= as_of. A case

@@ -126,9 +126,7 @@ void DeadlineWatch::Install(const std::string& case_id, const CaseState& state) 
     for (const Entry& e : known->second.entries) queue_.erase(e);
   }
   CaseEntries fresh{state.version, {}};
-  // A closed case owes nothing more (a callback tried in vain included).
   for (const CaseDeadline& d : state.deadlines) {
-    if (state.status == CaseStatus::kClosed) break;
     if (d.due_at <= 0 || d.met || d.missed) continue;
     const std::int64_t act = d.warned ? d.due_at : d.due_at - options_.warning_leads.For(d.kind);
     fresh.entries.push_back(Entry{act, case_id, d.kind, d.due_at});

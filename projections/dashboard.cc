@@ -123,9 +123,7 @@ CaseGauges CaseGauges::Of(const CaseState& s) {
   g.accepted_at = s.accepted_at;
   g.arrived_at = s.arrived_at;
   // A case closed after its callback was tried in vain owes none.
-  g.callback_open = (s.callback.status == CallbackStatus::kScheduled ||
-                     s.callback.status == CallbackStatus::kAttempted) &&
-                    s.status != CaseStatus::kClosed;
+  g.callback_open = s.callback.is_open() && s.status != CaseStatus::kClosed;
   const CaseDeadline* d = s.Deadline(DeadlineKind::kCallback);
   g.callback_missed = g.callback_open && d != nullptr && d->missed;
   g.rectified_hazard = s.kind == CaseKind::kHazard && s.resolution == Resolution::kRectified &&

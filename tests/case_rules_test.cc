@@ -161,6 +161,12 @@ TEST_F(CaseRulesTest, CloseWaitsForTheCallbackAndEachResolutionHasItsOwn) {
   Must(Act(id, "close"));
   EXPECT_EQ(Load(id).status, CaseStatus::kClosed);
   EXPECT_EQ(Load(id).callback.attempts, 3);
+  // Closed, it owes no callback: the deadline is gone, and none is missed.
+  EXPECT_EQ(Load(id).Deadline(DeadlineKind::kCallback), nullptr);
+  EXPECT_EQ(service_->RecordDeadlineMissed(id, DeadlineKind::kCallback, testing::kStartMs)
+                .status()
+                .code(),
+            StatusCode::kConflict);
 
   // A dissatisfied callback reopens; its answers stay until the next
   // resolution, which schedules a callback of its own.

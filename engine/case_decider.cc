@@ -201,8 +201,7 @@ Result<std::vector<CaseEventData>> Decide(const CaseState& state, CaseAction act
       // Every handled case gets its callback (DOMAIN.md), and a closed case
       // takes none: close waits for it, or for the reporter to have been
       // tried kCallbackAttemptsBeforeClose times in vain.
-      if (state.callback.status == CallbackStatus::kScheduled ||
-          (state.callback.is_open() && state.callback.attempts < kCallbackAttemptsBeforeClose)) {
+      if (state.callback.is_open() && state.callback.attempts < kCallbackAttemptsBeforeClose) {
         return Status::Conflict("the callback is not done; close needs it completed, or " +
                                 std::to_string(kCallbackAttemptsBeforeClose) +
                                 " attempts to reach the reporter (" +

@@ -168,6 +168,15 @@ TEST_F(CaseRulesTest, CloseWaitsForTheCallbackAndEachResolutionHasItsOwn) {
                 .code(),
             StatusCode::kConflict);
 
+  // Tried three times in vain, then rescheduled: still closable.
+  const std::string later = CaseInProgress();
+  Must(Act(later, "resolve", resolve));
+  for (int i = 0; i < 3; ++i) Must(Act(later, "attempt-callback", unreached));
+  Must(Act(later, "schedule-callback",
+           R"({"due_at":")" + FormatTimestamp(clock_.NowMillis() + 3600000) + R"("})"));
+  EXPECT_EQ(Load(later).callback.status, CallbackStatus::kScheduled);
+  Must(Act(later, "close"));
+
   // A dissatisfied callback reopens; its answers stay until the next
   // resolution, which schedules a callback of its own.
   const std::string again = CaseInProgress();

@@ -265,7 +265,7 @@ Status CaseService::Finish(PendingWrite& w, Result<AppendResult> appended, Stora
   ++w.attempt;
   if (w.intake) {
     if (w.attempt >= 8) return Status::Unavailable("could not allocate a case id; try again");
-  } else if (w.split.expected_version || w.attempt >= options_.max_retries) {
+  } else if (w.split.expected_version || w.attempt > options_.max_retries) {
     // A pinned version is the client's to resolve; an unpinned one was
     // "this action now", decided again a few times.
     return appended.status();

@@ -68,6 +68,36 @@ Result<CaseState> CaseCache::Load(std::string_view case_id, StorageReads reads) 
   return state;
 }
 
+Result<CaseState> CaseCache::LoadFollowing(std::string_view case_id,
+                                           std::span<const RecordedEvent* const> events,
+                                           StorageReads reads) {
+  if (events.empty()) return Load(case_id, reads);
+  const Cached cached = Find(case_id);
+  const StreamVersion have = cached.state ? cached.state->version : 0;
+  if (have >= events.back()->version) return *cached.state;  // folded in already
+  // The handed events must continue the fold without a gap; else read.
+  auto next = std::find_if(events.begin(), events.end(),
+                           [have](const RecordedEvent* e) { return e->version == have + 1; });
+  if (next == events.end()) return Load(case_id, reads);
+  for (auto e = next; e + 1 != events.end(); ++e) {
+    if ((*(e + 1))->version != (*e)->version + 1) return Load(case_id, reads);
+  }
+  CaseState state = cached.state ? *cached.state : CaseState{};
+  for (; next != events.end(); ++next) {
+    const RecordedEvent& e = **next;
+    auto data = DecodeEventData(e.type, e.data, StoredEventLimits());
+    if (!data.ok()) {
+      return Status::Corruption("event at position " + std::to_string(e.position) +
+                                " does not decode: " + data.status().message());
+    }
+    state.Apply(e, *data);
+  }
+  // The stream's events up to the last one handed are all folded in, and any
+  // later event of the stream comes after it in the log.
+  Keep({std::make_shared<const CaseState>(state), events.back()->position});
+  return state;
+}
+
 void CaseCache::Remember(CaseState state, Position fresh_as_of) {
   Keep({std::make_shared<const CaseState>(std::move(state)), fresh_as_of});
 }

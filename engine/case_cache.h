@@ -22,6 +22,7 @@
 #include <list>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -51,6 +52,15 @@ class CaseCache {
   // decode. kCachedOnly: kWouldBlock unless the cache holds the case and
   // nothing was written to its stream since (no I/O).
   Result<CaseState> Load(std::string_view case_id, StorageReads reads = StorageReads::kAllowed);
+
+  // The case with at least `events` folded in: events of its stream just
+  // published, in the order of the log (as a subscription hands them). When
+  // they continue the cached fold, or it holds them already, the answer
+  // needs no I/O: a follower of the log that loads each case it sees does not
+  // read back what it was just handed. Otherwise as Load() with `reads`.
+  Result<CaseState> LoadFollowing(std::string_view case_id,
+                                  std::span<const RecordedEvent* const> events,
+                                  StorageReads reads = StorageReads::kAllowed);
 
   // Keeps `state` (a fold of its stream's first state.version events, e.g.
   // the state a command decided on plus the events it just appended), which

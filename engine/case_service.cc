@@ -61,6 +61,11 @@ Result<CaseState> CaseService::LoadCase(std::string_view case_id, Position as_of
   return FoldCase(*store_, case_id, as_of);
 }
 
+Result<CaseState> CaseService::LoadCaseFollowing(
+    std::string_view case_id, std::span<const RecordedEvent* const> events) const {
+  return cases_.LoadFollowing(case_id, events);
+}
+
 AppendRequest CaseService::MakeRequest(const std::string& stream, ExpectedVersion expected,
                                        std::string_view actor,
                                        const std::vector<CaseEventData>& events,

@@ -22,6 +22,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -167,6 +168,12 @@ class CaseService {
   // and current (as_of must be the default).
   Result<CaseState> LoadCase(std::string_view case_id, Position as_of = UINT64_MAX,
                              StorageReads reads = StorageReads::kAllowed) const;
+
+  // The latest state of a case with at least `events` (of its stream, just
+  // published, in log order) folded in, without reading them back when the
+  // case cache's fold continues into them (CaseCache::LoadFollowing).
+  Result<CaseState> LoadCaseFollowing(std::string_view case_id,
+                                      std::span<const RecordedEvent* const> events) const;
 
   const GridDirectory& grid() const { return grid_; }
   EventStore& store() const { return *store_; }

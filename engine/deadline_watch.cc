@@ -2,7 +2,7 @@
 
 #include <algorithm>
 #include <iostream>
-#include <unordered_set>
+#include <unordered_map>
 #include <utility>
 
 namespace casegrid {
@@ -99,7 +99,15 @@ Status DeadlineWatch::LoadAll(Position as_of) {
 }
 
 Status DeadlineWatch::Refresh(const std::string& case_id, Position as_of) {
-  auto state = service_->LoadCase(case_id, as_of);
+  return Installed(case_id, service_->LoadCase(case_id, as_of));
+}
+
+Status DeadlineWatch::Refresh(const std::string& case_id,
+                              std::span<const RecordedEvent* const> events) {
+  return Installed(case_id, service_->LoadCaseFollowing(case_id, events));
+}
+
+Status DeadlineWatch::Installed(const std::string& case_id, const Result<CaseState>& state) {
   if (!state.ok()) {
     std::lock_guard l(mu_);
     if (state.status().code() == StatusCode::kCorruption) {
@@ -196,15 +204,19 @@ void DeadlineWatch::FollowLoop() {
       continue;
     }
     if (events.empty()) continue;
-    // One fold per case however many of its events arrived together.
-    std::vector<std::string> changed;
-    std::unordered_set<std::string_view> seen;
+    // One load per case however many of its events arrived together, with
+    // those events in hand so that the load need not read them back.
+    std::vector<std::pair<std::string, std::vector<const RecordedEvent*>>> changed;
+    std::unordered_map<std::string_view, std::size_t> seen;
     for (const RecordedEvent& e : events) {
       const std::string_view case_id = CaseIdOfStream(e.stream);
-      if (!case_id.empty() && seen.insert(case_id).second) changed.emplace_back(case_id);
+      if (case_id.empty()) continue;
+      auto [at, fresh] = seen.emplace(case_id, changed.size());
+      if (fresh) changed.emplace_back(std::string(case_id), std::vector<const RecordedEvent*>());
+      changed[at->second].second.push_back(&e);
     }
-    for (const std::string& case_id : changed) {
-      if (Status r = Refresh(case_id); !r.ok()) Log("reading case " + case_id, r);
+    for (const auto& [case_id, its_events] : changed) {
+      if (Status r = Refresh(case_id, its_events); !r.ok()) Log("reading case " + case_id, r);
     }
     std::lock_guard l(mu_);
     position_ = std::max(position_, events.back().position);

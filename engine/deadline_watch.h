@@ -45,6 +45,7 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <span>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -131,6 +132,11 @@ class DeadlineWatch {
 
   // Folds `case_id` (as of `as_of`) and installs its entries.
   Status Refresh(const std::string& case_id, Position as_of = UINT64_MAX);
+  // The same for the latest state, with `events` (of its stream, just handed
+  // by the subscription) folded in without reading them back.
+  Status Refresh(const std::string& case_id, std::span<const RecordedEvent* const> events);
+  // Installs what loading `case_id` gave.
+  Status Installed(const std::string& case_id, const Result<CaseState>& state);
   // Replaces the entries of `state.case_id` unless a newer fold is installed.
   void Install(const std::string& case_id, const CaseState& state);
   Status LoadAll(Position as_of);

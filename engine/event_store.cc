@@ -13,6 +13,7 @@
 #include <unordered_set>
 
 #include "engine/event_store_impl.h"
+#include "engine/insert_hints.h"
 #include "engine/names.h"
 #include "engine/subscription.h"
 
@@ -64,6 +65,12 @@ rocksdb::ColumnFamilyOptions FamilyOptions(const char* name) {
     table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
     cf.memtable_whole_key_filtering = true;
     cf.memtable_prefix_bloom_size_ratio = 0.05;
+  }
+  // Positions only grow: each record lands right after the one before
+  // (insert_hints.h). The other families' keys are spread over many streams
+  // and ids, where a hint each would cost more memtable than it saves.
+  if (n == storage::kEventsFamily) {
+    cf.memtable_insert_with_hint_prefix_extractor = storage::HintForAllKeys();
   }
   cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   return cf;

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <functional>
 
+#include "engine/insert_hints.h"
 #include "engine/record_format.h"
 
 namespace casegrid {
@@ -24,6 +25,34 @@ Status FromRocks(const rocksdb::Status& s, const std::string& what) {
 const char* ViewStore::FamilyName(ViewFamily f) {
   return kFamilyNames[f];
 }
+
+namespace {
+
+// Where a view write lands next to the one before (insert_hints.h): the
+// checkpoint and the dashboard nodes are a few keys rewritten in every batch,
+// the snapshots of a node and the ticks grow by position. The families with a
+// key per case, person or address get no hint: a hint each would cost more
+// memtable than it saves.
+std::shared_ptr<const rocksdb::SliceTransform> InsertHint(ViewFamily f) {
+  switch (f) {
+    case kViewMeta:
+    case kViewDashboard:
+      return storage::HintPerKey();
+    case kViewSnapshots:
+      return storage::HintPerGroupOfNumberedKeys();
+    case kViewTicks:
+      return storage::HintForAllKeys();
+    case kViewCases:
+    case kViewCellCases:
+    case kViewAlerts:
+    case kViewAddresses:
+    case kViewFamilyCount:
+      break;
+  }
+  return nullptr;
+}
+
+}  // namespace
 
 Result<std::unique_ptr<ViewStore>> ViewStore::Open(const std::string& path, bool bulk_load) {
   std::error_code ec;
@@ -50,6 +79,9 @@ Result<std::unique_ptr<ViewStore>> ViewStore::Open(const std::string& path, bool
       // Smaller memtables are flushed while the rebuild goes on, rather than
       // all at its end.
       family.write_buffer_size = 8 << 20;
+    }
+    if (auto hint = InsertHint(static_cast<ViewFamily>(f))) {
+      family.memtable_insert_with_hint_prefix_extractor = std::move(hint);
     }
     descriptors.emplace_back(kFamilyNames[f], family);
   }

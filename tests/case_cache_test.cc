@@ -63,6 +63,71 @@ TEST_F(CaseCacheTest, CachedOnlyAnswersWithoutReadingOrSaysItMustRead) {
   EXPECT_EQ(*again, *read);
 }
 
+// The events of the case's stream as a follower of the log is handed them.
+std::vector<RecordedEvent> StreamEvents(const EventStore& store, const std::string& id,
+                                        StreamVersion from) {
+  auto events = store.ReadStream(CaseStream(id), from, 100, ReadDirection::kForward);
+  EXPECT_TRUE(events.ok());
+  return events.ok() ? *events : std::vector<RecordedEvent>{};
+}
+
+std::vector<const RecordedEvent*> Pointers(const std::vector<RecordedEvent>& events) {
+  std::vector<const RecordedEvent*> out;
+  for (const RecordedEvent& e : events) out.push_back(&e);
+  return out;
+}
+
+TEST_F(CaseCacheTest, AFollowerFoldsWhatItIsHandedWithoutReadingItBack) {
+  const std::string id = NewCase();
+  CaseCache cache(store_.get(), 64);
+  // Handed the whole stream from its first event: no read needed, not even cold.
+  const auto first = StreamEvents(*store_, id, 1);
+  auto from_nothing = cache.LoadFollowing(id, Pointers(first), StorageReads::kCachedOnly);
+  ASSERT_TRUE(from_nothing.ok()) << from_nothing.status().ToString();
+  EXPECT_EQ(from_nothing->version, 1u);
+
+  // Others move the case on; the follower is handed what they wrote, which
+  // continues its fold.
+  Must(Act(id, "assign", R"({"assignee":"officer-7"})"));
+  Must(Act(id, "accept"));
+  const auto next = StreamEvents(*store_, id, 2);
+  ASSERT_EQ(next.size(), 2u);
+  EXPECT_EQ(cache.Load(id, StorageReads::kCachedOnly).status().code(), StatusCode::kWouldBlock);
+  auto followed = cache.LoadFollowing(id, Pointers(next), StorageReads::kCachedOnly);
+  ASSERT_TRUE(followed.ok()) << followed.status().ToString();
+  auto folded = FoldCase(*store_, id);
+  ASSERT_TRUE(folded.ok());
+  EXPECT_EQ(*followed, *folded);
+  // And it is kept: current, so a plain load needs no read either.
+  auto kept = cache.Load(id, StorageReads::kCachedOnly);
+  ASSERT_TRUE(kept.ok()) << kept.status().ToString();
+  EXPECT_EQ(*kept, *folded);
+  // Handed events the fold holds already (a command remembered its own): the fold.
+  auto again = cache.LoadFollowing(id, Pointers(next), StorageReads::kCachedOnly);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, *folded);
+}
+
+TEST_F(CaseCacheTest, AFollowerHandedEventsWithAGapReadsTheStream) {
+  const std::string id = NewCase();
+  CaseCache cache(store_.get(), 64);
+  ASSERT_TRUE(cache.Load(id).ok());  // version 1
+  Must(Act(id, "assign", R"({"assignee":"officer-7"})"));
+  Must(Act(id, "accept"));
+  Must(Act(id, "note", R"({"text":"seen"})"));
+  // Handed only versions 3 and 4: version 2 is missing from what it holds.
+  const auto tail = StreamEvents(*store_, id, 3);
+  ASSERT_EQ(tail.size(), 2u);
+  EXPECT_EQ(cache.LoadFollowing(id, Pointers(tail), StorageReads::kCachedOnly).status().code(),
+            StatusCode::kWouldBlock);
+  auto read = cache.LoadFollowing(id, Pointers(tail));
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  auto folded = FoldCase(*store_, id);
+  ASSERT_TRUE(folded.ok());
+  EXPECT_EQ(read->version, 4u);
+  EXPECT_EQ(*read, *folded);
+}
+
 TEST_F(CaseCacheTest, UnknownCasesAreNotKept) {
   CaseCache cache(store_.get(), 64);
   auto loaded = cache.Load("C-20261122-999999");

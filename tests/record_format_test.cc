@@ -1,7 +1,9 @@
 #include "engine/record_format.h"
 
 #include <gtest/gtest.h>
+#include <rocksdb/slice_transform.h>
 
+#include "engine/insert_hints.h"
 #include "engine/time_format.h"
 
 namespace casegrid {
@@ -74,6 +76,27 @@ TEST(TimeFormatTest, RejectsWhatIsNotRfc3339Utc) {
                           "2026-11-22T24:00:00Z", "2026-11-22T10:31:02.12Z", ""}) {
     EXPECT_EQ(ParseTimestamp(bad).status().code(), StatusCode::kInvalidArgument) << bad;
   }
+}
+
+TEST(InsertHintsTest, GroupKeysAsTheirInsertsRunInOrder) {
+  const std::string first = storage::StreamIndexKey("case/C-1", 1);
+  const std::string second = storage::StreamIndexKey("case/C-1", 2);
+  const std::string other = storage::StreamIndexKey("case/C-2", 1);
+  auto group = [](const std::shared_ptr<const rocksdb::SliceTransform>& t, const std::string& k) {
+    EXPECT_TRUE(t->InDomain(k));
+    return t->Transform(k).ToString();
+  };
+  // Every position under one hint.
+  EXPECT_EQ(group(storage::HintForAllKeys(), storage::EncodeBigEndian64(1)), "");
+  EXPECT_EQ(group(storage::HintForAllKeys(), storage::EncodeBigEndian64(1u << 30)), "");
+  // One hint per key rewritten.
+  EXPECT_EQ(group(storage::HintPerKey(), "santai/tongchuan"), "santai/tongchuan");
+  // One hint per group of `group \0 number` keys, the number not part of it.
+  const auto numbered = storage::HintPerGroupOfNumberedKeys();
+  EXPECT_EQ(group(numbered, first), group(numbered, second));
+  EXPECT_EQ(group(numbered, first), std::string("case/C-1") + '\0');
+  EXPECT_NE(group(numbered, first), group(numbered, other));
+  EXPECT_FALSE(numbered->InDomain("short"));
 }
 
 }  // namespace

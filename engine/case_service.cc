@@ -112,22 +112,32 @@ void CaseService::RememberFold(const std::string& stream, const CaseState& base,
   cases_.Remember(std::move(next), appended.last_position);
 }
 
-namespace {
+// Whether the first event a key wrote came from this same request (its body);
+// kConflict (or the body's own error) if not.
+using SameBody = std::function<Status(const RecordedEvent& first)>;
 
 // What a command writes first, to tell a repeat of it from another request
 // that carried the same Idempotency-Key.
 struct RequestShape {
   std::string stream;     // "" for any (an intake's case id is chosen as it is written)
   std::string_view type;  // the type of its first event
+  SameBody same_body;     // null: the body is not compared
 };
-RequestShape IntakeShape() {
-  return {"", CaseReported::kType};
+
+namespace {
+
+RequestShape IntakeShape(SameBody same_body) {
+  return {"", CaseReported::kType, std::move(same_body)};
 }
-RequestShape ActionShape(std::string_view case_id, CaseAction action) {
-  return {CaseStream(case_id), EventTypeOf(action)};
+RequestShape ActionShape(std::string_view case_id, CaseAction action, SameBody same_body) {
+  return {CaseStream(case_id), EventTypeOf(action), std::move(same_body)};
 }
-RequestShape GridShape(std::string_view cell, std::string_view type) {
-  return {GridDirectory::Stream(cell), type};
+// Grid bodies hold strings and integers only, whose canonical JSON is the
+// stored form: `data` is compared as the client sent it.
+RequestShape GridShape(std::string_view cell, std::string_view type, std::string data) {
+  return {GridDirectory::Stream(cell), type, [data = std::move(data)](const RecordedEvent& first) {
+            return SameClientFields(data, data, first.data);
+          }};
 }
 
 }  // namespace
@@ -148,6 +158,7 @@ static Result<std::optional<WriteResult>> Replay(const EventStore& store, std::s
     return Status::Conflict("Idempotency-Key was first used for another request (" + first.type +
                             " in " + first.stream + ")");
   }
+  if (shape.same_body) RETURN_IF_ERROR(shape.same_body(first));
   // The answer names the last event the command wrote: its ids run -0, -1, ...
   AppendResult r{first.position, first.position, first.version, first.version, true};
   for (std::size_t i = 1;; ++i) {
@@ -157,6 +168,20 @@ static Result<std::optional<WriteResult>> Replay(const EventStore& store, std::s
     r.last_version = first.version + i;
   }
   return std::optional<WriteResult>(FromAppend(first.stream, r));
+}
+
+RequestShape CaseService::ShapeOf(const PendingWrite& w) const {
+  if (w.intake) {
+    return IntakeShape([&w](const RecordedEvent& first) {
+      return SameClientFields(w.split.data, EncodeEventData(CaseEventData(w.report)), first.data);
+    });
+  }
+  return ActionShape(w.case_id, w.action, [this, &w](const RecordedEvent& first) -> Status {
+    // Decoded against the case as the first request found it, as it was then.
+    ASSIGN_OR_RETURN(CaseState then, FoldCase(*store_, w.case_id, first.position - 1));
+    ASSIGN_OR_RETURN(CaseEventData decided, DecodeAction(w.action, then, w.split.data, w.actor));
+    return SameClientFields(w.split.data, EncodeEventData(decided), first.data);
+  });
 }
 
 Result<std::string> CaseService::NextCaseId(std::int64_t now, StorageReads reads) {
@@ -201,7 +226,8 @@ Result<PendingWrite> CaseService::BeginReport(std::string_view actor, std::strin
   if (!grid_.HasCell(w.report.cell)) {
     return Status::InvalidArgument("cell: " + w.report.cell + " is not a defined cell");
   }
-  ASSIGN_OR_RETURN(w.answer, Replay(*store_, actor, idempotency_key, IntakeShape(), reads));
+  w.split = std::move(split);
+  ASSIGN_OR_RETURN(w.answer, Replay(*store_, actor, idempotency_key, ShapeOf(w), reads));
   if (!w.answer) RETURN_IF_ERROR(Decide(w, reads));
   return w;
 }
@@ -217,8 +243,7 @@ Result<PendingWrite> CaseService::BeginAct(std::string_view actor, std::string_v
   w.idempotency_key = std::string(idempotency_key);
   w.action = *action;
   ASSIGN_OR_RETURN(w.split, SplitCommandBody(body));
-  ASSIGN_OR_RETURN(w.answer,
-                   Replay(*store_, actor, idempotency_key, ActionShape(case_id, *action), reads));
+  ASSIGN_OR_RETURN(w.answer, Replay(*store_, actor, idempotency_key, ShapeOf(w), reads));
   if (w.answer) return w;
   RETURN_IF_ERROR(Decide(w, reads));
   return w;
@@ -264,8 +289,7 @@ Status CaseService::Finish(PendingWrite& w, Result<AppendResult> appended, Stora
   }
   // Either a retry of this key won the race, or (intake) the id was taken by
   // a raw append, or someone else changed the case since it was read.
-  ASSIGN_OR_RETURN(w.answer, Replay(*store_, w.actor, w.idempotency_key,
-                                    w.intake ? IntakeShape() : ActionShape(w.case_id, w.action)));
+  ASSIGN_OR_RETURN(w.answer, Replay(*store_, w.actor, w.idempotency_key, ShapeOf(w)));
   if (w.answer) return Status::Ok();
   ++w.attempt;
   if (w.intake) {
@@ -357,7 +381,7 @@ Result<WriteResult> CaseService::DefineCell(std::string_view actor, std::string_
   if (!cell) return Status::InvalidArgument("cell: missing");
   RETURN_IF_ERROR(ValidateCellPath(*cell));
   ASSIGN_OR_RETURN(auto replayed, Replay(*store_, actor, idempotency_key,
-                                         GridShape(*cell, GridCellDefined::kType)));
+                                         GridShape(*cell, GridCellDefined::kType, split.data)));
   if (replayed) return *replayed;
   std::string data = split.data;
   if (!HasField(data, "level")) {
@@ -377,8 +401,9 @@ Result<WriteResult> CaseService::AssignOfficer(std::string_view actor, std::stri
                                                std::string_view body,
                                                std::string_view idempotency_key) {
   ASSIGN_OR_RETURN(CommandBody split, SplitCommandBody(body));
-  ASSIGN_OR_RETURN(auto replayed, Replay(*store_, actor, idempotency_key,
-                                         GridShape(cell, OfficerAssignedToCell::kType)));
+  ASSIGN_OR_RETURN(auto replayed,
+                   Replay(*store_, actor, idempotency_key,
+                          GridShape(cell, OfficerAssignedToCell::kType, split.data)));
   if (replayed) return *replayed;
   if (!grid_.HasCell(cell)) return Status::NotFound("no cell " + std::string(cell));
   std::string quoted;
@@ -399,7 +424,7 @@ Result<WriteResult> CaseService::RemoveOfficer(std::string_view actor, std::stri
                                                std::string_view officer,
                                                std::string_view idempotency_key) {
   ASSIGN_OR_RETURN(auto replayed, Replay(*store_, actor, idempotency_key,
-                                         GridShape(cell, OfficerRemovedFromCell::kType)));
+                                         GridShape(cell, OfficerRemovedFromCell::kType, "{}")));
   if (replayed) return *replayed;
   if (!grid_.HasCell(cell)) return Status::NotFound("no cell " + std::string(cell));
   for (const CellPerson& p : grid_.PeopleCovering(cell)) {
@@ -422,7 +447,7 @@ Result<std::optional<WriteResult>> CaseService::AlertAcknowledgment(
   // The alert's id is the natural idempotency key: one acknowledgment per
   // person and alert, however often it is sent.
   return Replay(*store_, person, "ack:" + std::string(alert_id),
-                {stream, AlertAcknowledged::kType});
+                {stream, AlertAcknowledged::kType, nullptr});
 }
 
 Result<WriteResult> CaseService::AcknowledgeAlert(std::string_view person,
@@ -457,7 +482,7 @@ Result<WriteResult> CaseService::RecordDeadlineFact(std::string_view case_id, De
       "deadline " + std::string(Name(deadline)) + " of " + std::string(case_id);
   for (int attempt = 0; attempt < options_.max_retries; ++attempt) {
     const RequestShape shape{CaseStream(case_id),
-                             warning ? DeadlineApproaching::kType : DeadlineMissed::kType};
+                             warning ? DeadlineApproaching::kType : DeadlineMissed::kType, nullptr};
     ASSIGN_OR_RETURN(auto replayed, Replay(*store_, kSystemActor, key, shape));
     if (replayed) return *replayed;
     ASSIGN_OR_RETURN(CaseState state, LoadCase(case_id));

@@ -55,6 +55,8 @@ struct WriteResult {
 // when another command changed the case first and the client pinned no
 // version, decides again against the new state and leaves a fresh `request`
 // to append. Report and Act are exactly this loop with a blocking append.
+struct RequestShape;  // case_service.cc
+
 struct PendingWrite {
   // Set: the command's answer; nothing (more) to append.
   std::optional<WriteResult> answer;
@@ -190,6 +192,10 @@ class CaseService {
   // Decides `write` against the case as it is now (BeginReport: a new case
   // id), filling its request, base and events.
   Status Decide(PendingWrite& write, StorageReads reads);
+  // What `write` first writes, and how to tell whether an event a repeat of
+  // its Idempotency-Key finds came from the same body. Holds `write` by
+  // reference.
+  RequestShape ShapeOf(const PendingWrite& write) const;
   // CommitAsync's steps: append (or answer), Finish through `then` (and
   // `offload` when it must read), then the next append or the answer.
   struct AsyncCommit;

@@ -88,4 +88,24 @@ bool HasField(std::string_view data, std::string_view key) {
   return obj[key].error() != simdjson::NO_SUCH_FIELD;
 }
 
+Status SameClientFields(std::string_view data, std::string_view decided, std::string_view stored) {
+  simdjson::dom::parser data_parser, decided_parser, stored_parser;
+  const simdjson::padded_string data_text(data), decided_text(decided), stored_text(stored);
+  simdjson::dom::object client, mine, first;
+  if (data_parser.parse(data_text).get(client) || decided_parser.parse(decided_text).get(mine) ||
+      stored_parser.parse(stored_text).get(first)) {
+    return Status::Internal("comparing a repeated request: event data is not a JSON object");
+  }
+  for (auto [key, ignored] : client) {
+    simdjson::dom::element now, then;
+    const bool has_now = !mine[key].get(now);
+    const bool has_then = !first[key].get(then);
+    if (has_now != has_then || (has_now && simdjson::minify(now) != simdjson::minify(then))) {
+      return Status::Conflict("Idempotency-Key was first used with another body (" +
+                              std::string(key) + " differs)");
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace casegrid

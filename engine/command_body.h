@@ -44,4 +44,13 @@ Result<std::optional<std::string>> StringField(std::string_view data, std::strin
 // Whether the JSON object `data` has a member `key`.
 bool HasField(std::string_view data, std::string_view key);
 
+// Whether a request that repeats an Idempotency-Key is the request that first
+// carried it: each member of the client's `data` (a canonical object) must
+// have the same value in `decided` (this request's event data as the server
+// decoded it, so that values the server normalizes, such as times, compare as
+// written) as in `stored` (the data of the event the first request wrote).
+// Members only the server adds are not compared. kConflict naming the first
+// member that differs; kInternal if an argument is not a JSON object.
+Status SameClientFields(std::string_view data, std::string_view decided, std::string_view stored);
+
 }  // namespace casegrid

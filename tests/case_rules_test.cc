@@ -82,6 +82,73 @@ TEST_F(CaseRulesTest, IdempotencyKeyReturnsTheFirstAnswerAndWritesNothing) {
   EXPECT_EQ(Load(first.case_id).notes, 1);
 }
 
+TEST_F(CaseRulesTest, AnIdempotencyKeyRepeatedWithAnotherBodyIsAConflict) {
+  auto first = Must(service_->Report("officer-7", ReportBody(), "intake-1"));
+  const std::string id = first.case_id;
+  const Position head = store_->Head().position;
+  // The same intake, its members in another order and spaced: the same request.
+  std::string reordered = ReportBody();
+  reordered = R"({ "address" : "12 Tongchuan Rd", )" + reordered.substr(1);
+  reordered.replace(reordered.rfind(R"(,"address":"12 Tongchuan Rd")"),
+                    std::string(R"(,"address":"12 Tongchuan Rd")").size(), "");
+  auto again = Must(service_->Report("officer-7", reordered, "intake-1"));
+  EXPECT_EQ(again.case_id, id);
+  EXPECT_TRUE(again.deduplicated);
+  // Another summary under the same key: refused, naming what differs.
+  std::string other = ReportBody();
+  other.replace(other.find("Water leaking"), 13, "Noise at night");
+  ExpectConflict(service_->Report("officer-7", other, "intake-1"), "summary differs");
+  EXPECT_EQ(store_->Head().position, head);
+
+  Must(service_->Act("officer-7", id, "note", R"({"text":"a"})", "note-1"));
+  ExpectConflict(service_->Act("officer-7", id, "note", R"({"text":"b"})", "note-1"),
+                 "text differs");
+  // A member the first request did not send is another body, too.
+  Must(service_->Act("officer-7", id, "assign", R"({"assignee":"officer-7"})", "assign-1"));
+  ExpectConflict(service_->Act("officer-7", id, "assign",
+                               R"({"assignee":"officer-7","team":"tongchuan-1"})", "assign-1"),
+                 "team differs");
+
+  // Escalation derives from_tier and to_tier from the case: a repeat after the
+  // case went a tier further is still the same request (the members the
+  // client sent are compared, as decoded against the case as it was).
+  Must(Act(id, "accept"));
+  Must(service_->Act("officer-7", id, "escalate", R"({"reason":"larger dispute"})", "esc-1"));
+  Must(Act(id, "escalate", R"({"reason":"damages","judicial":"Santai People's Court"})"));
+  const Position before_repeat = store_->Head().position;
+  auto repeat =
+      Must(service_->Act("officer-7", id, "escalate", R"({"reason":"larger dispute"})", "esc-1"));
+  EXPECT_TRUE(repeat.deduplicated);
+  ExpectConflict(service_->Act("officer-7", id, "escalate", R"({"reason":"other"})", "esc-1"),
+                 "reason differs");
+
+  // A repeat after the case moved past the state the action needs.
+  Must(Act(id, "mediate",
+           R"({"tier":3,"participants":["Li Wei"],"outcome":"agreement","notes":"n"})"));
+  Must(Act(id, "resolve", R"({"resolution":"mediated_agreement","summary":"repairs paid"})"));
+  const std::string due = FormatTimestamp(clock_.NowMillis() + 3600000);
+  Must(service_->Act("officer-7", id, "schedule-callback", R"({"due_at":")" + due + R"("})",
+                     "callback-1"));
+  Must(Act(id, "complete-callback",
+           R"({"speed":"satisfied","attitude":"satisfied","outcome":"satisfied","comment":"ok"})"));
+  auto same = Must(service_->Act("officer-7", id, "schedule-callback",
+                                 R"({"due_at":")" + due + R"("})", "callback-1"));
+  EXPECT_TRUE(same.deduplicated);
+  ExpectConflict(
+      service_->Act("officer-7", id, "schedule-callback",
+                    R"({"due_at":")" + FormatTimestamp(clock_.NowMillis() + 7200000) + R"("})",
+                    "callback-1"),
+      "due_at differs");
+  // mediate, resolve, the callback it schedules, schedule-callback, complete-callback
+  EXPECT_EQ(store_->Head().position, before_repeat + 5);
+
+  // Grid writes compare their bodies too.
+  Must(service_->DefineCell("admin", R"({"cell":"santai/tongchuan/a09","name":"A9"})", "cell-1"));
+  ExpectConflict(
+      service_->DefineCell("admin", R"({"cell":"santai/tongchuan/a09","name":"A-9"})", "cell-1"),
+      "name differs");
+}
+
 TEST_F(CaseRulesTest, WalksTheWholeLifecycle) {
   const std::string id = NewCase();
   Must(Act(id, "triage", R"({"priority":"high"})"));

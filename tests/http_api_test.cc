@@ -167,6 +167,12 @@ TEST_F(HttpApiTest, IdempotencyKeyAnswersTheFirstAnswerAndWritesNothing) {
   EXPECT_EQ(with_cell, written + 1);
   EXPECT_EQ(Send(http::verb::post, path + "/note", op, R"({"text":"a"})", "note-7").body,
             noted.body);  // and the right request still gets its first answer
+  // The same route with another body is another request, too.
+  auto changed = Send(http::verb::post, path + "/note", op, R"({"text":"b"})", "note-7");
+  EXPECT_EQ(changed.status, 409u) << changed.body;
+  EXPECT_EQ(testing::At(changed.body, "/error/code"), R"("conflict")");
+  EXPECT_NE(changed.body.find("another body (text differs)"), std::string::npos) << changed.body;
+  EXPECT_EQ(store_->Head().position, with_cell);
 }
 
 TEST_F(HttpApiTest, ConcurrentWritesToOneCaseAllLandOrConflictAndRetriesAnswerOnce) {

@@ -305,7 +305,7 @@ Result<DashboardNode> DecodeDashboardNode(std::string_view bytes) {
 // ---------------------------------------------------------------- rendering
 
 std::string RenderDashboard(std::string_view path, const DashboardNode& n, Position position,
-                            std::int64_t now_ms) {
+                            std::int64_t now_ms, int day_offset_hours) {
   JsonWriter w;
   w.BeginObject();
   w.Key("cell").String(path);
@@ -345,17 +345,20 @@ std::string RenderDashboard(std::string_view path, const DashboardNode& n, Posit
   w.EndObject();
   w.EndObject();
 
-  // Today and the hourly intake of today against the seven days before.
+  // Today and the hourly intake of today against the seven days before, by
+  // the local day.
   std::array<std::int64_t, 24> intake_today{}, intake_week{};
   std::int64_t reported_today = 0, resolved_today = 0;
-  for (const auto& [hour, counts] : n.hourly) {
+  const std::int64_t local_today = FloorDiv(now_ms + day_offset_hours * kHourMs, kDayMs);
+  for (const auto& [utc_hour, counts] : n.hourly) {
+    const std::int64_t hour = utc_hour + day_offset_hours;
     const std::int64_t day = FloorDiv(hour, 24);
     const auto hour_of_day = static_cast<std::size_t>(hour - day * 24);
-    if (day == today) {
+    if (day == local_today) {
       reported_today += counts[0];
       resolved_today += counts[1];
       intake_today[hour_of_day] += counts[0];
-    } else if (day < today && day >= today - 7) {
+    } else if (day < local_today && day >= local_today - 7) {
       intake_week[hour_of_day] += counts[0];
     }
   }

@@ -119,8 +119,11 @@ std::string EncodeDashboardNode(const DashboardNode& node);
 Result<DashboardNode> DecodeDashboardNode(std::string_view bytes);
 
 // The dashboard view of API.md for node `path`, with "today" and ages
-// measured at `now_ms`.
+// measured at `now_ms`. "today" and the hourly intake are by the local day
+// and hour of UTC + `day_offset_hours` (whole hours: the intake is counted
+// by the hour); the ages of open cases are in days of 24 hours since the
+// UTC day they were reported.
 std::string RenderDashboard(std::string_view path, const DashboardNode& node, Position position,
-                            std::int64_t now_ms);
+                            std::int64_t now_ms, int day_offset_hours = 0);
 
 }  // namespace casegrid

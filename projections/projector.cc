@@ -599,7 +599,8 @@ Result<std::string> Projector::Dashboard(std::string_view path, std::int64_t now
   std::shared_lock l(nodes_mu_);
   auto it = nodes_.find(path);
   static const DashboardNode kEmpty;
-  return RenderDashboard(path, it == nodes_.end() ? kEmpty : it->second, position(), now_ms);
+  return RenderDashboard(path, it == nodes_.end() ? kEmpty : it->second, position(), now_ms,
+                         options_.day_offset_hours);
 }
 
 Result<CasePage> Projector::ListCases(const CaseQuery& q) const {

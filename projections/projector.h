@@ -51,6 +51,9 @@ struct ProjectorOptions {
   std::size_t case_cache_entries = 20000;  // case states kept between events
   Position snapshot_every = 4096;          // dashboard snapshots for as_of
   std::size_t batch_events = 2000;         // events per view write
+  // Dashboards count "today" and the hourly intake by the day and hour of
+  // UTC + this many hours (RenderDashboard); -12 to 14.
+  int day_offset_hours = 0;
   // Opens fresh views (it fails on any others) for a rebuild, which nobody
   // reads until Finish(): a case's view is written when its state leaves the
   // cache or at Finish(), not after every batch that changes it, so each

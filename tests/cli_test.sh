@@ -67,8 +67,14 @@ kill -0 "$tail_pid" 2>/dev/null && { kill "$tail_pid"; fail "tail did not see tw
 wait "$tail_pid"
 [ "$(grep -c '"stream":"case/C-20261122-000002"' "$dir/tail.out")" -eq 2 ] || fail "tail output"
 
+# a local day offset outside -12..14 is refused before anything is opened
+if err=$(CASEGRID_JWT_SECRET=cli-test-secret-of-at-least-32-bytes "$cg" serve --data "$data" \
+         --listen 127.0.0.1:0 --day-offset-hours 15 2>&1); then fail "serve took a day offset of 15"; fi
+[[ "$err" == *"--day-offset-hours"* ]] || fail "day offset message: $err"
+
 # while serve holds the store, a second writer is refused clearly; reads work
-CASEGRID_JWT_SECRET=cli-test-secret-of-at-least-32-bytes "$cg" serve --data "$data" --listen 127.0.0.1:0 > "$dir/serve.out" &
+CASEGRID_JWT_SECRET=cli-test-secret-of-at-least-32-bytes "$cg" serve --data "$data" --listen 127.0.0.1:0 \
+  --day-offset-hours 8 > "$dir/serve.out" &
 serve_pid=$!
 for _ in $(seq 50); do grep -q "serving" "$dir/serve.out" 2>/dev/null && break; sleep 0.1; done
 if err=$("$cg" append --data "$data" --stream case/x --type X --json '{}' 2>&1); then

@@ -7,6 +7,7 @@
 #include <map>
 #include <thread>
 
+#include "engine/time_format.h"
 #include "projections/case_view.h"
 #include "projections/projector.h"
 #include "projections/rebuild.h"
@@ -97,6 +98,27 @@ TEST_F(ProjectionTest, DashboardCountsEachCaseUpTheTree) {
   EXPECT_EQ(At(Dash("santai"), "/today/reported"), "2");
   EXPECT_EQ(At(Dash("santai"), "/open/by_state/reported"), "2");
   EXPECT_EQ(projector_->Dashboard("santai/nowhere", 0).status().code(), StatusCode::kNotFound);
+}
+
+TEST(DashboardRenderTest, TodayIsTheLocalDayOfTheOffset) {
+  auto ms = [](const char* t) { return *ParseTimestamp(t); };
+  DashboardNode node;
+  // Reported 17:00 UTC on the 22nd: 01:00 on the 23rd at UTC+8.
+  node.hourly[ms("2026-11-22T17:00:00.000Z") / 3600000] = {1, 0};
+  // Resolved 15:00 UTC on the 22nd: 23:00 on the 22nd at UTC+8.
+  node.hourly[ms("2026-11-22T15:00:00.000Z") / 3600000] = {0, 1};
+  const std::int64_t now = ms("2026-11-23T01:00:00.000Z");  // 09:00 on the 23rd at UTC+8
+  const std::string utc = RenderDashboard("santai", node, 9, now);
+  EXPECT_EQ(At(utc, "/today/reported"), "0");  // the 22nd, yesterday in UTC
+  EXPECT_EQ(At(utc, "/today/resolved"), "0");
+  EXPECT_EQ(At(utc, "/intake_hourly/previous_7_days_average/17"), "0.14285714285714285");
+  const std::string china = RenderDashboard("santai", node, 9, now, 8);
+  EXPECT_EQ(At(china, "/today/reported"), "1");  // 01:00 today, local
+  EXPECT_EQ(At(china, "/today/resolved"), "0");  // 23:00 yesterday, local
+  EXPECT_EQ(At(china, "/intake_hourly/today/1"), "1");
+  const std::string west = RenderDashboard("santai", node, 9, now, -10);  // 15:00 on the 22nd
+  EXPECT_EQ(At(west, "/today/reported"), "1");                            // 07:00 today, local
+  EXPECT_EQ(At(west, "/today/resolved"), "1");                            // 05:00 today, local
 }
 
 TEST_F(ProjectionTest, DashboardTracksMediationCallbacksAndResponseTimes) {

@@ -43,6 +43,7 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
     std::int64_t ws_idle_s = 60;
     std::int64_t accept_urgent_min = 10, accept_min = 120, first_contact_min = 24 * 60,
                  callback_min = 24 * 60, mediation_min = 15 * 24 * 60;
+    int day_offset_hours = 0;
   };
   auto a = std::make_shared<ServeArgs>();
   CLI::App* serve = app.add_subcommand("serve", "run the engine: log, views, deadline watch");
@@ -90,6 +91,12 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
       ->add_option("--deadline-mediation", a->mediation_min,
                    "minutes a tier-1 mediation may run without agreement")
       ->capture_default_str();
+  serve
+      ->add_option("--day-offset-hours", a->day_offset_hours,
+                   "dashboards count \"today\" and hourly intake by the local day of UTC + this "
+                   "many hours (e.g. 8 for China)")
+      ->check(CLI::Range(-12, 14))
+      ->capture_default_str();
   serve->callback([a, action] {
     *action = [a]() -> int {
       constexpr std::int64_t kMin = DeadlinePolicy::kMinute;
@@ -118,6 +125,7 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
       if (!service.ok()) return Fail(service.status());
       ProjectorOptions views;
       views.path = ViewsDir(a->data);
+      views.day_offset_hours = a->day_offset_hours;
       auto projector = OpenOrRebuildViews(
           store->get(), views,
           [](const std::string& why) { std::cerr << "casegrid: " << why << "\n"; }, ShowProgress);

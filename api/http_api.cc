@@ -475,8 +475,13 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
     }
     return r;
   };
-  auto as_of = [&]() -> Result<std::optional<Position>> {
-    if (!call.Has("as_of")) return std::optional<Position>();
+  // ?as_of=: a position, or a time and the last position recorded by then.
+  struct AsOf {
+    Position position = 0;
+    std::optional<std::int64_t> time_ms;
+  };
+  auto as_of = [&]() -> Result<std::optional<AsOf>> {
+    if (!call.Has("as_of")) return std::optional<AsOf>();
     const std::string text = call.Query("as_of");
     if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos) {
       ASSIGN_OR_RETURN(std::uint64_t p, ParseCount(text, "as_of"));
@@ -484,7 +489,7 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
         return Status::InvalidArgument("as_of: position " + std::to_string(p) +
                                        " is past the log's head " + std::to_string(head));
       }
-      return std::optional<Position>(p);
+      return std::optional<AsOf>(AsOf{p, std::nullopt});
     }
     auto t = ParseTimestamp(text);
     if (!t.ok()) return Status::InvalidArgument("as_of: a position or an RFC 3339 UTC time");
@@ -493,7 +498,7 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
       return Status::InvalidArgument("as_of: " + text + " is in the future");
     }
     ASSIGN_OR_RETURN(Position p, projector_->PositionAt(*t));
-    return std::optional<Position>(p);
+    return std::optional<AsOf>(AsOf{p, *t});
   };
   // The case, in the caller's scope, or the error to give.
   auto scoped_case = [&](const std::string& id, Position at) -> Result<CaseState> {
@@ -577,8 +582,8 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
     if (s.size() >= 4) {
       const std::string& id = s[3];
       if (s.size() == 4 && get) {
-        ASSIGN_OR_RETURN(std::optional<Position> at, as_of());
-        ASSIGN_OR_RETURN(CaseState state, scoped_case(id, at.value_or(UINT64_MAX)));
+        ASSIGN_OR_RETURN(std::optional<AsOf> at, as_of());
+        ASSIGN_OR_RETURN(CaseState state, scoped_case(id, at ? at->position : UINT64_MAX));
         // Masked for whoever does not handle the case now, as of any past.
         std::string assignee = state.assignee;
         if (at) {
@@ -627,9 +632,10 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
       return Status::PermissionDenied("dashboard " + (path.empty() ? "of the root" : path) +
                                       " is outside your cells");
     }
-    ASSIGN_OR_RETURN(std::optional<Position> at, as_of());
+    ASSIGN_OR_RETURN(std::optional<AsOf> at, as_of());
     if (at) {
-      ASSIGN_OR_RETURN(std::string view, projector_->DashboardAsOf(path, *at));
+      ASSIGN_OR_RETURN(std::string view,
+                       projector_->DashboardAsOf(path, at->position, at->time_ms));
       return Json(http::status::ok, std::move(view), req);
     }
     ASSIGN_OR_RETURN(std::string view, projector_->Dashboard(path, clock_->NowMillis()));

@@ -16,7 +16,8 @@
 
 namespace casegrid {
 
-Result<std::string> Projector::DashboardAsOf(std::string_view path, Position target) const {
+Result<std::string> Projector::DashboardAsOf(std::string_view path, Position target,
+                                             std::optional<std::int64_t> read_at_ms) const {
   if (!path.empty()) {
     // The cell must have been defined by then, as a rebuild cut there would say.
     auto defined = store_->ReadStream(GridDirectory::Stream(path), 1, 1, ReadDirection::kForward);
@@ -84,7 +85,9 @@ Result<std::string> Projector::DashboardAsOf(std::string_view path, Position tar
       ApplyCaseChange(node, change);
     }
   }
-  if (time_at_target == 0 && target > 0) {
+  if (read_at_ms) {
+    time_at_target = *read_at_ms;
+  } else if (time_at_target == 0 && target > 0) {
     ASSIGN_OR_RETURN(RecordedEvent e, store_->ReadAt(target));
     time_at_target = e.recorded_at_ms;
   }

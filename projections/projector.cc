@@ -96,25 +96,13 @@ namespace {
 constexpr const char* kUnfinishedRebuildKey = "unfinished_rebuild";
 // In the meta family: what the views hold for a given log. Raised whenever
 // a build would fold the same log into other views (2: one alert per person
-// per event), so that views of another format are rebuilt, not served.
+// per event; 3: addresses folded by Unicode, NormalizeAddress), so that
+// views of another format are rebuilt, not served.
 constexpr const char* kViewsFormatKey = "format";
-constexpr const char* kViewsFormat = "2";
+constexpr const char* kViewsFormat = "3";
 // Threads that render a rebuild's last case views at most.
 constexpr std::size_t kMaxRenderThreads = 4;
 }  // namespace
-
-std::string NormalizeAddress(std::string_view address) {
-  std::string out;
-  for (char c : address) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u >= 0x80) {
-      out += c;
-    } else if (std::isalnum(u)) {
-      out += static_cast<char>(std::tolower(u));
-    }
-  }
-  return out;
-}
 
 namespace {
 

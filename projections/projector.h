@@ -36,6 +36,7 @@
 #include "engine/case_state.h"
 #include "engine/event_store.h"
 #include "engine/grid_directory.h"
+#include "projections/address.h"
 #include "projections/alerts.h"
 #include "projections/dashboard.h"
 #include "projections/view_store.h"
@@ -154,8 +155,13 @@ class Projector {
   Result<std::vector<std::pair<Position, std::string>>> AcknowledgmentsBetween(
       std::string_view person, Position after, Position upto, std::size_t limit) const;
 
-  // as_of (as_of.cc): views as they stood at `position`.
-  Result<std::string> DashboardAsOf(std::string_view path, Position position) const;
+  // as_of (as_of.cc): views as they stood at `position`. The dashboard's
+  // figures that depend on when it is read (ages of open cases, "today", the
+  // hourly intake) are read at `read_at_ms` — for an as_of by time, the time
+  // asked for (PositionAt of it is `position`) — or, if not given, at the
+  // time of the event at `position`.
+  Result<std::string> DashboardAsOf(std::string_view path, Position position,
+                                    std::optional<std::int64_t> read_at_ms = std::nullopt) const;
   Result<std::string> CaseViewAsOf(std::string_view case_id, Position position) const;
   // The last position recorded at or before `unix_ms` (0 if none).
   Result<Position> PositionAt(std::int64_t unix_ms) const;
@@ -222,9 +228,6 @@ class Projector {
   std::atomic<bool> stopping_{false};
 };
 
-// Lowercase, without spaces and punctuation: how addresses are compared for
-// repeat disputes.
-std::string NormalizeAddress(std::string_view address);
 inline constexpr std::int64_t kRepeatDisputeWindowMs = 30LL * 24 * 3600 * 1000;
 // The repeat-dispute rule, in two parts, so that every count of it agrees:
 // the address under which `report` takes part (a dispute with an address

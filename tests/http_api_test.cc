@@ -213,6 +213,32 @@ TEST_F(HttpApiTest, ConcurrentWritesToOneCaseAllLandOrConflictAndRetriesAnswerOn
   EXPECT_EQ(FoldCase(*store_, id.substr(1, id.size() - 2))->notes, after_notes.notes + 1);
 }
 
+TEST_F(HttpApiTest, ADashboardAsOfATimeIsReadAtThatTimeNotAtItsLastEvent) {
+  auto created =
+      Send(http::verb::post, "/api/v1/cases",
+           Token("officer-7", Role::kOfficer, {"santai/tongchuan"}), testing::ReportBody());
+  ASSERT_EQ(created.status, 201u) << created.body;
+  ASSERT_TRUE(projector_->WaitFor(store_->Head().position, std::chrono::seconds(10)));
+  const std::string position = At(created.body, "/position");
+  // Two days and an hour later, nothing having happened since.
+  clock_.Advance(49LL * 3600000);
+  const std::string officer = Token("officer-7", Role::kOfficer, {"santai/tongchuan"});
+  const std::string then = FormatTimestamp(clock_.NowMillis() - 3600000);
+  auto by_time = Send(http::verb::get, "/api/v1/dashboard/santai/tongchuan?as_of=" + then, officer);
+  ASSERT_EQ(by_time.status, 200u) << by_time.body;
+  EXPECT_EQ(At(by_time.body, "/position"), position);  // the last event by then
+  EXPECT_EQ(At(by_time.body, "/as_of"), "\"" + then + "\"");
+  EXPECT_EQ(At(by_time.body, "/today/reported"), "0");  // reported two days before
+  EXPECT_EQ(At(by_time.body, "/open/by_age/under_1d"), "0");
+  EXPECT_EQ(At(by_time.body, "/open/by_age/1d_to_3d"), "1");
+  // By position, the moment is the event's own.
+  auto by_position =
+      Send(http::verb::get, "/api/v1/dashboard/santai/tongchuan?as_of=" + position, officer);
+  ASSERT_EQ(by_position.status, 200u) << by_position.body;
+  EXPECT_EQ(At(by_position.body, "/today/reported"), "1");
+  EXPECT_EQ(At(by_position.body, "/open/by_age/under_1d"), "1");
+}
+
 TEST_F(HttpApiTest, LifecycleOverHttpAndTheDashboardSeesIt) {
   const std::string officer = Token("officer-7", Role::kOfficer, {"santai/tongchuan"});
   auto created = Send(http::verb::post, "/api/v1/cases", officer, testing::ReportBody());

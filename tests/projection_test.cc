@@ -192,6 +192,31 @@ TEST_F(ProjectionTest, SameAddressTwiceWithin30DaysIsARepeatDispute) {
   EXPECT_EQ(At(Dash(""), "/repeat_disputes"), "1");
 }
 
+TEST(AddressTest, AnAddressIsItsLettersAndDigitsOfAnyScriptFoldedByUnicode) {
+  // Spaces and punctuation of any script, full-width forms and case.
+  EXPECT_EQ(NormalizeAddress("西街5号楼201室"), "西街5号楼201室");
+  EXPECT_EQ(NormalizeAddress("西街5号楼，201室。"), "西街5号楼201室");
+  EXPECT_EQ(NormalizeAddress("西街５号楼\u3000２０１室"), "西街5号楼201室");
+  EXPECT_EQ(NormalizeAddress("西街5号楼、201室（东）"), "西街5号楼201室东");
+  EXPECT_EQ(NormalizeAddress("Rue ÉCOLE 5"), NormalizeAddress("rue école 5"));
+  EXPECT_EQ(NormalizeAddress("Rue E\u0301cole 5"),
+            NormalizeAddress("rue école 5"));  // é decomposed
+  EXPECT_EQ(NormalizeAddress("PROBE road 7 room-301!!"), "proberoad7room301");
+  EXPECT_EQ(NormalizeAddress("Lane_7-B"), NormalizeAddress("lane 7b"));
+  // Marks that letters need stay: Hindi and Thai are not reduced to consonants.
+  EXPECT_NE(NormalizeAddress("किताब"), NormalizeAddress("कतब"));
+  EXPECT_EQ(NormalizeAddress(" ，。!? "), "");
+}
+
+TEST_F(ProjectionTest, AddressesThatDifferOnlyInPunctuationWidthOrCaseAreOneAddress) {
+  ReportIn("santai/tongchuan/a03/g12", "dispute", "西街5号楼201室");
+  ReportIn("santai/tongchuan/a03/g12", "dispute", "西街5号楼，201室");
+  ReportIn("santai/tongchuan/a03/g12", "dispute", "西街５号楼\u3000201室");
+  ReportIn("santai/tongchuan/a03/g12", "dispute", "Rue ÉCOLE 5");
+  ReportIn("santai/tongchuan/a03/g12", "dispute", "rue école 5");
+  EXPECT_EQ(At(Dash(""), "/repeat_disputes"), "3");
+}
+
 TEST_F(ProjectionTest, LongOpenCasesAgeIntoOneCountAndStillLeaveIt) {
   // A case per day for 60 days, all open: the dashboard keeps at most
   // kOpenReportDays days apart, the rest as one count, and the age buckets and

@@ -1,6 +1,7 @@
 #include "api/http_api.h"
 
 #include <simdjson.h>
+#include <unicode/unistr.h>
 
 #include <algorithm>
 #include <charconv>
@@ -166,9 +167,19 @@ std::string_view ErrorCodeName(StatusCode code) {
 }
 
 std::string ErrorJson(const Status& status) {
+  // A message may quote what the client sent; JSON must be UTF-8, so bytes
+  // that are not become U+FFFD (ICU's conversion replaces ill-formed input).
+  std::string message = status.message();
+  if (!simdjson::validate_utf8(message.data(), message.size())) {
+    std::string valid;
+    icu::UnicodeString::fromUTF8(
+        icu::StringPiece(message.data(), static_cast<std::int32_t>(message.size())))
+        .toUTF8String(valid);
+    message = std::move(valid);
+  }
   JsonWriter j;
   j.BeginObject().Key("code").String(ErrorCodeName(status.code()));
-  j.Key("message").String(status.message()).EndObject();
+  j.Key("message").String(message).EndObject();
   return j.Take();
 }
 
@@ -227,6 +238,7 @@ struct HttpApi::Call {
   StorageReads reads = StorageReads::kAllowed;
   bool must_read = false;
   bool parsed = false;    // segments and query filled, the request counted
+  Status parse_status;    // why the target could not be parsed, if it could not
   bool admitted = false;  // `who` authenticated and admitted by the rate limiter
   // An auditor's read, recorded by Start once it has succeeded and before
   // it is answered (a rejected read writes nothing).
@@ -286,20 +298,33 @@ HttpApi::HttpApi(CaseService* service, Projector* projector, const TokenAuthorit
       options_(options),
       limiter_(options.requests_per_second, options.burst) {}
 
-void HttpApi::Parse(Call& call) {
+Status HttpApi::Parse(Call& call) {
   const std::string_view target = call.req.target();
   const auto q = target.find('?');
   const std::string_view path = target.substr(0, q);
+  const auto utf8 = [](const std::string& s) {
+    return simdjson::validate_utf8(s.data(), s.size());
+  };
   for (std::size_t start = 1; start <= path.size();) {
     const auto slash = path.find('/', start);
     const auto end = slash == std::string_view::npos ? path.size() : slash;
     call.segments.push_back(PercentDecode(path.substr(start, end - start)));
+    if (!utf8(call.segments.back())) {
+      return Status::InvalidArgument("path: not valid UTF-8 once percent-decoded");
+    }
     start = end + 1;
   }
+  Status query = Status::Ok();
   ForEachQueryPair(target, [&](const QueryPair& p) {
-    call.query[p.name] = PercentDecode(p.raw_value);
+    std::string value = PercentDecode(p.raw_value);
+    if (!utf8(p.name) || !utf8(value)) {
+      query = Status::InvalidArgument("query: not valid UTF-8 once percent-decoded");
+      return false;
+    }
+    call.query[p.name] = std::move(value);
     return true;
   });
+  return query;
 }
 
 HttpResponse HttpApi::Answer(const Result<WriteResult>& written, bool created, unsigned version,
@@ -316,10 +341,10 @@ HttpResponse HttpApi::Answer(const Result<WriteResult>& written, bool created, u
 std::optional<HttpResponse> HttpApi::Start(Call& call) {
   if (!call.parsed) {
     metrics_->requests.Increment();
-    Parse(call);
+    call.parse_status = Parse(call);
     call.parsed = true;
   }
-  auto routed = Route(call);
+  auto routed = call.parse_status.ok() ? Route(call) : Result<HttpResponse>(call.parse_status);
   if (!routed.ok() && routed.status().code() == StatusCode::kWouldBlock &&
       call.reads == StorageReads::kCachedOnly) {
     call.must_read = true;

@@ -101,7 +101,9 @@ class HttpApi {
 
  private:
   struct Call;
-  static void Parse(Call& call);
+  // Splits the target into decoded segments and query values; 400 if one is
+  // not valid UTF-8 once percent-decoded.
+  static Status Parse(Call& call);
   // Parses and routes `call`: its answer now, or nothing when call.pending
   // holds a case command to append first.
   std::optional<HttpResponse> Start(Call& call);

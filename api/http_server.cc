@@ -9,7 +9,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <exception>
 #include <mutex>
+#include <string_view>
 #include <thread>
 
 namespace casegrid {
@@ -21,6 +24,24 @@ using tcp = asio::ip::tcp;
 // commands are decided on the connection's strand and appended without
 // waiting (HttpApi::HandleAsync); every other request goes to a worker,
 // since it may block on an fsync or a long read.
+namespace {
+
+// The read buffer holds a request's header (bounded by its own limit) and a
+// chunked body's trailer, which the parser takes whole once it ends; body
+// bytes pass through it. Bounded, so that a trailer cannot grow without end
+// (nor hold a field too large for Beast, which would throw).
+std::size_t ReadBufferLimit(const HttpServerOptions& options) {
+  return options.max_header_bytes + 16 * 1024;
+}
+
+std::string_view Trim(std::string_view s) {
+  const auto first = s.find_first_not_of(" \t");
+  if (first == std::string_view::npos) return {};
+  return s.substr(first, s.find_last_not_of(" \t") - first + 1);
+}
+
+}  // namespace
+
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
   HttpSession(tcp::socket socket, HttpServer* server, HttpApi* api, ApiMetrics* metrics,
@@ -28,6 +49,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
               const std::atomic<bool>* stopping)
       : stream_(std::move(socket)),
         server_(server),
+        buffer_(ReadBufferLimit(options)),
         api_(api),
         metrics_(metrics),
         workers_(workers),
@@ -70,12 +92,31 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       return Close();
     }
     if (ec) {
-      // Malformed or oversized: answer once, then close.
-      const bool too_large = ec == http::error::body_limit || ec == http::error::header_limit;
+      // Malformed or oversized: answer once, then close. A chunked body's
+      // trailer must fit in the read buffer with what follows it
+      // (buffer_overflow), as a header must fit in its limit.
+      const bool too_large = ec == http::error::body_limit || ec == http::error::header_limit ||
+                             ec == http::error::buffer_overflow;
       Status why = too_large ? Status::TooLarge("request exceeds the size limit")
                              : Status::InvalidArgument("malformed HTTP request: " + ec.message());
+      metrics_->requests.Increment();
+      metrics_->errors.Increment();
+      linger_ = true;
       auto res = std::make_shared<HttpResponse>(ErrorResponse(why, 11, false));
       return Write(std::move(res));
+    }
+    // A body's framing must be one the parser read as such: chunked, or a
+    // Content-Length. Any other transfer coding (gzip, identity, "gzip,
+    // chunked") leaves the body unread or undecoded, and what followed would
+    // be taken for the next request: refuse it and close.
+    if (auto te = parser_->get().find(http::field::transfer_encoding);
+        te != parser_->get().end() && !beast::iequals(Trim(te->value()), "chunked")) {
+      metrics_->requests.Increment();
+      metrics_->errors.Increment();
+      linger_ = true;
+      return Write(std::make_shared<HttpResponse>(
+          ErrorResponse(Status::InvalidArgument("Transfer-Encoding: only chunked is accepted"),
+                        parser_->get().version(), false)));
     }
     const std::string_view target = parser_->get().target();
     if (target.substr(0, target.find('?')) == "/ws") {
@@ -115,7 +156,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     stream_.expires_after(options_.request_timeout);
     http::async_write(stream_, *res,
                       [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
-                        if (ec || !res->keep_alive()) return self->Close();
+                        if (ec || !res->keep_alive())
+                          return self->linger_ && !ec ? self->Linger() : self->Close();
                         self->Read();
                       });
   }
@@ -123,6 +165,26 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void Close() {
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  }
+
+  // After refusing a request the server did not read whole (too large,
+  // malformed): stop sending, then read and drop what the client still
+  // sends, for at most kLingerTime, before the socket closes. Closing with
+  // unread bytes would make the kernel answer them with a reset, which can
+  // destroy the refusal before the client reads it.
+  void Linger() {
+    static constexpr auto kLingerTime = std::chrono::seconds(2);
+    Close();
+    buffer_.clear();
+    stream_.expires_after(kLingerTime);
+    LingerRead();
+  }
+  void LingerRead() {
+    stream_.async_read_some(buffer_.prepare(4096),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                              if (ec) return;  // the client closed, or the time is up
+                              self->LingerRead();
+                            });
   }
 
   beast::tcp_stream stream_;
@@ -135,6 +197,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   const HttpServerOptions& options_;
   const std::atomic<bool>* const stopping_;
   bool reading_ = false;  // on the strand only
+  bool linger_ = false;   // a request refused unread: Linger() after the answer
 };
 
 class HttpServer::Listener : public std::enable_shared_from_this<Listener> {
@@ -205,7 +268,22 @@ Status HttpServer::Start() {
   port_ = listener_->port();
   listener_->Accept();
   work_.emplace(io_.get_executor());
-  for (int i = 0; i < options_.io_threads; ++i) threads_.emplace_back([this] { io_.run(); });
+  for (int i = 0; i < options_.io_threads; ++i) {
+    threads_.emplace_back([this] {
+      // Beast and Asio report some failures by throwing from a connection's
+      // handler; that connection ends (its handler is gone), the others go
+      // on, and the io thread runs again.
+      for (;;) {
+        try {
+          io_.run();
+          return;
+        } catch (const std::exception& e) {
+          metrics_->errors.Increment();
+          std::fprintf(stderr, "casegrid: a connection ended on an exception: %s\n", e.what());
+        }
+      }
+    });
+  }
   return Status::Ok();
 }
 

@@ -5,6 +5,26 @@
 #include <algorithm>
 
 namespace casegrid {
+namespace {
+
+// `expected_version` as the client wrote it in `body` (valid JSON with one
+// such member at the top), not as canonical JSON rounds it (to a double:
+// 2^53 + 1 would become 2^53, and 2.0 would become 2). Canonical JSON carries
+// integers exactly up to 2^53, and so far no stream will ever reach.
+Result<std::uint64_t> ExpectedVersionAsSent(std::string_view body) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element value;
+  if (parser.parse(simdjson::padded_string(body)).at_key("expected_version").get(value)) {
+    return Status::Internal("expected_version: not found in the body as sent");
+  }
+  std::uint64_t v = 0;
+  if (value.get_uint64().get(v) || v > (std::uint64_t{1} << 53)) {
+    return Status::InvalidArgument("expected_version: must be an integer from 0 to 2^53");
+  }
+  return v;
+}
+
+}  // namespace
 
 Result<CommandBody> SplitCommandBody(std::string_view body, const JsonLimits& limits) {
   if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) body = "{}";
@@ -20,13 +40,7 @@ Result<CommandBody> SplitCommandBody(std::string_view body, const JsonLimits& li
   std::string rest = "{";
   for (auto [key, value] : obj) {
     if (key == "expected_version") {
-      // Canonical JSON carries integers exactly up to 2^53, and so far no
-      // stream will ever reach.
-      std::uint64_t v = 0;
-      if (value.get_uint64().get(v) || v > (std::uint64_t{1} << 53)) {
-        return Status::InvalidArgument("expected_version: must be an integer from 0 to 2^53");
-      }
-      out.expected_version = v;
+      ASSIGN_OR_RETURN(out.expected_version, ExpectedVersionAsSent(body));
       continue;
     }
     if (rest.size() > 1) rest += ',';

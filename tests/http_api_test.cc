@@ -83,6 +83,15 @@ TEST_F(HttpApiTest, ErrorsHaveTheStatusAndCodeOfTheContract) {
   EXPECT_NE(version.body.find("expected_version: must be an integer from 0 to 2^53"),
             std::string::npos)
       << version.body;
+  // As sent, not as canonical JSON rounds it: 2^53 + 1 is not 2^53, 2.0 is no integer.
+  for (const char* sent : {"9007199254740993", "2.0", "1e0"}) {
+    auto rounded = Send(http::verb::post, "/api/v1/cases/" + id + "/note", op,
+                        std::string(R"({"text":"x","expected_version":)") + sent + "}");
+    EXPECT_EQ(rounded.status, 400u) << sent << ": " << rounded.body;
+    EXPECT_NE(rounded.body.find("expected_version: must be an integer from 0 to 2^53"),
+              std::string::npos)
+        << sent << ": " << rounded.body;
+  }
   EXPECT_EQ(store_->Head().position, before_big);
   auto conflict = Send(http::verb::post, "/api/v1/cases/" + id + "/close", op, "{}");
   EXPECT_EQ(conflict.status, 409u);
@@ -540,6 +549,7 @@ TEST_F(HttpApiTest, MalformedHttpGetsABadRequestAndTheServerGoesOn) {
   asio::io_context io;
   tcp::socket socket(io);
   socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), server_->port()));
+  const double errors_before = metrics_.errors.Value();
   const std::string garbage = "NOT HTTP AT ALL\r\n\r\n";
   asio::write(socket, asio::buffer(garbage));
   beast::flat_buffer buffer;
@@ -547,7 +557,25 @@ TEST_F(HttpApiTest, MalformedHttpGetsABadRequestAndTheServerGoesOn) {
   beast::error_code ec;
   http::read(socket, buffer, res, ec);
   EXPECT_EQ(res.result_int(), 400u);
+  EXPECT_EQ(metrics_.errors.Value(), errors_before + 1);  // counted, though never routed
   EXPECT_EQ(Send(http::verb::get, "/healthz", "").status, 200u);
+}
+
+TEST_F(HttpApiTest, ATargetThatIsNotUtf8IsABadRequestAndEveryErrorBodyIsUtf8) {
+  const std::string auditor = Token("auditor-1", Role::kAuditor, {""});
+  for (const std::string target : {"/api/v1/cases/%ff", "/api/v1/cases/\xff",
+                                   "/api/v1/dashboard/santai%c0%af", "/api/v1/cases?cell=%fe"}) {
+    auto res = Send(http::verb::get, target, auditor);
+    EXPECT_EQ(res.status, 400u) << target << ": " << res.body;
+    EXPECT_NE(res.body.find("not valid UTF-8"), std::string::npos) << res.body;
+    EXPECT_TRUE(simdjson::validate_utf8(res.body.data(), res.body.size())) << res.body;
+  }
+  // Whatever a message quotes, the error body is UTF-8: bytes that are not
+  // become U+FFFD.
+  const std::string error = ErrorJson(Status::NotFound("no case \xff\xfe end"));
+  EXPECT_TRUE(simdjson::validate_utf8(error.data(), error.size())) << error;
+  EXPECT_NE(error.find("no case \xef\xbf\xbd"), std::string::npos) << error;
+  EXPECT_NE(error.find(" end"), std::string::npos) << error;
 }
 
 }  // namespace

@@ -590,7 +590,15 @@ void PushHub::Setup(std::shared_ptr<Sub> sub, std::optional<Position> after) {
   if (!snapshot_status.ok()) return refuse(snapshot_status);
   if (after) j.Key("snapshot").Null();  // what was missed follows instead
   j.EndObject();
-  if (!sink->Push(std::make_shared<const std::string>(j.Take()), nullptr)) return;
+  auto subscribed = std::make_shared<const std::string>(j.Take());
+  if (subscribed->size() > sink->MaxMessageBytes()) {
+    return refuse(Status::TooLarge(
+        "the snapshot of " + sub->channel + " is " + std::to_string(subscribed->size()) +
+        " bytes, more than this connection's send queue holds (" +
+        std::to_string(sink->MaxMessageBytes()) +
+        " bytes, --ws-queue-bytes): subscribe with after to get what changes only"));
+  }
+  if (!sink->Push(std::move(subscribed), nullptr)) return;
   CatchUpStep(std::move(sub));
 }
 

@@ -66,6 +66,10 @@ class PushSink {
   // The most messages one catch-up step may queue at once (a fraction of
   // the queue's bound, so that a catch-up always fits).
   virtual std::size_t CatchUpBudget() const = 0;
+  // The largest message the queue could ever take (its byte bound): a
+  // subscription whose first answer is larger is refused, not closed with
+  // 1013, which a client would take for "try again" forever.
+  virtual std::size_t MaxMessageBytes() const = 0;
 };
 
 struct PushOptions {

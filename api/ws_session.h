@@ -72,6 +72,7 @@ class WsSession : public PushSink, public std::enable_shared_from_this<WsSession
   std::size_t CatchUpBudget() const override {
     return std::max<std::size_t>(1, options_.max_queue_messages / 4);
   }
+  std::size_t MaxMessageBytes() const override { return options_.max_queue_bytes; }
 
  private:
   struct Queued {

@@ -692,5 +692,29 @@ TEST_F(PushTest, MetricsCountPushAndAppendLatency) {
   EXPECT_NE(text.find("casegrid_slow_client_closes_total 0"), std::string::npos);
 }
 
+// A send queue smaller than a subscription's first answer: that
+// subscription is refused (too_large, saying why), not closed with 1013 —
+// which a client would retry forever — and the connection goes on.
+class SmallQueuePushTest : public PushTest {
+ protected:
+  void AdjustServer(HttpServerOptions& o) override { o.ws.max_queue_bytes = 4096; }
+};
+
+TEST_F(SmallQueuePushTest, ASnapshotLargerThanTheQueueIsRefusedAndTheConnectionGoesOn) {
+  for (int i = 0; i < 8; ++i) NewCase();
+  ASSERT_TRUE(projector_->WaitFor(Head(), std::chrono::seconds(10)));
+  auto c = Open(Operator());
+  c->Send(SubscribeOp(1, "cell/santai"));
+  auto refused = Expect(*c, "error");
+  EXPECT_EQ(refused.id, 1);
+  EXPECT_EQ(refused.error_code, "too_large");
+  EXPECT_NE(refused.raw.find("subscribe with after"), std::string::npos) << refused.raw;
+  // Changes only: no snapshot, so it fits; and it is live.
+  c->Send(SubscribeOp(2, "cell/santai", Head()));
+  EXPECT_EQ(Expect(*c, "subscribed").id, 2);
+  const std::string id = NewCase();
+  EXPECT_NE(Expect(*c, "view").raw.find(id), std::string::npos);
+}
+
 }  // namespace
 }  // namespace casegrid

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <exception>
 #include <mutex>
+#include <optional>
 #include <string_view>
 #include <thread>
 
@@ -32,6 +33,23 @@ namespace {
 // (nor hold a field too large for Beast, which would throw).
 std::size_t ReadBufferLimit(const HttpServerOptions& options) {
   return options.max_header_bytes + 16 * 1024;
+}
+
+// RFC 9112 §3.2.2: a server must accept a request target in absolute form
+// ("http://host/path?query"); it is read as its path and query. Nullopt for
+// a target in origin form.
+std::optional<std::string> OriginForm(std::string_view target) {
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (target.size() < scheme.size() || !beast::iequals(target.substr(0, scheme.size()), scheme)) {
+      continue;
+    }
+    const std::string_view rest = target.substr(scheme.size());
+    const auto path = rest.find_first_of("/?");
+    if (path == std::string_view::npos) return "/";
+    return rest[path] == '?' ? "/" + std::string(rest.substr(path))
+                             : std::string(rest.substr(path));
+  }
+  return std::nullopt;
 }
 
 std::string_view Trim(std::string_view s) {
@@ -118,6 +136,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
           ErrorResponse(Status::InvalidArgument("Transfer-Encoding: only chunked is accepted"),
                         parser_->get().version(), false)));
     }
+    if (auto origin = OriginForm(parser_->get().target())) parser_->get().target(*origin);
     const std::string_view target = parser_->get().target();
     if (target.substr(0, target.find('?')) == "/ws") {
       Principal who;

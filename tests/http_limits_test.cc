@@ -101,6 +101,17 @@ TEST_F(HttpLimitsTest, ATransferCodingOtherThanChunkedIsRefusedAndWhatFollowsIsN
   EXPECT_EQ(store_->Head().position, before);
 }
 
+TEST_F(HttpLimitsTest, ATargetInAbsoluteFormIsReadAsItsPathAndQuery) {
+  for (const std::string target : {"http://x/healthz", "HTTP://127.0.0.1:1/healthz?a=1"}) {
+    auto [answer, closed] =
+        Raw("GET " + target + " HTTP/1.1\r\nHost: x\r\n\r\n", std::chrono::milliseconds(300));
+    EXPECT_NE(answer.find(" 200 "), std::string::npos) << target << ": " << answer;
+  }
+  auto [answer, closed] =
+      Raw("GET http://x HTTP/1.1\r\nHost: x\r\n\r\n", std::chrono::milliseconds(300));
+  EXPECT_NE(answer.find(" 200 "), std::string::npos) << answer;  // "/": the screens' index
+}
+
 TEST_F(HttpLimitsTest, ABodyThatNeverFinishesIsDroppedAndWritesNothing) {
   const Position before = store_->Head().position;
   const std::string token = Token("operator-1", Role::kOperator);

@@ -438,6 +438,10 @@ std::string QueryParameter(std::string_view target, std::string_view key) {
 
 Result<Principal> HttpApi::Authenticate(const HttpRequest& req, std::string_view query_token) {
   std::string_view token = query_token;
+  // One credential per request: with two, which one acts would be a guess.
+  if (req.count(http::field::authorization) > 1) {
+    return Status::Unauthenticated("Authorization must be sent once");
+  }
   if (auto it = req.find(http::field::authorization); it != req.end()) {
     const std::string_view value = it->value();
     if (value.substr(0, 7) != "Bearer ") {

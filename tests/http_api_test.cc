@@ -29,6 +29,20 @@ TEST_F(HttpApiTest, HealthNeedsNoTokenAndEverythingElseDoes) {
   EXPECT_EQ(r.status, 401u);
   EXPECT_EQ(At(r.body, "/error/code"), "\"unauthorized\"");
   EXPECT_EQ(Send(http::verb::get, "/api/v1/alerts", "forged.token.here").status, 401u);
+  // Two Authorization headers, each valid: which one acts would be a guess.
+  asio::io_context io;
+  tcp::socket socket(io);
+  socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), server_->port()));
+  http::request<http::string_body> req{http::verb::get, "/api/v1/alerts", 11};
+  req.set(http::field::host, "localhost");
+  req.insert(http::field::authorization, "Bearer " + Token("officer-7", Role::kOfficer));
+  req.insert(http::field::authorization, "Bearer " + Token("auditor-1", Role::kAuditor, {""}));
+  http::write(socket, req);
+  beast::flat_buffer buffer;
+  http::response<http::string_body> res;
+  http::read(socket, buffer, res);
+  EXPECT_EQ(res.result_int(), 401u) << res.body();
+  EXPECT_NE(res.body().find("Authorization must be sent once"), std::string::npos) << res.body();
 }
 
 TEST_F(HttpApiTest, IntakeThenReadTheCaseAsAnOfficerInScope) {

@@ -136,10 +136,14 @@ Result<std::vector<CaseEventData>> Decide(const CaseState& state, CaseAction act
         return Forbidden(state, action, "needs an open case");
       }
       const auto& t = std::get<CaseTriaged>(command);
+      // A new priority moves the accept deadline while it is still to come:
+      // one met or missed is on record as it was (one miss per deadline),
+      // and one with the same window stays as it is, warning and all.
       const CaseDeadline* accept = state.Deadline(DeadlineKind::kAccept);
-      if (t.priority && *t.priority != state.priority && accept && !accept->met) {
-        events.push_back(DeadlineSet{DeadlineKind::kAccept,
-                                     state.reported_at + policy.AcceptWindow(*t.priority)});
+      if (t.priority && *t.priority != state.priority && accept && !accept->met &&
+          !accept->missed) {
+        const std::int64_t due = state.reported_at + policy.AcceptWindow(*t.priority);
+        if (due != accept->due_at) events.push_back(DeadlineSet{DeadlineKind::kAccept, due});
       }
       break;
     }

@@ -487,7 +487,11 @@ Result<WriteResult> CaseService::RecordDeadlineFact(std::string_view case_id, De
     if (replayed) return *replayed;
     ASSIGN_OR_RETURN(CaseState state, LoadCase(case_id));
     const CaseDeadline* d = state.Deadline(deadline);
-    if (d == nullptr || d->due_at != due_at || d->met || d->missed) {
+    // A deadline already missed is missed once; moved since (a rescheduled
+    // callback), its new due time is still warned of while it is to come.
+    if (d == nullptr || d->due_at != due_at || d->met ||
+        (d->missed &&
+         !(warning && d->moved_since_missed() && due_at > options_.clock->NowMillis()))) {
       return Status::Conflict(what + " is no longer open");
     }
     if (warning && d->warned) return Status::Conflict(what + " was already warned");

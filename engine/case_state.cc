@@ -133,8 +133,12 @@ void CaseState::Apply(const RecordedEvent& event, const CaseEventData& data) {
             DeadlineSlot(DeadlineKind::kFirstContact).due_at = *e.first_contact_due_at;
           }
         } else if constexpr (std::is_same_v<T, DeadlineSet>) {
+          // A deadline moved: a miss already recorded stays (one miss per
+          // deadline, as for a rescheduled callback), and a warning stays if
+          // the due time did not change.
           CaseDeadline& d = DeadlineSlot(e.deadline);
-          d = CaseDeadline{e.deadline, e.due_at, false, false, false};
+          d = CaseDeadline{e.deadline, e.due_at, d.warned && d.due_at == e.due_at,
+                           d.missed,   false,    d.missed_due_at};
         } else if constexpr (std::is_same_v<T, CaseTriaged>) {
           if (e.priority) priority = *e.priority;
           if (e.category) category = *e.category;
@@ -200,7 +204,10 @@ void CaseState::Apply(const RecordedEvent& event, const CaseEventData& data) {
           callback.status = CallbackStatus::kScheduled;
           callback.due_at = e.due_at;
           CaseDeadline& d = DeadlineSlot(DeadlineKind::kCallback);
-          d = CaseDeadline{DeadlineKind::kCallback, e.due_at, false, open && d.missed, false};
+          d = open && d.missed
+                  ? CaseDeadline{DeadlineKind::kCallback, e.due_at, false, true, false,
+                                 d.missed_due_at}
+                  : CaseDeadline{DeadlineKind::kCallback, e.due_at, false, false, false};
         } else if constexpr (std::is_same_v<T, CallbackAttempted>) {
           callback.status = CallbackStatus::kAttempted;
           ++callback.attempts;
@@ -213,7 +220,9 @@ void CaseState::Apply(const RecordedEvent& event, const CaseEventData& data) {
         } else if constexpr (std::is_same_v<T, DeadlineApproaching>) {
           DeadlineSlot(e.deadline).warned = true;
         } else if constexpr (std::is_same_v<T, DeadlineMissed>) {
-          DeadlineSlot(e.deadline).missed = true;
+          CaseDeadline& d = DeadlineSlot(e.deadline);
+          d.missed = true;
+          d.missed_due_at = e.due_at;
         }
       },
       data);

@@ -29,9 +29,13 @@ std::string_view Name(CallbackStatus s);
 struct CaseDeadline {
   DeadlineKind kind = DeadlineKind::kAccept;
   std::int64_t due_at = 0;
-  bool warned = false;  // a DeadlineApproaching was recorded
-  bool missed = false;  // a DeadlineMissed was recorded
-  bool met = false;     // the step it guards was done
+  bool warned = false;             // a DeadlineApproaching was recorded
+  bool missed = false;             // a DeadlineMissed was recorded
+  bool met = false;                // the step it guards was done
+  std::int64_t missed_due_at = 0;  // the due time the miss was recorded for
+  // Missed, then moved to another due time (a rescheduled callback): the
+  // new time is warned of, never missed again (one miss per deadline).
+  bool moved_since_missed() const { return missed && due_at != missed_due_at; }
   bool operator==(const CaseDeadline&) const = default;
 };
 

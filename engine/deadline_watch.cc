@@ -134,10 +134,19 @@ void DeadlineWatch::Install(const std::string& case_id, const CaseState& state) 
     for (const Entry& e : known->second.entries) queue_.erase(e);
   }
   CaseEntries fresh{state.version, {}};
+  const std::int64_t now = clock_->NowMillis();
   for (const CaseDeadline& d : state.deadlines) {
-    if (d.due_at <= 0 || d.met || d.missed) continue;
+    if (d.due_at <= 0 || d.met) continue;
+    if (d.missed) {
+      // Missed, then moved (a rescheduled callback): its new due time is
+      // warned of while it is still to come; a deadline misses once.
+      if (!d.moved_since_missed() || d.warned || d.due_at <= now) continue;
+      fresh.entries.push_back(
+          Entry{d.due_at - options_.warning_leads.For(d.kind), case_id, d.kind, d.due_at, true});
+      continue;
+    }
     const std::int64_t act = d.warned ? d.due_at : d.due_at - options_.warning_leads.For(d.kind);
-    fresh.entries.push_back(Entry{act, case_id, d.kind, d.due_at});
+    fresh.entries.push_back(Entry{act, case_id, d.kind, d.due_at, false});
   }
   for (const Entry& e : fresh.entries) queue_.insert(e);
   if (fresh.entries.empty()) {
@@ -175,6 +184,11 @@ void DeadlineWatch::Tick() {
       if (stopping_) return;
     }
     const bool passed = now >= e.due_at;
+    if (passed && e.warn_only) {  // too late to warn; missed once already
+      std::lock_guard l(mu_);
+      queue_.erase(e);
+      continue;
+    }
     auto written = passed ? service_->RecordDeadlineMissed(e.case_id, e.kind, e.due_at)
                           : service_->RecordDeadlineApproaching(e.case_id, e.kind, e.due_at);
     if (!written.ok() && written.status().code() != StatusCode::kConflict) {

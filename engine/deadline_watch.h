@@ -122,6 +122,7 @@ class DeadlineWatch {
     std::string case_id;
     DeadlineKind kind = DeadlineKind::kAccept;
     std::int64_t due_at = 0;
+    bool warn_only = false;  // missed already: warn of the new due time, never miss again
     auto operator<=>(const Entry&) const = default;
   };
   // What the watch knows of one case with open deadlines.

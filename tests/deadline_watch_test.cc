@@ -6,6 +6,7 @@
 #include <memory>
 #include <thread>
 
+#include "engine/time_format.h"
 #include "tests/support/case_fixture.h"
 
 namespace casegrid {
@@ -254,6 +255,66 @@ TEST_F(DeadlineWatchTest, DeadlineMovedLaterAfterItsWarningIsWarnedAgainAndMisse
   watch.Tick();
   EXPECT_EQ(Missed(id, DeadlineKind::kAccept, new_due), 1);
   EXPECT_EQ(Missed(id, DeadlineKind::kAccept), 1);
+}
+
+TEST_F(DeadlineWatchTest, ATriageAfterTheAcceptDeadlineWasMissedMovesNothingAndMissesNoMore) {
+  DeadlineWatch& watch = StartWatch();
+  const std::string id = NewCase("normal");
+  const std::int64_t due = Due(id, DeadlineKind::kAccept);
+  CatchUp(watch);
+  clock_.Set(due + kMinute);
+  watch.Tick();
+  ASSERT_EQ(Missed(id, DeadlineKind::kAccept, due), 1);
+  // Urgent now: its window (10 minutes) would put the deadline earlier, but
+  // the miss is on record as it was.
+  Must(Act(id, "triage", R"({"priority":"urgent"})"));
+  EXPECT_EQ(Due(id, DeadlineKind::kAccept), due);
+  CatchUp(watch);
+  clock_.Set(due + kHour);
+  watch.Tick();
+  EXPECT_EQ(Missed(id, DeadlineKind::kAccept), 1);
+  EXPECT_TRUE(Load(id).Deadline(DeadlineKind::kAccept)->missed);
+}
+
+TEST_F(DeadlineWatchTest, APriorityWithTheSameWindowKeepsTheDeadlineAndItsWarning) {
+  DeadlineWatch& watch = StartWatch();
+  const std::string id = NewCase("normal");
+  const std::int64_t due = Due(id, DeadlineKind::kAccept);
+  CatchUp(watch);
+  clock_.Set(due - 5 * kMinute);
+  watch.Tick();
+  ASSERT_EQ(Warned(id, DeadlineKind::kAccept, due), 1);
+  const StreamVersion before = Load(id).version;
+  Must(Act(id, "triage", R"({"priority":"low"})"));  // low and normal: both 120 minutes
+  EXPECT_EQ(Load(id).version, before + 1);           // the triage alone, no DeadlineSet
+  EXPECT_TRUE(Load(id).Deadline(DeadlineKind::kAccept)->warned);
+  CatchUp(watch);
+  clock_.Set(due);
+  watch.Tick();
+  EXPECT_EQ(Warned(id, DeadlineKind::kAccept), 1);
+  EXPECT_EQ(Missed(id, DeadlineKind::kAccept, due), 1);
+}
+
+TEST_F(DeadlineWatchTest, ACallbackRescheduledAfterItsMissIsWarnedOfAgainAndNotMissedAgain) {
+  DeadlineWatch& watch = StartWatch();
+  const std::string id = CaseInProgress();
+  Must(Act(id, "resolve", R"({"resolution":"handled_on_site","summary":"pipe fixed"})"));
+  const std::int64_t due = Due(id, DeadlineKind::kCallback);
+  CatchUp(watch);
+  clock_.Set(due + kMinute);
+  watch.Tick();
+  ASSERT_EQ(Missed(id, DeadlineKind::kCallback, due), 1);
+  const std::int64_t new_due = clock_.NowMillis() + 24 * kHour;
+  Must(Act(id, "schedule-callback", R"({"due_at":")" + FormatTimestamp(new_due) + R"("})"));
+  CatchUp(watch);
+  EXPECT_EQ(watch.open_deadlines(), 1u);
+  clock_.Set(new_due - 2 * kHour);
+  watch.Tick();
+  EXPECT_EQ(Warned(id, DeadlineKind::kCallback, new_due), 1);
+  clock_.Set(new_due + kHour);
+  watch.Tick();
+  EXPECT_EQ(Missed(id, DeadlineKind::kCallback), 1);  // still the one miss
+  EXPECT_EQ(watch.open_deadlines(), 0u);
 }
 
 TEST_F(DeadlineWatchTest, PicksUpCasesCreatedAfterStart) {

@@ -96,8 +96,9 @@ namespace {
 constexpr const char* kUnfinishedRebuildKey = "unfinished_rebuild";
 // In the meta family: what the views hold for a given log. Raised whenever
 // a build would fold the same log into other views (2: one alert per person
-// per event; 3: addresses folded by Unicode, NormalizeAddress), so that
-// views of another format are rebuilt, not served.
+// per event; 3: addresses folded by Unicode, NormalizeAddress, and a
+// DeadlineSet keeping a miss on record), so that views of another format are
+// rebuilt, not served.
 constexpr const char* kViewsFormatKey = "format";
 constexpr const char* kViewsFormat = "3";
 // Threads that render a rebuild's last case views at most.

@@ -115,13 +115,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       // (buffer_overflow), as a header must fit in its limit.
       const bool too_large = ec == http::error::body_limit || ec == http::error::header_limit ||
                              ec == http::error::buffer_overflow;
-      Status why = too_large ? Status::TooLarge("request exceeds the size limit")
-                             : Status::InvalidArgument("malformed HTTP request: " + ec.message());
-      metrics_->requests.Increment();
-      metrics_->errors.Increment();
-      linger_ = true;
-      auto res = std::make_shared<HttpResponse>(ErrorResponse(why, 11, false));
-      return Write(std::move(res));
+      return Refuse(too_large ? Status::TooLarge("request exceeds the size limit")
+                              : Status::InvalidArgument("malformed HTTP request: " + ec.message()),
+                    11);
     }
     // A body's framing must be one the parser read as such: chunked, or a
     // Content-Length. Any other transfer coding (gzip, identity, "gzip,
@@ -129,12 +125,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     // be taken for the next request: refuse it and close.
     if (auto te = parser_->get().find(http::field::transfer_encoding);
         te != parser_->get().end() && !beast::iequals(Trim(te->value()), "chunked")) {
-      metrics_->requests.Increment();
-      metrics_->errors.Increment();
-      linger_ = true;
-      return Write(std::make_shared<HttpResponse>(
-          ErrorResponse(Status::InvalidArgument("Transfer-Encoding: only chunked is accepted"),
-                        parser_->get().version(), false)));
+      return Refuse(Status::InvalidArgument("Transfer-Encoding: only chunked is accepted"),
+                    parser_->get().version());
     }
     if (auto origin = OriginForm(parser_->get().target())) parser_->get().target(*origin);
     const std::string_view target = parser_->get().target();
@@ -169,6 +161,15 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       auto res = std::make_shared<HttpResponse>(self->api_->Handle(*request));
       asio::post(self->stream_.get_executor(), [self, res] { self->Write(res); });
     });
+  }
+
+  // A request refused before routing (malformed, too large, unframed):
+  // counted, answered once, then the connection lingers and closes.
+  void Refuse(const Status& why, unsigned version) {
+    metrics_->requests.Increment();
+    metrics_->errors.Increment();
+    linger_ = true;
+    Write(std::make_shared<HttpResponse>(ErrorResponse(why, version, false)));
   }
 
   void Write(std::shared_ptr<HttpResponse> res) {

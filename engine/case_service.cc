@@ -489,9 +489,9 @@ Result<WriteResult> CaseService::RecordDeadlineFact(std::string_view case_id, De
     const CaseDeadline* d = state.Deadline(deadline);
     // A deadline already missed is missed once; moved since (a rescheduled
     // callback), its new due time is still warned of while it is to come.
-    if (d == nullptr || d->due_at != due_at || d->met ||
-        (d->missed &&
-         !(warning && d->moved_since_missed() && due_at > options_.clock->NowMillis()))) {
+    const bool warnable_after_miss =
+        d != nullptr && warning && d->moved_since_missed() && due_at > options_.clock->NowMillis();
+    if (d == nullptr || d->due_at != due_at || d->met || (d->missed && !warnable_after_miss)) {
       return Status::Conflict(what + " is no longer open");
     }
     if (warning && d->warned) return Status::Conflict(what + " was already warned");

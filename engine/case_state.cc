@@ -204,10 +204,9 @@ void CaseState::Apply(const RecordedEvent& event, const CaseEventData& data) {
           callback.status = CallbackStatus::kScheduled;
           callback.due_at = e.due_at;
           CaseDeadline& d = DeadlineSlot(DeadlineKind::kCallback);
-          d = open && d.missed
-                  ? CaseDeadline{DeadlineKind::kCallback, e.due_at, false, true, false,
-                                 d.missed_due_at}
-                  : CaseDeadline{DeadlineKind::kCallback, e.due_at, false, false, false};
+          const bool keeps_miss = open && d.missed;
+          d = CaseDeadline{DeadlineKind::kCallback,         e.due_at, false, keeps_miss, false,
+                           keeps_miss ? d.missed_due_at : 0};
         } else if constexpr (std::is_same_v<T, CallbackAttempted>) {
           callback.status = CallbackStatus::kAttempted;
           ++callback.attempts;

@@ -203,7 +203,7 @@ TEST(AddressTest, AnAddressIsItsLettersAndDigitsOfAnyScriptFoldedByUnicode) {
             NormalizeAddress("rue école 5"));  // é decomposed
   EXPECT_EQ(NormalizeAddress("PROBE road 7 room-301!!"), "proberoad7room301");
   EXPECT_EQ(NormalizeAddress("Lane_7-B"), NormalizeAddress("lane 7b"));
-  // Marks that letters need stay: Hindi and Thai are not reduced to consonants.
+  // Marks that letters need stay: Hindi is not reduced to its consonants.
   EXPECT_NE(NormalizeAddress("किताब"), NormalizeAddress("कतब"));
   EXPECT_EQ(NormalizeAddress(" ，。!? "), "");
 }

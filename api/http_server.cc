@@ -82,8 +82,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->Read(); });
   }
 
-  // On shutdown: a session waiting for a request stops waiting; one whose
-  // request is being handled answers it first (its write comes back here).
+  // On shutdown: a session waiting for a request, or lingering after a
+  // refusal, stops; one whose request is being handled answers it first (its
+  // write comes back here).
   void Shut() {
     asio::post(stream_.get_executor(), [self = shared_from_this()] {
       if (self->reading_) self->stream_.cancel();
@@ -195,7 +196,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void Linger() {
     static constexpr auto kLingerTime = std::chrono::seconds(2);
     Close();
+    if (stopping_->load()) return;  // shutting down: no lingering
     buffer_.clear();
+    reading_ = true;  // nothing owed: Shut() may cut it short
     stream_.expires_after(kLingerTime);
     LingerRead();
   }
@@ -216,7 +219,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   asio::thread_pool* const workers_;
   const HttpServerOptions& options_;
   const std::atomic<bool>* const stopping_;
-  bool reading_ = false;  // on the strand only
+  bool reading_ = false;  // waiting for a request, or lingering; on the strand only
   bool linger_ = false;   // a request refused unread: Linger() after the answer
 };
 

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cerrno>
+#include <charconv>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
@@ -66,8 +67,19 @@ Result<Principal> TokenAuthority::Verify(std::string_view token, std::int64_t no
     return Status::Unauthenticated("token is malformed or its signature does not verify");
   }
   JwtPtr jwt(raw);
-  if (jwt_get_alg(jwt.get()) != JWT_ALG_HS256) {
+  // JWS algorithm names are case-sensitive (RFC 7515 §4.1.1); libjwt's are not.
+  const char* alg = jwt_get_header(jwt.get(), "alg");
+  if (jwt_get_alg(jwt.get()) != JWT_ALG_HS256 || alg == nullptr ||
+      std::string_view(alg) != "HS256") {
     return Status::Unauthenticated("token must be signed with HS256");
+  }
+  // Critical extensions this server cannot honour make the token invalid
+  // (RFC 7515 §4.1.11); it understands none.
+  if (char* crit = jwt_get_headers_json(jwt.get(), "crit"); crit != nullptr) {
+    std::free(crit);
+    return Status::Unauthenticated(
+        "token has critical header extensions (crit) this server does "
+        "not understand");
   }
   Principal who;
   const char* sub = jwt_get_grant(jwt.get(), "sub");
@@ -83,6 +95,18 @@ Result<Principal> TokenAuthority::Verify(std::string_view token, std::int64_t no
   if (errno != 0 || exp <= 0) return Status::Unauthenticated("token has no exp");
   who.expires_at_ms = static_cast<std::int64_t>(exp) * 1000;
   if (who.expires_at_ms <= now_ms) return Status::Unauthenticated("token has expired");
+  // Not before (RFC 7519 §4.1.5): optional, but when present a number, and
+  // no leeway, as for exp.
+  if (char* nbf = jwt_get_grants_json(jwt.get(), "nbf"); nbf != nullptr) {
+    const std::string text(nbf);
+    std::free(nbf);
+    std::int64_t seconds = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seconds);
+    if (ec != std::errc() || end != text.data() + text.size()) {
+      return Status::Unauthenticated("token nbf is not a whole number of seconds");
+    }
+    if (seconds > now_ms / 1000) return Status::Unauthenticated("token is not valid yet (nbf)");
+  }
   char* cells_json = jwt_get_grants_json(jwt.get(), "cells");
   if (cells_json == nullptr) return Status::Unauthenticated("token has no cells");
   const std::string cells(cells_json);

@@ -9,6 +9,7 @@
 #include <map>
 
 #include "api/static_files.h"
+#include "engine/case_stream_rules.h"
 #include "engine/command_body.h"
 #include "engine/hash_chain.h"
 #include "engine/names.h"
@@ -442,9 +443,21 @@ Result<Principal> HttpApi::Authenticate(const HttpRequest& req, std::string_view
   if (req.count(http::field::authorization) > 1) {
     return Status::Unauthenticated("Authorization must be sent once");
   }
+  int query_tokens = 0;
+  ForEachQueryPair(req.target(), [&](const QueryPair& p) {
+    query_tokens += p.name == "token";
+    return true;
+  });
+  if (query_tokens > 1) return Status::Unauthenticated("?token= must be sent once");
   if (auto it = req.find(http::field::authorization); it != req.end()) {
+    if (query_tokens > 0) {
+      return Status::Unauthenticated(
+          "a token in Authorization and another in ?token=: send it once, in one of them");
+    }
     const std::string_view value = it->value();
-    if (value.substr(0, 7) != "Bearer ") {
+    // The scheme name is case-insensitive (RFC 7235 §2.1).
+    if (value.size() < 7 || !boost::beast::iequals(value.substr(0, 6), "Bearer") ||
+        value[6] != ' ') {
       return Status::Unauthenticated("Authorization must be Bearer <token>");
     }
     token = value.substr(7);
@@ -612,15 +625,16 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
       const std::string& id = s[3];
       if (s.size() == 4 && get) {
         ASSIGN_OR_RETURN(std::optional<AsOf> at, as_of());
-        ASSIGN_OR_RETURN(CaseState state, scoped_case(id, at ? at->position : UINT64_MAX));
-        // Masked for whoever does not handle the case now, as of any past.
-        std::string assignee = state.assignee;
+        // The case as it is now decides the scope (a case keeps its cell), so
+        // an as_of outside it tells nothing, not even when the case began;
+        // and the masking: whoever does not handle it now, as of any past.
+        ASSIGN_OR_RETURN(CaseState now, scoped_case(id, UINT64_MAX));
+        CaseState state = now;
         if (at) {
-          ASSIGN_OR_RETURN(CaseState now, scoped_case(id, UINT64_MAX));
-          assignee = now.assignee;
+          ASSIGN_OR_RETURN(state, scoped_case(id, at->position));
         }
         const auto personal =
-            HandlesTheCase(who, assignee) ? PersonalData::kShown : PersonalData::kMasked;
+            HandlesTheCase(who, now.assignee) ? PersonalData::kShown : PersonalData::kMasked;
         return Json(http::status::ok, RenderCaseView(state, personal), req);
       }
       if (s.size() == 5 && get && s[4] == "history") {
@@ -672,8 +686,11 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
   }
 
   // ---- alerts
+  // A token sees its person's alerts about cases in its cells; an admin none.
+  const AlertFilter in_scope = [&who](std::string_view cell) { return InScope(who, cell); };
   if (s.size() == 3 && s[2] == "alerts" && get) {
-    ASSIGN_OR_RETURN(auto alerts, projector_->OpenAlerts(who.sub, options_.max_page));
+    RETURN_IF_ERROR(MayReadCases(who));
+    ASSIGN_OR_RETURN(auto alerts, projector_->OpenAlerts(who.sub, options_.max_page, in_scope));
     JsonWriter j;
     j.BeginObject().Key("alerts").BeginArray();
     for (const std::string& a : alerts) j.Raw(a);
@@ -681,8 +698,10 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
     return Json(http::status::ok, j.Take(), req);
   }
   if (s.size() == 5 && s[2] == "alerts" && s[4] == "ack" && post) {
+    RETURN_IF_ERROR(MayReadCases(who));
+    if (who.role == Role::kAuditor) return Status::PermissionDenied("an auditor writes nothing");
     RETURN_IF_ERROR(NoFields(req.body()));  // an acknowledgment takes none
-    ASSIGN_OR_RETURN(bool open, projector_->HasOpenAlert(who.sub, s[3]));
+    ASSIGN_OR_RETURN(bool open, projector_->HasOpenAlert(who.sub, s[3], in_scope));
     if (!open && !key.empty()) {
       // A repeat carrying an Idempotency-Key gets the first answer.
       ASSIGN_OR_RETURN(auto first, service_->AlertAcknowledgment(who.sub, s[3]));
@@ -768,6 +787,19 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
     if (stream.rfind("grid/", 0) == 0) {
       return Status::InvalidArgument("stream: the grid is written through /api/v1/grid");
     }
+    if (stream.rfind("alerts/", 0) == 0) {
+      return Status::InvalidArgument(
+          "stream: alerts are acknowledged through /api/v1/alerts/{id}/ack");
+    }
+    if (stream.rfind("audit/", 0) == 0) {
+      return Status::InvalidArgument("stream: audit records are written by the server alone");
+    }
+    const std::string case_id(CaseIdOfStream(stream));
+    if (case_id.empty() && !InScope(who, "")) {
+      return Status::PermissionDenied("stream " + stream +
+                                      " lies in no cell: appending to it needs a token for the "
+                                      "whole grid (cells [\"\"])");
+    }
     simdjson::dom::parser parser;
     simdjson::dom::element root;
     if (parser.parse(req.body()).get(root)) {
@@ -807,10 +839,31 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
           checked.status().message().find("unknown event type") == std::string::npos) {
         return Status(checked.status().code(), at + "data: " + checked.status().message());
       }
+      // A case stream is written in the case's cell, and opened by its report.
+      if (!case_id.empty() && i == 1) {
+        if (const auto* report = checked.ok() ? std::get_if<CaseReported>(&*checked) : nullptr) {
+          if (!InScope(who, report->cell)) {
+            return Status::PermissionDenied(at + "data.cell: " + report->cell +
+                                            " is outside your cells");
+          }
+        }
+      }
       append.events.push_back(std::move(e));
     }
+    if (!case_id.empty()) {
+      RETURN_IF_ERROR(PinCaseStreamOpening(append));
+      if (append.expected.kind != ExpectedVersion::Kind::kNoStream) {
+        ASSIGN_OR_RETURN(CaseState state, service_->LoadCase(case_id, UINT64_MAX, call.reads));
+        if (state.exists && !InScope(who, state.report.cell)) {
+          return Status::PermissionDenied("case " + case_id + " is outside your cells");
+        }
+      }
+    }
+    const AppendRequest pinned{append.stream, append.expected, "", {}};
     const auto start = std::chrono::steady_clock::now();
-    ASSIGN_OR_RETURN(AppendResult r, service_->store().Append(std::move(append)));
+    auto appended = service_->store().Append(std::move(append));
+    if (!appended.ok()) return ExplainCaseStreamConflict(pinned, appended.status());
+    const AppendResult& r = *appended;
     metrics_->RecordAppend(std::chrono::steady_clock::now() - start);
     JsonWriter j;
     j.BeginObject().Key("position").Int(static_cast<std::int64_t>(r.last_position));

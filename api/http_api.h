@@ -93,7 +93,8 @@ class HttpApi {
 
   // The caller of `request`: its bearer token (Authorization, else
   // `query_token`) verified, and its subject admitted by the rate limiter.
-  // kUnauthenticated or kRateLimited otherwise.
+  // kUnauthenticated or kRateLimited otherwise, and for a token sent twice
+  // (two Authorization headers, two ?token=, or one of each).
   Result<Principal> Authenticate(const HttpRequest& request, std::string_view query_token);
   // One more request by `subject` (e.g. a WebSocket op); kRateLimited past its rate.
   Status Admit(const std::string& subject);

@@ -14,6 +14,11 @@
 namespace casegrid {
 namespace {
 
+// A token sees its person's alerts about cases in its cells.
+AlertFilter AlertsVisibleTo(const Principal& who) {
+  return [who](std::string_view cell) { return InScope(who, cell); };
+}
+
 enum class ChannelKind { kEvents, kCase, kCell, kDashboard, kAlerts };
 
 struct Channel {
@@ -292,26 +297,32 @@ void PushHub::OnBatch(const ViewChanges& changes) {
     for (auto& sub : *subs) Deliver(*sub, m, changes.position);
   }
   // alerts: raised and acknowledged, in position order per person.
+  // An alert goes to the subscribers whose cells hold its case; an
+  // acknowledgment (an id alone) to all of the person's.
   struct AlertNote {
     Position position;
     std::string key;
     std::string alert;
+    std::optional<std::string> cell;
   };
   std::vector<AlertNote> notes;
   for (const Alert& a : changes.alerts) {
     std::string key = "alerts/" + a.person;
-    if (subscribers(key)) notes.push_back({a.position, std::move(key), RenderAlert(a)});
+    if (subscribers(key)) notes.push_back({a.position, std::move(key), RenderAlert(a), a.cell});
   }
   for (const AlertAcknowledgement& ack : changes.acknowledged) {
     std::string key = "alerts/" + ack.person;
     if (!subscribers(key)) continue;
-    notes.push_back({ack.position, std::move(key), AcknowledgedJson(ack.alert_id)});
+    notes.push_back({ack.position, std::move(key), AcknowledgedJson(ack.alert_id), std::nullopt});
   }
   std::stable_sort(notes.begin(), notes.end(),
                    [](const AlertNote& a, const AlertNote& b) { return a.position < b.position; });
   for (const AlertNote& note : notes) {
     auto m = Message("alert", "alerts", note.position, {{"alert", note.alert}});
-    for (auto& sub : *subscribers(note.key)) Deliver(*sub, m, note.position);
+    for (auto& sub : *subscribers(note.key)) {
+      if (note.cell && !InScope(sub->who, *note.cell)) continue;
+      Deliver(*sub, m, note.position);
+    }
   }
   dispatched_ = std::max(dispatched_, changes.position);
   dispatched_cv_.notify_all();
@@ -435,6 +446,7 @@ void PushHub::Setup(std::shared_ptr<Sub> sub, std::optional<Position> after) {
       break;
     }
     case ChannelKind::kAlerts:
+      if (Status s = MayReadCases(who); !s.ok()) return refuse(s);
       break;
   }
   const Position head = service_->store().Head().position;
@@ -567,8 +579,8 @@ void PushHub::Setup(std::shared_ptr<Sub> sub, std::optional<Position> after) {
         break;
       }
       case ChannelKind::kAlerts: {
-        auto alerts = projector_->OpenAlertsBetween(who.sub, 0, registered_at,
-                                                    options_.max_snapshot_alerts, true);
+        auto alerts = projector_->OpenAlertsBetween(
+            who.sub, 0, registered_at, options_.max_snapshot_alerts, true, AlertsVisibleTo(who));
         if (!alerts.ok()) {
           snapshot_status = alerts.status();
           break;
@@ -704,8 +716,8 @@ Status PushHub::CatchUpPage(Sub& sub, PushSink& sink, Position upto, bool* done)
       // acknowledgment in it, merged in position order: a client ends the
       // catch-up with the open alerts as they stand. A page reaches as far
       // as both sources are known to be complete.
-      ASSIGN_OR_RETURN(auto alerts,
-                       projector_->OpenAlertsBetween(sub.who.sub, cursor, upto, page, false));
+      ASSIGN_OR_RETURN(auto alerts, projector_->OpenAlertsBetween(sub.who.sub, cursor, upto, page,
+                                                                  false, AlertsVisibleTo(sub.who)));
       ASSIGN_OR_RETURN(auto acks,
                        projector_->AcknowledgmentsBetween(sub.who.sub, cursor, upto, page));
       Position reach = upto;

@@ -85,6 +85,10 @@ Result<CaseState> CaseCache::LoadFollowing(std::string_view case_id,
   CaseState state = cached.state ? *cached.state : CaseState{};
   for (; next != events.end(); ++next) {
     const RecordedEvent& e = **next;
+    if (!IsEngineEventType(e.type)) {
+      state.PassOver(e);
+      continue;
+    }
     auto data = DecodeEventData(e.type, e.data, StoredEventLimits());
     if (!data.ok()) {
       return Status::Corruption("event at position " + std::to_string(e.position) +

@@ -693,6 +693,11 @@ const DataLimits& StoredEventLimits() {
   return limits;
 }
 
+bool IsEngineEventType(std::string_view type) {
+  return std::any_of(kDecoders.begin(), kDecoders.end(),
+                     [&](const auto& d) { return d.first == type; });
+}
+
 Result<CaseEventData> DecodeEventData(std::string_view type, std::string_view json,
                                       const DataLimits& limits) {
   const auto decoder = std::find_if(kDecoders.begin(), kDecoders.end(),

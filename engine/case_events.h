@@ -308,6 +308,10 @@ struct DataLimits {
 Result<CaseEventData> DecodeEventData(std::string_view type, std::string_view json,
                                       const DataLimits& limits = {});
 
+// Whether `type` is one of the engine's own event types (DOMAIN.md), whose
+// data DecodeEventData checks; other types are an integration's own.
+bool IsEngineEventType(std::string_view type);
+
 // The limits for decoding events already in the log: allow_unknown_fields,
 // and no size limit below what the store itself accepted.
 const DataLimits& StoredEventLimits();

@@ -71,6 +71,10 @@ Status FoldCaseOnto(const EventStore& store, std::string_view case_id, Position 
     ASSIGN_OR_RETURN(auto events, store.ReadStream(stream, from, page, ReadDirection::kForward));
     for (const RecordedEvent& e : events) {
       if (e.position > as_of) return Status::Ok();
+      if (!IsEngineEventType(e.type)) {
+        state->PassOver(e);
+        continue;
+      }
       auto data = DecodeEventData(e.type, e.data, StoredEventLimits());
       if (!data.ok()) {
         return Status::Corruption("event at position " + std::to_string(e.position) +
@@ -111,6 +115,11 @@ void CaseState::Meet(DeadlineKind kind) {
   }
 }
 
+void CaseState::PassOver(const RecordedEvent& event) {
+  version = event.version;
+  position = event.position;
+}
+
 void CaseState::Apply(const RecordedEvent& event, const CaseEventData& data) {
   version = event.version;
   position = event.position;
@@ -120,6 +129,9 @@ void CaseState::Apply(const RecordedEvent& event, const CaseEventData& data) {
       [&](const auto& e) {
         using T = std::decay_t<decltype(e)>;
         if constexpr (std::is_same_v<T, CaseReported>) {
+          // A case is reported once (case_stream_rules.h); a second report,
+          // which older builds let a raw append write, changes nothing.
+          if (exists) return;
           exists = true;
           case_id = std::string(CaseIdOfStream(event.stream));
           status = CaseStatus::kReported;

@@ -86,6 +86,10 @@ struct CaseState {
   // Folds one event of this case's stream. Events of other types (grid,
   // alerts) leave the state as it is.
   void Apply(const RecordedEvent& event, const CaseEventData& data);
+  // An event of a type the engine does not define, which older builds let a
+  // raw append put in a case stream: the case is at its version, nothing else
+  // changes.
+  void PassOver(const RecordedEvent& event);
 
   // The deadline of `kind`, if one was set.
   const CaseDeadline* Deadline(DeadlineKind kind) const;
@@ -105,7 +109,9 @@ struct CaseState {
 
 // The case folded from its stream's events with positions <= as_of. A case
 // that does not exist (or an id that is not a stream name) folds to a state
-// with !exists. kCorruption if a stored event does not decode.
+// with !exists. Events of types the engine does not define are passed over
+// (PassOver); kCorruption if a stored event of a type it defines does not
+// decode.
 Result<CaseState> FoldCase(const EventStore& store, std::string_view case_id,
                            Position as_of = UINT64_MAX);
 // Folds onto `state` (a fold of the same case's first state->version events)

@@ -4,6 +4,8 @@
 #include <charconv>
 #include <type_traits>
 
+#include <simdjson.h>
+
 #include "engine/record_format.h"
 #include "projections/json_writer.h"
 
@@ -113,6 +115,16 @@ std::string RenderAlert(const Alert& a) {
   w.Key("message").String(a.message);
   w.EndObject();
   return w.Take();
+}
+
+std::string AlertCell(std::string_view alert_json) {
+  thread_local simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  std::string_view cell;
+  if (parser.parse(alert_json.data(), alert_json.size()).get(root) || root["cell"].get(cell)) {
+    return "";
+  }
+  return std::string(cell);
 }
 
 std::string AlertKey(std::string_view person, Position position, std::string_view kind) {

@@ -22,6 +22,7 @@
 // Thread-safety: pure functions.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -43,6 +44,11 @@ struct Alert {
 
   std::string id() const { return std::to_string(position) + "-" + kind; }
 };
+
+// Whether an alert about a case in `cell` may be shown.
+using AlertFilter = std::function<bool(std::string_view cell)>;
+// The cell of an alert as RenderAlert wrote it; empty if it has none.
+std::string AlertCell(std::string_view alert_json);
 
 std::vector<Alert> AlertsFor(const CaseChange& change, const GridDirectory& grid);
 

@@ -96,10 +96,11 @@ constexpr const char* kUnfinishedRebuildKey = "unfinished_rebuild";
 // In the meta family: what the views hold for a given log. Raised whenever
 // a build would fold the same log into other views (2: one alert per person
 // per event; 3: addresses folded by Unicode, NormalizeAddress, and a
-// DeadlineSet keeping a miss on record), so that views of another format are
+// DeadlineSet keeping a miss on record; 4: a second CaseReported of a case
+// changes nothing), so that views of another format are
 // rebuilt, not served.
 constexpr const char* kViewsFormatKey = "format";
-constexpr const char* kViewsFormat = "3";
+constexpr const char* kViewsFormat = "4";
 // Threads that render a rebuild's last case views at most.
 constexpr std::size_t kMaxRenderThreads = 4;
 }  // namespace
@@ -258,9 +259,20 @@ Status Projector::ApplyOne(const RecordedEvent& e, const Result<CaseEventData>* 
   if (given == nullptr) own.emplace(DecodeEventData(e.type, e.data, StoredEventLimits()));
   const Result<CaseEventData>& decoded = given != nullptr ? *given : *own;
   if (!decoded.ok()) {
-    // Streams the engine does not define (raw appends of other types) are not
-    // views' business; an undecodable event of a known type is.
-    if (decoded.status().message().find("unknown event type") != std::string::npos) {
+    // Types the engine does not define (raw appends of other types) are not
+    // views' business, but in a case stream the case is at their version
+    // (CaseState::PassOver); an undecodable event of a known type is corrupt.
+    if (!IsEngineEventType(e.type)) {
+      const std::string case_id(CaseIdOfStream(e.stream));
+      if (case_id.empty()) return Status::Ok();
+      ASSIGN_OR_RETURN(CachedCaseState * cached, CachedCase(case_id, e));
+      if (!cached->state.exists) return Status::Ok();
+      cached->state.PassOver(e);
+      if (options_.rebuild) {
+        cached->unwritten = true;
+      } else {
+        b.cases.insert(case_id);
+      }
       return Status::Ok();
     }
     return Status::Corruption("position " + std::to_string(e.position) + ": " +
@@ -287,8 +299,18 @@ Status Projector::ApplyOne(const RecordedEvent& e, const Result<CaseEventData>* 
   ASSIGN_OR_RETURN(CachedCaseState * cached, CachedCase(case_id, e));
   CaseState* const state = &cached->state;
   const CaseGauges before = CaseGauges::Of(*state);
+  const bool reported_before = state->exists;
   state->Apply(e, data);
   if (!state->exists) return Status::Ok();  // an event before its case was reported (raw append)
+  if (reported_before && std::holds_alternative<CaseReported>(data)) {
+    // A second report changes nothing but the case's version (CaseState::Apply).
+    if (options_.rebuild) {
+      cached->unwritten = true;
+    } else {
+      b.cases.insert(case_id);
+    }
+    return Status::Ok();
+  }
   CaseChange change{&e, &data, before, CaseGauges::Of(*state), state, false};
   if (const auto* report = std::get_if<CaseReported>(&data)) {
     if (auto address = RepeatDisputeAddress(*report)) {
@@ -669,8 +691,14 @@ Result<CasePage> Projector::ListCases(const CaseQuery& q) const {
   return page;
 }
 
-Result<std::vector<std::string>> Projector::OpenAlerts(std::string_view person,
-                                                       std::size_t limit) const {
+namespace {
+bool Visible(const AlertFilter& visible, std::string_view alert_json) {
+  return !visible || visible(AlertCell(alert_json));
+}
+}  // namespace
+
+Result<std::vector<std::string>> Projector::OpenAlerts(std::string_view person, std::size_t limit,
+                                                       const AlertFilter& visible) const {
   std::vector<std::string> out;
   std::string prefix(person);
   prefix += '\0';
@@ -681,22 +709,23 @@ Result<std::vector<std::string>> Projector::OpenAlerts(std::string_view person,
   end += std::string(9, '\xff');
   for (it->SeekForPrev(end); it->Valid() && it->key().starts_with(prefix) && out.size() < limit;
        it->Prev()) {
-    out.push_back(it->value().ToString());
+    if (Visible(visible, it->value().ToStringView())) out.push_back(it->value().ToString());
   }
   if (!it->status().ok()) return Status::Unavailable(it->status().ToString());
   return out;
 }
 
-Result<bool> Projector::HasOpenAlert(std::string_view person, std::string_view alert_id) const {
+Result<bool> Projector::HasOpenAlert(std::string_view person, std::string_view alert_id,
+                                     const AlertFilter& visible) const {
   auto key = AlertKeyOfId(person, alert_id);
   if (!key) return false;
   ASSIGN_OR_RETURN(auto value, views_->Get(kViewAlerts, *key));
-  return value.has_value();
+  return value.has_value() && Visible(visible, *value);
 }
 
 Result<std::vector<std::pair<Position, std::string>>> Projector::OpenAlertsBetween(
-    std::string_view person, Position after, Position upto, std::size_t limit,
-    bool newest_first) const {
+    std::string_view person, Position after, Position upto, std::size_t limit, bool newest_first,
+    const AlertFilter& visible) const {
   std::vector<std::pair<Position, std::string>> out;
   if (upto <= after) return out;
   std::string prefix(person);
@@ -714,14 +743,16 @@ Result<std::vector<std::pair<Position, std::string>>> Projector::OpenAlertsBetwe
     for (it->SeekForPrev(end); in_range() && out.size() < limit; it->Prev()) {
       const Position p = position_of(it->key());
       if (p <= after) break;
-      if (p <= upto) out.emplace_back(p, it->value().ToString());
+      if (p <= upto && Visible(visible, it->value().ToStringView())) {
+        out.emplace_back(p, it->value().ToString());
+      }
     }
   } else {
     for (it->Seek(prefix + storage::EncodeBigEndian64(after + 1)); in_range() && out.size() < limit;
          it->Next()) {
       const Position p = position_of(it->key());
       if (p > upto) break;
-      out.emplace_back(p, it->value().ToString());
+      if (Visible(visible, it->value().ToStringView())) out.emplace_back(p, it->value().ToString());
     }
   }
   if (!it->status().ok()) return Status::Unavailable(it->status().ToString());

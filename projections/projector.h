@@ -138,16 +138,18 @@ class Projector {
   Result<std::string> Dashboard(std::string_view path, std::int64_t now_ms) const;
   // Case views of a subtree, paged in (cell, case id) order.
   Result<CasePage> ListCases(const CaseQuery& query) const;
+  // The alert reads below take only the alerts `visible` keeps (given the
+  // alert's cell: a token sees the alerts of its cells); empty keeps all.
   // `person`'s open alerts, newest first, as alert JSON.
-  Result<std::vector<std::string>> OpenAlerts(std::string_view person, std::size_t limit) const;
-  Result<bool> HasOpenAlert(std::string_view person, std::string_view alert_id) const;
+  Result<std::vector<std::string>> OpenAlerts(std::string_view person, std::size_t limit,
+                                              const AlertFilter& visible = {}) const;
+  Result<bool> HasOpenAlert(std::string_view person, std::string_view alert_id,
+                            const AlertFilter& visible = {}) const;
   // `person`'s open alerts raised at positions in (after, upto], at most
   // `limit`, as (position, alert JSON): oldest first, or newest first.
-  Result<std::vector<std::pair<Position, std::string>>> OpenAlertsBetween(std::string_view person,
-                                                                          Position after,
-                                                                          Position upto,
-                                                                          std::size_t limit,
-                                                                          bool newest_first) const;
+  Result<std::vector<std::pair<Position, std::string>>> OpenAlertsBetween(
+      std::string_view person, Position after, Position upto, std::size_t limit, bool newest_first,
+      const AlertFilter& visible = {}) const;
 
   // `person`'s acknowledgments at positions in (after, upto], oldest first,
   // at most `limit`, as (position, alert id). Read from the log (the stream

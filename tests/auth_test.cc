@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <jwt.h>
 
+#include <openssl/hmac.h>
+
 #include <cstdlib>
 
 namespace casegrid {
@@ -50,6 +52,65 @@ TEST(AuthTest, RejectsExpiredForgedAndMalformedTokens) {
                 .status()
                 .code(),
             StatusCode::kUnauthenticated);
+}
+
+std::string Base64Url(std::string_view bytes) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string out;
+  std::uint32_t bits = 0;
+  int count = 0;
+  for (unsigned char c : bytes) {
+    bits = (bits << 8) | c;
+    count += 8;
+    while (count >= 6) out += kAlphabet[(bits >> (count -= 6)) & 0x3F];
+  }
+  if (count > 0) out += kAlphabet[(bits << (6 - count)) & 0x3F];
+  return out;
+}
+
+// A token signed with the test secret by hand, so that its header says
+// exactly `header`.
+std::string HandSigned(const std::string& header, const std::string& claims) {
+  const std::string input = Base64Url(header) + "." + Base64Url(claims);
+  unsigned char mac[32];
+  unsigned int length = 0;
+  HMAC(EVP_sha256(), kSecret.data(), static_cast<int>(kSecret.size()),
+       reinterpret_cast<const unsigned char*>(input.data()), input.size(), mac, &length);
+  return input + "." + Base64Url(std::string_view(reinterpret_cast<const char*>(mac), length));
+}
+
+std::string Claims(const std::string& extra = "") {
+  return R"({"sub":"officer-7","role":"officer","cells":[""],"exp":)" +
+         std::to_string(kNow / 1000 + 600) + extra + "}";
+}
+
+TEST(AuthTest, OnlyTheHeaderAndClaimsOfTheStandardPass) {
+  // The hand signer signs as the authority does.
+  EXPECT_TRUE(
+      Authority().Verify(HandSigned(R"({"alg":"HS256","typ":"JWT"})", Claims()), kNow).ok());
+  // Algorithm names are case-sensitive (RFC 7515 §4.1.1).
+  auto lower = Authority().Verify(HandSigned(R"({"alg":"hs256","typ":"JWT"})", Claims()), kNow);
+  EXPECT_EQ(lower.status().code(), StatusCode::kUnauthenticated);
+  EXPECT_NE(lower.status().message().find("HS256"), std::string::npos);
+  // A critical extension this server does not know (RFC 7515 §4.1.11).
+  auto crit = Authority().Verify(
+      HandSigned(R"({"alg":"HS256","typ":"JWT","crit":["exp-x"],"exp-x":1})", Claims()), kNow);
+  EXPECT_EQ(crit.status().code(), StatusCode::kUnauthenticated);
+  EXPECT_NE(crit.status().message().find("crit"), std::string::npos);
+  // Not before (RFC 7519 §4.1.5): a second too early is refused, on time passes.
+  const std::string header = R"({"alg":"HS256","typ":"JWT"})";
+  const std::int64_t now_s = kNow / 1000;
+  auto early =
+      Authority().Verify(HandSigned(header, Claims(",\"nbf\":" + std::to_string(now_s + 1))), kNow);
+  EXPECT_EQ(early.status().code(), StatusCode::kUnauthenticated);
+  EXPECT_NE(early.status().message().find("not valid yet"), std::string::npos);
+  EXPECT_TRUE(Authority()
+                  .Verify(HandSigned(header, Claims(",\"nbf\":" + std::to_string(now_s))), kNow)
+                  .ok());
+  EXPECT_EQ(
+      Authority().Verify(HandSigned(header, Claims(R"(,"nbf":"soon")")), kNow).status().code(),
+      StatusCode::kUnauthenticated);
 }
 
 TEST(AuthTest, TokenCacheAnswersAsTheAuthorityAndForgetsExpiredTokens) {

@@ -29,6 +29,17 @@ out=$("$cg" append --data "$data" --stream case/C-20261122-000001 --type CaseRep
       --id rep-1 --json "$report" --expected-version no_stream)
 [[ "$out" == *'"first_position":1'*'"deduplicated":true'* ]] || fail "dedupe: $out"
 
+# a case is reported once, its stream opens with the report, and holds the engine's types
+if err=$("$cg" append --data "$data" --stream case/C-20261122-000001 --type CaseReported \
+         --json "$report" 2>&1); then fail "a second report was accepted"; fi
+[[ "$err" == *"is reported already"* ]] || fail "second report message: $err"
+if err=$("$cg" append --data "$data" --stream case/C-20261122-000009 --type NoteAdded \
+         --json '{"text":"n"}' 2>&1); then fail "a note on a case never reported was accepted"; fi
+[[ "$err" == *"was never reported"* ]] || fail "unreported message: $err"
+if err=$("$cg" append --data "$data" --stream case/C-20261122-000001 --type Imported \
+         --json '{}' 2>&1); then fail "a foreign type in a case stream was accepted"; fi
+[[ "$err" == *"events[0].type"* ]] || fail "foreign type message: $err"
+
 # several events from stdin, all or nothing
 printf '%s\n' '{"type":"GridCellDefined","id":"g1","data":{"cell":"santai","name":"Santai","level":1}}' \
               '{"type":"GridCellDefined","id":"g2","data":{"cell":"santai/a01","name":"A01","level":2}}' |
@@ -77,7 +88,7 @@ CASEGRID_JWT_SECRET=cli-test-secret-of-at-least-32-bytes "$cg" serve --data "$da
   --day-offset-hours 8 > "$dir/serve.out" &
 serve_pid=$!
 for _ in $(seq 50); do grep -q "serving" "$dir/serve.out" 2>/dev/null && break; sleep 0.1; done
-if err=$("$cg" append --data "$data" --stream case/x --type X --json '{}' 2>&1); then
+if err=$("$cg" append --data "$data" --stream import/x --type X --json '{}' 2>&1); then
   fail "append while serve runs succeeded"
 fi
 [[ "$err" == *"another process"* ]] || fail "lock message: $err"

@@ -43,6 +43,30 @@ TEST_F(HttpApiTest, HealthNeedsNoTokenAndEverythingElseDoes) {
   http::read(socket, buffer, res);
   EXPECT_EQ(res.result_int(), 401u) << res.body();
   EXPECT_NE(res.body().find("Authorization must be sent once"), std::string::npos) << res.body();
+  // A token in the header and another in the query, or two in the query: the same guess.
+  const std::string officer = Token("officer-7", Role::kOfficer);
+  auto sent = [&](const std::string& target, const std::string& authorization) {
+    tcp::socket s(io);
+    s.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), server_->port()));
+    http::request<http::string_body> r{http::verb::get, target, 11};
+    r.set(http::field::host, "localhost");
+    if (!authorization.empty()) r.set(http::field::authorization, authorization);
+    http::write(s, r);
+    beast::flat_buffer b;
+    http::response<http::string_body> answer;
+    http::read(s, b, answer);
+    return std::make_pair(answer.result_int(), answer.body());
+  };
+  auto both = sent("/api/v1/alerts?token=" + officer, "Bearer " + officer);
+  EXPECT_EQ(both.first, 401u) << both.second;
+  EXPECT_NE(both.second.find("send it once"), std::string::npos) << both.second;
+  auto twice = sent("/api/v1/alerts?token=" + officer + "&token=" + officer, "");
+  EXPECT_EQ(twice.first, 401u) << twice.second;
+  EXPECT_EQ(sent("/api/v1/alerts?token=" + officer, "").first, 200u);
+  // The scheme's name is case-insensitive (RFC 7235 §2.1).
+  EXPECT_EQ(sent("/api/v1/alerts", "bearer " + officer).first, 200u);
+  EXPECT_EQ(sent("/api/v1/alerts", "BEARER " + officer).first, 200u);
+  EXPECT_EQ(sent("/api/v1/alerts", "Bearer" + officer).first, 401u);
 }
 
 TEST_F(HttpApiTest, IntakeThenReadTheCaseAsAnOfficerInScope) {

@@ -37,7 +37,8 @@ TEST_F(HttpRolesTest, EachRouteAnswersTheRolesAPIMdGivesIt) {
       {http::verb::get, "/api/v1/cases/" + id + "/history", "", kReaders, 200},
       {http::verb::get, "/api/v1/cases?cell=santai", "", kReaders, 200},
       {http::verb::get, "/api/v1/dashboard/santai/tongchuan", "", kReaders, 200},
-      {http::verb::get, "/api/v1/alerts", "", kAllRoles, 200},
+      {http::verb::get, "/api/v1/alerts", "", kReaders, 200},
+      {http::verb::post, "/api/v1/alerts/1-new_case/ack", "", kHandlers, 404},
       {http::verb::get, "/api/v1/events?after=0&limit=5", "", {Role::kAuditor}, 200},
       {http::verb::get, "/api/v1/audit/digest", "", kAllRoles, 200},
       {http::verb::post, "/api/v1/grid/cells", "", {Role::kAdmin}, 201},
@@ -108,6 +109,97 @@ TEST_F(HttpRolesTest, AHistoryIsWholeForThoseWhoHandleTheCaseAndAuditorsAndWitho
   EXPECT_EQ(data_of(Token("aud-1", Role::kAuditor)), std::make_pair(true, true));
   EXPECT_EQ(data_of(Token("vol-1", Role::kVolunteer, {"santai/tongchuan"})),
             std::make_pair(false, true));
+}
+
+// A raw append for imports: one case per case stream, reported once, in the
+// admin's cells; the streams the server writes itself are not open to it.
+class RawAppendTest : public testing::HttpApiFixture {
+ protected:
+  static std::string Events(const std::string& events) { return R"({"events":[)" + events + "]}"; }
+  static std::string Report(const std::string& cell) {
+    return R"({"type":"CaseReported","data":)" + testing::ReportBody(cell) + "}";
+  }
+  static std::string Note() { return R"({"type":"NoteAdded","data":{"text":"imported"}})"; }
+  Reply Raw(const std::string& stream, const std::string& body, const std::string& token) {
+    return Send(http::verb::post, "/api/v1/streams/" + stream, token, body);
+  }
+};
+
+TEST_F(RawAppendTest, ACaseStreamOpensWithItsReportAndOnlyWithIt) {
+  const std::string admin = Token("admin-1", Role::kAdmin);
+  const std::string id = NewCase();  // in g12
+  const Position head = store_->Head().position;
+  // A second report would move the case to another cell.
+  auto again = Raw("case/" + id, Events(Report("santai/tongchuan/a03/g13")), admin);
+  EXPECT_EQ(again.status, 409u) << again.body;
+  EXPECT_NE(again.body.find("is reported already"), std::string::npos) << again.body;
+  // Events of a case never reported fold into nothing.
+  auto orphan = Raw("case/IMPORT-1", Events(Note()), admin);
+  EXPECT_EQ(orphan.status, 409u) << orphan.body;
+  EXPECT_NE(orphan.body.find("was never reported"), std::string::npos) << orphan.body;
+  auto opening =
+      Raw("case/IMPORT-1", R"({"expected_version":"no_stream","events":[)" + Note() + "]}", admin);
+  EXPECT_EQ(opening.status, 400u) << opening.body;
+  EXPECT_EQ(testing::At(opening.body, "/error/code"), "\"bad_request\"");
+  // A report anywhere but first.
+  auto twice = Raw("case/IMPORT-1",
+                   Events(Report("santai/tongchuan/a03/g13") + "," + Report("santai")), admin);
+  EXPECT_EQ(twice.status, 400u) << twice.body;
+  EXPECT_NE(twice.body.find("events[1]"), std::string::npos) << twice.body;
+  // A type of no case: the case folds would pass over it.
+  auto foreign = Raw("case/" + id, Events(R"({"type":"Imported","data":{}})"), admin);
+  EXPECT_EQ(foreign.status, 400u) << foreign.body;
+  EXPECT_NE(foreign.body.find("events[0].type"), std::string::npos) << foreign.body;
+  // The server's own streams.
+  const std::string ack = R"({"type":"AlertAcknowledged","data":{"alert":"1-new_case","by":"x"}})";
+  EXPECT_EQ(Raw("alerts/officer-7", Events(ack), admin).status, 400u);
+  const std::string read = R"({"type":"AuditRead","data":{"by":"auditor-1","target":"/x"}})";
+  EXPECT_EQ(Raw("audit/auditor-1", Events(read), admin).status, 400u);
+  EXPECT_EQ(store_->Head().position, head) << "a refused append wrote something";
+  // An import that opens with the report is a case like any other.
+  auto imported =
+      Raw("case/IMPORT-1", Events(Report("santai/tongchuan/a03/g13") + "," + Note()), admin);
+  ASSERT_EQ(imported.status, 200u) << imported.body;
+  auto view = Send(http::verb::get, "/api/v1/cases/IMPORT-1", Token("op-1", Role::kOperator));
+  ASSERT_EQ(view.status, 200u) << view.body;
+  EXPECT_EQ(testing::At(view.body, "/cell"), "\"santai/tongchuan/a03/g13\"");
+  EXPECT_EQ(testing::At(view.body, "/version"), "2");
+  EXPECT_EQ(Raw("case/IMPORT-1", Events(Note()), admin).status, 200u);
+}
+
+TEST_F(RawAppendTest, AnAdminAppendsInItsCellsOnly) {
+  const std::string g13 = Token("admin-2", Role::kAdmin, {"santai/tongchuan/a03/g13"});
+  const std::string in_g12 = NewCase();
+  const Position head = store_->Head().position;
+  EXPECT_EQ(Raw("case/" + in_g12, Events(Note()), g13).status, 403u);
+  EXPECT_EQ(Raw("case/IMPORT-2", Events(Report("santai/tongchuan/a03/g12")), g13).status, 403u);
+  // A stream of no cell needs the whole grid.
+  auto nowhere = Raw("import/x", Events(R"({"type":"Imported","data":{}})"), g13);
+  EXPECT_EQ(nowhere.status, 403u) << nowhere.body;
+  EXPECT_NE(nowhere.body.find("lies in no cell"), std::string::npos) << nowhere.body;
+  EXPECT_EQ(store_->Head().position, head) << "a refused append wrote something";
+  EXPECT_EQ(Raw("case/IMPORT-2", Events(Report("santai/tongchuan/a03/g13")), g13).status, 200u);
+  EXPECT_EQ(Raw("case/IMPORT-2", Events(Note()), g13).status, 200u);
+  EXPECT_EQ(
+      Raw("import/x", Events(R"({"type":"Imported","data":{}})"), Token("admin-1", Role::kAdmin))
+          .status,
+      200u);
+}
+
+TEST_F(HttpRolesTest, AnAsOfOutsideTheCellsTellsNothingNotEvenWhenTheCaseBegan) {
+  const std::string id = NewCase();  // in g12
+  const Position reported = store_->Head().position;
+  const std::string outside = Token("o-1", Role::kOperator, {"santai/tongchuan/a03/g13"});
+  const std::string inside = Token("i-1", Role::kOperator, {"santai/tongchuan/a03/g12"});
+  for (Position p : {Position{1}, reported}) {
+    auto r = Send(http::verb::get, "/api/v1/cases/" + id + "?as_of=" + std::to_string(p), outside);
+    EXPECT_EQ(r.status, 403u) << "as_of " << p << ": " << r.body;
+  }
+  EXPECT_EQ(Send(http::verb::get, "/api/v1/cases/" + id + "?as_of=1", inside).status, 404u);
+  EXPECT_EQ(
+      Send(http::verb::get, "/api/v1/cases/" + id + "?as_of=" + std::to_string(reported), inside)
+          .status,
+      200u);
 }
 
 }  // namespace

@@ -431,6 +431,62 @@ TEST_F(ProjectionTest, RestartResumesFromTheCheckpointAndEqualsARebuild) {
   EXPECT_TRUE(same.ok()) << same.ToString();
 }
 
+TEST_F(ProjectionTest, ASecondReportOfACaseChangesNothingButItsVersion) {
+  // Older builds let a raw append write one; the store itself takes any
+  // event, so write it there, as those builds did.
+  const std::string id = NewCase();  // in g12
+  CatchUp();
+  const std::string before = Dash("santai/tongchuan/a03/g12");
+  const auto alerts = projector_->OpenAlerts("officer-7", 10)->size();
+  AppendRequest again{CaseStream(id), ExpectedVersion::Any(), "admin", {}};
+  again.events.push_back({"", "CaseReported", ReportBody("santai/tongchuan/a03/g13")});
+  ASSERT_TRUE(store_->Append(std::move(again)).ok());
+  const std::string view = View(id);
+  EXPECT_EQ(At(view, "/cell"), "\"santai/tongchuan/a03/g12\"") << view;
+  EXPECT_EQ(At(view, "/version"), "2") << view;
+  EXPECT_EQ(At(Dash("santai/tongchuan/a03/g12"), "/open/total"), At(before, "/open/total"));
+  EXPECT_EQ(At(Dash("santai/tongchuan/a03/g12"), "/totals/reported"),
+            At(before, "/totals/reported"));
+  EXPECT_EQ(At(Dash("santai/tongchuan/a03/g13"), "/open/total"), "0");
+  EXPECT_EQ(projector_->OpenAlerts("officer-7", 10)->size(), alerts);
+  // The case still takes commands, at its new version.
+  Must(Act(id, "note", R"({"text":"after"})"));
+  EXPECT_EQ(At(View(id), "/version"), "3");
+  // And a dashboard as of the second report, and a rebuild, agree.
+  auto as_of = projector_->DashboardAsOf("santai/tongchuan/a03/g12", store_->Head().position);
+  ASSERT_TRUE(as_of.ok()) << as_of.status().ToString();
+  EXPECT_EQ(At(*as_of, "/open/total"), At(before, "/open/total"));
+  ASSERT_TRUE(RebuildViews(store_.get(), dir_.Sub("rebuilt"), nullptr, UINT64_MAX, 8).ok());
+  auto rebuilt = ViewStore::Open(dir_.Sub("rebuilt"));
+  ASSERT_TRUE(rebuilt.ok());
+  Status same = CompareViews(projector_->views(), **rebuilt);
+  EXPECT_TRUE(same.ok()) << same.ToString();
+}
+
+TEST_F(ProjectionTest, AnEventOfAForeignTypeInACaseStreamIsPassedOver) {
+  // Older builds let a raw append put one there; write it as they did.
+  const std::string id = NewCase();
+  AppendRequest foreign{CaseStream(id), ExpectedVersion::Any(), "admin", {}};
+  foreign.events.push_back({"", "Imported", R"({"x":1})"});
+  ASSERT_TRUE(store_->Append(std::move(foreign)).ok());
+  const Position passed = store_->Head().position;
+  // The case is still read and acted on, at the stream's version.
+  auto loaded = service_->LoadCase(id);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  EXPECT_EQ(loaded->version, 2u);
+  EXPECT_EQ(At(View(id), "/version"), "2");
+  Must(Act(id, "note", R"({"text":"after"})"));
+  EXPECT_EQ(At(View(id), "/version"), "3");
+  auto as_of = projector_->CaseViewAsOf(id, passed);
+  ASSERT_TRUE(as_of.ok()) << as_of.status().ToString();
+  EXPECT_EQ(At(*as_of, "/version"), "2");
+  ASSERT_TRUE(RebuildViews(store_.get(), dir_.Sub("rebuilt"), nullptr, UINT64_MAX, 8).ok());
+  auto rebuilt = ViewStore::Open(dir_.Sub("rebuilt"));
+  ASSERT_TRUE(rebuilt.ok());
+  Status same = CompareViews(projector_->views(), **rebuilt);
+  EXPECT_TRUE(same.ok()) << same.ToString();
+}
+
 TEST_F(ProjectionTest, LiveThreadKeepsViewsCurrent) {
   std::atomic<int> batches{0};
   projector_->Start([&](const ViewChanges& c) {

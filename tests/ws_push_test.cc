@@ -217,6 +217,55 @@ TEST_F(PushTest, CellDashboardAndAlertsChannels) {
   EXPECT_GT(closed.position, alert.position);
 }
 
+TEST_F(PushTest, AlertsAreSeenOnlyForCasesInTheTokensCells) {
+  // officer-7 covers g12 (the fixture) and g13; its token here holds g13 only.
+  Must(service_->AssignOfficer("admin", "santai/tongchuan/a03/g13",
+                               R"({"officer":"officer-7","role":"officer"})", ""));
+  const std::string g13 = Token("officer-7", Role::kOfficer, {"santai/tongchuan/a03/g13"});
+  const std::string in_g12 = NewCase();  // an alert for officer-7, outside the token
+  ASSERT_TRUE(projector_->WaitFor(Head(), std::chrono::seconds(10)));
+  const Position g12_alert = Head();
+  auto c = Open(g13);
+  c->Send(SubscribeOp(1, "alerts"));
+  EXPECT_NE(Expect(*c, "subscribed").raw.find("\"alerts\":[]"), std::string::npos);
+  // Live: a case in g12, then one in g13; only the second comes.
+  NewCase();
+  const std::string in_g13 =
+      Must(service_->Report("officer-7", testing::ReportBody("santai/tongchuan/a03/g13"), ""))
+          .case_id;
+  auto live = Expect(*c, "alert");
+  EXPECT_NE(live.raw.find(in_g13), std::string::npos) << live.raw;
+  // A resume from the start: the g13 alert alone, then live.
+  auto resumed = Open(g13);
+  resumed->Send(SubscribeOp(2, "alerts", 0));
+  Expect(*resumed, "subscribed");
+  auto caught_up = Expect(*resumed, "alert");
+  EXPECT_NE(caught_up.raw.find(in_g13), std::string::npos) << caught_up.raw;
+  Notes(in_g13, 1);  // raises no alert: the next message would be the next alert
+  const std::string third =
+      Must(service_->Report("officer-7", testing::ReportBody("santai/tongchuan/a03/g13"), ""))
+          .case_id;
+  EXPECT_NE(Expect(*resumed, "alert").raw.find(third), std::string::npos);
+  // HTTP: the list holds the g13 alert alone, and the g12 one cannot be acknowledged.
+  auto list = Send(http::verb::get, "/api/v1/alerts", g13);
+  ASSERT_EQ(list.status, 200u);
+  EXPECT_EQ(list.body.find(in_g12), std::string::npos) << list.body;
+  EXPECT_NE(list.body.find(in_g13), std::string::npos) << list.body;
+  EXPECT_EQ(
+      Send(http::verb::post, "/api/v1/alerts/" + std::to_string(g12_alert) + "-new_case/ack", g13)
+          .status,
+      404u);
+  // The whole jurisdiction's token of the same person sees both.
+  auto all = Send(http::verb::get, "/api/v1/alerts", Token("officer-7", Role::kOfficer));
+  EXPECT_NE(all.body.find(in_g12), std::string::npos) << all.body;
+  EXPECT_NE(all.body.find(in_g13), std::string::npos) << all.body;
+  // An auditor writes nothing, not even an acknowledgment.
+  auto audited =
+      Send(http::verb::post, "/api/v1/alerts/" + std::to_string(g12_alert) + "-new_case/ack",
+           Token("officer-7", Role::kAuditor));
+  EXPECT_EQ(audited.status, 403u) << audited.body;
+}
+
 TEST_F(PushTest, BadOpsGetAClearErrorAndTheConnectionStays) {
   const std::string id = NewCase();
   auto c = Open(Token("officer-7", Role::kOfficer, {"santai/tongchuan/a03/g12"}));
@@ -371,14 +420,13 @@ TEST_F(PushTest, EachChannelAnswersTheRolesAPIMdGivesIt) {
   const std::vector<Role> all = {Role::kOperator,   Role::kOfficer,   Role::kMediator,
                                  Role::kGridWorker, Role::kVolunteer, Role::kSupervisor,
                                  Role::kAuditor,    Role::kAdmin};
-  // Cases and dashboards are read by all but the admin, whose part is the grid.
+  // Cases, dashboards and alerts (which name cases) are read by all but the
+  // admin, whose part is the grid.
   const std::vector<Role> readers(all.begin(), all.end() - 1);
   const std::vector<std::pair<std::string, std::vector<Role>>> rows = {
-      {"events", {Role::kAuditor}},
-      {"case/" + id, readers},
-      {"cell/santai", readers},
-      {"dashboard/santai/tongchuan", readers},
-      {"alerts", all},
+      {"events", {Role::kAuditor}}, {"case/" + id, readers},
+      {"cell/santai", readers},     {"dashboard/santai/tongchuan", readers},
+      {"alerts", readers},
   };
   for (Role role : all) {
     auto c = Open(Token(std::string(Name(role)) + "-1", role));

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "engine/case_events.h"
+#include "engine/case_stream_rules.h"
 #include "engine/event_store.h"
 #include "tools/cli/verbs.h"
 
@@ -115,12 +116,15 @@ void AddLogVerbs(CLI::App& app, VerbAction* action) {
                                                           "].data: " + checked.status().message()));
         }
       }
+      // One case per case stream, reported once (case_stream_rules.h).
+      if (Status pinned = PinCaseStreamOpening(req); !pinned.ok()) return Fail(pinned);
+      const AppendRequest pinned{req.stream, req.expected, "", {}};
       StoreOptions options;
       options.path = LogDir(a->data);
       auto store = EventStore::Open(options);
       if (!store.ok()) return Fail(store.status());
       auto result = (*store)->Append(std::move(req));
-      if (!result.ok()) return Fail(result.status());
+      if (!result.ok()) return Fail(ExplainCaseStreamConflict(pinned, result.status()));
       PrintAppendResult(a->stream, *result);
       return 0;
     };

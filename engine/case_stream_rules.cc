@@ -1,0 +1,67 @@
+#include "engine/case_stream_rules.h"
+
+#include "engine/case_events.h"
+#include "engine/case_state.h"
+
+namespace casegrid {
+namespace {
+
+bool OpensTheStream(const ExpectedVersion& e) {
+  return e.kind == ExpectedVersion::Kind::kNoStream ||
+         (e.kind == ExpectedVersion::Kind::kExact && e.version == 0);
+}
+
+}  // namespace
+
+Status PinCaseStreamOpening(AppendRequest& request) {
+  const std::string_view case_id = CaseIdOfStream(request.stream);
+  if (case_id.empty()) return Status::Ok();
+  for (std::size_t i = 0; i < request.events.size(); ++i) {
+    if (!IsEngineEventType(request.events[i].type)) {
+      return Status::InvalidArgument("events[" + std::to_string(i) +
+                                     "].type: " + request.events[i].type +
+                                     " is not an event type of the engine's, and a case stream "
+                                     "holds only those (DOMAIN.md)");
+    }
+    if (i > 0 && request.events[i].type == CaseReported::kType) {
+      return Status::InvalidArgument("events[" + std::to_string(i) +
+                                     "]: CaseReported opens a case stream, so it can only be "
+                                     "the first event of an append");
+    }
+  }
+  if (!request.events.empty() && request.events.front().type == CaseReported::kType) {
+    request.expected = ExpectedVersion::NoStream();
+    return Status::Ok();
+  }
+  if (OpensTheStream(request.expected)) {
+    return Status::InvalidArgument("expected_version: no_stream would open case " +
+                                   std::string(case_id) +
+                                   "'s stream, which only a CaseReported does");
+  }
+  if (request.expected.kind == ExpectedVersion::Kind::kAny) {
+    request.expected = ExpectedVersion::Exists();
+  }
+  return Status::Ok();
+}
+
+Status ExplainCaseStreamConflict(const AppendRequest& pinned, Status status) {
+  const std::string_view case_id = CaseIdOfStream(pinned.stream);
+  // The store's version conflicts begin "stream "; its event-id ones do not.
+  if (case_id.empty() || status.code() != StatusCode::kConflict ||
+      !status.message().starts_with("stream ")) {
+    return status;
+  }
+  if (pinned.expected.kind == ExpectedVersion::Kind::kNoStream) {
+    return Status::Conflict("case " + std::string(case_id) +
+                            " is reported already, and a case is reported once (" +
+                            status.message() + ")");
+  }
+  if (status.message().find("does not exist") != std::string::npos) {
+    return Status::Conflict("case " + std::string(case_id) +
+                            " was never reported: a case stream opens with CaseReported (" +
+                            status.message() + ")");
+  }
+  return status;
+}
+
+}  // namespace casegrid

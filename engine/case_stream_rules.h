@@ -1,0 +1,40 @@
+// What a raw append (POST /api/v1/streams/{stream}, `casegrid append`) must
+// keep in a case stream, so that one stream is one case, reported once, in
+// one cell, of the engine's events: CaseReported opens a case stream, and
+// nothing else does.
+//
+// The lifecycle rules are the commands' (case_decider.h); a raw append is for
+// imports and integrations and may write any sequence of case events. But a
+// second CaseReported would move the case to another cell behind the views'
+// back, and events on a case never reported fold into nothing.
+//
+// Thread-safety: pure functions.
+#pragma once
+
+#include <vector>
+
+#include "engine/event_store.h"
+#include "engine/status.h"
+
+namespace casegrid {
+
+// Checks `request` and pins its expected version so that the store enforces
+// the rule atomically, whatever other appends come in between:
+//   - every event is of a type the engine defines (IsEngineEventType), else
+//     kInvalidArgument naming it: the case folds read nothing else;
+//   - a CaseReported may only be the first event, else kInvalidArgument
+//     naming it; with one first, the stream must not exist yet: the expected
+//     version becomes `no_stream` (any other would only fail later);
+//   - without one, the stream must exist: `any` becomes `exists`; `no_stream`
+//     (or version 0) is kInvalidArgument, since it would open the stream.
+// A retry of an append the log holds already is still answered by the store
+// as a duplicate: it looks at event ids before expected versions. Streams
+// other than case streams are left as they are.
+Status PinCaseStreamOpening(AppendRequest& request);
+
+// The store's answer to a pinned append, its version conflicts told as the
+// case rule they break ("case … is reported already", "case … was never
+// reported"); anything else as it is.
+Status ExplainCaseStreamConflict(const AppendRequest& pinned, Status status);
+
+}  // namespace casegrid

@@ -46,7 +46,9 @@ namespace casegrid {
 
 struct WsOptions {
   std::size_t max_message_bytes = 64 * 1024;
-  std::size_t max_subscriptions = 64;
+  // Room for a cell/ subscription of each of a token's cells (kMaxTokenCells)
+  // and the other channels, so that one connection can follow them all.
+  std::size_t max_subscriptions = 300;
   std::size_t max_queue_messages = 8192;
   std::size_t max_queue_bytes = 8 << 20;
   std::chrono::seconds idle_timeout{60};

@@ -311,6 +311,8 @@ std::string RenderDashboard(std::string_view path, const DashboardNode& n, Posit
   w.Key("cell").String(path);
   w.Key("position").Int(static_cast<std::int64_t>(position));
   w.Key("as_of").Time(now_ms);
+  // "today" and the hourly intake are of the day of UTC+day_offset_hours.
+  w.Key("day_offset_hours").Int(day_offset_hours);
 
   std::int64_t open_total = 0;
   for (auto v : n.open_by_state) open_total += v;

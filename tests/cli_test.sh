@@ -106,4 +106,34 @@ out=$("$cg" rebuild --data "$data" --cached-cases 1 2>/dev/null) || fail "rebuil
 out=$("$cg" rebuild --data "$data" --cached-cases 0 2>&1) && fail "rebuild --cached-cases 0 was taken: $out"
 [[ "$out" == *"cached-cases"* ]] || fail "rebuild --cached-cases 0: $out"
 
+# read and tail refuse flags they would ignore or misread
+for args in "--stream case/C-20261122-000001 --after 1" "--backward" "--from 2"; do
+  out=$("$cg" read --data "$data" $args 2>&1) && fail "read took $args"
+done
+out=$("$cg" tail --data "$data" --after -5 --max 1 2>&1) && fail "tail took --after -5"
+out=$("$cg" tail --data "$data" --poll-ms -5 --max 1 2>&1) && fail "tail took --poll-ms -5"
+
+# serve refuses a port that is not one before it opens anything
+for listen in 127.0.0.1:abc 127.0.0.1:99999 127.0.0.1:-1 127.0.0.1:18105x 127.0.0.1:; do
+  out=$(CASEGRID_JWT_SECRET=cli-test-secret-of-at-least-32-bytes \
+        "$cg" serve --data "$dir/never" --listen "$listen" 2>&1) && fail "serve took --listen $listen"
+  [[ "$out" == *"is not a number from 0 to 65535"* ]] || fail "--listen $listen: $out"
+done
+[ ! -e "$dir/never" ] || fail "serve with a bad --listen created its data folder"
+
+# token: scope is never granted by default or by a typo
+export CASEGRID_JWT_SECRET=cli-test-secret-of-at-least-32-bytes
+out=$("$cg" token --sub a --role officer 2>&1) && fail "a token without --cells was minted"
+[[ "$out" == *"--cells is required"* ]] || fail "token without --cells: $out"
+for cells in "santai/a,," "santai/a,,santai/b" ",santai/a" "santai/a, santai/b"; do
+  out=$("$cg" token --sub a --role officer --cells "$cells" 2>&1) && fail "token took --cells '$cells'"
+  [[ "$out" == *"cell"* ]] || fail "token --cells '$cells': $out"
+done
+out=$("$cg" token --sub "" --role officer --cells "" 2>&1) && fail "a token with an empty sub"
+out=$("$cg" token --sub a --role officer --cells "" --ttl 99999999999999999999d 2>&1) &&
+  fail "an overflowing ttl was taken"
+[[ "$out" == *"at most 366d"* ]] || fail "token --ttl overflow: $out"
+"$cg" token --sub a --role officer --cells santai/a,santai/b --ttl 366d >/dev/null || fail "token"
+unset CASEGRID_JWT_SECRET
+
 echo "cli_test: all passed"

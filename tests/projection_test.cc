@@ -116,6 +116,8 @@ TEST(DashboardRenderTest, TodayIsTheLocalDayOfTheOffset) {
   EXPECT_EQ(At(china, "/today/reported"), "1");  // 01:00 today, local
   EXPECT_EQ(At(china, "/today/resolved"), "0");  // 23:00 yesterday, local
   EXPECT_EQ(At(china, "/intake_hourly/today/1"), "1");
+  EXPECT_EQ(At(china, "/day_offset_hours"), "8");  // so that a screen labels its hours
+  EXPECT_EQ(At(utc, "/day_offset_hours"), "0");
   const std::string west = RenderDashboard("santai", node, 9, now, -10);  // 15:00 on the 22nd
   EXPECT_EQ(At(west, "/today/reported"), "1");                            // 07:00 today, local
   EXPECT_EQ(At(west, "/today/resolved"), "1");                            // 05:00 today, local

@@ -28,9 +28,19 @@ out=$("$cg" replay C-20261122-000001 --data "$data" --as-of 1) || fail "--as-of 
 [[ "$out" == *"reported a dispute"* ]] || fail "--as-of 1 lost the report: $out"
 [[ "$out" != *"assigned to officer-7"* ]] || fail "--as-of 1 shows a later event: $out"
 
-# as of a time: far in the future shows everything; before the case it did not exist yet
-out=$("$cg" replay C-20261122-000001 --data "$data" --as-of 2999-01-01T00:00:00Z)
+# as of a time: now shows everything; before the case it did not exist yet;
+# the future and a position past the head are refused, as the API refuses them
+sleep 1
+out=$("$cg" replay C-20261122-000001 --data "$data" --as-of "$(date -u +%Y-%m-%dT%H:%M:%SZ)")
 [[ "$out" == *"assigned to officer-7"* ]] || fail "--as-of time: $out"
+if err=$("$cg" replay C-20261122-000001 --data "$data" --as-of 2999-01-01T00:00:00Z 2>&1); then
+  fail "--as-of in the future succeeded: $err"
+fi
+[[ "$err" == *"in the future"* ]] || fail "--as-of in the future: $err"
+if err=$("$cg" replay C-20261122-000001 --data "$data" --as-of 99999 2>&1); then
+  fail "--as-of past the head succeeded: $err"
+fi
+[[ "$err" == *"beyond the log's head"* ]] || fail "--as-of past the head: $err"
 if err=$("$cg" replay C-20261122-000001 --data "$data" --as-of 2000-01-01T00:00:00Z 2>&1); then
   fail "--as-of before the case succeeded: $err"
 fi

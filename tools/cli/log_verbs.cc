@@ -139,11 +139,16 @@ void AddLogVerbs(CLI::App& app, VerbAction* action) {
   auto r = std::make_shared<ReadArgs>();
   CLI::App* read = app.add_subcommand("read", "print events as JSON lines: a stream or the log");
   read->add_option("--data", r->data, "store folder")->capture_default_str();
-  read->add_option("--stream", r->stream, "read this stream (else the global log)");
+  // The stream's flags and the log's exclude each other: one ignored would
+  // read something other than what was asked.
+  CLI::Option* stream =
+      read->add_option("--stream", r->stream, "read this stream (else the global log)");
   read->add_option("--from", r->from,
-                   "stream version to start at (default: first, or last backward)");
-  read->add_flag("--backward", r->backward, "read the stream newest first");
+                   "stream version to start at (default: first, or last backward)")
+      ->needs(stream);
+  read->add_flag("--backward", r->backward, "read the stream newest first")->needs(stream);
   read->add_option("--after", r->after, "global log: positions after this one")
+      ->excludes(stream)
       ->capture_default_str();
   read->add_option("--limit", r->limit, "at most this many events")->capture_default_str();
   read->callback([r, action] {
@@ -174,9 +179,11 @@ void AddLogVerbs(CLI::App& app, VerbAction* action) {
   auto t = std::make_shared<TailArgs>();
   CLI::App* tail = app.add_subcommand("tail", "follow the log live, printing each new event");
   tail->add_option("--data", t->data, "store folder")->capture_default_str();
-  tail->add_option("--after", t->after, "start after this position (default: the head now)");
+  tail->add_option("--after", t->after, "start after this position (default: the head now)")
+      ->check(CLI::NonNegativeNumber);
   tail->add_option("--max", t->max, "exit after this many events (0: never)");
   tail->add_option("--poll-ms", t->poll_ms, "how often to look for new events")
+      ->check(CLI::Range(1, 60000))
       ->capture_default_str();
   tail->callback([t, action] {
     *action = [t]() -> int {

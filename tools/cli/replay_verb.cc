@@ -15,6 +15,7 @@
 
 #include "engine/case_events.h"
 #include "engine/case_state.h"
+#include "engine/clock.h"
 #include "engine/event_store.h"
 #include "engine/time_format.h"
 #include "tools/cli/verbs.h"
@@ -252,6 +253,16 @@ void AddReplayVerb(CLI::App& app, VerbAction* action) {
       if (!as_of.ok()) return Fail(as_of.status());
       auto store = EventStore::OpenFollower(LogDir(a->data));
       if (!store.ok()) return Fail(store.status());
+      // As the API answers as_of: the past only.
+      const Position head = (*store)->Head().position;
+      if (as_of->position && *as_of->position > head) {
+        return Fail(Status::InvalidArgument("--as-of: position " +
+                                            std::to_string(*as_of->position) +
+                                            " is beyond the log's head " + std::to_string(head)));
+      }
+      if (as_of->time && *as_of->time > SystemClock::Default()->NowMillis()) {
+        return Fail(Status::InvalidArgument("--as-of: " + as_of->text + " is in the future"));
+      }
       if (Status s = PrintTimeline(**store, a->case_id, *as_of, std::cout); !s.ok()) {
         return Fail(s);
       }

@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <charconv>
 #include <csignal>
 #include <iostream>
 #include <memory>
@@ -99,6 +100,20 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
       ->capture_default_str();
   serve->callback([a, action] {
     *action = [a]() -> int {
+      // Bad flags are refused before anything is opened or written.
+      HttpServerOptions http_options;
+      const auto colon = a->listen.rfind(':');
+      if (colon == std::string::npos) return Fail(Status::InvalidArgument("--listen: HOST:PORT"));
+      http_options.host = a->listen.substr(0, colon);
+      // A port is 0 to 65535, all digits (0: any free one).
+      const std::string port = a->listen.substr(colon + 1);
+      unsigned value = 0;
+      const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+      if (port.empty() || ec != std::errc() || end != port.data() + port.size() || value > 65535) {
+        return Fail(Status::InvalidArgument("--listen: the port \"" + port +
+                                            "\" is not a number from 0 to 65535"));
+      }
+      http_options.port = static_cast<std::uint16_t>(value);
       constexpr std::int64_t kMin = DeadlinePolicy::kMinute;
       CaseServiceOptions service_options;
       service_options.policy.accept_urgent_ms = a->accept_urgent_min * kMin;
@@ -157,11 +172,6 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
       }
       auto authority = TokenAuthority::Create(*secret);
       if (!authority.ok()) return Fail(authority.status());
-      HttpServerOptions http_options;
-      const auto colon = a->listen.rfind(':');
-      if (colon == std::string::npos) return Fail(Status::InvalidArgument("--listen: HOST:PORT"));
-      http_options.host = a->listen.substr(0, colon);
-      http_options.port = static_cast<std::uint16_t>(std::stoi(a->listen.substr(colon + 1)));
       http_options.max_body_bytes = a->max_body;
       // One io_context on as many threads as cores.
       http_options.io_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));

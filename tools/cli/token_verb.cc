@@ -1,9 +1,11 @@
 // token: mint a bearer token with the server's secret, for operators and tests.
+#include <cerrno>
 #include <cstdlib>
 #include <iostream>
 #include <sstream>
 
 #include "api/auth.h"
+#include "engine/case_events.h"
 #include "engine/clock.h"
 #include "tools/cli/verbs.h"
 
@@ -14,21 +16,55 @@ namespace {
 Result<std::int64_t> ParseDuration(const std::string& text) {
   if (text.size() < 2) return Status::InvalidArgument("ttl: like 8h, 30m, 45s or 2d");
   char* end = nullptr;
+  errno = 0;
   const long long n = std::strtoll(text.c_str(), &end, 10);
   if (n <= 0 || end != text.c_str() + text.size() - 1) {
     return Status::InvalidArgument("ttl: like 8h, 30m, 45s or 2d");
   }
+  std::int64_t unit = 0;
   switch (text.back()) {
     case 's':
-      return n * 1000;
+      unit = 1000;
+      break;
     case 'm':
-      return n * 60 * 1000;
+      unit = 60 * 1000;
+      break;
     case 'h':
-      return n * 3600 * 1000;
+      unit = 3600 * 1000;
+      break;
     case 'd':
-      return n * 24 * 3600 * 1000;
+      unit = 24 * 3600 * 1000;
+      break;
+    default:
+      return Status::InvalidArgument("ttl: like 8h, 30m, 45s or 2d");
   }
-  return Status::InvalidArgument("ttl: like 8h, 30m, 45s or 2d");
+  // A bearer token is a key to the cases of its cells: a year at most (and
+  // no product that overflows into an exp in the past).
+  constexpr std::int64_t kMaxTtlMs = 366LL * 24 * 3600 * 1000;
+  if (errno == ERANGE || n > kMaxTtlMs / unit) return Status::InvalidArgument("ttl: at most 366d");
+  return n * unit;
+}
+
+// "a,b" -> the token's cells; "" alone is the whole jurisdiction. An empty
+// entry among others (a stray comma) or a malformed path is refused rather
+// than read as "all" or as a cell nobody has.
+Result<std::vector<std::string>> ParseCells(const std::string& text) {
+  if (text.empty()) return std::vector<std::string>{""};
+  std::vector<std::string> cells;
+  std::stringstream in(text);
+  for (std::string cell; std::getline(in, cell, ',');) {
+    if (cell.empty()) {
+      return Status::InvalidArgument(
+          "cells: an empty entry in \"" + text +
+          "\" (a stray comma?); the whole jurisdiction is --cells \"\" alone");
+    }
+    RETURN_IF_ERROR(ValidateCellPath(cell));
+    cells.push_back(cell);
+  }
+  if (text.back() == ',') {
+    return Status::InvalidArgument("cells: \"" + text + "\" ends with a comma");
+  }
+  return cells;
 }
 
 }  // namespace
@@ -45,7 +81,10 @@ void AddTokenVerb(CLI::App& app, VerbAction* action) {
           "--role", a->role,
           "operator, officer, mediator, grid_worker, volunteer, supervisor, auditor, admin")
       ->required();
-  token->add_option("--cells", a->cells, "grid paths in scope, comma separated; \"\" for all");
+  token
+      ->add_option("--cells", a->cells,
+                   "grid paths in scope, comma separated; \"\" for the whole jurisdiction")
+      ->required();
   token->add_option("--ttl", a->ttl, "lifetime: 8h, 30m, 45s, 2d")->capture_default_str();
   token->add_option("--secret-file", a->secret_file, "file holding the secret (else the env)");
   token->callback([a, action] {
@@ -58,10 +97,10 @@ void AddTokenVerb(CLI::App& app, VerbAction* action) {
       if (!role) return Fail(Status::InvalidArgument("role: unknown role " + a->role));
       auto ttl = ParseDuration(a->ttl);
       if (!ttl.ok()) return Fail(ttl.status());
-      Principal who{a->sub, *role, {}, 0};
-      std::stringstream cells(a->cells);
-      for (std::string cell; std::getline(cells, cell, ',');) who.cells.push_back(cell);
-      if (a->cells.empty()) who.cells.push_back("");
+      if (a->sub.empty()) return Fail(Status::InvalidArgument("sub: empty"));
+      auto cells = ParseCells(a->cells);
+      if (!cells.ok()) return Fail(cells.status());
+      Principal who{a->sub, *role, std::move(cells).value(), 0};
       auto minted = authority->Mint(who, SystemClock::Default()->NowMillis(), *ttl);
       if (!minted.ok()) return Fail(minted.status());
       std::cout << *minted << "\n";

@@ -100,6 +100,9 @@ constexpr const char* kUnfinishedRebuildKey = "unfinished_rebuild";
 // changes nothing), so that views of another format are
 // rebuilt, not served.
 constexpr const char* kViewsFormatKey = "format";
+// In the meta family: the hash of the event at the checkpoint, so that views
+// folded from another log (a folder put together by hand) are not served.
+constexpr const char* kCheckpointHashKey = "checkpoint_hash";
 constexpr const char* kViewsFormat = "4";
 // Threads that render a rebuild's last case views at most.
 constexpr std::size_t kMaxRenderThreads = 4;
@@ -184,6 +187,17 @@ Status Projector::Load() {
                               std::to_string(checkpoint) + ", past the log's head " +
                               std::to_string(store_->Head().position) +
                               "; remove them and rebuild");
+  }
+  if (checkpoint > 0) {
+    ASSIGN_OR_RETURN(auto folded_hash, views_->Get(kViewMeta, kCheckpointHashKey));
+    ASSIGN_OR_RETURN(RecordedEvent at_checkpoint, store_->ReadAt(checkpoint));
+    const std::string_view log_hash(reinterpret_cast<const char*>(at_checkpoint.hash.data()),
+                                    at_checkpoint.hash.size());
+    if (!folded_hash || *folded_hash != log_hash) {
+      return Status::Corruption("views at " + options_.path + " were not folded from this log " +
+                                "(the event at their position " + std::to_string(checkpoint) +
+                                " is another); remove them and rebuild");
+    }
   }
   RETURN_IF_ERROR(grid_.Load(*store_, checkpoint));
   Status decoded;
@@ -517,6 +531,11 @@ Status Projector::ApplyBatch(const std::vector<RecordedEvent>& events,
   }
   b.write
       .Put(views_->family(kViewMeta), ViewStore::kCheckpointKey, storage::EncodeBigEndian64(last))
+      .PermitUncheckedError();
+  const EventHash& last_hash = events.back().hash;
+  b.write
+      .Put(views_->family(kViewMeta), kCheckpointHashKey,
+           rocksdb::Slice(reinterpret_cast<const char*>(last_hash.data()), last_hash.size()))
       .PermitUncheckedError();
   if (Status s = views_->Write(&b.write); !s.ok()) {
     cache_->Clear();

@@ -285,6 +285,41 @@ TEST_F(ProjectionTest, ViewsThatCannotBeReadAreRebuiltFromTheLog) {
   EXPECT_TRUE(why.empty());
 }
 
+TEST_F(ProjectionTest, ViewsFoldedFromAnotherLogAreRebuiltNotServed) {
+  // Another log, as long as this one, with other events: a folder put together by hand.
+  ReportIn("santai/tongchuan/a03/g12");
+  CatchUp();
+  const Position head = store_->Head().position;
+  projector_.reset();
+  StoreOptions other_options;
+  other_options.path = dir_.Sub("other-log");
+  auto other = EventStore::Open(other_options);
+  ASSERT_TRUE(other.ok());
+  for (Position p = 0; p < head + 3; ++p) {
+    ASSERT_TRUE(
+        (*other)
+            ->Append({"import/x", ExpectedVersion::Any(), "admin", {{"", "Imported", "{}"}}})
+            .ok());
+  }
+  ProjectorOptions options;
+  options.path = dir_.Sub("views");
+  options.snapshot_every = 8;
+  auto opened = Projector::Open(other->get(), options);
+  EXPECT_EQ(opened.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(opened.status().message().find("not folded from this log"), std::string::npos)
+      << opened.status().ToString();
+  std::string why;
+  auto rebuilt = OpenOrRebuildViews(other->get(), options, [&](const std::string& w) { why = w; });
+  ASSERT_TRUE(rebuilt.ok()) << rebuilt.status().ToString();
+  EXPECT_NE(why.find("rebuilding them from the log"), std::string::npos) << why;
+  auto dash = (*rebuilt)->Dashboard("", clock_.NowMillis());
+  EXPECT_EQ(dash.status().code(), StatusCode::kOk);
+  EXPECT_EQ((*rebuilt)->position(), head + 3);
+  // Its own log's views still open as they are.
+  rebuilt->reset();
+  EXPECT_TRUE(Projector::Open(other->get(), options).ok());
+}
+
 TEST_F(ProjectionTest, ARebuildThatDidNotFinishIsNeverOpenedAsViews) {
   ReportIn("santai/tongchuan/a03/g12");
   ReportIn("santai/tongchuan/a03/g13", "hazard");

@@ -65,17 +65,57 @@ void GridDirectory::Apply(const RecordedEvent& event, const CaseEventData& data)
   Position& last = applied_[event.stream];
   if (event.position <= last) return;
   last = event.position;
+  // What the grid commands would refuse, and older builds' `casegrid append`
+  // could write, changes nothing: a cell is defined once, under a defined
+  // parent; people are assigned to and removed from a defined cell.
   if (const auto* d = std::get_if<GridCellDefined>(&data)) {
+    const auto slash = d->cell.rfind('/');
+    if (cells_.count(d->cell) != 0 ||
+        (slash != std::string::npos && cells_.count(d->cell.substr(0, slash)) == 0)) {
+      return;
+    }
     Cell& c = cells_[d->cell];
     c.name = d->name;
     c.level = d->level;
   } else if (const auto* a = std::get_if<OfficerAssignedToCell>(&data)) {
-    auto& people = cells_[a->cell].people;
+    auto cell = cells_.find(a->cell);
+    if (cell == cells_.end()) return;
+    auto& people = cell->second.people;
     CellPerson p{a->officer, a->role, a->cell};
     if (std::find(people.begin(), people.end(), p) == people.end()) people.push_back(p);
   } else if (const auto* r = std::get_if<OfficerRemovedFromCell>(&data)) {
-    std::erase(cells_[r->cell].people, CellPerson{r->officer, r->role, r->cell});
+    auto cell = cells_.find(r->cell);
+    if (cell == cells_.end()) return;
+    std::erase(cell->second.people, CellPerson{r->officer, r->role, r->cell});
   }
+}
+
+Status GridDirectory::CheckAppend(const AppendRequest& request) {
+  if (!request.stream.starts_with("grid/")) return Status::Ok();
+  Position position = UINT64_MAX - request.events.size();  // past any real one
+  for (std::size_t i = 0; i < request.events.size(); ++i) {
+    const NewEvent& e = request.events[i];
+    const std::string at = "events[" + std::to_string(i) + "]: ";
+    auto data = DecodeEventData(e.type, e.data);
+    if (!data.ok()) continue;  // a type of its own: the grid does not read it
+    Status s;
+    if (const auto* d = std::get_if<GridCellDefined>(&*data)) {
+      s = CheckNewCell(*d);
+    } else if (const auto* a = std::get_if<OfficerAssignedToCell>(&*data)) {
+      s = ValidateCellRole(a->role);
+      if (s.ok() && !HasCell(a->cell)) s = Status::NotFound("no cell " + a->cell);
+    } else if (const auto* r = std::get_if<OfficerRemovedFromCell>(&*data)) {
+      if (!HasCell(r->cell)) s = Status::NotFound("no cell " + r->cell);
+    } else {
+      continue;
+    }
+    if (!s.ok()) return Status(s.code(), at + s.message());
+    RecordedEvent folded;
+    folded.stream = request.stream;
+    folded.position = ++position;
+    Apply(folded, *data);
+  }
+  return Status::Ok();
 }
 
 bool GridDirectory::HasCell(std::string_view cell) const {

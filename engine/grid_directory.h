@@ -37,6 +37,15 @@ class GridDirectory {
   // so the same event may arrive from the writer and from a subscription.
   void Apply(const RecordedEvent& event, const CaseEventData& data);
 
+  // Checks a raw append to a `grid/` stream (`casegrid append`) as the grid
+  // commands would: a cell defined once, under a defined parent, at its
+  // level; people assigned to and removed from a defined cell, with a role of
+  // the grid's. Folds what it
+  // checked into this directory as it goes (so that a batch defining a cell
+  // and assigning to it passes): use a directory of its own. Streams other
+  // than grid/ pass.
+  Status CheckAppend(const AppendRequest& request);
+
   bool HasCell(std::string_view cell) const;
   // kInvalidArgument/kConflict if `cell` cannot be defined now: bad path,
   // level not its depth, parent undefined, already defined.

@@ -430,6 +430,35 @@ TEST_F(CaseRulesTest, GridCellsNeedTheirParentAndAreDefinedOnce) {
   EXPECT_TRUE(service_->grid().HasCell("santai/xinhua"));
 }
 
+TEST_F(CaseRulesTest, TheGridFoldPassesOverWhatItsCommandsWouldRefuse) {
+  // Older builds' `casegrid append` could write these; the store takes any.
+  AppendRequest raw{"grid/santai", ExpectedVersion::Any(), "admin", {}};
+  raw.events.push_back({"", "OfficerAssignedToCell",
+                        R"({"cell":"santai/nowhere","officer":"o-1","role":"officer"})"});
+  raw.events.push_back({"", "GridCellDefined", R"({"cell":"santai","name":"renamed","level":1})"});
+  raw.events.push_back(
+      {"", "GridCellDefined", R"({"cell":"santai/b/c","name":"no parent","level":3})"});
+  ASSERT_TRUE(store_->Append(std::move(raw)).ok());
+  service_.reset();
+  OpenService();  // folds the grid from the log
+  EXPECT_FALSE(service_->grid().HasCell("santai/nowhere"));
+  EXPECT_FALSE(service_->grid().HasCell("santai/b/c"));
+  EXPECT_FALSE(service_->Report("officer-7", testing::ReportBody("santai/nowhere"), "").ok());
+  // The same through CheckAppend, as `casegrid append` asks it.
+  GridDirectory grid;
+  ASSERT_TRUE(grid.Load(*store_).ok());
+  AppendRequest role{"grid/santai", ExpectedVersion::Any(), "admin", {}};
+  role.events.push_back({"", "OfficerAssignedToCell",
+                         R"({"cell":"santai/tongchuan","officer":"o-1","role":"admin"})"});
+  EXPECT_EQ(grid.CheckAppend(role).code(), StatusCode::kInvalidArgument);
+  AppendRequest batch{"grid/santai", ExpectedVersion::Any(), "admin", {}};
+  batch.events.push_back({"", "GridCellDefined", R"({"cell":"santai/b","name":"B","level":2})"});
+  batch.events.push_back({"", "GridCellDefined", R"({"cell":"santai/b/c","name":"C","level":3})"});
+  batch.events.push_back(
+      {"", "OfficerAssignedToCell", R"({"cell":"santai/b/c","officer":"o-1","role":"officer"})"});
+  EXPECT_TRUE(grid.CheckAppend(batch).ok());
+}
+
 TEST_F(CaseRulesTest, OfficersAreAssignedAndRemovedAsEvents) {
   const auto people = service_->grid().PeopleCovering("santai/tongchuan/a03/g12");
   ASSERT_EQ(people.size(), 1u);

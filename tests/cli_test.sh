@@ -49,6 +49,29 @@ if printf '%s\n' '{"type":"X","id":"g3","data":{}}' '{"type":"X","data":[1]}' |
   fail "a batch with a bad line was accepted"
 fi
 
+# the grid's rules, as its commands keep them
+grid_refused() {  # $1: what, then the event line
+  if out=$(printf '%s\n' "$2" | "$cg" append --data "$data" --stream grid/santai --events - 2>&1); then
+    fail "$1 was accepted"
+  fi
+  [[ "$out" == *"$3"* ]] || fail "$1: $out"
+}
+grid_refused "an unknown role" \
+  '{"type":"OfficerAssignedToCell","data":{"cell":"santai/a01","officer":"o1","role":"admin"}}' 'role'
+grid_refused "an assignment to a cell not defined" \
+  '{"type":"OfficerAssignedToCell","data":{"cell":"santai/nowhere","officer":"o1","role":"officer"}}' \
+  'no cell santai/nowhere'
+grid_refused "a cell defined twice" '{"type":"GridCellDefined","data":{"cell":"santai/a01","name":"A","level":2}}' \
+  'already defined'
+grid_refused "a cell without its parent" \
+  '{"type":"GridCellDefined","data":{"cell":"santai/b/c","name":"C","level":3}}' 'parent'
+# a whole grid in one atomic append (another store: the counts below are this one's)
+printf '%s\n' '{"type":"GridCellDefined","data":{"cell":"santai","name":"S","level":1}}' \
+  '{"type":"GridCellDefined","data":{"cell":"santai/a02","name":"A2","level":2}}' \
+  '{"type":"OfficerAssignedToCell","data":{"cell":"santai/a02","officer":"o1","role":"officer"}}' |
+  "$cg" append --data "$dir/grid-store" --stream grid/santai --events - >/dev/null ||
+  fail "a batch defining cells and assigning to one was refused"
+
 # data of the engine's own event types is checked, as through the API
 if err=$("$cg" append --data "$data" --stream grid/x --type GridCellDefined --json '{"cell":"x"}' 2>&1); then
   fail "a GridCellDefined without a name was accepted"

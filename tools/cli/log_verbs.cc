@@ -11,6 +11,7 @@
 #include "engine/case_events.h"
 #include "engine/case_stream_rules.h"
 #include "engine/event_store.h"
+#include "engine/grid_directory.h"
 #include "tools/cli/verbs.h"
 
 namespace casegrid::cli {
@@ -123,6 +124,13 @@ void AddLogVerbs(CLI::App& app, VerbAction* action) {
       options.path = LogDir(a->data);
       auto store = EventStore::Open(options);
       if (!store.ok()) return Fail(store.status());
+      // The grid's rules, as its commands keep them (this process holds the
+      // store, so nothing is appended between the check and the append).
+      if (req.stream.starts_with("grid/")) {
+        GridDirectory grid;
+        if (Status s = grid.Load(**store); !s.ok()) return Fail(s);
+        if (Status s = grid.CheckAppend(req); !s.ok()) return Fail(s);
+      }
       auto result = (*store)->Append(std::move(req));
       if (!result.ok()) return Fail(ExplainCaseStreamConflict(pinned, result.status()));
       PrintAppendResult(a->stream, *result);

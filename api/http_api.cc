@@ -710,6 +710,10 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
     if (!open) return Status::NotFound("no open alert " + s[3] + " of yours");
     ASSIGN_OR_RETURN(WriteResult w,
                      timed_write([&] { return service_->AcknowledgeAlert(who.sub, s[3]); }));
+    // Read your write: the alert list answers from the views, which fold the
+    // acknowledgment a moment later; a list read right after the answer must
+    // not show the alert still open. (This runs on a worker, not an io thread.)
+    projector_->WaitFor(w.position, std::chrono::seconds(2));
     return Json(http::status::ok, WriteAnswer(w, false), req);
   }
 

@@ -344,7 +344,7 @@ TEST_F(HttpApiTest, AlertsAreListedAndAcknowledged) {
   const std::string bare = alert.substr(1, alert.size() - 2);
   auto acked = Send(http::verb::post, "/api/v1/alerts/" + bare + "/ack", officer, "");
   EXPECT_EQ(acked.status, 200u) << acked.body;
-  ASSERT_TRUE(projector_->WaitFor(store_->Head().position, std::chrono::seconds(10)));
+  // Read your write: the list read right after the answer no longer holds it.
   EXPECT_EQ(At(Send(http::verb::get, "/api/v1/alerts", officer).body, "/alerts/0/id"), "<none>");
   EXPECT_EQ(Send(http::verb::post, "/api/v1/alerts/" + bare + "/ack", officer, "").status, 404u);
   // With an Idempotency-Key, a repeat gets the first answer and writes nothing.

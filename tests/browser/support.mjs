@@ -10,14 +10,15 @@ import { chromium } from 'playwright-core';
 export const CHROMIUM = process.env.CASEGRID_CHROMIUM || '/usr/bin/chromium';
 const SECRET = 'browser-test-secret-0123456789abcdef-0123456789';
 
-// A casegrid server for one test file. stop() ends it (SIGTERM) and removes its data.
-export async function startServer(binary) {
+// A casegrid server for one test file, with `args` added to its serve
+// command line. stop() ends it (SIGTERM) and removes its data.
+export async function startServer(binary, { args = [] } = {}) {
   if (!binary || !existsSync(binary)) {
     throw new Error(`casegrid binary not found: ${binary} (pass it as the first argument)`);
   }
   const dir = mkdtempSync(join(tmpdir(), 'casegrid-browser-'));
   const env = { ...process.env, CASEGRID_JWT_SECRET: SECRET };
-  const child = spawn(binary, ['serve', '--data', join(dir, 'data'), '--listen', '127.0.0.1:0'], {
+  const child = spawn(binary, ['serve', '--data', join(dir, 'data'), '--listen', '127.0.0.1:0', ...args], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -39,9 +40,10 @@ export async function startServer(binary) {
     child.stderr.on('data', look);
     child.on('exit', (code) => reject(new Error(`serve exited with ${code}:\n${output}`)));
   });
-  const token = (sub, role, cells = ['']) =>
+  // `secret`: sign with another secret than the server's (a token it refuses).
+  const token = (sub, role, cells = [''], { secret = SECRET } = {}) =>
     execFileSync(binary, ['token', '--sub', sub, '--role', role, '--cells', cells.join(','), '--ttl', '2h'], {
-      env,
+      env: { ...env, CASEGRID_JWT_SECRET: secret },
       encoding: 'utf8',
     }).trim();
   return {

@@ -7,7 +7,12 @@ const SOON_MS = 15 * 60 * 1000; // a deadline this close "is about to pass"
 
 // "Assigned to officer-7", "Escalated to tier 3; Mediation: no agreement", …
 export function describeChange(before, v) {
-  if (!before) return `Reported: ${v.priority} ${v.kind} — ${v.summary}`;
+  if (!before) {
+    // First seen: new only at version 1; otherwise a case not held before
+    // (past a truncated snapshot), whose change is not known.
+    if (v.version === 1) return `Reported: ${v.priority} ${v.kind} — ${v.summary}`;
+    return `Now ${words(v.state)} — ${v.summary}`;
+  }
   const said = [];
   if (before.state !== v.state) {
     if (v.state === 'assigned') said.push(`Assigned to ${v.assignee}`);

@@ -9,7 +9,7 @@
 // out the events' data and masks the views, as on HTTP.
 import { signIn, userChip } from './session.js';
 import { Push, statusPill } from './push.js';
-import { ActionPanel } from './lifecycle.js';
+import { ActionPanel, onTheWayAfter } from './lifecycle.js';
 import { h, $, setText, renderList } from './dom.js';
 import * as fmt from './format.js';
 
@@ -23,6 +23,7 @@ setText($('#case-id'), caseId);
 
 const casePath = `/api/v1/cases/${encodeURIComponent(caseId)}`;
 const steps = []; // {event, view}, oldest first
+let onTheWay = false; // whether the signed-in officer is on the way, after the newest step
 let replay = null; // {index, view}
 let replaySeq = 0;
 const slider = $('#replay-slider');
@@ -36,6 +37,7 @@ push.subscribe(
     if (m.type !== 'event') return;
     if (steps.some((s) => s.event.position === m.position)) return;
     steps.push({ event: m.event, view: m.view });
+    onTheWay = onTheWayAfter(onTheWay, m.event, session.sub);
     const live = !replay;
     slider.max = String(steps.length - 1);
     if (live) {
@@ -111,7 +113,7 @@ function showView(view, step) {
   );
   if (actions) {
     actions.el.hidden = Boolean(step);
-    if (!step) actions.render(view);
+    if (!step) actions.render(view, { onTheWay });
   }
 }
 

@@ -6,20 +6,29 @@
 // replay slider that shows the node's dashboard as of any position
 // (GET /api/v1/dashboard/{node}?as_of=). docs/screens.md has the details.
 import { signIn, userChip } from './session.js';
-import { Push, statusPill } from './push.js';
+import { Push, statusPill, refusalBanner } from './push.js';
 import { CaseBoard } from './case_board.js';
 import { DashboardCharts } from './dashboard_charts.js';
 import { h, $, setText, setClass, renderList } from './dom.js';
 import * as fmt from './format.js';
 import { describeChange, decisionsFrom } from './case_changes.js';
 
-const MAX_CELL_CHANNELS = 40; // dashboard/{cell} subscriptions (the server allows 64 per connection)
+// dashboard/{cell} subscriptions: each costs the server a view per batch, and
+// the connection's subscriptions are bounded (docs/api.md, "Bounds").
+const MAX_CELL_CHANNELS = 40;
+// A replayed cell or node the server did not know then (404 at that position).
+const NOT_YET = 'not yet defined';
 const FEED_LENGTH = 40;
 
 const session = await signIn();
+// The auditor's feed is the raw log, which the server gives only to an
+// auditor of the whole grid (its `events` channel); anyone else follows the
+// node's case views.
+const FOLLOWS_LOG = session.role === 'auditor' && session.covers('');
 $('#user').append(userChip(session));
 const push = new Push(session);
 statusPill(push, $('#status'));
+refusalBanner(push, $('#refused'));
 
 const dashPath = (path) => `/api/v1/dashboard/${path.split('/').map(encodeURIComponent).join('/')}`;
 
@@ -28,7 +37,7 @@ class Dashboard {
     this.node = null;
     this.live = null; // the node's live dashboard view
     this.head = 0; // the newest position seen
-    this.replay = null; // {position, view, cells: Map(path -> view)}: the dashboard as of position
+    this.replay = null; // {position, view, cells: Map(path -> view, NOT_YET or null), cellsAt}: as of position
     this.replayWanted = null; // the position the slider asks for
     this.replaySeq = 0; // bumped when a replay ends: its answers still on the way are dropped
     this.replayLoading = false;
@@ -59,23 +68,28 @@ class Dashboard {
         this.renderHeat();
       });
     }
-    addEventListener('popstate', () => this.open(this.nodeFromUrl()));
+    addEventListener('popstate', () => this.openFromUrl());
     setInterval(() => this.renderDecisions(), 30000); // deadlines come closer as time passes
-    if (session.role === 'auditor') this.followEvents();
-    this.open(this.nodeFromUrl());
+    if (FOLLOWS_LOG) this.followEvents();
+    this.openFromUrl();
   }
 
-  nodeFromUrl() {
-    const cell = new URL(location.href).searchParams.get('cell');
-    return cell !== null && session.covers(cell) ? cell : session.home;
+  // The node the address names, if the token covers it; else the token's
+  // first node, and the address is made to name that one — what is shown and
+  // what a copied link opens must be the same — with a word why.
+  openFromUrl() {
+    const asked = new URL(location.href).searchParams.get('cell');
+    const path = asked !== null && session.covers(asked) ? asked : session.home;
+    if ((asked ?? '') !== path) history.replaceState(null, '', urlFor(path));
+    this.open(path);
+    if (asked !== null && asked !== path) {
+      this.notice(`${asked || 'All cells'} is outside your cells; showing ${path || 'all cells'}.`);
+    }
   }
 
   go(path) {
     if (path === this.node) return;
-    const url = new URL(location.href);
-    if (path) url.searchParams.set('cell', path);
-    else url.searchParams.delete('cell');
-    history.pushState(null, '', url.pathname + url.search);
+    history.pushState(null, '', urlFor(path));
     this.open(path);
   }
 
@@ -87,41 +101,37 @@ class Dashboard {
     this.cells.clear();
     this.children = [];
     this.childKey = '';
-    this.feed = session.role === 'auditor' ? this.feed : [];
+    this.feed = FOLLOWS_LOG ? this.feed : [];
     this.live = null;
     this.exitReplay();
-    $('#notice').hidden = true;
+    this.notice('');
     this.node = path;
     document.title = `casegrid · ${fmt.cellName(path)}`;
     this.stops.push(push.subscribe(`dashboard/${path}`, (m) => this.onDashboard(m)));
-    this.board = new CaseBoard(
-      session,
-      push,
-      path,
-      (changes, initial) => this.onCases(changes, initial),
-      (e) => this.showError(e),
-    );
+    // A refused subscription is on the page's banner (refusalBanner).
+    this.board = new CaseBoard(session, push, path, (changes, initial) => this.onCases(changes, initial));
     this.renderCrumbs();
     this.renderFeed();
     this.renderDecisions();
     this.renderHeat();
   }
 
-  showError(e) {
-    const notice = $('#notice');
-    notice.hidden = false;
-    setText(notice, `${e.code}: ${e.message}`);
+  notice(text) {
+    const el = $('#notice');
+    el.hidden = !text;
+    setText(el, text);
   }
 
   // ---- the node's dashboard
 
   onDashboard(m) {
-    if (m.type === 'error') return this.showError(m.error);
     const view = m.type === 'subscribed' ? m.snapshot : m.view;
     if (!view) return;
     this.live = view;
     this.seen(view.position);
-    if (!this.replay) this.render(view);
+    if (this.replay) return;
+    this.render(view);
+    if (this.cells.has(this.node)) this.renderHeat(); // the node's own tile (liveCell)
   }
 
   seen(position) {
@@ -151,29 +161,40 @@ class Dashboard {
     setText(f('escalations-sub'), `${view.open.by_tier['3']} open at tier 3 · ${view.repeat_disputes} repeat disputes`);
     for (const dim of ['speed', 'attitude', 'outcome']) setText(f(`sat-${dim}`), fmt.percent(view.callbacks.satisfied[dim]));
     for (const p of fmt.PRIORITIES) setText(f(`resp-${p}`), fmt.minutes(view.response_minutes?.[p]?.p50));
+    // The hours are the server's local ones (serve --day-offset-hours); a
+    // server that does not say counts by UTC.
+    setText($('#intake-zone'), fmt.utcName(view.day_offset_hours ?? 0));
     this.charts.render(view);
   }
 
   // ---- the node's cases: children, feed, decisions
 
   onCases(changes, initial) {
-    if (session.role !== 'auditor') {
+    if (!FOLLOWS_LOG) {
       if (initial && !this.feed.length) {
-        // Start the feed with the cases that changed last.
+        // Start the feed with the cases that changed last. A case view says
+        // where in the log it last changed (its position), not what changed
+        // nor when, so these say only the state the case is in now, with no
+        // time: a resolved_at or reported_at would date another change.
         const recent = [...this.board.cases.values()].sort((a, b) => b.position - a.position).slice(0, 12);
         this.feed = recent.map((v) => ({
           key: `${v.case_id}@${v.position}`,
-          at: latestTime(v),
+          at: null,
+          position: v.position,
           case_id: v.case_id,
           cell: v.cell,
-          text: `${fmt.stateName(v.state)} — ${v.summary}`,
+          text: `Now ${fmt.stateName(v.state).toLowerCase()} — ${v.summary}`,
           fresh: false,
+          earlier: true,
         }));
       } else if (!initial) {
         for (const { view, before } of changes) {
+          // A case's "Now …" from the snapshot is not so any more.
+          this.feed = this.feed.filter((e) => !(e.earlier && e.case_id === view.case_id));
           this.feed.unshift({
             key: `${view.case_id}@${view.position}`,
-            at: new Date().toISOString(),
+            at: new Date().toISOString(), // when the page heard of it: a push comes as the change is written
+            position: view.position,
             case_id: view.case_id,
             cell: view.cell,
             text: describeChange(before, view),
@@ -207,6 +228,10 @@ class Dashboard {
       if (this.cells.has(path)) continue;
       const cell = { view: null, stop: () => {} };
       this.cells.set(path, cell);
+      // The node's own cases (a leaf): its tile is the node's dashboard,
+      // followed already. A second subscription of one channel would replace
+      // the first's handler (push.js keeps one per channel).
+      if (path === this.node) continue;
       if (this.cells.size <= MAX_CELL_CHANNELS) {
         cell.stop = push.subscribe(`dashboard/${path}`, (m) => {
           const view = m.type === 'subscribed' ? m.snapshot : m.type === 'view' ? m.view : null;
@@ -225,19 +250,30 @@ class Dashboard {
     this.renderHeat();
   }
 
+  // [{path, open, missed, absent, note}] for the heat map: null where not known.
   heatCells() {
     const paths = [...this.cells.keys()].sort();
-    const viewOf = (path) => (this.replay ? this.replay.cells.get(path) : this.cells.get(path)?.view);
-    return paths.map((path) => {
-      const v = viewOf(path);
-      let open = v?.open.total;
-      if (open === undefined) {
-        // Past the channels we keep: count from the cases we hold.
-        open = 0;
-        for (const c of this.board.cases.values()) if (c.cell === path && fmt.isOpen(c)) open++;
-      }
-      return { path, open, missed: v?.deadlines_missed ?? null };
-    });
+    return paths.map((path) => (this.replay ? this.replayedCell(path) : this.liveCell(path)));
+  }
+
+  liveCell(path) {
+    const v = path === this.node ? this.live : this.cells.get(path)?.view;
+    if (v) return { path, open: v.open.total, missed: v.deadlines_missed };
+    // Past the channels we keep (or before its first answer): count the open
+    // cases from those we hold; missed deadlines are not in a case count.
+    let open = 0;
+    for (const c of this.board.cases.values()) if (c.cell === path && fmt.isOpen(c)) open++;
+    return { path, open, missed: null };
+  }
+
+  // A cell as of the replayed position, never its live figures: its view
+  // then, empty if it was not defined yet, unknown until its answer comes
+  // (or when none does: past the cells read, or refused).
+  replayedCell(path) {
+    const v = this.replay.cells.get(path);
+    if (v === NOT_YET) return { path, open: 0, missed: 0, absent: true, note: NOT_YET };
+    if (v) return { path, open: v.open.total, missed: v.deadlines_missed };
+    return { path, open: null, missed: null, note: 'not known at this position' };
   }
 
   renderHeat() {
@@ -254,6 +290,19 @@ class Dashboard {
         : session.covers(path)
           ? h('a', { href: path ? `/?cell=${path}` : '/', dataset: { cell: path }, onclick: (e) => (e.preventDefault(), this.go(path)) }, label)
           : h('span', { class: 'muted' }, label);
+    if (!rootCovered && session.cells.length > 1) {
+      // A token for cells with no covered node above them all: each is
+      // reached from here, not only the first.
+      const mine = session.cells.find((c) => this.node === c || this.node.startsWith(`${c}/`));
+      parts.push(
+        h(
+          'select',
+          { 'aria-label': 'my cells', id: 'crumb-cells', onchange: (e) => this.go(e.target.value) },
+          ...session.cells.map((c) => h('option', { value: c, selected: c === mine }, c)),
+        ),
+        h('span', { class: 'sep' }, '·'),
+      );
+    }
     parts.push(link('', 'All cells'));
     if (!rootCovered && !this.node) parts.pop();
     const segs = this.node ? this.node.split('/') : [];
@@ -283,8 +332,8 @@ class Dashboard {
       (e) => {
         const li = h(
           'li',
-          { class: e.fresh ? 'fresh' : '' },
-          h('span', { class: 'when' }, fmt.time(e.at)),
+          { class: e.fresh ? 'fresh' : e.earlier ? 'earlier' : '', title: e.position ? `position ${e.position}` : null },
+          h('span', { class: 'when' }, e.at ? fmt.time(e.at) : ''),
           h('span', {}, e.case_id ? h('a', { href: `/case/${e.case_id}` }, e.case_id) : e.title, ' ', h('span', { class: 'muted' }, fmt.cellName(e.cell ?? ''))),
           h('span', { class: 'what' }, e.text),
         );
@@ -366,10 +415,17 @@ class Dashboard {
   onSlider() {
     const p = Number(this.slider.value);
     if (p >= this.head) return this.exitReplay();
-    if (!this.replay) this.replay = { position: null, view: null, cells: new Map() };
+    // cells: the heat map's cells as of cellsAt (null: none, shown unknown).
+    if (!this.replay) this.replay = { position: null, view: null, cells: new Map(), cellsAt: undefined };
     this.replayWanted = p;
     document.body.classList.add('replaying');
     $('#replay-live').hidden = false;
+    if (this.replay.cellsAt !== null && this.replay.cellsAt !== p) {
+      // The tiles of another position (or live ones) must not pass for p's.
+      this.replay.cells = new Map();
+      this.replay.cellsAt = null;
+      this.renderHeat();
+    }
     this.loadReplay();
     clearTimeout(this.replayCellsTimer);
     this.replayCellsTimer = setTimeout(() => this.loadReplayCells(p), 400);
@@ -389,15 +445,22 @@ class Dashboard {
         try {
           view = await session.api(`${dashPath(this.node)}?as_of=${p}`);
         } catch (e) {
-          if (seq === this.replaySeq) setText($('#replay-label'), `Refused — ${e.plain ?? e.message}`);
-          return;
+          if (seq !== this.replaySeq) return;
+          if (e.status !== 404) {
+            // What is on the screen is not p's: say so, and grey it.
+            document.body.classList.add('replay-stale');
+            setText(label, `Refused — ${e.plain ?? e.message}`);
+            return;
+          }
+          view = null; // the node was not defined yet at p
         }
         if (!this.replay || seq !== this.replaySeq) return;
         this.replay.position = p;
         this.replay.view = view;
-        this.render(view);
+        document.body.classList.remove('replay-stale');
+        this.render(view ?? emptyDashboard(this.node, this.live));
         label.dataset.position = String(p);
-        setText(label, `As of position ${p} · ${fmt.time(view.as_of)}`);
+        setText(label, `As of position ${p} · ${view ? fmt.time(view.as_of) : `${this.node} ${NOT_YET}`}`);
       }
     } finally {
       this.replayLoading = false;
@@ -407,9 +470,11 @@ class Dashboard {
   async loadReplayCells(p) {
     const seq = this.replaySeq;
     const cells = [...this.cells.keys()].sort().slice(0, MAX_CELL_CHANNELS);
-    const views = await Promise.all(cells.map((c) => session.api(`${dashPath(c)}?as_of=${p}`).catch(() => null)));
+    const asOf = (c) => session.api(`${dashPath(c)}?as_of=${p}`).catch((e) => (e.status === 404 ? NOT_YET : null));
+    const views = await Promise.all(cells.map(asOf));
     if (!this.replay || seq !== this.replaySeq || this.replayWanted !== p) return;
     this.replay.cells = new Map(cells.map((c, i) => [c, views[i]]));
+    this.replay.cellsAt = p;
     this.renderHeat();
   }
 
@@ -419,7 +484,7 @@ class Dashboard {
     const was = this.replay;
     this.replay = null;
     this.replayWanted = null;
-    document.body.classList.remove('replaying');
+    document.body.classList.remove('replaying', 'replay-stale');
     $('#replay-live').hidden = true;
     this.slider.value = String(this.head);
     const label = $('#replay-label');
@@ -432,8 +497,33 @@ class Dashboard {
   }
 }
 
-function latestTime(v) {
-  return [v.closed_at, v.resolved_at, v.arrived_at, v.accepted_at, v.reported_at].find(Boolean) ?? null;
+// The dashboard of a node as of a position before it was defined: nothing
+// in it, as the server would fold it had the node been there.
+function emptyDashboard(path, live) {
+  const zeros = () => Array.from({ length: 24 }, () => 0);
+  return {
+    cell: path,
+    day_offset_hours: live?.day_offset_hours ?? 0,
+    open: { total: 0, by_state: { reported: 0, assigned: 0, in_progress: 0 }, by_tier: { 1: 0, 2: 0, 3: 0 } },
+    today: { reported: 0, resolved: 0 },
+    totals: { reported: 0, resolved: 0 },
+    intake_hourly: { today: zeros(), previous_7_days_average: zeros() },
+    mediation: { sessions: 0, agreements: 0, success_rate: null },
+    callbacks: { due: 0, completed: 0, overdue: 0, satisfied: { speed: null, attitude: null, outcome: null } },
+    escalations: 0,
+    deadlines_missed: 0,
+    deadlines_missed_by_kind: {},
+    repeat_disputes: 0,
+    response_minutes: {},
+    arrival_minutes: {},
+  };
+}
+
+function urlFor(path) {
+  const url = new URL(location.href);
+  if (path) url.searchParams.set('cell', path);
+  else url.searchParams.delete('cell');
+  return url.pathname + url.search;
 }
 
 window.casegrid = { push, session, dashboard: new Dashboard() };

@@ -100,7 +100,8 @@ export class DashboardCharts {
         textStyle: { color: TEXT },
         formatter: (p) => {
           const c = this.heatCells[p.dataIndex];
-          return c ? `${c.path}<br>open cases: ${c.open ?? '—'}<br>deadlines missed: ${c.missed ?? '—'}` : '';
+          if (!c) return '';
+          return `${c.path}<br>open cases: ${c.open ?? '—'}<br>deadlines missed: ${c.missed ?? '—'}${c.note ? `<br>${c.note}` : ''}`;
         },
       },
       grid: { left: 4, right: 4, top: 4, bottom: 34 },
@@ -128,7 +129,7 @@ export class DashboardCharts {
             color: '#fff',
             fontSize: 11,
             lineHeight: 15,
-            formatter: (p) => `${p.name.length > 9 ? `${p.name.slice(0, 8)}…` : p.name}\n${p.value[2]}`,
+            formatter: (p) => `${p.name.length > 9 ? `${p.name.slice(0, 8)}…` : p.name}\n${p.data.shown}`,
           },
         },
       ],
@@ -179,19 +180,22 @@ export class DashboardCharts {
     });
   }
 
-  // cells: [{path, open, missed}]; metric: 'open' | 'missed'.
+  // cells: [{path, open, missed, absent, note}] (null: not known, shown "—";
+  // absent: not defined yet, shown so); metric: 'open' | 'missed'.
   renderHeat(cells, metric) {
     this.heatCells = cells;
     const cols = Math.max(1, Math.ceil(Math.sqrt(cells.length * 1.6)));
     const rows = Math.max(1, Math.ceil(cells.length / cols));
-    const values = cells.map((c) => (metric === 'missed' ? c.missed : c.open) ?? 0);
+    const known = cells.map((c) => (metric === 'missed' ? c.missed : c.open));
+    const values = known.map((v) => v ?? 0);
+    const shown = cells.map((c, i) => (c.absent ? 'not yet' : (known[i] ?? '—')));
     this.heat.setOption({
       xAxis: { data: Array.from({ length: cols }, (_, i) => i) },
       yAxis: { data: Array.from({ length: rows }, (_, i) => i) },
       visualMap: { max: Math.max(1, ...values), text: [String(Math.max(1, ...values)), '0'] },
       series: [
         {
-          data: cells.map((c, i) => ({ name: cellName(c.path), value: [i % cols, Math.floor(i / cols), values[i]] })),
+          data: cells.map((c, i) => ({ name: cellName(c.path), value: [i % cols, Math.floor(i / cols), values[i]], shown: String(shown[i]) })),
         },
       ],
     });

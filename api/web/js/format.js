@@ -46,6 +46,12 @@ export function minutes(m) {
   return m < 120 ? `${m} min` : `${Math.round(m / 6) / 10} h`;
 }
 
+// The zone of a UTC offset in hours: "UTC", "UTC+8", "UTC−5" (a minus sign).
+export function utcName(offsetHours) {
+  const n = Number(offsetHours) || 0;
+  return n === 0 ? 'UTC' : `UTC${n > 0 ? '+' : '\u2212'}${Math.abs(n)}`;
+}
+
 export function cellName(path) {
   if (!path) return 'All cells';
   return path.slice(path.lastIndexOf('/') + 1);

@@ -20,8 +20,23 @@ const text = (name, label, value = '') => ({ name, label, kind: 'text', value })
 const choice = (name, label, options) => ({ name, label, kind: 'select', options });
 const check = (name, label) => ({ name, label, kind: 'checkbox' });
 
+// Whether `me` is on the way to a case after `event`, given whether they were
+// before it: the engine's rule (docs/cases.md) — dispatched, and not arrived
+// since. A case view does not say who is on the way, so the pages follow the
+// case's events. For those who do not handle the case the server leaves out
+// the events' data; then the one who acted stands for the officer, which is
+// right for every dispatch made from these screens (an officer sends their
+// own name).
+export function onTheWayAfter(was, event, me) {
+  if (event.type !== 'OfficerDispatched' && event.type !== 'OfficerArrived') return was;
+  const officer = event.data ? event.data.officer : event.actor;
+  if (officer !== me) return was;
+  return event.type === 'OfficerDispatched';
+}
+
 // [{action, label, fields, body(values)}] for `view` as `session` would act.
-export function nextActions(view, session) {
+// `onTheWay`: whether session.sub is on the way (onTheWayAfter).
+export function nextActions(view, session, { onTheWay = false } = {}) {
   const me = session.sub;
   const s = view.state;
   const note = { action: 'note', label: 'Note', fields: [text('text', 'Note')], body: (v) => ({ text: v.text }) };
@@ -58,6 +73,9 @@ export function nextActions(view, session) {
   const takeIt = { action: 'assign', label: 'Assign to me', fields: [], body: () => ({ assignee: me }) };
   const dispatch = { action: 'dispatch', label: 'On my way', fields: [], body: () => ({ officer: me }) };
   const arrive = { action: 'arrive', label: 'Arrived', fields: [], body: () => ({ officer: me }) };
+  // "Arrived" only once on the way (else the server's 409 "not on the way");
+  // "On my way" until someone has arrived (first contact is made).
+  const travel = onTheWay ? [arrive] : view.arrived_at ? [] : [dispatch];
   switch (s) {
     case 'reported':
       return [takeIt, note];
@@ -65,8 +83,7 @@ export function nextActions(view, session) {
       return [
         { action: 'accept', label: 'Accept', fields: [], body: () => ({}) },
         ...(view.assignee === me ? [] : [takeIt]),
-        dispatch,
-        arrive,
+        ...travel,
         note,
       ];
     case 'in_progress': {
@@ -77,7 +94,7 @@ export function nextActions(view, session) {
         body: (v) => ({ reason: v.reason, ...(view.tier === 2 ? { judicial: v.judicial } : {}) }),
       };
       return [
-        ...(view.arrived_at ? [] : [dispatch, arrive]),
+        ...travel,
         {
           action: 'mediate',
           label: `Mediation (tier ${view.tier})`,
@@ -127,6 +144,7 @@ export class ActionPanel {
   constructor(session) {
     this.session = session;
     this.view = null;
+    this.facts = {};
     this.open = null; // the action whose form is open
     this.buttons = h('div', { class: 'actions' });
     this.form = h('form', { class: 'action-form', hidden: true });
@@ -134,16 +152,19 @@ export class ActionPanel {
     this.el = h('section', { class: 'action-panel' }, h('h3', {}, 'Next steps'), this.buttons, this.form, this.result);
   }
 
-  render(view) {
+  // `facts`: what the view does not say ({onTheWay}, nextActions).
+  render(view, facts = {}) {
     const sameCase = this.view?.case_id === view.case_id;
-    const changed = !this.view || this.view.version !== view.version || !sameCase;
+    const changed =
+      !this.view || this.view.version !== view.version || !sameCase || this.facts.onTheWay !== facts.onTheWay;
     this.view = view;
+    this.facts = facts;
     if (!sameCase) {
       this.closeForm();
       this.show('', '');
     }
     if (!changed) return;
-    const actions = nextActions(view, this.session);
+    const actions = nextActions(view, this.session, facts);
     this.buttons.replaceChildren(
       ...actions.map((a) =>
         h(

@@ -8,9 +8,9 @@
 // every channel from the last position it showed (push.js), so nothing is
 // missed and nothing shows twice.
 import { signIn, userChip } from './session.js';
-import { Push, statusPill } from './push.js';
+import { Push, statusPill, refusalBanner } from './push.js';
 import { CaseBoard } from './case_board.js';
-import { ActionPanel } from './lifecycle.js';
+import { ActionPanel, onTheWayAfter } from './lifecycle.js';
 import { h, $, setText, renderList } from './dom.js';
 import * as fmt from './format.js';
 
@@ -19,11 +19,17 @@ $('#user').append(userChip(session));
 const push = new Push(session);
 statusPill(push, $('#status'));
 push.onStatus((status) => ($('#offline').hidden = status !== 'offline'));
+refusalBanner(push, $('#refused'));
 
 // ---- sound and vibration
+//
+// Both wait for the officer's tap: browsers allow sound only after one, and a
+// phone that buzzes before it was asked to is a surprise.
 
+let alertsOn = false;
 let audio = null;
 $('#sound').addEventListener('click', () => {
+  alertsOn = true;
   audio = new AudioContext();
   audio.resume();
   beep();
@@ -47,6 +53,7 @@ function beep() {
 }
 
 function notify() {
+  if (!alertsOn) return;
   beep();
   try {
     navigator.vibrate?.([200, 100, 200]);
@@ -56,7 +63,8 @@ function notify() {
 }
 
 // The case sheet (below): the case tapped, live from case/{id}.
-const sheet = { view: null, stop: null, actions: new ActionPanel(session) };
+// onTheWay: whether this officer is on the way, from the case's events.
+const sheet = { view: null, stop: null, onTheWay: false, actions: new ActionPanel(session) };
 $('#sheet-actions').append(sheet.actions.el);
 $('#sheet-close').addEventListener('click', closeSheet);
 
@@ -196,20 +204,29 @@ function renderCases() {
 // ---- the case sheet
 
 
+// The sheet follows the case's events from its first (after: 0), each with
+// the view after it: the view alone does not say who is on the way, which
+// decides between "On my way" and "Arrived".
 function openSheet(caseId) {
   closeSheet();
   $('#sheet').hidden = false;
   $('#sheet-error').hidden = true;
   setText($('#sheet-title'), caseId);
   $('#sheet-link').href = `/case/${caseId}`;
-  sheet.stop = push.subscribe(`case/${caseId}`, (m) => {
-    if (m.type === 'error') {
-      $('#sheet-error').hidden = false;
-      return setText($('#sheet-error'), `${m.error.code}: ${m.error.message}`);
-    }
-    const view = m.type === 'subscribed' ? m.snapshot : m.view;
-    if (view && (!sheet.view || view.version >= sheet.view.version || view.case_id !== sheet.view.case_id)) showSheet(view);
-  });
+  sheet.stop = push.subscribe(
+    `case/${caseId}`,
+    (m) => {
+      if (m.type === 'error') {
+        $('#sheet-error').hidden = false;
+        return setText($('#sheet-error'), `${m.error.code}: ${m.error.message}`);
+      }
+      if (m.type !== 'event') return;
+      sheet.onTheWay = onTheWayAfter(sheet.onTheWay, m.event, session.sub);
+      const view = m.view;
+      if (view && (!sheet.view || view.version >= sheet.view.version)) showSheet(view);
+    },
+    { after: 0 },
+  );
 }
 
 function showSheet(view) {
@@ -222,13 +239,14 @@ function showSheet(view) {
     $('#sheet-meta'),
     `${view.priority} ${view.kind} · ${view.cell} · tier ${view.tier} · ${view.assignee ?? 'unassigned'} · reporter ${view.reporter?.name ?? ''} ${view.reporter?.phone ?? ''}`,
   );
-  sheet.actions.render(view);
+  sheet.actions.render(view, { onTheWay: sheet.onTheWay });
 }
 
 function closeSheet() {
   sheet.stop?.();
   sheet.stop = null;
   sheet.view = null;
+  sheet.onTheWay = false;
   $('#sheet').hidden = true;
 }
 

@@ -9,8 +9,22 @@
 // handler sees "subscribed" (with a snapshot only the first time), then
 // "event" / "view" / "alert" messages, and "error".
 //
+// A handshake the server refuses looks to the page like a network failure
+// (the browser does not say why a WebSocket did not open), so one that does
+// not open is followed by an HTTP request with the same token: a 401 brings
+// the sign-in back with the server's reason; anything else is retried.
+//
 // status: 'connecting' | 'live' | 'offline'; listen with onStatus(f).
-import { signOut } from './session.js';
+// Subscriptions the server refused (e.g. past its subscriptions per
+// connection): listen with onRefusals(f), so that a page never drops a
+// channel silently.
+import { signOut, checkToken } from './session.js';
+import { h } from './dom.js';
+
+// After the server has taken the token while the socket still did not open
+// (e.g. 429: too many connections), it is not asked again for this long:
+// an auditor's every read is recorded.
+const TOKEN_CHECK_PAUSE_MS = 30000;
 
 export class Push {
   // `session`: its token opens the connection; once it has expired, the
@@ -27,6 +41,9 @@ export class Push {
     this.retry = 0;
     this.timer = null;
     this.connects = 0;
+    this.checkTokenAfter = 0; // Date.now() past which a failed open asks about the token
+    this.refusals = new Map(); // channel -> the server's error, for subscriptions it refused
+    this.refusalListeners = [];
     addEventListener('offline', () => this.drop('the browser is offline'));
     addEventListener('online', () => this.connectSoon(0));
     this.connect();
@@ -35,6 +52,12 @@ export class Push {
   onStatus(f) {
     this.statusListeners.push(f);
     f(this.status, '');
+  }
+
+  // f(refusals): refusals = Map(channel -> {code, message}), called on each change.
+  onRefusals(f) {
+    this.refusalListeners.push(f);
+    f(this.refusals);
   }
 
   // Subscribes `handler` to `channel`; returns a function that ends it.
@@ -53,6 +76,7 @@ export class Push {
     if (!sub || (only && sub !== only)) return;
     this.subs.delete(channel);
     this.byId.delete(sub.id);
+    this.setRefusal(channel, null);
     if (this.status === 'live' && sub.id) this.send({ op: 'unsubscribe', id: this.nextId++, channel });
   }
 
@@ -69,6 +93,13 @@ export class Push {
     if (this.status === status) return;
     this.status = status;
     for (const f of this.statusListeners) f(status, why);
+  }
+
+  setRefusal(channel, error) {
+    if (!error && !this.refusals.has(channel)) return;
+    if (error) this.refusals.set(channel, error);
+    else this.refusals.delete(channel);
+    for (const f of this.refusalListeners) f(this.refusals);
   }
 
   backoff() {
@@ -109,8 +140,11 @@ export class Push {
       return this.connectSoon(this.backoff());
     }
     this.ws = ws;
+    let opened = false;
     ws.onopen = () => {
+      opened = true;
       this.retry = 0;
+      this.checkTokenAfter = 0; // taken now; a later refusal is asked about at once
       this.connects++;
       this.setStatus('live');
       for (const sub of this.subs.values()) this.sendSubscribe(sub);
@@ -120,8 +154,21 @@ export class Push {
       if (this.ws !== ws) return;
       this.ws = null;
       this.setStatus('offline', e.code === 1013 ? 'the server asked us to catch up' : `closed (${e.code})`);
+      if (!opened) return this.whyNotOpened();
       this.connectSoon(this.backoff());
     };
+  }
+
+  // The socket did not open: the network, or the server refused the
+  // handshake. A 401 to the same token over HTTP says it is the token.
+  async whyNotOpened() {
+    const delay = this.backoff();
+    if (navigator.onLine && Date.now() >= this.checkTokenAfter) {
+      const answer = await checkToken(this.token);
+      if (answer.status === 401) return signOut(answer.message);
+      if (answer.status) this.checkTokenAfter = Date.now() + TOKEN_CHECK_PAUSE_MS;
+    }
+    if (!this.ws) this.connectSoon(delay); // unless "online" reconnected meanwhile
   }
 
   send(op) {
@@ -154,15 +201,31 @@ export class Push {
         sub.last = null;
         return this.sendSubscribe(sub);
       }
+      this.setRefusal(channel, m.error);
       return sub.handler(m);
     }
     if (m.type === 'unsubscribed') return;
     const sub = this.subs.get(m.channel);
     if (!sub) return;
     if (m.type === 'subscribed' && m.id !== sub.id) return;
+    if (m.type === 'subscribed') this.setRefusal(sub.channel, null);
     if (typeof m.position === 'number') sub.last = Math.max(sub.last ?? 0, m.position);
     sub.handler(m);
   }
+}
+
+// A banner that names every channel the server refused to follow, with the
+// server's words, e.g. "Not following cell/santai/luxi — too_large: at most
+// 300 subscriptions per connection". Hidden while there are none.
+export function refusalBanner(push, el) {
+  push.onRefusals((refusals) => {
+    el.hidden = refusals.size === 0;
+    el.replaceChildren(
+      ...[...refusals].map(([channel, e]) =>
+        h('div', { dataset: { channel } }, `Not following ${channel} — ${e.code}: ${e.message}`),
+      ),
+    );
+  });
 }
 
 // A connection status pill for a page header.

@@ -5,6 +5,11 @@
 import { h } from './dom.js';
 
 const KEY = 'casegrid.token';
+// Asked only to learn whether the server takes a token: it is cheap (the
+// log's head) and every role may read it — though only a 401 matters, so a
+// role refused it (403) would do as well. An auditor's read of it is
+// recorded, as all their reads are, so it is asked only when needed (push.js).
+const TOKEN_CHECK = '/api/v1/audit/digest';
 const HANDLING_ROLES = ['operator', 'officer', 'mediator', 'grid_worker', 'volunteer', 'supervisor'];
 
 export class ApiError extends Error {
@@ -136,16 +141,30 @@ function showForm(resolve) {
       return;
     }
     // Ask the server: a token it refuses is shown here, not stored.
-    const res = await fetch('/api/v1/alerts', { headers: { Authorization: `Bearer ${token}` } }).catch(() => null);
-    if (!res || res.status === 401) {
-      const body = res ? await res.json().catch(() => null) : null;
-      error.textContent = body?.error?.message ?? 'The server cannot be reached.';
+    const answer = await checkToken(token);
+    if (answer.status === 0 || answer.status === 401) {
+      error.textContent = answer.message;
       return;
     }
     sessionStorage.setItem(KEY, token);
     overlay.remove();
     resolve(s);
   });
+}
+
+// Whether the server takes `token`: {status, message} of one cheap request
+// with it — 401 with the server's reason when it refuses it, status 0 when
+// the server cannot be reached. Anything else means the token was accepted
+// (a 403 or 429 is about the request, not the token).
+export async function checkToken(token) {
+  let res;
+  try {
+    res = await fetch(TOKEN_CHECK, { headers: { Authorization: `Bearer ${token}` }, cache: 'no-store' });
+  } catch {
+    return { status: 0, message: 'The server cannot be reached.' };
+  }
+  const body = await res.json().catch(() => null);
+  return { status: res.status, message: body?.error?.message ?? res.statusText };
 }
 
 // The "who am I" corner of a page header: subject, role, sign out.

@@ -3,6 +3,8 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/memtablerep.h>
+#include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
@@ -66,6 +68,10 @@ rocksdb::ColumnFamilyOptions FamilyOptions(const char* name) {
     cf.memtable_whole_key_filtering = true;
     cf.memtable_prefix_bloom_size_ratio = 0.05;
   }
+  if (n == storage::kEventIdsFamily) {
+    cf.prefix_extractor.reset(rocksdb::NewNoopTransform());
+    cf.memtable_factory.reset(rocksdb::NewHashSkipListRepFactory(262144));
+  }
   // Positions only grow: each record lands right after the one before
   // (insert_hints.h). The other families' keys are spread over many streams
   // and ids, where a hint each would cost more memtable than it saves.
@@ -84,6 +90,8 @@ rocksdb::Options DbOptions(rocksdb::Env* env) {
   o.atomic_flush = true;
   o.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
   o.IncreaseParallelism(2);
+  // One committer writes; event_ids' hash memtable cannot take concurrent writers.
+  o.allow_concurrent_memtable_write = false;
   if (env != nullptr) o.env = env;
   return o;
 }

@@ -447,6 +447,30 @@ test('a subscription the server refuses is named on the page with its reason', a
   }
 });
 
+test("the officer's alert count is the whole of what is open, past the channel's snapshot of 200", async () => {
+  const own = await startServer(binary);
+  try {
+    const admin = own.api(own.token('admin-1', 'admin'));
+    for (const [cell, name] of GRID.slice(0, 4)) await admin.post('/api/v1/grid/cells', { cell, name });
+    const cell = 'santai/tongchuan/g1/dongjie';
+    await admin.post(`/api/v1/grid/cells/${cell}/officers`, { officer: 'officer-7', role: 'officer' });
+    const op = own.api(own.token('operator-1', 'operator'));
+    const total = 205; // a new_case alert each, for officer-7
+    for (let i = 0; i < total; i += 41) {
+      await Promise.all(Array.from({ length: 41 }, (_, k) => op.report({ cell, summary: `case ${i + k}` })));
+    }
+    const token = own.token('officer-7', 'officer', [cell]);
+    await eventually(async () => (await own.api(token).get('/api/v1/alerts')).alerts.length === total, 10000, 'the alerts folded');
+    const { page, context, errors } = await openPage('/officer', token, { width: 390, height: 844 }, { base: own.base });
+    await eventually(async () => (await page.locator('#alerts-count').textContent()) === String(total), 5000, `${total} alerts counted`);
+    assert.equal(await page.locator('#alerts li').count(), total);
+    assert.deepEqual(errors, []);
+    await context.close();
+  } finally {
+    await own.stop();
+  }
+});
+
 // A request with its path sent exactly as written (fetch would tidy "..").
 function raw(path, method = 'GET') {
   return new Promise((resolve, reject) => {

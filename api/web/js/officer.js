@@ -71,12 +71,20 @@ $('#sheet-close').addEventListener('click', closeSheet);
 // ---- alerts
 
 const alerts = new Map(); // id -> {alert, fresh}
+// The channel's snapshot holds the newest 200 open alerts, a GET the newest
+// 1000 (docs/api.md); past those, more are open than the page holds, and its
+// count says so rather than pass for the whole.
+const SNAPSHOT_ALERTS = 200;
+const PAGE_ALERTS = 1000;
+let moreOpen = false;
 
 push.subscribe('alerts', (m) => {
   if (m.type === 'error') return setText($('#alerts-empty'), `${m.error.code}: ${m.error.message}`);
   if (m.type === 'subscribed') {
     if (m.snapshot) {
-      for (const a of m.snapshot.alerts ?? []) alerts.set(a.id, { alert: a, fresh: false });
+      const open = m.snapshot.alerts ?? [];
+      for (const a of open) alerts.set(a.id, { alert: a, fresh: false });
+      if (open.length >= SNAPSHOT_ALERTS) fetchOlder();
     } else {
       reconcile(m.position); // a resume: drop what was acknowledged meanwhile
     }
@@ -103,6 +111,19 @@ async function reconcile(after) {
     renderAlerts();
   } catch {
     /* next time */
+  }
+}
+
+// The snapshot was full: the newest page of open alerts holds older ones.
+async function fetchOlder() {
+  try {
+    const { alerts: open } = await session.api('/api/v1/alerts');
+    for (const a of open) if (!alerts.has(a.id)) alerts.set(a.id, { alert: a, fresh: false });
+    moreOpen = open.length >= PAGE_ALERTS;
+    renderAlerts();
+  } catch {
+    moreOpen = true; // the snapshot was full, and nothing says it was all
+    renderAlerts();
   }
 }
 
@@ -148,7 +169,8 @@ function renderAlerts() {
     },
     () => {},
   );
-  setText($('#alerts-count'), items.length ? String(items.length) : '');
+  setText($('#alerts-count'), items.length ? `${items.length}${moreOpen ? '+' : ''}` : '');
+  $('#alerts-count').title = moreOpen ? `the newest ${items.length} of more open alerts` : '';
   $('#alerts-empty').hidden = items.length > 0;
 }
 

@@ -850,6 +850,10 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
             return Status::PermissionDenied(at + "data.cell: " + report->cell +
                                             " is outside your cells");
           }
+          if (!service_->grid().HasCell(report->cell)) {  // as at intake
+            return Status::InvalidArgument(at + "data.cell: " + report->cell +
+                                           " is not a defined cell");
+          }
         }
       }
       append.events.push_back(std::move(e));

@@ -23,8 +23,8 @@ namespace casegrid {
 //   - every event is of a type the engine defines (IsEngineEventType), else
 //     kInvalidArgument naming it: the case folds read nothing else;
 //   - a CaseReported may only be the first event, else kInvalidArgument
-//     naming it; with one first, the stream must not exist yet: the expected
-//     version becomes `no_stream` (any other would only fail later);
+//     naming it; with one first, the stream must not exist yet: `any`
+//     becomes `no_stream`, and `exists` or a version above 0 is kConflict;
 //   - without one, the stream must exist: `any` becomes `exists`; `no_stream`
 //     (or version 0) is kInvalidArgument, since it would open the stream.
 // A retry of an append the log holds already is still answered by the store

@@ -438,6 +438,7 @@ TEST_F(CaseRulesTest, TheGridFoldPassesOverWhatItsCommandsWouldRefuse) {
   raw.events.push_back({"", "GridCellDefined", R"({"cell":"santai","name":"renamed","level":1})"});
   raw.events.push_back(
       {"", "GridCellDefined", R"({"cell":"santai/b/c","name":"no parent","level":3})"});
+  raw.events.push_back({"", "Frob", R"({"x":1})"});  // a type of no grid's
   ASSERT_TRUE(store_->Append(std::move(raw)).ok());
   service_.reset();
   OpenService();  // folds the grid from the log
@@ -451,6 +452,9 @@ TEST_F(CaseRulesTest, TheGridFoldPassesOverWhatItsCommandsWouldRefuse) {
   role.events.push_back({"", "OfficerAssignedToCell",
                          R"({"cell":"santai/tongchuan","officer":"o-1","role":"admin"})"});
   EXPECT_EQ(grid.CheckAppend(role).code(), StatusCode::kInvalidArgument);
+  AppendRequest foreign{"grid/santai", ExpectedVersion::Any(), "admin", {}};
+  foreign.events.push_back({"", "Frob", R"({"x":1})"});
+  EXPECT_EQ(grid.CheckAppend(foreign).code(), StatusCode::kInvalidArgument);
   AppendRequest batch{"grid/santai", ExpectedVersion::Any(), "admin", {}};
   batch.events.push_back({"", "GridCellDefined", R"({"cell":"santai/b","name":"B","level":2})"});
   batch.events.push_back({"", "GridCellDefined", R"({"cell":"santai/b/c","name":"C","level":3})"});

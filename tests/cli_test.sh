@@ -63,6 +63,8 @@ grid_refused "an assignment to a cell not defined" \
   'no cell santai/nowhere'
 grid_refused "a cell defined twice" '{"type":"GridCellDefined","data":{"cell":"santai/a01","name":"A","level":2}}' \
   'already defined'
+grid_refused "a type of no grid's" '{"type":"Frob","data":{"text":"x"}}' 'unknown event type'
+grid_refused "a note in a grid stream" '{"type":"NoteAdded","data":{"text":"x"}}' 'grid stream holds'
 grid_refused "a cell without its parent" \
   '{"type":"GridCellDefined","data":{"cell":"santai/b/c","name":"C","level":3}}' 'parent'
 # a whole grid in one atomic append (another store: the counts below are this one's)
@@ -134,13 +136,18 @@ for args in "--stream case/C-20261122-000001 --after 1" "--backward" "--from 2";
   out=$("$cg" read --data "$data" $args 2>&1) && fail "read took $args"
 done
 out=$("$cg" tail --data "$data" --after -5 --max 1 2>&1) && fail "tail took --after -5"
+for args in "--after -5" "--limit -1" "--limit 0"; do
+  out=$("$cg" read --data "$data" $args 2>&1) && fail "read took $args"
+done
 out=$("$cg" tail --data "$data" --poll-ms -5 --max 1 2>&1) && fail "tail took --poll-ms -5"
 
 # serve refuses a port that is not one before it opens anything
-for listen in 127.0.0.1:abc 127.0.0.1:99999 127.0.0.1:-1 127.0.0.1:18105x 127.0.0.1:; do
+for listen in 127.0.0.1:abc 127.0.0.1:99999 127.0.0.1:-1 127.0.0.1:18105x 127.0.0.1: localhost:0 \
+              999.1.1.1:0 :0; do
   out=$(CASEGRID_JWT_SECRET=cli-test-secret-of-at-least-32-bytes \
         "$cg" serve --data "$dir/never" --listen "$listen" 2>&1) && fail "serve took --listen $listen"
-  [[ "$out" == *"is not a number from 0 to 65535"* ]] || fail "--listen $listen: $out"
+  [[ "$out" == *"is not a number from 0 to 65535"* || "$out" == *"is not an IP address"* ]] ||
+    fail "--listen $listen: $out"
 done
 [ ! -e "$dir/never" ] || fail "serve with a bad --listen created its data folder"
 
@@ -153,6 +160,7 @@ for cells in "santai/a,," "santai/a,,santai/b" ",santai/a" "santai/a, santai/b";
   [[ "$out" == *"cell"* ]] || fail "token --cells '$cells': $out"
 done
 out=$("$cg" token --sub "" --role officer --cells "" 2>&1) && fail "a token with an empty sub"
+out=$("$cg" token --sub " " --role officer --cells "" 2>&1) && fail "a token with a blank sub"
 out=$("$cg" token --sub a --role officer --cells "" --ttl 99999999999999999999d 2>&1) &&
   fail "an overflowing ttl was taken"
 [[ "$out" == *"at most 366d"* ]] || fail "token --ttl overflow: $out"

@@ -146,6 +146,18 @@ TEST_F(RawAppendTest, ACaseStreamOpensWithItsReportAndOnlyWithIt) {
                    Events(Report("santai/tongchuan/a03/g13") + "," + Report("santai")), admin);
   EXPECT_EQ(twice.status, 400u) << twice.body;
   EXPECT_NE(twice.body.find("events[1]"), std::string::npos) << twice.body;
+  // A report opens a stream that does not exist: no other expected version
+  // can hold, and its cell is a defined one, as at intake.
+  for (const std::string expected : {"5", "\"exists\""}) {
+    auto stale = Raw("case/IMPORT-9",
+                     R"({"expected_version":)" + expected + R"(,"events":[)" +
+                         Report("santai/tongchuan/a03/g13") + "]}",
+                     admin);
+    EXPECT_EQ(stale.status, 409u) << expected << ": " << stale.body;
+  }
+  auto nowhere = Raw("case/IMPORT-9", Events(Report("santai/nowhere")), admin);
+  EXPECT_EQ(nowhere.status, 400u) << nowhere.body;
+  EXPECT_NE(nowhere.body.find("not a defined cell"), std::string::npos) << nowhere.body;
   // A type of no case: the case folds would pass over it.
   auto foreign = Raw("case/" + id, Events(R"({"type":"Imported","data":{}})"), admin);
   EXPECT_EQ(foreign.status, 400u) << foreign.body;

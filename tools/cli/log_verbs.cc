@@ -157,8 +157,11 @@ void AddLogVerbs(CLI::App& app, VerbAction* action) {
   read->add_flag("--backward", r->backward, "read the stream newest first")->needs(stream);
   read->add_option("--after", r->after, "global log: positions after this one")
       ->excludes(stream)
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
-  read->add_option("--limit", r->limit, "at most this many events")->capture_default_str();
+  read->add_option("--limit", r->limit, "at most this many events")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
   read->callback([r, action] {
     *action = [r]() -> int {
       auto store = EventStore::OpenFollower(LogDir(r->data));

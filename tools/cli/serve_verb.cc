@@ -7,6 +7,7 @@
 // and prints it with a token for each role.
 #include <openssl/rand.h>
 #include <sys/resource.h>
+#include <boost/asio/ip/address.hpp>
 
 #include <algorithm>
 #include <charconv>
@@ -105,6 +106,11 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
       const auto colon = a->listen.rfind(':');
       if (colon == std::string::npos) return Fail(Status::InvalidArgument("--listen: HOST:PORT"));
       http_options.host = a->listen.substr(0, colon);
+      if (boost::system::error_code bad;
+          boost::asio::ip::make_address(http_options.host, bad), bad) {
+        return Fail(Status::InvalidArgument("--listen: the host \"" + http_options.host +
+                                            "\" is not an IP address"));
+      }
       // A port is 0 to 65535, all digits (0: any free one).
       const std::string port = a->listen.substr(colon + 1);
       unsigned value = 0;

@@ -97,7 +97,9 @@ void AddTokenVerb(CLI::App& app, VerbAction* action) {
       if (!role) return Fail(Status::InvalidArgument("role: unknown role " + a->role));
       auto ttl = ParseDuration(a->ttl);
       if (!ttl.ok()) return Fail(ttl.status());
-      if (a->sub.empty()) return Fail(Status::InvalidArgument("sub: empty"));
+      if (a->sub.find_first_not_of(" \t\r\n") == std::string::npos) {
+        return Fail(Status::InvalidArgument("sub: empty"));
+      }
       auto cells = ParseCells(a->cells);
       if (!cells.ok()) return Fail(cells.status());
       Principal who{a->sub, *role, std::move(cells).value(), 0};

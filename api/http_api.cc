@@ -687,7 +687,8 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
 
   // ---- alerts
   // A token sees its person's alerts about cases in its cells; an admin none.
-  const AlertFilter in_scope = [&who](std::string_view cell) { return InScope(who, cell); };
+  AlertFilter in_scope;  // none for a token of the whole jurisdiction
+  if (!InScope(who, "")) in_scope = [&who](std::string_view cell) { return InScope(who, cell); };
   if (s.size() == 3 && s[2] == "alerts" && get) {
     RETURN_IF_ERROR(MayReadCases(who));
     ASSIGN_OR_RETURN(auto alerts, projector_->OpenAlerts(who.sub, options_.max_page, in_scope));

@@ -30,8 +30,7 @@ Status PinCaseStreamOpening(AppendRequest& request) {
     }
   }
   if (!request.events.empty() && request.events.front().type == CaseReported::kType) {
-    if (request.expected.kind == ExpectedVersion::Kind::kExists ||
-        (request.expected.kind == ExpectedVersion::Kind::kExact && request.expected.version > 0)) {
+    if (request.expected.kind != ExpectedVersion::Kind::kAny && !OpensTheStream(request.expected)) {
       return Status::Conflict("expected_version: " + request.expected.ToString() +
                               ", but a CaseReported opens case " + std::string(case_id) +
                               "'s stream, which must not exist yet");

@@ -282,11 +282,7 @@ Status Projector::ApplyOne(const RecordedEvent& e, const Result<CaseEventData>* 
       ASSIGN_OR_RETURN(CachedCaseState * cached, CachedCase(case_id, e));
       if (!cached->state.exists) return Status::Ok();
       cached->state.PassOver(e);
-      if (options_.rebuild) {
-        cached->unwritten = true;
-      } else {
-        b.cases.insert(case_id);
-      }
+      CaseViewChanged(case_id, *cached, b);
       return Status::Ok();
     }
     return Status::Corruption("position " + std::to_string(e.position) + ": " +
@@ -318,11 +314,7 @@ Status Projector::ApplyOne(const RecordedEvent& e, const Result<CaseEventData>* 
   if (!state->exists) return Status::Ok();  // an event before its case was reported (raw append)
   if (reported_before && std::holds_alternative<CaseReported>(data)) {
     // A second report changes nothing but the case's version (CaseState::Apply).
-    if (options_.rebuild) {
-      cached->unwritten = true;
-    } else {
-      b.cases.insert(case_id);
-    }
+    CaseViewChanged(case_id, *cached, b);
     return Status::Ok();
   }
   CaseChange change{&e, &data, before, CaseGauges::Of(*state), state, false};
@@ -348,12 +340,17 @@ Status Projector::ApplyOne(const RecordedEvent& e, const Result<CaseEventData>* 
         .PermitUncheckedError();
     if (b.collect_changes) b.changes.alerts.push_back(std::move(alert));
   }
-  if (options_.rebuild) {
-    cached->unwritten = true;  // written when it leaves the cache, or by Finish()
-  } else {
-    b.cases.insert(case_id);
-  }
+  CaseViewChanged(case_id, *cached, b);
   return Status::Ok();
+}
+
+void Projector::CaseViewChanged(const std::string& case_id, CachedCaseState& cached,
+                                Batch& b) const {
+  if (options_.rebuild) {
+    cached.unwritten = true;  // written when it leaves the cache, or by Finish()
+  } else {
+    b.cases.insert(case_id);  // written at the end of the batch
+  }
 }
 
 void Projector::WriteCaseView(const std::string& case_id, const CaseState& state,

@@ -704,9 +704,15 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
     RETURN_IF_ERROR(NoFields(req.body()));  // an acknowledgment takes none
     ASSIGN_OR_RETURN(bool open, projector_->HasOpenAlert(who.sub, s[3], in_scope));
     if (!open && !key.empty()) {
-      // A repeat carrying an Idempotency-Key gets the first answer.
+      // A repeat carrying an Idempotency-Key gets the first answer, if the
+      // alert is one this token may see.
       ASSIGN_OR_RETURN(auto first, service_->AlertAcknowledgment(who.sub, s[3]));
-      if (first) return Json(http::status::ok, WriteAnswer(*first, false), req);
+      bool visible = first.has_value();
+      if (visible && in_scope) {
+        ASSIGN_OR_RETURN(auto cell, projector_->CellOfAlert(s[3]));
+        visible = cell && in_scope(*cell);
+      }
+      if (visible) return Json(http::status::ok, WriteAnswer(*first, false), req);
     }
     if (!open) return Status::NotFound("no open alert " + s[3] + " of yours");
     ASSIGN_OR_RETURN(WriteResult w,

@@ -299,13 +299,13 @@ void PushHub::OnBatch(const ViewChanges& changes) {
     for (auto& sub : *subs) Deliver(*sub, m, changes.position);
   }
   // alerts: raised and acknowledged, in position order per person.
-  // An alert goes to the subscribers whose cells hold its case; an
-  // acknowledgment (an id alone) to all of the person's.
+  // An alert or its acknowledgment goes to the subscribers whose cells hold
+  // its case (an acknowledgment's cell read from the log: CellOfAlert).
   struct AlertNote {
     Position position;
     std::string key;
     std::string alert;
-    std::optional<std::string> cell;
+    std::optional<std::string> cell;  // none: only for the whole jurisdiction
   };
   std::vector<AlertNote> notes;
   for (const Alert& a : changes.alerts) {
@@ -315,14 +315,16 @@ void PushHub::OnBatch(const ViewChanges& changes) {
   for (const AlertAcknowledgement& ack : changes.acknowledged) {
     std::string key = "alerts/" + ack.person;
     if (!subscribers(key)) continue;
-    notes.push_back({ack.position, std::move(key), AcknowledgedJson(ack.alert_id), std::nullopt});
+    auto cell = projector_->CellOfAlert(ack.alert_id);
+    notes.push_back({ack.position, std::move(key), AcknowledgedJson(ack.alert_id),
+                     cell.ok() ? *cell : std::nullopt});
   }
   std::stable_sort(notes.begin(), notes.end(),
                    [](const AlertNote& a, const AlertNote& b) { return a.position < b.position; });
   for (const AlertNote& note : notes) {
     auto m = Message("alert", "alerts", note.position, {{"alert", note.alert}});
     for (auto& sub : *subscribers(note.key)) {
-      if (note.cell && !InScope(sub->who, *note.cell)) continue;
+      if (!InScope(sub->who, note.cell ? *note.cell : std::string_view())) continue;
       Deliver(*sub, m, note.position);
     }
   }
@@ -720,8 +722,8 @@ Status PushHub::CatchUpPage(Sub& sub, PushSink& sink, Position upto, bool* done)
       // as both sources are known to be complete.
       ASSIGN_OR_RETURN(auto alerts, projector_->OpenAlertsBetween(sub.who.sub, cursor, upto, page,
                                                                   false, AlertsVisibleTo(sub.who)));
-      ASSIGN_OR_RETURN(auto acks,
-                       projector_->AcknowledgmentsBetween(sub.who.sub, cursor, upto, page));
+      ASSIGN_OR_RETURN(auto acks, projector_->AcknowledgmentsBetween(
+                                      sub.who.sub, cursor, upto, page, AlertsVisibleTo(sub.who)));
       Position reach = upto;
       if (alerts.size() >= page) reach = std::min(reach, alerts.back().first);
       if (acks.size() >= page) reach = std::min(reach, acks.back().first);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <future>
 #include <iostream>
 #include <list>
@@ -775,8 +776,28 @@ Result<std::vector<std::pair<Position, std::string>>> Projector::OpenAlertsBetwe
   return out;
 }
 
+Result<std::optional<std::string>> Projector::CellOfAlert(std::string_view alert_id) const {
+  const std::string_view digits = alert_id.substr(0, alert_id.find('-'));
+  Position position = 0;
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), position);
+  if (digits.size() == alert_id.size() || ec != std::errc() ||
+      end != digits.data() + digits.size() || position == 0 || position > store_->Head().position) {
+    return std::optional<std::string>();
+  }
+  ASSIGN_OR_RETURN(const RecordedEvent raised, store_->ReadAt(position));
+  if (CaseIdOfStream(raised.stream).empty()) return std::optional<std::string>();
+  ASSIGN_OR_RETURN(auto first, store_->ReadStream(raised.stream, 1, 1, ReadDirection::kForward));
+  if (first.empty() || first.front().type != CaseReported::kType) {
+    return std::optional<std::string>();
+  }
+  auto data = DecodeEventData(first.front().type, first.front().data, StoredEventLimits());
+  if (!data.ok()) return std::optional<std::string>();
+  return std::optional<std::string>(std::get<CaseReported>(*data).cell);
+}
+
 Result<std::vector<std::pair<Position, std::string>>> Projector::AcknowledgmentsBetween(
-    std::string_view person, Position after, Position upto, std::size_t limit) const {
+    std::string_view person, Position after, Position upto, std::size_t limit,
+    const AlertFilter& visible) const {
   std::vector<std::pair<Position, std::string>> out;
   if (upto <= after || limit == 0) return out;
   const std::string stream = "alerts/" + std::string(person);
@@ -803,7 +824,12 @@ Result<std::vector<std::pair<Position, std::string>>> Projector::Acknowledgments
     auto data = DecodeEventData(e.type, e.data, StoredEventLimits());
     if (!data.ok()) continue;  // not the views' business (a raw append)
     std::string& alert = std::get<AlertAcknowledged>(*data).alert;
-    if (AlertKeyOfId(person, alert)) out.emplace_back(e.position, std::move(alert));
+    if (!AlertKeyOfId(person, alert)) continue;
+    if (visible) {
+      ASSIGN_OR_RETURN(auto cell, CellOfAlert(alert));
+      if (!cell || !visible(*cell)) continue;
+    }
+    out.emplace_back(e.position, std::move(alert));
   }
   return out;
 }

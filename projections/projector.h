@@ -154,8 +154,15 @@ class Projector {
   // `person`'s acknowledgments at positions in (after, upto], oldest first,
   // at most `limit`, as (position, alert id). Read from the log (the stream
   // alerts/<person>): the alerts view forgets an alert once acknowledged.
+  // With `visible`, only the acknowledgments of alerts it keeps (CellOfAlert).
   Result<std::vector<std::pair<Position, std::string>>> AcknowledgmentsBetween(
-      std::string_view person, Position after, Position upto, std::size_t limit) const;
+      std::string_view person, Position after, Position upto, std::size_t limit,
+      const AlertFilter& visible = {}) const;
+  // The cell of the case alert `alert_id` ("<position>-<kind>") is about,
+  // read from the log (the alert's event, then its case's report), so that
+  // it answers for acknowledged alerts too; nullopt when the id names no
+  // case event. A case keeps the cell it was reported in (case_stream_rules.h).
+  Result<std::optional<std::string>> CellOfAlert(std::string_view alert_id) const;
 
   // as_of (as_of.cc): views as they stood at `position`. The dashboard's
   // figures that depend on when it is read (ages of open cases, "today", the

@@ -264,6 +264,32 @@ TEST_F(PushTest, AlertsAreSeenOnlyForCasesInTheTokensCells) {
       Send(http::verb::post, "/api/v1/alerts/" + std::to_string(g12_alert) + "-new_case/ack",
            Token("officer-7", Role::kAuditor));
   EXPECT_EQ(audited.status, 403u) << audited.body;
+
+  // The g12 alert acknowledged by the person's whole-jurisdiction token: its
+  // acknowledgment is not pushed to the g13 token, live or on a resume, and
+  // a repeat with an Idempotency-Key from the g13 token is 404 like the rest.
+  const std::string g12_id = std::to_string(g12_alert) + "-new_case";
+  ASSERT_EQ(Send(http::verb::post, "/api/v1/alerts/" + g12_id + "/ack",
+                 Token("officer-7", Role::kOfficer), "", "ack-g12")
+                .status,
+            200u);
+  EXPECT_NE(Expect(*c, "alert").raw.find(third), std::string::npos);  // before the acks
+  std::string g13_id = At(live.raw, "/alert/id");
+  g13_id = g13_id.substr(1, g13_id.size() - 2);
+  ASSERT_EQ(Send(http::verb::post, "/api/v1/alerts/" + g13_id + "/ack", g13).status, 200u);
+  const auto acked_live = Expect(*c, "alert");
+  EXPECT_NE(acked_live.raw.find(R"({"id":")" + g13_id + R"(","acknowledged":true})"),
+            std::string::npos)
+      << acked_live.raw;
+  auto again = Open(g13);
+  again->Send(SubscribeOp(3, "alerts", live.position));
+  Expect(*again, "subscribed");
+  EXPECT_NE(Expect(*again, "alert").raw.find(third), std::string::npos);
+  const auto acked_again = Expect(*again, "alert");
+  EXPECT_NE(acked_again.raw.find(g13_id), std::string::npos) << acked_again.raw;
+  EXPECT_FALSE(again->Next(std::chrono::milliseconds(200))) << "an acknowledgment out of scope";
+  EXPECT_EQ(Send(http::verb::post, "/api/v1/alerts/" + g12_id + "/ack", g13, "", "ack-g12").status,
+            404u);
 }
 
 TEST_F(PushTest, BadOpsGetAClearErrorAndTheConnectionStays) {

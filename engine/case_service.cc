@@ -192,9 +192,16 @@ Result<std::string> CaseService::NextCaseId(std::int64_t now, StorageReads reads
     if (reads == StorageReads::kCachedOnly) {
       return Status(StatusCode::kWouldBlock, "the day's last case id must be read");
     }
-    ASSIGN_OR_RETURN(std::string last, store_->LastStreamWithPrefix("case/C-" + day + "-"));
+    // The day's greatest case id; a stream of another form (none can be
+    // written now: case_stream_rules.h) is passed over.
+    ASSIGN_OR_RETURN(std::string last,
+                     store_->LastStreamWithPrefix("case/C-" + day + "-", [](std::string_view s) {
+                       return IsCaseId(CaseIdOfStream(s));
+                     }));
     std::uint32_t seq = 0;
-    if (!last.empty()) seq = static_cast<std::uint32_t>(std::stoul(last.substr(last.size() - 6)));
+    for (char c : std::string_view(last).substr(last.empty() ? 0 : last.size() - 6)) {
+      seq = seq * 10 + static_cast<std::uint32_t>(c - '0');
+    }
     it = last_sequence_.emplace(day, seq).first;
   }
   if (it->second >= 999999) {

@@ -43,6 +43,17 @@ std::string_view CaseIdOfStream(std::string_view stream) {
   return stream.substr(kPrefix.size());
 }
 
+bool IsCaseId(std::string_view id) {
+  auto digits = [&](std::size_t from, std::size_t n) {
+    for (std::size_t i = from; i < from + n; ++i) {
+      if (id[i] < '0' || id[i] > '9') return false;
+    }
+    return true;
+  };
+  return id.size() == 17 && id[0] == 'C' && id[1] == '-' && digits(2, 8) && id[10] == '-' &&
+         digits(11, 6);
+}
+
 std::string CaseStream(std::string_view case_id) {
   return "case/" + std::string(case_id);
 }

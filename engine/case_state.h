@@ -123,5 +123,8 @@ Status FoldCaseOnto(const EventStore& store, std::string_view case_id, Position 
 // "case/C-20261122-000123" -> "C-20261122-000123"; empty if not a case stream.
 std::string_view CaseIdOfStream(std::string_view stream);
 std::string CaseStream(std::string_view case_id);
+// Whether `id` has the form of the engine's case ids, C-<yyyymmdd>-<6 digits>
+// (the digits only; the day is the one it was reported, in UTC).
+bool IsCaseId(std::string_view id);
 
 }  // namespace casegrid

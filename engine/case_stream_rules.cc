@@ -16,6 +16,10 @@ bool OpensTheStream(const ExpectedVersion& e) {
 Status PinCaseStreamOpening(AppendRequest& request) {
   const std::string_view case_id = CaseIdOfStream(request.stream);
   if (case_id.empty()) return Status::Ok();
+  if (!IsCaseId(case_id)) {
+    return Status::InvalidArgument("stream: " + std::string(case_id.substr(0, 40)) +
+                                   " is not a case id; case ids are C-<yyyymmdd>-<6 digits>");
+  }
   for (std::size_t i = 0; i < request.events.size(); ++i) {
     if (!IsEngineEventType(request.events[i].type)) {
       return Status::InvalidArgument("events[" + std::to_string(i) +

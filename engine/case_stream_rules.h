@@ -20,6 +20,8 @@ namespace casegrid {
 
 // Checks `request` and pins its expected version so that the store enforces
 // the rule atomically, whatever other appends come in between:
+//   - the stream's case id has the engine's form (IsCaseId), else
+//     kInvalidArgument: the next intake's id is read from the day's last one;
 //   - every event is of a type the engine defines (IsEngineEventType), else
 //     kInvalidArgument naming it: the case folds read nothing else;
 //   - a CaseReported may only be the first event, else kInvalidArgument

@@ -591,12 +591,17 @@ Result<std::vector<std::string>> EventStore::Impl::ListStreams(const std::string
   return out;
 }
 
-Result<std::string> EventStore::Impl::LastStreamWithPrefix(const std::string& prefix) const {
+Result<std::string> EventStore::Impl::LastStreamWithPrefix(
+    const std::string& prefix, const std::function<bool(std::string_view)>& accept) const {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), family(kStreams)));
   // Stream names are ASCII, so every name with the prefix sorts before prefix + 0xFF.
-  it->SeekForPrev(prefix + '\xff');
   std::string found;
-  if (it->Valid() && it->key().starts_with(prefix)) found = it->key().ToString();
+  for (it->SeekForPrev(prefix + '\xff'); it->Valid() && it->key().starts_with(prefix); it->Prev()) {
+    if (!accept || accept(it->key().ToStringView())) {
+      found = it->key().ToString();
+      break;
+    }
+  }
   RETURN_IF_ERROR(FromRocks(it->status(), "listing streams"));
   return found;
 }
@@ -693,8 +698,9 @@ Result<std::vector<std::string>> EventStore::ListStreams(const std::string& pref
                                                          std::size_t max_count) const {
   return impl_->ListStreams(prefix, after, max_count);
 }
-Result<std::string> EventStore::LastStreamWithPrefix(const std::string& prefix) const {
-  return impl_->LastStreamWithPrefix(prefix);
+Result<std::string> EventStore::LastStreamWithPrefix(
+    const std::string& prefix, const std::function<bool(std::string_view)>& accept) const {
+  return impl_->LastStreamWithPrefix(prefix, accept);
 }
 Result<std::optional<Position>> EventStore::PositionOfEventId(const std::string& id) const {
   std::string value;

@@ -168,8 +168,11 @@ class EventStore {
   // byte order, at most `max_count`.
   Result<std::vector<std::string>> ListStreams(const std::string& prefix, const std::string& after,
                                                std::size_t max_count) const;
-  // The greatest stream name starting with `prefix`; empty when there is none.
-  Result<std::string> LastStreamWithPrefix(const std::string& prefix) const;
+  // The greatest stream name starting with `prefix` that `accept` keeps
+  // (any, without it); empty when there is none. Names `accept` refuses are
+  // read past one by one, so it should refuse few.
+  Result<std::string> LastStreamWithPrefix(
+      const std::string& prefix, const std::function<bool(std::string_view)>& accept = {}) const;
 
   LogHead Head() const;
 

@@ -62,7 +62,8 @@ class EventStore::Impl {
   Result<StreamVersion> StreamVersionOf(const std::string& stream) const;
   Result<std::vector<std::string>> ListStreams(const std::string& prefix, const std::string& after,
                                                std::size_t max_count) const;
-  Result<std::string> LastStreamWithPrefix(const std::string& prefix) const;
+  Result<std::string> LastStreamWithPrefix(
+      const std::string& prefix, const std::function<bool(std::string_view)>& accept) const;
   Result<VerifyReport> Verify(const std::function<void(Position, Position)>& progress) const;
   Status CatchUp();
 

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <thread>
 
+#include "engine/case_stream_rules.h"
 #include "tests/support/case_fixture.h"
 
 namespace casegrid {
@@ -38,6 +39,25 @@ TEST_F(CaseRulesTest, CaseSequenceContinuesAfterRestart) {
   service_.reset();
   OpenService();
   EXPECT_EQ(NewCase(), "C-20261122-000003");
+}
+
+// A case stream of the day whose id is not of the engine's form (a raw
+// append of an older build took any) neither stops intake nor sets the
+// sequence: the day's last well-formed id does. It used to abort the server.
+TEST_F(CaseRulesTest, TheSequencePassesOverCaseStreamsOfAnotherForm) {
+  NewCase();
+  for (const char* odd : {"C-20261122-abcdef", "C-20261122-9999999", "C-20261122-0000x9"}) {
+    AppendRequest raw{CaseStream(odd), ExpectedVersion::Any(), "import", {}};
+    raw.events.push_back({"", "CaseReported", ReportBody()});
+    ASSERT_TRUE(store_->Append(raw).ok()) << odd;
+    EXPECT_FALSE(IsCaseId(odd)) << odd;
+    AppendRequest pinned = raw;
+    EXPECT_EQ(PinCaseStreamOpening(pinned).code(), StatusCode::kInvalidArgument) << odd;
+  }
+  service_.reset();
+  OpenService();
+  EXPECT_EQ(NewCase(), "C-20261122-000002");
+  EXPECT_TRUE(IsCaseId("C-20261122-000002"));
 }
 
 TEST_F(CaseRulesTest, IntakeSetsDeadlinesFromThePolicy) {

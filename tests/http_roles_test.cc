@@ -134,28 +134,32 @@ TEST_F(RawAppendTest, ACaseStreamOpensWithItsReportAndOnlyWithIt) {
   EXPECT_EQ(again.status, 409u) << again.body;
   EXPECT_NE(again.body.find("is reported already"), std::string::npos) << again.body;
   // Events of a case never reported fold into nothing.
-  auto orphan = Raw("case/IMPORT-1", Events(Note()), admin);
+  auto orphan = Raw("case/C-20240101-000001", Events(Note()), admin);
   EXPECT_EQ(orphan.status, 409u) << orphan.body;
   EXPECT_NE(orphan.body.find("was never reported"), std::string::npos) << orphan.body;
-  auto opening =
-      Raw("case/IMPORT-1", R"({"expected_version":"no_stream","events":[)" + Note() + "]}", admin);
+  auto opening = Raw("case/C-20240101-000001",
+                     R"({"expected_version":"no_stream","events":[)" + Note() + "]}", admin);
   EXPECT_EQ(opening.status, 400u) << opening.body;
   EXPECT_EQ(testing::At(opening.body, "/error/code"), "\"bad_request\"");
+  // A case id of another form: the next intake's id is read from the day's last.
+  auto odd = Raw("case/C-20240101-abcdef", Events(Report("santai/tongchuan/a03/g13")), admin);
+  EXPECT_EQ(odd.status, 400u) << odd.body;
+  EXPECT_NE(odd.body.find("is not a case id"), std::string::npos) << odd.body;
   // A report anywhere but first.
-  auto twice = Raw("case/IMPORT-1",
+  auto twice = Raw("case/C-20240101-000001",
                    Events(Report("santai/tongchuan/a03/g13") + "," + Report("santai")), admin);
   EXPECT_EQ(twice.status, 400u) << twice.body;
   EXPECT_NE(twice.body.find("events[1]"), std::string::npos) << twice.body;
   // A report opens a stream that does not exist: no other expected version
   // can hold, and its cell is a defined one, as at intake.
   for (const std::string expected : {"5", "\"exists\""}) {
-    auto stale = Raw("case/IMPORT-9",
+    auto stale = Raw("case/C-20240101-000009",
                      R"({"expected_version":)" + expected + R"(,"events":[)" +
                          Report("santai/tongchuan/a03/g13") + "]}",
                      admin);
     EXPECT_EQ(stale.status, 409u) << expected << ": " << stale.body;
   }
-  auto nowhere = Raw("case/IMPORT-9", Events(Report("santai/nowhere")), admin);
+  auto nowhere = Raw("case/C-20240101-000009", Events(Report("santai/nowhere")), admin);
   EXPECT_EQ(nowhere.status, 400u) << nowhere.body;
   EXPECT_NE(nowhere.body.find("not a defined cell"), std::string::npos) << nowhere.body;
   // A type of no case: the case folds would pass over it.
@@ -169,14 +173,15 @@ TEST_F(RawAppendTest, ACaseStreamOpensWithItsReportAndOnlyWithIt) {
   EXPECT_EQ(Raw("audit/auditor-1", Events(read), admin).status, 400u);
   EXPECT_EQ(store_->Head().position, head) << "a refused append wrote something";
   // An import that opens with the report is a case like any other.
-  auto imported =
-      Raw("case/IMPORT-1", Events(Report("santai/tongchuan/a03/g13") + "," + Note()), admin);
+  auto imported = Raw("case/C-20240101-000001",
+                      Events(Report("santai/tongchuan/a03/g13") + "," + Note()), admin);
   ASSERT_EQ(imported.status, 200u) << imported.body;
-  auto view = Send(http::verb::get, "/api/v1/cases/IMPORT-1", Token("op-1", Role::kOperator));
+  auto view =
+      Send(http::verb::get, "/api/v1/cases/C-20240101-000001", Token("op-1", Role::kOperator));
   ASSERT_EQ(view.status, 200u) << view.body;
   EXPECT_EQ(testing::At(view.body, "/cell"), "\"santai/tongchuan/a03/g13\"");
   EXPECT_EQ(testing::At(view.body, "/version"), "2");
-  EXPECT_EQ(Raw("case/IMPORT-1", Events(Note()), admin).status, 200u);
+  EXPECT_EQ(Raw("case/C-20240101-000001", Events(Note()), admin).status, 200u);
 }
 
 TEST_F(RawAppendTest, AnAdminAppendsInItsCellsOnly) {
@@ -184,14 +189,16 @@ TEST_F(RawAppendTest, AnAdminAppendsInItsCellsOnly) {
   const std::string in_g12 = NewCase();
   const Position head = store_->Head().position;
   EXPECT_EQ(Raw("case/" + in_g12, Events(Note()), g13).status, 403u);
-  EXPECT_EQ(Raw("case/IMPORT-2", Events(Report("santai/tongchuan/a03/g12")), g13).status, 403u);
+  EXPECT_EQ(Raw("case/C-20240101-000002", Events(Report("santai/tongchuan/a03/g12")), g13).status,
+            403u);
   // A stream of no cell needs the whole grid.
   auto nowhere = Raw("import/x", Events(R"({"type":"Imported","data":{}})"), g13);
   EXPECT_EQ(nowhere.status, 403u) << nowhere.body;
   EXPECT_NE(nowhere.body.find("lies in no cell"), std::string::npos) << nowhere.body;
   EXPECT_EQ(store_->Head().position, head) << "a refused append wrote something";
-  EXPECT_EQ(Raw("case/IMPORT-2", Events(Report("santai/tongchuan/a03/g13")), g13).status, 200u);
-  EXPECT_EQ(Raw("case/IMPORT-2", Events(Note()), g13).status, 200u);
+  EXPECT_EQ(Raw("case/C-20240101-000002", Events(Report("santai/tongchuan/a03/g13")), g13).status,
+            200u);
+  EXPECT_EQ(Raw("case/C-20240101-000002", Events(Note()), g13).status, 200u);
   EXPECT_EQ(
       Raw("import/x", Events(R"({"type":"Imported","data":{}})"), Token("admin-1", Role::kAdmin))
           .status,

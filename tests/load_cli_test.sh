@@ -22,6 +22,15 @@ appends=$(sed -n 's/^http_appends_per_s: \([0-9]*\).*/\1/p' <<<"$out")
 [ "${appends:-0}" -gt 0 ] || fail "no appends: $out"
 [ -z "$(ls -A "$dir" | grep casegrid-load || true)" ] || fail "the short run left its folder"
 
+# A --url whose port is not a port is refused (exit 2), not an abort.
+for url in 127.0.0.1:abc 127.0.0.1:99999 127.0.0.1: 127.0.0.1:0; do
+  status=0
+  CASEGRID_JWT_SECRET=x "$load" --url "$url" --writers 1 --seconds 1 >/dev/null 2>"$dir/url.err" ||
+    status=$?
+  [ "$status" -eq 2 ] || fail "--url $url exited $status: $(cat "$dir/url.err")"
+  grep -q "port of 1-65535" "$dir/url.err" || fail "--url $url: $(cat "$dir/url.err")"
+done
+
 start_run() {  # $1: name; sets run_pid and run_server
   "$load" --spawn "$cg" --temp-dir "$dir" --writers 2 --seconds 60 >"$dir/$1.out" 2>"$dir/$1.err" &
   run_pid=$!

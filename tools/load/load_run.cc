@@ -6,6 +6,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <csignal>
@@ -142,7 +143,15 @@ int RunLoad(const LoadOptions& o) {
       return 2;
     }
     host = o.url.substr(0, colon);
-    port = static_cast<std::uint16_t>(std::stoi(o.url.substr(colon + 1)));
+    const std::string digits = o.url.substr(colon + 1);
+    unsigned value = 0;
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+    if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() || value == 0 ||
+        value > 65535) {
+      std::cerr << "casegrid-load: --url HOST:PORT, with a port of 1-65535\n";
+      return 2;
+    }
+    port = static_cast<std::uint16_t>(value);
     auto read = ReadJwtSecret(o.secret_file);
     if (!read.ok()) {
       std::cerr << "casegrid-load: " << read.status().message() << "\n";

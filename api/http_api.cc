@@ -798,13 +798,7 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
     if (stream.rfind("grid/", 0) == 0) {
       return Status::InvalidArgument("stream: the grid is written through /api/v1/grid");
     }
-    if (stream.rfind("alerts/", 0) == 0) {
-      return Status::InvalidArgument(
-          "stream: alerts are acknowledged through /api/v1/alerts/{id}/ack");
-    }
-    if (stream.rfind("audit/", 0) == 0) {
-      return Status::InvalidArgument("stream: audit records are written by the server alone");
-    }
+    RETURN_IF_ERROR(RefuseTheServersStreams(stream));
     const std::string case_id(CaseIdOfStream(stream));
     if (case_id.empty() && !InScope(who, "")) {
       return Status::PermissionDenied("stream " + stream +

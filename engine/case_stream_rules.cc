@@ -53,6 +53,17 @@ Status PinCaseStreamOpening(AppendRequest& request) {
   return Status::Ok();
 }
 
+Status RefuseTheServersStreams(std::string_view stream) {
+  if (stream.starts_with("alerts/")) {
+    return Status::InvalidArgument(
+        "stream: alerts are acknowledged through /api/v1/alerts/{id}/ack");
+  }
+  if (stream.starts_with("audit/")) {
+    return Status::InvalidArgument("stream: audit records are written by the server alone");
+  }
+  return Status::Ok();
+}
+
 Status ExplainCaseStreamConflict(const AppendRequest& pinned, Status status) {
   const std::string_view case_id = CaseIdOfStream(pinned.stream);
   // The store's version conflicts begin "stream "; its event-id ones do not.

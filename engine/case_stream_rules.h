@@ -34,6 +34,11 @@ namespace casegrid {
 // other than case streams are left as they are.
 Status PinCaseStreamOpening(AppendRequest& request);
 
+// kInvalidArgument for the streams the server alone writes, whatever a raw
+// append brings: alerts/<person> (an acknowledgment of an alert the views
+// hold, through the API) and audit/<auditor> (the reads it records).
+Status RefuseTheServersStreams(std::string_view stream);
+
 // The store's answer to a pinned append, its version conflicts told as the
 // case rule they break ("case … is reported already", "case … was never
 // reported"); anything else as it is.

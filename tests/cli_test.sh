@@ -11,10 +11,31 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 data="$dir/store"
 report='{"kind":"dispute","channel":"walk_in","cell":"santai/a01","category":"neighbour","priority":"normal","summary":"water leak","reporter":{"name":"Li"}}'
 
+# a case is reported into a defined cell, as at intake
+if err=$("$cg" append --data "$data" --stream case/C-20261122-000001 --type CaseReported \
+         --json "$report" 2>&1); then fail "a report into an undefined cell was accepted"; fi
+[[ "$err" == *"is not a defined cell"* ]] || fail "undefined cell message: $err"
+
+# the grid, several events from stdin, all or nothing
+printf '%s\n' '{"type":"GridCellDefined","id":"g1","data":{"cell":"santai","name":"Santai","level":1}}' \
+              '{"type":"GridCellDefined","id":"g2","data":{"cell":"santai/a01","name":"A01","level":2}}' |
+  "$cg" append --data "$data" --stream grid/santai --events - >/dev/null
+if printf '%s\n' '{"type":"X","id":"g3","data":{}}' '{"type":"X","data":[1]}' |
+   "$cg" append --data "$data" --stream grid/santai --events - 2>/dev/null; then
+  fail "a batch with a bad line was accepted"
+fi
+
+# the server's own streams are its alone
+for stream in alerts/officer-7 audit/auditor-1; do
+  if err=$("$cg" append --data "$data" --stream "$stream" --type AlertAcknowledged \
+           --json '{"alert":"1-new_case","by":"x"}' 2>&1); then fail "an append to $stream was accepted"; fi
+  [[ "$err" == *"stream: "* ]] || fail "$stream message: $err"
+done
+
 # append one event, then a second with the right expected version
 out=$("$cg" append --data "$data" --stream case/C-20261122-000001 --type CaseReported \
       --id rep-1 --json "$report" --expected-version no_stream)
-[[ "$out" == *'"first_position":1'* ]] || fail "first append: $out"
+[[ "$out" == *'"first_position":3'* ]] || fail "first append: $out"
 out=$("$cg" append --data "$data" --stream case/C-20261122-000001 --type NoteAdded \
       --json '{"text":"called"}' --expected-version 1)
 [[ "$out" == *'"last_version":2'* ]] || fail "second append: $out"
@@ -27,7 +48,7 @@ if err=$("$cg" append --data "$data" --stream case/C-20261122-000001 --type Note
 # the same id again is answered with the original position and writes nothing
 out=$("$cg" append --data "$data" --stream case/C-20261122-000001 --type CaseReported \
       --id rep-1 --json "$report" --expected-version no_stream)
-[[ "$out" == *'"first_position":1'*'"deduplicated":true'* ]] || fail "dedupe: $out"
+[[ "$out" == *'"first_position":3'*'"deduplicated":true'* ]] || fail "dedupe: $out"
 
 # a case is reported once, its stream opens with the report, and holds the engine's types
 if err=$("$cg" append --data "$data" --stream case/C-20261122-000001 --type CaseReported \
@@ -39,15 +60,6 @@ if err=$("$cg" append --data "$data" --stream case/C-20261122-000009 --type Note
 if err=$("$cg" append --data "$data" --stream case/C-20261122-000001 --type Imported \
          --json '{}' 2>&1); then fail "a foreign type in a case stream was accepted"; fi
 [[ "$err" == *"events[0].type"* ]] || fail "foreign type message: $err"
-
-# several events from stdin, all or nothing
-printf '%s\n' '{"type":"GridCellDefined","id":"g1","data":{"cell":"santai","name":"Santai","level":1}}' \
-              '{"type":"GridCellDefined","id":"g2","data":{"cell":"santai/a01","name":"A01","level":2}}' |
-  "$cg" append --data "$data" --stream grid/santai --events - >/dev/null
-if printf '%s\n' '{"type":"X","id":"g3","data":{}}' '{"type":"X","data":[1]}' |
-   "$cg" append --data "$data" --stream grid/santai --events - 2>/dev/null; then
-  fail "a batch with a bad line was accepted"
-fi
 
 # the grid's rules, as its commands keep them
 grid_refused() {  # $1: what, then the event line

@@ -9,6 +9,12 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 data="$dir/store"
 stream=case/C-20261122-000001
 
+# the grid first (positions 1-4): a case is reported into a defined cell
+printf '%s\n' '{"type":"GridCellDefined","data":{"cell":"santai","name":"Santai","level":1}}' \
+  '{"type":"GridCellDefined","data":{"cell":"santai/tongchuan","name":"Tongchuan","level":2}}' \
+  '{"type":"GridCellDefined","data":{"cell":"santai/tongchuan/a03","name":"A03","level":3}}' \
+  '{"type":"GridCellDefined","data":{"cell":"santai/tongchuan/a03/g12","name":"G12","level":4}}' |
+  "$cg" append --data "$data" --stream grid/santai --events - >/dev/null
 "$cg" append --data "$data" --stream "$stream" --expected-version no_stream --actor officer-7 \
   --type CaseReported --json '{"kind":"dispute","channel":"walk_in","cell":"santai/tongchuan/a03/g12",
     "category":"neighbour","priority":"normal","summary":"Water leaking from upstairs",
@@ -23,10 +29,10 @@ out=$("$cg" replay C-20261122-000001 --data "$data") || fail "replay exited $?"
 [[ "$out" == *"assigned · tier 1 · assignee officer-7"* ]] || fail "state after assign: $out"
 [[ "$out" == *"open deadlines: accept due "* ]] || fail "open deadlines: $out"
 
-# as of position 1: the report only
-out=$("$cg" replay C-20261122-000001 --data "$data" --as-of 1) || fail "--as-of 1 exited $?"
-[[ "$out" == *"reported a dispute"* ]] || fail "--as-of 1 lost the report: $out"
-[[ "$out" != *"assigned to officer-7"* ]] || fail "--as-of 1 shows a later event: $out"
+# as of position 5: the report only
+out=$("$cg" replay C-20261122-000001 --data "$data" --as-of 5) || fail "--as-of 5 exited $?"
+[[ "$out" == *"reported a dispute"* ]] || fail "--as-of 5 lost the report: $out"
+[[ "$out" != *"assigned to officer-7"* ]] || fail "--as-of 5 shows a later event: $out"
 
 # as of a time: now shows everything; before the case it did not exist yet;
 # the future and a position past the head are refused, as the API refuses them

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "engine/case_events.h"
+#include "engine/case_state.h"
 #include "engine/case_stream_rules.h"
 #include "engine/event_store.h"
 #include "engine/grid_directory.h"
@@ -117,7 +118,9 @@ void AddLogVerbs(CLI::App& app, VerbAction* action) {
                                                           "].data: " + checked.status().message()));
         }
       }
-      // One case per case stream, reported once (case_stream_rules.h).
+      // One case per case stream, reported once (case_stream_rules.h); the
+      // server's own streams are its alone.
+      if (Status s = RefuseTheServersStreams(req.stream); !s.ok()) return Fail(s);
       if (Status pinned = PinCaseStreamOpening(req); !pinned.ok()) return Fail(pinned);
       const AppendRequest pinned{req.stream, req.expected, "", {}};
       StoreOptions options;
@@ -126,10 +129,24 @@ void AddLogVerbs(CLI::App& app, VerbAction* action) {
       if (!store.ok()) return Fail(store.status());
       // The grid's rules, as its commands keep them (this process holds the
       // store, so nothing is appended between the check and the append).
-      if (req.stream.starts_with("grid/")) {
+      // A new case's report names a defined cell, as at intake.
+      const bool opens_a_case = req.expected.kind == ExpectedVersion::Kind::kNoStream &&
+                                !CaseIdOfStream(req.stream).empty();
+      if (req.stream.starts_with("grid/") || opens_a_case) {
         GridDirectory grid;
         if (Status s = grid.Load(**store); !s.ok()) return Fail(s);
-        if (Status s = grid.CheckAppend(req); !s.ok()) return Fail(s);
+        if (opens_a_case) {
+          // Pinned to no_stream, the first event is a CaseReported, checked above.
+          auto report = DecodeEventData(req.events.front().type, req.events.front().data);
+          const auto* reported = report.ok() ? std::get_if<CaseReported>(&*report) : nullptr;
+          if (reported == nullptr) return Fail(Status::Internal("events[0]: not a report"));
+          if (!grid.HasCell(reported->cell)) {
+            return Fail(Status::InvalidArgument("events[0].data.cell: " + reported->cell +
+                                                " is not a defined cell"));
+          }
+        } else if (Status s = grid.CheckAppend(req); !s.ok()) {
+          return Fail(s);
+        }
       }
       auto result = (*store)->Append(std::move(req));
       if (!result.ok()) return Fail(ExplainCaseStreamConflict(pinned, result.status()));

@@ -96,12 +96,16 @@ test('the dashboard follows a case reported over the API, and replays the moment
   assert.equal(before.open.total, openBefore);
   assert.equal(await number(page, 'reported-today'), before.today.reported);
   assert.equal(await number(page, 'escalations'), before.escalations);
+  // The decisions and the feed are not replayed, and say so while replaying.
+  assert.equal(await page.locator('#decisions-live').isVisible(), true);
+  assert.equal(await page.locator('#feed-live').isVisible(), true);
   // Further back: position 1 is the first grid cell, no cases at all.
   await setSlider(page, 1);
   await page.waitForSelector('#replay-label[data-position="1"]', { timeout: 5000 });
   assert.equal(await number(page, 'open-total'), 0);
   await page.click('#replay-live');
   await eventually(async () => (await number(page, 'open-total')) === openBefore + 1, 3000, 'back to live');
+  assert.equal(await page.locator('#decisions-live').isVisible(), false);
 
   // Down the breadcrumb and up again, without reloading.
   await page.selectOption('#crumb-down', 'santai');

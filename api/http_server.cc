@@ -90,6 +90,13 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       if (self->reading_) self->stream_.cancel();
     });
   }
+  // The end of a shutdown: the socket closed, ending every pending operation.
+  void Abort() {
+    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+      beast::error_code ignored;
+      self->stream_.socket().close(ignored);
+    });
+  }
 
  private:
   void Read() {
@@ -371,6 +378,29 @@ void HttpServer::Stop() {
   // and after that the io_context stops.
   const auto deadline = std::chrono::steady_clock::now() + options_.request_timeout;
   while (std::chrono::steady_clock::now() < deadline) {
+    bool open = false;
+    {
+      std::lock_guard l(sessions_mu_);
+      for (auto& weak : sessions_) open = open || !weak.expired();
+      for (auto& weak : ws_sessions_) open = open || !weak.expired();
+    }
+    if (!open) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  // What is left past the deadline has its socket closed, which ends its
+  // pending operations on the io threads; only then is the io_context
+  // stopped, so that no session outlives the server's members in a handler.
+  {
+    std::lock_guard l(sessions_mu_);
+    for (auto& weak : sessions_) {
+      if (auto session = weak.lock()) session->Abort();
+    }
+    for (auto& weak : ws_sessions_) {
+      if (auto session = weak.lock()) session->Abort();
+    }
+  }
+  const auto aborted = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (std::chrono::steady_clock::now() < aborted) {
     bool open = false;
     {
       std::lock_guard l(sessions_mu_);

@@ -60,6 +60,14 @@ void WsSession::Shut() {
   });
 }
 
+void WsSession::Abort() {
+  asio::post(ws_.get_executor(), [self = shared_from_this()] {
+    beast::error_code ignored;
+    beast::get_lowest_layer(self->ws_).socket().close(ignored);
+    self->End();
+  });
+}
+
 void WsSession::StopQueueing() {
   std::lock_guard l(mu_);
   overflowed_ = true;  // queue nothing more
@@ -311,12 +319,22 @@ void WsSession::WriteNext() {
 
 void WsSession::CloseWith(websocket::close_code code, std::string_view reason) {
   if (!open_ || closing_sent_) return;
+  // The close, a write still in flight included, takes at most close_timeout:
+  // a peer that reads nothing would hold that write, and the close, forever.
+  ArmCloseDeadline();
   if (writing_) {
     // One write at a time: after the one in flight.
     close_after_write_ = websocket::close_reason(code, reason);
     return;
   }
   closing_sent_ = true;
+  ws_.async_close(websocket::close_reason(code, reason),
+                  [self = shared_from_this()](beast::error_code) { self->End(); });
+}
+
+void WsSession::ArmCloseDeadline() {
+  if (close_deadline_armed_) return;
+  close_deadline_armed_ = true;
   close_timer_.expires_after(options_.close_timeout);
   close_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
     if (ec) return;  // cancelled: closed in time
@@ -324,8 +342,6 @@ void WsSession::CloseWith(websocket::close_code code, std::string_view reason) {
     beast::get_lowest_layer(self->ws_).socket().close(ignored);
     self->End();
   });
-  ws_.async_close(websocket::close_reason(code, reason),
-                  [self = shared_from_this()](beast::error_code) { self->End(); });
 }
 
 void WsSession::CloseAfterWrite() {

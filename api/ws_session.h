@@ -64,8 +64,12 @@ class WsSession : public PushSink, public std::enable_shared_from_this<WsSession
 
   // Completes the upgrade of `request` and starts reading ops.
   void Run(HttpRequest request);
-  // Server shutdown: close with 1001 (going away) after the write in flight.
+  // Server shutdown: close with 1001 (going away) after the write in flight;
+  // past WsOptions::close_timeout (a peer that reads nothing), the socket.
   void Shut();
+  // The socket closed at once, ending every pending operation: for what is
+  // left at the end of a shutdown.
+  void Abort();
 
   bool Push(PushMessage message, const void* coalesce) override;
   // Messages queued and not yet written (for tests and diagnostics).
@@ -88,6 +92,8 @@ class WsSession : public PushSink, public std::enable_shared_from_this<WsSession
   void WriteNext();
   void CloseWith(boost::beast::websocket::close_code code, std::string_view reason = {});
   void CloseAfterWrite();
+  // Starts the close deadline once: at close_timeout the socket is closed.
+  void ArmCloseDeadline();
   void WatchExpiry();
   // Whether the token has expired; if so, closes the connection (1008).
   bool Expired();
@@ -112,6 +118,7 @@ class WsSession : public PushSink, public std::enable_shared_from_this<WsSession
   bool writing_ = false;
   std::optional<boost::beast::websocket::close_reason> close_after_write_;
   bool closing_sent_ = false;
+  bool close_deadline_armed_ = false;
 
   std::mutex mu_;
   // Guarded by mu_.

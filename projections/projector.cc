@@ -276,7 +276,12 @@ Status Projector::ApplyOne(const RecordedEvent& e, const Result<CaseEventData>* 
   if (!decoded.ok()) {
     // Types the engine does not define (raw appends of other types) are not
     // views' business, but in a case stream the case is at their version
-    // (CaseState::PassOver); an undecodable event of a known type is corrupt.
+    // (CaseState::PassOver); an undecodable event of a known type is corrupt
+    // in the streams the views fold (case/, grid/, alerts/), and nothing to
+    // them elsewhere (an import's stream).
+    const bool folded = e.stream.starts_with("case/") || e.stream.starts_with("grid/") ||
+                        e.stream.starts_with("alerts/");
+    if (!folded) return Status::Ok();
     if (!IsEngineEventType(e.type)) {
       const std::string case_id(CaseIdOfStream(e.stream));
       if (case_id.empty()) return Status::Ok();

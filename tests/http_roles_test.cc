@@ -205,6 +205,30 @@ TEST_F(RawAppendTest, AnAdminAppendsInItsCellsOnly) {
       200u);
 }
 
+// An engine type's data is checked whatever its text says: a bad value that
+// quotes "unknown event type" used to pass, and stopped the views for good.
+TEST_F(RawAppendTest, AnEngineTypeWithBadDataIsRefusedWhateverItsTextSays) {
+  const std::string admin = Token("admin-1", Role::kAdmin);
+  const Position head = store_->Head().position;
+  auto bad = Raw("import/y",
+                 Events(R"({"type":"DeadlineMissed","data":{"deadline":"unknown event type",)"
+                        R"("due_at":"2026-01-01T00:00:00.000Z"}})"),
+                 admin);
+  EXPECT_EQ(bad.status, 400u) << bad.body;
+  EXPECT_NE(bad.body.find("events[0].data"), std::string::npos) << bad.body;
+  EXPECT_EQ(store_->Head().position, head);
+  // Such an event already in a log (an older build took it) is nothing to
+  // the views outside the streams they fold: they go on.
+  AppendRequest old{"import/y", ExpectedVersion::Any(), "import", {}};
+  old.events.push_back({"", "DeadlineMissed", R"({"deadline":"unknown event type"})"});
+  ASSERT_TRUE(store_->Append(old).ok());
+  const std::string id = NewCase();
+  ASSERT_TRUE(projector_->WaitFor(store_->Head().position, std::chrono::seconds(10)));
+  EXPECT_TRUE(projector_->failure().ok()) << projector_->failure().ToString();
+  EXPECT_EQ(Send(http::verb::get, "/api/v1/cases/" + id, Token("op-1", Role::kOperator)).status,
+            200u);
+}
+
 TEST_F(HttpRolesTest, AnAsOfOutsideTheCellsTellsNothingNotEvenWhenTheCaseBegan) {
   const std::string id = NewCase();  // in g12
   const Position reported = store_->Head().position;

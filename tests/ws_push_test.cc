@@ -674,6 +674,39 @@ TEST_F(PushLimitsTest, ShutdownClosesWith1001) {
   stop.join();
 }
 
+// A client stalled in its catch-up (it never reads, and the server's write
+// to it never completes) neither holds the shutdown for the request timeout
+// nor outlives it: it used to hold Stop for the whole request_timeout, then
+// the io_context's destruction ran its handlers after the server's members
+// were gone (a double free). Its socket is closed at close_timeout.
+class PushShutdownTest : public PushTest {
+ protected:
+  void AdjustServer(HttpServerOptions& o) override {
+    o.request_timeout = std::chrono::seconds(120);
+    o.ws.idle_timeout = std::chrono::seconds(3600);  // not what ends it
+    o.ws.close_timeout = std::chrono::seconds(1);
+  }
+};
+
+TEST_F(PushShutdownTest, AClientStalledInItsCatchUpIsCutAtTheCloseTimeout) {
+  const std::string id = NewCase();
+  for (int i = 0; i < 30; ++i) BulkNotes(id, 100, 3000);  // ~9 MB: more than the sockets hold
+  auto stalled = Open(Auditor(), 4096);
+  stalled->Send(SubscribeOp(1, "events", 0));
+  // Wait until the server's writes to it stop: its socket is full.
+  std::int64_t pushed = -1;
+  for (int i = 0; i < 100 && pushed != metrics_.messages_pushed.Value(); ++i) {
+    pushed = metrics_.messages_pushed.Value();
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
+  ASSERT_LT(static_cast<Position>(pushed), Head()) << "the catch-up was not held up";
+  const auto start = std::chrono::steady_clock::now();
+  server_->Stop();
+  // Ended by the close deadline (1 s), not by the request timeout (120 s).
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(60));
+  EXPECT_EQ(metrics_.ws_connections_open.Value(), 0);
+}
+
 // A session whose peer vanished (its read failed, so it ended) but that is
 // still alive when the server shuts down — e.g. its read handler is still
 // running — must not start a close handshake with nobody: the handshake's

@@ -112,8 +112,7 @@ void AddLogVerbs(CLI::App& app, VerbAction* action) {
       // they would through the API; other types are the operator's own.
       for (std::size_t i = 0; i < req.events.size(); ++i) {
         auto checked = DecodeEventData(req.events[i].type, req.events[i].data);
-        if (!checked.ok() &&
-            checked.status().message().find("unknown event type") == std::string::npos) {
+        if (!checked.ok() && IsEngineEventType(req.events[i].type)) {
           return Fail(Status(checked.status().code(), "events[" + std::to_string(i) +
                                                           "].data: " + checked.status().message()));
         }

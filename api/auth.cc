@@ -93,6 +93,8 @@ Result<Principal> TokenAuthority::Verify(std::string_view token, std::int64_t no
   errno = 0;
   const long exp = jwt_get_grant_int(jwt.get(), "exp");
   if (errno != 0 || exp <= 0) return Status::Unauthenticated("token has no exp");
+  // 9999-12-31T23:59:59Z: in milliseconds, later ones would overflow.
+  if (exp > 253402300799L) return Status::Unauthenticated("token exp is past the year 9999");
   who.expires_at_ms = static_cast<std::int64_t>(exp) * 1000;
   if (who.expires_at_ms <= now_ms) return Status::Unauthenticated("token has expired");
   // Not before (RFC 7519 §4.1.5): optional, but when present a number, and

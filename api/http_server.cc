@@ -139,6 +139,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     if (auto origin = OriginForm(parser_->get().target())) parser_->get().target(*origin);
     const std::string_view target = parser_->get().target();
     if (target.substr(0, target.find('?')) == "/ws") {
+      metrics_->requests.Increment();  // an HTTP request, upgraded or refused
       Principal who;
       if (Status s = server_->AdmitWebSocket(parser_->get(), &who); !s.ok()) {
         metrics_->errors.Increment();

@@ -110,7 +110,13 @@ PushMessage CaseEventMessage(std::string_view channel, const RecordedEvent& e,
   return Message("event", channel, e.position, {{"event", event}, {"view", view}});
 }
 
+// As every case fold: a type the engine does not define (older raw appends)
+// moves the case to its version and changes nothing else.
 Status ApplyToCase(CaseState* state, const RecordedEvent& e) {
+  if (!IsEngineEventType(e.type)) {
+    state->PassOver(e);
+    return Status::Ok();
+  }
   ASSIGN_OR_RETURN(CaseEventData data, DecodeEventData(e.type, e.data, StoredEventLimits()));
   state->Apply(e, data);
   return Status::Ok();

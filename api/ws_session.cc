@@ -81,10 +81,14 @@ void WsSession::StopQueueing() {
 // resumes with `after`.
 void WsSession::WatchExpiry() {
   if (who_.expires_at_ms <= 0) return;
+  // Looked at again at least hourly: a far `exp` would overflow the timer's
+  // clock (and fire at once, again and again).
+  constexpr std::int64_t kHourMs = 3600 * 1000;
   const std::int64_t left = who_.expires_at_ms - api_->clock().NowMillis();
-  expiry_timer_.expires_after(std::chrono::milliseconds(std::max<std::int64_t>(left, 0)));
+  expiry_timer_.expires_after(
+      std::chrono::milliseconds(std::clamp<std::int64_t>(left, 0, kHourMs)));
   expiry_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
-    if (ec) return;                             // cancelled: the connection ended first
+    if (ec || !self->open_) return;             // cancelled, or ended: the connection is gone
     if (!self->Expired()) self->WatchExpiry();  // the clock says not yet
   });
 }

@@ -192,14 +192,16 @@ Result<std::unique_ptr<EventStore>> EventStore::Open(const StoreOptions& options
 }
 
 Result<std::unique_ptr<EventStore>> EventStore::OpenFollower(const std::string& path) {
-  if (!std::filesystem::exists(std::filesystem::path(path) / "CURRENT")) {
-    return Status::NotFound("no store at " + path);
+  std::error_code ec;
+  if (!std::filesystem::exists(std::filesystem::path(path) / "CURRENT", ec)) {
+    return Status::NotFound("no store at " + path + (ec ? " (" + ec.message() + ")" : ""));
   }
   StoreOptions options;
   options.path = path;
   auto impl = std::make_unique<Impl>(options, /*follower=*/true);
-  std::string scratch =
-      (std::filesystem::temp_directory_path() / "casegrid-follower-XXXXXX").string();
+  std::filesystem::path temp = std::filesystem::temp_directory_path(ec);
+  if (ec) temp = "/tmp";  // TMPDIR names no folder
+  std::string scratch = (temp / "casegrid-follower-XXXXXX").string();
   if (mkdtemp(scratch.data()) == nullptr) return Status::Unavailable("cannot make a temp folder");
   impl->secondary_path_ = scratch;
   RETURN_IF_ERROR(impl->OpenDb(scratch));

@@ -111,6 +111,19 @@ TEST(AuthTest, OnlyTheHeaderAndClaimsOfTheStandardPass) {
   EXPECT_EQ(
       Authority().Verify(HandSigned(header, Claims(R"(,"nbf":"soon")")), kNow).status().code(),
       StatusCode::kUnauthenticated);
+  // An exp past the year 9999 would overflow in milliseconds (and spun the
+  // WebSocket's expiry timer); the last second of 9999 passes.
+  auto far = [&](const std::string& exp) {
+    return Authority().Verify(
+        HandSigned(header,
+                   R"({"sub":"officer-7","role":"officer","cells":[""],"exp":)" + exp + "}"),
+        kNow);
+  };
+  EXPECT_EQ(far("253402300800").status().code(), StatusCode::kUnauthenticated);
+  EXPECT_NE(far("9300000000000000").status().message().find("9999"), std::string::npos);
+  auto last = far("253402300799");
+  ASSERT_TRUE(last.ok()) << last.status().ToString();
+  EXPECT_EQ(last->expires_at_ms, 253402300799000LL);
 }
 
 TEST(AuthTest, TokenCacheAnswersAsTheAuthorityAndForgetsExpiredTokens) {

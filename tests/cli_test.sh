@@ -25,6 +25,16 @@ if printf '%s\n' '{"type":"X","id":"g3","data":{}}' '{"type":"X","data":[1]}' |
   fail "a batch with a bad line was accepted"
 fi
 
+# a path the file system cannot take, or a TMPDIR that is no folder: an error said, not an abort
+long="$dir/$(printf 'x%.0s' $(seq 1 300))"
+for verb in read digest rebuild; do
+  status=0
+  "$cg" "$verb" --data "$long" >/dev/null 2>"$dir/long.err" || status=$?
+  [ "$status" -eq 1 ] || fail "$verb on a too-long path exited $status: $(cat "$dir/long.err")"
+done
+TMPDIR=/etc/passwd "$cg" digest --data "$data" >/dev/null 2>"$dir/tmpdir.err" ||
+  fail "digest with TMPDIR=/etc/passwd: $(cat "$dir/tmpdir.err")"
+
 # the server's own streams are its alone
 for stream in alerts/officer-7 audit/auditor-1; do
   if err=$("$cg" append --data "$data" --stream "$stream" --type AlertAcknowledged \

@@ -607,8 +607,12 @@ TEST_F(PushLimitsTest, SubscriptionsPerConnectionAndConnectionsPerToken) {
 
   auto second = Open(Operator());
   WsClient third;
+  const double requests = metrics_.requests.Value(), errors = metrics_.errors.Value();
   EXPECT_FALSE(third.Connect(server_->port(), "/ws?token=" + Operator()));
   EXPECT_EQ(third.status(), 429u);
+  // A refused upgrade is a request answered with an error, in both counts.
+  EXPECT_EQ(metrics_.requests.Value(), requests + 1);
+  EXPECT_EQ(metrics_.errors.Value(), errors + 1);
   // Another subject is not affected.
   auto other = Open(Auditor());
   EXPECT_TRUE(other->open());
@@ -672,6 +676,28 @@ TEST_F(PushLimitsTest, ShutdownClosesWith1001) {
   std::thread stop([&] { server_->Stop(); });
   EXPECT_EQ(c->WaitClosed(), 1001);
   stop.join();
+}
+
+// A type the engine does not define in a case stream (an older build's raw
+// append) moves the case to its version on case/{id}, as in every fold: a
+// resume over it is not refused, and live events after it come.
+TEST_F(PushTest, AForeignTypeInACaseStreamIsPassedOverOnItsChannel) {
+  const std::string id = NewCase();
+  auto live = Open(Operator());
+  live->Send(SubscribeOp(1, "case/" + id));
+  Expect(*live, "subscribed");
+  AppendRequest old{CaseStream(id), ExpectedVersion::Any(), "import", {}};
+  old.events.push_back({"", "Imported", "{}"});
+  ASSERT_TRUE(store_->Append(old).ok());
+  Notes(id, 1);
+  EXPECT_EQ(At(Expect(*live, "event").raw, "/view/version"), "2");
+  EXPECT_EQ(At(Expect(*live, "event").raw, "/view/version"), "3");
+  auto resumed = Open(Operator());
+  resumed->Send(SubscribeOp(2, "case/" + id, 0));
+  Expect(*resumed, "subscribed");
+  for (const char* version : {"1", "2", "3"}) {
+    EXPECT_EQ(At(Expect(*resumed, "event").raw, "/view/version"), version);
+  }
 }
 
 // A client stalled in its catch-up (it never reads, and the server's write

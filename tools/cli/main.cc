@@ -23,5 +23,12 @@ int main(int argc, char** argv) {
   casegrid::cli::AddSeedVerb(app, &action);
   casegrid::cli::AddTokenVerb(app, &action);
   CLI11_PARSE(app, argc, argv);
-  return action ? action() : 2;
+  // The verbs answer with a Status; anything the libraries throw (a file
+  // system call on a path it cannot take, say) is an error said, not an abort.
+  try {
+    return action ? action() : 2;
+  } catch (const std::exception& e) {
+    std::cerr << "casegrid: " << e.what() << "\n";
+    return 1;
+  }
 }

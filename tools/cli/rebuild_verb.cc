@@ -28,12 +28,18 @@ void AddRebuildVerb(CLI::App& app, VerbAction* action) {
       namespace fs = std::filesystem;
       StoreOptions options;
       options.path = LogDir(*data);
-      if (!fs::exists(options.path)) return Fail(Status::NotFound("no log at " + options.path));
+      std::error_code ec;
+      if (!fs::exists(options.path, ec)) {
+        return Fail(
+            Status::NotFound("no log at " + options.path + (ec ? ": " + ec.message() : "")));
+      }
       auto store = EventStore::Open(options);
       if (!store.ok()) return Fail(store.status());
       const std::string live_path = ViewsDir(*data);
       const std::string fresh_path = live_path + ".rebuild";
-      fs::remove_all(fresh_path);
+      if (fs::remove_all(fresh_path, ec); ec) {
+        return Fail(Status::Unavailable("cannot remove " + fresh_path + ": " + ec.message()));
+      }
 
       const auto start = std::chrono::steady_clock::now();
       std::cerr << "rebuilding " << (*store)->Head().position << " events\n";
@@ -49,7 +55,7 @@ void AddRebuildVerb(CLI::App& app, VerbAction* action) {
                                      std::max(seconds, 1e-9))
                 << " events/s)\n";
 
-      if (fs::exists(live_path)) {
+      if (fs::exists(live_path, ec)) {
         // Bring the live views to the same position, then compare.
         ProjectorOptions live_options;
         live_options.path = live_path;

@@ -31,6 +31,15 @@ for url in 127.0.0.1:abc 127.0.0.1:99999 127.0.0.1: 127.0.0.1:0; do
   grep -q "port of 1-65535" "$dir/url.err" || fail "--url $url: $(cat "$dir/url.err")"
 done
 
+# A bad flag is a run that cannot be set up: exit 2, nothing measured.
+for flags in "--writers -1" "--seconds 0" "--seconds -1" "--notes-per-case -1" \
+  "--rate-per-writer -5" "--url 127.0.0.1:1"; do
+  status=0
+  # shellcheck disable=SC2086
+  "$load" --spawn "$cg" $flags >/dev/null 2>"$dir/flag.err" || status=$?
+  [ "$status" -eq 2 ] || fail "$flags exited $status: $(cat "$dir/flag.err")"
+done
+
 start_run() {  # $1: name; sets run_pid and run_server
   "$load" --spawn "$cg" --temp-dir "$dir" --writers 2 --seconds 60 >"$dir/$1.out" 2>"$dir/$1.err" &
   run_pid=$!

@@ -20,42 +20,61 @@ int main(int argc, char** argv) {
                  "the server's HS256 secret, with --url (else CASEGRID_JWT_SECRET)");
   app.add_option("--temp-dir", o.temp_dir, "where the spawned server's data folder goes");
   app.add_option("--serve-arg", o.serve_args, "one more flag for the spawned serve (repeatable)");
-  app.add_option("--writers", o.writers, "keep-alive HTTP writers")->capture_default_str();
-  app.add_option("--seconds", o.seconds, "how long the writers write")->capture_default_str();
+  app.add_option("--writers", o.writers, "keep-alive HTTP writers")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--seconds", o.seconds, "how long the writers write")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   app.add_option("--rate-per-writer", o.rate_per_writer,
                  "writes a second per writer (0: as fast as answers come)")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   app.add_option("--notes-per-case", o.notes_per_case, "notes in each case's lifecycle")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   app.add_option("--dashboards", o.dashboards,
                  "WebSocket clients on dashboard/<district> or dashboard/<area>")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   app.add_option("--officers", o.officers,
                  "WebSocket clients on cell/<their cluster> and alerts (each assigned there)")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   app.add_option("--auditors", o.auditors, "WebSocket clients on events, from the head at start")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   app.add_option("--areas", o.grid.areas, "areas in the district")->capture_default_str();
   app.add_option("--groups", o.grid.groups, "groups in each area")->capture_default_str();
   app.add_option("--clusters", o.grid.clusters, "clusters in each group")->capture_default_str();
   app.add_option("--district", o.grid.district, "the district's cell")->capture_default_str();
   app.add_option("--writer-threads", o.writer_threads, "threads running the writers")
+      ->check(CLI::PositiveNumber)
       ->capture_default_str();
   app.add_option("--subscriber-threads", o.subscriber_threads,
                  "threads running every WebSocket client")
+      ->check(CLI::PositiveNumber)
       ->capture_default_str();
   app.add_option("--max-connecting", o.max_connecting, "WebSocket clients connecting at once")
+      ->check(CLI::PositiveNumber)
       ->capture_default_str();
   app.add_flag("--quick-ack", o.quick_ack,
                "subscribers ACK every message at once (TCP_QUICKACK): shows how much of the push "
                "latency is the server's Nagle waiting on delayed ACKs; real clients do not");
   app.add_option("--settle-seconds", o.settle_seconds,
                  "idle time after the subscribers connect, before the server's RSS is read")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   app.add_option("--drain-seconds", o.drain_seconds,
                  "how long subscribers may take to catch up after the writes")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
+  // A run that cannot be set up exits 2 (docs/load.md), a bad flag included.
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
   if (o.spawn.empty() && o.url.empty()) {
     std::cerr << "casegrid-load: --spawn PATH_TO_CASEGRID or --url HOST:PORT\n";
     return 2;

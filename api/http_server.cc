@@ -362,55 +362,43 @@ void HttpServer::Stop() {
   if (threads_.empty()) return;
   stopping_ = true;
   listener_->Close();
-  {
+  // Each session, HTTP and WebSocket, told `what` to do.
+  auto each_session = [this](auto what) {
     std::lock_guard l(sessions_mu_);
     for (auto& weak : sessions_) {
-      if (auto session = weak.lock()) session->Shut();
+      if (auto session = weak.lock()) what(*session);
     }
     for (auto& weak : ws_sessions_) {
-      if (auto session = weak.lock()) session->Shut();
+      if (auto session = weak.lock()) what(*session);
     }
-  }
+  };
+  // Waits until every session is gone, or `wait` has passed.
+  auto wait_for_sessions = [this](std::chrono::steady_clock::duration wait) {
+    const auto deadline = std::chrono::steady_clock::now() + wait;
+    while (std::chrono::steady_clock::now() < deadline) {
+      bool open = false;
+      {
+        std::lock_guard l(sessions_mu_);
+        for (auto& weak : sessions_) open = open || !weak.expired();
+        for (auto& weak : ws_sessions_) open = open || !weak.expired();
+      }
+      if (!open) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  };
+  each_session([](auto& session) { session.Shut(); });
   // Requests in flight finish (their writes are fsync'd), on the workers or
   // on the strands (a case command may still hand a step to the workers, so
   // they stay until the sessions are gone). Their answers are written on the
   // sessions' strands; then each session closes, and the io threads run out
-  // of work. A peer that will not read its answer gets the write timeout,
-  // and after that the io_context stops.
-  const auto deadline = std::chrono::steady_clock::now() + options_.request_timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    bool open = false;
-    {
-      std::lock_guard l(sessions_mu_);
-      for (auto& weak : sessions_) open = open || !weak.expired();
-      for (auto& weak : ws_sessions_) open = open || !weak.expired();
-    }
-    if (!open) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  // of work. A peer that will not read its answer gets the write timeout; a
+  // WebSocket's close takes at most its close_timeout.
+  wait_for_sessions(options_.request_timeout);
   // What is left past the deadline has its socket closed, which ends its
   // pending operations on the io threads; only then is the io_context
   // stopped, so that no session outlives the server's members in a handler.
-  {
-    std::lock_guard l(sessions_mu_);
-    for (auto& weak : sessions_) {
-      if (auto session = weak.lock()) session->Abort();
-    }
-    for (auto& weak : ws_sessions_) {
-      if (auto session = weak.lock()) session->Abort();
-    }
-  }
-  const auto aborted = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-  while (std::chrono::steady_clock::now() < aborted) {
-    bool open = false;
-    {
-      std::lock_guard l(sessions_mu_);
-      for (auto& weak : sessions_) open = open || !weak.expired();
-      for (auto& weak : ws_sessions_) open = open || !weak.expired();
-    }
-    if (!open) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  each_session([](auto& session) { session.Abort(); });
+  wait_for_sessions(std::chrono::seconds(2));
   workers_.join();
   work_.reset();
   io_.stop();

@@ -140,13 +140,19 @@ std::string AlertKey(const Alert& a) {
   return AlertKey(a.person, a.position, a.kind);
 }
 
-std::optional<std::string> AlertKeyOfId(std::string_view person, std::string_view id) {
+std::optional<Position> AlertPositionOfId(std::string_view id) {
   const auto dash = id.find('-');
   if (dash == std::string_view::npos || dash == 0 || dash + 1 == id.size()) return std::nullopt;
   Position position = 0;
   auto [end, ec] = std::from_chars(id.data(), id.data() + dash, position);
   if (ec != std::errc() || end != id.data() + dash) return std::nullopt;
-  return AlertKey(person, position, id.substr(dash + 1));
+  return position;
+}
+
+std::optional<std::string> AlertKeyOfId(std::string_view person, std::string_view id) {
+  const std::optional<Position> position = AlertPositionOfId(id);
+  if (!position) return std::nullopt;
+  return AlertKey(person, *position, id.substr(id.find('-') + 1));
 }
 
 }  // namespace casegrid

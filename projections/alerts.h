@@ -56,7 +56,10 @@ std::string RenderAlert(const Alert& alert);
 // The alerts-family key: person \0 position (big-endian) \0 kind.
 std::string AlertKey(std::string_view person, Position position, std::string_view kind);
 std::string AlertKey(const Alert& alert);
-// The key of alert `id` ("<position>-<kind>") of `person`; nullopt if malformed.
+// The position of the event that raised alert `id` ("<position>-<kind>");
+// nullopt if malformed.
+std::optional<Position> AlertPositionOfId(std::string_view id);
+// The key of alert `id` of `person`; nullopt if malformed.
 std::optional<std::string> AlertKeyOfId(std::string_view person, std::string_view id);
 
 }  // namespace casegrid

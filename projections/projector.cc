@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <array>
-#include <charconv>
 #include <future>
 #include <iostream>
 #include <list>
@@ -782,14 +781,11 @@ Result<std::vector<std::pair<Position, std::string>>> Projector::OpenAlertsBetwe
 }
 
 Result<std::optional<std::string>> Projector::CellOfAlert(std::string_view alert_id) const {
-  const std::string_view digits = alert_id.substr(0, alert_id.find('-'));
-  Position position = 0;
-  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), position);
-  if (digits.size() == alert_id.size() || ec != std::errc() ||
-      end != digits.data() + digits.size() || position == 0 || position > store_->Head().position) {
+  const std::optional<Position> position = AlertPositionOfId(alert_id);
+  if (!position || *position == 0 || *position > store_->Head().position) {
     return std::optional<std::string>();
   }
-  ASSIGN_OR_RETURN(const RecordedEvent raised, store_->ReadAt(position));
+  ASSIGN_OR_RETURN(const RecordedEvent raised, store_->ReadAt(*position));
   if (CaseIdOfStream(raised.stream).empty()) return std::optional<std::string>();
   ASSIGN_OR_RETURN(auto first, store_->ReadStream(raised.stream, 1, 1, ReadDirection::kForward));
   if (first.empty() || first.front().type != CaseReported::kType) {

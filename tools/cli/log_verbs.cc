@@ -110,12 +110,15 @@ void AddLogVerbs(CLI::App& app, VerbAction* action) {
       }
       // Events of the types the engine defines must carry valid data, as
       // they would through the API; other types are the operator's own.
+      std::string reported_cell;  // the first event's, if it is a report
       for (std::size_t i = 0; i < req.events.size(); ++i) {
         auto checked = DecodeEventData(req.events[i].type, req.events[i].data);
         if (!checked.ok() && IsEngineEventType(req.events[i].type)) {
           return Fail(Status(checked.status().code(), "events[" + std::to_string(i) +
                                                           "].data: " + checked.status().message()));
         }
+        const auto* report = checked.ok() ? std::get_if<CaseReported>(&*checked) : nullptr;
+        if (i == 0 && report != nullptr) reported_cell = report->cell;
       }
       // One case per case stream, reported once (case_stream_rules.h); the
       // server's own streams are its alone.
@@ -136,11 +139,8 @@ void AddLogVerbs(CLI::App& app, VerbAction* action) {
         if (Status s = grid.Load(**store); !s.ok()) return Fail(s);
         if (opens_a_case) {
           // Pinned to no_stream, the first event is a CaseReported, checked above.
-          auto report = DecodeEventData(req.events.front().type, req.events.front().data);
-          const auto* reported = report.ok() ? std::get_if<CaseReported>(&*report) : nullptr;
-          if (reported == nullptr) return Fail(Status::Internal("events[0]: not a report"));
-          if (!grid.HasCell(reported->cell)) {
-            return Fail(Status::InvalidArgument("events[0].data.cell: " + reported->cell +
+          if (!grid.HasCell(reported_cell)) {
+            return Fail(Status::InvalidArgument("events[0].data.cell: " + reported_cell +
                                                 " is not a defined cell"));
           }
         } else if (Status s = grid.CheckAppend(req); !s.ok()) {

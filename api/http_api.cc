@@ -163,6 +163,11 @@ ErrorKind ErrorKindOf(StatusCode code) {
 
 }  // namespace
 
+AlertFilter AlertsVisibleTo(const Principal& who) {
+  if (InScope(who, "")) return {};
+  return [who](std::string_view cell) { return InScope(who, cell); };
+}
+
 std::string_view ErrorCodeName(StatusCode code) {
   return ErrorKindOf(code).code;
 }
@@ -687,11 +692,10 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
 
   // ---- alerts
   // A token sees its person's alerts about cases in its cells; an admin none.
-  AlertFilter in_scope;  // none for a token of the whole jurisdiction
-  if (!InScope(who, "")) in_scope = [&who](std::string_view cell) { return InScope(who, cell); };
   if (s.size() == 3 && s[2] == "alerts" && get) {
     RETURN_IF_ERROR(MayReadCases(who));
-    ASSIGN_OR_RETURN(auto alerts, projector_->OpenAlerts(who.sub, options_.max_page, in_scope));
+    ASSIGN_OR_RETURN(auto alerts,
+                     projector_->OpenAlerts(who.sub, options_.max_page, AlertsVisibleTo(who)));
     JsonWriter j;
     j.BeginObject().Key("alerts").BeginArray();
     for (const std::string& a : alerts) j.Raw(a);
@@ -702,6 +706,7 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
     RETURN_IF_ERROR(MayReadCases(who));
     if (who.role == Role::kAuditor) return Status::PermissionDenied("an auditor writes nothing");
     RETURN_IF_ERROR(NoFields(req.body()));  // an acknowledgment takes none
+    const AlertFilter in_scope = AlertsVisibleTo(who);
     ASSIGN_OR_RETURN(bool open, projector_->HasOpenAlert(who.sub, s[3], in_scope));
     if (!open && !key.empty()) {
       // A repeat carrying an Idempotency-Key gets the first answer, if the

@@ -126,6 +126,10 @@ class HttpApi {
   RateLimiter limiter_;
 };
 
+// The alerts `who` sees: its person's, about cases in its cells; a token for
+// the whole jurisdiction needs no filter (and no alert read for its cell).
+AlertFilter AlertsVisibleTo(const Principal& who);
+
 // The error body and status API.md gives `status`.
 HttpResponse ErrorResponse(const Status& status, unsigned version, bool keep_alive);
 // The percent-decoded value of `key` in the query of `target` ("" if absent).

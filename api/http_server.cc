@@ -8,6 +8,7 @@
 #include <boost/beast/websocket.hpp>
 
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <exception>
@@ -404,6 +405,16 @@ void HttpServer::Stop() {
   io_.stop();
   for (auto& t : threads_) t.join();
   threads_.clear();
+}
+
+std::optional<std::uint16_t> ParsePort(std::string_view digits) {
+  unsigned value = 0;
+  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+  if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() ||
+      value > 65535) {
+    return std::nullopt;
+  }
+  return static_cast<std::uint16_t>(value);
 }
 
 }  // namespace casegrid

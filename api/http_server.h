@@ -28,6 +28,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -38,6 +39,10 @@
 namespace casegrid {
 
 class HttpSession;
+
+// A TCP port written in `digits` (of HOST:PORT): 0 to 65535, digits only;
+// nullopt otherwise.
+std::optional<std::uint16_t> ParsePort(std::string_view digits);
 
 struct HttpServerOptions {
   std::string host = "127.0.0.1";

@@ -14,13 +14,6 @@
 namespace casegrid {
 namespace {
 
-// A token sees its person's alerts about cases in its cells; one for the
-// whole jurisdiction needs no filter (and no alert read for its cell).
-AlertFilter AlertsVisibleTo(const Principal& who) {
-  if (InScope(who, "")) return {};
-  return [who](std::string_view cell) { return InScope(who, cell); };
-}
-
 enum class ChannelKind { kEvents, kCase, kCell, kDashboard, kAlerts };
 
 struct Channel {

@@ -10,7 +10,6 @@
 #include <boost/asio/ip/address.hpp>
 
 #include <algorithm>
-#include <charconv>
 #include <csignal>
 #include <iostream>
 #include <memory>
@@ -113,13 +112,12 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
       }
       // A port is 0 to 65535, all digits (0: any free one).
       const std::string port = a->listen.substr(colon + 1);
-      unsigned value = 0;
-      const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-      if (port.empty() || ec != std::errc() || end != port.data() + port.size() || value > 65535) {
+      const std::optional<std::uint16_t> parsed = ParsePort(port);
+      if (!parsed) {
         return Fail(Status::InvalidArgument("--listen: the port \"" + port +
                                             "\" is not a number from 0 to 65535"));
       }
-      http_options.port = static_cast<std::uint16_t>(value);
+      http_options.port = *parsed;
       constexpr std::int64_t kMin = DeadlinePolicy::kMinute;
       CaseServiceOptions service_options;
       service_options.policy.accept_urgent_ms = a->accept_urgent_min * kMin;

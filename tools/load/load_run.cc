@@ -6,7 +6,6 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
-#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <csignal>
@@ -17,6 +16,7 @@
 #include <thread>
 
 #include "api/auth.h"
+#include "api/http_server.h"
 #include "tools/load/api_client.h"
 #include "tools/load/http_writer.h"
 #include "tools/load/latency.h"
@@ -143,15 +143,12 @@ int RunLoad(const LoadOptions& o) {
       return 2;
     }
     host = o.url.substr(0, colon);
-    const std::string digits = o.url.substr(colon + 1);
-    unsigned value = 0;
-    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
-    if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() || value == 0 ||
-        value > 65535) {
+    const std::optional<std::uint16_t> parsed = ParsePort(o.url.substr(colon + 1));
+    if (!parsed || *parsed == 0) {
       std::cerr << "casegrid-load: --url HOST:PORT, with a port of 1-65535\n";
       return 2;
     }
-    port = static_cast<std::uint16_t>(value);
+    port = *parsed;
     auto read = ReadJwtSecret(o.secret_file);
     if (!read.ok()) {
       std::cerr << "casegrid-load: " << read.status().message() << "\n";

@@ -645,8 +645,16 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
       if (s.size() == 5 && get && s[4] == "history") {
         ASSIGN_OR_RETURN(CaseState state, scoped_case(id, UINT64_MAX));
         const bool whole = SeesCaseEvents(who, state.assignee);
-        ASSIGN_OR_RETURN(auto events, service_->store().ReadStream(CaseStream(id), 1, 100000,
-                                                                   ReadDirection::kForward));
+        ASSIGN_OR_RETURN(auto events,
+                         service_->store().ReadStream(CaseStream(id), 1, kMaxCaseHistory + 1,
+                                                      ReadDirection::kForward));
+        if (events.size() > kMaxCaseHistory) {
+          return Status::TooLarge("case " + id + " holds more than " +
+                                  std::to_string(kMaxCaseHistory) +
+                                  " events, more than a history answers (a case holds at most " +
+                                  std::to_string(kMaxCaseEvents) +
+                                  " now); an auditor reads it all in GET /api/v1/events");
+        }
         JsonWriter j;
         j.BeginObject().Key("events").BeginArray();
         for (const RecordedEvent& e : events) {

@@ -78,6 +78,23 @@ Status ClosedCaseAllows(const CaseState& state, CaseAction action) {
   return Status::Ok();
 }
 
+// A case holds at most kMaxCaseEvents; notes stop earlier, so that a case
+// noted up to its bound can still be worked and closed.
+Status RoomInTheCase(const CaseState& state, CaseAction action, std::size_t events) {
+  if (action == CaseAction::kNote && state.version >= kCaseEventsTakingNotes) {
+    return Status::Conflict("case holds " + std::to_string(state.version) +
+                            " events; notes stop at " + std::to_string(kCaseEventsTakingNotes) +
+                            ", so that the case keeps room for its course (at most " +
+                            std::to_string(kMaxCaseEvents) + " events)");
+  }
+  if (state.version + events > kMaxCaseEvents) {
+    return Status::Conflict("case holds " + std::to_string(state.version) + " events; " +
+                            std::string(Name(action)) + " would take it past " +
+                            std::to_string(kMaxCaseEvents) + ", the most one case holds");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 std::optional<CaseAction> ParseCaseAction(std::string_view name) {
@@ -240,6 +257,7 @@ Result<std::vector<CaseEventData>> Decide(const CaseState& state, CaseAction act
       break;
     }
   }
+  RETURN_IF_ERROR(RoomInTheCase(state, action, events.size()));
   return events;
 }
 

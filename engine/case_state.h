@@ -127,4 +127,16 @@ std::string CaseStream(std::string_view case_id);
 // (the digits only; the day is the one it was reported, in UTC).
 bool IsCaseId(std::string_view id);
 
+// The most events one case's stream holds, so that its history, its folds and
+// its answers stay bounded: commands past it are kConflict (and a note is
+// refused once kCaseEventsTakingNotes are reached, keeping the case's course
+// room to close), a raw append may not take a case stream past it. The
+// deadline watch may add the few DeadlineMissed of deadlines set before.
+inline constexpr StreamVersion kMaxCaseEvents = 10000;
+inline constexpr StreamVersion kCaseEventsTakingNotes = 9000;
+// The history of a case answers at most this many events (kMaxCaseEvents and
+// room for the deadline watch's); a stream longer (written by an older build)
+// is kTooLarge, not cut.
+inline constexpr StreamVersion kMaxCaseHistory = kMaxCaseEvents + 100;
+
 }  // namespace casegrid

@@ -432,6 +432,12 @@ void EventStore::Impl::CommitGroup(const std::vector<PendingAppend*>& group) {
       p->result = Status::Conflict(at + ", expected " + std::to_string(ex.version));
       continue;
     }
+    if (r.max_version != 0 && current + r.events.size() > r.max_version) {
+      p->result = Status::Conflict(at + "; " + std::to_string(r.events.size()) +
+                                   " more would take it past " + std::to_string(r.max_version) +
+                                   " events, the most it may hold");
+      continue;
+    }
 
     AppendResult result{position + 1, 0, current + 1, 0, false, now};
     StreamVersion version = current;

@@ -74,6 +74,10 @@ struct AppendRequest {
   ExpectedVersion expected;
   std::string actor;
   std::vector<NewEvent> events;
+  // The most events the stream may hold once this append is written (0: no
+  // bound); past it the append is kConflict and writes nothing, checked
+  // with the expected version, so that appends racing cannot cross it.
+  StreamVersion max_version = 0;
 };
 
 struct AppendResult;

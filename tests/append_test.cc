@@ -81,6 +81,27 @@ TEST_F(AppendTest, ChecksNoStreamAndExists) {
   EXPECT_EQ(*store_->StreamVersionOf("case/A"), 2u);
 }
 
+TEST_F(AppendTest, AMaxVersionBoundsTheStreamAndAnAppendPastItWritesNothing) {
+  AppendRequest two{
+      "case/A", ExpectedVersion::Any(), "a", {{"", "NoteAdded", "{}"}, {"", "NoteAdded", "{}"}}};
+  two.max_version = 3;
+  MustAppend(two);
+  const auto past = store_->Append(two);
+  ASSERT_EQ(past.status().code(), StatusCode::kConflict);
+  EXPECT_NE(
+      past.status().message().find("stream case/A is at version 2; 2 more would take it past 3"),
+      std::string::npos)
+      << past.status().message();
+  EXPECT_EQ(store_->Head().position, 2u);
+  two.events.pop_back();
+  EXPECT_EQ(MustAppend(two).last_version, 3u);
+  // A repeat of an append the log holds is answered as one, bound or not.
+  AppendRequest again{"case/B", ExpectedVersion::Any(), "a", {{"b1", "NoteAdded", "{}"}}};
+  MustAppend(again);
+  again.max_version = 1;
+  EXPECT_TRUE(MustAppend(again).deduplicated);
+}
+
 TEST_F(AppendTest, RepeatedIdWritesNothingAndAnswersTheOriginalPosition) {
   auto first = MustAppend(OneEvent("case/A", ExpectedVersion::NoStream(), "evt-1"));
   MustAppend(OneEvent("case/B", ExpectedVersion::Any()));

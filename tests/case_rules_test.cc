@@ -60,6 +60,49 @@ TEST_F(CaseRulesTest, TheSequencePassesOverCaseStreamsOfAnotherForm) {
   EXPECT_TRUE(IsCaseId("C-20261122-000002"));
 }
 
+// A case holds at most kMaxCaseEvents, so that its history and folds stay
+// bounded. Notes stop kMaxCaseEvents - kCaseEventsTakingNotes before, so that
+// the case can still be worked and closed; then every command stops (one of
+// two events one event early), and a raw append may not pass it either.
+TEST_F(CaseRulesTest, ACaseHoldsABoundedNumberOfEvents) {
+  const std::string id = CaseInProgress();
+  Must(Act(id, "note", R"({"text":"n"})"));
+  const auto read =
+      store_->ReadStream(CaseStream(id), Load(id).version, 1, ReadDirection::kForward);
+  ASSERT_TRUE(read.ok() && read->size() == 1);
+  const RecordedEvent note = read->front();
+  // Copies of that note written straight into the store, up to `version`.
+  auto fill_to = [&](StreamVersion version) {
+    for (StreamVersion at = Load(id).version; at < version;) {
+      AppendRequest raw{CaseStream(id), ExpectedVersion::Exact(at), note.actor, {}};
+      for (; at < version && raw.events.size() < 1000; ++at) {
+        raw.events.push_back({"", note.type, note.data});
+      }
+      ASSERT_TRUE(store_->Append(raw).ok());
+    }
+  };
+  fill_to(kCaseEventsTakingNotes - 1);
+  Must(Act(id, "note", R"({"text":"the last note"})"));
+  ExpectConflict(Act(id, "note", R"({"text":"one too many"})"), "notes stop at 9000");
+  fill_to(kMaxCaseEvents - 1);
+  // Resolve writes its callback too: two events where one is left.
+  ExpectConflict(Act(id, "resolve", R"({"resolution":"handled_on_site","summary":"s"})"),
+                 "resolve would take it past 10000, the most one case holds");
+  EXPECT_EQ(Load(id).version, kMaxCaseEvents - 1);
+  Must(Act(id, "triage", R"({"priority":"high"})"));
+  EXPECT_EQ(Load(id).version, kMaxCaseEvents);
+  ExpectConflict(Act(id, "triage", R"({"priority":"low"})"), "past 10000");
+
+  AppendRequest raw{CaseStream(id), ExpectedVersion::Any(), "import", {}};
+  raw.events.push_back({"", note.type, note.data});
+  ASSERT_TRUE(PinCaseStreamOpening(raw).ok());
+  const auto past = store_->Append(raw);
+  ASSERT_EQ(past.status().code(), StatusCode::kConflict) << past.status().ToString();
+  EXPECT_NE(past.status().message().find("the most it may hold"), std::string::npos)
+      << past.status().message();
+  EXPECT_EQ(Load(id).version, kMaxCaseEvents);
+}
+
 TEST_F(CaseRulesTest, IntakeSetsDeadlinesFromThePolicy) {
   const auto urgent = Load(NewCase("urgent"));
   ASSERT_NE(urgent.Deadline(DeadlineKind::kAccept), nullptr);

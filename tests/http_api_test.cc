@@ -96,6 +96,37 @@ TEST_F(HttpApiTest, IntakeThenReadTheCaseAsAnOfficerInScope) {
   EXPECT_EQ(At(history.body, "/events/0/type"), "\"CaseReported\"");
 }
 
+// A history answers a whole case, and a case holds at most kMaxCaseEvents
+// (case_rules_test.cc); a longer stream, as an older build could write, is
+// 413 rather than a history cut short or an answer without bound.
+TEST_F(HttpApiTest, AHistoryLongerThanACaseHoldsIsTooLargeNotCut) {
+  const std::string op = Token("operator-1", Role::kOperator);
+  const std::string id = NewCase();
+  ASSERT_EQ(Send(http::verb::post, "/api/v1/cases/" + id + "/note", op, R"({"text":"n"})").status,
+            200u);
+  const auto read = store_->ReadStream(CaseStream(id), 2, 1, ReadDirection::kForward);
+  ASSERT_TRUE(read.ok() && read->size() == 1);
+  const RecordedEvent& note = read->front();
+  for (StreamVersion at = 2; at < kMaxCaseHistory;) {
+    AppendRequest raw{CaseStream(id), ExpectedVersion::Exact(at), note.actor, {}};
+    for (; at < kMaxCaseHistory && raw.events.size() < 1000; ++at) {
+      raw.events.push_back({"", note.type, note.data});
+    }
+    ASSERT_TRUE(store_->Append(raw).ok());
+  }
+  const std::string history = "/api/v1/cases/" + id + "/history";
+  auto whole = Send(http::verb::get, history, op);
+  ASSERT_EQ(whole.status, 200u);
+  EXPECT_EQ(At(whole.body, "/events/" + std::to_string(kMaxCaseHistory - 1) + "/version"),
+            std::to_string(kMaxCaseHistory));
+  AppendRequest one_more{CaseStream(id), ExpectedVersion::Any(), note.actor, {}};
+  one_more.events.push_back({"", note.type, note.data});
+  ASSERT_TRUE(store_->Append(one_more).ok());
+  auto too_long = Send(http::verb::get, history, op);
+  EXPECT_EQ(too_long.status, 413u);
+  EXPECT_EQ(At(too_long.body, "/error/code"), "\"too_large\"");
+}
+
 TEST_F(HttpApiTest, ErrorsHaveTheStatusAndCodeOfTheContract) {
   const std::string op = Token("officer-7", Role::kOperator);
   auto bad = Send(http::verb::post, "/api/v1/cases", op,

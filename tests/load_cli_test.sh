@@ -32,7 +32,7 @@ for url in 127.0.0.1:abc 127.0.0.1:99999 127.0.0.1: 127.0.0.1:0; do
 done
 
 # A bad flag is a run that cannot be set up: exit 2, nothing measured.
-for flags in "--writers -1" "--seconds 0" "--seconds -1" "--notes-per-case -1" \
+for flags in "--writers -1" "--seconds 0" "--seconds -1" "--notes-per-case -1" "--notes-per-case 9000" \
   "--rate-per-writer -5" "--url 127.0.0.1:1"; do
   status=0
   # shellcheck disable=SC2086

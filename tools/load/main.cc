@@ -30,8 +30,9 @@ int main(int argc, char** argv) {
                  "writes a second per writer (0: as fast as answers come)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
-  app.add_option("--notes-per-case", o.notes_per_case, "notes in each case's lifecycle")
-      ->check(CLI::NonNegativeNumber)
+  app.add_option("--notes-per-case", o.notes_per_case,
+                 "notes in each case's lifecycle (a case takes notes up to its 9000th event)")
+      ->check(CLI::Range(0, 8990))
       ->capture_default_str();
   app.add_option("--dashboards", o.dashboards,
                  "WebSocket clients on dashboard/<district> or dashboard/<area>")

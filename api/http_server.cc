@@ -161,14 +161,36 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
           [self](std::function<void()> work) {
             asio::post(self->stream_.get_executor(), std::move(work));
           },
-          [self](std::function<void()> work) { asio::post(*self->workers_, std::move(work)); },
+          [self](std::function<void()> work) {
+            asio::post(*self->workers_, [self, work = std::move(work)] {
+              try {
+                work();
+              } catch (const std::exception& e) {
+                // Its answer may be half given: the connection ends instead.
+                self->metrics_->errors.Increment();
+                std::fprintf(stderr, "casegrid: a request ended on an exception: %s\n", e.what());
+                self->Abort();
+              }
+            });
+          },
           [self, request](HttpResponse res) {
             self->Write(std::make_shared<HttpResponse>(std::move(res)));
           });
       return;
     }
     asio::post(*workers_, [self = shared_from_this(), request] {
-      auto res = std::make_shared<HttpResponse>(self->api_->Handle(*request));
+      std::shared_ptr<HttpResponse> res;
+      try {
+        res = std::make_shared<HttpResponse>(self->api_->Handle(*request));
+      } catch (const std::exception& e) {
+        // An allocation that failed, a storage library's throw: this request
+        // fails, the server goes on.
+        self->metrics_->errors.Increment();
+        std::fprintf(stderr, "casegrid: a request ended on an exception: %s\n", e.what());
+        res = std::make_shared<HttpResponse>(
+            ErrorResponse(Status::Internal(std::string("the server could not answer: ") + e.what()),
+                          request->version(), false));
+      }
       asio::post(self->stream_.get_executor(), [self, res] { self->Write(res); });
     });
   }

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <boost/asio/post.hpp>
+#include <cstdio>
 
 #include "api/http_api.h"
 #include "engine/case_events.h"
@@ -365,7 +366,28 @@ void PushHub::Subscribe(const std::shared_ptr<PushSink>& sink, const Principal& 
     mine.push_back(sub);
     metrics_->subscriptions_open.Increment();
   }
-  boost::asio::post(pool_, [this, sub, after] { Setup(sub, after); });
+  PostStep(sub, [this, sub, after] { Setup(sub, after); });
+}
+
+void PushHub::PostStep(const std::shared_ptr<Sub>& sub, std::function<void()> step) {
+  boost::asio::post(pool_, [this, sub, step = std::move(step)] {
+    try {
+      step();
+    } catch (const std::exception& e) {
+      metrics_->errors.Increment();
+      std::fprintf(stderr, "casegrid: subscription %s ended on an exception: %s\n",
+                   sub->channel.c_str(), e.what());
+      {
+        std::lock_guard l(mu_);
+        Remove(sub);
+      }
+      if (auto sink = sub->sink.lock()) {
+        Fail(sink, sub->request_id,
+             Status::Unavailable("channel " + sub->channel + ": the server could not go on (" +
+                                 e.what() + "); subscribe again"));
+      }
+    }
+  });
 }
 
 bool PushHub::Unsubscribe(const PushSink* sink, const std::string& channel) {
@@ -629,7 +651,7 @@ void PushHub::CatchUpStep(std::shared_ptr<Sub> sub) {
   }
   auto again = [this, sub, &sink] {
     sink->WhenDrained([this, sub] {
-      if (!stopped_) boost::asio::post(pool_, [this, sub] { CatchUpStep(sub); });
+      if (!stopped_) PostStep(sub, [this, sub] { CatchUpStep(sub); });
     });
   };
   if (cursor < upto) {

@@ -116,6 +116,10 @@ class PushHub {
   struct CaseFeed;
   void Setup(std::shared_ptr<Sub> sub, std::optional<Position> after);
   void CatchUpStep(std::shared_ptr<Sub> sub);
+  // Runs `step` of `sub` on the pool. An exception (an allocation that
+  // failed, a storage library's) ends that subscription with an error
+  // (unavailable), not the process.
+  void PostStep(const std::shared_ptr<Sub>& sub, std::function<void()> step);
   Status CatchUpPage(Sub& sub, PushSink& sink, Position upto, bool* done);
   // `case_id`: whose view a cell channel's message is ("" otherwise).
   void Deliver(Sub& sub, const PushMessage& message, Position position,

@@ -25,6 +25,11 @@ WsSession::WsSession(asio::ip::tcp::socket socket, Principal who, HttpApi* api, 
       expiry_timer_(ws_.get_executor()) {
   metrics_->ws_connections.Increment();
   metrics_->ws_connections_open.Increment();
+  if (options_.send_buffer_bytes > 0) {
+    boost::system::error_code ignored;  // a socket that refuses keeps the kernel's
+    ws_.next_layer().socket().set_option(
+        asio::socket_base::send_buffer_size(options_.send_buffer_bytes), ignored);
+  }
 }
 
 WsSession::~WsSession() {

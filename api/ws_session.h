@@ -53,6 +53,13 @@ struct WsOptions {
   std::size_t max_queue_bytes = 8 << 20;
   std::chrono::seconds idle_timeout{60};
   std::chrono::seconds close_timeout{5};
+  // The kernel's send buffer of each WebSocket (SO_SNDBUF; 0: the kernel's
+  // own, autotuned up to net.ipv4.tcp_wmem's 4 MiB). Small, so that a slow
+  // reader's backlog waits in the queue above, where a channel's views
+  // coalesce to the newest, rather than in the kernel, where they go stale.
+  // Linux keeps twice this (its bookkeeping); 64 KiB in flight is ~1.3 MB/s
+  // to a peer 50 ms away, a LAN's dashboards many times over.
+  int send_buffer_bytes = 32 * 1024;
 };
 
 class WsSession : public PushSink, public std::enable_shared_from_this<WsSession> {

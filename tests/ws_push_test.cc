@@ -669,6 +669,29 @@ TEST_F(PushLimitsTest, AStalledClientIsClosedWith1013WhileAnotherKeepsReceiving)
   EXPECT_EQ(PushedMessage::Parse(*m).position, last + 1);
 }
 
+// A dashboard read slowly gets the newest view once it reads again, not a
+// backlog of stale ones: the server's queue coalesces a channel's views, and
+// the kernel's send buffer (WsOptions::send_buffer_bytes) is kept small so
+// that the backlog waits in that queue. With the kernel's own buffer (up to
+// 4 MiB), this client read hundreds of stale views first.
+TEST_F(PushLimitsTest, ASlowDashboardReaderGetsTheNewestViewNotABacklog) {
+  auto slow = Open(Operator(), 4096);
+  slow->Send(SubscribeOp(1, "dashboard/"));
+  Expect(*slow, "subscribed");
+  constexpr int kCases = 300;
+  for (int i = 0; i < kCases; ++i) NewCase();
+  const std::string newest = "\"total\":" + std::to_string(kCases) + ",";
+  int stale = 0;
+  for (;;) {
+    auto m = slow->Next();
+    ASSERT_TRUE(m.has_value()) << "the newest view never came, after " << stale << " stale";
+    if (m->find(newest) != std::string::npos) break;
+    ++stale;
+  }
+  std::printf("stale views before the newest: %d\n", stale);
+  EXPECT_LT(stale, kCases / 3);
+}
+
 TEST_F(PushLimitsTest, ShutdownClosesWith1001) {
   auto c = Open(Operator());
   c->Send(SubscribeOp(1, "alerts"));

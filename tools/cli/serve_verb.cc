@@ -72,6 +72,12 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
       ->add_option("--ws-queue-bytes", a->ws.max_queue_bytes,
                    "bytes queued for one WebSocket client before it is closed with 1013")
       ->capture_default_str();
+  serve
+      ->add_option("--ws-send-buffer", a->ws.send_buffer_bytes,
+                   "kernel send buffer of each WebSocket, bytes (0: the kernel's own, up to 4 MiB; "
+                   "small keeps a slow reader's backlog where views coalesce)")
+      ->check(CLI::Range(0, 64 << 20))
+      ->capture_default_str();
   serve->add_option("--ws-per-token", a->ws_per_token, "WebSocket connections per token subject")
       ->capture_default_str();
   serve

@@ -698,6 +698,12 @@ bool IsEngineEventType(std::string_view type) {
                      [&](const auto& d) { return d.first == type; });
 }
 
+bool IsCaseEventType(std::string_view type) {
+  return IsEngineEventType(type) && type != GridCellDefined::kType &&
+         type != OfficerAssignedToCell::kType && type != OfficerRemovedFromCell::kType &&
+         type != AlertAcknowledged::kType;
+}
+
 Result<CaseEventData> DecodeEventData(std::string_view type, std::string_view json,
                                       const DataLimits& limits) {
   const auto decoder = std::find_if(kDecoders.begin(), kDecoders.end(),

@@ -311,6 +311,9 @@ Result<CaseEventData> DecodeEventData(std::string_view type, std::string_view js
 // Whether `type` is one of the engine's own event types (DOMAIN.md), whose
 // data DecodeEventData checks; other types are an integration's own.
 bool IsEngineEventType(std::string_view type);
+// Whether `type` is one of the engine's events of a case's stream: all but
+// the grid's (grid/ streams) and AlertAcknowledged (alerts/ streams).
+bool IsCaseEventType(std::string_view type);
 
 // The limits for decoding events already in the log: allow_unknown_fields,
 // and no size limit below what the store itself accepted.

@@ -22,11 +22,11 @@ Status PinCaseStreamOpening(AppendRequest& request) {
   }
   request.max_version = kMaxCaseEvents;
   for (std::size_t i = 0; i < request.events.size(); ++i) {
-    if (!IsEngineEventType(request.events[i].type)) {
+    if (!IsCaseEventType(request.events[i].type)) {
       return Status::InvalidArgument("events[" + std::to_string(i) +
                                      "].type: " + request.events[i].type +
-                                     " is not an event type of the engine's, and a case stream "
-                                     "holds only those (DOMAIN.md)");
+                                     " is not an event of a case, and a case stream holds only "
+                                     "those (DOMAIN.md)");
     }
     if (i > 0 && request.events[i].type == CaseReported::kType) {
       return Status::InvalidArgument("events[" + std::to_string(i) +

@@ -22,8 +22,9 @@ namespace casegrid {
 // the rule atomically, whatever other appends come in between:
 //   - the stream's case id has the engine's form (IsCaseId), else
 //     kInvalidArgument: the next intake's id is read from the day's last one;
-//   - every event is of a type the engine defines (IsEngineEventType), else
-//     kInvalidArgument naming it: the case folds read nothing else;
+//   - every event is one of the engine's case events (IsCaseEventType: not
+//     a grid event, not an alert's acknowledgment), else kInvalidArgument
+//     naming it: the case folds read nothing else;
 //   - a CaseReported may only be the first event, else kInvalidArgument
 //     naming it; with one first, the stream must not exist yet: `any`
 //     becomes `no_stream`, and `exists` or a version above 0 is kConflict;

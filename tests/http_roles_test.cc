@@ -166,8 +166,17 @@ TEST_F(RawAppendTest, ACaseStreamOpensWithItsReportAndOnlyWithIt) {
   auto foreign = Raw("case/" + id, Events(R"({"type":"Imported","data":{}})"), admin);
   EXPECT_EQ(foreign.status, 400u) << foreign.body;
   EXPECT_NE(foreign.body.find("events[0].type"), std::string::npos) << foreign.body;
-  // The server's own streams.
+  // The engine's events of other streams: a grid's, an alert's acknowledgment.
   const std::string ack = R"({"type":"AlertAcknowledged","data":{"alert":"1-new_case","by":"x"}})";
+  const std::string cell =
+      R"({"type":"GridCellDefined","data":{"cell":"santai/x","name":"x","level":2}})";
+  for (const std::string& other : {ack, cell}) {
+    auto elsewhere = Raw("case/" + id, Events(other), admin);
+    EXPECT_EQ(elsewhere.status, 400u) << elsewhere.body;
+    EXPECT_NE(elsewhere.body.find("is not an event of a case"), std::string::npos)
+        << elsewhere.body;
+  }
+  // The server's own streams.
   EXPECT_EQ(Raw("alerts/officer-7", Events(ack), admin).status, 400u);
   const std::string read = R"({"type":"AuditRead","data":{"by":"auditor-1","target":"/x"}})";
   EXPECT_EQ(Raw("audit/auditor-1", Events(read), admin).status, 400u);

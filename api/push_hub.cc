@@ -565,8 +565,12 @@ void PushHub::Setup(std::shared_ptr<Sub> sub, std::optional<Position> after) {
         j.Raw(RenderCaseView(sub->fold, ViewSight(SightOf(who, sub->fold))));
         break;
       case ChannelKind::kCell: {
+        // The subtree's board: its cases still to be worked or closed (a
+        // closed one would crowd open ones out of the 500). Live, every
+        // change follows, a closing too.
         CaseQuery query;
         query.cell = sub->target;
+        query.not_closed = true;
         query.limit = options_.max_snapshot_cases;
         auto page = projector_->ListCases(query);
         if (!page.ok()) {

@@ -16,11 +16,16 @@ std::int64_t FloorDiv(std::int64_t a, std::int64_t b) {
   return a / b - ((a % b != 0) && (a < 0));
 }
 
-std::size_t BucketOf(std::int64_t ms) {
+// Counts a response time of `ms` in `h`.
+void Record(DashboardNode::Histogram& h, std::int64_t ms) {
   const std::int64_t minutes_ceil = (std::max<std::int64_t>(ms, 0) + 59999) / 60000;
   const auto it =
       std::lower_bound(kResponseBucketMinutes.begin(), kResponseBucketMinutes.end(), minutes_ceil);
-  return static_cast<std::size_t>(it - kResponseBucketMinutes.begin());
+  const auto bucket = static_cast<std::size_t>(it - kResponseBucketMinutes.begin());
+  ++h[bucket];
+  if (bucket == kResponseBuckets - 1) {
+    h[kResponseBuckets] = std::max(h[kResponseBuckets], minutes_ceil);
+  }
 }
 
 // The gauges `s` contributes, added (sign +1) or removed (-1).
@@ -73,20 +78,19 @@ void Percentiles(JsonWriter& w, const std::array<DashboardNode::Histogram, 4>& b
   for (std::size_t p = 0; p < 4; ++p) {
     const auto& h = by_priority[p];
     std::int64_t total = 0;
-    for (auto c : h) total += c;
+    for (std::size_t b = 0; b < kResponseBuckets; ++b) total += h[b];
     if (total == 0) continue;
+    // The bound of the bucket the nearest-rank value falls in; the open
+    // bucket's is the longest time it holds.
     auto at = [&](double q) -> std::int64_t {
       const std::int64_t rank =
           static_cast<std::int64_t>(q * static_cast<double>(total) + 0.999999);
       std::int64_t seen = 0;
-      for (std::size_t b = 0; b < h.size(); ++b) {
+      for (std::size_t b = 0; b < kResponseBucketMinutes.size(); ++b) {
         seen += h[b];
-        if (seen >= std::max<std::int64_t>(rank, 1)) {
-          return b < kResponseBucketMinutes.size() ? kResponseBucketMinutes[b]
-                                                   : kResponseBucketMinutes.back() * 2;
-        }
+        if (seen >= std::max<std::int64_t>(rank, 1)) return kResponseBucketMinutes[b];
       }
-      return kResponseBucketMinutes.back() * 2;
+      return h[kResponseBuckets];
     };
     w.Key(Name(static_cast<Priority>(p)));
     w.BeginObject().Key("p50").Int(at(0.5)).Key("p90").Int(at(0.9)).Key("count").Int(total);
@@ -166,10 +170,10 @@ void ApplyCaseChange(DashboardNode& n, const CaseChange& c) {
       *c.data);
   const auto priority = static_cast<std::size_t>(after.priority);
   if (before.accepted_at == 0 && after.accepted_at != 0) {
-    ++n.to_accept[priority][BucketOf(after.accepted_at - after.reported_at)];
+    Record(n.to_accept[priority], after.accepted_at - after.reported_at);
   }
   if (before.arrived_at == 0 && after.arrived_at != 0) {
-    ++n.to_arrival[priority][BucketOf(after.arrived_at - after.reported_at)];
+    Record(n.to_arrival[priority], after.arrived_at - after.reported_at);
   }
   n.position = c.event->position;
 }
@@ -245,8 +249,9 @@ void VisitFields(Node& n, Scalar&& scalar, Map&& map, HourMap&& hours) {
   }
 }
 
-// 2: open cases reported before the report-day floor are one count.
-constexpr std::int64_t kEncodingVersion = 2;
+// 2: open cases reported before the report-day floor are one count; 3: a
+// histogram keeps the longest time of its open bucket.
+constexpr std::int64_t kEncodingVersion = 3;
 
 }  // namespace
 

@@ -33,7 +33,8 @@
 namespace casegrid {
 
 // Upper bounds, in minutes, of the response-time histogram buckets; the
-// last bucket is open. A percentile is reported as its bucket's bound.
+// last bucket is open, and bounded by the longest time it holds. A
+// percentile is reported as its bucket's bound.
 inline constexpr std::array<std::int64_t, 31> kResponseBucketMinutes = {
     1,  2,  3,   4,   5,   6,   8,   10,  12,  15,  20,   25,   30,   40,   50,  60,
     75, 90, 120, 150, 180, 240, 300, 360, 480, 720, 1080, 1440, 2160, 2880, 4320};
@@ -46,7 +47,10 @@ inline constexpr std::int64_t kHourlyDays = 8;
 inline constexpr std::int64_t kOpenReportDays = 31;
 
 struct DashboardNode {
-  using Histogram = std::array<std::int64_t, kResponseBuckets>;
+  // A count per bucket of kResponseBucketMinutes, then, at kResponseBuckets,
+  // the longest time in the open bucket, in whole minutes rounded up (0 while
+  // it is empty): the bound a percentile falling there is reported as.
+  using Histogram = std::array<std::int64_t, kResponseBuckets + 1>;
 
   // Gauges.
   std::array<std::int64_t, 3> open_by_state{};  // reported, assigned, in_progress

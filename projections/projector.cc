@@ -97,13 +97,14 @@ constexpr const char* kUnfinishedRebuildKey = "unfinished_rebuild";
 // a build would fold the same log into other views (2: one alert per person
 // per event; 3: addresses folded by Unicode, NormalizeAddress, and a
 // DeadlineSet keeping a miss on record; 4: a second CaseReported of a case
-// changes nothing), so that views of another format are
+// changes nothing; 5: a response-time histogram keeps the longest time of
+// its open bucket), so that views of another format are
 // rebuilt, not served.
 constexpr const char* kViewsFormatKey = "format";
 // In the meta family: the hash of the event at the checkpoint, so that views
 // folded from another log (a folder put together by hand) are not served.
 constexpr const char* kCheckpointHashKey = "checkpoint_hash";
-constexpr const char* kViewsFormat = "4";
+constexpr const char* kViewsFormat = "5";
 // Threads that render a rebuild's last case views at most.
 constexpr std::size_t kMaxRenderThreads = 4;
 }  // namespace
@@ -674,6 +675,7 @@ Result<CasePage> Projector::ListCases(const CaseQuery& q) const {
       const std::string_view value = w.it->value().ToStringView();
       if (value.size() != 2) return Status::Corruption("cell index entry " + std::string(key));
       if (q.state && static_cast<CaseStatus>(value[0]) != *q.state) continue;
+      if (q.not_closed && static_cast<CaseStatus>(value[0]) == CaseStatus::kClosed) continue;
       if (q.kind && static_cast<CaseKind>(value[1]) != *q.kind) continue;
       return Status::Ok();
     }

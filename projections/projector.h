@@ -95,6 +95,7 @@ struct CaseQuery {
   std::vector<std::string> cells;  // when not empty: these subtrees together, instead of `cell`
   std::optional<CaseStatus> state;
   std::optional<CaseKind> kind;
+  bool not_closed = false;  // the board: every state but closed
   std::size_t limit = 50;
   std::string after;  // the cursor of the previous page
 };

@@ -123,6 +123,25 @@ TEST(DashboardRenderTest, TodayIsTheLocalDayOfTheOffset) {
   EXPECT_EQ(At(west, "/today/resolved"), "1");                            // 05:00 today, local
 }
 
+// A percentile past the last bucket (4320 minutes) is the longest time that
+// bucket holds, not a bound made up for it (it was 8640 whatever the time).
+TEST_F(ProjectionTest, AResponseTimeBeyondTheLastBucketIsShownAsTheLongestItHolds) {
+  const std::string slow = NewCase("urgent");
+  const std::string slower = NewCase("urgent");
+  clock_.Advance(47159 * 60000LL + 1);  // 47,159 minutes and a millisecond: 47,160 begun
+  Must(Act(slow, "assign", R"({"assignee":"officer-7"})"));
+  Must(Act(slow, "accept"));
+  std::string d = Dash("santai");
+  EXPECT_EQ(At(d, "/response_minutes/urgent/p50"), "47160");
+  EXPECT_EQ(At(d, "/response_minutes/urgent/p90"), "47160");
+  clock_.Advance(3 * 24 * 60 * 60000LL);
+  Must(Act(slower, "assign", R"({"assignee":"officer-7"})"));
+  Must(Act(slower, "accept"));
+  d = Dash("santai");
+  EXPECT_EQ(At(d, "/response_minutes/urgent/p50"), "51480");  // both in the open bucket
+  EXPECT_EQ(At(d, "/response_minutes/urgent/count"), "2");
+}
+
 TEST_F(ProjectionTest, DashboardTracksMediationCallbacksAndResponseTimes) {
   const std::string id = NewCase("urgent");
   Must(Act(id, "assign", R"({"assignee":"officer-7"})"));

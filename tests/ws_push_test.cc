@@ -217,6 +217,37 @@ TEST_F(PushTest, CellDashboardAndAlertsChannels) {
   EXPECT_GT(closed.position, alert.position);
 }
 
+// A cell's snapshot is its board: the cases still to be worked or closed,
+// so that closed ones (most of a cell's cases, in time) do not crowd the open
+// ones out of its 500. A closing still comes live, so a board drops the case.
+TEST_F(PushTest, ACellSnapshotIsItsBoardOfCasesNotClosed) {
+  const std::string closed = NewCase();
+  Must(Act(closed, "assign", R"({"assignee":"officer-7"})"));
+  Must(Act(closed, "accept"));
+  Must(Act(closed, "resolve", R"({"resolution":"handled_on_site","summary":"s"})"));
+  const std::string resolved = NewCase();
+  Must(Act(resolved, "assign", R"({"assignee":"officer-7"})"));
+  Must(Act(resolved, "accept"));
+  Must(Act(resolved, "resolve", R"({"resolution":"handled_on_site","summary":"s"})"));
+  Must(Act(closed, "complete-callback",
+           R"({"speed":"satisfied","attitude":"satisfied","outcome":"satisfied","comment":"c"})"));
+  Must(Act(closed, "close"));
+  const std::string open = NewCase();
+  auto op = Open(Operator());
+  op->Send(SubscribeOp(1, "cell/santai"));
+  const auto board = Expect(*op, "subscribed");
+  EXPECT_NE(board.raw.find(open), std::string::npos) << board.raw;
+  EXPECT_NE(board.raw.find(resolved), std::string::npos) << board.raw;
+  EXPECT_EQ(board.raw.find(closed), std::string::npos) << board.raw;
+  EXPECT_NE(board.raw.find("\"truncated\":false"), std::string::npos) << board.raw;
+  Must(Act(resolved, "complete-callback",
+           R"({"speed":"satisfied","attitude":"satisfied","outcome":"satisfied","comment":"c"})"));
+  Expect(*op, "view");
+  Must(Act(resolved, "close"));
+  const auto closing = Expect(*op, "view");
+  EXPECT_NE(closing.raw.find("\"state\":\"closed\""), std::string::npos) << closing.raw;
+}
+
 TEST_F(PushTest, AlertsAreSeenOnlyForCasesInTheTokensCells) {
   // officer-7 covers g12 (the fixture) and g13; its token here holds g13 only.
   Must(service_->AssignOfficer("admin", "santai/tongchuan/a03/g13",
@@ -647,6 +678,9 @@ TEST_F(PushLimitsTest, AStalledClientIsClosedWith1013WhileAnotherKeepsReceiving)
   // buffer makes its socket fill quickly.
   auto stalled = Open(Token("auditor-2", Role::kAuditor), 4096);
   stalled->Send(SubscribeOp(1, "events", Head()));
+  // Live before the writes: a subscription still catching up is fed only as
+  // its connection drains, so it would stall without ever crossing a bound.
+  Expect(*stalled, "subscribed");
   for (int round = 0; round < 40 && metrics_.slow_client_closes.Value() == 0; ++round) {
     BulkNotes(id, 100, 3000);
     // The fast client reads everything as it comes.

@@ -60,4 +60,15 @@ fi
 if err=$("$cg" replay C-20261122-000999 --data "$data" 2>&1); then fail "unknown case succeeded"; fi
 [[ "$err" == *"no case C-20261122-000999"* ]] || fail "unknown case message: $err"
 
+# a deadline missed stays on record once the step is done late, as in the case view
+"$cg" append --data "$data" --stream "$stream" --expected-version 2 --actor casegrid \
+  --type DeadlineMissed --json '{"deadline":"accept","due_at":"2026-11-22T12:31:02.123Z"}' >/dev/null
+out=$("$cg" replay C-20261122-000001 --data "$data") || fail "replay exited $?"
+[[ "$out" == *"missed: accept"* ]] || fail "the miss: $out"
+"$cg" append --data "$data" --stream "$stream" --expected-version 3 --actor officer-7 \
+  --type CaseAccepted --json '{"by":"officer-7"}' >/dev/null
+out=$("$cg" replay C-20261122-000001 --data "$data") || fail "replay exited $?"
+[[ "$(tail -n 1 <<<"$out")" == *"in_progress"*"missed: accept (met late)"* ]] ||
+  fail "the miss after a late accept: $out"
+
 echo "replay_cli_test: all passed"

@@ -158,7 +158,8 @@ std::string Describe(const CaseEventData& data, std::int64_t at) {
       data);
 }
 
-// The case as it stands: status, tier, assignee, open deadlines.
+// The case as it stands: status, tier, assignee, open deadlines, and those
+// missed (met late or not: a miss stays on record, as in the case view).
 std::string DescribeState(const CaseState& s, std::int64_t at) {
   if (!s.exists) return "not reported yet";
   std::string out = Str(Name(s.status)) + " · tier " + std::to_string(s.tier) + " · " +
@@ -166,10 +167,10 @@ std::string DescribeState(const CaseState& s, std::int64_t at) {
                     " · priority " + Str(Name(s.priority));
   std::vector<std::string> open, missed;
   for (const CaseDeadline& d : s.deadlines) {
-    if (d.due_at <= 0 || d.met) continue;
+    if (d.due_at <= 0) continue;
     if (d.missed) {
-      missed.push_back(Str(Name(d.kind)));
-    } else {
+      missed.push_back(Str(Name(d.kind)) + (d.met ? " (met late)" : ""));
+    } else if (!d.met) {
       open.push_back(Str(Name(d.kind)) + " due " + ShortTime(d.due_at, at) +
                      (d.warned ? " (warned)" : ""));
     }

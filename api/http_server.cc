@@ -2,6 +2,7 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -256,7 +257,14 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
 class HttpServer::Listener : public std::enable_shared_from_this<Listener> {
  public:
-  Listener(asio::io_context& io, HttpServer* server) : io_(io), acceptor_(io), server_(server) {}
+  // The acceptor and its handlers on one strand, so that Close and a
+  // handler re-arming the accept never touch it at once.
+  Listener(asio::io_context& io, HttpServer* server)
+      : io_(io),
+        strand_(asio::make_strand(io)),
+        acceptor_(strand_),
+        backoff_(strand_),
+        server_(server) {}
 
   Status Open(const tcp::endpoint& at) {
     beast::error_code ec;
@@ -273,31 +281,45 @@ class HttpServer::Listener : public std::enable_shared_from_this<Listener> {
   void Accept() {
     acceptor_.async_accept(asio::make_strand(io_), [self = shared_from_this()](beast::error_code ec,
                                                                                tcp::socket socket) {
-      if (ec == asio::error::operation_aborted) return;
-      if (!ec && !self->server_->stopping_) {
-        // Answers and pushes are small and latency-bound: no Nagle delay
-        // behind the peer's delayed ACK.
-        beast::error_code ignored;
-        socket.set_option(tcp::no_delay(true), ignored);
-        auto session = std::make_shared<HttpSession>(
-            std::move(socket), self->server_, self->server_->api_, self->server_->metrics_,
-            &self->server_->workers_, self->server_->options_, &self->server_->stopping_);
-        self->server_->Track(session);
-        session->Run();
+      if (ec == asio::error::operation_aborted || self->server_->stopping_ ||
+          !self->acceptor_.is_open()) {
+        return;
       }
+      if (ec) {
+        // Out of descriptors (EMFILE), of memory, a peer gone before its
+        // accept: try again shortly, without spinning an io thread.
+        self->server_->metrics_->errors.Increment();
+        self->backoff_.expires_after(std::chrono::milliseconds(50));
+        self->backoff_.async_wait([self](beast::error_code waited) {
+          if (!waited) self->Accept();
+        });
+        return;
+      }
+      // Answers and pushes are small and latency-bound: no Nagle delay
+      // behind the peer's delayed ACK.
+      beast::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
+      auto session = std::make_shared<HttpSession>(
+          std::move(socket), self->server_, self->server_->api_, self->server_->metrics_,
+          &self->server_->workers_, self->server_->options_, &self->server_->stopping_);
+      self->server_->Track(session);
+      session->Run();
       self->Accept();
     });
   }
   void Close() {
-    asio::post(acceptor_.get_executor(), [self = shared_from_this()] {
+    asio::post(strand_, [self = shared_from_this()] {
       beast::error_code ec;
       self->acceptor_.close(ec);
+      self->backoff_.cancel();
     });
   }
 
  private:
   asio::io_context& io_;
+  asio::strand<asio::io_context::executor_type> strand_;
   tcp::acceptor acceptor_;
+  asio::steady_timer backoff_;
   HttpServer* server_;
 };
 

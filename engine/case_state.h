@@ -128,9 +128,9 @@ std::string CaseStream(std::string_view case_id);
 bool IsCaseId(std::string_view id);
 
 // The most events one case's stream holds, so that its history, its folds and
-// its answers stay bounded: commands past it are kConflict (and a note is
-// refused once kCaseEventsTakingNotes are reached, keeping the case's course
-// room to close), a raw append may not take a case stream past it. The
+// its answers stay bounded: commands past it are kConflict. Notes and raw
+// appends (imports) stop at kCaseEventsTakingNotes, so that a case filled by
+// them keeps room for its course and can still be worked and closed. The
 // deadline watch may add the few DeadlineMissed of deadlines set before.
 inline constexpr StreamVersion kMaxCaseEvents = 10000;
 inline constexpr StreamVersion kCaseEventsTakingNotes = 9000;

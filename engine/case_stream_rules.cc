@@ -20,7 +20,7 @@ Status PinCaseStreamOpening(AppendRequest& request) {
     return Status::InvalidArgument("stream: " + std::string(case_id.substr(0, 40)) +
                                    " is not a case id; case ids are C-<yyyymmdd>-<6 digits>");
   }
-  request.max_version = kMaxCaseEvents;
+  request.max_version = kCaseEventsTakingNotes;
   for (std::size_t i = 0; i < request.events.size(); ++i) {
     if (!IsCaseEventType(request.events[i].type)) {
       return Status::InvalidArgument("events[" + std::to_string(i) +

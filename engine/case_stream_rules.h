@@ -30,8 +30,9 @@ namespace casegrid {
 //     becomes `no_stream`, and `exists` or a version above 0 is kConflict;
 //   - without one, the stream must exist: `any` becomes `exists`; `no_stream`
 //     (or version 0) is kInvalidArgument, since it would open the stream.
-//   - the stream may not hold more than kMaxCaseEvents once written
-//     (max_version): the store answers kConflict past it.
+//   - the stream may not hold more than kCaseEventsTakingNotes once written
+//     (max_version), as notes may not, so that the case keeps room for its
+//     course: the store answers kConflict past it.
 // A retry of an append the log holds already is still answered by the store
 // as a duplicate: it looks at event ids before expected versions. Streams
 // other than case streams are left as they are.

@@ -71,4 +71,14 @@ out=$("$cg" replay C-20261122-000001 --data "$data") || fail "replay exited $?"
 [[ "$(tail -n 1 <<<"$out")" == *"in_progress"*"missed: accept (met late)"* ]] ||
   fail "the miss after a late accept: $out"
 
+# a miss of a deadline the case never had set (a raw import) is on record too
+"$cg" append --data "$data" --stream case/C-20261122-000002 --expected-version no_stream \
+  --actor officer-7 --type CaseReported --json '{"kind":"dispute","channel":"walk_in",
+    "cell":"santai/tongchuan/a03/g12","category":"neighbour","priority":"normal",
+    "summary":"Noise","reporter":{"name":"Li Wei"}}' >/dev/null
+"$cg" append --data "$data" --stream case/C-20261122-000002 --expected-version 1 --actor casegrid \
+  --type DeadlineMissed --json '{"deadline":"accept","due_at":"2026-11-22T12:31:02.123Z"}' >/dev/null
+out=$("$cg" replay C-20261122-000002 --data "$data") || fail "replay exited $?"
+[[ "$(tail -n 1 <<<"$out")" == *"missed: accept"* ]] || fail "a miss without a due time: $out"
+
 echo "replay_cli_test: all passed"

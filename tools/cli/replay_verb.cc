@@ -167,10 +167,9 @@ std::string DescribeState(const CaseState& s, std::int64_t at) {
                     " · priority " + Str(Name(s.priority));
   std::vector<std::string> open, missed;
   for (const CaseDeadline& d : s.deadlines) {
-    if (d.due_at <= 0) continue;
     if (d.missed) {
       missed.push_back(Str(Name(d.kind)) + (d.met ? " (met late)" : ""));
-    } else if (!d.met) {
+    } else if (!d.met && d.due_at > 0) {
       open.push_back(Str(Name(d.kind)) + " due " + ShortTime(d.due_at, at) +
                      (d.warned ? " (warned)" : ""));
     }

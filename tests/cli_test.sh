@@ -3,11 +3,7 @@
 # Usage: cli_test.sh path/to/casegrid
 set -euo pipefail
 cg="$1"
-dir="$(mktemp -d)"
-serve_pid=""
-cleanup() { [ -n "$serve_pid" ] && kill "$serve_pid" 2>/dev/null; rm -rf "$dir"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+source "$(dirname "$0")/support/shell_test.sh"
 data="$dir/store"
 report='{"kind":"dispute","channel":"walk_in","cell":"santai/a01","category":"neighbour","priority":"normal","summary":"water leak","reporter":{"name":"Li"}}'
 

@@ -6,11 +6,7 @@
 # Usage: serve_fd_test.sh path/to/casegrid
 set -euo pipefail
 cg="$1"
-dir="$(mktemp -d)"
-serve_pid=""
-cleanup() { [ -n "$serve_pid" ] && kill "$serve_pid" 2>/dev/null; rm -rf "$dir"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+source "$(dirname "$0")/support/shell_test.sh"
 
 CASEGRID_JWT_SECRET=serve-fd-test-secret-of-at-least-32-bytes \
   prlimit --nofile=64 "$cg" serve --data "$dir/data" --listen 127.0.0.1:0 > "$dir/serve.out" 2>&1 &

@@ -168,8 +168,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
                 work();
               } catch (const std::exception& e) {
                 // Its answer may be half given: the connection ends instead.
-                self->metrics_->errors.Increment();
-                std::fprintf(stderr, "casegrid: a request ended on an exception: %s\n", e.what());
+                self->EndedOnException(e);
                 self->Abort();
               }
             });
@@ -186,14 +185,19 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       } catch (const std::exception& e) {
         // An allocation that failed, a storage library's throw: this request
         // fails, the server goes on.
-        self->metrics_->errors.Increment();
-        std::fprintf(stderr, "casegrid: a request ended on an exception: %s\n", e.what());
+        self->EndedOnException(e);
         res = std::make_shared<HttpResponse>(
             ErrorResponse(Status::Internal(std::string("the server could not answer: ") + e.what()),
                           request->version(), false));
       }
       asio::post(self->stream_.get_executor(), [self, res] { self->Write(res); });
     });
+  }
+
+  // A request's work that threw: counted as an error and said on stderr.
+  void EndedOnException(const std::exception& e) {
+    metrics_->errors.Increment();
+    std::fprintf(stderr, "casegrid: a request ended on an exception: %s\n", e.what());
   }
 
   // A request refused before routing (malformed, too large, unframed):

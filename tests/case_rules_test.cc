@@ -71,17 +71,8 @@ TEST_F(CaseRulesTest, ACaseHoldsABoundedNumberOfEvents) {
       store_->ReadStream(CaseStream(id), Load(id).version, 1, ReadDirection::kForward);
   ASSERT_TRUE(read.ok() && read->size() == 1);
   const RecordedEvent note = read->front();
-  // Copies of that note written straight into the store, up to `version`.
-  auto fill_to = [&](StreamVersion version) {
-    for (StreamVersion at = Load(id).version; at < version;) {
-      AppendRequest raw{CaseStream(id), ExpectedVersion::Exact(at), note.actor, {}};
-      for (; at < version && raw.events.size() < 1000; ++at) {
-        raw.events.push_back({"", note.type, note.data});
-      }
-      ASSERT_TRUE(store_->Append(raw).ok());
-    }
-  };
-  fill_to(kCaseEventsTakingNotes - 1);
+  ASSERT_NO_FATAL_FAILURE(
+      testing::AppendCopies(*store_, note, Load(id).version, kCaseEventsTakingNotes - 1));
   Must(Act(id, "note", R"({"text":"the last note"})"));
   ExpectConflict(Act(id, "note", R"({"text":"one too many"})"), "notes stop at 9000");
   AppendRequest raw{CaseStream(id), ExpectedVersion::Any(), "import", {}};
@@ -93,7 +84,8 @@ TEST_F(CaseRulesTest, ACaseHoldsABoundedNumberOfEvents) {
             std::string::npos)
       << past.status().message();
   Must(Act(id, "dispatch", R"({"officer":"officer-7"})"));  // the course goes on
-  fill_to(kMaxCaseEvents - 1);
+  ASSERT_NO_FATAL_FAILURE(
+      testing::AppendCopies(*store_, note, Load(id).version, kMaxCaseEvents - 1));
   // Resolve writes its callback too: two events where one is left.
   ExpectConflict(Act(id, "resolve", R"({"resolution":"handled_on_site","summary":"s"})"),
                  "resolve would take it past 10000, the most one case holds");

@@ -107,13 +107,7 @@ TEST_F(HttpApiTest, AHistoryLongerThanACaseHoldsIsTooLargeNotCut) {
   const auto read = store_->ReadStream(CaseStream(id), 2, 1, ReadDirection::kForward);
   ASSERT_TRUE(read.ok() && read->size() == 1);
   const RecordedEvent& note = read->front();
-  for (StreamVersion at = 2; at < kMaxCaseHistory;) {
-    AppendRequest raw{CaseStream(id), ExpectedVersion::Exact(at), note.actor, {}};
-    for (; at < kMaxCaseHistory && raw.events.size() < 1000; ++at) {
-      raw.events.push_back({"", note.type, note.data});
-    }
-    ASSERT_TRUE(store_->Append(raw).ok());
-  }
+  ASSERT_NO_FATAL_FAILURE(testing::AppendCopies(*store_, note, 2, kMaxCaseHistory));
   const std::string history = "/api/v1/cases/" + id + "/history";
   auto whole = Send(http::verb::get, history, op);
   ASSERT_EQ(whole.status, 200u);

@@ -17,6 +17,20 @@ inline AppendRequest OneEvent(const std::string& stream, ExpectedVersion expecte
   return AppendRequest{stream, expected, "officer-7", {NewEvent{id, type, data}}};
 }
 
+// Copies of `event` written straight into its stream, past every case rule:
+// the stream holds `from` events, and copies go in until it holds `to`, at
+// most 1,000 to an append (the store's bound), each at its exact version.
+inline void AppendCopies(EventStore& store, const RecordedEvent& event, StreamVersion from,
+                         StreamVersion to) {
+  for (StreamVersion at = from; at < to;) {
+    AppendRequest raw{event.stream, ExpectedVersion::Exact(at), event.actor, {}};
+    for (; at < to && raw.events.size() < 1000; ++at) {
+      raw.events.push_back({"", event.type, event.data});
+    }
+    ASSERT_TRUE(store.Append(raw).ok());
+  }
+}
+
 class StoreTest : public ::testing::Test {
  protected:
   void SetUp() override { Reopen(); }

@@ -6,7 +6,9 @@
 #include <CLI/CLI.hpp>
 
 #include <iostream>
+#include <string>
 
+#include "engine/case_state.h"
 #include "tools/load/load_run.h"
 
 int main(int argc, char** argv) {
@@ -30,9 +32,13 @@ int main(int argc, char** argv) {
                  "writes a second per writer (0: as fast as answers come)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  // A case takes notes until it holds kCaseEventsTakingNotes events; the
+  // report, the assignment and the acceptance come first.
+  constexpr int kMostNotes = static_cast<int>(casegrid::kCaseEventsTakingNotes) - 3;
   app.add_option("--notes-per-case", o.notes_per_case,
-                 "notes in each case's lifecycle (a case takes notes up to its 9000th event)")
-      ->check(CLI::Range(0, 8990))
+                 "notes in each case's lifecycle (a case takes notes up to its " +
+                     std::to_string(casegrid::kCaseEventsTakingNotes) + "th event)")
+      ->check(CLI::Range(0, kMostNotes))
       ->capture_default_str();
   app.add_option("--dashboards", o.dashboards,
                  "WebSocket clients on dashboard/<district> or dashboard/<area>")

@@ -106,6 +106,16 @@ const CaseDeadline* CaseState::Deadline(DeadlineKind kind) const {
   return nullptr;
 }
 
+bool CaseState::Repeats(const CaseEventData& data) const {
+  if (!exists) return false;
+  if (std::holds_alternative<CaseReported>(data)) return true;
+  if (const auto* miss = std::get_if<DeadlineMissed>(&data)) {
+    const CaseDeadline* d = Deadline(miss->deadline);
+    return d != nullptr && d->missed && d->missed_due_at == miss->due_at;
+  }
+  return false;
+}
+
 CaseDeadline& CaseState::DeadlineSlot(DeadlineKind kind) {
   for (auto& d : deadlines) {
     if (d.kind == kind) return d;

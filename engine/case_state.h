@@ -91,6 +91,13 @@ struct CaseState {
   // changes.
   void PassOver(const RecordedEvent& event);
 
+  // True when `data` would change nothing here but the version, position and
+  // update time: a second CaseReported (Apply keeps the first), or a
+  // DeadlineMissed of a deadline already missed at that due time — the engine
+  // writes each miss once (deadline_watch.h), so only a raw append repeats
+  // one. The views count neither: no dashboard figure, no alert.
+  bool Repeats(const CaseEventData& data) const;
+
   // The deadline of `kind`, if one was set.
   const CaseDeadline* Deadline(DeadlineKind kind) const;
   bool is_open() const {

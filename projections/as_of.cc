@@ -73,11 +73,11 @@ Result<std::string> Projector::DashboardAsOf(std::string_view path, Position tar
         found = cases.emplace(case_id, std::move(before)).first;
       }
       const CaseGauges before = CaseGauges::Of(found->second);
-      const bool reported_before = found->second.exists;
+      const bool repeat = found->second.Repeats(*data);
       found->second.Apply(e, *data);
       const CaseState& after = found->second;
       if (!after.exists || !CellWithin(after.report.cell, path)) continue;
-      if (reported_before && std::holds_alternative<CaseReported>(*data)) continue;  // no change
+      if (repeat) continue;  // nothing but the version changed
       CaseChange change{&e, &*data, before, CaseGauges::Of(after), &after, false};
       if (const auto* report = std::get_if<CaseReported>(&*data)) {
         if (auto address = RepeatDisputeAddress(*report)) {

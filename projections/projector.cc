@@ -98,13 +98,14 @@ constexpr const char* kUnfinishedRebuildKey = "unfinished_rebuild";
 // per event; 3: addresses folded by Unicode, NormalizeAddress, and a
 // DeadlineSet keeping a miss on record; 4: a second CaseReported of a case
 // changes nothing; 5: a response-time histogram keeps the longest time of
-// its open bucket), so that views of another format are
+// its open bucket; 6: a raw append repeating a deadline's miss is not
+// counted again), so that views of another format are
 // rebuilt, not served.
 constexpr const char* kViewsFormatKey = "format";
 // In the meta family: the hash of the event at the checkpoint, so that views
 // folded from another log (a folder put together by hand) are not served.
 constexpr const char* kCheckpointHashKey = "checkpoint_hash";
-constexpr const char* kViewsFormat = "5";
+constexpr const char* kViewsFormat = "6";
 // Threads that render a rebuild's last case views at most.
 constexpr std::size_t kMaxRenderThreads = 4;
 }  // namespace
@@ -315,11 +316,11 @@ Status Projector::ApplyOne(const RecordedEvent& e, const Result<CaseEventData>* 
   ASSIGN_OR_RETURN(CachedCaseState * cached, CachedCase(case_id, e));
   CaseState* const state = &cached->state;
   const CaseGauges before = CaseGauges::Of(*state);
-  const bool reported_before = state->exists;
+  const bool repeat = state->Repeats(data);
   state->Apply(e, data);
   if (!state->exists) return Status::Ok();  // an event before its case was reported (raw append)
-  if (reported_before && std::holds_alternative<CaseReported>(data)) {
-    // A second report changes nothing but the case's version (CaseState::Apply).
+  if (repeat) {
+    // A second report, a miss again: nothing changes but the case's version.
     CaseViewChanged(case_id, *cached, b);
     return Status::Ok();
   }

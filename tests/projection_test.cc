@@ -519,6 +519,47 @@ TEST_F(ProjectionTest, ASecondReportOfACaseChangesNothingButItsVersion) {
   EXPECT_TRUE(same.ok()) << same.ToString();
 }
 
+TEST_F(ProjectionTest, AMissRepeatedByARawAppendIsCountedOnce) {
+  // The engine writes a deadline's miss once; a raw append may write it
+  // again, which changes nothing but the case's version.
+  const std::string cell = "santai/tongchuan/a03/g12";
+  const std::string id = NewCase();  // in g12
+  auto loaded = service_->LoadCase(id);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  const CaseDeadline* accept = loaded->Deadline(DeadlineKind::kAccept);
+  ASSERT_NE(accept, nullptr);
+  const std::int64_t due = accept->due_at;
+  const std::string before = Dash(cell);
+  Must(service_->RecordDeadlineMissed(id, DeadlineKind::kAccept, due));
+  const std::string once = Dash(cell);
+  ASSERT_EQ(std::stoi(At(once, "/deadlines_missed")),
+            std::stoi(At(before, "/deadlines_missed")) + 1);
+  const auto alerts = projector_->OpenAlerts("officer-7", 100)->size();
+  const std::string version = At(View(id), "/version");
+
+  AppendRequest again{CaseStream(id), ExpectedVersion::Any(), "admin", {}};
+  again.events.push_back(
+      {"", "DeadlineMissed", R"({"deadline":"accept","due_at":")" + FormatTimestamp(due) + "\"}"});
+  ASSERT_TRUE(store_->Append(std::move(again)).ok());
+  const std::string twice = Dash(cell);
+  EXPECT_EQ(At(twice, "/deadlines_missed"), At(once, "/deadlines_missed")) << twice;
+  EXPECT_EQ(At(twice, "/deadlines_missed_by_kind/accept"),
+            At(once, "/deadlines_missed_by_kind/accept"));
+  EXPECT_EQ(At(Dash(""), "/deadlines_missed"), At(once, "/deadlines_missed"));
+  EXPECT_EQ(projector_->OpenAlerts("officer-7", 100)->size(), alerts);
+  EXPECT_EQ(std::stoi(At(View(id), "/version")), std::stoi(version) + 1);
+  EXPECT_EQ(At(View(id), "/deadlines/0/missed"), "true");
+  // The same as of the repeat, and in a rebuild.
+  auto as_of = projector_->DashboardAsOf(cell, store_->Head().position);
+  ASSERT_TRUE(as_of.ok()) << as_of.status().ToString();
+  EXPECT_EQ(At(*as_of, "/deadlines_missed"), At(once, "/deadlines_missed"));
+  ASSERT_TRUE(RebuildViews(store_.get(), dir_.Sub("rebuilt"), nullptr, UINT64_MAX, 8).ok());
+  auto rebuilt = ViewStore::Open(dir_.Sub("rebuilt"));
+  ASSERT_TRUE(rebuilt.ok());
+  Status same = CompareViews(projector_->views(), **rebuilt);
+  EXPECT_TRUE(same.ok()) << same.ToString();
+}
+
 TEST_F(ProjectionTest, AnEventOfAForeignTypeInACaseStreamIsPassedOver) {
   // Older builds let a raw append put one there; write it as they did.
   const std::string id = NewCase();

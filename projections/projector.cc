@@ -335,12 +335,9 @@ Status Projector::ApplyOne(const RecordedEvent& e, const Result<CaseEventData>* 
           .PermitUncheckedError();
     }
   }
-  {
-    std::unique_lock l(nodes_mu_);
-    for (const std::string& node : DashboardNodesOf(state->report.cell)) {
-      ApplyCaseChange(nodes_[node], change);
-      b.nodes.insert(node);
-    }
+  for (const std::string& node : DashboardNodesOf(state->report.cell)) {
+    ApplyCaseChange(nodes_[node], change);
+    b.nodes.insert(node);
   }
   for (Alert& alert : AlertsFor(change, grid_)) {
     b.write.Put(views_->family(kViewAlerts), AlertKey(alert), RenderAlert(alert))
@@ -466,7 +463,6 @@ Status Projector::Finish() {
 }
 
 void Projector::Snapshot(Position at, Batch& b) {
-  std::shared_lock l(nodes_mu_);  // this thread is the only writer of nodes_
   for (const auto& [path, node] : nodes_) {
     if (node.position <= last_snapshot_) continue;  // unchanged since the last tick
     b.write.Put(views_->family(kViewSnapshots), SnapshotKey(path, at), EncodeDashboardNode(node))
@@ -526,12 +522,9 @@ Status Projector::ApplyBatch(const std::vector<RecordedEvent>& events,
     }
   }
   b.changes.nodes.assign(b.nodes.begin(), b.nodes.end());
-  {
-    std::shared_lock l(nodes_mu_);
-    for (const std::string& node : b.changes.nodes) {
-      b.write.Put(views_->family(kViewDashboard), node, EncodeDashboardNode(nodes_.at(node)))
-          .PermitUncheckedError();
-    }
+  for (const std::string& node : b.changes.nodes) {
+    b.write.Put(views_->family(kViewDashboard), node, EncodeDashboardNode(nodes_.at(node)))
+        .PermitUncheckedError();
   }
   b.write
       .Put(views_->family(kViewMeta), ViewStore::kCheckpointKey, storage::EncodeBigEndian64(last))
@@ -629,11 +622,15 @@ Result<std::string> Projector::Dashboard(std::string_view path, std::int64_t now
   if (!path.empty() && !grid_.HasCell(path)) {
     return Status::NotFound("no cell " + std::string(path));
   }
-  std::shared_lock l(nodes_mu_);
-  auto it = nodes_.find(path);
-  static const DashboardNode kEmpty;
-  return RenderDashboard(path, it == nodes_.end() ? kEmpty : it->second, position(), now_ms,
-                         options_.day_offset_hours);
+  // From the views' last write, not the fold's nodes: a batch folds its
+  // events into those one by one, and a read between two would show counts
+  // of events past the position it names.
+  ASSIGN_OR_RETURN(auto stored, views_->GetAtCheckpoint(kViewDashboard, std::string(path)));
+  DashboardNode node;
+  if (stored.value) {
+    ASSIGN_OR_RETURN(node, DecodeDashboardNode(*stored.value));
+  }
+  return RenderDashboard(path, node, stored.checkpoint, now_ms, options_.day_offset_hours);
 }
 
 Result<CasePage> Projector::ListCases(const CaseQuery& q) const {

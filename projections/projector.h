@@ -27,7 +27,6 @@
 #include <mutex>
 #include <optional>
 #include <set>
-#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -227,8 +226,8 @@ class Projector {
   std::unique_ptr<CaseCache> cache_;
   Position last_snapshot_ = 0;  // the last snapshot tick
 
-  // Dashboards in memory, guarded by nodes_mu_.
-  mutable std::shared_mutex nodes_mu_;
+  // The fold's dashboards, for the controlling thread alone: reads take the
+  // views' last write instead (Dashboard), which a batch leaves whole.
   std::map<std::string, DashboardNode, std::less<>> nodes_;
 
   std::atomic<Position> position_{0};

@@ -156,6 +156,30 @@ Result<std::optional<std::string>> ViewStore::Get(ViewFamily f, const std::strin
   return std::optional<std::string>(std::move(value));
 }
 
+Result<ViewStore::AtCheckpoint> ViewStore::GetAtCheckpoint(ViewFamily f,
+                                                           const std::string& key) const {
+  struct Released {
+    rocksdb::DB* db;
+    const rocksdb::Snapshot* snapshot;
+    ~Released() { db->ReleaseSnapshot(snapshot); }
+  } held{db_, db_->GetSnapshot()};
+  rocksdb::ReadOptions options;
+  options.snapshot = held.snapshot;
+  AtCheckpoint out;
+  std::string value;
+  rocksdb::Status s = db_->Get(options, family(kViewMeta), kCheckpointKey, &value);
+  if (!s.IsNotFound()) {
+    RETURN_IF_ERROR(FromRocks(s, "reading views"));
+    out.checkpoint = storage::DecodeBigEndian64(value);
+  }
+  s = db_->Get(options, family(f), key, &value);
+  if (!s.IsNotFound()) {
+    RETURN_IF_ERROR(FromRocks(s, "reading views"));
+    out.value = std::move(value);
+  }
+  return out;
+}
+
 Status ViewStore::ForEach(
     ViewFamily f, const std::function<void(std::string_view, std::string_view)>& visit) const {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), family(f)));

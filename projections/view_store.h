@@ -78,6 +78,13 @@ class ViewStore {
   Status Put(ViewFamily f, const std::string& key, const std::string& value);
   // Point lookup; nullopt when absent.
   Result<std::optional<std::string>> Get(ViewFamily f, const std::string& key) const;
+  // `key`'s value (nullopt when absent) and the checkpoint, read from one
+  // snapshot: the value as it stood at that checkpoint, never a batch later.
+  struct AtCheckpoint {
+    Position checkpoint = 0;
+    std::optional<std::string> value;
+  };
+  Result<AtCheckpoint> GetAtCheckpoint(ViewFamily f, const std::string& key) const;
   // Every key and value of `f`, for comparing two view stores.
   Status ForEach(ViewFamily f,
                  const std::function<void(std::string_view, std::string_view)>& visit) const;

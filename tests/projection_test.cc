@@ -560,6 +560,40 @@ TEST_F(ProjectionTest, AMissRepeatedByARawAppendIsCountedOnce) {
   EXPECT_TRUE(same.ok()) << same.ToString();
 }
 
+TEST_F(ProjectionTest, ADashboardReadWhileABatchIsFoldedIsAsOfThePositionItNames) {
+  // A batch folds its events into the dashboards one by one; a read in
+  // between must still be the dashboard as of the position it names.
+  std::vector<std::thread> writers;
+  for (int t = 0; t < 8; ++t) {
+    writers.emplace_back([&] {
+      for (int i = 0; i < 100; ++i) ReportIn("santai/tongchuan/a03/g12");
+    });
+  }
+  for (auto& w : writers) w.join();
+  std::atomic<bool> done{false};
+  std::vector<std::string> reads;
+  std::thread reader([&] {
+    while (!done.load()) {
+      auto d = projector_->Dashboard("", clock_.NowMillis());
+      if (d.ok()) reads.push_back(*d);
+    }
+  });
+  ASSERT_TRUE(projector_->CatchUp().ok());
+  done = true;
+  reader.join();
+  ASSERT_FALSE(reads.empty());
+  std::map<std::string, std::string> as_of;  // position -> reported then
+  for (const std::string& read : reads) {
+    const std::string position = At(read, "/position");
+    if (!as_of.contains(position)) {
+      auto then = projector_->DashboardAsOf("", std::stoull(position));
+      ASSERT_TRUE(then.ok()) << then.status().ToString();
+      as_of[position] = At(*then, "/totals/reported");
+    }
+    ASSERT_EQ(At(read, "/totals/reported"), as_of[position]) << "at position " << position;
+  }
+}
+
 TEST_F(ProjectionTest, AnEventOfAForeignTypeInACaseStreamIsPassedOver) {
   // Older builds let a raw append put one there; write it as they did.
   const std::string id = NewCase();

@@ -198,11 +198,7 @@ Result<std::string> CaseService::NextCaseId(std::int64_t now, StorageReads reads
                      store_->LastStreamWithPrefix("case/C-" + day + "-", [](std::string_view s) {
                        return IsCaseId(CaseIdOfStream(s));
                      }));
-    std::uint32_t seq = 0;
-    for (char c : std::string_view(last).substr(last.empty() ? 0 : last.size() - 6)) {
-      seq = seq * 10 + static_cast<std::uint32_t>(c - '0');
-    }
-    it = last_sequence_.emplace(day, seq).first;
+    it = last_sequence_.emplace(day, last.empty() ? 0 : CaseSequenceOf(last)).first;
   }
   if (it->second >= 999999) {
     return Status::Unavailable("the case sequence of " + day + " is used up");

@@ -1,6 +1,7 @@
 #include "engine/case_state.h"
 
 #include <algorithm>
+#include <chrono>
 #include <type_traits>
 
 #include "engine/names.h"
@@ -43,15 +44,32 @@ std::string_view CaseIdOfStream(std::string_view stream) {
   return stream.substr(kPrefix.size());
 }
 
+namespace {
+
+// The number the `n` decimal digits of `id` at `from` spell; -1 if one is not a digit.
+int DigitsAt(std::string_view id, std::size_t from, std::size_t n) {
+  int value = 0;
+  for (std::size_t i = from; i < from + n; ++i) {
+    if (id[i] < '0' || id[i] > '9') return -1;
+    value = value * 10 + (id[i] - '0');
+  }
+  return value;
+}
+
+}  // namespace
+
 bool IsCaseId(std::string_view id) {
-  auto digits = [&](std::size_t from, std::size_t n) {
-    for (std::size_t i = from; i < from + n; ++i) {
-      if (id[i] < '0' || id[i] > '9') return false;
-    }
-    return true;
-  };
-  return id.size() == 17 && id[0] == 'C' && id[1] == '-' && digits(2, 8) && id[10] == '-' &&
-         digits(11, 6);
+  if (id.size() != 17 || id[0] != 'C' || id[1] != '-' || id[10] != '-') return false;
+  const int year = DigitsAt(id, 2, 4), month = DigitsAt(id, 6, 2), day = DigitsAt(id, 8, 2);
+  if (year < 0 || month < 0 || day < 0 || DigitsAt(id, 11, 6) < 0) return false;
+  const std::chrono::year_month_day date{std::chrono::year(year),
+                                         std::chrono::month(static_cast<unsigned>(month)),
+                                         std::chrono::day(static_cast<unsigned>(day))};
+  return date.ok();
+}
+
+std::uint32_t CaseSequenceOf(std::string_view id) {
+  return id.size() < 6 ? 0 : static_cast<std::uint32_t>(DigitsAt(id, id.size() - 6, 6));
 }
 
 std::string CaseStream(std::string_view case_id) {

@@ -130,9 +130,15 @@ Status FoldCaseOnto(const EventStore& store, std::string_view case_id, Position 
 // "case/C-20261122-000123" -> "C-20261122-000123"; empty if not a case stream.
 std::string_view CaseIdOfStream(std::string_view stream);
 std::string CaseStream(std::string_view case_id);
-// Whether `id` has the form of the engine's case ids, C-<yyyymmdd>-<6 digits>
-// (the digits only; the day is the one it was reported, in UTC).
+// Whether `id` has the form of the engine's case ids, C-<yyyymmdd>-<6 digits>,
+// with a day of the calendar (the day it was reported, in UTC).
 bool IsCaseId(std::string_view id);
+// The greatest sequence a raw append (an import) may open a case stream with:
+// the numbers above are the intake's own, so that no import can use up a
+// day's sequence (an intake numbers on from the day's greatest id).
+inline constexpr std::uint32_t kLastImportedCaseSequence = 899999;
+// The sequence of a case id (IsCaseId), its last six digits.
+std::uint32_t CaseSequenceOf(std::string_view id);
 
 // The most events one case's stream holds, so that its history, its folds and
 // its answers stay bounded: commands past it are kConflict. Notes and raw

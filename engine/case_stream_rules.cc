@@ -35,6 +35,12 @@ Status PinCaseStreamOpening(AppendRequest& request) {
     }
   }
   if (!request.events.empty() && request.events.front().type == CaseReported::kType) {
+    if (CaseSequenceOf(case_id) > kLastImportedCaseSequence) {
+      return Status::InvalidArgument("stream: " + std::string(case_id) +
+                                     " takes a number the intake keeps for itself; " +
+                                     "an import opens a case numbered at most " +
+                                     std::to_string(kLastImportedCaseSequence) + " in its day");
+    }
     if (request.expected.kind != ExpectedVersion::Kind::kAny && !OpensTheStream(request.expected)) {
       return Status::Conflict("expected_version: " + request.expected.ToString() +
                               ", but a CaseReported opens case " + std::string(case_id) +

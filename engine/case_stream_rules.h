@@ -22,6 +22,9 @@ namespace casegrid {
 // the rule atomically, whatever other appends come in between:
 //   - the stream's case id has the engine's form (IsCaseId), else
 //     kInvalidArgument: the next intake's id is read from the day's last one;
+//     and a case is opened only with a sequence up to
+//     kLastImportedCaseSequence, else kInvalidArgument, so that the intake
+//     keeps numbers of its own whatever was imported;
 //   - every event is one of the engine's case events (IsCaseEventType: not
 //     a grid event, not an alert's acknowledgment), else kInvalidArgument
 //     naming it: the case folds read nothing else;

@@ -1,15 +1,26 @@
 #include "projections/case_view.h"
 
+#include <vector>
+
 #include "projections/json_writer.h"
 
 namespace casegrid {
 
 std::string MaskPhone(std::string_view phone) {
-  if (phone.size() >= 7) {
-    return std::string(phone.substr(0, 3)) + "****" + std::string(phone.substr(phone.size() - 4));
+  if (phone.empty()) return {};
+  // Where each character starts (UTF-8), so that no character is cut.
+  std::vector<std::size_t> starts;
+  for (std::size_t i = 0; i < phone.size(); ++i) {
+    if ((static_cast<unsigned char>(phone[i]) & 0xC0) != 0x80) starts.push_back(i);
   }
-  if (phone.size() <= 2) return std::string(phone.size(), '*');
-  return std::string(1, phone.front()) + std::string(phone.size() - 2, '*') + phone.back();
+  const std::size_t n = starts.size();
+  // 11 characters or more (a mobile number) keep 3 and 4, as API.md shows;
+  // a shorter one keeps a quarter at each end, so at least half is hidden.
+  const std::size_t front = n >= 11 ? 3 : n / 4, back = n >= 11 ? 4 : n / 4;
+  std::string out(phone.substr(0, front < n ? starts[front] : phone.size()));
+  out += "****";
+  if (back > 0) out += phone.substr(starts[n - back]);
+  return out;
 }
 
 std::string MaskName(std::string_view name) {

@@ -60,6 +60,38 @@ TEST_F(CaseRulesTest, TheSequencePassesOverCaseStreamsOfAnotherForm) {
   EXPECT_TRUE(IsCaseId("C-20261122-000002"));
 }
 
+// A case id names a day of the calendar, and an import opens cases numbered
+// at most kLastImportedCaseSequence: the numbers above are the intake's, so
+// that no raw append can use up a day's sequence (one at 999999 made every
+// intake of the day 503).
+TEST_F(CaseRulesTest, AnImportCannotUseUpTheDaysSequence) {
+  for (const char* id : {"C-20261122-000001", "C-20240229-000001", "C-20261231-999999"}) {
+    EXPECT_TRUE(IsCaseId(id)) << id;
+  }
+  for (const char* id : {"C-20261301-000001", "C-20230229-000001", "C-20261100-000001",
+                         "C-20261131-000001", "C-20261122-00000a"}) {
+    EXPECT_FALSE(IsCaseId(id)) << id;
+  }
+  EXPECT_EQ(CaseSequenceOf("C-20261122-899999"), 899999u);
+  NewCase();
+  auto open = [&](const char* id) {
+    AppendRequest raw{CaseStream(id), ExpectedVersion::Any(), "import", {}};
+    raw.events.push_back({"", "CaseReported", ReportBody()});
+    return raw;
+  };
+  AppendRequest reserved = open("C-20261122-900000");
+  Status refused = PinCaseStreamOpening(reserved);
+  EXPECT_EQ(refused.code(), StatusCode::kInvalidArgument) << refused.ToString();
+  EXPECT_NE(refused.message().find("899999"), std::string::npos) << refused.ToString();
+  AppendRequest last = open("C-20261122-899999");
+  ASSERT_TRUE(PinCaseStreamOpening(last).ok());
+  ASSERT_TRUE(store_->Append(last).ok());
+  // The intake numbers on above the import, after a restart too.
+  service_.reset();
+  OpenService();
+  EXPECT_EQ(NewCase(), "C-20261122-900000");
+}
+
 // A case holds at most kMaxCaseEvents, so that its history and folds stay
 // bounded. Notes and raw appends stop kMaxCaseEvents - kCaseEventsTakingNotes
 // before, so that the case can still be worked and closed; then every

@@ -145,6 +145,13 @@ TEST_F(RawAppendTest, ACaseStreamOpensWithItsReportAndOnlyWithIt) {
   auto odd = Raw("case/C-20240101-abcdef", Events(Report("santai/tongchuan/a03/g13")), admin);
   EXPECT_EQ(odd.status, 400u) << odd.body;
   EXPECT_NE(odd.body.find("is not a case id"), std::string::npos) << odd.body;
+  auto no_day = Raw("case/C-20241301-000001", Events(Report("santai/tongchuan/a03/g13")), admin);
+  EXPECT_EQ(no_day.status, 400u) << no_day.body;
+  EXPECT_NE(no_day.body.find("is not a case id"), std::string::npos) << no_day.body;
+  // The numbers above 899999 are the intake's: an import could use up a day.
+  auto reserved = Raw("case/C-20240101-999999", Events(Report("santai/tongchuan/a03/g13")), admin);
+  EXPECT_EQ(reserved.status, 400u) << reserved.body;
+  EXPECT_NE(reserved.body.find("the intake keeps"), std::string::npos) << reserved.body;
   // A report anywhere but first.
   auto twice = Raw("case/C-20240101-000001",
                    Events(Report("santai/tongchuan/a03/g13") + "," + Report("santai")), admin);

@@ -668,6 +668,15 @@ TEST(CaseViewTest, MaskingLeavesNoShortNameOrNumberReadable) {
   EXPECT_EQ(MaskName("x"), "*");
   EXPECT_EQ(MaskName(""), "");
   EXPECT_EQ(MaskPhone("13800000000"), "138****0000");
+  // Landlines are 7 and 8 digits: at least half of a short number is hidden.
+  EXPECT_EQ(MaskPhone("1234567"), "1****7");
+  EXPECT_EQ(MaskPhone("12345678"), "12****78");
+  EXPECT_EQ(MaskPhone("0816-1234567"), "081****4567");
+  EXPECT_EQ(MaskPhone("123"), "****");
+  EXPECT_EQ(MaskPhone(""), "");
+  // No character is cut in two.
+  EXPECT_EQ(MaskPhone("电话12345678901"), "电话1****8901");
+  EXPECT_EQ(MaskPhone("电话电话"), "电****话");
 }
 
 TEST(ViewStoreTest, IngestedTableFilesOverrideWhatTheFamilyHeld) {

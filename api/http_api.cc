@@ -480,7 +480,9 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
   const HttpRequest& req = call.req;
   const auto& s = call.segments;
   const auto method = req.method();
-  const bool get = method == http::verb::get, post = method == http::verb::post;
+  // A HEAD is routed as a GET; the server sends its answer without the body.
+  const bool get = method == http::verb::get || method == http::verb::head;
+  const bool post = method == http::verb::post;
 
   if (get && s.size() == 1 && s[0] == "healthz") {
     JsonWriter j;
@@ -510,7 +512,7 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
   }
   const Principal& who = call.who;
   // Every audit read is itself recorded, before it is answered (Start).
-  call.audit_read = who.role == Role::kAuditor && method == http::verb::get;
+  call.audit_read = who.role == Role::kAuditor && get;
   const std::string key = call.IdempotencyKey();
   if (key.size() > 128) return Status::InvalidArgument("Idempotency-Key: at most 128 bytes");
 

@@ -104,6 +104,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void Read() {
     if (stopping_->load()) return Close();
     reading_ = true;
+    answering_head_ = false;
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
     parser_->body_limit(options_.max_body_bytes);
@@ -138,6 +139,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       return Refuse(Status::InvalidArgument("Transfer-Encoding: only chunked is accepted"),
                     parser_->get().version());
     }
+    // A HEAD is answered as its GET would be, without the body (RFC 9110
+    // 9.3.2): bytes after the header would be read as the next answer.
+    answering_head_ = parser_->get().method() == http::verb::head;
     if (auto origin = OriginForm(parser_->get().target())) parser_->get().target(*origin);
     const std::string_view target = parser_->get().target();
     if (target.substr(0, target.find('?')) == "/ws") {
@@ -210,6 +214,11 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   }
 
   void Write(std::shared_ptr<HttpResponse> res) {
+    if (answering_head_ && !res->body().empty()) {  // (a web file's HEAD reads none)
+      const std::size_t length = res->body().size();
+      res->body().clear();
+      res->content_length(length);
+    }
     stream_.expires_after(options_.request_timeout);
     http::async_write(stream_, *res,
                       [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
@@ -255,8 +264,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   asio::thread_pool* const workers_;
   const HttpServerOptions& options_;
   const std::atomic<bool>* const stopping_;
-  bool reading_ = false;  // waiting for a request, or lingering; on the strand only
-  bool linger_ = false;   // a request refused unread: Linger() after the answer
+  bool reading_ = false;         // waiting for a request, or lingering; on the strand only
+  bool linger_ = false;          // a request refused unread: Linger() after the answer
+  bool answering_head_ = false;  // the request is a HEAD: its answer goes without the body
 };
 
 class HttpServer::Listener : public std::enable_shared_from_this<Listener> {

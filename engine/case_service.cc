@@ -270,7 +270,13 @@ Status CaseService::Decide(PendingWrite& w, StorageReads reads) {
                             std::to_string(w.base.version) + ", expected " +
                             std::to_string(*w.split.expected_version));
   }
+  if (w.escalation_from && *w.escalation_from != w.base.tier) {
+    return Status::Conflict(
+        "case " + w.case_id + " went from tier " + std::to_string(*w.escalation_from) +
+        " to tier " + std::to_string(w.base.tier) + " meanwhile; escalate again to go higher");
+  }
   ASSIGN_OR_RETURN(CaseEventData command, DecodeAction(w.action, w.base, w.split.data, w.actor));
+  if (w.action == CaseAction::kEscalate) w.escalation_from = w.base.tier;
   const DecisionContext ctx{w.actor, options_.clock->NowMillis(), &options_.policy};
   ASSIGN_OR_RETURN(w.events, casegrid::Decide(w.base, w.action, command, ctx));
   w.request = MakeRequest(CaseStream(w.case_id), ExpectedVersion::Exact(w.base.version), w.actor,
@@ -415,7 +421,12 @@ Result<WriteResult> CaseService::AssignOfficer(std::string_view actor, std::stri
   ASSIGN_OR_RETURN(CaseEventData decoded, DecodeEventData(OfficerAssignedToCell::kType, data));
   const auto& a = std::get<OfficerAssignedToCell>(decoded);
   RETURN_IF_ERROR(ValidateCellRole(a.role));
-  RETURN_IF_ERROR(ValidateStreamName("alerts/" + a.officer));
+  if (!ValidateStreamName("alerts/" + a.officer).ok()) {
+    // The officer's alerts are the stream alerts/<officer>.
+    return Status::InvalidArgument(
+        "officer: not a person id (letters, digits and _ . : - only, at most " +
+        std::to_string(kMaxStreamNameBytes - 7) + " bytes)");
+  }
   if (grid_.IsAssigned(cell, a.officer, a.role)) {
     return Status::Conflict(a.officer + " is already assigned to " + std::string(cell) + " as " +
                             a.role);

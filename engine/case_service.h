@@ -22,6 +22,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -71,6 +72,10 @@ struct PendingWrite {
   CommandBody split;
   CaseReported report;
   int attempt = 0;
+  // An escalation without `to_tier` means one tier above the case as first
+  // found: decided again after a lost race, it is a conflict if the case
+  // has changed tier meanwhile, not an escalation a tier higher.
+  std::optional<int> escalation_from;
   CaseState base;                     // the state `events` were decided on
   std::vector<CaseEventData> events;  // what `request` carries, as values
 };

@@ -448,6 +448,29 @@ TEST_F(CaseRulesTest, TwoOfficersActingAtOnceCannotBothWin) {
   EXPECT_EQ(Load(id).version, 3u);
 }
 
+// An escalation without `to_tier` is one tier above the case as found. Of
+// several decided on tier 1 at once, one lands; the others, decided again,
+// are a conflict saying the case went up meanwhile, not escalations to tier
+// 3 that none asked for (which were 400 for want of `judicial`).
+TEST_F(CaseRulesTest, EscalationsRacingOnOneTierAreOneEscalation) {
+  const std::string id = CaseInProgress();
+  std::vector<PendingWrite> writes;
+  for (int t = 0; t < 4; ++t) {
+    auto begun = service_->BeginAct("supervisor-" + std::to_string(t), id, "escalate",
+                                    R"({"reason":"too big"})", "", StorageReads::kAllowed);
+    ASSERT_TRUE(begun.ok()) << begun.status().ToString();
+    writes.push_back(std::move(begun).value());
+  }
+  Must(service_->Commit(std::move(writes[0])));
+  EXPECT_EQ(Load(id).tier, 2);
+  for (std::size_t i = 1; i < writes.size(); ++i) {
+    ExpectConflict(service_->Commit(std::move(writes[i])), "went from tier 1 to tier 2 meanwhile");
+  }
+  EXPECT_EQ(Load(id).tier, 2);
+  // Asked again, it is an escalation from tier 2.
+  ExpectBadRequest(Act(id, "escalate", R"({"reason":"bigger"})"), "judicial");
+}
+
 // Without expected_version a lost race is decided again: as many officers
 // as the retries allow, all noting on one case at once, all get through.
 TEST_F(CaseRulesTest, WritersWithoutExpectedVersionOnOneCaseAtOnceAllLand) {
@@ -558,6 +581,10 @@ TEST_F(CaseRulesTest, OfficersAreAssignedAndRemovedAsEvents) {
   ExpectConflict(service_->AssignOfficer("admin", "santai/tongchuan/a03/g12",
                                          R"({"officer":"officer-7","role":"officer"})", ""),
                  "already assigned");
+  // An officer's id names their alert stream: the error names the field.
+  ExpectBadRequest(service_->AssignOfficer("admin", "santai/tongchuan/a03/g12",
+                                           R"({"officer":"t 2/x","role":"officer"})", ""),
+                   "officer: not a person id");
   Must(
       service_->AssignOfficer("admin", "santai", R"({"officer":"sup-1","role":"supervisor"})", ""));
   EXPECT_EQ(service_->grid().PeopleCovering("santai/tongchuan/a03/g12").size(), 2u);

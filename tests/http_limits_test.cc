@@ -112,6 +112,35 @@ TEST_F(HttpLimitsTest, ATargetInAbsoluteFormIsReadAsItsPathAndQuery) {
   EXPECT_NE(answer.find(" 200 "), std::string::npos) << answer;  // "/": the screens' index
 }
 
+// A HEAD is answered as its GET, without the body (RFC 9110 9.3.2): a body
+// after the header would be read as the next pipelined answer.
+TEST_F(HttpLimitsTest, AHeadIsAnsweredWithoutABody) {
+  auto [answer, closed] =
+      Raw("HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+          "HEAD /nowhere HTTP/1.1\r\nHost: x\r\n\r\n"
+          "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+          std::chrono::seconds(3));
+  EXPECT_TRUE(closed);
+  const auto first_end = answer.find("\r\n\r\n");
+  ASSERT_NE(first_end, std::string::npos) << answer;
+  ASSERT_TRUE(answer.starts_with("HTTP/1.1 200 ")) << answer;
+  const std::string rest = answer.substr(first_end + 4);
+  ASSERT_TRUE(rest.starts_with("HTTP/1.1 404 ")) << answer;
+  const auto second_end = rest.find("\r\n\r\n");
+  ASSERT_NE(second_end, std::string::npos) << answer;
+  const std::string get = rest.substr(second_end + 4);
+  ASSERT_TRUE(get.starts_with("HTTP/1.1 200 ")) << answer;
+  // The HEAD tells the length the GET's body has.
+  auto length = [](const std::string& headers) {
+    const auto at = headers.find("Content-Length: ");
+    return at == std::string::npos ? std::string()
+                                   : headers.substr(at + 16, headers.find("\r\n", at) - at - 16);
+  };
+  const std::string body = get.substr(get.find("\r\n\r\n") + 4);
+  EXPECT_EQ(length(answer.substr(0, first_end)), std::to_string(body.size())) << answer;
+  EXPECT_NE(length(rest.substr(0, second_end)), "0") << answer;
+}
+
 TEST_F(HttpLimitsTest, ABodyThatNeverFinishesIsDroppedAndWritesNothing) {
   const Position before = store_->Head().position;
   const std::string token = Token("operator-1", Role::kOperator);

@@ -259,6 +259,8 @@ struct HttpApi::Call {
     auto it = req.find("Idempotency-Key");
     return it == req.end() ? std::string() : std::string(it->value());
   }
+  // Two keys: which one the write is kept under would be a guess.
+  bool IdempotencyKeyRepeated() const { return req.count("Idempotency-Key") > 1; }
   // The path from segment `from` on, joined with '/'.
   std::string Rest(std::size_t from) const {
     std::string out;
@@ -325,6 +327,13 @@ Status HttpApi::Parse(Call& call) {
     std::string value = PercentDecode(p.raw_value);
     if (!utf8(p.name) || !utf8(value)) {
       query = Status::InvalidArgument("query: not valid UTF-8 once percent-decoded");
+      return false;
+    }
+    // Sent twice, which one counts would be a guess (?token= twice is the
+    // credential's own 401, Authenticate).
+    if (p.name != "token" && call.query.contains(p.name)) {
+      query = Status::InvalidArgument("query: " + std::string(p.name).substr(0, 40) +
+                                      " is sent more than once");
       return false;
     }
     call.query[p.name] = std::move(value);
@@ -515,6 +524,9 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
   call.audit_read = who.role == Role::kAuditor && get;
   const std::string key = call.IdempotencyKey();
   if (key.size() > 128) return Status::InvalidArgument("Idempotency-Key: at most 128 bytes");
+  if (call.IdempotencyKeyRepeated()) {
+    return Status::InvalidArgument("Idempotency-Key: sent more than once");
+  }
 
   auto timed_write = [&](auto&& write) -> Result<WriteResult> {
     const auto start = std::chrono::steady_clock::now();

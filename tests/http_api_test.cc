@@ -23,6 +23,37 @@ using testing::At;
 
 class HttpApiTest : public testing::HttpApiFixture {};
 
+// A header or query parameter sent twice: which one counts would be a guess.
+TEST_F(HttpApiTest, AnIdempotencyKeyOrAQueryParameterSentTwiceIsRefused) {
+  const std::string officer = Token("officer-7", Role::kOfficer);
+  const Position before = store_->Head().position;
+  asio::io_context io;
+  tcp::socket socket(io);
+  socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), server_->port()));
+  http::request<http::string_body> req{http::verb::post, "/api/v1/cases", 11};
+  req.set(http::field::host, "localhost");
+  req.set(http::field::authorization, "Bearer " + officer);
+  req.insert("Idempotency-Key", "first");
+  req.insert("Idempotency-Key", "second");
+  req.body() = testing::ReportBody();
+  req.prepare_payload();
+  http::write(socket, req);
+  beast::flat_buffer buffer;
+  http::response<http::string_body> res;
+  http::read(socket, buffer, res);
+  EXPECT_EQ(res.result_int(), 400u) << res.body();
+  EXPECT_NE(res.body().find("Idempotency-Key: sent more than once"), std::string::npos)
+      << res.body();
+  EXPECT_EQ(store_->Head().position, before);
+  for (const std::string target : {"/api/v1/cases?limit=1&limit=2",
+                                   "/api/v1/cases?state=reported&kind=dispute&state=closed"}) {
+    auto r = Send(http::verb::get, target, officer);
+    EXPECT_EQ(r.status, 400u) << target << ": " << r.body;
+    EXPECT_NE(r.body.find("is sent more than once"), std::string::npos) << r.body;
+  }
+  EXPECT_EQ(Send(http::verb::get, "/api/v1/cases?limit=1&state=reported", officer).status, 200u);
+}
+
 TEST_F(HttpApiTest, HealthNeedsNoTokenAndEverythingElseDoes) {
   EXPECT_EQ(Send(http::verb::get, "/healthz", "").status, 200u);
   auto r = Send(http::verb::get, "/api/v1/alerts", "");

@@ -88,6 +88,10 @@ std::string RenderCaseView(const CaseState& s, PersonalData personal) {
   w.Key("arrived_at").Time(s.arrived_at);
   w.Key("resolved_at").Time(s.resolved_at);
   w.Key("closed_at").Time(s.closed_at);
+  w.Key("updated_at").Time(s.updated_at);  // its last event's
+  w.Key("dispatched").BeginArray();        // dispatched and not arrived yet
+  for (const std::string& officer : s.dispatched) w.String(officer);
+  w.EndArray();
   w.Key("resolution");
   if (s.resolution) {
     w.String(Name(*s.resolution));

@@ -85,6 +85,18 @@ TEST_F(ProjectionTest, CaseViewFollowsEveryStep) {
   EXPECT_EQ(At(view, "/deadlines/0/met"), "true");
   EXPECT_EQ(At(view, "/reporter/phone"), "\"13800000000\"");
   EXPECT_EQ(At(view, "/version"), "3");
+  EXPECT_EQ(At(view, "/updated_at"), "\"2026-11-22T10:32:32.123Z\"");
+  EXPECT_EQ(At(view, "/dispatched"), "[]");
+  // Who is on the way: dispatched, until each arrives.
+  Must(Act(id, "dispatch", R"({"officer":"officer-7"})"));
+  Must(Act(id, "dispatch", R"({"officer":"aux-2"})"));
+  EXPECT_EQ(At(View(id), "/dispatched"), R"(["officer-7","aux-2"])");
+  clock_.Advance(60000);
+  Must(Act(id, "arrive", R"({"officer":"officer-7"})"));
+  const std::string arrived = View(id);
+  EXPECT_EQ(At(arrived, "/dispatched"), R"(["aux-2"])");
+  EXPECT_EQ(At(arrived, "/updated_at"), "\"2026-11-22T10:33:32.123Z\"");
+  EXPECT_EQ(At(arrived, "/arrived_at"), "\"2026-11-22T10:33:32.123Z\"");
 }
 
 TEST_F(ProjectionTest, DashboardCountsEachCaseUpTheTree) {

@@ -145,6 +145,20 @@ test('the case page replays the case step by step, exactly as as_of gives it', a
     assert.equal(await page.locator('.fact:has(dt:text-is("Tier")) dd').textContent(), String(then.tier));
     assert.equal(await page.locator('.fact:has(dt:text-is("Assignee")) dd').textContent(), then.assignee ?? '—');
   }
+  // A slider dragged over every step asks as_of for the step it rests on,
+  // not for each it passed (an auditor's every read is recorded).
+  const asOfAsked = [];
+  page.on('request', (r) => r.url().includes('as_of=') && asOfAsked.push(r.url()));
+  const rest = events.length - 2;
+  await page.locator('#replay-slider').evaluate((el, last) => {
+    for (let i = 0; i <= last; i++) {
+      el.value = String(i);
+      el.dispatchEvent(new Event('input', { bubbles: true }));
+    }
+  }, rest);
+  await page.waitForSelector(`#replay-label[data-position="${events[rest].position}"]`, { timeout: 5000 });
+  assert.ok(asOfAsked.length <= 2, `${asOfAsked.length} as_of requests for one drag over ${rest + 1} steps`);
+  assert.ok(asOfAsked.at(-1).includes(`as_of=${events[rest].position}`));
   // The first escalation: tier 2, not yet 3.
   const first = events.findIndex((e) => e.type === 'CaseEscalated');
   await page.locator('#timeline li').nth(first).click();

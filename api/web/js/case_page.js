@@ -24,8 +24,7 @@ setText($('#case-id'), caseId);
 const casePath = `/api/v1/cases/${encodeURIComponent(caseId)}`;
 const steps = []; // {event, view}, oldest first
 let onTheWay = false; // whether the signed-in officer is on the way, after the newest step
-let replay = null; // {index, view}
-let replaySeq = 0;
+let replay = null; // {index, view, shown: the index whose view is on the screen}
 const slider = $('#replay-slider');
 const actions = session.handlesCases ? new ActionPanel(session) : null;
 if (actions) $('#actions').append(actions.el);
@@ -62,7 +61,6 @@ function choose(index) {
   slider.value = String(index);
   if (index >= steps.length - 1) {
     replay = null;
-    replaySeq++;
     document.body.classList.remove('replaying');
     $('#replay-live').hidden = true;
     setText($('#replay-label'), 'Live');
@@ -71,24 +69,44 @@ function choose(index) {
     renderTimeline();
     return;
   }
-  replay = { index, view: null };
+  replay = { index, view: null, shown: null };
   document.body.classList.add('replaying');
   $('#replay-live').hidden = false;
-  const step = steps[index];
   setText($('#replay-label'), `Loading step ${index + 1}…`);
   renderTimeline();
-  const seq = ++replaySeq;
+  loadReplay();
+}
+
+// One as_of request at a time, for the step last chosen: a slider dragged
+// over fifty steps asks for a few, not fifty (an auditor's every read is
+// recorded as an event).
+let replayLoading = false;
+function loadReplay() {
+  if (replayLoading || !replay || replay.shown === replay.index) return;
+  replayLoading = true;
+  const index = replay.index;
+  const step = steps[index];
+  const current = () => replay && replay.index === index;
   session
     .api(`${casePath}?as_of=${step.event.position}`)
     .then((view) => {
-      if (seq !== replaySeq) return;
+      if (!current()) return;
       replay.view = view;
+      replay.shown = index;
       showView(view, step);
       const label = $('#replay-label');
       label.dataset.position = String(step.event.position);
       setText(label, `Step ${index + 1} of ${steps.length} · position ${step.event.position} · ${step.event.type} · ${fmt.time(step.event.recorded_at)}`);
     })
-    .catch((e) => seq === replaySeq && setText($('#replay-label'), `Refused — ${e.plain ?? e.message}`));
+    .catch((e) => {
+      if (!current()) return;
+      replay.shown = index;
+      setText($('#replay-label'), `Refused — ${e.plain ?? e.message}`);
+    })
+    .finally(() => {
+      replayLoading = false;
+      loadReplay();
+    });
 }
 
 function showView(view, step) {

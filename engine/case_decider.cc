@@ -8,6 +8,7 @@
 
 #include "engine/canonical_json.h"
 #include "engine/command_body.h"
+#include "engine/names.h"
 
 namespace casegrid {
 namespace {
@@ -136,7 +137,12 @@ Result<CaseEventData> DecodeAction(CaseAction action, const CaseState& state, st
     if (!to_tier) derived.emplace_back("to_tier", std::to_string(state.tier + 1));
     ASSIGN_OR_RETURN(full, AddServerFields(data, derived));
   }
-  return DecodeEventData(Info(action).event_type, full);
+  ASSIGN_OR_RETURN(CaseEventData decoded, DecodeEventData(Info(action).event_type, full));
+  if (const auto* assigned = std::get_if<CaseAssigned>(&decoded)) {
+    // The assignee gets alerts (alerts/<assignee>) and accepts as themself.
+    RETURN_IF_ERROR(ValidatePersonId("assignee", assigned->assignee));
+  }
+  return decoded;
 }
 
 Result<std::vector<CaseEventData>> Decide(const CaseState& state, CaseAction action,

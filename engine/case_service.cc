@@ -421,12 +421,7 @@ Result<WriteResult> CaseService::AssignOfficer(std::string_view actor, std::stri
   ASSIGN_OR_RETURN(CaseEventData decoded, DecodeEventData(OfficerAssignedToCell::kType, data));
   const auto& a = std::get<OfficerAssignedToCell>(decoded);
   RETURN_IF_ERROR(ValidateCellRole(a.role));
-  if (!ValidateStreamName("alerts/" + a.officer).ok()) {
-    // The officer's alerts are the stream alerts/<officer>.
-    return Status::InvalidArgument(
-        "officer: not a person id (letters, digits and _ . : - only, at most " +
-        std::to_string(kMaxStreamNameBytes - 7) + " bytes)");
-  }
+  RETURN_IF_ERROR(ValidatePersonId("officer", a.officer));
   if (grid_.IsAssigned(cell, a.officer, a.role)) {
     return Status::Conflict(a.officer + " is already assigned to " + std::string(cell) + " as " +
                             a.role);

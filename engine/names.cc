@@ -1,5 +1,6 @@
 #include "engine/names.h"
 
+#include <algorithm>
 #include <string>
 
 namespace casegrid {
@@ -53,6 +54,15 @@ Status ValidateEventType(std::string_view type) {
 
 Status ValidateEventId(std::string_view id) {
   return CheckToken("id", id, kMaxEventIdBytes, IsIdChar);
+}
+
+Status ValidatePersonId(std::string_view field, std::string_view person) {
+  if (person.empty() || person.size() > 128 ||
+      !std::all_of(person.begin(), person.end(), IsIdChar)) {
+    return Status::InvalidArgument(std::string(field) +
+                                   ": not a person id (1 to 128 letters, digits and _ . : -)");
+  }
+  return Status::Ok();
 }
 
 Status ValidateActor(std::string_view actor) {

@@ -27,5 +27,11 @@ Status ValidateEventType(std::string_view type);
 Status ValidateEventId(std::string_view id);
 // [A-Za-z0-9_.:@-], 1 to 128 bytes.
 Status ValidateActor(std::string_view actor);
+// A person named in a command (an officer assigned to a cell, a case's
+// assignee): letters, digits and _ . : - only, 1 to 128 bytes, so that the
+// person's alert stream alerts/<person> is one path segment and the person
+// can be named in a route (DELETE …/officers/{officer}). kInvalidArgument
+// naming `field`.
+Status ValidatePersonId(std::string_view field, std::string_view person);
 
 }  // namespace casegrid

@@ -582,9 +582,15 @@ TEST_F(CaseRulesTest, OfficersAreAssignedAndRemovedAsEvents) {
                                          R"({"officer":"officer-7","role":"officer"})", ""),
                  "already assigned");
   // An officer's id names their alert stream: the error names the field.
-  ExpectBadRequest(service_->AssignOfficer("admin", "santai/tongchuan/a03/g12",
-                                           R"({"officer":"t 2/x","role":"officer"})", ""),
-                   "officer: not a person id");
+  for (const char* odd : {"t 2", "officer/01", "a@b", "警官"}) {
+    ExpectBadRequest(service_->AssignOfficer(
+                         "admin", "santai/tongchuan/a03/g12",
+                         std::string(R"({"officer":")") + odd + R"(","role":"officer"})", ""),
+                     "officer: not a person id");
+  }
+  // So is a case's assignee, who gets alerts and accepts as themself.
+  const std::string id = NewCase();
+  ExpectBadRequest(Act(id, "assign", R"({"assignee":"officer/01"})"), "assignee: not a person id");
   Must(
       service_->AssignOfficer("admin", "santai", R"({"officer":"sup-1","role":"supervisor"})", ""));
   EXPECT_EQ(service_->grid().PeopleCovering("santai/tongchuan/a03/g12").size(), 2u);

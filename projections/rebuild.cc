@@ -1,11 +1,25 @@
 #include "projections/rebuild.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <future>
 #include <map>
 #include <system_error>
 
+#include "projections/available_memory.h"
+
 namespace casegrid {
+
+std::size_t RebuildCaseCacheEntriesFor(std::optional<std::uint64_t> available_bytes) {
+  if (!available_bytes) return kRebuildCaseCacheEntries;
+  const std::uint64_t fit = *available_bytes / 4 / kRebuildCaseStateBytes;
+  return static_cast<std::size_t>(
+      std::clamp<std::uint64_t>(fit, kRebuildCaseCacheEntries, kMaxRebuildCaseCacheEntries));
+}
+
+std::size_t DefaultRebuildCaseCacheEntries() {
+  return RebuildCaseCacheEntriesFor(AvailableMemoryBytes());
+}
 
 Status RebuildViews(EventStore* store, const std::string& path,
                     const std::function<void(Position, Position)>& progress, Position up_to,

@@ -4,7 +4,9 @@
 // Thread-safety: free functions; each opens what it works on.
 #pragma once
 
+#include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "engine/event_store.h"
@@ -13,10 +15,22 @@
 
 namespace casegrid {
 
-// Case states a rebuild keeps in memory (measured at about 0.9 KiB each with
-// their strings, so ~220 MiB when full): a case whose events all fall within
-// this many cases' reach is folded and rendered once.
+// Case states a rebuild keeps in memory. A case whose events all fall within
+// this many cases' reach is folded and rendered once; one that left the
+// cache is folded again from its stream when its next event comes, which is
+// what slows a rebuild of a log with many more cases than that.
+//
+// At least kRebuildCaseCacheEntries (measured at about 0.9 KiB each with
+// their strings, so ~220 MiB when full), at most kMaxRebuildCaseCacheEntries;
+// between, DefaultRebuildCaseCacheEntries() takes as many as a quarter of the
+// memory available when it is called holds, at kRebuildCaseStateBytes each
+// (AvailableMemoryBytes: the machine's, or its control group's if less).
 inline constexpr std::size_t kRebuildCaseCacheEntries = 1 << 18;
+inline constexpr std::size_t kMaxRebuildCaseCacheEntries = 1 << 24;
+inline constexpr std::size_t kRebuildCaseStateBytes = 2048;  // twice the measured, for long texts
+std::size_t DefaultRebuildCaseCacheEntries();
+// The same for a given number of available bytes (nullopt: unknown).
+std::size_t RebuildCaseCacheEntriesFor(std::optional<std::uint64_t> available_bytes);
 
 // Folds `store`'s whole log, up to `up_to` (its head by default), into fresh
 // views at `path` (which must not exist yet), with as_of snapshots every
@@ -27,7 +41,7 @@ Status RebuildViews(EventStore* store, const std::string& path,
                     const std::function<void(Position, Position)>& progress = nullptr,
                     Position up_to = UINT64_MAX,
                     Position snapshot_every = ProjectorOptions{}.snapshot_every,
-                    std::size_t case_cache_entries = kRebuildCaseCacheEntries);
+                    std::size_t case_cache_entries = DefaultRebuildCaseCacheEntries());
 
 // Puts the views at `fresh` in the place of those at `live` (removed first).
 Status ReplaceViews(const std::string& fresh, const std::string& live);

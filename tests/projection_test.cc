@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "engine/time_format.h"
+#include "projections/available_memory.h"
 #include "projections/case_view.h"
 #include "projections/projector.h"
 #include "projections/rebuild.h"
@@ -689,6 +690,27 @@ TEST(CaseViewTest, MaskingLeavesNoShortNameOrNumberReadable) {
   // No character is cut in two.
   EXPECT_EQ(MaskPhone("电话12345678901"), "电话1****8901");
   EXPECT_EQ(MaskPhone("电话电话"), "电****话");
+}
+
+// A rebuild keeps as many case states as a quarter of the available memory
+// holds, within its bounds; the available memory is the machine's, or its
+// control group's when that allows less.
+TEST(RebuildMemoryTest, TheCaseCacheIsSizedToAQuarterOfTheAvailableMemory) {
+  const std::string meminfo = "MemTotal:       32000000 kB\nMemAvailable:   24000000 kB\n";
+  EXPECT_EQ(AvailableMemoryBytesFrom(meminfo, "", ""), 24000000ull * 1024);
+  EXPECT_EQ(AvailableMemoryBytesFrom(meminfo, "max\n", "1000\n"), 24000000ull * 1024);
+  EXPECT_EQ(AvailableMemoryBytesFrom(meminfo, "2147483648\n", "1073741824\n"), 1073741824ull);
+  EXPECT_EQ(AvailableMemoryBytesFrom(meminfo, "1000\n", "2000\n"), 0u);  // over its limit
+  EXPECT_EQ(AvailableMemoryBytesFrom("", "", ""), std::nullopt);
+  EXPECT_EQ(AvailableMemoryBytesFrom("MemFree: 10 kB\n", "", ""), std::nullopt);
+
+  EXPECT_EQ(RebuildCaseCacheEntriesFor(std::nullopt), kRebuildCaseCacheEntries);
+  EXPECT_EQ(RebuildCaseCacheEntriesFor(0), kRebuildCaseCacheEntries);
+  EXPECT_EQ(RebuildCaseCacheEntriesFor(24ull << 30), (24ull << 30) / 4 / kRebuildCaseStateBytes);
+  EXPECT_EQ(RebuildCaseCacheEntriesFor(1ull << 50), kMaxRebuildCaseCacheEntries);
+  const std::size_t here = DefaultRebuildCaseCacheEntries();
+  EXPECT_GE(here, kRebuildCaseCacheEntries);
+  EXPECT_LE(here, kMaxRebuildCaseCacheEntries);
 }
 
 TEST(ViewStoreTest, IngestedTableFilesOverrideWhatTheFamilyHeld) {

@@ -16,13 +16,14 @@ void AddRebuildVerb(CLI::App& app, VerbAction* action) {
   CLI::App* rebuild = app.add_subcommand(
       "rebuild", "rebuild every view from the log, check it equals the live views, swap it in");
   rebuild->add_option("--data", *data, "data folder (log/ and views/)")->capture_default_str();
-  auto cached_cases = std::make_shared<std::size_t>(kRebuildCaseCacheEntries);
+  // 0: not given; the default is sized to the memory available when it runs.
+  auto cached_cases = std::make_shared<std::size_t>(0);
   rebuild
       ->add_option("--cached-cases", *cached_cases,
-                   "case states kept in memory while folding (each a few KiB; fewer: less "
-                   "memory, more folds of a case's stream)")
-      ->capture_default_str()
-      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 24));
+                   "case states kept in memory while folding (about 1 KiB each; fewer: less "
+                   "memory, more folds of a case's stream); default: as many as a quarter of "
+                   "the available memory holds at 2 KiB each, 262144 to 16777216")
+      ->check(CLI::Range(std::size_t{1}, kMaxRebuildCaseCacheEntries));
   rebuild->callback([data, cached_cases, action] {
     *action = [data, cached_cases]() -> int {
       namespace fs = std::filesystem;
@@ -42,9 +43,12 @@ void AddRebuildVerb(CLI::App& app, VerbAction* action) {
       }
 
       const auto start = std::chrono::steady_clock::now();
-      std::cerr << "rebuilding " << (*store)->Head().position << " events\n";
+      const std::size_t cached =
+          *cached_cases > 0 ? *cached_cases : DefaultRebuildCaseCacheEntries();
+      std::cerr << "rebuilding " << (*store)->Head().position << " events, keeping up to " << cached
+                << " case states in memory\n";
       if (Status s = RebuildViews(store->get(), fresh_path, ShowProgress, UINT64_MAX,
-                                  ProjectorOptions{}.snapshot_every, *cached_cases);
+                                  ProjectorOptions{}.snapshot_every, cached);
           !s.ok()) {
         return Fail(s);
       }

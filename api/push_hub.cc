@@ -288,14 +288,16 @@ void PushHub::OnBatch(const ViewChanges& changes) {
       }
     }
   }
-  // dashboard/{path}: the node's view after the batch.
-  for (const std::string& node : changes.nodes) {
+  // dashboard/{path}: the node's view after the batch, as folded (what the
+  // views just wrote, without reading it back).
+  for (std::size_t i = 0; i < changes.nodes.size(); ++i) {
+    const std::string& node = changes.nodes[i];
     const std::string channel = "dashboard/" + node;
     auto* subs = subscribers(channel);
     if (!subs) continue;
-    auto view = projector_->Dashboard(node, clock_->NowMillis());
-    if (!view.ok()) continue;
-    auto m = Message("view", channel, changes.position, {{"view", *view}});
+    const std::string view = projector_->RenderDashboardNode(node, *changes.node_states[i],
+                                                             changes.position, clock_->NowMillis());
+    auto m = Message("view", channel, changes.position, {{"view", view}});
     for (auto& sub : *subs) Deliver(*sub, m, changes.position);
   }
   // alerts: raised and acknowledged, in position order per person.

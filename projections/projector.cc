@@ -524,8 +524,10 @@ Status Projector::ApplyBatch(const std::vector<RecordedEvent>& events,
   }
   b.changes.nodes.assign(b.nodes.begin(), b.nodes.end());
   for (const std::string& node : b.changes.nodes) {
-    b.write.Put(views_->family(kViewDashboard), node, EncodeDashboardNode(nodes_.at(node)))
+    const DashboardNode& folded = nodes_.at(node);
+    b.write.Put(views_->family(kViewDashboard), node, EncodeDashboardNode(folded))
         .PermitUncheckedError();
+    if (b.collect_changes) b.changes.node_states.push_back(&folded);
   }
   b.write
       .Put(views_->family(kViewMeta), ViewStore::kCheckpointKey, storage::EncodeBigEndian64(last))
@@ -631,7 +633,12 @@ Result<std::string> Projector::Dashboard(std::string_view path, std::int64_t now
   if (stored.value) {
     ASSIGN_OR_RETURN(node, DecodeDashboardNode(*stored.value));
   }
-  return RenderDashboard(path, node, stored.checkpoint, now_ms, options_.day_offset_hours);
+  return RenderDashboardNode(path, node, stored.checkpoint, now_ms);
+}
+
+std::string Projector::RenderDashboardNode(std::string_view path, const DashboardNode& node,
+                                           Position position, std::int64_t now_ms) const {
+  return RenderDashboard(path, node, position, now_ms, options_.day_offset_hours);
 }
 
 Result<CasePage> Projector::ListCases(const CaseQuery& q) const {

@@ -76,6 +76,7 @@ struct ViewChanges {
   std::vector<std::string> cases;                      // case ids whose view changed
   std::vector<const CaseState*> case_states;           // their states after the batch, same order
   std::vector<std::string> nodes;                      // dashboard nodes that changed
+  std::vector<const DashboardNode*> node_states;       // their dashboards after it, same order
   std::vector<Alert> alerts;                           // alerts raised
   std::vector<AlertAcknowledgement> acknowledged;      // alerts closed
 };
@@ -136,6 +137,10 @@ class Projector {
   // The dashboard of `path` ("" is the whole jurisdiction) with today and
   // ages at `now_ms`; kNotFound for a path that is not a defined cell.
   Result<std::string> Dashboard(std::string_view path, std::int64_t now_ms) const;
+  // The dashboard of `path` from a node folded up to `position` (a
+  // ViewChanges' node_states, in the change listener), as Dashboard renders it.
+  std::string RenderDashboardNode(std::string_view path, const DashboardNode& node,
+                                  Position position, std::int64_t now_ms) const;
   // Case views of a subtree, paged in (cell, case id) order.
   Result<CasePage> ListCases(const CaseQuery& query) const;
   // The alert reads below take only the alerts `visible` keeps (given the

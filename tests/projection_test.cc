@@ -50,6 +50,15 @@ class ProjectionTest : public testing::CaseTest {
     projector_ = std::move(opened).value();
   }
   void CatchUp() { ASSERT_TRUE(projector_->CatchUp().ok()); }
+  // A rebuild of the whole log (with the live views' snapshot interval)
+  // equals the live views.
+  void ExpectRebuildEqualsLive() {
+    ASSERT_TRUE(RebuildViews(store_.get(), dir_.Sub("rebuilt"), nullptr, UINT64_MAX, 8).ok());
+    auto rebuilt = ViewStore::Open(dir_.Sub("rebuilt"));
+    ASSERT_TRUE(rebuilt.ok());
+    Status same = CompareViews(projector_->views(), **rebuilt);
+    EXPECT_TRUE(same.ok()) << same.ToString();
+  }
   std::string Dash(const std::string& path) {
     CatchUp();
     auto d = projector_->Dashboard(path, clock_.NowMillis());
@@ -493,11 +502,7 @@ TEST_F(ProjectionTest, RestartResumesFromTheCheckpointAndEqualsARebuild) {
   EXPECT_EQ(projector_->position(), first);
   for (int i = 0; i < 5; ++i) NewCase();
   CatchUp();
-  ASSERT_TRUE(RebuildViews(store_.get(), dir_.Sub("rebuilt"), nullptr, UINT64_MAX, 8).ok());
-  auto rebuilt = ViewStore::Open(dir_.Sub("rebuilt"));
-  ASSERT_TRUE(rebuilt.ok());
-  Status same = CompareViews(projector_->views(), **rebuilt);
-  EXPECT_TRUE(same.ok()) << same.ToString();
+  ASSERT_NO_FATAL_FAILURE(ExpectRebuildEqualsLive());
 }
 
 TEST_F(ProjectionTest, ASecondReportOfACaseChangesNothingButItsVersion) {
@@ -525,11 +530,7 @@ TEST_F(ProjectionTest, ASecondReportOfACaseChangesNothingButItsVersion) {
   auto as_of = projector_->DashboardAsOf("santai/tongchuan/a03/g12", store_->Head().position);
   ASSERT_TRUE(as_of.ok()) << as_of.status().ToString();
   EXPECT_EQ(At(*as_of, "/open/total"), At(before, "/open/total"));
-  ASSERT_TRUE(RebuildViews(store_.get(), dir_.Sub("rebuilt"), nullptr, UINT64_MAX, 8).ok());
-  auto rebuilt = ViewStore::Open(dir_.Sub("rebuilt"));
-  ASSERT_TRUE(rebuilt.ok());
-  Status same = CompareViews(projector_->views(), **rebuilt);
-  EXPECT_TRUE(same.ok()) << same.ToString();
+  ASSERT_NO_FATAL_FAILURE(ExpectRebuildEqualsLive());
 }
 
 TEST_F(ProjectionTest, AMissRepeatedByARawAppendIsCountedOnce) {
@@ -566,11 +567,7 @@ TEST_F(ProjectionTest, AMissRepeatedByARawAppendIsCountedOnce) {
   auto as_of = projector_->DashboardAsOf(cell, store_->Head().position);
   ASSERT_TRUE(as_of.ok()) << as_of.status().ToString();
   EXPECT_EQ(At(*as_of, "/deadlines_missed"), At(once, "/deadlines_missed"));
-  ASSERT_TRUE(RebuildViews(store_.get(), dir_.Sub("rebuilt"), nullptr, UINT64_MAX, 8).ok());
-  auto rebuilt = ViewStore::Open(dir_.Sub("rebuilt"));
-  ASSERT_TRUE(rebuilt.ok());
-  Status same = CompareViews(projector_->views(), **rebuilt);
-  EXPECT_TRUE(same.ok()) << same.ToString();
+  ASSERT_NO_FATAL_FAILURE(ExpectRebuildEqualsLive());
 }
 
 TEST_F(ProjectionTest, ADashboardReadWhileABatchIsFoldedIsAsOfThePositionItNames) {
@@ -624,11 +621,7 @@ TEST_F(ProjectionTest, AnEventOfAForeignTypeInACaseStreamIsPassedOver) {
   auto as_of = projector_->CaseViewAsOf(id, passed);
   ASSERT_TRUE(as_of.ok()) << as_of.status().ToString();
   EXPECT_EQ(At(*as_of, "/version"), "2");
-  ASSERT_TRUE(RebuildViews(store_.get(), dir_.Sub("rebuilt"), nullptr, UINT64_MAX, 8).ok());
-  auto rebuilt = ViewStore::Open(dir_.Sub("rebuilt"));
-  ASSERT_TRUE(rebuilt.ok());
-  Status same = CompareViews(projector_->views(), **rebuilt);
-  EXPECT_TRUE(same.ok()) << same.ToString();
+  ASSERT_NO_FATAL_FAILURE(ExpectRebuildEqualsLive());
 }
 
 TEST_F(ProjectionTest, LiveThreadKeepsViewsCurrent) {

@@ -227,12 +227,13 @@ Result<std::vector<CaseEventData>> Decide(const CaseState& state, CaseAction act
       if (state.status != S::kResolved) return Forbidden(state, action, "needs a resolved case");
       // Every handled case gets its callback (DOMAIN.md), and a closed case
       // takes none: close waits for it, or for the reporter to have been
-      // tried kCallbackAttemptsBeforeClose times in vain.
-      if (state.callback.is_open() && state.callback.attempts < kCallbackAttemptsBeforeClose) {
+      // tried kCallbackAttemptsBeforeClose times in vain. A reporter who was
+      // reached is asked the questions (complete-callback), not given up on.
+      if (state.callback.is_open() && state.callback.unreached < kCallbackAttemptsBeforeClose) {
         return Status::Conflict("the callback is not done; close needs it completed, or " +
                                 std::to_string(kCallbackAttemptsBeforeClose) +
-                                " attempts to reach the reporter (" +
-                                std::to_string(state.callback.attempts) + " so far)");
+                                " attempts that did not reach the reporter (" +
+                                std::to_string(state.callback.unreached) + " so far)");
       }
       break;
     case CaseAction::kReopen:

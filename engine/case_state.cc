@@ -261,6 +261,7 @@ void CaseState::Apply(const RecordedEvent& event, const CaseEventData& data) {
         } else if constexpr (std::is_same_v<T, CallbackAttempted>) {
           callback.status = CallbackStatus::kAttempted;
           ++callback.attempts;
+          if (!e.reached) ++callback.unreached;
         } else if constexpr (std::is_same_v<T, CallbackCompleted>) {
           callback.status = CallbackStatus::kCompleted;
           callback.speed = e.speed;

@@ -43,6 +43,7 @@ struct CaseCallback {
   CallbackStatus status = CallbackStatus::kNone;
   std::optional<std::int64_t> due_at;
   int attempts = 0;
+  int unreached = 0;  // attempts that did not reach the reporter
   std::optional<Satisfaction> speed, attitude, outcome;
   // Scheduled or attempted, not completed.
   bool is_open() const {

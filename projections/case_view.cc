@@ -118,6 +118,7 @@ std::string RenderCaseView(const CaseState& s, PersonalData personal) {
     w.Null();
   }
   w.Key("attempts").Int(s.callback.attempts);
+  w.Key("unreached").Int(s.callback.unreached);
   for (const auto& [key, value] :
        {std::pair{"speed", s.callback.speed}, std::pair{"attitude", s.callback.attitude},
         std::pair{"outcome", s.callback.outcome}}) {

@@ -99,14 +99,15 @@ constexpr const char* kUnfinishedRebuildKey = "unfinished_rebuild";
 // DeadlineSet keeping a miss on record; 4: a second CaseReported of a case
 // changes nothing; 5: a response-time histogram keeps the longest time of
 // its open bucket; 6: a raw append repeating a deadline's miss is not
-// counted again; 7: a case view tells `updated_at` and `dispatched`), so
+// counted again; 7: a case view tells `updated_at` and `dispatched`; 8: and
+// the callback's `unreached` attempts), so
 // that views of another format are
 // rebuilt, not served.
 constexpr const char* kViewsFormatKey = "format";
 // In the meta family: the hash of the event at the checkpoint, so that views
 // folded from another log (a folder put together by hand) are not served.
 constexpr const char* kCheckpointHashKey = "checkpoint_hash";
-constexpr const char* kViewsFormat = "7";
+constexpr const char* kViewsFormat = "8";
 // Threads that render a rebuild's last case views at most.
 constexpr std::size_t kMaxRenderThreads = 4;
 }  // namespace

@@ -316,6 +316,7 @@ TEST_F(CaseRulesTest, CloseWaitsForTheCallbackAndEachResolutionHasItsOwn) {
   Must(Act(id, "close"));
   EXPECT_EQ(Load(id).status, CaseStatus::kClosed);
   EXPECT_EQ(Load(id).callback.attempts, 3);
+  EXPECT_EQ(Load(id).callback.unreached, 3);
   // Closed, it owes no callback: the deadline is gone, and none is missed.
   EXPECT_EQ(Load(id).Deadline(DeadlineKind::kCallback), nullptr);
   EXPECT_EQ(service_->RecordDeadlineMissed(id, DeadlineKind::kCallback, testing::kStartMs)
@@ -355,6 +356,28 @@ TEST_F(CaseRulesTest, CloseWaitsForTheCallbackAndEachResolutionHasItsOwn) {
   s = Load(again);
   EXPECT_EQ(s.callback.status, CallbackStatus::kNone);
   EXPECT_EQ(s.Deadline(DeadlineKind::kCallback), nullptr);
+}
+
+// A reporter who was reached is asked the satisfaction questions
+// (complete-callback); attempts that reached them do not count towards giving
+// up. (Three reached attempts used to let a case close with no answers.)
+TEST_F(CaseRulesTest, OnlyAttemptsThatMissedTheReporterLetACaseCloseWithoutItsCallback) {
+  const std::string id = CaseInProgress();
+  Must(Act(id, "resolve", R"({"resolution":"handled_on_site","summary":"s"})"));
+  for (int i = 0; i < 3; ++i) {
+    Must(Act(id, "attempt-callback", R"({"reached":true,"note":"call back later"})"));
+  }
+  const Position head = store_->Head().position;
+  ExpectConflict(Act(id, "close"), "3 attempts that did not reach the reporter (0 so far)");
+  EXPECT_EQ(store_->Head().position, head);
+  Must(Act(id, "attempt-callback", R"({"reached":false,"note":"no answer"})"));
+  Must(Act(id, "attempt-callback", R"({"reached":false,"note":"no answer"})"));
+  ExpectConflict(Act(id, "close"), "(2 so far)");
+  Must(Act(id, "attempt-callback", R"({"reached":false,"note":"no answer"})"));
+  CaseState s = Load(id);
+  EXPECT_EQ(s.callback.attempts, 6);
+  EXPECT_EQ(s.callback.unreached, 3);
+  Must(Act(id, "close"));
 }
 
 TEST_F(CaseRulesTest, ARescheduledCallbackKeepsItsMissAndFallsDueWithinThirtyDays) {

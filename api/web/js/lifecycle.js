@@ -117,9 +117,10 @@ export function nextActions(view, session, { onTheWay = false } = {}) {
       ];
     }
     case 'resolved': {
-      // Close waits for the callback: done, or tried three times in vain.
+      // Close waits for the callback: done, or three attempts that did not reach
+      // the reporter.
       const cb = view.callback ?? {};
-      const closable = cb.state === 'completed' || cb.state === 'none' || (cb.attempts ?? 0) >= 3;
+      const closable = cb.state === 'completed' || cb.state === 'none' || (cb.unreached ?? 0) >= 3;
       return [
         ...callbacks,
         ...(closable ? [{ action: 'close', label: 'Close', fields: [], body: () => ({}) }] : []),

@@ -716,12 +716,33 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
   // A token sees its person's alerts about cases in its cells; an admin none.
   if (s.size() == 3 && s[2] == "alerts" && get) {
     RETURN_IF_ERROR(MayReadCases(who));
-    ASSIGN_OR_RETURN(auto alerts,
-                     projector_->OpenAlerts(who.sub, options_.max_page, AlertsVisibleTo(who)));
+    // Newest first, paged like the case list: `next` is the position of the
+    // page's oldest alert, and `after=<next>` goes on to older ones.
+    std::size_t limit = options_.max_page;
+    if (call.Has("limit")) {
+      ASSIGN_OR_RETURN(std::uint64_t asked, ParseLimit(call.Query("limit")));
+      limit = static_cast<std::size_t>(std::min<std::uint64_t>(asked, options_.max_page));
+    }
+    Position upto = UINT64_MAX;
+    if (call.Has("after")) {
+      ASSIGN_OR_RETURN(Position cursor, ParseCount(call.Query("after"), "after"));
+      if (cursor == 0) return Status::InvalidArgument("after: must be a page's next (a position)");
+      upto = cursor - 1;
+    }
+    ASSIGN_OR_RETURN(auto alerts, projector_->OpenAlertsBetween(who.sub, 0, upto, limit + 1, true,
+                                                                AlertsVisibleTo(who)));
+    const bool more = alerts.size() > limit;
+    if (more) alerts.pop_back();
     JsonWriter j;
     j.BeginObject().Key("alerts").BeginArray();
-    for (const std::string& a : alerts) j.Raw(a);
-    j.EndArray().EndObject();
+    for (const auto& a : alerts) j.Raw(a.second);
+    j.EndArray().Key("next");
+    if (more) {
+      j.String(std::to_string(alerts.back().first));
+    } else {
+      j.Null();
+    }
+    j.EndObject();
     return Json(http::status::ok, j.Take(), req);
   }
   if (s.size() == 5 && s[2] == "alerts" && s[4] == "ack" && post) {

@@ -413,6 +413,40 @@ TEST_F(HttpApiTest, AlertsAreListedAndAcknowledged) {
             404u);
 }
 
+// The list of open alerts is paged like the case list, newest first; before,
+// it stopped at the page cap with nothing to say more were open.
+TEST_F(HttpApiTest, OpenAlertsArePagedNewestFirstAndNoneIsLeftOut) {
+  const std::string officer = Token("officer-7", Role::kOfficer, {"santai/tongchuan"});
+  for (int i = 0; i < 5; ++i) NewCase();
+  ASSERT_TRUE(projector_->WaitFor(store_->Head().position, std::chrono::seconds(10)));
+  auto all = Send(http::verb::get, "/api/v1/alerts", officer);
+  ASSERT_EQ(all.status, 200u) << all.body;
+  EXPECT_EQ(At(all.body, "/next"), "null");
+  std::vector<std::string> whole;
+  for (int i = 0; At(all.body, "/alerts/" + std::to_string(i) + "/id") != "<none>"; ++i) {
+    whole.push_back(At(all.body, "/alerts/" + std::to_string(i) + "/id"));
+  }
+  ASSERT_EQ(whole.size(), 5u) << all.body;
+  std::vector<std::string> paged;
+  std::string after;
+  for (int pages = 0; pages < 10; ++pages) {
+    auto page = Send(http::verb::get,
+                     "/api/v1/alerts?limit=2" + (after.empty() ? "" : "&after=" + after), officer);
+    ASSERT_EQ(page.status, 200u) << page.body;
+    for (int i = 0; At(page.body, "/alerts/" + std::to_string(i) + "/id") != "<none>"; ++i) {
+      paged.push_back(At(page.body, "/alerts/" + std::to_string(i) + "/id"));
+    }
+    const std::string next = At(page.body, "/next");
+    if (next == "null") break;
+    after = next.substr(1, next.size() - 2);
+  }
+  EXPECT_EQ(paged, whole);  // newest first, each once
+  EXPECT_GT(std::stoull(whole.front().substr(1)), std::stoull(whole.back().substr(1)));
+  EXPECT_EQ(Send(http::verb::get, "/api/v1/alerts?limit=0", officer).status, 400u);
+  EXPECT_EQ(Send(http::verb::get, "/api/v1/alerts?after=x", officer).status, 400u);
+  EXPECT_EQ(Send(http::verb::get, "/api/v1/alerts?after=0", officer).status, 400u);
+}
+
 TEST_F(HttpApiTest, TheRawLogAndTheGridBelongToTheirRoles) {
   const std::string officer = Token("officer-7", Role::kOfficer);
   const std::string auditor = Token("aud-1", Role::kAuditor);

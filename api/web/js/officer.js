@@ -75,7 +75,6 @@ const alerts = new Map(); // id -> {alert, fresh}
 // 1000 (docs/api.md); past those, more are open than the page holds, and its
 // count says so rather than pass for the whole.
 const SNAPSHOT_ALERTS = 200;
-const PAGE_ALERTS = 1000;
 let moreOpen = false;
 
 push.subscribe('alerts', (m) => {
@@ -104,8 +103,8 @@ push.subscribe('alerts', (m) => {
 // acknowledged while we were away (on another device) is not open any more.
 async function reconcile(after) {
   try {
-    const { alerts: open } = await session.api('/api/v1/alerts');
-    if (open.length >= 1000) return; // a capped page says nothing of the rest
+    const { alerts: open, next } = await session.api('/api/v1/alerts');
+    if (next) return; // one page says nothing of the rest
     const ids = new Set(open.map((a) => a.id));
     for (const [id, { alert }] of alerts) if (alert.position <= after && !ids.has(id)) alerts.delete(id);
     renderAlerts();
@@ -117,9 +116,9 @@ async function reconcile(after) {
 // The snapshot was full: the newest page of open alerts holds older ones.
 async function fetchOlder() {
   try {
-    const { alerts: open } = await session.api('/api/v1/alerts');
+    const { alerts: open, next } = await session.api('/api/v1/alerts');
     for (const a of open) if (!alerts.has(a.id)) alerts.set(a.id, { alert: a, fresh: false });
-    moreOpen = open.length >= PAGE_ALERTS;
+    moreOpen = Boolean(next);
     renderAlerts();
   } catch {
     moreOpen = true; // the snapshot was full, and nothing says it was all

@@ -88,6 +88,14 @@ TEST_F(HttpRolesTest, ScopeBoundsWhatEachHandlerMayReadAndDo) {
     EXPECT_EQ(none.status, 200u) << none.body;
     EXPECT_EQ(none.body.find(id), std::string::npos) << none.body;
   }
+  // A token of no cells has nothing in scope: its list is empty (it was the
+  // whole jurisdiction's, the query's "no cells" read as the root).
+  for (Role role : {Role::kOperator, Role::kVolunteer, Role::kAuditor}) {
+    auto nothing = Send(http::verb::get, "/api/v1/cases", Token("n-1", role, {}));
+    EXPECT_EQ(nothing.status, 200u) << nothing.body;
+    EXPECT_EQ(nothing.body, R"({"cases":[],"next":null})") << Name(role);
+    EXPECT_EQ(Send(http::verb::get, "/api/v1/cases/" + id, Token("n-1", role, {})).status, 403u);
+  }
   // An auditor's cells bound the cases it reads, and so the raw log, which
   // holds every case, is for auditors of the whole jurisdiction.
   const std::string scoped = Token("aud-1", Role::kAuditor, {"santai/xinhua"});

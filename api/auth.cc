@@ -190,11 +190,16 @@ Status MayReadTheLog(const Principal& who) {
 
 bool HandlesTheCase(const Principal& who, std::string_view assignee) {
   return who.role == Role::kOperator || who.role == Role::kSupervisor ||
-         (!assignee.empty() && assignee == who.sub);
+         (HandlesCases(who.role) && !assignee.empty() && assignee == who.sub);
 }
 
 bool SeesCaseEvents(const Principal& who, std::string_view assignee) {
   return HandlesTheCase(who, assignee) || who.role == Role::kAuditor;
+}
+
+bool SeesHashes(const Principal& who) {
+  return who.role == Role::kOperator || who.role == Role::kSupervisor ||
+         who.role == Role::kAuditor || who.role == Role::kAdmin;
 }
 
 Result<std::string> ReadJwtSecret(const std::string& secret_file) {

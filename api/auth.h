@@ -78,11 +78,21 @@ Status MayReadCases(const Principal& who);
 Status MayReadTheLog(const Principal& who);
 
 // Does `who` handle the case assigned to `assignee`, and so see its personal
-// data? Operators, supervisors and its assignee.
+// data? Operators, supervisors and its assignee (of a role that handles
+// cases: an auditor or admin whose `sub` is the assignee's does not).
 bool HandlesTheCase(const Principal& who, std::string_view assignee);
 // Does `who` see the data of the case's events (its history, the events of
 // case/{id})? Those who handle it, and auditors, who read the raw log, whose
 // bytes are what was hashed. Others get each envelope without its data.
 bool SeesCaseEvents(const Principal& who, std::string_view assignee);
+// Is `who` given events' hashes (in histories, on case/{id}, the digest)?
+// The roles that never see a case masked — operator, supervisor, auditor —
+// and the admin, who sees no case. The field roles (officer, mediator, grid
+// worker, volunteer) see the cases they do not handle masked, and a hash
+// beside a masked view, or the hashes of the events on either side of one,
+// let a search recover what the mask hides (a few digits, a character of a
+// name: seconds). They do not read the log, so a hash verifies nothing for
+// them.
+bool SeesHashes(const Principal& who);
 
 }  // namespace casegrid

@@ -675,7 +675,7 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
         JsonWriter j;
         j.BeginObject().Key("events").BeginArray();
         for (const RecordedEvent& e : events) {
-          j.Raw(whole ? e.EnvelopeJson() : e.EnvelopeJsonWithoutData());
+          j.Raw(e.EnvelopeJson(whole, SeesHashes(who)));
         }
         j.EndArray().EndObject();
         return Json(http::status::ok, j.Take(), req);
@@ -798,6 +798,11 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
     return Json(http::status::ok, j.Take(), req);
   }
   if (s.size() == 4 && s[2] == "audit" && s[3] == "digest" && get) {
+    if (!SeesHashes(who)) {
+      return Status::PermissionDenied(
+          "the digest is for auditors, operators, supervisors and admins: your role sees cases "
+          "masked, and the log's hashes would unmask them");
+    }
     const LogHead head = service_->store().Head();
     JsonWriter j;
     j.BeginObject().Key("position").Int(static_cast<std::int64_t>(head.position));

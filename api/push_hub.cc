@@ -66,8 +66,14 @@ Position ViewPosition(std::string_view view) {
 
 // What `who` sees of a case on case/{id}, as on HTTP (auth.h): the view
 // shown to those who handle it, the events whole to them and to auditors
-// (SeesCaseEvents), everything else masked.
-enum class CaseSight { kMasked, kAudited, kShown };
+// (SeesCaseEvents), everything else masked; hashes only to SeesHashes.
+enum class CaseSight {
+  kMasked,   // a field role not handling it: masked view, events without data or hash
+  kHandled,  // a field role, its assignee: the view shown, events without hash
+  kAudited,  // an auditor: masked view, events whole
+  kShown,    // operator, supervisor: everything
+};
+constexpr std::size_t kCaseSights = 4;
 
 // What the alerts channel carries for an acknowledgment.
 std::string AcknowledgedJson(std::string_view alert_id) {
@@ -77,11 +83,14 @@ std::string AcknowledgedJson(std::string_view alert_id) {
 }
 
 CaseSight SightOf(const Principal& who, const CaseState& state) {
-  if (HandlesTheCase(who, state.assignee)) return CaseSight::kShown;
+  if (HandlesTheCase(who, state.assignee)) {
+    return SeesHashes(who) ? CaseSight::kShown : CaseSight::kHandled;
+  }
   return SeesCaseEvents(who, state.assignee) ? CaseSight::kAudited : CaseSight::kMasked;
 }
 PersonalData ViewSight(CaseSight sight) {
-  return sight == CaseSight::kShown ? PersonalData::kShown : PersonalData::kMasked;
+  return sight == CaseSight::kShown || sight == CaseSight::kHandled ? PersonalData::kShown
+                                                                    : PersonalData::kMasked;
 }
 
 PushMessage Message(std::string_view type, std::string_view channel, Position position,
@@ -98,8 +107,8 @@ PushMessage Message(std::string_view type, std::string_view channel, Position po
 // The message of one case event on case/{id}, as `sight` may see it.
 PushMessage CaseEventMessage(std::string_view channel, const RecordedEvent& e,
                              const CaseState& after, CaseSight sight) {
-  const std::string event =
-      sight == CaseSight::kMasked ? e.EnvelopeJsonWithoutData() : e.EnvelopeJson();
+  const std::string event = e.EnvelopeJson(
+      sight != CaseSight::kMasked, sight == CaseSight::kAudited || sight == CaseSight::kShown);
   const std::string view = RenderCaseView(after, ViewSight(sight));
   return Message("event", channel, e.position, {{"event", event}, {"view", view}});
 }
@@ -249,7 +258,7 @@ void PushHub::OnBatch(const ViewChanges& changes) {
       const std::string channel = "case/" + std::string(case_id);
       auto* subs = subscribers(channel);
       if (!subs) continue;
-      std::array<PushMessage, 3> by_sight;  // CaseSight order
+      std::array<PushMessage, kCaseSights> by_sight;  // CaseSight order
       for (auto& sub : *subs) {
         const CaseSight sight = SightOf(sub->who, feed->second->state);
         PushMessage& m = by_sight[static_cast<std::size_t>(sight)];

@@ -55,15 +55,14 @@ std::string RecordedEvent::CanonicalBytes() const {
 }
 
 std::string RecordedEvent::EnvelopeJson() const {
-  std::string out;
-  AppendEnvelope(out, true);
-  return std::move(out) + ",\"hash\":\"" + HashToHex(hash) + "\"}";
+  return EnvelopeJson(true, true);
 }
 
-std::string RecordedEvent::EnvelopeJsonWithoutData() const {
+std::string RecordedEvent::EnvelopeJson(bool with_data, bool with_hash) const {
   std::string out;
-  AppendEnvelope(out, false);
-  return std::move(out) + ",\"hash\":\"" + HashToHex(hash) + "\"}";
+  AppendEnvelope(out, with_data);
+  if (with_hash) out += ",\"hash\":\"" + HashToHex(hash) + "\"";
+  return std::move(out) + "}";
 }
 
 }  // namespace casegrid

@@ -70,9 +70,10 @@ struct RecordedEvent {
   std::string CanonicalBytes() const;
   // The envelope as API.md returns it: CanonicalBytes plus "hash" (hex).
   std::string EnvelopeJson() const;
-  // The same without "data", for readers who may not see what an event says
-  // about people (its hash stays, though it cannot be checked without it).
-  std::string EnvelopeJsonWithoutData() const;
+  // The envelope with or without "data" and "hash": "data" for readers who
+  // may see what an event says about people, "hash" for those who may be
+  // given the chain (auth.h, SeesHashes). EnvelopeJson() is (true, true).
+  std::string EnvelopeJson(bool with_data, bool with_hash) const;
 
  private:
   // The envelope's members up to "version" in RFC 8785 order, "data" only

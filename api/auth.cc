@@ -13,6 +13,7 @@
 
 #include "engine/canonical_json.h"
 #include "engine/grid_directory.h"
+#include "engine/names.h"
 
 namespace casegrid {
 namespace {
@@ -85,6 +86,12 @@ Result<Principal> TokenAuthority::Verify(std::string_view token, std::int64_t no
   const char* sub = jwt_get_grant(jwt.get(), "sub");
   const char* role = jwt_get_grant(jwt.get(), "role");
   if (sub == nullptr || *sub == '\0') return Status::Unauthenticated("token has no sub");
+  // The sub is the actor of what the token writes and names its audit
+  // stream: one that could be neither is refused here, not at each use.
+  if (!ValidateActor(sub).ok()) {
+    return Status::Unauthenticated(
+        "token sub must be 1 to 128 of the letters, digits and _ . : @ - (an actor)");
+  }
   if (role == nullptr) return Status::Unauthenticated("token has no role");
   auto parsed = ParseRole(role);
   if (!parsed) return Status::Unauthenticated("token has an unknown role");

@@ -30,7 +30,7 @@ Status CheckToken(std::string_view field, std::string_view value, std::size_t ma
 
 Status ValidateStreamName(std::string_view stream) {
   RETURN_IF_ERROR(CheckToken("stream", stream, kMaxStreamNameBytes,
-                             [](char c) { return IsIdChar(c) || c == '/'; }));
+                             [](char c) { return IsIdChar(c) || c == '@' || c == '/'; }));
   if (stream.find('/') == std::string_view::npos) {
     return Status::InvalidArgument("stream must be category/name, e.g. case/C-20261122-000123");
   }

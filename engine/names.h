@@ -19,7 +19,8 @@ inline constexpr std::size_t kMaxEventIdBytes = 64;
 inline constexpr std::size_t kMaxActorBytes = 128;
 
 // `category/rest`, e.g. `case/C-20261122-000123` or `grid/santai/a03`:
-// [A-Za-z0-9_.:-] segments joined by single '/', at least two segments.
+// [A-Za-z0-9_.:@-] segments joined by single '/', at least two segments
+// ('@' so that every actor, an e-mail address too, names its audit/<actor>).
 Status ValidateStreamName(std::string_view stream);
 // `CaseReported`: a letter, then letters, digits and '_'.
 Status ValidateEventType(std::string_view type);

@@ -497,6 +497,11 @@ TEST_F(HttpApiTest, EveryAuditReadIsRecordedBeforeItIsAnswered) {
   // Others' reads are not audit reads.
   Send(http::verb::get, "/api/v1/alerts", Token("officer-7", Role::kOfficer));
   EXPECT_EQ(*store_->StreamVersionOf("audit/officer-7"), 0u);
+  // An auditor named by an e-mail address: its reads are recorded too (they
+  // were 400, '@' being outside the stream names' alphabet).
+  const std::string mail = Token("aud@example.org", Role::kAuditor);
+  EXPECT_EQ(Send(http::verb::get, "/api/v1/audit/digest", mail).status, 200u);
+  EXPECT_EQ(*store_->StreamVersionOf("audit/aud@example.org"), 1u);
 }
 
 TEST_F(HttpApiTest, AnAuditRecordHoldsNoTokenAndARejectedReadWritesNothing) {

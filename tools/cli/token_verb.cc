@@ -7,6 +7,7 @@
 #include "api/auth.h"
 #include "engine/case_events.h"
 #include "engine/clock.h"
+#include "engine/names.h"
 #include "tools/cli/verbs.h"
 
 namespace casegrid::cli {
@@ -97,8 +98,10 @@ void AddTokenVerb(CLI::App& app, VerbAction* action) {
       if (!role) return Fail(Status::InvalidArgument("role: unknown role " + a->role));
       auto ttl = ParseDuration(a->ttl);
       if (!ttl.ok()) return Fail(ttl.status());
-      if (a->sub.find_first_not_of(" \t\r\n") == std::string::npos) {
-        return Fail(Status::InvalidArgument("sub: empty"));
+      if (Status s = ValidateActor(a->sub); !s.ok()) {
+        return Fail(
+            Status::InvalidArgument("sub: must be 1 to 128 of the letters, digits and "
+                                    "_ . : @ - (the server refuses any other)"));
       }
       auto cells = ParseCells(a->cells);
       if (!cells.ok()) return Fail(cells.status());

@@ -1,5 +1,9 @@
 #include "engine/case_stream_rules.h"
 
+#include <algorithm>
+#include <cctype>
+#include <string>
+
 #include "engine/case_events.h"
 #include "engine/case_state.h"
 
@@ -61,6 +65,22 @@ Status PinCaseStreamOpening(AppendRequest& request) {
 }
 
 Status RefuseTheServersStreams(std::string_view stream) {
+  const std::string_view category = stream.substr(0, stream.find('/'));
+  for (std::string_view ours : {"case", "grid", "alerts", "audit"}) {
+    const bool alike =
+        category.size() == ours.size() &&
+        std::equal(category.begin(), category.end(), ours.begin(),
+                   [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; });
+    if (alike && category != ours) {
+      return Status::InvalidArgument("stream: " + std::string(category) + "/ looks like the " +
+                                     std::string(ours) + "/ streams; their names are lower case");
+    }
+  }
+  // `./audit/x` or `import/../audit` would read as another stream's path.
+  const std::string with_ends = "/" + std::string(stream) + "/";
+  if (with_ends.find("/./") != std::string::npos || with_ends.find("/../") != std::string::npos) {
+    return Status::InvalidArgument("stream: a '.' or '..' path segment");
+  }
   if (stream.starts_with("alerts/")) {
     return Status::InvalidArgument(
         "stream: alerts are acknowledged through /api/v1/alerts/{id}/ack");

@@ -43,7 +43,10 @@ Status PinCaseStreamOpening(AppendRequest& request);
 
 // kInvalidArgument for the streams the server alone writes, whatever a raw
 // append brings: alerts/<person> (an acknowledgment of an alert the views
-// hold, through the API) and audit/<auditor> (the reads it records).
+// hold, through the API) and audit/<auditor> (the reads it records); and for
+// look-alikes of the server's categories (`AUDIT/x`, `Case/…`) and names
+// with a `.` or `..` segment (`./audit/x`), which an auditor reading the log
+// would take for the server's and the views would not.
 Status RefuseTheServersStreams(std::string_view stream);
 
 // The store's answer to a pinned append, its version conflicts told as the

@@ -215,7 +215,15 @@ TEST_F(RawAppendTest, ACaseStreamOpensWithItsReportAndOnlyWithIt) {
   EXPECT_EQ(Raw("alerts/officer-7", Events(ack), admin).status, 400u);
   const std::string read = R"({"type":"AuditRead","data":{"by":"auditor-1","target":"/x"}})";
   EXPECT_EQ(Raw("audit/auditor-1", Events(read), admin).status, 400u);
+  // Nor their look-alikes, which a reader of the log would take for them
+  // (security probe: AUDIT/x and ./audit/x were written).
+  for (const char* alike : {"AUDIT/auditor-1", "Audit/x", "./audit/x", "import/../audit",
+                            "CASE/C-20240101-000009", "Grid/santai"}) {
+    auto refused = Raw(std::string(alike), Events(Note()), admin);
+    EXPECT_EQ(refused.status, 400u) << alike << ": " << refused.body;
+  }
   EXPECT_EQ(store_->Head().position, head) << "a refused append wrote something";
+  EXPECT_EQ(Raw("import/audit.x", Events(Note()), admin).status, 200u);
   // An import that opens with the report is a case like any other.
   auto imported = Raw("case/C-20240101-000001",
                       Events(Report("santai/tongchuan/a03/g13") + "," + Note()), admin);

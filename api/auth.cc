@@ -86,11 +86,8 @@ Result<Principal> TokenAuthority::Verify(std::string_view token, std::int64_t no
   const char* sub = jwt_get_grant(jwt.get(), "sub");
   const char* role = jwt_get_grant(jwt.get(), "role");
   if (sub == nullptr || *sub == '\0') return Status::Unauthenticated("token has no sub");
-  // The sub is the actor of what the token writes and names its audit
-  // stream: one that could be neither is refused here, not at each use.
-  if (!ValidateActor(sub).ok()) {
-    return Status::Unauthenticated(
-        "token sub must be 1 to 128 of the letters, digits and _ . : @ - (an actor)");
+  if (Status s = ValidateTokenSub(sub); !s.ok()) {
+    return Status::Unauthenticated("token " + s.message());
   }
   if (role == nullptr) return Status::Unauthenticated("token has no role");
   auto parsed = ParseRole(role);
@@ -163,6 +160,14 @@ Result<std::string> TokenAuthority::Mint(const Principal& who, std::int64_t now_
   std::string token(encoded);
   std::free(encoded);
   return token;
+}
+
+Status ValidateTokenSub(std::string_view sub) {
+  if (!ValidateActor(sub).ok()) {
+    return Status::InvalidArgument(
+        "sub must be 1 to 128 of the letters, digits and _ . : @ - (an actor)");
+  }
+  return Status::Ok();
 }
 
 bool InScope(const Principal& who, std::string_view cell) {

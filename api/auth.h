@@ -64,6 +64,12 @@ class TokenAuthority {
 // when neither gives one, kNotFound for a file that cannot be read.
 Result<std::string> ReadJwtSecret(const std::string& secret_file);
 
+// A token's `sub` is the actor of what it writes and names its audit stream
+// (audit/<sub>), so it must be an actor (names.h: 1 to 128 of A-Za-z0-9_.:@-);
+// kInvalidArgument "sub must be …" otherwise. Verify refuses such a token
+// (401) and `casegrid token` will not mint one.
+Status ValidateTokenSub(std::string_view sub);
+
 // Does `who`'s scope cover `cell`? A scope path covers itself and its subtree.
 bool InScope(const Principal& who, std::string_view cell);
 

@@ -590,10 +590,7 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
       CaseQuery query;
       query.cell = call.Query("cell");
       if (query.cell.empty() && !InScope(who, "")) {
-        // No cell named: all of the token's cells, and a token of no cells
-        // has none (CaseQuery reads no cells as `cell`, here the root).
-        if (who.cells.empty()) return Json(http::status::ok, R"({"cases":[],"next":null})", req);
-        query.cells = who.cells;
+        query.cells = who.cells;  // no cell named: all of the token's cells (none: no case)
       } else if (!InScope(who, query.cell)) {
         return Status::PermissionDenied("cell " + query.cell + " is outside your cells");
       }

@@ -1,6 +1,5 @@
 #include "engine/case_stream_rules.h"
 
-#include <algorithm>
 #include <cctype>
 #include <string>
 
@@ -65,16 +64,13 @@ Status PinCaseStreamOpening(AppendRequest& request) {
 }
 
 Status RefuseTheServersStreams(std::string_view stream) {
-  const std::string_view category = stream.substr(0, stream.find('/'));
-  for (std::string_view ours : {"case", "grid", "alerts", "audit"}) {
-    const bool alike =
-        category.size() == ours.size() &&
-        std::equal(category.begin(), category.end(), ours.begin(),
-                   [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; });
-    if (alike && category != ours) {
-      return Status::InvalidArgument("stream: " + std::string(category) + "/ looks like the " +
-                                     std::string(ours) + "/ streams; their names are lower case");
-    }
+  const std::string category(stream.substr(0, stream.find('/')));
+  std::string lower = category;
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower != category &&
+      (lower == "case" || lower == "grid" || lower == "alerts" || lower == "audit")) {
+    return Status::InvalidArgument("stream: " + category + "/ looks like the " + lower +
+                                   "/ streams; their names are lower case");
   }
   // `./audit/x` or `import/../audit` would read as another stream's path.
   const std::string with_ends = "/" + std::string(stream) + "/";

@@ -656,8 +656,9 @@ Result<CasePage> Projector::ListCases(const CaseQuery& q) const {
   }
   // The subtrees asked for, less those inside another of them.
   std::vector<std::string> subtrees;
-  for (const std::string& cell : q.cells.empty() ? std::vector<std::string>{q.cell} : q.cells) {
-    const bool covered = std::any_of(q.cells.begin(), q.cells.end(), [&](const std::string& c) {
+  const std::vector<std::string> asked = q.cells ? *q.cells : std::vector<std::string>{q.cell};
+  for (const std::string& cell : asked) {
+    const bool covered = std::any_of(asked.begin(), asked.end(), [&](const std::string& c) {
       return c != cell && CellWithin(cell, c);
     });
     if (!covered && std::find(subtrees.begin(), subtrees.end(), cell) == subtrees.end()) {
@@ -729,19 +730,10 @@ bool Visible(const AlertFilter& visible, std::string_view alert_json) {
 
 Result<std::vector<std::string>> Projector::OpenAlerts(std::string_view person, std::size_t limit,
                                                        const AlertFilter& visible) const {
+  ASSIGN_OR_RETURN(auto between, OpenAlertsBetween(person, 0, UINT64_MAX, limit, true, visible));
   std::vector<std::string> out;
-  std::string prefix(person);
-  prefix += '\0';
-  std::unique_ptr<rocksdb::Iterator> it(
-      views_->db()->NewIterator(rocksdb::ReadOptions(), views_->family(kViewAlerts)));
-  // Newest first: walk the person's keys backward from the end of their range.
-  std::string end = prefix;
-  end += std::string(9, '\xff');
-  for (it->SeekForPrev(end); it->Valid() && it->key().starts_with(prefix) && out.size() < limit;
-       it->Prev()) {
-    if (Visible(visible, it->value().ToStringView())) out.push_back(it->value().ToString());
-  }
-  if (!it->status().ok()) return Status::Unavailable(it->status().ToString());
+  out.reserve(between.size());
+  for (auto& [position, alert] : between) out.push_back(std::move(alert));
   return out;
 }
 

@@ -91,8 +91,9 @@ struct DecodedEvents {
 DecodedEvents DecodeEvents(std::vector<RecordedEvent> events);
 
 struct CaseQuery {
-  std::string cell;                // a subtree; "" for everything
-  std::vector<std::string> cells;  // when not empty: these subtrees together, instead of `cell`
+  std::string cell;  // a subtree, which must be a defined cell; "" for everything
+  // When set: these subtrees together, instead of `cell` (none: no case).
+  std::optional<std::vector<std::string>> cells;
   std::optional<CaseStatus> state;
   std::optional<CaseKind> kind;
   bool not_closed = false;  // the board: every state but closed

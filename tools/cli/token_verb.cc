@@ -7,7 +7,6 @@
 #include "api/auth.h"
 #include "engine/case_events.h"
 #include "engine/clock.h"
-#include "engine/names.h"
 #include "tools/cli/verbs.h"
 
 namespace casegrid::cli {
@@ -98,11 +97,7 @@ void AddTokenVerb(CLI::App& app, VerbAction* action) {
       if (!role) return Fail(Status::InvalidArgument("role: unknown role " + a->role));
       auto ttl = ParseDuration(a->ttl);
       if (!ttl.ok()) return Fail(ttl.status());
-      if (Status s = ValidateActor(a->sub); !s.ok()) {
-        return Fail(
-            Status::InvalidArgument("sub: must be 1 to 128 of the letters, digits and "
-                                    "_ . : @ - (the server refuses any other)"));
-      }
+      if (Status s = ValidateTokenSub(a->sub); !s.ok()) return Fail(s);
       auto cells = ParseCells(a->cells);
       if (!cells.ok()) return Fail(cells.status());
       Principal who{a->sub, *role, std::move(cells).value(), 0};

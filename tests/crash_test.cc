@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 #include <sstream>
 #include <unordered_map>
@@ -49,7 +50,11 @@ std::unordered_map<std::string, Ack> RunAndKill(const std::string& dir, int roun
       started = true;  // a slow start (sanitizers) does not eat the run time
       deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(run_ms);
     }
-    if (!killed && std::chrono::steady_clock::now() >= deadline) {
+    // The kill waits for a few acknowledgements too, so that a slow machine
+    // still kills mid-stream rather than before anything was acknowledged.
+    const bool enough = std::count(buffer.begin(), buffer.end(), '\n') >= 8 ||
+                        std::chrono::steady_clock::now() >= deadline + std::chrono::seconds(30);
+    if (!killed && std::chrono::steady_clock::now() >= deadline && enough) {
       kill(pid, SIGKILL);
       killed = true;
     }

@@ -167,6 +167,9 @@ Status ValidateTokenSub(std::string_view sub) {
     return Status::InvalidArgument(
         "sub must be 1 to 128 of the letters, digits and _ . : @ - (an actor)");
   }
+  // An auditor's reads go to audit/<sub>; "." and ".." would name streams
+  // that read as paths, which raw appends refuse for the same reason.
+  if (sub == "." || sub == "..") return Status::InvalidArgument("sub may not be . or ..");
   return Status::Ok();
 }
 

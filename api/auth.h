@@ -65,8 +65,8 @@ class TokenAuthority {
 Result<std::string> ReadJwtSecret(const std::string& secret_file);
 
 // A token's `sub` is the actor of what it writes and names its audit stream
-// (audit/<sub>), so it must be an actor (names.h: 1 to 128 of A-Za-z0-9_.:@-);
-// kInvalidArgument "sub must be …" otherwise. Verify refuses such a token
+// (audit/<sub>), so it must be an actor (names.h: 1 to 128 of A-Za-z0-9_.:@-)
+// and not "." or ".."; kInvalidArgument naming the rule otherwise. Verify refuses such a token
 // (401) and `casegrid token` will not mint one.
 Status ValidateTokenSub(std::string_view sub);
 

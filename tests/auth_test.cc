@@ -45,9 +45,10 @@ TEST(AuthTest, RejectsExpiredForgedAndMalformedTokens) {
   EXPECT_EQ(Authority().Verify("", kNow).status().code(), StatusCode::kUnauthenticated);
   EXPECT_EQ(Authority().Verify("not.a.token", kNow).status().code(), StatusCode::kUnauthenticated);
   // A sub that could not be the actor of a write nor name its audit stream
-  // (a space, another script, over 128 bytes) is refused; an e-mail is not.
-  for (const std::string& sub :
-       {std::string("x y"), std::string("李审计"), std::string(129, 'a')}) {
+  // (a space, another script, over 128 bytes, a path's . or ..) is refused;
+  // an e-mail is not.
+  for (const std::string& sub : {std::string("x y"), std::string("李审计"), std::string(129, 'a'),
+                                 std::string("."), std::string("..")}) {
     const std::string odd = *Authority().Mint({sub, Role::kAuditor, {""}, 0}, kNow, 60000);
     auto refused = Authority().Verify(odd, kNow);
     EXPECT_EQ(refused.status().code(), StatusCode::kUnauthenticated) << sub;

@@ -1,4 +1,5 @@
 #include "api/http_server.h"
+#include "engine/thread_name.h"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -360,6 +361,7 @@ Status HttpServer::Start() {
   work_.emplace(io_.get_executor());
   for (int i = 0; i < options_.io_threads; ++i) {
     threads_.emplace_back([this] {
+      NameThisThread("cg-io");
       // Beast and Asio report some failures by throwing from a connection's
       // handler; that connection ends (its handler is gone), the others go
       // on, and the io thread runs again.

@@ -1,4 +1,5 @@
 #include "engine/deadline_watch.h"
+#include "engine/thread_name.h"
 
 #include <algorithm>
 #include <iostream>
@@ -203,6 +204,7 @@ void DeadlineWatch::Tick() {
 }
 
 void DeadlineWatch::FollowLoop() {
+  NameThisThread("cg-watch");
   const std::size_t page = std::max<std::size_t>(1, options_.page_size);
   std::vector<RecordedEvent> events;
   while (true) {
@@ -238,6 +240,7 @@ void DeadlineWatch::FollowLoop() {
 }
 
 void DeadlineWatch::TickLoop() {
+  NameThisThread("cg-tick");
   std::unique_lock l(mu_);
   while (!stopping_) {
     if (wake_.wait_for(l, options_.tick_interval, [this] { return stopping_; })) return;

@@ -18,6 +18,7 @@
 #include "engine/insert_hints.h"
 #include "engine/names.h"
 #include "engine/subscription.h"
+#include "engine/thread_name.h"
 
 namespace casegrid {
 namespace {
@@ -286,6 +287,7 @@ void EventStore::Impl::StopCommitter() {
 }
 
 void EventStore::Impl::CommitterLoop() {
+  NameThisThread("cg-commit");
   std::vector<std::unique_ptr<PendingAppend>> owned;
   std::vector<PendingAppend*> group;
   while (true) {

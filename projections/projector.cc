@@ -13,6 +13,7 @@
 
 #include "engine/record_format.h"
 #include "engine/subscription.h"
+#include "engine/thread_name.h"
 #include "projections/case_view.h"
 
 namespace casegrid {
@@ -572,6 +573,7 @@ void Projector::Start(std::function<void(const ViewChanges&)> on_change) {
 }
 
 void Projector::Run(std::function<void(const ViewChanges&)> on_change) {
+  NameThisThread("cg-project");
   std::vector<RecordedEvent> events;
   while (!stopping_) {
     events.clear();

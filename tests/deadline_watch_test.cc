@@ -2,12 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <thread>
 
 #include "engine/time_format.h"
 #include "tests/support/case_fixture.h"
+#include "tests/support/thread_names.h"
 
 namespace casegrid {
 namespace {
@@ -315,6 +317,18 @@ TEST_F(DeadlineWatchTest, ACallbackRescheduledAfterItsMissIsWarnedOfAgainAndNotM
   watch.Tick();
   EXPECT_EQ(Missed(id, DeadlineKind::kCallback), 1);  // still the one miss
   EXPECT_EQ(watch.open_deadlines(), 0u);
+}
+
+// An operator's `top -H` tells the log's committer and the watch's two
+// threads apart from the rest.
+TEST_F(DeadlineWatchTest, ItsThreadsAndTheCommittersAreNamed) {
+  auto before = testing::ThreadNames();
+  EXPECT_EQ(std::count(before.begin(), before.end(), "cg-watch"), 0);
+  StartWatch();
+  auto names = testing::ThreadNames();
+  EXPECT_EQ(std::count(names.begin(), names.end(), "cg-commit"), 1);
+  EXPECT_EQ(std::count(names.begin(), names.end(), "cg-watch"), 1);
+  EXPECT_EQ(std::count(names.begin(), names.end(), "cg-tick"), 1);
 }
 
 TEST_F(DeadlineWatchTest, PicksUpCasesCreatedAfterStart) {

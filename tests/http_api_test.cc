@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <simdjson.h>
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -11,6 +12,7 @@
 #include <thread>
 
 #include "tests/http_api_fixture.h"
+#include "tests/support/thread_names.h"
 
 namespace casegrid {
 namespace {
@@ -52,6 +54,15 @@ TEST_F(HttpApiTest, AnIdempotencyKeyOrAQueryParameterSentTwiceIsRefused) {
     EXPECT_NE(r.body.find("is sent more than once"), std::string::npos) << r.body;
   }
   EXPECT_EQ(Send(http::verb::get, "/api/v1/cases?limit=1&state=reported", officer).status, 200u);
+}
+
+// An operator's `top -H` tells the server's threads apart: one io thread per
+// io_threads, the projector, the log's committer.
+TEST_F(HttpApiTest, TheServersThreadsAreNamed) {
+  auto names = testing::ThreadNames();
+  EXPECT_GE(std::count(names.begin(), names.end(), "cg-io"), 1);
+  EXPECT_EQ(std::count(names.begin(), names.end(), "cg-project"), 1);
+  EXPECT_EQ(std::count(names.begin(), names.end(), "cg-commit"), 1);
 }
 
 TEST_F(HttpApiTest, HealthNeedsNoTokenAndEverythingElseDoes) {

@@ -89,7 +89,12 @@ rocksdb::Options DbOptions(rocksdb::Env* env) {
   o.create_missing_column_families = true;
   // Every group is one WriteBatch across families; recover all or none of it.
   o.atomic_flush = true;
-  o.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  // A record cut short at the WAL's end (a crash in the middle of a write:
+  // never acknowledged) is dropped; damage anywhere else refuses the open.
+  // Point-in-time recovery would stop at the damage and drop every event
+  // after it, acknowledged ones too, and the next append would take their
+  // positions: a log that silently forgot, and a chain that verifies.
+  o.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
   o.IncreaseParallelism(2);
   // One committer writes; event_ids' hash memtable cannot take concurrent writers.
   o.allow_concurrent_memtable_write = false;
@@ -127,6 +132,9 @@ Status EventStore::Impl::OpenDb(const std::string& secondary_path) {
   rocksdb::Status s;
   if (follower_) {
     db_options.max_open_files = -1;  // required of a secondary instance
+    // It tails a WAL the writer may be in the middle of; it reports damage
+    // before the end as an error all the same (docs/storage.md, "Recovery").
+    db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
     db_options.create_if_missing = false;
     s = rocksdb::DB::OpenAsSecondary(db_options, options_.path, secondary_path, descriptors,
                                      &families_, &db_);
@@ -139,6 +147,13 @@ Status EventStore::Impl::OpenDb(const std::string& secondary_path) {
     if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
       return Status::Unavailable("store " + options_.path +
                                  " is open in another process (is casegrid serve running?)");
+    }
+    if (s.IsCorruption() && !follower_) {
+      return Status::Corruption(
+          "opening store " + options_.path + ": " + s.ToString() +
+          " (the log is damaged before its end; it is not opened for writing, which would "
+          "drop the events after the damage: restore the data folder from a copy, and see "
+          "docs/storage.md, \"Recovery\")");
     }
     return FromRocks(s, "opening store " + options_.path);
   }

@@ -169,6 +169,52 @@ for listen in 127.0.0.1:abc 127.0.0.1:99999 127.0.0.1:-1 127.0.0.1:18105x 127.0.
 done
 [ ! -e "$dir/never" ] || fail "serve with a bad --listen created its data folder"
 
+# serve refuses a bound that would disable itself or break the server, before it opens anything
+for flag in "--rate 0" "--rate -5" "--rate nan" "--rate inf" "--burst 0" "--ws-idle-timeout 0" \
+            "--ws-idle-timeout -1" "--ws-max-message-bytes 0" "--ws-queue-messages 0" \
+            "--ws-queue-bytes 0" "--ws-per-token 0" "--ws-max-subscriptions 0" "--max-body-bytes 0" \
+            "--deadline-accept -10" "--deadline-callback 0"; do
+  # shellcheck disable=SC2086  # the flag and its value are two words
+  status=0
+  out=$(CASEGRID_JWT_SECRET=cli-test-secret-of-at-least-32-bytes \
+        timeout 10 "$cg" serve --data "$dir/never" --listen 127.0.0.1:0 $flag 2>&1) || status=$?
+  [ "$status" -ne 0 ] && [ "$status" -ne 124 ] || fail "serve took $flag (exit $status)"
+  [[ "$out" == *"${flag%% *}"* ]] || fail "serve $flag: $out"
+done
+[ ! -e "$dir/never" ] || fail "serve with a bad bound created its data folder"
+
+# a mistyped --data is refused, not made into a second, empty log
+for args in "serve" "seed" "append --stream s/x --type T"; do
+  # shellcheck disable=SC2086  # the verb and its arguments are words
+  status=0
+  out=$(CASEGRID_JWT_SECRET=cli-test-secret-of-at-least-32-bytes \
+        timeout 10 "$cg" $args --data "$dir/no/such/data" 2>&1) || status=$?
+  [ "$status" -ne 0 ] && [ "$status" -ne 124 ] || fail "$args took a mistyped --data"
+  [[ "$out" == *"nor its parent"* ]] || fail "$args --data typo: $out"
+done
+[ ! -e "$dir/no" ] || fail "a mistyped --data was created"
+
+# append: --expected-version is any, no_stream, exists or digits (0 = no stream); an events line
+# holds type, id and data; tail refuses to start past the head
+for v in -1 " 2" 18446744073709551616 2x ""; do
+  out=$("$cg" append --data "$data" --stream note/x --type T --expected-version "$v" 2>&1) &&
+    fail "append took --expected-version '$v'"
+  [[ "$out" == *"--expected-version must be"* ]] || fail "--expected-version '$v': $out"
+done
+out=$("$cg" append --data "$data" --stream note/zero --type T --expected-version 0) ||
+  fail "append --expected-version 0 (no stream): $out"
+out=$("$cg" append --data "$data" --stream note/zero --type T --expected-version 0 2>&1) &&
+  fail "a second --expected-version 0 was taken"
+out=$(printf '%s\n' '{"type":"T","data":{},"extra":1}' |
+      "$cg" append --data "$data" --stream note/x --events - 2>&1) && fail "an unknown member was taken"
+[[ "$out" == *"extra: unknown member"* ]] || fail "unknown member: $out"
+out=$("$cg" append --data "$data" --stream note/x --type "" 2>&1) && fail "an empty --type was taken"
+[[ "$out" == *"--type: an event type is not empty"* ]] || fail "empty --type: $out"
+head=$("$cg" digest --data "$data" | sed 's/.*"position":\([0-9]*\).*/\1/')
+out=$("$cg" tail --data "$data" --after $((head + 5)) --max 1 2>&1) && fail "tail started past the head"
+[[ "$out" == *"beyond the log's head ($head)"* ]] || fail "tail past the head: $out"
+out=$("$cg" read --data "$data" --stream "" 2>&1) && fail "read took an empty --stream"
+
 # token: scope is never granted by default or by a typo
 export CASEGRID_JWT_SECRET=cli-test-secret-of-at-least-32-bytes
 out=$("$cg" token --sub a --role officer 2>&1) && fail "a token without --cells was minted"

@@ -1,6 +1,7 @@
 // append, read, tail: the log from the command line.
 #include <simdjson.h>
 
+#include <charconv>
 #include <csignal>
 #include <fstream>
 #include <iostream>
@@ -20,16 +21,21 @@ namespace {
 
 volatile std::sig_atomic_t g_stop = 0;
 
+// As the API's expected_version: any, no_stream, exists, or a whole number
+// of digits only (0 = no stream); nothing else, and nothing past 2^64 - 1.
 Result<ExpectedVersion> ParseExpected(const std::string& s) {
   if (s == "any") return ExpectedVersion::Any();
   if (s == "no_stream") return ExpectedVersion::NoStream();
   if (s == "exists") return ExpectedVersion::Exists();
-  char* end = nullptr;
-  const unsigned long long v = std::strtoull(s.c_str(), &end, 10);
-  if (s.empty() || *end != '\0' || v == 0) {
-    return Status::InvalidArgument("expected version must be any, no_stream, exists or N >= 1");
+  std::uint64_t v = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  const bool digits = !s.empty() && s.find_first_not_of("0123456789") == std::string::npos;
+  if (!digits || ec != std::errc() || end != s.data() + s.size()) {
+    return Status::InvalidArgument(
+        "--expected-version must be any, no_stream, exists or a version from 0 (no stream) to "
+        "18446744073709551615");
   }
-  return ExpectedVersion::Exact(v);
+  return v == 0 ? ExpectedVersion::NoStream() : ExpectedVersion::Exact(v);
 }
 
 // One event a line: {"type": "...", "id": "..." (optional), "data": {...}}.
@@ -52,6 +58,14 @@ Result<std::vector<NewEvent>> ParseEventLines(std::istream& in) {
     if (auto field = root["id"]; field.error() != simdjson::NO_SUCH_FIELD) {
       if (field.get(id)) return Status::InvalidArgument(at + "id: not a string");
       e.id = id;
+    }
+    simdjson::dom::object line_object;
+    if (root.get(line_object)) return Status::InvalidArgument(at + "not a JSON object");
+    for (auto field : line_object) {
+      if (field.key != "type" && field.key != "id" && field.key != "data") {
+        return Status::InvalidArgument(at + std::string(field.key.substr(0, 40)) +
+                                       ": unknown member (a line holds type, id and data)");
+      }
     }
     simdjson::dom::object data;
     if (root["data"].get(data))
@@ -78,18 +92,18 @@ void AddLogVerbs(CLI::App& app, VerbAction* action) {
   };
   auto a = std::make_shared<AppendArgs>();
   CLI::App* append = app.add_subcommand("append", "append events to a stream, durably");
-  append->add_option("--data", a->data, "store folder")->capture_default_str();
+  append->add_option("--data", a->data, "store folder")->check(DataFolder())->capture_default_str();
   append->add_option("--stream", a->stream, "stream, e.g. case/C-20261122-000123")->required();
   append->add_option("--expected-version", a->expected, "any | no_stream | exists | N")
       ->capture_default_str();
   append->add_option("--actor", a->actor, "who is appending")->capture_default_str();
-  append->add_option("--type", a->type, "event type (one event)");
+  CLI::Option* type_option = append->add_option("--type", a->type, "event type (one event)");
   append->add_option("--id", a->id, "event id (one event; random if absent)");
   append->add_option("--json", a->json, "event data as a JSON object (one event)");
   append->add_option("--events", a->events,
                      "file of JSON lines {type,id,data}, or - for stdin: one atomic append");
-  append->callback([a, action] {
-    *action = [a]() -> int {
+  append->callback([a, action, type_option] {
+    *action = [a, type_option]() -> int {
       auto expected = ParseExpected(a->expected);
       if (!expected.ok()) return Fail(expected.status());
       AppendRequest req{a->stream, *expected, a->actor, {}};
@@ -105,6 +119,9 @@ void AddLogVerbs(CLI::App& app, VerbAction* action) {
         if (!events.ok()) return Fail(events.status());
         req.events = std::move(events).value();
       } else {
+        if (type_option->count() > 0 && a->type.empty()) {
+          return Fail(Status::InvalidArgument("--type: an event type is not empty"));
+        }
         if (a->type.empty()) return Fail(Status::InvalidArgument("--type or --events is needed"));
         req.events.push_back({a->id, a->type, a->json.empty() ? "{}" : a->json});
       }
@@ -166,7 +183,12 @@ void AddLogVerbs(CLI::App& app, VerbAction* action) {
   // The stream's flags and the log's exclude each other: one ignored would
   // read something other than what was asked.
   CLI::Option* stream =
-      read->add_option("--stream", r->stream, "read this stream (else the global log)");
+      read->add_option("--stream", r->stream, "read this stream (else the global log)")
+          ->check(CLI::Validator(
+              [](std::string& v) {
+                return std::string(v.empty() ? "a stream's name is not empty" : "");
+              },
+              "", "NotEmpty"));
   read->add_option("--from", r->from,
                    "stream version to start at (default: first, or last backward)")
       ->needs(stream);
@@ -219,7 +241,15 @@ void AddLogVerbs(CLI::App& app, VerbAction* action) {
       std::unique_ptr<EventStore> store = std::move(opened).value();
       std::signal(SIGINT, [](int) { g_stop = 1; });
       std::signal(SIGTERM, [](int) { g_stop = 1; });
-      Position after = t->after >= 0 ? static_cast<Position>(t->after) : store->Head().position;
+      const Position head = store->Head().position;
+      // As a WebSocket `after`: a position past the head is a mistake, and
+      // following from it would skip, without a word, what comes up to it.
+      if (t->after >= 0 && static_cast<Position>(t->after) > head) {
+        return Fail(Status::InvalidArgument("--after " + std::to_string(t->after) +
+                                            " is beyond the log's head (" + std::to_string(head) +
+                                            ")"));
+      }
+      Position after = t->after >= 0 ? static_cast<Position>(t->after) : head;
       std::uint64_t printed = 0;
       while (!g_stop) {
         auto events = store->ReadAll(after, 1000);

@@ -403,7 +403,9 @@ void AddSeedVerb(CLI::App& app, VerbAction* action) {
   auto a = std::make_shared<SeedArgs>();
   CLI::App* seed = app.add_subcommand(
       "seed", "write a demo city (grid, people, weeks of cases) into an empty log");
-  seed->add_option("--data", a->data, "data folder (log/ and views/)")->capture_default_str();
+  seed->add_option("--data", a->data, "data folder (log/ and views/)")
+      ->check(DataFolder())
+      ->capture_default_str();
   seed->add_option("--seed", a->seed, "random seed: the same flags give the same log")
       ->capture_default_str();
   seed->add_option("--days", a->days, "days of cases")

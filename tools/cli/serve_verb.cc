@@ -47,30 +47,43 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
     int day_offset_hours = 0;
   };
   auto a = std::make_shared<ServeArgs>();
+  // A deadline is at least a minute and at most a leap year away.
+  const auto kDeadlineMinutes = CLI::Range(std::int64_t{1}, std::int64_t{366} * 24 * 60);
   CLI::App* serve = app.add_subcommand("serve", "run the engine: log, views, deadline watch");
-  serve->add_option("--data", a->data, "data folder (log/ and views/)")->capture_default_str();
+  serve->add_option("--data", a->data, "data folder (log/ and views/)")
+      ->check(DataFolder())
+      ->capture_default_str();
   serve->add_option("--listen", a->listen, "HOST:PORT to serve the API on")->capture_default_str();
   serve->add_option("--jwt-secret-file", a->secret_file, "file holding the HS256 secret");
   serve->add_flag("--dev", a->dev, "make a random secret if none is given, and print tokens");
-  serve->add_option("--max-body-bytes", a->max_body, "largest request body")->capture_default_str();
-  serve->add_option("--rate", a->rate, "requests a second per token, sustained")
+  serve->add_option("--max-body-bytes", a->max_body, "largest request body")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 30))
       ->capture_default_str();
-  serve->add_option("--burst", a->burst, "requests per token at once")->capture_default_str();
+  serve->add_option("--rate", a->rate, "requests a second per token, sustained")
+      ->check(FiniteRange(0.001, 1e9))
+      ->capture_default_str();
+  serve->add_option("--burst", a->burst, "requests per token at once")
+      ->check(FiniteRange(1, 1e9))
+      ->capture_default_str();
   serve
       ->add_option("--ws-max-message-bytes", a->ws.max_message_bytes,
                    "largest WebSocket message from a client (larger: closed with 1009)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{64} << 20))
       ->capture_default_str();
   serve
       ->add_option("--ws-max-subscriptions", a->ws.max_subscriptions,
                    "subscriptions per WebSocket connection")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{100000}))
       ->capture_default_str();
   serve
       ->add_option("--ws-queue-messages", a->ws.max_queue_messages,
                    "messages queued for one WebSocket client before it is closed with 1013")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{10000000}))
       ->capture_default_str();
   serve
       ->add_option("--ws-queue-bytes", a->ws.max_queue_bytes,
                    "bytes queued for one WebSocket client before it is closed with 1013")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 30))
       ->capture_default_str();
   serve
       ->add_option("--ws-send-buffer", a->ws.send_buffer_bytes,
@@ -79,24 +92,31 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
       ->check(CLI::Range(0, 64 << 20))
       ->capture_default_str();
   serve->add_option("--ws-per-token", a->ws_per_token, "WebSocket connections per token subject")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{100000}))
       ->capture_default_str();
   serve
       ->add_option("--ws-idle-timeout", a->ws_idle_s,
                    "seconds a silent WebSocket peer is kept (pinged at half)")
+      ->check(CLI::Range(std::int64_t{2}, std::int64_t{86400}))
       ->capture_default_str();
   serve
       ->add_option("--deadline-accept-urgent", a->accept_urgent_min,
                    "minutes to accept a high or urgent case")
+      ->check(kDeadlineMinutes)
       ->capture_default_str();
   serve->add_option("--deadline-accept", a->accept_min, "minutes to accept any other case")
+      ->check(kDeadlineMinutes)
       ->capture_default_str();
   serve->add_option("--deadline-first-contact", a->first_contact_min, "minutes to first contact")
+      ->check(kDeadlineMinutes)
       ->capture_default_str();
   serve->add_option("--deadline-callback", a->callback_min, "minutes from resolution to callback")
+      ->check(kDeadlineMinutes)
       ->capture_default_str();
   serve
       ->add_option("--deadline-mediation", a->mediation_min,
                    "minutes a tier-1 mediation may run without agreement")
+      ->check(kDeadlineMinutes)
       ->capture_default_str();
   serve
       ->add_option("--day-offset-hours", a->day_offset_hours,

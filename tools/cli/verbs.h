@@ -5,8 +5,11 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cmath>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
+#include <stdexcept>
 #include <string>
 
 #include "engine/status.h"
@@ -21,6 +24,51 @@ inline std::string LogDir(const std::string& data) {
 }
 inline std::string ViewsDir(const std::string& data) {
   return data + "/views";
+}
+
+// A flag's number from `lo` to `hi`, finite: CLI::Range lets nan through
+// (every comparison with it is false) and reads inf as a number.
+inline CLI::Validator FiniteRange(double lo, double hi) {
+  return CLI::Validator(
+      [lo, hi](std::string& text) {
+        double v = 0;
+        try {
+          std::size_t used = 0;
+          v = std::stod(text, &used);
+          if (used != text.size()) return "not a number: " + text;
+        } catch (const std::exception&) {
+          return "not a number: " + text;
+        }
+        if (!std::isfinite(v) || v < lo || v > hi) {
+          return text + " is not a number from " + CLI::detail::to_string(lo) + " to " +
+                 CLI::detail::to_string(hi);
+        }
+        return std::string();
+      },
+      "FINITE in [" + CLI::detail::to_string(lo) + " - " + CLI::detail::to_string(hi) + "]",
+      "FiniteRange");
+}
+
+// --data of a verb that writes: an existing folder, or a new one whose
+// parent exists. A mistyped path (/srv/casegrid/dta/x) is refused, where
+// creating it would serve a second, empty log without a word.
+inline CLI::Validator DataFolder() {
+  return CLI::Validator(
+      [](std::string& text) {
+        namespace fs = std::filesystem;
+        std::error_code ec;
+        const fs::path path(text);
+        if (fs::exists(path, ec)) {
+          return std::string(fs::is_directory(path, ec) ? "" : text + " is not a folder");
+        }
+        const fs::path parent = fs::absolute(path, ec).parent_path();
+        if (!fs::is_directory(parent, ec)) {
+          return "neither " + text + " nor its parent " + parent.string() +
+                 " exists (casegrid makes the data folder, not the path to it)";
+        }
+        return std::string();
+      },
+      "FOLDER", "DataFolder");
 }
 
 // What main() runs once CLI11 has parsed the arguments.

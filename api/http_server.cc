@@ -361,7 +361,6 @@ Status HttpServer::Start() {
   work_.emplace(io_.get_executor());
   for (int i = 0; i < options_.io_threads; ++i) {
     threads_.emplace_back([this] {
-      NameThisThread("cg-io");
       // Beast and Asio report some failures by throwing from a connection's
       // handler; that connection ends (its handler is gone), the others go
       // on, and the io thread runs again.
@@ -375,6 +374,7 @@ Status HttpServer::Start() {
         }
       }
     });
+    NameThread(threads_.back(), "cg-io");
   }
   return Status::Ok();
 }

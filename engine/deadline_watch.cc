@@ -54,7 +54,9 @@ Status DeadlineWatch::Start(Position after) {
   }
   subscription_ = service_->store().Subscribe(as_of, SubscriptionOptions{});
   follow_thread_ = std::thread(&DeadlineWatch::FollowLoop, this);
+  NameThread(follow_thread_, "cg-watch");
   tick_thread_ = std::thread(&DeadlineWatch::TickLoop, this);
+  NameThread(tick_thread_, "cg-tick");
   return Status::Ok();
 }
 
@@ -204,7 +206,6 @@ void DeadlineWatch::Tick() {
 }
 
 void DeadlineWatch::FollowLoop() {
-  NameThisThread("cg-watch");
   const std::size_t page = std::max<std::size_t>(1, options_.page_size);
   std::vector<RecordedEvent> events;
   while (true) {
@@ -240,7 +241,6 @@ void DeadlineWatch::FollowLoop() {
 }
 
 void DeadlineWatch::TickLoop() {
-  NameThisThread("cg-tick");
   std::unique_lock l(mu_);
   while (!stopping_) {
     if (wake_.wait_for(l, options_.tick_interval, [this] { return stopping_; })) return;

@@ -290,6 +290,7 @@ void EventStore::Impl::AppendAsync(AppendRequest request, AppendCallback done) {
 
 void EventStore::Impl::StartCommitter() {
   committer_ = std::thread([this] { CommitterLoop(); });
+  NameThread(committer_, "cg-commit");
 }
 
 void EventStore::Impl::StopCommitter() {
@@ -302,7 +303,6 @@ void EventStore::Impl::StopCommitter() {
 }
 
 void EventStore::Impl::CommitterLoop() {
-  NameThisThread("cg-commit");
   std::vector<std::unique_ptr<PendingAppend>> owned;
   std::vector<PendingAppend*> group;
   while (true) {

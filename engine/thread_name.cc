@@ -6,9 +6,9 @@
 
 namespace casegrid {
 
-void NameThisThread(std::string_view name) {
+void NameThread(std::thread& thread, std::string_view name) {
   const std::string cut(name.substr(0, 15));
-  pthread_setname_np(pthread_self(), cut.c_str());
+  pthread_setname_np(thread.native_handle(), cut.c_str());
 }
 
 }  // namespace casegrid

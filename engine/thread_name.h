@@ -4,13 +4,15 @@
 // and cg-tick (the deadline watch). Threads RocksDB starts keep its names.
 //
 // Linux keeps at most 15 bytes of a name; longer ones are cut. Never fails:
-// a name the kernel refuses leaves the thread as it was.
+// a name the kernel refuses leaves the thread as it was. The thread that
+// starts another names it, so the name is there once the start returns.
 #pragma once
 
 #include <string_view>
+#include <thread>
 
 namespace casegrid {
 
-void NameThisThread(std::string_view name);
+void NameThread(std::thread& thread, std::string_view name);
 
 }  // namespace casegrid

@@ -570,10 +570,10 @@ void Projector::Start(std::function<void(const ViewChanges&)> on_change) {
   stopping_ = false;
   subscription_ = store_->Subscribe(position(), SubscriptionOptions{});
   thread_ = std::thread([this, on_change = std::move(on_change)] { Run(on_change); });
+  NameThread(thread_, "cg-project");
 }
 
 void Projector::Run(std::function<void(const ViewChanges&)> on_change) {
-  NameThisThread("cg-project");
   std::vector<RecordedEvent> events;
   while (!stopping_) {
     events.clear();

@@ -9,6 +9,7 @@
 #include <map>
 
 #include "api/static_files.h"
+#include "engine/canonical_json.h"
 #include "engine/case_stream_rules.h"
 #include "engine/command_body.h"
 #include "engine/hash_chain.h"
@@ -96,6 +97,10 @@ Result<std::uint64_t> ParseCount(const std::string& text, std::string_view field
 
 // kInvalidArgument unless `e` (called `name`) is an object whose members
 // are all `allowed`; an unknown member is named as `members` + its key.
+// A raw append's body: its own three levels (body, events, an event) above
+// event data of the usual depth (JsonLimits).
+constexpr std::size_t kRawAppendDepth = JsonLimits{}.max_depth + 3;
+
 Status OnlyFields(simdjson::dom::element e, std::initializer_list<std::string_view> allowed,
                   std::string_view name, std::string_view members) {
   simdjson::dom::object object;
@@ -864,6 +869,12 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
       return Status::InvalidArgument("body: " + WhyNotJson(req.body()));
     }
     RETURN_IF_ERROR(OnlyFields(root, {"expected_version", "events"}, "body", ""));
+    // A member sent twice, in the body or in an event's data, is refused:
+    // which one counts would be a guess (simdjson takes the first).
+    if (auto once = CanonicalizeObject(req.body(), {req.body().size(), kRawAppendDepth});
+        !once.ok()) {
+      return Status::InvalidArgument("body: " + once.status().message());
+    }
     AppendRequest append{stream, ExpectedVersion::Any(), who.sub, {}};
     if (auto ev = root["expected_version"]; ev.error() != simdjson::NO_SUCH_FIELD) {
       std::uint64_t v = 0;

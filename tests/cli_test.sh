@@ -193,6 +193,18 @@ for args in "serve" "seed" "append --stream s/x --type T"; do
   [[ "$out" == *"nor its parent"* ]] || fail "$args --data typo: $out"
 done
 [ ! -e "$dir/no" ] || fail "a mistyped --data was created"
+touch "$dir/a-file"
+out=$("$cg" append --data "$dir/a-file/data" --stream s/x --type T 2>&1) && fail "append under a file"
+[[ "$out" == *"is not a folder"* ]] || fail "--data under a file: $out"
+out=$("$cg" append --data "" --stream s/x --type T 2>&1) && fail "append took an empty --data"
+[[ "$out" == *"not an empty path"* ]] || fail "empty --data: $out"
+
+# a member sent twice in an --events line (or its data) is refused, not resolved
+out=$(printf '%s\n' '{"type":"T","data":{"a":1},"data":{"b":2}}' |
+      "$cg" append --data "$data" --stream note/x --events - 2>&1) && fail "a repeated member was taken"
+[[ "$out" == *"duplicate key"* ]] || fail "repeated member: $out"
+out=$(printf '%s\n' '{"type":"T","data":{"a":1,"a":2}}' |
+      "$cg" append --data "$data" --stream note/x --events - 2>&1) && fail "a repeated data member was taken"
 
 # append: --expected-version is any, no_stream, exists or digits (0 = no stream); an events line
 # holds type, id and data; tail refuses to start past the head

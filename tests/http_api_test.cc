@@ -231,6 +231,14 @@ TEST_F(HttpApiTest, ErrorsHaveTheStatusAndCodeOfTheContract) {
            R"({"events":[{"type":"Imported","data":{},"colour":"red"}]})");
   EXPECT_EQ(extra.status, 400u);
   EXPECT_NE(extra.body.find("events[0].colour: unknown field"), std::string::npos) << extra.body;
+  // A member sent twice, in an event or in its data: which one counts would be a guess.
+  for (const char* twice : {R"({"events":[{"type":"Imported","data":{"a":1},"data":{"b":2}}]})",
+                            R"({"events":[{"type":"Imported","data":{"a":1,"a":2}}]})"}) {
+    auto repeated = Send(http::verb::post, "/api/v1/streams/import/twice",
+                         Token("admin-1", Role::kAdmin), twice);
+    EXPECT_EQ(repeated.status, 400u) << twice;
+    EXPECT_NE(repeated.body.find("duplicate key"), std::string::npos) << repeated.body;
+  }
   EXPECT_NE(king.body.find("role: unknown value \\\"king\\\""), std::string::npos) << king.body;
   EXPECT_EQ(store_->Head().position, head);
 }

@@ -9,6 +9,7 @@
 #include <sstream>
 #include <thread>
 
+#include "engine/canonical_json.h"
 #include "engine/case_events.h"
 #include "engine/case_state.h"
 #include "engine/case_stream_rules.h"
@@ -58,6 +59,12 @@ Result<std::vector<NewEvent>> ParseEventLines(std::istream& in) {
     if (auto field = root["id"]; field.error() != simdjson::NO_SUCH_FIELD) {
       if (field.get(id)) return Status::InvalidArgument(at + "id: not a string");
       e.id = id;
+    }
+    // A member sent twice, on the line or in its data, is refused: which one
+    // counts would be a guess (simdjson takes the first).
+    if (auto once = CanonicalizeObject(line, {line.size(), JsonLimits{}.max_depth + 1});
+        !once.ok()) {
+      return Status::InvalidArgument(at + once.status().message());
     }
     simdjson::dom::object line_object;
     if (root.get(line_object)) return Status::InvalidArgument(at + "not a JSON object");

@@ -57,11 +57,15 @@ inline CLI::Validator DataFolder() {
       [](std::string& text) {
         namespace fs = std::filesystem;
         std::error_code ec;
+        if (text.empty()) return std::string("a data folder is not an empty path");
         const fs::path path(text);
         if (fs::exists(path, ec)) {
           return std::string(fs::is_directory(path, ec) ? "" : text + " is not a folder");
         }
         const fs::path parent = fs::absolute(path, ec).parent_path();
+        if (fs::exists(parent, ec) && !fs::is_directory(parent, ec)) {
+          return text + ": its parent " + parent.string() + " is not a folder";
+        }
         if (!fs::is_directory(parent, ec)) {
           return "neither " + text + " nor its parent " + parent.string() +
                  " exists (casegrid makes the data folder, not the path to it)";

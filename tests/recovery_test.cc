@@ -53,21 +53,37 @@ void Fill(const std::string& path) {
   }
 }
 
-TEST(RecoveryTest, DamageBeforeTheLogsEndRefusesTheOpenAndChangesNothing) {
-  testing::TempDir dir;
-  const std::string path = dir.Sub("store");
-  Fill(path);
-  const std::filesystem::path wal = WalOf(path);
-  ASSERT_FALSE(wal.empty());
-  std::string bytes = ReadFile(wal);
+// A store of 200 notes left in its WAL, and the WAL's bytes to damage.
+class RecoveryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Fill(path_);
+    wal_ = WalOf(path_);
+    ASSERT_FALSE(wal_.empty());
+    bytes_ = ReadFile(wal_);
+  }
+
+  Result<std::unique_ptr<EventStore>> Reopen() {
+    StoreOptions options;
+    options.path = path_;
+    return EventStore::Open(options);
+  }
+
+  testing::TempDir dir_;
+  const std::string path_ = dir_.Sub("store");
+  std::filesystem::path wal_;
+  std::string bytes_;
+};
+
+TEST_F(RecoveryTest, DamageBeforeTheLogsEndRefusesTheOpenAndChangesNothing) {
+  std::string& bytes = bytes_;
+  const std::filesystem::path& wal = wal_;
   const auto at = bytes.find("note-100\"");
   ASSERT_NE(at, std::string::npos) << "the events are not in the WAL";
   bytes[at + 5] ^= 0x01;  // "note-100" becomes "note-000": one bit
   WriteFile(wal, bytes);
 
-  StoreOptions options;
-  options.path = path;
-  auto reopened = EventStore::Open(options);
+  auto reopened = Reopen();
   ASSERT_FALSE(reopened.ok()) << "opened at position " << (*reopened)->Head().position
                               << ": the events after the damage were dropped";
   EXPECT_EQ(reopened.status().code(), StatusCode::kCorruption);
@@ -76,28 +92,22 @@ TEST(RecoveryTest, DamageBeforeTheLogsEndRefusesTheOpenAndChangesNothing) {
   // Nothing was truncated or rewritten: a copy can still be salvaged.
   EXPECT_EQ(ReadFile(wal), bytes);
   // A follower (verify, read) reports it too.
-  auto follower = EventStore::OpenFollower(path);
+  auto follower = EventStore::OpenFollower(path_);
   if (follower.ok()) {
     auto report = (*follower)->Verify();
     EXPECT_FALSE(report.ok() && report->intact && (*follower)->Head().position == 200u);
   }
 }
 
-TEST(RecoveryTest, ARecordCutShortAtTheLogsEndIsDroppedAndTheRestOpens) {
-  testing::TempDir dir;
-  const std::string path = dir.Sub("store");
-  Fill(path);
-  const std::filesystem::path wal = WalOf(path);
-  ASSERT_FALSE(wal.empty());
-  std::string bytes = ReadFile(wal);
+TEST_F(RecoveryTest, ARecordCutShortAtTheLogsEndIsDroppedAndTheRestOpens) {
+  std::string& bytes = bytes_;
+  const std::filesystem::path& wal = wal_;
   const auto last = bytes.rfind("note-200\"");
   ASSERT_NE(last, std::string::npos);
   bytes.resize(last);  // the crash came in the middle of writing the last append
   WriteFile(wal, bytes);
 
-  StoreOptions options;
-  options.path = path;
-  auto reopened = EventStore::Open(options);
+  auto reopened = Reopen();
   ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
   EXPECT_EQ((*reopened)->Head().position, 199u);
   auto report = (*reopened)->Verify();

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <cstdio>
 #include <map>
 
 #include "api/static_files.h"
@@ -294,8 +295,11 @@ Status RateLimiter::Admit(const std::string& subject, std::int64_t now_ms) {
   b.tokens = std::min(burst_, b.tokens + rate_ * static_cast<double>(now_ms - b.at_ms) / 1000.0);
   b.at_ms = std::max(b.at_ms, now_ms);
   if (b.tokens < 1.0) {
-    return Status::RateLimited("more than " + std::to_string(static_cast<int>(rate_)) +
-                               " requests a second from " + subject);
+    // %g: a fractional rate (--rate 0.5) is said as it is, not rounded to 0.
+    char rate[32];
+    std::snprintf(rate, sizeof rate, "%g", rate_);
+    return Status::RateLimited("more than " + std::string(rate) + " requests a second from " +
+                               subject);
   }
   b.tokens -= 1.0;
   return Status::Ok();

@@ -564,7 +564,7 @@ class RateLimitedHttpApiTest : public HttpApiTest {
  protected:
   HttpApiOptions ApiOptions() override {
     HttpApiOptions o;
-    o.requests_per_second = 1;
+    o.requests_per_second = 0.5;  // fractional: the 429 says it as it is
     o.burst = 3;
     return o;
   }
@@ -576,8 +576,10 @@ TEST_F(RateLimitedHttpApiTest, TooManyRequestsFromOneTokenGet429AndOthersDoNot) 
   auto limited = Send(http::verb::get, "/api/v1/alerts", busy);
   EXPECT_EQ(limited.status, 429u);
   EXPECT_EQ(At(limited.body, "/error/code"), "\"rate_limited\"");
+  EXPECT_NE(limited.body.find("more than 0.5 requests a second"), std::string::npos)
+      << limited.body;
   EXPECT_EQ(Send(http::verb::get, "/api/v1/alerts", Token("calm-1", Role::kOfficer)).status, 200u);
-  clock_.Advance(2000);  // the bucket refills at one a second
+  clock_.Advance(2000);  // the bucket refills at one every two seconds
   EXPECT_EQ(Send(http::verb::get, "/api/v1/alerts", busy).status, 200u);
 }
 

@@ -96,12 +96,12 @@ Result<std::uint64_t> ParseCount(const std::string& text, std::string_view field
   return v;
 }
 
-// kInvalidArgument unless `e` (called `name`) is an object whose members
-// are all `allowed`; an unknown member is named as `members` + its key.
 // A raw append's body: its own three levels (body, events, an event) above
 // event data of the usual depth (JsonLimits).
 constexpr std::size_t kRawAppendDepth = JsonLimits{}.max_depth + 3;
 
+// kInvalidArgument unless `e` (called `name`) is an object whose members
+// are all `allowed`; an unknown member is named as `members` + its key.
 Status OnlyFields(simdjson::dom::element e, std::initializer_list<std::string_view> allowed,
                   std::string_view name, std::string_view members) {
   simdjson::dom::object object;

@@ -1,4 +1,4 @@
-// Names the calling thread, so that `top -H`, `perf` and /proc/<pid>/task
+// Names a thread, so that `top -H`, `perf` and /proc/<pid>/task
 // show what each of casegrid's threads is: cg-commit (the log's group
 // commit), cg-project (the projector), cg-io (HTTP and WebSocket), cg-watch
 // and cg-tick (the deadline watch). Threads RocksDB starts keep its names.

@@ -45,6 +45,7 @@ std::unordered_map<std::string, Ack> RunAndKill(const std::string& dir, int roun
   char chunk[65536];
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   bool started = false, killed = false;
+  std::size_t acked_lines = 0;  // read so far
   while (true) {
     if (!started && !buffer.empty()) {
       started = true;  // a slow start (sanitizers) does not eat the run time
@@ -52,8 +53,8 @@ std::unordered_map<std::string, Ack> RunAndKill(const std::string& dir, int roun
     }
     // The kill waits for a few acknowledgements too, so that a slow machine
     // still kills mid-stream rather than before anything was acknowledged.
-    const bool enough = std::count(buffer.begin(), buffer.end(), '\n') >= 8 ||
-                        std::chrono::steady_clock::now() >= deadline + std::chrono::seconds(30);
+    const bool enough =
+        acked_lines >= 8 || std::chrono::steady_clock::now() >= deadline + std::chrono::seconds(30);
     if (!killed && std::chrono::steady_clock::now() >= deadline && enough) {
       kill(pid, SIGKILL);
       killed = true;
@@ -63,6 +64,7 @@ std::unordered_map<std::string, Ack> RunAndKill(const std::string& dir, int roun
       const ssize_t n = read(fds[0], chunk, sizeof chunk);
       if (n <= 0) break;  // the child is gone and the pipe drained
       buffer.append(chunk, static_cast<std::size_t>(n));
+      acked_lines += static_cast<std::size_t>(std::count(chunk, chunk + n, '\n'));
     }
   }
   close(fds[0]);

@@ -76,12 +76,10 @@ class RecoveryTest : public ::testing::Test {
 };
 
 TEST_F(RecoveryTest, DamageBeforeTheLogsEndRefusesTheOpenAndChangesNothing) {
-  std::string& bytes = bytes_;
-  const std::filesystem::path& wal = wal_;
-  const auto at = bytes.find("note-100\"");
+  const auto at = bytes_.find("note-100\"");
   ASSERT_NE(at, std::string::npos) << "the events are not in the WAL";
-  bytes[at + 5] ^= 0x01;  // "note-100" becomes "note-000": one bit
-  WriteFile(wal, bytes);
+  bytes_[at + 5] ^= 0x01;  // "note-100" becomes "note-000": one bit
+  WriteFile(wal_, bytes_);
 
   auto reopened = Reopen();
   ASSERT_FALSE(reopened.ok()) << "opened at position " << (*reopened)->Head().position
@@ -90,22 +88,18 @@ TEST_F(RecoveryTest, DamageBeforeTheLogsEndRefusesTheOpenAndChangesNothing) {
   EXPECT_NE(reopened.status().message().find("damaged before its end"), std::string::npos)
       << reopened.status().ToString();
   // Nothing was truncated or rewritten: a copy can still be salvaged.
-  EXPECT_EQ(ReadFile(wal), bytes);
-  // A follower (verify, read) reports it too.
+  EXPECT_EQ(ReadFile(wal_), bytes_);
+  // A follower (verify, read) reports it too, rather than a shorter log.
   auto follower = EventStore::OpenFollower(path_);
-  if (follower.ok()) {
-    auto report = (*follower)->Verify();
-    EXPECT_FALSE(report.ok() && report->intact && (*follower)->Head().position == 200u);
-  }
+  EXPECT_FALSE(follower.ok()) << "a follower opened the damaged log at position "
+                              << (*follower)->Head().position;
 }
 
 TEST_F(RecoveryTest, ARecordCutShortAtTheLogsEndIsDroppedAndTheRestOpens) {
-  std::string& bytes = bytes_;
-  const std::filesystem::path& wal = wal_;
-  const auto last = bytes.rfind("note-200\"");
+  const auto last = bytes_.rfind("note-200\"");
   ASSERT_NE(last, std::string::npos);
-  bytes.resize(last);  // the crash came in the middle of writing the last append
-  WriteFile(wal, bytes);
+  bytes_.resize(last);  // the crash came in the middle of writing the last append
+  WriteFile(wal_, bytes_);
 
   auto reopened = Reopen();
   ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();

@@ -29,9 +29,9 @@ Result<ExpectedVersion> ParseExpected(const std::string& s) {
   if (s == "no_stream") return ExpectedVersion::NoStream();
   if (s == "exists") return ExpectedVersion::Exists();
   std::uint64_t v = 0;
-  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  // Digits only, so from_chars reads them all or overflows.
   const bool digits = !s.empty() && s.find_first_not_of("0123456789") == std::string::npos;
-  if (!digits || ec != std::errc() || end != s.data() + s.size()) {
+  if (!digits || std::from_chars(s.data(), s.data() + s.size(), v).ec != std::errc()) {
     return Status::InvalidArgument(
         "--expected-version must be any, no_stream, exists or a version from 0 (no stream) to "
         "18446744073709551615");

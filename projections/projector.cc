@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <filesystem>
 #include <future>
 #include <iostream>
 #include <list>
@@ -37,25 +38,25 @@ class Projector::CaseCache {
   }
   // Returns the cached entry; it stays valid until `capacity` other cases
   // have been put after it.
-  Entry* Put(const std::string& id, CaseState state) {
+  Entry* Put(const std::string& id, CaseState state, bool written) {
     if (auto it = index_.find(id); it != index_.end()) {
       it->second->second.state = std::move(state);
       order_.splice(order_.begin(), order_, it->second);
       return &it->second->second;
     }
-    order_.emplace_front(id, Entry{std::move(state), false});
+    order_.emplace_front(id, Entry{std::move(state), false, written});
     index_[id] = order_.begin();
     if (order_.size() > capacity_) {
       auto& [old_id, old] = order_.back();
       index_.erase(old_id);
-      if (old.unwritten) evicted_.emplace_back(std::move(old_id), std::move(old.state));
+      if (old.unwritten) evicted_.emplace_back(std::move(old_id), std::move(old));
       order_.pop_back();
     }
     return &order_.front().second;
   }
   // The states pushed out before their views were written, oldest first.
-  std::vector<std::pair<std::string, CaseState>> TakeEvicted() {
-    std::vector<std::pair<std::string, CaseState>> out;
+  std::vector<std::pair<std::string, Entry>> TakeEvicted() {
+    std::vector<std::pair<std::string, Entry>> out;
     out.swap(evicted_);
     return out;
   }
@@ -76,7 +77,7 @@ class Projector::CaseCache {
   const std::size_t capacity_;
   std::list<std::pair<std::string, Entry>> order_;
   std::unordered_map<std::string, std::list<std::pair<std::string, Entry>>::iterator> index_;
-  std::vector<std::pair<std::string, CaseState>> evicted_;
+  std::vector<std::pair<std::string, Entry>> evicted_;
 };
 
 // What one Apply() accumulates before its single write.
@@ -101,14 +102,13 @@ constexpr const char* kUnfinishedRebuildKey = "unfinished_rebuild";
 // changes nothing; 5: a response-time histogram keeps the longest time of
 // its open bucket; 6: a raw append repeating a deadline's miss is not
 // counted again; 7: a case view tells `updated_at` and `dispatched`; 8: and
-// the callback's `unreached` attempts), so
-// that views of another format are
-// rebuilt, not served.
+// the callback's `unreached` attempts; 9: an index of the open cases), so
+// that views of another format are rebuilt, not served.
 constexpr const char* kViewsFormatKey = "format";
 // In the meta family: the hash of the event at the checkpoint, so that views
 // folded from another log (a folder put together by hand) are not served.
 constexpr const char* kCheckpointHashKey = "checkpoint_hash";
-constexpr const char* kViewsFormat = "8";
+constexpr const char* kViewsFormat = "9";
 // Threads that render a rebuild's last case views at most.
 constexpr std::size_t kMaxRenderThreads = 4;
 }  // namespace
@@ -227,10 +227,12 @@ Status Projector::Load() {
 Result<Projector::CachedCaseState*> Projector::CachedCase(const std::string& case_id,
                                                           const RecordedEvent& event) {
   if (CaseCache::Entry* cached = cache_->Find(case_id)) return cached;
-  // A stream's first event starts from nothing: no read needed.
-  if (event.version == 1) return cache_->Put(case_id, CaseState{});
+  // A stream's first event starts from nothing: no read needed, and no view
+  // of the case written yet.
+  if (event.version == 1) return cache_->Put(case_id, CaseState{}, !options_.rebuild);
   ASSIGN_OR_RETURN(CaseState folded, FoldCase(*store_, case_id, event.position - 1));
-  return cache_->Put(case_id, std::move(folded));
+  // In a rebuild, a case folded again left the cache before, with its view.
+  return cache_->Put(case_id, std::move(folded), true);
 }
 
 std::optional<std::string> RepeatDisputeAddress(const CaseReported& report) {
@@ -360,35 +362,46 @@ void Projector::CaseViewChanged(const std::string& case_id, CachedCaseState& cac
   }
 }
 
-void Projector::WriteCaseView(const std::string& case_id, const CaseState& state,
+void Projector::WriteCaseView(const std::string& case_id, const CachedCaseState& cached,
                               rocksdb::WriteBatch& write) const {
+  const CaseState& state = cached.state;
   write.Put(views_->family(kViewCases), case_id, RenderCaseView(state)).PermitUncheckedError();
   const char index_value[2] = {static_cast<char>(state.status), static_cast<char>(state.kind)};
-  write
-      .Put(views_->family(kViewCellCases), CellCaseKey(state.report.cell, case_id),
-           rocksdb::Slice(index_value, 2))
+  const std::string key = CellCaseKey(state.report.cell, case_id);
+  write.Put(views_->family(kViewCellCases), key, rocksdb::Slice(index_value, 2))
       .PermitUncheckedError();
+  if (state.status == CaseStatus::kClosed) {
+    // Only an entry that may be there is deleted: a rebuild closes most
+    // cases before their first view, and a tombstone each would stay in
+    // the way of every walk of the index until compacted.
+    if (cached.written) write.Delete(views_->family(kViewOpenCases), key).PermitUncheckedError();
+  } else {
+    write.Put(views_->family(kViewOpenCases), key, rocksdb::Slice(index_value, 2))
+        .PermitUncheckedError();
+  }
 }
 
 void Projector::WriteEvictedCaseViews(rocksdb::WriteBatch& write) {
   // Oldest first: of a case evicted twice, the later state is put later, and
   // wins. (A rebuild's memtables sort at their flush, so the order of the
   // keys costs nothing.)
-  for (const auto& [case_id, state] : cache_->TakeEvicted()) WriteCaseView(case_id, state, write);
+  for (const auto& [case_id, entry] : cache_->TakeEvicted()) WriteCaseView(case_id, entry, write);
 }
 
 Status Projector::IngestCaseViews(
-    std::vector<std::pair<const std::string*, const CaseState*>> cases) {
+    std::vector<std::pair<const std::string*, const CachedCaseState*>> cases) {
   if (cases.empty()) return Status::Ok();
   // Table files take strictly increasing keys.
   std::sort(cases.begin(), cases.end(),
             [](const auto& a, const auto& b) { return *a.first < *b.first; });
-  std::vector<std::pair<std::string, std::array<char, 2>>> index;
+  // The index value (status, kind), and whether an earlier view may be there.
+  std::vector<std::pair<std::string, std::array<char, 3>>> index;
   index.reserve(cases.size());
-  for (const auto& [case_id, state] : cases) {
-    index.emplace_back(
-        CellCaseKey(state->report.cell, *case_id),
-        std::array<char, 2>{static_cast<char>(state->status), static_cast<char>(state->kind)});
+  for (const auto& [case_id, cached] : cases) {
+    const CaseState& state = cached->state;
+    index.emplace_back(CellCaseKey(state.report.cell, *case_id),
+                       std::array<char, 3>{static_cast<char>(state.status),
+                                           static_cast<char>(state.kind), cached->written});
   }
   std::sort(index.begin(), index.end(),
             [](const auto& a, const auto& b) { return a.first < b.first; });
@@ -401,22 +414,40 @@ Status Projector::IngestCaseViews(
   auto file_of = [&](const char* family, std::size_t k) {
     return options_.path + "/rebuild-" + family + "-" + std::to_string(k) + ".sst";
   };
+  // Whether part k's file of open cases has entries (an empty one is not
+  // written: a table file needs at least one).
+  std::vector<char> open_written(parts, 0);
   auto write_part = [&](std::size_t k) -> Status {
     const std::size_t begin = cases.size() * k / parts, end = cases.size() * (k + 1) / parts;
     ASSIGN_OR_RETURN(auto views, views_->NewTableFile(kViewCases, file_of("cases", k)));
     for (std::size_t i = begin; i < end; ++i) {
-      if (auto s = views->Put(*cases[i].first, RenderCaseView(*cases[i].second)); !s.ok()) {
+      if (auto s = views->Put(*cases[i].first, RenderCaseView(cases[i].second->state)); !s.ok()) {
         return Status::Unavailable("writing a case view table: " + s.ToString());
       }
     }
     ASSIGN_OR_RETURN(auto cells, views_->NewTableFile(kViewCellCases, file_of("cell_cases", k)));
+    // The open cases' index; a closed case's entry is deleted if an earlier
+    // batch may have written it while the case was open.
+    ASSIGN_OR_RETURN(auto open, views_->NewTableFile(kViewOpenCases, file_of("open_cases", k)));
     for (std::size_t i = begin; i < end; ++i) {
       const auto& [key, value] = index[i];
-      if (auto s = cells->Put(key, rocksdb::Slice(value.data(), value.size())); !s.ok()) {
+      const rocksdb::Slice slice(value.data(), 2);
+      if (auto s = cells->Put(key, slice); !s.ok()) {
         return Status::Unavailable("writing a cell index table: " + s.ToString());
       }
+      rocksdb::Status s;
+      if (static_cast<CaseStatus>(value[0]) != CaseStatus::kClosed) {
+        s = open->Put(key, slice);
+      } else if (value[2]) {
+        s = open->Delete(key);
+      } else {
+        continue;
+      }
+      if (!s.ok()) return Status::Unavailable("writing an open case index table: " + s.ToString());
+      open_written[k] = 1;
     }
-    for (auto* writer : {views.get(), cells.get()}) {
+    for (auto* writer : {views.get(), cells.get(), open.get()}) {
+      if (writer == open.get() && !open_written[k]) continue;
       if (auto s = writer->Finish(); !s.ok()) {
         return Status::Unavailable("finishing a view table: " + s.ToString());
       }
@@ -436,22 +467,29 @@ Status Projector::IngestCaseViews(
     if (Status s = helper.get(); written.ok()) written = s;
   }
   RETURN_IF_ERROR(written);
-  std::vector<std::string> views_files, cells_files;
+  std::vector<std::string> views_files, cells_files, open_files;
   for (std::size_t k = 0; k < parts; ++k) {
     views_files.push_back(file_of("cases", k));
     cells_files.push_back(file_of("cell_cases", k));
+    if (open_written[k]) {
+      open_files.push_back(file_of("open_cases", k));
+    } else {
+      std::error_code ec;
+      std::filesystem::remove(file_of("open_cases", k), ec);  // opened, left empty
+    }
   }
   RETURN_IF_ERROR(views_->Ingest(kViewCases, views_files));
-  return views_->Ingest(kViewCellCases, cells_files);
+  RETURN_IF_ERROR(views_->Ingest(kViewCellCases, cells_files));
+  return views_->Ingest(kViewOpenCases, open_files);
 }
 
 Status Projector::Finish() {
   if (!options_.rebuild) return Status::Internal("Finish() is for a projector opened to rebuild");
   // Every batch wrote the states its cache pushed out, so what is left
   // unwritten is in the cache, one state per case.
-  std::vector<std::pair<const std::string*, const CaseState*>> cases;
+  std::vector<std::pair<const std::string*, const CachedCaseState*>> cases;
   cache_->ForEachUnwritten([&](const std::string& case_id, CachedCaseState& entry) {
-    cases.emplace_back(&case_id, &entry.state);
+    cases.emplace_back(&case_id, &entry);
     entry.unwritten = false;
   });
   RETURN_IF_ERROR(IngestCaseViews(std::move(cases)));
@@ -516,7 +554,7 @@ Status Projector::ApplyBatch(const std::vector<RecordedEvent>& events,
   for (const std::string& case_id : b.cases) {
     const CaseCache::Entry* cached = cache_->Find(case_id);
     if (cached == nullptr) return Status::Internal("case " + case_id + " left the cache mid-batch");
-    WriteCaseView(case_id, cached->state, b.write);
+    WriteCaseView(case_id, *cached, b.write);
   }
   if (b.collect_changes) {
     b.changes.cases.assign(b.cases.begin(), b.cases.end());
@@ -693,11 +731,25 @@ Result<CasePage> Projector::ListCases(const CaseQuery& q) const {
     w.done = true;
     return Status::Ok();
   };
+  // A query that keeps no closed case walks the open cases' index, which
+  // holds the same entries less the closed cases'.
+  const bool open_only = q.not_closed || (q.state && *q.state != CaseStatus::kClosed);
+  const ViewFamily index = open_only ? kViewOpenCases : kViewCellCases;
+  // Both indexes read from one snapshot with the case views, so that a page
+  // shows the cases as one batch left them.
+  const rocksdb::Snapshot* snapshot = views_->db()->GetSnapshot();
+  struct Released {
+    rocksdb::DB* db;
+    const rocksdb::Snapshot* snapshot;
+    ~Released() { db->ReleaseSnapshot(snapshot); }
+  } held{views_->db(), snapshot};
+  rocksdb::ReadOptions read;
+  read.snapshot = snapshot;
   std::vector<Walk> walks;
   for (const std::string& subtree : subtrees) {
     Walk& w = walks.emplace_back(
-        Walk{subtree, std::unique_ptr<rocksdb::Iterator>(views_->db()->NewIterator(
-                          rocksdb::ReadOptions(), views_->family(kViewCellCases)))});
+        Walk{subtree, std::unique_ptr<rocksdb::Iterator>(
+                          views_->db()->NewIterator(read, views_->family(index)))});
     w.it->Seek(std::max<std::string_view>(subtree, resume));
     RETURN_IF_ERROR(settle(w));
   }
@@ -716,8 +768,13 @@ Result<CasePage> Projector::ListCases(const CaseQuery& q) const {
     const auto zero = key.find('\0');
     const std::string id(key.substr(zero + 1));
     last_key = std::string(key.substr(0, zero)) + "|" + id;
-    ASSIGN_OR_RETURN(auto view, views_->Get(kViewCases, id));
-    if (view) page.views.push_back(std::move(*view));
+    std::string view;
+    const rocksdb::Status got = views_->db()->Get(read, views_->family(kViewCases), id, &view);
+    if (got.ok()) {
+      page.views.push_back(std::move(view));
+    } else if (!got.IsNotFound()) {
+      return Status::Unavailable("reading case " + id + ": " + got.ToString());
+    }
     next->it->Next();
     RETURN_IF_ERROR(settle(*next));
   }

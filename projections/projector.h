@@ -187,10 +187,13 @@ class Projector {
  private:
   class CaseCache;
   // A case state the projector keeps; in a rebuild, `unwritten` until its
-  // view is in a batch.
+  // view is in a batch. `written` if the views may hold an earlier view of
+  // the case (live: always; in a rebuild, only a state folded again after it
+  // left the cache), whose entry in the open cases' index a closing deletes.
   struct CachedCaseState {
     CaseState state;
     bool unwritten = false;
+    bool written = true;
   };
   struct Batch;
 
@@ -204,13 +207,13 @@ class Projector {
   // Adds to `batch` the snapshot tick `at` (a multiple of snapshot_every, just
   // folded): every dashboard node changed since the last tick, as of `at`.
   void Snapshot(Position at, Batch& batch);
-  void WriteCaseView(const std::string& case_id, const CaseState& state,
+  void WriteCaseView(const std::string& case_id, const CachedCaseState& cached,
                      rocksdb::WriteBatch& write) const;
   // The same for the states a rebuild's cache pushed out unwritten.
   void WriteEvictedCaseViews(rocksdb::WriteBatch& write);
   // A rebuild's last case views (Finish), one state per case: rendered on
   // several threads straight into table files, which are ingested.
-  Status IngestCaseViews(std::vector<std::pair<const std::string*, const CaseState*>> cases);
+  Status IngestCaseViews(std::vector<std::pair<const std::string*, const CachedCaseState*>> cases);
   // The case's state before `event`, in the cache (folded from its stream
   // on a miss); the pointer stays valid for the rest of the batch.
   Result<CachedCaseState*> CachedCase(const std::string& case_id, const RecordedEvent& event);

@@ -12,8 +12,9 @@
 namespace casegrid {
 
 namespace {
-constexpr const char* kFamilyNames[kViewFamilyCount] = {
-    "default", "cases", "cell_cases", "dashboard", "snapshots", "ticks", "alerts", "addresses"};
+constexpr const char* kFamilyNames[kViewFamilyCount] = {"default",   "cases",     "cell_cases",
+                                                        "dashboard", "snapshots", "ticks",
+                                                        "alerts",    "addresses", "open_cases"};
 
 Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   if (s.ok()) return Status::Ok();
@@ -46,6 +47,7 @@ std::shared_ptr<const rocksdb::SliceTransform> InsertHint(ViewFamily f) {
     case kViewCellCases:
     case kViewAlerts:
     case kViewAddresses:
+    case kViewOpenCases:
     case kViewFamilyCount:
       break;
   }

@@ -16,6 +16,9 @@
 //   ticks      position -> "" (the positions snapshots were taken at)
 //   alerts     person \0 position \0 kind -> alert JSON (open alerts)
 //   addresses  normalized address \0 position -> recorded_at (8 bytes) + case id
+//   open_cases cell \0 case id -> [status byte, kind byte], of the cases not
+//              closed: cell_cases less the closed ones, so that a board or a
+//              list by an open state walks only open cases
 //
 // Thread-safety: RocksDB's: reads and writes from any thread; a table file's
 // writer is for one thread.
@@ -44,6 +47,7 @@ enum ViewFamily {
   kViewTicks,
   kViewAlerts,
   kViewAddresses,
+  kViewOpenCases,
   kViewFamilyCount,
 };
 

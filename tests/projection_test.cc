@@ -459,6 +459,84 @@ TEST_F(ProjectionTest, ListsCasesOfASubtreePagedAndFiltered) {
   EXPECT_EQ(projector_->ListCases(all)->views.size(), 7u);
 }
 
+// The board and the lists by an open state read the open cases' index
+// (open_cases), which a closing leaves and a reopening enters again; a
+// rebuild whose small cache wrote a case's view while it was open, and then
+// closed it in its last views, leaves it out too.
+TEST_F(ProjectionTest, TheOpenCasesIndexFollowsClosingAndReopening) {
+  auto ids = [&](CaseQuery q) {
+    std::vector<std::string> out;
+    auto page = projector_->ListCases(q);
+    EXPECT_TRUE(page.ok()) << page.status().ToString();
+    if (!page.ok()) return out;
+    for (const auto& v : page->views) out.push_back(At(v, "/case_id"));
+    return out;
+  };
+  auto quoted = [](const std::string& id) { return "\"" + id + "\""; };
+  auto open_entries = [&] {
+    std::size_t n = 0;
+    EXPECT_TRUE(projector_->views().ForEach(kViewOpenCases, [&](auto, auto) { ++n; }).ok());
+    return n;
+  };
+  const std::string closed = CaseInProgress();
+  const std::string working = CaseInProgress();
+  const std::string reported = NewCase();
+  Must(Act(closed, "resolve", R"({"resolution":"handled_on_site","summary":"s"})"));
+  Must(Act(closed, "complete-callback",
+           R"({"speed":"satisfied","attitude":"satisfied","outcome":"satisfied","comment":"c"})"));
+  Must(Act(closed, "close"));
+  CatchUp();
+  CaseQuery board;
+  board.not_closed = true;
+  EXPECT_EQ(ids(board), (std::vector<std::string>{quoted(working), quoted(reported)}));
+  CaseQuery by_state;
+  by_state.state = CaseStatus::kClosed;
+  EXPECT_EQ(ids(by_state), std::vector<std::string>{quoted(closed)});
+  by_state.state = CaseStatus::kInProgress;
+  EXPECT_EQ(ids(by_state), std::vector<std::string>{quoted(working)});
+  EXPECT_EQ(ids(CaseQuery{}).size(), 3u);
+  EXPECT_EQ(open_entries(), 2u);
+  // A rebuild that keeps one case state in memory writes `closed` while open
+  // (the later cases push it out), and its last views close it.
+  ASSERT_TRUE(RebuildViews(store_.get(), dir_.Sub("one"), nullptr, UINT64_MAX, 8, 1).ok());
+  {
+    auto rebuilt = ViewStore::Open(dir_.Sub("one"));
+    ASSERT_TRUE(rebuilt.ok());
+    Status same = CompareViews(projector_->views(), **rebuilt);
+    EXPECT_TRUE(same.ok()) << same.ToString();
+  }
+  Must(Act(closed, "reopen", R"({"reason":"they argue again"})"));
+  CatchUp();
+  EXPECT_EQ(ids(board).size(), 3u);
+  EXPECT_EQ(open_entries(), 3u);
+  ExpectRebuildEqualsLive();
+}
+
+// A rebuild whose last views are all closed cases never written before has
+// no open case to index and no earlier entry to delete.
+TEST_F(ProjectionTest, ARebuildOfClosedCasesAloneIndexesNoOpenCase) {
+  for (int i = 0; i < 2; ++i) {
+    const std::string id = CaseInProgress();
+    Must(Act(id, "resolve", R"({"resolution":"handled_on_site","summary":"s"})"));
+    Must(
+        Act(id, "complete-callback",
+            R"({"speed":"satisfied","attitude":"satisfied","outcome":"satisfied","comment":"c"})"));
+    Must(Act(id, "close"));
+  }
+  CatchUp();
+  ExpectRebuildEqualsLive();
+  auto rebuilt = ViewStore::Open(dir_.Sub("rebuilt"));
+  ASSERT_TRUE(rebuilt.ok());
+  std::size_t open = 0, indexed = 0;
+  ASSERT_TRUE((*rebuilt)->ForEach(kViewOpenCases, [&](auto, auto) { ++open; }).ok());
+  ASSERT_TRUE((*rebuilt)->ForEach(kViewCellCases, [&](auto, auto) { ++indexed; }).ok());
+  EXPECT_EQ(open, 0u);
+  EXPECT_EQ(indexed, 2u);
+  for (const auto& entry : std::filesystem::directory_iterator(dir_.Sub("rebuilt"))) {
+    EXPECT_FALSE(entry.path().filename().string().starts_with("rebuild-")) << entry.path();
+  }
+}
+
 TEST_F(ProjectionTest, ListsCasesOfSeveralSubtreesTogetherInOrderEachOnce) {
   // g1-x's keys sort between g1's and g12's; a subtree inside another is one.
   for (const char* cell : {"santai/tongchuan/a03/g1", "santai/tongchuan/a03/g1-x"}) {

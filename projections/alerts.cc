@@ -4,8 +4,6 @@
 #include <charconv>
 #include <type_traits>
 
-#include <simdjson.h>
-
 #include "engine/record_format.h"
 #include "projections/json_writer.h"
 
@@ -103,11 +101,12 @@ std::vector<Alert> AlertsFor(const CaseChange& c, const GridDirectory& grid) {
 }
 
 std::string RenderAlert(const Alert& a) {
+  return ComposeAlert(a.person, a.position, a.kind, RenderAlertBody(a));
+}
+
+std::string RenderAlertBody(const Alert& a) {
   JsonWriter w;
   w.BeginObject();
-  w.Key("id").String(a.id());
-  w.Key("kind").String(a.kind);
-  w.Key("person").String(a.person);
   w.Key("case_id").String(a.case_id);
   w.Key("cell").String(a.cell);
   w.Key("position").Int(static_cast<std::int64_t>(a.position));
@@ -117,14 +116,27 @@ std::string RenderAlert(const Alert& a) {
   return w.Take();
 }
 
-std::string AlertCell(std::string_view alert_json) {
-  thread_local simdjson::dom::parser parser;
-  simdjson::dom::element root;
-  std::string_view cell;
-  if (parser.parse(alert_json.data(), alert_json.size()).get(root) || root["cell"].get(cell)) {
-    return "";
-  }
-  return std::string(cell);
+std::string ComposeAlert(std::string_view person, Position position, std::string_view kind,
+                         std::string_view body) {
+  JsonWriter w;
+  w.BeginObject();
+  w.Key("id").String(std::to_string(position) + "-" + std::string(kind));
+  w.Key("kind").String(kind);
+  w.Key("person").String(person);
+  // The object is left open: the body's members follow, after its '{'.
+  std::string out = w.Take();
+  out.reserve(out.size() + body.size());
+  if (body.size() > 2) out += ',';
+  out.append(body.substr(std::min<std::size_t>(body.size(), 1)));
+  if (body.empty()) out += '}';
+  return out;
+}
+
+std::string AlertBodyKey(Position position, std::string_view kind) {
+  std::string key = storage::EncodeBigEndian64(position);
+  key += '\0';
+  key += kind;
+  return key;
 }
 
 std::string AlertKey(std::string_view person, Position position, std::string_view kind) {

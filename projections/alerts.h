@@ -47,13 +47,24 @@ struct Alert {
 
 // Whether an alert about a case in `cell` may be shown.
 using AlertFilter = std::function<bool(std::string_view cell)>;
-// The cell of an alert as RenderAlert wrote it; empty if it has none.
-std::string AlertCell(std::string_view alert_json);
 
 std::vector<Alert> AlertsFor(const CaseChange& change, const GridDirectory& grid);
 
+// An alert's JSON (API.md): id, kind, person, case_id, cell, position, at,
+// message.
 std::string RenderAlert(const Alert& alert);
-// The alerts-family key: person \0 position (big-endian) \0 kind.
+// The views keep an alert in two parts: its body, what every person an
+// event alerts of one kind is told alike (case_id, cell, position, at,
+// message, as a JSON object), once per event and kind; and each person's
+// entry. ComposeAlert(person, position, kind, RenderAlertBody(a)) equals
+// RenderAlert(a) for a of that person, position and kind.
+std::string RenderAlertBody(const Alert& alert);
+std::string ComposeAlert(std::string_view person, Position position, std::string_view kind,
+                         std::string_view body);
+// The alert-bodies-family key: position (big-endian) \0 kind.
+std::string AlertBodyKey(Position position, std::string_view kind);
+// The alerts-family key: person \0 position (big-endian) \0 kind; the
+// value is the alert's cell.
 std::string AlertKey(std::string_view person, Position position, std::string_view kind);
 std::string AlertKey(const Alert& alert);
 // The position of the event that raised alert `id` ("<position>-<kind>");

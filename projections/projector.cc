@@ -102,13 +102,14 @@ constexpr const char* kUnfinishedRebuildKey = "unfinished_rebuild";
 // changes nothing; 5: a response-time histogram keeps the longest time of
 // its open bucket; 6: a raw append repeating a deadline's miss is not
 // counted again; 7: a case view tells `updated_at` and `dispatched`; 8: and
-// the callback's `unreached` attempts; 9: an index of the open cases), so
+// the callback's `unreached` attempts; 9: an index of the open cases; 10:
+// an alert's body kept once for all it is told to), so
 // that views of another format are rebuilt, not served.
 constexpr const char* kViewsFormatKey = "format";
 // In the meta family: the hash of the event at the checkpoint, so that views
 // folded from another log (a folder put together by hand) are not served.
 constexpr const char* kCheckpointHashKey = "checkpoint_hash";
-constexpr const char* kViewsFormat = "9";
+constexpr const char* kViewsFormat = "10";
 // Threads that render a rebuild's last case views at most.
 constexpr std::size_t kMaxRenderThreads = 4;
 }  // namespace
@@ -344,9 +345,19 @@ Status Projector::ApplyOne(const RecordedEvent& e, const Result<CaseEventData>* 
     ApplyCaseChange(nodes_[node], change);
     b.nodes.insert(node);
   }
-  for (Alert& alert : AlertsFor(change, grid_)) {
-    b.write.Put(views_->family(kViewAlerts), AlertKey(alert), RenderAlert(alert))
-        .PermitUncheckedError();
+  std::vector<Alert> alerts = AlertsFor(change, grid_);
+  for (std::size_t i = 0; i < alerts.size(); ++i) {
+    Alert& alert = alerts[i];
+    // One body for each kind the event raises, shared by its recipients.
+    const bool first_of_kind = std::none_of(alerts.begin(), alerts.begin() + i,
+                                            [&](const Alert& a) { return a.kind == alert.kind; });
+    if (first_of_kind) {
+      b.write
+          .Put(views_->family(kViewAlertBodies), AlertBodyKey(alert.position, alert.kind),
+               RenderAlertBody(alert))
+          .PermitUncheckedError();
+    }
+    b.write.Put(views_->family(kViewAlerts), AlertKey(alert), alert.cell).PermitUncheckedError();
     if (b.collect_changes) b.changes.alerts.push_back(std::move(alert));
   }
   CaseViewChanged(case_id, *cached, b);
@@ -782,8 +793,8 @@ Result<CasePage> Projector::ListCases(const CaseQuery& q) const {
 }
 
 namespace {
-bool Visible(const AlertFilter& visible, std::string_view alert_json) {
-  return !visible || visible(AlertCell(alert_json));
+bool Visible(const AlertFilter& visible, std::string_view cell) {
+  return !visible || visible(cell);
 }
 }  // namespace
 
@@ -811,29 +822,50 @@ Result<std::vector<std::pair<Position, std::string>>> Projector::OpenAlertsBetwe
   if (upto <= after) return out;
   std::string prefix(person);
   prefix += '\0';
+  const rocksdb::Snapshot* snapshot = views_->db()->GetSnapshot();
+  struct Released {
+    rocksdb::DB* db;
+    const rocksdb::Snapshot* snapshot;
+    ~Released() { db->ReleaseSnapshot(snapshot); }
+  } held{views_->db(), snapshot};
+  rocksdb::ReadOptions read;
+  read.snapshot = snapshot;
   std::unique_ptr<rocksdb::Iterator> it(
-      views_->db()->NewIterator(rocksdb::ReadOptions(), views_->family(kViewAlerts)));
+      views_->db()->NewIterator(read, views_->family(kViewAlerts)));
   auto position_of = [&](rocksdb::Slice key) {
     return storage::DecodeBigEndian64(std::string_view(key.data() + prefix.size(), 8));
   };
   auto in_range = [&] {
-    return it->Valid() && it->key().starts_with(prefix) && it->key().size() >= prefix.size() + 8;
+    return it->Valid() && it->key().starts_with(prefix) && it->key().size() > prefix.size() + 9;
+  };
+  // The alert's body, read from the same snapshot as its entry (written in
+  // one batch with it), composed with the person.
+  auto take = [&](Position p) -> Status {
+    const std::string_view kind = it->key().ToStringView().substr(prefix.size() + 8 + 1);
+    std::string body;
+    const rocksdb::Status got =
+        views_->db()->Get(read, views_->family(kViewAlertBodies), AlertBodyKey(p, kind), &body);
+    if (!got.ok()) {
+      return got.IsNotFound() ? Status::Corruption("alert " + std::to_string(p) + "-" +
+                                                   std::string(kind) + " has no body")
+                              : Status::Unavailable("reading alerts: " + got.ToString());
+    }
+    out.emplace_back(p, ComposeAlert(person, p, kind, body));
+    return Status::Ok();
   };
   if (newest_first) {
     std::string end = prefix + storage::EncodeBigEndian64(upto) + std::string(1, '\xff');
     for (it->SeekForPrev(end); in_range() && out.size() < limit; it->Prev()) {
       const Position p = position_of(it->key());
       if (p <= after) break;
-      if (p <= upto && Visible(visible, it->value().ToStringView())) {
-        out.emplace_back(p, it->value().ToString());
-      }
+      if (p <= upto && Visible(visible, it->value().ToStringView())) RETURN_IF_ERROR(take(p));
     }
   } else {
     for (it->Seek(prefix + storage::EncodeBigEndian64(after + 1)); in_range() && out.size() < limit;
          it->Next()) {
       const Position p = position_of(it->key());
       if (p > upto) break;
-      if (Visible(visible, it->value().ToStringView())) out.emplace_back(p, it->value().ToString());
+      if (Visible(visible, it->value().ToStringView())) RETURN_IF_ERROR(take(p));
     }
   }
   if (!it->status().ok()) return Status::Unavailable(it->status().ToString());

@@ -96,7 +96,7 @@ Status ReplaceViews(const std::string& fresh, const std::string& live) {
 
 Status CompareViews(const ViewStore& a, const ViewStore& b) {
   for (ViewFamily f : {kViewMeta, kViewCases, kViewCellCases, kViewOpenCases, kViewDashboard,
-                       kViewAlerts, kViewAddresses, kViewSnapshots, kViewTicks}) {
+                       kViewAlerts, kViewAlertBodies, kViewAddresses, kViewSnapshots, kViewTicks}) {
     std::map<std::string, std::string> left, right;
     RETURN_IF_ERROR(a.ForEach(f, [&](std::string_view k, std::string_view v) {
       left.emplace(std::string(k), std::string(v));

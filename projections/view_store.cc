@@ -12,9 +12,9 @@
 namespace casegrid {
 
 namespace {
-constexpr const char* kFamilyNames[kViewFamilyCount] = {"default",   "cases",     "cell_cases",
-                                                        "dashboard", "snapshots", "ticks",
-                                                        "alerts",    "addresses", "open_cases"};
+constexpr const char* kFamilyNames[kViewFamilyCount] = {
+    "default", "cases",  "cell_cases", "dashboard",  "snapshots",
+    "ticks",   "alerts", "addresses",  "open_cases", "alert_bodies"};
 
 Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   if (s.ok()) return Status::Ok();
@@ -42,6 +42,7 @@ std::shared_ptr<const rocksdb::SliceTransform> InsertHint(ViewFamily f) {
     case kViewSnapshots:
       return storage::HintPerGroupOfNumberedKeys();
     case kViewTicks:
+    case kViewAlertBodies:
       return storage::HintForAllKeys();
     case kViewCases:
     case kViewCellCases:

@@ -14,7 +14,9 @@
 //   dashboard  node path -> encoded DashboardNode
 //   snapshots  node path \0 position -> encoded DashboardNode at that tick
 //   ticks      position -> "" (the positions snapshots were taken at)
-//   alerts     person \0 position \0 kind -> alert JSON (open alerts)
+//   alerts     person \0 position \0 kind -> the alert's cell (open alerts)
+//   alert_bodies position \0 kind -> what an event tells everyone it alerts
+//              of that kind, as JSON (alerts.h: ComposeAlert)
 //   addresses  normalized address \0 position -> recorded_at (8 bytes) + case id
 //   open_cases cell \0 case id -> [status byte, kind byte], of the cases not
 //              closed: cell_cases less the closed ones, so that a board or a
@@ -48,6 +50,7 @@ enum ViewFamily {
   kViewAlerts,
   kViewAddresses,
   kViewOpenCases,
+  kViewAlertBodies,
   kViewFamilyCount,
 };
 

@@ -399,6 +399,45 @@ TEST_F(ProjectionTest, ARebuildThatDidNotFinishIsNeverOpenedAsViews) {
   EXPECT_EQ((*reopened)->Finish().code(), StatusCode::kInternal);
 }
 
+// An alert's JSON is API.md's, whether pushed (RenderAlert) or read back
+// from its two parts in the views (ComposeAlert of the shared body).
+TEST(AlertJsonTest, RenderedAndComposedAlertsAreTheSame) {
+  const Alert a{"officer-7", "new_case",    "C-20261122-000001",  "santai/tongchuan",
+                42,          1795343462123, "New \"normal\" case"};
+  const std::string expected =
+      R"({"id":"42-new_case","kind":"new_case","person":"officer-7",)"
+      R"("case_id":"C-20261122-000001","cell":"santai/tongchuan","position":42,)"
+      R"("at":"2026-11-22T10:31:02.123Z","message":"New \"normal\" case"})";
+  EXPECT_EQ(RenderAlert(a), expected);
+  EXPECT_EQ(ComposeAlert("officer-7", 42, "new_case", RenderAlertBody(a)), expected);
+  EXPECT_EQ(ComposeAlert("p", 1, "k", "{}"), R"({"id":"1-k","kind":"k","person":"p"})");
+}
+
+// Everyone an event alerts of one kind shares one body in the views; each
+// reads it back as their own alert.
+TEST_F(ProjectionTest, AnEventsAlertsOfOneKindShareOneBody) {
+  Must(
+      service_->AssignOfficer("admin", "santai", R"({"officer":"sup-1","role":"supervisor"})", ""));
+  const Position before = store_->Head().position;
+  NewCase();
+  CatchUp();
+  std::size_t bodies = 0, entries = 0;
+  ASSERT_TRUE(projector_->views().ForEach(kViewAlertBodies, [&](auto, auto) { ++bodies; }).ok());
+  ASSERT_TRUE(projector_->views().ForEach(kViewAlerts, [&](auto, auto) { ++entries; }).ok());
+  EXPECT_EQ(bodies, 1u);
+  EXPECT_GE(entries, 2u);
+  auto mine = projector_->OpenAlerts("officer-7", 10);
+  auto sups = projector_->OpenAlerts("sup-1", 10);
+  ASSERT_TRUE(mine.ok() && sups.ok());
+  ASSERT_EQ(mine->size(), 1u);
+  ASSERT_EQ(sups->size(), 1u);
+  EXPECT_EQ(At(mine->at(0), "/position"), std::to_string(before + 1));
+  std::string as_sup = mine->at(0);
+  as_sup.replace(as_sup.find(R"("person":"officer-7")"), 20, R"("person":"sup-1")");
+  EXPECT_EQ(as_sup, sups->at(0));
+  ExpectRebuildEqualsLive();
+}
+
 TEST_F(ProjectionTest, AlertsReachThePeopleCoveringTheCellAndCloseOnAcknowledgment) {
   Must(
       service_->AssignOfficer("admin", "santai", R"({"officer":"sup-1","role":"supervisor"})", ""));

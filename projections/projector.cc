@@ -112,6 +112,8 @@ constexpr const char* kCheckpointHashKey = "checkpoint_hash";
 constexpr const char* kViewsFormat = "10";
 // Threads that render a rebuild's last case views at most.
 constexpr std::size_t kMaxRenderThreads = 4;
+// Dispute addresses a rebuild remembers at most (~100 bytes each).
+constexpr std::size_t kRebuildAddresses = 1 << 20;
 }  // namespace
 
 namespace {
@@ -178,6 +180,7 @@ Status Projector::Load() {
                               format.value_or("1") + ", this build's is " + kViewsFormat +
                               "; remove them and rebuild");
   }
+  addresses_complete_ = options_.rebuild && fresh;
   if (fresh) {
     rocksdb::WriteBatch write;
     write.Put(views_->family(kViewMeta), kViewsFormatKey, kViewsFormat).PermitUncheckedError();
@@ -249,6 +252,13 @@ Result<bool> Projector::IsRepeatDispute(const std::string& address, const Record
   if (batch != nullptr) {
     if (auto it = batch->addresses.find(address); it != batch->addresses.end()) {
       previous_at = it->second.first;
+    }
+  }
+  if (previous_at < 0 && options_.rebuild) {
+    if (auto it = rebuild_addresses_.find(address); it != rebuild_addresses_.end()) {
+      previous_at = it->second;
+    } else if (addresses_complete_) {
+      return false;  // never reported before
     }
   }
   if (previous_at < 0) {
@@ -592,6 +602,19 @@ Status Projector::ApplyBatch(const std::vector<RecordedEvent>& events,
     cache_->Clear();
     last_snapshot_ = snapshot_before;
     return s;
+  }
+  if (options_.rebuild) {
+    // What the batch wrote, remembered; past the bound, only the addresses
+    // remembered already are kept up to date, and the others are read.
+    for (const auto& [address, at] : b.addresses) {
+      auto [it, added] = rebuild_addresses_.try_emplace(address, at.first);
+      if (!added) {
+        it->second = at.first;
+      } else if (rebuild_addresses_.size() > kRebuildAddresses) {
+        rebuild_addresses_.erase(it);
+        addresses_complete_ = false;
+      }
+    }
   }
   b.changes.position = last;
   {

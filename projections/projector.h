@@ -30,6 +30,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "engine/case_state.h"
@@ -233,6 +234,12 @@ class Projector {
 
   // Projector thread only.
   std::unique_ptr<CaseCache> cache_;
+  // A rebuild's dispute addresses (normalized) and when each was last
+  // reported, as written: in fresh views, while it holds every address
+  // written (`addresses_complete_`, until kRebuildAddresses of them), an
+  // address it lacks was never reported, and the views need not be read.
+  std::unordered_map<std::string, std::int64_t> rebuild_addresses_;
+  bool addresses_complete_ = false;
   Position last_snapshot_ = 0;  // the last snapshot tick
 
   // The fold's dashboards, for the controlling thread alone: reads take the

@@ -90,6 +90,10 @@ std::string WriteAnswer(const WriteResult& w, bool with_case) {
 Result<std::uint64_t> ParseCount(const std::string& text, std::string_view field) {
   std::uint64_t v = 0;
   auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec == std::errc::result_out_of_range) {
+    return Status::InvalidArgument(std::string(field) +
+                                   ": too large (at most 18446744073709551615)");
+  }
   if (ec != std::errc() || p != text.data() + text.size()) {
     return Status::InvalidArgument(std::string(field) + ": must be a non-negative integer");
   }
@@ -561,8 +565,8 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
       }
       return std::optional<AsOf>(AsOf{p, std::nullopt});
     }
-    auto t = ParseTimestamp(text);
-    if (!t.ok()) return Status::InvalidArgument("as_of: a position or an RFC 3339 UTC time");
+    auto t = ParseRfc3339(text);
+    if (!t.ok()) return Status::InvalidArgument("as_of: a position or an RFC 3339 time");
     // Like a position past the head: the future is not a past to replay.
     if (*t > clock_->NowMillis()) {
       return Status::InvalidArgument("as_of: " + text + " is in the future");

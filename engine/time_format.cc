@@ -93,4 +93,45 @@ Result<std::int64_t> ParseTimestamp(std::string_view s) {
   return days_ms + ((h * 60 + mi) * 60 + sec) * std::int64_t{1000} + ms;
 }
 
+Result<std::int64_t> ParseRfc3339(std::string_view s) {
+  using namespace std::chrono;
+  const Status invalid = Status::InvalidArgument(
+      "time must be RFC 3339, e.g. 2026-11-22T10:31:02.123Z or 2026-11-22T18:31:02+08:00");
+  int y, mo, d, h, mi, sec;
+  const bool fixed =
+      ReadDigits(s, 0, 4, &y) && s.size() > 4 && s[4] == '-' && ReadDigits(s, 5, 2, &mo) &&
+      s.size() > 7 && s[7] == '-' && ReadDigits(s, 8, 2, &d) && s.size() > 10 &&
+      (s[10] == 'T' || s[10] == 't') && ReadDigits(s, 11, 2, &h) && s.size() > 13 && s[13] == ':' &&
+      ReadDigits(s, 14, 2, &mi) && s.size() > 16 && s[16] == ':' && ReadDigits(s, 17, 2, &sec);
+  if (!fixed) return invalid;
+  std::size_t at = 19;
+  int ms = 0;
+  if (at < s.size() && s[at] == '.') {
+    const std::size_t first = ++at;
+    for (; at < s.size() && s[at] >= '0' && s[at] <= '9'; ++at) {
+      if (at - first < 3) ms = ms * 10 + (s[at] - '0');
+    }
+    if (at == first) return invalid;
+    for (std::size_t n = at - first; n < 3; ++n) ms *= 10;
+  }
+  int offset_minutes = 0;
+  if (at + 1 == s.size() && (s[at] == 'Z' || s[at] == 'z')) {
+    ++at;
+  } else if (at == s.size()) {
+    return invalid;  // a local time without its offset is no instant
+  } else if (at + 6 == s.size() && (s[at] == '+' || s[at] == '-') && s[at + 3] == ':') {
+    int oh, om;
+    if (!ReadDigits(s, at + 1, 2, &oh) || !ReadDigits(s, at + 4, 2, &om) || oh > 23 || om > 59) {
+      return invalid;
+    }
+    offset_minutes = (oh * 60 + om) * (s[at] == '-' ? -1 : 1);
+    at += 6;
+  }
+  const year_month_day ymd{year(y), month(static_cast<unsigned>(mo)),
+                           day(static_cast<unsigned>(d))};
+  if (at != s.size() || !ymd.ok() || h > 23 || mi > 59 || sec > 59) return invalid;
+  const auto days_ms = duration_cast<milliseconds>(sys_days(ymd).time_since_epoch()).count();
+  return days_ms + ((h * 60 + mi - offset_minutes) * 60 + sec) * std::int64_t{1000} + ms;
+}
+
 }  // namespace casegrid

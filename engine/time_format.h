@@ -15,7 +15,13 @@ namespace casegrid {
 std::string FormatTimestamp(std::int64_t unix_ms);
 // The same, appended to `out`.
 void AppendTimestamp(std::string& out, std::int64_t unix_ms);
-// Accepts `YYYY-MM-DDTHH:MM:SS[.fff]Z`; kInvalidArgument otherwise.
+// Accepts `YYYY-MM-DDTHH:MM:SS[.fff]Z`; kInvalidArgument otherwise. For
+// times stored in events: one form for each instant.
 Result<std::int64_t> ParseTimestamp(std::string_view text);
+// Any RFC 3339 date-time (section 5.6): `T` or `t`, a fraction of any
+// length (cut to the millisecond: the instant at or before it), `Z`, `z` or
+// an offset `+HH:MM` / `-HH:MM`; for times asked about (as_of), where a
+// client's library may write any of them. kInvalidArgument otherwise.
+Result<std::int64_t> ParseRfc3339(std::string_view text);
 
 }  // namespace casegrid

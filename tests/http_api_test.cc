@@ -353,6 +353,14 @@ TEST_F(HttpApiTest, ADashboardAsOfATimeIsReadAtThatTimeNotAtItsLastEvent) {
   EXPECT_EQ(At(by_time.body, "/today/reported"), "0");  // reported two days before
   EXPECT_EQ(At(by_time.body, "/open/by_age/under_1d"), "0");
   EXPECT_EQ(At(by_time.body, "/open/by_age/1d_to_3d"), "1");
+  // The same moment written with an offset (`+` sent as %2B) and a longer
+  // fraction is the same answer, its as_of in UTC.
+  std::string offset = FormatTimestamp(clock_.NowMillis() - 3600000 + 8 * 3600000);
+  offset.replace(offset.size() - 1, 1, "999%2B08:00");
+  auto by_offset =
+      Send(http::verb::get, "/api/v1/dashboard/santai/tongchuan?as_of=" + offset, officer);
+  ASSERT_EQ(by_offset.status, 200u) << offset << " " << by_offset.body;
+  EXPECT_EQ(by_offset.body, by_time.body);
   // By position, the moment is the event's own.
   auto by_position =
       Send(http::verb::get, "/api/v1/dashboard/santai/tongchuan?as_of=" + position, officer);
@@ -391,6 +399,10 @@ TEST_F(HttpApiTest, LifecycleOverHttpAndTheDashboardSeesIt) {
   EXPECT_EQ(
       Send(http::verb::get, "/api/v1/dashboard/santai/tongchuan?as_of=" + future, officer).status,
       400u);
+  // A position past 2^64 - 1 is said to be too large, not to be no number.
+  auto huge = Send(http::verb::get, "/api/v1/cases/" + id + "?as_of=18446744073709551616", officer);
+  EXPECT_EQ(huge.status, 400u);
+  EXPECT_NE(huge.body.find("as_of: too large"), std::string::npos) << huge.body;
   // Nor is a time after now; now itself is.
   const std::string tomorrow = FormatTimestamp(clock_.NowMillis() + 24 * 3600000);
   auto later = Send(http::verb::get, "/api/v1/cases/" + id + "?as_of=" + tomorrow, officer);

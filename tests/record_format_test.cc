@@ -78,6 +78,27 @@ TEST(TimeFormatTest, RejectsWhatIsNotRfc3339Utc) {
   }
 }
 
+// Times asked about (as_of) take any RFC 3339 form a client may write.
+TEST(TimeFormatTest, ParsesEveryRfc3339FormOfATimeAskedAbout) {
+  const std::int64_t t = *ParseTimestamp("2026-11-22T10:31:02.123Z");
+  for (const char* same : {"2026-11-22T10:31:02.123Z", "2026-11-22t10:31:02.123z",
+                           "2026-11-22T10:31:02.123+00:00", "2026-11-22T10:31:02.123-00:00",
+                           "2026-11-22T18:31:02.123+08:00", "2026-11-22T05:01:02.123-05:30",
+                           "2026-11-22T10:31:02.123999Z", "2026-11-22T10:31:02.1239Z"}) {
+    EXPECT_EQ(*ParseRfc3339(same), t) << same;
+  }
+  EXPECT_EQ(*ParseRfc3339("2026-11-22T10:31:02.1Z"), t - 23);
+  EXPECT_EQ(*ParseRfc3339("2026-11-22T10:31:02Z"), t - 123);
+  // Across midnight and the year's end.
+  EXPECT_EQ(*ParseRfc3339("2027-01-01T07:00:00+08:00"), *ParseTimestamp("2026-12-31T23:00:00Z"));
+  for (const char* bad :
+       {"2026-11-22", "2026-11-22T10:31:02", "2026-11-22T10:31:02.Z", "2026-11-22T10:31:02+0800",
+        "2026-11-22T10:31:02+24:00", "2026-11-22T10:31:02+08:60", "2026-11-22 10:31:02Z",
+        "2026-02-30T00:00:00Z", "2026-11-22T10:31:60Z", "2026-11-22T10:31:02ZZ", ""}) {
+    EXPECT_EQ(ParseRfc3339(bad).status().code(), StatusCode::kInvalidArgument) << bad;
+  }
+}
+
 TEST(InsertHintsTest, GroupKeysAsTheirInsertsRunInOrder) {
   const std::string first = storage::StreamIndexKey("case/C-1", 1);
   const std::string second = storage::StreamIndexKey("case/C-1", 2);

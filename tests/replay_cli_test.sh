@@ -55,6 +55,13 @@ if err=$("$cg" replay C-20261122-000001 --data "$data" --as-of yesterday 2>&1); 
   fail "a bad --as-of was accepted"
 fi
 [[ "$err" == *"--as-of"* ]] || fail "bad --as-of message: $err"
+if err=$("$cg" replay C-20261122-000001 --data "$data" --as-of "" 2>&1); then
+  fail "an empty --as-of was taken for the whole history"
+fi
+[[ "$err" == *"--as-of: empty"* ]] || fail "empty --as-of message: $err"
+# a time with an offset is that instant in UTC
+out=$("$cg" replay C-20261122-000001 --data "$data" --as-of "$(date -u -d '+8 hours' +%Y-%m-%dT%H:%M:%S)+08:00")
+[[ "$out" == *"assigned to officer-7"* ]] || fail "--as-of time with an offset: $out"
 
 # an unknown case is exit 1 with a clear message
 if err=$("$cg" replay C-20261122-000999 --data "$data" 2>&1); then fail "unknown case succeeded"; fi

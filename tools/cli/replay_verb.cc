@@ -43,7 +43,7 @@ Result<AsOf> ParseAsOf(const std::string& text) {
     as_of.position = std::stoull(text);
     return as_of;
   }
-  auto time = ParseTimestamp(text);
+  auto time = ParseRfc3339(text);
   if (!time.ok()) {
     return Status::InvalidArgument("--as-of: a position or " + time.status().message());
   }
@@ -244,11 +244,16 @@ void AddReplayVerb(CLI::App& app, VerbAction* action) {
       "replay", "print a case's history step by step, with its state after each step");
   replay->add_option("case-id", a->case_id, "the case, e.g. C-20261122-000123")->required();
   replay->add_option("--data", a->data, "store folder")->capture_default_str();
-  replay->add_option("--as-of", a->as_of,
-                     "stop at this log position, or at the last event recorded at or before this "
-                     "RFC 3339 UTC time (2026-11-22T10:31:02Z)");
-  replay->callback([a, action] {
-    *action = [a]() -> int {
+  CLI::Option* as_of_given = replay->add_option(
+      "--as-of", a->as_of,
+      "stop at this log position, or at the last event recorded at or before this "
+      "RFC 3339 time (2026-11-22T10:31:02Z, or with an offset: 2026-11-22T18:31:02+08:00)");
+  replay->callback([a, action, as_of_given] {
+    *action = [a, as_of_given]() -> int {
+      // Given empty is a mistake, not "the whole history" (as `?as_of=` is a 400).
+      if (as_of_given->count() > 0 && a->as_of.empty()) {
+        return Fail(Status::InvalidArgument("--as-of: empty; a position or an RFC 3339 time"));
+      }
       auto as_of = ParseAsOf(a->as_of);
       if (!as_of.ok()) return Fail(as_of.status());
       auto store = EventStore::OpenFollower(LogDir(a->data));

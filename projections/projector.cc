@@ -44,7 +44,7 @@ class Projector::CaseCache {
       order_.splice(order_.begin(), order_, it->second);
       return &it->second->second;
     }
-    order_.emplace_front(id, Entry{std::move(state), false, written});
+    order_.emplace_front(id, Entry{std::move(state), false, written, std::nullopt});
     index_[id] = order_.begin();
     if (order_.size() > capacity_) {
       auto& [old_id, old] = order_.back();
@@ -383,13 +383,16 @@ void Projector::CaseViewChanged(const std::string& case_id, CachedCaseState& cac
   }
 }
 
-void Projector::WriteCaseView(const std::string& case_id, const CachedCaseState& cached,
+void Projector::WriteCaseView(const std::string& case_id, CachedCaseState& cached,
                               rocksdb::WriteBatch& write) const {
   const CaseState& state = cached.state;
   write.Put(views_->family(kViewCases), case_id, RenderCaseView(state)).PermitUncheckedError();
-  const char index_value[2] = {static_cast<char>(state.status), static_cast<char>(state.kind)};
+  const std::array<char, 2> index_value = {static_cast<char>(state.status),
+                                           static_cast<char>(state.kind)};
+  if (cached.indexed == index_value) return;  // the indexes hold it already
+  cached.indexed = index_value;
   const std::string key = CellCaseKey(state.report.cell, case_id);
-  write.Put(views_->family(kViewCellCases), key, rocksdb::Slice(index_value, 2))
+  write.Put(views_->family(kViewCellCases), key, rocksdb::Slice(index_value.data(), 2))
       .PermitUncheckedError();
   if (state.status == CaseStatus::kClosed) {
     // Only an entry that may be there is deleted: a rebuild closes most
@@ -397,7 +400,7 @@ void Projector::WriteCaseView(const std::string& case_id, const CachedCaseState&
     // the way of every walk of the index until compacted.
     if (cached.written) write.Delete(views_->family(kViewOpenCases), key).PermitUncheckedError();
   } else {
-    write.Put(views_->family(kViewOpenCases), key, rocksdb::Slice(index_value, 2))
+    write.Put(views_->family(kViewOpenCases), key, rocksdb::Slice(index_value.data(), 2))
         .PermitUncheckedError();
   }
 }
@@ -406,7 +409,7 @@ void Projector::WriteEvictedCaseViews(rocksdb::WriteBatch& write) {
   // Oldest first: of a case evicted twice, the later state is put later, and
   // wins. (A rebuild's memtables sort at their flush, so the order of the
   // keys costs nothing.)
-  for (const auto& [case_id, entry] : cache_->TakeEvicted()) WriteCaseView(case_id, entry, write);
+  for (auto& [case_id, entry] : cache_->TakeEvicted()) WriteCaseView(case_id, entry, write);
 }
 
 Status Projector::IngestCaseViews(
@@ -573,8 +576,12 @@ Status Projector::ApplyBatch(const std::vector<RecordedEvent>& events,
   const Position last = events.back().position;
   WriteEvictedCaseViews(b.write);
   for (const std::string& case_id : b.cases) {
-    const CaseCache::Entry* cached = cache_->Find(case_id);
-    if (cached == nullptr) return Status::Internal("case " + case_id + " left the cache mid-batch");
+    CaseCache::Entry* cached = cache_->Find(case_id);
+    if (cached == nullptr) {
+      cache_->Clear();  // its entries may say their indexes hold what this batch does not write
+      last_snapshot_ = snapshot_before;
+      return Status::Internal("case " + case_id + " left the cache mid-batch");
+    }
     WriteCaseView(case_id, *cached, b.write);
   }
   if (b.collect_changes) {

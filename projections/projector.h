@@ -18,6 +18,7 @@
 // time: they see the views of some applied batch, never half of one.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -195,6 +196,10 @@ class Projector {
     CaseState state;
     bool unwritten = false;
     bool written = true;
+    // The status and kind this projector last wrote to the case indexes
+    // (cell_cases, open_cases): they are written again only when these
+    // change, not with every view (most events change neither).
+    std::optional<std::array<char, 2>> indexed;
   };
   struct Batch;
 
@@ -208,7 +213,7 @@ class Projector {
   // Adds to `batch` the snapshot tick `at` (a multiple of snapshot_every, just
   // folded): every dashboard node changed since the last tick, as of `at`.
   void Snapshot(Position at, Batch& batch);
-  void WriteCaseView(const std::string& case_id, const CachedCaseState& cached,
+  void WriteCaseView(const std::string& case_id, CachedCaseState& cached,
                      rocksdb::WriteBatch& write) const;
   // The same for the states a rebuild's cache pushed out unwritten.
   void WriteEvictedCaseViews(rocksdb::WriteBatch& write);

@@ -184,11 +184,14 @@ namespace {
 
 void PutVarint(std::string& out, std::int64_t signed_value) {
   auto v = static_cast<std::uint64_t>((signed_value << 1) ^ (signed_value >> 63));  // zigzag
+  char buf[10];  // 64 bits, 7 a byte
+  std::size_t n = 0;
   while (v >= 0x80) {
-    out += static_cast<char>((v & 0x7F) | 0x80);
+    buf[n++] = static_cast<char>((v & 0x7F) | 0x80);
     v >>= 7;
   }
-  out += static_cast<char>(v);
+  buf[n++] = static_cast<char>(v);
+  out.append(buf, n);
 }
 
 class VarintReader {
@@ -257,6 +260,7 @@ constexpr std::int64_t kEncodingVersion = 3;
 
 std::string EncodeDashboardNode(const DashboardNode& node) {
   std::string out;
+  out.reserve(2048);  // a node is ~1 KiB: grown once or not at all
   PutVarint(out, kEncodingVersion);
   PutVarint(out, static_cast<std::int64_t>(node.position));
   VisitFields(

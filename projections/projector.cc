@@ -778,14 +778,8 @@ Result<CasePage> Projector::ListCases(const CaseQuery& q) const {
   const ViewFamily index = open_only ? kViewOpenCases : kViewCellCases;
   // Both indexes read from one snapshot with the case views, so that a page
   // shows the cases as one batch left them.
-  const rocksdb::Snapshot* snapshot = views_->db()->GetSnapshot();
-  struct Released {
-    rocksdb::DB* db;
-    const rocksdb::Snapshot* snapshot;
-    ~Released() { db->ReleaseSnapshot(snapshot); }
-  } held{views_->db(), snapshot};
-  rocksdb::ReadOptions read;
-  read.snapshot = snapshot;
+  const ViewStore::Snapshot held(views_->db());
+  const rocksdb::ReadOptions& read = held.ReadOptions();
   std::vector<Walk> walks;
   for (const std::string& subtree : subtrees) {
     Walk& w = walks.emplace_back(
@@ -852,14 +846,8 @@ Result<std::vector<std::pair<Position, std::string>>> Projector::OpenAlertsBetwe
   if (upto <= after) return out;
   std::string prefix(person);
   prefix += '\0';
-  const rocksdb::Snapshot* snapshot = views_->db()->GetSnapshot();
-  struct Released {
-    rocksdb::DB* db;
-    const rocksdb::Snapshot* snapshot;
-    ~Released() { db->ReleaseSnapshot(snapshot); }
-  } held{views_->db(), snapshot};
-  rocksdb::ReadOptions read;
-  read.snapshot = snapshot;
+  const ViewStore::Snapshot held(views_->db());
+  const rocksdb::ReadOptions& read = held.ReadOptions();
   std::unique_ptr<rocksdb::Iterator> it(
       views_->db()->NewIterator(read, views_->family(kViewAlerts)));
   auto position_of = [&](rocksdb::Slice key) {

@@ -161,13 +161,8 @@ Result<std::optional<std::string>> ViewStore::Get(ViewFamily f, const std::strin
 
 Result<ViewStore::AtCheckpoint> ViewStore::GetAtCheckpoint(ViewFamily f,
                                                            const std::string& key) const {
-  struct Released {
-    rocksdb::DB* db;
-    const rocksdb::Snapshot* snapshot;
-    ~Released() { db->ReleaseSnapshot(snapshot); }
-  } held{db_, db_->GetSnapshot()};
-  rocksdb::ReadOptions options;
-  options.snapshot = held.snapshot;
+  const Snapshot held(db_);
+  const rocksdb::ReadOptions& options = held.ReadOptions();
   AtCheckpoint out;
   std::string value;
   rocksdb::Status s = db_->Get(options, family(kViewMeta), kCheckpointKey, &value);

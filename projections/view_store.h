@@ -92,6 +92,21 @@ class ViewStore {
     std::optional<std::string> value;
   };
   Result<AtCheckpoint> GetAtCheckpoint(ViewFamily f, const std::string& key) const;
+  // Reads of every family as one write left them: what ReadOptions() reads
+  // is the views of one batch, whole, until the snapshot is destroyed
+  // (which must happen before the store's).
+  class Snapshot {
+   public:
+    explicit Snapshot(rocksdb::DB* db) : db_(db) { options_.snapshot = db_->GetSnapshot(); }
+    ~Snapshot() { db_->ReleaseSnapshot(options_.snapshot); }
+    Snapshot(const Snapshot&) = delete;
+    Snapshot& operator=(const Snapshot&) = delete;
+    const rocksdb::ReadOptions& ReadOptions() const { return options_; }
+
+   private:
+    rocksdb::DB* const db_;
+    rocksdb::ReadOptions options_;
+  };
   // Every key and value of `f`, for comparing two view stores.
   Status ForEach(ViewFamily f,
                  const std::function<void(std::string_view, std::string_view)>& visit) const;

@@ -600,6 +600,13 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
     }
     if (s.size() == 3 && get) {
       RETURN_IF_ERROR(MayReadCases(who));
+      if (call.Has("as_of")) {
+        // Silently answering the present to a question about the past would
+        // mislead an auditor.
+        return Status::InvalidArgument(
+            "as_of: case lists answer the present only; ask a case's view or history with "
+            "as_of");
+      }
       CaseQuery query;
       query.cell = call.Query("cell");
       if (query.cell.empty() && !InScope(who, "")) {
@@ -670,7 +677,10 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
         return Json(http::status::ok, RenderCaseView(state, personal), req);
       }
       if (s.size() == 5 && get && s[4] == "history") {
+        ASSIGN_OR_RETURN(std::optional<AsOf> at, as_of());
+        // Scope and what is shown by the case as it is now, as for its view.
         ASSIGN_OR_RETURN(CaseState state, scoped_case(id, UINT64_MAX));
+        if (at) RETURN_IF_ERROR(scoped_case(id, at->position).status());  // 404 before it began
         const bool whole = SeesCaseEvents(who, state.assignee);
         ASSIGN_OR_RETURN(auto events,
                          service_->store().ReadStream(CaseStream(id), 1, kMaxCaseHistory + 1,
@@ -685,6 +695,7 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
         JsonWriter j;
         j.BeginObject().Key("events").BeginArray();
         for (const RecordedEvent& e : events) {
+          if (at && e.position > at->position) break;  // the history as it stood then
           j.Raw(e.EnvelopeJson(whole, SeesHashes(who)));
         }
         j.EndArray().EndObject();

@@ -418,6 +418,29 @@ TEST_F(HttpApiTest, LifecycleOverHttpAndTheDashboardSeesIt) {
   ASSERT_EQ(list.status, 200u) << list.body;
   EXPECT_EQ(At(list.body, "/cases/0/case_id"), "\"" + id + "\"");
   EXPECT_EQ(At(list.body, "/next"), "null");
+  // A list answers the present only, and says so rather than ignore as_of.
+  auto list_then = Send(http::verb::get, "/api/v1/cases?cell=santai/tongchuan&as_of=1", officer);
+  EXPECT_EQ(list_then.status, 400u);
+  EXPECT_NE(list_then.body.find("as_of: case lists answer the present only"), std::string::npos)
+      << list_then.body;
+  // A history as_of is the events up to then; before the case, 404.
+  const std::string reported_at = At(created.body, "/position");
+  auto history_then =
+      Send(http::verb::get, "/api/v1/cases/" + id + "/history?as_of=" + reported_at, officer);
+  ASSERT_EQ(history_then.status, 200u) << history_then.body;
+  EXPECT_EQ(At(history_then.body, "/events/0/type"), "\"CaseReported\"");
+  EXPECT_EQ(At(history_then.body, "/events/1/type"), "<none>") << history_then.body;
+  auto history_now = Send(http::verb::get, "/api/v1/cases/" + id + "/history", officer);
+  EXPECT_EQ(At(history_now.body, "/events/2/type"), "\"CaseAccepted\"") << history_now.body;
+  EXPECT_EQ(
+      Send(http::verb::get,
+           "/api/v1/cases/" + id + "/history?as_of=" + std::to_string(std::stoull(reported_at) - 1),
+           officer)
+          .status,
+      404u);
+  EXPECT_EQ(
+      Send(http::verb::get, "/api/v1/cases/" + id + "/history?as_of=" + future, officer).status,
+      400u);
 }
 
 TEST_F(HttpApiTest, AlertsAreListedAndAcknowledged) {

@@ -569,7 +569,7 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
     if (!t.ok()) return Status::InvalidArgument("as_of: a position or an RFC 3339 time");
     // Like a position past the head: the future is not a past to replay.
     if (*t > clock_->NowMillis()) {
-      return Status::InvalidArgument("as_of: " + text + " is in the future");
+      return Status::InvalidArgument("as_of: " + FormatTimestamp(*t) + " is in the future");
     }
     ASSIGN_OR_RETURN(Position p, projector_->PositionAt(*t));
     return std::optional<AsOf>(AsOf{p, *t});

@@ -62,6 +62,7 @@ fi
 # a time with an offset is that instant in UTC
 out=$("$cg" replay C-20261122-000001 --data "$data" --as-of "$(date -u -d '+8 hours' +%Y-%m-%dT%H:%M:%S)+08:00")
 [[ "$out" == *"assigned to officer-7"* ]] || fail "--as-of time with an offset: $out"
+[[ "$out" == *"Z)"* && "$out" != *"+08:00"* ]] || fail "--as-of is not said in UTC: $out"
 
 # an unknown case is exit 1 with a clear message
 if err=$("$cg" replay C-20261122-000999 --data "$data" 2>&1); then fail "unknown case succeeded"; fi

@@ -48,6 +48,7 @@ Result<AsOf> ParseAsOf(const std::string& text) {
     return Status::InvalidArgument("--as-of: a position or " + time.status().message());
   }
   as_of.time = *time;
+  as_of.text = FormatTimestamp(*time);  // said as every time is: UTC, milliseconds
   return as_of;
 }
 

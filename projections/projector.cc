@@ -355,13 +355,12 @@ Status Projector::ApplyOne(const RecordedEvent& e, const Result<CaseEventData>* 
     ApplyCaseChange(nodes_[node], change);
     b.nodes.insert(node);
   }
-  std::vector<Alert> alerts = AlertsFor(change, grid_);
-  for (std::size_t i = 0; i < alerts.size(); ++i) {
-    Alert& alert = alerts[i];
-    // One body for each kind the event raises, shared by its recipients.
-    const bool first_of_kind = std::none_of(alerts.begin(), alerts.begin() + i,
-                                            [&](const Alert& a) { return a.kind == alert.kind; });
-    if (first_of_kind) {
+  // One body for each kind the event raises (a handful of kinds), shared by
+  // its recipients (as many as cover the cell).
+  std::vector<std::string> kinds_written;
+  for (Alert& alert : AlertsFor(change, grid_)) {
+    if (std::find(kinds_written.begin(), kinds_written.end(), alert.kind) == kinds_written.end()) {
+      kinds_written.push_back(alert.kind);
       b.write
           .Put(views_->family(kViewAlertBodies), AlertBodyKey(alert.position, alert.kind),
                RenderAlertBody(alert))

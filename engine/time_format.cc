@@ -70,27 +70,16 @@ std::string FormatTimestamp(std::int64_t unix_ms) {
 }
 
 Result<std::int64_t> ParseTimestamp(std::string_view s) {
-  using namespace std::chrono;
-  int y, mo, d, h, mi, sec, ms = 0;
-  const bool fixed =
-      ReadDigits(s, 0, 4, &y) && s.size() > 4 && s[4] == '-' && ReadDigits(s, 5, 2, &mo) &&
-      s.size() > 7 && s[7] == '-' && ReadDigits(s, 8, 2, &d) && s.size() > 10 && s[10] == 'T' &&
-      ReadDigits(s, 11, 2, &h) && s.size() > 13 && s[13] == ':' && ReadDigits(s, 14, 2, &mi) &&
-      s.size() > 16 && s[16] == ':' && ReadDigits(s, 17, 2, &sec);
-  std::size_t at = 19;
-  bool ok = fixed;
-  if (ok && at < s.size() && s[at] == '.') {
-    ok = ReadDigits(s, at + 1, 3, &ms);
-    at += 4;
-  }
-  ok = ok && at + 1 == s.size() && s[at] == 'Z';
-  const year_month_day ymd{year(y), month(static_cast<unsigned>(mo)),
-                           day(static_cast<unsigned>(d))};
-  if (!ok || !ymd.ok() || h > 23 || mi > 59 || sec > 59) {
-    return Status::InvalidArgument("time must be RFC 3339 UTC, e.g. 2026-11-22T10:31:02.123Z");
-  }
-  const auto days_ms = duration_cast<milliseconds>(sys_days(ymd).time_since_epoch()).count();
-  return days_ms + ((h * 60 + mi) * 60 + sec) * std::int64_t{1000} + ms;
+  // The one form each instant is stored in: RFC 3339 with `T`, seconds or
+  // milliseconds, and `Z`; the rest is ParseRfc3339's.
+  const Status invalid =
+      Status::InvalidArgument("time must be RFC 3339 UTC, e.g. 2026-11-22T10:31:02.123Z");
+  const bool one_form =
+      (s.size() == 20 || (s.size() == 24 && s[19] == '.')) && s[10] == 'T' && s.back() == 'Z';
+  if (!one_form) return invalid;
+  auto t = ParseRfc3339(s);
+  if (!t.ok()) return invalid;
+  return t;
 }
 
 Result<std::int64_t> ParseRfc3339(std::string_view s) {

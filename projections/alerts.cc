@@ -120,7 +120,7 @@ std::string ComposeAlert(std::string_view person, Position position, std::string
                          std::string_view body) {
   JsonWriter w;
   w.BeginObject();
-  w.Key("id").String(std::to_string(position) + "-" + std::string(kind));
+  w.Key("id").String(AlertId(position, kind));
   w.Key("kind").String(kind);
   w.Key("person").String(person);
   // The object is left open: the body's members follow, after its '{'.

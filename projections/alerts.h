@@ -33,6 +33,11 @@
 
 namespace casegrid {
 
+// An alert's id: "<position>-<kind>", unique per person.
+inline std::string AlertId(Position position, std::string_view kind) {
+  return std::to_string(position) + "-" + std::string(kind);
+}
+
 struct Alert {
   std::string person;
   std::string kind;
@@ -42,7 +47,7 @@ struct Alert {
   std::int64_t at = 0;
   std::string message;
 
-  std::string id() const { return std::to_string(position) + "-" + kind; }
+  std::string id() const { return AlertId(position, kind); }
 };
 
 // Whether an alert about a case in `cell` may be shown.

@@ -802,13 +802,8 @@ Result<CasePage> Projector::ListCases(const CaseQuery& q) const {
     const auto zero = key.find('\0');
     const std::string id(key.substr(zero + 1));
     last_key = std::string(key.substr(0, zero)) + "|" + id;
-    std::string view;
-    const rocksdb::Status got = views_->db()->Get(read, views_->family(kViewCases), id, &view);
-    if (got.ok()) {
-      page.views.push_back(std::move(view));
-    } else if (!got.IsNotFound()) {
-      return Status::Unavailable("reading case " + id + ": " + got.ToString());
-    }
+    ASSIGN_OR_RETURN(auto view, views_->Get(kViewCases, id, read));
+    if (view) page.views.push_back(std::move(*view));
     next->it->Next();
     RETURN_IF_ERROR(settle(*next));
   }
@@ -859,15 +854,9 @@ Result<std::vector<std::pair<Position, std::string>>> Projector::OpenAlertsBetwe
   // one batch with it), composed with the person.
   auto take = [&](Position p) -> Status {
     const std::string_view kind = it->key().ToStringView().substr(prefix.size() + 8 + 1);
-    std::string body;
-    const rocksdb::Status got =
-        views_->db()->Get(read, views_->family(kViewAlertBodies), AlertBodyKey(p, kind), &body);
-    if (!got.ok()) {
-      return got.IsNotFound() ? Status::Corruption("alert " + std::to_string(p) + "-" +
-                                                   std::string(kind) + " has no body")
-                              : Status::Unavailable("reading alerts: " + got.ToString());
-    }
-    out.emplace_back(p, ComposeAlert(person, p, kind, body));
+    ASSIGN_OR_RETURN(auto body, views_->Get(kViewAlertBodies, AlertBodyKey(p, kind), read));
+    if (!body) return Status::Corruption("alert " + AlertId(p, kind) + " has no body");
+    out.emplace_back(p, ComposeAlert(person, p, kind, *body));
     return Status::Ok();
   };
   if (newest_first) {

@@ -152,8 +152,13 @@ Status ViewStore::Put(ViewFamily f, const std::string& key, const std::string& v
 }
 
 Result<std::optional<std::string>> ViewStore::Get(ViewFamily f, const std::string& key) const {
+  return Get(f, key, rocksdb::ReadOptions());
+}
+
+Result<std::optional<std::string>> ViewStore::Get(ViewFamily f, const std::string& key,
+                                                  const rocksdb::ReadOptions& read) const {
   std::string value;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), family(f), key, &value);
+  rocksdb::Status s = db_->Get(read, family(f), key, &value);
   if (s.IsNotFound()) return std::optional<std::string>();
   RETURN_IF_ERROR(FromRocks(s, "reading views"));
   return std::optional<std::string>(std::move(value));
@@ -164,17 +169,9 @@ Result<ViewStore::AtCheckpoint> ViewStore::GetAtCheckpoint(ViewFamily f,
   const Snapshot held(db_);
   const rocksdb::ReadOptions& options = held.ReadOptions();
   AtCheckpoint out;
-  std::string value;
-  rocksdb::Status s = db_->Get(options, family(kViewMeta), kCheckpointKey, &value);
-  if (!s.IsNotFound()) {
-    RETURN_IF_ERROR(FromRocks(s, "reading views"));
-    out.checkpoint = storage::DecodeBigEndian64(value);
-  }
-  s = db_->Get(options, family(f), key, &value);
-  if (!s.IsNotFound()) {
-    RETURN_IF_ERROR(FromRocks(s, "reading views"));
-    out.value = std::move(value);
-  }
+  ASSIGN_OR_RETURN(auto checkpoint, Get(kViewMeta, kCheckpointKey, options));
+  if (checkpoint) out.checkpoint = storage::DecodeBigEndian64(*checkpoint);
+  ASSIGN_OR_RETURN(out.value, Get(f, key, options));
   return out;
 }
 

@@ -83,8 +83,11 @@ class ViewStore {
   Status Ingest(ViewFamily f, const std::vector<std::string>& files);
   // One key, written as Write() writes (no write-ahead log).
   Status Put(ViewFamily f, const std::string& key, const std::string& value);
-  // Point lookup; nullopt when absent.
+  // Point lookup; nullopt when absent. With `read`, as it reads (a
+  // Snapshot's ReadOptions()).
   Result<std::optional<std::string>> Get(ViewFamily f, const std::string& key) const;
+  Result<std::optional<std::string>> Get(ViewFamily f, const std::string& key,
+                                         const rocksdb::ReadOptions& read) const;
   // `key`'s value (nullopt when absent) and the checkpoint, read from one
   // snapshot: the value as it stood at that checkpoint, never a batch later.
   struct AtCheckpoint {

@@ -181,6 +181,10 @@ Status Projector::Load() {
                               "; remove them and rebuild");
   }
   addresses_complete_ = options_.rebuild && fresh;
+  if (options_.rebuild) {
+    rebuild_alerts_ =
+        std::make_unique<RebuildAlerts>(views_.get(), options_.path, options_.rebuild_alerts_held);
+  }
   if (fresh) {
     rocksdb::WriteBatch write;
     write.Put(views_->family(kViewMeta), kViewsFormatKey, kViewsFormat).PermitUncheckedError();
@@ -319,8 +323,10 @@ Status Projector::ApplyOne(const RecordedEvent& e, const Result<CaseEventData>* 
   if (e.stream.starts_with("alerts/")) {
     if (const auto* ack = std::get_if<AlertAcknowledged>(&data)) {
       const std::string person = e.stream.substr(7);
+      // An alert a rebuild still holds is dropped there instead.
+      const bool held = rebuild_alerts_ && rebuild_alerts_->Acknowledge(person, ack->alert);
       if (auto key = AlertKeyOfId(person, ack->alert)) {
-        b.write.Delete(views_->family(kViewAlerts), *key).PermitUncheckedError();
+        if (!held) b.write.Delete(views_->family(kViewAlerts), *key).PermitUncheckedError();
         if (b.collect_changes) b.changes.acknowledged.push_back({person, ack->alert, e.position});
       }
     }
@@ -356,18 +362,31 @@ Status Projector::ApplyOne(const RecordedEvent& e, const Result<CaseEventData>* 
     b.nodes.insert(node);
   }
   // One body for each kind the event raises (a handful of kinds), shared by
-  // its recipients (as many as cover the cell).
-  std::vector<std::string> kinds_written;
-  for (Alert& alert : AlertsFor(change, grid_)) {
-    if (std::find(kinds_written.begin(), kinds_written.end(), alert.kind) == kinds_written.end()) {
-      kinds_written.push_back(alert.kind);
-      b.write
-          .Put(views_->family(kViewAlertBodies), AlertBodyKey(alert.position, alert.kind),
-               RenderAlertBody(alert))
+  // its recipients (as many as cover the cell); in the order of their keys.
+  std::vector<std::pair<std::string_view, std::string>> bodies;
+  std::vector<Alert> alerts = AlertsFor(change, grid_);
+  for (const Alert& alert : alerts) {
+    if (std::none_of(bodies.begin(), bodies.end(),
+                     [&](const auto& body) { return body.first == alert.kind; })) {
+      bodies.emplace_back(alert.kind, RenderAlertBody(alert));
+    }
+    if (rebuild_alerts_) {
+      rebuild_alerts_->Hold(alert);
+    } else {
+      b.write.Put(views_->family(kViewAlerts), AlertKey(alert), alert.cell).PermitUncheckedError();
+    }
+  }
+  std::sort(bodies.begin(), bodies.end());
+  for (const auto& [kind, body] : bodies) {
+    if (rebuild_alerts_) {
+      RETURN_IF_ERROR(rebuild_alerts_->AddBody(e.position, kind, body));
+    } else {
+      b.write.Put(views_->family(kViewAlertBodies), AlertBodyKey(e.position, kind), body)
           .PermitUncheckedError();
     }
-    b.write.Put(views_->family(kViewAlerts), AlertKey(alert), alert.cell).PermitUncheckedError();
-    if (b.collect_changes) b.changes.alerts.push_back(std::move(alert));
+  }
+  if (b.collect_changes) {
+    for (Alert& alert : alerts) b.changes.alerts.push_back(std::move(alert));
   }
   CaseViewChanged(case_id, *cached, b);
   return Status::Ok();
@@ -508,6 +527,7 @@ Status Projector::IngestCaseViews(
 
 Status Projector::Finish() {
   if (!options_.rebuild) return Status::Internal("Finish() is for a projector opened to rebuild");
+  if (rebuild_broken_) return Status::Internal("a rebuild cannot go on after a failed batch");
   // Every batch wrote the states its cache pushed out, so what is left
   // unwritten is in the cache, one state per case.
   std::vector<std::pair<const std::string*, const CachedCaseState*>> cases;
@@ -516,6 +536,7 @@ Status Projector::Finish() {
     entry.unwritten = false;
   });
   RETURN_IF_ERROR(IngestCaseViews(std::move(cases)));
+  RETURN_IF_ERROR(rebuild_alerts_->Finish());
   // Only now are the views whole.
   rocksdb::WriteBatch write;
   write.Delete(views_->family(kViewMeta), kUnfinishedRebuildKey).PermitUncheckedError();
@@ -552,7 +573,16 @@ Status Projector::ApplyBatch(const std::vector<RecordedEvent>& events,
                              const std::vector<Result<CaseEventData>>* decoded,
                              ViewChanges* changes) {
   if (events.empty()) return Status::Ok();
+  if (rebuild_broken_) return Status::Internal("a rebuild cannot go on after a failed batch");
   const Position start = position();
+  // A rebuild's failure is final; it discards the views it leaves behind.
+  struct BreakRebuildUnlessDone {
+    Projector* p;
+    bool done = false;
+    ~BreakRebuildUnlessDone() {
+      if (!done && p->options_.rebuild) p->rebuild_broken_ = true;
+    }
+  } breaker{this};
   Batch b;
   b.collect_changes = changes != nullptr;
   const Position snapshot_before = last_snapshot_;
@@ -609,6 +639,7 @@ Status Projector::ApplyBatch(const std::vector<RecordedEvent>& events,
     last_snapshot_ = snapshot_before;
     return s;
   }
+  if (rebuild_alerts_ && rebuild_alerts_->full()) RETURN_IF_ERROR(rebuild_alerts_->Spill());
   if (options_.rebuild) {
     // What the batch wrote, remembered; past the bound, only the addresses
     // remembered already are kept up to date, and the others are read.
@@ -629,6 +660,7 @@ Status Projector::ApplyBatch(const std::vector<RecordedEvent>& events,
   }
   progress_cv_.notify_all();
   if (changes != nullptr) *changes = std::move(b.changes);
+  breaker.done = true;
   return Status::Ok();
 }
 

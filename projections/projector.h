@@ -40,6 +40,7 @@
 #include "projections/address.h"
 #include "projections/alerts.h"
 #include "projections/dashboard.h"
+#include "projections/rebuild_alerts.h"
 #include "projections/view_store.h"
 
 namespace rocksdb {
@@ -62,6 +63,9 @@ struct ProjectorOptions {
   // case is rendered about once. Until Finish() the views are marked
   // unfinished, and an Open without `rebuild` refuses them (kCorruption).
   bool rebuild = false;
+  // A rebuild's alerts held in memory at most (16 bytes each) before they
+  // are written out (RebuildAlerts).
+  std::size_t rebuild_alerts_held = std::size_t{1} << 22;
 };
 
 struct AlertAcknowledgement {
@@ -245,6 +249,11 @@ class Projector {
   // address it lacks was never reported, and the views need not be read.
   std::unordered_map<std::string, std::int64_t> rebuild_addresses_;
   bool addresses_complete_ = false;
+  // A rebuild's alerts and their bodies, written around the memtables.
+  std::unique_ptr<RebuildAlerts> rebuild_alerts_;
+  // A rebuild whose batch failed cannot go on: what it held unwritten (case
+  // states, alerts) is gone.
+  bool rebuild_broken_ = false;
   Position last_snapshot_ = 0;  // the last snapshot tick
 
   // The fold's dashboards, for the controlling thread alone: reads take the

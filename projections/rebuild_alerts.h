@@ -1,0 +1,86 @@
+// RebuildAlerts: a rebuild's alerts and alert bodies, written straight to
+// table files instead of through the views' memtables, where they were two
+// thirds of a rebuild's writes, each sorted again when flushed and then
+// compacted.
+//
+// Bodies come in position order, which is their key order (the kinds of one
+// event are put in order by the caller): each is appended to a table file
+// as it comes. A person's alerts come in position order too, which is their
+// key order within the person: they are held in memory, person by person,
+// and written without sorting. An acknowledgment of a held alert drops it,
+// so that neither the alert nor a deletion of it is written.
+//
+// Past `capacity` held alerts, Spill() writes and ingests them, and holding
+// starts again: an alert that was spilled is acknowledged by a deletion
+// written after it, as live. Finish() ingests what is held and the bodies.
+// Ingested files override what their family held before (ViewStore::Ingest).
+//
+// Thread-safety: none; the projector's controlling thread.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/status.h"
+#include "projections/alerts.h"
+#include "projections/view_store.h"
+
+namespace rocksdb {
+class SstFileWriter;
+}
+
+namespace casegrid {
+
+class RebuildAlerts {
+ public:
+  // `dir` is the views folder, where the table files are written.
+  RebuildAlerts(ViewStore* views, std::string dir, std::size_t capacity);
+  ~RebuildAlerts();
+  RebuildAlerts(const RebuildAlerts&) = delete;
+  RebuildAlerts& operator=(const RebuildAlerts&) = delete;
+
+  // Holds `alert` (its person, position, kind and cell).
+  void Hold(const Alert& alert);
+  // Drops `person`'s held alert `alert_id`; false if it is not held (never
+  // raised, spilled already, or acknowledged before).
+  bool Acknowledge(std::string_view person, std::string_view alert_id);
+  // Appends the body of an event's alerts of `kind`; bodies must come in
+  // strictly increasing key order (AlertBodyKey), else kInternal.
+  Status AddBody(Position position, std::string_view kind, std::string_view body);
+  bool full() const { return held_ >= capacity_; }
+  // Writes the held alerts not acknowledged to a table file and ingests it.
+  Status Spill();
+  // Spill(), and ingests the bodies. Nothing may be added after it.
+  Status Finish();
+  // Forgets the held alerts (after a failed batch, with the case cache).
+  void Clear();
+
+ private:
+  struct Held {
+    Position position;
+    std::uint32_t cell;  // in cells_
+    std::uint8_t kind;   // in kinds_
+    bool acknowledged;
+  };
+  std::string NextFile(const char* family);
+
+  ViewStore* const views_;
+  const std::string dir_;
+  const std::size_t capacity_;
+  std::map<std::string, std::vector<Held>, std::less<>> by_person_;
+  std::size_t held_ = 0;
+  std::vector<std::string> kinds_;  // the few kinds of alerts
+  std::vector<std::string> cells_;
+  std::unordered_map<std::string, std::uint32_t> cell_numbers_;
+  std::unique_ptr<rocksdb::SstFileWriter> bodies_;
+  std::string bodies_file_;
+  std::string last_body_key_;
+  int files_ = 0;
+};
+
+}  // namespace casegrid

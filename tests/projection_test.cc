@@ -518,6 +518,25 @@ TEST_F(ProjectionTest, ARebuildHoldingFewAlertsWritesThemOutAndStillEqualsLive) 
   }
 }
 
+// What a rebuild holds unwritten (case states, alerts) does not survive a
+// failed batch, so a rebuild does not go on after one.
+TEST_F(ProjectionTest, ARebuildDoesNotGoOnAfterAFailedBatch) {
+  NewCase();
+  auto events = store_->ReadAll(0, 1000);
+  ASSERT_TRUE(events.ok() && events->size() > 1u);
+  ProjectorOptions options;
+  options.path = dir_.Sub("rebuilt");
+  options.rebuild = true;
+  auto rebuild = Projector::Open(store_.get(), options);
+  ASSERT_TRUE(rebuild.ok()) << rebuild.status().ToString();
+  const std::vector<RecordedEvent> gap(events->begin() + 1, events->end());
+  EXPECT_EQ((*rebuild)->Apply(gap).code(), StatusCode::kInternal);
+  const Status again = (*rebuild)->Apply(*events);
+  EXPECT_EQ(again.code(), StatusCode::kInternal);
+  EXPECT_NE(again.message().find("cannot go on"), std::string::npos) << again.ToString();
+  EXPECT_EQ((*rebuild)->Finish().code(), StatusCode::kInternal);
+}
+
 TEST_F(ProjectionTest, ListsCasesOfASubtreePagedAndFiltered) {
   Must(service_->DefineCell("admin", R"({"cell":"santai/tongchuan/a03/g1","name":"x"})", ""));
   for (int i = 0; i < 5; ++i) ReportIn("santai/tongchuan/a03/g12");

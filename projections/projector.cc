@@ -87,7 +87,8 @@ struct Projector::Batch {
   ViewChanges changes;
   // Cases changed in this batch; their views are rendered once, at its end.
   std::unordered_set<std::string> cases;
-  std::unordered_set<std::string> nodes;
+  // Dashboard nodes changed: their entries in nodes_.
+  std::unordered_set<const std::pair<const std::string, DashboardNode>*> nodes;
   // Addresses reported in this batch: normalized address -> (time, position).
   std::map<std::string, std::pair<std::int64_t, Position>> addresses;
 };
@@ -112,6 +113,8 @@ constexpr const char* kCheckpointHashKey = "checkpoint_hash";
 constexpr const char* kViewsFormat = "10";
 // Threads that render a rebuild's last case views at most.
 constexpr std::size_t kMaxRenderThreads = 4;
+// Cells whose dashboard nodes NodesOf() remembers at most.
+constexpr std::size_t kNodeChains = 1 << 16;
 // Dispute addresses a rebuild remembers at most (~100 bytes each).
 constexpr std::size_t kRebuildAddresses = 1 << 20;
 }  // namespace
@@ -230,6 +233,19 @@ Status Projector::Load() {
   if (it->Valid()) last_snapshot_ = storage::DecodeBigEndian64(it->key().ToStringView());
   position_.store(checkpoint, std::memory_order_release);
   return Status::Ok();
+}
+
+const std::vector<std::pair<const std::string, DashboardNode>*>& Projector::NodesOf(
+    const std::string& cell) {
+  if (auto it = node_chains_.find(cell); it != node_chains_.end()) return it->second;
+  // Report cells are defined cells, but raw appends were not always held to
+  // that: the memo is bounded all the same.
+  if (node_chains_.size() >= kNodeChains) node_chains_.clear();
+  std::vector<std::pair<const std::string, DashboardNode>*> chain;
+  for (std::string& path : DashboardNodesOf(cell)) {
+    chain.push_back(&*nodes_.try_emplace(std::move(path)).first);
+  }
+  return node_chains_.emplace(cell, std::move(chain)).first->second;
 }
 
 Result<Projector::CachedCaseState*> Projector::CachedCase(const std::string& case_id,
@@ -357,8 +373,8 @@ Status Projector::ApplyOne(const RecordedEvent& e, const Result<CaseEventData>* 
           .PermitUncheckedError();
     }
   }
-  for (const std::string& node : DashboardNodesOf(state->report.cell)) {
-    ApplyCaseChange(nodes_[node], change);
+  for (auto* node : NodesOf(state->report.cell)) {
+    ApplyCaseChange(node->second, change);
     b.nodes.insert(node);
   }
   // One body for each kind the event raises (a handful of kinds), shared by
@@ -619,11 +635,11 @@ Status Projector::ApplyBatch(const std::vector<RecordedEvent>& events,
       b.changes.case_states.push_back(&cache_->Find(case_id)->state);
     }
   }
-  b.changes.nodes.assign(b.nodes.begin(), b.nodes.end());
-  for (const std::string& node : b.changes.nodes) {
-    const DashboardNode& folded = nodes_.at(node);
-    b.write.Put(views_->family(kViewDashboard), node, EncodeDashboardNode(folded))
+  for (const auto* node : b.nodes) {
+    const auto& [path, folded] = *node;
+    b.write.Put(views_->family(kViewDashboard), path, EncodeDashboardNode(folded))
         .PermitUncheckedError();
+    b.changes.nodes.push_back(path);
     if (b.collect_changes) b.changes.node_states.push_back(&folded);
   }
   b.write

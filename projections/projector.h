@@ -224,6 +224,10 @@ class Projector {
   // A rebuild's last case views (Finish), one state per case: rendered on
   // several threads straight into table files, which are ingested.
   Status IngestCaseViews(std::vector<std::pair<const std::string*, const CachedCaseState*>> cases);
+  // The dashboard nodes a case in `cell` counts toward (DashboardNodesOf),
+  // as their entries in nodes_, which are never dropped: the pointers stay
+  // valid. Remembered per cell.
+  const std::vector<std::pair<const std::string, DashboardNode>*>& NodesOf(const std::string& cell);
   // The case's state before `event`, in the cache (folded from its stream
   // on a miss); the pointer stays valid for the rest of the batch.
   Result<CachedCaseState*> CachedCase(const std::string& case_id, const RecordedEvent& event);
@@ -259,6 +263,8 @@ class Projector {
   // The fold's dashboards, for the controlling thread alone: reads take the
   // views' last write instead (Dashboard), which a batch leaves whole.
   std::map<std::string, DashboardNode, std::less<>> nodes_;
+  std::unordered_map<std::string, std::vector<std::pair<const std::string, DashboardNode>*>>
+      node_chains_;
 
   std::atomic<Position> position_{0};
   mutable std::mutex progress_mu_;

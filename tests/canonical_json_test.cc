@@ -70,6 +70,57 @@ TEST(CanonicalJsonTest, EscapesOnlyWhatItMust) {
   EXPECT_EQ(out, "\"\"");
 }
 
+// AppendJsonString looks at eight bytes at a time: every byte that needs an
+// escape, at every place in a word, among bytes that do not (0x20, 0x7f and
+// the high bytes of UTF-8 included), is escaped as one byte at a time would.
+TEST(CanonicalJsonTest, EscapesEveryByteThatMustBeWhereverItFalls) {
+  auto one_at_a_time = [](std::string_view value) {
+    std::string out = "\"";
+    for (const char ch : value) {
+      const auto c = static_cast<unsigned char>(ch);
+      if (c == '"') {
+        out += "\\\"";
+      } else if (c == '\\') {
+        out += "\\\\";
+      } else if (c == '\n') {
+        out += "\\n";
+      } else if (c == '\t') {
+        out += "\\t";
+      } else if (c < 0x20) {
+        static constexpr char kHex[] = "0123456789abcdef";
+        out += "\\u00";
+        out += kHex[c >> 4];
+        out += kHex[c & 0xF];
+      } else {
+        out += ch;
+      }
+    }
+    return out + "\"";
+  };
+  const std::string plain = "ab \x7f\x80\xe4\xbd\xa0\xff~";
+  const std::string escaped = std::string("\"\\\n\t\x01\x1f") + '\0';
+  std::uint32_t seed = 12345;
+  auto next = [&seed] { return seed = seed * 1103515245u + 12345u; };
+  for (int round = 0; round < 5000; ++round) {
+    std::string value(next() % 40, ' ');
+    for (char& c : value) {
+      c = next() % 8 == 0 ? escaped[next() % escaped.size()] : plain[next() % plain.size()];
+    }
+    std::string out;
+    AppendJsonString(out, value);
+    ASSERT_EQ(out, one_at_a_time(value)) << "round " << round;
+  }
+  for (std::size_t at = 0; at < 24; ++at) {
+    for (const char c : escaped) {
+      std::string value(24, 'x');
+      value[at] = c;
+      std::string out;
+      AppendJsonString(out, value);
+      EXPECT_EQ(out, one_at_a_time(value)) << at;
+    }
+  }
+}
+
 TEST(CanonicalJsonTest, RejectsWhatIsNotOneObject) {
   EXPECT_EQ(CanonicalizeObject("[1,2]").status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(CanonicalizeObject("{\"a\":").status().code(), StatusCode::kInvalidArgument);

@@ -774,7 +774,13 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
     if (who.role == Role::kAuditor) return Status::PermissionDenied("an auditor writes nothing");
     RETURN_IF_ERROR(NoFields(req.body()));  // an acknowledgment takes none
     const AlertFilter in_scope = AlertsVisibleTo(who);
-    ASSIGN_OR_RETURN(bool open, projector_->HasOpenAlert(who.sub, s[3], in_scope));
+    // Only an id as the server issues it: another spelling of the same
+    // position ("007719-…") would be written to the log and pushed as typed,
+    // where clients match the ids they were given.
+    bool open = IsIssuedAlertId(s[3]);
+    if (open) {
+      ASSIGN_OR_RETURN(open, projector_->HasOpenAlert(who.sub, s[3], in_scope));
+    }
     if (!open && !key.empty()) {
       // A repeat carrying an Idempotency-Key gets the first answer, if the
       // alert is one this token may see.

@@ -161,6 +161,11 @@ std::optional<Position> AlertPositionOfId(std::string_view id) {
   return position;
 }
 
+bool IsIssuedAlertId(std::string_view id) {
+  const std::optional<Position> position = AlertPositionOfId(id);
+  return position && AlertId(*position, id.substr(id.find('-') + 1)) == id;
+}
+
 std::optional<std::string> AlertKeyOfId(std::string_view person, std::string_view id) {
   const std::optional<Position> position = AlertPositionOfId(id);
   if (!position) return std::nullopt;

@@ -75,6 +75,10 @@ std::string AlertKey(const Alert& alert);
 // The position of the event that raised alert `id` ("<position>-<kind>");
 // nullopt if malformed.
 std::optional<Position> AlertPositionOfId(std::string_view id);
+// Whether `id` is spelled as AlertId spells it (no leading zero, no sign):
+// AlertPositionOfId also reads other spellings of the same position, which
+// the log may hold from builds that took them.
+bool IsIssuedAlertId(std::string_view id);
 // The key of alert `id` of `person`; nullopt if malformed.
 std::optional<std::string> AlertKeyOfId(std::string_view person, std::string_view id);
 

@@ -152,24 +152,25 @@ std::string AlertKey(const Alert& a) {
   return AlertKey(a.person, a.position, a.kind);
 }
 
-std::optional<Position> AlertPositionOfId(std::string_view id) {
+std::optional<ParsedAlertId> ParseAlertId(std::string_view id) {
   const auto dash = id.find('-');
   if (dash == std::string_view::npos || dash == 0 || dash + 1 == id.size()) return std::nullopt;
-  Position position = 0;
-  auto [end, ec] = std::from_chars(id.data(), id.data() + dash, position);
+  ParsedAlertId parsed;
+  auto [end, ec] = std::from_chars(id.data(), id.data() + dash, parsed.position);
   if (ec != std::errc() || end != id.data() + dash) return std::nullopt;
-  return position;
+  parsed.kind = id.substr(dash + 1);
+  return parsed;
 }
 
 bool IsIssuedAlertId(std::string_view id) {
-  const std::optional<Position> position = AlertPositionOfId(id);
-  return position && AlertId(*position, id.substr(id.find('-') + 1)) == id;
+  const std::optional<ParsedAlertId> parsed = ParseAlertId(id);
+  return parsed && AlertId(parsed->position, parsed->kind) == id;
 }
 
 std::optional<std::string> AlertKeyOfId(std::string_view person, std::string_view id) {
-  const std::optional<Position> position = AlertPositionOfId(id);
-  if (!position) return std::nullopt;
-  return AlertKey(person, *position, id.substr(id.find('-') + 1));
+  const std::optional<ParsedAlertId> parsed = ParseAlertId(id);
+  if (!parsed) return std::nullopt;
+  return AlertKey(person, parsed->position, parsed->kind);
 }
 
 }  // namespace casegrid

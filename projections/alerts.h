@@ -72,12 +72,17 @@ std::string AlertBodyKey(Position position, std::string_view kind);
 // value is the alert's cell.
 std::string AlertKey(std::string_view person, Position position, std::string_view kind);
 std::string AlertKey(const Alert& alert);
-// The position of the event that raised alert `id` ("<position>-<kind>");
-// nullopt if malformed.
-std::optional<Position> AlertPositionOfId(std::string_view id);
-// Whether `id` is spelled as AlertId spells it (no leading zero, no sign):
-// AlertPositionOfId also reads other spellings of the same position, which
-// the log may hold from builds that took them.
+// An alert id read back: the position of the event that raised it, and its
+// kind (a view into the id).
+struct ParsedAlertId {
+  Position position = 0;
+  std::string_view kind;
+};
+// nullopt if malformed. It also reads spellings of a position other than
+// AlertId's (leading zeros), which the log may hold from builds that took
+// them.
+std::optional<ParsedAlertId> ParseAlertId(std::string_view id);
+// Whether `id` is spelled as AlertId spells it (no leading zero).
 bool IsIssuedAlertId(std::string_view id);
 // The key of alert `id` of `person`; nullopt if malformed.
 std::optional<std::string> AlertKeyOfId(std::string_view person, std::string_view id);

@@ -113,6 +113,8 @@ constexpr const char* kCheckpointHashKey = "checkpoint_hash";
 constexpr const char* kViewsFormat = "10";
 // Threads that render a rebuild's last case views at most.
 constexpr std::size_t kMaxRenderThreads = 4;
+// What Apply() and Finish() answer once a rebuild's batch has failed.
+constexpr const char* kBrokenRebuild = "a rebuild cannot go on after a failed batch";
 // Cells whose dashboard nodes NodesOf() remembers at most.
 constexpr std::size_t kNodeChains = 1 << 16;
 // Dispute addresses a rebuild remembers at most (~100 bytes each).
@@ -339,10 +341,12 @@ Status Projector::ApplyOne(const RecordedEvent& e, const Result<CaseEventData>* 
   if (e.stream.starts_with("alerts/")) {
     if (const auto* ack = std::get_if<AlertAcknowledged>(&data)) {
       const std::string person = e.stream.substr(7);
-      // An alert a rebuild still holds is dropped there instead.
-      const bool held = rebuild_alerts_ && rebuild_alerts_->Acknowledge(person, ack->alert);
-      if (auto key = AlertKeyOfId(person, ack->alert)) {
-        if (!held) b.write.Delete(views_->family(kViewAlerts), *key).PermitUncheckedError();
+      if (const auto id = ParseAlertId(ack->alert)) {
+        // An alert a rebuild still holds is dropped there instead.
+        if (!rebuild_alerts_ || !rebuild_alerts_->Acknowledge(person, id->position, id->kind)) {
+          b.write.Delete(views_->family(kViewAlerts), AlertKey(person, id->position, id->kind))
+              .PermitUncheckedError();
+        }
         if (b.collect_changes) b.changes.acknowledged.push_back({person, ack->alert, e.position});
       }
     }
@@ -543,7 +547,7 @@ Status Projector::IngestCaseViews(
 
 Status Projector::Finish() {
   if (!options_.rebuild) return Status::Internal("Finish() is for a projector opened to rebuild");
-  if (rebuild_broken_) return Status::Internal("a rebuild cannot go on after a failed batch");
+  if (rebuild_broken_) return Status::Internal(kBrokenRebuild);
   // Every batch wrote the states its cache pushed out, so what is left
   // unwritten is in the cache, one state per case.
   std::vector<std::pair<const std::string*, const CachedCaseState*>> cases;
@@ -589,7 +593,7 @@ Status Projector::ApplyBatch(const std::vector<RecordedEvent>& events,
                              const std::vector<Result<CaseEventData>>* decoded,
                              ViewChanges* changes) {
   if (events.empty()) return Status::Ok();
-  if (rebuild_broken_) return Status::Internal("a rebuild cannot go on after a failed batch");
+  if (rebuild_broken_) return Status::Internal(kBrokenRebuild);
   const Position start = position();
   // A rebuild's failure is final; it discards the views it leaves behind.
   struct BreakRebuildUnlessDone {
@@ -639,8 +643,10 @@ Status Projector::ApplyBatch(const std::vector<RecordedEvent>& events,
     const auto& [path, folded] = *node;
     b.write.Put(views_->family(kViewDashboard), path, EncodeDashboardNode(folded))
         .PermitUncheckedError();
-    b.changes.nodes.push_back(path);
-    if (b.collect_changes) b.changes.node_states.push_back(&folded);
+    if (b.collect_changes) {
+      b.changes.nodes.push_back(path);
+      b.changes.node_states.push_back(&folded);
+    }
   }
   b.write
       .Put(views_->family(kViewMeta), ViewStore::kCheckpointKey, storage::EncodeBigEndian64(last))
@@ -927,11 +933,11 @@ Result<std::vector<std::pair<Position, std::string>>> Projector::OpenAlertsBetwe
 }
 
 Result<std::optional<std::string>> Projector::CellOfAlert(std::string_view alert_id) const {
-  const std::optional<Position> position = AlertPositionOfId(alert_id);
-  if (!position || *position == 0 || *position > store_->Head().position) {
+  const std::optional<ParsedAlertId> id = ParseAlertId(alert_id);
+  if (!id || id->position == 0 || id->position > store_->Head().position) {
     return std::optional<std::string>();
   }
-  ASSIGN_OR_RETURN(const RecordedEvent raised, store_->ReadAt(*position));
+  ASSIGN_OR_RETURN(const RecordedEvent raised, store_->ReadAt(id->position));
   if (CaseIdOfStream(raised.stream).empty()) return std::optional<std::string>();
   ASSIGN_OR_RETURN(auto first, store_->ReadStream(raised.stream, 1, 1, ReadDirection::kForward));
   if (first.empty() || first.front().type != CaseReported::kType) {

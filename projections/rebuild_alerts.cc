@@ -3,8 +3,6 @@
 #include <rocksdb/sst_file_writer.h>
 
 #include <algorithm>
-#include <filesystem>
-#include <system_error>
 
 namespace casegrid {
 
@@ -31,17 +29,14 @@ void RebuildAlerts::Hold(const Alert& alert) {
   ++held_;
 }
 
-bool RebuildAlerts::Acknowledge(std::string_view person, std::string_view alert_id) {
-  const std::optional<Position> position = AlertPositionOfId(alert_id);
-  if (!position) return false;
-  const std::string_view kind = alert_id.substr(alert_id.find('-') + 1);
+bool RebuildAlerts::Acknowledge(std::string_view person, Position position, std::string_view kind) {
   auto held = by_person_.find(person);
   if (held == by_person_.end()) return false;
   // A person's alerts are held in position order, one per position.
   auto& alerts = held->second;
-  auto it = std::lower_bound(alerts.begin(), alerts.end(), *position,
+  auto it = std::lower_bound(alerts.begin(), alerts.end(), position,
                              [](const Held& h, Position p) { return h.position < p; });
-  if (it == alerts.end() || it->position != *position || it->acknowledged ||
+  if (it == alerts.end() || it->position != position || it->acknowledged ||
       kinds_[it->kind] != kind) {
     return false;
   }
@@ -98,11 +93,6 @@ Status RebuildAlerts::Finish() {
   }
   bodies_.reset();
   return views_->Ingest(kViewAlertBodies, {bodies_file_});
-}
-
-void RebuildAlerts::Clear() {
-  by_person_.clear();
-  held_ = 0;
 }
 
 }  // namespace casegrid

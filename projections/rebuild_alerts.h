@@ -46,9 +46,9 @@ class RebuildAlerts {
 
   // Holds `alert` (its person, position, kind and cell).
   void Hold(const Alert& alert);
-  // Drops `person`'s held alert `alert_id`; false if it is not held (never
-  // raised, spilled already, or acknowledged before).
-  bool Acknowledge(std::string_view person, std::string_view alert_id);
+  // Drops `person`'s held alert of `position` and `kind`; false if it is not
+  // held (never raised, spilled already, or acknowledged before).
+  bool Acknowledge(std::string_view person, Position position, std::string_view kind);
   // Appends the body of an event's alerts of `kind`; bodies must come in
   // strictly increasing key order (AlertBodyKey), else kInternal.
   Status AddBody(Position position, std::string_view kind, std::string_view body);
@@ -57,8 +57,6 @@ class RebuildAlerts {
   Status Spill();
   // Spill(), and ingests the bodies. Nothing may be added after it.
   Status Finish();
-  // Forgets the held alerts (after a failed batch, with the case cache).
-  void Clear();
 
  private:
   struct Held {

@@ -230,7 +230,10 @@ void PushHub::Deliver(Sub& sub, const PushMessage& message, Position position,
     return;
   }
   auto sink = sub.sink.lock();
-  if (!sink) return;
+  if (!sink) {
+    gone_.push_back(&sub);  // removed at the batch's end, not while its list is walked
+    return;
+  }
   sink->Push(message, sub.kind == ChannelKind::kDashboard ? &sub : nullptr);
 }
 
@@ -339,6 +342,19 @@ void PushHub::OnBatch(const ViewChanges& changes) {
       Deliver(*sub, m, note.position);
     }
   }
+  // Each once: a Remove may free it.
+  std::sort(gone_.begin(), gone_.end());
+  gone_.erase(std::unique(gone_.begin(), gone_.end()), gone_.end());
+  for (Sub* sub : gone_) {
+    auto mine = by_sink_.find(sub->sink_key);
+    if (mine == by_sink_.end()) continue;
+    auto it = std::find_if(mine->second.begin(), mine->second.end(),
+                           [sub](const auto& held) { return held.get() == sub; });
+    if (it == mine->second.end()) continue;
+    auto keep = *it;
+    Remove(keep);
+  }
+  gone_.clear();
   dispatched_ = std::max(dispatched_, changes.position);
   dispatched_cv_.notify_all();
 }
@@ -354,6 +370,9 @@ void PushHub::Fail(const std::shared_ptr<PushSink>& sink, std::int64_t request_i
 void PushHub::Subscribe(const std::shared_ptr<PushSink>& sink, const Principal& who,
                         std::int64_t request_id, const std::string& channel,
                         std::optional<Position> after) {
+  // An op read before its connection ended may come after the Drop: taken,
+  // it would never be dropped.
+  if (sink->Ended()) return;
   auto parsed = ParsePushChannel(channel);
   if (!parsed.ok()) return Fail(sink, request_id, parsed.status());
   auto sub = std::make_shared<Sub>();
@@ -423,6 +442,11 @@ void PushHub::Drop(const PushSink* sink) {
   for (auto& sub : subs) Remove(sub);
 }
 
+void PushHub::Forget(const std::shared_ptr<Sub>& sub) {
+  std::lock_guard l(mu_);
+  Remove(sub);
+}
+
 void PushHub::Remove(const std::shared_ptr<Sub>& sub) {
   if (sub->removed) return;
   sub->removed = true;
@@ -445,7 +469,8 @@ void PushHub::Remove(const std::shared_ptr<Sub>& sub) {
 
 void PushHub::Setup(std::shared_ptr<Sub> sub, std::optional<Position> after) {
   auto sink = sub->sink.lock();
-  if (!sink || stopped_) return;
+  if (!sink) return Forget(sub);
+  if (stopped_) return;
   auto refuse = [&](const Status& why) {
     {
       std::lock_guard l(mu_);
@@ -656,7 +681,8 @@ void PushHub::Setup(std::shared_ptr<Sub> sub, std::optional<Position> after) {
 
 void PushHub::CatchUpStep(std::shared_ptr<Sub> sub) {
   auto sink = sub->sink.lock();
-  if (!sink || stopped_) return;
+  if (!sink) return Forget(sub);
+  if (stopped_) return;
   Position upto = 0, cursor = 0;
   {
     std::lock_guard l(mu_);

@@ -273,6 +273,11 @@ bool WsSession::Push(PushMessage message, const void* coalesce) {
   return true;
 }
 
+bool WsSession::Ended() const {
+  std::lock_guard l(mu_);
+  return ended_;
+}
+
 std::size_t WsSession::queued_messages() {
   std::lock_guard l(mu_);
   return queue_.size();

@@ -86,6 +86,7 @@ class WsSession : public PushSink, public std::enable_shared_from_this<WsSession
     return std::max<std::size_t>(1, options_.max_queue_messages / 4);
   }
   std::size_t MaxMessageBytes() const override { return options_.max_queue_bytes; }
+  bool Ended() const override;
 
  private:
   struct Queued {
@@ -127,7 +128,7 @@ class WsSession : public PushSink, public std::enable_shared_from_this<WsSession
   bool closing_sent_ = false;
   bool close_deadline_armed_ = false;
 
-  std::mutex mu_;
+  mutable std::mutex mu_;
   // Guarded by mu_.
   std::deque<Queued> queue_;
   std::size_t queued_bytes_ = 0;

@@ -365,6 +365,50 @@ TEST_F(PushTest, BadOpsGetAClearErrorAndTheConnectionStays) {
   EXPECT_EQ(metrics_.subscriptions_open.Value(), 0);
 }
 
+// A connection that goes away around asking for a subscription leaves
+// nothing behind: an op read before the connection ended but handled after
+// its Drop is not taken, and a subscription whose sink is gone before the
+// hub sets it up is dropped (with its count).
+TEST_F(PushTest, ASubscriptionOfAConnectionThatWentIsNotKept) {
+  class Sink : public PushSink {
+   public:
+    explicit Sink(bool ended) : ended_(ended) {}
+    bool Push(PushMessage, const void*) override { return true; }
+    void WhenDrained(std::function<void()>) override {}
+    std::size_t CatchUpBudget() const override { return 64; }
+    std::size_t MaxMessageBytes() const override { return 1 << 20; }
+    bool Ended() const override { return ended_; }
+
+   private:
+    const bool ended_;
+  };
+  const Principal op{"op", Role::kOperator, {""}, 0};
+  auto ended = std::make_shared<Sink>(true);
+  hub_->Drop(ended.get());
+  hub_->Subscribe(ended, op, 1, "cell/santai", std::nullopt);
+  EXPECT_EQ(hub_->SubscriptionsOf(ended.get()), 0u);
+  EXPECT_EQ(metrics_.subscriptions_open.Value(), 0);
+  for (int i = 0; i < 100; ++i) {
+    auto sink = std::make_shared<Sink>(false);
+    hub_->Subscribe(sink, op, i, i % 2 ? "dashboard/santai" : "cell/santai", std::nullopt);
+    hub_->Drop(sink.get());  // as a connection that ends does
+  }
+  for (int i = 0; i < 100; ++i) {
+    auto sink = std::make_shared<Sink>(false);
+    hub_->Subscribe(sink, op, i, "cell/santai", std::nullopt);
+    sink.reset();  // gone without a Drop, mostly before the hub's pool sets it up
+  }
+  // What was set up before its sink went is dropped by the next batch that
+  // finds the sink gone.
+  const std::string id = NewCase();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (metrics_.subscriptions_open.Value() > 0 && std::chrono::steady_clock::now() < deadline) {
+    Notes(id, 1);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(metrics_.subscriptions_open.Value(), 0);
+}
+
 // Each member of an op is checked and named when wrong, and the answer
 // carries the op's id whenever it could be read.
 TEST_F(PushTest, AnOpIsCheckedMemberByMemberAndAnsweredToItsId) {

@@ -303,10 +303,15 @@ Status CaseService::Finish(PendingWrite& w, Result<AppendResult> appended, Stora
   ++w.attempt;
   if (w.intake) {
     if (w.attempt >= 8) return Status::Unavailable("could not allocate a case id; try again");
-  } else if (w.split.expected_version || w.attempt > options_.max_retries) {
-    // A pinned version is the client's to resolve; an unpinned one was
-    // "this action now", decided again a few times.
-    return appended.status();
+  } else if (w.split.expected_version) {
+    return appended.status();  // a pinned version is the client's to resolve
+  } else if (w.attempt > options_.max_retries) {
+    // An unpinned one was "this action now", decided again a few times; the
+    // client named no version, so the answer does not speak of one.
+    return Status::Conflict("case " + w.case_id + " kept changing while this " +
+                            std::string(Name(w.action)) + " was being decided (" +
+                            std::to_string(w.attempt) + (w.attempt == 1 ? " try" : " tries") +
+                            "; others are acting on it at once): try again");
   }
   return Decide(w, StorageReads::kAllowed);
 }

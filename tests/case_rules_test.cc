@@ -513,6 +513,27 @@ TEST_F(CaseRulesTest, WritersWithoutExpectedVersionOnOneCaseAtOnceAllLand) {
   EXPECT_EQ(Load(id).notes, writers);
 }
 
+// Past its retries, an action without expected_version is a conflict that
+// says the case kept changing, not a version the client never named.
+TEST_F(CaseRulesTest, AnUnpinnedActionOutrunPastItsRetriesSaysSo) {
+  const std::string id = NewCase();
+  CaseServiceOptions options;
+  options.clock = &clock_;
+  options.max_retries = 0;
+  auto opened = CaseService::Open(store_.get(), options);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  auto impatient = std::move(opened).value();
+  auto begun = impatient->BeginAct("officer-1", id, "note", R"({"text":"late"})", "",
+                                   StorageReads::kAllowed);
+  ASSERT_TRUE(begun.ok()) << begun.status().ToString();
+  Must(Act(id, "note", R"({"text":"first"})"));
+  const auto lost = impatient->Commit(std::move(begun).value());
+  ExpectConflict(lost, "case " + id + " kept changing while this note was being decided");
+  ASSERT_FALSE(lost.ok());
+  EXPECT_EQ(lost.status().message().find("version"), std::string::npos) << lost.status().message();
+  EXPECT_EQ(Load(id).notes, 1);
+}
+
 TEST_F(CaseRulesTest, PriorityChangeBeforeAcceptMovesTheAcceptDeadline) {
   const std::string id = NewCase("normal");
   clock_.Advance(5 * 60000);

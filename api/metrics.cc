@@ -22,7 +22,9 @@ ApiMetrics::ApiMetrics()
       connections(
           NewCounter(*registry_, "casegrid_connections_total", "HTTP connections accepted")),
       connections_open(NewGauge(*registry_, "casegrid_connections", "HTTP connections open")),
-      appends(NewCounter(*registry_, "casegrid_appends_total", "durable writes acknowledged")),
+      appends(NewCounter(*registry_, "casegrid_appends_total",
+                         "write requests acknowledged after fsync (a repeat under its "
+                         "Idempotency-Key included)")),
       append_latency(
           prometheus::BuildHistogram()
               .Name("casegrid_append_latency_seconds")

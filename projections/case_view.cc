@@ -6,6 +6,12 @@
 
 namespace casegrid {
 
+namespace {
+// A case view is about a kilobyte (1,081 bytes for a case with two
+// deadlines and a two-line summary): room for that and a longer text.
+constexpr std::size_t kCaseViewBytes = 1536;
+}  // namespace
+
 std::string MaskPhone(std::string_view phone) {
   if (phone.empty()) return {};
   // Where each character starts (UTF-8), so that no character is cut.
@@ -46,7 +52,7 @@ std::string MaskName(std::string_view name) {
 
 std::string RenderCaseView(const CaseState& s, PersonalData personal) {
   const bool mask = personal == PersonalData::kMasked;
-  JsonWriter w;
+  JsonWriter w(kCaseViewBytes);
   w.BeginObject();
   w.Key("case_id").String(s.case_id);
   w.Key("version").Int(static_cast<std::int64_t>(s.version));

@@ -3,6 +3,7 @@
 // views are not hashed, so they need not be canonical.
 //
 // Usage: JsonWriter w; w.BeginObject(); w.Key("a"); w.Int(1); w.EndObject();
+// A writer writes one value (an object or an array and what it holds).
 //
 // Thread-safety: a value; one writer per thread.
 #pragma once
@@ -12,7 +13,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include "engine/canonical_json.h"
 #include "engine/time_format.h"
@@ -21,16 +21,32 @@ namespace casegrid {
 
 class JsonWriter {
  public:
-  JsonWriter() { out_.reserve(512); }
+  // `reserve`: the bytes expected, so that the text is not moved as it grows.
+  explicit JsonWriter(std::size_t reserve = 512) { out_.reserve(reserve); }
   JsonWriter& BeginObject() { return Open('{'); }
   JsonWriter& EndObject() { return Close('}'); }
   JsonWriter& BeginArray() { return Open('['); }
   JsonWriter& EndArray() { return Close(']'); }
   JsonWriter& Key(std::string_view key) {
     Separate();
-    AppendJsonString(out_, key);
-    out_ += ':';
-    after_key_ = true;
+    // Keys are mostly short names needing no escape: written in one append.
+    char quoted[kShortKey + 3];
+    bool plain = key.size() <= kShortKey;
+    for (std::size_t i = 0; plain && i < key.size(); ++i) {
+      const auto c = static_cast<unsigned char>(key[i]);
+      plain = c >= 0x20 && c != '"' && c != '\\';
+      quoted[i + 1] = key[i];
+    }
+    if (plain) {
+      quoted[0] = '"';
+      quoted[key.size() + 1] = '"';
+      quoted[key.size() + 2] = ':';
+      out_.append(quoted, key.size() + 3);
+    } else {
+      AppendJsonString(out_, key);
+      out_ += ':';
+    }
+    comma_ = false;  // the value follows the colon
     return *this;
   }
   JsonWriter& String(std::string_view v) {
@@ -81,31 +97,28 @@ class JsonWriter {
   std::string Take() { return std::move(out_); }
 
  private:
+  static constexpr std::size_t kShortKey = 32;
+
   JsonWriter& Open(char c) {
     Separate();
     out_ += c;
-    first_.push_back(true);
+    comma_ = false;
     return *this;
   }
   JsonWriter& Close(char c) {
     out_ += c;
-    first_.pop_back();
+    comma_ = true;
     return *this;
   }
+  // Before a key or a value: a comma unless it opens its object or array,
+  // or is a key's value.
   void Separate() {
-    if (after_key_) {
-      after_key_ = false;
-      return;
-    }
-    if (!first_.empty()) {
-      if (!first_.back()) out_ += ',';
-      first_.back() = false;
-    }
+    if (comma_) out_ += ',';
+    comma_ = true;
   }
 
   std::string out_;
-  std::vector<bool> first_;
-  bool after_key_ = false;
+  bool comma_ = false;  // whether the next key or value follows a sibling
 };
 
 }  // namespace casegrid

@@ -16,6 +16,7 @@
 #include "engine/subscription.h"
 #include "engine/thread_name.h"
 #include "projections/case_view.h"
+#include "projections/run_aside.h"
 
 namespace casegrid {
 
@@ -397,9 +398,9 @@ Status Projector::ApplyOne(const RecordedEvent& e, const Result<CaseEventData>* 
     }
   }
   std::sort(bodies.begin(), bodies.end());
-  for (const auto& [kind, body] : bodies) {
+  for (auto& [kind, body] : bodies) {
     if (rebuild_alerts_) {
-      RETURN_IF_ERROR(rebuild_alerts_->AddBody(e.position, kind, body));
+      RETURN_IF_ERROR(rebuild_alerts_->AddBody(e.position, kind, std::move(body)));
     } else {
       b.write.Put(views_->family(kViewAlertBodies), AlertBodyKey(e.position, kind), body)
           .PermitUncheckedError();
@@ -453,9 +454,6 @@ void Projector::WriteEvictedCaseViews(rocksdb::WriteBatch& write) {
 Status Projector::IngestCaseViews(
     std::vector<std::pair<const std::string*, const CachedCaseState*>> cases) {
   if (cases.empty()) return Status::Ok();
-  // Table files take strictly increasing keys.
-  std::sort(cases.begin(), cases.end(),
-            [](const auto& a, const auto& b) { return *a.first < *b.first; });
   // The index value (status, kind), and whether an earlier view may be there.
   std::vector<std::pair<std::string, std::array<char, 3>>> index;
   index.reserve(cases.size());
@@ -465,8 +463,15 @@ Status Projector::IngestCaseViews(
                        std::array<char, 3>{static_cast<char>(state.status),
                                            static_cast<char>(state.kind), cached->written});
   }
-  std::sort(index.begin(), index.end(),
-            [](const auto& a, const auto& b) { return a.first < b.first; });
+  // Table files take strictly increasing keys; the two lists are sorted side
+  // by side.
+  auto index_sorted = RunAside([&index] {
+    std::sort(index.begin(), index.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+  });
+  std::sort(cases.begin(), cases.end(),
+            [](const auto& a, const auto& b) { return *a.first < *b.first; });
+  index_sorted.get();
 
   // Part k of each sorted list goes to file k of its family: the files of a
   // family do not overlap one another, and none is empty (parts <= cases).
@@ -518,11 +523,7 @@ Status Projector::IngestCaseViews(
   };
   std::vector<std::future<Status>> helpers;
   for (std::size_t k = 1; k < parts; ++k) {
-    try {
-      helpers.push_back(std::async(std::launch::async, write_part, k));
-    } catch (const std::system_error&) {
-      helpers.push_back(std::async(std::launch::deferred, write_part, k));  // no thread to be had
-    }
+    helpers.push_back(RunAside([&write_part, k] { return write_part(k); }));
   }
   Status written = write_part(0);
   for (auto& helper : helpers) {
@@ -555,8 +556,13 @@ Status Projector::Finish() {
     cases.emplace_back(&case_id, &entry);
     entry.unwritten = false;
   });
-  RETURN_IF_ERROR(IngestCaseViews(std::move(cases)));
-  RETURN_IF_ERROR(rebuild_alerts_->Finish());
+  // The alerts' table files are written while the case views are rendered:
+  // neither touches what the other does.
+  auto alerts_written = RunAside([this] { return rebuild_alerts_->Finish(); });
+  const Status views_written = IngestCaseViews(std::move(cases));
+  const Status alerts_status = alerts_written.get();
+  RETURN_IF_ERROR(views_written);
+  RETURN_IF_ERROR(alerts_status);
   // Only now are the views whole.
   rocksdb::WriteBatch write;
   write.Delete(views_->family(kViewMeta), kUnfinishedRebuildKey).PermitUncheckedError();
@@ -661,7 +667,10 @@ Status Projector::ApplyBatch(const std::vector<RecordedEvent>& events,
     last_snapshot_ = snapshot_before;
     return s;
   }
-  if (rebuild_alerts_ && rebuild_alerts_->full()) RETURN_IF_ERROR(rebuild_alerts_->Spill());
+  if (rebuild_alerts_) {
+    RETURN_IF_ERROR(rebuild_alerts_->WriteBodiesAside());
+    if (rebuild_alerts_->full()) RETURN_IF_ERROR(rebuild_alerts_->Spill());
+  }
   if (options_.rebuild) {
     // What the batch wrote, remembered; past the bound, only the addresses
     // remembered already are kept up to date, and the others are read.

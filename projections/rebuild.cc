@@ -7,6 +7,7 @@
 #include <system_error>
 
 #include "projections/available_memory.h"
+#include "projections/run_aside.h"
 
 namespace casegrid {
 
@@ -42,14 +43,7 @@ Status RebuildViews(EventStore* store, const std::string& path,
     return DecodeEvents(std::move(events));
   };
   std::future<Result<DecodedEvents>> next;
-  auto read_next = [&](Position after) {
-    try {
-      next = std::async(std::launch::async, read, after);
-    } catch (const std::system_error&) {
-      // No thread to be had: the page is read when it is wanted instead.
-      next = std::async(std::launch::deferred, read, after);
-    }
-  };
+  auto read_next = [&](Position after) { next = RunAside([read, after] { return read(after); }); };
   if (projector->position() < head) read_next(projector->position());
   while (next.valid()) {
     ASSIGN_OR_RETURN(DecodedEvents page, next.get());

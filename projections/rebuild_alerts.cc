@@ -4,12 +4,17 @@
 
 #include <algorithm>
 
+#include "projections/run_aside.h"
+
 namespace casegrid {
 
 RebuildAlerts::RebuildAlerts(ViewStore* views, std::string dir, std::size_t capacity)
     : views_(views), dir_(std::move(dir)), capacity_(std::max<std::size_t>(capacity, 1)) {}
 
-RebuildAlerts::~RebuildAlerts() = default;
+RebuildAlerts::~RebuildAlerts() {
+  // The helper writes into bodies_: it is done before bodies_ goes.
+  if (writing_.valid()) writing_.wait();
+}
 
 std::string RebuildAlerts::NextFile(const char* family) {
   return dir_ + "/rebuild-" + family + "-" + std::to_string(files_++) + ".sst";
@@ -44,19 +49,37 @@ bool RebuildAlerts::Acknowledge(std::string_view person, Position position, std:
   return true;
 }
 
-Status RebuildAlerts::AddBody(Position position, std::string_view kind, std::string_view body) {
+Status RebuildAlerts::AddBody(Position position, std::string_view kind, std::string body) {
   std::string key = AlertBodyKey(position, kind);
-  if (bodies_ && key <= last_body_key_) {
+  if (!last_body_key_.empty() && key <= last_body_key_) {
     return Status::Internal("alert bodies out of order at position " + std::to_string(position));
   }
+  last_body_key_ = key;
+  gathered_.emplace_back(std::move(key), std::move(body));
+  return Status::Ok();
+}
+
+Status RebuildAlerts::BodiesWritten() {
+  if (!writing_.valid()) return Status::Ok();
+  return writing_.get();
+}
+
+Status RebuildAlerts::WriteBodiesAside() {
+  RETURN_IF_ERROR(BodiesWritten());
+  if (gathered_.empty()) return Status::Ok();
   if (!bodies_) {
     bodies_file_ = NextFile("alert_bodies");
     ASSIGN_OR_RETURN(bodies_, views_->NewTableFile(kViewAlertBodies, bodies_file_));
   }
-  if (auto s = bodies_->Put(key, body); !s.ok()) {
-    return Status::Unavailable("writing an alert body table: " + s.ToString());
-  }
-  last_body_key_ = std::move(key);
+  writing_ = RunAside([table = bodies_.get(), bodies = std::move(gathered_)]() -> Status {
+    for (const auto& [key, body] : bodies) {
+      if (auto s = table->Put(key, body); !s.ok()) {
+        return Status::Unavailable("writing an alert body table: " + s.ToString());
+      }
+    }
+    return Status::Ok();
+  });
+  gathered_.clear();
   return Status::Ok();
 }
 
@@ -87,6 +110,8 @@ Status RebuildAlerts::Spill() {
 
 Status RebuildAlerts::Finish() {
   RETURN_IF_ERROR(Spill());
+  RETURN_IF_ERROR(WriteBodiesAside());
+  RETURN_IF_ERROR(BodiesWritten());
   if (!bodies_) return Status::Ok();
   if (auto s = bodies_->Finish(); !s.ok()) {
     return Status::Unavailable("finishing an alert body table: " + s.ToString());

@@ -4,8 +4,10 @@
 // compacted.
 //
 // Bodies come in position order, which is their key order (the kinds of one
-// event are put in order by the caller): each is appended to a table file
-// as it comes. A person's alerts come in position order too, which is their
+// event are put in order by the caller): they are gathered, and each
+// WriteBodiesAside() hands what was gathered to a thread of its own that
+// appends it to a table file (compressing its blocks), one hand-over at a
+// time, while the caller folds on. A person's alerts come in position order too, which is their
 // key order within the person: they are held in memory, person by person,
 // and written without sorting. An acknowledgment of a held alert drops it,
 // so that neither the alert nor a deletion of it is written.
@@ -15,10 +17,13 @@
 // written after it, as live. Finish() ingests what is held and the bodies.
 // Ingested files override what their family held before (ViewStore::Ingest).
 //
-// Thread-safety: none; the projector's controlling thread.
+// Thread-safety: none; the projector's controlling thread. The table file of
+// bodies is written by one helper thread at a time, which only the calls
+// here wait for.
 #pragma once
 
 #include <cstdint>
+#include <future>
 #include <map>
 #include <memory>
 #include <string>
@@ -49,13 +54,18 @@ class RebuildAlerts {
   // Drops `person`'s held alert of `position` and `kind`; false if it is not
   // held (never raised, spilled already, or acknowledged before).
   bool Acknowledge(std::string_view person, Position position, std::string_view kind);
-  // Appends the body of an event's alerts of `kind`; bodies must come in
+  // Adds the body of an event's alerts of `kind`; bodies must come in
   // strictly increasing key order (AlertBodyKey), else kInternal.
-  Status AddBody(Position position, std::string_view kind, std::string_view body);
+  Status AddBody(Position position, std::string_view kind, std::string body);
+  // Waits for the bodies handed over before to be written (their error, if
+  // any, is returned: the rebuild cannot go on), then hands over those added
+  // since.
+  Status WriteBodiesAside();
   bool full() const { return held_ >= capacity_; }
   // Writes the held alerts not acknowledged to a table file and ingests it.
   Status Spill();
-  // Spill(), and ingests the bodies. Nothing may be added after it.
+  // Spill(), writes the bodies left, and ingests them. Nothing may be added
+  // after it.
   Status Finish();
 
  private:
@@ -66,6 +76,8 @@ class RebuildAlerts {
     bool acknowledged;
   };
   std::string NextFile(const char* family);
+  // Waits for the bodies handed over last; their writing's status.
+  Status BodiesWritten();
 
   ViewStore* const views_;
   const std::string dir_;
@@ -78,6 +90,11 @@ class RebuildAlerts {
   std::unique_ptr<rocksdb::SstFileWriter> bodies_;
   std::string bodies_file_;
   std::string last_body_key_;
+  // Added and not handed over yet: (key, body), in key order.
+  std::vector<std::pair<std::string, std::string>> gathered_;
+  // The bodies being written into bodies_ (declared after it: it is waited
+  // for before bodies_ goes).
+  std::future<Status> writing_;
   int files_ = 0;
 };
 

@@ -1,0 +1,27 @@
+// RunAside: runs a task on a thread of its own while the caller goes on.
+//
+// Thread-safety: the task runs on another thread (or, when none can be had,
+// on the thread that waits for its future): what it touches must be safe for
+// that, and must outlive the wait.
+#pragma once
+
+#include <future>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+
+namespace casegrid {
+
+// Starts `task` on a new thread; when the system has no thread to give, the
+// task runs when its future is waited for instead. Either way the future's
+// get() returns what the task returned.
+template <typename Task>
+std::future<std::invoke_result_t<Task&>> RunAside(Task task) {
+  try {
+    return std::async(std::launch::async, task);
+  } catch (const std::system_error&) {
+    return std::async(std::launch::deferred, std::move(task));
+  }
+}
+
+}  // namespace casegrid

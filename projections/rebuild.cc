@@ -37,13 +37,22 @@ Status RebuildViews(EventStore* store, const std::string& path,
   ASSIGN_OR_RETURN(auto projector, Projector::Open(store, options));
   const Position head = std::min(up_to, store->Head().position);
   // A reader thread reads and decodes the next page while the projector
-  // folds this one.
+  // folds this one. It first frees the page folded before: the memory goes
+  // back to the thread that allocates the next page, not through the
+  // allocator's central lists.
   auto read = [store, head, batch = options.batch_events](Position after) -> Result<DecodedEvents> {
     ASSIGN_OR_RETURN(auto events, store->ReadAll(after, std::min<Position>(batch, head - after)));
     return DecodeEvents(std::move(events));
   };
   std::future<Result<DecodedEvents>> next;
-  auto read_next = [&](Position after) { next = RunAside([read, after] { return read(after); }); };
+  DecodedEvents spent;
+  auto read_next = [&](Position after) {
+    next = RunAside([read, after, spent = std::move(spent)]() mutable {
+      spent = DecodedEvents{};
+      return read(after);
+    });
+    spent = DecodedEvents{};
+  };
   if (projector->position() < head) read_next(projector->position());
   while (next.valid()) {
     ASSIGN_OR_RETURN(DecodedEvents page, next.get());
@@ -52,6 +61,7 @@ Status RebuildViews(EventStore* store, const std::string& path,
     if (last < head) read_next(last);
     RETURN_IF_ERROR(projector->Apply(page));
     if (progress) progress(projector->position(), head);
+    spent = std::move(page);
   }
   return projector->Finish();
 }

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <future>
+#include <memory>
 #include <system_error>
 #include <type_traits>
 #include <utility>
@@ -14,13 +15,17 @@ namespace casegrid {
 
 // Starts `task` on a new thread; when the system has no thread to give, the
 // task runs when its future is waited for instead. Either way the future's
-// get() returns what the task returned.
+// get() returns what the task returned, and destroying the future waits for
+// the task. The task is moved, never copied.
 template <typename Task>
 std::future<std::invoke_result_t<Task&>> RunAside(Task task) {
+  // Held apart, so that a thread that cannot be started leaves it whole.
+  auto held = std::make_shared<Task>(std::move(task));
+  auto run = [held] { return (*held)(); };
   try {
-    return std::async(std::launch::async, task);
+    return std::async(std::launch::async, run);
   } catch (const std::system_error&) {
-    return std::async(std::launch::deferred, std::move(task));
+    return std::async(std::launch::deferred, run);
   }
 }
 

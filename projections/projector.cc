@@ -15,6 +15,7 @@
 #include "engine/record_format.h"
 #include "engine/subscription.h"
 #include "engine/thread_name.h"
+#include "projections/case_id_order.h"
 #include "projections/case_view.h"
 #include "projections/run_aside.h"
 
@@ -454,24 +455,44 @@ void Projector::WriteEvictedCaseViews(rocksdb::WriteBatch& write) {
 Status Projector::IngestCaseViews(
     std::vector<std::pair<const std::string*, const CachedCaseState*>> cases) {
   if (cases.empty()) return Status::Ok();
-  // The index value (status, kind), and whether an earlier view may be there.
+  // Table files take strictly increasing keys.
+  SortByCaseId(cases, [](const auto& c) { return std::string_view(*c.first); });
+  // The cell index's keys (cell \0 id) in order: grouped by cell (a few
+  // hundred cells, sorted as text), in id order within each cell, as the
+  // cases are. The index value (status, kind), and whether an earlier view
+  // may be there.
+  std::unordered_map<std::string_view, std::size_t> cell_numbers;
+  std::vector<std::string_view> cells;
+  std::vector<std::size_t> cell_of(cases.size());
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    const std::string_view cell = cases[i].second->state.report.cell;
+    auto [it, added] = cell_numbers.try_emplace(cell, cells.size());
+    if (added) cells.push_back(cell);
+    cell_of[i] = it->second;
+  }
+  std::vector<std::size_t> by_text(cells.size()), rank(cells.size());
+  for (std::size_t c = 0; c < cells.size(); ++c) by_text[c] = c;
+  std::sort(by_text.begin(), by_text.end(),
+            [&](std::size_t a, std::size_t b) { return cells[a] < cells[b]; });
+  for (std::size_t r = 0; r < by_text.size(); ++r) rank[by_text[r]] = r;
+  std::vector<std::size_t> next_slot(cells.size() + 1, 0), order(cases.size());
+  for (std::size_t i = 0; i < cases.size(); ++i) ++next_slot[rank[cell_of[i]] + 1];
+  for (std::size_t r = 1; r <= cells.size(); ++r) next_slot[r] += next_slot[r - 1];
+  for (std::size_t i = 0; i < cases.size(); ++i) order[next_slot[rank[cell_of[i]]]++] = i;
   std::vector<std::pair<std::string, std::array<char, 3>>> index;
   index.reserve(cases.size());
-  for (const auto& [case_id, cached] : cases) {
+  for (std::size_t i : order) {
+    const auto& [case_id, cached] = cases[i];
     const CaseState& state = cached->state;
     index.emplace_back(CellCaseKey(state.report.cell, *case_id),
                        std::array<char, 3>{static_cast<char>(state.status),
                                            static_cast<char>(state.kind), cached->written});
   }
-  // Table files take strictly increasing keys; the two lists are sorted side
-  // by side.
-  auto index_sorted = RunAside([&index] {
-    std::sort(index.begin(), index.end(),
-              [](const auto& a, const auto& b) { return a.first < b.first; });
-  });
-  std::sort(cases.begin(), cases.end(),
-            [](const auto& a, const auto& b) { return *a.first < *b.first; });
-  index_sorted.get();
+  auto by_key = [](const auto& a, const auto& b) { return a.first < b.first; };
+  // Only a cell holding the separator (a NUL byte) could order otherwise.
+  if (!std::is_sorted(index.begin(), index.end(), by_key)) {
+    std::sort(index.begin(), index.end(), by_key);
+  }
 
   // Part k of each sorted list goes to file k of its family: the files of a
   // family do not overlap one another, and none is empty (parts <= cases).

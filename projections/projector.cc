@@ -17,6 +17,7 @@
 #include "engine/thread_name.h"
 #include "projections/case_id_order.h"
 #include "projections/case_view.h"
+#include "projections/lru_map.h"
 #include "projections/run_aside.h"
 
 namespace casegrid {
@@ -29,32 +30,19 @@ class Projector::CaseCache {
  public:
   using Entry = CachedCaseState;
 
-  explicit CaseCache(std::size_t capacity) : capacity_(std::max<std::size_t>(capacity, 1)) {
-    index_.reserve(std::min<std::size_t>(capacity_, 1 << 20));
-  }
-  Entry* Find(const std::string& id) {
-    auto it = index_.find(id);
-    if (it == index_.end()) return nullptr;
-    order_.splice(order_.begin(), order_, it->second);
-    return &it->second->second;
-  }
+  explicit CaseCache(std::size_t capacity) : map_(capacity) {}
+  Entry* Find(std::string_view id) { return map_.Find(id); }
   // Returns the cached entry; it stays valid until `capacity` other cases
   // have been put after it.
-  Entry* Put(const std::string& id, CaseState state, bool written) {
-    if (auto it = index_.find(id); it != index_.end()) {
-      it->second->second.state = std::move(state);
-      order_.splice(order_.begin(), order_, it->second);
-      return &it->second->second;
+  Entry* Put(std::string_view id, CaseState state, bool written) {
+    if (Entry* cached = map_.Find(id)) {
+      cached->state = std::move(state);
+      return cached;
     }
-    order_.emplace_front(id, Entry{std::move(state), false, written, std::nullopt});
-    index_[id] = order_.begin();
-    if (order_.size() > capacity_) {
-      auto& [old_id, old] = order_.back();
-      index_.erase(old_id);
-      if (old.unwritten) evicted_.emplace_back(std::move(old_id), std::move(old));
-      order_.pop_back();
-    }
-    return &order_.front().second;
+    std::optional<std::pair<std::string, Entry>> out;
+    Entry* added = map_.Add(id, Entry{std::move(state), false, written, std::nullopt}, &out);
+    if (out && out->second.unwritten) evicted_.push_back(std::move(*out));
+    return added;
   }
   // The states pushed out before their views were written, oldest first.
   std::vector<std::pair<std::string, Entry>> TakeEvicted() {
@@ -65,20 +53,17 @@ class Projector::CaseCache {
   // Calls f(id, entry) for every cached entry whose view is not written.
   template <typename F>
   void ForEachUnwritten(F&& f) {
-    for (auto& [id, entry] : order_) {
+    map_.ForEach([&](const std::string& id, Entry& entry) {
       if (entry.unwritten) f(id, entry);
-    }
+    });
   }
   void Clear() {
-    order_.clear();
-    index_.clear();
+    map_.Clear();
     evicted_.clear();
   }
 
  private:
-  const std::size_t capacity_;
-  std::list<std::pair<std::string, Entry>> order_;
-  std::unordered_map<std::string, std::list<std::pair<std::string, Entry>>::iterator> index_;
+  LruMap<Entry> map_;
   std::vector<std::pair<std::string, Entry>> evicted_;
 };
 

@@ -95,6 +95,7 @@ void GridDirectory::Apply(const RecordedEvent& event, const CaseEventData& data)
 
 Status GridDirectory::CheckAppend(const AppendRequest& request) {
   if (!request.stream.starts_with("grid/")) return Status::Ok();
+  const std::string_view stream_cell = std::string_view(request.stream).substr(5);
   Position position = UINT64_MAX - request.events.size();  // past any real one
   for (std::size_t i = 0; i < request.events.size(); ++i) {
     const NewEvent& e = request.events[i];
@@ -102,17 +103,30 @@ Status GridDirectory::CheckAppend(const AppendRequest& request) {
     auto data = DecodeEventData(e.type, e.data);
     if (!data.ok()) return Status(data.status().code(), at + data.status().message());
     Status s;
-    if (const auto* d = std::get_if<GridCellDefined>(&*data)) {
-      s = CheckNewCell(*d);
-    } else if (const auto* a = std::get_if<OfficerAssignedToCell>(&*data)) {
-      s = ValidateCellRole(a->role);
-      if (s.ok() && !HasCell(a->cell)) s = Status::NotFound("no cell " + a->cell);
-    } else if (const auto* r = std::get_if<OfficerRemovedFromCell>(&*data)) {
-      if (!HasCell(r->cell)) s = Status::NotFound("no cell " + r->cell);
-    } else {
+    // A cell's events are in its own stream, as its commands write them:
+    // the grid is loaded stream by stream (parents first), and the commands
+    // find a cell's stream by its path.
+    const auto* defined = std::get_if<GridCellDefined>(&*data);
+    const auto* assigned = std::get_if<OfficerAssignedToCell>(&*data);
+    const auto* removed = std::get_if<OfficerRemovedFromCell>(&*data);
+    const std::string* cell = defined    ? &defined->cell
+                              : assigned ? &assigned->cell
+                              : removed  ? &removed->cell
+                                         : nullptr;
+    if (cell == nullptr) {
       s = Status::InvalidArgument(
           "type: a grid stream holds GridCellDefined, "
           "OfficerAssignedToCell and OfficerRemovedFromCell only");
+    } else if (*cell != stream_cell) {
+      s = Status::InvalidArgument("data.cell: " + *cell + " is not the cell of " + request.stream +
+                                  "; a cell's events go in grid/<its path>");
+    } else if (defined != nullptr) {
+      s = CheckNewCell(*defined);
+    } else if (assigned != nullptr) {
+      s = ValidateCellRole(assigned->role);
+      if (s.ok() && !HasCell(*cell)) s = Status::NotFound("no cell " + *cell);
+    } else if (!HasCell(*cell)) {
+      s = Status::NotFound("no cell " + *cell);
     }
     if (!s.ok()) return Status(s.code(), at + s.message());
     RecordedEvent folded;

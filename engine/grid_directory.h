@@ -40,9 +40,10 @@ class GridDirectory {
   // Checks a raw append to a `grid/` stream (`casegrid append`) as the grid
   // commands would: a cell defined once, under a defined parent, at its
   // level; people assigned to and removed from a defined cell, with a role of
-  // the grid's; nothing but those three types. Folds what it
+  // the grid's; nothing but those three types; each event in its cell's own
+  // stream (`data.cell` is the stream's path after grid/). Folds what it
   // checked into this directory as it goes (so that a batch defining a cell
-  // and assigning to it passes): use a directory of its own. Streams other
+  // and assigning people to it passes): use a directory of its own. Streams other
   // than grid/ pass.
   Status CheckAppend(const AppendRequest& request);
 

@@ -610,12 +610,31 @@ TEST_F(CaseRulesTest, TheGridFoldPassesOverWhatItsCommandsWouldRefuse) {
   AppendRequest foreign{"grid/santai", ExpectedVersion::Any(), "admin", {}};
   foreign.events.push_back({"", "Frob", R"({"x":1})"});
   EXPECT_EQ(grid.CheckAppend(foreign).code(), StatusCode::kInvalidArgument);
-  AppendRequest batch{"grid/santai", ExpectedVersion::Any(), "admin", {}};
+  // A cell's events go in its own stream, as the commands write them: the
+  // grid is loaded stream by stream, and a command finds a cell's stream by
+  // its path (one defined from another stream was stuck: its own stream
+  // said "defined", the grid "no cell").
+  for (const auto& [type, data] :
+       {std::pair{"GridCellDefined", R"({"cell":"santai/b","name":"B","level":2})"},
+        std::pair{"OfficerAssignedToCell",
+                  R"({"cell":"santai/tongchuan","officer":"o-1","role":"officer"})"},
+        std::pair{"OfficerRemovedFromCell",
+                  R"({"cell":"santai/tongchuan","officer":"officer-7","role":"officer"})"}}) {
+    AppendRequest elsewhere{"grid/santai", ExpectedVersion::Any(), "admin", {}};
+    elsewhere.events.push_back({"", type, data});
+    const Status refused = grid.CheckAppend(elsewhere);
+    EXPECT_EQ(refused.code(), StatusCode::kInvalidArgument) << type;
+    EXPECT_NE(refused.message().find("is not the cell of grid/santai"), std::string::npos)
+        << refused.message();
+  }
+  AppendRequest batch{"grid/santai/b", ExpectedVersion::Any(), "admin", {}};
   batch.events.push_back({"", "GridCellDefined", R"({"cell":"santai/b","name":"B","level":2})"});
-  batch.events.push_back({"", "GridCellDefined", R"({"cell":"santai/b/c","name":"C","level":3})"});
   batch.events.push_back(
-      {"", "OfficerAssignedToCell", R"({"cell":"santai/b/c","officer":"o-1","role":"officer"})"});
+      {"", "OfficerAssignedToCell", R"({"cell":"santai/b","officer":"o-1","role":"officer"})"});
   EXPECT_TRUE(grid.CheckAppend(batch).ok());
+  AppendRequest child{"grid/santai/b/c", ExpectedVersion::Any(), "admin", {}};
+  child.events.push_back({"", "GridCellDefined", R"({"cell":"santai/b/c","name":"C","level":3})"});
+  EXPECT_TRUE(grid.CheckAppend(child).ok());  // its parent folded by the batch before
 }
 
 TEST_F(CaseRulesTest, OfficersAreAssignedAndRemovedAsEvents) {

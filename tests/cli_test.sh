@@ -12,10 +12,11 @@ if err=$("$cg" append --data "$data" --stream case/C-20261122-000001 --type Case
          --json "$report" 2>&1); then fail "a report into an undefined cell was accepted"; fi
 [[ "$err" == *"is not a defined cell"* ]] || fail "undefined cell message: $err"
 
-# the grid, several events from stdin, all or nothing
-printf '%s\n' '{"type":"GridCellDefined","id":"g1","data":{"cell":"santai","name":"Santai","level":1}}' \
-              '{"type":"GridCellDefined","id":"g2","data":{"cell":"santai/a01","name":"A01","level":2}}' |
+# the grid, several events from stdin, all or nothing; each cell's in its own stream
+printf '%s\n' '{"type":"GridCellDefined","id":"g1","data":{"cell":"santai","name":"Santai","level":1}}' |
   "$cg" append --data "$data" --stream grid/santai --events - >/dev/null
+printf '%s\n' '{"type":"GridCellDefined","id":"g2","data":{"cell":"santai/a01","name":"A01","level":2}}' |
+  "$cg" append --data "$data" --stream grid/santai/a01 --events - >/dev/null
 if printf '%s\n' '{"type":"X","id":"g3","data":{}}' '{"type":"X","data":[1]}' |
    "$cg" append --data "$data" --stream grid/santai --events - 2>/dev/null; then
   fail "a batch with a bad line was accepted"
@@ -68,29 +69,37 @@ if err=$("$cg" append --data "$data" --stream case/C-20261122-000001 --type Impo
 [[ "$err" == *"events[0].type"* ]] || fail "foreign type message: $err"
 
 # the grid's rules, as its commands keep them
-grid_refused() {  # $1: what, then the event line
-  if out=$(printf '%s\n' "$2" | "$cg" append --data "$data" --stream grid/santai --events - 2>&1); then
+grid_refused() {  # $1: what, $2 the event line, $3 what the error says, $4 the stream
+  if out=$(printf '%s\n' "$2" | "$cg" append --data "$data" --stream "$4" --events - 2>&1); then
     fail "$1 was accepted"
   fi
   [[ "$out" == *"$3"* ]] || fail "$1: $out"
 }
 grid_refused "an unknown role" \
-  '{"type":"OfficerAssignedToCell","data":{"cell":"santai/a01","officer":"o1","role":"admin"}}' 'role'
+  '{"type":"OfficerAssignedToCell","data":{"cell":"santai/a01","officer":"o1","role":"admin"}}' 'role' \
+  grid/santai/a01
 grid_refused "an assignment to a cell not defined" \
   '{"type":"OfficerAssignedToCell","data":{"cell":"santai/nowhere","officer":"o1","role":"officer"}}' \
-  'no cell santai/nowhere'
+  'no cell santai/nowhere' grid/santai/nowhere
 grid_refused "a cell defined twice" '{"type":"GridCellDefined","data":{"cell":"santai/a01","name":"A","level":2}}' \
-  'already defined'
-grid_refused "a type of no grid's" '{"type":"Frob","data":{"text":"x"}}' 'unknown event type'
-grid_refused "a note in a grid stream" '{"type":"NoteAdded","data":{"text":"x"}}' 'grid stream holds'
+  'already defined' grid/santai/a01
+grid_refused "a type of no grid's" '{"type":"Frob","data":{"text":"x"}}' 'unknown event type' grid/santai
+grid_refused "a note in a grid stream" '{"type":"NoteAdded","data":{"text":"x"}}' 'grid stream holds' \
+  grid/santai
 grid_refused "a cell without its parent" \
-  '{"type":"GridCellDefined","data":{"cell":"santai/b/c","name":"C","level":3}}' 'parent'
-# a whole grid in one atomic append (another store: the counts below are this one's)
-printf '%s\n' '{"type":"GridCellDefined","data":{"cell":"santai","name":"S","level":1}}' \
+  '{"type":"GridCellDefined","data":{"cell":"santai/b/c","name":"C","level":3}}' 'parent' grid/santai/b/c
+# a cell's events in another cell's stream (the commands would not find them there)
+grid_refused "a cell defined in another's stream" \
   '{"type":"GridCellDefined","data":{"cell":"santai/a02","name":"A2","level":2}}' \
-  '{"type":"OfficerAssignedToCell","data":{"cell":"santai/a02","officer":"o1","role":"officer"}}' |
+  'is not the cell of grid/santai' grid/santai
+grid_refused "an assignment in another cell's stream" \
+  '{"type":"OfficerAssignedToCell","data":{"cell":"santai/a01","officer":"o1","role":"officer"}}' \
+  'is not the cell of grid/santai' grid/santai
+# a new cell and its people in one atomic append (another store: the counts below are this one's)
+printf '%s\n' '{"type":"GridCellDefined","data":{"cell":"santai","name":"S","level":1}}' \
+  '{"type":"OfficerAssignedToCell","data":{"cell":"santai","officer":"o1","role":"officer"}}' |
   "$cg" append --data "$dir/grid-store" --stream grid/santai --events - >/dev/null ||
-  fail "a batch defining cells and assigning to one was refused"
+  fail "a batch defining a cell and assigning to it was refused"
 
 # data of the engine's own event types is checked, as through the API
 if err=$("$cg" append --data "$data" --stream grid/x --type GridCellDefined --json '{"cell":"x"}' 2>&1); then

@@ -169,6 +169,12 @@ void AddLogVerbs(CLI::App& app, VerbAction* action) {
           }
         } else if (Status s = grid.CheckAppend(req); !s.ok()) {
           return Fail(s);
+        } else if (req.expected.kind == ExpectedVersion::Kind::kAny && !req.events.empty()) {
+          // As the commands write: a GridCellDefined opens the cell's stream,
+          // anything else goes into a stream that is there.
+          req.expected = req.events.front().type == GridCellDefined::kType
+                             ? ExpectedVersion::NoStream()
+                             : ExpectedVersion::Exists();
         }
       }
       auto result = (*store)->Append(std::move(req));

@@ -10,11 +10,12 @@ data="$dir/store"
 stream=case/C-20261122-000001
 
 # the grid first (positions 1-4): a case is reported into a defined cell
-printf '%s\n' '{"type":"GridCellDefined","data":{"cell":"santai","name":"Santai","level":1}}' \
-  '{"type":"GridCellDefined","data":{"cell":"santai/tongchuan","name":"Tongchuan","level":2}}' \
-  '{"type":"GridCellDefined","data":{"cell":"santai/tongchuan/a03","name":"A03","level":3}}' \
-  '{"type":"GridCellDefined","data":{"cell":"santai/tongchuan/a03/g12","name":"G12","level":4}}' |
-  "$cg" append --data "$data" --stream grid/santai --events - >/dev/null
+level=0
+for cell in santai santai/tongchuan santai/tongchuan/a03 santai/tongchuan/a03/g12; do
+  level=$((level + 1))
+  "$cg" append --data "$data" --stream "grid/$cell" --type GridCellDefined \
+    --json "{\"cell\":\"$cell\",\"name\":\"${cell##*/}\",\"level\":$level}" >/dev/null
+done
 "$cg" append --data "$data" --stream "$stream" --expected-version no_stream --actor officer-7 \
   --type CaseReported --json '{"kind":"dispute","channel":"walk_in","cell":"santai/tongchuan/a03/g12",
     "category":"neighbour","priority":"normal","summary":"Water leaking from upstairs",

@@ -33,7 +33,8 @@ done
 
 # A bad flag is a run that cannot be set up: exit 2, nothing measured.
 for flags in "--writers -1" "--seconds 0" "--seconds -1" "--notes-per-case -1" "--notes-per-case 9000" \
-  "--rate-per-writer -5" "--url 127.0.0.1:1"; do
+  "--rate-per-writer -5" "--seconds nan" "--seconds inf" "--rate-per-writer nan" \
+  "--drain-seconds nan" "--settle-seconds inf" "--url 127.0.0.1:1"; do
   status=0
   # shellcheck disable=SC2086
   "$load" --spawn "$cg" $flags >/dev/null 2>"$dir/flag.err" || status=$?

@@ -56,6 +56,14 @@ fi
 
 # Flags out of range.
 if "$cg" seed --data "$dir/d" --days 0 >/dev/null 2>&1; then fail "--days 0 accepted"; fi
+# nan passes every comparison of a plain range check (it wrote a city of no cases)
+for rate in nan NaN -nan inf 0.01; do
+  if err=$("$cg" seed --data "$dir/d" --cases-per-day "$rate" 2>&1); then
+    fail "--cases-per-day $rate accepted"
+  fi
+  [[ "$err" == *"is not a number from 0.1 to 5000"* ]] || fail "--cases-per-day $rate: $err"
+  [ ! -e "$dir/d/log" ] || fail "--cases-per-day $rate wrote a log"
+done
 if err=$("$cg" seed --data "$dir/d" --until 2999-01-01 2>&1); then fail "a future --until accepted"; fi
 [[ "$err" == *"future"* ]] || fail "future --until: $err"
 if err=$("$cg" seed --data "$dir/d" --until yesterday 2>&1); then fail "--until yesterday accepted"; fi

@@ -412,7 +412,7 @@ void AddSeedVerb(CLI::App& app, VerbAction* action) {
       ->check(CLI::Range(1, 3650))
       ->capture_default_str();
   seed->add_option("--cases-per-day", a->cases_per_day, "cases reported a day, on average")
-      ->check(CLI::Range(0.1, 5000.0))
+      ->check(FiniteRange(0.1, 5000))
       ->capture_default_str();
   seed->add_option("--until", a->until,
                    "when the simulated days end: a date (its midnight UTC) or an RFC 3339 UTC "

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "engine/status.h"
+#include "tools/finite_range.h"
 
 namespace casegrid::cli {
 
@@ -24,29 +25,6 @@ inline std::string LogDir(const std::string& data) {
 }
 inline std::string ViewsDir(const std::string& data) {
   return data + "/views";
-}
-
-// A flag's number from `lo` to `hi`, finite: CLI::Range lets nan through
-// (every comparison with it is false) and reads inf as a number.
-inline CLI::Validator FiniteRange(double lo, double hi) {
-  return CLI::Validator(
-      [lo, hi](std::string& text) {
-        double v = 0;
-        try {
-          std::size_t used = 0;
-          v = std::stod(text, &used);
-          if (used != text.size()) return "not a number: " + text;
-        } catch (const std::exception&) {
-          return "not a number: " + text;
-        }
-        if (!std::isfinite(v) || v < lo || v > hi) {
-          return text + " is not a number from " + CLI::detail::to_string(lo) + " to " +
-                 CLI::detail::to_string(hi);
-        }
-        return std::string();
-      },
-      "FINITE in [" + CLI::detail::to_string(lo) + " - " + CLI::detail::to_string(hi) + "]",
-      "FiniteRange");
 }
 
 // --data of a verb that writes: an existing folder, or a new one whose

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "engine/case_state.h"
+#include "tools/finite_range.h"
 #include "tools/load/load_run.h"
 
 int main(int argc, char** argv) {
@@ -26,11 +27,11 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   app.add_option("--seconds", o.seconds, "how long the writers write")
-      ->check(CLI::PositiveNumber)
+      ->check(casegrid::FiniteRange(0.001, 1e7))
       ->capture_default_str();
   app.add_option("--rate-per-writer", o.rate_per_writer,
                  "writes a second per writer (0: as fast as answers come)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(casegrid::FiniteRange(0, 1e9))
       ->capture_default_str();
   // A case takes notes until it holds kCaseEventsTakingNotes events; the
   // report, the assignment and the acceptance come first.
@@ -70,11 +71,11 @@ int main(int argc, char** argv) {
                "latency is the server's Nagle waiting on delayed ACKs; real clients do not");
   app.add_option("--settle-seconds", o.settle_seconds,
                  "idle time after the subscribers connect, before the server's RSS is read")
-      ->check(CLI::NonNegativeNumber)
+      ->check(casegrid::FiniteRange(0, 1e7))
       ->capture_default_str();
   app.add_option("--drain-seconds", o.drain_seconds,
                  "how long subscribers may take to catch up after the writes")
-      ->check(CLI::NonNegativeNumber)
+      ->check(casegrid::FiniteRange(0, 1e7))
       ->capture_default_str();
   // A run that cannot be set up exits 2 (docs/load.md), a bad flag included.
   try {

@@ -509,6 +509,12 @@ Result<WriteResult> CaseService::RecordDeadlineFact(std::string_view case_id, De
       return Status::Conflict(what + " is no longer open");
     }
     if (warning && d->warned) return Status::Conflict(what + " was already warned");
+    // A full case takes only the misses of deadlines set before (case_state.h).
+    if (warning && state.version >= kMaxCaseEvents) {
+      return Status::Conflict(what + " is not warned of: the case holds " +
+                              std::to_string(state.version) +
+                              " events, the most; only a miss is still written");
+    }
     const CaseEventData fact = warning ? CaseEventData(DeadlineApproaching{deadline, due_at})
                                        : CaseEventData(DeadlineMissed{deadline, due_at});
     auto written = AppendEvents(CaseStream(case_id), ExpectedVersion::Exact(state.version),

@@ -138,17 +138,20 @@ void DeadlineWatch::Install(const std::string& case_id, const CaseState& state) 
   }
   CaseEntries fresh{state.version, {}};
   const std::int64_t now = clock_->NowMillis();
+  // A full case takes only misses: no warning is due there.
+  const bool full = state.version >= kMaxCaseEvents;
   for (const CaseDeadline& d : state.deadlines) {
     if (d.due_at <= 0 || d.met) continue;
     if (d.missed) {
       // Missed, then moved (a rescheduled callback): its new due time is
       // warned of while it is still to come; a deadline misses once.
-      if (!d.moved_since_missed() || d.warned || d.due_at <= now) continue;
+      if (full || !d.moved_since_missed() || d.warned || d.due_at <= now) continue;
       fresh.entries.push_back(
           Entry{d.due_at - options_.warning_leads.For(d.kind), case_id, d.kind, d.due_at, true});
       continue;
     }
-    const std::int64_t act = d.warned ? d.due_at : d.due_at - options_.warning_leads.For(d.kind);
+    const std::int64_t act =
+        d.warned || full ? d.due_at : d.due_at - options_.warning_leads.For(d.kind);
     fresh.entries.push_back(Entry{act, case_id, d.kind, d.due_at, false});
   }
   for (const Entry& e : fresh.entries) queue_.insert(e);

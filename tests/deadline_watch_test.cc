@@ -46,7 +46,7 @@ class DeadlineWatchTest : public testing::CaseTest {
   // Events of `type` about deadline `kind` in the case's stream.
   int Count(const std::string& id, std::string_view type, DeadlineKind kind,
             std::int64_t due_at = -1) {
-    auto events = store_->ReadStream(CaseStream(id), 1, 10000, ReadDirection::kForward);
+    auto events = store_->ReadStream(CaseStream(id), 1, kMaxCaseHistory, ReadDirection::kForward);
     EXPECT_TRUE(events.ok()) << events.status().ToString();
     int n = 0;
     for (const RecordedEvent& e : events.ok() ? *events : std::vector<RecordedEvent>{}) {
@@ -110,6 +110,37 @@ TEST_F(DeadlineWatchTest, UnacceptedCaseIsWarnedThenMissedOnce) {
   EXPECT_TRUE(Load(id).Deadline(DeadlineKind::kAccept)->missed);
   EXPECT_EQ(Missed(id, DeadlineKind::kFirstContact), 0);
   EXPECT_EQ(watch.open_deadlines(), 1u);  // first contact is still ahead
+}
+
+// A case at kMaxCaseEvents takes only the misses of deadlines set before
+// (docs/cases.md): its deadlines are not warned of, by the watch or by the
+// service, and are still missed once.
+TEST_F(DeadlineWatchTest, AFullCaseIsNotWarnedButStillMissedOnce) {
+  const std::string id = NewCase();
+  const std::int64_t due = Due(id, DeadlineKind::kAccept);
+  Must(service_->Act("officer-7", id, "note", R"({"text":"n"})", ""));
+  const auto read =
+      store_->ReadStream(CaseStream(id), Load(id).version, 1, ReadDirection::kForward);
+  ASSERT_TRUE(read.ok() && read->size() == 1);
+  ASSERT_NO_FATAL_FAILURE(
+      testing::AppendCopies(*store_, read->front(), Load(id).version, kMaxCaseEvents));
+  ASSERT_EQ(Load(id).version, kMaxCaseEvents);
+  const auto refused = service_->RecordDeadlineApproaching(id, DeadlineKind::kAccept, due);
+  ASSERT_EQ(refused.status().code(), StatusCode::kConflict) << refused.status().ToString();
+  EXPECT_NE(refused.status().message().find("is not warned of"), std::string::npos)
+      << refused.status().message();
+
+  DeadlineWatch& watch = StartWatch();
+  clock_.Set(due - 5 * kMinute);
+  watch.Tick();
+  watch.Tick();
+  EXPECT_EQ(Warned(id, DeadlineKind::kAccept), 0);
+  clock_.Set(due);
+  watch.Tick();
+  watch.Tick();
+  EXPECT_EQ(Missed(id, DeadlineKind::kAccept, due), 1);
+  EXPECT_EQ(Warned(id, DeadlineKind::kAccept), 0);
+  EXPECT_EQ(Load(id).version, kMaxCaseEvents + 1);
 }
 
 TEST_F(DeadlineWatchTest, AcceptedCaseGetsNoAcceptEvents) {

@@ -141,6 +141,11 @@ Result<CaseEventData> DecodeAction(CaseAction action, const CaseState& state, st
   if (const auto* assigned = std::get_if<CaseAssigned>(&decoded)) {
     // The assignee gets alerts (alerts/<assignee>) and accepts as themself.
     RETURN_IF_ERROR(ValidatePersonId("assignee", assigned->assignee));
+  } else if (const auto* dispatched = std::get_if<OfficerDispatched>(&decoded)) {
+    // A person as everywhere else (the case view lists who is on the way).
+    RETURN_IF_ERROR(ValidatePersonId("officer", dispatched->officer));
+  } else if (const auto* arrived = std::get_if<OfficerArrived>(&decoded)) {
+    RETURN_IF_ERROR(ValidatePersonId("officer", arrived->officer));
   }
   return decoded;
 }

@@ -62,6 +62,10 @@ Status ValidatePersonId(std::string_view field, std::string_view person) {
     return Status::InvalidArgument(std::string(field) +
                                    ": not a person id (1 to 128 letters, digits and _ . : -)");
   }
+  if (person == "." || person == "..") {
+    // alerts/. would read as a path, and no token may carry it (auth.h).
+    return Status::InvalidArgument(std::string(field) + ": a person id may not be . or ..");
+  }
   return Status::Ok();
 }
 

@@ -29,7 +29,8 @@ Status ValidateEventId(std::string_view id);
 // [A-Za-z0-9_.:@-], 1 to 128 bytes.
 Status ValidateActor(std::string_view actor);
 // A person named in a command (an officer assigned to a cell, a case's
-// assignee): letters, digits and _ . : - only, 1 to 128 bytes, so that the
+// assignee, an officer dispatched or arrived): letters, digits and _ . : -
+// only, 1 to 128 bytes, not `.` or `..`, so that the
 // person's alert stream alerts/<person> is one path segment and the person
 // can be named in a route (DELETE …/officers/{officer}). kInvalidArgument
 // naming `field`.

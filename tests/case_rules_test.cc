@@ -654,6 +654,22 @@ TEST_F(CaseRulesTest, OfficersAreAssignedAndRemovedAsEvents) {
   // So is a case's assignee, who gets alerts and accepts as themself.
   const std::string id = NewCase();
   ExpectBadRequest(Act(id, "assign", R"({"assignee":"officer/01"})"), "assignee: not a person id");
+  // `.` and `..` would name alerts/. and alerts/.. (no token may carry them).
+  for (const char* dots : {".", ".."}) {
+    ExpectBadRequest(Act(id, "assign", std::string(R"({"assignee":")") + dots + "\"}"),
+                     "assignee: a person id may not be . or ..");
+    ExpectBadRequest(service_->AssignOfficer(
+                         "admin", "santai/tongchuan/a03/g12",
+                         std::string(R"({"officer":")") + dots + R"(","role":"officer"})", ""),
+                     "officer: a person id may not be . or ..");
+  }
+  // An officer dispatched or arrived is a person as well.
+  Must(Act(id, "assign", R"({"assignee":"officer-7"})"));
+  Must(Act(id, "accept", "{}"));
+  ExpectBadRequest(Act(id, "dispatch", R"({"officer":"a/b"})"), "officer: not a person id");
+  ExpectBadRequest(Act(id, "dispatch", R"({"officer":"a b"})"), "officer: not a person id");
+  Must(Act(id, "dispatch", R"({"officer":"officer-9"})"));
+  ExpectBadRequest(Act(id, "arrive", R"({"officer":".."})"), "officer: a person id");
   Must(
       service_->AssignOfficer("admin", "santai", R"({"officer":"sup-1","role":"supervisor"})", ""));
   EXPECT_EQ(service_->grid().PeopleCovering("santai/tongchuan/a03/g12").size(), 2u);

@@ -46,6 +46,10 @@ grep -q '"type":"DeadlineApproaching"' "$dir/a.jsonl" || fail "no deadline warni
 [[ "$("$cg" replay C-20261029-000001 --data "$dir/a")" == *"reported a"* ]] || fail "replay"
 "$cg" rebuild --data "$dir/a" >"$dir/rebuild.out" 2>&1 || fail "rebuild: $(cat "$dir/rebuild.out")"
 [ -d "$dir/a/views" ] || fail "rebuild left no views"
+# tools/rebuild-ab, the alternating comparison docs/benchmarks.md uses
+ab=$("$(dirname "$0")/../tools/rebuild-ab" "$cg" "$cg" "$dir/a" 1 2>&1) || fail "rebuild-ab: $ab"
+[[ "$ab" == *"new won "*" of 1 pairs"* ]] || fail "rebuild-ab: $ab"
+[ -d "$dir/a/views" ] || fail "rebuild-ab left no views"
 
 # A log that has events is refused, and left as it was.
 if err=$("$cg" seed --data "$dir/a" --seed 7 "${flags[@]}" 2>&1); then

@@ -252,4 +252,15 @@ out=$("$cg" token --sub a --role officer --cells "" --ttl 99999999999999999999d 
 "$cg" token --sub a --role officer --cells santai/a,santai/b --ttl 366d >/dev/null || fail "token"
 unset CASEGRID_JWT_SECRET
 
+# an unsigned flag takes no sign: CLI11 read "-1" as 2^64-1 (tail --max -1 never ended)
+for flags in "read --stream case/x --from -1" "read --after -5" "tail --max -1" "tail --after -1" \
+  "seed --seed -1" "seed --seed 1x"; do
+  status=0
+  # shellcheck disable=SC2086
+  out=$(timeout 10 "$cg" $flags --data "$dir/unsigned" 2>&1) || status=$?
+  [ "$status" -ne 0 ] && [ "$status" -ne 124 ] || fail "$flags exited $status: $out"
+  [[ "$out" == *"is not a whole number from 0 to 18446744073709551615"* ]] || fail "$flags: $out"
+done
+[ ! -e "$dir/unsigned" ] || fail "a refused flag made a data folder"
+
 echo "cli_test: all passed"

@@ -204,11 +204,12 @@ void AddLogVerbs(CLI::App& app, VerbAction* action) {
               "", "NotEmpty"));
   read->add_option("--from", r->from,
                    "stream version to start at (default: first, or last backward)")
-      ->needs(stream);
+      ->needs(stream)
+      ->check(UnsignedNumber());
   read->add_flag("--backward", r->backward, "read the stream newest first")->needs(stream);
   read->add_option("--after", r->after, "global log: positions after this one")
       ->excludes(stream)
-      ->check(CLI::NonNegativeNumber)
+      ->check(UnsignedNumber())
       ->capture_default_str();
   read->add_option("--limit", r->limit, "at most this many events")
       ->check(CLI::Range(1, 1000000))
@@ -242,8 +243,9 @@ void AddLogVerbs(CLI::App& app, VerbAction* action) {
   CLI::App* tail = app.add_subcommand("tail", "follow the log live, printing each new event");
   tail->add_option("--data", t->data, "store folder")->capture_default_str();
   tail->add_option("--after", t->after, "start after this position (default: the head now)")
-      ->check(CLI::NonNegativeNumber);
-  tail->add_option("--max", t->max, "exit after this many events (0: never)");
+      ->check(UnsignedNumber());
+  tail->add_option("--max", t->max, "exit after this many events (0: never)")
+      ->check(UnsignedNumber());
   tail->add_option("--poll-ms", t->poll_ms, "how often to look for new events")
       ->check(CLI::Range(1, 60000))
       ->capture_default_str();

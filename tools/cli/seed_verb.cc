@@ -407,6 +407,7 @@ void AddSeedVerb(CLI::App& app, VerbAction* action) {
       ->check(DataFolder())
       ->capture_default_str();
   seed->add_option("--seed", a->seed, "random seed: the same flags give the same log")
+      ->check(UnsignedNumber())
       ->capture_default_str();
   seed->add_option("--days", a->days, "days of cases")
       ->check(CLI::Range(1, 3650))

@@ -13,7 +13,7 @@
 #include <string>
 
 #include "engine/status.h"
-#include "tools/finite_range.h"
+#include "tools/flag_checks.h"
 
 namespace casegrid::cli {
 

@@ -9,7 +9,7 @@
 #include <string>
 
 #include "engine/case_state.h"
-#include "tools/finite_range.h"
+#include "tools/flag_checks.h"
 #include "tools/load/load_run.h"
 
 int main(int argc, char** argv) {

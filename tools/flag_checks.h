@@ -1,5 +1,5 @@
-// FiniteRange: a CLI11 check for a floating-point flag, shared by the
-// casegrid verbs and casegrid-load.
+// Checks of CLI11 flags that CLI11's own let through, shared by the casegrid
+// verbs and casegrid-load.
 //
 // Thread-safety: a value.
 #pragma once
@@ -33,6 +33,20 @@ inline CLI::Validator FiniteRange(double lo, double hi) {
       },
       "FINITE in [" + CLI::detail::to_string(lo) + " - " + CLI::detail::to_string(hi) + "]",
       "FiniteRange");
+}
+
+// An unsigned flag's whole number, 0 to 2^64-1: CLI11 reads "-1" into an
+// unsigned as 2^64-1 (a seed, a count "never" reached), and its
+// NonNegativeNumber names a range of 309 digits.
+inline CLI::Validator UnsignedNumber() {
+  return CLI::Validator(
+      [](std::string& text) {
+        const bool digits =
+            !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
+        return digits ? std::string()
+                      : text + " is not a whole number from 0 to 18446744073709551615";
+      },
+      "UINT", "UnsignedNumber");
 }
 
 }  // namespace casegrid

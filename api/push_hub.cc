@@ -230,10 +230,7 @@ void PushHub::Deliver(Sub& sub, const PushMessage& message, Position position,
     return;
   }
   auto sink = sub.sink.lock();
-  if (!sink) {
-    gone_.push_back(&sub);  // removed at the batch's end, not while its list is walked
-    return;
-  }
+  if (!sink) return;
   sink->Push(message, sub.kind == ChannelKind::kDashboard ? &sub : nullptr);
 }
 
@@ -342,19 +339,6 @@ void PushHub::OnBatch(const ViewChanges& changes) {
       Deliver(*sub, m, note.position);
     }
   }
-  // Each once: a Remove may free it.
-  std::sort(gone_.begin(), gone_.end());
-  gone_.erase(std::unique(gone_.begin(), gone_.end()), gone_.end());
-  for (Sub* sub : gone_) {
-    auto mine = by_sink_.find(sub->sink_key);
-    if (mine == by_sink_.end()) continue;
-    auto it = std::find_if(mine->second.begin(), mine->second.end(),
-                           [sub](const auto& held) { return held.get() == sub; });
-    if (it == mine->second.end()) continue;
-    auto keep = *it;
-    Remove(keep);
-  }
-  gone_.clear();
   dispatched_ = std::max(dispatched_, changes.position);
   dispatched_cv_.notify_all();
 }
@@ -442,11 +426,6 @@ void PushHub::Drop(const PushSink* sink) {
   for (auto& sub : subs) Remove(sub);
 }
 
-void PushHub::Forget(const std::shared_ptr<Sub>& sub) {
-  std::lock_guard l(mu_);
-  Remove(sub);
-}
-
 void PushHub::Remove(const std::shared_ptr<Sub>& sub) {
   if (sub->removed) return;
   sub->removed = true;
@@ -469,8 +448,7 @@ void PushHub::Remove(const std::shared_ptr<Sub>& sub) {
 
 void PushHub::Setup(std::shared_ptr<Sub> sub, std::optional<Position> after) {
   auto sink = sub->sink.lock();
-  if (!sink) return Forget(sub);
-  if (stopped_) return;
+  if (!sink || stopped_) return;  // a sink that went has dropped its subscriptions
   auto refuse = [&](const Status& why) {
     {
       std::lock_guard l(mu_);
@@ -681,8 +659,7 @@ void PushHub::Setup(std::shared_ptr<Sub> sub, std::optional<Position> after) {
 
 void PushHub::CatchUpStep(std::shared_ptr<Sub> sub) {
   auto sink = sub->sink.lock();
-  if (!sink) return Forget(sub);
-  if (stopped_) return;
+  if (!sink || stopped_) return;  // a sink that went has dropped its subscriptions
   Position upto = 0, cursor = 0;
   {
     std::lock_guard l(mu_);

@@ -70,8 +70,9 @@ class PushSink {
   // subscription whose first answer is larger is refused, not closed with
   // 1013, which a client would take for "try again" forever.
   virtual std::size_t MaxMessageBytes() const = 0;
-  // True once the connection has ended (its owner calls PushHub::Drop then):
-  // a subscription asked for after that is not taken.
+  // True once the connection has ended. Its owner calls PushHub::Drop then
+  // (WsSession::End, which its destructor calls too), so a subscription
+  // asked for after that is not taken: nothing would drop it.
   virtual bool Ended() const = 0;
 };
 
@@ -129,9 +130,6 @@ class PushHub {
                std::string_view case_id = {});
   void Fail(const std::shared_ptr<PushSink>& sink, std::int64_t request_id, const Status& why);
   void Remove(const std::shared_ptr<Sub>& sub);  // mu_ held
-  // Remove(), for a subscription whose sink went before it was set up or
-  // caught up (a sink that never called Drop after asking for it).
-  void Forget(const std::shared_ptr<Sub>& sub);  // mu_ not held
 
   CaseService* const service_;
   Projector* const projector_;
@@ -147,9 +145,6 @@ class PushHub {
   Position dispatched_ = 0;
   std::map<std::string, std::vector<std::shared_ptr<Sub>>, std::less<>> by_channel_;
   std::map<const PushSink*, std::vector<std::shared_ptr<Sub>>> by_sink_;
-  // Live subscriptions a batch found without their sink (gone without a
-  // Drop): removed at the batch's end.
-  std::vector<Sub*> gone_;
   std::map<std::string, std::unique_ptr<CaseFeed>, std::less<>> case_feeds_;
 };
 

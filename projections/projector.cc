@@ -442,36 +442,28 @@ Status Projector::IngestCaseViews(
   if (cases.empty()) return Status::Ok();
   // Table files take strictly increasing keys.
   SortByCaseId(cases, [](const auto& c) { return std::string_view(*c.first); });
-  // The cell index's keys (cell \0 id) in order: grouped by cell (a few
-  // hundred cells, sorted as text), in id order within each cell, as the
+  // The cell index's keys (cell \0 id) in order: the cases grouped by their
+  // cell (a few hundred, sorted as text), in id order within each, as the
   // cases are. The index value (status, kind), and whether an earlier view
   // may be there.
-  std::unordered_map<std::string_view, std::size_t> cell_numbers;
-  std::vector<std::string_view> cells;
-  std::vector<std::size_t> cell_of(cases.size());
+  std::unordered_map<std::string_view, std::vector<std::size_t>> by_cell;
   for (std::size_t i = 0; i < cases.size(); ++i) {
-    const std::string_view cell = cases[i].second->state.report.cell;
-    auto [it, added] = cell_numbers.try_emplace(cell, cells.size());
-    if (added) cells.push_back(cell);
-    cell_of[i] = it->second;
+    by_cell[cases[i].second->state.report.cell].push_back(i);
   }
-  std::vector<std::size_t> by_text(cells.size()), rank(cells.size());
-  for (std::size_t c = 0; c < cells.size(); ++c) by_text[c] = c;
-  std::sort(by_text.begin(), by_text.end(),
-            [&](std::size_t a, std::size_t b) { return cells[a] < cells[b]; });
-  for (std::size_t r = 0; r < by_text.size(); ++r) rank[by_text[r]] = r;
-  std::vector<std::size_t> next_slot(cells.size() + 1, 0), order(cases.size());
-  for (std::size_t i = 0; i < cases.size(); ++i) ++next_slot[rank[cell_of[i]] + 1];
-  for (std::size_t r = 1; r <= cells.size(); ++r) next_slot[r] += next_slot[r - 1];
-  for (std::size_t i = 0; i < cases.size(); ++i) order[next_slot[rank[cell_of[i]]]++] = i;
+  std::vector<std::string_view> cells;
+  cells.reserve(by_cell.size());
+  for (const auto& [cell, in_cell] : by_cell) cells.push_back(cell);
+  std::sort(cells.begin(), cells.end());
   std::vector<std::pair<std::string, std::array<char, 3>>> index;
   index.reserve(cases.size());
-  for (std::size_t i : order) {
-    const auto& [case_id, cached] = cases[i];
-    const CaseState& state = cached->state;
-    index.emplace_back(CellCaseKey(state.report.cell, *case_id),
-                       std::array<char, 3>{static_cast<char>(state.status),
-                                           static_cast<char>(state.kind), cached->written});
+  for (std::string_view cell : cells) {
+    for (std::size_t i : by_cell[cell]) {
+      const auto& [case_id, cached] = cases[i];
+      const CaseState& state = cached->state;
+      index.emplace_back(CellCaseKey(cell, *case_id),
+                         std::array<char, 3>{static_cast<char>(state.status),
+                                             static_cast<char>(state.kind), cached->written});
+    }
   }
   auto by_key = [](const auto& a, const auto& b) { return a.first < b.first; };
   // Only a cell holding the separator (a NUL byte) could order otherwise.

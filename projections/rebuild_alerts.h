@@ -7,9 +7,9 @@
 // event are put in order by the caller): they are gathered, and each
 // WriteBodiesAside() hands what was gathered to a thread of its own that
 // appends it to a table file (compressing its blocks), one hand-over at a
-// time, while the caller folds on. A person's alerts come in position order too, which is their
-// key order within the person: they are held in memory, person by person,
-// and written without sorting. An acknowledgment of a held alert drops it,
+// time, while the caller folds on. A person's alerts come in position order
+// too, which is their key order within the person: they are held in memory,
+// person by person, and written without sorting. An acknowledgment of a held alert drops it,
 // so that neither the alert nor a deletion of it is written.
 //
 // Past `capacity` held alerts, Spill() writes and ingests them, and holding

@@ -14,9 +14,10 @@
 namespace casegrid {
 
 // Starts `task` on a new thread; when the system has no thread to give, the
-// task runs when its future is waited for instead. Either way the future's
-// get() returns what the task returned, and destroying the future waits for
-// the task. The task is moved, never copied.
+// task runs when its future is waited for (get or wait) instead, and not at
+// all if the future is dropped unwaited. Either way get() returns what the
+// task returned, and destroying the future of a started task waits for it.
+// The task is moved, never copied.
 template <typename Task>
 std::future<std::invoke_result_t<Task&>> RunAside(Task task) {
   // Held apart, so that a thread that cannot be started leaves it whole.

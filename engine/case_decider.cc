@@ -2,6 +2,7 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <array>
 #include <initializer_list>
 #include <string>
@@ -79,21 +80,82 @@ Status ClosedCaseAllows(const CaseState& state, CaseAction action) {
   return Status::Ok();
 }
 
+// The events the deadline watch may still write for `d`: a warning unless
+// one was, and a miss unless one was (a deadline moved since its miss is
+// warned of, never missed again); none once met.
+StreamVersion WatchEventsOwed(const CaseDeadline& d) {
+  if (d.met) return 0;
+  if (d.missed) return d.moved_since_missed() && !d.warned ? 1 : 0;
+  return (d.warned ? 0 : 1) + 1;
+}
+
+// The most events a case in `state` may still take on its way to closed: each
+// step of the course left (assign, accept, resolve and its callback's
+// schedule, kCallbackAttemptsBeforeClose attempts that do not reach the
+// reporter or one completion, close) and what the deadline watch may write
+// meanwhile, the next callback's warning and miss included. Each step of that
+// course takes no more events than it takes off this figure.
+StreamVersion EventsToClose(const CaseState& state) {
+  constexpr int kAttempts = kCallbackAttemptsBeforeClose;
+  // resolve, its CallbackScheduled, that callback's warning and miss, the
+  // attempts, close
+  constexpr StreamVersion kFromInProgress = 2 + 2 + kAttempts + 1;
+  StreamVersion owed = 0;
+  for (const CaseDeadline& d : state.deadlines) owed += WatchEventsOwed(d);
+  switch (state.status) {
+    case CaseStatus::kClosed:
+      return owed;
+    case CaseStatus::kResolved:
+      if (!state.callback.is_open() || state.callback.unreached >= kAttempts) return owed + 1;
+      return owed + static_cast<StreamVersion>(std::max(1, kAttempts - state.callback.unreached)) +
+             1;
+    case CaseStatus::kInProgress:
+      return owed + kFromInProgress;
+    case CaseStatus::kAssigned:
+      return owed + 1 + kFromInProgress;
+    case CaseStatus::kReported:
+      return owed + 2 + kFromInProgress;
+  }
+  return owed;
+}
+
 // A case holds at most kMaxCaseEvents; notes stop earlier, so that a case
-// noted up to its bound can still be worked and closed.
-Status RoomInTheCase(const CaseState& state, CaseAction action, std::size_t events) {
+// noted up to its bound can still be worked. And it keeps room to be closed:
+// a step is taken only if the case after it still has room for the rest of
+// its course (EventsToClose), or if it is a step of that course (it takes no
+// more events than it takes off EventsToClose), so that no sequence of
+// commands leaves a case that cannot be closed.
+Status RoomInTheCase(const CaseState& state, CaseAction action,
+                     const std::vector<CaseEventData>& events, std::int64_t now) {
   if (action == CaseAction::kNote && state.version >= kCaseEventsTakingNotes) {
     return Status::Conflict("case holds " + std::to_string(state.version) +
                             " events; notes stop at " + std::to_string(kCaseEventsTakingNotes) +
                             ", so that the case keeps room for its course (at most " +
                             std::to_string(kMaxCaseEvents) + " events)");
   }
-  if (state.version + events > kMaxCaseEvents) {
+  const StreamVersion taken = state.version + events.size();
+  if (taken > kMaxCaseEvents) {
     return Status::Conflict("case holds " + std::to_string(state.version) + " events; " +
                             std::string(Name(action)) + " would take it past " +
                             std::to_string(kMaxCaseEvents) + ", the most one case holds");
   }
-  return Status::Ok();
+  CaseState after = state;
+  RecordedEvent at;
+  at.recorded_at_ms = now;
+  for (const CaseEventData& e : events) {
+    at.version = after.version + 1;
+    after.Apply(at, e);
+  }
+  const StreamVersion left = EventsToClose(after);
+  if (taken + left <= kMaxCaseEvents || events.size() + left <= EventsToClose(state)) {
+    return Status::Ok();
+  }
+  return Status::Conflict("case holds " + std::to_string(state.version) + " events; " +
+                          std::string(Name(action)) + " would leave too little room to close it (" +
+                          std::to_string(left) +
+                          " more events at most: the rest of its course and the deadline "
+                          "watch's), the most one case holds being " +
+                          std::to_string(kMaxCaseEvents));
 }
 
 }  // namespace
@@ -269,7 +331,7 @@ Result<std::vector<CaseEventData>> Decide(const CaseState& state, CaseAction act
       break;
     }
   }
-  RETURN_IF_ERROR(RoomInTheCase(state, action, events.size()));
+  RETURN_IF_ERROR(RoomInTheCase(state, action, events, ctx.now));
   return events;
 }
 

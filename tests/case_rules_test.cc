@@ -1,10 +1,12 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <random>
 #include <thread>
 
 #include "engine/case_stream_rules.h"
 #include "tests/support/case_fixture.h"
+#include "tests/support/random_commands.h"
 
 namespace casegrid {
 namespace {
@@ -16,6 +18,25 @@ class CaseRulesTest : public testing::CaseTest {
   void ExpectConflict(Result<WriteResult> r, const std::string& why) {
     ASSERT_EQ(r.status().code(), StatusCode::kConflict) << r.status().ToString();
     EXPECT_NE(r.status().message().find(why), std::string::npos) << r.status().message();
+  }
+  // A note of case `id`, written for the copies a test fills the case with.
+  RecordedEvent NoteOf(const std::string& id) {
+    Must(Act(id, "note", R"({"text":"n"})"));
+    auto read = store_->ReadStream(CaseStream(id), Load(id).version, 1, ReadDirection::kForward);
+    EXPECT_TRUE(read.ok() && read->size() == 1);
+    return read.ok() && read->size() == 1 ? read->front() : RecordedEvent{};
+  }
+  // What the deadline watch may write of each deadline of case `id`; a
+  // refusal (met, already written, too late to warn) is its own answer.
+  void WarnOfEveryDeadline(const std::string& id) {
+    for (const CaseDeadline& d : Load(id).deadlines) {
+      (void)service_->RecordDeadlineApproaching(id, d.kind, d.due_at);
+    }
+  }
+  void MissEveryDeadline(const std::string& id) {
+    for (const CaseDeadline& d : Load(id).deadlines) {
+      (void)service_->RecordDeadlineMissed(id, d.kind, d.due_at);
+    }
   }
   void ExpectBadRequest(Result<WriteResult> r, const std::string& field) {
     ASSERT_EQ(r.status().code(), StatusCode::kInvalidArgument) << r.status().ToString();
@@ -94,15 +115,12 @@ TEST_F(CaseRulesTest, AnImportCannotUseUpTheDaysSequence) {
 
 // A case holds at most kMaxCaseEvents, so that its history and folds stay
 // bounded. Notes and raw appends stop kMaxCaseEvents - kCaseEventsTakingNotes
-// before, so that the case can still be worked and closed; then every
-// command stops (one of two events one event early).
-TEST_F(CaseRulesTest, ACaseHoldsABoundedNumberOfEvents) {
+// before; past that, a step is taken only while the case keeps room for the
+// rest of its course and what the deadline watch may still write, or if it is
+// a step of that course, so that the case can always be closed.
+TEST_F(CaseRulesTest, ACaseHoldsABoundedNumberOfEventsAndKeepsRoomToClose) {
   const std::string id = CaseInProgress();
-  Must(Act(id, "note", R"({"text":"n"})"));
-  const auto read =
-      store_->ReadStream(CaseStream(id), Load(id).version, 1, ReadDirection::kForward);
-  ASSERT_TRUE(read.ok() && read->size() == 1);
-  const RecordedEvent note = read->front();
+  const RecordedEvent note = NoteOf(id);
   ASSERT_NO_FATAL_FAILURE(
       testing::AppendCopies(*store_, note, Load(id).version, kCaseEventsTakingNotes - 1));
   Must(Act(id, "note", R"({"text":"the last note"})"));
@@ -117,15 +135,91 @@ TEST_F(CaseRulesTest, ACaseHoldsABoundedNumberOfEvents) {
       << past.status().message();
   Must(Act(id, "dispatch", R"({"officer":"officer-7"})"));  // the course goes on
   ASSERT_NO_FATAL_FAILURE(
-      testing::AppendCopies(*store_, note, Load(id).version, kMaxCaseEvents - 1));
+      testing::AppendCopies(*store_, note, Load(id).version, kMaxCaseEvents - 30));
+  // Steps off the course go on while they leave room for it...
+  Result<WriteResult> step = Act(id, "triage", R"({"priority":"high"})");
+  for (int i = 0; i < 30 && step.ok(); ++i) step = Act(id, "triage", R"({"priority":"high"})");
+  ExpectConflict(step, "triage would leave too little room to close it");
+  const StreamVersion edge = Load(id).version;
+  EXPECT_LE(edge, kMaxCaseEvents - 10);  // resolve, its callback, close, the watch's
+  ExpectConflict(Act(id, "dispatch", R"({"officer":"officer-8"})"), "too little room");
+  EXPECT_EQ(Load(id).version, edge);
+  // ...and the course takes the case to closed, however its callback goes.
+  Must(Act(id, "arrive", R"({"officer":"officer-7"})"));
+  Must(Act(id, "resolve", R"({"resolution":"handled_on_site","summary":"s"})"));
+  for (int i = 0; i < kCallbackAttemptsBeforeClose; ++i) {
+    Must(Act(id, "attempt-callback", R"({"reached":false,"note":"n"})"));
+  }
+  Must(Act(id, "close"));
+  EXPECT_EQ(Load(id).status, CaseStatus::kClosed);
+  EXPECT_LE(Load(id).version, kMaxCaseEvents);
+  ExpectConflict(Act(id, "reopen", R"({"reason":"dissatisfied"})"),
+                 "reopen would leave too little room to close it");
+
+  // A case an older build filled past that room: nothing passes kMaxCaseEvents.
+  const std::string full = CaseInProgress();
+  const RecordedEvent full_note = NoteOf(full);
+  ASSERT_NO_FATAL_FAILURE(
+      testing::AppendCopies(*store_, full_note, Load(full).version, kMaxCaseEvents - 1));
   // Resolve writes its callback too: two events where one is left.
-  ExpectConflict(Act(id, "resolve", R"({"resolution":"handled_on_site","summary":"s"})"),
+  ExpectConflict(Act(full, "resolve", R"({"resolution":"handled_on_site","summary":"s"})"),
                  "resolve would take it past 10000, the most one case holds");
-  EXPECT_EQ(Load(id).version, kMaxCaseEvents - 1);
-  Must(Act(id, "triage", R"({"priority":"high"})"));
-  EXPECT_EQ(Load(id).version, kMaxCaseEvents);
-  ExpectConflict(Act(id, "triage", R"({"priority":"low"})"), "past 10000");
-  EXPECT_EQ(Load(id).version, kMaxCaseEvents);
+  EXPECT_EQ(Load(full).version, kMaxCaseEvents - 1);
+}
+
+// Whatever commands a case near its bound takes, and whatever the deadline
+// watch writes meanwhile, its course still takes it to closed within
+// kMaxCaseEvents. (Before this rule, steps off the course could fill a case
+// to 10,000 events short of being closed, for good.)
+TEST_F(CaseRulesTest, ACaseNearItsBoundCanStillBeClosed) {
+  std::size_t edge_refusals = 0;
+  for (unsigned seed = 1; seed <= 10; ++seed) {
+    testing::RandomCommands random(*service_, &clock_, seed);
+    std::mt19937 rng(seed);
+    const std::string id = NewCase();
+    for (int i = 0; i < 20; ++i) random.StepOn(id);
+    const RecordedEvent note = NoteOf(id);
+    ASSERT_NO_FATAL_FAILURE(
+        testing::AppendCopies(*store_, note, Load(id).version, kMaxCaseEvents - 40));
+    for (int i = 0; i < 400; ++i) {
+      clock_.Advance(static_cast<std::int64_t>(rng() % 600000));
+      if (rng() % 4 == 0) {
+        WarnOfEveryDeadline(id);
+      } else if (!random.StepOn(id)) {
+        ++edge_refusals;
+      }
+    }
+    // The course from wherever the case stands, the watch writing before
+    // each step every warning and miss it still may.
+    for (int i = 0; i < 12 && Load(id).status != CaseStatus::kClosed; ++i) {
+      WarnOfEveryDeadline(id);
+      MissEveryDeadline(id);
+      const CaseState s = Load(id);
+      switch (s.status) {
+        case CaseStatus::kReported:
+          Must(Act(id, "assign", R"({"assignee":"officer-7"})"));
+          break;
+        case CaseStatus::kAssigned:
+          Must(Act(id, "accept", "{}", s.assignee));
+          break;
+        case CaseStatus::kInProgress:
+          Must(Act(id, "resolve", R"({"resolution":"withdrawn","summary":"s"})"));
+          break;
+        case CaseStatus::kResolved:
+          if (s.callback.is_open() && s.callback.unreached < kCallbackAttemptsBeforeClose) {
+            Must(Act(id, "attempt-callback", R"({"reached":false,"note":"n"})"));
+          } else {
+            Must(Act(id, "close"));
+          }
+          break;
+        case CaseStatus::kClosed:
+          break;
+      }
+    }
+    EXPECT_EQ(Load(id).status, CaseStatus::kClosed) << "seed " << seed;
+    EXPECT_LE(Load(id).version, kMaxCaseEvents) << "seed " << seed;
+  }
+  EXPECT_GT(edge_refusals, 0u);
 }
 
 TEST_F(CaseRulesTest, IntakeSetsDeadlinesFromThePolicy) {

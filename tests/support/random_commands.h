@@ -46,8 +46,12 @@ class RandomCommands {
     if (clock_ != nullptr)
       clock_->Advance(Pick(0, 3) == 0 ? Pick(60000, 6 * 3600000) : Pick(0, 90000));
     if (cases_.empty() || Pick(0, 5) == 0) return Report();
-    const std::string id =
-        cases_[static_cast<std::size_t>(Pick(0, static_cast<int>(cases_.size()) - 1))];
+    return StepOn(cases_[static_cast<std::size_t>(Pick(0, static_cast<int>(cases_.size()) - 1))]);
+  }
+
+  // One random command on case `id` (or, one time in sixteen, a new case);
+  // returns whether it was written. The clock stays where it is.
+  bool StepOn(const std::string& id) {
     const std::string officer = Pick(0, 1) ? "officer-7" : "officer-8";
     switch (Pick(0, 15)) {
       case 0:

@@ -52,6 +52,9 @@ std::string_view EventTypeOf(CaseAction action);
 inline constexpr int kCallbackAttemptsBeforeClose = 3;
 // How far ahead schedule-callback may set a callback's due time.
 inline constexpr std::int64_t kCallbackMaxLeadMs = 30LL * 24 * 3600 * 1000;
+// How far ahead of the server's clock an intake's `occurred_at` may be: a
+// reporter's or a phone's clock running ahead, never an incident to come.
+inline constexpr std::int64_t kOccurredAtMaxLeadMs = 15LL * 60 * 1000;
 
 struct DecisionContext {
   std::string_view actor;

@@ -115,18 +115,45 @@ enum class Charset {
   kProse,  // also tab, line feed and carriage return
 };
 
-Status CheckText(const Path& path, std::string_view s, std::size_t max_bytes, Charset charset) {
+// Whether `s` holds nothing but white space: ASCII's, no-break space (U+00A0)
+// and the ideographic space (U+3000).
+bool IsBlank(std::string_view s) {
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+      i += 1;
+    } else if (s.substr(i, 2) == "\xC2\xA0") {
+      i += 2;
+    } else if (s.substr(i, 3) == "\xE3\x80\x80") {
+      i += 3;
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+// `older`: an event already in the log, which older builds let hold blank
+// text and C1 control characters; it still decodes.
+Status CheckText(const Path& path, std::string_view s, std::size_t max_bytes, Charset charset,
+                 bool older) {
   if (s.empty()) return Invalid(path, "must not be empty");
   if (s.size() > max_bytes) {
     return TooLarge(path, "longer than " + std::to_string(max_bytes) + " bytes");
   }
-  for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
     const bool line_break = c == '\t' || c == '\n' || c == '\r';
     if ((c < 0x20 || c == 0x7F) && !(charset == Charset::kProse && line_break)) {
       return Invalid(path, "contains a control character");
     }
+    // U+0080 to U+009F, the C1 controls (NEL among them), in UTF-8, which
+    // simdjson has checked: 0xC2 is a lead byte there.
+    if (c == 0xC2 && !older && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) <= 0x9F) {
+      return Invalid(path, "contains a control character");
+    }
   }
+  if (!older && IsBlank(s)) return Invalid(path, "must not be blank");
   return Status::Ok();
 }
 
@@ -169,7 +196,7 @@ struct Text {
   Status Read(element e, const Path& path, const DataLimits& limits, Value* out) const {
     std::string_view s;
     if (e.get_string().get(s)) return Invalid(path, "must be a string");
-    RETURN_IF_ERROR(CheckText(path, s, limits.*max_bytes, charset));
+    RETURN_IF_ERROR(CheckText(path, s, limits.*max_bytes, charset, limits.allow_older_text));
     *out = s;
     return Status::Ok();
   }
@@ -192,7 +219,8 @@ struct TextList {
       const Path item_path = path.Item(out->size());
       std::string_view s;
       if (item.get_string().get(s)) return Invalid(item_path, "must be a string");
-      RETURN_IF_ERROR(CheckText(item_path, s, limits.max_list_item_bytes, Charset::kLine));
+      RETURN_IF_ERROR(CheckText(item_path, s, limits.max_list_item_bytes, Charset::kLine,
+                                limits.allow_older_text));
       out->emplace_back(s);
     }
     return Status::Ok();
@@ -688,6 +716,7 @@ const DataLimits& StoredEventLimits() {
     DataLimits l;
     l.max_json_bytes = SIZE_MAX;
     l.allow_unknown_fields = true;
+    l.allow_older_text = true;
     return l;
   }();
   return limits;

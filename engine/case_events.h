@@ -297,13 +297,17 @@ struct DataLimits {
   // Replays of stored events pass true, so that fields a later version adds
   // do not make old events unreadable; input from clients never does.
   bool allow_unknown_fields = false;
+  // Replays of stored events pass true as well: text that is blank or holds
+  // a C1 control character (U+0080 to U+009F), which builds before session 21
+  // took, still decodes; input from clients never does.
+  bool allow_older_text = false;
 };
 
 // The data of an event of `type`, read from the JSON object `json` and
 // checked: every defined field present unless optional, no other field, each
 // of its JSON type and within `limits`, enum values by name, tiers 1 to 3,
-// times as RFC 3339 UTC with milliseconds, required strings non-empty, no
-// control characters (prose fields allow tab and line breaks), duplicate keys
+// times as RFC 3339 UTC with milliseconds, strings neither empty nor blank, no
+// control characters, C0 or C1 (prose fields allow tab and line breaks), duplicate keys
 // rejected. An unknown `type` is kInvalidArgument `type: unknown event type`.
 Result<CaseEventData> DecodeEventData(std::string_view type, std::string_view json,
                                       const DataLimits& limits = {});
@@ -316,7 +320,7 @@ bool IsEngineEventType(std::string_view type);
 bool IsCaseEventType(std::string_view type);
 
 // The limits for decoding events already in the log: allow_unknown_fields,
-// and no size limit below what the store itself accepted.
+// allow_older_text, and no size limit below what the store itself accepted.
 const DataLimits& StoredEventLimits();
 
 // Canonical JSON of `data`, which must satisfy what DecodeEventData checks

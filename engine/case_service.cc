@@ -7,6 +7,7 @@
 #include "engine/command_body.h"
 #include "engine/hash_chain.h"
 #include "engine/names.h"
+#include "engine/time_format.h"
 
 namespace casegrid {
 namespace {
@@ -228,6 +229,12 @@ Result<PendingWrite> CaseService::BeginReport(std::string_view actor, std::strin
   }
   if (!grid_.HasCell(w.report.cell)) {
     return Status::InvalidArgument("cell: " + w.report.cell + " is not a defined cell");
+  }
+  if (const std::int64_t now = options_.clock->NowMillis();
+      w.report.occurred_at && *w.report.occurred_at > now + kOccurredAtMaxLeadMs) {
+    return Status::InvalidArgument("occurred_at: " + FormatTimestamp(*w.report.occurred_at) +
+                                   " is after the report (" + FormatTimestamp(now) +
+                                   "); an incident is reported once it has happened");
   }
   w.split = std::move(split);
   ASSIGN_OR_RETURN(w.answer, Replay(*store_, actor, idempotency_key, ShapeOf(w), reads));

@@ -303,6 +303,20 @@ TEST(CaseEventsTest, RejectsControlCharactersAndInvalidUtf8) {
   EXPECT_EQ(ErrorOf("CaseReported", Reported().replace(Reported().find("Wang"), 4, R"(Wang\nLi)")),
             "reporter.name: contains a control character");
   EXPECT_EQ(ErrorOf("NoteAdded", R"({"text":"a\u0000b"})"), "text: contains a control character");
+  // C1 controls too (U+0085, NEL, breaks lines in some readers), and text
+  // that is only white space says nothing; the log of older builds, which
+  // took both, still decodes.
+  EXPECT_EQ(ErrorOf("NoteAdded", R"({"text":"a\u0085b"})"), "text: contains a control character");
+  EXPECT_EQ(ErrorOf("CaseEscalated", R"({"from_tier":1,"to_tier":2,"reason":"r\u009f"})"),
+            "reason: contains a control character");
+  EXPECT_EQ(ErrorOf("CaseEscalated", R"({"from_tier":1,"to_tier":2,"reason":" \t\u00a0"})"),
+            "reason: must not be blank");
+  EXPECT_EQ(ErrorOf("CaseReported", Reported(R"("parties":["a","\u3000"])")),
+            "parties[1]: must not be blank");
+  EXPECT_TRUE(Decode("NoteAdded", R"({"text":"a\u00a0b\u00e9\u0100"})").ok());
+  for (const char* older : {R"({"text":"a\u0085b"})", R"({"text":"  "})"}) {
+    EXPECT_TRUE(DecodeEventData("NoteAdded", older, StoredEventLimits()).ok()) << older;
+  }
   EXPECT_TRUE(Decode("NoteAdded", R"({"text":"line one\r\nline two\tend"})").ok());
   EXPECT_TRUE(Decode("NoteAdded", "{\"text\":\"\xe8\xb0\x83\xe8\xa7\xa3\"}").ok());
   // simdjson rejects invalid UTF-8 while parsing, before any field is known.

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "engine/case_stream_rules.h"
+#include "engine/time_format.h"
 #include "tests/support/case_fixture.h"
 #include "tests/support/random_commands.h"
 
@@ -241,7 +242,22 @@ TEST_F(CaseRulesTest, IntakeRejectsBadDataNamingTheFieldAndWritesNothing) {
   ExpectBadRequest(
       service_->Report("o", R"({"kind":"dispute","accept_due_at":"2026-01-01T00:00:00.000Z"})", ""),
       "");
+  // An incident is reported once it has happened: a clock running ahead by
+  // up to kOccurredAtMaxLeadMs is borne, an incident to come is not.
+  auto occurring = [](std::int64_t at) {
+    std::string body = ReportBody();
+    body.insert(body.size() - 1, R"(,"occurred_at":")" + FormatTimestamp(at) + "\"");
+    return body;
+  };
+  ExpectBadRequest(
+      service_->Report("o", occurring(testing::kStartMs + kOccurredAtMaxLeadMs + 1), ""),
+      "occurred_at: 2026-11-22");
+  std::string blank = ReportBody();
+  blank.replace(blank.find("Water leaking from upstairs"), 27, R"( \u3000\n)");
+  ExpectBadRequest(service_->Report("o", blank, ""), "summary: must not be blank");
   EXPECT_EQ(store_->Head().position, head);
+  Must(service_->Report("o", occurring(testing::kStartMs + kOccurredAtMaxLeadMs), ""));
+  Must(service_->Report("o", occurring(testing::kStartMs - 24 * 3600 * 1000), ""));
 }
 
 TEST_F(CaseRulesTest, IdempotencyKeyReturnsTheFirstAnswerAndWritesNothing) {

@@ -47,15 +47,17 @@ std::vector<Alert> AlertsFor(const CaseChange& c, const GridDirectory& grid) {
   const CaseState& s = *c.state;
   if (!s.exists) return out;
   Recipients to(c, out);
-  const std::string what =
-      s.case_id + " (" + std::string(Name(s.kind)) + ", " + s.report.cell + ")";
+  // Made only for the events that raise an alert, few of them.
+  const auto what = [&] {
+    return s.case_id + " (" + std::string(Name(s.kind)) + ", " + s.report.cell + ")";
+  };
   const auto covering = [&] { return grid.PeopleCovering(s.report.cell); };
   std::visit(
       [&](const auto& e) {
         using T = std::decay_t<decltype(e)>;
         if constexpr (std::is_same_v<T, CaseReported>) {
           const std::string reported =
-              "New " + std::string(Name(e.priority)) + " case " + what + ": " + e.summary;
+              "New " + std::string(Name(e.priority)) + " case " + what() + ": " + e.summary;
           // A repeat dispute is told as such, in place of new_case.
           if (c.repeat_dispute) {
             to.ToRoles(
@@ -64,10 +66,10 @@ std::vector<Alert> AlertsFor(const CaseChange& c, const GridDirectory& grid) {
           }
           to.ToRoles(covering(), {}, "new_case", reported);
         } else if constexpr (std::is_same_v<T, CaseAssigned>) {
-          to.To(e.assignee, "assigned", "Case " + what + " is assigned to you");
+          to.To(e.assignee, "assigned", "Case " + what() + " is assigned to you");
         } else if constexpr (std::is_same_v<T, CaseEscalated>) {
-          const std::string m =
-              "Case " + what + " escalated to tier " + std::to_string(e.to_tier) + ": " + e.reason;
+          const std::string m = "Case " + what() + " escalated to tier " +
+                                std::to_string(e.to_tier) + ": " + e.reason;
           if (e.to_tier >= 3) {
             to.ToRoles(covering(), {"supervisor"}, "escalation", m);
           } else {
@@ -75,7 +77,7 @@ std::vector<Alert> AlertsFor(const CaseChange& c, const GridDirectory& grid) {
           }
           to.To(s.assignee, "escalation", m);
         } else if constexpr (std::is_same_v<T, CallbackScheduled>) {
-          const std::string m = "Callback due for " + what + " by " + FormatTimestamp(e.due_at);
+          const std::string m = "Callback due for " + what() + " by " + FormatTimestamp(e.due_at);
           if (!s.assignee.empty()) {
             to.To(s.assignee, "callback_due", m);
           } else {
@@ -85,7 +87,7 @@ std::vector<Alert> AlertsFor(const CaseChange& c, const GridDirectory& grid) {
                              std::is_same_v<T, DeadlineMissed>) {
           constexpr bool kMissed = std::is_same_v<T, DeadlineMissed>;
           const std::string kind = kMissed ? "deadline_missed" : "deadline_approaching";
-          const std::string m = "Deadline " + std::string(Name(e.deadline)) + " of " + what +
+          const std::string m = "Deadline " + std::string(Name(e.deadline)) + " of " + what() +
                                 (kMissed ? " was missed (due " : " is due at ") +
                                 FormatTimestamp(e.due_at) + (kMissed ? ")" : "");
           if (!s.assignee.empty()) {

@@ -237,7 +237,7 @@ const std::vector<std::pair<const std::string, DashboardNode>*>& Projector::Node
   return node_chains_.emplace(cell, std::move(chain)).first->second;
 }
 
-Result<Projector::CachedCaseState*> Projector::CachedCase(const std::string& case_id,
+Result<Projector::CachedCaseState*> Projector::CachedCase(std::string_view case_id,
                                                           const RecordedEvent& event) {
   if (CaseCache::Entry* cached = cache_->Find(case_id)) return cached;
   // A stream's first event starts from nothing: no read needed, and no view
@@ -309,7 +309,7 @@ Status Projector::ApplyOne(const RecordedEvent& e, const Result<CaseEventData>* 
                         e.stream.starts_with("alerts/");
     if (!folded) return Status::Ok();
     if (!IsEngineEventType(e.type)) {
-      const std::string case_id(CaseIdOfStream(e.stream));
+      const std::string_view case_id = CaseIdOfStream(e.stream);
       if (case_id.empty()) return Status::Ok();
       ASSIGN_OR_RETURN(CachedCaseState * cached, CachedCase(case_id, e));
       if (!cached->state.exists) return Status::Ok();
@@ -339,7 +339,7 @@ Status Projector::ApplyOne(const RecordedEvent& e, const Result<CaseEventData>* 
     }
     return Status::Ok();
   }
-  const std::string case_id(CaseIdOfStream(e.stream));
+  const std::string_view case_id = CaseIdOfStream(e.stream);
   if (case_id.empty()) return Status::Ok();
 
   ASSIGN_OR_RETURN(CachedCaseState * cached, CachedCase(case_id, e));
@@ -399,12 +399,11 @@ Status Projector::ApplyOne(const RecordedEvent& e, const Result<CaseEventData>* 
   return Status::Ok();
 }
 
-void Projector::CaseViewChanged(const std::string& case_id, CachedCaseState& cached,
-                                Batch& b) const {
+void Projector::CaseViewChanged(std::string_view case_id, CachedCaseState& cached, Batch& b) const {
   if (options_.rebuild) {
     cached.unwritten = true;  // written when it leaves the cache, or by Finish()
   } else {
-    b.cases.insert(case_id);  // written at the end of the batch
+    b.cases.emplace(case_id);  // written at the end of the batch
   }
 }
 

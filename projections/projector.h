@@ -230,10 +230,10 @@ class Projector {
   const std::vector<std::pair<const std::string, DashboardNode>*>& NodesOf(const std::string& cell);
   // The case's state before `event`, in the cache (folded from its stream
   // on a miss); the pointer stays valid for the rest of the batch.
-  Result<CachedCaseState*> CachedCase(const std::string& case_id, const RecordedEvent& event);
+  Result<CachedCaseState*> CachedCase(std::string_view case_id, const RecordedEvent& event);
   // Marks the case's view to be written: at the batch's end, or in a
   // rebuild when its state leaves the cache.
-  void CaseViewChanged(const std::string& case_id, CachedCaseState& cached, Batch& b) const;
+  void CaseViewChanged(std::string_view case_id, CachedCaseState& cached, Batch& b) const;
   // Was a dispute reported at `address` (RepeatDisputeAddress) within the
   // window before `event`? Looks in `batch` (may be null), then the views.
   Result<bool> IsRepeatDispute(const std::string& address, const RecordedEvent& event,

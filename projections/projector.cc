@@ -713,8 +713,12 @@ void Projector::Start(std::function<void(const ViewChanges&)> on_change) {
 
 void Projector::Run(std::function<void(const ViewChanges&)> on_change) {
   std::vector<RecordedEvent> events;
+  auto last_batch_end = std::chrono::steady_clock::now() - options_.batch_spacing;
   while (!stopping_) {
     events.clear();
+    if (options_.batch_spacing.count() > 0) {
+      std::this_thread::sleep_until(last_batch_end + options_.batch_spacing);
+    }
     Status s = subscription_->Next(&events, options_.batch_events, std::chrono::milliseconds(200));
     if (!s.ok()) {
       if (stopping_) return;
@@ -733,6 +737,7 @@ void Projector::Run(std::function<void(const ViewChanges&)> on_change) {
     }
     changes.events = &events;
     if (on_change) on_change(changes);
+    last_batch_end = std::chrono::steady_clock::now();
   }
   progress_cv_.notify_all();
 }

@@ -54,6 +54,12 @@ struct ProjectorOptions {
   std::size_t case_cache_entries = 20000;  // case states kept between events
   Position snapshot_every = 4096;          // dashboard snapshots for as_of
   std::size_t batch_events = 2000;         // events per view write
+  // Live: a batch starts at least this long after the one before it ended,
+  // so that under load one view write carries the events of a few group
+  // commits (each dashboard node and case view written once for them all);
+  // a quiet log's event is folded at once. 0: each batch as soon as events
+  // are there.
+  std::chrono::microseconds batch_spacing{0};
   // Dashboards count "today" and the hourly intake by the day and hour of
   // UTC + this many hours (RenderDashboard); -12 to 14.
   int day_offset_hours = 0;

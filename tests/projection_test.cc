@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <map>
+#include <mutex>
 #include <thread>
 
 #include "engine/time_format.h"
@@ -825,6 +826,48 @@ TEST_F(ProjectionTest, LiveThreadKeepsViewsCurrent) {
   }
   EXPECT_GE(batches.load(), 1);
   projector_->Stop();
+}
+
+// With batch_spacing, what commits while the views wait out the spacing is
+// folded in one batch (one write of each view for all of it), and every
+// event is still folded, in order, as the views equal a rebuild.
+TEST_F(ProjectionTest, SpacedBatchesFoldWhatCommittedMeanwhileAtOnce) {
+  projector_.reset();
+  ProjectorOptions options;
+  options.path = dir_.Sub("views");
+  options.snapshot_every = 8;
+  options.batch_spacing = std::chrono::seconds(1);
+  auto opened = Projector::Open(store_.get(), options);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  projector_ = std::move(opened).value();
+  std::mutex mu;
+  std::vector<std::size_t> batches;  // events in each
+  projector_->Start([&](const ViewChanges& c) {
+    std::lock_guard l(mu);
+    batches.push_back(c.events->size());
+  });
+  const auto first = Must(service_->Report("officer-7", ReportBody(), ""));
+  ASSERT_TRUE(projector_->WaitFor(first.position, std::chrono::seconds(10)));
+  std::size_t before = 0;
+  {
+    std::lock_guard l(mu);
+    before = batches.size();
+  }
+  // Six writes, each its own group commit, within the spacing.
+  Position last = 0;
+  for (int i = 0; i < 3; ++i) {
+    last = Must(service_->Report("officer-7", ReportBody(), "")).position;
+    last = Must(Act(first.case_id, "note", R"({"text":"n"})")).position;
+  }
+  ASSERT_TRUE(projector_->WaitFor(last, std::chrono::seconds(20)));
+  projector_->Stop();
+  {
+    std::lock_guard l(mu);
+    EXPECT_EQ(batches.size(), before + 1);
+    EXPECT_EQ(batches.back(), 6u);
+  }
+  EXPECT_EQ(At(View(first.case_id), "/notes"), "3");
+  ASSERT_NO_FATAL_FAILURE(ExpectRebuildEqualsLive());
 }
 
 TEST_F(ProjectionTest, AsOfAnswersTheViewsOfAPastPosition) {

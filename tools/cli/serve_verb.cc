@@ -45,6 +45,7 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
     std::int64_t accept_urgent_min = 10, accept_min = 120, first_contact_min = 24 * 60,
                  callback_min = 24 * 60, mediation_min = 15 * 24 * 60;
     int day_offset_hours = 0;
+    int view_batch_ms = 2;
   };
   auto a = std::make_shared<ServeArgs>();
   // A deadline is at least a minute and at most a leap year away.
@@ -124,6 +125,13 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
                    "many hours (e.g. 8 for China)")
       ->check(CLI::Range(-12, 14))
       ->capture_default_str();
+  serve
+      ->add_option("--view-batch-ms", a->view_batch_ms,
+                   "a views batch starts at least this many milliseconds after the one before "
+                   "it ended, so that under load one write of each dashboard and case view "
+                   "carries many events (0: as soon as events commit)")
+      ->check(CLI::Range(0, 1000))
+      ->capture_default_str();
   serve->callback([a, action] {
     *action = [a]() -> int {
       // Bad flags are refused before anything is opened or written.
@@ -171,6 +179,7 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
       ProjectorOptions views;
       views.path = ViewsDir(a->data);
       views.day_offset_hours = a->day_offset_hours;
+      views.batch_spacing = std::chrono::milliseconds(a->view_batch_ms);
       auto projector = OpenOrRebuildViews(
           store->get(), views,
           [](const std::string& why) { std::cerr << "casegrid: " << why << "\n"; }, ShowProgress);

@@ -15,6 +15,7 @@
 #include <unordered_set>
 
 #include "engine/event_store_impl.h"
+#include "engine/info_log.h"
 #include "engine/insert_hints.h"
 #include "engine/names.h"
 #include "engine/subscription.h"
@@ -127,6 +128,14 @@ EventStore::Impl::~Impl() {
 
 Status EventStore::Impl::OpenDb(const std::string& secondary_path) {
   rocksdb::Options db_options = DbOptions(options_.env);
+  // RocksDB's diagnostics, written so that a full disk cannot abort the
+  // process (engine/info_log.h); a follower's go to its own folder.
+  {
+    const std::string log_dir = follower_ ? secondary_path : options_.path;
+    std::error_code ec;
+    std::filesystem::create_directories(log_dir, ec);
+    db_options.info_log = OpenInfoLog(log_dir);
+  }
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (const char* name : kFamilyOrder) descriptors.emplace_back(name, FamilyOptions(name));
   rocksdb::Status s;

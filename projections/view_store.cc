@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <functional>
 
+#include "engine/info_log.h"
 #include "engine/insert_hints.h"
 #include "engine/record_format.h"
 
@@ -64,6 +65,7 @@ Result<std::unique_ptr<ViewStore>> ViewStore::Open(const std::string& path, bool
   options.create_if_missing = true;
   options.create_missing_column_families = true;
   options.IncreaseParallelism(2);
+  options.info_log = OpenInfoLog(path);  // a full disk does not abort (engine/info_log.h)
   // Views are written without a write-ahead log: every family is flushed
   // together (atomic_flush), so what survives a crash is some whole earlier
   // batch with its checkpoint, and the projector catches up from there.

@@ -288,5 +288,35 @@ TEST_F(GroupCommitTest, FailedSyncIsUnavailableAndNothingIsAcknowledgedAfter) {
   (void)ok;
 }
 
+// A full disk: every write of the store's files fails. Appends are refused
+// (kUnavailable) as after a failed fsync, reads go on, the store closes, an
+// open fails with a status, and reopened with room again the store holds what
+// it acknowledged. (RocksDB's diagnostic LOG does not go through this file
+// system; InfoLogTest covers it on a file that is always full.)
+TEST_F(GroupCommitTest, AFullDiskIsUnavailableNotACrash) {
+  MustAppend(OneEvent("case/A", ExpectedVersion::Any(), "kept"));
+  fs_->disk_full = true;
+  for (int i = 0; i < 3; ++i) {
+    auto failed = store_->Append(OneEvent("case/A", ExpectedVersion::Any()));
+    EXPECT_EQ(failed.status().code(), StatusCode::kUnavailable) << failed.status().ToString();
+  }
+  auto events = store_->ReadAll(0, 10);
+  ASSERT_TRUE(events.ok());
+  EXPECT_EQ(events->size(), 1u);
+  store_.reset();  // closes on the full disk
+  auto refused = EventStore::Open(Options());
+  EXPECT_FALSE(refused.ok());
+  fs_->disk_full = false;
+  Reopen();
+  auto after = store_->ReadAll(0, 10);
+  ASSERT_TRUE(after.ok());
+  ASSERT_EQ(after->size(), 1u);
+  EXPECT_EQ(after->at(0).id, "kept");
+  auto report = store_->Verify();
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->intact) << report->reason;
+  EXPECT_TRUE(store_->Append(OneEvent("case/A", ExpectedVersion::Any())).ok());
+}
+
 }  // namespace
 }  // namespace casegrid

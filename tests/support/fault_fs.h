@@ -1,5 +1,6 @@
 // A RocksDB file system for tests: counts the syncs of the write-ahead log,
-// can make each one slow, and can make them fail (the disk "goes bad").
+// can make each one slow, and can make them fail (the disk "goes bad"), or
+// make every write fail as on a full disk.
 //
 // Thread-safety: all knobs and counters are atomics; safe from any thread.
 #pragma once
@@ -25,6 +26,8 @@ class FaultFs : public rocksdb::FileSystemWrapper {
   std::atomic<int> wal_syncs{0};
   std::atomic<int> sync_delay_us{0};
   std::atomic<bool> fail_wal_sync{false};
+  // Every file's appends fail with NoSpace, as on a full disk.
+  std::atomic<bool> disk_full{false};
 };
 
 // An Env that does its file I/O through `fs`; give it to StoreOptions::env.

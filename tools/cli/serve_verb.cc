@@ -45,7 +45,7 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
     std::int64_t accept_urgent_min = 10, accept_min = 120, first_contact_min = 24 * 60,
                  callback_min = 24 * 60, mediation_min = 15 * 24 * 60;
     int day_offset_hours = 0;
-    int view_batch_ms = 2;
+    int view_batch_ms = 0;
   };
   auto a = std::make_shared<ServeArgs>();
   // A deadline is at least a minute and at most a leap year away.

@@ -95,11 +95,12 @@ StreamVersion WatchEventsOwed(const CaseDeadline& d) {
 // reporter or one completion, close) and what the deadline watch may write
 // meanwhile, the next callback's warning and miss included. Each step of that
 // course takes no more events than it takes off this figure.
+constexpr int kAttempts = kCallbackAttemptsBeforeClose;
+// resolve, its CallbackScheduled, that callback's warning and miss, the
+// attempts, close
+constexpr StreamVersion kFromInProgress = 2 + 2 + kAttempts + 1;
+
 StreamVersion EventsToClose(const CaseState& state) {
-  constexpr int kAttempts = kCallbackAttemptsBeforeClose;
-  // resolve, its CallbackScheduled, that callback's warning and miss, the
-  // attempts, close
-  constexpr StreamVersion kFromInProgress = 2 + 2 + kAttempts + 1;
   StreamVersion owed = 0;
   for (const CaseDeadline& d : state.deadlines) owed += WatchEventsOwed(d);
   switch (state.status) {
@@ -139,6 +140,12 @@ Status RoomInTheCase(const CaseState& state, CaseAction action,
                             std::string(Name(action)) + " would take it past " +
                             std::to_string(kMaxCaseEvents) + ", the most one case holds");
   }
+  // EventsToClose is at most two per deadline and the course from reported;
+  // each new event sets at most one deadline. Far from the bound (every
+  // command but a few near it), the case after the step need not be folded.
+  const StreamVersion most_to_close =
+      2 * (state.deadlines.size() + events.size()) + 2 + kFromInProgress;
+  if (taken + most_to_close <= kMaxCaseEvents) return Status::Ok();
   CaseState after = state;
   RecordedEvent at;
   at.recorded_at_ms = now;

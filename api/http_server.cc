@@ -281,15 +281,15 @@ class HttpServer::Listener : public std::enable_shared_from_this<Listener> {
         backoff_(strand_),
         server_(server) {}
 
-  Status Open(const tcp::endpoint& at) {
+  // Listens on `bound`, which it takes.
+  Status Open(BoundPort bound) {
     beast::error_code ec;
-    acceptor_.open(at.protocol(), ec);
-    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec) acceptor_.bind(at, ec);
+    const std::uint16_t port = bound.port();
+    acceptor_.assign(bound.v6() ? tcp::v6() : tcp::v4(), bound.Release(), ec);
     if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
     if (ec)
-      return Status::Unavailable("cannot listen on " + at.address().to_string() + ":" +
-                                 std::to_string(at.port()) + ": " + ec.message());
+      return Status::Unavailable("cannot listen on port " + std::to_string(port) + ": " +
+                                 ec.message());
     return Status::Ok();
   }
   std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
@@ -351,11 +351,13 @@ HttpServer::~HttpServer() {
 }
 
 Status HttpServer::Start() {
-  beast::error_code ec;
-  const auto address = asio::ip::make_address(options_.host, ec);
-  if (ec) return Status::InvalidArgument("listen: " + options_.host + " is not an IP address");
+  ASSIGN_OR_RETURN(BoundPort bound, BoundPort::Bind(options_.host, options_.port));
+  return Start(std::move(bound));
+}
+
+Status HttpServer::Start(BoundPort bound) {
   listener_ = std::make_shared<Listener>(io_, this);
-  RETURN_IF_ERROR(listener_->Open(tcp::endpoint(address, options_.port)));
+  RETURN_IF_ERROR(listener_->Open(std::move(bound)));
   port_ = listener_->port();
   listener_->Accept();
   work_.emplace(io_.get_executor());

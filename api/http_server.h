@@ -32,6 +32,7 @@
 #include <thread>
 #include <vector>
 
+#include "api/bound_port.h"
 #include "api/http_api.h"
 #include "api/push_hub.h"
 #include "api/ws_session.h"
@@ -62,8 +63,12 @@ class HttpServer {
   HttpServer(HttpApi* api, ApiMetrics* metrics, PushHub* hub, HttpServerOptions options);
   ~HttpServer();
 
-  // Binds and starts serving; kUnavailable if the address cannot be bound.
+  // Binds options.host:port and starts serving; kUnavailable if the address
+  // cannot be bound.
   Status Start();
+  // Listens on `bound` (bound beforehand, see api/bound_port.h) and starts
+  // serving; options.host and options.port are not used.
+  Status Start(BoundPort bound);
   // Stops accepting, lets requests in flight finish and their answers be
   // written, closes WebSockets with 1001, closes every connection, and returns.
   void Stop();

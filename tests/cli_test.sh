@@ -145,6 +145,13 @@ if err=$("$cg" append --data "$data" --stream import/x --type X --json '{}' 2>&1
 fi
 [[ "$err" == *"another process"* ]] || fail "lock message: $err"
 [ "$("$cg" read --data "$data" | wc -l)" -eq 6 ] || fail "read while serving"
+# a second serve on the port in use fails before it opens anything
+port=$(grep -o 'http://127.0.0.1:[0-9]*' "$dir/serve.out" | head -1 | cut -d: -f3)
+[ -n "$port" ] || fail "serve did not say its port: $(cat "$dir/serve.out")"
+out=$(CASEGRID_JWT_SECRET=cli-test-secret-of-at-least-32-bytes timeout 10 \
+      "$cg" serve --data "$dir/never" --listen "127.0.0.1:$port" 2>&1) && fail "serve took a port in use"
+[[ "$out" == *"cannot listen on 127.0.0.1:$port"* ]] || fail "port in use: $out"
+[ ! -e "$dir/never" ] || fail "serve on a port in use created its data folder"
 kill -TERM "$serve_pid"; wait "$serve_pid" || fail "serve did not exit 0 on SIGTERM"
 serve_pid=""
 
@@ -191,6 +198,12 @@ for flag in "--rate 0" "--rate -5" "--rate nan" "--rate inf" "--burst 0" "--ws-i
   [[ "$out" == *"${flag%% *}"* ]] || fail "serve $flag: $out"
 done
 [ ! -e "$dir/never" ] || fail "serve with a bad bound created its data folder"
+
+# serve without a secret (nor --dev) refuses to start before it opens anything
+out=$(env -u CASEGRID_JWT_SECRET timeout 10 "$cg" serve --data "$dir/never" --listen 127.0.0.1:0 2>&1) &&
+  fail "serve started without a secret"
+[[ "$out" == *"--dev"* ]] || fail "no secret: $out"
+[ ! -e "$dir/never" ] || fail "serve without a secret created its data folder"
 
 # a mistyped --data is refused, not made into a second, empty log
 for args in "serve" "seed" "append --stream s/x --type T"; do

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "api/auth.h"
+#include "api/bound_port.h"
 #include "api/http_api.h"
 #include "api/http_server.h"
 #include "engine/case_service.h"
@@ -159,6 +160,24 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
       service_options.policy.first_contact_ms = a->first_contact_min * kMin;
       service_options.policy.callback_ms = a->callback_min * kMin;
       service_options.policy.mediation_ms = a->mediation_min * kMin;
+      // The secret and the port before anything is opened: a start that
+      // cannot serve writes nothing (the deadline watch would write misses).
+      auto secret = ReadJwtSecret(a->secret_file);
+      if (!secret.ok() && a->dev) {
+        EventHash random{};
+        if (RAND_bytes(random.data(), static_cast<int>(random.size())) != 1) {
+          return Fail(Status::Internal("no randomness for a --dev secret"));
+        }
+        secret = HashToHex(random);
+      }
+      if (!secret.ok()) {
+        return Fail(
+            Status::InvalidArgument(secret.status().message() + " (or --dev for a throwaway one)"));
+      }
+      auto authority = TokenAuthority::Create(*secret);
+      if (!authority.ok()) return Fail(authority.status());
+      auto bound = BoundPort::Bind(http_options.host, http_options.port);
+      if (!bound.ok()) return Fail(bound.status());
       // Every connection is a descriptor: allow as many as the system lets us.
       if (rlimit files{};
           getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
@@ -197,20 +216,6 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
       DeadlineWatch watch(service->get(), SystemClock::Default());
       if (Status s = watch.Start(); !s.ok()) return Fail(s);
 
-      auto secret = ReadJwtSecret(a->secret_file);
-      if (!secret.ok() && a->dev) {
-        EventHash random{};
-        if (RAND_bytes(random.data(), static_cast<int>(random.size())) != 1) {
-          return Fail(Status::Internal("no randomness for a --dev secret"));
-        }
-        secret = HashToHex(random);
-      }
-      if (!secret.ok()) {
-        return Fail(
-            Status::InvalidArgument(secret.status().message() + " (or --dev for a throwaway one)"));
-      }
-      auto authority = TokenAuthority::Create(*secret);
-      if (!authority.ok()) return Fail(authority.status());
       http_options.max_body_bytes = a->max_body;
       // One io_context on as many threads as cores.
       http_options.io_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -223,7 +228,7 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
       HttpApi api(service->get(), projector->get(), &*authority, SystemClock::Default(), &metrics,
                   api_options);
       HttpServer server(&api, &metrics, &hub, http_options);
-      if (Status s = server.Start(); !s.ok()) return Fail(s);
+      if (Status s = server.Start(std::move(*bound)); !s.ok()) return Fail(s);
       if (a->dev && a->secret_file.empty() && std::getenv("CASEGRID_JWT_SECRET") == nullptr) {
         std::cout << "casegrid: --dev secret " << *secret << "\n";
         for (Role role : {Role::kAdmin, Role::kOperator, Role::kAuditor}) {

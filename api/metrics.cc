@@ -44,7 +44,14 @@ ApiMetrics::ApiMetrics()
                                     "WebSocket clients closed with 1013 for falling behind")),
       log_position(NewGauge(*registry_, "casegrid_log_position", "position of the log's head")),
       view_lag(NewGauge(*registry_, "casegrid_view_lag_positions",
-                        "positions the views are behind the log")) {}
+                        "positions the views are behind the log")),
+      scrub_walks(NewCounter(*registry_, "casegrid_log_scrub_walks_total",
+                             "background walks of the log's hash chain finished")),
+      scrub_damaged(NewGauge(*registry_, "casegrid_log_scrub_damaged",
+                             "1 when the latest walk of the hash chain found damage, else 0")),
+      scrub_checked_position(NewGauge(*registry_, "casegrid_log_scrub_checked_position",
+                                      "positions 1 to this were found intact by the latest "
+                                      "walk of the hash chain")) {}
 
 void ApiMetrics::RecordAppend(std::chrono::steady_clock::duration elapsed) {
   appends.Increment();

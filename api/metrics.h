@@ -45,6 +45,10 @@ class ApiMetrics {
   // The log and the views
   prometheus::Gauge& log_position;
   prometheus::Gauge& view_lag;
+  // The background walks of the hash chain (engine/log_scrub.h)
+  prometheus::Counter& scrub_walks;
+  prometheus::Gauge& scrub_damaged;           // 1 when the latest walk found damage
+  prometheus::Gauge& scrub_checked_position;  // positions 1..this found intact by it
 
   // Counts one durable write that took `elapsed`.
   void RecordAppend(std::chrono::steady_clock::duration elapsed);

@@ -640,8 +640,9 @@ Result<std::string> EventStore::Impl::LastStreamWithPrefix(
   return found;
 }
 
-Result<VerifyReport> EventStore::Impl::Verify(
-    const std::function<void(Position, Position)>& progress) const {
+Result<VerifyReport> EventStore::Impl::Verify(const VerifyOptions& options) const {
+  const auto& step = options.step;
+  const Position every = std::max<Position>(1, options.step_every);
   const LogHead head = Head();
   VerifyReport report;
   HashChain chain;
@@ -673,7 +674,10 @@ Result<VerifyReport> EventStore::Impl::Verify(
     }
     previous = recomputed;
     report.events_checked = p;
-    if (progress && p % 65536 == 0) progress(p, head.position);
+    if (step && p % every == 0 && !step(p, head.position)) {
+      report.stopped = true;
+      return report;
+    }
   }
   if (!it->status().ok()) {
     return broken(expected, "storage read failed: " + it->status().ToString());
@@ -682,7 +686,7 @@ Result<VerifyReport> EventStore::Impl::Verify(
     return broken(report.events_checked + 1,
                   "the log ends before its head position " + std::to_string(head.position));
   }
-  if (progress) progress(report.events_checked, head.position);
+  if (step) step(report.events_checked, head.position);
   report.head = {report.events_checked, previous};
   return report;
 }
@@ -759,7 +763,18 @@ LogHead EventStore::Head() const {
 }
 Result<VerifyReport> EventStore::Verify(
     const std::function<void(Position, Position)>& progress) const {
-  return impl_->Verify(progress);
+  VerifyOptions options;
+  if (progress) {
+    options.step = [&progress](Position checked, Position head) {
+      progress(checked, head);
+      return true;
+    };
+  }
+  return impl_->Verify(options);
+}
+
+Result<VerifyReport> EventStore::Verify(const VerifyOptions& options) const {
+  return impl_->Verify(options);
 }
 Status EventStore::CatchUp() {
   return impl_->CatchUp();

@@ -114,6 +114,17 @@ struct VerifyReport {
   Position broken_at = 0;       // first bad position when !intact
   std::string reason;           // why it is bad
   LogHead head;                 // the recomputed head when intact
+  bool stopped = false;         // the walk was stopped (VerifyOptions::step): intact so far
+};
+
+// How `Verify` walks.
+struct VerifyOptions {
+  // Called every `step_every` events and at the end with (checked, head),
+  // from the walking thread; it may sleep, to pace the walk. Returning false
+  // stops the walk: the report then says `stopped`, intact up to
+  // events_checked.
+  std::function<bool(Position checked, Position head)> step;
+  Position step_every = 65536;
 };
 
 class EventStore {
@@ -186,6 +197,8 @@ class EventStore {
   // log is broken: that is the report.
   Result<VerifyReport> Verify(
       const std::function<void(Position, Position)>& progress = nullptr) const;
+  // The same, paced or stopped by `options.step`.
+  Result<VerifyReport> Verify(const VerifyOptions& options) const;
 
   // Every committed event after `after`: first from the log, then live, in
   // order, with no gap or duplicate. See subscription.h.

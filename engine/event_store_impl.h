@@ -64,7 +64,7 @@ class EventStore::Impl {
                                                std::size_t max_count) const;
   Result<std::string> LastStreamWithPrefix(
       const std::string& prefix, const std::function<bool(std::string_view)>& accept) const;
-  Result<VerifyReport> Verify(const std::function<void(Position, Position)>& progress) const;
+  Result<VerifyReport> Verify(const VerifyOptions& options) const;
   Status CatchUp();
 
   LogHead Head() const;

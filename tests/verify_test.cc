@@ -1,8 +1,5 @@
 #include <gtest/gtest.h>
 
-#include <filesystem>
-#include <fstream>
-
 #include "engine/hash_chain.h"
 #include "tests/support/raw_store.h"
 #include "tests/support/store_fixture.h"
@@ -108,29 +105,7 @@ TEST_F(VerifyTest, NamesATruncatedRecord) {
 
 TEST_F(VerifyTest, ReportsAByteFlippedInATableFileOnDisk) {
   store_.reset();
-  {
-    testing::RawStore raw(dir_.Sub("store"));
-    raw.FlushAll();
-    ASSERT_TRUE(raw.ok());
-  }
-  // The largest table file holds the events; flip a byte in its middle.
-  std::filesystem::path biggest;
-  std::uintmax_t size = 0;
-  for (const auto& f : std::filesystem::directory_iterator(dir_.Sub("store"))) {
-    if (f.path().extension() == ".sst" && f.file_size() > size) {
-      biggest = f.path();
-      size = f.file_size();
-    }
-  }
-  ASSERT_FALSE(biggest.empty());
-  {
-    std::fstream file(biggest, std::ios::in | std::ios::out | std::ios::binary);
-    file.seekg(static_cast<std::streamoff>(size / 4));
-    char c;
-    file.get(c);
-    file.seekp(static_cast<std::streamoff>(size / 4));
-    file.put(static_cast<char>(c ^ 0x10));
-  }
+  ASSERT_TRUE(testing::FlipABitInTheLargestTableFile(dir_.Sub("store")));
   Reopen();
   auto report = store_->Verify();
   ASSERT_TRUE(report.ok());

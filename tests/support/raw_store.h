@@ -4,6 +4,8 @@
 
 #include <rocksdb/db.h>
 
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -51,5 +53,33 @@ class RawStore {
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   std::unique_ptr<rocksdb::DB> db_;
 };
+
+// Flushes the store at `path` (closed) to table files and flips one bit at
+// `fraction` of the largest, the one holding the events: damage RocksDB
+// finds only when it reads that block. False if there was no table file.
+inline bool FlipABitInTheLargestTableFile(const std::string& path, double fraction = 0.25) {
+  {
+    RawStore raw(path);
+    if (!raw.ok()) return false;
+    raw.FlushAll();
+  }
+  std::filesystem::path biggest;
+  std::uintmax_t size = 0;
+  for (const auto& f : std::filesystem::directory_iterator(path)) {
+    if (f.path().extension() == ".sst" && f.file_size() > size) {
+      biggest = f.path();
+      size = f.file_size();
+    }
+  }
+  if (biggest.empty()) return false;
+  std::fstream file(biggest, std::ios::in | std::ios::out | std::ios::binary);
+  const auto at = static_cast<std::streamoff>(static_cast<double>(size) * fraction);
+  file.seekg(at);
+  char c;
+  file.get(c);
+  file.seekp(at);
+  file.put(static_cast<char>(c ^ 0x10));
+  return static_cast<bool>(file);
+}
 
 }  // namespace casegrid::testing

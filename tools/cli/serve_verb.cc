@@ -13,6 +13,7 @@
 #include <csignal>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include "api/auth.h"
@@ -23,6 +24,7 @@
 #include "engine/deadline_watch.h"
 #include "engine/event_store.h"
 #include "engine/hash_chain.h"
+#include "engine/log_scrub.h"
 #include "projections/projector.h"
 #include "projections/rebuild.h"
 #include "tools/cli/verbs.h"
@@ -47,6 +49,7 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
                  callback_min = 24 * 60, mediation_min = 15 * 24 * 60;
     int day_offset_hours = 0;
     int view_batch_ms = 0;
+    double verify_every_hours = 24, verify_pace = 100000;
   };
   auto a = std::make_shared<ServeArgs>();
   // A deadline is at least a minute and at most a leap year away.
@@ -133,6 +136,17 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
                    "carries many events (0: as soon as events commit)")
       ->check(CLI::Range(0, 1000))
       ->capture_default_str();
+  serve
+      ->add_option("--verify-every-hours", a->verify_every_hours,
+                   "walk the log's hash chain in the background at start and then every this "
+                   "many hours, to find damage no read has met (0: never)")
+      ->check(FiniteRange(0, 366 * 24))
+      ->capture_default_str();
+  serve
+      ->add_option("--verify-events-per-second", a->verify_pace,
+                   "the pace of those walks (a 10-million-event log takes 100 s at 100,000)")
+      ->check(FiniteRange(1, 1e9))
+      ->capture_default_str();
   serve->callback([a, action] {
     *action = [a]() -> int {
       // Bad flags are refused before anything is opened or written.
@@ -213,8 +227,6 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
         Projector* p;
         ~StopViews() { p->Stop(); }
       } stop_views{projector->get()};
-      DeadlineWatch watch(service->get(), SystemClock::Default());
-      if (Status s = watch.Start(); !s.ok()) return Fail(s);
 
       http_options.max_body_bytes = a->max_body;
       // One io_context on as many threads as cores.
@@ -227,6 +239,28 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
       api_options.burst = a->burst;
       HttpApi api(service->get(), projector->get(), &*authority, SystemClock::Default(), &metrics,
                   api_options);
+      DeadlineWatch watch(service->get(), SystemClock::Default());
+      if (Status s = watch.Start(); !s.ok()) return Fail(s);
+      // Damage found by a walk goes to stderr and /metrics; the server serves on.
+      std::optional<LogScrub> scrub;
+      if (a->verify_every_hours > 0) {
+        LogScrubOptions scrub_options;
+        scrub_options.every = std::chrono::seconds(
+            std::max<std::int64_t>(1, std::llround(a->verify_every_hours * 3600)));
+        scrub_options.events_per_second = a->verify_pace;
+        scrub.emplace(store->get(), scrub_options, [&metrics](const VerifyReport& walk) {
+          metrics.scrub_walks.Increment();
+          metrics.scrub_damaged.Set(walk.intact ? 0 : 1);
+          metrics.scrub_checked_position.Set(
+              static_cast<double>(walk.intact ? walk.events_checked : walk.broken_at - 1));
+          if (!walk.intact) {
+            std::cerr << "casegrid: the log is damaged at position " << walk.broken_at << ": "
+                      << walk.reason << " (casegrid verify names it too; docs/storage.md)"
+                      << std::endl;
+          }
+        });
+        if (Status s = scrub->Start(); !s.ok()) return Fail(s);
+      }
       HttpServer server(&api, &metrics, &hub, http_options);
       if (Status s = server.Start(std::move(*bound)); !s.ok()) return Fail(s);
       if (a->dev && a->secret_file.empty() && std::getenv("CASEGRID_JWT_SECRET") == nullptr) {
@@ -247,6 +281,7 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
       }
       server.Stop();  // WebSockets closed with 1001, requests in flight answered
       hub.Stop();
+      if (scrub) scrub->Stop();
       watch.Stop();
       (*projector)->Stop();
       std::cout << "casegrid: stopped at position " << (*store)->Head().position << std::endl;

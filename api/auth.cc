@@ -1,6 +1,7 @@
 #include "api/auth.h"
 
 #include <jwt.h>
+#include <openssl/evp.h>
 #include <simdjson.h>
 
 #include <array>
@@ -12,6 +13,7 @@
 #include <sstream>
 
 #include "engine/canonical_json.h"
+#include "engine/case_events.h"
 #include "engine/grid_directory.h"
 #include "engine/names.h"
 
@@ -33,6 +35,50 @@ struct JwtFree {
   void operator()(jwt_t* j) const { jwt_free(j); }
 };
 using JwtPtr = std::unique_ptr<jwt_t, JwtFree>;
+
+// The bytes of one base64url segment of a compact JWS (RFC 7515 §2: no
+// padding); nullopt if it is not base64url.
+std::optional<std::string> DecodeSegment(std::string_view segment) {
+  std::string b64(segment);
+  for (char& c : b64) {
+    if (c == '-')
+      c = '+';
+    else if (c == '_')
+      c = '/';
+    else if (c == '+' || c == '/' || c == '=')
+      return std::nullopt;
+  }
+  const std::size_t pad = (4 - b64.size() % 4) % 4;
+  if (pad == 3) return std::nullopt;
+  b64.append(pad, '=');
+  std::string out(b64.size() / 4 * 3, '\0');
+  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(b64.data()),
+                                static_cast<int>(b64.size()));
+  if (n < 0 || static_cast<std::size_t>(n) < pad) return std::nullopt;
+  out.resize(static_cast<std::size_t>(n) - pad);
+  return out;
+}
+
+// A token's header and claims are each one JSON object with no member twice
+// (RFC 7515 §4 and RFC 7519 §4 let a parser take the last or refuse; libjwt
+// takes the last, others the first, so a token read two ways is refused).
+Status CheckSegments(std::string_view token) {
+  const std::size_t dot = token.find('.');
+  const std::size_t dot2 = dot == std::string_view::npos ? dot : token.find('.', dot + 1);
+  if (dot2 == std::string_view::npos) return Status::Unauthenticated("token is malformed");
+  const std::pair<std::string_view, std::string_view> parts[] = {
+      {"header", token.substr(0, dot)}, {"claims", token.substr(dot + 1, dot2 - dot - 1)}};
+  for (const auto& [what, segment] : parts) {
+    auto json = DecodeSegment(segment);
+    if (!json) return Status::Unauthenticated("token " + std::string(what) + " is not base64url");
+    if (auto canonical = CanonicalizeObject(*json); !canonical.ok()) {
+      return Status::Unauthenticated("token " + std::string(what) + ": " +
+                                     canonical.status().message());
+    }
+  }
+  return Status::Ok();
+}
 
 }  // namespace
 
@@ -59,7 +105,10 @@ Result<TokenAuthority> TokenAuthority::Create(std::string secret) {
 
 Result<Principal> TokenAuthority::Verify(std::string_view token, std::int64_t now_ms) const {
   if (token.empty()) return Status::Unauthenticated("a bearer token is required");
-  if (token.size() > 8192) return Status::Unauthenticated("token too long");
+  if (token.size() > kMaxTokenBytes) {
+    return Status::Unauthenticated("token too long (more than " + std::to_string(kMaxTokenBytes) +
+                                   " bytes)");
+  }
   jwt_t* raw = nullptr;
   const std::string text(token);
   if (jwt_decode(&raw, text.c_str(), reinterpret_cast<const unsigned char*>(secret_.data()),
@@ -68,6 +117,7 @@ Result<Principal> TokenAuthority::Verify(std::string_view token, std::int64_t no
     return Status::Unauthenticated("token is malformed or its signature does not verify");
   }
   JwtPtr jwt(raw);
+  RETURN_IF_ERROR(CheckSegments(token));
   // JWS algorithm names are case-sensitive (RFC 7515 §4.1.1); libjwt's are not.
   const char* alg = jwt_get_header(jwt.get(), "alg");
   if (jwt_get_alg(jwt.get()) != JWT_ALG_HS256 || alg == nullptr ||
@@ -129,6 +179,9 @@ Result<Principal> TokenAuthority::Verify(std::string_view token, std::int64_t no
     if (item.get(cell)) return Status::Unauthenticated("token cells must be strings");
     who.cells.emplace_back(cell);
   }
+  if (Status s = ValidateTokenCells(who.cells); !s.ok()) {
+    return Status::Unauthenticated("token " + s.message());
+  }
   return who;
 }
 
@@ -137,9 +190,7 @@ Result<std::string> TokenAuthority::Mint(const Principal& who, std::int64_t now_
   jwt_t* raw = nullptr;
   if (jwt_new(&raw) != 0) return Status::Internal("jwt_new failed");
   JwtPtr jwt(raw);
-  if (who.cells.size() > kMaxTokenCells) {
-    return Status::InvalidArgument("cells: at most " + std::to_string(kMaxTokenCells));
-  }
+  RETURN_IF_ERROR(ValidateTokenCells(who.cells));
   std::string cells = "[";
   for (std::size_t i = 0; i < who.cells.size(); ++i) {
     if (i > 0) cells += ',';
@@ -159,7 +210,28 @@ Result<std::string> TokenAuthority::Mint(const Principal& who, std::int64_t now_
   if (encoded == nullptr) return Status::Internal("could not sign the token");
   std::string token(encoded);
   std::free(encoded);
+  if (token.size() > kMaxTokenBytes) {
+    return Status::InvalidArgument("the token would be " + std::to_string(token.size()) +
+                                   " bytes, more than the " + std::to_string(kMaxTokenBytes) +
+                                   " a server takes: name fewer cells, or a cell above them");
+  }
   return token;
+}
+
+Status ValidateTokenCells(const std::vector<std::string>& cells) {
+  if (cells.size() > kMaxTokenCells) {
+    return Status::InvalidArgument("cells: at most " + std::to_string(kMaxTokenCells));
+  }
+  for (const std::string& cell : cells) {
+    if (cell.empty()) {
+      if (cells.size() > 1) {
+        return Status::InvalidArgument("cells: \"\" (the whole jurisdiction) must be the only one");
+      }
+      continue;
+    }
+    RETURN_IF_ERROR(ValidateCellPath(cell));
+  }
+  return Status::Ok();
 }
 
 Status ValidateTokenSub(std::string_view sub) {

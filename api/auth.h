@@ -35,6 +35,9 @@ std::optional<Role> ParseRole(std::string_view name);
 // The most cells a token may name: what a request does with them (a case
 // list walks each) is bounded by it.
 inline constexpr std::size_t kMaxTokenCells = 256;
+// The longest token a server takes (a header line holds it, under the 16 KiB
+// header bound); `casegrid token` will not mint a longer one.
+inline constexpr std::size_t kMaxTokenBytes = 8192;
 
 struct Principal {
   std::string sub;
@@ -49,9 +52,13 @@ class TokenAuthority {
   static Result<TokenAuthority> Create(std::string secret);
 
   // kUnauthenticated for a token that is malformed, not HS256, badly signed,
-  // expired, or missing a claim; the message says which.
+  // expired, missing a claim, holding a member twice in its header or claims
+  // (which one counts would be a guess, and JWT libraries differ), or naming
+  // cells ValidateTokenCells refuses; the message says which.
   Result<Principal> Verify(std::string_view token, std::int64_t now_ms) const;
-  // A token for `who`, valid for `ttl_ms` from `now_ms`.
+  // A token for `who`, valid for `ttl_ms` from `now_ms`. kInvalidArgument
+  // for cells ValidateTokenCells refuses, or a token longer than
+  // kMaxTokenBytes (too many or too long cells): never one Verify refuses.
   Result<std::string> Mint(const Principal& who, std::int64_t now_ms, std::int64_t ttl_ms) const;
 
  private:
@@ -69,6 +76,11 @@ Result<std::string> ReadJwtSecret(const std::string& secret_file);
 // and not "." or ".."; kInvalidArgument naming the rule otherwise. Verify refuses such a token
 // (401) and `casegrid token` will not mint one.
 Status ValidateTokenSub(std::string_view sub);
+
+// A token's cells: at most kMaxTokenCells grid paths (ValidateCellPath),
+// or "" alone, the whole jurisdiction (none: a scope that covers nothing);
+// kInvalidArgument naming the rule.
+Status ValidateTokenCells(const std::vector<std::string>& cells);
 
 // Does `who`'s scope cover `cell`? A scope path covers itself and its subtree.
 bool InScope(const Principal& who, std::string_view cell);

@@ -6,6 +6,7 @@
 #include <jwt.h>
 
 #include <openssl/hmac.h>
+#include <simdjson.h>
 
 #include <cstdlib>
 
@@ -139,6 +140,88 @@ TEST(AuthTest, OnlyTheHeaderAndClaimsOfTheStandardPass) {
   auto last = far("253402300799");
   ASSERT_TRUE(last.ok()) << last.status().ToString();
   EXPECT_EQ(last->expires_at_ms, 253402300799000LL);
+}
+
+// A member twice in the header or the claims is read two ways by JWT
+// libraries (libjwt takes the last, others the first): refused, whichever
+// comes first. (A black-box probe got an admin's scope from
+// "role":"admin","role":"operator".)
+TEST(AuthTest, AMemberTwiceInTheHeaderOrTheClaimsIsRefused) {
+  const std::string header = R"({"alg":"HS256","typ":"JWT"})";
+  const std::string exp = std::to_string(kNow / 1000 + 600);
+  for (const auto& [h, claims] : std::vector<std::pair<std::string, std::string>>{
+           {header,
+            R"({"sub":"s","role":"admin","role":"operator","cells":[""],"exp":)" + exp + "}"},
+           {header,
+            R"({"sub":"s","role":"operator","role":"admin","cells":[""],"exp":)" + exp + "}"},
+           {header, R"({"sub":"s","role":"officer","cells":["a"],"cells":[""],"exp":)" + exp + "}"},
+           {header, R"({"sub":"s","role":"officer","cells":[""],"exp":1,"exp":)" + exp + "}"},
+           {R"({"alg":"none","alg":"HS256","typ":"JWT"})", Claims()},
+       }) {
+    auto refused = Authority().Verify(HandSigned(h, claims), kNow);
+    EXPECT_EQ(refused.status().code(), StatusCode::kUnauthenticated) << h << claims;
+    EXPECT_NE(refused.status().message().find("duplicate key"), std::string::npos)
+        << refused.status().message();
+  }
+  // The same members once each pass.
+  EXPECT_TRUE(Authority()
+                  .Verify(HandSigned(header, R"({"sub":"s","role":"admin","cells":[""],"exp":)" +
+                                                 exp + "}"),
+                          kNow)
+                  .ok());
+}
+
+// A token's cells follow the rules `casegrid token` mints by: grid paths of
+// at most four segments of 128 bytes, or "" alone.
+TEST(AuthTest, CellsThatAreNotGridPathsAreRefusedInATokenAsAtItsMinting) {
+  const std::string header = R"({"alg":"HS256","typ":"JWT"})";
+  const std::string exp = std::to_string(kNow / 1000 + 600);
+  for (const std::string& cells :
+       {std::string(R"(["/santai"])"), std::string(R"(["Santai"])"),
+        std::string(R"(["a/b/c/d/e"])"), std::string(R"(["santai//luxi"])"),
+        "[\"" + std::string(300, 'a') + "\"]", std::string(R"(["","santai"])")}) {
+    auto refused = Authority().Verify(HandSigned(header, R"({"sub":"s","role":"officer","cells":)" +
+                                                             cells + ",\"exp\":" + exp + "}"),
+                                      kNow);
+    EXPECT_EQ(refused.status().code(), StatusCode::kUnauthenticated) << cells;
+    EXPECT_NE(refused.status().message().find("token cell"), std::string::npos)
+        << refused.status().message();
+    Principal who{"s", Role::kOfficer, {}, 0};
+    simdjson::dom::parser parser;
+    auto parsed = parser.parse(cells);
+    for (auto c : parsed.get_array()) who.cells.emplace_back(std::string_view(c.get_string()));
+    EXPECT_EQ(Authority().Mint(who, kNow, 60000).status().code(), StatusCode::kInvalidArgument)
+        << cells;
+  }
+  for (const std::string& cells :
+       {std::string(R"([""])"), std::string(R"(["santai","santai/luxi/g1/c2"])"),
+        std::string("[]")}) {
+    EXPECT_TRUE(Authority()
+                    .Verify(HandSigned(header, R"({"sub":"s","role":"officer","cells":)" + cells +
+                                                   ",\"exp\":" + exp + "}"),
+                            kNow)
+                    .ok())
+        << cells;
+  }
+}
+
+// What `casegrid token` mints, a server takes: a token past kMaxTokenBytes
+// (256 cells of realistic paths make one) is refused at its minting.
+TEST(AuthTest, ATokenTooLongForAServerIsNotMinted) {
+  Principal who{"officer-7", Role::kOfficer, {}, 0};
+  for (int i = 0; i < 256; ++i) {
+    who.cells.push_back("santai/tongchuan/g" + std::to_string(i) + "/c" + std::to_string(i));
+  }
+  auto refused = Authority().Mint(who, kNow, 60000);
+  EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("8192"), std::string::npos)
+      << refused.status().message();
+  // The most that fits passes both ways.
+  while (!Authority().Mint(who, kNow, 60000).ok()) who.cells.pop_back();
+  auto longest = Authority().Mint(who, kNow, 60000);
+  EXPECT_LE(longest->size(), kMaxTokenBytes);
+  EXPECT_GT(longest->size(), kMaxTokenBytes - 64);
+  EXPECT_TRUE(Authority().Verify(*longest, kNow).ok());
 }
 
 TEST(AuthTest, TokenCacheAnswersAsTheAuthorityAndForgetsExpiredTokens) {

@@ -263,6 +263,14 @@ out=$("$cg" token --sub a --role officer --cells "" --ttl 99999999999999999999d 
   fail "an overflowing ttl was taken"
 [[ "$out" == *"at most 366d"* ]] || fail "token --ttl overflow: $out"
 "$cg" token --sub a --role officer --cells santai/a,santai/b --ttl 366d >/dev/null || fail "token"
+for ttl in " 8h" "+8h" "08h" "8h " "-8h" "0h" "8"; do
+  out=$("$cg" token --sub a --role officer --cells "" --ttl "$ttl" 2>&1) && fail "token took --ttl '$ttl'"
+  [[ "$out" == *"ttl: like 8h"* ]] || fail "token --ttl '$ttl': $out"
+done
+# what it mints a server takes: no token past 8192 bytes (256 realistic cells make one)
+many=$(for i in $(seq 256); do printf 'santai/tongchuan/g%d/c%d,' "$i" "$i"; done)
+out=$("$cg" token --sub a --role officer --cells "${many%,}" 2>&1) && fail "a 9 KB token was minted"
+[[ "$out" == *"more than the 8192 a server takes"* ]] || fail "long token: $out"
 unset CASEGRID_JWT_SECRET
 
 # an unsigned flag takes no sign: CLI11 read "-1" as 2^64-1 (tail --max -1 never ended)

@@ -1,5 +1,6 @@
 // token: mint a bearer token with the server's secret, for operators and tests.
 #include <cerrno>
+#include <charconv>
 #include <cstdlib>
 #include <iostream>
 #include <sstream>
@@ -12,13 +13,16 @@
 namespace casegrid::cli {
 namespace {
 
-// "8h", "30m", "45s", "2d" -> milliseconds.
+// "8h", "30m", "45s", "2d" -> milliseconds. The number is digits only: no
+// sign, no space, no leading zero (as the other whole-number flags).
 Result<std::int64_t> ParseDuration(const std::string& text) {
-  if (text.size() < 2) return Status::InvalidArgument("ttl: like 8h, 30m, 45s or 2d");
-  char* end = nullptr;
-  errno = 0;
-  const long long n = std::strtoll(text.c_str(), &end, 10);
-  if (n <= 0 || end != text.c_str() + text.size() - 1) {
+  if (text.size() < 2 || text[0] == '0')
+    return Status::InvalidArgument("ttl: like 8h, 30m, 45s or 2d");
+  long long n = 0;
+  const char* last = text.data() + text.size() - 1;
+  const auto [end, ec] = std::from_chars(text.data(), last, n);
+  if (ec == std::errc::result_out_of_range) return Status::InvalidArgument("ttl: at most 366d");
+  if (ec != std::errc() || end != last || n <= 0) {
     return Status::InvalidArgument("ttl: like 8h, 30m, 45s or 2d");
   }
   std::int64_t unit = 0;
@@ -41,7 +45,7 @@ Result<std::int64_t> ParseDuration(const std::string& text) {
   // A bearer token is a key to the cases of its cells: a year at most (and
   // no product that overflows into an exp in the past).
   constexpr std::int64_t kMaxTtlMs = 366LL * 24 * 3600 * 1000;
-  if (errno == ERANGE || n > kMaxTtlMs / unit) return Status::InvalidArgument("ttl: at most 366d");
+  if (n > kMaxTtlMs / unit) return Status::InvalidArgument("ttl: at most 366d");
   return n * unit;
 }
 
@@ -58,12 +62,12 @@ Result<std::vector<std::string>> ParseCells(const std::string& text) {
           "cells: an empty entry in \"" + text +
           "\" (a stray comma?); the whole jurisdiction is --cells \"\" alone");
     }
-    RETURN_IF_ERROR(ValidateCellPath(cell));
     cells.push_back(cell);
   }
   if (text.back() == ',') {
     return Status::InvalidArgument("cells: \"" + text + "\" ends with a comma");
   }
+  RETURN_IF_ERROR(ValidateTokenCells(cells));
   return cells;
 }
 

@@ -66,11 +66,19 @@ void WsSession::Shut() {
 }
 
 void WsSession::Abort() {
-  asio::post(ws_.get_executor(), [self = shared_from_this()] {
-    beast::error_code ignored;
-    beast::get_lowest_layer(self->ws_).socket().close(ignored);
-    self->End();
-  });
+  asio::post(ws_.get_executor(), [self = shared_from_this()] { self->Drop(); });
+}
+
+void WsSession::Drop() {
+  beast::error_code ignored;
+  beast::get_lowest_layer(ws_).socket().close(ignored);
+  // A read or close that Beast holds suspended, waiting for the other (one
+  // reads the rest of a frame the peer never finished while the other waits
+  // to read the peer's close), is not woken by the socket's close: cancel
+  // both, or each keeps the session alive for as long as the io_context.
+  read_cancel_.emit(asio::cancellation_type::terminal);
+  close_cancel_.emit(asio::cancellation_type::terminal);
+  End();
 }
 
 void WsSession::StopQueueing() {
@@ -99,9 +107,11 @@ void WsSession::WatchExpiry() {
 }
 
 void WsSession::Read() {
-  ws_.async_read(buffer_, [self = shared_from_this()](beast::error_code ec, std::size_t bytes) {
-    self->OnRead(ec, bytes);
-  });
+  ws_.async_read(buffer_, asio::bind_cancellation_slot(
+                              read_cancel_.slot(),
+                              [self = shared_from_this()](beast::error_code ec, std::size_t bytes) {
+                                self->OnRead(ec, bytes);
+                              }));
 }
 
 void WsSession::OnRead(beast::error_code ec, std::size_t) {
@@ -342,8 +352,10 @@ void WsSession::CloseWith(websocket::close_code code, std::string_view reason) {
     return;
   }
   closing_sent_ = true;
-  ws_.async_close(websocket::close_reason(code, reason),
-                  [self = shared_from_this()](beast::error_code) { self->End(); });
+  ws_.async_close(
+      websocket::close_reason(code, reason),
+      asio::bind_cancellation_slot(
+          close_cancel_.slot(), [self = shared_from_this()](beast::error_code) { self->End(); }));
 }
 
 void WsSession::ArmCloseDeadline() {
@@ -352,9 +364,7 @@ void WsSession::ArmCloseDeadline() {
   close_timer_.expires_after(options_.close_timeout);
   close_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
     if (ec) return;  // cancelled: closed in time
-    beast::error_code ignored;
-    beast::get_lowest_layer(self->ws_).socket().close(ignored);
-    self->End();
+    self->Drop();
   });
 }
 
@@ -377,6 +387,8 @@ void WsSession::End() {
   // Nothing more is sent: a shutdown that comes after this does not start a
   // close handshake (and its timer) with a peer that is already gone.
   open_ = false;
+  beast::error_code ignored;
+  beast::get_lowest_layer(ws_).socket().close(ignored);
   close_timer_.cancel();
   expiry_timer_.cancel();
   hub_->Drop(this);

@@ -26,6 +26,8 @@
 // everything else on the session's strand.
 #pragma once
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
@@ -106,6 +108,8 @@ class WsSession : public PushSink, public std::enable_shared_from_this<WsSession
   // Whether the token has expired; if so, closes the connection (1008).
   bool Expired();
   void Expire();
+  // The socket closed and Beast's pending ops cancelled: the session ends now.
+  void Drop();
   // Drops what is queued and queues nothing more (closing).
   void StopQueueing();
   void End();
@@ -120,6 +124,9 @@ class WsSession : public PushSink, public std::enable_shared_from_this<WsSession
   std::function<void()> on_end_;
   boost::asio::steady_timer close_timer_;
   boost::asio::steady_timer expiry_timer_;
+  // Bound to the pending read and close, so that Drop can end them.
+  boost::asio::cancellation_signal read_cancel_;
+  boost::asio::cancellation_signal close_cancel_;
 
   // On the strand.
   bool open_ = false;

@@ -3,6 +3,8 @@
 // limits, a stalled client closed with 1013 while another keeps receiving,
 // and 1001 on shutdown.
 #include <gtest/gtest.h>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/write.hpp>
 
 #include <atomic>
 #include <map>
@@ -833,6 +835,52 @@ TEST_F(PushShutdownTest, AClientStalledInItsCatchUpIsCutAtTheCloseTimeout) {
   ASSERT_LT(static_cast<Position>(pushed), Head()) << "the catch-up was not held up";
   const auto start = std::chrono::steady_clock::now();
   server_->Stop();
+  // Ended by the close deadline (1 s), not by the request timeout (120 s).
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(60));
+  EXPECT_EQ(metrics_.ws_connections_open.Value(), 0);
+}
+
+// A peer that sent half a frame, then answers the server's close with its
+// own and goes: Beast's read (of the frame's rest) and close (waiting to read
+// the peer's close) wait on each other, and neither sees the socket end. A
+// black-box probe found each such session kept alive until the server
+// stopped, holding every shutdown for the request timeout (32 s). The close
+// deadline now cancels both.
+TEST_F(PushShutdownTest, APeerThatLeftHalfAFrameDoesNotHoldTheShutdown) {
+  asio::io_context io;
+  tcp::socket peer(io);
+  peer.connect({asio::ip::make_address("127.0.0.1"), server_->port()});
+  const std::string upgrade =
+      "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+      "Authorization: Bearer " +
+      Operator() + "\r\n\r\n";
+  asio::write(peer, asio::buffer(upgrade));
+  std::string answer;
+  boost::beast::error_code ec;
+  asio::read_until(peer, asio::dynamic_buffer(answer), "\r\n\r\n", ec);
+  ASSERT_FALSE(ec) << ec.message();
+  ASSERT_EQ(answer.rfind("HTTP/1.1 101", 0), 0u) << answer;
+  // A masked text frame announcing 100 bytes, 10 of them sent.
+  std::string half = {'\x81', static_cast<char>(0x80 | 100), 0, 0, 0, 0};
+  half += std::string(10, '{');
+  asio::write(peer, asio::buffer(half));
+  ASSERT_EQ(metrics_.ws_connections_open.Value(), 1);
+  // The peer answers the server's close (1001, from Stop) with its own and goes.
+  std::thread answering([&] {
+    char close_frame[64];
+    boost::beast::error_code read_ec;
+    peer.read_some(asio::buffer(close_frame), read_ec);
+    const char reply[] = {'\x88', static_cast<char>(0x82), 0, 0, 0, 0,
+                          0x03,   static_cast<char>(0xe8)};
+    boost::beast::error_code write_ec;
+    asio::write(peer, asio::buffer(reply, sizeof reply), write_ec);
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    peer.close(write_ec);
+  });
+  const auto start = std::chrono::steady_clock::now();
+  server_->Stop();
+  answering.join();
   // Ended by the close deadline (1 s), not by the request timeout (120 s).
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(60));
   EXPECT_EQ(metrics_.ws_connections_open.Value(), 0);

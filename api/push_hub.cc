@@ -712,17 +712,31 @@ Status PushHub::CatchUpPage(Sub& sub, PushSink& sink, Position upto, bool* done)
     std::lock_guard l(mu_);
     sub.cursor = to;
   };
-  auto push = [&](const PushMessage& m) { sink.Push(m, nullptr); };
+  // A page is bounded in bytes too, at the share of the queue its messages
+  // may take (a quarter): 256 events of 60 KB would cross the queue's 8 MiB
+  // and close a client that keeps up with 1013, again at each resume (a
+  // black-box probe of session 22). Each page takes at least one event.
+  const std::size_t page_bytes = std::max<std::size_t>(1, sink.MaxMessageBytes() / 4);
+  std::size_t pushed_bytes = 0;
+  auto push = [&](const PushMessage& m) {
+    pushed_bytes += m->size();
+    sink.Push(m, nullptr);
+  };
+  auto page_full = [&] { return pushed_bytes >= page_bytes; };
   // The next page of the log in (cursor, upto], an event at a time; the
   // cursor reaches upto once the page shows the window holds no more.
   auto log_page = [&](auto&& each) -> Status {
     ASSIGN_OR_RETURN(auto events, service_->store().ReadAll(cursor, page));
+    bool full = false;
     for (const RecordedEvent& e : events) {
       if (e.position > upto) break;
+      if ((full = page_full())) break;
       RETURN_IF_ERROR(each(e));
       cursor = e.position;
     }
-    if (events.size() < page || cursor >= upto || events.back().position > upto) cursor = upto;
+    if (!full && (events.size() < page || cursor >= upto || events.back().position > upto)) {
+      cursor = upto;
+    }
     return Status::Ok();
   };
   *done = false;
@@ -742,16 +756,18 @@ Status PushHub::CatchUpPage(Sub& sub, PushSink& sink, Position upto, bool* done)
                        service_->store().ReadStream(CaseStream(sub.target), sub.fold.version + 1,
                                                     page, ReadDirection::kForward));
       bool beyond = false;
+      bool full = false;
       for (const RecordedEvent& e : events) {
         if (e.position > upto) {
           beyond = true;
           break;
         }
+        if ((full = page_full())) break;
         RETURN_IF_ERROR(ApplyToCase(&sub.fold, e));
         push(CaseEventMessage(sub.channel, e, sub.fold, sight));
         cursor = e.position;
       }
-      if (beyond || events.size() < page) cursor = upto;
+      if (!full && (beyond || events.size() < page)) cursor = upto;
       break;
     }
     case ChannelKind::kAlerts: {

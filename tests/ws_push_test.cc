@@ -1002,5 +1002,37 @@ TEST_F(SmallQueuePushTest, ASnapshotLargerThanTheQueueIsRefusedAndTheConnectionG
   EXPECT_NE(Expect(*c, "view").raw.find(id), std::string::npos);
 }
 
+class ModestQueuePushTest : public PushTest {
+ protected:
+  void AdjustServer(HttpServerOptions& o) override { o.ws.max_queue_bytes = 256 * 1024; }
+};
+
+// A catch-up page is bounded in bytes as well as messages: 300 notes of
+// ~4 KB (1.2 MB) to a client that reads as fast as it can, through a
+// 256 KiB queue, come whole and in order, with no 1013. Paged by messages
+// alone (256), a page of them crossed the queue, and each resume did again.
+TEST_F(ModestQueuePushTest, ACatchUpOfLargeEventsIsPagedToFitTheQueue) {
+  const Position before = Head();
+  const std::string id = NewCase();
+  for (int i = 0; i < 3; ++i) BulkNotes(id, 100, 3900);
+  const Position head = Head();
+  auto events = Open(Auditor());
+  events->Send(SubscribeOp(1, "events", before));
+  EXPECT_EQ(Expect(*events, "subscribed").id, 1);
+  auto cases = Open(Operator());
+  cases->Send(SubscribeOp(2, "case/" + id, before));
+  EXPECT_EQ(Expect(*cases, "subscribed").id, 2);
+  for (Position p = before + 1; p <= head; ++p) {
+    auto m = Expect(*events, "event");
+    ASSERT_EQ(m.position, p) << "events: a gap, or closed with " << events->WaitClosed();
+  }
+  for (Position p = before + 1; p <= head; ++p) {
+    if (store_->ReadAt(p)->stream != CaseStream(id)) continue;
+    auto m = Expect(*cases, "event");
+    ASSERT_EQ(m.position, p) << "case: a gap, or closed with " << cases->WaitClosed();
+  }
+  EXPECT_EQ(metrics_.slow_client_closes.Value(), 0);
+}
+
 }  // namespace
 }  // namespace casegrid

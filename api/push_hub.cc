@@ -148,7 +148,8 @@ struct PushHub::Sub {
 
   // Guarded by the hub's mu_.
   bool registered = false, live = false, removed = false;
-  Position cursor = 0;  // sent through here
+  bool admitted = false;  // passed its checks: counts against MaxSubscriptions
+  Position cursor = 0;    // sent through here
   Position target_position = 0;
   Position floor = 0;  // live messages at or below are not sent (already covered)
   struct Pending {
@@ -493,10 +494,20 @@ void PushHub::Setup(std::shared_ptr<Sub> sub, std::optional<Position> after) {
     return refuse(Status::InvalidArgument("after: position " + std::to_string(*after) +
                                           " is beyond the log's head " + std::to_string(head)));
   }
-  if (who.role == Role::kAuditor) {
-    if (Status s = RecordAuditRead(service_->store(), who.sub, "ws:" + sub->channel); !s.ok()) {
-      return refuse(s);
+  {
+    std::lock_guard l(mu_);
+    if (sub->removed) return;
+    std::size_t admitted = 0;
+    if (auto mine = by_sink_.find(sub->sink_key); mine != by_sink_.end()) {
+      for (const auto& other : mine->second) admitted += other->admitted ? 1 : 0;
     }
+    if (admitted >= sink->MaxSubscriptions()) {
+      Remove(sub);
+      return Fail(sink, sub->request_id,
+                  Status::TooLarge("at most " + std::to_string(sink->MaxSubscriptions()) +
+                                   " subscriptions per connection"));
+    }
+    sub->admitted = true;
   }
   // Register: from here on every batch reaches the subscription. First let
   // the views reach what was committed before this subscribe (briefly), so
@@ -652,6 +663,13 @@ void PushHub::Setup(std::shared_ptr<Sub> sub, std::optional<Position> after) {
         " bytes, more than this connection's send queue holds (" +
         std::to_string(sink->MaxMessageBytes()) +
         " bytes, --ws-queue-bytes): subscribe with after to get what changes only"));
+  }
+  // An auditor's read is recorded once it has succeeded: a subscribe refused
+  // above (its snapshot too large included) writes nothing.
+  if (who.role == Role::kAuditor) {
+    if (Status s = RecordAuditRead(service_->store(), who.sub, "ws:" + sub->channel); !s.ok()) {
+      return refuse(s);
+    }
   }
   if (!sink->Push(std::move(subscribed), nullptr)) return;
   CatchUpStep(std::move(sub));

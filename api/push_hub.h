@@ -70,6 +70,10 @@ class PushSink {
   // subscription whose first answer is larger is refused, not closed with
   // 1013, which a client would take for "try again" forever.
   virtual std::size_t MaxMessageBytes() const = 0;
+  // The most subscriptions the connection may hold. A subscribe counts once
+  // it has passed its checks (scope, existence, `after`): one that will
+  // fail takes no place, even while it is being set up.
+  virtual std::size_t MaxSubscriptions() const = 0;
   // True once the connection has ended. Its owner calls PushHub::Drop then
   // (WsSession::End, which its destructor calls too), so a subscription
   // asked for after that is not taken: nothing would drop it.
@@ -108,7 +112,8 @@ class PushHub {
   bool Unsubscribe(const PushSink* sink, const std::string& channel);
   // Ends all of `sink`'s subscriptions (its connection closed).
   void Drop(const PushSink* sink);
-  // `sink`'s open subscriptions (counting those still being set up).
+  // `sink`'s open subscriptions (counting those still being set up, which
+  // may yet fail).
   std::size_t SubscriptionsOf(const PushSink* sink) const;
 
   Position dispatched() const;

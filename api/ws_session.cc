@@ -222,7 +222,9 @@ void WsSession::HandleOp(std::string_view text) {
     Push(std::make_shared<const std::string>(j.Take()), nullptr);
     return;
   }
-  if (hub_->SubscriptionsOf(this) >= options_.max_subscriptions) {
+  // The exact bound is kept by the hub, counting the subscribes that passed
+  // their checks; here, the ones still being set up are bounded too.
+  if (hub_->SubscriptionsOf(this) >= 2 * options_.max_subscriptions) {
     return Answer(id, Status::TooLarge("at most " + std::to_string(options_.max_subscriptions) +
                                        " subscriptions per connection"));
   }

@@ -88,6 +88,7 @@ class WsSession : public PushSink, public std::enable_shared_from_this<WsSession
     return std::max<std::size_t>(1, options_.max_queue_messages / 4);
   }
   std::size_t MaxMessageBytes() const override { return options_.max_queue_bytes; }
+  std::size_t MaxSubscriptions() const override { return options_.max_subscriptions; }
   bool Ended() const override;
 
  private:

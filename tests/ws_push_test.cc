@@ -379,6 +379,7 @@ TEST_F(PushTest, ASubscriptionOfAConnectionThatWentIsNotKept) {
     void WhenDrained(std::function<void()>) override {}
     std::size_t CatchUpBudget() const override { return 64; }
     std::size_t MaxMessageBytes() const override { return 1 << 20; }
+    std::size_t MaxSubscriptions() const override { return 10; }
     bool Ended() const override { return ended_; }
 
    private:
@@ -708,6 +709,36 @@ TEST_F(PushLimitsTest, SubscriptionsPerConnectionAndConnectionsPerToken) {
   EXPECT_TRUE(admitted);
 }
 
+// Subscribes that will fail take no place while they are set up: sent in
+// one burst before valid ones, they left those "too_large" (a black-box
+// probe: 8 refusals, then 3 of 5 valid ones refused on a bound of 5).
+TEST_F(PushLimitsTest, SubscribesThatFailTakeNoPlaceEvenWhilePending) {
+  auto c = Open(Operator());
+  const std::string id = NewCase();
+  // Three that fail, then three that pass, written before any answer.
+  c->Send(SubscribeOp(1, "case/C-20000101-000001"));
+  c->Send(SubscribeOp(2, "cell/nowhere"));
+  c->Send(SubscribeOp(3, "case/C-20000101-000002"));
+  c->Send(SubscribeOp(4, "alerts"));
+  c->Send(SubscribeOp(5, "case/" + id));
+  c->Send(SubscribeOp(6, "dashboard/"));
+  std::map<std::int64_t, std::string> answers;
+  for (int i = 0; i < 6; ++i) {
+    auto m = c->Next();
+    ASSERT_TRUE(m.has_value()) << "only " << i << " answers";
+    auto parsed = PushedMessage::Parse(*m);
+    answers[parsed.id] = parsed.type == "error" ? parsed.error_code : parsed.type;
+  }
+  EXPECT_EQ(answers[1], "not_found");
+  EXPECT_EQ(answers[2], "not_found");
+  EXPECT_EQ(answers[3], "not_found");
+  EXPECT_EQ(answers[4], "subscribed");
+  EXPECT_EQ(answers[5], "subscribed");
+  EXPECT_EQ(answers[6], "subscribed");
+  // The bound still holds for those that pass.
+  EXPECT_EQ(ErrorOf(*c, SubscribeOp(7, "cell/")), "too_large");
+}
+
 TEST_F(PushLimitsTest, AnOversizedMessageClosesWith1009) {
   auto c = Open(Operator());
   c->Send(R"({"op":"subscribe","id":1,"channel":")" + std::string(2000, 'x') + "\"}");
@@ -1000,6 +1031,24 @@ TEST_F(SmallQueuePushTest, ASnapshotLargerThanTheQueueIsRefusedAndTheConnectionG
   EXPECT_EQ(Expect(*c, "subscribed").id, 2);
   const std::string id = NewCase();
   EXPECT_NE(Expect(*c, "view").raw.find(id), std::string::npos);
+}
+
+// An auditor's subscribe refused for its snapshot's size is not recorded as
+// a read (a black-box probe found an AuditRead for it): only a read that
+// succeeded is.
+TEST_F(SmallQueuePushTest, AnAuditorsSubscribeRefusedForItsSizeRecordsNoRead) {
+  for (int i = 0; i < 8; ++i) NewCase();
+  ASSERT_TRUE(projector_->WaitFor(Head(), std::chrono::seconds(10)));
+  auto c = Open(Auditor());
+  c->Send(SubscribeOp(1, "cell/santai"));
+  EXPECT_EQ(Expect(*c, "error").error_code, "too_large");
+  EXPECT_EQ(*store_->StreamVersionOf("audit/auditor-1"), 0u);
+  c->Send(SubscribeOp(2, "cell/santai", Head()));
+  EXPECT_EQ(Expect(*c, "subscribed").id, 2);
+  auto recorded = store_->ReadStream("audit/auditor-1", 1, 10, ReadDirection::kForward);
+  ASSERT_TRUE(recorded.ok());
+  ASSERT_EQ(recorded->size(), 1u);
+  EXPECT_NE((*recorded)[0].data.find("ws:cell/santai"), std::string::npos) << (*recorded)[0].data;
 }
 
 class ModestQueuePushTest : public PushTest {

@@ -9,6 +9,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <chrono>
@@ -148,10 +149,17 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     if (target.substr(0, target.find('?')) == "/ws") {
       metrics_->requests.Increment();  // an HTTP request, upgraded or refused
       Principal who;
-      if (Status s = server_->AdmitWebSocket(parser_->get(), &who); !s.ok()) {
+      bool wrong_version = false;
+      if (Status s = server_->AdmitWebSocket(parser_->get(), &who, &wrong_version); !s.ok()) {
         metrics_->errors.Increment();
-        return Write(
-            std::make_shared<HttpResponse>(ErrorResponse(s, parser_->get().version(), false)));
+        auto refusal =
+            std::make_shared<HttpResponse>(ErrorResponse(s, parser_->get().version(), false));
+        if (wrong_version) {
+          // RFC 6455 4.2.2: 426, naming the version this server speaks.
+          refusal->result(http::status::upgrade_required);
+          refusal->set(http::field::sec_websocket_version, "13");
+        }
+        return Write(std::move(refusal));
       }
       // The WebSocket session has the connection from here on.
       return server_->StartWebSocket(stream_.release_socket(), std::move(who), parser_->release());
@@ -387,9 +395,37 @@ void HttpServer::Track(const std::shared_ptr<HttpSession>& session) {
   sessions_.push_back(session);
 }
 
-Status HttpServer::AdmitWebSocket(const HttpRequest& request, Principal* who) {
+namespace {
+
+// A Sec-WebSocket-Key: 16 bytes in base64 (RFC 6455 4.1), 22 characters
+// then "==".
+bool IsWebSocketKey(std::string_view key) {
+  if (key.size() != 24 || key.substr(22) != "==") return false;
+  return std::all_of(key.begin(), key.begin() + 22, [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+           c == '/';
+  });
+}
+
+}  // namespace
+
+Status HttpServer::AdmitWebSocket(const HttpRequest& request, Principal* who, bool* wrong_version) {
+  *wrong_version = false;
   if (!beast::websocket::is_upgrade(request)) {
     return Status::InvalidArgument("/ws takes a WebSocket upgrade (GET with Upgrade: websocket)");
+  }
+  // What Beast's accept would refuse, refused here first, so that the answer
+  // is this API's JSON error and is counted as one (RFC 6455 4.2.1).
+  if (request.find(http::field::host) == request.end()) {
+    return Status::InvalidArgument("a WebSocket upgrade needs a Host header");
+  }
+  if (!IsWebSocketKey(Trim(request[http::field::sec_websocket_key]))) {
+    return Status::InvalidArgument(
+        "Sec-WebSocket-Key: 16 bytes in base64 (RFC 6455 4.1) is required");
+  }
+  if (Trim(request[http::field::sec_websocket_version]) != "13") {
+    *wrong_version = true;
+    return Status::InvalidArgument("Sec-WebSocket-Version: this server speaks 13 (RFC 6455)");
   }
   if (hub_ == nullptr) return Status::Unavailable("push is not enabled on this server");
   if (stopping_) return Status::Unavailable("the server is shutting down");

@@ -573,6 +573,57 @@ TEST_F(PushTest, UpgradeNeedsAValidToken) {
   EXPECT_EQ(Send(http::verb::get, "/ws", Operator()).status, 400u);
 }
 
+// A handshake Beast would refuse is refused first by the server, with the
+// API's JSON error, counted as an error: a black-box probe got Beast's plain
+// text, counted as a WebSocket connection and not as an error.
+TEST_F(PushTest, AMalformedHandshakeGetsAJsonErrorCountedAsOne) {
+  auto answer = [&](const std::string& headers) {
+    asio::io_context io;
+    tcp::socket socket(io);
+    socket.connect({asio::ip::make_address("127.0.0.1"), server_->port()});
+    const std::string request =
+        "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nAuthorization: Bearer " +
+        Operator() + "\r\n" + headers + "\r\n";
+    asio::write(socket, asio::buffer(request));
+    boost::beast::flat_buffer buffer;
+    http::response<http::string_body> response;
+    boost::beast::error_code ec;
+    http::read(socket, buffer, response, ec);
+    EXPECT_FALSE(ec) << ec.message();
+    return response;
+  };
+  const std::string host = "Host: x\r\n", version = "Sec-WebSocket-Version: 13\r\n";
+  const std::string key = "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+  const double errors = metrics_.errors.Value(), upgrades = metrics_.ws_connections.Value();
+  struct Case {
+    std::string headers;
+    unsigned status;
+    std::string says;
+  };
+  for (const Case& c : std::vector<Case>{
+           {host + version, 400, "Sec-WebSocket-Key"},
+           {host + version + "Sec-WebSocket-Key: abc\r\n", 400, "Sec-WebSocket-Key"},
+           {host + version + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=\r\n", 400, "16 bytes"},
+           {host + key + "Sec-WebSocket-Version: 8\r\n", 426, "speaks 13"},
+           {host + key, 426, "speaks 13"},
+           {key + version, 400, "Host"},
+       }) {
+    auto response = answer(c.headers);
+    EXPECT_EQ(response.result_int(), c.status) << c.headers;
+    EXPECT_NE(response.body().find("\"error\""), std::string::npos) << response.body();
+    EXPECT_NE(response.body().find(c.says), std::string::npos) << response.body();
+    if (c.status == 426) {
+      EXPECT_EQ(response[http::field::sec_websocket_version], "13");
+    }
+  }
+  EXPECT_EQ(metrics_.errors.Value(), errors + 6);
+  EXPECT_EQ(metrics_.ws_connections.Value(), upgrades);
+  // The well-formed one is upgraded.
+  auto ok = answer(host + key + version);
+  EXPECT_EQ(ok.result_int(), 101u);
+}
+
 class PushLimitsTest : public PushTest {
  protected:
   void AdjustServer(HttpServerOptions& o) override {

@@ -61,7 +61,7 @@ void WsSession::Shut() {
   asio::post(ws_.get_executor(), [self = shared_from_this()] {
     if (!self->open_) return;
     self->StopQueueing();
-    self->CloseWith(websocket::close_code::going_away);
+    self->CloseWith(websocket::close_code::going_away, "the server is shutting down");
   });
 }
 
@@ -273,7 +273,8 @@ bool WsSession::Push(PushMessage message, const void* coalesce) {
       drained_.clear();
       metrics_->slow_client_closes.Increment();
       asio::post(ws_.get_executor(), [self = shared_from_this()] {
-        self->CloseWith(websocket::close_code::try_again_later);
+        self->CloseWith(websocket::close_code::try_again_later,
+                        "fell behind: reconnect and subscribe with after");
       });
       return false;
     }

@@ -828,6 +828,8 @@ TEST_F(PushLimitsTest, AStalledClientIsClosedWith1013WhileAnotherKeepsReceiving)
   ASSERT_EQ(metrics_.slow_client_closes.Value(), 1) << "the stalled client was never closed";
   // When it reads again it finds what was sent, then the close: 1013.
   EXPECT_EQ(stalled->WaitClosed(std::chrono::seconds(20)), 1013);
+  EXPECT_NE(stalled->close_reason().find("subscribe with after"), std::string::npos)
+      << stalled->close_reason();
   // And the fast one still receives.
   Notes(id, 1);
   auto m = fast->Next();
@@ -864,6 +866,7 @@ TEST_F(PushLimitsTest, ShutdownClosesWith1001) {
   Expect(*c, "subscribed");
   std::thread stop([&] { server_->Stop(); });
   EXPECT_EQ(c->WaitClosed(), 1001);
+  EXPECT_EQ(c->close_reason(), "the server is shutting down");
   stop.join();
 }
 

@@ -81,12 +81,16 @@ class WsClient {
     open_ = false;
   }
 
+  // The reason the server's close frame gave (after WaitClosed).
+  const std::string& close_reason() const { return close_reason_; }
+
  private:
   void StartRead() {
     ws_.async_read(buffer_, [this](boost::beast::error_code ec, std::size_t) {
       if (ec) {
         open_ = false;
         close_code_ = ws_.reason().code;
+        close_reason_ = std::string(ws_.reason().reason.data(), ws_.reason().reason.size());
         return;
       }
       messages_.push_back(boost::beast::buffers_to_string(buffer_.data()));
@@ -101,6 +105,7 @@ class WsClient {
   std::deque<std::string> messages_;
   bool open_ = false;
   int close_code_ = 0;
+  std::string close_reason_;
   unsigned status_ = 0;
 };
 

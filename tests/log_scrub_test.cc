@@ -20,10 +20,7 @@ class LogScrubTest : public testing::StoreTest {
  protected:
   void SetUp() override {
     StoreTest::SetUp();
-    for (int i = 0; i < 100; ++i) {
-      MustAppend(OneEvent("case/" + std::to_string(i % 7), ExpectedVersion::Any(), "", "NoteAdded",
-                          R"({"text":"note )" + std::to_string(i) + "\"}"));
-    }
+    AppendNotes(100);
   }
 
   // Waits (up to a minute) until `scrub` has finished `walks` walks.
@@ -99,11 +96,7 @@ TEST_F(LogScrubTest, WalksAgainEachPeriodAndSeesWhatWasAppendedMeanwhile) {
 }
 
 TEST_F(LogScrubTest, AppendsDuringAPacedWalkAreNotTakenForDamage) {
-  for (int i = 0; i < 90; ++i) {
-    AppendRequest many{"case/z", ExpectedVersion::Any(), "officer-7", {}};
-    for (int j = 0; j < 100; ++j) many.events.push_back({"", "NoteAdded", R"({"text":"x"})"});
-    MustAppend(std::move(many));
-  }
+  AppendNoteBatches("case/z", 90);
   LogScrubOptions o;
   o.events_per_second = 20000;  // 9,100 events: about half a second, in steps of 4,096
   LogScrub scrub(store_.get(), o, nullptr);
@@ -120,11 +113,7 @@ TEST_F(LogScrubTest, AppendsDuringAPacedWalkAreNotTakenForDamage) {
 }
 
 TEST_F(LogScrubTest, StopEndsAPacedWalkAtItsNextStepWithoutAReport) {
-  for (int i = 0; i < 50; ++i) {
-    AppendRequest many{"case/z", ExpectedVersion::Any(), "officer-7", {}};
-    for (int j = 0; j < 100; ++j) many.events.push_back({"", "NoteAdded", R"({"text":"x"})"});
-    MustAppend(std::move(many));
-  }
+  AppendNoteBatches("case/z", 50);
   LogScrubOptions o;
   o.events_per_second = 1;  // the first step, at 4,096 events, would wait over an hour
   std::atomic<int> reported{0};

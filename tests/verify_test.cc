@@ -13,10 +13,7 @@ class VerifyTest : public testing::StoreTest {
  protected:
   void SetUp() override {
     StoreTest::SetUp();
-    for (int i = 0; i < 100; ++i) {
-      MustAppend(OneEvent("case/" + std::to_string(i % 7), ExpectedVersion::Any(), "", "NoteAdded",
-                          R"({"text":"note )" + std::to_string(i) + "\"}"));
-    }
+    AppendNotes(100);
   }
   // Closes the store, lets `tamper` at the raw database, reopens and verifies.
   VerifyReport TamperAndVerify(const std::function<void(testing::RawStore&)>& tamper) {

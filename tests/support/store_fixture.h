@@ -51,6 +51,22 @@ class StoreTest : public ::testing::Test {
     return o;
   }
 
+  // `count` notes spread over seven case streams, one append each.
+  void AppendNotes(int count) {
+    for (int i = 0; i < count; ++i) {
+      MustAppend(OneEvent("case/" + std::to_string(i % 7), ExpectedVersion::Any(), "", "NoteAdded",
+                          R"({"text":"note )" + std::to_string(i) + "\"}"));
+    }
+  }
+  // `batches` appends of 100 notes each to one stream.
+  void AppendNoteBatches(const std::string& stream, int batches) {
+    for (int i = 0; i < batches; ++i) {
+      AppendRequest many{stream, ExpectedVersion::Any(), "officer-7", {}};
+      for (int j = 0; j < 100; ++j) many.events.push_back({"", "NoteAdded", R"({"text":"x"})"});
+      MustAppend(std::move(many));
+    }
+  }
+
   AppendResult MustAppend(AppendRequest r) {
     auto result = store_->Append(std::move(r));
     EXPECT_TRUE(result.ok()) << result.status().ToString();

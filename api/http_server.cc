@@ -5,6 +5,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
@@ -111,6 +112,30 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     parser_->header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
     parser_->body_limit(options_.max_body_bytes);
     stream_.expires_after(options_.request_timeout);
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnHeader(ec); });
+  }
+
+  // The header is read. A client that sent `Expect: 100-continue` waits for
+  // word before it sends its body (curl: a second, then sends anyway; RFC
+  // 9110 10.1.1): it gets a 100 Continue, then the body is read.
+  void OnHeader(beast::error_code ec) {
+    if (ec || parser_->is_done()) return OnRead(ec);
+    const auto& request = parser_->get();
+    if (request.version() >= 11 &&
+        beast::iequals(Trim(request[http::field::expect]), "100-continue")) {
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      return asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
+                               [self = shared_from_this()](beast::error_code written, std::size_t) {
+                                 if (written) return self->Close();
+                                 self->ReadBody();
+                               });
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
     http::async_read(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnRead(ec); });
@@ -139,6 +164,14 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     if (auto te = parser_->get().find(http::field::transfer_encoding);
         te != parser_->get().end() && !beast::iequals(Trim(te->value()), "chunked")) {
       return Refuse(Status::InvalidArgument("Transfer-Encoding: only chunked is accepted"),
+                    parser_->get().version());
+    }
+    // RFC 9112 3.2: an HTTP/1.1 request without a Host, or any with two, is
+    // a 400 (which host was meant would be a guess).
+    if (const std::size_t hosts = parser_->get().count(http::field::host);
+        hosts > 1 || (hosts == 0 && parser_->get().version() >= 11)) {
+      return Refuse(Status::InvalidArgument(hosts > 1 ? "Host: sent more than once"
+                                                      : "Host: an HTTP/1.1 request needs one"),
                     parser_->get().version());
     }
     // A HEAD is answered as its GET would be, without the body (RFC 9110

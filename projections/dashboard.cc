@@ -319,7 +319,7 @@ std::string RenderDashboard(std::string_view path, const DashboardNode& n, Posit
   w.BeginObject();
   w.Key("cell").String(path);
   w.Key("position").Int(static_cast<std::int64_t>(position));
-  w.Key("as_of").Time(now_ms);
+  w.Key("as_of").Timestamp(now_ms);  // the epoch is a time too, not "none"
   // "today" and the hourly intake are of the day of UTC+day_offset_hours.
   w.Key("day_offset_hours").Int(day_offset_hours);
 

@@ -83,8 +83,13 @@ class JsonWriter {
     return *this;
   }
   // A time as RFC 3339, or null for 0.
+  // A time of a view, where 0 means "not yet" (null).
   JsonWriter& Time(std::int64_t unix_ms) {
     if (unix_ms == 0) return Null();
+    return Timestamp(unix_ms);
+  }
+  // A time that is always one, the epoch included (the time a view was read at).
+  JsonWriter& Timestamp(std::int64_t unix_ms) {
     Separate();
     out_ += '"';
     AppendTimestamp(out_, unix_ms);

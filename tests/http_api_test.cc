@@ -367,6 +367,11 @@ TEST_F(HttpApiTest, ADashboardAsOfATimeIsReadAtThatTimeNotAtItsLastEvent) {
   ASSERT_EQ(by_position.status, 200u) << by_position.body;
   EXPECT_EQ(At(by_position.body, "/today/reported"), "1");
   EXPECT_EQ(At(by_position.body, "/open/by_age/under_1d"), "1");
+  // The epoch is a time like any other, not "none" (it answered as_of null).
+  auto epoch = Send(http::verb::get, "/api/v1/dashboard/?as_of=1970-01-01T00:00:00Z",
+                    Token("op-1", Role::kOperator, {""}));
+  ASSERT_EQ(epoch.status, 200u) << epoch.body;
+  EXPECT_EQ(At(epoch.body, "/as_of"), "\"1970-01-01T00:00:00.000Z\"") << epoch.body;
 }
 
 TEST_F(HttpApiTest, LifecycleOverHttpAndTheDashboardSeesIt) {

@@ -3,6 +3,8 @@
 // peer that stops answering pings — while one that answers stays.
 #include <gtest/gtest.h>
 
+#include <array>
+#include <functional>
 #include <thread>
 
 #include "tests/http_api_fixture.h"
@@ -99,6 +101,69 @@ TEST_F(HttpLimitsTest, ATransferCodingOtherThanChunkedIsRefusedAndWhatFollowsIsN
     EXPECT_TRUE(closed) << coding;
   }
   EXPECT_EQ(store_->Head().position, before);
+}
+
+// A client that sends `Expect: 100-continue` waits for word before its body
+// (curl waits a second, then sends it anyway): the server says 100 Continue
+// once the header is read, then reads the body and answers it (a black-box
+// probe found it waiting in silence).
+TEST_F(HttpLimitsTest, AnExpectationOf100ContinueIsAnswered) {
+  const std::string intake = testing::ReportBody();
+  asio::io_context io;
+  tcp::socket socket(io);
+  socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), server_->port()));
+  asio::write(socket,
+              asio::buffer("POST /api/v1/cases HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                           Token("operator-1", Role::kOperator) +
+                           "\r\nExpect: 100-continue\r\nContent-Length: " +
+                           std::to_string(intake.size()) + "\r\n\r\n"));
+  // Read what comes, up to a deadline, until `enough` of it.
+  std::string got;
+  auto read_until = [&](const std::string& enough) {
+    std::array<char, 4096> buf;
+    bool done = false;
+    std::function<void()> read = [&] {
+      socket.async_read_some(asio::buffer(buf), [&](boost::system::error_code ec, std::size_t n) {
+        got.append(buf.data(), n);
+        if (ec || got.find(enough) != std::string::npos) {
+          done = true;
+          return;
+        }
+        read();
+      });
+    };
+    read();
+    io.restart();
+    io.run_for(std::chrono::seconds(5));
+    return done;
+  };
+  ASSERT_TRUE(read_until("\r\n\r\n"));
+  ASSERT_EQ(got, "HTTP/1.1 100 Continue\r\n\r\n");
+  got.clear();
+  asio::write(socket, asio::buffer(intake));
+  ASSERT_TRUE(read_until("\"case_id\""));
+  EXPECT_TRUE(got.starts_with("HTTP/1.1 201 ")) << got;
+}
+
+// RFC 9112 3.2: an HTTP/1.1 request without a Host, or any request with two,
+// is a 400 and writes nothing (a black-box probe had them served); HTTP/1.0
+// needs none.
+TEST_F(HttpLimitsTest, AHostIsRequiredOnceInHttp11) {
+  const std::string token = Token("operator-1", Role::kOperator);
+  const std::string intake = testing::ReportBody();
+  const Position before = store_->Head().position;
+  for (const std::string hosts : {"", "Host: a\r\nHost: b\r\n"}) {
+    auto [answer, closed] =
+        Raw("POST /api/v1/cases HTTP/1.1\r\n" + hosts + "Authorization: Bearer " + token +
+                "\r\nContent-Length: " + std::to_string(intake.size()) + "\r\n\r\n" + intake,
+            std::chrono::seconds(3));
+    EXPECT_TRUE(answer.starts_with("HTTP/1.1 400 ")) << hosts << ": " << answer;
+    EXPECT_NE(answer.find("\"Host: "), std::string::npos) << answer;
+    EXPECT_TRUE(closed);
+  }
+  EXPECT_EQ(store_->Head().position, before);
+  auto [old, closed] = Raw("GET /healthz HTTP/1.0\r\n\r\n", std::chrono::seconds(3));
+  EXPECT_TRUE(old.starts_with("HTTP/1.0 200 ")) << old;
 }
 
 TEST_F(HttpLimitsTest, ATargetInAbsoluteFormIsReadAsItsPathAndQuery) {

@@ -337,6 +337,13 @@ Status HttpApi::Parse(Call& call) {
   }
   Status query = Status::Ok();
   ForEachQueryPair(target, [&](const QueryPair& p) {
+    // A stray & (or a lone =) names nothing: passed over. A value without a
+    // name is refused.
+    if (p.name.empty()) {
+      if (p.raw_value.empty()) return true;
+      query = Status::InvalidArgument("query: a value without a parameter name");
+      return false;
+    }
     std::string value = PercentDecode(p.raw_value);
     if (!utf8(p.name) || !utf8(value)) {
       query = Status::InvalidArgument("query: not valid UTF-8 once percent-decoded");
@@ -539,6 +546,20 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
   if (key.size() > 128) return Status::InvalidArgument("Idempotency-Key: at most 128 bytes");
   if (call.IdempotencyKeyRepeated()) {
     return Status::InvalidArgument("Idempotency-Key: sent more than once");
+  }
+  // as_of is answered by a case's view and history and by a dashboard.
+  // Anywhere else, the present given to a question about the past would
+  // mislead (an auditor's digest above all), and a write has no past.
+  if (call.Has("as_of")) {
+    const bool cases = s.size() >= 3 && s[2] == "cases";
+    const bool of_the_past =
+        get &&
+        ((cases && (s.size() == 3 || s.size() == 4 || (s.size() == 5 && s[4] == "history"))) ||
+         (s.size() >= 3 && s[2] == "dashboard"));
+    if (!of_the_past) {
+      return Status::InvalidArgument(
+          "as_of: only a case's view and history and a dashboard are answered as of the past");
+    }
   }
 
   auto timed_write = [&](auto&& write) -> Result<WriteResult> {

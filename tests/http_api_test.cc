@@ -56,6 +56,50 @@ TEST_F(HttpApiTest, AnIdempotencyKeyOrAQueryParameterSentTwiceIsRefused) {
   EXPECT_EQ(Send(http::verb::get, "/api/v1/cases?limit=1&state=reported", officer).status, 200u);
 }
 
+// A stray & names nothing and is passed over (twice, it was "query:  is sent
+// more than once"); a value without a name is refused.
+TEST_F(HttpApiTest, StrayAmpersandsArePassedOverAndANamelessValueIsRefused) {
+  const std::string officer = Token("officer-7", Role::kOfficer);
+  for (const std::string target :
+       {"/api/v1/cases?&&", "/api/v1/cases?limit=1&&&", "/api/v1/cases?=&="}) {
+    auto r = Send(http::verb::get, target, officer);
+    EXPECT_EQ(r.status, 200u) << target << ": " << r.body;
+  }
+  auto nameless = Send(http::verb::get, "/api/v1/cases?=5", officer);
+  EXPECT_EQ(nameless.status, 400u) << nameless.body;
+  EXPECT_NE(nameless.body.find("without a parameter name"), std::string::npos) << nameless.body;
+}
+
+// Only a case's view and history and a dashboard are answered as of the
+// past; elsewhere as_of is refused rather than answered with the present
+// (an auditor's digest as of a position was the head's), and a write that
+// names one writes nothing.
+TEST_F(HttpApiTest, AsOfWhereThePastIsNotAnsweredIsRefused) {
+  const std::string officer = Token("officer-7", Role::kOfficer);
+  auto created = Send(http::verb::post, "/api/v1/cases", officer, testing::ReportBody());
+  ASSERT_EQ(created.status, 201u) << created.body;
+  const std::string quoted = At(created.body, "/case_id");
+  const std::string id = quoted.substr(1, quoted.size() - 2);
+  const Position before = store_->Head().position;
+  const std::string auditor = Token("auditor-1", Role::kAuditor);
+  for (const auto& [method, target, token] :
+       std::vector<std::tuple<http::verb, std::string, std::string>>{
+           {http::verb::get, "/api/v1/alerts?as_of=1", officer},
+           {http::verb::get, "/api/v1/audit/digest?as_of=1", auditor},
+           {http::verb::get, "/api/v1/events?as_of=1", auditor},
+           {http::verb::post, "/api/v1/cases/" + id + "/note?as_of=1", officer},
+       }) {
+    auto r = Send(method, target, token, method == http::verb::post ? R"({"text":"x"})" : "");
+    EXPECT_EQ(r.status, 400u) << target << ": " << r.body;
+    EXPECT_NE(r.body.find("as_of: only"), std::string::npos) << r.body;
+  }
+  EXPECT_EQ(store_->Head().position, before);  // neither the note nor an audit record
+  EXPECT_EQ(Send(http::verb::get, "/api/v1/cases/" + id + "?as_of=1", officer).status, 404u);
+  auto history = Send(http::verb::get,
+                      "/api/v1/cases/" + id + "/history?as_of=" + std::to_string(before), officer);
+  EXPECT_EQ(history.status, 200u) << history.body;
+}
+
 // An operator's `top -H` tells the server's threads apart: one io thread per
 // io_threads, the projector, the log's committer.
 TEST_F(HttpApiTest, TheServersThreadsAreNamed) {

@@ -4,6 +4,7 @@
 #include <unicode/unistr.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <chrono>
 #include <cstdio>
@@ -321,6 +322,15 @@ HttpApi::HttpApi(CaseService* service, Projector* projector, const TokenAuthorit
 
 Status HttpApi::Parse(Call& call) {
   const std::string_view target = call.req.target();
+  // A % is followed by two hex digits (RFC 3986 2.1); "%zz" read literally
+  // would name something the client did not write.
+  for (std::size_t at = target.find('%'); at != std::string_view::npos;
+       at = target.find('%', at + 1)) {
+    if (at + 2 >= target.size() || !std::isxdigit(static_cast<unsigned char>(target[at + 1])) ||
+        !std::isxdigit(static_cast<unsigned char>(target[at + 2]))) {
+      return Status::InvalidArgument("target: a % not followed by two hex digits");
+    }
+  }
   const auto q = target.find('?');
   const std::string_view path = target.substr(0, q);
   const auto utf8 = [](const std::string& s) {

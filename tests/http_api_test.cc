@@ -68,6 +68,15 @@ TEST_F(HttpApiTest, StrayAmpersandsArePassedOverAndANamelessValueIsRefused) {
   auto nameless = Send(http::verb::get, "/api/v1/cases?=5", officer);
   EXPECT_EQ(nameless.status, 400u) << nameless.body;
   EXPECT_NE(nameless.body.find("without a parameter name"), std::string::npos) << nameless.body;
+  // A % not followed by two hex digits is malformed, not a literal (it read
+  // as "no case %zz").
+  for (const std::string target : {"/api/v1/cases/%zz", "/api/v1/cases?cell=%zz",
+                                   "/api/v1/cases?cell=%", "/api/v1/cases?cell=%4"}) {
+    auto r = Send(http::verb::get, target, officer);
+    EXPECT_EQ(r.status, 400u) << target << ": " << r.body;
+    EXPECT_NE(r.body.find("two hex digits"), std::string::npos) << r.body;
+  }
+  EXPECT_EQ(Send(http::verb::get, "/api/v1/cases?cell=santai%2Ftongchuan", officer).status, 200u);
 }
 
 // Only a case's view and history and a dashboard are answered as of the

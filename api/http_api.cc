@@ -839,6 +839,13 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
     std::uint64_t after = 0, limit = options_.max_page;
     if (call.Has("after")) {
       ASSIGN_OR_RETURN(after, ParseCount(call.Query("after"), "after"));
+      // At the head is "nothing new yet"; past it is a position this log
+      // never had (another log's?), refused as the events channel and
+      // `casegrid tail` refuse it.
+      if (const Position head = service_->store().Head().position; after > head) {
+        return Status::InvalidArgument("after: position " + std::to_string(after) +
+                                       " is beyond the log's head " + std::to_string(head));
+      }
     }
     if (call.Has("limit")) {
       ASSIGN_OR_RETURN(limit, ParseLimit(call.Query("limit")));

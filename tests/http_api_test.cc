@@ -634,6 +634,11 @@ TEST_F(HttpApiTest, AnAuditRecordHoldsNoTokenAndARejectedReadWritesNothing) {
   // Rejected reads answer their error and write nothing.
   const Position head = store_->Head().position;
   EXPECT_EQ(Send(http::verb::get, "/api/v1/events?after=abc", auditor).status, 400u);
+  // Past the head is a position this log never had, as on the events
+  // channel and for `casegrid tail` (it answered an empty page).
+  auto beyond = Send(http::verb::get, "/api/v1/events?after=" + std::to_string(head + 5), auditor);
+  EXPECT_EQ(beyond.status, 400u) << beyond.body;
+  EXPECT_NE(beyond.body.find("beyond the log's head"), std::string::npos) << beyond.body;
   EXPECT_EQ(Send(http::verb::get, "/api/v1/cases?state=bogus", auditor).status, 400u);
   EXPECT_EQ(Send(http::verb::get, "/api/v1/cases/C-20990101-000001", auditor).status, 404u);
   EXPECT_EQ(store_->Head().position, head);

@@ -51,6 +51,10 @@ void WsSession::Run(HttpRequest request) {
       if (ec) return self->End();
       self->open_ = true;
       self->Read();
+      if (self->shut_) {
+        self->StopQueueing();
+        return self->CloseWith(websocket::close_code::going_away, "the server is shutting down");
+      }
       self->WriteNext();
       self->WatchExpiry();
     });
@@ -59,7 +63,13 @@ void WsSession::Run(HttpRequest request) {
 
 void WsSession::Shut() {
   asio::post(ws_.get_executor(), [self = shared_from_this()] {
-    if (!self->open_) return;
+    if (!self->open_) {
+      // The upgrade's answer may be written and its handler still to run:
+      // close as soon as it has (a session left open would hold the
+      // shutdown until the request timeout).
+      self->shut_ = true;
+      return;
+    }
     self->StopQueueing();
     self->CloseWith(websocket::close_code::going_away, "the server is shutting down");
   });

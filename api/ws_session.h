@@ -131,6 +131,7 @@ class WsSession : public PushSink, public std::enable_shared_from_this<WsSession
 
   // On the strand.
   bool open_ = false;
+  bool shut_ = false;  // Shut came before the upgrade completed: close once it has
   bool writing_ = false;
   std::optional<boost::beast::websocket::close_reason> close_after_write_;
   bool closing_sent_ = false;

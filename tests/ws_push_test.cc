@@ -953,9 +953,15 @@ TEST_F(PushShutdownTest, APeerThatLeftHalfAFrameDoesNotHoldTheShutdown) {
   ASSERT_EQ(metrics_.ws_connections_open.Value(), 1);
   // The peer answers the server's close (1001, from Stop) with its own and goes.
   std::thread answering([&] {
+    // (Waiting at most 30 s: a close that never came must fail the test,
+    // not hang it.)
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (peer.available() == 0 && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
     char close_frame[64];
     boost::beast::error_code read_ec;
-    peer.read_some(asio::buffer(close_frame), read_ec);
+    if (peer.available() > 0) peer.read_some(asio::buffer(close_frame), read_ec);
     const char reply[] = {'\x88', static_cast<char>(0x82), 0, 0, 0, 0,
                           0x03,   static_cast<char>(0xe8)};
     boost::beast::error_code write_ec;

@@ -80,7 +80,7 @@ class HttpServer {
   void Track(const std::shared_ptr<HttpSession>& session);
   // May `request` become a WebSocket? Its caller in `who`; on OK it counts
   // against the token's connections until the session ends. A handshake
-  // Beast would refuse (no Host, a key that is not 16 bytes of base64, a
+  // Beast would refuse (a key that is not 16 bytes of base64, a
   // version other than 13: `wrong_version`, answered 426) is refused here.
   Status AdmitWebSocket(const HttpRequest& request, Principal* who, bool* wrong_version);
   void StartWebSocket(boost::asio::ip::tcp::socket socket, Principal who, HttpRequest request);

@@ -1,4 +1,5 @@
 #include "api/http_server.h"
+#include "api/http_date.h"
 #include "engine/thread_name.h"
 
 #include <boost/asio/ip/tcp.hpp>
@@ -261,6 +262,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       res->body().clear();
       res->content_length(length);
     }
+    res->set(http::field::date, HttpDateNow());
     stream_.expires_after(options_.request_timeout);
     http::async_write(stream_, *res,
                       [self = shared_from_this(), res](beast::error_code ec, std::size_t) {

@@ -7,6 +7,7 @@
 #include <functional>
 #include <thread>
 
+#include "api/http_date.h"
 #include "tests/http_api_fixture.h"
 #include "tests/support/ws_client.h"
 
@@ -164,6 +165,34 @@ TEST_F(HttpLimitsTest, AHostIsRequiredOnceInHttp11) {
   EXPECT_EQ(store_->Head().position, before);
   auto [old, closed] = Raw("GET /healthz HTTP/1.0\r\n\r\n", std::chrono::seconds(3));
   EXPECT_TRUE(old.starts_with("HTTP/1.0 200 ")) << old;
+}
+
+// RFC 9110 6.6.1: an origin server with a clock sends Date in its 2xx, 3xx
+// and 4xx answers; casegrid sends it in all, refusals before routing too.
+TEST_F(HttpLimitsTest, EveryAnswerCarriesTheDate) {
+  const auto seconds = [] {
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  for (const std::string request :
+       {"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        "GET /api/v1/nowhere HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        "GET /api/v1/cases HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        "GET /api/v1/cases HTTP/1.1\r\n\r\n",
+        "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: abc\r\nSec-WebSocket-Version: 13\r\n\r\n"}) {
+    const std::int64_t before = seconds();
+    auto [answer, closed] = Raw(request, std::chrono::seconds(3));
+    const std::int64_t after = seconds();
+    const std::string head = answer.substr(0, answer.find("\r\n\r\n"));
+    const auto at = head.find("\r\nDate: ");
+    ASSERT_NE(at, std::string::npos) << request << ": " << answer;
+    const std::string date = head.substr(at + 8, head.find("\r\n", at + 2) - at - 8);
+    bool within = false;
+    for (std::int64_t s = before; s <= after; ++s) within = within || date == FormatHttpDate(s);
+    EXPECT_TRUE(within) << date;
+  }
 }
 
 TEST_F(HttpLimitsTest, ATargetInAbsoluteFormIsReadAsItsPathAndQuery) {

@@ -502,6 +502,102 @@ function raw(path, method = 'GET') {
   });
 }
 
+// Event text is typed by whoever reports a case: a right-to-left override in
+// a name must not reverse the phone shown after it, nor a long word widen
+// the page.
+test('event text cannot reorder its neighbours or widen the page, on the case page and the officer sheet', async () => {
+  const rlo = '\u202E';
+  const phone = '13912345678';
+  const longWord = `https://example.org/${'x'.repeat(400)}`;
+  const { case_id: id } = await officerApi.report({
+    cell: OFFICER_CELL,
+    summary: `parked car ${longWord}`,
+    reporter: { name: `Ev${rlo}il \u2069${rlo}name`, phone },
+  });
+  const width = 1280;
+  const { page, context, errors } = await openPage(`/case/${id}`, operatorToken, { width, height: 900 });
+  const reporter = page.locator('.fact:has(dt:text-is("Reporter")) dd');
+  await reporter.locator('bdi').nth(1).waitFor({ timeout: 5000 });
+  assert.deepEqual(await reporter.locator('bdi').allTextContents(), ['Evil name', phone], 'each value isolated, overrides taken out');
+  assert.ok(!(await page.locator('body').textContent()).includes(rlo), 'no override anywhere on the page');
+  assert.ok((await page.evaluate(() => document.documentElement.scrollWidth)) <= width, 'a long word wraps');
+  assert.deepEqual(errors, []);
+  await context.close();
+
+  const officer = await openPage('/officer', officerToken, { width: 390, height: 844 });
+  await officer.page.locator(`#cases li[data-case-id="${id}"]`).click();
+  const meta = officer.page.locator('#sheet-meta');
+  await meta.locator('bdi').nth(3).waitFor({ timeout: 5000 });
+  const seen = await officerApi.get(`/api/v1/cases/${id}`); // masked: the officer does not handle it
+  assert.equal(await meta.locator('bdi').nth(3).textContent(), seen.reporter.phone);
+  assert.ok(!(await meta.textContent()).includes(rlo));
+  assert.deepEqual(officer.errors, []);
+  await officer.context.close();
+});
+
+test('at the width of a phone, the dashboard and the case page fit the screen', async () => {
+  const width = 375;
+  for (const path of ['/?cell=santai', `/case/${seeded.tier3[0]}`]) {
+    const { page, context, errors } = await openPage(path, operatorToken, { width, height: 812 });
+    await page.waitForTimeout(300); // charts laid out
+    const wide = await page.evaluate(() => ({
+      page: document.documentElement.scrollWidth,
+      status: document.querySelector('#status').getBoundingClientRect().right,
+    }));
+    assert.ok(wide.page <= width, `${path}: the page is ${wide.page} px wide`);
+    assert.ok(wide.status <= width, `${path}: the status pill ends at ${wide.status} px`);
+    assert.deepEqual(errors, []);
+    await context.close();
+  }
+});
+
+test('a case of thousands of events opens whole, and one that cannot be opened shows its refusal alone', async () => {
+  const admin = server.api(server.token('admin-1', 'admin'));
+  const { case_id: id } = await officerApi.report({ cell: OFFICER_CELL, summary: 'a long-running dispute' });
+  const notes = 3000;
+  for (let from = 0; from < notes; from += 1000) {
+    const events = Array.from({ length: 1000 }, (_, i) => ({ type: 'NoteAdded', id: `bulk-${id}-${from + i}`, data: { text: `note ${from + i}` } }));
+    await admin.post(`/api/v1/streams/${encodeURIComponent(`case/${id}`)}`, { expected_version: 1 + from, events });
+  }
+  const { page, context, errors } = await openPage(`/case/${id}`, operatorToken, { width: 1280, height: 900 });
+  await eventually(async () => (await page.locator('#timeline li').count()) === notes + 1, 60000, 'every event in the timeline');
+  assert.equal(await page.locator('#timeline-count').textContent(), String(notes + 1));
+  assert.equal(await page.locator('.fact:has(dt:text-is("Notes")) dd').textContent(), String(notes));
+  // Replaying marks the rows after the step chosen, and live marks none.
+  await page.locator('#timeline li').nth(10).click();
+  await page.waitForSelector('#timeline li.current');
+  assert.equal(await page.locator('#timeline li.after-current').count(), notes - 10);
+  await page.click('#replay-live');
+  await page.waitForSelector('#replay-label:text("Live")');
+  assert.equal(await page.locator('#timeline li.after-current, #timeline li.current').count(), 0);
+  assert.deepEqual(errors, []);
+  await context.close();
+
+  for (const missing of ['/case/C-20200101-999999', `/case/${id}`]) {
+    const outsider = server.token('officer-9', 'officer', ['santai/luxi']);
+    const context2 = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page2 = await context2.newPage();
+    await page2.goto(`${server.base}${missing}?token=${missing.endsWith(id) ? outsider : operatorToken}`);
+    await page2.waitForSelector('#case-error:not([hidden])', { timeout: 5000 });
+    for (const hidden of ['#replay', '#facts', '#timeline']) {
+      assert.equal(await page2.locator(hidden).isVisible(), false, `${missing}: ${hidden} hidden`);
+    }
+    await context2.close();
+  }
+});
+
+test("the auditor's feed starts with the newest events of cases, past a run of its own recorded reads", async () => {
+  const auditorToken = server.token('auditor-9', 'auditor');
+  const auditor = server.api(auditorToken);
+  for (let i = 0; i < 60; ++i) await auditor.get('/api/v1/audit/digest'); // 60 AuditRead events at the head
+  const { page, context, errors } = await openPage('/', auditorToken, { width: 1440, height: 900 });
+  await eventually(async () => (await page.locator('#feed li').count()) >= 30, 5000, 'the feed filled');
+  const streams = await page.locator('#feed li').evaluateAll((lis) => lis.map((li) => li.textContent));
+  assert.ok(streams.every((t) => !t.includes('audit/') && !t.includes('All cells')), streams.join('\n'));
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
 test('the pages and their files are served without a token, and nothing outside the web root', async () => {
   for (const [path, type] of [
     ['/', 'text/html'],

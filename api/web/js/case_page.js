@@ -10,7 +10,7 @@
 import { signIn, userChip } from './session.js';
 import { Push, statusPill } from './push.js';
 import { ActionPanel, onTheWayAfter } from './lifecycle.js';
-import { h, $, setText, renderList } from './dom.js';
+import { h, $, setText, setParts, value, renderList } from './dom.js';
 import * as fmt from './format.js';
 
 const session = await signIn();
@@ -23,6 +23,7 @@ setText($('#case-id'), caseId);
 
 const casePath = `/api/v1/cases/${encodeURIComponent(caseId)}`;
 const steps = []; // {event, view}, oldest first
+const positions = new Set(); // of the steps' events
 let onTheWay = false; // whether the signed-in officer is on the way, after the newest step
 let replay = null; // {index, view, shown: the index whose view is on the screen}
 const slider = $('#replay-slider');
@@ -34,16 +35,11 @@ push.subscribe(
   (m) => {
     if (m.type === 'error') return showError(`${m.error.code}: ${m.error.message}`);
     if (m.type !== 'event') return;
-    if (steps.some((s) => s.event.position === m.position)) return;
+    if (positions.has(m.position)) return;
+    positions.add(m.position);
     steps.push({ event: m.event, view: m.view });
     onTheWay = onTheWayAfter(onTheWay, m.event, session.sub);
-    const live = !replay;
-    slider.max = String(steps.length - 1);
-    if (live) {
-      slider.value = slider.max;
-      showView(m.view, null);
-    }
-    renderTimeline();
+    drawSoon();
   },
   { after: 0 },
 );
@@ -51,10 +47,37 @@ push.subscribe(
 slider.addEventListener('input', () => choose(Number(slider.value)));
 $('#replay-live').addEventListener('click', () => choose(steps.length - 1));
 
+// A case's events come by the thousand on opening (a case holds up to
+// 10,000): what they change is drawn at most every DRAW_EVERY_MS, the
+// timeline's new rows appended, never the whole list again. (Drawn each
+// frame, the browser spent seconds laying out a long list again and again.)
+const DRAW_EVERY_MS = 200;
+let drawPending = false;
+let drawnAt = 0;
+function drawSoon() {
+  if (drawPending) return;
+  drawPending = true;
+  setTimeout(() => requestAnimationFrame(draw), Math.max(0, drawnAt + DRAW_EVERY_MS - performance.now()));
+}
+
+function draw() {
+  drawPending = false;
+  drawnAt = performance.now();
+  slider.max = String(steps.length - 1);
+  if (!replay) {
+    slider.value = slider.max;
+    showView(steps[steps.length - 1].view, null);
+  }
+  renderTimeline();
+}
+
+// The case's one channel was refused (not found, out of scope): said in
+// place of the case, with nothing of a case's layout around it.
 function showError(text) {
   const el = $('#case-error');
   el.hidden = false;
   setText(el, text);
+  if (steps.length === 0) document.body.classList.add('no-case');
 }
 
 function choose(index) {
@@ -126,7 +149,8 @@ function showView(view, step) {
     (el, [, v, cls]) => {
       const dd = el.querySelector('dd');
       dd.className = cls ?? '';
-      setText(dd, v);
+      if (Array.isArray(v)) setParts(dd, v);
+      else setText(dd, v);
     },
   );
   if (actions) {
@@ -143,7 +167,7 @@ function facts(v) {
     ['Cell', v.cell],
     ['Tier', String(v.tier)],
     ['Assignee', v.assignee ?? '—'],
-    ['Reporter', `${v.reporter?.name ?? ''} ${v.reporter?.phone ?? ''}`.trim() || '—'],
+    ['Reporter', v.reporter ? [[v.reporter.name ?? ''], ' ', [v.reporter.phone ?? '']] : '—'],
     ['Address', v.address ?? '—'],
     ['Reported', fmt.time(v.reported_at)],
     ['Accepted', fmt.time(v.accepted_at)],
@@ -182,43 +206,77 @@ function renderCrumbs(cell) {
   }
 }
 
-// What an event's data says, in a line.
+// What an event's data says, in a line of at most ~240 characters: its
+// values each isolated (value()), so that one in a right-to-left script
+// cannot reorder the others.
+const DATA_LINE_CHARS = 240;
 function dataLine(e) {
   const d = e.data;
-  if (!d) return '';
-  if (e.type === 'CaseReported') return `${d.priority} ${d.kind} via ${fmt.words(d.channel)} in ${d.cell}: ${d.summary}`;
-  return Object.entries(d)
-    .map(([k, v]) => `${fmt.words(k)}: ${typeof v === 'object' ? JSON.stringify(v) : v}`)
-    .join(' · ')
-    .slice(0, 240);
+  if (!d) return [];
+  if (e.type === 'CaseReported') {
+    return [`${d.priority} ${d.kind} via ${fmt.words(d.channel)} in `, value(d.cell), ': ', value(cut(d.summary, DATA_LINE_CHARS))];
+  }
+  const parts = [];
+  let length = 0;
+  for (const [k, v] of Object.entries(d)) {
+    if (length >= DATA_LINE_CHARS) {
+      parts.push(' …');
+      break;
+    }
+    const label = `${parts.length ? ' · ' : ''}${fmt.words(k)}: `;
+    const text = cut(typeof v === 'object' ? JSON.stringify(v) : String(v), DATA_LINE_CHARS - length);
+    parts.push(label, value(text));
+    length += label.length + text.length;
+  }
+  return parts;
 }
 
+function cut(text, chars) {
+  const s = String(text ?? '');
+  return s.length > chars ? `${s.slice(0, Math.max(chars, 1))}…` : s;
+}
+
+// The timeline's rows, one per step: the steps not drawn yet are appended;
+// the replay's marks (current, after it) are set on every row only when the
+// step chosen changes.
+let timelineMarked = null; // the step index the rows' marks are for (null: live)
 function renderTimeline() {
   setText($('#timeline-count'), String(steps.length));
-  const current = replay ? replay.index : steps.length - 1;
-  renderList(
-    $('#timeline'),
-    steps.map((s, i) => ({ ...s, i })),
-    (s) => s.event.position,
-    (s) =>
-      h(
-        'li',
-        { onclick: () => choose(s.i), title: `position ${s.event.position}` },
-        h('span', { class: 'v' }, `#${s.event.version}`),
-        h('span', {}, fmt.time(s.event.recorded_at), h('br'), h('span', { class: 'muted' }, s.event.actor)),
-        h('span', {}, h('span', { class: 'type' }, s.event.type), h('br'), h('span', { class: 'data' }, dataLine(s.event))),
-        h(
-          'span',
-          { class: 'after' },
-          h('span', { class: `state ${s.view.state}` }, fmt.stateName(s.view.state)),
-          ` tier ${s.view.tier}`,
-          s.view.assignee ? ` · ${s.view.assignee}` : '',
-        ),
-      ),
-    (li, s) => {
-      li.classList.toggle('current', Boolean(replay) && s.i === current);
-      li.classList.toggle('after-current', Boolean(replay) && s.i > current);
-    },
+  const list = $('#timeline');
+  const current = replay ? replay.index : null;
+  if (current !== timelineMarked) {
+    for (const li of list.children) mark(li, Number(li.dataset.index), current);
+    timelineMarked = current;
+  }
+  const rows = [];
+  for (let i = list.children.length; i < steps.length; ++i) {
+    const li = timelineRow(steps[i], i);
+    mark(li, i, current);
+    rows.push(li);
+  }
+  if (rows.length) list.append(...rows);
+}
+
+function mark(li, index, current) {
+  li.classList.toggle('current', current !== null && index === current);
+  li.classList.toggle('after-current', current !== null && index > current);
+}
+
+function timelineRow(s, i) {
+  return h(
+    'li',
+    { onclick: () => choose(i), title: `position ${s.event.position}`, dataset: { index: String(i), key: String(s.event.position) } },
+    h('span', { class: 'v' }, `#${s.event.version}`),
+    h('span', {}, fmt.time(s.event.recorded_at), h('br'), h('span', { class: 'muted' }, s.event.actor)),
+    h('span', {}, h('span', { class: 'type' }, s.event.type), h('br'), h('span', { class: 'data' }, dataLine(s.event))),
+    h(
+      'span',
+      { class: 'after' },
+      h('span', { class: `state ${s.view.state}` }, fmt.stateName(s.view.state)),
+      ` tier ${s.view.tier}`,
+      s.view.assignee ? ' · ' : '',
+      s.view.assignee ? value(s.view.assignee) : '',
+    ),
   );
 }
 

@@ -19,6 +19,10 @@ const MAX_CELL_CHANNELS = 40;
 // A replayed cell or node the server did not know then (404 at that position).
 const NOT_YET = 'not yet defined';
 const FEED_LENGTH = 40;
+// The auditor's feed starts from at most this many pages of the log, read
+// back from its head (the server's largest page: docs/api.md).
+const FEED_PAGES = 4;
+const FEED_PAGE_EVENTS = 1000;
 
 const session = await signIn();
 // The auditor's feed is the raw log, which the server gives only to an
@@ -334,7 +338,7 @@ class Dashboard {
           'li',
           { class: e.fresh ? 'fresh' : e.earlier ? 'earlier' : '', title: e.position ? `position ${e.position}` : null },
           h('span', { class: 'when' }, e.at ? fmt.time(e.at) : ''),
-          h('span', {}, e.case_id ? h('a', { href: `/case/${e.case_id}` }, e.case_id) : e.title, ' ', h('span', { class: 'muted' }, fmt.cellName(e.cell ?? ''))),
+          h('span', {}, e.case_id ? h('a', { href: `/case/${e.case_id}` }, e.case_id) : e.title, ' ', e.cell === null ? '' : h('span', { class: 'muted' }, fmt.cellName(e.cell))),
           h('span', { class: 'what' }, e.text),
         );
         return li;
@@ -374,17 +378,27 @@ class Dashboard {
     $('#feed-title').textContent = 'Newest events (whole log)';
     push.subscribe('events', (m) => {
       if (m.type === 'subscribed' && m.snapshot !== undefined) {
-        const from = Math.max(0, m.position - 30);
-        session
-          .api(`/api/v1/events?after=${from}&limit=30`)
-          .then((r) => {
-            for (const e of r.events) this.addEvent(e, false);
-          })
-          .catch(() => {});
+        this.loadNewestEvents(m.position).catch(() => {});
         return;
       }
       if (m.type === 'event') this.addEvent(m.event, true);
     });
+  }
+
+  // The newest events of cases and the grid before `head`, for the feed to
+  // start with. An auditor's own reads are events too (audit/), and every
+  // page read adds one, so runs of them are passed over by reading back a
+  // page of the log at a time — at most FEED_PAGES pages, each one more
+  // recorded read — until the feed has FEED_LENGTH events.
+  async loadNewestEvents(head) {
+    let end = head; // the pages read cover (end, head]
+    for (let page = 0; page < FEED_PAGES && end > 0; ++page) {
+      const from = Math.max(0, end - FEED_PAGE_EVENTS);
+      const r = await session.api(`/api/v1/events?after=${from}&limit=${end - from}`);
+      for (const e of r.events) if (e.position <= end) this.addEvent(e, false);
+      end = from;
+      if (this.feed.length >= FEED_LENGTH) break;
+    }
   }
 
   addEvent(e, fresh) {
@@ -397,7 +411,7 @@ class Dashboard {
       at: e.recorded_at,
       case_id: caseId,
       title: e.stream,
-      cell: '',
+      cell: null, // an event names no cell; the case's is in its view
       text: `#${e.position} ${e.type} by ${e.actor}`,
       fresh,
     });

@@ -45,9 +45,11 @@ export class DashboardCharts {
     this.open.setOption({
       ...base,
       tooltip: { ...base.tooltip, axisPointer: { type: 'shadow' } },
+      // Each half holds its own axis labels (containLabel), so that on a
+      // narrow panel the second's do not run into the first's bars.
       grid: [
-        { left: 40, right: '52%', top: 24, bottom: 28 },
-        { left: '58%', right: 10, top: 24, bottom: 28 },
+        { left: 4, right: '52%', top: 24, bottom: 4, containLabel: true },
+        { left: '52%', right: 6, top: 24, bottom: 4, containLabel: true },
       ],
       xAxis: [
         axis({ type: 'category', gridIndex: 0, data: ['reported', 'assigned', 'in progress'] }),

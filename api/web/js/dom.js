@@ -2,6 +2,34 @@
 // reconcile a keyed list in place, so that live updates never re-create what
 // is already on the screen (no flicker, no lost focus or scroll).
 
+// What reaches the screen as text: the explicit directional formatting
+// characters (embeddings and overrides U+202A–U+202E, isolates U+2066–U+2069)
+// taken out. Event data is typed by anyone who reports a case; a right-to-left
+// override in a name would otherwise reverse what follows it on the line, a
+// phone number included, and an isolate's closing mark could end the <bdi>
+// around it. The marks U+200E/U+200F, which reorder nothing beyond their own
+// run, stay.
+const DIRECTIONAL_FORMATTING = /[\u202A-\u202E\u2066-\u2069]/g;
+export function displayText(text) {
+  return String(text ?? '').replace(DIRECTIONAL_FORMATTING, '');
+}
+
+// One value of event data among others on a line, isolated (<bdi>) so that
+// right-to-left text in it cannot reorder its neighbours.
+export function value(text) {
+  return h('bdi', {}, text);
+}
+
+// Sets `el`'s content to `parts`: a string as text, a one-element array
+// `[text]` as an isolated value (value()); touches the DOM only if they
+// differ from what setParts put there last.
+export function setParts(el, parts) {
+  const key = JSON.stringify(parts);
+  if (!el || el.dataset.parts === key) return;
+  el.dataset.parts = key;
+  el.replaceChildren(...parts.map((p) => (Array.isArray(p) ? value(p[0]) : displayText(p))));
+}
+
 // h('div', {class: 'x', onclick: f, dataset: {k: 'v'}}, child, 'text', …)
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
@@ -15,7 +43,7 @@ export function h(tag, attrs = {}, ...children) {
   }
   for (const c of children.flat()) {
     if (c === undefined || c === null || c === false) continue;
-    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    el.append(c instanceof Node ? c : document.createTextNode(displayText(c)));
   }
   return el;
 }
@@ -24,10 +52,12 @@ export function $(selector, root = document) {
   return root.querySelector(selector);
 }
 
-// Sets `el`'s text, touching the DOM only if it differs.
+// Sets `el`'s text (displayText), touching the DOM only if it differs.
 export function setText(el, text) {
-  const s = String(text ?? '');
-  if (el && el.textContent !== s) el.textContent = s;
+  const s = displayText(text);
+  if (!el) return;
+  delete el.dataset.parts;
+  if (el.textContent !== s) el.textContent = s;
 }
 
 export function setClass(el, name, on) {

@@ -11,7 +11,7 @@ import { signIn, userChip } from './session.js';
 import { Push, statusPill, refusalBanner } from './push.js';
 import { CaseBoard } from './case_board.js';
 import { ActionPanel, onTheWayAfter } from './lifecycle.js';
-import { h, $, setText, renderList } from './dom.js';
+import { h, $, setText, setParts, renderList } from './dom.js';
 import * as fmt from './format.js';
 
 const session = await signIn();
@@ -256,10 +256,16 @@ function showSheet(view) {
   state.className = `state ${view.state}`;
   setText(state, fmt.stateName(view.state));
   setText($('#sheet-summary'), view.summary);
-  setText(
-    $('#sheet-meta'),
-    `${view.priority} ${view.kind} · ${view.cell} · tier ${view.tier} · ${view.assignee ?? 'unassigned'} · reporter ${view.reporter?.name ?? ''} ${view.reporter?.phone ?? ''}`,
-  );
+  setParts($('#sheet-meta'), [
+    `${view.priority} ${view.kind} · `,
+    [view.cell],
+    ` · tier ${view.tier} · `,
+    [view.assignee ?? 'unassigned'],
+    ' · reporter ',
+    [view.reporter?.name ?? ''],
+    ' ',
+    [view.reporter?.phone ?? ''],
+  ]);
   sheet.actions.render(view, { onTheWay: sheet.onTheWay });
 }
 

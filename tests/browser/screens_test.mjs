@@ -465,6 +465,29 @@ test('a subscription the server refuses is named on the page with its reason', a
   }
 });
 
+test('a live connection the server refuses for its token is said so, not called offline, and opens once there is room', async () => {
+  const small = await startServer(binary, { args: ['--ws-per-token', '1'] });
+  try {
+    const admin = small.api(small.token('admin-1', 'admin'));
+    for (const [cell, name] of GRID.slice(0, 4)) await admin.post('/api/v1/grid/cells', { cell, name });
+    const token = small.token('officer-7', 'officer', [OFFICER_CELL]);
+    const first = await openPage('/officer', token, { width: 390, height: 844 }, { base: small.base });
+    const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
+    const page = await context.newPage();
+    await page.goto(`${small.base}/officer?token=${token}`);
+    await page.waitForSelector('.pill-refused', { timeout: 10000 });
+    assert.equal(await page.locator('#status').textContent(), 'Refused — retrying');
+    assert.match(await page.locator('#offline').textContent(), /^Not connected — the server is up and takes this token/);
+    await first.context.close(); // its connection goes: room for this one
+    await page.waitForSelector('.pill-live', { timeout: 15000 });
+    assert.equal(await page.locator('#offline').isHidden(), true);
+    assert.deepEqual(first.errors, []);
+    await context.close();
+  } finally {
+    await small.stop();
+  }
+});
+
 test("the officer's alert count is the whole of what is open, past the channel's snapshot of 200", async () => {
   const own = await startServer(binary);
   try {

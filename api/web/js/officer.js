@@ -18,7 +18,15 @@ const session = await signIn();
 $('#user').append(userChip(session));
 const push = new Push(session);
 statusPill(push, $('#status'));
-push.onStatus((status) => ($('#offline').hidden = status !== 'offline'));
+push.onStatus((status, why) => {
+  $('#offline').hidden = status !== 'offline' && status !== 'refused';
+  setText(
+    $('#offline'),
+    status === 'refused'
+      ? `Not connected — ${why}. Retrying; alerts and cases resume from where they stopped.`
+      : 'Offline — alerts and cases resume from where they stopped once the connection is back.',
+  );
+});
 refusalBanner(push, $('#refused'));
 
 // ---- sound and vibration

@@ -14,7 +14,9 @@
 // not open is followed by an HTTP request with the same token: a 401 brings
 // the sign-in back with the server's reason; anything else is retried.
 //
-// status: 'connecting' | 'live' | 'offline'; listen with onStatus(f).
+// status: 'connecting' | 'live' | 'offline' | 'refused' (the server answers
+// HTTP with this token but did not open the socket: past its WebSocket
+// connections per token, or its request rate); listen with onStatus(f).
 // Subscriptions the server refused (e.g. past its subscriptions per
 // connection): listen with onRefusals(f), so that a page never drops a
 // channel silently.
@@ -42,6 +44,7 @@ export class Push {
     this.timer = null;
     this.connects = 0;
     this.checkTokenAfter = 0; // Date.now() past which a failed open asks about the token
+    this.refusedWhy = null; // why the server did not open the socket, when it answered HTTP
     this.refusals = new Map(); // channel -> the server's error, for subscriptions it refused
     this.refusalListeners = [];
     addEventListener('offline', () => this.drop('the browser is offline'));
@@ -83,6 +86,7 @@ export class Push {
   // Closes the connection as if the network had dropped it; it comes back by itself.
   drop(why = 'dropped') {
     this.detach();
+    this.refusedWhy = null;
     this.setStatus('offline', why);
     this.connectSoon(navigator.onLine ? this.backoff() : 5000);
   }
@@ -131,7 +135,7 @@ export class Push {
     clearTimeout(this.timer);
     this.detach();
     if (this.session.expiresAt && Date.now() >= this.session.expiresAt) return signOut('your token has expired');
-    if (this.status !== 'offline') this.setStatus('connecting');
+    if (this.status !== 'offline' && this.status !== 'refused') this.setStatus('connecting');
     const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
     let ws;
     try {
@@ -145,6 +149,7 @@ export class Push {
       opened = true;
       this.retry = 0;
       this.checkTokenAfter = 0; // taken now; a later refusal is asked about at once
+      this.refusedWhy = null;
       this.connects++;
       this.setStatus('live');
       for (const sub of this.subs.values()) this.sendSubscribe(sub);
@@ -153,7 +158,8 @@ export class Push {
     ws.onclose = (e) => {
       if (this.ws !== ws) return;
       this.ws = null;
-      this.setStatus('offline', e.code === 1013 ? 'the server asked us to catch up' : `closed (${e.code})`);
+      if (!opened && this.refusedWhy) this.setStatus('refused', this.refusedWhy);
+      else this.setStatus('offline', e.code === 1013 ? 'the server asked us to catch up' : `closed (${e.code})`);
       if (!opened) return this.whyNotOpened();
       this.connectSoon(this.backoff());
     };
@@ -166,7 +172,15 @@ export class Push {
     if (navigator.onLine && Date.now() >= this.checkTokenAfter) {
       const answer = await checkToken(this.token);
       if (answer.status === 401) return signOut(answer.message);
-      if (answer.status) this.checkTokenAfter = Date.now() + TOKEN_CHECK_PAUSE_MS;
+      if (!answer.status) this.refusedWhy = null; // the network, not a refusal
+      if (answer.status) {
+        this.checkTokenAfter = Date.now() + TOKEN_CHECK_PAUSE_MS;
+        this.refusedWhy =
+          answer.status === 429
+            ? `the server refused: ${answer.message}`
+            : 'the server is up and takes this token, but did not open the live connection: it takes a few at a time for one token (other tabs or devices signed in with it?)';
+        if (!this.ws) this.setStatus('refused', this.refusedWhy);
+      }
     }
     if (!this.ws) this.connectSoon(delay); // unless "online" reconnected meanwhile
   }
@@ -230,7 +244,7 @@ export function refusalBanner(push, el) {
 
 // A connection status pill for a page header.
 export function statusPill(push, el) {
-  const text = { live: 'Live', connecting: 'Connecting…', offline: 'Offline — reconnecting' };
+  const text = { live: 'Live', connecting: 'Connecting…', offline: 'Offline — reconnecting', refused: 'Refused — retrying' };
   push.onStatus((status, why) => {
     el.className = `pill pill-${status}`;
     el.dataset.status = status;

@@ -77,6 +77,14 @@ TEST_F(HttpApiTest, StrayAmpersandsArePassedOverAndANamelessValueIsRefused) {
     EXPECT_NE(r.body.find("two hex digits"), std::string::npos) << r.body;
   }
   EXPECT_EQ(Send(http::verb::get, "/api/v1/cases?cell=santai%2Ftongchuan", officer).status, 200u);
+  // A screen's page takes nothing from its query: one the API would refuse
+  // still gets the page (a damaged link), and a damaged page path does not.
+  for (const std::string target : {"/?cell=%ff", "/?cell=%zz", "/officer?x=%", "/case/C-1?a=%4"}) {
+    auto r = Send(http::verb::get, target, "");
+    EXPECT_EQ(r.status, 200u) << target << ": " << r.body;
+    EXPECT_NE(r.body.find("<html"), std::string::npos) << target;
+  }
+  EXPECT_EQ(Send(http::verb::get, "/case/C-1%zz", "").status, 400u);
 }
 
 // Only a case's view and history and a dashboard are answered as of the

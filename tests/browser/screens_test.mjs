@@ -609,6 +609,27 @@ test('a case of thousands of events opens whole, and one that cannot be opened s
   }
 });
 
+test("a quiet dashboard reads itself again at the day's turn, so that 'today' is not yesterday's", async () => {
+  const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+  const page = await context.newPage();
+  await page.clock.install({ time: new Date() }); // the page's timers, moved by the test
+  await page.goto(`${server.base}/?cell=santai&token=${operatorToken}`);
+  await page.waitForSelector('.pill-live', { timeout: 10000 });
+  const reads = [];
+  page.on('request', (r) => /\/api\/v1\/dashboard\/santai$/.test(r.url()) && reads.push(r.url()));
+  const live = await operator.get('/api/v1/dashboard/santai');
+  const day = 86400000;
+  const offset = (live.day_offset_hours ?? 0) * 3600000;
+  const now = await page.evaluate(() => Date.now());
+  const turn = (Math.floor((now + offset) / day) + 1) * day - offset;
+  await page.clock.fastForward(turn - now - 60000); // a minute before: nothing read yet
+  assert.equal(reads.length, 0);
+  await page.clock.fastForward(62000 + 1000);
+  await eventually(async () => reads.length === 1, 5000, "the dashboard read at the day's turn");
+  assert.equal(await number(page, 'reported-today'), (await operator.get('/api/v1/dashboard/santai')).today.reported);
+  await context.close();
+});
+
 test("the auditor's feed starts with the newest events of cases, past a run of its own recorded reads", async () => {
   const auditorToken = server.token('auditor-9', 'auditor');
   const auditor = server.api(auditorToken);

@@ -98,6 +98,7 @@ class Dashboard {
   }
 
   open(path) {
+    clearTimeout(this.dayTurnTimer);
     for (const stop of this.stops) stop();
     this.stops = [];
     this.board?.close();
@@ -133,9 +134,34 @@ class Dashboard {
     if (!view) return;
     this.live = view;
     this.seen(view.position);
+    this.readAtDayTurn();
     if (this.replay) return;
     this.render(view);
     if (this.cells.has(this.node)) this.renderHeat(); // the node's own tile (liveCell)
+  }
+
+  // "Today" and the intake curve are the server's day's (UTC +
+  // day_offset_hours), read when the dashboard is read; a push comes only
+  // with an event, so on a quiet night the page would show yesterday's
+  // "today" until the next one. At the day's turn the node's dashboard is
+  // read again (one request a day: an auditor's reads are recorded).
+  readAtDayTurn() {
+    clearTimeout(this.dayTurnTimer);
+    const node = this.node;
+    const offsetMs = (this.live?.day_offset_hours ?? 0) * 3600000;
+    const day = 86400000;
+    const now = Date.now();
+    const turn = (Math.floor((now + offsetMs) / day) + 1) * day - offsetMs;
+    this.dayTurnTimer = setTimeout(async () => {
+      let view;
+      try {
+        view = await session.api(dashPath(node));
+      } catch {
+        return this.readAtDayTurn(); // the next day's turn, or the next push
+      }
+      if (node !== this.node || !this.live || view.position < this.live.position) return;
+      this.onDashboard({ type: 'view', view });
+    }, turn - now + 2000);
   }
 
   seen(position) {

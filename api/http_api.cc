@@ -35,7 +35,7 @@ std::string PercentDecode(std::string_view in) {
         continue;
       }
     }
-    out += in[i] == '+' ? ' ' : in[i];
+    out += in[i];  // '+' too: a space is %20 (RFC 3986; '+' for a space is HTML forms' own)
   }
   return out;
 }
@@ -100,6 +100,11 @@ Result<std::uint64_t> ParseCount(const std::string& text, std::string_view field
   }
   return v;
 }
+
+// How long a dashboard `as_of` a position the views have not folded yet
+// waits for them (they are normally milliseconds behind; `serve
+// --view-batch-ms` spaces their batches by up to a second) before a 503.
+constexpr std::chrono::seconds kViewsCatchUpWait{5};
 
 // A raw append's body: its own three levels (body, events, an event) above
 // event data of the usual depth (JsonLimits).
@@ -767,6 +772,15 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
     }
     ASSIGN_OR_RETURN(std::optional<AsOf> at, as_of());
     if (at) {
+      // A position in the log the views have not folded yet (the caller's
+      // own write, just acknowledged): wait for them, as an acknowledgment
+      // does, rather than refuse what the log holds. (This runs on a worker.)
+      if (at->position > projector_->position() &&
+          !projector_->WaitFor(at->position, kViewsCatchUpWait)) {
+        return Status::Unavailable("the views are at position " +
+                                   std::to_string(projector_->position()) + ", behind position " +
+                                   std::to_string(at->position) + " of the log; try again");
+      }
       ASSIGN_OR_RETURN(std::string view,
                        projector_->DashboardAsOf(path, at->position, at->time_ms));
       return Json(http::status::ok, std::move(view), req);

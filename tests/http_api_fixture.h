@@ -33,6 +33,7 @@ class HttpApiFixture : public CaseTest {
     CaseTest::SetUp();
     ProjectorOptions views;
     views.path = dir_.Sub("views");
+    AdjustViews(views);
     auto p = Projector::Open(store_.get(), views);
     ASSERT_TRUE(p.ok());
     projector_ = std::move(p).value();
@@ -62,6 +63,7 @@ class HttpApiFixture : public CaseTest {
   virtual HttpApiOptions ApiOptions() { return {}; }
   virtual PushOptions HubOptions() { return {}; }
   virtual void AdjustServer(HttpServerOptions&) {}
+  virtual void AdjustViews(ProjectorOptions&) {}
 
   std::string Token(const std::string& sub, Role role, std::vector<std::string> cells = {""}) {
     return *authority_->Mint({sub, role, std::move(cells), 0}, clock_.NowMillis(), 3600000);

@@ -874,10 +874,14 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
     }
     ASSIGN_OR_RETURN(auto events, service_->store().ReadAll(
                                       after, std::min<std::uint64_t>(limit, options_.max_page)));
-    // A page of nothing but audit reads (a tail at the head: the reads of
-    // the pages before) is not recorded itself, or paging would never end.
-    call.audit_read = !std::all_of(events.begin(), events.end(),
-                                   [](const RecordedEvent& e) { return e.type == "AuditRead"; });
+    // A page of nothing but this auditor's own audit reads (a tail at the
+    // head: the reads of the pages before) is not recorded itself, or paging
+    // would never end. Another auditor's records say who looked at what:
+    // reading them is recorded like any read.
+    const std::string own_stream = "audit/" + who.sub;
+    call.audit_read = !std::all_of(events.begin(), events.end(), [&](const RecordedEvent& e) {
+      return e.type == "AuditRead" && e.stream == own_stream;
+    });
     JsonWriter j;
     j.BeginObject().Key("events").BeginArray();
     for (const RecordedEvent& e : events) j.Raw(e.EnvelopeJson());

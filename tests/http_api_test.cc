@@ -676,6 +676,16 @@ TEST_F(HttpApiTest, PagingTheLogToItsEndEndsThoughEachPageReadIsRecorded) {
   // audit reads is not recorded itself), then the end.
   EXPECT_EQ(empty, 1) << "paging did not end after " << pages << " pages";
   EXPECT_EQ(after, store_->Head().position);
+  // Another auditor's page of those records (who read what) is recorded.
+  const Position head = store_->Head().position;
+  auto theirs = Send(http::verb::get, "/api/v1/events?after=" + std::to_string(head - 2),
+                     Token("aud-4", Role::kAuditor));
+  ASSERT_EQ(theirs.status, 200u) << theirs.body;
+  EXPECT_NE(theirs.body.find("audit/aud-3"), std::string::npos) << theirs.body;
+  ASSERT_EQ(store_->Head().position, head + 1);
+  auto record = store_->ReadAt(head + 1);
+  ASSERT_TRUE(record.ok());
+  EXPECT_EQ(record->stream, "audit/aud-4");
 }
 
 // Views that fold a batch at most every 800 ms (serve --view-batch-ms), so

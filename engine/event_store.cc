@@ -154,8 +154,9 @@ Status EventStore::Impl::OpenDb(const std::string& secondary_path) {
   }
   if (!s.ok()) {
     if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
-      return Status::Unavailable("store " + options_.path +
-                                 " is open in another process (is casegrid serve running?)");
+      return Status::Unavailable(
+          "store " + options_.path +
+          " is open in another process (is a casegrid serve, rebuild or seed running?)");
     }
     if (s.IsCorruption() && !follower_) {
       return Status::Corruption(

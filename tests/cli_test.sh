@@ -273,15 +273,46 @@ out=$("$cg" token --sub a --role officer --cells "${many%,}" 2>&1) && fail "a 9 
 [[ "$out" == *"more than the 8192 a server takes"* ]] || fail "long token: $out"
 unset CASEGRID_JWT_SECRET
 
-# an unsigned flag takes no sign: CLI11 read "-1" as 2^64-1 (tail --max -1 never ended)
-for flags in "read --stream case/x --from -1" "read --after -5" "tail --max -1" "tail --after -1" \
-  "seed --seed -1" "seed --seed 1x"; do
+# an unsigned flag takes no sign: CLI11 read "-1" as 2^64-1 (tail --max -1 never ended), and
+# no number past its largest, which it capped ("--seed 18446744073709551616" seeded the log of
+# 2^64-1); a command line it cannot take is exit 2
+max64=18446744073709551615
+for flags in "read --stream case/x --from -1" "read --after -5" "tail --max -1" "seed --seed -1" \
+  "seed --seed 1x" "seed --seed 18446744073709551616" "tail --max 99999999999999999999999" \
+  "read --after 99999999999999999999999" "read --stream case/x --from 18446744073709551616" \
+  "tail --after -1@9223372036854775807" "tail --after 18446744073709551616@9223372036854775807"; do
+  max=${flags#*@}
+  [ "$max" = "$flags" ] && max=$max64
+  flags=${flags%@*}
   status=0
   # shellcheck disable=SC2086
   out=$(timeout 10 "$cg" $flags --data "$dir/unsigned" 2>&1) || status=$?
-  [ "$status" -ne 0 ] && [ "$status" -ne 124 ] || fail "$flags exited $status: $out"
-  [[ "$out" == *"is not a whole number from 0 to 18446744073709551615"* ]] || fail "$flags: $out"
+  [ "$status" -eq 2 ] || fail "$flags exited $status: $out"
+  [[ "$out" == *"is not a whole number from 0 to $max"* ]] || fail "$flags: $out"
 done
 [ ! -e "$dir/unsigned" ] || fail "a refused flag made a data folder"
+status=0
+out=$("$cg" nosuchverb 2>&1) || status=$?
+[ "$status" -eq 2 ] && [[ "$out" == *"no verb nosuchverb"* ]] || fail "unknown verb: $status $out"
+status=0
+"$cg" verify --bogus >/dev/null 2>&1 || status=$?
+[ "$status" -eq 2 ] || fail "verify --bogus exited $status (1 says the log is broken)"
+"$cg" --help >/dev/null || fail "--help is not exit 0"
+
+# read: a position past the head is refused as tail refuses it; --from starts at 1; a read
+# cut at --limit says so on stderr
+"$cg" seed --data "$dir/readlog" --seed 3 --days 1 --cases-per-day 5 --until 2026-11-01 >/dev/null 2>&1 ||
+  fail "seed for read"
+head=$("$cg" digest --data "$dir/readlog" | sed 's/.*"position":\([0-9]*\).*/\1/')
+out=$("$cg" read --data "$dir/readlog" --after $((head + 1)) 2>&1) && fail "read past the head: $out"
+[[ "$out" == *"beyond the log's head ($head)"* ]] || fail "read past the head: $out"
+"$cg" read --data "$dir/readlog" --after "$head" 2>&1 | grep -q . && fail "read at the head printed"
+out=$("$cg" read --data "$dir/readlog" --stream grid/santai --from 0 2>&1) && fail "--from 0: $out"
+[[ "$out" == *"versions start at 1"* ]] || fail "--from 0: $out"
+lines=$("$cg" read --data "$dir/readlog" --limit 3 2>"$dir/read.err" | wc -l)
+[ "$lines" -eq 3 ] || fail "read --limit 3 printed $lines"
+grep -q "stopped at --limit 3; the log goes on after 3" "$dir/read.err" || fail "$(cat "$dir/read.err")"
+"$cg" read --data "$dir/readlog" --after $((head - 2)) >/dev/null 2>"$dir/read.err"
+[ ! -s "$dir/read.err" ] || fail "a read to the head said: $(cat "$dir/read.err")"
 
 echo "cli_test: all passed"

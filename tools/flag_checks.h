@@ -6,7 +6,9 @@
 
 #include <CLI/CLI.hpp>
 
+#include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 
@@ -35,16 +37,20 @@ inline CLI::Validator FiniteRange(double lo, double hi) {
       "FiniteRange");
 }
 
-// An unsigned flag's whole number, 0 to 2^64-1: CLI11 reads "-1" into an
-// unsigned as 2^64-1 (a seed, a count "never" reached), and its
+// An unsigned flag's whole number, 0 to `max` (2^64-1 unless said): CLI11
+// reads "-1" into an unsigned as 2^64-1 (a seed, a count "never" reached),
+// caps a number past the type's largest at it (two seeds, one log), and its
 // NonNegativeNumber names a range of 309 digits.
-inline CLI::Validator UnsignedNumber() {
+inline CLI::Validator UnsignedNumber(std::uint64_t max = UINT64_MAX) {
   return CLI::Validator(
-      [](std::string& text) {
+      [max](std::string& text) {
+        std::uint64_t v = 0;
         const bool digits =
             !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
-        return digits ? std::string()
-                      : text + " is not a whole number from 0 to 18446744073709551615";
+        const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+        const bool fits = digits && ec == std::errc() && end == text.data() + text.size();
+        return fits && v <= max ? std::string()
+                                : text + " is not a whole number from 0 to " + std::to_string(max);
       },
       "UINT", "UnsignedNumber");
 }

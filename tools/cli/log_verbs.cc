@@ -203,9 +203,16 @@ void AddLogVerbs(CLI::App& app, VerbAction* action) {
               },
               "", "NotEmpty"));
   read->add_option("--from", r->from,
-                   "stream version to start at (default: first, or last backward)")
+                   "stream version to start at, from 1 (default: first, or last backward)")
       ->needs(stream)
-      ->check(UnsignedNumber());
+      ->check(UnsignedNumber())
+      ->check(CLI::Validator(
+          [](std::string& v) {
+            return std::string(v.find_first_not_of('0') == std::string::npos
+                                   ? "a stream's versions start at 1"
+                                   : "");
+          },
+          "", "FromOne"));
   read->add_flag("--backward", r->backward, "read the stream newest first")->needs(stream);
   read->add_option("--after", r->after, "global log: positions after this one")
       ->excludes(stream)
@@ -225,10 +232,28 @@ void AddLogVerbs(CLI::App& app, VerbAction* action) {
             (*store)->ReadStream(r->stream, from, r->limit,
                                  r->backward ? ReadDirection::kBackward : ReadDirection::kForward);
       } else {
+        // As tail and GET /events: a position past the head is a mistake,
+        // not an empty log (at the head is: nothing new yet).
+        if (const Position head = (*store)->Head().position; r->after > head) {
+          return Fail(Status::InvalidArgument("--after " + std::to_string(r->after) +
+                                              " is beyond the log's head (" + std::to_string(head) +
+                                              ")"));
+        }
         events = (*store)->ReadAll(r->after, r->limit);
       }
       if (!events.ok()) return Fail(events.status());
       for (const RecordedEvent& e : *events) std::cout << e.EnvelopeJson() << "\n";
+      // A read cut at --limit says so, so that an export is never short
+      // without a word.
+      if (r->stream.empty() && events->size() == r->limit &&
+          events->back().position < (*store)->Head().position) {
+        std::cerr << "casegrid: stopped at --limit " << r->limit << "; the log goes on after "
+                  << events->back().position << " (read --after " << events->back().position
+                  << ")\n";
+      } else if (!r->stream.empty() && events->size() == r->limit) {
+        std::cerr << "casegrid: stopped at --limit " << r->limit
+                  << "; the stream may go on (read --from the next version)\n";
+      }
       return 0;
     };
   });
@@ -243,7 +268,7 @@ void AddLogVerbs(CLI::App& app, VerbAction* action) {
   CLI::App* tail = app.add_subcommand("tail", "follow the log live, printing each new event");
   tail->add_option("--data", t->data, "store folder")->capture_default_str();
   tail->add_option("--after", t->after, "start after this position (default: the head now)")
-      ->check(UnsignedNumber());
+      ->check(UnsignedNumber(INT64_MAX));
   tail->add_option("--max", t->max, "exit after this many events (0: never)")
       ->check(UnsignedNumber());
   tail->add_option("--poll-ms", t->poll_ms, "how often to look for new events")

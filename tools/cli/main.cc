@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <iostream>
 
 #include "tools/cli/verbs.h"
@@ -22,7 +23,24 @@ int main(int argc, char** argv) {
   casegrid::cli::AddRebuildVerb(app, &action);
   casegrid::cli::AddSeedVerb(app, &action);
   casegrid::cli::AddTokenVerb(app, &action);
-  CLI11_PARSE(app, argc, argv);
+  // A verb not among them is named (CLI11 said only "A subcommand is
+  // required").
+  if (argc > 1 && argv[1][0] != '-') {
+    const std::string verb = argv[1];
+    const auto verbs = app.get_subcommands([](CLI::App*) { return true; });
+    if (std::none_of(verbs.begin(), verbs.end(),
+                     [&](const CLI::App* v) { return v->get_name() == verb; })) {
+      std::cerr << "casegrid: no verb " << verb << " (casegrid --help lists them)\n";
+      return 2;
+    }
+  }
+  // A command line it cannot take is exit 2 (CLI11's own codes, 105 and
+  // up, collided with what verify and the others say with 1); --help is 0.
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
   // The verbs answer with a Status; anything the libraries throw (a file
   // system call on a path it cannot take, say) is an error said, not an abort.
   try {

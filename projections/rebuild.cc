@@ -6,6 +6,9 @@
 #include <map>
 #include <system_error>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include "projections/available_memory.h"
 #include "projections/run_aside.h"
 
@@ -70,6 +73,14 @@ Result<std::unique_ptr<Projector>> OpenOrRebuildViews(
     EventStore* store, const ProjectorOptions& options,
     const std::function<void(const std::string&)>& note,
     const std::function<void(Position, Position)>& progress) {
+  RETURN_IF_ERROR(RecoverViewsSwap(options.path, note));
+  {
+    std::error_code ec;
+    if (note && std::filesystem::exists(options.path + ".rebuild", ec)) {
+      note(options.path + ".rebuild is left from a rebuild that was interrupted or refused " +
+           "(kept for a look: remove it when done; the next rebuild replaces it)");
+    }
+  }
   auto opened = Projector::Open(store, options);
   if (opened.ok() || opened.status().code() != StatusCode::kCorruption) return opened;
   if (!std::filesystem::exists(options.path)) return opened;  // not the views' fault
@@ -89,12 +100,58 @@ Result<std::unique_ptr<Projector>> OpenOrRebuildViews(
   return Projector::Open(store, options);
 }
 
+namespace {
+
+// Makes the renames in `folder` durable (a folder's entries are its data).
+void SyncFolder(const std::filesystem::path& folder) {
+  const int fd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;  // the views are rebuilt from the log if a rename is lost
+  ::fsync(fd);
+  ::close(fd);
+}
+
+}  // namespace
+
+// Two renames, each atomic: live -> live.old, fresh -> live; then live.old
+// is removed. Cut short anywhere, RecoverViewsSwap finds either the old views
+// or the new ones whole, never a half-removed folder (before, the live views
+// were removed file by file first, and a kill then left neither).
 Status ReplaceViews(const std::string& fresh, const std::string& live) {
+  namespace fs = std::filesystem;
+  const std::string old = live + ".old";
   std::error_code ec;
-  std::filesystem::remove_all(live, ec);
-  if (ec) return Status::Unavailable("removing " + live + ": " + ec.message());
-  std::filesystem::rename(fresh, live, ec);
+  fs::remove_all(old, ec);
+  if (ec) return Status::Unavailable("removing " + old + ": " + ec.message());
+  if (fs::exists(live, ec)) {
+    fs::rename(live, old, ec);
+    if (ec) return Status::Unavailable("moving " + live + " aside: " + ec.message());
+  }
+  fs::rename(fresh, live, ec);
   if (ec) return Status::Unavailable("moving the rebuilt views in place: " + ec.message());
+  SyncFolder(fs::path(live).parent_path());
+  fs::remove_all(old, ec);
+  if (ec) return Status::Unavailable("removing " + old + ": " + ec.message());
+  return Status::Ok();
+}
+
+Status RecoverViewsSwap(const std::string& live,
+                        const std::function<void(const std::string&)>& note) {
+  namespace fs = std::filesystem;
+  const std::string old = live + ".old";
+  std::error_code ec;
+  if (!fs::exists(old, ec)) return Status::Ok();
+  if (!fs::exists(live, ec)) {
+    // Cut between the two renames: the views before the swap are whole.
+    fs::rename(old, live, ec);
+    if (ec) return Status::Unavailable("moving " + old + " back: " + ec.message());
+    SyncFolder(fs::path(live).parent_path());
+    if (note)
+      note("a swap of rebuilt views was cut short; the views before it are back in " + live);
+    return Status::Ok();
+  }
+  // Cut after both: the new views are in place; the old ones are leftovers.
+  fs::remove_all(old, ec);
+  if (ec) return Status::Unavailable("removing " + old + ": " + ec.message());
   return Status::Ok();
 }
 

@@ -43,8 +43,16 @@ Status RebuildViews(EventStore* store, const std::string& path,
                     Position snapshot_every = ProjectorOptions{}.snapshot_every,
                     std::size_t case_cache_entries = DefaultRebuildCaseCacheEntries());
 
-// Puts the views at `fresh` in the place of those at `live` (removed first).
+// Puts the views at `fresh` in the place of those at `live`: `live` renamed
+// to `live`.old, `fresh` renamed to `live`, then `live`.old removed, so that
+// a process killed anywhere in it leaves whole views (RecoverViewsSwap).
 Status ReplaceViews(const std::string& fresh, const std::string& live);
+
+// After a ReplaceViews cut short: the views before it moved back if the new
+// ones never reached `live`, the old ones removed if they did; nothing to
+// do otherwise. `note` hears when views are moved back.
+Status RecoverViewsSwap(const std::string& live,
+                        const std::function<void(const std::string&)>& note = nullptr);
 
 // Opens the live views at options.path. Views that do not open as views —
 // written by a build with another view format, or damaged — are rebuilt

@@ -294,6 +294,51 @@ TEST_F(ProjectionTest, LongOpenCasesAgeIntoOneCountAndStillLeaveIt) {
   EXPECT_EQ(At(*as_of, "/open/total"), "60");
 }
 
+// A swap of rebuilt views killed anywhere leaves whole views: cut between
+// its two renames, the views before it come back; cut after both, the new
+// ones stay and the old are removed. (It used to remove the live views file
+// by file first, and a kill then left neither whole.)
+TEST_F(ProjectionTest, ASwapOfViewsCutShortLeavesWholeViews) {
+  namespace fs = std::filesystem;
+  ReportIn("santai/tongchuan/a03/g12");
+  CatchUp();
+  projector_.reset();
+  const std::string live = dir_.Sub("views");
+  ProjectorOptions options;
+  options.path = live;
+  std::vector<std::string> notes;
+  auto note = [&](const std::string& w) { notes.push_back(w); };
+
+  // Cut between the renames: no live views, the old ones beside them.
+  fs::rename(live, live + ".old");
+  auto back = OpenOrRebuildViews(store_.get(), options, note);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ((*back)->position(), store_->Head().position);
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_NE(notes[0].find("the views before it are back"), std::string::npos) << notes[0];
+  EXPECT_FALSE(fs::exists(live + ".old"));
+  back->reset();
+
+  // Cut after both: the old views are leftovers, removed without a word.
+  notes.clear();
+  fs::create_directories(live + ".old/junk");
+  ASSERT_TRUE(OpenOrRebuildViews(store_.get(), options, note).ok());
+  EXPECT_TRUE(notes.empty());
+  EXPECT_FALSE(fs::exists(live + ".old"));
+
+  // A whole swap leaves the fresh views in place and nothing beside them; a
+  // rebuild's leftover folder is named, not removed.
+  ASSERT_TRUE(RebuildViews(store_.get(), live + ".rebuild").ok());
+  ASSERT_TRUE(ReplaceViews(live + ".rebuild", live).ok());
+  EXPECT_FALSE(fs::exists(live + ".old"));
+  EXPECT_FALSE(fs::exists(live + ".rebuild"));
+  fs::create_directories(live + ".rebuild");
+  ASSERT_TRUE(OpenOrRebuildViews(store_.get(), options, note).ok());
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_NE(notes[0].find("left from a rebuild"), std::string::npos) << notes[0];
+  EXPECT_TRUE(fs::exists(live + ".rebuild"));
+}
+
 TEST_F(ProjectionTest, ViewsThatCannotBeReadAreRebuiltFromTheLog) {
   ReportIn("santai/tongchuan/a03/g12");
   ReportIn("santai/tongchuan/a03/g13", "hazard");

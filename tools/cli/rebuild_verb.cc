@@ -37,6 +37,11 @@ void AddRebuildVerb(CLI::App& app, VerbAction* action) {
       auto store = EventStore::Open(options);
       if (!store.ok()) return Fail(store.status());
       const std::string live_path = ViewsDir(*data);
+      if (Status s =
+              RecoverViewsSwap(live_path, [](const std::string& why) { std::cerr << why << "\n"; });
+          !s.ok()) {
+        return Fail(s);
+      }
       const std::string fresh_path = live_path + ".rebuild";
       if (fs::remove_all(fresh_path, ec); ec) {
         return Fail(Status::Unavailable("cannot remove " + fresh_path + ": " + ec.message()));

@@ -570,6 +570,17 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
   if (call.IdempotencyKeyRepeated()) {
     return Status::InvalidArgument("Idempotency-Key: sent more than once");
   }
+  // A parameter no route takes is a mistake, most often a misspelling:
+  // `?asof=` or `?asOf=` ignored would answer the present to a question
+  // about the past.
+  for (const auto& [name, value] : call.query) {
+    if (name != "after" && name != "as_of" && name != "cell" && name != "kind" && name != "limit" &&
+        name != "state" && name != "token") {
+      return Status::InvalidArgument("query: no parameter " + name.substr(0, 40) +
+                                     " (the API's are after, as_of, cell, kind, limit, state, "
+                                     "token)");
+    }
+  }
   // as_of is answered by a case's view and history and by a dashboard.
   // Anywhere else, the present given to a question about the past would
   // mislead (an auditor's digest above all), and a write has no past.

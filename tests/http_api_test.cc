@@ -85,6 +85,14 @@ TEST_F(HttpApiTest, StrayAmpersandsArePassedOverAndANamelessValueIsRefused) {
     EXPECT_NE(r.body.find("<html"), std::string::npos) << target;
   }
   EXPECT_EQ(Send(http::verb::get, "/case/C-1%zz", "").status, 400u);
+  // A parameter the API does not take is refused, not ignored: a misspelled
+  // as_of answered the present.
+  for (const std::string name : {"asof", "as-of", "AS_OF", "asOf", "_"}) {
+    auto r =
+        Send(http::verb::get, "/api/v1/dashboard/?" + name + "=1", Token("op-1", Role::kOperator));
+    EXPECT_EQ(r.status, 400u) << name << ": " << r.body;
+    EXPECT_NE(r.body.find("no parameter " + name), std::string::npos) << r.body;
+  }
 }
 
 // Only a case's view and history and a dashboard are answered as of the

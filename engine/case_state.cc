@@ -129,7 +129,7 @@ bool CaseState::Repeats(const CaseEventData& data) const {
   if (std::holds_alternative<CaseReported>(data)) return true;
   if (const auto* miss = std::get_if<DeadlineMissed>(&data)) {
     const CaseDeadline* d = Deadline(miss->deadline);
-    return d != nullptr && d->missed && d->missed_due_at == miss->due_at;
+    return d != nullptr && (d->met || (d->missed && d->missed_due_at == miss->due_at));
   }
   return false;
 }
@@ -271,9 +271,13 @@ void CaseState::Apply(const RecordedEvent& event, const CaseEventData& data) {
         } else if constexpr (std::is_same_v<T, DeadlineApproaching>) {
           DeadlineSlot(e.deadline).warned = true;
         } else if constexpr (std::is_same_v<T, DeadlineMissed>) {
+          // A deadline met is not missed after (only a raw append writes
+          // that: the watch passes over met deadlines).
           CaseDeadline& d = DeadlineSlot(e.deadline);
-          d.missed = true;
-          d.missed_due_at = e.due_at;
+          if (!d.met) {
+            d.missed = true;
+            d.missed_due_at = e.due_at;
+          }
         }
       },
       data);

@@ -94,9 +94,10 @@ struct CaseState {
 
   // True when `data` would change nothing here but the version, position and
   // update time: a second CaseReported (Apply keeps the first), or a
-  // DeadlineMissed of a deadline already missed at that due time — the engine
-  // writes each miss once (deadline_watch.h), so only a raw append repeats
-  // one. The views count neither: no dashboard figure, no alert.
+  // DeadlineMissed of a deadline already missed at that due time, or already
+  // met — the engine writes each miss once and never of a deadline met
+  // (deadline_watch.h), so only a raw append writes one. The views count
+  // none of them: no dashboard figure, no alert.
   bool Repeats(const CaseEventData& data) const;
 
   // The deadline of `kind`, if one was set.

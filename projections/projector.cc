@@ -91,13 +91,14 @@ constexpr const char* kUnfinishedRebuildKey = "unfinished_rebuild";
 // its open bucket; 6: a raw append repeating a deadline's miss is not
 // counted again; 7: a case view tells `updated_at` and `dispatched`; 8: and
 // the callback's `unreached` attempts; 9: an index of the open cases; 10:
-// an alert's body kept once for all it is told to), so
+// an alert's body kept once for all it is told to; 11: a raw append's miss
+// of a deadline met counts nothing), so
 // that views of another format are rebuilt, not served.
 constexpr const char* kViewsFormatKey = "format";
 // In the meta family: the hash of the event at the checkpoint, so that views
 // folded from another log (a folder put together by hand) are not served.
 constexpr const char* kCheckpointHashKey = "checkpoint_hash";
-constexpr const char* kViewsFormat = "10";
+constexpr const char* kViewsFormat = "11";
 // Threads that render a rebuild's last case views at most.
 constexpr std::size_t kMaxRenderThreads = 4;
 // What Apply() and Finish() answer once a rebuild's batch has failed.

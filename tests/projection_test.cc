@@ -802,6 +802,39 @@ TEST_F(ProjectionTest, AMissRepeatedByARawAppendIsCountedOnce) {
   ASSERT_NO_FATAL_FAILURE(ExpectRebuildEqualsLive());
 }
 
+// A raw append may write the miss of a deadline the case met; it changes
+// nothing (the case view said both met and missed, and the dashboard counted
+// a miss; black-box probe, session 23).
+TEST_F(ProjectionTest, AMissOfADeadlineMetWrittenByARawAppendCountsNothing) {
+  const std::string cell = "santai/tongchuan/a03/g12";
+  const std::string id = NewCase();
+  Must(Act(id, "assign", R"({"assignee":"officer-7"})"));
+  Must(Act(id, "accept"));
+  auto loaded = service_->LoadCase(id);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  const CaseDeadline* accept = loaded->Deadline(DeadlineKind::kAccept);
+  ASSERT_TRUE(accept != nullptr && accept->met);
+  ASSERT_TRUE(projector_->CatchUp().ok());
+  const std::string before = Dash(cell);
+  const auto alerts = projector_->OpenAlerts("officer-7", 100)->size();
+  AppendRequest miss{CaseStream(id), ExpectedVersion::Any(), "admin", {}};
+  miss.events.push_back(
+      {"", "DeadlineMissed",
+       R"({"deadline":"accept","due_at":")" + FormatTimestamp(accept->due_at) + "\"}"});
+  ASSERT_TRUE(store_->Append(std::move(miss)).ok());
+  const std::string after = Dash(cell);
+  EXPECT_EQ(At(after, "/deadlines_missed"), At(before, "/deadlines_missed")) << after;
+  EXPECT_EQ(projector_->OpenAlerts("officer-7", 100)->size(), alerts);
+  const std::string view = View(id);
+  EXPECT_EQ(At(view, "/deadlines/0/deadline"), "\"accept\"") << view;
+  EXPECT_EQ(At(view, "/deadlines/0/met"), "true");
+  EXPECT_EQ(At(view, "/deadlines/0/missed"), "false");
+  auto as_of = projector_->DashboardAsOf(cell, store_->Head().position);
+  ASSERT_TRUE(as_of.ok()) << as_of.status().ToString();
+  EXPECT_EQ(At(*as_of, "/deadlines_missed"), At(before, "/deadlines_missed"));
+  ASSERT_NO_FATAL_FAILURE(ExpectRebuildEqualsLive());
+}
+
 TEST_F(ProjectionTest, ADashboardReadWhileABatchIsFoldedIsAsOfThePositionItNames) {
   // A batch folds its events into the dashboards one by one; a read in
   // between must still be the dashboard as of the position it names.

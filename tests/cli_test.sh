@@ -292,6 +292,10 @@ for flags in "read --stream case/x --from -1" "read --after -5" "tail --max -1" 
 done
 [ ! -e "$dir/unsigned" ] || fail "a refused flag made a data folder"
 status=0
+out=$("$cg" seed --data "$dir/unsigned" --until '' 2>&1) || status=$?
+[ "$status" -eq 2 ] && [[ "$out" == *"leave --until out for now"* ]] || fail "--until '': $out"
+[ ! -e "$dir/unsigned" ] || fail "a refused --until made a data folder"
+status=0
 out=$("$cg" nosuchverb 2>&1) || status=$?
 [ "$status" -eq 2 ] && [[ "$out" == *"no verb nosuchverb"* ]] || fail "unknown verb: $status $out"
 status=0

@@ -417,7 +417,12 @@ void AddSeedVerb(CLI::App& app, VerbAction* action) {
       ->capture_default_str();
   seed->add_option("--until", a->until,
                    "when the simulated days end: a date (its midnight UTC) or an RFC 3339 UTC "
-                   "time, not in the future; default now");
+                   "time, not in the future; default now")
+      ->check(CLI::Validator(
+          [](std::string& v) {
+            return std::string(v.empty() ? "a date or a time (leave --until out for now)" : "");
+          },
+          "", "NotEmpty"));
   seed->callback([a, action] { *action = [a]() -> int { return Seed(*a); }; });
 }
 

@@ -167,7 +167,7 @@ function facts(v) {
     ['Cell', v.cell],
     ['Tier', String(v.tier)],
     ['Assignee', v.assignee ?? '—'],
-    ['Reporter', v.reporter ? [[v.reporter.name ?? ''], ' ', [v.reporter.phone ?? '']] : '—'],
+    ['Reporter', v.reporter?.name || v.reporter?.phone ? [[v.reporter.name ?? ''], ' ', [v.reporter.phone ?? '']] : '—'],
     ['Address', v.address ?? '—'],
     ['Reported', fmt.time(v.reported_at)],
     ['Accepted', fmt.time(v.accepted_at)],

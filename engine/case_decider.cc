@@ -56,7 +56,9 @@ Status Forbidden(const CaseState& state, CaseAction action, std::string_view nee
                           std::string(Name(action)) + " " + std::string(needs));
 }
 
-// The integer `to_tier` of the body, if it has one.
+// The `to_tier` of the body (in canonical form), if it has one: an integer
+// from 1 to 3, else a 400 before any conflict with the case's tier (0 or 4
+// was a 409 "one tier at a time").
 Result<std::optional<int>> ReadToTier(std::string_view data) {
   simdjson::dom::parser parser;
   simdjson::dom::object obj;
@@ -67,7 +69,10 @@ Result<std::optional<int>> ReadToTier(std::string_view data) {
   auto field = obj["to_tier"];
   if (field.error() == simdjson::NO_SUCH_FIELD) return std::optional<int>();
   std::int64_t v = 0;
-  if (field.get_int64().get(v)) return Status::InvalidArgument("to_tier: must be an integer");
+  const bool integer = field.is_int64() || field.is_uint64();
+  if (!integer || field.get_int64().get(v) || v < 1 || v > 3) {
+    return Status::InvalidArgument("to_tier: must be an integer from 1 to 3");
+  }
   return std::optional<int>(static_cast<int>(v));
 }
 
@@ -233,6 +238,13 @@ Result<std::vector<CaseEventData>> Decide(const CaseState& state, CaseAction act
         return Forbidden(state, action, "needs an open case");
       }
       const auto& t = std::get<CaseTriaged>(command);
+      // A triage that changes nothing would be an event that says nothing.
+      if ((!t.priority || *t.priority == state.priority) &&
+          (!t.category || *t.category == state.category) && (!t.kind || *t.kind == state.kind)) {
+        return Status::Conflict("triage changes nothing: the case is " +
+                                std::string(Name(state.priority)) + ", " +
+                                std::string(Name(state.kind)) + ", " + state.category + " already");
+      }
       // A new priority moves the accept deadline while it is still to come:
       // one met or missed is on record as it was (one miss per deadline),
       // and one with the same window stays as it is, warning and all.
@@ -244,22 +256,35 @@ Result<std::vector<CaseEventData>> Decide(const CaseState& state, CaseAction act
       }
       break;
     }
-    case CaseAction::kAssign:
+    case CaseAction::kAssign: {
       if (!In(state.status, {S::kReported, S::kAssigned, S::kInProgress})) {
         return Forbidden(state, action, "needs an open case");
       }
+      // Assigned again to the same person, an accepted case went back to
+      // `assigned` and waited for an accept it had had.
+      const auto& to = std::get<CaseAssigned>(command);
+      if (state.status != S::kReported && to.assignee == state.assignee) {
+        return Status::Conflict("case is assigned to " + state.assignee + " already");
+      }
       break;
+    }
     case CaseAction::kAccept:
       if (state.status != S::kAssigned) return Forbidden(state, action, "needs an assigned case");
       if (state.assignee != ctx.actor) {
         return Status::Conflict("case is assigned to " + state.assignee + "; only they can accept");
       }
       break;
-    case CaseAction::kDispatch:
+    case CaseAction::kDispatch: {
       if (!In(state.status, {S::kAssigned, S::kInProgress})) {
         return Forbidden(state, action, "needs an assigned or in-progress case");
       }
+      const auto& officer = std::get<OfficerDispatched>(command).officer;
+      if (std::find(state.dispatched.begin(), state.dispatched.end(), officer) !=
+          state.dispatched.end()) {
+        return Status::Conflict("officer " + officer + " is on the way to this case already");
+      }
       break;
+    }
     case CaseAction::kArrive: {
       if (!In(state.status, {S::kAssigned, S::kInProgress})) {
         return Forbidden(state, action, "needs an assigned or in-progress case");

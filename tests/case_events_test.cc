@@ -188,6 +188,10 @@ TEST(CaseEventsTest, RejectsUnknownPriorityNamingTheField) {
   EXPECT_EQ(ErrorOf("CallbackCompleted", R"({"speed":"satisfied","attitude":"rude",
                                             "outcome":"neutral","comment":"ok"})"),
             R"(attitude: unknown value "rude"; one of satisfied, neutral, dissatisfied)");
+  // Every resolution is named, the hazards' rectified included.
+  EXPECT_EQ(ErrorOf("CaseResolved", R"({"resolution":"solved","summary":"s"})"),
+            R"(resolution: unknown value "solved"; one of mediated_agreement, handled_on_site, )"
+            R"(referred_to_court, referred_to_department, no_action_needed, withdrawn, rectified)");
 }
 
 TEST(CaseEventsTest, RejectsMissingFieldsNamingThem) {

@@ -138,8 +138,12 @@ TEST_F(CaseRulesTest, ACaseHoldsABoundedNumberOfEventsAndKeepsRoomToClose) {
   ASSERT_NO_FATAL_FAILURE(
       testing::AppendCopies(*store_, note, Load(id).version, kMaxCaseEvents - 30));
   // Steps off the course go on while they leave room for it...
-  Result<WriteResult> step = Act(id, "triage", R"({"priority":"high"})");
-  for (int i = 0; i < 30 && step.ok(); ++i) step = Act(id, "triage", R"({"priority":"high"})");
+  // (Each triage changes the priority: one that changed nothing is refused.)
+  const auto triage = [&](int i) {
+    return Act(id, "triage", i % 2 == 0 ? R"({"priority":"high"})" : R"({"priority":"normal"})");
+  };
+  Result<WriteResult> step = triage(0);
+  for (int i = 1; i < 31 && step.ok(); ++i) step = triage(i);
   ExpectConflict(step, "triage would leave too little room to close it");
   const StreamVersion edge = Load(id).version;
   EXPECT_LE(edge, kMaxCaseEvents - 10);  // resolve, its callback, close, the watch's
@@ -520,11 +524,42 @@ TEST_F(CaseRulesTest, EscalationGoesOneTierAtATime) {
   ExpectBadRequest(Act(id, "escalate", R"({"reason":"r","from_tier":1})"), "from_tier");
   ExpectConflict(Act(id, "escalate", R"({"reason":"r","to_tier":3,"judicial":"court"})"),
                  "escalation goes one tier at a time: 1 → 2");
+  // A tier that is none (0, 4, -1) or not a number is the body's error,
+  // whatever the case's tier (0 and 4 were a 409 "one tier at a time"). (A
+  // body's numbers are read in canonical form, so 2.0 is 2, as for `tier`.)
+  for (const std::string bad : {"0", "4", "-1", "\"2\"", "null"}) {
+    SCOPED_TRACE(bad);
+    ExpectBadRequest(Act(id, "escalate", R"({"reason":"r","to_tier":)" + bad + "}"), "to_tier");
+  }
   Must(Act(id, "escalate", R"({"reason":"r","to_tier":2})"));
   // Tier 3 names the judicial side.
   ExpectBadRequest(Act(id, "escalate", R"({"reason":"r"})"), "judicial");
   Must(Act(id, "escalate", R"({"reason":"r","judicial":"Santai People's Court"})"));
   ExpectConflict(Act(id, "escalate", R"({"reason":"r"})"), "tier 3, the highest");
+}
+
+// A step that would change nothing is refused, not written as an event
+// that says nothing (black-box probe, session 23): a triage to what the case
+// is, an assignment to its assignee (an accepted case went back to
+// `assigned`), a dispatch of an officer already on the way.
+TEST_F(CaseRulesTest, StepsThatWouldChangeNothingAreConflicts) {
+  const std::string id = CaseInProgress();  // normal, assigned to officer-7, accepted
+  const Position before = store_->Head().position;
+  ExpectConflict(Act(id, "triage", R"({"priority":"normal"})"), "triage changes nothing");
+  ExpectConflict(Act(id, "assign", R"({"assignee":"officer-7"})"),
+                 "case is assigned to officer-7 already");
+  Must(Act(id, "dispatch", R"({"officer":"officer-7"})"));
+  ExpectConflict(Act(id, "dispatch", R"({"officer":"officer-7"})"),
+                 "officer officer-7 is on the way to this case already");
+  EXPECT_EQ(store_->Head().position, before + 1);
+  EXPECT_EQ(Load(id).status, CaseStatus::kInProgress);
+  // What does change is taken: another priority, another assignee, another
+  // officer, the same one again once arrived.
+  Must(Act(id, "triage", R"({"priority":"high","kind":"incident"})"));
+  Must(Act(id, "dispatch", R"({"officer":"officer-8"})"));
+  Must(Act(id, "arrive", R"({"officer":"officer-7"})"));
+  Must(Act(id, "dispatch", R"({"officer":"officer-7"})"));
+  Must(Act(id, "assign", R"({"assignee":"officer-8"})"));
 }
 
 TEST_F(CaseRulesTest, StepsTheStateForbidsAreConflictsThatSayWhy) {

@@ -41,10 +41,23 @@ std::string NormalizeAddress(std::string_view address) {
     std::abort();
   }
   icu::UnicodeString kept;
+  bool dropped = false;         // something was left out since the last kept character
+  bool last_was_digit = false;  // the last kept character is a number
   for (std::int32_t i = 0; i < folded.length();) {
     const UChar32 c = folded.char32At(i);
     i += U16_LENGTH(c);
-    if ((U_GET_GC_MASK(c) & (U_GC_L_MASK | U_GC_N_MASK | U_GC_M_MASK)) != 0) kept.append(c);
+    const auto mask = U_GET_GC_MASK(c);
+    if ((mask & (U_GC_L_MASK | U_GC_N_MASK | U_GC_M_MASK)) == 0) {
+      dropped = true;
+      continue;
+    }
+    const bool digit = (mask & U_GC_N_MASK) != 0;
+    // Two numbers apart stay apart: "Block 1-23" is not "Block 12-3", nor
+    // "5 2" "52" (the space is never kept otherwise).
+    if (digit && last_was_digit && dropped) kept.append(UChar32(' '));
+    kept.append(c);
+    last_was_digit = digit;
+    dropped = false;
   }
   std::string out;
   kept.toUTF8String(out);

@@ -92,13 +92,14 @@ constexpr const char* kUnfinishedRebuildKey = "unfinished_rebuild";
 // counted again; 7: a case view tells `updated_at` and `dispatched`; 8: and
 // the callback's `unreached` attempts; 9: an index of the open cases; 10:
 // an alert's body kept once for all it is told to; 11: a raw append's miss
-// of a deadline met counts nothing), so
+// of a deadline met counts nothing; 12: repeat disputes within a district,
+// numbers in an address kept apart), so
 // that views of another format are rebuilt, not served.
 constexpr const char* kViewsFormatKey = "format";
 // In the meta family: the hash of the event at the checkpoint, so that views
 // folded from another log (a folder put together by hand) are not served.
 constexpr const char* kCheckpointHashKey = "checkpoint_hash";
-constexpr const char* kViewsFormat = "11";
+constexpr const char* kViewsFormat = "12";
 // Threads that render a rebuild's last case views at most.
 constexpr std::size_t kMaxRenderThreads = 4;
 // What Apply() and Finish() answer once a rebuild's batch has failed.
@@ -253,7 +254,9 @@ std::optional<std::string> RepeatDisputeAddress(const CaseReported& report) {
   if (report.kind != CaseKind::kDispute || !report.address) return std::nullopt;
   std::string address = NormalizeAddress(*report.address);
   if (address.empty()) return std::nullopt;
-  return address;
+  // Within the report's district: the same street name in two districts is
+  // two places. ('/' is in no normalized address, nor in a cell's segment.)
+  return report.cell.substr(0, report.cell.find('/')) + "/" + address;
 }
 
 Result<bool> Projector::IsRepeatDispute(const std::string& address, const RecordedEvent& event,

@@ -236,6 +236,19 @@ TEST_F(ProjectionTest, SameAddressTwiceWithin30DaysIsARepeatDispute) {
   EXPECT_EQ(At(Dash(""), "/repeat_disputes"), "1");
 }
 
+// The same street name in another district is another place (it counted as
+// a repeat, with an alert to everyone in the cell; black-box probe, session 23).
+TEST_F(ProjectionTest, ARepeatDisputeIsOneInTheSameDistrict) {
+  Must(service_->DefineCell("admin", R"({"cell":"xinde","name":"x"})", ""));
+  Must(service_->DefineCell("admin", R"({"cell":"xinde/a1","name":"x"})", ""));
+  ReportIn("santai/tongchuan/a03/g12", "dispute", "West Street 5, Flat 2");
+  ReportIn("xinde/a1", "dispute", "west street 5 flat 2");
+  EXPECT_EQ(At(Dash(""), "/repeat_disputes"), "0");
+  ReportIn("santai/tongchuan/a03/g13", "dispute", "west street 5 flat 2");  // same district
+  EXPECT_EQ(At(Dash(""), "/repeat_disputes"), "1");
+  ASSERT_NO_FATAL_FAILURE(ExpectRebuildEqualsLive());
+}
+
 TEST(AddressTest, AnAddressIsItsLettersAndDigitsOfAnyScriptFoldedByUnicode) {
   // Spaces and punctuation of any script, full-width forms and case.
   EXPECT_EQ(NormalizeAddress("西街5号楼201室"), "西街5号楼201室");
@@ -250,6 +263,12 @@ TEST(AddressTest, AnAddressIsItsLettersAndDigitsOfAnyScriptFoldedByUnicode) {
   // Marks that letters need stay: Hindi is not reduced to its consonants.
   EXPECT_NE(NormalizeAddress("किताब"), NormalizeAddress("कतब"));
   EXPECT_EQ(NormalizeAddress(" ，。!? "), "");
+  // Two numbers with something between them stay apart.
+  EXPECT_NE(NormalizeAddress("Block 1-23"), NormalizeAddress("Block 12-3"));
+  EXPECT_NE(NormalizeAddress("west street 5 2 flat"), NormalizeAddress("west street 52 flat"));
+  EXPECT_EQ(NormalizeAddress("Block 1-23"), "block1 23");
+  EXPECT_EQ(NormalizeAddress("Block 1 / 23"), NormalizeAddress("block 1-23"));
+  EXPECT_EQ(NormalizeAddress("１２-３"), "12 3");
 }
 
 TEST_F(ProjectionTest, AddressesThatDifferOnlyInPunctuationWidthOrCaseAreOneAddress) {

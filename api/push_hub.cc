@@ -380,8 +380,43 @@ void PushHub::Subscribe(const std::shared_ptr<PushSink>& sink, const Principal& 
     }
     mine.push_back(sub);
     metrics_->subscriptions_open.Increment();
+    QueueSetup(sink.get(), sub, [this, sub, after] { Setup(sub, after); });
   }
-  PostStep(sub, [this, sub, after] { Setup(sub, after); });
+}
+
+void PushHub::QueueSetup(const PushSink* key, const std::shared_ptr<Sub>& sub,
+                         std::function<void()> setup) {
+  auto [waiting, first] = setups_.try_emplace(key);
+  if (!first) {
+    waiting->second.emplace_back(sub, std::move(setup));
+    return;
+  }
+  PostSetup(key, sub, std::move(setup));
+}
+
+void PushHub::PostSetup(const PushSink* key, const std::shared_ptr<Sub>& sub,
+                        std::function<void()> setup) {
+  PostStep(sub, [this, key, setup = std::move(setup)] {
+    struct Done {  // however the setup ends, an exception included
+      PushHub* hub;
+      const PushSink* key;
+      ~Done() { hub->SetupDone(key); }
+    } done{this, key};
+    setup();
+  });
+}
+
+void PushHub::SetupDone(const PushSink* key) {
+  std::lock_guard l(mu_);
+  auto it = setups_.find(key);
+  if (it == setups_.end()) return;
+  if (it->second.empty()) {
+    setups_.erase(it);
+    return;
+  }
+  auto [sub, setup] = std::move(it->second.front());
+  it->second.pop_front();
+  PostSetup(key, sub, std::move(setup));
 }
 
 void PushHub::PostStep(const std::shared_ptr<Sub>& sub, std::function<void()> step) {

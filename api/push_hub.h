@@ -33,6 +33,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -72,7 +73,8 @@ class PushSink {
   virtual std::size_t MaxMessageBytes() const = 0;
   // The most subscriptions the connection may hold. A subscribe counts once
   // it has passed its checks (scope, existence, `after`): one that will
-  // fail takes no place, even while it is being set up.
+  // fail takes no place, even while it is being set up. A connection's
+  // subscribes are set up one at a time, in the order they came.
   virtual std::size_t MaxSubscriptions() const = 0;
   // True once the connection has ended. Its owner calls PushHub::Drop then
   // (WsSession::End, which its destructor calls too), so a subscription
@@ -124,6 +126,16 @@ class PushHub {
   struct Sub;
   struct CaseFeed;
   void Setup(std::shared_ptr<Sub> sub, std::optional<Position> after);
+  // A connection's subscribes are set up one at a time, in the order they
+  // came (up to the admission that counts against MaxSubscriptions), so that
+  // the one refused past the bound is always the last asked for, not
+  // whichever a pool thread finished last. Queues `setup` behind the
+  // connection's setup under way, or posts it.
+  void QueueSetup(const PushSink* key, const std::shared_ptr<Sub>& sub,
+                  std::function<void()> setup);  // mu_ held
+  void PostSetup(const PushSink* key, const std::shared_ptr<Sub>& sub, std::function<void()> setup);
+  // The end of a connection's setup: posts its next one, if any.
+  void SetupDone(const PushSink* key);
   void CatchUpStep(std::shared_ptr<Sub> sub);
   // Runs `step` of `sub` on the pool. An exception (an allocation that
   // failed, a storage library's) ends that subscription with an error
@@ -150,6 +162,9 @@ class PushHub {
   Position dispatched_ = 0;
   std::map<std::string, std::vector<std::shared_ptr<Sub>>, std::less<>> by_channel_;
   std::map<const PushSink*, std::vector<std::shared_ptr<Sub>>> by_sink_;
+  // Per connection with a setup under way: the setups waiting behind it.
+  std::map<const PushSink*, std::deque<std::pair<std::shared_ptr<Sub>, std::function<void()>>>>
+      setups_;
   std::map<std::string, std::unique_ptr<CaseFeed>, std::less<>> case_feeds_;
 };
 

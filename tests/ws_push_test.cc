@@ -790,6 +790,38 @@ TEST_F(PushLimitsTest, SubscribesThatFailTakeNoPlaceEvenWhilePending) {
   EXPECT_EQ(ErrorOf(*c, SubscribeOp(7, "cell/")), "too_large");
 }
 
+// The subscribe refused past the bound is the last asked for, whichever
+// takes longest to set up: the first here folds a case of 8,000 events while
+// the next three are quick. (Set up side by side, the quick ones took the
+// places and the first, asked for first, was refused.)
+TEST_F(PushLimitsTest, TheSubscribeRefusedPastTheBoundIsTheLastAskedFor) {
+  const std::string id = NewCase();
+  RecordedEvent note;
+  note.stream = CaseStream(id);
+  note.actor = "officer-7";
+  note.type = "NoteAdded";
+  note.data = R"({"text":"n"})";
+  ASSERT_NO_FATAL_FAILURE(testing::AppendCopies(*store_, note, 1, 8000));
+  auto c = Open(Operator());
+  c->Send(SubscribeOp(1, "case/" + id));
+  c->Send(SubscribeOp(2, "alerts"));
+  c->Send(SubscribeOp(3, "dashboard/"));
+  c->Send(SubscribeOp(4, "cell/"));
+  std::map<std::int64_t, std::string> answers;
+  while (answers.size() < 4) {
+    auto m = c->Next();
+    ASSERT_TRUE(m.has_value()) << "only " << answers.size() << " answers";
+    auto parsed = PushedMessage::Parse(*m);
+    if (parsed.type == "subscribed" || parsed.type == "error") {
+      answers[parsed.id] = parsed.type == "error" ? parsed.error_code : parsed.type;
+    }
+  }
+  EXPECT_EQ(answers[1], "subscribed");
+  EXPECT_EQ(answers[2], "subscribed");
+  EXPECT_EQ(answers[3], "subscribed");
+  EXPECT_EQ(answers[4], "too_large");
+}
+
 TEST_F(PushLimitsTest, AnOversizedMessageClosesWith1009) {
   auto c = Open(Operator());
   c->Send(R"({"op":"subscribe","id":1,"channel":")" + std::string(2000, 'x') + "\"}");

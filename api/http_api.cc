@@ -1037,6 +1037,9 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
     auto appended = service_->store().Append(std::move(append));
     if (!appended.ok()) return ExplainCaseStreamConflict(pinned, appended.status());
     const AppendResult& r = *appended;
+    if (!case_id.empty() && pinned.expected.kind == ExpectedVersion::Kind::kNoStream) {
+      service_->NoteCaseOpened(case_id);
+    }
     metrics_->RecordAppend(std::chrono::steady_clock::now() - start);
     JsonWriter j;
     j.BeginObject().Key("position").Int(static_cast<std::int64_t>(r.last_position));

@@ -209,6 +209,17 @@ Result<std::string> CaseService::NextCaseId(std::int64_t now, StorageReads reads
   return std::string(buf);
 }
 
+void CaseService::NoteCaseOpened(std::string_view case_id) {
+  if (!IsCaseId(case_id)) return;
+  const std::string day(case_id.substr(2, 8));  // C-<yyyymmdd>-<nnnnnn>
+  const std::uint32_t sequence = CaseSequenceOf(case_id);
+  std::lock_guard l(ids_mu_);
+  // A day not yet read reads its greatest id when its first intake comes.
+  if (auto it = last_sequence_.find(day); it != last_sequence_.end()) {
+    it->second = std::max(it->second, sequence);
+  }
+}
+
 Result<PendingWrite> CaseService::BeginReport(std::string_view actor, std::string_view body,
                                               std::string_view idempotency_key,
                                               StorageReads reads) {

@@ -149,6 +149,12 @@ class CaseService {
   Result<WriteResult> RemoveOfficer(std::string_view actor, std::string_view cell,
                                     std::string_view officer, std::string_view idempotency_key);
 
+  // A case opened by a raw append (an import, case_stream_rules.h): the
+  // intake's next id of that day comes after it, so that the ids of a
+  // running server follow the order cases were opened, as after a restart
+  // (which reads the day's greatest id). Thread-safe.
+  void NoteCaseOpened(std::string_view case_id);
+
   // POST /api/v1/alerts/{id}/ack, into the stream alerts/<person>. Repeats
   // answer with the first acknowledgment.
   Result<WriteResult> AcknowledgeAlert(std::string_view person, std::string_view alert_id);

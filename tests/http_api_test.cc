@@ -725,6 +725,27 @@ TEST_F(LaggingViewsHttpApiTest, ADashboardAsOfAPositionTheViewsHaveNotFoldedYetW
   if (!behind) GTEST_LOG_(INFO) << "the views had caught up before the read";
 }
 
+// An imported case of today's (a raw append opening its stream) moves a
+// running server's intake past it, as a restart would (which reads the day's
+// greatest id): ids follow the order cases were opened (black-box probe,
+// session 23: the next intakes were 000004, 000005 after an import of 000050).
+TEST_F(HttpApiTest, AnImportedCaseIdMovesTheIntakePastIt) {
+  const std::string officer = Token("officer-7", Role::kOfficer);
+  auto first = Send(http::verb::post, "/api/v1/cases", officer, testing::ReportBody());
+  ASSERT_EQ(first.status, 201u) << first.body;
+  const std::string first_id = At(first.body, "/case_id");  // "C-<day>-000001"
+  const std::string day = first_id.substr(3, 8);
+  const std::string imported = "C-" + day + "-000050";
+  auto import =
+      Send(http::verb::post, "/api/v1/streams/case%2F" + imported, Token("admin-1", Role::kAdmin),
+           R"({"expected_version":"no_stream","events":[{"type":"CaseReported","data":)" +
+               testing::ReportBody() + "}]}");
+  ASSERT_EQ(import.status, 200u) << import.body;
+  auto next = Send(http::verb::post, "/api/v1/cases", officer, testing::ReportBody());
+  ASSERT_EQ(next.status, 201u) << next.body;
+  EXPECT_EQ(At(next.body, "/case_id"), "\"C-" + day + "-000051\"");
+}
+
 class RateLimitedHttpApiTest : public HttpApiTest {
  protected:
   HttpApiOptions ApiOptions() override {

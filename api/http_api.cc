@@ -101,6 +101,10 @@ Result<std::uint64_t> ParseCount(const std::string& text, std::string_view field
   return v;
 }
 
+// Every query parameter of the API's routes: any other is refused (Route).
+constexpr std::string_view kQueryParameters[] = {"after", "as_of", "cell", "kind",
+                                                 "limit", "state", "token"};
+
 // How long a dashboard `as_of` a position the views have not folded yet
 // waits for them (they are normally milliseconds behind; `serve
 // --view-batch-ms` spaces their batches by up to a second) before a 503.
@@ -394,14 +398,14 @@ std::optional<HttpResponse> HttpApi::Start(Call& call) {
     call.parse_status = Parse(call);
     call.parsed = true;
   }
-  auto routed = call.parse_status.ok() ? Route(call) : Result<HttpResponse>(call.parse_status);
-  if (!call.parse_status.ok()) {
+  Result<HttpResponse> routed = call.parse_status;
+  if (call.parse_status.ok()) {
+    routed = Route(call);
+  } else if (auto page = ServeWebFile(call.req, options_.web_root); page && page->ok()) {
     // A screen's page takes nothing from its query (its script reads it), so
     // a query the API would refuse (`/?cell=%ff`, from a damaged link) does
     // not keep the page from a browser, which would show the JSON error.
-    if (auto page = ServeWebFile(call.req, options_.web_root); page && page->ok()) {
-      routed = std::move(*page);
-    }
+    routed = std::move(*page);
   }
   if (!routed.ok() && routed.status().code() == StatusCode::kWouldBlock &&
       call.reads == StorageReads::kCachedOnly) {
@@ -574,11 +578,13 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
   // `?asof=` or `?asOf=` ignored would answer the present to a question
   // about the past.
   for (const auto& [name, value] : call.query) {
-    if (name != "after" && name != "as_of" && name != "cell" && name != "kind" && name != "limit" &&
-        name != "state" && name != "token") {
+    if (std::find(std::begin(kQueryParameters), std::end(kQueryParameters), name) ==
+        std::end(kQueryParameters)) {
+      std::string known;
+      for (std::string_view p : kQueryParameters)
+        known += (known.empty() ? "" : ", ") + std::string(p);
       return Status::InvalidArgument("query: no parameter " + name.substr(0, 40) +
-                                     " (the API's are after, as_of, cell, kind, limit, state, "
-                                     "token)");
+                                     " (the API's are " + known + ")");
     }
   }
   // as_of is answered by a case's view and history and by a dashboard.

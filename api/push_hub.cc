@@ -380,29 +380,29 @@ void PushHub::Subscribe(const std::shared_ptr<PushSink>& sink, const Principal& 
     }
     mine.push_back(sub);
     metrics_->subscriptions_open.Increment();
-    QueueSetup(sink.get(), sub, [this, sub, after] { Setup(sub, after); });
+    QueueSetup(sink.get(), sub, after);
   }
 }
 
 void PushHub::QueueSetup(const PushSink* key, const std::shared_ptr<Sub>& sub,
-                         std::function<void()> setup) {
+                         std::optional<Position> after) {
   auto [waiting, first] = setups_.try_emplace(key);
   if (!first) {
-    waiting->second.emplace_back(sub, std::move(setup));
+    waiting->second.emplace_back(sub, after);
     return;
   }
-  PostSetup(key, sub, std::move(setup));
+  PostSetup(key, sub, after);
 }
 
 void PushHub::PostSetup(const PushSink* key, const std::shared_ptr<Sub>& sub,
-                        std::function<void()> setup) {
-  PostStep(sub, [this, key, setup = std::move(setup)] {
+                        std::optional<Position> after) {
+  PostStep(sub, [this, key, sub, after] {
     struct Done {  // however the setup ends, an exception included
       PushHub* hub;
       const PushSink* key;
       ~Done() { hub->SetupDone(key); }
     } done{this, key};
-    setup();
+    Setup(sub, after);
   });
 }
 
@@ -414,9 +414,9 @@ void PushHub::SetupDone(const PushSink* key) {
     setups_.erase(it);
     return;
   }
-  auto [sub, setup] = std::move(it->second.front());
+  auto [sub, after] = std::move(it->second.front());
   it->second.pop_front();
-  PostSetup(key, sub, std::move(setup));
+  PostSetup(key, sub, after);
 }
 
 void PushHub::PostStep(const std::shared_ptr<Sub>& sub, std::function<void()> step) {

@@ -129,11 +129,12 @@ class PushHub {
   // A connection's subscribes are set up one at a time, in the order they
   // came (up to the admission that counts against MaxSubscriptions), so that
   // the one refused past the bound is always the last asked for, not
-  // whichever a pool thread finished last. Queues `setup` behind the
+  // whichever a pool thread finished last. Queues `sub`'s setup behind the
   // connection's setup under way, or posts it.
   void QueueSetup(const PushSink* key, const std::shared_ptr<Sub>& sub,
-                  std::function<void()> setup);  // mu_ held
-  void PostSetup(const PushSink* key, const std::shared_ptr<Sub>& sub, std::function<void()> setup);
+                  std::optional<Position> after);  // mu_ held
+  void PostSetup(const PushSink* key, const std::shared_ptr<Sub>& sub,
+                 std::optional<Position> after);
   // The end of a connection's setup: posts its next one, if any.
   void SetupDone(const PushSink* key);
   void CatchUpStep(std::shared_ptr<Sub> sub);
@@ -162,8 +163,9 @@ class PushHub {
   Position dispatched_ = 0;
   std::map<std::string, std::vector<std::shared_ptr<Sub>>, std::less<>> by_channel_;
   std::map<const PushSink*, std::vector<std::shared_ptr<Sub>>> by_sink_;
-  // Per connection with a setup under way: the setups waiting behind it.
-  std::map<const PushSink*, std::deque<std::pair<std::shared_ptr<Sub>, std::function<void()>>>>
+  // Per connection with a setup under way: the subscribes (and their
+  // `after`) waiting behind it.
+  std::map<const PushSink*, std::deque<std::pair<std::shared_ptr<Sub>, std::optional<Position>>>>
       setups_;
   std::map<std::string, std::unique_ptr<CaseFeed>, std::less<>> case_feeds_;
 };

@@ -68,9 +68,8 @@ Result<std::optional<int>> ReadToTier(std::string_view data) {
   if (root.get(obj)) return Status::InvalidArgument("body: not a JSON object");
   auto field = obj["to_tier"];
   if (field.error() == simdjson::NO_SUCH_FIELD) return std::optional<int>();
-  std::int64_t v = 0;
-  const bool integer = field.is_int64() || field.is_uint64();
-  if (!integer || field.get_int64().get(v) || v < 1 || v > 3) {
+  std::int64_t v = 0;  // get_int64 refuses a string, a double, null
+  if (field.get_int64().get(v) || v < 1 || v > 3) {
     return Status::InvalidArgument("to_tier: must be an integer from 1 to 3");
   }
   return std::optional<int>(static_cast<int>(v));

@@ -82,8 +82,7 @@ class JsonWriter {
     out_ += json;
     return *this;
   }
-  // A time as RFC 3339, or null for 0.
-  // A time of a view, where 0 means "not yet" (null).
+  // A time of a view as RFC 3339, where 0 means "not yet" (null).
   JsonWriter& Time(std::int64_t unix_ms) {
     if (unix_ms == 0) return Null();
     return Timestamp(unix_ms);

@@ -44,15 +44,22 @@ inline CLI::Validator FiniteRange(double lo, double hi) {
 inline CLI::Validator UnsignedNumber(std::uint64_t max = UINT64_MAX) {
   return CLI::Validator(
       [max](std::string& text) {
+        // from_chars takes digits alone (no sign, no space) and says when
+        // they are past 2^64-1.
         std::uint64_t v = 0;
-        const bool digits =
-            !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
         const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-        const bool fits = digits && ec == std::errc() && end == text.data() + text.size();
+        const bool fits = ec == std::errc() && end == text.data() + text.size();
         return fits && v <= max ? std::string()
                                 : text + " is not a whole number from 0 to " + std::to_string(max);
       },
       "UINT", "UnsignedNumber");
+}
+
+// A flag that may be left out but not given empty; `why` says what it takes.
+inline CLI::Validator NotEmpty(std::string why) {
+  return CLI::Validator(
+      [why = std::move(why)](std::string& text) { return text.empty() ? why : std::string(); }, "",
+      "NotEmpty");
 }
 
 }  // namespace casegrid

@@ -197,11 +197,7 @@ void AddLogVerbs(CLI::App& app, VerbAction* action) {
   // read something other than what was asked.
   CLI::Option* stream =
       read->add_option("--stream", r->stream, "read this stream (else the global log)")
-          ->check(CLI::Validator(
-              [](std::string& v) {
-                return std::string(v.empty() ? "a stream's name is not empty" : "");
-              },
-              "", "NotEmpty"));
+          ->check(NotEmpty("a stream's name is not empty"));
   read->add_option("--from", r->from,
                    "stream version to start at, from 1 (default: first, or last backward)")
       ->needs(stream)

@@ -418,11 +418,7 @@ void AddSeedVerb(CLI::App& app, VerbAction* action) {
   seed->add_option("--until", a->until,
                    "when the simulated days end: a date (its midnight UTC) or an RFC 3339 UTC "
                    "time, not in the future; default now")
-      ->check(CLI::Validator(
-          [](std::string& v) {
-            return std::string(v.empty() ? "a date or a time (leave --until out for now)" : "");
-          },
-          "", "NotEmpty"));
+      ->check(NotEmpty("a date or a time (leave --until out for now)"));
   seed->callback([a, action] { *action = [a]() -> int { return Seed(*a); }; });
 }
 

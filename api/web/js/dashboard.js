@@ -421,7 +421,7 @@ class Dashboard {
     for (let page = 0; page < FEED_PAGES && end > 0; ++page) {
       const from = Math.max(0, end - FEED_PAGE_EVENTS);
       const r = await session.api(`/api/v1/events?after=${from}&limit=${end - from}`);
-      for (const e of r.events) if (e.position <= end) this.addEvent(e, false);
+      for (const e of r.events) this.addEvent(e, false);
       end = from;
       if (this.feed.length >= FEED_LENGTH) break;
     }

@@ -172,8 +172,9 @@ export class Push {
     if (navigator.onLine && Date.now() >= this.checkTokenAfter) {
       const answer = await checkToken(this.token);
       if (answer.status === 401) return signOut(answer.message);
-      if (!answer.status) this.refusedWhy = null; // the network, not a refusal
-      if (answer.status) {
+      if (!answer.status) {
+        this.refusedWhy = null; // the network, not a refusal
+      } else {
         this.checkTokenAfter = Date.now() + TOKEN_CHECK_PAUSE_MS;
         this.refusedWhy =
           answer.status === 429

@@ -398,14 +398,15 @@ std::optional<HttpResponse> HttpApi::Start(Call& call) {
     call.parse_status = Parse(call);
     call.parsed = true;
   }
-  Result<HttpResponse> routed = call.parse_status;
-  if (call.parse_status.ok()) {
-    routed = Route(call);
-  } else if (auto page = ServeWebFile(call.req, options_.web_root); page && page->ok()) {
+  // (A Result is never made of an OK status: Route answers when parsing did.)
+  auto routed = call.parse_status.ok() ? Route(call) : Result<HttpResponse>(call.parse_status);
+  if (!call.parse_status.ok()) {
     // A screen's page takes nothing from its query (its script reads it), so
     // a query the API would refuse (`/?cell=%ff`, from a damaged link) does
     // not keep the page from a browser, which would show the JSON error.
-    routed = std::move(*page);
+    if (auto page = ServeWebFile(call.req, options_.web_root); page && page->ok()) {
+      routed = std::move(*page);
+    }
   }
   if (!routed.ok() && routed.status().code() == StatusCode::kWouldBlock &&
       call.reads == StorageReads::kCachedOnly) {

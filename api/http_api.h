@@ -23,13 +23,12 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <unordered_map>
 
 #include "api/auth.h"
 #include "api/metrics.h"
+#include "api/rate_limiter.h"
 #include "api/token_cache.h"
 #include "engine/case_service.h"
 #include "engine/clock.h"
@@ -47,27 +46,6 @@ struct HttpApiOptions {
   double burst = 400;                  // per token subject, at once
   std::string web_root;                // the browser screens' files; "" = the source tree's api/web
   std::size_t verified_tokens = 4096;  // tokens remembered as verified (api/token_cache.h)
-};
-
-// A token bucket per token subject: `rate` requests a second, `burst` at
-// once; past that kRateLimited (429). Idle buckets are forgotten once there
-// are more than `max_subjects`, so memory stays bounded.
-// Thread-safety: Admit is safe from any thread (one small lock).
-class RateLimiter {
- public:
-  RateLimiter(double rate, double burst, std::size_t max_subjects = 100000)
-      : rate_(rate), burst_(burst), max_subjects_(max_subjects) {}
-  Status Admit(const std::string& subject, std::int64_t now_ms);
-
- private:
-  struct Bucket {
-    double tokens;
-    std::int64_t at_ms;
-  };
-  const double rate_, burst_;
-  const std::size_t max_subjects_;
-  std::mutex mu_;
-  std::unordered_map<std::string, Bucket> buckets_;  // guarded by mu_
 };
 
 class HttpApi {
@@ -108,7 +86,28 @@ class HttpApi {
   // Parses and routes `call`: its answer now, or nothing when call.pending
   // holds a case command to append first.
   std::optional<HttpResponse> Start(Call& call);
+  // Checks what every /api/v1 route shares (token, Idempotency-Key, query
+  // parameters, as_of), then hands `call` to its family of routes.
   Result<HttpResponse> Route(Call& call);
+  // The families of routes, each in its own file.
+  Result<HttpResponse> RouteCases(Call& call);      // case_routes.cc
+  Result<HttpResponse> RouteDashboard(Call& call);  // view_routes.cc
+  Result<HttpResponse> RouteAlerts(Call& call);     // view_routes.cc
+  Result<HttpResponse> RouteEvents(Call& call);     // log_routes.cc
+  Result<HttpResponse> RouteAudit(Call& call);      // log_routes.cc
+  Result<HttpResponse> RouteStreams(Call& call);    // log_routes.cc: raw appends
+  Result<HttpResponse> RouteGrid(Call& call);       // grid_routes.cc
+  // ?as_of=: a position, or a time and the last position recorded by then;
+  // nothing without one.
+  struct AsOf {
+    Position position = 0;
+    std::optional<std::int64_t> time_ms;
+  };
+  Result<std::optional<AsOf>> AsOfQuery(const Call& call);
+  // Case `id` as of `at`, in the caller's scope, or the error to give.
+  Result<CaseState> ScopedCase(Call& call, const std::string& id, Position at);
+  // An admin's write, its time counted in the metrics when it succeeds.
+  Result<WriteResult> Timed(const std::function<Result<WriteResult>()>& write);
   // Appends the case command `call` decided (HandleAsync) and answers it
   // through `done`.
   void Commit(Call& call, std::chrono::steady_clock::time_point start, Continuation then,

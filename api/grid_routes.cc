@@ -1,0 +1,49 @@
+// The grid's routes (API.md), the admin's: define a cell, assign an
+// officer to one and remove them (HttpApi::RouteGrid).
+#include "api/http_call.h"
+
+namespace casegrid {
+
+Result<HttpResponse> HttpApi::RouteGrid(Call& call) {
+  const HttpRequest& req = call.req;
+  const auto& s = call.segments;
+  const Principal& who = call.who;
+  const std::string key = call.IdempotencyKey();
+  if (s.size() < 4 || s[3] != "cells") return NoSuchRoute(req);
+  if (who.role != Role::kAdmin) return Status::PermissionDenied("the grid is the admin's");
+  if (s.size() == 4 && call.Post()) {
+    ASSIGN_OR_RETURN(auto cell, StringField(req.body().empty() ? "{}" : req.body(), "cell"));
+    if (cell && !InScope(who, *cell)) {
+      return Status::PermissionDenied("cell " + *cell + " is outside your cells");
+    }
+    ASSIGN_OR_RETURN(WriteResult w,
+                     Timed([&] { return service_->DefineCell(who.sub, req.body(), key); }));
+    return Json(http::status::created, WriteAnswer(w, false), req);
+  }
+  // .../cells/{path...}/officers[/{officer}]
+  std::size_t officers = 0;
+  for (std::size_t i = 4; i < s.size(); ++i) {
+    if (s[i] == "officers") officers = i;
+  }
+  if (officers > 4) {
+    std::string cell;
+    for (std::size_t i = 4; i < officers; ++i) cell += (i > 4 ? "/" : "") + s[i];
+    if (!InScope(who, cell))
+      return Status::PermissionDenied("cell " + cell + " is outside your cells");
+    if (call.Post() && officers + 1 == s.size()) {
+      ASSIGN_OR_RETURN(WriteResult w, Timed([&] {
+                         return service_->AssignOfficer(who.sub, cell, req.body(), key);
+                       }));
+      return Json(http::status::created, WriteAnswer(w, false), req);
+    }
+    if (req.method() == http::verb::delete_ && officers + 2 == s.size()) {
+      ASSIGN_OR_RETURN(WriteResult w, Timed([&] {
+                         return service_->RemoveOfficer(who.sub, cell, s[officers + 1], key);
+                       }));
+      return Json(http::status::ok, WriteAnswer(w, false), req);
+    }
+  }
+  return NoSuchRoute(req);
+}
+
+}  // namespace casegrid

@@ -1,0 +1,35 @@
+#include "api/rate_limiter.h"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace casegrid {
+
+Status RateLimiter::Admit(const std::string& subject, std::int64_t now_ms) {
+  std::lock_guard l(mu_);
+  auto it = buckets_.find(subject);
+  if (it == buckets_.end()) {
+    if (buckets_.size() >= max_subjects_) {
+      // Forget the buckets that have refilled: they hold no debt.
+      std::erase_if(buckets_, [&](const auto& entry) {
+        const Bucket& b = entry.second;
+        return b.tokens + rate_ * static_cast<double>(now_ms - b.at_ms) / 1000.0 >= burst_;
+      });
+    }
+    it = buckets_.emplace(subject, Bucket{burst_, now_ms}).first;
+  }
+  Bucket& b = it->second;
+  b.tokens = std::min(burst_, b.tokens + rate_ * static_cast<double>(now_ms - b.at_ms) / 1000.0);
+  b.at_ms = std::max(b.at_ms, now_ms);
+  if (b.tokens < 1.0) {
+    // %g: a fractional rate (--rate 0.5) is said as it is, not rounded to 0.
+    char rate[32];
+    std::snprintf(rate, sizeof rate, "%g", rate_);
+    return Status::RateLimited("more than " + std::string(rate) + " requests a second from " +
+                               subject);
+  }
+  b.tokens -= 1.0;
+  return Status::Ok();
+}
+
+}  // namespace casegrid

@@ -1,0 +1,37 @@
+// RateLimiter: a token bucket per token subject, `rate` requests a second
+// and `burst` at once; past that kRateLimited (429). Idle buckets are
+// forgotten once there are more than `max_subjects`, so memory stays
+// bounded however many subjects come and go.
+//
+// Thread-safety: Admit is safe from any thread (one small lock).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "engine/status.h"
+
+namespace casegrid {
+
+class RateLimiter {
+ public:
+  RateLimiter(double rate, double burst, std::size_t max_subjects = 100000)
+      : rate_(rate), burst_(burst), max_subjects_(max_subjects) {}
+  // One more request by `subject` at `now_ms`; kRateLimited past its rate.
+  Status Admit(const std::string& subject, std::int64_t now_ms);
+
+ private:
+  struct Bucket {
+    double tokens;
+    std::int64_t at_ms;
+  };
+  const double rate_, burst_;
+  const std::size_t max_subjects_;
+  std::mutex mu_;
+  std::unordered_map<std::string, Bucket> buckets_;  // guarded by mu_
+};
+
+}  // namespace casegrid

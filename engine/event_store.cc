@@ -505,7 +505,11 @@ void EventStore::Impl::CommitGroup(const std::vector<PendingAppend*>& group) {
   if (!s.ok()) {
     const std::string why = "storage cannot write (" + s.ToString() +
                             "); appends are refused until the store is reopened";
-    for (PendingAppend* p : accepted) p->result = Status::Unavailable(why);
+    // Every append of the group, not only those that wrote: a repeat of an
+    // id this group wrote was answered from the group's own writes (its
+    // positions were never made durable), and a conflict from the heads the
+    // group moved would send its writer to state that is not there.
+    for (PendingAppend* p : group) p->result = Status::Unavailable(why);
     std::lock_guard l(queue_mu_);
     failed_ = true;
     failure_ = why;

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <future>
 #include <set>
 #include <thread>
 
@@ -293,6 +294,43 @@ TEST_F(GroupCommitTest, FailedSyncIsUnavailableAndNothingIsAcknowledgedAfter) {
   std::size_t held = 0;  // "unsure" may have reached the disk, or not
   ASSERT_NO_FATAL_FAILURE(ExpectReopenedFirst("kept", &held));
   (void)ok;
+}
+
+// A repeat of an id in the same group as its first append (a client's retry
+// under one Idempotency-Key, queued while the disk stalled) is answered from
+// the group's own writes; when the group's write fails, the repeat fails too.
+// It used to be acknowledged at a position the failed write never made durable.
+TEST_F(GroupCommitTest, ARepeatInAFailedGroupIsNotAcknowledged) {
+  fs_->sync_delay_us = 200000;
+  const int before = fs_->wal_syncs.load();
+  std::promise<Result<AppendResult>> blocker, first, repeat;
+  store_->AppendAsync(OneEvent("case/B", ExpectedVersion::Any(), "blocker"),
+                      [&](Result<AppendResult> r) {
+                        // On the committer, before it takes the next group:
+                        // the disk goes bad after the blocker's group.
+                        fs_->fail_wal_sync = true;
+                        blocker.set_value(std::move(r));
+                      });
+  while (fs_->wal_syncs.load() == before) std::this_thread::yield();  // the blocker syncs
+  // Queued while it syncs: one group after it.
+  store_->AppendAsync(OneEvent("case/A", ExpectedVersion::Any(), "same-id"),
+                      [&](Result<AppendResult> r) { first.set_value(std::move(r)); });
+  store_->AppendAsync(OneEvent("case/A", ExpectedVersion::Any(), "same-id"),
+                      [&](Result<AppendResult> r) { repeat.set_value(std::move(r)); });
+  const auto b = blocker.get_future().get();
+  const auto f = first.get_future().get();
+  const auto r = repeat.get_future().get();
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ(f.status().code(), StatusCode::kUnavailable) << f.status().ToString();
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable)
+      << (r.ok() ? "acknowledged at position " + std::to_string(r->last_position) +
+                       ", which the failed write never made durable"
+                 : r.status().ToString());
+  EXPECT_EQ(store_->Head().position, 1u);
+  fs_->fail_wal_sync = false;
+  fs_->sync_delay_us = 0;
+  std::size_t held = 0;  // "same-id" may have reached the disk, or not
+  ASSERT_NO_FATAL_FAILURE(ExpectReopenedFirst("blocker", &held));
 }
 
 // A full disk: every write of the store's files fails. Appends are refused

@@ -77,6 +77,16 @@ Result<std::vector<CaseEventData>> Decide(const CaseState& state, CaseAction act
                                           const CaseEventData& command,
                                           const DecisionContext& context);
 
+// The first deadline of `state` that has passed by `now` with no miss on
+// record and that `events` (Decide's) would meet, move or drop: the watch
+// records a miss at its next tick, but a step landing first would erase it
+// (CaseService::Decide records the miss before such a step). Only a state
+// with a passed open deadline is folded forward, so this costs nothing for
+// the usual command.
+std::optional<CaseDeadline> OverdueDeadlineTouched(const CaseState& state,
+                                                   const std::vector<CaseEventData>& events,
+                                                   std::int64_t now);
+
 // The events of a new case: CaseReported alone (so that its version is 1),
 // with the accept and first-contact due times of the policy in force.
 std::vector<CaseEventData> DecideIntake(CaseReported report, const DecisionContext& context);

@@ -266,7 +266,15 @@ Result<PendingWrite> CaseService::BeginAct(std::string_view actor, std::string_v
   ASSIGN_OR_RETURN(w.split, SplitCommandBody(body));
   ASSIGN_OR_RETURN(w.answer, Replay(*store_, actor, idempotency_key, ShapeOf(w), reads));
   if (w.answer) return w;
-  RETURN_IF_ERROR(Decide(w, reads));
+  const Status decided = Decide(w, reads);
+  if (decided.code() == StatusCode::kConflict && !idempotency_key.empty()) {
+    // A repeat racing its first request (a double submit): the first may
+    // have been written since Replay looked, and the case it left refuses
+    // the same step again. The first answer is the repeat's.
+    ASSIGN_OR_RETURN(w.answer, Replay(*store_, actor, idempotency_key, ShapeOf(w), reads));
+    if (w.answer) return w;
+  }
+  RETURN_IF_ERROR(decided);
   return w;
 }
 
@@ -283,7 +291,7 @@ Status CaseService::Decide(PendingWrite& w, StorageReads reads) {
   }
   ASSIGN_OR_RETURN(w.base, LoadCase(w.case_id, UINT64_MAX, reads));
   if (!w.base.exists) return Status::NotFound("no case " + w.case_id);
-  if (w.split.expected_version && *w.split.expected_version != w.base.version) {
+  if (w.split.expected_version && *w.split.expected_version + w.misses_recorded != w.base.version) {
     return Status::Conflict("case " + w.case_id + " is at version " +
                             std::to_string(w.base.version) + ", expected " +
                             std::to_string(*w.split.expected_version));
@@ -297,6 +305,22 @@ Status CaseService::Decide(PendingWrite& w, StorageReads reads) {
   if (w.action == CaseAction::kEscalate) w.escalation_from = w.base.tier;
   const DecisionContext ctx{w.actor, options_.clock->NowMillis(), &options_.policy};
   ASSIGN_OR_RETURN(w.events, casegrid::Decide(w.base, w.action, command, ctx));
+  if (const auto overdue = OverdueDeadlineTouched(w.base, w.events, ctx.now)) {
+    // The step would meet, move or drop a deadline that has passed, before
+    // the watch recorded its miss (it acts each tick, and not while no
+    // server runs): the miss is recorded first, as the watch would have,
+    // under the watch's own key, so that it is written once.
+    if (reads == StorageReads::kCachedOnly) {
+      return Status(StatusCode::kWouldBlock, "a passed deadline is recorded missed first");
+    }
+    if (++w.overdue_rounds > 8) {  // each round records one miss or finds it met
+      return Status::Conflict("case " + w.case_id + " keeps changing; try again");
+    }
+    auto missed = RecordDeadlineMissed(w.case_id, overdue->kind, overdue->due_at);
+    if (!missed.ok() && missed.status().code() != StatusCode::kConflict) return missed.status();
+    if (missed.ok() && missed->version == w.base.version + 1) ++w.misses_recorded;
+    return Decide(w, reads);  // on the case with its miss
+  }
   w.request = MakeRequest(CaseStream(w.case_id), ExpectedVersion::Exact(w.base.version), w.actor,
                           w.events, w.idempotency_key);
   return Status::Ok();
@@ -305,6 +329,16 @@ Status CaseService::Decide(PendingWrite& w, StorageReads reads) {
 Status CaseService::Finish(PendingWrite& w, Result<AppendResult> appended, StorageReads reads) {
   if (w.answer) return Status::Ok();
   const std::string stream = CaseStream(w.case_id);
+  if (appended.ok() && appended->deduplicated && !w.idempotency_key.empty()) {
+    // Its ids were written by another request with the same key, decided
+    // at the same time: the answer is that request's if it was this same
+    // one, a conflict if the key came with another body or action.
+    if (reads == StorageReads::kCachedOnly) {
+      return Status(StatusCode::kWouldBlock, "an Idempotency-Key's first use must be read");
+    }
+    ASSIGN_OR_RETURN(w.answer, Replay(*store_, w.actor, w.idempotency_key, ShapeOf(w)));
+    if (w.answer) return Status::Ok();
+  }
   if (appended.ok()) {
     RememberFold(stream, w.base, *appended, w.events);
     w.answer = FromAppend(stream, *appended);

@@ -78,6 +78,10 @@ struct PendingWrite {
   std::optional<int> escalation_from;
   CaseState base;                     // the state `events` were decided on
   std::vector<CaseEventData> events;  // what `request` carries, as values
+  // Misses of passed deadlines recorded before this command (CaseService::
+  // Decide): a pinned expected_version is the version before them.
+  StreamVersion misses_recorded = 0;
+  int overdue_rounds = 0;
 };
 
 // Runs `work` later on a thread the caller chooses (e.g. posts it to an

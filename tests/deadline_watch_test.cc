@@ -309,6 +309,82 @@ TEST_F(DeadlineWatchTest, ATriageAfterTheAcceptDeadlineWasMissedMovesNothingAndM
   EXPECT_TRUE(Load(id).Deadline(DeadlineKind::kAccept)->missed);
 }
 
+// A step that meets a deadline already passed, before the watch has
+// recorded its miss (between its ticks, or while no server ran): the miss
+// is recorded first, by the system under the watch's own key, and the
+// watch does not record it again. It used to be erased by the step.
+TEST_F(DeadlineWatchTest, AStepAfterAPassedDeadlineRecordsItsMissFirst) {
+  DeadlineWatch& watch = StartWatch();
+  const std::string id = NewCase("normal");
+  Must(Act(id, "assign", R"({"assignee":"officer-7"})"));
+  const std::int64_t due = Due(id, DeadlineKind::kAccept);
+  clock_.Set(due + kMinute);  // passed; the watch has not ticked
+  const WriteResult accepted = Must(Act(id, "accept"));
+  EXPECT_EQ(Missed(id, DeadlineKind::kAccept, due), 1);
+  auto events = store_->ReadStream(CaseStream(id), 1, 10, ReadDirection::kForward);
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 4u);
+  EXPECT_EQ(events->at(2).type, DeadlineMissed::kType);
+  EXPECT_EQ(events->at(2).actor, "system");
+  EXPECT_EQ(events->at(3).type, CaseAccepted::kType);
+  EXPECT_EQ(accepted.version, 4u);
+  const CaseState state = Load(id);
+  EXPECT_TRUE(state.Deadline(DeadlineKind::kAccept)->missed);
+  EXPECT_EQ(state.status, CaseStatus::kInProgress);
+  CatchUp(watch);
+  watch.Tick();
+  EXPECT_EQ(Missed(id, DeadlineKind::kAccept), 1);
+  // A step that meets no passed deadline records nothing first.
+  const WriteResult noted = Must(Act(id, "note", R"({"text":"on my way"})"));
+  EXPECT_EQ(noted.version, 5u);
+}
+
+// A client that pinned the version it read still acts when the miss is
+// recorded first: its version is the case's before that miss.
+TEST_F(DeadlineWatchTest, APinnedVersionHoldsWhenAMissIsRecordedFirst) {
+  const std::string id = NewCase("normal");
+  Must(Act(id, "assign", R"({"assignee":"officer-7"})"));
+  const std::int64_t due = Due(id, DeadlineKind::kAccept);
+  clock_.Set(due + kMinute);
+  const WriteResult accepted = Must(Act(id, "accept", R"({"expected_version":2})"));
+  EXPECT_EQ(accepted.version, 4u);
+  EXPECT_EQ(Missed(id, DeadlineKind::kAccept, due), 1);
+  // A version older than that is still refused.
+  const std::string other = NewCase("normal");
+  Must(Act(other, "assign", R"({"assignee":"officer-7"})"));
+  EXPECT_EQ(Act(other, "accept", R"({"expected_version":1})").status().code(),
+            StatusCode::kConflict);
+}
+
+// A priority change after the accept deadline passed, before the watch
+// recorded its miss: the miss is recorded, and the deadline is not moved
+// (docs/cases.md: it moves while it is still to come). It used to move to
+// the new window, and the miss was never written.
+TEST_F(DeadlineWatchTest, ATriageAfterAPassedDeadlineRecordsItsMissAndMovesNothing) {
+  const std::string id = NewCase("high");
+  const std::int64_t due = Due(id, DeadlineKind::kAccept);
+  clock_.Set(due + kMinute);
+  Must(Act(id, "triage", R"({"priority":"low"})"));
+  EXPECT_EQ(Missed(id, DeadlineKind::kAccept, due), 1);
+  EXPECT_EQ(Due(id, DeadlineKind::kAccept), due);
+  EXPECT_EQ(Load(id).priority, Priority::kLow);
+}
+
+// Through the non-blocking path, a step that must record a miss first says
+// it must read (it appends), and writes nothing until begun where it may.
+TEST_F(DeadlineWatchTest, AMissRecordedFirstIsNotWrittenFromACachedOnlyBegin) {
+  const std::string id = NewCase("normal");
+  Must(Act(id, "assign", R"({"assignee":"officer-7"})"));
+  const std::int64_t due = Due(id, DeadlineKind::kAccept);
+  clock_.Set(due + kMinute);
+  const Position head = store_->Head().position;
+  EXPECT_EQ(service_->BeginAct("officer-7", id, "accept", "{}", "", StorageReads::kCachedOnly)
+                .status()
+                .code(),
+            StatusCode::kWouldBlock);
+  EXPECT_EQ(store_->Head().position, head);
+}
+
 TEST_F(DeadlineWatchTest, APriorityWithTheSameWindowKeepsTheDeadlineAndItsWarning) {
   DeadlineWatch& watch = StartWatch();
   const std::string id = NewCase("normal");

@@ -482,12 +482,18 @@ void HttpServer::StartWebSocket(tcp::socket socket, Principal who, HttpRequest r
                                                if (it != ws_per_token_.end() && --it->second == 0)
                                                  ws_per_token_.erase(it);
                                              });
+  bool shut = false;
   {
     std::lock_guard l(sessions_mu_);
     std::erase_if(ws_sessions_, [](const std::weak_ptr<WsSession>& s) { return s.expired(); });
     ws_sessions_.push_back(session);
+    // Admitted before Stop began, listed after it went through the sessions
+    // (Stop sets stopping_ before it takes this lock): shut here, or it
+    // would hold Stop for the request timeout with no 1001.
+    shut = stopping_;
   }
   session->Run(std::move(request));
+  if (shut) session->Shut();
 }
 
 void HttpServer::Stop() {

@@ -158,6 +158,7 @@ struct PushHub::Sub {
     std::string case_id;  // cell channels: whose view it is
   };
   std::vector<Pending> pending;
+  std::size_t pending_bytes = 0;
   bool overflowed = false;
   std::map<std::string, Position, std::less<>> snapshot_newer;  // cell: case -> view position
 
@@ -215,19 +216,23 @@ void PushHub::Deliver(Sub& sub, const PushMessage& message, Position position,
   if (!case_id.empty() && !sub.snapshot_newer.empty()) {
     auto it = sub.snapshot_newer.find(case_id);
     if (it != sub.snapshot_newer.end()) {
-      if (position < it->second) return;  // the snapshot showed a newer view
+      // The snapshot showed this view, or a newer one.
+      if (position <= it->second) return;
       sub.snapshot_newer.erase(it);
     }
   }
   if (!sub.live) {
     if (sub.overflowed) return;
-    if (sub.pending.size() >= options_.max_pending) {
+    if (sub.pending.size() >= options_.max_pending ||
+        sub.pending_bytes + message->size() > options_.max_pending_bytes) {
       sub.pending.clear();
+      sub.pending_bytes = 0;
       sub.pending.shrink_to_fit();
       sub.overflowed = true;  // the catch-up will read these from the log
       return;
     }
     sub.pending.push_back({position, message, std::string(case_id)});
+    sub.pending_bytes += message->size();
     return;
   }
   auto sink = sub.sink.lock();
@@ -466,6 +471,7 @@ void PushHub::Remove(const std::shared_ptr<Sub>& sub) {
   if (sub->removed) return;
   sub->removed = true;
   sub->pending.clear();
+  sub->pending_bytes = 0;
   metrics_->subscriptions_open.Decrement();
   if (auto it = by_sink_.find(sub->sink_key); it != by_sink_.end()) {
     std::erase(it->second, sub);
@@ -739,17 +745,20 @@ void PushHub::CatchUpStep(std::shared_ptr<Sub> sub) {
   std::lock_guard l(mu_);
   if (sub->removed) return;
   if (sub->overflowed ||
-      sub->pending.size() > std::min(options_.catch_up_page, sink->CatchUpBudget())) {
+      sub->pending.size() > std::min(options_.catch_up_page, sink->CatchUpBudget()) ||
+      sub->pending_bytes > sink->MaxMessageBytes() / 4) {
     // Live messages came faster than the catch-up: read them from the log
     // too, paced by the connection, rather than flooding its queue at once.
     sub->overflowed = false;
     sub->pending.clear();
+    sub->pending_bytes = 0;
     sub->target_position = dispatched_;
     return again();
   }
   sub->live = true;
   auto pending = std::move(sub->pending);
   sub->pending.clear();
+  sub->pending_bytes = 0;
   for (const Sub::Pending& p : pending) Deliver(*sub, p.message, p.position, p.case_id);
 }
 
@@ -769,13 +778,18 @@ Status PushHub::CatchUpPage(Sub& sub, PushSink& sink, Position upto, bool* done)
   // may take (a quarter): 256 events of 60 KB would cross the queue's 8 MiB
   // and close a client that keeps up with 1013, again at each resume (a
   // black-box probe of session 22). Each page takes at least one event.
+  // And all the pages a connection's channels catch up with at once stay
+  // within it together: a page stops, before an event, once the queue is
+  // backlogged (PushSink::Backlogged), and waits for it to drain.
   const std::size_t page_bytes = std::max<std::size_t>(1, sink.MaxMessageBytes() / 4);
+  *done = false;
+  if (sink.Backlogged()) return Status::Ok();  // the next page once it drains
   std::size_t pushed_bytes = 0;
   auto push = [&](const PushMessage& m) {
     pushed_bytes += m->size();
     sink.Push(m, nullptr);
   };
-  auto page_full = [&] { return pushed_bytes >= page_bytes; };
+  auto page_full = [&] { return pushed_bytes >= page_bytes || sink.Backlogged(); };
   // The next page of the log in (cursor, upto], an event at a time; the
   // cursor reaches upto once the page shows the window holds no more.
   auto log_page = [&](auto&& each) -> Status {
@@ -792,7 +806,6 @@ Status PushHub::CatchUpPage(Sub& sub, PushSink& sink, Position upto, bool* done)
     }
     return Status::Ok();
   };
-  *done = false;
   switch (sub.kind) {
     case ChannelKind::kEvents:
       RETURN_IF_ERROR(log_page([&](const RecordedEvent& e) {

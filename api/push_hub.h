@@ -67,6 +67,12 @@ class PushSink {
   // The most messages one catch-up step may queue at once (a fraction of
   // the queue's bound, so that a catch-up always fits).
   virtual std::size_t CatchUpBudget() const = 0;
+  // True while the queue holds more than a quarter of its bound (bytes or
+  // messages), where WhenDrained waits: a catch-up's page stops there, so
+  // that the catch-ups of all a connection's channels together stay within
+  // the queue (each page was bounded alone, and a client resuming many
+  // channels at once that kept up was closed with 1013).
+  virtual bool Backlogged() const = 0;
   // The largest message the queue could ever take (its byte bound): a
   // subscription whose first answer is larger is refused, not closed with
   // 1013, which a client would take for "try again" forever.
@@ -83,9 +89,10 @@ class PushSink {
 };
 
 struct PushOptions {
-  std::size_t catch_up_page = 256;       // messages read per catch-up step
-  std::size_t max_pending = 4096;        // live messages held during a catch-up
-  std::size_t max_snapshot_cases = 500;  // case views in a cell snapshot
+  std::size_t catch_up_page = 256;           // messages read per catch-up step
+  std::size_t max_pending = 4096;            // live messages held during a catch-up
+  std::size_t max_pending_bytes = 16 << 20;  // and their bytes (shared buffers)
+  std::size_t max_snapshot_cases = 500;      // case views in a cell snapshot
   std::size_t max_snapshot_alerts = 200;
   int threads = 2;  // the pool for subscribes and catch-ups
 };

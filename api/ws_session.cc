@@ -306,12 +306,21 @@ std::size_t WsSession::queued_messages() {
   return queue_.size();
 }
 
+bool WsSession::BackloggedLocked() const {
+  return queued_bytes_ > options_.max_queue_bytes / 4 ||
+         queue_.size() > options_.max_queue_messages / 4;
+}
+
+bool WsSession::Backlogged() const {
+  std::lock_guard l(mu_);
+  return BackloggedLocked();
+}
+
 void WsSession::WhenDrained(std::function<void()> resume) {
   {
     std::lock_guard l(mu_);
     if (ended_ || overflowed_) return;
-    if (queued_bytes_ > options_.max_queue_bytes / 4 ||
-        queue_.size() > options_.max_queue_messages / 4) {
+    if (BackloggedLocked()) {
       drained_.push_back(std::move(resume));
       return;
     }
@@ -331,10 +340,7 @@ void WsSession::WriteNext() {
       next = std::move(queue_.front().message);
       queue_.pop_front();
       queued_bytes_ -= next->size();
-      if (!drained_.empty() && queued_bytes_ <= options_.max_queue_bytes / 4 &&
-          queue_.size() <= options_.max_queue_messages / 4) {
-        resume.swap(drained_);
-      }
+      if (!drained_.empty() && !BackloggedLocked()) resume.swap(drained_);
     }
   }
   for (auto& r : resume) r();

@@ -84,6 +84,7 @@ class WsSession : public PushSink, public std::enable_shared_from_this<WsSession
   // Messages queued and not yet written (for tests and diagnostics).
   std::size_t queued_messages();
   void WhenDrained(std::function<void()> resume) override;
+  bool Backlogged() const override;
   std::size_t CatchUpBudget() const override {
     return std::max<std::size_t>(1, options_.max_queue_messages / 4);
   }
@@ -101,6 +102,7 @@ class WsSession : public PushSink, public std::enable_shared_from_this<WsSession
   void HandleOp(std::string_view text);
   void Answer(std::int64_t id, const Status& why);
   void WriteNext();
+  bool BackloggedLocked() const;  // mu_ held
   void CloseWith(boost::beast::websocket::close_code code, std::string_view reason = {});
   void CloseAfterWrite();
   // Starts the close deadline once: at close_timeout the socket is closed.

@@ -7,6 +7,7 @@
 #include <boost/asio/write.hpp>
 
 #include <atomic>
+#include <deque>
 #include <map>
 #include <string>
 #include <thread>
@@ -378,6 +379,7 @@ TEST_F(PushTest, ASubscriptionOfAConnectionThatWentIsNotKept) {
     bool Push(PushMessage, const void*) override { return true; }
     void WhenDrained(std::function<void()>) override {}
     std::size_t CatchUpBudget() const override { return 64; }
+    bool Backlogged() const override { return false; }
     std::size_t MaxMessageBytes() const override { return 1 << 20; }
     std::size_t MaxSubscriptions() const override { return 10; }
     bool Ended() const override { return ended_; }
@@ -1171,6 +1173,54 @@ TEST_F(ModestQueuePushTest, ACatchUpOfLargeEventsIsPagedToFitTheQueue) {
     if (store_->ReadAt(p)->stream != CaseStream(id)) continue;
     auto m = Expect(*cases, "event");
     ASSERT_EQ(m.position, p) << "case: a gap, or closed with " << cases->WaitClosed();
+  }
+  EXPECT_EQ(metrics_.slow_client_closes.Value(), 0);
+}
+
+// The catch-ups of many channels resumed at once on one connection stay
+// within its queue together: 10 cases of 60 notes of ~4 KB (2.3 MB) and the
+// log, 11 channels with `after`, to a client that reads nothing for a
+// second and then all of it: every event comes, in order on each channel,
+// and no 1013. Each page was bounded alone (a quarter of the queue), so 11
+// first pages, and later all the pages waiting for the queue to drain at
+// once, crossed it (a white-box review of session 24).
+TEST_F(ModestQueuePushTest, TheCatchUpsOfManyChannelsTogetherStayWithinTheQueue) {
+  const Position before = Head();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 10; ++i) {
+    ids.push_back(NewCase());
+    BulkNotes(ids.back(), 60, 3900);
+  }
+  const Position head = Head();
+  // What each channel owes: its positions in (before, head], in order.
+  std::map<std::string, std::deque<Position>> owed;
+  for (Position p = before + 1; p <= head; ++p) {
+    owed["events"].push_back(p);
+    owed[std::string("case/").append(CaseIdOfStream(store_->ReadAt(p)->stream))].push_back(p);
+  }
+  auto c = Open(Auditor(), 4096);
+  c->Send(SubscribeOp(1, "events", before));
+  for (int i = 0; i < 10; ++i) c->Send(SubscribeOp(2 + i, "case/" + ids[i], before));
+  std::this_thread::sleep_for(std::chrono::seconds(1));  // reads nothing meanwhile
+  int subscribed = 0;
+  std::size_t left = 0;
+  for (const auto& [channel, positions] : owed) left += positions.size();
+  while (left > 0 || subscribed < 11) {
+    auto text = c->Next(std::chrono::seconds(10));
+    ASSERT_TRUE(text.has_value()) << left << " events not come; closed with " << c->WaitClosed()
+                                  << " " << c->close_reason();
+    const auto m = PushedMessage::Parse(*text);
+    if (m.type == "subscribed") {
+      ++subscribed;
+      continue;
+    }
+    ASSERT_EQ(m.type, "event") << *text;
+    auto& queue = owed[m.channel];
+    if (m.position > head) continue;  // the auditor's own reads, live
+    ASSERT_FALSE(queue.empty()) << m.channel << ": more than owed";
+    ASSERT_EQ(m.position, queue.front()) << m.channel << ": a gap or out of order";
+    queue.pop_front();
+    --left;
   }
   EXPECT_EQ(metrics_.slow_client_closes.Value(), 0);
 }

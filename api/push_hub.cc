@@ -241,6 +241,15 @@ void PushHub::Deliver(Sub& sub, const PushMessage& message, Position position,
 }
 
 void PushHub::OnBatch(const ViewChanges& changes) {
+  // The cells of the acknowledged alerts' cases, read from the log before
+  // the lock (every acknowledgment's: whose alerts have subscribers is known
+  // only under it; acknowledgments are people's acts, few a batch).
+  std::vector<std::optional<std::string>> ack_cells;
+  ack_cells.reserve(changes.acknowledged.size());
+  for (const AlertAcknowledgement& ack : changes.acknowledged) {
+    auto cell = projector_->CellOfAlert(ack.alert_id);
+    ack_cells.push_back(cell.ok() ? *cell : std::nullopt);
+  }
   std::lock_guard l(mu_);
   auto subscribers = [&](std::string_view key) -> std::vector<std::shared_ptr<Sub>>* {
     auto it = by_channel_.find(key);
@@ -329,12 +338,12 @@ void PushHub::OnBatch(const ViewChanges& changes) {
     std::string key = "alerts/" + a.person;
     if (subscribers(key)) notes.push_back({a.position, std::move(key), RenderAlert(a), a.cell});
   }
-  for (const AlertAcknowledgement& ack : changes.acknowledged) {
+  for (std::size_t i = 0; i < changes.acknowledged.size(); ++i) {
+    const AlertAcknowledgement& ack = changes.acknowledged[i];
     std::string key = "alerts/" + ack.person;
     if (!subscribers(key)) continue;
-    auto cell = projector_->CellOfAlert(ack.alert_id);
-    notes.push_back({ack.position, std::move(key), AcknowledgedJson(ack.alert_id),
-                     cell.ok() ? *cell : std::nullopt});
+    notes.push_back(
+        {ack.position, std::move(key), AcknowledgedJson(ack.alert_id), std::move(ack_cells[i])});
   }
   std::stable_sort(notes.begin(), notes.end(),
                    [](const AlertNote& a, const AlertNote& b) { return a.position < b.position; });

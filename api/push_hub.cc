@@ -715,7 +715,14 @@ void PushHub::Setup(std::shared_ptr<Sub> sub, std::optional<Position> after) {
         " bytes, --ws-queue-bytes): subscribe with after to get what changes only"));
   }
   // An auditor's read is recorded once it has succeeded: a subscribe refused
-  // above (its snapshot too large included) writes nothing.
+  // above (its snapshot too large included) writes nothing, nor does one
+  // whose connection has ended or that was dropped meanwhile (it will never
+  // be answered).
+  if (sink->Ended()) return;
+  {
+    std::lock_guard l(mu_);
+    if (sub->removed) return;
+  }
   if (who.role == Role::kAuditor) {
     if (Status s = RecordAuditRead(service_->store(), who.sub, "ws:" + sub->channel); !s.ok()) {
       return refuse(s);

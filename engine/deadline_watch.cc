@@ -201,6 +201,10 @@ void DeadlineWatch::Tick() {
       Log(std::string(passed ? "recording a missed " : "recording an approaching ") +
               std::string(Name(e.kind)) + " deadline of " + e.case_id,
           written.status());
+      // A store that refuses appends (a failed fsync, a full disk) refuses
+      // them all: the rest waits for the next tick, with one line a tick
+      // rather than one per deadline due.
+      if (written.status().code() == StatusCode::kUnavailable) return;
       continue;
     }
     // Written now, earlier, or no longer open: the case's fold says which.

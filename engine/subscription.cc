@@ -20,7 +20,10 @@ void Subscription::OnCommit(const EventBatch& batch) {
     live_.clear();
     live_events_ = 0;
     fell_back_ = true;
-    if (batch->size() > options_.max_buffered_events) return;
+    if (batch->size() > options_.max_buffered_events) {
+      cv_.notify_one();  // the log holds it: a waiting Next reads it now, not at its deadline
+      return;
+    }
   }
   live_.push_back(batch);
   live_events_ += batch->size();

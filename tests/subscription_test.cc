@@ -88,6 +88,27 @@ TEST_F(SubscriptionTest, TimesOutEmptyAndCloseWakesAWaiter) {
   closer.join();
 }
 
+// A batch larger than the whole buffer is not held: a consumer waiting in
+// Next is woken to read it from the log, not left waiting to its deadline
+// (it was, with nothing, so a long wait read nothing: a white-box review of
+// session 24).
+TEST_F(SubscriptionTest, ABatchLargerThanTheBufferWakesTheWaiterToReadTheLog) {
+  SubscriptionOptions small;
+  small.max_buffered_events = 4;
+  auto sub = store_->Subscribe(0, small);
+  std::thread writer([&] {
+    std::this_thread::sleep_for(50ms);  // the consumer waits by then, most likely
+    AppendRequest big{"case/A", ExpectedVersion::Any(), "officer-7", {}};
+    for (int i = 0; i < 10; ++i) big.events.push_back(NewEvent{"", "NoteAdded", R"({"text":"x"})"});
+    ASSERT_TRUE(store_->Append(std::move(big)).ok());
+  });
+  std::vector<RecordedEvent> got;
+  EXPECT_TRUE(sub->Next(&got, 100, 60s).ok());
+  writer.join();
+  ASSERT_FALSE(got.empty()) << "the waiter was not woken by the batch it could not buffer";
+  ExpectContiguous(got, 1);
+}
+
 TEST_F(SubscriptionTest, ManySubscribersShareOneBatch) {
   std::vector<std::unique_ptr<Subscription>> subs;
   for (int i = 0; i < 50; ++i) subs.push_back(store_->Subscribe(0, {}));

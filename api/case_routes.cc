@@ -168,12 +168,28 @@ Result<HttpResponse> HttpApi::RouteCases(Call& call) {
       }
       if (!ParseCaseAction(s[4])) return Status::NotFound("no action " + s[4]);
       ASSIGN_OR_RETURN(CaseState state, ScopedCase(call, id, UINT64_MAX));
-      if (s[4] == "escalate" && state.tier == 2 && who.role != Role::kSupervisor &&
-          who.role != Role::kOperator) {
+      // An escalation from tier 2 (to the judicial side) is a supervisor's
+      // (or an operator's) decision.
+      const auto tier_three_refused = [&](int from_tier) -> Status {
+        if (s[4] != "escalate" || from_tier != 2 || who.role == Role::kSupervisor ||
+            who.role == Role::kOperator) {
+          return Status::Ok();
+        }
         return Status::PermissionDenied("escalation to tier 3 is a supervisor's decision");
-      }
+      };
+      RETURN_IF_ERROR(tier_three_refused(state.tier));
       ASSIGN_OR_RETURN(call.pending,
                        service_->BeginAct(who.sub, id, s[4], req.body(), key, call.reads));
+      // Again on the case the escalation was decided on: a 1 → 2 escalation
+      // committed between the read above and that decision would have let
+      // an officer's escalation go 2 → 3 (a lost race decided again keeps
+      // the tier: CaseService).
+      if (!call.pending->answer) {
+        if (Status refused = tier_three_refused(call.pending->decided_on().tier); !refused.ok()) {
+          call.pending.reset();
+          return refused;
+        }
+      }
       return HttpResponse();  // answered once call.pending is written
     }
   }

@@ -139,13 +139,24 @@ Status RecordAuditRead(EventStore& store, const std::string& auditor, std::strin
   std::string data = "{\"by\":";
   AppendJsonString(data, auditor);
   data += ",\"target\":";
-  AppendJsonString(data, WithoutToken(target).substr(0, 1000));
+  // At most 1000 bytes, cut between characters: a character cut in two is
+  // not UTF-8, which the store refuses (a read then failed on its record).
+  std::string recorded_target = WithoutToken(target);
+  if (recorded_target.size() > 1000) {
+    std::size_t cut = 1000;
+    while (cut > 0 && (static_cast<unsigned char>(recorded_target[cut]) & 0xC0) == 0x80) --cut;
+    recorded_target.resize(cut);
+  }
+  AppendJsonString(data, recorded_target);
   data += '}';
   auto recorded = store.Append(AppendRequest{"audit/" + auditor,
                                              ExpectedVersion::Any(),
                                              auditor,
                                              {NewEvent{"", "AuditRead", std::move(data)}}});
-  return recorded.status();
+  if (recorded.ok()) return Status::Ok();
+  // The read is not answered unrecorded; what failed is the server's.
+  return Status::Unavailable("the record of this audit read could not be written (" +
+                             recorded.status().message() + "); try again");
 }
 
 HttpResponse ErrorResponse(const Status& status, unsigned version, bool keep_alive) {
@@ -172,6 +183,12 @@ HttpApi::HttpApi(CaseService* service, Projector* projector, const TokenAuthorit
 
 Status HttpApi::Parse(Call& call) {
   const std::string_view target = call.req.target();
+  // Origin form (RFC 9112 3.2.1; the server turns an absolute form into it):
+  // routed without its first byte, "Xapi/v1/…" answered as "/api/v1/…" did,
+  // past any proxy's rule on the path.
+  if (target.empty() || target.front() != '/') {
+    return Status::InvalidArgument("target: must be a path beginning with /");
+  }
   // A % is followed by two hex digits (RFC 3986 2.1); "%zz" read literally
   // would name something the client did not write.
   for (std::size_t at = target.find('%'); at != std::string_view::npos;

@@ -63,6 +63,8 @@ struct PendingWrite {
   std::optional<WriteResult> answer;
   // Unset answer: the events to append now.
   AppendRequest request;
+  // The case as the events were decided on (unset answer).
+  const CaseState& decided_on() const { return base; }
 
  private:
   friend class CaseService;

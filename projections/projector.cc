@@ -104,6 +104,8 @@ constexpr const char* kViewsFormat = "12";
 constexpr std::size_t kMaxRenderThreads = 4;
 // What Apply() and Finish() answer once a rebuild's batch has failed.
 constexpr const char* kBrokenRebuild = "a rebuild cannot go on after a failed batch";
+constexpr const char* kBrokenFold =
+    "the views cannot fold on after a failed batch; reopen them to resume from their checkpoint";
 // Cells whose dashboard nodes NodesOf() remembers at most.
 constexpr std::size_t kNodeChains = 1 << 16;
 // Dispute addresses a rebuild remembers at most (~100 bytes each).
@@ -549,7 +551,7 @@ Status Projector::IngestCaseViews(
 
 Status Projector::Finish() {
   if (!options_.rebuild) return Status::Internal("Finish() is for a projector opened to rebuild");
-  if (rebuild_broken_) return Status::Internal(kBrokenRebuild);
+  if (broken_) return Status::Internal(kBrokenRebuild);
   // Every batch wrote the states its cache pushed out, so what is left
   // unwritten is in the cache, one state per case.
   std::vector<std::pair<const std::string*, const CachedCaseState*>> cases;
@@ -600,14 +602,15 @@ Status Projector::ApplyBatch(const std::vector<RecordedEvent>& events,
                              const std::vector<Result<CaseEventData>>* decoded,
                              ViewChanges* changes) {
   if (events.empty()) return Status::Ok();
-  if (rebuild_broken_) return Status::Internal(kBrokenRebuild);
+  if (broken_) return Status::Internal(options_.rebuild ? kBrokenRebuild : kBrokenFold);
   const Position start = position();
-  // A rebuild's failure is final; it discards the views it leaves behind.
-  struct BreakRebuildUnlessDone {
+  // A failure is final (broken_): a rebuild discards the views it leaves
+  // behind; live views are reopened from their checkpoint.
+  struct BreakUnlessDone {
     Projector* p;
     bool done = false;
-    ~BreakRebuildUnlessDone() {
-      if (!done && p->options_.rebuild) p->rebuild_broken_ = true;
+    ~BreakUnlessDone() {
+      if (!done) p->broken_ = true;
     }
   } breaker{this};
   Batch b;

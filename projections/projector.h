@@ -261,9 +261,13 @@ class Projector {
   bool addresses_complete_ = false;
   // A rebuild's alerts and their bodies, written around the memtables.
   std::unique_ptr<RebuildAlerts> rebuild_alerts_;
-  // A rebuild whose batch failed cannot go on: what it held unwritten (case
-  // states, alerts) is gone.
-  bool rebuild_broken_ = false;
+  // A fold whose batch failed cannot go on: its dashboards and grid hold
+  // events the views never got, and a rebuild's unwritten case states and
+  // alerts are gone. Applied again, the batch would count those events
+  // twice, or (its cases' reports taken for repeats) not at all; the views
+  // are reopened instead, from their checkpoint (a white-box review of
+  // session 24).
+  bool broken_ = false;
   Position last_snapshot_ = 0;  // the last snapshot tick
 
   // The fold's dashboards, for the controlling thread alone: reads take the

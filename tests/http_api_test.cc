@@ -644,6 +644,37 @@ TEST_F(HttpApiTest, EveryAuditReadIsRecordedBeforeItIsAnswered) {
   EXPECT_EQ(*store_->StreamVersionOf("audit/aud@example.org"), 1u);
 }
 
+// The target an audit record holds is cut at 1000 bytes between characters:
+// cut inside one, it was not UTF-8, the store refused the record, and the
+// read was answered 400 about a field the auditor never sent (a white-box
+// review of session 24).
+TEST_F(HttpApiTest, AnAuditRecordOfALongTargetIsCutBetweenCharacters) {
+  const std::string auditor = Token("aud-3", Role::kAuditor);
+  std::string target = "/api/v1/cases?limit=1&after=zz%7C";  // a cursor: "<cell>|<case>"
+  target += std::string(999 - target.size(), 'z');
+  const std::string kept = target;
+  target += "\u00e9\u00e9\u00e9";  // é, two bytes each: byte 1000 is inside the first
+  auto r = Send(http::verb::get, target, auditor);
+  EXPECT_EQ(r.status, 200u) << r.body;
+  auto recorded = store_->ReadStream("audit/aud-3", 1, 10, ReadDirection::kForward);
+  ASSERT_TRUE(recorded.ok());
+  ASSERT_EQ(recorded->size(), 1u);
+  EXPECT_EQ(recorded->at(0).data, R"({"by":"aud-3","target":")" + kept + R"("})");
+}
+
+// A target that is not a path (origin form) is refused: it was routed
+// without its first byte, so "Xapi/v1/audit/digest" answered as the digest,
+// past any proxy's rule on the path (a white-box review of session 24).
+TEST_F(HttpApiTest, ATargetThatIsNotAPathIsRefused) {
+  const std::string op = Token("op-1", Role::kOperator);
+  for (const char* target : {"Xapi/v1/audit/digest", "*healthz", "api/v1/cases"}) {
+    auto r = Send(http::verb::get, target, op);
+    EXPECT_EQ(r.status, 400u) << target << " -> " << r.body;
+    EXPECT_NE(r.body.find("must be a path"), std::string::npos) << r.body;
+  }
+  EXPECT_EQ(Send(http::verb::get, "/api/v1/audit/digest", op).status, 200u);
+}
+
 TEST_F(HttpApiTest, AnAuditRecordHoldsNoTokenAndARejectedReadWritesNothing) {
   const std::string auditor = Token("aud-2", Role::kAuditor);
   // A token in the query (as browsers send it) is not written into the log.

@@ -1032,6 +1032,31 @@ TEST(RebuildMemoryTest, TheCaseCacheIsSizedToAQuarterOfTheAvailableMemory) {
   EXPECT_LE(here, kMaxRebuildCaseCacheEntries);
 }
 
+// A batch refused after some of its events were folded leaves them in the
+// fold (its dashboards, its case states), though not in the views: applied
+// again, they were counted twice, or (their reports taken for repeats) not
+// at all. A failed fold is final; reopened, the views resume from their
+// checkpoint and equal a rebuild (a white-box review of session 24).
+TEST_F(ProjectionTest, AFailedBatchIsFinalAndReopenedViewsResumeFromTheirCheckpoint) {
+  CatchUp();
+  const Position before = store_->Head().position;
+  NewCase();
+  NewCase();
+  auto events = store_->ReadAll(before, 10);
+  ASSERT_TRUE(events.ok());
+  ASSERT_GE(events->size(), 2u);
+  // Its second event is not the next position: refused after the first was folded.
+  Status refused = projector_->Apply(std::vector<RecordedEvent>{(*events)[0], (*events)[0]});
+  EXPECT_EQ(refused.code(), StatusCode::kInternal) << refused.ToString();
+  EXPECT_EQ(projector_->position(), before);
+  Status again = projector_->CatchUp();
+  EXPECT_EQ(again.code(), StatusCode::kInternal) << again.ToString();
+  EXPECT_NE(again.message().find("reopen"), std::string::npos) << again.message();
+  OpenProjector();
+  CatchUp();
+  ExpectRebuildEqualsLive();
+}
+
 TEST(ViewStoreTest, IngestedTableFilesOverrideWhatTheFamilyHeld) {
   testing::TempDir dir;
   const std::string path = dir.Sub("views");

@@ -84,6 +84,8 @@ rocksdb::ColumnFamilyOptions FamilyOptions(const char* name) {
   return cf;
 }
 
+constexpr std::size_t kLogMemtableBytes = 128 << 20;
+
 rocksdb::Options DbOptions(rocksdb::Env* env) {
   rocksdb::Options o;
   o.create_if_missing = true;
@@ -99,6 +101,10 @@ rocksdb::Options DbOptions(rocksdb::Env* env) {
   o.IncreaseParallelism(2);
   // One committer writes; event_ids' hash memtable cannot take concurrent writers.
   o.allow_concurrent_memtable_write = false;
+  // The memtables of all five families together, flushed past this (each
+  // family's own 64 MiB, two of them, would allow 640 MiB): a long-running
+  // server's memory is bounded by design, not by how much it has written.
+  o.db_write_buffer_size = kLogMemtableBytes;
   if (env != nullptr) o.env = env;
   return o;
 }

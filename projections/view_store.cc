@@ -70,6 +70,10 @@ Result<std::unique_ptr<ViewStore>> ViewStore::Open(const std::string& path, bool
   // together (atomic_flush), so what survives a crash is some whole earlier
   // batch with its checkpoint, and the projector catches up from there.
   options.atomic_flush = true;
+  // The memtables of all ten families together (each family's own 64 MiB,
+  // two of them, would allow 1.25 GiB): flushed past this, so that the
+  // views' memory is bounded however long a server runs.
+  options.db_write_buffer_size = 256 << 20;
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   // A vector memtable takes a write as an append and sorts at the flush,
   // where a skip list sorts on every insert; it cannot take writes from

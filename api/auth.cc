@@ -146,7 +146,9 @@ Result<Principal> TokenAuthority::Verify(std::string_view token, std::int64_t no
   who.role = *parsed;
   errno = 0;
   const long exp = jwt_get_grant_int(jwt.get(), "exp");
-  if (errno != 0 || exp <= 0) return Status::Unauthenticated("token has no exp");
+  if (errno != 0 || exp <= 0) {
+    return Status::Unauthenticated("token has no exp as a whole number of seconds since 1970");
+  }
   // 9999-12-31T23:59:59Z: in milliseconds, later ones would overflow.
   if (exp > 253402300799L) return Status::Unauthenticated("token exp is past the year 9999");
   who.expires_at_ms = static_cast<std::int64_t>(exp) * 1000;

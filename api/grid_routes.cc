@@ -20,10 +20,15 @@ Result<HttpResponse> HttpApi::RouteGrid(Call& call) {
                      Timed([&] { return service_->DefineCell(who.sub, req.body(), key); }));
     return Json(http::status::created, WriteAnswer(w, false), req);
   }
-  // .../cells/{path...}/officers[/{officer}]
+  // POST .../cells/{path...}/officers, DELETE .../cells/{path...}/officers/{officer}:
+  // "officers" is read where the method puts it, so that neither a cell
+  // named so nor a person whose id is "officers" is misread (the last
+  // "officers" was taken, and such a person could not be removed).
   std::size_t officers = 0;
-  for (std::size_t i = 4; i < s.size(); ++i) {
-    if (s[i] == "officers") officers = i;
+  if (call.Post() && s.size() > 5 && s.back() == "officers") {
+    officers = s.size() - 1;
+  } else if (req.method() == http::verb::delete_ && s.size() > 6 && s[s.size() - 2] == "officers") {
+    officers = s.size() - 2;
   }
   if (officers > 4) {
     std::string cell;

@@ -233,8 +233,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
         // An allocation that failed, a storage library's throw: this request
         // fails, the server goes on.
         self->EndedOnException(e);
+        // What threw is the server's log's (EndedOnException), not the client's.
         res = std::make_shared<HttpResponse>(
-            ErrorResponse(Status::Internal(std::string("the server could not answer: ") + e.what()),
+            ErrorResponse(Status::Internal("the server could not answer this request; it goes on"),
                           request->version(), false));
       }
       asio::post(self->stream_.get_executor(), [self, res] { self->Write(res); });

@@ -615,6 +615,15 @@ TEST_F(HttpApiTest, TheRawLogAndTheGridBelongToTheirRoles) {
             201u);
   EXPECT_EQ(Send(http::verb::delete_, "/api/v1/grid/cells/santai/new/officers/o-9", admin).status,
             200u);
+  // A person whose id is "officers" is assigned and removed like any other
+  // (the route took the last "officers" segment for its own: 404).
+  EXPECT_EQ(Send(http::verb::post, "/api/v1/grid/cells/santai/new/officers", admin,
+                 R"({"officer":"officers","role":"officer"})")
+                .status,
+            201u);
+  EXPECT_EQ(
+      Send(http::verb::delete_, "/api/v1/grid/cells/santai/new/officers/officers", admin).status,
+      200u);
   auto raw = Send(
       http::verb::post, "/api/v1/streams/import/batch-1", admin,
       R"({"expected_version":"no_stream","events":[{"type":"Imported","id":"imp-1","data":{"n":1}}]})");

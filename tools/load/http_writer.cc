@@ -45,6 +45,8 @@ std::vector<std::string> WriteStats::Samples() const {
 
 // One connection walking one case at a time through its lifecycle.
 class WriterFleet::Writer : public std::enable_shared_from_this<Writer> {
+  static constexpr std::chrono::milliseconds kFirstBackoff{50}, kMostBackoff{1000};
+
  public:
   Writer(asio::io_context& io, WriterFleet* fleet, const WriterIdentity& me, tcp::endpoint server,
          int index)
@@ -88,7 +90,12 @@ class WriterFleet::Writer : public std::enable_shared_from_this<Writer> {
     stream_.socket().close(ignored);
     buffer_.clear();
     step_ = Step::kReport;  // the write in flight may or may not have happened
-    timer_.expires_after(std::chrono::milliseconds(100));
+    // Back off: 50 ms, doubling to 1 s while failures follow one another (a
+    // server that is gone is not hammered), but not past the deadline.
+    const auto backoff = std::min<std::chrono::milliseconds>(
+        kMostBackoff, kFirstBackoff * (1 << std::min(failures_in_row_, 5)));
+    ++failures_in_row_;
+    timer_.expires_at(std::min(Clock::now() + backoff, until_));
     timer_.async_wait([self = shared_from_this()](beast::error_code) { self->Connect(); });
   }
 
@@ -151,6 +158,7 @@ class WriterFleet::Writer : public std::enable_shared_from_this<Writer> {
 
   void OnAnswer() {
     const std::int64_t now = NowNanos();
+    failures_in_row_ = 0;  // an answer, whatever its status: the connection works
     WriteStats& stats = *fleet_->stats_;
     auto& res = response_->get();
     const unsigned status = res.result_int();
@@ -311,7 +319,8 @@ class WriterFleet::Writer : public std::enable_shared_from_this<Writer> {
   Clock::time_point until_, next_at_;
   std::int64_t sent_ = 0;
   bool finished_ = false;
-  bool started_ = false;  // the first write goes at next_at_ as Start set it
+  bool started_ = false;     // the first write goes at next_at_ as Start set it
+  int failures_in_row_ = 0;  // connection failures since the last answer
 
   // The case being walked.
   Step step_ = Step::kReport;

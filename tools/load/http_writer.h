@@ -11,6 +11,11 @@
 // its body, and the writer starts a new case: the generator never races
 // itself, so any non-2xx is a failure to report.
 //
+// A connection that fails (connect, write or read) is counted in
+// WriteStats::connection_errors and opened again after a backoff: 50 ms,
+// doubling up to 1 s while the failures follow one another, back to 50 ms
+// once an answer comes.
+//
 // Asynchronous Beast on the caller's io_context (one strand per writer); a
 // writer paces itself to `rate_per_writer` writes a second when that is set.
 //

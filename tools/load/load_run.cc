@@ -98,6 +98,28 @@ class Loop {
 
 }  // namespace
 
+Result<ServerAddress> ParseServerAddress(std::string_view url) {
+  if (url.find("://") != std::string_view::npos) {
+    return Status::InvalidArgument("takes HOST:PORT without a scheme (e.g. 127.0.0.1:8080), not " +
+                                   std::string(url));
+  }
+  const auto colon = url.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) {
+    return Status::InvalidArgument("takes HOST:PORT, not " + std::string(url));
+  }
+  // Digits alone, the first not 0: "019400" or "+80" is a typo, not a port.
+  const std::string_view digits = url.substr(colon + 1);
+  const bool plain = !digits.empty() && digits.size() <= 5 && digits.front() != '0' &&
+                     digits.find_first_not_of("0123456789") == std::string_view::npos;
+  const std::optional<std::uint16_t> port = plain ? ParsePort(digits) : std::nullopt;
+  if (!port || *port == 0) {
+    return Status::InvalidArgument(
+        "takes HOST:PORT with a port of 1-65535 written plainly (digits, no leading zero), not " +
+        std::string(url));
+  }
+  return ServerAddress{std::string(url.substr(0, colon)), *port};
+}
+
 int RunLoad(const LoadOptions& o) {
   const std::uint64_t files = RaiseFileLimit();
   const std::uint64_t clients = static_cast<std::uint64_t>(o.dashboards + o.officers + o.auditors);
@@ -137,18 +159,13 @@ int RunLoad(const LoadOptions& o) {
     std::cerr << "casegrid-load: spawned casegrid serve, pid " << server->pid() << ", on " << host
               << ":" << port << ", data in " << server->folder() << "\n";
   } else {
-    const auto colon = o.url.rfind(':');
-    if (colon == std::string::npos) {
-      std::cerr << "casegrid-load: --url HOST:PORT\n";
+    auto address = ParseServerAddress(o.url);  // main checked it; RunLoad may be called alone
+    if (!address.ok()) {
+      std::cerr << "casegrid-load: --url: " << address.status().message() << "\n";
       return 2;
     }
-    host = o.url.substr(0, colon);
-    const std::optional<std::uint16_t> parsed = ParsePort(o.url.substr(colon + 1));
-    if (!parsed || *parsed == 0) {
-      std::cerr << "casegrid-load: --url HOST:PORT, with a port of 1-65535\n";
-      return 2;
-    }
-    port = *parsed;
+    host = address->host;
+    port = address->port;
     auto read = ReadJwtSecret(o.secret_file);
     if (!read.ok()) {
       std::cerr << "casegrid-load: " << read.status().message() << "\n";
@@ -198,13 +215,14 @@ int RunLoad(const LoadOptions& o) {
   PushStats push;
   Failures failures;
   ApiClient reader(host, port);
-  auto head = [&]() -> std::uint64_t {
+  // The log's head; none (a failure says why) when it cannot be read.
+  auto head = [&]() -> std::optional<std::uint64_t> {
     auto digest = reader.Request(ApiClient::Method::kGet, "/api/v1/audit/digest", auditor, "");
     if (!digest.ok() || digest->status != 200) {
       failures.Add("GET /api/v1/audit/digest: " +
                    (digest.ok() ? std::to_string(digest->status) + " " + digest->body
                                 : digest.status().message()));
-      return 0;
+      return std::nullopt;
     }
     return JsonUnsigned(digest->body, "position");
   };
@@ -212,25 +230,34 @@ int RunLoad(const LoadOptions& o) {
     if (!server) return 0;
     return server->RssKiB().value_or(0);
   };
-  bool interrupt_reported = false;
+  bool interrupt_reported = false, exit_reported = false;
   // False once the server is gone or casegrid-load was interrupted: every
   // phase then ends early, and the run is torn down as usual (the spawned
-  // server stopped, its folder removed), failing with what it has.
+  // server stopped, its folder removed), failing with what it has (said once).
   auto server_alive = [&] {
     if (Interrupted()) {
       if (!interrupt_reported) failures.Add("interrupted: the figures cover part of the run");
       interrupt_reported = true;
       return false;
     }
-    if (!server || server->Running()) return true;
-    failures.Add("casegrid serve exited during the run:\n" + server->LogTail());
+    if (!server || (!exit_reported && server->Running())) return true;
+    if (!exit_reported) failures.Add("casegrid serve exited during the run:\n" + server->LogTail());
+    exit_reported = true;
     return false;
   };
+
+  // The server's counters at the start: the report gives this run's share.
+  auto metrics = [&]() -> std::optional<std::string> {
+    auto m = reader.Request(ApiClient::Method::kGet, "/metrics", "", "");
+    if (!m.ok() || m->status != 200) return std::nullopt;
+    return std::move(m->body);
+  };
+  const std::optional<std::string> server_metrics_start = metrics();
 
   // ---- Subscribers: connect, subscribe, then stay idle a moment.
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   const std::int64_t rss_before = rss();
-  const std::uint64_t start_head = o.auditors > 0 ? head() : 0;
+  const std::uint64_t start_head = o.auditors > 0 ? head().value_or(0) : 0;
   Loop ws_loop(o.subscriber_threads);
   SubscriberFleet fleet(ws_loop.io(), host, port, SubscriberSpecs(o, plan, mint, start_head), &acks,
                         &push, &failures, o.max_connecting, o.quick_ack);
@@ -248,7 +275,8 @@ int RunLoad(const LoadOptions& o) {
         last_line = Clock::now();
         std::cerr << "[connect " << Fixed(Seconds(last_line - connect_start), 0) << "s] ready "
                   << push.ready.load() << "/" << clients << ", open " << push.open.load()
-                  << ", failures " << failures.count() << "\n";
+                  << ", connection errors " << push.connection_errors() << ", failures "
+                  << failures.count() << "\n";
       }
     }
     std::cerr << "casegrid-load: " << push.ready.load() << "/" << clients
@@ -294,12 +322,14 @@ int RunLoad(const LoadOptions& o) {
       const std::uint64_t ok = writes.ok.load(), messages = push.total_messages();
       std::cerr << "[" << Fixed(Seconds(now - t0), 0) << "s] writes "
                 << Fixed(static_cast<double>(ok - last_ok) / dt, 0) << "/s (" << ok
-                << " total, non-2xx " << writes.non2xx.load() << ", p99 "
+                << " total, non-2xx " << writes.non2xx.load() << ", connection errors "
+                << writes.connection_errors.load() << ", p99 "
                 << Fixed(writes.latency.QuantileMillis(0.99)) << " ms)";
       if (clients > 0) {
         std::cerr << " | push " << Fixed(static_cast<double>(messages - last_messages) / dt, 0)
                   << " msg/s, open " << push.open.load() << ", closed as too slow "
-                  << push.slow_closes.load();
+                  << push.slow_closes.load() << ", connection errors " << push.connection_errors();
+        if (push.gave_up.load() > 0) std::cerr << ", gave up " << push.gave_up.load();
       }
       if (server) std::cerr << " | server RSS " << rss() / 1024 << " MiB";
       std::cerr << "\n";
@@ -313,35 +343,47 @@ int RunLoad(const LoadOptions& o) {
   const double machine_cpu = MachineBusySeconds() - machine_cpu0;
   const double window = Seconds(t1 - t0);
 
-  // ---- Drain: every auditor reaches the head; then quiet.
+  // ---- Drain: every auditor reaches the head; then quiet. `not_drained`
+  // says why the subscribers are not known to have caught up.
   const auto drain_start = Clock::now();
   const auto drain_deadline = drain_start + std::chrono::duration_cast<Clock::duration>(
                                                 std::chrono::duration<double>(o.drain_seconds));
-  if (clients > 0 && server_alive()) {
+  std::string not_drained;
+  if (clients > 0 && !server_alive()) not_drained = "the run ended before the drain";
+  if (clients > 0 && not_drained.empty()) {
     if (o.auditors > 0) {
-      const std::uint64_t final_head = head();
-      while (fleet.LowestEventsPosition().value_or(final_head) < final_head &&
-             Clock::now() < drain_deadline && server_alive()) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      }
-      const std::uint64_t lowest = fleet.LowestEventsPosition().value_or(final_head);
-      if (lowest < final_head) {
-        failures.Add("an events subscriber stopped at position " + std::to_string(lowest) +
-                     " while the head is " + std::to_string(final_head) + ", " +
-                     Fixed(o.drain_seconds, 0) + " s after the writes");
+      const std::optional<std::uint64_t> read_head = head();
+      const std::uint64_t final_head = read_head.value_or(0);
+      if (!read_head) {
+        not_drained = "the log's head could not be read";
+      } else {
+        while (fleet.LowestEventsPosition().value_or(final_head) < final_head &&
+               Clock::now() < drain_deadline && server_alive()) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+        const std::uint64_t lowest = fleet.LowestEventsPosition().value_or(final_head);
+        if (lowest < final_head) {
+          not_drained = "an events subscriber stopped at position " + std::to_string(lowest) +
+                        " of " + std::to_string(final_head);
+          failures.Add("an events subscriber stopped at position " + std::to_string(lowest) +
+                       " while the head is " + std::to_string(final_head) + ", " +
+                       Fixed(o.drain_seconds, 0) + " s after the writes");
+        }
       }
     }
-    while (Clock::now() < drain_deadline && server_alive() &&
+    while (not_drained.empty() && Clock::now() < drain_deadline && server_alive() &&
            NowNanos() - push.last_message_nanos.load() < 1'000'000'000) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
+    if (not_drained.empty() && !server_alive()) not_drained = "the run ended during the drain";
+    if (not_drained.empty() && push.gave_up.load() > 0) {
+      not_drained = std::to_string(push.gave_up.load()) + " subscribers gave up connecting";
+    }
+    if (not_drained.empty() && push.open.load() == 0) not_drained = "no subscriber is connected";
   }
   const double drain = Seconds(Clock::now() - drain_start);
   const std::int64_t rss_end = rss();
-  std::string server_metrics;
-  if (auto m = reader.Request(ApiClient::Method::kGet, "/metrics", "", ""); m.ok()) {
-    server_metrics = m->body;
-  }
+  const std::optional<std::string> server_metrics = metrics();
   // The clients stop counting before the late pushes are resolved and reported.
   fleet.Stop(std::chrono::seconds(5));
   fleet.ResolveLate();
@@ -366,6 +408,8 @@ int RunLoad(const LoadOptions& o) {
   figures.server_cpu_s = server_cpu;
   figures.load_cpu_s = load_cpu;
   figures.machine_cpu_s = machine_cpu;
+  figures.not_drained = not_drained;
+  figures.server_metrics_start = server_metrics_start;
   figures.server_metrics = server_metrics;
   PrintReport(figures, writes, push);
 

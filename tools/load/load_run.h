@@ -8,9 +8,12 @@
 // set up.
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "engine/status.h"
 #include "tools/load/grid_plan.h"
 
 namespace casegrid::load {
@@ -42,5 +45,15 @@ struct LoadOptions {
 };
 
 int RunLoad(const LoadOptions& options);
+
+// `--url`'s HOST:PORT: a host that is not empty, then a port of 1-65535
+// written plainly (digits only, no leading zero). kInvalidArgument, saying
+// what `--url` takes ("takes HOST:PORT ..."), for anything else — a scheme
+// (`http://...`) included.
+struct ServerAddress {
+  std::string host;
+  std::uint16_t port = 0;
+};
+Result<ServerAddress> ParseServerAddress(std::string_view url);
 
 }  // namespace casegrid::load

@@ -17,7 +17,13 @@ int main(int argc, char** argv) {
   CLI::App app{"casegrid-load: drive a casegrid server over HTTP and WebSocket, and measure it"};
   auto* spawn = app.add_option("--spawn", o.spawn,
                                "start this casegrid binary (serve) on a temporary data folder");
-  auto* url = app.add_option("--url", o.url, "HOST:PORT of a running casegrid serve");
+  auto* url = app.add_option("--url", o.url, "HOST:PORT of a running casegrid serve (no scheme)")
+                  ->check(CLI::Validator(
+                      [](std::string& text) {
+                        auto address = casegrid::load::ParseServerAddress(text);
+                        return address.ok() ? std::string() : address.status().message();
+                      },
+                      "HOST:PORT", "ServerAddress"));
   spawn->excludes(url);
   app.add_option("--jwt-secret-file", o.secret_file,
                  "the server's HS256 secret, with --url (else CASEGRID_JWT_SECRET)");

@@ -26,6 +26,41 @@ double KibPerConnection(const RunFigures& run) {
                                          static_cast<double>(run.idle_connections);
 }
 
+// What the server's /metrics say of the subscribers: its counts of slow
+// closes and of messages pushed over this run — the end's minus the
+// start's, with its totals beside them; a spawned server's totals are this
+// run's.
+std::string ServerCounts(const RunFigures& run) {
+  static constexpr const char* kSlow = "casegrid_slow_client_closes_total";
+  static constexpr const char* kPushed = "casegrid_messages_pushed_total";
+  if (!run.server_metrics) return "";
+  const auto slow = Metric(*run.server_metrics, kSlow);
+  if (!slow) return "";
+  const double pushed = Metric(*run.server_metrics, kPushed).value_or(0);
+  auto counts = [](double slow_closes, double messages) {
+    return Fixed(slow_closes, 0) + " slow closes and " + Fixed(messages, 0) + " messages pushed";
+  };
+  if (run.spawned) return "; the server counted " + counts(*slow, pushed) + " (written to sockets)";
+  std::optional<double> slow0, pushed0;
+  if (run.server_metrics_start) {
+    slow0 = Metric(*run.server_metrics_start, kSlow);
+    pushed0 = Metric(*run.server_metrics_start, kPushed);
+  }
+  if (!slow0 || !pushed0) {
+    return "; since it started (not this run's share: its counts at the start could not be read) "
+           "the server counted " +
+           counts(*slow, pushed) + " (written to sockets)";
+  }
+  if (*slow < *slow0 || pushed < *pushed0) {
+    return "; since it started (not this run's share: it restarted during the run) the server "
+           "counted " +
+           counts(*slow, pushed) + " (written to sockets)";
+  }
+  return "; over this run the server counted " + counts(*slow - *slow0, pushed - *pushed0) +
+         ", written to sockets (since it started: " + Fixed(*slow, 0) + " and " + Fixed(pushed, 0) +
+         ")";
+}
+
 }  // namespace
 
 std::string Fixed(double v, int decimals) {
@@ -68,9 +103,13 @@ void PrintReport(const RunFigures& run, const WriteStats& writes, const PushStat
             << MaxMs(writes.latency) << " ms\n";
   if (run.clients > 0) {
     std::cout << "push: " << push.total_messages() << " messages ("
-              << Fixed(static_cast<double>(push.bytes.load()) / (1 << 20), 1) << " MiB), drained "
-              << Fixed(run.drain_s, 1)
-              << " s after the writes; latency (acknowledged -> arrived):\n";
+              << Fixed(static_cast<double>(push.bytes.load()) / (1 << 20), 1) << " MiB), ";
+    if (run.not_drained.empty()) {
+      std::cout << "drained " << Fixed(run.drain_s, 1) << " s after the writes";
+    } else {
+      std::cout << "not drained: " << run.not_drained;
+    }
+    std::cout << "; latency (acknowledged -> arrived):\n";
     for (std::size_t k = 0; k < kChannelKinds; ++k) {
       const auto& h = push.latency[k];
       if (push.messages[k].load() == 0) continue;
@@ -80,15 +119,13 @@ void PrintReport(const RunFigures& run, const WriteStats& writes, const PushStat
     }
     std::cout << "clients: " << run.idle_connections << " connected, " << push.slow_closes.load()
               << " closed as too slow (1013), " << push.other_closes.load() << " other closes, "
-              << push.reconnects.load() << " resumed; " << push.pushed_before_ack.load()
-              << " pushes came before their writer read its answer";
-    if (auto slow = Metric(run.server_metrics, "casegrid_slow_client_closes_total")) {
-      std::cout << "; the server counted " << Fixed(*slow, 0) << " slow closes and "
-                << Fixed(Metric(run.server_metrics, "casegrid_messages_pushed_total").value_or(0),
-                         0)
-                << " messages pushed (written to sockets)";
+              << push.reconnects.load() << " resumed";
+    if (push.failed_connects.load() > 0) {
+      std::cout << ", " << push.failed_connects.load() << " connection attempts failed";
     }
-    std::cout << "\n";
+    if (push.gave_up.load() > 0) std::cout << ", " << push.gave_up.load() << " gave up connecting";
+    std::cout << "; " << push.pushed_before_ack.load()
+              << " pushes came before their writer read its answer" << ServerCounts(run) << "\n";
   }
   if (run.spawned) {
     std::cout << "server: RSS " << run.rss_before_kib << " KiB before subscribers, "

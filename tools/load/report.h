@@ -16,16 +16,19 @@ namespace casegrid::load {
 
 // What the run measured besides the writers' and subscribers' own counts.
 struct RunFigures {
-  std::string setting;  // what ran, in words
-  double window_s = 0;  // from the writers' start to the last answer
-  double drain_s = 0;   // for the subscribers to catch up after it
+  std::string setting;      // what ran, in words
+  double window_s = 0;      // from the writers' start to the last answer
+  double drain_s = 0;       // for the subscribers to catch up after it
+  std::string not_drained;  // why they are not known to have caught up; empty: they did
   std::uint64_t clients = 0;
   std::uint64_t idle_connections = 0;  // WebSockets open when the idle RSS was read
   bool spawned = false;                // the RSS and server CPU figures are known
   std::int64_t rss_before_kib = 0, rss_idle_kib = 0, rss_end_kib = 0;
   double server_cpu_s = 0, load_cpu_s = 0;  // over the window
   double machine_cpu_s = 0;                 // every process, over the window
-  std::string server_metrics;               // GET /metrics at the end
+  // GET /metrics before the subscribers connect and at the end (none: not
+  // read); the report gives the difference, this run's share.
+  std::optional<std::string> server_metrics_start, server_metrics;
 };
 
 void PrintReport(const RunFigures& run, const WriteStats& writes, const PushStats& push);

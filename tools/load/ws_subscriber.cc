@@ -171,7 +171,9 @@ class SubscriberFleet::Subscriber : public std::enable_shared_from_this<Subscrib
   // A failed connection attempt: a few more, then a failure.
   void Retry(const std::string& why) {
     if (fleet_->stopping_) return Done();
+    fleet_->stats_->failed_connects.fetch_add(1);
     if (++attempts_ > 5) {
+      fleet_->stats_->gave_up.fetch_add(1);
       fleet_->failures_->Add(spec_.label + ": gave up connecting: " + why);
       ReleaseSlot();
       return Done();
@@ -274,6 +276,10 @@ class SubscriberFleet::Subscriber : public std::enable_shared_from_this<Subscrib
         stats.ready.fetch_add(1);
         ReleaseSlot();
       }
+      if (all && resuming_) {
+        resuming_ = false;
+        stats.reconnects.fetch_add(1);
+      }
       return;
     }
     Check(*c, h.position);
@@ -316,8 +322,8 @@ class SubscriberFleet::Subscriber : public std::enable_shared_from_this<Subscrib
                              std::to_string(static_cast<int>(code)) + " " +
                              std::string(ws_->reason().reason.c_str()) + " (" + ec.message() + ")");
     }
-    // Resume every channel from the last position seen.
-    fleet_->stats_->reconnects.fetch_add(1);
+    // Resume every channel from the last position seen (counted once answered).
+    resuming_ = true;
     outbox_.resize(writing_ ? 1 : 0);  // a write in flight still uses the front
     buffer_.consume(buffer_.size());
     timer_.expires_after(std::chrono::milliseconds(100));
@@ -364,6 +370,7 @@ class SubscriberFleet::Subscriber : public std::enable_shared_from_this<Subscrib
   std::deque<std::string> outbox_;
   std::vector<ChannelState> channels_;
   bool open_ = false, writing_ = false, ready_ = false, slot_released_ = false, done_ = false;
+  bool resuming_ = false;  // closed after it was open: the next full set of answers is a resume
   int attempts_ = 0;
 };
 

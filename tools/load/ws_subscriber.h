@@ -10,7 +10,9 @@
 // Failure. A client closed with 1013 is counted as closed as too slow and
 // resumes with `after` = the last position it saw on each channel, so its
 // checks go on across the reconnection; any other close is a Failure (and it
-// resumes likewise).
+// resumes likewise). A resume counts as one once every channel's subscribe
+// is answered again. A client whose connection attempts fail five times in a
+// row gives up (a Failure, and counted).
 //
 // Push latency: for a message whose position one of our writers was
 // acknowledged for (AckTimes), arrival - acknowledgment, per channel kind. A
@@ -75,9 +77,14 @@ struct PushStats {
   std::atomic<std::uint64_t> ready{0};        // every subscription answered, first time
   std::atomic<std::uint64_t> slow_closes{0};  // closed by the server with 1013
   std::atomic<std::uint64_t> other_closes{0};
-  std::atomic<std::uint64_t> reconnects{0};
+  std::atomic<std::uint64_t> failed_connects{0};  // connection attempts (connect, upgrade)
+  std::atomic<std::uint64_t> reconnects{0};       // resumes with every subscription answered again
+  std::atomic<std::uint64_t> gave_up{0};          // clients that stopped trying to connect
   std::atomic<std::uint64_t> pushed_before_ack{0};
   std::atomic<std::int64_t> last_message_nanos{0};
+  // Closes other than 1013 and failed connection attempts: what a server
+  // that is gone shows at once.
+  std::uint64_t connection_errors() const { return other_closes.load() + failed_connects.load(); }
   std::uint64_t total_messages() const {
     std::uint64_t n = 0;
     for (const auto& m : messages) n += m.load(std::memory_order_relaxed);

@@ -278,6 +278,22 @@ Result<PendingWrite> CaseService::BeginAct(std::string_view actor, std::string_v
   return w;
 }
 
+Result<bool> CaseService::PinIsStale(const std::string& case_id, StreamVersion pinned,
+                                     StreamVersion current, StorageReads reads) const {
+  // Past a few, the case has surely moved on (and the read stays small).
+  constexpr StreamVersion kMostDeadlineFacts = 8;
+  if (pinned > current || current - pinned > kMostDeadlineFacts) return true;
+  if (reads == StorageReads::kCachedOnly) {
+    return Status(StatusCode::kWouldBlock, "what followed a pinned version must be read");
+  }
+  ASSIGN_OR_RETURN(auto since, store_->ReadStream(CaseStream(case_id), pinned + 1, current - pinned,
+                                                  ReadDirection::kForward));
+  return std::any_of(since.begin(), since.end(), [](const RecordedEvent& e) {
+    return e.actor != kSystemActor ||
+           (e.type != DeadlineMissed::kType && e.type != DeadlineApproaching::kType);
+  });
+}
+
 Status CaseService::Decide(PendingWrite& w, StorageReads reads) {
   if (w.intake) {
     const std::int64_t now = options_.clock->NowMillis();
@@ -291,10 +307,14 @@ Status CaseService::Decide(PendingWrite& w, StorageReads reads) {
   }
   ASSIGN_OR_RETURN(w.base, LoadCase(w.case_id, UINT64_MAX, reads));
   if (!w.base.exists) return Status::NotFound("no case " + w.case_id);
-  if (w.split.expected_version && *w.split.expected_version + w.misses_recorded != w.base.version) {
-    return Status::Conflict("case " + w.case_id + " is at version " +
-                            std::to_string(w.base.version) + ", expected " +
-                            std::to_string(*w.split.expected_version));
+  if (w.split.expected_version && *w.split.expected_version != w.base.version) {
+    ASSIGN_OR_RETURN(const bool stale,
+                     PinIsStale(w.case_id, *w.split.expected_version, w.base.version, reads));
+    if (stale) {
+      return Status::Conflict("case " + w.case_id + " is at version " +
+                              std::to_string(w.base.version) + ", expected " +
+                              std::to_string(*w.split.expected_version));
+    }
   }
   if (w.escalation_from && *w.escalation_from != w.base.tier) {
     return Status::Conflict(
@@ -318,7 +338,6 @@ Status CaseService::Decide(PendingWrite& w, StorageReads reads) {
     }
     auto missed = RecordDeadlineMissed(w.case_id, overdue->kind, overdue->due_at);
     if (!missed.ok() && missed.status().code() != StatusCode::kConflict) return missed.status();
-    if (missed.ok() && missed->version == w.base.version + 1) ++w.misses_recorded;
     return Decide(w, reads);  // on the case with its miss
   }
   w.request = MakeRequest(CaseStream(w.case_id), ExpectedVersion::Exact(w.base.version), w.actor,
@@ -355,8 +374,11 @@ Status CaseService::Finish(PendingWrite& w, Result<AppendResult> appended, Stora
   ++w.attempt;
   if (w.intake) {
     if (w.attempt >= 8) return Status::Unavailable("could not allocate a case id; try again");
+  } else if (w.split.expected_version && w.attempt > options_.max_retries) {
+    return appended.status();
   } else if (w.split.expected_version) {
-    return appended.status();  // a pinned version is the client's to resolve
+    // A pinned version is the client's to resolve, unless only the deadline
+    // watch wrote meanwhile: decided again, the pin is checked (PinIsStale).
   } else if (w.attempt > options_.max_retries) {
     // An unpinned one was "this action now", decided again a few times; the
     // client named no version, so the answer does not speak of one.

@@ -80,9 +80,6 @@ struct PendingWrite {
   std::optional<int> escalation_from;
   CaseState base;                     // the state `events` were decided on
   std::vector<CaseEventData> events;  // what `request` carries, as values
-  // Misses of passed deadlines recorded before this command (CaseService::
-  // Decide): a pinned expected_version is the version before them.
-  StreamVersion misses_recorded = 0;
   int overdue_rounds = 0;
 };
 
@@ -209,6 +206,13 @@ class CaseService {
   // Decides `write` against the case as it is now (BeginReport: a new case
   // id), filling its request, base and events.
   Status Decide(PendingWrite& write, StorageReads reads);
+  // Whether a client's pinned `expected_version` of a case now at `current`
+  // is stale: something other than the deadline watch's own facts
+  // (DeadlineApproaching, DeadlineMissed, written by the system) came after
+  // it. A warning or a miss recorded between a person's read and their step
+  // changes nothing they decided on, and made their step a conflict.
+  Result<bool> PinIsStale(const std::string& case_id, StreamVersion pinned, StreamVersion current,
+                          StorageReads reads) const;
   // What `write` first writes, and how to tell whether an event a repeat of
   // its Idempotency-Key finds came from the same body. Holds `write` by
   // reference.

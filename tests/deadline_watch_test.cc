@@ -356,6 +356,34 @@ TEST_F(DeadlineWatchTest, APinnedVersionHoldsWhenAMissIsRecordedFirst) {
             StatusCode::kConflict);
 }
 
+// The deadline watch's own facts, written between a person's read and their
+// step, do not make a pinned expected_version stale: a warning five minutes
+// before the accept deadline made the officer's accept of the version they
+// read a conflict. A person's step in between still does.
+TEST_F(DeadlineWatchTest, ThePinnedVersionOfAStepIsNotStaleForTheWatchsOwnFacts) {
+  DeadlineWatch& watch = StartWatch();
+  const std::string id = NewCase("normal");
+  Must(Act(id, "assign", R"({"assignee":"officer-7"})"));
+  const std::int64_t due = Due(id, DeadlineKind::kAccept);
+  const StreamVersion read = Load(id).version;  // what the officer read
+  CatchUp(watch);
+  clock_.Set(due - 4 * kMinute);
+  watch.Tick();
+  ASSERT_EQ(Warned(id, DeadlineKind::kAccept, due), 1);
+  ASSERT_EQ(Load(id).version, read + 1);
+  const WriteResult accepted =
+      Must(Act(id, "accept", R"({"expected_version":)" + std::to_string(read) + "}"));
+  EXPECT_EQ(accepted.version, read + 2);
+  // A person's step since the pin: a conflict, as ever.
+  const std::string other = NewCase("normal");
+  Must(Act(other, "assign", R"({"assignee":"officer-7"})"));
+  const StreamVersion seen = Load(other).version;
+  Must(Act(other, "note", R"({"text":"called the reporter"})"));
+  EXPECT_EQ(
+      Act(other, "accept", R"({"expected_version":)" + std::to_string(seen) + "}").status().code(),
+      StatusCode::kConflict);
+}
+
 // A priority change after the accept deadline passed, before the watch
 // recorded its miss: the miss is recorded, and the deadline is not moved
 // (docs/cases.md: it moves while it is still to come). It used to move to

@@ -244,6 +244,10 @@ Status ValidateTokenSub(std::string_view sub) {
   // An auditor's reads go to audit/<sub>; "." and ".." would name streams
   // that read as paths, which raw appends refuse for the same reason.
   if (sub == "." || sub == "..") return Status::InvalidArgument("sub may not be . or ..");
+  // The engine's own actor (the deadline watch's facts): a person signing
+  // as it would be read as the watch, in every history and by the rule
+  // that lets a pinned expected_version pass over the watch's facts.
+  if (sub == "system") return Status::InvalidArgument("sub may not be system, the engine's own");
   return Status::Ok();
 }
 

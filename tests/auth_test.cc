@@ -46,10 +46,11 @@ TEST(AuthTest, RejectsExpiredForgedAndMalformedTokens) {
   EXPECT_EQ(Authority().Verify("", kNow).status().code(), StatusCode::kUnauthenticated);
   EXPECT_EQ(Authority().Verify("not.a.token", kNow).status().code(), StatusCode::kUnauthenticated);
   // A sub that could not be the actor of a write nor name its audit stream
-  // (a space, another script, over 128 bytes, a path's . or ..) is refused;
-  // an e-mail is not.
+  // (a space, another script, over 128 bytes, a path's . or ..) is refused,
+  // as is the engine's own actor, system (whose facts a pinned
+  // expected_version passes over); an e-mail is not.
   for (const std::string& sub : {std::string("x y"), std::string("李审计"), std::string(129, 'a'),
-                                 std::string("."), std::string("..")}) {
+                                 std::string("."), std::string(".."), std::string("system")}) {
     const std::string odd = *Authority().Mint({sub, Role::kAuditor, {""}, 0}, kNow, 60000);
     auto refused = Authority().Verify(odd, kNow);
     EXPECT_EQ(refused.status().code(), StatusCode::kUnauthenticated) << sub;

@@ -39,6 +39,12 @@ for stream in alerts/officer-7 audit/auditor-1; do
   [[ "$err" == *"stream: "* ]] || fail "$stream message: $err"
 done
 
+# the engine's own actor is the engine's alone: an append in its name would
+# pass for the deadline watch's facts
+if err=$("$cg" append --data "$data" --stream import/x --type Imported --json '{"n":1}' \
+         --actor system 2>&1); then fail "an append as system was accepted"; fi
+[[ "$err" == *"--actor: system"* ]] || fail "--actor system message: $err"
+
 # append one event, then a second with the right expected version
 out=$("$cg" append --data "$data" --stream case/C-20261122-000001 --type CaseReported \
       --id rep-1 --json "$report" --expected-version no_stream)

@@ -374,11 +374,8 @@ Status CaseService::Finish(PendingWrite& w, Result<AppendResult> appended, Stora
   ++w.attempt;
   if (w.intake) {
     if (w.attempt >= 8) return Status::Unavailable("could not allocate a case id; try again");
-  } else if (w.split.expected_version && w.attempt > options_.max_retries) {
-    return appended.status();
-  } else if (w.split.expected_version) {
-    // A pinned version is the client's to resolve, unless only the deadline
-    // watch wrote meanwhile: decided again, the pin is checked (PinIsStale).
+  } else if (w.attempt > options_.max_retries && w.split.expected_version) {
+    return appended.status();  // a pinned version is the client's to resolve
   } else if (w.attempt > options_.max_retries) {
     // An unpinned one was "this action now", decided again a few times; the
     // client named no version, so the answer does not speak of one.
@@ -387,6 +384,8 @@ Status CaseService::Finish(PendingWrite& w, Result<AppendResult> appended, Stora
                             std::to_string(w.attempt) + (w.attempt == 1 ? " try" : " tries") +
                             "; others are acting on it at once): try again");
   }
+  // Decided again; a pinned version too, whose pin is then checked: only
+  // the deadline watch may have written meanwhile (PinIsStale).
   return Decide(w, StorageReads::kAllowed);
 }
 

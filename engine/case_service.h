@@ -80,6 +80,7 @@ struct PendingWrite {
   std::optional<int> escalation_from;
   CaseState base;                     // the state `events` were decided on
   std::vector<CaseEventData> events;  // what `request` carries, as values
+  // Misses of passed deadlines recorded before deciding (Decide): bounded.
   int overdue_rounds = 0;
 };
 

@@ -23,22 +23,22 @@ appends=$(sed -n 's/^http_appends_per_s: \([0-9]*\).*/\1/p' <<<"$out")
 [ "${appends:-0}" -gt 0 ] || fail "no appends: $out"
 [ -z "$(ls -A "$dir" | grep casegrid-load || true)" ] || fail "the short run left its folder"
 
+# --url $1 is refused as a flag error (exit 2), saying $2.
+expect_url_refused() {
+  local status=0
+  CASEGRID_JWT_SECRET=x "$load" --url "$1" --writers 1 --seconds 1 >/dev/null 2>"$dir/url.err" ||
+    status=$?
+  [ "$status" -eq 2 ] || fail "--url $1 exited $status: $(cat "$dir/url.err")"
+  grep -q "$2" "$dir/url.err" || fail "--url $1: $(cat "$dir/url.err")"
+}
 # A --url whose port is not a port, written plainly, is refused (exit 2), not an abort.
 for url in 127.0.0.1:abc 127.0.0.1:99999 127.0.0.1: 127.0.0.1:0 127.0.0.1:019400 127.0.0.1:+80 \
   "127.0.0.1: 80" 127.0.0.1:00080; do
-  status=0
-  CASEGRID_JWT_SECRET=x "$load" --url "$url" --writers 1 --seconds 1 >/dev/null 2>"$dir/url.err" ||
-    status=$?
-  [ "$status" -eq 2 ] || fail "--url $url exited $status: $(cat "$dir/url.err")"
-  grep -q "port of 1-65535" "$dir/url.err" || fail "--url $url: $(cat "$dir/url.err")"
+  expect_url_refused "$url" "port of 1-65535"
 done
 # A --url with a scheme says that it takes none (it tried to resolve "http").
 for url in http://127.0.0.1:19400 ws://127.0.0.1:19400/ws; do
-  status=0
-  CASEGRID_JWT_SECRET=x "$load" --url "$url" --writers 1 --seconds 1 >/dev/null 2>"$dir/url.err" ||
-    status=$?
-  [ "$status" -eq 2 ] || fail "--url $url exited $status: $(cat "$dir/url.err")"
-  grep -q "without a scheme" "$dir/url.err" || fail "--url $url: $(cat "$dir/url.err")"
+  expect_url_refused "$url" "without a scheme"
 done
 
 # A bad flag is a run that cannot be set up: exit 2, nothing measured.

@@ -28,6 +28,10 @@ Result<std::optional<HttpApi::AsOf>> HttpApi::AsOfQuery(const Call& call) {
   if (*t > clock_->NowMillis()) {
     return Status::InvalidArgument("as_of: " + FormatTimestamp(*t) + " is in the future");
   }
+  // Settled first: an event stamped at or before the time but still being
+  // written would join the answer the next time it is asked (an auditor's
+  // "as it stood then" must not change). Waits an fsync, normally.
+  RETURN_IF_ERROR(service_->store().SettleThrough(*t, kViewsCatchUpWait));
   ASSIGN_OR_RETURN(Position p, projector_->PositionAt(*t));
   return std::optional<AsOf>(AsOf{p, *t});
 }

@@ -450,14 +450,17 @@ Result<WriteResult> CaseService::Act(std::string_view actor, std::string_view ca
 }
 
 Result<WriteResult> CaseService::AppendGrid(std::string_view actor, const std::string& cell,
-                                            const CaseEventData& data, ExpectedVersion expected,
+                                            const std::vector<CaseEventData>& events,
+                                            ExpectedVersion expected,
                                             std::string_view idempotency_key) {
   const std::string stream = GridDirectory::Stream(cell);
-  ASSIGN_OR_RETURN(WriteResult w, AppendEvents(stream, expected, actor, {data}, idempotency_key));
+  ASSIGN_OR_RETURN(WriteResult w, AppendEvents(stream, expected, actor, events, idempotency_key));
   RecordedEvent applied;
   applied.stream = stream;
-  applied.position = w.position;
-  grid_.Apply(applied, data);
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    applied.position = w.position - (events.size() - 1 - i);
+    grid_.Apply(applied, events[i]);
+  }
   return w;
 }
 
@@ -467,6 +470,7 @@ Result<WriteResult> CaseService::DefineCell(std::string_view actor, std::string_
   ASSIGN_OR_RETURN(std::optional<std::string> cell, StringField(split.data, "cell"));
   if (!cell) return Status::InvalidArgument("cell: missing");
   RETURN_IF_ERROR(ValidateCellPath(*cell));
+  std::lock_guard one_at_a_time(grid_writes_mu_);
   ASSIGN_OR_RETURN(auto replayed, Replay(*store_, actor, idempotency_key,
                                          GridShape(*cell, GridCellDefined::kType, split.data)));
   if (replayed) return *replayed;
@@ -477,7 +481,7 @@ Result<WriteResult> CaseService::DefineCell(std::string_view actor, std::string_
   }
   ASSIGN_OR_RETURN(CaseEventData decoded, DecodeEventData(GridCellDefined::kType, data));
   RETURN_IF_ERROR(grid_.CheckNewCell(std::get<GridCellDefined>(decoded)));
-  auto written = AppendGrid(actor, *cell, decoded, ExpectedVersion::NoStream(), idempotency_key);
+  auto written = AppendGrid(actor, *cell, {decoded}, ExpectedVersion::NoStream(), idempotency_key);
   if (!written.ok() && written.status().code() == StatusCode::kConflict) {
     return Status::Conflict("cell " + *cell + " is already defined");
   }
@@ -488,6 +492,7 @@ Result<WriteResult> CaseService::AssignOfficer(std::string_view actor, std::stri
                                                std::string_view body,
                                                std::string_view idempotency_key) {
   ASSIGN_OR_RETURN(CommandBody split, SplitCommandBody(body));
+  std::lock_guard one_at_a_time(grid_writes_mu_);
   ASSIGN_OR_RETURN(auto replayed,
                    Replay(*store_, actor, idempotency_key,
                           GridShape(cell, OfficerAssignedToCell::kType, split.data)));
@@ -504,24 +509,30 @@ Result<WriteResult> CaseService::AssignOfficer(std::string_view actor, std::stri
     return Status::Conflict(a.officer + " is already assigned to " + std::string(cell) + " as " +
                             a.role);
   }
-  return AppendGrid(actor, std::string(cell), decoded, ExpectedVersion::Exists(), idempotency_key);
+  return AppendGrid(actor, std::string(cell), {decoded}, ExpectedVersion::Exists(),
+                    idempotency_key);
 }
 
 Result<WriteResult> CaseService::RemoveOfficer(std::string_view actor, std::string_view cell,
                                                std::string_view officer,
                                                std::string_view idempotency_key) {
+  std::lock_guard one_at_a_time(grid_writes_mu_);
   ASSIGN_OR_RETURN(auto replayed, Replay(*store_, actor, idempotency_key,
                                          GridShape(cell, OfficerRemovedFromCell::kType, "{}")));
   if (replayed) return *replayed;
   if (!grid_.HasCell(cell)) return Status::NotFound("no cell " + std::string(cell));
+  // Every role the person holds here: removed under one role only, they
+  // stayed assigned under the other and kept its alerts, after a 200.
+  std::vector<CaseEventData> removals;
   for (const CellPerson& p : grid_.PeopleCovering(cell)) {
     if (p.cell == cell && p.person == officer) {
-      return AppendGrid(actor, std::string(cell),
-                        OfficerRemovedFromCell{std::string(cell), p.person, p.role},
-                        ExpectedVersion::Exists(), idempotency_key);
+      removals.push_back(OfficerRemovedFromCell{std::string(cell), p.person, p.role});
     }
   }
-  return Status::NotFound(std::string(officer) + " is not assigned to " + std::string(cell));
+  if (removals.empty()) {
+    return Status::NotFound(std::string(officer) + " is not assigned to " + std::string(cell));
+  }
+  return AppendGrid(actor, std::string(cell), removals, ExpectedVersion::Exists(), idempotency_key);
 }
 
 Result<std::optional<WriteResult>> CaseService::AlertAcknowledgment(

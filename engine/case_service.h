@@ -149,7 +149,12 @@ class CaseService {
   // POST /api/v1/grid/cells/{cell}/officers: body {"officer", "role"}.
   Result<WriteResult> AssignOfficer(std::string_view actor, std::string_view cell,
                                     std::string_view body, std::string_view idempotency_key);
-  // DELETE /api/v1/grid/cells/{cell}/officers/{officer}.
+  // DELETE /api/v1/grid/cells/{cell}/officers/{officer}: every role the
+  // person holds in the cell, in one append (position and version of the
+  // last removal).
+  // The three grid commands run one at a time (grid_writes_mu_), each from
+  // its check to the grid's update, so two that race can neither both pass
+  // a check meant for one, nor fold into the grid out of the log's order.
   Result<WriteResult> RemoveOfficer(std::string_view actor, std::string_view cell,
                                     std::string_view officer, std::string_view idempotency_key);
 
@@ -239,8 +244,9 @@ class CaseService {
   Result<std::string> NextCaseId(std::int64_t now, StorageReads reads);
   Result<WriteResult> RecordDeadlineFact(std::string_view case_id, DeadlineKind deadline,
                                          std::int64_t due_at, bool warning);
+  // grid_writes_mu_ held.
   Result<WriteResult> AppendGrid(std::string_view actor, const std::string& cell,
-                                 const CaseEventData& data, ExpectedVersion expected,
+                                 const std::vector<CaseEventData>& events, ExpectedVersion expected,
                                  std::string_view idempotency_key);
 
   EventStore* const store_;
@@ -248,6 +254,7 @@ class CaseService {
   GridDirectory grid_;
   mutable CaseCache cases_;
 
+  std::mutex grid_writes_mu_;  // held by each grid command, fsync included
   std::mutex ids_mu_;
   std::map<std::string, std::uint32_t> last_sequence_;  // guarded by ids_mu_: day -> last used
 };

@@ -20,6 +20,7 @@
 #include "engine/names.h"
 #include "engine/subscription.h"
 #include "engine/thread_name.h"
+#include "engine/time_format.h"
 
 namespace casegrid {
 namespace {
@@ -387,7 +388,24 @@ void EventStore::Impl::CommitGroup(const std::vector<PendingAppend*>& group) {
 
   Position position = leader_position_;
   EventHash previous = leader_hash_;
-  const std::int64_t now = std::max(options_.clock->NowMillis(), leader_last_recorded_ms_);
+  std::int64_t now = 0;
+  {
+    std::lock_guard l(stamp_mu_);
+    now = std::max({options_.clock->NowMillis(), leader_last_recorded_ms_, stamp_floor_});
+    stamping_ = now;
+  }
+  // However this ends: after the group is published (declared before the
+  // publishing lock below, so let go after it), or its write failed.
+  struct Unstamp {
+    Impl* impl;
+    ~Unstamp() {
+      {
+        std::lock_guard l(impl->stamp_mu_);
+        impl->stamping_.reset();
+      }
+      impl->stamp_cv_.notify_all();
+    }
+  } unstamp{this};
   const rocksdb::ReadOptions ro;
 
   auto find_id = [&](const std::string& id) -> Result<std::optional<IdHit>> {
@@ -542,6 +560,20 @@ std::atomic<Position>& EventStore::Impl::ChangeSlot(std::string_view stream) con
 }
 
 // ---------------------------------------------------------------- reading
+
+Status EventStore::Impl::SettleThrough(std::int64_t unix_ms, std::chrono::milliseconds wait) {
+  if (unix_ms > options_.clock->NowMillis()) {
+    return Status::InvalidArgument(FormatTimestamp(unix_ms) + " is after now");
+  }
+  if (follower_) return Status::Ok();
+  std::unique_lock l(stamp_mu_);
+  stamp_floor_ = std::max(stamp_floor_, unix_ms + 1);
+  if (!stamp_cv_.wait_for(l, wait, [&] { return !stamping_ || *stamping_ > unix_ms; })) {
+    return Status::Unavailable("the events stamped " + FormatTimestamp(*stamping_) +
+                               " are still being written; try again");
+  }
+  return Status::Ok();
+}
 
 LogHead EventStore::Impl::Head() const {
   std::lock_guard l(publish_mu_);
@@ -771,6 +803,9 @@ Result<RecordedEvent> EventStore::ReadAt(Position position) const {
 }
 LogHead EventStore::Head() const {
   return impl_->Head();
+}
+Status EventStore::SettleThrough(std::int64_t unix_ms, std::chrono::milliseconds wait) {
+  return impl_->SettleThrough(unix_ms, wait);
 }
 Result<VerifyReport> EventStore::Verify(
     const std::function<void(Position, Position)>& progress) const {

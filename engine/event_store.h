@@ -28,6 +28,7 @@
 // subscriber has not yet been offered.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -190,6 +191,17 @@ class EventStore {
       const std::string& prefix, const std::function<bool(std::string_view)>& accept = {}) const;
 
   LogHead Head() const;
+
+  // Settles the time `unix_ms` (no later than the clock's now): once it
+  // returns Ok, every event the log will ever hold with recorded_at at or
+  // before `unix_ms` is already in Head(), so a question "as of that time"
+  // gets the same answer whenever it is asked again. Events stamped later
+  // get at least `unix_ms` + 1 (one millisecond past the clock at most);
+  // a group already stamped at or before it is waited for, up to `wait`,
+  // then kUnavailable. A time after the clock's now is kInvalidArgument.
+  // A follower settles nothing: it answers what it has caught up.
+  // Thread-safe; blocks for at most `wait` (an fsync, normally).
+  Status SettleThrough(std::int64_t unix_ms, std::chrono::milliseconds wait);
 
   // Walks the whole log, recomputing the hash chain; reports the first
   // position that is missing, undecodable or does not match its hash.

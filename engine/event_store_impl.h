@@ -10,6 +10,9 @@
 //               and hand the batch to subscribers, so both happen in commit
 //               order and a new subscriber sees either the head before a
 //               batch or the batch itself, never neither.
+//   stamp_mu_   guards the stamp of the group being committed and the floor
+//               of later stamps (SettleThrough). Taken by the committer
+//               twice a group, briefly: to stamp, and once it is published.
 #pragma once
 
 #include <rocksdb/db.h>
@@ -19,6 +22,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -68,6 +72,7 @@ class EventStore::Impl {
   Status CatchUp();
 
   LogHead Head() const;
+  Status SettleThrough(std::int64_t unix_ms, std::chrono::milliseconds wait);
   void AddSubscriber(Subscription* sub);
   void RemoveSubscriber(Subscription* sub);
 
@@ -103,6 +108,14 @@ class EventStore::Impl {
   LogHead head_;
   std::atomic<Position> published_position_{0};
   std::vector<Subscription*> subscribers_;
+
+  // Guarded by stamp_mu_. A group is stamped max(clock, last stamp,
+  // stamp_floor_); `stamping_` holds that stamp from then until the group
+  // is published (or its write failed).
+  mutable std::mutex stamp_mu_;
+  std::condition_variable stamp_cv_;  // stamping_ was cleared
+  std::int64_t stamp_floor_ = 0;
+  std::optional<std::int64_t> stamping_;
 
   // LastChangeBound's slots: the highest position written to any stream
   // hashing to each. Set to the head by LoadHead, raised only by the

@@ -4,6 +4,7 @@
 #include <set>
 #include <thread>
 
+#include "engine/clock.h"
 #include "engine/event_store.h"
 #include "tests/support/fault_fs.h"
 #include "tests/support/store_fixture.h"
@@ -355,6 +356,75 @@ TEST_F(GroupCommitTest, AFullDiskIsUnavailableNotACrash) {
   std::size_t held = 0;
   ASSERT_NO_FATAL_FAILURE(ExpectReopenedFirst("kept", &held));
   EXPECT_EQ(held, 1u);
+}
+
+// A time "as of" which the log is asked must give the same answer whenever
+// it is asked again: the store settles it (SettleThrough).
+class SettledTimeTest : public GroupCommitTest {
+ protected:
+  StoreOptions Options() override {
+    StoreOptions o = GroupCommitTest::Options();
+    o.clock = &clock_;
+    return o;
+  }
+  // The last position recorded at or before `ms`, as a reader of the log
+  // finds it.
+  Position LastAtOrBefore(std::int64_t ms) {
+    auto events = store_->ReadAll(0, 100);
+    EXPECT_TRUE(events.ok());
+    Position last = 0;
+    for (const RecordedEvent& e : *events) {
+      if (e.recorded_at_ms <= ms) last = e.position;
+    }
+    return last;
+  }
+  static constexpr std::int64_t kNow = 1764000000000;
+  ManualClock clock_{kNow};
+};
+
+// Asked in the very millisecond of the clock, the answer holds: what is
+// appended after is stamped past it, one millisecond ahead of the clock at
+// most. Before, it was stamped in that millisecond and joined the answer.
+TEST_F(SettledTimeTest, AnAppendAfterASettledTimeIsStampedPastIt) {
+  MustAppend(OneEvent("case/A", ExpectedVersion::Any()));
+  ASSERT_TRUE(store_->SettleThrough(kNow, std::chrono::seconds(5)).ok());
+  const Position answer = LastAtOrBefore(kNow);
+  EXPECT_EQ(answer, 1u);
+  MustAppend(OneEvent("case/A", ExpectedVersion::Any()));
+  EXPECT_EQ(LastAtOrBefore(kNow), answer);
+  auto second = store_->ReadAt(2);
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second->recorded_at_ms, kNow + 1);
+  // Later appends keep the clock once it has moved past the floor.
+  clock_.Advance(10);
+  MustAppend(OneEvent("case/A", ExpectedVersion::Any()));
+  EXPECT_EQ(store_->ReadAt(3)->recorded_at_ms, kNow + 10);
+}
+
+// A group stamped at or before the time but not yet written (its fsync under
+// way) is waited for, so that the answer includes it; a short wait that
+// ends first is unavailable, not a partial answer.
+TEST_F(SettledTimeTest, AGroupStampedBeforeTheTimeIsWaitedFor) {
+  fs_->sync_delay_us = 300000;
+  const int before = fs_->wal_syncs.load();
+  std::promise<Result<AppendResult>> done;
+  store_->AppendAsync(OneEvent("case/A", ExpectedVersion::Any()),
+                      [&](Result<AppendResult> r) { done.set_value(std::move(r)); });
+  while (fs_->wal_syncs.load() == before) std::this_thread::yield();  // stamped, syncing
+  EXPECT_EQ(store_->Head().position, 0u);
+  const Status hurried = store_->SettleThrough(kNow, std::chrono::milliseconds(1));
+  EXPECT_EQ(hurried.code(), StatusCode::kUnavailable) << hurried.ToString();
+  ASSERT_TRUE(store_->SettleThrough(kNow, std::chrono::seconds(10)).ok());
+  EXPECT_EQ(store_->Head().position, 1u) << "settled before the group stamped in it was written";
+  EXPECT_EQ(LastAtOrBefore(kNow), 1u);
+  ASSERT_TRUE(done.get_future().get().ok());
+}
+
+TEST_F(SettledTimeTest, ATimeAfterNowIsRefused) {
+  EXPECT_EQ(store_->SettleThrough(kNow + 1, std::chrono::seconds(1)).code(),
+            StatusCode::kInvalidArgument);
+  MustAppend(OneEvent("case/A", ExpectedVersion::Any()));
+  EXPECT_EQ(store_->ReadAt(1)->recorded_at_ms, kNow);  // the floor did not move
 }
 
 }  // namespace

@@ -830,6 +830,71 @@ TEST_F(CaseRulesTest, OfficersAreAssignedAndRemovedAsEvents) {
   EXPECT_TRUE(service_->grid().HasCell("santai/tongchuan/a03/g13"));
 }
 
+// Assignments to one cell at once: each is kept in the grid the service
+// checks. Two that raced folded into it out of the log's order, and the one
+// folded second was skipped as already seen: the log and the views had the
+// person, the service did not, so removing them was 404 "not assigned" and
+// assigning them again wrote a second assignment (white-box review, session
+// 25: 16 of 40 removals refused over HTTP).
+TEST_F(CaseRulesTest, AssignmentsToOneCellAtOnceAreAllKept) {
+  const std::string cell = "santai/tongchuan/a03/g12";
+  constexpr int kPeople = 24;
+  std::vector<std::thread> admins;
+  std::atomic<int> failed{0};
+  for (int i = 0; i < kPeople; ++i) {
+    admins.emplace_back([&, i] {
+      auto r = service_->AssignOfficer(
+          "admin", cell, R"({"officer":"p)" + std::to_string(i) + R"(","role":"officer"})", "");
+      if (!r.ok()) failed.fetch_add(1);
+    });
+  }
+  for (auto& t : admins) t.join();
+  ASSERT_EQ(failed.load(), 0);
+  for (int i = 0; i < kPeople; ++i) {
+    const std::string person = "p" + std::to_string(i);
+    EXPECT_TRUE(service_->grid().IsAssigned(cell, person, "officer")) << person;
+    EXPECT_EQ(service_
+                  ->AssignOfficer("admin", cell,
+                                  R"({"officer":")" + person + R"(","role":"officer"})", "")
+                  .status()
+                  .code(),
+              StatusCode::kConflict)
+        << person << " assigned twice";
+    EXPECT_TRUE(service_->RemoveOfficer("admin", cell, person, "").ok()) << person;
+  }
+}
+
+// A person holding two roles in a cell is removed from both by one DELETE.
+// Only the first was removed, after a 200; they kept the other's alerts.
+TEST_F(CaseRulesTest, RemovingAPersonRemovesEveryRoleTheyHoldInTheCell) {
+  const std::string cell = "santai/tongchuan/a03/g12";
+  Must(service_->AssignOfficer("admin", cell, R"({"officer":"p1","role":"officer"})", ""));
+  Must(service_->AssignOfficer("admin", cell, R"({"officer":"p1","role":"grid_worker"})", ""));
+  Must(service_->AssignOfficer("admin", cell, R"({"officer":"p2","role":"officer"})", ""));
+  auto removed = Must(service_->RemoveOfficer("admin", cell, "p1", "remove-p1"));
+  EXPECT_FALSE(service_->grid().IsAssigned(cell, "p1", "officer"));
+  EXPECT_FALSE(service_->grid().IsAssigned(cell, "p1", "grid_worker"));
+  EXPECT_TRUE(service_->grid().IsAssigned(cell, "p2", "officer"));
+  auto events = store_->ReadStream(GridDirectory::Stream(cell), 1, 100, ReadDirection::kForward);
+  ASSERT_TRUE(events.ok());
+  ASSERT_GE(events->size(), 2u);
+  EXPECT_EQ(events->back().type, "OfficerRemovedFromCell");
+  EXPECT_EQ(events->at(events->size() - 2).type, "OfficerRemovedFromCell");
+  EXPECT_EQ(removed.version, events->back().version);
+  // A retry under the same key answers the first removal and writes nothing.
+  auto again = Must(service_->RemoveOfficer("admin", cell, "p1", "remove-p1"));
+  EXPECT_TRUE(again.deduplicated);
+  EXPECT_EQ(again.position, removed.position);
+  EXPECT_EQ(
+      store_->ReadStream(GridDirectory::Stream(cell), 1, 100, ReadDirection::kForward)->size(),
+      events->size());
+  // Restarted, the grid folds both removals.
+  service_.reset();
+  OpenService();
+  EXPECT_FALSE(service_->grid().IsAssigned(cell, "p1", "officer"));
+  EXPECT_FALSE(service_->grid().IsAssigned(cell, "p1", "grid_worker"));
+}
+
 TEST_F(CaseRulesTest, AlertAcknowledgmentIsRecordedOnce) {
   auto first = Must(service_->AcknowledgeAlert("officer-7", "alert-1"));
   auto again = Must(service_->AcknowledgeAlert("officer-7", "alert-1"));

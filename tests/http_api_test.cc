@@ -524,6 +524,39 @@ TEST_F(HttpApiTest, LifecycleOverHttpAndTheDashboardSeesIt) {
       400u);
 }
 
+// An auditor's "as it stood then" must not change when asked again. Asked
+// as of the very millisecond of the clock (which stands still here), a case
+// reported after used to be stamped in that millisecond and to join the
+// history and the dashboard on the next asking.
+TEST_F(HttpApiTest, AnAsOfTimeGivesTheSameAnswerWhenAskedAgain) {
+  const std::string officer = Token("officer-7", Role::kOfficer, {"santai/tongchuan"});
+  auto created = Send(http::verb::post, "/api/v1/cases", officer, testing::ReportBody());
+  ASSERT_EQ(created.status, 201u) << created.body;
+  const std::string id = At(created.body, "/case_id").substr(1, 17);
+  ASSERT_TRUE(projector_->WaitFor(store_->Head().position, std::chrono::seconds(10)));
+  const std::string now = FormatTimestamp(clock_.NowMillis());
+  const std::string dash = "/api/v1/dashboard/santai/tongchuan?as_of=" + now;
+  const std::string history = "/api/v1/cases/" + id + "/history?as_of=" + now;
+  auto dash_first = Send(http::verb::get, dash, officer);
+  auto history_first = Send(http::verb::get, history, officer);
+  ASSERT_EQ(dash_first.status, 200u) << dash_first.body;
+  ASSERT_EQ(history_first.status, 200u) << history_first.body;
+  EXPECT_EQ(At(dash_first.body, "/open/by_state/reported"), "1") << dash_first.body;
+  // Written after the question, in the same millisecond of the clock.
+  ASSERT_EQ(Send(http::verb::post, "/api/v1/cases", officer, testing::ReportBody()).status, 201u);
+  ASSERT_EQ(Send(http::verb::post, "/api/v1/cases/" + id + "/note", officer, R"({"text":"later"})")
+                .status,
+            200u);
+  ASSERT_TRUE(projector_->WaitFor(store_->Head().position, std::chrono::seconds(10)));
+  auto dash_again = Send(http::verb::get, dash, officer);
+  auto history_again = Send(http::verb::get, history, officer);
+  EXPECT_EQ(dash_again.body, dash_first.body);
+  EXPECT_EQ(history_again.body, history_first.body);
+  // The present has both.
+  auto live = Send(http::verb::get, "/api/v1/dashboard/santai/tongchuan", officer);
+  EXPECT_EQ(At(live.body, "/open/by_state/reported"), "2") << live.body;
+}
+
 TEST_F(HttpApiTest, AlertsAreListedAndAcknowledged) {
   const std::string officer = Token("officer-7", Role::kOfficer, {"santai/tongchuan"});
   NewCase();

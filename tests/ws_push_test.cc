@@ -247,6 +247,9 @@ TEST_F(PushTest, ACellSnapshotIsItsBoardOfCasesNotClosed) {
            R"({"speed":"satisfied","attitude":"satisfied","outcome":"satisfied","comment":"c"})"));
   Must(Act(closed, "close"));
   const std::string open = NewCase();
+  // The snapshot is the views': folded through the cases above (under load
+  // they could still lack the grid itself, and answer "no cell santai").
+  ASSERT_TRUE(projector_->WaitFor(Head(), std::chrono::seconds(10)));
   auto op = Open(Operator());
   op->Send(SubscribeOp(1, "cell/santai"));
   const auto board = Expect(*op, "subscribed");

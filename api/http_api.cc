@@ -7,6 +7,7 @@
 #include <cctype>
 #include <charconv>
 #include <chrono>
+#include <vector>
 
 #include "api/http_call.h"
 #include "api/static_files.h"
@@ -59,6 +60,20 @@ void ForEachQueryPair(std::string_view target, Each&& each) {
 
 constexpr std::string_view kQueryParameters[] = {"after", "as_of", "cell", "kind",
                                                  "limit", "state", "token"};
+
+// The query parameters the API's GET route at `s` (its path, split) takes,
+// besides `token`, which any request may carry. Writes take none.
+std::vector<std::string_view> ParametersTaken(bool get, const std::vector<std::string>& s) {
+  if (!get || s.size() < 3) return {};
+  const std::string& family = s[2];
+  if (family == "cases") {
+    if (s.size() == 3) return {"after", "cell", "kind", "limit", "state"};
+    if (s.size() == 4 || (s.size() == 5 && s[4] == "history")) return {"as_of"};
+  }
+  if (family == "dashboard") return {"as_of"};
+  if ((family == "alerts" || family == "events") && s.size() == 3) return {"after", "limit"};
+  return {};
+}
 
 // API.md's answer to an engine status: the HTTP status and the error code.
 struct ErrorKind {
@@ -455,6 +470,22 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
       return Status::InvalidArgument(
           "as_of: only a case's view and history and a dashboard are answered as of the past");
     }
+  }
+
+  // A parameter of the API sent where it is not taken: ignored, `?limit=`
+  // on a history or `?cell=` on a dashboard answered more, or other, than
+  // the caller asked for, with no word (black-box probe, session 25).
+  const std::vector<std::string_view> taken = ParametersTaken(get, s);
+  for (const auto& [name, value] : call.query) {
+    // as_of is checked above, in words of its own.
+    if (name == "token" || name == "as_of" ||
+        std::find(taken.begin(), taken.end(), name) != taken.end()) {
+      continue;
+    }
+    std::string which;
+    for (std::string_view p : taken) which += (which.empty() ? "" : ", ") + std::string(p);
+    return Status::InvalidArgument("query: " + name + ": this route takes " +
+                                   (which.empty() ? "no parameter" : which + " only"));
   }
 
   if (s.size() >= 3) {

@@ -188,8 +188,10 @@ void CaseState::Apply(const RecordedEvent& event, const CaseEventData& data) {
           // deadline, as for a rescheduled callback), and a warning stays if
           // the due time did not change.
           CaseDeadline& d = DeadlineSlot(e.deadline);
-          d = CaseDeadline{e.deadline, e.due_at, d.warned && d.due_at == e.due_at,
-                           d.missed,   false,    d.missed_due_at};
+          const bool warned = (d.warned && d.due_at == e.due_at) ||
+                              (d.warned_due_at != 0 && d.warned_due_at == e.due_at);
+          d = CaseDeadline{e.deadline, e.due_at,        warned,         d.missed,
+                           false,      d.missed_due_at, d.warned_due_at};
         } else if constexpr (std::is_same_v<T, CaseTriaged>) {
           if (e.priority) priority = *e.priority;
           if (e.category) category = *e.category;
@@ -256,8 +258,10 @@ void CaseState::Apply(const RecordedEvent& event, const CaseEventData& data) {
           callback.due_at = e.due_at;
           CaseDeadline& d = DeadlineSlot(DeadlineKind::kCallback);
           const bool keeps_miss = open && d.missed;
-          d = CaseDeadline{DeadlineKind::kCallback,         e.due_at, false, keeps_miss, false,
-                           keeps_miss ? d.missed_due_at : 0};
+          const bool warned = d.warned_due_at != 0 && d.warned_due_at == e.due_at;
+          d = CaseDeadline{
+              DeadlineKind::kCallback,          e.due_at,       warned, keeps_miss, false,
+              keeps_miss ? d.missed_due_at : 0, d.warned_due_at};
         } else if constexpr (std::is_same_v<T, CallbackAttempted>) {
           callback.status = CallbackStatus::kAttempted;
           ++callback.attempts;
@@ -269,7 +273,9 @@ void CaseState::Apply(const RecordedEvent& event, const CaseEventData& data) {
           callback.outcome = e.outcome;
           Meet(DeadlineKind::kCallback);
         } else if constexpr (std::is_same_v<T, DeadlineApproaching>) {
-          DeadlineSlot(e.deadline).warned = true;
+          CaseDeadline& d = DeadlineSlot(e.deadline);
+          d.warned = true;
+          d.warned_due_at = e.due_at;
         } else if constexpr (std::is_same_v<T, DeadlineMissed>) {
           // A deadline met is not missed after (only a raw append writes
           // that: the watch passes over met deadlines).

@@ -33,6 +33,10 @@ struct CaseDeadline {
   bool missed = false;             // a DeadlineMissed was recorded
   bool met = false;                // the step it guards was done
   std::int64_t missed_due_at = 0;  // the due time the miss was recorded for
+  // The due time the last warning was recorded for: a deadline moved back
+  // to it is warned still (the warning's key is the case, the deadline and
+  // the due time, so the log holds it and a second would repeat it).
+  std::int64_t warned_due_at = 0;
   // Missed, then moved to another due time (a rescheduled callback): the
   // new time is warned of, never missed again (one miss per deadline).
   bool moved_since_missed() const { return missed && due_at != missed_due_at; }

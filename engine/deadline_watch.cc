@@ -189,7 +189,10 @@ void DeadlineWatch::Tick() {
       std::lock_guard l(mu_);
       if (stopping_) return;
     }
-    const bool passed = now >= e.due_at;
+    // The clock again, not the tick's start: a tick with many facts to
+    // write (after a long stop) would otherwise warn of a deadline that had
+    // passed while it wrote the ones before.
+    const bool passed = clock_->NowMillis() >= e.due_at;
     if (passed && e.warn_only) {  // too late to warn; missed once already
       std::lock_guard l(mu_);
       queue_.erase(e);

@@ -264,6 +264,32 @@ TEST_F(DeadlineWatchTest, DeadlineMovedByTriageFiresAtTheNewTimeOnly) {
   EXPECT_EQ(Missed(id, DeadlineKind::kAccept), 1);
 }
 
+// A deadline moved away from a due time it was warned of, then back to it,
+// is warned still: the log holds that warning, and a second one would have
+// the same key (case, deadline, due time). It read as not warned, and the
+// watch asked for the warning every second until the due time, each time
+// answered with the first (white-box review, session 25).
+TEST_F(DeadlineWatchTest, ADeadlineMovedBackToAWarnedDueTimeIsWarnedStill) {
+  DeadlineWatch& watch = StartWatch();
+  const std::string id = NewCase("urgent");
+  const std::int64_t due = Due(id, DeadlineKind::kAccept);
+  CatchUp(watch);
+  clock_.Set(due - 4 * kMinute);
+  watch.Tick();
+  ASSERT_EQ(Warned(id, DeadlineKind::kAccept, due), 1);
+  Must(Act(id, "triage", R"({"priority":"low"})"));
+  EXPECT_FALSE(Load(id).Deadline(DeadlineKind::kAccept)->warned);
+  Must(Act(id, "triage", R"({"priority":"urgent"})"));
+  ASSERT_EQ(Due(id, DeadlineKind::kAccept), due);
+  EXPECT_TRUE(Load(id).Deadline(DeadlineKind::kAccept)->warned);
+  CatchUp(watch);
+  watch.Tick();
+  EXPECT_EQ(Warned(id, DeadlineKind::kAccept), 1);
+  clock_.Set(due);
+  watch.Tick();
+  EXPECT_EQ(Missed(id, DeadlineKind::kAccept, due), 1);
+}
+
 TEST_F(DeadlineWatchTest, DeadlineMovedLaterAfterItsWarningIsWarnedAgainAndMissedOnlyLater) {
   DeadlineWatch& watch = StartWatch();
   const std::string id = NewCase("urgent");

@@ -125,6 +125,50 @@ TEST_F(HttpApiTest, AsOfWhereThePastIsNotAnsweredIsRefused) {
   EXPECT_EQ(history.status, 200u) << history.body;
 }
 
+// A parameter of the API on a route that does not take it is refused, not
+// ignored: `?limit=2` on a history answered every event, `?cell=` on a
+// dashboard another cell's than the caller meant to ask (black-box probe,
+// session 25). Nothing is written, not even an auditor's record.
+TEST_F(HttpApiTest, AParameterSentWhereItIsNotTakenIsRefused) {
+  const std::string officer = Token("officer-7", Role::kOfficer);
+  auto created = Send(http::verb::post, "/api/v1/cases", officer, testing::ReportBody());
+  ASSERT_EQ(created.status, 201u) << created.body;
+  const std::string quoted = At(created.body, "/case_id");
+  const std::string id = quoted.substr(1, quoted.size() - 2);
+  const std::string auditor = Token("auditor-1", Role::kAuditor);
+  const Position before = store_->Head().position;
+  for (const auto& [method, target, takes] :
+       std::vector<std::tuple<http::verb, std::string, std::string>>{
+           {http::verb::get, "/api/v1/cases/" + id + "/history?limit=2", "as_of only"},
+           {http::verb::get, "/api/v1/cases/" + id + "/history?after=3", "as_of only"},
+           {http::verb::get, "/api/v1/cases/" + id + "?state=closed", "as_of only"},
+           {http::verb::get, "/api/v1/dashboard/santai?cell=santai/luxi", "as_of only"},
+           {http::verb::get, "/api/v1/dashboard/?kind=dispute", "as_of only"},
+           {http::verb::get, "/api/v1/events?after=1&limit=1&cell=x", "after, limit only"},
+           {http::verb::get, "/api/v1/alerts?state=open", "after, limit only"},
+           {http::verb::get, "/api/v1/audit/digest?limit=1", "no parameter"},
+           {http::verb::post, "/api/v1/cases/" + id + "/note?limit=1", "no parameter"},
+           {http::verb::post, "/api/v1/cases?cell=santai", "no parameter"},
+       }) {
+    const bool post = method == http::verb::post;
+    const std::string body = !post                                       ? std::string()
+                             : target.find("/note") != std::string::npos ? R"({"text":"x"})"
+                                                                         : testing::ReportBody();
+    auto r = Send(method, target, post ? officer : auditor, body);
+    EXPECT_EQ(r.status, 400u) << target << ": " << r.body;
+    EXPECT_NE(r.body.find("this route takes " + takes), std::string::npos)
+        << target << ": " << r.body;
+  }
+  EXPECT_EQ(store_->Head().position, before);
+  // What each route takes still works, with a token in the query too.
+  EXPECT_EQ(Send(http::verb::get, "/api/v1/events?after=1&limit=1", auditor).status, 200u);
+  EXPECT_EQ(Send(http::verb::get, "/api/v1/cases?cell=santai&state=reported&kind=dispute&limit=5",
+                 officer)
+                .status,
+            200u);
+  EXPECT_EQ(Send(http::verb::get, "/api/v1/alerts?limit=5&token=" + officer, "").status, 200u);
+}
+
 // An operator's `top -H` tells the server's threads apart: one io thread per
 // io_threads, the projector, the log's committer.
 TEST_F(HttpApiTest, TheServersThreadsAreNamed) {

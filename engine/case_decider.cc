@@ -223,26 +223,10 @@ Result<CaseEventData> DecodeAction(CaseAction action, const CaseState& state, st
   return decoded;
 }
 
-std::optional<CaseDeadline> OverdueDeadlineTouched(const CaseState& state,
-                                                   const std::vector<CaseEventData>& events,
-                                                   std::int64_t now) {
+std::optional<CaseDeadline> OverdueDeadline(const CaseState& state, std::int64_t now) {
   // Open and passed, as the watch reads a deadline (DeadlineWatch::Tick).
-  const auto passed = [now](const CaseDeadline& d) {
-    return d.due_at > 0 && !d.met && !d.missed && now >= d.due_at;
-  };
-  if (std::none_of(state.deadlines.begin(), state.deadlines.end(), passed)) return std::nullopt;
-  CaseState after = state;
-  RecordedEvent e;
-  e.recorded_at_ms = now;
-  e.position = state.position;
-  for (std::size_t i = 0; i < events.size(); ++i) {
-    e.version = state.version + 1 + i;
-    after.Apply(e, events[i]);
-  }
   for (const CaseDeadline& d : state.deadlines) {
-    if (!passed(d)) continue;
-    const CaseDeadline* then = after.Deadline(d.kind);
-    if (then == nullptr || then->met || then->due_at != d.due_at) return d;
+    if (d.due_at > 0 && !d.met && !d.missed && now >= d.due_at) return d;
   }
   return std::nullopt;
 }

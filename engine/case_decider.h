@@ -78,14 +78,14 @@ Result<std::vector<CaseEventData>> Decide(const CaseState& state, CaseAction act
                                           const DecisionContext& context);
 
 // The first deadline of `state` that has passed by `now` with no miss on
-// record and that `events` (Decide's) would meet, move or drop: the watch
-// records a miss at its next tick, but a step landing first would erase it
-// (CaseService::Decide records the miss before such a step). Only a state
-// with a passed open deadline is folded forward, so this costs nothing for
-// the usual command.
-std::optional<CaseDeadline> OverdueDeadlineTouched(const CaseState& state,
-                                                   const std::vector<CaseEventData>& events,
-                                                   std::int64_t now);
+// record. The watch records the miss at its next tick (within a second, or
+// when a server runs again), but a step landing first could erase it (meet,
+// move or drop the deadline) or pass for earlier than it: an assignment a
+// moment after the accept deadline sent the miss's alert to the new
+// assignee. CaseService::Decide records the miss before any step, so that
+// the log keeps a miss before what came after its due time. Costs nothing
+// for a case with no passed open deadline.
+std::optional<CaseDeadline> OverdueDeadline(const CaseState& state, std::int64_t now);
 
 // The events of a new case: CaseReported alone (so that its version is 1),
 // with the accept and first-contact due times of the policy in force.

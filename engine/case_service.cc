@@ -325,11 +325,12 @@ Status CaseService::Decide(PendingWrite& w, StorageReads reads) {
   if (w.action == CaseAction::kEscalate) w.escalation_from = w.base.tier;
   const DecisionContext ctx{w.actor, options_.clock->NowMillis(), &options_.policy};
   ASSIGN_OR_RETURN(w.events, casegrid::Decide(w.base, w.action, command, ctx));
-  if (const auto overdue = OverdueDeadlineTouched(w.base, w.events, ctx.now)) {
-    // The step would meet, move or drop a deadline that has passed, before
-    // the watch recorded its miss (it acts each tick, and not while no
-    // server runs): the miss is recorded first, as the watch would have,
-    // under the watch's own key, so that it is written once.
+  if (const auto overdue = OverdueDeadline(w.base, ctx.now)) {
+    // A deadline has passed and the watch has not recorded its miss yet (it
+    // acts each tick, and not while no server runs): the miss is recorded
+    // first, as the watch would have, under the watch's own key, so that it
+    // is written once, and so that the step can neither erase it nor come
+    // before it in the log.
     if (reads == StorageReads::kCachedOnly) {
       return Status(StatusCode::kWouldBlock, "a passed deadline is recorded missed first");
     }

@@ -365,6 +365,29 @@ TEST_F(DeadlineWatchTest, AStepAfterAPassedDeadlineRecordsItsMissFirst) {
   EXPECT_EQ(noted.version, 5u);
 }
 
+// Any step, not only one that meets, moves or drops the deadline: an
+// assignment a moment after the accept deadline passed came before the
+// watch's miss in the log, so the miss (and its alert) went to the new
+// assignee, who had had no chance to accept (white-box review, session 24's
+// list; fixed in session 25).
+TEST_F(DeadlineWatchTest, AReassignmentAfterAPassedDeadlineComesAfterItsMiss) {
+  const std::string id = NewCase("normal");
+  Must(Act(id, "assign", R"({"assignee":"officer-7"})"));
+  const std::int64_t due = Due(id, DeadlineKind::kAccept);
+  clock_.Set(due + 500);  // half a second late; no watch has ticked
+  const WriteResult reassigned = Must(Act(id, "assign", R"({"assignee":"officer-9"})"));
+  auto events = store_->ReadStream(CaseStream(id), 1, 10, ReadDirection::kForward);
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 4u);
+  EXPECT_EQ(events->at(2).type, DeadlineMissed::kType);
+  EXPECT_EQ(events->at(3).type, CaseAssigned::kType);
+  EXPECT_EQ(reassigned.version, 4u);
+  // Missed while officer-7 held the case, and still open for officer-9.
+  const CaseState state = Load(id);
+  EXPECT_TRUE(state.Deadline(DeadlineKind::kAccept)->missed);
+  EXPECT_EQ(state.assignee, "officer-9");
+}
+
 // A client that pinned the version it read still acts when the miss is
 // recorded first: its version is the case's before that miss.
 TEST_F(DeadlineWatchTest, APinnedVersionHoldsWhenAMissIsRecordedFirst) {

@@ -22,6 +22,10 @@
 // by all subscribers that may see it; personal data is masked for those who
 // do not handle the case, as on HTTP.
 //
+// Files: push_hub.cc (bookkeeping and the live dispatch of each batch),
+// push_catch_up.cc (a subscription's setup and catch-up), push_messages.h
+// (channels, sights and the messages both send).
+//
 // Ownership: store, projector and service must outlive the hub.
 // Thread-safety: OnBatch from the projector thread; Subscribe, Unsubscribe
 // and Drop from any thread; work that reads storage runs on the hub's own

@@ -247,7 +247,8 @@ Status ValidateTokenSub(std::string_view sub) {
   // The engine's own actor (the deadline watch's facts): a person signing
   // as it would be read as the watch, in every history and by the rule
   // that lets a pinned expected_version pass over the watch's facts.
-  if (sub == "system") return Status::InvalidArgument("sub may not be system, the engine's own");
+  if (sub == kSystemActor)
+    return Status::InvalidArgument("sub may not be system, the engine's own");
   return Status::Ok();
 }
 

@@ -71,8 +71,12 @@ Status NoFields(const std::string& body) {
 }
 
 Status NoSuchRoute(const HttpRequest& req) {
-  return Status::NotFound("no such route: " + std::string(http::to_string(req.method())) + " " +
-                          std::string(req.target().substr(0, 200)));
+  // The path only: the query may hold a token (?token=), which an error
+  // body would hand to every log and proxy on the way.
+  const std::string_view target = req.target();
+  return Status::NotFound(
+      "no such route: " + std::string(http::to_string(req.method())) + " " +
+      std::string(target.substr(0, std::min<std::size_t>(target.find('?'), 200))));
 }
 
 }  // namespace casegrid

@@ -167,6 +167,14 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       return Refuse(Status::InvalidArgument("Transfer-Encoding: only chunked is accepted"),
                     parser_->get().version());
     }
+    // RFC 9112 6.1: HTTP/1.0 has no transfer codings, so one in an HTTP/1.0
+    // request is faulty framing (a smuggling attempt, or a proxy that sees a
+    // Content-Length): answered once, then closed, whatever was read.
+    if (parser_->get().version() < 11 &&
+        parser_->get().find(http::field::transfer_encoding) != parser_->get().end()) {
+      return Refuse(
+          Status::InvalidArgument("Transfer-Encoding: an HTTP/1.0 request may not carry one"), 10);
+    }
     // RFC 9112 3.2: an HTTP/1.1 request without a Host, or any with two, is
     // a 400 (which host was meant would be a guess).
     if (const std::size_t hosts = parser_->get().count(http::field::host);

@@ -12,8 +12,6 @@
 namespace casegrid {
 namespace {
 
-constexpr std::string_view kSystemActor = "system";
-
 std::string DayOf(std::int64_t unix_ms) {
   using namespace std::chrono;
   const year_month_day ymd(floor<days>(sys_time<milliseconds>(milliseconds(unix_ms))));
@@ -518,8 +516,13 @@ Result<WriteResult> CaseService::RemoveOfficer(std::string_view actor, std::stri
                                                std::string_view officer,
                                                std::string_view idempotency_key) {
   std::lock_guard one_at_a_time(grid_writes_mu_);
+  // The key's first removal must be of this person: another's would be
+  // answered as this one's, and this one left assigned (black-box probe).
+  std::string person = R"({"officer":)";
+  AppendJsonString(person, officer);
+  person += '}';
   ASSIGN_OR_RETURN(auto replayed, Replay(*store_, actor, idempotency_key,
-                                         GridShape(cell, OfficerRemovedFromCell::kType, "{}")));
+                                         GridShape(cell, OfficerRemovedFromCell::kType, person)));
   if (replayed) return *replayed;
   if (!grid_.HasCell(cell)) return Status::NotFound("no cell " + std::string(cell));
   // Every role the person holds here: removed under one role only, they

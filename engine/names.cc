@@ -66,6 +66,12 @@ Status ValidatePersonId(std::string_view field, std::string_view person) {
     // alerts/. would read as a path, and no token may carry it (auth.h).
     return Status::InvalidArgument(std::string(field) + ": a person id may not be . or ..");
   }
+  if (person == kSystemActor) {
+    // No token may carry it: a case assigned to `system` could never be
+    // accepted, nor its alerts read (black-box probe, session 25).
+    return Status::InvalidArgument(std::string(field) +
+                                   ": a person id may not be system, the engine's own actor");
+  }
   return Status::Ok();
 }
 

@@ -28,12 +28,16 @@ Status ValidateEventType(std::string_view type);
 Status ValidateEventId(std::string_view id);
 // [A-Za-z0-9_.:@-], 1 to 128 bytes.
 Status ValidateActor(std::string_view actor);
+// The engine's own actor (the deadline watch's facts). No person may be it:
+// not a token's sub, an actor of `casegrid append`, nor a person id.
+inline constexpr std::string_view kSystemActor = "system";
+
 // A person named in a command (an officer assigned to a cell, a case's
 // assignee, an officer dispatched or arrived): letters, digits and _ . : -
 // only, 1 to 128 bytes, not `.` or `..`, so that the
 // person's alert stream alerts/<person> is one path segment and the person
-// can be named in a route (DELETE …/officers/{officer}). kInvalidArgument
-// naming `field`.
+// can be named in a route (DELETE …/officers/{officer}); not `system`.
+// kInvalidArgument naming `field`.
 Status ValidatePersonId(std::string_view field, std::string_view person);
 
 }  // namespace casegrid

@@ -796,8 +796,14 @@ TEST_F(CaseRulesTest, OfficersAreAssignedAndRemovedAsEvents) {
                          std::string(R"({"officer":")") + odd + R"(","role":"officer"})", ""),
                      "officer: not a person id");
   }
+  // Nor is `system`, the engine's own actor, whom no token may carry.
+  ExpectBadRequest(service_->AssignOfficer("admin", "santai/tongchuan/a03/g12",
+                                           R"({"officer":"system","role":"officer"})", ""),
+                   "officer: a person id may not be system");
   // So is a case's assignee, who gets alerts and accepts as themself.
   const std::string id = NewCase();
+  ExpectBadRequest(Act(id, "assign", R"({"assignee":"system"})"),
+                   "assignee: a person id may not be system");
   ExpectBadRequest(Act(id, "assign", R"({"assignee":"officer/01"})"), "assignee: not a person id");
   // `.` and `..` would name alerts/. and alerts/.. (no token may carry them).
   for (const char* dots : {".", ".."}) {

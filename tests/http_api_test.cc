@@ -709,6 +709,43 @@ TEST_F(HttpApiTest, TheRawLogAndTheGridBelongToTheirRoles) {
       http::verb::post, "/api/v1/streams/import/batch-1", admin,
       R"({"expected_version":"no_stream","events":[{"type":"Imported","id":"imp-1","data":{"n":1}}]})");
   EXPECT_EQ(again.body, raw.body);  // the same ids: the first answer, nothing written
+  // Events without ids under an Idempotency-Key get the key's ids, so a
+  // retry writes nothing: the key was ignored, and the retry wrote twice.
+  const std::string keyed = R"({"events":[{"type":"Imported","data":{"n":1}},)"
+                            R"({"type":"Imported","id":"","data":{"n":2}}]})";
+  auto first = Send(http::verb::post, "/api/v1/streams/import/keyed", admin, keyed, "import-7");
+  ASSERT_EQ(first.status, 200u) << first.body;
+  const Position head = store_->Head().position;
+  auto retry = Send(http::verb::post, "/api/v1/streams/import/keyed", admin, keyed, "import-7");
+  EXPECT_EQ(retry.status, 200u) << retry.body;
+  EXPECT_EQ(retry.body, first.body);
+  EXPECT_EQ(store_->Head().position, head);
+  EXPECT_EQ(*store_->StreamVersionOf("import/keyed"), 2u);
+  // Without a key, each append is its own.
+  ASSERT_EQ(Send(http::verb::post, "/api/v1/streams/import/keyed", admin, keyed).status, 200u);
+  EXPECT_EQ(*store_->StreamVersionOf("import/keyed"), 4u);
+  // A key reused to remove another person is a conflict: it answered the
+  // first removal's 200 and left the second person assigned.
+  ASSERT_EQ(Send(http::verb::post, "/api/v1/grid/cells/santai/new/officers", admin,
+                 R"({"officer":"p-1","role":"officer"})")
+                .status,
+            201u);
+  ASSERT_EQ(Send(http::verb::post, "/api/v1/grid/cells/santai/new/officers", admin,
+                 R"({"officer":"p-2","role":"officer"})")
+                .status,
+            201u);
+  ASSERT_EQ(
+      Send(http::verb::delete_, "/api/v1/grid/cells/santai/new/officers/p-1", admin, "", "remove-k")
+          .status,
+      200u);
+  auto other = Send(http::verb::delete_, "/api/v1/grid/cells/santai/new/officers/p-2", admin, "",
+                    "remove-k");
+  EXPECT_EQ(other.status, 409u) << other.body;
+  EXPECT_TRUE(service_->grid().IsAssigned("santai/new", "p-2", "officer"));
+  // A route that is none does not echo the query, where a token may be.
+  const std::string echo = Send(http::verb::get, "/api/v1/nope?token=" + admin, "").body;
+  EXPECT_NE(echo.find("no such route: GET /api/v1/nope"), std::string::npos) << echo;
+  EXPECT_EQ(echo.find(admin), std::string::npos) << echo;
 }
 
 TEST_F(HttpApiTest, EveryAuditReadIsRecordedBeforeItIsAnswered) {

@@ -3,6 +3,8 @@
 // peer that stops answering pings — while one that answers stays.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 #include <array>
 #include <functional>
 #include <thread>
@@ -101,6 +103,25 @@ TEST_F(HttpLimitsTest, ATransferCodingOtherThanChunkedIsRefusedAndWhatFollowsIsN
     EXPECT_EQ(answer.find(" 201 "), std::string::npos) << coding << ": " << answer;
     EXPECT_TRUE(closed) << coding;
   }
+  EXPECT_EQ(store_->Head().position, before);
+}
+
+// HTTP/1.0 has no transfer codings (RFC 9112 6.1): a chunked body in an
+// HTTP/1.0 request is faulty framing, refused and closed, and what it
+// carried is no request. It was read as chunked and answered.
+TEST_F(HttpLimitsTest, ATransferCodingInAnHttp10RequestIsRefused) {
+  const std::string token = Token("operator-1", Role::kOperator);
+  const std::string intake = testing::ReportBody();
+  const Position before = store_->Head().position;
+  char size[16];
+  std::snprintf(size, sizeof size, "%zx", intake.size());
+  auto [answer, closed] =
+      Raw("POST /api/v1/cases HTTP/1.0\r\nHost: x\r\nAuthorization: Bearer " + token +
+              "\r\nTransfer-Encoding: chunked\r\n\r\n" + size + "\r\n" + intake + "\r\n0\r\n\r\n",
+          std::chrono::seconds(3));
+  EXPECT_NE(answer.find(" 400 "), std::string::npos) << answer;
+  EXPECT_NE(answer.find("HTTP/1.0 request may not carry one"), std::string::npos) << answer;
+  EXPECT_TRUE(closed);
   EXPECT_EQ(store_->Head().position, before);
 }
 

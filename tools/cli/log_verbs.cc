@@ -15,6 +15,7 @@
 #include "engine/case_stream_rules.h"
 #include "engine/event_store.h"
 #include "engine/grid_directory.h"
+#include "engine/names.h"
 #include "tools/cli/verbs.h"
 
 namespace casegrid::cli {
@@ -115,7 +116,7 @@ void AddLogVerbs(CLI::App& app, VerbAction* action) {
       if (!expected.ok()) return Fail(expected.status());
       // The engine's own actor, as a token's sub may not be (api/auth.h):
       // an append in its name would pass for the deadline watch's facts.
-      if (a->actor == "system") {
+      if (a->actor == kSystemActor) {
         return Fail(Status::InvalidArgument("--actor: system is the engine's own"));
       }
       AppendRequest req{a->stream, *expected, a->actor, {}};

@@ -134,6 +134,11 @@ bool CaseState::Repeats(const CaseEventData& data) const {
   return false;
 }
 
+bool CaseState::WarnedOf(DeadlineKind kind, std::int64_t due_at) const {
+  return std::find(warnings.begin(), warnings.end(), std::make_pair(kind, due_at)) !=
+         warnings.end();
+}
+
 CaseDeadline& CaseState::DeadlineSlot(DeadlineKind kind) {
   for (auto& d : deadlines) {
     if (d.kind == kind) return d;
@@ -186,12 +191,10 @@ void CaseState::Apply(const RecordedEvent& event, const CaseEventData& data) {
         } else if constexpr (std::is_same_v<T, DeadlineSet>) {
           // A deadline moved: a miss already recorded stays (one miss per
           // deadline, as for a rescheduled callback), and a warning stays if
-          // the due time did not change.
+          // the due time did not change, or was warned of before (warnings).
           CaseDeadline& d = DeadlineSlot(e.deadline);
-          const bool warned = (d.warned && d.due_at == e.due_at) ||
-                              (d.warned_due_at != 0 && d.warned_due_at == e.due_at);
-          d = CaseDeadline{e.deadline, e.due_at,        warned,         d.missed,
-                           false,      d.missed_due_at, d.warned_due_at};
+          const bool warned = (d.warned && d.due_at == e.due_at) || WarnedOf(e.deadline, e.due_at);
+          d = CaseDeadline{e.deadline, e.due_at, warned, d.missed, false, d.missed_due_at};
         } else if constexpr (std::is_same_v<T, CaseTriaged>) {
           if (e.priority) priority = *e.priority;
           if (e.category) category = *e.category;
@@ -258,10 +261,9 @@ void CaseState::Apply(const RecordedEvent& event, const CaseEventData& data) {
           callback.due_at = e.due_at;
           CaseDeadline& d = DeadlineSlot(DeadlineKind::kCallback);
           const bool keeps_miss = open && d.missed;
-          const bool warned = d.warned_due_at != 0 && d.warned_due_at == e.due_at;
-          d = CaseDeadline{
-              DeadlineKind::kCallback,          e.due_at,       warned, keeps_miss, false,
-              keeps_miss ? d.missed_due_at : 0, d.warned_due_at};
+          const bool warned = WarnedOf(DeadlineKind::kCallback, e.due_at);
+          d = CaseDeadline{DeadlineKind::kCallback,         e.due_at, warned, keeps_miss, false,
+                           keeps_miss ? d.missed_due_at : 0};
         } else if constexpr (std::is_same_v<T, CallbackAttempted>) {
           callback.status = CallbackStatus::kAttempted;
           ++callback.attempts;
@@ -273,9 +275,8 @@ void CaseState::Apply(const RecordedEvent& event, const CaseEventData& data) {
           callback.outcome = e.outcome;
           Meet(DeadlineKind::kCallback);
         } else if constexpr (std::is_same_v<T, DeadlineApproaching>) {
-          CaseDeadline& d = DeadlineSlot(e.deadline);
-          d.warned = true;
-          d.warned_due_at = e.due_at;
+          DeadlineSlot(e.deadline).warned = true;
+          if (!WarnedOf(e.deadline, e.due_at)) warnings.emplace_back(e.deadline, e.due_at);
         } else if constexpr (std::is_same_v<T, DeadlineMissed>) {
           // A deadline met is not missed after (only a raw append writes
           // that: the watch passes over met deadlines).

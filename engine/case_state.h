@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "engine/case_events.h"
@@ -33,10 +34,6 @@ struct CaseDeadline {
   bool missed = false;             // a DeadlineMissed was recorded
   bool met = false;                // the step it guards was done
   std::int64_t missed_due_at = 0;  // the due time the miss was recorded for
-  // The due time the last warning was recorded for: a deadline moved back
-  // to it is warned still (the warning's key is the case, the deadline and
-  // the due time, so the log holds it and a second would repeat it).
-  std::int64_t warned_due_at = 0;
   // Missed, then moved to another due time (a rescheduled callback): the
   // new time is warned of, never missed again (one miss per deadline).
   bool moved_since_missed() const { return missed && due_at != missed_due_at; }
@@ -86,6 +83,12 @@ struct CaseState {
   int escalations = 0;
   int reopenings = 0;
   std::vector<CaseDeadline> deadlines;
+  // Every deadline and due time a warning was recorded for, in log order.
+  // A deadline moved back to one (a triage there and back, a callback
+  // rescheduled there, even after a reopening) is warned still: a warning's
+  // key is the case, the deadline and the due time, so the log holds it and
+  // a second would repeat it. Bounded by the case's events.
+  std::vector<std::pair<DeadlineKind, std::int64_t>> warnings;
   CaseCallback callback;
 
   // Folds one event of this case's stream. Events of other types (grid,
@@ -114,6 +117,7 @@ struct CaseState {
 
  private:
   CaseDeadline& DeadlineSlot(DeadlineKind kind);
+  bool WarnedOf(DeadlineKind kind, std::int64_t due_at) const;
   void Meet(DeadlineKind kind);
   // The callback's deadline is owed no more (the case closed or reopened):
   // dropped, unless it was missed, which stays on record.

@@ -503,6 +503,38 @@ TEST_F(DeadlineWatchTest, ACallbackRescheduledAfterItsMissIsWarnedOfAgainAndNotM
   EXPECT_EQ(watch.open_deadlines(), 0u);
 }
 
+// Every due time warned of is remembered, not only the last, and across a
+// reopening: a callback warned at A, moved to B and warned there, then moved
+// back to A, read as not warned (the watch asked again each second until the
+// due time), and so did one rescheduled to B after a reopening erased its
+// deadline (review of session 25's first fix).
+TEST_F(DeadlineWatchTest, ACallbackMovedBackToAnyDueTimeWarnedOfIsWarnedStill) {
+  DeadlineWatch& watch = StartWatch();
+  const std::string id = CaseInProgress();
+  Must(Act(id, "resolve", R"({"resolution":"handled_on_site","summary":"pipe fixed"})"));
+  const std::int64_t a = clock_.NowMillis() + kHour, b = clock_.NowMillis() + 30 * kMinute;
+  auto schedule = [&](std::int64_t due) {
+    Must(Act(id, "schedule-callback", R"({"due_at":")" + FormatTimestamp(due) + R"("})"));
+    CatchUp(watch);
+    watch.Tick();  // within the 2-hour lead: warned at once, if not already
+  };
+  schedule(a);
+  schedule(b);
+  ASSERT_EQ(Warned(id, DeadlineKind::kCallback, a), 1);
+  ASSERT_EQ(Warned(id, DeadlineKind::kCallback, b), 1);
+  schedule(a);
+  EXPECT_TRUE(Load(id).Deadline(DeadlineKind::kCallback)->warned);
+  EXPECT_EQ(Warned(id, DeadlineKind::kCallback), 2);
+  Must(Act(id, "reopen", R"({"reason":"the pipe leaks again"})"));
+  Must(Act(id, "resolve", R"({"resolution":"handled_on_site","summary":"pipe replaced"})"));
+  schedule(b);
+  EXPECT_TRUE(Load(id).Deadline(DeadlineKind::kCallback)->warned);
+  EXPECT_EQ(Warned(id, DeadlineKind::kCallback), 2);
+  clock_.Set(b);
+  watch.Tick();
+  EXPECT_EQ(Missed(id, DeadlineKind::kCallback, b), 1);
+}
+
 // An operator's `top -H` tells the log's committer and the watch's two
 // threads apart from the rest.
 TEST_F(DeadlineWatchTest, ItsThreadsAndTheCommittersAreNamed) {

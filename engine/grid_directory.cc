@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <mutex>
 
+#include "engine/names.h"
+
 namespace casegrid {
 
 std::vector<std::string> CellAndAncestors(std::string_view cell) {
@@ -122,11 +124,20 @@ Status GridDirectory::CheckAppend(const AppendRequest& request) {
                                   "; a cell's events go in grid/<its path>");
     } else if (defined != nullptr) {
       s = CheckNewCell(*defined);
-    } else if (assigned != nullptr) {
-      s = ValidateCellRole(assigned->role);
-      if (s.ok() && !HasCell(*cell)) s = Status::NotFound("no cell " + *cell);
     } else if (!HasCell(*cell)) {
       s = Status::NotFound("no cell " + *cell);
+    } else if (assigned != nullptr) {
+      // As the commands: a person once per role (409), a role of the grid.
+      s = ValidateCellRole(assigned->role);
+      if (s.ok()) s = ValidatePersonId("officer", assigned->officer);
+      if (s.ok() && IsAssigned(*cell, assigned->officer, assigned->role)) {
+        s = Status::Conflict(assigned->officer + " is already assigned to " + *cell + " as " +
+                             assigned->role);
+      }
+    } else if (!IsAssigned(*cell, removed->officer, removed->role)) {
+      // As DELETE …/officers/{officer}: removing whom the cell has not is 404.
+      s = Status::NotFound(removed->officer + " is not assigned to " + *cell + " as " +
+                           removed->role);
     }
     if (!s.ok()) return Status(s.code(), at + s.message());
     RecordedEvent folded;

@@ -780,6 +780,31 @@ TEST_F(CaseRulesTest, TheGridFoldPassesOverWhatItsCommandsWouldRefuse) {
   AppendRequest child{"grid/santai/b/c", ExpectedVersion::Any(), "admin", {}};
   child.events.push_back({"", "GridCellDefined", R"({"cell":"santai/b/c","name":"C","level":3})"});
   EXPECT_TRUE(grid.CheckAppend(child).ok());  // its parent folded by the batch before
+  // As the commands: a person once per role (409), a removal of whom the
+  // cell has not (404), never `system`; `casegrid append` took all three
+  // (black-box probe, session 25). In one append, an assignment then its
+  // removal is fine.
+  AppendRequest twice{"grid/santai/b", ExpectedVersion::Any(), "admin", {}};
+  twice.events.push_back(
+      {"", "OfficerAssignedToCell", R"({"cell":"santai/b","officer":"o-1","role":"officer"})"});
+  EXPECT_EQ(grid.CheckAppend(twice).code(), StatusCode::kConflict);  // o-1 folded above
+  AppendRequest nobody{"grid/santai/b", ExpectedVersion::Any(), "admin", {}};
+  nobody.events.push_back(
+      {"", "OfficerRemovedFromCell", R"({"cell":"santai/b","officer":"o-2","role":"officer"})"});
+  EXPECT_EQ(grid.CheckAppend(nobody).code(), StatusCode::kNotFound);
+  AppendRequest engine{"grid/santai/b", ExpectedVersion::Any(), "admin", {}};
+  engine.events.push_back(
+      {"", "OfficerAssignedToCell", R"({"cell":"santai/b","officer":"system","role":"officer"})"});
+  EXPECT_EQ(grid.CheckAppend(engine).code(), StatusCode::kInvalidArgument);
+  GridDirectory fresh;  // as each `casegrid append` loads it
+  ASSERT_TRUE(fresh.Load(*store_).ok());
+  AppendRequest round_trip{"grid/santai/tongchuan", ExpectedVersion::Any(), "admin", {}};
+  round_trip.events.push_back({"", "OfficerAssignedToCell",
+                               R"({"cell":"santai/tongchuan","officer":"o-3","role":"mediator"})"});
+  round_trip.events.push_back({"", "OfficerRemovedFromCell",
+                               R"({"cell":"santai/tongchuan","officer":"o-3","role":"mediator"})"});
+  const Status round = fresh.CheckAppend(round_trip);
+  EXPECT_TRUE(round.ok()) << round.ToString();
 }
 
 TEST_F(CaseRulesTest, OfficersAreAssignedAndRemovedAsEvents) {

@@ -89,6 +89,9 @@ grid_refused "an assignment to a cell not defined" \
   'no cell santai/nowhere' grid/santai/nowhere
 grid_refused "a cell defined twice" '{"type":"GridCellDefined","data":{"cell":"santai/a01","name":"A","level":2}}' \
   'already defined' grid/santai/a01
+grid_refused "a removal of whom the cell has not" \
+  '{"type":"OfficerRemovedFromCell","data":{"cell":"santai/a01","officer":"o9","role":"officer"}}' \
+  'is not assigned to santai/a01' grid/santai/a01
 grid_refused "a type of no grid's" '{"type":"Frob","data":{"text":"x"}}' 'unknown event type' grid/santai
 grid_refused "a note in a grid stream" '{"type":"NoteAdded","data":{"text":"x"}}' 'grid stream holds' \
   grid/santai
@@ -181,13 +184,16 @@ for args in "--after -5" "--limit -1" "--limit 0"; do
 done
 out=$("$cg" tail --data "$data" --poll-ms -5 --max 1 2>&1) && fail "tail took --poll-ms -5"
 
-# serve refuses a port that is not one before it opens anything
+# serve refuses a port that is not one before it opens anything, as a
+# command line it cannot take: exit 2 (it was 1, a verb's failure)
 for listen in 127.0.0.1:abc 127.0.0.1:99999 127.0.0.1:-1 127.0.0.1:18105x 127.0.0.1: localhost:0 \
-              999.1.1.1:0 :0; do
+              999.1.1.1:0 :0 127.0.0.1; do
+  status=0
   out=$(CASEGRID_JWT_SECRET=cli-test-secret-of-at-least-32-bytes \
-        "$cg" serve --data "$dir/never" --listen "$listen" 2>&1) && fail "serve took --listen $listen"
-  [[ "$out" == *"is not a number from 0 to 65535"* || "$out" == *"is not an IP address"* ]] ||
-    fail "--listen $listen: $out"
+        "$cg" serve --data "$dir/never" --listen "$listen" 2>&1) || status=$?
+  [ "$status" -eq 2 ] || fail "serve --listen $listen exited $status: $out"
+  [[ "$out" == *"is not a number from 0 to 65535"* || "$out" == *"is not an IP address"* ||
+     "$out" == *"is not HOST:PORT"* ]] || fail "--listen $listen: $out"
 done
 [ ! -e "$dir/never" ] || fail "serve with a bad --listen created its data folder"
 

@@ -346,6 +346,11 @@ TEST_F(PushTest, BadOpsGetAClearErrorAndTheConnectionStays) {
   EXPECT_EQ(ErrorOf(*c, "not json"), "bad_request");
   EXPECT_EQ(ErrorOf(*c, "[1,2]"), "bad_request");
   EXPECT_EQ(ErrorOf(*c, R"({"op":"dance","id":1,"channel":"events"})"), "bad_request");
+  // An op without a channel that is no op is named as such, not taken for a
+  // subscribe without its channel (it answered "channel: missing").
+  c->Send(R"({"op":"ping","id":2})");
+  const auto ping = Expect(*c, "error");
+  EXPECT_NE(ping.raw.find(R"(op: unknown value \"ping\")"), std::string::npos) << ping.raw;
   EXPECT_EQ(ErrorOf(*c, R"({"op":"subscribe","id":"x","channel":"events"})"), "bad_request");
   EXPECT_EQ(ErrorOf(*c, R"({"op":"subscribe","id":1})"), "bad_request");
   EXPECT_EQ(ErrorOf(*c, R"({"op":"subscribe","id":1,"channel":"weather"})"), "bad_request");

@@ -32,6 +32,26 @@
 namespace casegrid::cli {
 namespace {
 
+// --listen's HOST:PORT into `out`: an IP address, and a port of 0 to 65535,
+// all digits (0: any free one).
+Status ParseListen(const std::string& listen, HttpServerOptions* out) {
+  const auto colon = listen.rfind(':');
+  if (colon == std::string::npos)
+    return Status::InvalidArgument("--listen: \"" + listen + "\" is not HOST:PORT");
+  out->host = listen.substr(0, colon);
+  if (boost::system::error_code bad; boost::asio::ip::make_address(out->host, bad), bad) {
+    return Status::InvalidArgument("--listen: the host \"" + out->host + "\" is not an IP address");
+  }
+  const std::string port = listen.substr(colon + 1);
+  const std::optional<std::uint16_t> parsed = ParsePort(port);
+  if (!parsed) {
+    return Status::InvalidArgument("--listen: the port \"" + port +
+                                   "\" is not a number from 0 to 65535");
+  }
+  out->port = *parsed;
+  return Status::Ok();
+}
+
 volatile std::sig_atomic_t g_stop = 0;
 
 }  // namespace
@@ -58,7 +78,18 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
   serve->add_option("--data", a->data, "data folder (log/ and views/)")
       ->check(DataFolder())
       ->capture_default_str();
-  serve->add_option("--listen", a->listen, "HOST:PORT to serve the API on")->capture_default_str();
+  // Checked as the command line is read, so that a bad one exits 2 as any
+  // flag out of its range does (it was a verb's failure, exit 1).
+  serve->add_option("--listen", a->listen, "HOST:PORT to serve the API on")
+      ->check(CLI::Validator(
+          [](std::string& listen) {
+            HttpServerOptions parsed;
+            const Status s = ParseListen(listen, &parsed);
+            // CLI11 names the flag itself.
+            return s.ok() ? std::string() : s.message().substr(std::string("--listen: ").size());
+          },
+          "HOST:PORT", "Listen"))
+      ->capture_default_str();
   serve->add_option("--jwt-secret-file", a->secret_file, "file holding the HS256 secret");
   serve->add_flag("--dev", a->dev, "make a random secret if none is given, and print tokens");
   serve->add_option("--max-body-bytes", a->max_body, "largest request body")
@@ -151,22 +182,7 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
     *action = [a]() -> int {
       // Bad flags are refused before anything is opened or written.
       HttpServerOptions http_options;
-      const auto colon = a->listen.rfind(':');
-      if (colon == std::string::npos) return Fail(Status::InvalidArgument("--listen: HOST:PORT"));
-      http_options.host = a->listen.substr(0, colon);
-      if (boost::system::error_code bad;
-          boost::asio::ip::make_address(http_options.host, bad), bad) {
-        return Fail(Status::InvalidArgument("--listen: the host \"" + http_options.host +
-                                            "\" is not an IP address"));
-      }
-      // A port is 0 to 65535, all digits (0: any free one).
-      const std::string port = a->listen.substr(colon + 1);
-      const std::optional<std::uint16_t> parsed = ParsePort(port);
-      if (!parsed) {
-        return Fail(Status::InvalidArgument("--listen: the port \"" + port +
-                                            "\" is not a number from 0 to 65535"));
-      }
-      http_options.port = *parsed;
+      if (Status s = ParseListen(a->listen, &http_options); !s.ok()) return Fail(s);
       constexpr std::int64_t kMin = DeadlinePolicy::kMinute;
       CaseServiceOptions service_options;
       service_options.policy.accept_urgent_ms = a->accept_urgent_min * kMin;

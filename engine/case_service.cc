@@ -515,6 +515,8 @@ Result<WriteResult> CaseService::AssignOfficer(std::string_view actor, std::stri
 Result<WriteResult> CaseService::RemoveOfficer(std::string_view actor, std::string_view cell,
                                                std::string_view officer,
                                                std::string_view idempotency_key) {
+  // An empty id (`DELETE …/officers/`) is no person: 400, not 404.
+  RETURN_IF_ERROR(ValidatePersonId("officer", officer));
   std::lock_guard one_at_a_time(grid_writes_mu_);
   // The key's first removal must be of this person: another's would be
   // answered as this one's, and this one left assigned (black-box probe).

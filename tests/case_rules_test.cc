@@ -849,6 +849,8 @@ TEST_F(CaseRulesTest, OfficersAreAssignedAndRemovedAsEvents) {
   Must(
       service_->AssignOfficer("admin", "santai", R"({"officer":"sup-1","role":"supervisor"})", ""));
   EXPECT_EQ(service_->grid().PeopleCovering("santai/tongchuan/a03/g12").size(), 2u);
+  ExpectBadRequest(service_->RemoveOfficer("admin", "santai/tongchuan/a03/g12", "", ""),
+                   "officer: not a person id");
   Must(service_->RemoveOfficer("admin", "santai/tongchuan/a03/g12", "officer-7", ""));
   EXPECT_EQ(service_->grid().PeopleCovering("santai/tongchuan/a03/g12").size(), 1u);
   EXPECT_EQ(

@@ -328,6 +328,16 @@ out=$("$cg" read --data "$dir/readlog" --stream grid/santai --from 0 2>&1) && fa
 lines=$("$cg" read --data "$dir/readlog" --limit 3 2>"$dir/read.err" | wc -l)
 [ "$lines" -eq 3 ] || fail "read --limit 3 printed $lines"
 grep -q "stopped at --limit 3; the log goes on after 3" "$dir/read.err" || fail "$(cat "$dir/read.err")"
+# a stream cut at --limit says where it goes on, either way it is read
+"$cg" read --data "$dir/readlog" --stream grid/santai --limit 1 >/dev/null 2>"$dir/read.err"
+grep -q "the stream may go on (read --from 2)" "$dir/read.err" || fail "$(cat "$dir/read.err")"
+versions=$("$cg" read --data "$dir/readlog" --stream grid/santai --limit 1000 | wc -l)
+if [ "$versions" -gt 2 ]; then
+  "$cg" read --data "$dir/readlog" --stream grid/santai --backward --limit 1 >/dev/null \
+    2>"$dir/read.err"
+  grep -q "(read --backward --from $((versions - 1)))" "$dir/read.err" ||
+    fail "backward: $(cat "$dir/read.err")"
+fi
 "$cg" read --data "$dir/readlog" --after $((head - 2)) >/dev/null 2>"$dir/read.err"
 [ ! -s "$dir/read.err" ] || fail "a read to the head said: $(cat "$dir/read.err")"
 

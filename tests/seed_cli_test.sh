@@ -72,3 +72,8 @@ if err=$("$cg" seed --data "$dir/d" --until 2999-01-01 2>&1); then fail "a futur
 [[ "$err" == *"future"* ]] || fail "future --until: $err"
 if err=$("$cg" seed --data "$dir/d" --until yesterday 2>&1); then fail "--until yesterday accepted"; fi
 [[ "$err" == *"--until"* ]] || fail "bad --until: $err"
+# any RFC 3339 time, as as_of takes it: a short fraction, an offset
+for until in 2026-11-01T08:00:00.5Z 2026-11-01T16:00:00+08:00; do
+  "$cg" seed --data "$dir/until-$until" --days 1 --cases-per-day 2 --until "$until" >/dev/null 2>&1 ||
+    fail "--until $until refused"
+done

@@ -253,8 +253,16 @@ void AddLogVerbs(CLI::App& app, VerbAction* action) {
                   << events->back().position << " (read --after " << events->back().position
                   << ")\n";
       } else if (!r->stream.empty() && events->size() == r->limit) {
-        std::cerr << "casegrid: stopped at --limit " << r->limit
-                  << "; the stream may go on (read --from the next version)\n";
+        // Where it goes on: the version after the last read, or before it
+        // when reading backward (the hint said "the next" both ways).
+        const StreamVersion last = events->back().version;
+        if (r->backward && last > 1) {
+          std::cerr << "casegrid: stopped at --limit " << r->limit
+                    << "; the stream may go on (read --backward --from " << last - 1 << ")\n";
+        } else if (!r->backward) {
+          std::cerr << "casegrid: stopped at --limit " << r->limit
+                    << "; the stream may go on (read --from " << last + 1 << ")\n";
+        }
       }
       return 0;
     };

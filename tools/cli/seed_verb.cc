@@ -57,11 +57,12 @@ struct SeedArgs {
   std::string until;
 };
 
-// --until: a date (its midnight, UTC) or an RFC 3339 UTC time; empty means
-// now, to the minute.
+// --until: a date (its midnight, UTC) or any RFC 3339 time (a fraction of
+// any length, an offset; `.5Z` was refused, only `.000Z` taken); empty
+// means now, to the minute.
 Result<std::int64_t> ParseUntil(const std::string& text, std::int64_t now) {
   if (text.empty()) return now - now % (60 * 1000);
-  auto at = ParseTimestamp(text.size() == 10 ? text + "T00:00:00Z" : text);
+  auto at = ParseRfc3339(text.size() == 10 ? text + "T00:00:00Z" : text);
   if (!at.ok()) {
     return Status::InvalidArgument("--until: a date (2026-11-01) or " + at.status().message());
   }

@@ -284,6 +284,10 @@ void CaseState::Apply(const RecordedEvent& event, const CaseEventData& data) {
           if (!d.met) {
             d.missed = true;
             d.missed_due_at = e.due_at;
+            const auto miss = std::make_pair(e.deadline, e.due_at);
+            if (std::find(misses.begin(), misses.end(), miss) == misses.end()) {
+              misses.push_back(miss);
+            }
           }
         }
       },

@@ -89,6 +89,10 @@ struct CaseState {
   // key is the case, the deadline and the due time, so the log holds it and
   // a second would repeat it. Bounded by the case's events.
   std::vector<std::pair<DeadlineKind, std::int64_t>> warnings;
+  // Every deadline and due time a miss was recorded for, in log order: the
+  // slot of a deadline shows its current due time, which a rescheduled
+  // callback moves and a reopening drops, while each miss stays on record.
+  std::vector<std::pair<DeadlineKind, std::int64_t>> misses;
   CaseCallback callback;
 
   // Folds one event of this case's stream. Events of other types (grid,

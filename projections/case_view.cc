@@ -115,6 +115,13 @@ std::string RenderCaseView(const CaseState& s, PersonalData personal) {
     w.EndObject();
   }
   w.EndArray();
+  // Each miss on record, with the due time it was missed at (views format
+  // 13): a deadline's entry above shows its current due time only.
+  w.Key("misses").BeginArray();
+  for (const auto& [kind, due_at] : s.misses) {
+    w.BeginObject().Key("deadline").String(Name(kind)).Key("due_at").Time(due_at).EndObject();
+  }
+  w.EndArray();
   w.Key("callback").BeginObject();
   w.Key("state").String(Name(s.callback.status));
   w.Key("due_at");

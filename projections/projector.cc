@@ -93,13 +93,14 @@ constexpr const char* kUnfinishedRebuildKey = "unfinished_rebuild";
 // the callback's `unreached` attempts; 9: an index of the open cases; 10:
 // an alert's body kept once for all it is told to; 11: a raw append's miss
 // of a deadline met counts nothing; 12: repeat disputes within a district,
-// numbers in an address kept apart), so
+// numbers in an address kept apart; 13: a deadline moved back to a due time
+// warned of is warned, and a case view lists its misses), so
 // that views of another format are rebuilt, not served.
 constexpr const char* kViewsFormatKey = "format";
 // In the meta family: the hash of the event at the checkpoint, so that views
 // folded from another log (a folder put together by hand) are not served.
 constexpr const char* kCheckpointHashKey = "checkpoint_hash";
-constexpr const char* kViewsFormat = "12";
+constexpr const char* kViewsFormat = "13";
 // Threads that render a rebuild's last case views at most.
 constexpr std::size_t kMaxRenderThreads = 4;
 // What Apply() and Finish() answer once a rebuild's batch has failed.

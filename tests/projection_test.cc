@@ -204,6 +204,31 @@ TEST_F(ProjectionTest, MissedCallbackDeadlineCountsAsOverdue) {
   EXPECT_EQ(At(d, "/deadlines_missed_by_kind/callback"), "1");
 }
 
+// The case view keeps each miss with the due time it was missed at: a
+// callback rescheduled after its miss showed the new due time as missed,
+// and a reopening then a new resolution dropped the miss from the view
+// (black-box probe, session 25).
+TEST_F(ProjectionTest, TheCaseViewListsEachMissWithItsDueTime) {
+  const std::string id = CaseInProgress();
+  Must(Act(id, "resolve", R"({"resolution":"handled_on_site","summary":"s"})"));
+  const std::int64_t due = Load(id).Deadline(DeadlineKind::kCallback)->due_at;
+  clock_.Set(due + 1000);
+  Must(service_->RecordDeadlineMissed(id, DeadlineKind::kCallback, due));
+  const std::string later = FormatTimestamp(clock_.NowMillis() + 3600000);
+  Must(Act(id, "schedule-callback", R"({"due_at":")" + later + R"("})"));
+  const std::string missed = FormatTimestamp(due);
+  std::string v = View(id);
+  EXPECT_EQ(At(v, "/misses/0/deadline"), "\"callback\"") << v;
+  EXPECT_EQ(At(v, "/misses/0/due_at"), "\"" + missed + "\"") << v;
+  EXPECT_EQ(At(v, "/deadlines/2/due_at"), "\"" + later + "\"") << v;  // callback
+  Must(Act(id, "reopen", R"({"reason":"the pipe leaks again"})"));
+  Must(Act(id, "resolve", R"({"resolution":"handled_on_site","summary":"s"})"));
+  v = View(id);
+  EXPECT_EQ(At(v, "/misses/0/due_at"), "\"" + missed + "\"") << v;
+  EXPECT_EQ(At(v, "/misses/1"), "<missing /misses/1>") << v;
+  ExpectRebuildEqualsLive();
+}
+
 // Hazards rectified is a gauge: a reopened hazard is rectified no more, and
 // rectified again it counts once. Resolutions count each time.
 TEST_F(ProjectionTest, AHazardRectifiedReopenedAndRectifiedAgainCountsOnce) {

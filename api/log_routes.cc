@@ -120,7 +120,8 @@ Result<HttpResponse> HttpApi::RouteStreams(Call& call) {
   if (root["events"].get(events)) return Status::InvalidArgument("events: must be a list");
   std::size_t i = 0;
   for (auto item : events) {
-    const std::string at = "events[" + std::to_string(i++) + "].";
+    const std::size_t index = i++;
+    const std::string at = "events[" + std::to_string(index) + "].";
     RETURN_IF_ERROR(OnlyFields(item, {"type", "id", "data"}, at.substr(0, at.size() - 1), at));
     std::string_view type, id;
     simdjson::dom::object data;
@@ -135,7 +136,7 @@ Result<HttpResponse> HttpApi::RouteStreams(Call& call) {
     // ignored here, and a missing id made at random; black-box probe,
     // session 25).
     std::string event_id(id);
-    if (event_id.empty() && !key.empty()) event_id = IdempotentEventId(who.sub, key, i - 1);
+    if (event_id.empty() && !key.empty()) event_id = IdempotentEventId(who.sub, key, index);
     NewEvent e{std::move(event_id), std::string(type), simdjson::minify(data)};
     auto checked = DecodeEventData(e.type, e.data);
     // The engine's own types carry valid data; other types are the importer's.
@@ -143,7 +144,7 @@ Result<HttpResponse> HttpApi::RouteStreams(Call& call) {
       return Status(checked.status().code(), at + "data: " + checked.status().message());
     }
     // A case stream is written in the case's cell, and opened by its report.
-    if (!case_id.empty() && i == 1) {
+    if (!case_id.empty() && index == 0) {
       if (const auto* report = checked.ok() ? std::get_if<CaseReported>(&*checked) : nullptr) {
         if (!InScope(who, report->cell)) {
           return Status::PermissionDenied(at + "data.cell: " + report->cell +

@@ -134,9 +134,22 @@ bool CaseState::Repeats(const CaseEventData& data) const {
   return false;
 }
 
+namespace {
+
+using DueTimes = std::vector<std::pair<DeadlineKind, std::int64_t>>;
+
+bool Holds(const DueTimes& list, DeadlineKind kind, std::int64_t due_at) {
+  return std::find(list.begin(), list.end(), std::make_pair(kind, due_at)) != list.end();
+}
+
+void AddOnce(DueTimes& list, DeadlineKind kind, std::int64_t due_at) {
+  if (!Holds(list, kind, due_at)) list.emplace_back(kind, due_at);
+}
+
+}  // namespace
+
 bool CaseState::WarnedOf(DeadlineKind kind, std::int64_t due_at) const {
-  return std::find(warnings.begin(), warnings.end(), std::make_pair(kind, due_at)) !=
-         warnings.end();
+  return Holds(warnings, kind, due_at);
 }
 
 CaseDeadline& CaseState::DeadlineSlot(DeadlineKind kind) {
@@ -276,7 +289,7 @@ void CaseState::Apply(const RecordedEvent& event, const CaseEventData& data) {
           Meet(DeadlineKind::kCallback);
         } else if constexpr (std::is_same_v<T, DeadlineApproaching>) {
           DeadlineSlot(e.deadline).warned = true;
-          if (!WarnedOf(e.deadline, e.due_at)) warnings.emplace_back(e.deadline, e.due_at);
+          AddOnce(warnings, e.deadline, e.due_at);
         } else if constexpr (std::is_same_v<T, DeadlineMissed>) {
           // A deadline met is not missed after (only a raw append writes
           // that: the watch passes over met deadlines).
@@ -284,10 +297,7 @@ void CaseState::Apply(const RecordedEvent& event, const CaseEventData& data) {
           if (!d.met) {
             d.missed = true;
             d.missed_due_at = e.due_at;
-            const auto miss = std::make_pair(e.deadline, e.due_at);
-            if (std::find(misses.begin(), misses.end(), miss) == misses.end()) {
-              misses.push_back(miss);
-            }
+            AddOnce(misses, e.deadline, e.due_at);
           }
         }
       },

@@ -131,10 +131,7 @@ TEST_F(HttpApiTest, AsOfWhereThePastIsNotAnsweredIsRefused) {
 // session 25). Nothing is written, not even an auditor's record.
 TEST_F(HttpApiTest, AParameterSentWhereItIsNotTakenIsRefused) {
   const std::string officer = Token("officer-7", Role::kOfficer);
-  auto created = Send(http::verb::post, "/api/v1/cases", officer, testing::ReportBody());
-  ASSERT_EQ(created.status, 201u) << created.body;
-  const std::string quoted = At(created.body, "/case_id");
-  const std::string id = quoted.substr(1, quoted.size() - 2);
+  const std::string id = NewCase();
   const std::string auditor = Token("auditor-1", Role::kAuditor);
   const Position before = store_->Head().position;
   for (const auto& [method, target, takes] :

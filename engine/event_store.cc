@@ -308,6 +308,8 @@ void EventStore::Impl::AppendAsync(AppendRequest request, AppendCallback done) {
 void EventStore::Impl::StartCommitter() {
   committer_ = std::thread([this] { CommitterLoop(); });
   NameThread(committer_, "cg-commit");
+  syncer_ = std::thread([this] { SyncerLoop(); });
+  NameThread(syncer_, "cg-sync");
 }
 
 void EventStore::Impl::StopCommitter() {
@@ -317,43 +319,115 @@ void EventStore::Impl::StopCommitter() {
   }
   queue_cv_.notify_one();
   if (committer_.joinable()) committer_.join();
+  {
+    std::lock_guard l(sync_mu_);
+    committer_stopped_ = true;
+  }
+  sync_cv_.notify_one();
+  if (syncer_.joinable()) syncer_.join();
 }
 
 void EventStore::Impl::CommitterLoop() {
-  std::vector<std::unique_ptr<PendingAppend>> owned;
-  std::vector<PendingAppend*> group;
   while (true) {
+    WrittenGroup group;
     std::unique_lock lock(queue_mu_);
     queue_cv_.wait(lock, [&] { return !queue_.empty() || stopping_; });
-    if (queue_.empty()) return;  // stopping, and everything queued is answered
+    if (queue_.empty()) return;  // stopping, and everything queued is handed on
     // Take everything queued, within bounds: one batch, one fsync.
     std::size_t events = 0, bytes = 0;
     while (!queue_.empty()) {
       PendingAppend& next = *queue_.front();
       const std::size_t n = next.request.events.size();
-      if (!owned.empty() && (events + n > options_.max_group_events ||
-                             bytes + next.bytes > options_.max_group_bytes)) {
+      if (!group.appends.empty() && (events + n > options_.max_group_events ||
+                                     bytes + next.bytes > options_.max_group_bytes)) {
         break;
       }
       events += n;
       bytes += next.bytes;
-      owned.push_back(std::move(queue_.front()));
+      group.appends.push_back(std::move(queue_.front()));
       queue_.pop_front();
     }
     const bool failed = failed_;
     const std::string failure = failure_;
     lock.unlock();
 
-    for (auto& p : owned) group.push_back(p.get());
     if (failed) {
-      for (PendingAppend* p : group) p->result = Status::Unavailable(failure);
+      for (auto& p : group.appends) p->result = Status::Unavailable(failure);
     } else {
       CommitGroup(group);
     }
-    for (PendingAppend* p : group) p->done(std::move(p->result));
-    group.clear();
-    owned.clear();
+    HandToSyncer(std::move(group));
   }
+}
+
+void EventStore::Impl::HandToSyncer(WrittenGroup group) {
+  {
+    std::unique_lock l(sync_mu_);
+    room_cv_.wait(l, [&] { return written_.size() < kMaxWrittenGroups; });
+    written_.push_back(std::move(group));
+  }
+  sync_cv_.notify_one();
+}
+
+void EventStore::Impl::SyncerLoop() {
+  std::vector<WrittenGroup> taken;
+  while (true) {
+    {
+      std::unique_lock l(sync_mu_);
+      sync_cv_.wait(l, [&] { return !written_.empty() || committer_stopped_; });
+      if (written_.empty()) return;  // the committer stopped and all is answered
+      for (WrittenGroup& g : written_) taken.push_back(std::move(g));
+      written_.clear();
+    }
+    room_cv_.notify_one();
+    // One fsync for every group written so far: each was written before it
+    // began, so it covers them all.
+    const bool wrote =
+        std::any_of(taken.begin(), taken.end(), [](const WrittenGroup& g) { return g.wrote; });
+    if (wrote && sync_failure_.ok()) {
+      const rocksdb::Status s = db_->SyncWAL();
+      if (!s.ok()) {
+        sync_failure_ = Status::Unavailable("storage cannot write (" + s.ToString() +
+                                            "); appends are refused until the store is reopened");
+        std::lock_guard l(queue_mu_);
+        failed_ = true;
+        failure_ = sync_failure_.message();
+      }
+    }
+    for (WrittenGroup& g : taken) Finish(g, sync_failure_);
+    taken.clear();
+  }
+}
+
+void EventStore::Impl::Finish(WrittenGroup& group, const Status& synced) {
+  if (!synced.ok()) {
+    // Every append of the group, not only those that wrote: a repeat of an
+    // id this group (or one before it) wrote was answered from those
+    // writes, never made durable, and a conflict from the heads they moved
+    // would send its writer to state that is not there.
+    for (auto& p : group.appends) p->result = synced;
+  } else if (group.wrote) {
+    for (const PendingAppend* p : group.accepted) {
+      std::atomic<Position>& slot = ChangeSlot(p->request.stream);
+      const Position last = p->result->last_position;
+      if (slot.load(std::memory_order_relaxed) < last) {
+        slot.store(last, std::memory_order_release);
+      }
+    }
+    std::lock_guard l(publish_mu_);
+    head_ = group.head;
+    published_position_.store(group.head.position, std::memory_order_release);
+    const EventBatch shared = std::move(group.committed);
+    for (Subscription* sub : subscribers_) sub->OnCommit(shared);
+  }
+  if (group.stamped) {
+    {
+      std::lock_guard l(stamp_mu_);
+      stamps_in_flight_.pop_front();
+    }
+    stamp_cv_.notify_all();
+  }
+  for (auto& p : group.appends) p->done(std::move(p->result));
 }
 
 Result<AppendResult> EventStore::Impl::Append(AppendRequest request) {
@@ -374,7 +448,7 @@ Result<AppendResult> EventStore::Impl::Append(AppendRequest request) {
   return std::move(w.result);
 }
 
-void EventStore::Impl::CommitGroup(const std::vector<PendingAppend*>& group) {
+void EventStore::Impl::CommitGroup(WrittenGroup& group) {
   struct IdHit {
     Position position;
     StreamVersion version;
@@ -384,28 +458,17 @@ void EventStore::Impl::CommitGroup(const std::vector<PendingAppend*>& group) {
   std::unordered_map<std::string, IdHit> ids;                    // ids this group writes
   rocksdb::WriteBatch batch;
   auto committed = std::make_shared<std::vector<RecordedEvent>>();
-  std::vector<PendingAppend*> accepted;
 
   Position position = leader_position_;
   EventHash previous = leader_hash_;
   std::int64_t now = 0;
   {
+    // In flight until the syncer publishes or refuses the group.
     std::lock_guard l(stamp_mu_);
     now = std::max({options_.clock->NowMillis(), leader_last_recorded_ms_, stamp_floor_});
-    stamping_ = now;
+    stamps_in_flight_.push_back(now);
+    group.stamped = true;
   }
-  // However this ends: after the group is published (declared before the
-  // publishing lock below, so let go after it), or its write failed.
-  struct Unstamp {
-    Impl* impl;
-    ~Unstamp() {
-      {
-        std::lock_guard l(impl->stamp_mu_);
-        impl->stamping_.reset();
-      }
-      impl->stamp_cv_.notify_all();
-    }
-  } unstamp{this};
   const rocksdb::ReadOptions ro;
 
   auto find_id = [&](const std::string& id) -> Result<std::optional<IdHit>> {
@@ -427,7 +490,8 @@ void EventStore::Impl::CommitGroup(const std::vector<PendingAppend*>& group) {
     return storage::DecodeStreamHead(value);
   };
 
-  for (PendingAppend* p : group) {
+  for (auto& owned : group.appends) {
+    PendingAppend* p = owned.get();
     AppendRequest& r = p->request;
     // Idempotency first, so that a retried append succeeds whatever its
     // expected version says now.
@@ -519,21 +583,20 @@ void EventStore::Impl::CommitGroup(const std::vector<PendingAppend*>& group) {
     result.last_position = position;
     result.last_version = version;
     p->result = result;
-    accepted.push_back(p);
+    group.accepted.push_back(p);
   }
 
-  if (accepted.empty()) return;
-  rocksdb::WriteOptions wo;
-  wo.sync = true;
-  const rocksdb::Status s = db_->Write(wo, &batch);
+  if (group.accepted.empty()) return;
+  // No fsync here: the syncer's covers this write and every one before it,
+  // and nothing is published or answered before it. Readers see the log up
+  // to the published head only.
+  const rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), &batch);
   if (!s.ok()) {
     const std::string why = "storage cannot write (" + s.ToString() +
                             "); appends are refused until the store is reopened";
-    // Every append of the group, not only those that wrote: a repeat of an
-    // id this group wrote was answered from the group's own writes (its
-    // positions were never made durable), and a conflict from the heads the
-    // group moved would send its writer to state that is not there.
-    for (PendingAppend* p : group) p->result = Status::Unavailable(why);
+    // Every append of the group, not only those that wrote (see Finish).
+    for (auto& p : group.appends) p->result = Status::Unavailable(why);
+    group.accepted.clear();
     std::lock_guard l(queue_mu_);
     failed_ = true;
     failure_ = why;
@@ -542,17 +605,9 @@ void EventStore::Impl::CommitGroup(const std::vector<PendingAppend*>& group) {
   leader_position_ = position;
   leader_hash_ = previous;
   leader_last_recorded_ms_ = now;
-  for (const PendingAppend* p : accepted) {
-    std::atomic<Position>& slot = ChangeSlot(p->request.stream);
-    const Position last = p->result->last_position;
-    if (slot.load(std::memory_order_relaxed) < last) slot.store(last, std::memory_order_release);
-  }
-
-  std::lock_guard l(publish_mu_);
-  head_ = {position, previous};
-  published_position_.store(position, std::memory_order_release);
-  const EventBatch shared = std::move(committed);
-  for (Subscription* sub : subscribers_) sub->OnCommit(shared);
+  group.wrote = true;
+  group.head = {position, previous};
+  group.committed = std::move(committed);
 }
 
 std::atomic<Position>& EventStore::Impl::ChangeSlot(std::string_view stream) const {
@@ -568,8 +623,9 @@ Status EventStore::Impl::SettleThrough(std::int64_t unix_ms, std::chrono::millis
   if (follower_) return Status::Ok();
   std::unique_lock l(stamp_mu_);
   stamp_floor_ = std::max(stamp_floor_, unix_ms + 1);
-  if (!stamp_cv_.wait_for(l, wait, [&] { return !stamping_ || *stamping_ > unix_ms; })) {
-    return Status::Unavailable("the events stamped " + FormatTimestamp(*stamping_) +
+  auto settled = [&] { return stamps_in_flight_.empty() || stamps_in_flight_.front() > unix_ms; };
+  if (!stamp_cv_.wait_for(l, wait, settled)) {
+    return Status::Unavailable("the events stamped " + FormatTimestamp(stamps_in_flight_.front()) +
                                " are still being written; try again");
   }
   return Status::Ok();
@@ -646,12 +702,31 @@ Result<std::vector<RecordedEvent>> EventStore::Impl::ReadStream(const std::strin
 
 Result<StreamVersion> EventStore::Impl::StreamVersionOf(const std::string& stream) const {
   RETURN_IF_ERROR(ValidateStreamName(stream));
+  // Loaded before the stream's head is read: a head past it was written by
+  // a group whose fsync is under way (or that was refused), not published.
+  const Position published = published_position_.load(std::memory_order_acquire);
   std::string value;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), family(kStreams), stream, &value);
   if (s.IsNotFound()) return StreamVersion{0};
   RETURN_IF_ERROR(FromRocks(s, "reading stream head"));
   ASSIGN_OR_RETURN(storage::StreamHead head, storage::DecodeStreamHead(value));
-  return head.version;
+  if (head.position <= published) return head.version;
+  // Step back to the last version published: past the events of the groups
+  // not yet synced, a few at most.
+  std::string prefix = stream;
+  prefix += '\0';
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), family(kStreamIndex)));
+  for (it->SeekForPrev(storage::StreamIndexKey(stream, head.version));
+       it->Valid() && it->key().size() == prefix.size() + 8 &&
+       it->key().starts_with(rocksdb::Slice(prefix));
+       it->Prev()) {
+    if (storage::DecodeBigEndian64(it->value().ToStringView()) <= published) {
+      return storage::DecodeBigEndian64(it->key().ToStringView().substr(prefix.size()));
+    }
+  }
+  RETURN_IF_ERROR(FromRocks(it->status(), "reading stream " + stream));
+  return StreamVersion{0};
 }
 
 Result<std::vector<std::string>> EventStore::Impl::ListStreams(const std::string& prefix,

@@ -279,6 +279,35 @@ TEST_F(GroupCommitTest, ConcurrentAppendersShareFsyncs) {
   EXPECT_LT(syncs, kThreads * kEach / 4) << syncs << " syncs for " << kThreads * kEach;
 }
 
+// The committer writes a group while the one before it syncs (the syncer's
+// fsync covers both); until its own fsync ends, the group is neither read nor
+// answered: not by the log, not by its stream, not by the stream's version.
+TEST_F(GroupCommitTest, AGroupWrittenWhileTheLastSyncsIsUnseenUntilItsOwnFsync) {
+  fs_->sync_delay_us = 150000;
+  const int before = fs_->wal_syncs.load();
+  std::promise<Result<AppendResult>> first, second;
+  store_->AppendAsync(OneEvent("case/A", ExpectedVersion::Any()),
+                      [&](Result<AppendResult> r) { first.set_value(std::move(r)); });
+  while (fs_->wal_syncs.load() == before) std::this_thread::yield();  // the first syncs
+  auto answered = second.get_future();
+  store_->AppendAsync(OneEvent("case/A", ExpectedVersion::Any()),
+                      [&](Result<AppendResult> r) { second.set_value(std::move(r)); });
+  // The second group's fsync begins once it is written; before it ends:
+  while (fs_->wal_syncs.load() < before + 2) std::this_thread::yield();
+  ASSERT_TRUE(first.get_future().get().ok());
+  ASSERT_EQ(answered.wait_for(std::chrono::seconds(0)), std::future_status::timeout);
+  EXPECT_EQ(store_->Head().position, 1u);
+  EXPECT_EQ(store_->ReadAll(0, 10)->size(), 1u);
+  EXPECT_EQ(store_->ReadStream("case/A", 1, 10, ReadDirection::kForward)->size(), 1u);
+  EXPECT_EQ(store_->StreamVersionOf("case/A").value(), 1u) << "a version not yet durable";
+  EXPECT_EQ(store_->StreamVersionOf("case/none").value(), 0u);
+  const auto r = answered.get();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->last_position, 2u);
+  EXPECT_EQ(store_->Head().position, 2u);
+  EXPECT_EQ(store_->StreamVersionOf("case/A").value(), 2u);
+}
+
 TEST_F(GroupCommitTest, FailedSyncIsUnavailableAndNothingIsAcknowledgedAfter) {
   auto ok = MustAppend(OneEvent("case/A", ExpectedVersion::Any(), "kept"));
   fs_->fail_wal_sync = true;
@@ -307,7 +336,7 @@ TEST_F(GroupCommitTest, ARepeatInAFailedGroupIsNotAcknowledged) {
   std::promise<Result<AppendResult>> blocker, first, repeat;
   store_->AppendAsync(OneEvent("case/B", ExpectedVersion::Any(), "blocker"),
                       [&](Result<AppendResult> r) {
-                        // On the committer, before it takes the next group:
+                        // On the syncer, before it syncs the next group:
                         // the disk goes bad after the blocker's group.
                         fs_->fail_wal_sync = true;
                         blocker.set_value(std::move(r));

@@ -18,6 +18,7 @@
 #include "engine/info_log.h"
 #include "engine/insert_hints.h"
 #include "engine/names.h"
+#include "engine/rocks_lock.h"
 #include "engine/subscription.h"
 #include "engine/thread_name.h"
 #include "engine/time_format.h"
@@ -160,7 +161,7 @@ Status EventStore::Impl::OpenDb(const std::string& secondary_path) {
     s = rocksdb::DB::Open(db_options, options_.path, descriptors, &families_, &db_);
   }
   if (!s.ok()) {
-    if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
+    if (HeldByAnotherOpen(s)) {
       return Status::Unavailable(
           "store " + options_.path +
           " is open in another process (is a casegrid serve, rebuild or seed running?)");

@@ -9,6 +9,7 @@
 #include "engine/info_log.h"
 #include "engine/insert_hints.h"
 #include "engine/record_format.h"
+#include "engine/rocks_lock.h"
 
 namespace casegrid {
 
@@ -97,7 +98,7 @@ Result<std::unique_ptr<ViewStore>> ViewStore::Open(const std::string& path, bool
   std::unique_ptr<ViewStore> store(new ViewStore());
   rocksdb::Status s = rocksdb::DB::Open(options, path, descriptors, &store->families_, &store->db_);
   if (!s.ok()) {
-    if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
+    if (HeldByAnotherOpen(s)) {
       return Status::Unavailable("views " + path + " are open in another process");
     }
     return FromRocks(s, "opening views " + path);

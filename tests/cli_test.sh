@@ -153,6 +153,10 @@ if err=$("$cg" append --data "$data" --stream import/x --type X --json '{}' 2>&1
   fail "append while serve runs succeeded"
 fi
 [[ "$err" == *"another process"* ]] || fail "lock message: $err"
+# a store whose lock the file system refuses is not said to be in use: its reason is named
+mkdir -p "$dir/unlockable/log/LOCK"
+if err=$("$cg" rebuild --data "$dir/unlockable" 2>&1); then fail "rebuild opened an unlockable store"; fi
+[[ "$err" != *"another process"* && "$err" == *"Is a directory"* ]] || fail "unlockable store: $err"
 [ "$("$cg" read --data "$data" | wc -l)" -eq 6 ] || fail "read while serving"
 # a second serve on the port in use fails before it opens anything
 port=$(grep -o 'http://127.0.0.1:[0-9]*' "$dir/serve.out" | head -1 | cut -d: -f3)
@@ -313,6 +317,10 @@ out=$("$cg" nosuchverb 2>&1) || status=$?
 status=0
 "$cg" verify --bogus >/dev/null 2>&1 || status=$?
 [ "$status" -eq 2 ] || fail "verify --bogus exited $status (1 says the log is broken)"
+# no store there: verify cannot check, which is not a broken log (1)
+status=0
+err=$("$cg" verify --data "$dir/no-such-folder" 2>&1) || status=$?
+[ "$status" -eq 3 ] && [[ "$err" == *"no store"* ]] || fail "verify of no store: $status $err"
 "$cg" --help >/dev/null || fail "--help is not exit 0"
 
 # read: a position past the head is refused as tail refuses it; --from starts at 1; a read

@@ -245,16 +245,24 @@ void AddReplayVerb(CLI::App& app, VerbAction* action) {
       "replay", "print a case's history step by step, with its state after each step");
   replay->add_option("case-id", a->case_id, "the case, e.g. C-20261122-000123")->required();
   replay->add_option("--data", a->data, "store folder")->capture_default_str();
-  CLI::Option* as_of_given = replay->add_option(
-      "--as-of", a->as_of,
-      "stop at this log position, or at the last event recorded at or before this "
-      "RFC 3339 time (2026-11-22T10:31:02Z, or with an offset: 2026-11-22T18:31:02+08:00)");
-  replay->callback([a, action, as_of_given] {
-    *action = [a, as_of_given]() -> int {
-      // Given empty is a mistake, not "the whole history" (as `?as_of=` is a 400).
-      if (as_of_given->count() > 0 && a->as_of.empty()) {
-        return Fail(Status::InvalidArgument("--as-of: empty; a position or an RFC 3339 time"));
-      }
+  replay
+      ->add_option("--as-of", a->as_of,
+                   "stop at this log position, or at the last event recorded at or before "
+                   "this RFC 3339 time (2026-11-22T10:31:02Z, or with an offset: "
+                   "2026-11-22T18:31:02+08:00); not in the future")
+      ->check(NotEmpty("a position or an RFC 3339 time"))
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            auto as_of = ParseAsOf(text);
+            if (!as_of.ok()) return as_of.status().message();
+            if (as_of->time && *as_of->time > SystemClock::Default()->NowMillis()) {
+              return "--as-of: " + as_of->text + " is in the future";
+            }
+            return "";
+          },
+          "POSITION|TIME"));
+  replay->callback([a, action] {
+    *action = [a]() -> int {
       auto as_of = ParseAsOf(a->as_of);
       if (!as_of.ok()) return Fail(as_of.status());
       auto store = EventStore::OpenFollower(LogDir(a->data));
@@ -265,9 +273,6 @@ void AddReplayVerb(CLI::App& app, VerbAction* action) {
         return Fail(Status::InvalidArgument("--as-of: position " +
                                             std::to_string(*as_of->position) +
                                             " is beyond the log's head " + std::to_string(head)));
-      }
-      if (as_of->time && *as_of->time > SystemClock::Default()->NowMillis()) {
-        return Fail(Status::InvalidArgument("--as-of: " + as_of->text + " is in the future"));
       }
       if (Status s = PrintTimeline(**store, a->case_id, *as_of, std::cout); !s.ok()) {
         return Fail(s);

@@ -419,7 +419,13 @@ void AddSeedVerb(CLI::App& app, VerbAction* action) {
   seed->add_option("--until", a->until,
                    "when the simulated days end: a date (its midnight UTC) or an RFC 3339 UTC "
                    "time, not in the future; default now")
-      ->check(NotEmpty("a date or a time (leave --until out for now)"));
+      ->check(NotEmpty("a date or a time (leave --until out for now)"))
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            auto at = ParseUntil(text, SystemClock::Default()->NowMillis());
+            return at.ok() ? "" : at.status().message();
+          },
+          "DATE|TIME"));
   seed->callback([a, action] { *action = [a]() -> int { return Seed(*a); }; });
 }
 

@@ -45,6 +45,15 @@ void WsSession::Run(HttpRequest request) {
     timeout.keep_alive_pings = true;
     self->ws_.set_option(timeout);
     self->ws_.read_message_max(self->options_.max_message_bytes);
+    // After answering a peer's close, Beast's read waits for the peer to end
+    // the TCP connection, and the session (counted, subscribed) lives until
+    // it does or Beast's next idle tick (half the idle timeout): the close
+    // handshake gets close_timeout, as ours does, and nothing more is sent.
+    self->ws_.control_callback([raw = self.get()](websocket::frame_type kind, beast::string_view) {
+      if (kind != websocket::frame_type::close) return;
+      raw->StopQueueing();
+      raw->ArmCloseDeadline();
+    });
     self->ws_.set_option(websocket::stream_base::decorator(
         [](websocket::response_type& res) { res.set(http::field::server, "casegrid"); }));
     self->ws_.async_accept(*req, [self, req](beast::error_code ec) {
@@ -351,12 +360,12 @@ void WsSession::WriteNext() {
     return;
   }
   writing_ = true;
-  metrics_->messages_pushed.Increment();
   ws_.text(true);
   ws_.async_write(asio::buffer(*next),
                   [self = shared_from_this(), next](beast::error_code ec, std::size_t) {
                     self->writing_ = false;
                     if (ec) return self->End();
+                    self->metrics_->messages_pushed.Increment();  // written, not only queued
                     if (self->close_after_write_) return self->CloseAfterWrite();
                     self->WriteNext();
                   });

@@ -144,7 +144,7 @@ class WsSession : public PushSink, public std::enable_shared_from_this<WsSession
   std::deque<Queued> queue_;
   std::size_t queued_bytes_ = 0;
   bool write_scheduled_ = false;  // a WriteNext is posted or running
-  bool overflowed_ = false;       // closing as too slow: nothing more is queued
+  bool overflowed_ = false;  // closing (too slow, shut, or closed by the peer): nothing more queued
   bool ended_ = false;
   std::vector<std::function<void()>> drained_;
 };

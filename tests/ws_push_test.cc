@@ -967,6 +967,43 @@ TEST_F(PushShutdownTest, AClientStalledInItsCatchUpIsCutAtTheCloseTimeout) {
   EXPECT_EQ(metrics_.ws_connections_open.Value(), 0);
 }
 
+// A peer that closes (1000) and then keeps its TCP connection open: Beast
+// answers the close and waits for the peer to end the connection. The
+// session, still counted and subscribed, lived on until the upgrade's
+// handshake timeout (30 s, a black-box probe); it ends at close_timeout.
+TEST_F(PushShutdownTest, APeerThatClosesButKeepsItsSocketEndsAtTheCloseTimeout) {
+  asio::io_context io;
+  tcp::socket peer(io);
+  peer.connect({asio::ip::make_address("127.0.0.1"), server_->port()});
+  const auto open_before = metrics_.ws_connections_open.Value();
+  const std::string upgrade =
+      "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+      "Authorization: Bearer " +
+      Operator() + "\r\n\r\n";
+  asio::write(peer, asio::buffer(upgrade));
+  std::string answer;
+  boost::beast::error_code ec;
+  asio::read_until(peer, asio::dynamic_buffer(answer), "\r\n\r\n", ec);
+  ASSERT_FALSE(ec) << ec.message();
+  ASSERT_EQ(answer.rfind("HTTP/1.1 101", 0), 0u) << answer;
+  ASSERT_EQ(metrics_.ws_connections_open.Value(), open_before + 1);
+  // A masked close frame, 1000, with a zero mask.
+  const char close_frame[] = {'\x88', static_cast<char>(0x82), 0, 0, 0, 0,
+                              0x03,   static_cast<char>(0xe8)};
+  asio::write(peer, asio::buffer(close_frame, sizeof close_frame));
+  // The peer keeps its socket open; the session ends by the close timeout
+  // (1 s here), long before the 30 s it took.
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (metrics_.ws_connections_open.Value() != open_before &&
+         std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(metrics_.ws_connections_open.Value(), open_before)
+      << "a closed WebSocket is still counted as open";
+  peer.close(ec);
+}
+
 // A peer that sent half a frame, then answers the server's close with its
 // own and goes: Beast's read (of the frame's rest) and close (waiting to read
 // the peer's close) wait on each other, and neither sees the socket end. A

@@ -20,9 +20,11 @@
 
 #include <boost/beast/http.hpp>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -93,10 +95,13 @@ class HttpApi {
   Result<HttpResponse> RouteCases(Call& call);      // case_routes.cc
   Result<HttpResponse> RouteDashboard(Call& call);  // view_routes.cc
   Result<HttpResponse> RouteAlerts(Call& call);     // view_routes.cc
-  Result<HttpResponse> RouteEvents(Call& call);     // log_routes.cc
-  Result<HttpResponse> RouteAudit(Call& call);      // log_routes.cc
-  Result<HttpResponse> RouteStreams(Call& call);    // log_routes.cc: raw appends
-  Result<HttpResponse> RouteGrid(Call& call);       // grid_routes.cc
+  // Waits (up to 2 s, then kUnavailable) until the views have folded every
+  // acknowledgment `person` wrote, so that an alert they say is open is.
+  Status AwaitAcknowledgmentsFolded(const std::string& person);
+  Result<HttpResponse> RouteEvents(Call& call);   // log_routes.cc
+  Result<HttpResponse> RouteAudit(Call& call);    // log_routes.cc
+  Result<HttpResponse> RouteStreams(Call& call);  // log_routes.cc: raw appends
+  Result<HttpResponse> RouteGrid(Call& call);     // grid_routes.cc
   // ?as_of=: a position, or a time and the last position recorded by then;
   // nothing without one.
   struct AsOf {
@@ -123,6 +128,9 @@ class HttpApi {
   ApiMetrics* const metrics_;
   const HttpApiOptions options_;
   RateLimiter limiter_;
+  // Acknowledgments of one person run one at a time (RouteAlerts); people
+  // share stripes.
+  std::array<std::mutex, 16> ack_stripes_;
 };
 
 // The alerts `who` sees: its person's, about cases in its cells; a token for

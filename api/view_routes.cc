@@ -77,6 +77,30 @@ Result<HttpResponse> HttpApi::RouteAlerts(Call& call) {
     if (who.role == Role::kAuditor) return Status::PermissionDenied("an auditor writes nothing");
     RETURN_IF_ERROR(NoFields(req.body()));  // an acknowledgment takes none
     const AlertFilter in_scope = AlertsVisibleTo(who);
+    // A first answer goes only to a token that may see the alert.
+    auto answer_if_visible =
+        [&](const std::optional<WriteResult>& first) -> Result<std::optional<HttpResponse>> {
+      bool visible = first.has_value();
+      if (visible && in_scope) {
+        ASSIGN_OR_RETURN(auto cell, projector_->CellOfAlert(s[3]));
+        visible = cell && in_scope(*cell);
+      }
+      if (!visible) return std::optional<HttpResponse>();
+      return std::optional<HttpResponse>(Json(http::status::ok, WriteAnswer(*first, false), req));
+    };
+    // One acknowledgment of a person at a time, from the key's check to the
+    // views' fold: under a key the event's id is the key's, so the store no
+    // longer keeps a second acknowledgment of the alert out; this does.
+    std::lock_guard one_at_a_time(
+        ack_stripes_[std::hash<std::string>()(who.sub) % ack_stripes_.size()]);
+    if (!key.empty()) {
+      // The key's first answer; the key used for another alert is a 409.
+      ASSIGN_OR_RETURN(auto first, service_->KeyedAlertAcknowledgment(who.sub, s[3], key));
+      ASSIGN_OR_RETURN(auto answer, answer_if_visible(first));
+      if (answer) return std::move(*answer);
+      if (first) return Status::NotFound("no open alert " + s[3] + " of yours");
+    }
+    RETURN_IF_ERROR(AwaitAcknowledgmentsFolded(who.sub));
     // Only an id as the server issues it: another spelling of the same
     // position ("007719-…") would be written to the log and pushed as typed,
     // where clients match the ids they were given.
@@ -85,19 +109,15 @@ Result<HttpResponse> HttpApi::RouteAlerts(Call& call) {
       ASSIGN_OR_RETURN(open, projector_->HasOpenAlert(who.sub, s[3], in_scope));
     }
     if (!open && !key.empty()) {
-      // A repeat carrying an Idempotency-Key gets the first answer, if the
-      // alert is one this token may see.
+      // Acknowledged without a key, or before keys were kept: a repeat
+      // carrying one gets that first answer.
       ASSIGN_OR_RETURN(auto first, service_->AlertAcknowledgment(who.sub, s[3]));
-      bool visible = first.has_value();
-      if (visible && in_scope) {
-        ASSIGN_OR_RETURN(auto cell, projector_->CellOfAlert(s[3]));
-        visible = cell && in_scope(*cell);
-      }
-      if (visible) return Json(http::status::ok, WriteAnswer(*first, false), req);
+      ASSIGN_OR_RETURN(auto answer, answer_if_visible(first));
+      if (answer) return std::move(*answer);
     }
     if (!open) return Status::NotFound("no open alert " + s[3] + " of yours");
     ASSIGN_OR_RETURN(WriteResult w,
-                     Timed([&] { return service_->AcknowledgeAlert(who.sub, s[3]); }));
+                     Timed([&] { return service_->AcknowledgeAlert(who.sub, s[3], key); }));
     // Read your write: the alert list answers from the views, which fold the
     // acknowledgment a moment later; a list read right after the answer must
     // not show the alert still open. (This runs on a worker, not an io thread.)
@@ -105,6 +125,18 @@ Result<HttpResponse> HttpApi::RouteAlerts(Call& call) {
     return Json(http::status::ok, WriteAnswer(w, false), req);
   }
   return NoSuchRoute(req);
+}
+
+Status HttpApi::AwaitAcknowledgmentsFolded(const std::string& person) {
+  const std::string stream = "alerts/" + person;
+  ASSIGN_OR_RETURN(const StreamVersion last, service_->store().StreamVersionOf(stream));
+  if (last == 0) return Status::Ok();
+  ASSIGN_OR_RETURN(auto event,
+                   service_->store().ReadStream(stream, last, 1, ReadDirection::kForward));
+  if (!event.empty() && !projector_->WaitFor(event.front().position, std::chrono::seconds(2))) {
+    return Status::Unavailable("the alerts view is behind the log; try again");
+  }
+  return Status::Ok();
 }
 
 }  // namespace casegrid

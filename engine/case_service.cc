@@ -541,26 +541,55 @@ Result<WriteResult> CaseService::RemoveOfficer(std::string_view actor, std::stri
   return AppendGrid(actor, std::string(cell), removals, ExpectedVersion::Exists(), idempotency_key);
 }
 
-Result<std::optional<WriteResult>> CaseService::AlertAcknowledgment(
-    std::string_view person, std::string_view alert_id) const {
+// The stream of `person`'s acknowledgments, once `alert_id` is checked.
+static Result<std::string> AcknowledgmentStream(std::string_view person,
+                                                std::string_view alert_id) {
   if (alert_id.empty() || alert_id.size() > 128) {
     return Status::InvalidArgument("alert: must be 1 to 128 bytes");
   }
-  const std::string stream = "alerts/" + std::string(person);
+  std::string stream = "alerts/" + std::string(person);
   RETURN_IF_ERROR(ValidateStreamName(stream));
+  return stream;
+}
+
+Result<std::optional<WriteResult>> CaseService::AlertAcknowledgment(
+    std::string_view person, std::string_view alert_id) const {
+  ASSIGN_OR_RETURN(std::string stream, AcknowledgmentStream(person, alert_id));
   // The alert's id is the natural idempotency key: one acknowledgment per
   // person and alert, however often it is sent.
   return Replay(*store_, person, "ack:" + std::string(alert_id),
-                {stream, AlertAcknowledged::kType, nullptr});
+                {std::move(stream), AlertAcknowledged::kType, nullptr});
+}
+
+Result<std::optional<WriteResult>> CaseService::KeyedAlertAcknowledgment(
+    std::string_view person, std::string_view alert_id, std::string_view idempotency_key) const {
+  ASSIGN_OR_RETURN(std::string stream, AcknowledgmentStream(person, alert_id));
+  const std::string alert(alert_id);
+  const SameBody same_alert = [alert](const RecordedEvent& first) -> Status {
+    auto data = DecodeEventData(first.type, first.data, StoredEventLimits());
+    if (!data.ok()) return data.status();
+    const std::string& acknowledged = std::get<AlertAcknowledged>(*data).alert;
+    if (acknowledged == alert) return Status::Ok();
+    return Status::Conflict("Idempotency-Key was first used to acknowledge alert " + acknowledged);
+  };
+  return Replay(*store_, person, idempotency_key,
+                {std::move(stream), AlertAcknowledged::kType, same_alert});
 }
 
 Result<WriteResult> CaseService::AcknowledgeAlert(std::string_view person,
-                                                  std::string_view alert_id) {
-  ASSIGN_OR_RETURN(auto replayed, AlertAcknowledgment(person, alert_id));
-  if (replayed) return *replayed;
-  return AppendEvents("alerts/" + std::string(person), ExpectedVersion::Any(), person,
-                      {AlertAcknowledged{std::string(alert_id), std::string(person)}},
-                      "ack:" + std::string(alert_id));
+                                                  std::string_view alert_id,
+                                                  std::string_view idempotency_key) {
+  if (!idempotency_key.empty()) {
+    ASSIGN_OR_RETURN(auto replayed, KeyedAlertAcknowledgment(person, alert_id, idempotency_key));
+    if (replayed) return *replayed;
+  } else {
+    ASSIGN_OR_RETURN(auto replayed, AlertAcknowledgment(person, alert_id));
+    if (replayed) return *replayed;
+  }
+  return AppendEvents(
+      "alerts/" + std::string(person), ExpectedVersion::Any(), person,
+      {AlertAcknowledged{std::string(alert_id), std::string(person)}},
+      idempotency_key.empty() ? "ack:" + std::string(alert_id) : std::string(idempotency_key));
 }
 
 Result<WriteResult> CaseService::RecordDeadlineMissed(std::string_view case_id,

@@ -164,13 +164,23 @@ class CaseService {
   // (which reads the day's greatest id). Thread-safe.
   void NoteCaseOpened(std::string_view case_id);
 
-  // POST /api/v1/alerts/{id}/ack, into the stream alerts/<person>. Repeats
-  // answer with the first acknowledgment.
-  Result<WriteResult> AcknowledgeAlert(std::string_view person, std::string_view alert_id);
-  // The answer of `person`'s acknowledgment of `alert_id`, if written;
-  // writes nothing.
+  // POST /api/v1/alerts/{id}/ack, into the stream alerts/<person>. Without
+  // an Idempotency-Key the alert's id is the event's (repeats answer with
+  // the first acknowledgment); with one, the key's, so that the key is
+  // remembered: the caller must see that the alert is still open (the
+  // store cannot, the id being the key's), one acknowledgment of a person
+  // at a time.
+  Result<WriteResult> AcknowledgeAlert(std::string_view person, std::string_view alert_id,
+                                       std::string_view idempotency_key = {});
+  // The answer of `person`'s acknowledgment of `alert_id` written without a
+  // key, if any; writes nothing.
   Result<std::optional<WriteResult>> AlertAcknowledgment(std::string_view person,
                                                          std::string_view alert_id) const;
+  // The answer of the acknowledgment `person` wrote under `idempotency_key`,
+  // if any; kConflict if the key was first used for another alert or
+  // another request. Writes nothing.
+  Result<std::optional<WriteResult>> KeyedAlertAcknowledgment(
+      std::string_view person, std::string_view alert_id, std::string_view idempotency_key) const;
 
   // Written by the deadline watch: at most once per case, deadline and due
   // time, however often it is called, across restarts.

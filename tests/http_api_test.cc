@@ -628,6 +628,68 @@ TEST_F(HttpApiTest, AlertsAreListedAndAcknowledged) {
             404u);
 }
 
+// An acknowledgment's Idempotency-Key is kept: the key again on another
+// alert is a 409 and writes nothing (a black-box probe, session 26: it wrote
+// a second acknowledgment, the key only switching repeats on), and the key
+// again on its alert answers the first acknowledgment. Another key cannot
+// acknowledge the alert again.
+TEST_F(HttpApiTest, AnAcknowledgmentsKeyIsKeptForItsAlert) {
+  const std::string officer = Token("officer-7", Role::kOfficer, {"santai/tongchuan"});
+  NewCase();
+  NewCase();
+  ASSERT_TRUE(projector_->WaitFor(store_->Head().position, std::chrono::seconds(10)));
+  auto alerts = Send(http::verb::get, "/api/v1/alerts", officer);
+  const std::string a = At(alerts.body, "/alerts/0/id"), b = At(alerts.body, "/alerts/1/id");
+  ASSERT_NE(b, "<none>") << alerts.body;
+  const std::string first = a.substr(1, a.size() - 2), second = b.substr(1, b.size() - 2);
+  auto acked = Send(http::verb::post, "/api/v1/alerts/" + first + "/ack", officer, "", "K");
+  ASSERT_EQ(acked.status, 200u) << acked.body;
+  const Position head = store_->Head().position;
+  auto reused = Send(http::verb::post, "/api/v1/alerts/" + second + "/ack", officer, "", "K");
+  EXPECT_EQ(reused.status, 409u) << reused.body;
+  EXPECT_NE(reused.body.find("first used to acknowledge alert " + first), std::string::npos)
+      << reused.body;
+  EXPECT_EQ(store_->Head().position, head) << "the key reused on another alert wrote";
+  auto repeat = Send(http::verb::post, "/api/v1/alerts/" + first + "/ack", officer, "", "K");
+  EXPECT_EQ(repeat.status, 200u) << repeat.body;
+  EXPECT_EQ(repeat.body, acked.body);
+  // Another key on the alert acknowledged under K: not open, nothing written.
+  EXPECT_EQ(Send(http::verb::post, "/api/v1/alerts/" + first + "/ack", officer, "", "K2").status,
+            404u);
+  EXPECT_EQ(store_->Head().position, head);
+  // The second alert is still open, and takes its own key.
+  EXPECT_EQ(Send(http::verb::post, "/api/v1/alerts/" + second + "/ack", officer, "", "K3").status,
+            200u);
+}
+
+// Under keys the store no longer keeps a second acknowledgment of an alert
+// out (the event's id is the key's): acknowledgments of one person run one
+// at a time, so of many keys sent at once one acknowledges and the others
+// find the alert acknowledged.
+TEST_F(HttpApiTest, ManyKeysAtOnceAcknowledgeAnAlertOnce) {
+  const std::string officer = Token("officer-7", Role::kOfficer, {"santai/tongchuan"});
+  NewCase();
+  ASSERT_TRUE(projector_->WaitFor(store_->Head().position, std::chrono::seconds(10)));
+  const std::string a = At(Send(http::verb::get, "/api/v1/alerts", officer).body, "/alerts/0/id");
+  ASSERT_NE(a, "<none>");
+  const std::string alert = a.substr(1, a.size() - 2);
+  const Position head = store_->Head().position;
+  std::atomic<int> ok{0}, not_open{0};
+  std::vector<std::thread> senders;
+  for (int i = 0; i < 8; ++i) {
+    senders.emplace_back([&, i] {
+      auto r = Send(http::verb::post, "/api/v1/alerts/" + alert + "/ack", officer, "",
+                    "key-" + std::to_string(i));
+      if (r.status == 200u) ++ok;
+      if (r.status == 404u) ++not_open;
+    });
+  }
+  for (auto& t : senders) t.join();
+  EXPECT_EQ(ok.load(), 1);
+  EXPECT_EQ(not_open.load(), 7);
+  EXPECT_EQ(store_->Head().position, head + 1);
+}
+
 // The list of open alerts is paged like the case list, newest first; before,
 // it stopped at the page cap with nothing to say more were open.
 TEST_F(HttpApiTest, OpenAlertsArePagedNewestFirstAndNoneIsLeftOut) {

@@ -19,7 +19,7 @@ try {
   console.error(`screens_test: ${e.message}\n(tools/setup installs chromium and runs npm ci in tests/browser)`);
   process.exit(1);
 }
-const { startServer, seedCity, launchBrowser, eventually, OFFICER_CELL, GRID } = support;
+const { startServer, startRelay, seedCity, launchBrowser, eventually, OFFICER_CELL, GRID } = support;
 
 const binary = process.argv[2] ?? process.env.CASEGRID_BIN;
 const shots = process.env.CASEGRID_SCREENSHOTS ?? fileURLToPath(new URL('../../docs/', import.meta.url));
@@ -126,6 +126,62 @@ test('the dashboard follows a case reported over the API, and replays the moment
   await context.close();
 });
 
+test('"Needs a decision now" counts every decision, and a node busy with deadlines still lists its tier-3 escalation', async () => {
+  // 35 urgent cases not yet accepted (each due within 10 minutes), ranked
+  // before the node's one tier-3 escalation: a list cut at 30 showed
+  // neither the escalation nor the true count.
+  const node = 'santai/dongcheng';
+  const admin = server.api(server.token('admin-1', 'admin'));
+  await admin.post('/api/v1/grid/cells', { cell: node, name: 'Dongcheng' });
+  await admin.post(`/api/v1/grid/cells/${node}/officers`, { officer: 'officer-10', role: 'officer' });
+  const due = 35;
+  await Promise.all(Array.from({ length: due }, (_, i) => operator.report({ cell: node, priority: 'urgent', summary: `burst intake ${i}` })));
+  const { case_id: tier3 } = await operator.report({ cell: node, summary: 'feud over a boundary wall' });
+  const officer = server.api(server.token('officer-10', 'officer', [node]));
+  await operator.act(tier3, 'assign', { assignee: 'officer-10' });
+  await officer.act(tier3, 'accept');
+  await officer.act(tier3, 'mediate', { tier: 1, participants: ['both parties'], outcome: 'no_agreement', notes: 'no agreement' });
+  await officer.act(tier3, 'escalate', { reason: 'no agreement at tier 1' });
+  await server.api(server.token('supervisor-1', 'supervisor')).act(tier3, 'escalate', { reason: 'needs the court', judicial: 'county court' });
+
+  const { page, context, errors } = await openPage(`/?cell=${node}`, operatorToken, { width: 1440, height: 900 });
+  await eventually(async () => (await page.locator('#decisions-count').textContent()) === String(due + 1), 5000, `${due + 1} decisions counted`);
+  assert.equal(await page.locator('#decisions-kinds').textContent(), `${due} deadlines due soon · 1 tier-3 escalation`);
+  assert.equal(await page.locator('#decisions li.decision.deadline:not(.more)').count(), 10);
+  assert.equal(await page.locator('#decisions li.more.deadline').textContent(), `and ${due - 10} more deadlines due soon`);
+  await page.locator(`#decisions li.tier3 a[href="/case/${tier3}"]`).first().waitFor({ timeout: 1000 });
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("the heat map's metric buttons take a mouse click at every width", async () => {
+  const { page, context, errors } = await openPage('/?cell=santai', operatorToken, { width: 1920, height: 1080 });
+  await page.waitForFunction(() => window.casegrid.dashboard.heatCells().length > 1);
+  const covered = () =>
+    page.evaluate(() =>
+      [...document.querySelectorAll('#heat-toggle button')]
+        .filter((b) => {
+          b.scrollIntoView({ block: 'center' });
+          const r = b.getBoundingClientRect();
+          return document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2) !== b;
+        })
+        .map((b) => b.dataset.metric),
+    );
+  for (const width of [1920, 1440, 1366, 1280, 1024, 768, 375]) {
+    await page.setViewportSize({ width, height: 900 });
+    assert.deepEqual(await covered(), [], `at ${width} px the chart covers them`);
+  }
+  // The chart's canvas covered both at 1280 and 1366 px, where the heading wraps.
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.click('#heat-toggle button[data-metric="missed"]', { timeout: 2000 });
+  assert.equal(await page.getAttribute('#heat-toggle button[data-metric="missed"]', 'aria-pressed'), 'true');
+  const shown = await page.evaluate(() => window.casegrid.dashboard.charts.heat.getOption().series[0].data.map((d) => d.shown));
+  const missed = await page.evaluate(() => window.casegrid.dashboard.heatCells().map((c) => String(c.missed ?? '—')));
+  assert.deepEqual(shown, missed, 'the tiles show missed deadlines');
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
 test('the case page replays the case step by step, exactly as as_of gives it', async () => {
   const id = seeded.tier3[0];
   const { events } = await operator.get(`/api/v1/cases/${id}/history`);
@@ -165,6 +221,14 @@ test('the case page replays the case step by step, exactly as as_of gives it', a
   await page.waitForSelector(`#replay-label[data-position="${events[first].position}"]`, { timeout: 5000 });
   assert.equal(await page.locator('.fact:has(dt:text-is("Tier")) dd').textContent(), '2');
   await page.screenshot({ path: `${shots}/screen-case.png` });
+  // A live step while the slider rests on a past one: the label counts it.
+  await operator.act(id, 'note', { text: 'the court clerk called back' });
+  await eventually(async () => (await page.locator('#timeline li').count()) === events.length + 1, 3000, 'the live step');
+  await eventually(
+    async () => (await page.locator('#replay-label').textContent()).startsWith(`Step ${first + 1} of ${events.length + 1} ·`),
+    1000,
+    `the label says "of ${events.length + 1}"`,
+  );
   await page.click('#replay-live');
   await page.waitForSelector('#replay-label:text("Live")');
   assert.equal(await page.locator('.fact:has(dt:text-is("Tier")) dd').textContent(), '3');
@@ -274,6 +338,28 @@ test("a step the server refuses shows the server's message", async () => {
   await page.click('#sheet button[data-action="accept"]');
   await refused.waitFor({ timeout: 3000 });
   assert.match(await refused.textContent(), /409 conflict: case is assigned to officer-8; only they can accept/);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('an officer opens a case of their cells from the keyboard, and Escape gives the focus back', async () => {
+  const { page, context, errors } = await openPage('/officer', officerToken, { width: 390, height: 844 });
+  const first = page.locator('#cases li').first();
+  await first.waitFor({ timeout: 5000 });
+  const id = await first.getAttribute('data-case-id');
+  const focusedCase = () => page.evaluate(() => document.activeElement.closest('#cases li')?.dataset.caseId ?? null);
+  // From the line above the list, Tab reaches its first case and Enter opens it.
+  await page.click('#my-cells');
+  await page.keyboard.press('Tab');
+  assert.equal(await focusedCase(), id, 'Tab reaches the first case');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#sheet:not([hidden])', { timeout: 2000 });
+  assert.equal(await page.locator('#sheet-title').textContent(), id);
+  assert.equal(await page.evaluate(() => Boolean(document.activeElement.closest('#sheet'))), true, 'the focus goes to the sheet');
+  await page.keyboard.press('Escape');
+  await page.waitForSelector('#sheet', { state: 'hidden', timeout: 2000 });
+  assert.equal(await focusedCase(), id, 'the focus is back on the case');
+  assert.equal(await page.evaluate(() => window.__sameDocument), true, 'no navigation');
   assert.deepEqual(errors, []);
   await context.close();
 });
@@ -512,6 +598,83 @@ test("the officer's alert count is the whole of what is open, past the channel's
   }
 });
 
+test('a server back on a fresh store: every page drops what it held and shows the new log', async () => {
+  // The pages reach the server through a relay, which then sends them to
+  // another server at the same address, on a shorter log: a restart on a
+  // fresh store, seen from the browser.
+  const relay = await startRelay(server.base);
+  const fresh = await startServer(binary);
+  const pages = [];
+  try {
+    const caseId = seeded.tier3[0]; // many steps on the old log
+    pages.push(
+      ...(await Promise.all([
+        openPage('/', operatorToken, { width: 1440, height: 900 }, { base: relay.base }),
+        openPage('/officer', officerToken, { width: 390, height: 844 }, { base: relay.base }),
+        openPage(`/case/${caseId}`, operatorToken, { width: 1280, height: 900 }, { base: relay.base }),
+      ])),
+    );
+    const [dash, officer, casePage] = pages.map((p) => p.page);
+    await dash.locator('#decisions li').first().waitFor({ timeout: 5000 });
+    await officer.locator('#alerts li').first().waitFor({ timeout: 5000 });
+    await casePage.locator('#timeline li').nth(2).waitFor({ timeout: 5000 });
+
+    // The new log: the officer's cell, and urgent cases there up to caseId's number of the day.
+    const admin = fresh.api(fresh.token('admin-1', 'admin'));
+    for (const [cell, name] of GRID.slice(0, 4)) await admin.post('/api/v1/grid/cells', { cell, name });
+    await admin.post(`/api/v1/grid/cells/${OFFICER_CELL}/officers`, { officer: 'officer-7', role: 'officer' });
+    const op = fresh.api(fresh.token('operator-1', 'operator'));
+    const reported = [];
+    for (let i = 0; i < Number(caseId.slice(-6)); ++i) {
+      reported.push(await op.report({ cell: OFFICER_CELL, priority: 'urgent', summary: `on the fresh store ${i}` }));
+    }
+    const head = reported.at(-1).position;
+    assert.ok(Number(await dash.locator('#replay-slider').getAttribute('max')) > head, 'the old log is the longer');
+
+    relay.switchTo(fresh.base);
+
+    // The dashboard: the new log's positions, cases, cells, decisions and feed, none of the old.
+    await eventually(async () => (await dash.locator('#replay-slider').getAttribute('max')) === String(head), 5000, 'the slider over the new log');
+    const live = await op.get('/api/v1/dashboard/');
+    await eventually(async () => (await number(dash, 'open-total')) === live.open.total, 3000, 'the new figures');
+    const held = () => dash.evaluate(() => [...window.casegrid.dashboard.board.cases.values()].map((v) => v.summary).sort());
+    const expected = reported.map((_, i) => `on the fresh store ${i}`).sort();
+    await eventually(async () => String(await held()) === String(expected), 3000, "the new log's cases held");
+    assert.deepEqual(await dash.evaluate(() => window.casegrid.dashboard.heatCells().map((c) => c.path)), [OFFICER_CELL]);
+    await eventually(async () => (await dash.locator('#decisions-count').textContent()) === String(reported.length), 3000, 'the new decisions');
+    assert.equal(await dash.locator('#decisions li.tier3').count(), 0);
+    for (const what of await dash.locator('#feed li .what').allTextContents()) assert.match(what, /on the fresh store/);
+
+    // The officer: the new log's cases and alerts alone.
+    const alerts = (await fresh.api(officerToken).get('/api/v1/alerts')).alerts.map((a) => a.id).sort();
+    const alertsShown = () => officer.locator('#alerts li').evaluateAll((lis) => lis.map((li) => li.dataset.alertId).sort());
+    await eventually(async () => String(await alertsShown()) === String(alerts), 5000, "the new log's alerts");
+    const summaries = () => officer.locator('#cases li .summary').allTextContents();
+    await eventually(async () => (await summaries()).length === reported.length, 3000, "the new log's cases");
+    for (const s of await summaries()) assert.match(s, /^on the fresh store/);
+
+    // The case page: the case of that id on the new log, from its first event
+    // (or, had the day turned between the two logs, its refusal alone).
+    const same = reported.findIndex((r) => r.case_id === caseId);
+    if (same >= 0) {
+      await eventually(async () => (await casePage.locator('#case-summary').textContent()) === `on the fresh store ${same}`, 5000, 'the case on the new log');
+      assert.equal(await casePage.locator('#timeline li').count(), 1);
+      assert.equal(await casePage.locator('#timeline-count').textContent(), '1');
+    } else {
+      await casePage.waitForSelector('#case-error:not([hidden])', { timeout: 5000 });
+      assert.equal(await casePage.locator('#timeline li').count(), 0);
+    }
+    for (const p of pages) {
+      assert.equal(await p.page.evaluate(() => window.__sameDocument), true, 'no reload');
+      assert.deepEqual(p.errors, []);
+    }
+  } finally {
+    for (const p of pages) await p.context.close();
+    await relay.close();
+    await fresh.stop();
+  }
+});
+
 // A request with its path sent exactly as written (fetch would tidy "..").
 function raw(path, method = 'GET') {
   return new Promise((resolve, reject) => {
@@ -544,6 +707,16 @@ test('event text cannot reorder its neighbours or widen the page, on the case pa
   assert.deepEqual(await reporter.locator('bdi').allTextContents(), ['Evil name', phone], 'each value isolated, overrides taken out');
   assert.ok(!(await page.locator('body').textContent()).includes(rlo), 'no override anywhere on the page');
   assert.ok((await page.evaluate(() => document.documentElement.scrollWidth)) <= width, 'a long word wraps');
+  // A note past the timeline's 240 characters is cut between characters as
+  // a reader counts them: a thumb with its skin tone (two code points, four
+  // UTF-16 units) stays whole, and no half of a surrogate pair is left.
+  const thumb = '\u{1F44D}\u{1F3FD}';
+  await officerApi.act(id, 'note', { text: `x${thumb.repeat(300)}` });
+  await eventually(async () => (await page.locator('#timeline li').count()) === 2, 3000, 'the note in the timeline');
+  const values = await page.locator('#timeline li .data bdi').allTextContents();
+  assert.equal(values.find((t) => t.startsWith('x')), `x${thumb.repeat(239)}…`);
+  const lone = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+  assert.ok(!lone.test(await page.locator('#timeline').textContent()), 'no lone surrogate');
   assert.deepEqual(errors, []);
   await context.close();
 
@@ -558,7 +731,28 @@ test('event text cannot reorder its neighbours or widen the page, on the case pa
   await officer.context.close();
 });
 
-test('at the width of a phone, the dashboard and the case page fit the screen', async () => {
+// Where each timeline row's parts are: what happened (the event's type and
+// data) as wide as `least` at least, its type within it, and the case after
+// the step (its state pill) clear of the type.
+async function timelineRowsUnreadable(page, least) {
+  return page.locator('#timeline li').evaluateAll(
+    (rows, least) =>
+      rows.flatMap((li) => {
+        const type = li.querySelector('.type').getBoundingClientRect();
+        const what = li.querySelector('.type').parentElement.getBoundingClientRect();
+        const after = li.querySelector('.after').getBoundingClientRect();
+        const apart = type.right <= after.left || after.right <= type.left || type.bottom <= after.top || after.bottom <= type.top;
+        const wrong = [];
+        if (what.width < least) wrong.push(`what is ${Math.round(what.width)} px wide`);
+        if (type.left < what.left - 0.5 || type.right > what.right + 0.5) wrong.push('the type overflows');
+        if (!apart) wrong.push('the state covers the type');
+        return wrong.length ? [`row ${li.dataset.index}: ${wrong.join(', ')}`] : [];
+      }),
+    least,
+  );
+}
+
+test("at the width of a phone, the dashboard and the case page fit the screen, and the case's timeline reads at every width", async () => {
   const width = 375;
   for (const path of ['/?cell=santai', `/case/${seeded.tier3[0]}`]) {
     const { page, context, errors } = await openPage(path, operatorToken, { width, height: 812 });
@@ -569,6 +763,14 @@ test('at the width of a phone, the dashboard and the case page fit the screen', 
     }));
     assert.ok(wide.page <= width, `${path}: the page is ${wide.page} px wide`);
     assert.ok(wide.status <= width, `${path}: the status pill ends at ${wide.status} px`);
+    if (path.startsWith('/case/')) {
+      // A phone, a tablet, a laptop (the timeline beside the facts), a wide screen.
+      await page.locator('#timeline li').nth(2).waitFor({ timeout: 5000 });
+      for (const [w, least] of [[375, 240], [768, 300], [1024, 300], [1280, 300], [1920, 300]]) {
+        await page.setViewportSize({ width: w, height: 812 });
+        assert.deepEqual(await timelineRowsUnreadable(page, least), [], `at ${w} px`);
+      }
+    }
     assert.deepEqual(errors, []);
     await context.close();
   }

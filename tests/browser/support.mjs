@@ -2,6 +2,7 @@
 // its own data folder and secret, tokens minted by `casegrid token`, the HTTP
 // API for writes, a small grid with cases, and headless Debian chromium.
 import { spawn, execFileSync } from 'node:child_process';
+import { createServer, connect } from 'node:net';
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -230,4 +231,40 @@ export async function eventually(predicate, ms, what) {
     if (Date.now() > until) throw new Error(`timed out after ${ms} ms: ${what}`);
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+// A TCP relay on a free port in front of the server at `base`, for pages
+// that must see one server go and another come back at the same address.
+// switchTo(base) sends new connections to another server and drops every
+// open one, as a restart would; close() ends it.
+export async function startRelay(base) {
+  let target = new URL(base);
+  const open = new Set();
+  const relay = createServer((client) => {
+    const upstream = connect(Number(target.port), target.hostname);
+    for (const [from, to] of [
+      [client, upstream],
+      [upstream, client],
+    ]) {
+      open.add(from);
+      from.on('error', () => to.destroy());
+      from.on('close', () => (open.delete(from), to.destroy()));
+      from.pipe(to);
+    }
+  });
+  await new Promise((resolve) => relay.listen(0, '127.0.0.1', resolve));
+  const dropAll = () => {
+    for (const socket of open) socket.destroy();
+  };
+  return {
+    base: `http://127.0.0.1:${relay.address().port}`,
+    switchTo(next) {
+      target = new URL(next);
+      dropAll();
+    },
+    close() {
+      dropAll();
+      return new Promise((resolve) => relay.close(resolve));
+    },
+  };
 }

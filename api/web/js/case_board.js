@@ -3,7 +3,8 @@
 // says it is truncated, the open and resolved cases are read page by page
 // from GET /api/v1/cases), then every view as it changes. A view replaces the
 // one held only if its position is newer, so the snapshot, the pages and the
-// live messages can arrive in any order.
+// live messages can arrive in any order. On a fresh store (push.js) every
+// view held is dropped, and the board fills again from the new snapshot.
 import { OPEN_STATES } from './format.js';
 
 const FILL_STATES = [...OPEN_STATES, 'resolved'];
@@ -11,27 +12,43 @@ const FILL_LIMIT = 5000; // views read per state when the snapshot is truncated
 
 export class CaseBoard {
   // onChange(changes): changes = [{view, before}] (before undefined: first seen),
-  // `initial` true for the snapshot and the pages read after it.
+  // `initial` true for the snapshot, the pages read after it, and a reset.
   constructor(session, push, path, onChange, onError = () => {}) {
     this.session = session;
     this.path = path;
     this.cases = new Map();
     this.onChange = onChange;
     this.ready = false;
+    // Whether the board holds every case of the subtree that is not closed:
+    // not while a truncated snapshot is being filled, nor when a state had
+    // more than FILL_LIMIT cases or its read failed. Counts of it are then floors.
+    this.complete = false;
+    this.store = 0; // bumped on a fresh store: reads of the old one are dropped
     this.stop = push.subscribe(`cell/${path}`, (m) => this.receive(m, onError));
+    this.stopFresh = push.onFreshStore(() => this.reset());
   }
 
   close() {
     this.stop();
+    this.stopFresh();
     this.onChange = () => {};
+  }
+
+  reset() {
+    this.store++;
+    this.cases.clear();
+    this.ready = false;
+    this.complete = false;
+    this.onChange([], true);
   }
 
   receive(m, onError) {
     if (m.type === 'error') return onError(m.error);
     if (m.type === 'subscribed') {
       if (!m.snapshot) return; // a resume: what was missed follows as views
-      this.merge(m.snapshot.cases ?? [], true);
       this.ready = true;
+      this.complete = !m.snapshot.truncated;
+      this.merge(m.snapshot.cases ?? [], true);
       if (m.snapshot.truncated) this.fill();
       return;
     }
@@ -50,23 +67,32 @@ export class CaseBoard {
   }
 
   async fill() {
+    const store = this.store;
+    let whole = true;
     for (const state of FILL_STATES) {
       let after = '';
       let read = 0;
-      while (read < FILL_LIMIT) {
+      for (;;) {
         const q = new URLSearchParams({ cell: this.path, state, limit: '500' });
         if (after) q.set('after', after);
         let page;
         try {
           page = await this.session.api(`/api/v1/cases?${q}`);
         } catch {
-          return;
+          return; // not complete: its counts stay floors
         }
+        if (store !== this.store) return;
         this.merge(page.cases, true);
         read += page.cases.length;
         if (!page.next) break;
+        if (read >= FILL_LIMIT) {
+          whole = false;
+          break;
+        }
         after = page.next;
       }
     }
+    this.complete = whole;
+    this.onChange([], true);
   }
 }

@@ -70,3 +70,35 @@ export function decisionsFrom(views, now) {
   }
   return out.sort((a, b) => a.rank - b.rank || a.at - b.at);
 }
+
+// What each kind of decision is called, one and many, in the order
+// decisionsFrom ranks them.
+export const DECISION_KINDS = {
+  missed: ['deadline missed', 'deadlines missed'],
+  deadline: ['deadline due soon', 'deadlines due soon'],
+  tier3: ['tier-3 escalation', 'tier-3 escalations'],
+  dissatisfied: ['dissatisfied callback', 'dissatisfied callbacks'],
+};
+
+// What `n` decisions of `kind` are called: "tier-3 escalation" for 1,
+// "deadlines due soon" for 27.
+export function decisionsName(n, kind) {
+  return DECISION_KINDS[kind][n === 1 ? 0 : 1];
+}
+
+// The decisions to list: the first `perKind` of each kind, in decisionsFrom's
+// order, each kind with more followed by {key, kind, more} saying how many
+// more of it there are — so that a node busy with deadlines still shows its
+// tier-3 escalations, and nothing passes unseen.
+export function firstOfEachKind(decisions, perKind) {
+  const seen = new Map(); // kind -> how many
+  const out = [];
+  for (const d of decisions) {
+    const n = (seen.get(d.kind) ?? 0) + 1;
+    seen.set(d.kind, n);
+    if (n <= perKind) out.push(d);
+    else if (n === perKind + 1) out.push({ key: `more:${d.kind}`, kind: d.kind, more: 0 });
+  }
+  for (const d of out) if (d.more !== undefined) d.more = seen.get(d.kind) - perKind;
+  return out;
+}

@@ -44,6 +44,30 @@ push.subscribe(
   { after: 0 },
 );
 
+// The server is on another log (a fresh store, push.js): the steps held are
+// another case's, even under this id. They are dropped, and the channel
+// starts again from the new log's first event of the case.
+push.onFreshStore(() => {
+  steps.length = 0;
+  positions.clear();
+  onTheWay = false;
+  replay = null;
+  timelineMarked = null;
+  $('#timeline').replaceChildren();
+  setText($('#timeline-count'), '');
+  slider.max = '0';
+  slider.value = '0';
+  document.body.classList.remove('replaying', 'no-case');
+  $('#replay-live').hidden = true;
+  setText($('#replay-label'), 'Live');
+  delete $('#replay-label').dataset.position;
+  $('#case-error').hidden = true;
+  $('#case-state').className = 'state';
+  for (const el of [$('#case-state'), $('#case-as-of'), $('#case-summary')]) setText(el, '');
+  $('#facts').replaceChildren();
+  if (actions) actions.el.hidden = true;
+});
+
 slider.addEventListener('input', () => choose(Number(slider.value)));
 $('#replay-live').addEventListener('click', () => choose(steps.length - 1));
 
@@ -63,10 +87,13 @@ function drawSoon() {
 function draw() {
   drawPending = false;
   drawnAt = performance.now();
+  if (!steps.length) return; // dropped meanwhile (a fresh store)
   slider.max = String(steps.length - 1);
   if (!replay) {
     slider.value = slider.max;
     showView(steps[steps.length - 1].view, null);
+  } else if (replay.view && replay.shown === replay.index) {
+    labelStep(); // "of N" counts the steps come since
   }
   renderTimeline();
 }
@@ -117,9 +144,7 @@ function loadReplay() {
       replay.view = view;
       replay.shown = index;
       showView(view, step);
-      const label = $('#replay-label');
-      label.dataset.position = String(step.event.position);
-      setText(label, `Step ${index + 1} of ${steps.length} · position ${step.event.position} · ${step.event.type} · ${fmt.time(step.event.recorded_at)}`);
+      labelStep();
     })
     .catch((e) => {
       if (!current()) return;
@@ -130,6 +155,15 @@ function loadReplay() {
       replayLoading = false;
       loadReplay();
     });
+}
+
+// The label of the step replayed: "Step 3 of 11 · position … · type · time".
+function labelStep() {
+  const index = replay.shown;
+  const step = steps[index];
+  const label = $('#replay-label');
+  label.dataset.position = String(step.event.position);
+  setText(label, `Step ${index + 1} of ${steps.length} · position ${step.event.position} · ${step.event.type} · ${fmt.time(step.event.recorded_at)}`);
 }
 
 function showView(view, step) {
@@ -231,9 +265,18 @@ function dataLine(e) {
   return parts;
 }
 
+// `text` cut to at most `chars` characters as a reader counts them
+// (grapheme clusters: an emoji with its skin tone, a letter with its
+// accents), then "…". Cut on UTF-16 code units it split surrogate pairs,
+// and a lone half showed as U+FFFD.
+const GRAPHEMES = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
 function cut(text, chars) {
   const s = String(text ?? '');
-  return s.length > chars ? `${s.slice(0, Math.max(chars, 1))}…` : s;
+  const keep = Math.max(chars, 1);
+  if (s.length <= keep) return s; // no more clusters than code units
+  let n = 0;
+  for (const { index } of GRAPHEMES.segment(s)) if (n++ === keep) return `${s.slice(0, index)}…`;
+  return s;
 }
 
 // The timeline's rows, one per step: the steps not drawn yet are appended;
@@ -267,8 +310,8 @@ function timelineRow(s, i) {
     'li',
     { onclick: () => choose(i), title: `position ${s.event.position}`, dataset: { index: String(i), key: String(s.event.position) } },
     h('span', { class: 'v' }, `#${s.event.version}`),
-    h('span', {}, fmt.time(s.event.recorded_at), h('br'), h('span', { class: 'muted' }, s.event.actor)),
-    h('span', {}, h('span', { class: 'type' }, s.event.type), h('br'), h('span', { class: 'data' }, dataLine(s.event))),
+    h('span', { class: 'when' }, fmt.time(s.event.recorded_at), h('br'), h('span', { class: 'muted' }, s.event.actor)),
+    h('span', { class: 'what' }, h('span', { class: 'type' }, s.event.type), h('br'), h('span', { class: 'data' }, dataLine(s.event))),
     h(
       'span',
       { class: 'after' },

@@ -11,7 +11,7 @@ import { CaseBoard } from './case_board.js';
 import { DashboardCharts } from './dashboard_charts.js';
 import { h, $, setText, setClass, renderList } from './dom.js';
 import * as fmt from './format.js';
-import { describeChange, decisionsFrom } from './case_changes.js';
+import { describeChange, decisionsFrom, firstOfEachKind, decisionsName, DECISION_KINDS } from './case_changes.js';
 
 // dashboard/{cell} subscriptions: each costs the server a view per batch, and
 // the connection's subscriptions are bounded (docs/api.md, "Bounds").
@@ -23,6 +23,9 @@ const FEED_LENGTH = 40;
 // back from its head (the server's largest page: docs/api.md).
 const FEED_PAGES = 4;
 const FEED_PAGE_EVENTS = 1000;
+// "Needs a decision now" lists at most this many of each kind; a line says
+// how many more there are of a kind past that.
+const DECISIONS_PER_KIND = 10;
 
 const session = await signIn();
 // The auditor's feed is the raw log, which the server gives only to an
@@ -73,6 +76,7 @@ class Dashboard {
       });
     }
     addEventListener('popstate', () => this.openFromUrl());
+    push.onFreshStore(() => this.startOver());
     setInterval(() => this.renderDecisions(), 30000); // deadlines come closer as time passes
     if (FOLLOWS_LOG) this.followEvents();
     this.openFromUrl();
@@ -89,6 +93,17 @@ class Dashboard {
     if (asked !== null && asked !== path) {
       this.notice(`${asked || 'All cells'} is outside your cells; showing ${path || 'all cells'}.`);
     }
+  }
+
+  // The server is on another log (a fresh store, push.js): nothing held is
+  // of it — the positions seen, the feed, the node's cases, cells and replay
+  // — so the node is opened again from the new log's snapshots.
+  startOver() {
+    this.head = 0;
+    this.feed = [];
+    this.slider.min = '0';
+    this.slider.max = '0';
+    this.open(this.node);
   }
 
   go(path) {
@@ -374,28 +389,40 @@ class Dashboard {
     $('#feed-empty').hidden = this.feed.length > 0;
   }
 
+  // Each kind of decision has its place (DECISIONS_PER_KIND, then how many
+  // more); the count is all of them, a floor ("120+") while the board does
+  // not hold every case of the node.
   renderDecisions() {
     if (!this.board) return;
-    const items = decisionsFrom(this.board.cases.values(), Date.now()).slice(0, 30);
+    const all = decisionsFrom(this.board.cases.values(), Date.now());
     renderList(
       $('#decisions'),
-      items,
+      firstOfEachKind(all, DECISIONS_PER_KIND),
       (d) => d.key,
       (d) =>
-        h(
-          'li',
-          {},
-          h('a', { href: `/case/${d.view.case_id}`, class: 'why' }),
-          h('span', {}, h('a', { href: `/case/${d.view.case_id}` }, d.view.case_id), ' ', h('span', { class: 'muted detail' })),
-        ),
+        d.more !== undefined
+          ? h('li', { class: `decision more ${d.kind}` })
+          : h(
+              'li',
+              {},
+              h('a', { href: `/case/${d.view.case_id}`, class: 'why' }),
+              h('span', {}, h('a', { href: `/case/${d.view.case_id}` }, d.view.case_id), ' ', h('span', { class: 'muted detail' })),
+            ),
       (li, d) => {
+        if (d.more !== undefined) return setText(li, `and ${d.more} more ${decisionsName(d.more, d.kind)}`);
         li.className = `decision ${d.kind}`;
         setText(li.querySelector('.why'), d.why);
         setText(li.querySelector('.detail'), `${fmt.cellName(d.view.cell)} · ${d.view.summary}`);
       },
     );
-    setText($('#decisions-count'), items.length ? String(items.length) : '');
-    $('#decisions-empty').hidden = items.length > 0;
+    const kinds = Object.keys(DECISION_KINDS)
+      .map((kind) => [all.filter((d) => d.kind === kind).length, kind])
+      .filter(([n]) => n > 0);
+    setText($('#decisions-kinds'), kinds.map(([n, kind]) => `${n} ${decisionsName(n, kind)}`).join(' · '));
+    const floor = !this.board.complete;
+    setText($('#decisions-count'), all.length ? `${all.length}${floor ? '+' : ''}` : '');
+    $('#decisions-count').title = floor && all.length ? `at least ${all.length}: the page has not read every case of this node` : '';
+    $('#decisions-empty').hidden = all.length > 0;
   }
 
   // ---- the auditor's feed: the events channel

@@ -28,6 +28,14 @@ push.onStatus((status, why) => {
   );
 });
 refusalBanner(push, $('#refused'));
+// The server is on another log (a fresh store, push.js): its alerts and the
+// case on the sheet are dropped with it; each board drops its own cases.
+push.onFreshStore(() => {
+  alerts.clear();
+  moreOpen = false;
+  closeSheet();
+  renderAlerts();
+});
 
 // ---- sound and vibration
 //
@@ -72,9 +80,11 @@ function notify() {
 
 // The case sheet (below): the case tapped, live from case/{id}.
 // onTheWay: whether this officer is on the way, from the case's events.
-const sheet = { view: null, stop: null, onTheWay: false, actions: new ActionPanel(session) };
+// opener: what had the focus when it opened, given it back when it closes.
+const sheet = { view: null, stop: null, onTheWay: false, opener: null, actions: new ActionPanel(session) };
 $('#sheet-actions').append(sheet.actions.el);
-$('#sheet-close').addEventListener('click', closeSheet);
+$('#sheet-close').addEventListener('click', dismissSheet);
+$('#sheet').addEventListener('keydown', (e) => e.key === 'Escape' && dismissSheet());
 
 // ---- alerts
 
@@ -202,10 +212,14 @@ function renderCases() {
     (v) =>
       h(
         'li',
-        { dataset: { caseId: v.case_id }, onclick: () => openSheet(v.case_id) },
-        h('span', { class: 'row1' }, h('span', { class: 'tag' }), h('strong', { class: 'id' }, v.case_id), h('span', { class: 'state' })),
-        h('span', { class: 'summary' }),
-        h('span', { class: 'muted meta' }),
+        { dataset: { caseId: v.case_id } },
+        h(
+          'a',
+          { href: `/case/${v.case_id}`, class: 'case-link', onclick: openSheetOnClick(v.case_id) },
+          h('span', { class: 'row1' }, h('span', { class: 'tag' }), h('strong', { class: 'id' }, v.case_id), h('span', { class: 'state' })),
+          h('span', { class: 'summary' }),
+          h('span', { class: 'muted meta' }),
+        ),
       ),
     (li, v) => {
       const tag = li.querySelector('.tag');
@@ -233,12 +247,25 @@ function renderCases() {
 // ---- the case sheet
 
 
+// A case's link opens its sheet on a tap, a click or Enter; a click meant
+// for a new tab or window (with a modifier key) opens the case page.
+function openSheetOnClick(caseId) {
+  return (e) => {
+    if (e.ctrlKey || e.metaKey || e.shiftKey || e.altKey) return;
+    e.preventDefault();
+    openSheet(caseId);
+  };
+}
+
 // The sheet follows the case's events from its first (after: 0), each with
 // the view after it: the view alone does not say who is on the way, which
 // decides between "On my way" and "Arrived".
 function openSheet(caseId) {
+  const opener = document.activeElement;
   closeSheet();
+  sheet.opener = opener;
   $('#sheet').hidden = false;
+  $('#sheet-title').focus(); // the keyboard goes on in the sheet
   $('#sheet-error').hidden = true;
   setText($('#sheet-title'), caseId);
   $('#sheet-link').href = `/case/${caseId}`;
@@ -282,7 +309,15 @@ function closeSheet() {
   sheet.stop = null;
   sheet.view = null;
   sheet.onTheWay = false;
+  sheet.opener = null;
   $('#sheet').hidden = true;
+}
+
+// Closed by the officer (Close, Escape): the focus goes back where it was.
+function dismissSheet() {
+  const opener = sheet.opener;
+  closeSheet();
+  if (opener?.isConnected) opener.focus();
 }
 
 window.casegrid = { push, session, alerts, boards };

@@ -9,6 +9,12 @@
 // handler sees "subscribed" (with a snapshot only the first time), then
 // "event" / "view" / "alert" messages, and "error".
 //
+// A server that comes back on another, shorter log (a fresh store) refuses
+// an `after` beyond its head. Then nothing the page holds is of that log:
+// every channel starts over on a new connection, as first subscribed (a
+// snapshot, or from its `after`), and the pages are told to drop what they
+// hold first (onFreshStore).
+//
 // A handshake the server refuses looks to the page like a network failure
 // (the browser does not say why a WebSocket did not open), so one that does
 // not open is followed by an HTTP request with the same token: a 401 brings
@@ -47,6 +53,7 @@ export class Push {
     this.refusedWhy = null; // why the server did not open the socket, when it answered HTTP
     this.refusals = new Map(); // channel -> the server's error, for subscriptions it refused
     this.refusalListeners = [];
+    this.freshStoreListeners = [];
     addEventListener('offline', () => this.drop('the browser is offline'));
     addEventListener('online', () => this.connectSoon(0));
     this.connect();
@@ -63,12 +70,23 @@ export class Push {
     f(this.refusals);
   }
 
+  // f(): the server is on another log than the one followed so far (a fresh
+  // store); called before every channel starts over. Returns a function
+  // that stops listening.
+  onFreshStore(f) {
+    this.freshStoreListeners.push(f);
+    return () => {
+      this.freshStoreListeners = this.freshStoreListeners.filter((g) => g !== f);
+    };
+  }
+
   // Subscribes `handler` to `channel`; returns a function that ends it.
   // `after`: start from that position (0: the channel's whole history)
   // instead of a snapshot.
   subscribe(channel, handler, { after = null } = {}) {
     this.unsubscribe(channel);
-    const sub = { channel, handler, last: after, id: 0, after: null };
+    // from: where it starts, kept for a fresh store; last: the last position handled.
+    const sub = { channel, handler, from: after, last: after, id: 0, after: null };
     this.subs.set(channel, sub);
     if (this.status === 'live') this.sendSubscribe(sub);
     return () => this.unsubscribe(channel, sub);
@@ -186,6 +204,22 @@ export class Push {
     if (!this.ws) this.connectSoon(delay); // unless "online" reconnected meanwhile
   }
 
+  // A fresh store: what every channel had handled is of another log. The
+  // pages drop what they hold, and each channel is subscribed again on a new
+  // connection as it was first (the old one's answers, resumed on the wrong
+  // log, are not handled).
+  startOver() {
+    this.detach();
+    this.byId.clear();
+    for (const sub of this.subs.values()) {
+      sub.last = sub.from;
+      sub.id = 0;
+    }
+    this.setStatus('connecting', 'the server is on another log: starting over');
+    for (const f of [...this.freshStoreListeners]) f();
+    this.connect();
+  }
+
   send(op) {
     if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(op));
   }
@@ -212,9 +246,7 @@ export class Push {
       const sub = channel && this.subs.get(channel);
       if (!sub || sub.id !== m.id) return;
       if (sub.after !== null && m.error?.code === 'bad_request' && /^after/.test(m.error.message)) {
-        // The server's log is shorter than what we saw (a fresh store): start over.
-        sub.last = null;
-        return this.sendSubscribe(sub);
+        return this.startOver(); // the server's log is shorter than what we saw
       }
       this.setRefusal(channel, m.error);
       return sub.handler(m);

@@ -20,16 +20,15 @@
 
 #include <boost/beast/http.hpp>
 
-#include <array>
 #include <atomic>
 #include <chrono>
 #include <functional>
-#include <mutex>
 #include <optional>
 #include <string>
 
 #include "api/auth.h"
 #include "api/metrics.h"
+#include "api/person_turns.h"
 #include "api/rate_limiter.h"
 #include "api/token_cache.h"
 #include "engine/case_service.h"
@@ -128,9 +127,9 @@ class HttpApi {
   ApiMetrics* const metrics_;
   const HttpApiOptions options_;
   RateLimiter limiter_;
-  // Acknowledgments of one person run one at a time (RouteAlerts); people
-  // share stripes.
-  std::array<std::mutex, 16> ack_stripes_;
+  // Acknowledgments of one person run one at a time (RouteAlerts), at most
+  // 4 waiting.
+  PersonTurns acknowledgment_turns_{4};
 };
 
 // The alerts `who` sees: its person's, about cases in its cells; a token for

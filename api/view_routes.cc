@@ -89,10 +89,12 @@ Result<HttpResponse> HttpApi::RouteAlerts(Call& call) {
       return std::optional<HttpResponse>(Json(http::status::ok, WriteAnswer(*first, false), req));
     };
     // One acknowledgment of a person at a time, from the key's check to the
-    // views' fold: under a key the event's id is the key's, so the store no
-    // longer keeps a second acknowledgment of the alert out; this does.
-    std::lock_guard one_at_a_time(
-        ack_stripes_[std::hash<std::string>()(who.sub) % ack_stripes_.size()]);
+    // write: under a key the event's id is the key's, so the store no longer
+    // keeps a second acknowledgment of the alert out; this does.
+    std::optional<PersonTurns::Turn> turn = acknowledgment_turns_.Take(who.sub);
+    if (!turn) {
+      return Status::Unavailable("acknowledgments of yours are waiting already; try again");
+    }
     if (!key.empty()) {
       // The key's first answer; the key used for another alert is a 409.
       ASSIGN_OR_RETURN(auto first, service_->KeyedAlertAcknowledgment(who.sub, s[3], key));
@@ -118,6 +120,7 @@ Result<HttpResponse> HttpApi::RouteAlerts(Call& call) {
     if (!open) return Status::NotFound("no open alert " + s[3] + " of yours");
     ASSIGN_OR_RETURN(WriteResult w,
                      Timed([&] { return service_->AcknowledgeAlert(who.sub, s[3], key); }));
+    turn.reset();  // the next one waits for the views to fold this one itself
     // Read your write: the alert list answers from the views, which fold the
     // acknowledgment a moment later; a list read right after the answer must
     // not show the alert still open. (This runs on a worker, not an io thread.)

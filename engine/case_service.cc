@@ -552,28 +552,49 @@ static Result<std::string> AcknowledgmentStream(std::string_view person,
   return stream;
 }
 
+// Whether an acknowledgment is of `alert`, or (kConflict) of another.
+static SameBody OfAlert(std::string alert) {
+  return [alert = std::move(alert)](const RecordedEvent& first) -> Status {
+    auto data = DecodeEventData(first.type, first.data, StoredEventLimits());
+    if (!data.ok()) return data.status();
+    if (std::get<AlertAcknowledged>(*data).alert == alert) return Status::Ok();
+    return Status::Conflict("Idempotency-Key was first used to acknowledge another alert");
+  };
+}
+
+// The key of an acknowledgment written without one: the alert's id is the
+// natural idempotency key, one acknowledgment per person and alert however
+// often it is sent. The newline keeps it apart from every key a client can
+// send (a header's value holds none): "ack:<alert>", the form before session
+// 26, was a key a client could send for another request and so take the id.
+static std::string KeylessAcknowledgmentKey(std::string_view alert_id) {
+  return "ack\n" + std::string(alert_id);
+}
+
 Result<std::optional<WriteResult>> CaseService::AlertAcknowledgment(
     std::string_view person, std::string_view alert_id) const {
   ASSIGN_OR_RETURN(std::string stream, AcknowledgmentStream(person, alert_id));
-  // The alert's id is the natural idempotency key: one acknowledgment per
-  // person and alert, however often it is sent.
-  return Replay(*store_, person, "ack:" + std::string(alert_id),
-                {std::move(stream), AlertAcknowledged::kType, nullptr});
+  ASSIGN_OR_RETURN(auto written, Replay(*store_, person, KeylessAcknowledgmentKey(alert_id),
+                                        {stream, AlertAcknowledged::kType, nullptr}));
+  if (written) return written;
+  // Written before session 26 under "ack:<alert>"; that id taken by a
+  // client's key for something else is no acknowledgment of this alert.
+  auto before =
+      Replay(*store_, person, "ack:" + std::string(alert_id),
+             {std::move(stream), AlertAcknowledged::kType, OfAlert(std::string(alert_id))});
+  if (!before.ok() && before.status().code() == StatusCode::kConflict) {
+    return std::optional<WriteResult>();
+  }
+  return before;
 }
 
 Result<std::optional<WriteResult>> CaseService::KeyedAlertAcknowledgment(
     std::string_view person, std::string_view alert_id, std::string_view idempotency_key) const {
   ASSIGN_OR_RETURN(std::string stream, AcknowledgmentStream(person, alert_id));
-  const std::string alert(alert_id);
-  const SameBody same_alert = [alert](const RecordedEvent& first) -> Status {
-    auto data = DecodeEventData(first.type, first.data, StoredEventLimits());
-    if (!data.ok()) return data.status();
-    const std::string& acknowledged = std::get<AlertAcknowledged>(*data).alert;
-    if (acknowledged == alert) return Status::Ok();
-    return Status::Conflict("Idempotency-Key was first used to acknowledge alert " + acknowledged);
-  };
+  // The alert acknowledged first is not named: the token now asking may not
+  // be one that sees it.
   return Replay(*store_, person, idempotency_key,
-                {std::move(stream), AlertAcknowledged::kType, same_alert});
+                {std::move(stream), AlertAcknowledged::kType, OfAlert(std::string(alert_id))});
 }
 
 Result<WriteResult> CaseService::AcknowledgeAlert(std::string_view person,
@@ -589,7 +610,7 @@ Result<WriteResult> CaseService::AcknowledgeAlert(std::string_view person,
   return AppendEvents(
       "alerts/" + std::string(person), ExpectedVersion::Any(), person,
       {AlertAcknowledged{std::string(alert_id), std::string(person)}},
-      idempotency_key.empty() ? "ack:" + std::string(alert_id) : std::string(idempotency_key));
+      idempotency_key.empty() ? KeylessAcknowledgmentKey(alert_id) : std::string(idempotency_key));
 }
 
 Result<WriteResult> CaseService::RecordDeadlineMissed(std::string_view case_id,

@@ -19,30 +19,27 @@ void ShowProgress(std::uint64_t done, std::uint64_t total) {
             << total << (done == total ? "\n" : "") << std::flush;
 }
 
-// verify's exit when it could not check the log at all (no store there, a
-// store it cannot open or read for another reason than damage): not 1, which
-// says the log is broken, so that a monitor with a typo in --data does not
-// report a broken log.
-constexpr int kVerifyCannotCheck = 3;
-
-int FailVerify(const Status& status) {
-  const int broken = Fail(status);  // a damaged log (kCorruption) is a broken one
-  return status.code() == StatusCode::kCorruption ? broken : kVerifyCannotCheck;
-}
+// verify's exit when there is no store at --data (no CURRENT file: a typo):
+// not 1, which says the log is broken, so that a monitor does not report a
+// broken log for it. A store there that cannot be opened or read is 1.
+constexpr int kVerifyNoStore = 3;
 
 void AddAuditVerbs(CLI::App& app, VerbAction* action) {
   auto data = std::make_shared<std::string>(kDefaultDataDir);
   CLI::App* verify = app.add_subcommand(
       "verify",
-      "walk the hash chain; exit 0 if intact, 1 naming the first broken position, 3 if the log "
-      "cannot be checked (no store there)");
+      "walk the hash chain; exit 0 if intact, 1 naming the first broken position (or a store "
+      "that cannot be read), 3 if there is no store at --data");
   verify->add_option("--data", *data, "store folder")->capture_default_str();
   verify->callback([data, action] {
     *action = [data]() -> int {
       auto store = EventStore::OpenFollower(LogDir(*data));
-      if (!store.ok()) return FailVerify(store.status());
+      if (!store.ok()) {
+        const int broken = Fail(store.status());
+        return store.status().code() == StatusCode::kNotFound ? kVerifyNoStore : broken;
+      }
       auto report = (*store)->Verify(ShowProgress);
-      if (!report.ok()) return FailVerify(report.status());
+      if (!report.ok()) return Fail(report.status());
       if (!report->intact) {
         std::cout << "broken at position " << report->broken_at << ": " << report->reason << "\n";
         return 1;

@@ -411,7 +411,7 @@ void CaseService::AppendStep(std::shared_ptr<AsyncCommit> c) {
   if (c->write.answer) return c->done(std::move(*c->write.answer));
   AppendRequest request = std::move(c->write.request);
   store_->AppendAsync(std::move(request), [this, c](Result<AppendResult> r) mutable {
-    // On the store's syncer thread: everything else through `then`.
+    // On the committer thread: everything else through `then`.
     c->then([this, c, r = std::move(r)]() mutable { FinishStep(std::move(c), std::move(r)); });
   });
 }

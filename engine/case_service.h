@@ -85,7 +85,7 @@ struct PendingWrite {
 };
 
 // Runs `work` later on a thread the caller chooses (e.g. posts it to an
-// io_context), never inline on the store's syncer thread.
+// io_context), never inline on the store's committer thread.
 using Continuation = std::function<void(std::function<void()> work)>;
 using WriteDone = std::function<void(Result<WriteResult>)>;
 
@@ -135,7 +135,7 @@ class CaseService {
   Result<WriteResult> Commit(PendingWrite write);
   // Appends `write` with EventStore::AppendAsync until it is answered, and
   // calls `done` once with the answer. Every step after an append (Finish,
-  // a new decision, `done`) runs through `then`, off the store's syncer thread.
+  // a new decision, `done`) runs through `then`, off the committer thread.
   // With `offload`, the steps run through `then` read nothing from storage:
   // one that must (deciding again after a lost race) runs through `offload`
   // instead, and what follows it through `then` again. So a server can run

@@ -309,8 +309,6 @@ void EventStore::Impl::AppendAsync(AppendRequest request, AppendCallback done) {
 void EventStore::Impl::StartCommitter() {
   committer_ = std::thread([this] { CommitterLoop(); });
   NameThread(committer_, "cg-commit");
-  syncer_ = std::thread([this] { SyncerLoop(); });
-  NameThread(syncer_, "cg-sync");
 }
 
 void EventStore::Impl::StopCommitter() {
@@ -320,115 +318,43 @@ void EventStore::Impl::StopCommitter() {
   }
   queue_cv_.notify_one();
   if (committer_.joinable()) committer_.join();
-  {
-    std::lock_guard l(sync_mu_);
-    committer_stopped_ = true;
-  }
-  sync_cv_.notify_one();
-  if (syncer_.joinable()) syncer_.join();
 }
 
 void EventStore::Impl::CommitterLoop() {
+  std::vector<std::unique_ptr<PendingAppend>> owned;
+  std::vector<PendingAppend*> group;
   while (true) {
-    WrittenGroup group;
     std::unique_lock lock(queue_mu_);
     queue_cv_.wait(lock, [&] { return !queue_.empty() || stopping_; });
-    if (queue_.empty()) return;  // stopping, and everything queued is handed on
+    if (queue_.empty()) return;  // stopping, and everything queued is answered
     // Take everything queued, within bounds: one batch, one fsync.
     std::size_t events = 0, bytes = 0;
     while (!queue_.empty()) {
       PendingAppend& next = *queue_.front();
       const std::size_t n = next.request.events.size();
-      if (!group.appends.empty() && (events + n > options_.max_group_events ||
-                                     bytes + next.bytes > options_.max_group_bytes)) {
+      if (!owned.empty() && (events + n > options_.max_group_events ||
+                             bytes + next.bytes > options_.max_group_bytes)) {
         break;
       }
       events += n;
       bytes += next.bytes;
-      group.appends.push_back(std::move(queue_.front()));
+      owned.push_back(std::move(queue_.front()));
       queue_.pop_front();
     }
     const bool failed = failed_;
     const std::string failure = failure_;
     lock.unlock();
 
+    for (auto& p : owned) group.push_back(p.get());
     if (failed) {
-      for (auto& p : group.appends) p->result = Status::Unavailable(failure);
+      for (PendingAppend* p : group) p->result = Status::Unavailable(failure);
     } else {
       CommitGroup(group);
     }
-    HandToSyncer(std::move(group));
+    for (PendingAppend* p : group) p->done(std::move(p->result));
+    group.clear();
+    owned.clear();
   }
-}
-
-void EventStore::Impl::HandToSyncer(WrittenGroup group) {
-  {
-    std::unique_lock l(sync_mu_);
-    room_cv_.wait(l, [&] { return written_.size() < kMaxWrittenGroups; });
-    written_.push_back(std::move(group));
-  }
-  sync_cv_.notify_one();
-}
-
-void EventStore::Impl::SyncerLoop() {
-  std::vector<WrittenGroup> taken;
-  while (true) {
-    {
-      std::unique_lock l(sync_mu_);
-      sync_cv_.wait(l, [&] { return !written_.empty() || committer_stopped_; });
-      if (written_.empty()) return;  // the committer stopped and all is answered
-      for (WrittenGroup& g : written_) taken.push_back(std::move(g));
-      written_.clear();
-    }
-    room_cv_.notify_one();
-    // One fsync for every group written so far: each was written before it
-    // began, so it covers them all.
-    const bool wrote =
-        std::any_of(taken.begin(), taken.end(), [](const WrittenGroup& g) { return g.wrote; });
-    if (wrote && sync_failure_.ok()) {
-      const rocksdb::Status s = db_->SyncWAL();
-      if (!s.ok()) {
-        sync_failure_ = Status::Unavailable("storage cannot write (" + s.ToString() +
-                                            "); appends are refused until the store is reopened");
-        std::lock_guard l(queue_mu_);
-        failed_ = true;
-        failure_ = sync_failure_.message();
-      }
-    }
-    for (WrittenGroup& g : taken) Finish(g, sync_failure_);
-    taken.clear();
-  }
-}
-
-void EventStore::Impl::Finish(WrittenGroup& group, const Status& synced) {
-  if (!synced.ok()) {
-    // Every append of the group, not only those that wrote: a repeat of an
-    // id this group (or one before it) wrote was answered from those
-    // writes, never made durable, and a conflict from the heads they moved
-    // would send its writer to state that is not there.
-    for (auto& p : group.appends) p->result = synced;
-  } else if (group.wrote) {
-    for (const PendingAppend* p : group.accepted) {
-      std::atomic<Position>& slot = ChangeSlot(p->request.stream);
-      const Position last = p->result->last_position;
-      if (slot.load(std::memory_order_relaxed) < last) {
-        slot.store(last, std::memory_order_release);
-      }
-    }
-    std::lock_guard l(publish_mu_);
-    head_ = group.head;
-    published_position_.store(group.head.position, std::memory_order_release);
-    const EventBatch shared = std::move(group.committed);
-    for (Subscription* sub : subscribers_) sub->OnCommit(shared);
-  }
-  if (group.stamped) {
-    {
-      std::lock_guard l(stamp_mu_);
-      stamps_in_flight_.pop_front();
-    }
-    stamp_cv_.notify_all();
-  }
-  for (auto& p : group.appends) p->done(std::move(p->result));
 }
 
 Result<AppendResult> EventStore::Impl::Append(AppendRequest request) {
@@ -449,7 +375,7 @@ Result<AppendResult> EventStore::Impl::Append(AppendRequest request) {
   return std::move(w.result);
 }
 
-void EventStore::Impl::CommitGroup(WrittenGroup& group) {
+void EventStore::Impl::CommitGroup(const std::vector<PendingAppend*>& group) {
   struct IdHit {
     Position position;
     StreamVersion version;
@@ -459,17 +385,29 @@ void EventStore::Impl::CommitGroup(WrittenGroup& group) {
   std::unordered_map<std::string, IdHit> ids;                    // ids this group writes
   rocksdb::WriteBatch batch;
   auto committed = std::make_shared<std::vector<RecordedEvent>>();
+  std::vector<PendingAppend*> accepted;
 
   Position position = leader_position_;
   EventHash previous = leader_hash_;
   std::int64_t now = 0;
   {
-    // In flight until the syncer publishes or refuses the group.
     std::lock_guard l(stamp_mu_);
     now = std::max({options_.clock->NowMillis(), leader_last_recorded_ms_, stamp_floor_});
-    stamps_in_flight_.push_back(now);
-    group.stamped = true;
+    leader_last_recorded_ms_ = now;  // also for a group that writes nothing
+    stamping_ = now;
   }
+  // However this ends: after the group is published (declared before the
+  // publishing lock below, so let go after it), or its write failed.
+  struct Unstamp {
+    Impl* impl;
+    ~Unstamp() {
+      {
+        std::lock_guard l(impl->stamp_mu_);
+        impl->stamping_.reset();
+      }
+      impl->stamp_cv_.notify_all();
+    }
+  } unstamp{this};
   const rocksdb::ReadOptions ro;
 
   auto find_id = [&](const std::string& id) -> Result<std::optional<IdHit>> {
@@ -491,8 +429,7 @@ void EventStore::Impl::CommitGroup(WrittenGroup& group) {
     return storage::DecodeStreamHead(value);
   };
 
-  for (auto& owned : group.appends) {
-    PendingAppend* p = owned.get();
+  for (PendingAppend* p : group) {
     AppendRequest& r = p->request;
     // Idempotency first, so that a retried append succeeds whatever its
     // expected version says now.
@@ -584,20 +521,21 @@ void EventStore::Impl::CommitGroup(WrittenGroup& group) {
     result.last_position = position;
     result.last_version = version;
     p->result = result;
-    group.accepted.push_back(p);
+    accepted.push_back(p);
   }
 
-  if (group.accepted.empty()) return;
-  // No fsync here: the syncer's covers this write and every one before it,
-  // and nothing is published or answered before it. Readers see the log up
-  // to the published head only.
-  const rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), &batch);
+  if (accepted.empty()) return;
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  const rocksdb::Status s = db_->Write(wo, &batch);
   if (!s.ok()) {
     const std::string why = "storage cannot write (" + s.ToString() +
                             "); appends are refused until the store is reopened";
-    // Every append of the group, not only those that wrote (see Finish).
-    for (auto& p : group.appends) p->result = Status::Unavailable(why);
-    group.accepted.clear();
+    // Every append of the group, not only those that wrote: a repeat of an
+    // id this group wrote was answered from the group's own writes (its
+    // positions were never made durable), and a conflict from the heads the
+    // group moved would send its writer to state that is not there.
+    for (PendingAppend* p : group) p->result = Status::Unavailable(why);
     std::lock_guard l(queue_mu_);
     failed_ = true;
     failure_ = why;
@@ -605,10 +543,17 @@ void EventStore::Impl::CommitGroup(WrittenGroup& group) {
   }
   leader_position_ = position;
   leader_hash_ = previous;
-  leader_last_recorded_ms_ = now;
-  group.wrote = true;
-  group.head = {position, previous};
-  group.committed = std::move(committed);
+  for (const PendingAppend* p : accepted) {
+    std::atomic<Position>& slot = ChangeSlot(p->request.stream);
+    const Position last = p->result->last_position;
+    if (slot.load(std::memory_order_relaxed) < last) slot.store(last, std::memory_order_release);
+  }
+
+  std::lock_guard l(publish_mu_);
+  head_ = {position, previous};
+  published_position_.store(position, std::memory_order_release);
+  const EventBatch shared = std::move(committed);
+  for (Subscription* sub : subscribers_) sub->OnCommit(shared);
 }
 
 std::atomic<Position>& EventStore::Impl::ChangeSlot(std::string_view stream) const {
@@ -624,9 +569,8 @@ Status EventStore::Impl::SettleThrough(std::int64_t unix_ms, std::chrono::millis
   if (follower_) return Status::Ok();
   std::unique_lock l(stamp_mu_);
   stamp_floor_ = std::max(stamp_floor_, unix_ms + 1);
-  auto settled = [&] { return stamps_in_flight_.empty() || stamps_in_flight_.front() > unix_ms; };
-  if (!stamp_cv_.wait_for(l, wait, settled)) {
-    return Status::Unavailable("the events stamped " + FormatTimestamp(stamps_in_flight_.front()) +
+  if (!stamp_cv_.wait_for(l, wait, [&] { return !stamping_ || *stamping_ > unix_ms; })) {
+    return Status::Unavailable("the events stamped " + FormatTimestamp(*stamping_) +
                                " are still being written; try again");
   }
   return Status::Ok();
@@ -704,7 +648,7 @@ Result<std::vector<RecordedEvent>> EventStore::Impl::ReadStream(const std::strin
 Result<StreamVersion> EventStore::Impl::StreamVersionOf(const std::string& stream) const {
   RETURN_IF_ERROR(ValidateStreamName(stream));
   // Loaded before the stream's head is read: a head past it was written by
-  // a group whose fsync is under way (or that was refused), not published.
+  // a group not yet published (its write returned a moment ago), or refused.
   const Position published = published_position_.load(std::memory_order_acquire);
   std::string value;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), family(kStreams), stream, &value);
@@ -712,8 +656,7 @@ Result<StreamVersion> EventStore::Impl::StreamVersionOf(const std::string& strea
   RETURN_IF_ERROR(FromRocks(s, "reading stream head"));
   ASSIGN_OR_RETURN(storage::StreamHead head, storage::DecodeStreamHead(value));
   if (head.position <= published) return head.version;
-  // Step back to the last version published: past the events of the groups
-  // not yet synced, a few at most.
+  // Step back to the last version published: past the events of that group.
   std::string prefix = stream;
   prefix += '\0';
   std::unique_ptr<rocksdb::Iterator> it(

@@ -4,11 +4,9 @@
 //   - Append returns success only after its events are fsync'd. Concurrent
 //     appends are group-committed: one committer thread takes every append
 //     queued while it wrote the last group and writes them in one WriteBatch
-//     (leveldb's DBImpl::Write writer queue, with the leader made a thread
-//     of its own so that AppendAsync never parks the caller), each append
-//     still checked on its own; a syncer thread fsyncs every group written
-//     since its last fsync at once, while the committer writes the next.
-//     Nothing is read or answered before its fsync.
+//     and one fsync (leveldb's DBImpl::Write writer queue, with the leader
+//     made a thread of its own so that AppendAsync never parks the caller),
+//     each append still checked on its own.
 //   - Every event gets the next global position (1, 2, 3, ... no gaps, in
 //     commit order) and the next version of its stream.
 //   - An append is all or nothing and is checked against an expected version;
@@ -84,7 +82,7 @@ struct AppendRequest {
 };
 
 struct AppendResult;
-// Called once with the outcome of an AppendAsync, on the store's syncer
+// Called once with the outcome of an AppendAsync, on the store's committer
 // thread (or on the caller's, for input refused before queueing). It must be
 // quick: hand work elsewhere, do not block.
 using AppendCallback = std::function<void(Result<AppendResult>)>;

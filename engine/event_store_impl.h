@@ -4,24 +4,15 @@
 //   queue_mu_   guards the appends queue. One committer thread takes every
 //               append queued (within bounds) as a group, and it alone
 //               touches the "leader state" below, holding no lock while it
-//               checks the group and writes it to the WAL and memtables
-//               without an fsync; then it hands the group to the syncer.
-//   sync_mu_    guards the groups written and not yet fsync'd. One syncer
-//               thread takes every such group, fsyncs the WAL once for all
-//               of them (DB::SyncWAL, which does not block the committer's
-//               next write), then publishes and answers each, in order. So
-//               the committer checks and writes group N+1 while group N's
-//               fsync is under way, and nothing is published or answered
-//               before it is durable.
+//               writes and fsyncs; then it answers each append's callback.
 //   publish_mu_ guards the published head and the subscriber list. The
-//               syncer takes it after a successful fsync to advance the head
+//               leader takes it after a successful write to advance the head
 //               and hand the batch to subscribers, so both happen in commit
 //               order and a new subscriber sees either the head before a
 //               batch or the batch itself, never neither.
-//   stamp_mu_   guards the stamps of the groups stamped and not yet published
-//               and the floor of later stamps (SettleThrough). Taken briefly
-//               by the committer to stamp a group, by the syncer once it is
-//               published.
+//   stamp_mu_   guards the stamp of the group being committed and the floor
+//               of later stamps (SettleThrough). Taken by the committer
+//               twice a group, briefly: to stamp, and once it is published.
 #pragma once
 
 #include <rocksdb/db.h>
@@ -31,6 +22,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -52,17 +44,6 @@ class EventStore::Impl {
     AppendCallback done;
   };
 
-  // A group the committer has checked (and written, unless nothing in it
-  // was accepted or the write failed), on its way to the syncer.
-  struct WrittenGroup {
-    std::vector<std::unique_ptr<PendingAppend>> appends;  // answered in this order
-    std::vector<const PendingAppend*> accepted;           // those that wrote
-    std::shared_ptr<std::vector<RecordedEvent>> committed;
-    LogHead head;          // the log's head once this group is published
-    bool wrote = false;    // its batch reached the WAL (not yet fsync'd)
-    bool stamped = false;  // its stamp is in stamps_in_flight_
-  };
-
   Impl(StoreOptions options, bool follower);
   ~Impl();
 
@@ -75,14 +56,8 @@ class EventStore::Impl {
   void StartCommitter();
   void StopCommitter();
   void CommitterLoop();
-  // Committer only: checks `group` and writes it in one batch, without an
-  // fsync; sets each append's result as it will be answered once synced.
-  void CommitGroup(WrittenGroup& group);
-  // Committer only: waits for room, then queues `group` for the syncer.
-  void HandToSyncer(WrittenGroup group);
-  void SyncerLoop();
-  // Syncer only: publishes (if it wrote and `synced`) and answers `group`.
-  void Finish(WrittenGroup& group, const Status& synced);
+  // Committer only: checks and writes `group` in one batch and one fsync.
+  void CommitGroup(const std::vector<PendingAppend*>& group);
 
   Result<std::vector<RecordedEvent>> ReadStream(const std::string& stream, StreamVersion from,
                                                 std::size_t max_count, ReadDirection dir) const;
@@ -121,21 +96,11 @@ class EventStore::Impl {
   std::string failure_;
   std::thread committer_;
 
-  // Guarded by sync_mu_. At most kMaxWrittenGroups wait, so that a slow
-  // disk holds the committer back rather than memory growing.
-  static constexpr std::size_t kMaxWrittenGroups = 4;
-  std::mutex sync_mu_;
-  std::condition_variable sync_cv_;  // a group was written, or the committer stopped
-  std::condition_variable room_cv_;  // the syncer took the groups written
-  std::deque<WrittenGroup> written_;
-  bool committer_stopped_ = false;
-  std::thread syncer_;
-  // Syncer only: an fsync failed; every group after it is refused too.
-  Status sync_failure_;
-
   // Leader state: touched only by the appender at the front of the queue.
   Position leader_position_ = 0;
   EventHash leader_hash_{};
+  // The last stamp given, to a group that wrote or not: stamps never
+  // decrease, even if the clock steps back after a group that wrote nothing.
   std::int64_t leader_last_recorded_ms_ = 0;
   HashChain chain_;
 
@@ -147,17 +112,17 @@ class EventStore::Impl {
   std::vector<Subscription*> subscribers_;
 
   // Guarded by stamp_mu_. A group is stamped max(clock, last stamp,
-  // stamp_floor_); `stamps_in_flight_` holds that stamp from then until the
-  // group is published (or refused), oldest first (stamps never decrease).
+  // stamp_floor_); `stamping_` holds that stamp from then until the group
+  // is published (or its write failed).
   mutable std::mutex stamp_mu_;
-  std::condition_variable stamp_cv_;  // a stamp left stamps_in_flight_
+  std::condition_variable stamp_cv_;  // stamping_ was cleared
   std::int64_t stamp_floor_ = 0;
-  std::deque<std::int64_t> stamps_in_flight_;
+  std::optional<std::int64_t> stamping_;
 
   // LastChangeBound's slots: the highest position written to any stream
   // hashing to each. Set to the head by LoadHead, raised only by the
-  // syncer, after its group's fsync and before the group is published or
-  // answered.
+  // committer, after its group's write and before the group is published
+  // or answered.
   static constexpr std::size_t kChangeSlots = std::size_t{1} << 16;
   std::atomic<Position>& ChangeSlot(std::string_view stream) const;
   std::unique_ptr<std::atomic<Position>[]> changed_at_ =

@@ -535,15 +535,14 @@ TEST_F(DeadlineWatchTest, ACallbackMovedBackToAnyDueTimeWarnedOfIsWarnedStill) {
   EXPECT_EQ(Missed(id, DeadlineKind::kCallback, b), 1);
 }
 
-// An operator's `top -H` tells the log's committer and syncer and the
-// watch's two threads apart from the rest.
+// An operator's `top -H` tells the log's committer and the watch's two
+// threads apart from the rest.
 TEST_F(DeadlineWatchTest, ItsThreadsAndTheCommittersAreNamed) {
   auto before = testing::ThreadNames();
   EXPECT_EQ(std::count(before.begin(), before.end(), "cg-watch"), 0);
   StartWatch();
   auto names = testing::ThreadNames();
   EXPECT_EQ(std::count(names.begin(), names.end(), "cg-commit"), 1);
-  EXPECT_EQ(std::count(names.begin(), names.end(), "cg-sync"), 1);
   EXPECT_EQ(std::count(names.begin(), names.end(), "cg-watch"), 1);
   EXPECT_EQ(std::count(names.begin(), names.end(), "cg-tick"), 1);
 }

@@ -167,13 +167,12 @@ TEST_F(HttpApiTest, AParameterSentWhereItIsNotTakenIsRefused) {
 }
 
 // An operator's `top -H` tells the server's threads apart: one io thread per
-// io_threads, the projector, the log's committer and syncer.
+// io_threads, the projector, the log's committer.
 TEST_F(HttpApiTest, TheServersThreadsAreNamed) {
   auto names = testing::ThreadNames();
   EXPECT_GE(std::count(names.begin(), names.end(), "cg-io"), 1);
   EXPECT_EQ(std::count(names.begin(), names.end(), "cg-project"), 1);
   EXPECT_EQ(std::count(names.begin(), names.end(), "cg-commit"), 1);
-  EXPECT_EQ(std::count(names.begin(), names.end(), "cg-sync"), 1);
 }
 
 TEST_F(HttpApiTest, HealthNeedsNoTokenAndEverythingElseDoes) {

@@ -1,6 +1,8 @@
 #include "tests/support/fault_fs.h"
 
+#include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <thread>
 
 namespace casegrid::testing {
@@ -8,16 +10,32 @@ namespace {
 
 class WalFile : public rocksdb::FSWritableFileOwnerWrapper {
  public:
-  WalFile(std::unique_ptr<rocksdb::FSWritableFile> file, FaultFs* fs)
-      : FSWritableFileOwnerWrapper(std::move(file)), fs_(fs) {}
+  WalFile(std::unique_ptr<rocksdb::FSWritableFile> file, FaultFs* fs, std::string name)
+      : FSWritableFileOwnerWrapper(std::move(file)), fs_(fs), name_(std::move(name)) {
+    std::lock_guard l(fs_->wal_mu);
+    fs_->wals[name_] = {};
+  }
 
+  rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& o,
+                           rocksdb::IODebugContext* d) override {
+    return Appended(data.size(), FSWritableFileOwnerWrapper::Append(data, o, d));
+  }
+  rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& o,
+                           const rocksdb::DataVerificationInfo& v,
+                           rocksdb::IODebugContext* d) override {
+    return Appended(data.size(), FSWritableFileOwnerWrapper::Append(data, o, v, d));
+  }
   rocksdb::IOStatus Sync(const rocksdb::IOOptions& o, rocksdb::IODebugContext* d) override {
+    const std::uintmax_t covered = AppendedSoFar();
     rocksdb::IOStatus s = Fault();
-    return s.ok() ? FSWritableFileOwnerWrapper::Sync(o, d) : s;
+    if (s.ok()) s = FSWritableFileOwnerWrapper::Sync(o, d);
+    return Synced(covered, s);
   }
   rocksdb::IOStatus Fsync(const rocksdb::IOOptions& o, rocksdb::IODebugContext* d) override {
+    const std::uintmax_t covered = AppendedSoFar();
     rocksdb::IOStatus s = Fault();
-    return s.ok() ? FSWritableFileOwnerWrapper::Fsync(o, d) : s;
+    if (s.ok()) s = FSWritableFileOwnerWrapper::Fsync(o, d);
+    return Synced(covered, s);
   }
 
  private:
@@ -27,9 +45,33 @@ class WalFile : public rocksdb::FSWritableFileOwnerWrapper {
       std::this_thread::sleep_for(std::chrono::microseconds(us));
     }
     if (fs_->fail_wal_sync.load()) return rocksdb::IOStatus::IOError("injected sync failure");
+    if (fs_->crashed.load()) return rocksdb::IOStatus::IOError("injected power loss");
     return rocksdb::IOStatus::OK();
   }
+  std::uintmax_t AppendedSoFar() {
+    std::lock_guard l(fs_->wal_mu);
+    return fs_->wals[name_].appended;
+  }
+  rocksdb::IOStatus Appended(std::size_t n, rocksdb::IOStatus s) {
+    if (s.ok()) {
+      std::lock_guard l(fs_->wal_mu);
+      fs_->wals[name_].appended += n;
+    }
+    return s;
+  }
+  // A sync that succeeded covers what was appended before it began; one
+  // that ended after the crash is not known to have reached the disk.
+  rocksdb::IOStatus Synced(std::uintmax_t covered, rocksdb::IOStatus s) {
+    if (s.ok() && fs_->crashed.load()) s = rocksdb::IOStatus::IOError("injected power loss");
+    if (s.ok()) {
+      std::lock_guard l(fs_->wal_mu);
+      auto& sizes = fs_->wals[name_];
+      sizes.synced = std::max(sizes.synced, covered);
+    }
+    return s;
+  }
   FaultFs* fs_;
+  const std::string name_;
 };
 
 // Any file while the disk is "full": its appends fail as a full disk's do.
@@ -41,12 +83,14 @@ class FullDiskFile : public rocksdb::FSWritableFileOwnerWrapper {
   rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& o,
                            rocksdb::IODebugContext* d) override {
     if (fs_->disk_full.load()) return rocksdb::IOStatus::NoSpace("injected full disk");
+    if (fs_->crashed.load()) return rocksdb::IOStatus::IOError("injected power loss");
     return FSWritableFileOwnerWrapper::Append(data, o, d);
   }
   rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& o,
                            const rocksdb::DataVerificationInfo& v,
                            rocksdb::IODebugContext* d) override {
     if (fs_->disk_full.load()) return rocksdb::IOStatus::NoSpace("injected full disk");
+    if (fs_->crashed.load()) return rocksdb::IOStatus::IOError("injected power loss");
     return FSWritableFileOwnerWrapper::Append(data, o, v, d);
   }
   // Space reserved ahead of writes (fallocate) is refused too.
@@ -73,9 +117,24 @@ rocksdb::IOStatus FaultFs::NewWritableFile(const std::string& name,
                                            std::unique_ptr<rocksdb::FSWritableFile>* file,
                                            rocksdb::IODebugContext* dbg) {
   rocksdb::IOStatus s = target()->NewWritableFile(name, options, file, dbg);
-  if (s.ok() && IsWal(name)) *file = std::make_unique<WalFile>(std::move(*file), this);
+  if (s.ok() && IsWal(name)) *file = std::make_unique<WalFile>(std::move(*file), this, name);
   if (s.ok()) *file = std::make_unique<FullDiskFile>(std::move(*file), this);
   return s;
+}
+
+std::uintmax_t FaultFs::DropUnsyncedWalData() {
+  std::uintmax_t dropped = 0;
+  std::lock_guard l(wal_mu);
+  for (auto& [name, sizes] : wals) {
+    std::error_code ec;
+    const std::uintmax_t size = std::filesystem::file_size(name, ec);
+    if (ec || size <= sizes.synced) continue;  // gone (an old WAL deleted), or whole
+    std::filesystem::resize_file(name, sizes.synced, ec);
+    if (!ec) dropped += size - sizes.synced;
+    sizes.appended = sizes.synced;
+  }
+  crashed = false;
+  return dropped;
 }
 
 std::unique_ptr<rocksdb::Env> MakeEnv(const std::shared_ptr<FaultFs>& fs) {

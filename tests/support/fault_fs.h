@@ -1,15 +1,24 @@
 // A RocksDB file system for tests: counts the syncs of the write-ahead log,
 // can make each one slow, and can make them fail (the disk "goes bad"), or
-// make every write fail as on a full disk.
+// make every write fail as on a full disk. It can also "lose power": from
+// Crash() on every write and sync fails, and DropUnsyncedWalData() then cuts
+// each write-ahead log back to what its syncs made durable, as a machine
+// that lost power would find it (a SIGKILL keeps the page cache, so it
+// cannot tell a write from a synced one).
 //
-// Thread-safety: all knobs and counters are atomics; safe from any thread.
+// Thread-safety: all knobs and counters are atomics, the WAL sizes are
+// under a lock; safe from any thread.
 #pragma once
 
 #include <rocksdb/env.h>
 #include <rocksdb/file_system.h>
 
 #include <atomic>
+#include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <string>
 
 namespace casegrid::testing {
 
@@ -28,6 +37,22 @@ class FaultFs : public rocksdb::FileSystemWrapper {
   std::atomic<bool> fail_wal_sync{false};
   // Every file's appends fail with NoSpace, as on a full disk.
   std::atomic<bool> disk_full{false};
+
+  // From now on every write and sync fails, as if the machine lost power.
+  void Crash() { crashed = true; }
+  // Once the store using it is closed: cuts each WAL to the bytes its syncs
+  // covered (those appended before a sync that succeeded began), and undoes
+  // Crash(). Returns how many bytes were dropped.
+  std::uintmax_t DropUnsyncedWalData();
+
+  std::atomic<bool> crashed{false};
+  // Bytes of each WAL appended, and covered by a sync that succeeded.
+  struct WalSizes {
+    std::uintmax_t appended = 0;
+    std::uintmax_t synced = 0;
+  };
+  std::mutex wal_mu;
+  std::map<std::string, WalSizes> wals;  // guarded by wal_mu
 };
 
 // An Env that does its file I/O through `fs`; give it to StoreOptions::env.

@@ -12,7 +12,7 @@
 //   append_threads_1/16/256    EventStore::Append of one event per call from 1, 16 and 256
 //                              threads (group commit), with per-append latency p50/p99.
 //   append_async_1/16/256      EventStore::AppendAsync of one event per call with 1, 16 and 256
-//                              appends kept in flight (each completion, on the syncer thread,
+//                              appends kept in flight (each completion, on the committer thread,
 //                              issues its slot's next append), with per-append latency p50/p99.
 //   catchup_read               EventStore::ReadAll in pages of 1000 over a filled log.
 //   catchup_subscription       the same log through Subscribe(0) and Subscription::Next.
@@ -414,7 +414,7 @@ std::optional<AppendStats> RunAppends(const Flags& flags, const std::string& pat
   return stats;
 }
 
-// `in_flight` appends kept going through AppendAsync: each completion (on the syncer thread)
+// `in_flight` appends kept going through AppendAsync: each completion (on the committer thread)
 // issues the next append of its slot. Measured like RunAppends: an append counts when it completes
 // during the measuring phase.
 std::optional<AppendStats> RunAsyncAppends(const Flags& flags, const std::string& path,
@@ -486,7 +486,7 @@ std::optional<AppendStats> RunAsyncAppends(const Flags& flags, const std::string
   for (std::size_t s = 0; s < in_flight; ++s) issue(s);
   const double elapsed = MeasureWindow(flags, phase);
   // Every slot's last append answered: nothing refers to this frame any more once the store is
-  // gone (closing it also joins the committer and syncer threads).
+  // gone (closing it also joins the committer thread).
   while (outstanding.load(std::memory_order_acquire) != 0) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }

@@ -441,6 +441,13 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
   call.audit_read = call.who.role == Role::kAuditor && get;
   const std::string key = call.IdempotencyKey();
   if (key.size() > 128) return Status::InvalidArgument("Idempotency-Key: at most 128 bytes");
+  // Visible characters and spaces only (Beast already refuses line breaks):
+  // the server's own keys hold a newline, which keeps them apart.
+  for (const char c : key) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      return Status::InvalidArgument("Idempotency-Key: control characters are not allowed");
+    }
+  }
   if (call.IdempotencyKeyRepeated()) {
     return Status::InvalidArgument("Idempotency-Key: sent more than once");
   }

@@ -9,21 +9,24 @@ PersonTurns::Turn::Turn(PersonTurns* turns, std::string person, std::shared_ptr<
 
 PersonTurns::Turn::~Turn() {
   if (!held_.owns_lock()) return;  // moved from
+  turns_->Leave(person_);          // first: a request that comes now counts only those waiting
   held_.unlock();
-  turns_->Leave(person_);
 }
 
 std::optional<PersonTurns::Turn> PersonTurns::Take(const std::string& person) {
+  // Allocated before the count is raised, so that a failed allocation
+  // leaves no count behind.
+  std::string name = person;
+  auto fresh = std::make_shared<Queue>();
   std::shared_ptr<Queue> queue;
   {
     std::lock_guard l(mu_);
-    auto& slot = queues_[person];
-    if (!slot) slot = std::make_shared<Queue>();
-    if (slot->takers > max_waiting_) return std::nullopt;  // one holds, max_waiting wait
-    ++slot->takers;
-    queue = slot;
+    auto [it, added] = queues_.try_emplace(person, std::move(fresh));
+    if (it->second->takers > max_waiting_) return std::nullopt;  // one holds, max_waiting wait
+    ++it->second->takers;
+    queue = it->second;
   }
-  return Turn(this, person, std::move(queue));  // waits for the turn
+  return Turn(this, std::move(name), std::move(queue));  // waits for the turn
 }
 
 std::size_t PersonTurns::Takers(const std::string& person) {

@@ -6,7 +6,8 @@
 // already is refused at once rather than parking more of the server's
 // worker threads.
 //
-// Thread-safety: Take and a Turn's release may run on any thread.
+// Thread-safety: Take may run on any thread; a Turn must be released (or
+// destroyed) on the thread that took it, as a std::mutex is.
 #pragma once
 
 #include <cstddef>

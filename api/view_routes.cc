@@ -93,7 +93,8 @@ Result<HttpResponse> HttpApi::RouteAlerts(Call& call) {
     // keeps a second acknowledgment of the alert out; this does.
     std::optional<PersonTurns::Turn> turn = acknowledgment_turns_.Take(who.sub);
     if (!turn) {
-      return Status::Unavailable("acknowledgments of yours are waiting already; try again");
+      // Nothing written: slow down and send it again (429 carries Retry-After).
+      return Status::RateLimited("acknowledgments of yours are waiting already; try again");
     }
     if (!key.empty()) {
       // The key's first answer; the key used for another alert is a 409.

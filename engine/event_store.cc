@@ -227,9 +227,13 @@ Result<std::unique_ptr<EventStore>> EventStore::Open(const StoreOptions& options
 
 Result<std::unique_ptr<EventStore>> EventStore::OpenFollower(const std::string& path) {
   std::error_code ec;
-  if (!std::filesystem::exists(std::filesystem::path(path) / "CURRENT", ec)) {
-    return Status::NotFound("no store at " + path + (ec ? " (" + ec.message() + ")" : ""));
+  const bool there = std::filesystem::exists(std::filesystem::path(path) / "CURRENT", ec);
+  if (ec) {
+    // Not "no store": one may be there, unreadable (a folder without search
+    // permission); `verify` tells the two apart by this.
+    return Status::Unavailable("cannot read store " + path + " (" + ec.message() + ")");
   }
+  if (!there) return Status::NotFound("no store at " + path);
   StoreOptions options;
   options.path = path;
   auto impl = std::make_unique<Impl>(options, /*follower=*/true);

@@ -93,12 +93,6 @@ class FullDiskFile : public rocksdb::FSWritableFileOwnerWrapper {
     if (fs_->crashed.load()) return rocksdb::IOStatus::IOError("injected power loss");
     return FSWritableFileOwnerWrapper::Append(data, o, v, d);
   }
-  // Space reserved ahead of writes (fallocate) is refused too.
-  rocksdb::IOStatus Allocate(std::uint64_t offset, std::uint64_t len, const rocksdb::IOOptions& o,
-                             rocksdb::IODebugContext* d) override {
-    if (fs_->disk_full.load()) return rocksdb::IOStatus::NoSpace("injected full disk");
-    return FSWritableFileOwnerWrapper::Allocate(offset, len, o, d);
-  }
 
  private:
   FaultFs* fs_;

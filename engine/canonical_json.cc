@@ -22,11 +22,38 @@ constexpr double kNumberBound = 18446744073709551616.0;
 constexpr const char* kOutOfRange =
     ": number out of range; a number, rounded to a double, must be of magnitude below 2^64";
 
+// Whether `token` is a number as JSON writes one (RFC 8259 section 6):
+// -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? — not 01, 0x1, 1., .5 or +1.
+bool IsJsonNumber(std::string_view token) {
+  std::size_t i = 0;
+  auto digits = [&] {
+    const std::size_t start = i;
+    while (i < token.size() && token[i] >= '0' && token[i] <= '9') ++i;
+    return i > start;
+  };
+  if (i < token.size() && token[i] == '-') ++i;
+  if (i < token.size() && token[i] == '0') {
+    ++i;
+  } else if (!digits()) {
+    return false;
+  }
+  if (i < token.size() && token[i] == '.' && (++i, !digits())) return false;
+  if (i < token.size() && (token[i] == 'e' || token[i] == 'E')) {
+    ++i;
+    if (i < token.size() && (token[i] == '+' || token[i] == '-')) ++i;
+    if (!digits()) return false;
+  }
+  return i == token.size();
+}
+
 // The path of the first number in `v` that simdjson cannot read, or "" if
-// there is none (or the text is broken before one is found). `path` is `v`'s,
-// extended in place for each child and cut back after it (a copy for each
-// value cost the path's length times the values under it).
-std::string FindUnreadableNumber(simdjson::ondemand::value v, std::string& path, int depth) {
+// there is none (or the text is broken before one is found); `*malformed`
+// says whether it is no JSON number at all (01, 0x1) rather than one out of
+// range. `path` is `v`'s, extended in place for each child and cut back
+// after it (a copy for each value cost the path's length times the values
+// under it).
+std::string FindUnreadableNumber(simdjson::ondemand::value v, std::string& path, int depth,
+                                 bool* malformed) {
   namespace od = simdjson::ondemand;
   od::json_type type;
   if (depth > 64 || v.type().get(type)) return "";
@@ -40,7 +67,7 @@ std::string FindUnreadableNumber(simdjson::ondemand::value v, std::string& path,
         if (field.unescaped_key().get(key) || field.value().get(child)) return "";
         const std::size_t mark = path.size();
         path.append(".").append(key);
-        std::string found = FindUnreadableNumber(child, path, depth + 1);
+        std::string found = FindUnreadableNumber(child, path, depth + 1, malformed);
         path.resize(mark);
         if (!found.empty()) return found;
       }
@@ -55,7 +82,7 @@ std::string FindUnreadableNumber(simdjson::ondemand::value v, std::string& path,
         if (item.get(child)) return "";
         const std::size_t mark = path.size();
         path.append("[").append(std::to_string(i++)).append("]");
-        std::string found = FindUnreadableNumber(child, path, depth + 1);
+        std::string found = FindUnreadableNumber(child, path, depth + 1, malformed);
         path.resize(mark);
         if (!found.empty()) return found;
       }
@@ -63,7 +90,14 @@ std::string FindUnreadableNumber(simdjson::ondemand::value v, std::string& path,
     }
     case od::json_type::number: {
       od::number n;
-      return v.get_number().get(n) ? path : "";
+      if (!v.get_number().get(n)) return "";
+      std::string_view token = v.raw_json_token();
+      while (!token.empty() && (token.back() == ' ' || token.back() == '\t' ||
+                                token.back() == '\n' || token.back() == '\r')) {
+        token.remove_suffix(1);
+      }
+      *malformed = !IsJsonNumber(token);
+      return path;
     }
     default:
       return "";
@@ -356,7 +390,9 @@ std::string WhyNotJson(std::string_view json) {
     simdjson::ondemand::value value;
     if (!parser.iterate(padded).get(doc) && !doc.get_value().get(value)) {
       std::string root_path = "$";
-      const std::string path = FindUnreadableNumber(value, root_path, 0);
+      bool malformed = false;
+      const std::string path = FindUnreadableNumber(value, root_path, 0, &malformed);
+      if (malformed) return path + ": not a JSON number (no leading zeros, hex, or bare dot)";
       if (!path.empty()) return path + kOutOfRange;
     }
   }

@@ -52,6 +52,13 @@ TEST(CanonicalJsonTest, RefusesNumbersWhoseCanonicalFormWouldNotReadBack) {
             std::string("$.a[1].b: number out of range; a number, rounded to a double, must be of "
                         "magnitude below 2^64"));
   EXPECT_EQ(WhyNotJson("{\"a\":").rfind("not valid JSON: ", 0), 0u);
+  // No JSON number at all is said so, not "out of range" (a black-box probe,
+  // session 26: {"tier":01} read as a number too large).
+  for (const char* in : {R"({"t":01})", R"({"t":0x1})", R"({"t":[1,-01]})", R"({"t":1.})"}) {
+    const std::string why = WhyNotJson(in);
+    EXPECT_NE(why.find(": not a JSON number"), std::string::npos) << in << " -> " << why;
+    EXPECT_EQ(why.find("out of range"), std::string::npos) << in << " -> " << why;
+  }
   // Just below the bound: written, and read back as the same object.
   const std::string below = Canon(R"({"n":18446744073709549568})");
   EXPECT_EQ(below, R"({"n":18446744073709550000})");

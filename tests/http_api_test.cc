@@ -642,20 +642,31 @@ TEST_F(HttpApiTest, AlertsAreListedAndAcknowledged) {
             404u);
 }
 
+// Two new cases, and the ids (unquoted) of the alerts they raised for the
+// officer whose token is `officer`.
+class AcknowledgmentTest : public HttpApiTest {
+ protected:
+  void TwoOpenAlerts(const std::string& officer, std::string* first, std::string* second) {
+    NewCase();
+    NewCase();
+    ASSERT_TRUE(projector_->WaitFor(store_->Head().position, std::chrono::seconds(10)));
+    auto alerts = Send(http::verb::get, "/api/v1/alerts", officer);
+    const std::string a = At(alerts.body, "/alerts/0/id"), b = At(alerts.body, "/alerts/1/id");
+    ASSERT_NE(b, "<none>") << alerts.body;
+    *first = a.substr(1, a.size() - 2);
+    *second = b.substr(1, b.size() - 2);
+  }
+};
+
 // An acknowledgment's Idempotency-Key is kept: the key again on another
 // alert is a 409 and writes nothing (a black-box probe, session 26: it wrote
 // a second acknowledgment, the key only switching repeats on), and the key
 // again on its alert answers the first acknowledgment. Another key cannot
 // acknowledge the alert again.
-TEST_F(HttpApiTest, AnAcknowledgmentsKeyIsKeptForItsAlert) {
+TEST_F(AcknowledgmentTest, AnAcknowledgmentsKeyIsKeptForItsAlert) {
   const std::string officer = Token("officer-7", Role::kOfficer, {"santai/tongchuan"});
-  NewCase();
-  NewCase();
-  ASSERT_TRUE(projector_->WaitFor(store_->Head().position, std::chrono::seconds(10)));
-  auto alerts = Send(http::verb::get, "/api/v1/alerts", officer);
-  const std::string a = At(alerts.body, "/alerts/0/id"), b = At(alerts.body, "/alerts/1/id");
-  ASSERT_NE(b, "<none>") << alerts.body;
-  const std::string first = a.substr(1, a.size() - 2), second = b.substr(1, b.size() - 2);
+  std::string first, second;
+  ASSERT_NO_FATAL_FAILURE(TwoOpenAlerts(officer, &first, &second));
   auto acked = Send(http::verb::post, "/api/v1/alerts/" + first + "/ack", officer, "", "K");
   ASSERT_EQ(acked.status, 200u) << acked.body;
   const Position head = store_->Head().position;
@@ -680,15 +691,10 @@ TEST_F(HttpApiTest, AnAcknowledgmentsKeyIsKeptForItsAlert) {
 // key: "ack:<alert>" was that id's key, and a client sending it as its key
 // for one alert left the other answered with the first's acknowledgment and
 // open for ever (a white-box review, session 26).
-TEST_F(HttpApiTest, AClientsKeyCannotTakeAKeylessAcknowledgmentsId) {
+TEST_F(AcknowledgmentTest, AClientsKeyCannotTakeAKeylessAcknowledgmentsId) {
   const std::string officer = Token("officer-7", Role::kOfficer, {"santai/tongchuan"});
-  NewCase();
-  NewCase();
-  ASSERT_TRUE(projector_->WaitFor(store_->Head().position, std::chrono::seconds(10)));
-  auto alerts = Send(http::verb::get, "/api/v1/alerts", officer);
-  const std::string a = At(alerts.body, "/alerts/0/id"), b = At(alerts.body, "/alerts/1/id");
-  ASSERT_NE(b, "<none>") << alerts.body;
-  const std::string first = a.substr(1, a.size() - 2), second = b.substr(1, b.size() - 2);
+  std::string first, second;
+  ASSERT_NO_FATAL_FAILURE(TwoOpenAlerts(officer, &first, &second));
   auto keyed =
       Send(http::verb::post, "/api/v1/alerts/" + first + "/ack", officer, "", "ack:" + second);
   ASSERT_EQ(keyed.status, 200u) << keyed.body;

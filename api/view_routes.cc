@@ -1,6 +1,8 @@
 // The routes of the views people watch (API.md): a node's dashboard, now
 // or as of the past (HttpApi::RouteDashboard), and a person's alerts and
 // their acknowledgment (HttpApi::RouteAlerts).
+#include <limits>
+
 #include "api/http_call.h"
 #include "projections/json_writer.h"
 
@@ -132,12 +134,11 @@ Result<HttpResponse> HttpApi::RouteAlerts(Call& call) {
 }
 
 Status HttpApi::AwaitAcknowledgmentsFolded(const std::string& person) {
-  const std::string stream = "alerts/" + person;
-  ASSIGN_OR_RETURN(const StreamVersion last, service_->store().StreamVersionOf(stream));
-  if (last == 0) return Status::Ok();
-  ASSIGN_OR_RETURN(auto event,
-                   service_->store().ReadStream(stream, last, 1, ReadDirection::kForward));
-  if (!event.empty() && !projector_->WaitFor(event.front().position, std::chrono::seconds(2))) {
+  // The person's last acknowledgment: one backward read from the top.
+  ASSIGN_OR_RETURN(auto last, service_->store().ReadStream(
+                                  "alerts/" + person, std::numeric_limits<StreamVersion>::max(), 1,
+                                  ReadDirection::kBackward));
+  if (!last.empty() && !projector_->WaitFor(last.front().position, std::chrono::seconds(2))) {
     return Status::Unavailable("the alerts view is behind the log; try again");
   }
   return Status::Ok();

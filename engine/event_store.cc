@@ -30,6 +30,14 @@ constexpr const char* kFamilyOrder[] = {storage::kMetaFamily, storage::kEventsFa
                                         storage::kStreamsFamily, storage::kStreamIndexFamily,
                                         storage::kEventIdsFamily};
 
+// Whether `it` is at an index key of the stream whose keys start with
+// `prefix` (its name and a NUL): a longer stream's name shares the prefix
+// only up to the NUL, and its keys are longer.
+bool AtStreamKey(const rocksdb::Iterator& it, const std::string& prefix) {
+  return it.Valid() && it.key().size() == prefix.size() + 8 &&
+         it.key().starts_with(rocksdb::Slice(prefix));
+}
+
 Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   if (s.ok()) return Status::Ok();
   if (s.IsCorruption()) return Status::Corruption(what + ": " + s.ToString());
@@ -623,10 +631,7 @@ Result<std::vector<RecordedEvent>> EventStore::Impl::ReadStream(const std::strin
   std::vector<Position> positions;
   std::unique_ptr<rocksdb::Iterator> it(
       db_->NewIterator(rocksdb::ReadOptions(), family(kStreamIndex)));
-  auto in_stream = [&] {
-    return it->Valid() && it->key().size() == prefix.size() + 8 &&
-           it->key().starts_with(rocksdb::Slice(prefix));
-  };
+  auto in_stream = [&] { return AtStreamKey(*it, prefix); };
   if (dir == ReadDirection::kForward) {
     for (it->Seek(storage::StreamIndexKey(stream, std::max<StreamVersion>(from, 1)));
          in_stream() && positions.size() < max_count; it->Next()) {
@@ -665,9 +670,7 @@ Result<StreamVersion> EventStore::Impl::StreamVersionOf(const std::string& strea
   prefix += '\0';
   std::unique_ptr<rocksdb::Iterator> it(
       db_->NewIterator(rocksdb::ReadOptions(), family(kStreamIndex)));
-  for (it->SeekForPrev(storage::StreamIndexKey(stream, head.version));
-       it->Valid() && it->key().size() == prefix.size() + 8 &&
-       it->key().starts_with(rocksdb::Slice(prefix));
+  for (it->SeekForPrev(storage::StreamIndexKey(stream, head.version)); AtStreamKey(*it, prefix);
        it->Prev()) {
     if (storage::DecodeBigEndian64(it->value().ToStringView()) <= published) {
       return storage::DecodeBigEndian64(it->key().ToStringView().substr(prefix.size()));

@@ -774,6 +774,12 @@ TEST_F(HttpApiTest, TheRawLogAndTheGridBelongToTheirRoles) {
   const std::string officer = Token("officer-7", Role::kOfficer);
   const std::string auditor = Token("aud-1", Role::kAuditor);
   const std::string admin = Token("admin-1", Role::kAdmin);
+  // Assigns `person` to santai/new as an officer; the answer's status.
+  auto assign = [&](const std::string& person) {
+    return Send(http::verb::post, "/api/v1/grid/cells/santai/new/officers", admin,
+                R"({"officer":")" + person + R"(","role":"officer"})")
+        .status;
+  };
   EXPECT_EQ(Send(http::verb::get, "/api/v1/events?after=0", officer).status, 403u);
   auto events = Send(http::verb::get, "/api/v1/events?after=0&limit=2", auditor);
   ASSERT_EQ(events.status, 200u);
@@ -792,18 +798,12 @@ TEST_F(HttpApiTest, TheRawLogAndTheGridBelongToTheirRoles) {
       Send(http::verb::post, "/api/v1/grid/cells", admin, R"({"cell":"santai/new","name":"n"})")
           .status,
       201u);
-  EXPECT_EQ(Send(http::verb::post, "/api/v1/grid/cells/santai/new/officers", admin,
-                 R"({"officer":"o-9","role":"officer"})")
-                .status,
-            201u);
+  EXPECT_EQ(assign("o-9"), 201u);
   EXPECT_EQ(Send(http::verb::delete_, "/api/v1/grid/cells/santai/new/officers/o-9", admin).status,
             200u);
   // A person whose id is "officers" is assigned and removed like any other
   // (the route took the last "officers" segment for its own: 404).
-  EXPECT_EQ(Send(http::verb::post, "/api/v1/grid/cells/santai/new/officers", admin,
-                 R"({"officer":"officers","role":"officer"})")
-                .status,
-            201u);
+  EXPECT_EQ(assign("officers"), 201u);
   EXPECT_EQ(
       Send(http::verb::delete_, "/api/v1/grid/cells/santai/new/officers/officers", admin).status,
       200u);
@@ -832,14 +832,8 @@ TEST_F(HttpApiTest, TheRawLogAndTheGridBelongToTheirRoles) {
   EXPECT_EQ(*store_->StreamVersionOf("import/keyed"), 4u);
   // A key reused to remove another person is a conflict: it answered the
   // first removal's 200 and left the second person assigned.
-  ASSERT_EQ(Send(http::verb::post, "/api/v1/grid/cells/santai/new/officers", admin,
-                 R"({"officer":"p-1","role":"officer"})")
-                .status,
-            201u);
-  ASSERT_EQ(Send(http::verb::post, "/api/v1/grid/cells/santai/new/officers", admin,
-                 R"({"officer":"p-2","role":"officer"})")
-                .status,
-            201u);
+  ASSERT_EQ(assign("p-1"), 201u);
+  ASSERT_EQ(assign("p-2"), 201u);
   ASSERT_EQ(
       Send(http::verb::delete_, "/api/v1/grid/cells/santai/new/officers/p-1", admin, "", "remove-k")
           .status,

@@ -79,8 +79,52 @@ out=$("$cg" replay C-20261122-000001 --data "$data") || fail "replay exited $?"
 "$cg" append --data "$data" --stream "$stream" --expected-version 3 --actor officer-7 \
   --type CaseAccepted --json '{"by":"officer-7"}' >/dev/null
 out=$("$cg" replay C-20261122-000001 --data "$data") || fail "replay exited $?"
-[[ "$(tail -n 1 <<<"$out")" == *"in_progress"*"missed: accept (met late)"* ]] ||
+[[ "$(tail -n 1 <<<"$out")" == *"in_progress"*"missed: accept due 2026-11-22T12:31:02.123Z (met late)"* ]] ||
   fail "the miss after a late accept: $out"
+
+# every miss stays on record with its due time, as the case view's `misses`
+# (black-box probe 71: a second resolution's callback dropped the first
+# callback's miss, and two misses of one deadline read as one)
+append() {  # version type json
+  "$cg" append --data "$data" --stream "$stream" --expected-version "$1" --actor officer-7 \
+    --type "$2" --json "$3" >/dev/null
+}
+append 4 CaseResolved '{"resolution":"mediated_agreement","summary":"agreed"}'
+append 5 CallbackScheduled '{"due_at":"2026-11-23T09:00:00.000Z"}'
+append 6 DeadlineMissed '{"deadline":"callback","due_at":"2026-11-23T09:00:00.000Z"}'
+append 7 CaseReopened '{"reason":"came back"}'
+append 8 CaseResolved '{"resolution":"mediated_agreement","summary":"agreed"}'
+append 9 CallbackScheduled '{"due_at":"2026-11-24T09:00:00.000Z"}'
+out=$("$cg" replay C-20261122-000001 --data "$data") || fail "replay exited $?"
+[[ "$(tail -n 1 <<<"$out")" == *"missed: accept due 2026-11-22T12:31:02.123Z (met late), callback due 2026-11-23T09:00:00.000Z"* ]] ||
+  fail "the first callback's miss after a new callback: $out"
+append 10 DeadlineMissed '{"deadline":"callback","due_at":"2026-11-24T09:00:00.000Z"}'
+out=$("$cg" replay C-20261122-000001 --data "$data") || fail "replay exited $?"
+[[ "$(tail -n 1 <<<"$out")" == *"callback due 2026-11-23T09:00:00.000Z, callback due 2026-11-24T09:00:00.000Z"* ]] ||
+  fail "two misses of the callback: $out"
+# a miss repeated changes nothing, and says so; one a millisecond later counts
+append 11 DeadlineMissed '{"deadline":"callback","due_at":"2026-11-24T09:00:00.000Z"}'
+append 12 DeadlineMissed '{"deadline":"callback","due_at":"2026-11-24T09:00:00.001Z"}'
+out=$("$cg" replay C-20261122-000001 --data "$data") || fail "replay exited $?"
+[[ "$out" == *"missed (due 2026-11-24T09:00:00.000Z), a miss on record already: changes nothing"* ]] ||
+  fail "a repeated miss: $out"
+[[ "$(tail -n 1 <<<"$out")" == *"callback due 2026-11-24T09:00:00.000Z, callback due 2026-11-24T09:00:00.001Z"* ]] ||
+  fail "a miss 1 ms later: $out"
+
+# any position of the log is a position: past the head is the store's answer
+# (exit 1, as read --after); past 2^64-1 is no position (exit 2); leading
+# zeros are said without
+for far in 10000000000000000000 18446744073709551615; do
+  status=0
+  err=$("$cg" replay C-20261122-000001 --data "$data" --as-of "$far" 2>&1) || status=$?
+  [ "$status" -eq 1 ] && [[ "$err" == *"beyond the log's head"* ]] ||
+    fail "--as-of $far exited $status: $err"
+done
+status=0
+err=$("$cg" replay C-20261122-000001 --data "$data" --as-of 18446744073709551616 2>&1) || status=$?
+[ "$status" -eq 2 ] && [[ "$err" == *"out of range"* ]] || fail "--as-of 2^64 exited $status: $err"
+out=$("$cg" replay C-20261122-000001 --data "$data" --as-of 0006) || fail "--as-of 0006 exited $?"
+[[ "$out" == *"(as of 6)"* ]] || fail "--as-of 0006: $out"
 
 # a miss of a deadline the case never had set (a raw import) is on record too
 "$cg" append --data "$data" --stream case/C-20261122-000002 --expected-version no_stream \

@@ -2,8 +2,11 @@
 // alone (no clock, no policy): what each event did, in words, and the case as
 // it stood after it. --as-of shows the case as it stood at a past position or
 // time, for an audit.
+#include <algorithm>
+#include <charconv>
 #include <cstdint>
 #include <iostream>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -39,8 +42,16 @@ Result<AsOf> ParseAsOf(const std::string& text) {
   as_of.text = text;
   if (text.empty()) return as_of;
   if (text.find_first_not_of("0123456789") == std::string::npos) {
-    if (text.size() > 19) return Status::InvalidArgument("--as-of: position out of range");
-    as_of.position = std::stoull(text);
+    // Any position of the log (an unsigned 64-bit integer, as in the API);
+    // past the head is the store's to say (exit 1, as `read --after`).
+    Position position = 0;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), position);
+    if (error != std::errc() || end != text.data() + text.size()) {
+      return Status::InvalidArgument("--as-of: position out of range (the largest is " +
+                                     std::to_string(std::numeric_limits<Position>::max()) + ")");
+    }
+    as_of.position = position;
+    as_of.text = std::to_string(position);  // said without leading zeros
     return as_of;
   }
   auto time = ParseRfc3339(text);
@@ -67,13 +78,16 @@ std::string OneLine(std::string_view text, std::size_t max = kMaxProseBytes) {
   return out.substr(0, cut) + "…";
 }
 
-// "10:41:02" when `ms` falls on the same UTC day as `reference`, else
-// "2026-11-23 10:41:02".
+// "10:41:02.123Z" when `ms` falls on the same UTC day as `reference`, else
+// the whole "2026-11-23T10:41:02.123Z": to the millisecond, as stored, so
+// that two due times a replay names apart are told apart (two misses of a
+// deadline 1 ms apart are two misses).
 std::string ShortTime(std::int64_t ms, std::int64_t reference) {
   const std::string t = FormatTimestamp(ms);
-  const std::string clock = t.substr(11, 8);
-  if (t.substr(0, 10) == FormatTimestamp(reference).substr(0, 10)) return clock;
-  return t.substr(0, 10) + " " + clock;
+  if (t.size() > 11 && t.substr(0, 10) == FormatTimestamp(reference).substr(0, 10)) {
+    return t.substr(11);
+  }
+  return t;
 }
 
 std::string Article(std::string_view word) {
@@ -94,8 +108,8 @@ std::string Str(std::string_view v) {
   return std::string(v);
 }
 
-// What one event did, in words.
-std::string Describe(const CaseEventData& data, std::int64_t at) {
+// What one event did, in words. `before`: the case before it.
+std::string Describe(const CaseEventData& data, std::int64_t at, const CaseState& before) {
   return std::visit(
       [&](const auto& e) -> std::string {
         using T = std::decay_t<decltype(e)>;
@@ -148,8 +162,18 @@ std::string Describe(const CaseEventData& data, std::int64_t at) {
           return "deadline " + Str(Name(e.deadline)) + " approaching (due " +
                  ShortTime(e.due_at, at) + ")";
         } else if constexpr (std::is_same_v<T, DeadlineMissed>) {
+          // A miss of a deadline and due time on record already changes
+          // nothing (docs/views.md); the auditor is told so.
+          const bool repeat = std::find(before.misses.begin(), before.misses.end(),
+                                        std::pair{e.deadline, e.due_at}) != before.misses.end();
+          const bool met =
+              std::any_of(before.deadlines.begin(), before.deadlines.end(),
+                          [&](const auto& d) { return d.kind == e.deadline && d.met; });
           return "deadline " + Str(Name(e.deadline)) + " missed (due " + ShortTime(e.due_at, at) +
-                 ")";
+                 ")" +
+                 (met      ? ", the deadline was met already: changes nothing"
+                  : repeat ? ", a miss on record already: changes nothing"
+                           : "");
         } else if constexpr (std::is_same_v<T, AlertAcknowledged>) {
           return "alert " + e.alert + " acknowledged by " + e.by;
         } else {
@@ -159,17 +183,27 @@ std::string Describe(const CaseEventData& data, std::int64_t at) {
       data);
 }
 
-// The case as it stands: status, tier, assignee, open deadlines, and those
-// missed (met late or not: a miss stays on record, as in the case view).
+// The case as it stands: status, tier, assignee, open deadlines, and every
+// miss on record with the due time it was missed at (the case view's
+// `misses`: met late or not, rescheduled or reopened since, a miss stays).
 std::string DescribeState(const CaseState& s, std::int64_t at) {
   if (!s.exists) return "not reported yet";
   std::string out = Str(Name(s.status)) + " · tier " + std::to_string(s.tier) + " · " +
                     (s.assignee.empty() ? "unassigned" : "assignee " + s.assignee) +
                     " · priority " + Str(Name(s.priority));
   std::vector<std::string> open, missed;
+  for (const auto& [kind, due_at] : s.misses) {
+    // Met late: the deadline's slot still holds this due time, missed, and
+    // its step has been done since.
+    const bool met_late = std::any_of(s.deadlines.begin(), s.deadlines.end(), [&](const auto& d) {
+      return d.kind == kind && d.missed && d.met && d.missed_due_at == due_at;
+    });
+    missed.push_back(Str(Name(kind)) + (due_at > 0 ? " due " + ShortTime(due_at, at) : "") +
+                     (met_late ? " (met late)" : ""));
+  }
   for (const CaseDeadline& d : s.deadlines) {
     if (d.missed) {
-      missed.push_back(Str(Name(d.kind)) + (d.met ? " (met late)" : ""));
+      continue;
     } else if (!d.met && d.due_at > 0) {
       open.push_back(Str(Name(d.kind)) + " due " + ShortTime(d.due_at, at) +
                      (d.warned ? " (warned)" : ""));
@@ -216,8 +250,9 @@ Status PrintTimeline(const EventStore& store, const std::string& case_id, const 
         body << "    " << e.type << " that does not decode (" << data.status().message()
              << "): " << OneLine(e.data) << "\n";
       } else {
+        const std::string said = Describe(*data, e.recorded_at_ms, state);
         state.Apply(e, *data);
-        body << "    " << Describe(*data, e.recorded_at_ms) << "\n";
+        body << "    " << said << "\n";
       }
       body << "    → " << DescribeState(state, e.recorded_at_ms) << "\n";
     }

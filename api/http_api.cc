@@ -11,6 +11,7 @@
 
 #include "api/http_call.h"
 #include "api/static_files.h"
+#include "engine/time_format.h"
 #include "projections/json_writer.h"
 
 namespace casegrid {
@@ -136,18 +137,21 @@ std::string ErrorJson(const Status& status) {
   return j.Take();
 }
 
-std::string WithoutToken(std::string_view target) {
-  std::string out(target.substr(0, target.find('?')));
-  char separator = '?';
-  ForEachQueryPair(target, [&](const QueryPair& p) {
-    if (p.name != "token") {
-      out += separator;
-      out += p.pair;
-      separator = '&';
+// `text` with the bytes that would make a recorded target ambiguous or
+// unreadable percent-encoded: `%`, the delimiters in `delimiters`, and
+// control characters. The rest (a case id, a cell path, UTF-8) stays clear.
+void AppendRecorded(std::string& out, std::string_view text, std::string_view delimiters) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  for (const char c : text) {
+    const auto b = static_cast<unsigned char>(c);
+    if (b < 0x20 || b == 0x7f || c == '%' || delimiters.find(c) != std::string_view::npos) {
+      out += '%';
+      out += kHex[b >> 4];
+      out += kHex[b & 0xf];
+    } else {
+      out += c;
     }
-    return true;
-  });
-  return out;
+  }
 }
 
 Status RecordAuditRead(EventStore& store, const std::string& auditor, std::string_view target) {
@@ -156,7 +160,7 @@ Status RecordAuditRead(EventStore& store, const std::string& auditor, std::strin
   data += ",\"target\":";
   // At most 1000 bytes, cut between characters: a character cut in two is
   // not UTF-8, which the store refuses (a read then failed on its record).
-  std::string recorded_target = WithoutToken(target);
+  std::string recorded_target(target);
   if (recorded_target.size() > 1000) {
     std::size_t cut = 1000;
     while (cut > 0 && (static_cast<unsigned char>(recorded_target[cut]) & 0xC0) == 0x80) --cut;
@@ -195,6 +199,36 @@ HttpApi::HttpApi(CaseService* service, Projector* projector, const TokenAuthorit
       metrics_(metrics),
       options_(options),
       limiter_(options.requests_per_second, options.burst) {}
+
+std::string HttpApi::AuditTarget(const Call& call) {
+  std::string out;
+  for (const std::string& segment : call.segments) {
+    out += '/';
+    AppendRecorded(out, segment, "/?#");
+  }
+  if (out.empty()) out = "/";
+  // Short, bounded parameters first: a long cursor or cell cannot push them
+  // past the record's cut. Parameters the API does not take were refused
+  // (ParametersTaken) or are not the API's, and change nothing read.
+  char separator = '?';
+  for (const std::string_view name : {"as_of", "limit", "state", "kind", "after", "cell"}) {
+    const auto it = call.query.find(std::string(name));
+    if (it == call.query.end()) continue;
+    const std::string& value = it->second;
+    std::string said = value;
+    if (!value.empty() && value.find_first_not_of("0123456789") == std::string::npos) {
+      if (auto n = ParseCount(value, name); n.ok()) said = std::to_string(*n);
+    } else if (name == "as_of") {
+      if (auto t = ParseRfc3339(value); t.ok()) said = FormatTimestamp(*t);
+    }
+    out += separator;
+    out += name;
+    out += '=';
+    AppendRecorded(out, said, "&#");
+    separator = '&';
+  }
+  return out;
+}
 
 Status HttpApi::Parse(Call& call) {
   const std::string_view target = call.req.target();
@@ -293,7 +327,7 @@ std::optional<HttpResponse> HttpApi::Start(Call& call) {
   if (call.pending) return std::nullopt;
   if (call.audit_read &&
       http::to_status_class(routed->result()) == http::status_class::successful) {
-    if (Status s = RecordAuditRead(service_->store(), call.who.sub, call.req.target()); !s.ok()) {
+    if (Status s = RecordAuditRead(service_->store(), call.who.sub, AuditTarget(call)); !s.ok()) {
       metrics_->errors.Increment();
       return ErrorResponse(s, call.req.version(), call.req.keep_alive());
     }

@@ -101,6 +101,13 @@ class HttpApi {
   Result<HttpResponse> RouteAudit(Call& call);    // log_routes.cc
   Result<HttpResponse> RouteStreams(Call& call);  // log_routes.cc: raw appends
   Result<HttpResponse> RouteGrid(Call& call);     // grid_routes.cc
+  // What an auditor's read of `call` is recorded as (AuditRead's `target`):
+  // the path as routed (percent-decoded: a case id as the log names it) and
+  // the API's query parameters it took, each in one form (a position or
+  // count in decimal, a time in UTC to the millisecond, as answered) and in
+  // one order, short ones first; no token. So padding or encoding a request
+  // cannot keep what was read out of the record (black-box probe 71).
+  static std::string AuditTarget(const Call& call);
   // ?as_of=: a position, or a time and the last position recorded by then;
   // nothing without one.
   struct AsOf {
@@ -144,9 +151,9 @@ std::string QueryParameter(std::string_view target, std::string_view key);
 std::string_view ErrorCodeName(StatusCode code);
 // {"code": "…", "message": "…"}
 std::string ErrorJson(const Status& status);
-// Records that `auditor` read `target` (an AuditRead event in audit/<auditor>;
-// a `token` query parameter is left out of the recorded target),
-// fsync'd before it returns.
+// Records that `auditor` read `target` (an AuditRead event in audit/<auditor>,
+// the target cut at 1000 bytes between characters), fsync'd before it
+// returns. `target` holds no token (HttpApi::AuditTarget, "ws:<channel>").
 Status RecordAuditRead(EventStore& store, const std::string& auditor, std::string_view target);
 
 }  // namespace casegrid

@@ -45,11 +45,14 @@ Result<HttpResponse> HttpApi::RouteEvents(Call& call) {
   // A page of nothing but this auditor's own audit reads (a tail at the
   // head: the reads of the pages before) is not recorded itself, or paging
   // would never end. Another auditor's records say who looked at what:
-  // reading them is recorded like any read.
+  // reading them is recorded like any read. An empty page is a read too
+  // ("has anything happened since?", black-box probe 71): recorded, its
+  // record is the next page, which is the auditor's own.
   const std::string own_stream = "audit/" + who.sub;
-  call.audit_read = !std::all_of(events.begin(), events.end(), [&](const RecordedEvent& e) {
-    return e.type == "AuditRead" && e.stream == own_stream;
-  });
+  call.audit_read =
+      events.empty() || !std::all_of(events.begin(), events.end(), [&](const RecordedEvent& e) {
+        return e.type == "AuditRead" && e.stream == own_stream;
+      });
   JsonWriter j;
   j.BeginObject().Key("events").BeginArray();
   for (const RecordedEvent& e : events) j.Raw(e.EnvelopeJson());

@@ -11,6 +11,7 @@
 #include <boost/beast/http.hpp>
 #include <thread>
 
+#include "engine/time_format.h"
 #include "tests/http_api_fixture.h"
 #include "tests/support/thread_names.h"
 
@@ -856,7 +857,7 @@ TEST_F(HttpApiTest, EveryAuditReadIsRecordedBeforeItIsAnswered) {
   ASSERT_TRUE(recorded.ok());
   ASSERT_EQ(recorded->size(), 2u);
   EXPECT_EQ(recorded->at(0).type, "AuditRead");
-  EXPECT_EQ(recorded->at(0).data, R"({"by":"aud-1","target":"/api/v1/events?after=0&limit=1"})");
+  EXPECT_EQ(recorded->at(0).data, R"({"by":"aud-1","target":"/api/v1/events?limit=1&after=0"})");
   // Others' reads are not audit reads.
   Send(http::verb::get, "/api/v1/alerts", Token("officer-7", Role::kOfficer));
   EXPECT_EQ(*store_->StreamVersionOf("audit/officer-7"), 0u);
@@ -873,16 +874,66 @@ TEST_F(HttpApiTest, EveryAuditReadIsRecordedBeforeItIsAnswered) {
 // review of session 24).
 TEST_F(HttpApiTest, AnAuditRecordOfALongTargetIsCutBetweenCharacters) {
   const std::string auditor = Token("aud-3", Role::kAuditor);
-  std::string target = "/api/v1/cases?limit=1&after=zz%7C";  // a cursor: "<cell>|<case>"
-  target += std::string(999 - target.size(), 'z');
-  const std::string kept = target;
-  target += "\u00e9\u00e9\u00e9";  // é, two bytes each: byte 1000 is inside the first
+  // A cursor ("<cell>|<case>"), recorded decoded after the limit.
+  std::string kept = "/api/v1/cases?limit=1&after=zz|";
+  const std::string padding(999 - kept.size(), 'z');
+  kept += padding;
+  // é, two bytes each: byte 1000 of the record is inside the first.
+  const std::string target = "/api/v1/cases?after=zz%7C" + padding + "\u00e9\u00e9\u00e9&limit=1";
   auto r = Send(http::verb::get, target, auditor);
   EXPECT_EQ(r.status, 200u) << r.body;
   auto recorded = store_->ReadStream("audit/aud-3", 1, 10, ReadDirection::kForward);
   ASSERT_TRUE(recorded.ok());
   ASSERT_EQ(recorded->size(), 1u);
   EXPECT_EQ(recorded->at(0).data, R"({"by":"aud-3","target":")" + kept + R"("})");
+}
+
+// An audit record says what was read however the request was written: the
+// path decoded, the API's parameters in one form and order, short ones
+// first. Padded or encoded, a read hid from its record the moment read (a
+// fraction pushed its offset past the cut: 8 hours off), the position (all
+// zeros kept), the cell of a list, or the case id (kept encoded; black-box
+// probe 71).
+TEST_F(HttpApiTest, AnAuditRecordSaysWhatWasReadHoweverTheRequestIsWritten) {
+  const std::string officer = Token("officer-7", Role::kOfficer);
+  auto created = Send(http::verb::post, "/api/v1/cases", officer, testing::ReportBody());
+  ASSERT_EQ(created.status, 201u) << created.body;
+  const std::string quoted = At(created.body, "/case_id");
+  const std::string id = quoted.substr(1, quoted.size() - 2);
+  std::string encoded_id;
+  for (const char c : id) {
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    encoded_id += '%';
+    encoded_id += kHex[static_cast<unsigned char>(c) >> 4];
+    encoded_id += kHex[c & 0xf];
+  }
+  const Position at = store_->Head().position;
+  clock_.Advance(5000);
+  const std::string read_at = FormatTimestamp(clock_.NowMillis() - 1000);  // ...Z
+  // The same instant at +08:00, with a fraction 1,100 digits long.
+  const std::int64_t local_ms = clock_.NowMillis() - 1000 + 8 * 3600000;
+  const std::string local = FormatTimestamp(local_ms).substr(0, 23) + std::string(1100, '0');
+  const std::string zeros(1100, '0');
+  const std::string auditor = Token("aud-5", Role::kAuditor);
+  const std::vector<std::pair<std::string, std::string>> reads = {
+      {"/api/v1/cases/" + encoded_id, "/api/v1/cases/" + id},
+      {"/api/v1/cases/" + id + "?as_of=" + local + "%2B08:00",
+       "/api/v1/cases/" + id + "?as_of=" + read_at},
+      {"/api/v1/cases/" + id + "/history?%61s_of=" + zeros + std::to_string(at),
+       "/api/v1/cases/" + id + "/history?as_of=" + std::to_string(at)},
+      {"/api/v1/dashboard/santai?as_of=" + zeros + std::to_string(at),
+       "/api/v1/dashboard/santai?as_of=" + std::to_string(at)},
+      {"/api/v1/cases?limit=" + zeros + "3&cell=santai/tongchuan",
+       "/api/v1/cases?limit=3&cell=santai/tongchuan"},
+  };
+  for (const auto& [target, said] : reads) {
+    const Position head = store_->Head().position;
+    auto r = Send(http::verb::get, target, auditor);
+    ASSERT_EQ(r.status, 200u) << target.substr(0, 80) << " -> " << r.body;
+    auto record = store_->ReadAt(head + 1);
+    ASSERT_TRUE(record.ok()) << target.substr(0, 80);
+    EXPECT_EQ(record->data, R"({"by":"aud-5","target":")" + said + R"("})") << target.substr(0, 80);
+  }
 }
 
 // A target that is not a path (origin form) is refused: it was routed
@@ -935,9 +986,18 @@ TEST_F(HttpApiTest, PagingTheLogToItsEndEndsThoughEachPageReadIsRecorded) {
     for (auto e : events) after = e["position"].get_uint64();
   }
   // The log's pages, then one of the reads of them (a page of nothing but
-  // audit reads is not recorded itself), then the end.
+  // audit reads is not recorded itself), then the end, an empty page, which
+  // is recorded (black-box probe 71: "has anything happened since?" left no
+  // trace): its record is the next page, the auditor's own.
   EXPECT_EQ(empty, 1) << "paging did not end after " << pages << " pages";
-  EXPECT_EQ(after, store_->Head().position);
+  EXPECT_EQ(after + 1, store_->Head().position);
+  auto last = store_->ReadAt(after + 1);
+  ASSERT_TRUE(last.ok());
+  EXPECT_EQ(last->data, R"({"by":"aud-3","target":"/api/v1/events?limit=100&after=)" +
+                            std::to_string(after) + R"("})");
+  auto own = Send(http::verb::get, "/api/v1/events?after=" + std::to_string(after), auditor);
+  EXPECT_NE(own.body.find("audit/aud-3"), std::string::npos) << own.body;
+  EXPECT_EQ(store_->Head().position, after + 1);  // its own record only: not recorded
   // Another auditor's page of those records (who read what) is recorded.
   const Position head = store_->Head().position;
   auto theirs = Send(http::verb::get, "/api/v1/events?after=" + std::to_string(head - 2),

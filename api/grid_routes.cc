@@ -1,8 +1,23 @@
 // The grid's routes (API.md), the admin's: define a cell, assign an
-// officer to one and remove them (HttpApi::RouteGrid).
+// officer to one and remove them (HttpApi::RouteGrid); and, for every role
+// in its cells, a cell as it stands or stood (GET, `as_of`: who was
+// responsible for it on a past day).
 #include "api/http_call.h"
+#include "engine/grid_history.h"
+#include "projections/json_writer.h"
 
 namespace casegrid {
+namespace {
+
+void WriteAssignment(JsonWriter& j, const CellAssignment& a, bool with_cell) {
+  j.BeginObject().Key("person").String(a.person).Key("role").String(a.role);
+  if (with_cell) j.Key("cell").String(a.cell);
+  j.Key("since").Time(a.since_ms);
+  j.Key("since_position").Int(static_cast<std::int64_t>(a.since));
+  j.EndObject();
+}
+
+}  // namespace
 
 Result<HttpResponse> HttpApi::RouteGrid(Call& call) {
   const HttpRequest& req = call.req;
@@ -10,6 +25,27 @@ Result<HttpResponse> HttpApi::RouteGrid(Call& call) {
   const Principal& who = call.who;
   const std::string key = call.IdempotencyKey();
   if (s.size() < 4 || s[3] != "cells") return NoSuchRoute(req);
+  if (call.Get() && s.size() >= 5) {
+    const std::string cell = call.Rest(4);
+    if (!InScope(who, cell))
+      return Status::PermissionDenied("cell " + cell + " is outside your cells");
+    ASSIGN_OR_RETURN(std::optional<AsOf> as_of, AsOfQuery(call));
+    const Position at = as_of ? as_of->position : service_->store().Head().position;
+    ASSIGN_OR_RETURN(CellAt c, GridCellAt(service_->store(), cell, at));
+    JsonWriter j;
+    j.BeginObject().Key("cell").String(c.cell).Key("name").String(c.name);
+    j.Key("level").String(Name(c.level));
+    j.Key("defined_at").Time(c.defined_at_ms);
+    j.Key("position").Int(static_cast<std::int64_t>(at));
+    j.Key("people").BeginArray();
+    for (const CellAssignment& a : c.people) WriteAssignment(j, a, false);
+    j.EndArray();
+    j.Key("above").BeginArray();
+    for (const CellAssignment& a : c.above) WriteAssignment(j, a, true);
+    j.EndArray();
+    j.EndObject();
+    return Json(http::status::ok, j.Take(), req);
+  }
   if (who.role != Role::kAdmin) return Status::PermissionDenied("the grid is the admin's");
   if (s.size() == 4 && call.Post()) {
     ASSIGN_OR_RETURN(auto cell, StringField(req.body().empty() ? "{}" : req.body(), "cell"));

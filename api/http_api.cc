@@ -73,6 +73,7 @@ std::vector<std::string_view> ParametersTaken(bool get, const std::vector<std::s
   }
   if (family == "dashboard") return {"as_of"};
   if ((family == "alerts" || family == "events") && s.size() == 3) return {"after", "limit"};
+  if (family == "grid" && s.size() >= 5 && s[3] == "cells") return {"as_of"};
   return {};
 }
 
@@ -209,7 +210,7 @@ std::string HttpApi::AuditTarget(const Call& call) {
   if (out.empty()) out = "/";
   // Short, bounded parameters first: a long cursor or cell cannot push them
   // past the record's cut. Parameters the API does not take were refused
-  // (ParametersTaken) or are not the API's, and change nothing read.
+  // (ParametersTaken), as is any that is not the API's.
   char separator = '?';
   for (const std::string_view name : {"as_of", "limit", "state", "kind", "after", "cell"}) {
     const auto it = call.query.find(std::string(name));
@@ -506,10 +507,12 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
     const bool of_the_past =
         get &&
         ((cases && (s.size() == 3 || s.size() == 4 || (s.size() == 5 && s[4] == "history"))) ||
-         (s.size() >= 3 && s[2] == "dashboard"));
+         (s.size() >= 3 && s[2] == "dashboard") ||
+         (s.size() >= 5 && s[2] == "grid" && s[3] == "cells"));
     if (!of_the_past) {
       return Status::InvalidArgument(
-          "as_of: only a case's view and history and a dashboard are answered as of the past");
+          "as_of: only a case's view and history, a dashboard and a grid cell are answered as of "
+          "the past");
     }
   }
 

@@ -771,6 +771,87 @@ TEST_F(HttpApiTest, OpenAlertsArePagedNewestFirstAndNoneIsLeftOut) {
   EXPECT_EQ(Send(http::verb::get, "/api/v1/alerts?after=0", officer).status, 400u);
 }
 
+// Who was responsible for a cell on a past day (DOMAIN.md: the grid is
+// event-sourced "so an audit replay shows who was responsible for a cell on
+// any past day"; black-box probe 71 found no route that showed it).
+TEST_F(HttpApiTest, ACellIsReadAsItStandsAndAsItStoodOnAPastDay) {
+  const std::string admin = Token("admin-1", Role::kAdmin);
+  const std::string op = Token("op-1", Role::kOperator);
+  const std::string cell = "/api/v1/grid/cells/santai/tongchuan/a03/g13";
+  auto assign = [&](const std::string& person) {
+    auto r = Send(http::verb::post, cell + "/officers", admin,
+                  R"({"officer":")" + person + R"(","role":"officer"})");
+    EXPECT_EQ(r.status, 201u) << r.body;
+    return store_->Head().position;
+  };
+  auto definition =
+      store_->ReadStream("grid/santai/tongchuan/a03/g13", 1, 1, ReadDirection::kForward);
+  ASSERT_TRUE(definition.ok() && definition->size() == 1u);
+  const Position defined = definition->front().position;
+  clock_.Advance(60000);
+  const Position first = assign("officer-a");
+  const std::string first_time = FormatTimestamp(clock_.NowMillis());
+  clock_.Advance(1800000);  // (the tokens live an hour)
+  const Position second = assign("officer-b");
+  auto removed = Send(http::verb::delete_, cell + "/officers/officer-a", admin);
+  ASSERT_EQ(removed.status, 200u) << removed.body;
+  const Position now = store_->Head().position;
+
+  auto live = Send(http::verb::get, cell, op);
+  ASSERT_EQ(live.status, 200u) << live.body;
+  EXPECT_EQ(At(live.body, "/position"), std::to_string(now));
+  EXPECT_EQ(At(live.body, "/level"), "\"cluster\"");
+  EXPECT_EQ(At(live.body, "/people/0/person"), "\"officer-b\"");
+  EXPECT_EQ(At(live.body, "/people/0/since_position"), std::to_string(second));
+  EXPECT_EQ(At(live.body, "/people/1"), "<none>");
+  // The cells above: nobody is assigned to them in this grid.
+  EXPECT_EQ(At(live.body, "/above/0"), "<none>");
+
+  // As of the first assignment, by position and by its time.
+  for (const std::string& as_of : {std::to_string(first), first_time}) {
+    auto past = Send(http::verb::get, cell + "?as_of=" + as_of, op);
+    ASSERT_EQ(past.status, 200u) << as_of << " -> " << past.body;
+    EXPECT_EQ(At(past.body, "/people/0/person"), "\"officer-a\"") << as_of;
+    EXPECT_EQ(At(past.body, "/people/0/since"), "\"" + first_time + "\"") << as_of;
+    EXPECT_EQ(At(past.body, "/people/1"), "<none>") << as_of;
+  }
+  // Before the assignment, nobody; before the cell was defined, no cell.
+  auto empty = Send(http::verb::get, cell + "?as_of=" + std::to_string(first - 1), op);
+  EXPECT_EQ(At(empty.body, "/people/0"), "<none>") << empty.body;
+  auto before = Send(http::verb::get, cell + "?as_of=" + std::to_string(defined - 1), op);
+  EXPECT_EQ(before.status, 404u) << before.body;
+  EXPECT_NE(before.body.find("no cell santai/tongchuan/a03/g13 at position"), std::string::npos);
+
+  // The cell's own people and those of the cells above, nearest first.
+  Send(http::verb::post, "/api/v1/grid/cells/santai/officers", admin,
+       R"({"officer":"chief-1","role":"supervisor"})");
+  auto covered = Send(http::verb::get, cell, op);
+  EXPECT_EQ(At(covered.body, "/above/0/person"), "\"chief-1\"") << covered.body;
+  EXPECT_EQ(At(covered.body, "/above/0/cell"), "\"santai\"") << covered.body;
+
+  // Every role reads the cells in its scope; outside them is 403; a path
+  // of more levels than the grid's is 400; another parameter is 400.
+  EXPECT_EQ(
+      Send(http::verb::get, cell, Token("officer-7", Role::kOfficer, {"santai/tongchuan"})).status,
+      200u);
+  EXPECT_EQ(Send(http::verb::get, cell, admin).status, 200u);
+  EXPECT_EQ(Send(http::verb::get, cell, Token("officer-9", Role::kOfficer, {"santai/luxi"})).status,
+            403u);
+  EXPECT_EQ(Send(http::verb::get, cell + "/x/y", op).status, 400u);
+  EXPECT_EQ(Send(http::verb::get, "/api/v1/grid/cells/santai/nowhere", op).status, 404u);
+  EXPECT_EQ(Send(http::verb::get, cell + "?limit=1", op).status, 400u);
+  EXPECT_EQ(Send(http::verb::get, cell + "?as_of=" + std::to_string(now + 5), op).status, 400u);
+  // An auditor's read of it is recorded, as any of its reads.
+  const Position head = store_->Head().position;
+  auto audited = Send(http::verb::get, cell + "?as_of=" + std::to_string(first),
+                      Token("aud-6", Role::kAuditor));
+  ASSERT_EQ(audited.status, 200u) << audited.body;
+  auto record = store_->ReadAt(head + 1);
+  ASSERT_TRUE(record.ok());
+  EXPECT_EQ(record->data,
+            R"({"by":"aud-6","target":")" + cell + "?as_of=" + std::to_string(first) + R"("})");
+}
+
 TEST_F(HttpApiTest, TheRawLogAndTheGridBelongToTheirRoles) {
   const std::string officer = Token("officer-7", Role::kOfficer);
   const std::string auditor = Token("aud-1", Role::kAuditor);

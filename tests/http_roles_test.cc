@@ -46,6 +46,7 @@ TEST_F(HttpRolesTest, EachRouteAnswersTheRolesAPIMdGivesIt) {
        {Role::kOperator, Role::kSupervisor, Role::kAuditor, Role::kAdmin},
        200},
       {http::verb::post, "/api/v1/grid/cells", "", {Role::kAdmin}, 201},
+      {http::verb::get, "/api/v1/grid/cells/santai/tongchuan", "", kAllRoles, 200},
       {http::verb::post, "/api/v1/streams/import/x", "", {Role::kAdmin}, 200},
   };
   for (const Row& row : rows) {

@@ -1,0 +1,98 @@
+#include "engine/grid_history.h"
+
+#include <algorithm>
+#include <optional>
+#include <type_traits>
+#include <variant>
+
+#include "engine/grid_directory.h"
+
+namespace casegrid {
+namespace {
+
+constexpr std::size_t kPage = 1000;
+
+// One cell's stream folded up to `at`: its definition, if any by then, and
+// its assignments in force.
+struct Folded {
+  std::optional<GridCellDefined> defined;
+  std::int64_t defined_at_ms = 0;
+  Position defined_at = 0;
+  std::vector<CellAssignment> people;
+};
+
+Result<Folded> FoldCell(const EventStore& store, const std::string& cell, Position at) {
+  Folded f;
+  const std::string stream = GridDirectory::Stream(cell);
+  for (StreamVersion from = 1;;) {
+    ASSIGN_OR_RETURN(std::vector<RecordedEvent> events,
+                     store.ReadStream(stream, from, kPage, ReadDirection::kForward));
+    for (const RecordedEvent& e : events) {
+      if (e.position > at) return f;
+      auto data = DecodeEventData(e.type, e.data, StoredEventLimits());
+      // The store checked every grid event as it was appended; one that does
+      // not decode now is the log's damage, said as such.
+      if (!data.ok()) {
+        return Status::Internal("grid/" + cell + " at position " + std::to_string(e.position) +
+                                ": " + data.status().message());
+      }
+      std::visit(
+          [&](const auto& d) {
+            using T = std::decay_t<decltype(d)>;
+            if constexpr (std::is_same_v<T, GridCellDefined>) {
+              f.defined = d;
+              f.defined_at_ms = e.recorded_at_ms;
+              f.defined_at = e.position;
+            } else if constexpr (std::is_same_v<T, OfficerAssignedToCell>) {
+              const bool held = std::any_of(f.people.begin(), f.people.end(), [&](const auto& p) {
+                return p.person == d.officer && p.role == d.role;
+              });
+              if (!held) {
+                f.people.push_back(
+                    CellAssignment{d.officer, d.role, cell, e.recorded_at_ms, e.position});
+              }
+            } else if constexpr (std::is_same_v<T, OfficerRemovedFromCell>) {
+              std::erase_if(f.people, [&](const CellAssignment& p) {
+                return p.person == d.officer && p.role == d.role;
+              });
+            }
+          },
+          *data);
+    }
+    if (events.size() < kPage) return f;
+    from = events.back().version + 1;
+  }
+}
+
+}  // namespace
+
+Result<CellAt> GridCellAt(const EventStore& store, std::string_view cell, Position at) {
+  // A path of more levels than the grid has names no cell; refused before
+  // a stream is read for each of its steps. Any other path that was never
+  // defined is not found.
+  if (cell.empty() || std::count(cell.begin(), cell.end(), '/') > 3) {
+    return Status::InvalidArgument("cell: a grid path of one to four levels, e.g. santai/luxi");
+  }
+  const std::vector<std::string> cells = CellAndAncestors(cell);
+  CellAt out;
+  for (std::size_t i = 0; i < cells.size(); ++i) {
+    ASSIGN_OR_RETURN(Folded f, FoldCell(store, cells[i], at));
+    if (i == 0) {
+      if (!f.defined) {
+        return Status::NotFound("no cell " + std::string(cell) + " at position " +
+                                std::to_string(at));
+      }
+      out.cell = std::string(cell);
+      out.name = f.defined->name;
+      out.level = f.defined->level;
+      out.defined_at_ms = f.defined_at_ms;
+      out.defined_at = f.defined_at;
+      out.people = std::move(f.people);
+    } else {
+      for (CellAssignment& p : f.people) out.above.push_back(std::move(p));
+    }
+  }
+  return out;
+}
+
+}  // namespace casegrid

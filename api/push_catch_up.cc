@@ -250,7 +250,12 @@ void PushHub::Setup(std::shared_ptr<Sub> sub, std::optional<Position> after) {
       return refuse(s);
     }
   }
-  if (!sink->Push(std::move(subscribed), nullptr)) return;
+  {
+    // Under the lock, as every catch-up message: an unsubscribe that came
+    // meanwhile is answered before it or not at all, never followed by it.
+    std::lock_guard l(mu_);
+    if (sub->removed || !sink->Push(std::move(subscribed), nullptr)) return;
+  }
   CatchUpStep(std::move(sub));
 }
 
@@ -323,9 +328,17 @@ Status PushHub::CatchUpPage(Sub& sub, PushSink& sink, Position upto, bool* done)
   *done = false;
   if (sink.Backlogged()) return Status::Ok();  // the next page once it drains
   std::size_t pushed_bytes = 0;
+  // Each message is queued under the hub's lock, and not once the
+  // subscription is removed: an unsubscribe (which removes it under the
+  // lock, then answers) is then answered after every message of its
+  // catch-up, and a new subscription to the channel, set up after that
+  // answer, never sees the old one's page behind its own messages (a
+  // black-box probe of session 27: up to a page came after "unsubscribed",
+  // and after a resubscribe's "subscribed", positions going back).
   auto push = [&](const PushMessage& m) {
     pushed_bytes += m->size();
-    sink.Push(m, nullptr);
+    std::lock_guard l(mu_);
+    if (!sub.removed) sink.Push(m, nullptr);
   };
   auto page_full = [&] { return pushed_bytes >= page_bytes || sink.Backlogged(); };
   // The next page of the log in (cursor, upto], an event at a time; the

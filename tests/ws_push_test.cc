@@ -8,8 +8,9 @@
 
 #include <atomic>
 #include <deque>
+#include <future>
+#include <future>
 #include <map>
-#include <string>
 #include <thread>
 
 #include "tests/http_api_fixture.h"
@@ -374,6 +375,62 @@ TEST_F(PushTest, BadOpsGetAClearErrorAndTheConnectionStays) {
   EXPECT_FALSE(c->Next(std::chrono::milliseconds(300))) << "unsubscribed, yet a message came";
   // Nothing a bad op sent was written: only the note is new.
   EXPECT_EQ(metrics_.subscriptions_open.Value(), 0);
+}
+
+// Nothing of a catch-up comes after its unsubscribe is answered: a page
+// being queued when the unsubscribe came went on after "unsubscribed", and
+// after a resubscribe's "subscribed" too, positions going back (black-box
+// probe of session 27). The sink holds the catch-up's fifth message until the
+// unsubscribe has returned (or 300 ms, which a catch-up that holds the hub's
+// lock while it queues makes it wait).
+TEST_F(PushTest, NothingOfACatchUpComesAfterItsUnsubscribeIsAnswered) {
+  class Sink : public PushSink {
+   public:
+    bool Push(PushMessage m, const void*) override {
+      std::unique_lock l(mu_);
+      said_.push_back(*m);
+      if (said_.size() == 5) {
+        fifth_.set_value();
+        l.unlock();
+        unsubscribed_.get_future().wait_for(std::chrono::milliseconds(300));
+      }
+      return true;
+    }
+    void WhenDrained(std::function<void()> resume) override { resume(); }
+    std::size_t CatchUpBudget() const override { return 64; }
+    bool Backlogged() const override { return false; }
+    std::size_t MaxMessageBytes() const override { return 1 << 20; }
+    std::size_t MaxSubscriptions() const override { return 10; }
+    bool Ended() const override { return false; }
+    // What the connection would send next: the unsubscribe's answer.
+    void Unsubscribed() {
+      std::lock_guard l(mu_);
+      said_.push_back("unsubscribed");
+      unsubscribed_.set_value();
+    }
+    std::vector<std::string> Said() {
+      std::lock_guard l(mu_);
+      return said_;
+    }
+    std::promise<void> fifth_, unsubscribed_;
+
+   private:
+    std::mutex mu_;
+    std::vector<std::string> said_;
+  };
+  BulkNotes(NewCase(), 50, 10);
+  auto sink = std::make_shared<Sink>();
+  const Principal auditor{"auditor-1", Role::kAuditor, {""}, 0};
+  auto fifth = sink->fifth_.get_future();
+  hub_->Subscribe(sink, auditor, 1, "events", Position{0});
+  ASSERT_EQ(fifth.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  ASSERT_TRUE(hub_->Unsubscribe(sink.get(), "events"));
+  sink->Unsubscribed();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const std::vector<std::string> said = sink->Said();
+  ASSERT_EQ(said.size() > 5, true);
+  EXPECT_EQ(said.back(), "unsubscribed")
+      << said.size() << " messages, the last: " << said.back().substr(0, 120);
 }
 
 // A connection that goes away around asking for a subscription leaves

@@ -67,11 +67,10 @@ Result<Folded> FoldCell(const EventStore& store, const std::string& cell, Positi
 }  // namespace
 
 Result<CellAt> GridCellAt(const EventStore& store, std::string_view cell, Position at) {
-  // A path of more levels than the grid has names no cell; refused before
-  // a stream is read for each of its steps. Any other path that was never
-  // defined is not found.
-  if (cell.empty() || std::count(cell.begin(), cell.end(), '/') > 3) {
-    return Status::InvalidArgument("cell: a grid path of one to four levels, e.g. santai/luxi");
+  // A path no cell could have (five levels, an empty step, a capital) is
+  // no cell, as the dashboard of one is: not found, and no stream is read.
+  if (!ValidateCellPath(cell).ok()) {
+    return Status::NotFound("no cell " + std::string(cell.substr(0, kMaxCellPathBytes)));
   }
   const std::vector<std::string> cells = CellAndAncestors(cell);
   CellAt out;

@@ -44,8 +44,7 @@ struct CellAt {
 };
 
 // `cell` as it stood once the log held positions 1..`at`. kNotFound when it
-// was not defined by then; kInvalidArgument for a path that is no cell's
-// (empty, more than four levels, an empty step).
+// was not defined by then, or is no cell's path (ValidateCellPath).
 Result<CellAt> GridCellAt(const EventStore& store, std::string_view cell, Position at);
 
 }  // namespace casegrid

@@ -830,14 +830,18 @@ TEST_F(HttpApiTest, ACellIsReadAsItStandsAndAsItStoodOnAPastDay) {
   EXPECT_EQ(At(covered.body, "/above/0/cell"), "\"santai\"") << covered.body;
 
   // Every role reads the cells in its scope; outside them is 403; a path
-  // of more levels than the grid's is 400; another parameter is 400.
+  // no cell could have is 404, as its dashboard; another parameter is 400.
   EXPECT_EQ(
       Send(http::verb::get, cell, Token("officer-7", Role::kOfficer, {"santai/tongchuan"})).status,
       200u);
   EXPECT_EQ(Send(http::verb::get, cell, admin).status, 200u);
   EXPECT_EQ(Send(http::verb::get, cell, Token("officer-9", Role::kOfficer, {"santai/luxi"})).status,
             403u);
-  EXPECT_EQ(Send(http::verb::get, cell + "/x/y", op).status, 400u);
+  for (const char* path : {"/x/y", "//x", "/", "/X"}) {
+    auto r = Send(http::verb::get, cell + path, op);
+    EXPECT_EQ(r.status, 404u) << path << " -> " << r.body;
+    EXPECT_NE(r.body.find("no cell santai/tongchuan/a03/g13"), std::string::npos) << r.body;
+  }
   EXPECT_EQ(Send(http::verb::get, "/api/v1/grid/cells/santai/nowhere", op).status, 404u);
   EXPECT_EQ(Send(http::verb::get, cell + "?limit=1", op).status, 400u);
   EXPECT_EQ(Send(http::verb::get, cell + "?as_of=" + std::to_string(now + 5), op).status, 400u);

@@ -246,7 +246,11 @@ void PushHub::Setup(std::shared_ptr<Sub> sub, std::optional<Position> after) {
     if (sub->removed) return;
   }
   if (who.role == Role::kAuditor) {
-    if (Status s = RecordAuditRead(service_->store(), who.sub, "ws:" + sub->channel); !s.ok()) {
+    // With its `after`, as HTTP records a page's: where a catch-up began
+    // is what it read.
+    const std::string target =
+        "ws:" + sub->channel + (after ? "?after=" + std::to_string(*after) : std::string());
+    if (Status s = RecordAuditRead(service_->store(), who.sub, target); !s.ok()) {
       return refuse(s);
     }
   }

@@ -980,11 +980,7 @@ TEST_F(HttpApiTest, AnAuditRecordOfALongTargetIsCutBetweenCharacters) {
 // zeros kept), the cell of a list, or the case id (kept encoded; black-box
 // probe 71).
 TEST_F(HttpApiTest, AnAuditRecordSaysWhatWasReadHoweverTheRequestIsWritten) {
-  const std::string officer = Token("officer-7", Role::kOfficer);
-  auto created = Send(http::verb::post, "/api/v1/cases", officer, testing::ReportBody());
-  ASSERT_EQ(created.status, 201u) << created.body;
-  const std::string quoted = At(created.body, "/case_id");
-  const std::string id = quoted.substr(1, quoted.size() - 2);
+  const std::string id = NewCase();
   std::string encoded_id;
   for (const char c : id) {
     static constexpr char kHex[] = "0123456789ABCDEF";

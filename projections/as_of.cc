@@ -93,7 +93,7 @@ Result<std::string> Projector::DashboardAsOf(std::string_view path, Position tar
     ASSIGN_OR_RETURN(RecordedEvent e, store_->ReadAt(target));
     time_at_target = e.recorded_at_ms;
   }
-  return RenderDashboard(path, node, target, time_at_target, options_.day_offset_hours);
+  return RenderDashboardNode(path, node, target, time_at_target);
 }
 
 Result<std::string> Projector::CaseViewAsOf(std::string_view case_id, Position target) const {

@@ -314,7 +314,7 @@ Result<DashboardNode> DecodeDashboardNode(std::string_view bytes) {
 // ---------------------------------------------------------------- rendering
 
 std::string RenderDashboard(std::string_view path, const DashboardNode& n, Position position,
-                            std::int64_t now_ms, int day_offset_hours) {
+                            std::int64_t now_ms, int day_offset_hours, std::int64_t log_start_ms) {
   JsonWriter w;
   w.BeginObject();
   w.Key("cell").String(path);
@@ -384,9 +384,20 @@ std::string RenderDashboard(std::string_view path, const DashboardNode& n, Posit
   w.Key("today").BeginArray();
   for (auto v : intake_today) w.Int(v);
   w.EndArray();
+  // The previous days the log has, of the last 7: a store a day old has one
+  // (its intake was divided by 7, a seventh of the truth all week).
+  std::int64_t previous_days = 7;
+  if (log_start_ms != INT64_MIN) {
+    const std::int64_t first_day = FloorDiv(log_start_ms + day_offset_hours * kHourMs, kDayMs);
+    previous_days = std::clamp<std::int64_t>(local_today - first_day, 0, 7);
+  }
   w.Key("previous_7_days_average").BeginArray();
-  for (auto v : intake_week) w.Double(static_cast<double>(v) / 7.0);
+  for (auto v : intake_week) {
+    w.Double(previous_days == 0 ? 0.0
+                                : static_cast<double>(v) / static_cast<double>(previous_days));
+  }
   w.EndArray();
+  w.Key("previous_days").Int(previous_days);
   w.EndObject();
   w.Key("totals").BeginObject().Key("reported").Int(n.reported).Key("resolved").Int(n.resolved);
   w.EndObject();

@@ -126,8 +126,12 @@ Result<DashboardNode> DecodeDashboardNode(std::string_view bytes);
 // measured at `now_ms`. "today" and the hourly intake are by the local day
 // and hour of UTC + `day_offset_hours` (whole hours: the intake is counted
 // by the hour); the ages of open cases are in days of 24 hours since the
-// UTC day they were reported.
+// UTC day they were reported. The hourly intake of the previous days is
+// averaged over those of the last 7 the log has (its first event recorded
+// at `log_start_ms`; the default: a log older than a week), so that a
+// store's first week is not shown a seventh of its intake.
 std::string RenderDashboard(std::string_view path, const DashboardNode& node, Position position,
-                            std::int64_t now_ms, int day_offset_hours = 0);
+                            std::int64_t now_ms, int day_offset_hours = 0,
+                            std::int64_t log_start_ms = INT64_MIN);
 
 }  // namespace casegrid

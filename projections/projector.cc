@@ -792,7 +792,19 @@ Result<std::string> Projector::Dashboard(std::string_view path, std::int64_t now
 
 std::string Projector::RenderDashboardNode(std::string_view path, const DashboardNode& node,
                                            Position position, std::int64_t now_ms) const {
-  return RenderDashboard(path, node, position, now_ms, options_.day_offset_hours);
+  return RenderDashboard(path, node, position, now_ms, options_.day_offset_hours, LogStartMs());
+}
+
+std::int64_t Projector::LogStartMs() const {
+  std::int64_t start = log_start_ms_.load(std::memory_order_relaxed);
+  if (start != INT64_MIN) return start;
+  // Position 1 never changes once written; until then (or if it cannot be
+  // read now) the averages are of 7 days, as a log older than a week's.
+  auto first = store_->ReadAt(1);
+  if (!first.ok()) return INT64_MIN;
+  start = first->recorded_at_ms;
+  log_start_ms_.store(start, std::memory_order_relaxed);
+  return start;
 }
 
 Result<CasePage> Projector::ListCases(const CaseQuery& q) const {

@@ -154,6 +154,9 @@ class Projector {
   // ViewChanges' node_states, in the change listener), as Dashboard renders it.
   std::string RenderDashboardNode(std::string_view path, const DashboardNode& node,
                                   Position position, std::int64_t now_ms) const;
+  // When the log's first event was recorded (INT64_MIN while it has none);
+  // read once, then remembered.
+  std::int64_t LogStartMs() const;
   // Case views of a subtree, paged in (cell, case id) order.
   Result<CasePage> ListCases(const CaseQuery& query) const;
   // The alert reads below take only the alerts `visible` keeps (given the
@@ -277,6 +280,7 @@ class Projector {
       node_chains_;
 
   std::atomic<Position> position_{0};
+  mutable std::atomic<std::int64_t> log_start_ms_{INT64_MIN};  // LogStartMs, once known
   mutable std::mutex progress_mu_;
   mutable std::condition_variable progress_cv_;
   Status failure_;  // guarded by progress_mu_

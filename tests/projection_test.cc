@@ -146,6 +146,49 @@ TEST(DashboardRenderTest, TodayIsTheLocalDayOfTheOffset) {
   EXPECT_EQ(At(west, "/today/resolved"), "1");                            // 05:00 today, local
 }
 
+// The intake curve of the previous days is averaged over those the log has:
+// a store two days old showed a seventh of its intake all week long.
+TEST(DashboardRenderTest, ThePreviousDaysAverageIsOverTheDaysTheLogHas) {
+  auto ms = [](const char* t) { return *ParseTimestamp(t); };
+  DashboardNode node;
+  node.hourly[ms("2026-11-21T09:00:00.000Z") / 3600000] = {3, 0};
+  node.hourly[ms("2026-11-22T09:00:00.000Z") / 3600000] = {1, 0};
+  const std::int64_t now = ms("2026-11-23T12:00:00.000Z");
+  // The log began on the 21st: two previous days.
+  const std::string young =
+      RenderDashboard("santai", node, 9, now, 0, ms("2026-11-21T08:00:00.000Z"));
+  EXPECT_EQ(At(young, "/intake_hourly/previous_7_days_average/9"), "2");
+  EXPECT_EQ(At(young, "/intake_hourly/previous_days"), "2");
+  // Begun today: no previous day, nothing averaged.
+  const std::string fresh =
+      RenderDashboard("santai", node, 9, now, 0, ms("2026-11-23T08:00:00.000Z"));
+  EXPECT_EQ(At(fresh, "/intake_hourly/previous_7_days_average/9"), "0");
+  EXPECT_EQ(At(fresh, "/intake_hourly/previous_days"), "0");
+  // Older than a week: seven, as always.
+  const std::string old =
+      RenderDashboard("santai", node, 9, now, 0, ms("2026-10-01T00:00:00.000Z"));
+  EXPECT_EQ(At(old, "/intake_hourly/previous_7_days_average/9"), "0.5714285714285714");
+  EXPECT_EQ(At(old, "/intake_hourly/previous_days"), "7");
+  // By the local day: at UTC+14 the log's 08:00 UTC on the 21st is the 21st
+  // still (22:00), and now is the 24th (02:00): three previous days.
+  const std::string east =
+      RenderDashboard("santai", node, 9, now, 14, ms("2026-11-21T08:00:00.000Z"));
+  EXPECT_EQ(At(east, "/intake_hourly/previous_days"), "3");
+}
+
+// The projector reads the log's start from its first event: live, and as of
+// a past position alike.
+TEST_F(ProjectionTest, TheDashboardAveragesTheDaysItsLogHas) {
+  ReportIn("santai/tongchuan/a03/g12");
+  EXPECT_EQ(At(Dash("santai"), "/intake_hourly/previous_days"), "0");
+  clock_.Advance(2 * 86400000LL);
+  ReportIn("santai/tongchuan/a03/g12");
+  EXPECT_EQ(At(Dash("santai"), "/intake_hourly/previous_days"), "2");
+  auto past = projector_->DashboardAsOf("santai", store_->Head().position);
+  ASSERT_TRUE(past.ok()) << past.status().ToString();
+  EXPECT_EQ(At(*past, "/intake_hourly/previous_days"), "2");
+}
+
 // A percentile past the last bucket (4320 minutes) is the longest time that
 // bucket holds, not a bound made up for it (it was 8640 whatever the time).
 TEST_F(ProjectionTest, AResponseTimeBeyondTheLastBucketIsShownAsTheLongestItHolds) {

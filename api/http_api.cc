@@ -407,7 +407,19 @@ std::string QueryParameter(std::string_view target, std::string_view key) {
   return value;
 }
 
+Status HttpApi::CheckCredential(const HttpRequest& header) {
+  const std::string_view target = header.target();
+  if (!target.starts_with("/api/v1/") && target != "/api/v1") return Status::Ok();
+  return Credential(header, QueryParameter(target, "token")).status();
+}
+
 Result<Principal> HttpApi::Authenticate(const HttpRequest& req, std::string_view query_token) {
+  ASSIGN_OR_RETURN(Principal who, Credential(req, query_token));
+  RETURN_IF_ERROR(Admit(who.sub));
+  return who;
+}
+
+Result<Principal> HttpApi::Credential(const HttpRequest& req, std::string_view query_token) {
   std::string_view token = query_token;
   // One credential per request: with two, which one acts would be a guess.
   if (req.count(http::field::authorization) > 1) {
@@ -432,9 +444,7 @@ Result<Principal> HttpApi::Authenticate(const HttpRequest& req, std::string_view
     }
     token = value.substr(7);
   }
-  ASSIGN_OR_RETURN(Principal who, tokens_.Verify(token, clock_->NowMillis()));
-  RETURN_IF_ERROR(Admit(who.sub));
-  return who;
+  return tokens_.Verify(token, clock_->NowMillis());
 }
 
 Status HttpApi::Admit(const std::string& subject) {

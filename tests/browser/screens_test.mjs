@@ -107,13 +107,21 @@ test('the dashboard follows a case reported over the API, and replays the moment
   await eventually(async () => (await number(page, 'open-total')) === openBefore + 1, 3000, 'back to live');
   assert.equal(await page.locator('#decisions-live').isVisible(), false);
 
-  // Down the breadcrumb and up again, without reloading.
+  // Down the breadcrumb and up again, without reloading. The root is no
+  // cell: no one is responsible for it, and no panel says so; the district
+  // names its supervisor, read when it is opened.
+  assert.equal(await page.locator('#people').isVisible(), false, 'no panel at the root');
   await page.selectOption('#crumb-down', 'santai');
   await page.waitForSelector('#crumbs .here:text("santai")');
   const district = await operator.get('/api/v1/dashboard/santai');
   await eventually(async () => (await number(page, 'open-total')) === district.open.total, 3000, 'district figures');
+  await page.waitForSelector('#people[data-at="live"]', { timeout: 3000 });
+  assert.equal(await page.locator('#people-title').textContent(), 'Responsible for Santai District');
+  assert.deepEqual(await page.locator('#people-own li .who').allTextContents(), ['supervisor-1']);
+  assert.equal(await page.locator('#people-above-empty').isVisible(), true, 'no cell above the district');
   await page.click('#crumbs a[data-cell=""]');
   await eventually(async () => (await number(page, 'open-total')) === openBefore + 1, 3000, 'root figures again');
+  assert.equal(await page.locator('#people').isVisible(), false, 'no panel at the root again');
   assert.equal(await page.evaluate(() => window.__sameDocument), true);
 
   // Decisions: the tier-3 cases of the seed are listed, each opening its case.
@@ -420,10 +428,23 @@ test('the dashboard replays a node and its cells as they were before they were d
   }
   await assert.rejects(operator.get(`/api/v1/dashboard/${node}?as_of=${L - 1}`), (e) => e.status === 404);
 
+  // Who is responsible: officer-9, assigned to the node once the whole grid
+  // was defined (after L + 1), and supervisor-1 at santai above it.
+  const cell = await operator.get(`/api/v1/grid/cells/${node}`);
+  const officer9 = cell.people.find((a) => a.person === 'officer-9');
+  assert.ok(officer9.since_position > L + 1, `officer-9 assigned at ${officer9.since_position}`);
+
   const { page, context, errors } = await openPage(`/?cell=${node}`, operatorToken, { width: 1440, height: 900 });
   const live = await operator.get(`/api/v1/dashboard/${node}`);
   await eventually(async () => (await number(page, 'open-total')) === live.open.total, 5000, 'live figures');
   assert.ok(live.open.total > 0, 'the node has open cases live');
+  const people = async (list) => (await page.locator(`#people-${list} li .who`).allTextContents()).join(',');
+  await page.waitForSelector('#people[data-at="live"]', { timeout: 3000 });
+  assert.equal(await page.locator('#people-title').textContent(), 'Responsible for Luxi');
+  assert.match(await page.locator('#people-when').textContent(), /^As it stood when opened/);
+  assert.equal(await people('own'), 'officer-9');
+  assert.equal(await people('above'), 'supervisor-1');
+  assert.match(await page.locator('#people-above li .since').textContent(), /^at santai · since /);
   const tiles = () => page.evaluate(() => window.casegrid.dashboard.charts.heat.getOption().series[0].data.map((d) => [d.name, d.shown]));
   await eventually(async () => (await tiles()).length === clusters.length, 5000, 'a tile for each cluster');
 
@@ -432,6 +453,12 @@ test('the dashboard replays a node and its cells as they were before they were d
   await page.waitForSelector(`#replay-label[data-position="${L + 1}"]`, { timeout: 5000 });
   assert.equal(await number(page, 'open-total'), 0);
   await eventually(async () => (await tiles()).every(([, shown]) => shown === 'not yet'), 3000, 'the clusters not yet defined');
+  // Nobody was assigned to it, nor above it, yet.
+  await page.waitForSelector(`#people[data-at="${L + 1}"]`, { timeout: 3000 });
+  assert.equal(await page.locator('#people-when').textContent(), `As of position ${L + 1}`);
+  assert.equal(await people('own'), '');
+  assert.equal(await people('above'), '');
+  assert.equal(await page.locator('#people-own-empty').isVisible(), true, '"Nobody assigned" said');
 
   // Before L the node itself is not: empty figures, said so.
   await setSlider(page, L - 1);
@@ -441,10 +468,23 @@ test('the dashboard replays a node and its cells as they were before they were d
     assert.equal(await number(page, name), 0, name);
   }
   assert.equal(await figure(page, 'reported-sub'), '0 in all');
+  await page.waitForSelector(`#people[data-at="${L - 1}"]`, { timeout: 3000 });
+  assert.equal(await page.locator('#people-when').textContent(), `Not yet defined at position ${L - 1}`);
+  assert.equal(await page.locator('#people-lists').isVisible(), false, 'no list of a cell not there');
 
   await page.click('#replay-live');
   await eventually(async () => (await number(page, 'open-total')) === live.open.total, 3000, 'back to live');
   await eventually(async () => (await tiles()).every(([, shown]) => /^\d+$/.test(shown)), 3000, 'live tiles again');
+  await page.waitForSelector('#people[data-at="live"]', { timeout: 3000 });
+  assert.equal(await people('own'), 'officer-9');
+
+  // A push does not read it again: an auditor's every read is recorded.
+  const gridReads = [];
+  page.on('request', (r) => r.url().includes('/api/v1/grid/') && gridReads.push(r.url()));
+  await operator.report({ cell: 'santai/luxi/g1/beiguan', summary: 'cart blocking the lane' });
+  await eventually(async () => (await number(page, 'open-total')) === live.open.total + 1, 3000, 'the push shown');
+  await page.waitForTimeout(200);
+  assert.deepEqual(gridReads, [], 'no read of the grid on a push');
   assert.deepEqual(errors, []);
   await context.close();
 });
@@ -470,6 +510,21 @@ test("the dashboard's address names the node shown, a token's cells are each rea
   assert.equal(await zone(8), 'UTC+8');
   assert.equal(await zone(-5), 'UTC\u22125');
   assert.equal(await zone(0), 'UTC');
+  // The curve is against the days the log has before today (previous_days):
+  // this test's log begins today.
+  const days = (n) =>
+    page.evaluate((n) => {
+      const d = window.casegrid.dashboard;
+      if (n !== undefined) d.render({ ...d.live, intake_hourly: { ...d.live.intake_hourly, previous_days: n } });
+      return [d.live.intake_hourly.previous_days, document.querySelector('#intake-days').textContent];
+    }, n);
+  const [served, said] = await days();
+  const against = { 0: ', no earlier day to compare yet', 1: ' against the day before' };
+  assert.equal(said, against[served] ?? ` against the last ${served} days`);
+  assert.equal((await days(0))[1], against[0]);
+  assert.equal((await days(1))[1], against[1]);
+  assert.equal((await days(7))[1], ' against the last 7 days');
+  await days(served);
 
   // The feed starts from the snapshot: each entry says the case's state now, and no time.
   const { cases } = await server.api(token).get(`/api/v1/cases?cell=${encodeURIComponent(OFFICER_CELL)}&limit=500`);
@@ -760,13 +815,16 @@ test("at the width of a phone, the dashboard and the case page fit the screen, a
   const width = 375;
   for (const path of ['/?cell=santai', `/case/${seeded.tier3[0]}`]) {
     const { page, context, errors } = await openPage(path, operatorToken, { width, height: 812 });
+    if (path.startsWith('/?')) await page.waitForSelector('#people[data-at="live"]', { timeout: 3000 });
     await page.waitForTimeout(300); // charts laid out
     const wide = await page.evaluate(() => ({
       page: document.documentElement.scrollWidth,
       status: document.querySelector('#status').getBoundingClientRect().right,
+      people: document.querySelector('#people')?.getBoundingClientRect().right ?? 0,
     }));
     assert.ok(wide.page <= width, `${path}: the page is ${wide.page} px wide`);
     assert.ok(wide.status <= width, `${path}: the status pill ends at ${wide.status} px`);
+    assert.ok(wide.people <= width, `${path}: "Responsible for" ends at ${wide.people} px`);
     if (path.startsWith('/case/')) {
       // A phone, a tablet, a laptop (the timeline beside the facts), a wide screen.
       await page.locator('#timeline li').nth(2).waitFor({ timeout: 5000 });

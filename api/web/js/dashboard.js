@@ -4,10 +4,12 @@
 // cell/{node} for its cases (the feed, the decisions, the node's children),
 // dashboard/{cell} for the heat map of the cells its cases are in — and a
 // replay slider that shows the node's dashboard as of any position
-// (GET /api/v1/dashboard/{node}?as_of=). docs/screens.md has the details.
+// (GET /api/v1/dashboard/{node}?as_of=) — and who is responsible for the node
+// (responsible_panel.js). docs/screens.md has the details.
 import { signIn, userChip } from './session.js';
 import { Push, statusPill, refusalBanner } from './push.js';
 import { CaseBoard } from './case_board.js';
+import { ResponsiblePanel } from './responsible_panel.js';
 import { DashboardCharts } from './dashboard_charts.js';
 import { h, $, setText, setClass, renderList } from './dom.js';
 import * as fmt from './format.js';
@@ -47,7 +49,7 @@ class Dashboard {
     this.replay = null; // {position, view, cells: Map(path -> view, NOT_YET or null), cellsAt}: as of position
     this.replayWanted = null; // the position the slider asks for
     this.replaySeq = 0; // bumped when a replay ends: its answers still on the way are dropped
-    this.replayLoading = false;
+    this.replayLoading = null; // the replaySeq whose requests are being made
     this.children = []; // the node's child paths
     this.childKey = '';
     this.cells = new Map(); // cell path -> {view, stop}: the cells of the heat map
@@ -55,6 +57,7 @@ class Dashboard {
     this.feed = [];
     this.board = null;
     this.stops = [];
+    this.people = new ResponsiblePanel(session, $('#people'));
     this.charts = new DashboardCharts(
       {
         open: $('#chart-open'),
@@ -97,7 +100,8 @@ class Dashboard {
 
   // The server is on another log (a fresh store, push.js): nothing held is
   // of it — the positions seen, the feed, the node's cases, cells and replay
-  // — so the node is opened again from the new log's snapshots.
+  // — so the node is opened again from the new log's snapshots (and who is
+  // responsible for it read again from the new log).
   startOver() {
     this.head = 0;
     this.feed = [];
@@ -126,6 +130,7 @@ class Dashboard {
     this.exitReplay();
     this.notice('');
     this.node = path;
+    this.people.open(path); // read once: it is on no channel, and not polled
     document.title = `casegrid · ${fmt.cellName(path)}`;
     this.stops.push(push.subscribe(`dashboard/${path}`, (m) => this.onDashboard(m)));
     // A refused subscription is on the page's banner (refusalBanner).
@@ -209,6 +214,9 @@ class Dashboard {
     // The hours are the server's local ones (serve --day-offset-hours); a
     // server that does not say counts by UTC.
     setText($('#intake-zone'), fmt.utcName(view.day_offset_hours ?? 0));
+    // A log younger than a week averages the days it has (previous_days).
+    const days = view.intake_hourly.previous_days ?? 7;
+    setText($('#intake-days'), intakeAgainst(days));
     this.charts.render(view);
   }
 
@@ -487,6 +495,7 @@ class Dashboard {
     this.replayWanted = p;
     document.body.classList.add('replaying');
     $('#replay-live').hidden = false;
+    this.people.at(p);
     if (this.replay.cellsAt !== null && this.replay.cellsAt !== p) {
       // The tiles of another position (or live ones) must not pass for p's.
       this.replay.cells = new Map();
@@ -498,10 +507,14 @@ class Dashboard {
     this.replayCellsTimer = setTimeout(() => this.loadReplayCells(p), 400);
   }
 
+  // One loop of requests per replay (replaySeq): a loop still waiting on an
+  // answer for a replay that has ended does not keep the next replay's
+  // positions from being asked (it did: back to live, then the slider moved
+  // before that answer came, and the new position was never read).
   async loadReplay() {
-    if (this.replayLoading) return;
-    this.replayLoading = true;
     const seq = this.replaySeq;
+    if (this.replayLoading === seq) return;
+    this.replayLoading = seq;
     try {
       while (this.replay && seq === this.replaySeq && this.replay.position !== this.replayWanted) {
         const p = this.replayWanted;
@@ -530,7 +543,7 @@ class Dashboard {
         setText(label, `As of position ${p} · ${view ? fmt.time(view.as_of) : `${this.node} ${NOT_YET}`}`);
       }
     } finally {
-      this.replayLoading = false;
+      if (this.replayLoading === seq) this.replayLoading = null;
     }
   }
 
@@ -557,6 +570,7 @@ class Dashboard {
     const label = $('#replay-label');
     delete label.dataset.position;
     setText(label, 'Live');
+    if (was) this.people.at(null);
     if (was && this.live) {
       this.render(this.live);
       this.renderHeat();
@@ -566,6 +580,12 @@ class Dashboard {
 
 // The dashboard of a node as of a position before it was defined: nothing
 // in it, as the server would fold it had the node been there.
+// The intake chart's title after "today": what its curve is the average of.
+function intakeAgainst(days) {
+  if (days === 0) return ', no earlier day to compare yet';
+  return days === 1 ? ' against the day before' : ` against the last ${days} days`;
+}
+
 function emptyDashboard(path, live) {
   const zeros = () => Array.from({ length: 24 }, () => 0);
   return {

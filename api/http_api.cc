@@ -326,6 +326,13 @@ std::optional<HttpResponse> HttpApi::Start(Call& call) {
     return ErrorResponse(routed.status(), call.req.version(), call.req.keep_alive());
   }
   if (call.pending) return std::nullopt;
+  // A large answer costs its subject as many requests as it is large.
+  if (call.admitted && options_.bytes_per_request > 0 &&
+      routed->body().size() > options_.bytes_per_request) {
+    limiter_.Charge(call.who.sub,
+                    static_cast<double>(routed->body().size() / options_.bytes_per_request),
+                    clock_->NowMillis());
+  }
   if (call.audit_read &&
       http::to_status_class(routed->result()) == http::status_class::successful) {
     if (Status s = RecordAuditRead(service_->store(), call.who.sub, AuditTarget(call)); !s.ok()) {

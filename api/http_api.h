@@ -47,6 +47,11 @@ struct HttpApiOptions {
   double burst = 400;                  // per token subject, at once
   std::string web_root;                // the browser screens' files; "" = the source tree's api/web
   std::size_t verified_tokens = 4096;  // tokens remembered as verified (api/token_cache.h)
+  // An answer counts against its subject's rate as one request per this
+  // many bytes of body (RateLimiter::Charge): a 38 MB history costs ~150
+  // requests, not one (black-box probe 72: one officer asking for it at
+  // half its rate took the server's CPU from everyone).
+  std::size_t bytes_per_request = 256 * 1024;
 };
 
 class HttpApi {

@@ -306,10 +306,28 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       res->body().clear();
       res->content_length(length);
     }
+    // The answer's bytes are held until its client has taken them; those of
+    // all connections together are bounded: past the bound this answer is
+    // a 503 (one alone always goes, however large).
+    std::size_t held = res->body().size();
+    if (const std::size_t before = server_->answers_held_.fetch_add(held);
+        before > 0 && before + held > options_.max_answer_bytes_held) {
+      server_->answers_held_.fetch_sub(held);
+      metrics_->errors.Increment();
+      res = std::make_shared<HttpResponse>(
+          ErrorResponse(Status::Unavailable("the server holds " + std::to_string(before) +
+                                            " bytes of answers its clients have not read yet "
+                                            "(serve --max-answer-bytes-held); try again"),
+                        res->version(), res->keep_alive()));
+      res->set(http::field::retry_after, "1");
+      held = res->body().size();
+      server_->answers_held_.fetch_add(held);
+    }
     res->set(http::field::date, HttpDateNow());
     stream_.expires_after(options_.request_timeout);
     http::async_write(stream_, *res,
-                      [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
+                      [self = shared_from_this(), res, held](beast::error_code ec, std::size_t) {
+                        self->server_->answers_held_.fetch_sub(held);
                         if (ec || !res->keep_alive())
                           return self->linger_ && !ec ? self->Linger() : self->Close();
                         self->Read();

@@ -32,4 +32,15 @@ Status RateLimiter::Admit(const std::string& subject, std::int64_t now_ms) {
   return Status::Ok();
 }
 
+void RateLimiter::Charge(const std::string& subject, double requests, std::int64_t now_ms) {
+  if (requests <= 0) return;
+  std::lock_guard l(mu_);
+  auto it = buckets_.find(subject);
+  if (it == buckets_.end()) return;  // forgotten: it had refilled
+  Bucket& b = it->second;
+  b.tokens = std::min(burst_, b.tokens + rate_ * static_cast<double>(now_ms - b.at_ms) / 1000.0);
+  b.at_ms = std::max(b.at_ms, now_ms);
+  b.tokens = std::max(b.tokens - requests, -rate_ * 60.0);
+}
+
 }  // namespace casegrid

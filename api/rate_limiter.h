@@ -22,6 +22,11 @@ class RateLimiter {
       : rate_(rate), burst_(burst), max_subjects_(max_subjects) {}
   // One more request by `subject` at `now_ms`; kRateLimited past its rate.
   Status Admit(const std::string& subject, std::int64_t now_ms);
+  // `requests` more, for a request admitted that cost that many more (a
+  // large answer): the bucket may go into debt, down to a minute of the
+  // rate, and Admit refuses until it has refilled. So a subject's share of
+  // the server is bounded by what its requests cost, not by their count.
+  void Charge(const std::string& subject, double requests, std::int64_t now_ms);
 
  private:
   struct Bucket {

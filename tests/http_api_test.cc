@@ -1164,6 +1164,39 @@ TEST_F(RateLimitedHttpApiTest, TooManyRequestsFromOneTokenGet429AndOthersDoNot) 
   EXPECT_EQ(Send(http::verb::get, "/api/v1/alerts", busy).status, 200u);
 }
 
+// An answer counts as one request per bytes_per_request of its body: one
+// officer asking for a case's long history at half its rate took the
+// server's CPU from everyone (black-box probe 72).
+class CostlyAnswersHttpApiTest : public HttpApiTest {
+ protected:
+  HttpApiOptions ApiOptions() override {
+    HttpApiOptions o;
+    o.requests_per_second = 1;
+    o.burst = 10;
+    o.bytes_per_request = 1024;
+    return o;
+  }
+};
+
+TEST_F(CostlyAnswersHttpApiTest, ALargeAnswerCostsAsManyRequestsAsItIsLarge) {
+  const std::string id = NewCase();
+  for (int i = 0; i < 30; ++i)
+    Must(Act(id, "note", R"({"text":")" + std::string(500, 'n') + "\"}"));
+  const std::string reader = Token("reader-1", Role::kOperator);
+  auto history = Send(http::verb::get, "/api/v1/cases/" + id + "/history", reader);
+  ASSERT_EQ(history.status, 200u) << history.body;
+  ASSERT_GT(history.body.size(), 15u * 1024);  // 15 requests' worth and more: past the burst
+  auto after = Send(http::verb::get, "/api/v1/alerts", reader);
+  EXPECT_EQ(after.status, 429u) << after.body;
+  EXPECT_EQ(Send(http::verb::get, "/api/v1/alerts", Token("other-1", Role::kOperator)).status,
+            200u);
+  // Small answers cost one each, as ever.
+  const std::string small = Token("small-1", Role::kOperator);
+  for (int i = 0; i < 10; ++i)
+    EXPECT_EQ(Send(http::verb::get, "/api/v1/alerts", small).status, 200u);
+  EXPECT_EQ(Send(http::verb::get, "/api/v1/alerts", small).status, 429u);
+}
+
 TEST_F(RateLimitedHttpApiTest, CommandsThatMustReadAreRoutedAgainOffTheIoThreadsAndAdmittedOnce) {
   // A case the server's case cache has never seen (written by another
   // service on the same log), and an intake while the server does not know
@@ -1197,6 +1230,21 @@ TEST(RateLimiterTest, RefillsAtItsRateUpToTheBurst) {
   EXPECT_TRUE(limiter.Admit("a", 60000).ok());
   EXPECT_TRUE(limiter.Admit("a", 60000).ok());
   EXPECT_EQ(limiter.Admit("a", 60000).code(), StatusCode::kRateLimited);  // never past the burst
+}
+
+// A request that cost more (a large answer) is charged as many: the bucket
+// goes into debt, at most a minute of the rate, and refills from there.
+TEST(RateLimiterTest, AChargeIsADebtPaidBackAtTheRate) {
+  RateLimiter limiter(10, 10);
+  EXPECT_TRUE(limiter.Admit("a", 0).ok());
+  limiter.Charge("a", 30, 0);  // 9 - 30: 21 in debt
+  EXPECT_EQ(limiter.Admit("a", 0).code(), StatusCode::kRateLimited);
+  EXPECT_EQ(limiter.Admit("a", 2000).code(), StatusCode::kRateLimited);  // -1
+  EXPECT_TRUE(limiter.Admit("a", 2200).ok());                            // +1
+  EXPECT_TRUE(limiter.Admit("b", 2200).ok());                            // others untouched
+  limiter.Charge("a", 1e9, 2200);  // at most a minute's debt: -600
+  EXPECT_EQ(limiter.Admit("a", 2200 + 60000).code(), StatusCode::kRateLimited);
+  EXPECT_TRUE(limiter.Admit("a", 2200 + 60100).ok());
 }
 
 TEST(RateLimiterTest, ForgetsRefilledSubjectsToStayBounded) {

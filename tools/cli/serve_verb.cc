@@ -61,6 +61,8 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
     std::string data = kDefaultDataDir, listen = "127.0.0.1:8080", secret_file;
     bool dev = false;
     std::size_t max_body = 1024 * 1024;
+    std::size_t max_answers_held = std::size_t{256} << 20;
+    std::size_t bytes_per_request = 256 * 1024;
     double rate = 200, burst = 400;
     WsOptions ws;
     std::size_t ws_per_token = 32;
@@ -94,6 +96,18 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
   serve->add_flag("--dev", a->dev, "make a random secret if none is given, and print tokens");
   serve->add_option("--max-body-bytes", a->max_body, "largest request body")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 30))
+      ->capture_default_str();
+  serve
+      ->add_option("--max-answer-bytes-held", a->max_answers_held,
+                   "bytes of HTTP answers held for clients that have not read them yet, in all; "
+                   "past it, 503 (one answer alone always goes)")
+      ->check(CLI::Range(std::size_t{1} << 20, std::size_t{1} << 40))
+      ->capture_default_str();
+  serve
+      ->add_option("--answer-bytes-per-request", a->bytes_per_request,
+                   "an answer counts against its token's rate as one request per this many "
+                   "bytes of body")
+      ->check(CLI::Range(std::size_t{1024}, std::size_t{1} << 30))
       ->capture_default_str();
   serve->add_option("--rate", a->rate, "requests a second per token, sustained")
       ->check(FiniteRange(0.001, 1e9))
@@ -245,6 +259,7 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
       } stop_views{projector->get()};
 
       http_options.max_body_bytes = a->max_body;
+      http_options.max_answer_bytes_held = a->max_answers_held;
       // One io_context on as many threads as cores.
       http_options.io_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
       http_options.ws = a->ws;
@@ -253,6 +268,7 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
       HttpApiOptions api_options;
       api_options.requests_per_second = a->rate;
       api_options.burst = a->burst;
+      api_options.bytes_per_request = a->bytes_per_request;
       HttpApi api(service->get(), projector->get(), &*authority, SystemClock::Default(), &metrics,
                   api_options);
       DeadlineWatch watch(service->get(), SystemClock::Default());

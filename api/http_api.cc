@@ -166,6 +166,7 @@ Status RecordAuditRead(EventStore& store, const std::string& auditor, std::strin
     std::size_t cut = 1000;
     while (cut > 0 && (static_cast<unsigned char>(recorded_target[cut]) & 0xC0) == 0x80) --cut;
     recorded_target.resize(cut);
+    recorded_target += "\u2026";  // said cut: "…"
   }
   AppendJsonString(data, recorded_target);
   data += '}';
@@ -208,11 +209,11 @@ std::string HttpApi::AuditTarget(const Call& call) {
     AppendRecorded(out, segment, "/?#");
   }
   if (out.empty()) out = "/";
-  // Short, bounded parameters first: a long cursor or cell cannot push them
-  // past the record's cut. Parameters the API does not take were refused
-  // (ParametersTaken), as is any that is not the API's.
+  // Short, bounded parameters first (a list's cell is a defined one, at
+  // most 128 bytes): only a list's cursor, last, can reach the record's cut. Parameters the API
+  // does not take were refused (ParametersTaken), as is any that is not the API's.
   char separator = '?';
-  for (const std::string_view name : {"as_of", "limit", "state", "kind", "after", "cell"}) {
+  for (const std::string_view name : {"as_of", "limit", "state", "kind", "cell", "after"}) {
     const auto it = call.query.find(std::string(name));
     if (it == call.query.end()) continue;
     const std::string& value = it->second;
@@ -415,9 +416,11 @@ std::string QueryParameter(std::string_view target, std::string_view key) {
 }
 
 Status HttpApi::CheckCredential(const HttpRequest& header) {
-  const std::string_view target = header.target();
-  if (!target.starts_with("/api/v1/") && target != "/api/v1") return Status::Ok();
-  return Credential(header, QueryParameter(target, "token")).status();
+  // No route that needs no token takes a body (the screens' files, healthz,
+  // metrics and the WebSocket upgrade are GETs): whatever its path (the API
+  // is routed by the decoded path, so "/%61pi/v1/…" is the API too), a body
+  // is read only from a client with a token.
+  return Credential(header, QueryParameter(header.target(), "token")).status();
 }
 
 Result<Principal> HttpApi::Authenticate(const HttpRequest& req, std::string_view query_token) {

@@ -80,12 +80,13 @@ class HttpApi {
   // kUnauthenticated or kRateLimited otherwise, and for a token sent twice
   // (two Authorization headers, two ?token=, or one of each).
   Result<Principal> Authenticate(const HttpRequest& request, std::string_view query_token);
-  // The credential of a request whose header alone has been read: OK for
-  // one that needs none (outside /api/v1) or whose token verifies (not yet
-  // admitted by the rate limiter: Authenticate does that as it routes);
-  // kUnauthenticated otherwise, so that the server refuses it before it
-  // reads, holds and answers 100 Continue to a body of a client without a
-  // token (black-box probe 72: 200 such clients held 174 MiB for 30 s).
+  // The credential of a request with a body whose header alone has been
+  // read: OK when its token verifies (not yet admitted by the rate limiter:
+  // Authenticate does that as it routes); kUnauthenticated otherwise, so
+  // that the server refuses it before it reads, holds and answers 100
+  // Continue to a body of a client without a token (black-box probe 72: 200
+  // such clients held 174 MiB for 30 s). No route without a token takes a
+  // body.
   Status CheckCredential(const HttpRequest& header);
   // One more request by `subject` (e.g. a WebSocket op); kRateLimited past its rate.
   Status Admit(const std::string& subject);

@@ -109,7 +109,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     if (stopping_->load()) return Close();
     reading_ = true;
     answering_head_ = false;
-    header_fields_ = kNoHeaderYet;
+    header_.reset();
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
     parser_->body_limit(options_.max_body_bytes);
@@ -125,9 +125,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void OnHeader(beast::error_code ec) {
     if (ec || parser_->is_done()) return OnRead(ec);
     auto& request = parser_->get();
-    // What a chunked body's trailer adds is not of the header: the parser
-    // appends its fields to the header's (OnRead drops them).
-    header_fields_ = static_cast<std::size_t>(std::distance(request.begin(), request.end()));
+
     // A body comes: its sender's token is checked first, so that a client
     // without one is refused before its body is read and held (up to
     // --max-body-bytes each, for the request timeout), and before it is
@@ -136,6 +134,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     if (Status s = api_->CheckCredential(request); !s.ok()) {
       return Refuse(s, request.version());
     }
+    // What a chunked body's trailer adds is not of the header: the parser
+    // merges its fields into the header's (a name the header has lands
+    // beside it), so the header is kept as read and put back (OnRead).
+    if (parser_->chunked()) header_ = request.base();
     if (request.version() >= 11 &&
         beast::iequals(Trim(request[http::field::expect]), "100-continue")) {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -187,11 +189,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     // A trailer's fields are dropped, not taken as the header's (RFC 9110
     // 6.5.1): an Authorization or Idempotency-Key sent there acted, past any
     // proxy that checks the header (black-box probe 72).
-    if (auto& fields = parser_->get(); header_fields_ != kNoHeaderYet) {
-      std::size_t kept = 0;
-      for (auto it = fields.begin(); it != fields.end();) {
-        it = kept++ < header_fields_ ? std::next(it) : fields.erase(it);
-      }
+    if (header_) {
+      parser_->get().base() = std::move(*header_);
+      header_.reset();
     }
     // A body's framing must be one the parser read as such: chunked, or a
     // Content-Length. Any other transfer coding (gzip, identity, "gzip,
@@ -240,6 +240,29 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       }
       // The WebSocket session has the connection from here on.
       return server_->StartWebSocket(stream_.release_socket(), std::move(who), parser_->release());
+    }
+    // A read is not started while the answers its clients have not taken
+    // yet hold more than the bound (all connections together): 503 with
+    // Retry-After, before any work, audit record or rate charge. Writes
+    // always go (their answers are small, and one that has acted must be
+    // answered). 40 clients that asked for a 38 MB history and never read
+    // held 876 MiB (black-box probe 72).
+    if (const std::size_t held = server_->answers_held_.load();
+        (parser_->get().method() == http::verb::get || answering_head_) &&
+        held > options_.max_answer_bytes_held) {
+      metrics_->requests.Increment();
+      metrics_->errors.Increment();
+      auto busy = std::make_shared<HttpResponse>(
+          ErrorResponse(Status::Unavailable("the server holds " + std::to_string(held) +
+                                            " bytes of answers its clients have not read yet "
+                                            "(serve --max-answer-bytes-held); try again"),
+                        parser_->get().version(), parser_->get().keep_alive()));
+      busy->set(http::field::retry_after, "1");
+      if (answering_head_) {
+        busy->content_length(busy->body().size());
+        busy->body().clear();
+      }
+      return Write(std::move(busy));
     }
     auto request = std::make_shared<HttpRequest>(parser_->release());
     stream_.expires_never();  // the answer may wait on an fsync; not the client's fault
@@ -306,23 +329,11 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       res->body().clear();
       res->content_length(length);
     }
-    // The answer's bytes are held until its client has taken them; those of
-    // all connections together are bounded: past the bound this answer is
-    // a 503 (one alone always goes, however large).
-    std::size_t held = res->body().size();
-    if (const std::size_t before = server_->answers_held_.fetch_add(held);
-        before > 0 && before + held > options_.max_answer_bytes_held) {
-      server_->answers_held_.fetch_sub(held);
-      metrics_->errors.Increment();
-      res = std::make_shared<HttpResponse>(
-          ErrorResponse(Status::Unavailable("the server holds " + std::to_string(before) +
-                                            " bytes of answers its clients have not read yet "
-                                            "(serve --max-answer-bytes-held); try again"),
-                        res->version(), res->keep_alive()));
-      res->set(http::field::retry_after, "1");
-      held = res->body().size();
-      server_->answers_held_.fetch_add(held);
-    }
+    // The answer's bytes are held until its client has taken them (counted
+    // for the bound OnRead keeps reads within; taken off on completion,
+    // which every write reaches, on error and cancel too).
+    const std::size_t held = res->body().size();
+    server_->answers_held_.fetch_add(held);
     res->set(http::field::date, HttpDateNow());
     stream_.expires_after(options_.request_timeout);
     http::async_write(stream_, *res,
@@ -371,10 +382,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   const HttpServerOptions& options_;
   const std::atomic<bool>* const stopping_;
   bool reading_ = false;  // waiting for a request, or lingering; on the strand only
-  // The fields of the request's header, once it is read with a body to
-  // follow (OnHeader): those after them came in a chunked body's trailer.
-  static constexpr std::size_t kNoHeaderYet = static_cast<std::size_t>(-1);
-  std::size_t header_fields_ = kNoHeaderYet;
+  // A chunked request's header as read (OnHeader), before its trailer's
+  // fields were merged into it; put back once the body is read.
+  std::optional<http::request_header<>> header_;
   bool linger_ = false;          // a request refused unread: Linger() after the answer
   bool answering_head_ = false;  // the request is a HEAD: its answer goes without the body
 };

@@ -29,6 +29,14 @@ Result<Folded> FoldCell(const EventStore& store, const std::string& cell, Positi
                      store.ReadStream(stream, from, kPage, ReadDirection::kForward));
     for (const RecordedEvent& e : events) {
       if (e.position > at) return f;
+      // As GridDirectory folds the grid (what older `casegrid append` builds
+      // could write): another type is passed over, a second definition and
+      // an assignment before the definition change nothing, and an event
+      // counts for the cell its data names.
+      if (e.type != GridCellDefined::kType && e.type != OfficerAssignedToCell::kType &&
+          e.type != OfficerRemovedFromCell::kType) {
+        continue;
+      }
       auto data = DecodeEventData(e.type, e.data, StoredEventLimits());
       // The store checked every grid event as it was appended; one that does
       // not decode now is the log's damage, said as such.
@@ -40,10 +48,12 @@ Result<Folded> FoldCell(const EventStore& store, const std::string& cell, Positi
           [&](const auto& d) {
             using T = std::decay_t<decltype(d)>;
             if constexpr (std::is_same_v<T, GridCellDefined>) {
+              if (f.defined || d.cell != cell) return;
               f.defined = d;
               f.defined_at_ms = e.recorded_at_ms;
               f.defined_at = e.position;
             } else if constexpr (std::is_same_v<T, OfficerAssignedToCell>) {
+              if (!f.defined || d.cell != cell) return;
               const bool held = std::any_of(f.people.begin(), f.people.end(), [&](const auto& p) {
                 return p.person == d.officer && p.role == d.role;
               });
@@ -52,6 +62,7 @@ Result<Folded> FoldCell(const EventStore& store, const std::string& cell, Positi
                     CellAssignment{d.officer, d.role, cell, e.recorded_at_ms, e.position});
               }
             } else if constexpr (std::is_same_v<T, OfficerRemovedFromCell>) {
+              if (d.cell != cell) return;
               std::erase_if(f.people, [&](const CellAssignment& p) {
                 return p.person == d.officer && p.role == d.role;
               });

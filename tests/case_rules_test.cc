@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "engine/case_stream_rules.h"
+#include "engine/grid_history.h"
 #include "engine/time_format.h"
 #include "tests/support/case_fixture.h"
 #include "tests/support/random_commands.h"
@@ -44,6 +45,43 @@ class CaseRulesTest : public testing::CaseTest {
     EXPECT_NE(r.status().message().find(field), std::string::npos) << r.status().message();
   }
 };
+
+// A cell as it stood, folded from its grid streams as GridDirectory folds
+// the grid (review 73): a type the grid does not define is passed over, a
+// second definition changes nothing, a removal and a new assignment move
+// `since`, and one person may hold two roles.
+TEST_F(CaseRulesTest, ACellAsItStoodIsFoldedAsTheGridIs) {
+  const std::string stream = "grid/santai/tongchuan/a03/g13";
+  auto raw = [&](const std::string& type, const std::string& data) {
+    auto w = store_->Append(
+        AppendRequest{stream, ExpectedVersion::Any(), "admin", {NewEvent{"", type, data}}});
+    EXPECT_TRUE(w.ok()) << w.status().ToString();
+    return store_->Head().position;
+  };
+  raw("Imported", R"({"n":1})");
+  raw("GridCellDefined", R"({"cell":"santai/tongchuan/a03/g13","name":"again","level":4})");
+  Must(service_->AssignOfficer("admin", "santai/tongchuan/a03/g13",
+                               R"({"officer":"officer-1","role":"officer"})", ""));
+  Must(service_->AssignOfficer("admin", "santai/tongchuan/a03/g13",
+                               R"({"officer":"officer-1","role":"grid_worker"})", ""));
+  const Position both = store_->Head().position;
+  Must(service_->RemoveOfficer("admin", "santai/tongchuan/a03/g13", "officer-1", ""));
+  clock_.Advance(1000);
+  Must(service_->AssignOfficer("admin", "santai/tongchuan/a03/g13",
+                               R"({"officer":"officer-1","role":"officer"})", ""));
+  const Position again = store_->Head().position;
+
+  auto then = GridCellAt(*store_, "santai/tongchuan/a03/g13", both);
+  ASSERT_TRUE(then.ok()) << then.status().ToString();
+  EXPECT_EQ(then->name, "x");  // the first definition's
+  ASSERT_EQ(then->people.size(), 2u);
+  EXPECT_EQ(then->people[0].role, "officer");
+  EXPECT_EQ(then->people[1].role, "grid_worker");
+  auto now = GridCellAt(*store_, "santai/tongchuan/a03/g13", again);
+  ASSERT_TRUE(now.ok()) << now.status().ToString();
+  ASSERT_GE(now->people.size(), 1u);
+  EXPECT_EQ(now->people.back().since, again);  // the assignment in force
+}
 
 TEST_F(CaseRulesTest, IntakeGivesReadableOrderedIdsAtVersionOne) {
   auto first = Must(service_->Report("officer-7", ReportBody(), ""));

@@ -65,8 +65,10 @@ TEST_F(HttpLimitsTest, OversizedHeadersAreTooLarge) {
 }
 
 TEST_F(HttpLimitsTest, AChunkedBodysTrailerIsBoundedAndTheServerGoesOn) {
-  const std::string chunked =
-      "POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n";
+  // (A body is read only from a client with a token, whatever the path.)
+  const std::string chunked = "POST /healthz HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                              Token("operator-1", Role::kOperator) +
+                              "\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n";
   // One field longer than Beast can hold (it would throw), and a trailer of
   // many short fields, each past the read buffer: 413, closed.
   std::string many;
@@ -185,6 +187,14 @@ TEST_F(HttpLimitsTest, ABodyIsNotReadFromAClientWithoutAToken) {
       EXPECT_EQ(answer.find("100 Continue"), std::string::npos) << answer;
     }
   }
+  // Whatever the path: no route without a token takes a body, and the API
+  // is routed by the decoded path ("/%61pi/v1/cases" is the API too).
+  for (const char* target : {"/x", "/", "/healthz", "/%61pi/v1/cases"}) {
+    auto [answer, closed] =
+        Raw(std::string("POST ") + target + " HTTP/1.1\r\nHost: x\r\nContent-Length: 60000\r\n\r\n",
+            std::chrono::milliseconds(800));
+    EXPECT_TRUE(answer.starts_with("HTTP/1.1 401 ")) << target << ": " << answer;
+  }
   // With a token, the body is read and answered as ever.
   const std::string intake = testing::ReportBody();
   auto [answer, closed] = Raw("POST /api/v1/cases HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
@@ -221,6 +231,19 @@ TEST_F(HttpLimitsTest, AFieldInAChunkedBodysTrailerIsNotTheHeaders) {
     EXPECT_TRUE(answer.starts_with("HTTP/1.1 201 ")) << answer;
   }
   EXPECT_EQ(store_->Head().position, before + 2);
+  // A trailer field of a name the header has (Beast puts it beside the
+  // header's) changes nothing of the header: its Idempotency-Key, last,
+  // stays, and the same request twice writes once.
+  const std::string repeated = "POST /api/v1/cases HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                               token +
+                               "\r\nX-Note: a\r\nTransfer-Encoding: chunked\r\n"
+                               "Idempotency-Key: header-key-1\r\n\r\n" +
+                               body + "X-Note: b\r\n\r\n";
+  for (int i = 0; i < 2; ++i) {
+    auto [answer, closed_after] = Raw(repeated, std::chrono::milliseconds(800));
+    EXPECT_TRUE(answer.starts_with("HTTP/1.1 201 ")) << answer;
+  }
+  EXPECT_EQ(store_->Head().position, before + 3);
 }
 
 // Each size bound is named with its size when crossed (all three said

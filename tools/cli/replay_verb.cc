@@ -164,16 +164,16 @@ std::string Describe(const CaseEventData& data, std::int64_t at, const CaseState
         } else if constexpr (std::is_same_v<T, DeadlineMissed>) {
           // A miss of a deadline and due time on record already changes
           // nothing (docs/views.md); the auditor is told so.
-          const bool repeat = std::find(before.misses.begin(), before.misses.end(),
-                                        std::pair{e.deadline, e.due_at}) != before.misses.end();
+          // As the fold decides it (CaseState::Repeats), then said why.
+          const bool nothing = before.Repeats(data);
           const bool met =
               std::any_of(before.deadlines.begin(), before.deadlines.end(),
                           [&](const auto& d) { return d.kind == e.deadline && d.met; });
           return "deadline " + Str(Name(e.deadline)) + " missed (due " + ShortTime(e.due_at, at) +
                  ")" +
-                 (met      ? ", the deadline was met already: changes nothing"
-                  : repeat ? ", a miss on record already: changes nothing"
-                           : "");
+                 (!nothing ? ""
+                  : met    ? ", the deadline was met already: changes nothing"
+                           : ", a miss on record already: changes nothing");
         } else if constexpr (std::is_same_v<T, AlertAcknowledged>) {
           return "alert " + e.alert + " acknowledged by " + e.by;
         } else {

@@ -578,14 +578,14 @@ class Dashboard {
   }
 }
 
-// The dashboard of a node as of a position before it was defined: nothing
-// in it, as the server would fold it had the node been there.
 // The intake chart's title after "today": what its curve is the average of.
 function intakeAgainst(days) {
   if (days === 0) return ', no earlier day to compare yet';
   return days === 1 ? ' against the day before' : ` against the last ${days} days`;
 }
 
+// The dashboard of a node as of a position before it was defined: nothing
+// in it, as the server would fold it had the node been there.
 function emptyDashboard(path, live) {
   const zeros = () => Array.from({ length: 24 }, () => 0);
   return {

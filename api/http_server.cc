@@ -319,6 +319,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void Refuse(const Status& why, unsigned version) {
     metrics_->requests.Increment();
     metrics_->errors.Increment();
+    reading_ = false;  // an answer is owed: a shutdown lets it be written
     linger_ = true;
     Write(std::make_shared<HttpResponse>(ErrorResponse(why, version, false)));
   }

@@ -22,11 +22,12 @@ namespace casegrid {
 void PushHub::Setup(std::shared_ptr<Sub> sub, std::optional<Position> after) {
   auto sink = sub->sink.lock();
   if (!sink || stopped_) return;  // a sink that went has dropped its subscriptions
+  // Refused, it is answered under the hub's lock, and not once an
+  // unsubscribe removed it (an error after "unsubscribed"; review 73).
   auto refuse = [&](const Status& why) {
-    {
-      std::lock_guard l(mu_);
-      Remove(sub);
-    }
+    std::lock_guard l(mu_);
+    if (sub->removed) return;
+    Remove(sub);
     Fail(sink, sub->request_id, why);
   };
   const Principal& who = sub->who;
@@ -281,10 +282,9 @@ void PushHub::CatchUpStep(std::shared_ptr<Sub> sub) {
   if (cursor < upto) {
     bool done = false;
     if (Status s = CatchUpPage(*sub, *sink, upto, &done); !s.ok()) {
-      {
-        std::lock_guard l(mu_);
-        Remove(sub);
-      }
+      std::lock_guard l(mu_);
+      if (sub->removed) return;
+      Remove(sub);
       return Fail(sink, sub->request_id, s);
     }
     if (!done) return again();

@@ -154,21 +154,21 @@ TEST(DashboardRenderTest, ThePreviousDaysAverageIsOverTheDaysTheLogHas) {
   node.hourly[ms("2026-11-21T09:00:00.000Z") / 3600000] = {3, 0};
   node.hourly[ms("2026-11-22T09:00:00.000Z") / 3600000] = {1, 0};
   const std::int64_t now = ms("2026-11-23T12:00:00.000Z");
-  // The log began on the 21st: two previous days.
-  const std::string young =
-      RenderDashboard("santai", node, 9, now, 0, ms("2026-11-21T08:00:00.000Z"));
-  EXPECT_EQ(At(young, "/intake_hourly/previous_7_days_average/9"), "2");
-  EXPECT_EQ(At(young, "/intake_hourly/previous_days"), "2");
-  // Begun today: no previous day, nothing averaged.
-  const std::string fresh =
-      RenderDashboard("santai", node, 9, now, 0, ms("2026-11-23T08:00:00.000Z"));
-  EXPECT_EQ(At(fresh, "/intake_hourly/previous_7_days_average/9"), "0");
-  EXPECT_EQ(At(fresh, "/intake_hourly/previous_days"), "0");
-  // Older than a week: seven, as always.
-  const std::string old =
-      RenderDashboard("santai", node, 9, now, 0, ms("2026-10-01T00:00:00.000Z"));
-  EXPECT_EQ(At(old, "/intake_hourly/previous_7_days_average/9"), "0.5714285714285714");
-  EXPECT_EQ(At(old, "/intake_hourly/previous_days"), "7");
+  // The log's start, what each hour is averaged to and over how many days.
+  const struct {
+    const char* log_start;
+    const char* average;
+    const char* days;
+  } cases[] = {
+      {"2026-11-21T08:00:00.000Z", "2", "2"},  // began on the 21st: two previous days
+      {"2026-11-23T08:00:00.000Z", "0", "0"},  // began today: none, nothing averaged
+      {"2026-10-01T00:00:00.000Z", "0.5714285714285714", "7"},  // older than a week
+  };
+  for (const auto& c : cases) {
+    const std::string view = RenderDashboard("santai", node, 9, now, 0, ms(c.log_start));
+    EXPECT_EQ(At(view, "/intake_hourly/previous_7_days_average/9"), c.average) << c.log_start;
+    EXPECT_EQ(At(view, "/intake_hourly/previous_days"), c.days) << c.log_start;
+  }
   // By the local day: at UTC+14 the log's 08:00 UTC on the 21st is the 21st
   // still (22:00), and now is the 24th (02:00): three previous days.
   const std::string east =

@@ -334,16 +334,22 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     // for the bound OnRead keeps reads within; taken off on completion,
     // which every write reaches, on error and cancel too).
     const std::size_t held = res->body().size();
-    server_->answers_held_.fetch_add(held);
     res->set(http::field::date, HttpDateNow());
     stream_.expires_after(options_.request_timeout);
-    http::async_write(stream_, *res,
-                      [self = shared_from_this(), res, held](beast::error_code ec, std::size_t) {
-                        self->server_->answers_held_.fetch_sub(held);
-                        if (ec || !res->keep_alive())
-                          return self->linger_ && !ec ? self->Linger() : self->Close();
-                        self->Read();
-                      });
+    server_->answers_held_.fetch_add(held);
+    try {
+      http::async_write(stream_, *res,
+                        [self = shared_from_this(), res, held](beast::error_code ec, std::size_t) {
+                          self->server_->answers_held_.fetch_sub(held);
+                          if (ec || !res->keep_alive())
+                            return self->linger_ && !ec ? self->Linger() : self->Close();
+                          self->Read();
+                        });
+    } catch (...) {
+      // Not started (an allocation that failed): its completion never comes.
+      server_->answers_held_.fetch_sub(held);
+      throw;
+    }
   }
 
   void Close() {

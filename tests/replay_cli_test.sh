@@ -92,19 +92,22 @@ append() {  # version type json
 append 4 CaseResolved '{"resolution":"mediated_agreement","summary":"agreed"}'
 append 5 CallbackScheduled '{"due_at":"2026-11-23T09:00:00.000Z"}'
 append 6 DeadlineMissed '{"deadline":"callback","due_at":"2026-11-23T09:00:00.000Z"}'
-append 7 CaseReopened '{"reason":"came back"}'
-append 8 CaseResolved '{"resolution":"mediated_agreement","summary":"agreed"}'
-append 9 CallbackScheduled '{"due_at":"2026-11-24T09:00:00.000Z"}'
+append 7 CallbackCompleted '{"speed":"dissatisfied","attitude":"neutral","outcome":"dissatisfied","comment":"late"}'
+append 8 CaseReopened '{"reason":"came back"}'
+append 9 CaseResolved '{"resolution":"mediated_agreement","summary":"agreed"}'
+append 10 CallbackScheduled '{"due_at":"2026-11-24T09:00:00.000Z"}'
+# the first callback's miss stays, and met late (the callback was made)
+# stays said once a new callback takes the deadline's place (review 73)
 out=$("$cg" replay C-20261122-000001 --data "$data") || fail "replay exited $?"
-[[ "$(tail -n 1 <<<"$out")" == *"missed: accept due 2026-11-22T12:31:02.123Z (met late), callback due 2026-11-23T09:00:00.000Z"* ]] ||
+[[ "$(tail -n 1 <<<"$out")" == *"missed: accept due 2026-11-22T12:31:02.123Z (met late), callback due 2026-11-23T09:00:00.000Z (met late)"* ]] ||
   fail "the first callback's miss after a new callback: $out"
-append 10 DeadlineMissed '{"deadline":"callback","due_at":"2026-11-24T09:00:00.000Z"}'
+append 11 DeadlineMissed '{"deadline":"callback","due_at":"2026-11-24T09:00:00.000Z"}'
 out=$("$cg" replay C-20261122-000001 --data "$data") || fail "replay exited $?"
-[[ "$(tail -n 1 <<<"$out")" == *"callback due 2026-11-23T09:00:00.000Z, callback due 2026-11-24T09:00:00.000Z"* ]] ||
+[[ "$(tail -n 1 <<<"$out")" == *"callback due 2026-11-23T09:00:00.000Z (met late), callback due 2026-11-24T09:00:00.000Z"* ]] ||
   fail "two misses of the callback: $out"
 # a miss repeated changes nothing, and says so; one a millisecond later counts
-append 11 DeadlineMissed '{"deadline":"callback","due_at":"2026-11-24T09:00:00.000Z"}'
-append 12 DeadlineMissed '{"deadline":"callback","due_at":"2026-11-24T09:00:00.001Z"}'
+append 12 DeadlineMissed '{"deadline":"callback","due_at":"2026-11-24T09:00:00.000Z"}'
+append 13 DeadlineMissed '{"deadline":"callback","due_at":"2026-11-24T09:00:00.001Z"}'
 out=$("$cg" replay C-20261122-000001 --data "$data") || fail "replay exited $?"
 [[ "$out" == *"missed (due 2026-11-24T09:00:00.000Z), a miss on record already: changes nothing"* ]] ||
   fail "a repeated miss: $out"

@@ -9,6 +9,7 @@
 #include <limits>
 #include <memory>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -183,23 +184,22 @@ std::string Describe(const CaseEventData& data, std::int64_t at, const CaseState
       data);
 }
 
+// Each deadline and due time missed and then met, as the timeline found
+// them: a later slot of the deadline (a new callback) does not unsay it.
+using MetLate = std::set<std::pair<DeadlineKind, std::int64_t>>;
+
 // The case as it stands: status, tier, assignee, open deadlines, and every
 // miss on record with the due time it was missed at (the case view's
 // `misses`: met late or not, rescheduled or reopened since, a miss stays).
-std::string DescribeState(const CaseState& s, std::int64_t at) {
+std::string DescribeState(const CaseState& s, std::int64_t at, const MetLate& met_late) {
   if (!s.exists) return "not reported yet";
   std::string out = Str(Name(s.status)) + " · tier " + std::to_string(s.tier) + " · " +
                     (s.assignee.empty() ? "unassigned" : "assignee " + s.assignee) +
                     " · priority " + Str(Name(s.priority));
   std::vector<std::string> open, missed;
   for (const auto& [kind, due_at] : s.misses) {
-    // Met late: the deadline's slot still holds this due time, missed, and
-    // its step has been done since.
-    const bool met_late = std::any_of(s.deadlines.begin(), s.deadlines.end(), [&](const auto& d) {
-      return d.kind == kind && d.missed && d.met && d.missed_due_at == due_at;
-    });
     missed.push_back(Str(Name(kind)) + (due_at > 0 ? " due " + ShortTime(due_at, at) : "") +
-                     (met_late ? " (met late)" : ""));
+                     (met_late.contains({kind, due_at}) ? " (met late)" : ""));
   }
   for (const CaseDeadline& d : s.deadlines) {
     if (d.missed) {
@@ -225,6 +225,7 @@ Status PrintTimeline(const EventStore& store, const std::string& case_id, const 
   constexpr std::size_t kPage = 1000;
   std::ostringstream body;
   CaseState state;
+  MetLate met_late;
   std::size_t shown = 0, total = 0;
   bool stopped = false;
   for (StreamVersion from = 1;;) {
@@ -253,8 +254,13 @@ Status PrintTimeline(const EventStore& store, const std::string& case_id, const 
         const std::string said = Describe(*data, e.recorded_at_ms, state);
         state.Apply(e, *data);
         body << "    " << said << "\n";
+        // Met late: a slot missed at a due time whose step has been done
+        // since (review 73: the slot reused by a new callback unsaid it).
+        for (const CaseDeadline& d : state.deadlines) {
+          if (d.missed && d.met) met_late.insert({d.kind, d.missed_due_at});
+        }
       }
-      body << "    → " << DescribeState(state, e.recorded_at_ms) << "\n";
+      body << "    → " << DescribeState(state, e.recorded_at_ms, met_late) << "\n";
     }
     if (events->size() < kPage) break;
     from = events->back().version + 1;

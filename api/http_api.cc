@@ -344,9 +344,9 @@ std::optional<HttpResponse> HttpApi::Start(Call& call) {
   return std::move(routed).value();
 }
 
-HttpResponse HttpApi::Handle(const HttpRequest& req) {
+HttpResponse HttpApi::Handle(const HttpRequest& req, std::optional<Principal> verified) {
   const auto start = std::chrono::steady_clock::now();
-  Call call(req);
+  Call call(req, std::move(verified));
   if (auto now = Start(call)) return std::move(*now);
   return Answer(service_->Commit(std::move(*call.pending)), call.created, req.version(),
                 req.keep_alive(), start);
@@ -368,9 +368,10 @@ bool HttpApi::NeverBlocks(const HttpRequest& req) {
 }
 
 void HttpApi::HandleAsync(const HttpRequest& req, Continuation then, Continuation offload,
-                          std::function<void(HttpResponse)> done) {
+                          std::function<void(HttpResponse)> done,
+                          std::optional<Principal> verified) {
   const auto start = std::chrono::steady_clock::now();
-  Call call(req);
+  Call call(req, std::move(verified));
   call.reads = StorageReads::kCachedOnly;
   if (auto now = Start(call)) return done(std::move(*now));
   if (!call.must_read) {
@@ -415,12 +416,12 @@ std::string QueryParameter(std::string_view target, std::string_view key) {
   return value;
 }
 
-Status HttpApi::CheckCredential(const HttpRequest& header) {
+Result<Principal> HttpApi::CheckCredential(const HttpRequest& header) {
   // No route that needs no token takes a body (the screens' files, healthz,
   // metrics and the WebSocket upgrade are GETs): whatever its path (the API
   // is routed by the decoded path, so "/%61pi/v1/…" is the API too), a body
   // is read only from a client with a token.
-  return Credential(header, QueryParameter(header.target(), "token")).status();
+  return Credential(header, QueryParameter(header.target(), "token"));
 }
 
 Result<Principal> HttpApi::Authenticate(const HttpRequest& req, std::string_view query_token) {
@@ -489,7 +490,12 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
 
   // Everything under /api/v1 needs a token.
   if (!call.admitted) {
-    ASSIGN_OR_RETURN(call.who, Authenticate(req, call.Query("token")));
+    if (call.verified) {  // verified with the header (CheckCredential): admitted only
+      RETURN_IF_ERROR(Admit(call.verified->sub));
+      call.who = std::move(*call.verified);
+    } else {
+      ASSIGN_OR_RETURN(call.who, Authenticate(req, call.Query("token")));
+    }
     call.admitted = true;
   }
   // Every audit read is itself recorded, before it is answered (Start).

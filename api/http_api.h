@@ -60,7 +60,9 @@ class HttpApi {
   HttpApi(CaseService* service, Projector* projector, const TokenAuthority* auth,
           const Clock* clock, ApiMetrics* metrics, HttpApiOptions options = {});
 
-  HttpResponse Handle(const HttpRequest& request);
+  // `verified`: the caller, when the server verified its token with the
+  // header (CheckCredential); it is then admitted, not verified again.
+  HttpResponse Handle(const HttpRequest& request, std::optional<Principal> verified = {});
   // The same answer, given to `done` once any write is fsync'd; `then` runs
   // what follows an append (engine/case_service.h, CommitAsync) and the
   // call of `done`. `request` must stay alive until `done` is called.
@@ -69,7 +71,7 @@ class HttpApi {
   // a lost race to decide again) is routed again through `offload`, onto
   // threads that may wait, and comes back through `then`.
   void HandleAsync(const HttpRequest& request, Continuation then, Continuation offload,
-                   std::function<void(HttpResponse)> done);
+                   std::function<void(HttpResponse)> done, std::optional<Principal> verified = {});
   // True for the requests HandleAsync answers without blocking its caller
   // (reads and decisions only, then an asynchronous append): POST
   // /api/v1/cases and POST /api/v1/cases/{id}/{action}.
@@ -81,13 +83,14 @@ class HttpApi {
   // (two Authorization headers, two ?token=, or one of each).
   Result<Principal> Authenticate(const HttpRequest& request, std::string_view query_token);
   // The credential of a request with a body whose header alone has been
-  // read: OK when its token verifies (not yet admitted by the rate limiter:
+  // read: its caller when its token verifies (not yet admitted by the rate limiter:
   // Authenticate does that as it routes); kUnauthenticated otherwise, so
   // that the server refuses it before it reads, holds and answers 100
   // Continue to a body of a client without a token (black-box probe 72: 200
   // such clients held 174 MiB for 30 s). No route without a token takes a
   // body.
-  Status CheckCredential(const HttpRequest& header);
+  // Handle and HandleAsync take the caller so found, not to verify it twice.
+  Result<Principal> CheckCredential(const HttpRequest& header);
   // One more request by `subject` (e.g. a WebSocket op); kRateLimited past its rate.
   Status Admit(const std::string& subject);
   const Clock& clock() const { return *clock_; }

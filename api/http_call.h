@@ -24,8 +24,12 @@
 namespace casegrid {
 
 struct HttpApi::Call {
-  explicit Call(const HttpRequest& r) : req(r) {}
+  Call(const HttpRequest& r, std::optional<Principal> verified_caller)
+      : req(r), verified(std::move(verified_caller)) {}
   const HttpRequest& req;
+  // The caller, when the server verified its token as it read the header
+  // (a request with a body): admitted by Route without verifying it again.
+  std::optional<Principal> verified;
   std::vector<std::string> segments;  // the path, split on '/', decoded
   std::map<std::string, std::string> query;
   Principal who;

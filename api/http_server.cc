@@ -110,6 +110,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     reading_ = true;
     answering_head_ = false;
     header_.reset();
+    caller_.reset();
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
     parser_->body_limit(options_.max_body_bytes);
@@ -131,9 +132,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     // --max-body-bytes each, for the request timeout), and before it is
     // invited to send it with a 100 Continue (black-box probe 72).
     if (auto origin = OriginForm(request.target())) request.target(*origin);
-    if (Status s = api_->CheckCredential(request); !s.ok()) {
-      return Refuse(s, request.version());
-    }
+    auto caller = api_->CheckCredential(request);
+    if (!caller.ok()) return Refuse(caller.status(), request.version());
+    caller_ = std::move(*caller);
     // What a chunked body's trailer adds is not of the header: the parser
     // merges its fields into the header's (a name the header has lands
     // beside it), so the header is kept as read and put back (OnRead).
@@ -168,23 +169,20 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       // (buffer_overflow), as a header must fit in its limit.
       // Each bound named, with its size (it said "request exceeds the size
       // limit" for all three; black-box probe 72).
+      const auto too_large = [](std::string_view what, std::size_t bound, std::string_view flag) {
+        return Status::TooLarge(std::string(what) + " exceeds " + std::to_string(bound) + " bytes" +
+                                std::string(flag));
+      };
+      Status why = Status::InvalidArgument("malformed HTTP request: " + ec.message());
       if (ec == http::error::header_limit) {
-        return Refuse(Status::TooLarge("the request's header exceeds " +
-                                       std::to_string(options_.max_header_bytes) + " bytes"),
-                      11);
+        why = too_large("the request's header", options_.max_header_bytes, "");
+      } else if (ec == http::error::body_limit) {
+        why = too_large("the request's body", options_.max_body_bytes, " (serve --max-body-bytes)");
+      } else if (ec == http::error::buffer_overflow) {
+        why =
+            too_large("a chunk's extensions or the body's trailer", ReadBufferLimit(options_), "");
       }
-      if (ec == http::error::body_limit) {
-        return Refuse(Status::TooLarge("the request's body exceeds " +
-                                       std::to_string(options_.max_body_bytes) +
-                                       " bytes (serve --max-body-bytes)"),
-                      11);
-      }
-      if (ec == http::error::buffer_overflow) {
-        return Refuse(Status::TooLarge("a chunk's extensions or the body's trailer exceed " +
-                                       std::to_string(ReadBufferLimit(options_)) + " bytes"),
-                      11);
-      }
-      return Refuse(Status::InvalidArgument("malformed HTTP request: " + ec.message()), 11);
+      return Refuse(why, 11);
     }
     // A trailer's fields are dropped, not taken as the header's (RFC 9110
     // 6.5.1): an Authorization or Idempotency-Key sent there acted, past any
@@ -288,13 +286,14 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
           },
           [self, request](HttpResponse res) {
             self->Write(std::make_shared<HttpResponse>(std::move(res)));
-          });
+          },
+          std::move(caller_));
       return;
     }
-    asio::post(*workers_, [self = shared_from_this(), request] {
+    asio::post(*workers_, [self = shared_from_this(), request, caller = std::move(caller_)] {
       std::shared_ptr<HttpResponse> res;
       try {
-        res = std::make_shared<HttpResponse>(self->api_->Handle(*request));
+        res = std::make_shared<HttpResponse>(self->api_->Handle(*request, caller));
       } catch (const std::exception& e) {
         // An allocation that failed, a storage library's throw: this request
         // fails, the server goes on.
@@ -392,6 +391,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   // A chunked request's header as read (OnHeader), before its trailer's
   // fields were merged into it; put back once the body is read.
   std::optional<http::request_header<>> header_;
+  // The caller of a request with a body, verified with its header: the api
+  // admits it without verifying the token again.
+  std::optional<Principal> caller_;
   bool linger_ = false;          // a request refused unread: Linger() after the answer
   bool answering_head_ = false;  // the request is a HEAD: its answer goes without the body
 };

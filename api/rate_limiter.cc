@@ -5,6 +5,11 @@
 
 namespace casegrid {
 
+void RateLimiter::Refill(Bucket& b, std::int64_t now_ms) const {
+  b.tokens = std::min(burst_, b.tokens + rate_ * static_cast<double>(now_ms - b.at_ms) / 1000.0);
+  b.at_ms = std::max(b.at_ms, now_ms);
+}
+
 Status RateLimiter::Admit(const std::string& subject, std::int64_t now_ms) {
   std::lock_guard l(mu_);
   auto it = buckets_.find(subject);
@@ -19,8 +24,7 @@ Status RateLimiter::Admit(const std::string& subject, std::int64_t now_ms) {
     it = buckets_.emplace(subject, Bucket{burst_, now_ms}).first;
   }
   Bucket& b = it->second;
-  b.tokens = std::min(burst_, b.tokens + rate_ * static_cast<double>(now_ms - b.at_ms) / 1000.0);
-  b.at_ms = std::max(b.at_ms, now_ms);
+  Refill(b, now_ms);
   if (b.tokens < 1.0) {
     // %g: a fractional rate (--rate 0.5) is said as it is, not rounded to 0.
     char rate[32];
@@ -38,8 +42,7 @@ void RateLimiter::Charge(const std::string& subject, double requests, std::int64
   auto it = buckets_.find(subject);
   if (it == buckets_.end()) return;  // forgotten: it had refilled
   Bucket& b = it->second;
-  b.tokens = std::min(burst_, b.tokens + rate_ * static_cast<double>(now_ms - b.at_ms) / 1000.0);
-  b.at_ms = std::max(b.at_ms, now_ms);
+  Refill(b, now_ms);
   b.tokens = std::max(b.tokens - requests, -rate_ * 60.0);
 }
 

@@ -33,6 +33,8 @@ class RateLimiter {
     double tokens;
     std::int64_t at_ms;
   };
+  // What `b` has earned at its rate since it was last seen, up to the burst.
+  void Refill(Bucket& b, std::int64_t now_ms) const;
   const double rate_, burst_;
   const std::size_t max_subjects_;
   std::mutex mu_;

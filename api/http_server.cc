@@ -68,10 +68,11 @@ std::string_view Trim(std::string_view s) {
 
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(tcp::socket socket, HttpServer* server, HttpApi* api, ApiMetrics* metrics,
-              asio::thread_pool* workers, const HttpServerOptions& options,
+  HttpSession(tcp::socket socket, ConnectionSlots::Slot slot, HttpServer* server, HttpApi* api,
+              ApiMetrics* metrics, asio::thread_pool* workers, const HttpServerOptions& options,
               const std::atomic<bool>* stopping)
-      : stream_(std::move(socket)),
+      : slot_(std::move(slot)),
+        stream_(std::move(socket)),
         server_(server),
         buffer_(ReadBufferLimit(options)),
         api_(api),
@@ -237,7 +238,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
         return Write(std::move(refusal));
       }
       // The WebSocket session has the connection from here on.
-      return server_->StartWebSocket(stream_.release_socket(), std::move(who), parser_->release());
+      return server_->StartWebSocket(stream_.release_socket(), std::move(slot_), std::move(who),
+                                     parser_->release());
     }
     // A read is not started while the answers its clients have not taken
     // yet hold more than the bound (all connections together): 503 with
@@ -378,6 +380,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
                             });
   }
 
+  // This connection's place among those open at once; handed on with the
+  // socket to a WebSocket session. Declared first: let go after the socket.
+  ConnectionSlots::Slot slot_;
   beast::tcp_stream stream_;
   HttpServer* const server_;
   beast::flat_buffer buffer_;
@@ -421,34 +426,49 @@ class HttpServer::Listener : public std::enable_shared_from_this<Listener> {
     return Status::Ok();
   }
   std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+  // Accepts the next connection once a slot is free (on the strand).
   void Accept() {
-    acceptor_.async_accept(asio::make_strand(io_), [self = shared_from_this()](beast::error_code ec,
-                                                                               tcp::socket socket) {
-      if (ec == asio::error::operation_aborted || self->server_->stopping_ ||
-          !self->acceptor_.is_open()) {
-        return;
+    if (server_->stopping_ || !acceptor_.is_open()) return;
+    // All connections open: the next waits in the kernel's backlog until one
+    // closes, and this is called again then.
+    ConnectionSlots::Slot slot = server_->slots_.TryTake([weak = weak_from_this()] {
+      if (auto self = weak.lock(); self && !self->server_->stopping_) {
+        asio::post(self->strand_, [self] { self->Accept(); });
       }
-      if (ec) {
-        // Out of descriptors (EMFILE), of memory, a peer gone before its
-        // accept: try again shortly, without spinning an io thread.
-        self->server_->metrics_->errors.Increment();
-        self->backoff_.expires_after(std::chrono::milliseconds(50));
-        self->backoff_.async_wait([self](beast::error_code waited) {
-          if (!waited) self->Accept();
-        });
-        return;
-      }
-      // Answers and pushes are small and latency-bound: no Nagle delay
-      // behind the peer's delayed ACK.
-      beast::error_code ignored;
-      socket.set_option(tcp::no_delay(true), ignored);
-      auto session = std::make_shared<HttpSession>(
-          std::move(socket), self->server_, self->server_->api_, self->server_->metrics_,
-          &self->server_->workers_, self->server_->options_, &self->server_->stopping_);
-      self->server_->Track(session);
-      session->Run();
-      self->Accept();
     });
+    if (slot == nullptr) {
+      server_->metrics_->connections_waited.Increment();
+      return;
+    }
+    acceptor_.async_accept(
+        asio::make_strand(io_), [self = shared_from_this(), slot = std::move(slot)](
+                                    beast::error_code ec, tcp::socket socket) {
+          if (ec == asio::error::operation_aborted || self->server_->stopping_ ||
+              !self->acceptor_.is_open()) {
+            return;
+          }
+          if (ec) {
+            // Out of descriptors (EMFILE), of memory, a peer gone before its
+            // accept: try again shortly, without spinning an io thread.
+            self->server_->metrics_->errors.Increment();
+            self->backoff_.expires_after(std::chrono::milliseconds(50));
+            self->backoff_.async_wait([self](beast::error_code waited) {
+              if (!waited) self->Accept();
+            });
+            return;
+          }
+          // Answers and pushes are small and latency-bound: no Nagle delay
+          // behind the peer's delayed ACK.
+          beast::error_code ignored;
+          socket.set_option(tcp::no_delay(true), ignored);
+          auto session = std::make_shared<HttpSession>(
+              std::move(socket), std::move(slot), self->server_, self->server_->api_,
+              self->server_->metrics_, &self->server_->workers_, self->server_->options_,
+              &self->server_->stopping_);
+          self->server_->Track(session);
+          session->Run();
+          self->Accept();
+        });
   }
   void Close() {
     asio::post(strand_, [self = shared_from_this()] {
@@ -471,8 +491,11 @@ HttpServer::HttpServer(HttpApi* api, ApiMetrics* metrics, PushHub* hub, HttpServ
       metrics_(metrics),
       hub_(hub),
       options_(std::move(options)),
+      slots_(options_.max_connections),
       io_(options_.io_threads),
-      workers_(static_cast<std::size_t>(options_.workers)) {}
+      workers_(static_cast<std::size_t>(options_.workers)) {
+  metrics_->connections_bound.Set(static_cast<double>(options_.max_connections));
+}
 
 HttpServer::~HttpServer() {
   Stop();
@@ -558,15 +581,18 @@ Status HttpServer::AdmitWebSocket(const HttpRequest& request, Principal* who, bo
   return Status::Ok();
 }
 
-void HttpServer::StartWebSocket(tcp::socket socket, Principal who, HttpRequest request) {
+void HttpServer::StartWebSocket(tcp::socket socket, std::shared_ptr<void> slot, Principal who,
+                                HttpRequest request) {
   const std::string subject = who.sub;
-  auto session = std::make_shared<WsSession>(std::move(socket), std::move(who), api_, hub_,
-                                             metrics_, options_.ws, [this, subject] {
-                                               std::lock_guard l(sessions_mu_);
-                                               auto it = ws_per_token_.find(subject);
-                                               if (it != ws_per_token_.end() && --it->second == 0)
-                                                 ws_per_token_.erase(it);
-                                             });
+  // The slot goes with the session's end callback, destroyed with the session.
+  auto session =
+      std::make_shared<WsSession>(std::move(socket), std::move(who), api_, hub_, metrics_,
+                                  options_.ws, [this, subject, slot = std::move(slot)] {
+                                    std::lock_guard l(sessions_mu_);
+                                    auto it = ws_per_token_.find(subject);
+                                    if (it != ws_per_token_.end() && --it->second == 0)
+                                      ws_per_token_.erase(it);
+                                  });
   bool shut = false;
   {
     std::lock_guard l(sessions_mu_);
@@ -584,6 +610,7 @@ void HttpServer::StartWebSocket(tcp::socket socket, Principal who, HttpRequest r
 void HttpServer::Stop() {
   if (threads_.empty()) return;
   stopping_ = true;
+  slots_.StopWaking();
   listener_->Close();
   // Each session, HTTP and WebSocket, told `what` to do.
   auto each_session = [this](auto what) {

@@ -12,7 +12,8 @@
 // record, a long read), so it runs on a worker pool and its response is
 // written back on the session's strand.
 //
-// Bounds: header and body size, idle and slow-request timeouts.
+// Bounds: header and body size, idle and slow-request timeouts, connections
+// open at once.
 //
 // Thread-safety: Start/Stop from one controlling thread.
 #pragma once
@@ -33,6 +34,7 @@
 #include <vector>
 
 #include "api/bound_port.h"
+#include "api/connection_slots.h"
 #include "api/http_api.h"
 #include "api/push_hub.h"
 #include "api/ws_session.h"
@@ -60,6 +62,10 @@ struct HttpServerOptions {
   // goes). Black-box probe 72: 40 clients that asked for a 38 MB history
   // and never read held 876 MiB until the request timeout.
   std::size_t max_answer_bytes_held = std::size_t{256} << 20;
+  // Connections open at once, HTTP and WebSocket together; past it no more
+  // are accepted (they wait in the kernel's backlog) until one closes. serve
+  // sets it from the descriptors it may open (api/descriptor_budget.h).
+  std::size_t max_connections = 4096;
 };
 
 class HttpServer {
@@ -88,12 +94,16 @@ class HttpServer {
   // Beast would refuse (a key that is not 16 bytes of base64, a
   // version other than 13: `wrong_version`, answered 426) is refused here.
   Status AdmitWebSocket(const HttpRequest& request, Principal* who, bool* wrong_version);
-  void StartWebSocket(boost::asio::ip::tcp::socket socket, Principal who, HttpRequest request);
+  // `slot` is the connection's (ConnectionSlots), held until the session ends.
+  void StartWebSocket(boost::asio::ip::tcp::socket socket, std::shared_ptr<void> slot,
+                      Principal who, HttpRequest request);
 
   HttpApi* const api_;
   ApiMetrics* const metrics_;
   PushHub* const hub_;
   const HttpServerOptions options_;
+  // Before io_: the sessions its handlers hold give their slots back as it goes.
+  ConnectionSlots slots_;
   boost::asio::io_context io_;
   // Keeps the io threads running until Stop has drained the sessions: a
   // worker or a group commit may post a session's answer after every socket

@@ -22,6 +22,10 @@ ApiMetrics::ApiMetrics()
       connections(
           NewCounter(*registry_, "casegrid_connections_total", "HTTP connections accepted")),
       connections_open(NewGauge(*registry_, "casegrid_connections", "HTTP connections open")),
+      connections_waited(NewCounter(*registry_, "casegrid_connections_waited_total",
+                                    "times every connection slot was taken and accepting paused")),
+      connections_bound(NewGauge(*registry_, "casegrid_connections_bound",
+                                 "connections open at once at most, HTTP and WebSocket together")),
       appends(NewCounter(*registry_, "casegrid_appends_total",
                          "write requests acknowledged after fsync (a repeat under its "
                          "Idempotency-Key included)")),

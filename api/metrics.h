@@ -33,6 +33,10 @@ class ApiMetrics {
   prometheus::Counter& errors;
   prometheus::Counter& connections;
   prometheus::Gauge& connections_open;
+  // Times every connection slot was taken and the listener stopped accepting
+  // until one closed (HttpServerOptions::max_connections).
+  prometheus::Counter& connections_waited;
+  prometheus::Gauge& connections_bound;  // that bound
   // Durable writes, from request to fsync'd answer.
   prometheus::Counter& appends;
   prometheus::Histogram& append_latency;  // seconds

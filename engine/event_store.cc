@@ -96,8 +96,9 @@ rocksdb::ColumnFamilyOptions FamilyOptions(const char* name) {
 
 constexpr std::size_t kLogMemtableBytes = 128 << 20;
 
-rocksdb::Options DbOptions(rocksdb::Env* env) {
+rocksdb::Options DbOptions(rocksdb::Env* env, int max_open_files) {
   rocksdb::Options o;
+  o.max_open_files = max_open_files;
   o.create_if_missing = true;
   o.create_missing_column_families = true;
   // Every group is one WriteBatch across families; recover all or none of it.
@@ -143,7 +144,7 @@ EventStore::Impl::~Impl() {
 }
 
 Status EventStore::Impl::OpenDb(const std::string& secondary_path) {
-  rocksdb::Options db_options = DbOptions(options_.env);
+  rocksdb::Options db_options = DbOptions(options_.env, options_.max_open_files);
   // RocksDB's diagnostics, written so that a full disk cannot abort the
   // process (engine/info_log.h); a follower's go to its own folder.
   {

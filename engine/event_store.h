@@ -58,6 +58,11 @@ struct StoreOptions {
   const Clock* clock = SystemClock::Default();
   // Tests wrap file I/O here to fail syncs; not owned. nullptr: the default.
   rocksdb::Env* env = nullptr;
+  // Table files kept open at most (RocksDB's max_open_files; -1: all of
+  // them). A server bounds it, so that the descriptors left for its
+  // connections cannot be taken by a log that grows (api/descriptor_budget.h).
+  // Ignored by a follower, which RocksDB requires to keep all open.
+  int max_open_files = -1;
 
   // Bounds on what one append may carry; crossing one is kInvalidArgument or
   // kTooLarge and writes nothing.

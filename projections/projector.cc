@@ -159,7 +159,8 @@ Result<std::unique_ptr<Projector>> Projector::Open(EventStore* store, ProjectorO
 }
 
 Status Projector::Load() {
-  ASSIGN_OR_RETURN(views_, ViewStore::Open(options_.path, options_.rebuild));
+  ASSIGN_OR_RETURN(views_,
+                   ViewStore::Open(options_.path, options_.rebuild, options_.max_open_files));
   ASSIGN_OR_RETURN(Position checkpoint, views_->Checkpoint());
   ASSIGN_OR_RETURN(auto unfinished, views_->Get(kViewMeta, kUnfinishedRebuildKey));
   ASSIGN_OR_RETURN(auto format, views_->Get(kViewMeta, kViewsFormatKey));

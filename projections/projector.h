@@ -72,6 +72,9 @@ struct ProjectorOptions {
   // A rebuild's alerts held in memory at most (16 bytes each) before they
   // are written out (RebuildAlerts).
   std::size_t rebuild_alerts_held = std::size_t{1} << 22;
+  // The views' table files kept open at most (-1: all of them; a server
+  // bounds it, api/descriptor_budget.h).
+  int max_open_files = -1;
 };
 
 struct AlertAcknowledgement {

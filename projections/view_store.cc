@@ -59,13 +59,15 @@ std::shared_ptr<const rocksdb::SliceTransform> InsertHint(ViewFamily f) {
 
 }  // namespace
 
-Result<std::unique_ptr<ViewStore>> ViewStore::Open(const std::string& path, bool bulk_load) {
+Result<std::unique_ptr<ViewStore>> ViewStore::Open(const std::string& path, bool bulk_load,
+                                                   int max_open_files) {
   std::error_code ec;
   std::filesystem::create_directories(path, ec);
   rocksdb::Options options;
   options.create_if_missing = true;
   options.create_missing_column_families = true;
   options.IncreaseParallelism(2);
+  options.max_open_files = max_open_files;
   options.info_log = OpenInfoLog(path);  // a full disk does not abort (engine/info_log.h)
   // Views are written without a write-ahead log: every family is flushed
   // together (atomic_flush), so what survives a crash is some whole earlier

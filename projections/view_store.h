@@ -60,8 +60,10 @@ class ViewStore {
   // families it only writes (all but the meta and address families) take
   // their writes unsorted and sort them when flushed, in smaller memtables
   // that flush while the rebuild goes on. Reads of those families are slow
-  // until the store is reopened without it.
-  static Result<std::unique_ptr<ViewStore>> Open(const std::string& path, bool bulk_load = false);
+  // until the store is reopened without it. `max_open_files` bounds the table
+  // files kept open (RocksDB's; -1: all of them).
+  static Result<std::unique_ptr<ViewStore>> Open(const std::string& path, bool bulk_load = false,
+                                                 int max_open_files = -1);
   ~ViewStore();
 
   rocksdb::DB* db() const { return db_; }

@@ -436,5 +436,37 @@ TEST_F(HttpLimitsTest, AWebSocketPeerThatStopsAnsweringPingsIsDropped) {
   EXPECT_EQ(metrics_.ws_connections_open.Value(), 1) << "the silent peer is still connected";
 }
 
+// At most `max_connections` open at once, HTTP and WebSocket together: the
+// next waits in the kernel's backlog, and is served once one closes.
+class BoundedConnectionsHttpLimitsTest : public HttpLimitsTest {
+ protected:
+  void AdjustServer(HttpServerOptions& o) override {
+    HttpLimitsTest::AdjustServer(o);
+    o.max_connections = 2;
+    o.request_timeout = std::chrono::seconds(30);  // the idle client holds its slot
+  }
+};
+
+TEST_F(BoundedConnectionsHttpLimitsTest, ConnectionsPastTheBoundWaitUntilOneCloses) {
+  WsClient push;
+  ASSERT_TRUE(push.Connect(server_->port(), "/ws?token=" + Token("operator-1", Role::kOperator)));
+  asio::io_context io;
+  tcp::socket idle(io);
+  idle.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), server_->port()));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // accepted
+  // Both slots taken (the WebSocket keeps the one its upgrade came on): a
+  // third client is not served, however long it waits.
+  auto [waited, closed] = Raw("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                              std::chrono::milliseconds(700));
+  EXPECT_EQ(waited, "") << "served past the bound";
+  EXPECT_GE(metrics_.connections_waited.Value(), 1);
+  EXPECT_EQ(metrics_.connections_bound.Value(), 2);
+  // The WebSocket goes: its slot serves the next.
+  push.Close();
+  auto [served, done] =
+      Raw("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", std::chrono::seconds(5));
+  EXPECT_TRUE(served.starts_with("HTTP/1.1 200 ")) << served;
+}
+
 }  // namespace
 }  // namespace casegrid

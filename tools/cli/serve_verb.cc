@@ -18,6 +18,7 @@
 
 #include "api/auth.h"
 #include "api/bound_port.h"
+#include "api/descriptor_budget.h"
 #include "api/http_api.h"
 #include "api/http_server.h"
 #include "engine/case_service.h"
@@ -64,6 +65,7 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
     std::size_t max_body = 1024 * 1024;
     std::size_t max_answers_held = std::size_t{256} << 20;
     std::size_t bytes_per_request = 256 * 1024;
+    std::size_t max_connections = 0;  // 0: as many as the descriptors allow
     double rate = 200, burst = 400;
     WsOptions ws;
     std::size_t ws_per_token = 32;
@@ -109,6 +111,13 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
                    "an answer counts against its token's rate as one request per this many "
                    "bytes of body")
       ->check(CLI::Range(std::size_t{1024}, std::size_t{1} << 30))
+      ->capture_default_str();
+  serve
+      ->add_option("--max-connections", a->max_connections,
+                   "connections open at once, HTTP and WebSocket together; past it the next "
+                   "waits in the kernel's backlog (0: as many as `ulimit -n` leaves beside the "
+                   "stores' files)")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 30))
       ->capture_default_str();
   serve->add_option("--rate", a->rate, "requests a second per token, sustained")
       ->check(FiniteRange(0.001, 1e9))
@@ -223,12 +232,22 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
       if (!authority.ok()) return Fail(authority.status());
       auto bound = BoundPort::Bind(http_options.host, http_options.port);
       if (!bound.ok()) return Fail(bound.status());
-      // Every connection is a descriptor: allow as many as the system lets us.
-      if (rlimit files{};
-          getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
-        files.rlim_cur = files.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &files);
+      // Every connection is a descriptor: allow as many as the system lets
+      // us, and share them between the stores' files and the connections,
+      // so that connections cannot take those a flush needs.
+      rlimit files{};
+      if (getrlimit(RLIMIT_NOFILE, &files) != 0) {
+        return Fail(Status::Unavailable("cannot read the process's file descriptor limit"));
       }
+      if (files.rlim_cur < files.rlim_max) {
+        files.rlim_cur = files.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &files) != 0) getrlimit(RLIMIT_NOFILE, &files);
+      }
+      auto budget =
+          PlanDescriptors(files.rlim_cur == RLIM_INFINITY ? std::uint64_t{1} << 20 : files.rlim_cur,
+                          a->max_connections);
+      if (!budget.ok()) return Fail(budget.status());
+      http_options.max_connections = budget->connections;
       // From here on SIGINT and SIGTERM stop the server in order: one that
       // comes while it starts (even once the port is open, before the loop
       // below) lets the start finish, then stops it, instead of killing it.
@@ -236,12 +255,14 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
       std::signal(SIGTERM, [](int) { g_stop = 1; });
       StoreOptions options;
       options.path = LogDir(a->data);
+      options.max_open_files = budget->store_files;
       auto store = EventStore::Open(options);
       if (!store.ok()) return Fail(store.status());
       auto service = CaseService::Open(store->get(), service_options);
       if (!service.ok()) return Fail(service.status());
       ProjectorOptions views;
       views.path = ViewsDir(a->data);
+      views.max_open_files = budget->store_files;
       views.day_offset_hours = a->day_offset_hours;
       views.batch_spacing = std::chrono::milliseconds(a->view_batch_ms);
       auto projector = OpenOrRebuildViews(

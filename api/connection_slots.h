@@ -1,0 +1,46 @@
+// A bound on the connections a server holds open at once, HTTP and WebSocket
+// together: each is a file descriptor, and the stores need theirs
+// (api/descriptor_budget.h). The listener takes a slot before each accept;
+// when none is free it stops accepting, so that clients wait in the kernel's
+// backlog, and is called back once one frees.
+//
+// Thread-safety: every member may be called from any thread. A Slot may be
+// destroyed on any thread, and must be before the ConnectionSlots is.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <mutex>
+
+namespace casegrid {
+
+class ConnectionSlots {
+ public:
+  // Held until its last copy is destroyed.
+  using Slot = std::shared_ptr<void>;
+
+  explicit ConnectionSlots(std::size_t bound) : bound_(bound) {}
+  ConnectionSlots(const ConnectionSlots&) = delete;
+  ConnectionSlots& operator=(const ConnectionSlots&) = delete;
+
+  // A slot, or null when all are taken: then `on_free` (replacing one given
+  // before) is called once, when a slot frees, on the thread that frees it
+  // and outside the lock.
+  Slot TryTake(std::function<void()> on_free);
+  // No `on_free` is called from now on (a server stopping).
+  void StopWaking();
+
+  std::size_t taken() const;
+  std::size_t bound() const { return bound_; }
+
+ private:
+  void Free();
+
+  const std::size_t bound_;
+  mutable std::mutex mu_;
+  std::size_t taken_ = 0;          // guarded by mu_
+  std::function<void()> on_free_;  // guarded by mu_; set while a taker waits
+};
+
+}  // namespace casegrid

@@ -1,0 +1,80 @@
+// ConnectionSlots and the descriptor budget: the bound on connections open
+// at once, and how serve shares its descriptors.
+#include "api/connection_slots.h"
+
+#include <gtest/gtest.h>
+
+#include "api/descriptor_budget.h"
+
+namespace casegrid {
+namespace {
+
+TEST(ConnectionSlotsTest, ASlotIsTakenUntilItsLastCopyGoesAndAWaiterIsCalledOnce) {
+  ConnectionSlots slots(2);
+  int woken = 0;
+  auto first = slots.TryTake([&] { ++woken; });
+  auto second = slots.TryTake([&] { ++woken; });
+  ASSERT_NE(first, nullptr);
+  ASSERT_NE(second, nullptr);
+  EXPECT_EQ(slots.taken(), 2u);
+  EXPECT_EQ(slots.TryTake([&] { ++woken; }), nullptr);
+  auto copy = first;
+  first.reset();
+  EXPECT_EQ(woken, 0) << "a copy still holds the slot";
+  copy.reset();
+  EXPECT_EQ(woken, 1);
+  EXPECT_EQ(slots.taken(), 1u);
+  second.reset();
+  EXPECT_EQ(woken, 1) << "the waiter is called once";
+  EXPECT_EQ(slots.taken(), 0u);
+}
+
+TEST(ConnectionSlotsTest, NoWaiterIsCalledOnceStopped) {
+  ConnectionSlots slots(1);
+  int woken = 0;
+  auto held = slots.TryTake([&] { ++woken; });
+  EXPECT_EQ(slots.TryTake([&] { ++woken; }), nullptr);
+  slots.StopWaking();
+  held.reset();
+  EXPECT_EQ(woken, 0);
+}
+
+TEST(DescriptorBudgetTest, TheStoresKeepTheirFilesAndTheRestGoesToConnections) {
+  struct Case {
+    std::uint64_t limit;
+    int store_files;
+    std::size_t connections;
+  };
+  for (const Case& c : {Case{400, 64, 144}, Case{1024, 128, 640}, Case{65536, 4096, 57216},
+                        Case{1048576, 4096, 1040256}}) {
+    auto budget = PlanDescriptors(c.limit, 0);
+    ASSERT_TRUE(budget.ok()) << c.limit << ": " << budget.status().message();
+    EXPECT_EQ(budget->store_files, c.store_files) << c.limit;
+    EXPECT_EQ(budget->connections, c.connections) << c.limit;
+    EXPECT_EQ(2 * static_cast<std::uint64_t>(budget->store_files) + kDescriptorReserve +
+                  budget->connections,
+              c.limit);
+  }
+  auto lowered = PlanDescriptors(1024, 100);
+  ASSERT_TRUE(lowered.ok());
+  EXPECT_EQ(lowered->connections, 100u);
+  EXPECT_EQ(lowered->store_files, 128);
+}
+
+TEST(DescriptorBudgetTest, TooFewDescriptorsAreRefusedSayingWhatIsNeeded) {
+  auto low = PlanDescriptors(271, 0);
+  ASSERT_FALSE(low.ok());
+  EXPECT_EQ(low.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(low.status().message().find("needs at least 272 file descriptors"), std::string::npos)
+      << low.status().message();
+  EXPECT_TRUE(PlanDescriptors(272, 0).ok());
+  auto over = PlanDescriptors(1024, 641);
+  ASSERT_FALSE(over.ok());
+  EXPECT_NE(over.status().message().find("serving 641 connections needs at least 1025"),
+            std::string::npos)
+      << over.status().message();
+  EXPECT_TRUE(PlanDescriptors(1024, 640).ok());
+}
+
+}  // namespace
+}  // namespace casegrid

@@ -292,6 +292,17 @@ Result<bool> CaseService::PinIsStale(const std::string& case_id, StreamVersion p
   });
 }
 
+Status CaseService::CheckAssignee(const CaseState& c, const std::string& assignee) const {
+  const std::string& cell = c.report.cell;
+  for (const CellPerson& p : grid_.PeopleCovering(cell)) {
+    if (p.person == assignee) return Status::Ok();
+  }
+  return Status::InvalidArgument("assignee: " + assignee + " is not on the grid of " + cell +
+                                 " (assigned to it or to a cell above it), so could not take "
+                                 "the case; GET /api/v1/grid/cells/" +
+                                 cell + " lists who is");
+}
+
 Status CaseService::Decide(PendingWrite& w, StorageReads reads) {
   if (w.intake) {
     const std::int64_t now = options_.clock->NowMillis();
@@ -320,6 +331,9 @@ Status CaseService::Decide(PendingWrite& w, StorageReads reads) {
         " to tier " + std::to_string(w.base.tier) + " meanwhile; escalate again to go higher");
   }
   ASSIGN_OR_RETURN(CaseEventData command, DecodeAction(w.action, w.base, w.split.data, w.actor));
+  if (w.action == CaseAction::kAssign) {
+    RETURN_IF_ERROR(CheckAssignee(w.base, std::get<CaseAssigned>(command).assignee));
+  }
   if (w.action == CaseAction::kEscalate) w.escalation_from = w.base.tier;
   const DecisionContext ctx{w.actor, options_.clock->NowMillis(), &options_.policy};
   ASSIGN_OR_RETURN(w.events, casegrid::Decide(w.base, w.action, command, ctx));

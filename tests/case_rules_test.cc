@@ -444,6 +444,7 @@ TEST_F(CaseRulesTest, ClosedCaseTakesOnlyNoteAndReopen) {
   Must(Act(id, "complete-callback",
            R"({"speed":"satisfied","attitude":"satisfied","outcome":"satisfied","comment":"c"})"));
   Must(Act(id, "close"));
+  PutOnGrid("officer-8");
   ExpectConflict(Act(id, "assign", R"({"assignee":"officer-8"})"), "case is closed");
   ExpectConflict(Act(id, "escalate", R"({"reason":"r"})"), "case is closed");
   Must(Act(id, "note", R"({"text":"still a note"})"));
@@ -581,6 +582,7 @@ TEST_F(CaseRulesTest, EscalationGoesOneTierAtATime) {
 // is, an assignment to its assignee (an accepted case went back to
 // `assigned`), a dispatch of an officer already on the way.
 TEST_F(CaseRulesTest, StepsThatWouldChangeNothingAreConflicts) {
+  PutOnGrid("officer-8");
   const std::string id = CaseInProgress();  // normal, assigned to officer-7, accepted
   const Position before = store_->Head().position;
   ExpectConflict(Act(id, "triage", R"({"priority":"normal"})"), "triage changes nothing");
@@ -609,6 +611,7 @@ TEST_F(CaseRulesTest, StepsTheStateForbidsAreConflictsThatSayWhy) {
           R"({"speed":"satisfied","attitude":"satisfied","outcome":"satisfied","comment":"c"})"),
       "comes only after resolve");
   ExpectConflict(Act(id, "reopen", R"({"reason":"r"})"), "needs a resolved or closed case");
+  PutOnGrid("officer-9");
   Must(Act(id, "assign", R"({"assignee":"officer-9"})"));
   ExpectConflict(Act(id, "accept"), "assigned to officer-9");
   Must(Act(id, "accept", "{}", "officer-9"));
@@ -635,7 +638,31 @@ TEST_F(CaseRulesTest, StaleExpectedVersionIsAConflictNamingTheVersion) {
   ExpectBadRequest(Act(id, "note", R"({"text":"b","expected_version":"2"})"), "expected_version");
 }
 
+// An assignee must be able to take the case: someone the grid puts on its
+// cell or a cell above it. Anyone else, unknown or of another cell, is a 400
+// naming `assignee`, and nothing is written (black-box probe 74: the case
+// waited for an accept the assignee's token could not give, the warnings of
+// its deadlines going to them alone).
+TEST_F(CaseRulesTest, AnAssigneeIsSomeoneTheGridPutsOnTheCasesCell) {
+  PutOnGrid("officer-13", "santai/tongchuan/a03/g13");  // the cell beside it
+  PutOnGrid("chief-1", "santai");                       // the district above it
+  const std::string id = NewCase();                     // in santai/tongchuan/a03/g12
+  const Position before = store_->Head().position;
+  for (const char* stranger : {"officer-13", "nobody-ever"}) {
+    const auto r = Act(id, "assign", std::string(R"({"assignee":")") + stranger + R"("})");
+    ExpectBadRequest(r, "assignee: " + std::string(stranger) +
+                            " is not on the grid of santai/tongchuan/a03/g12");
+  }
+  EXPECT_EQ(store_->Head().position, before);
+  Must(Act(id, "assign", R"({"assignee":"chief-1"})"));
+  Must(Act(id, "assign", R"({"assignee":"officer-7"})"));
+  // Once removed from the grid, a person is no assignee there.
+  Must(service_->RemoveOfficer("admin", "santai", "chief-1", ""));
+  ExpectBadRequest(Act(id, "assign", R"({"assignee":"chief-1"})"), "assignee: chief-1 is not");
+}
+
 TEST_F(CaseRulesTest, TwoOfficersActingAtOnceCannotBothWin) {
+  for (int t = 0; t < 7; ++t) PutOnGrid("officer-" + std::to_string(t));  // 7 is on it
   const std::string id = NewCase();
   Must(Act(id, "assign", R"({"assignee":"officer-7"})"));
   std::atomic<int> wins{0}, conflicts{0};

@@ -371,6 +371,7 @@ TEST_F(DeadlineWatchTest, AStepAfterAPassedDeadlineRecordsItsMissFirst) {
 // assignee, who had had no chance to accept (white-box review, session 24's
 // list; fixed in session 25).
 TEST_F(DeadlineWatchTest, AReassignmentAfterAPassedDeadlineComesAfterItsMiss) {
+  PutOnGrid("officer-9");
   const std::string id = NewCase("normal");
   Must(Act(id, "assign", R"({"assignee":"officer-7"})"));
   const std::int64_t due = Due(id, DeadlineKind::kAccept);

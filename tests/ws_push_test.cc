@@ -567,6 +567,7 @@ TEST_F(PushTest, AnAlertsResumeGetsEachAlertOnceAndTheAcknowledgmentsItMissed) {
 // Who may see a case's personal data is decided by who handles it now, on
 // a resume as on HTTP (as_of included): a former assignee sees it masked.
 TEST_F(PushTest, AFormerAssigneeSeesTheCaseMaskedInAResumeAndAsOf) {
+  PutOnGrid("officer-8");
   const std::string id = NewCase();
   const Position assigned = Must(Act(id, "assign", R"({"assignee":"officer-7"})")).position;
   Must(Act(id, "assign", R"({"assignee":"officer-8"})"));

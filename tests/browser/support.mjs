@@ -145,7 +145,8 @@ export async function seedCity(server) {
   const supervisor = server.api(server.token('supervisor-1', 'supervisor'));
   for (const [cell, name] of GRID) await admin.post('/api/v1/grid/cells', { cell, name });
   await admin.post(`/api/v1/grid/cells/${OFFICER_CELL}/officers`, { officer: 'officer-7', role: 'officer' });
-  await admin.post('/api/v1/grid/cells/santai/tongchuan/g1/xijie/officers', { officer: 'officer-8', role: 'officer' });
+  // officer-8 takes the cases of tongchuan's cells (an assignee must be on the grid of the case's cell).
+  await admin.post('/api/v1/grid/cells/santai/tongchuan/officers', { officer: 'officer-8', role: 'officer' });
   await admin.post('/api/v1/grid/cells/santai/luxi/officers', { officer: 'officer-9', role: 'officer' });
   await admin.post('/api/v1/grid/cells/santai/officers', { officer: 'supervisor-1', role: 'supervisor' });
 

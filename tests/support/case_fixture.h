@@ -37,6 +37,12 @@ class CaseTest : public StoreTest {
     Must(service_->AssignOfficer("admin", "santai/tongchuan/a03/g12",
                                  R"({"officer":"officer-7","role":"officer"})", ""));
   }
+  // Puts `person` on the grid of `cell` as an officer: a case there may be
+  // assigned to them.
+  void PutOnGrid(const std::string& person, const std::string& cell = "santai/tongchuan/a03/g12") {
+    Must(service_->AssignOfficer("admin", cell,
+                                 R"({"officer":")" + person + R"(","role":"officer"})", ""));
+  }
 
   void TearDown() override {
     service_.reset();

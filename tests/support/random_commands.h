@@ -29,8 +29,11 @@ inline void DefineRandomGrid(CaseService& service) {
   for (const auto& cell : RandomCells()) {
     (void)service.DefineCell("admin", R"({"cell":")" + cell + R"(","name":"n"})", "");
   }
-  (void)service.AssignOfficer("admin", "santai/tongchuan/a03/g12",
-                              R"({"officer":"officer-7","role":"officer"})", "");
+  // officer-7 may take a case anywhere; officer-8 only under santai/tongchuan
+  // (an assignee must be on the grid of the case's cell).
+  (void)service.AssignOfficer("admin", "santai", R"({"officer":"officer-7","role":"officer"})", "");
+  (void)service.AssignOfficer("admin", "santai/tongchuan",
+                              R"({"officer":"officer-8","role":"officer"})", "");
   (void)service.AssignOfficer("admin", "santai/xinhua", R"({"officer":"med-1","role":"mediator"})",
                               "");
   (void)service.AssignOfficer("admin", "santai", R"({"officer":"sup-1","role":"supervisor"})", "");

@@ -206,7 +206,7 @@ int RunLoad(const LoadOptions& o) {
   }
   std::cerr << "casegrid-load: grid " << plan.cells().size() << " cells (" << setup->cells_defined
             << " defined, " << setup->cells_existing << " there already), " << assignments.size()
-            << " officers (" << setup->officers_assigned << " assigned, "
+            << " assignments of officers and writers (" << setup->officers_assigned << " made, "
             << setup->officers_existing << " there already) in "
             << Fixed(Seconds(Clock::now() - setup_start)) << " s\n";
 

@@ -9,6 +9,20 @@ std::string OfficerName(std::size_t cluster, std::size_t k) {
   return "officer-" + std::to_string(cluster) + "-" + std::to_string(k);
 }
 
+// The clusters writer `i` of `writers` reports in: i, i + writers, … (mod
+// the clusters' count), each once.
+std::vector<std::string> WriterClusters(std::size_t i, std::size_t writers,
+                                        const std::vector<std::string>& clusters) {
+  std::vector<std::string> cells;
+  const std::size_t first = i % clusters.size();
+  std::size_t c = first;
+  do {
+    cells.push_back(clusters[c]);
+    c = (c + writers) % clusters.size();
+  } while (c != first);
+  return cells;
+}
+
 }  // namespace
 
 std::vector<OfficerAssignment> OfficerAssignments(const LoadOptions& o, const GridPlan& plan) {
@@ -21,6 +35,14 @@ std::vector<OfficerAssignment> OfficerAssignments(const LoadOptions& o, const Gr
   for (std::size_t k = 0; k < per_cluster; ++k) {
     for (std::size_t c = 0; c < clusters.size(); ++c) {
       out.push_back({clusters[c], OfficerName(c, k)});
+    }
+  }
+  // Each writer on the clusters it reports in: an assignee must be on the
+  // grid of the case's cell, and writers assign their cases to themselves.
+  const std::size_t writers = static_cast<std::size_t>(std::max(0, o.writers));
+  for (std::size_t i = 0; i < writers; ++i) {
+    for (std::string& cell : WriterClusters(i, writers, clusters)) {
+      out.push_back({std::move(cell), "writer-" + std::to_string(i)});
     }
   }
   return out;
@@ -60,15 +82,9 @@ std::vector<WriterIdentity> WriterIdentities(const LoadOptions& o, const GridPla
   std::vector<WriterIdentity> out;
   const std::size_t writers = static_cast<std::size_t>(std::max(0, o.writers));
   for (std::size_t i = 0; i < writers && !clusters.empty(); ++i) {
-    std::vector<std::string> cells;
-    const std::size_t first = i % clusters.size();
-    std::size_t c = first;
-    do {
-      cells.push_back(clusters[c]);
-      c = (c + writers) % clusters.size();
-    } while (c != first);
     const std::string sub = "writer-" + std::to_string(i);
-    out.push_back({sub, mint(sub, Role::kOfficer, {plan.district()}), std::move(cells)});
+    out.push_back(
+        {sub, mint(sub, Role::kOfficer, {plan.district()}), WriterClusters(i, writers, clusters)});
   }
   return out;
 }

@@ -11,7 +11,8 @@
 //   auditor-<j>            on events, after the log's head at start
 //   writer-<i>             an officer of the district who reports its k-th
 //                          case in cluster (i + k * writers) mod clusters and
-//                          assigns its cases to itself
+//                          assigns its cases to itself; assigned on the grid
+//                          to each of those clusters (an assignee must be)
 //
 // Pure functions of the options and the plan.
 #pragma once
@@ -33,7 +34,8 @@ namespace casegrid::load {
 using Mint = std::function<std::string(const std::string& sub, Role role,
                                        const std::vector<std::string>& cells)>;
 
-// Every --officers subscriber, and at least one officer in each cluster.
+// Every --officers subscriber, at least one officer in each cluster, and
+// each writer on the clusters it reports in.
 std::vector<OfficerAssignment> OfficerAssignments(const LoadOptions& o, const GridPlan& plan);
 // Dashboards, then officers, then auditors (subscribed after `start_head`).
 std::vector<SubscriberSpec> SubscriberSpecs(const LoadOptions& o, const GridPlan& plan,

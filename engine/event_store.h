@@ -117,7 +117,8 @@ enum class ReadDirection { kForward, kBackward };
 struct VerifyReport {
   bool intact = true;
   Position events_checked = 0;  // positions 1..events_checked are intact
-  Position broken_at = 0;       // first bad position when !intact
+  Position broken_at = 0;       // first bad position when !intact; 0: the events are intact,
+                                // an index beside them is not (`reason` names it)
   std::string reason;           // why it is bad
   LogHead head;                 // the recomputed head when intact
   bool stopped = false;         // the walk was stopped (VerifyOptions::step): intact so far
@@ -210,7 +211,10 @@ class EventStore {
   Status SettleThrough(std::int64_t unix_ms, std::chrono::milliseconds wait);
 
   // Walks the whole log, recomputing the hash chain; reports the first
-  // position that is missing, undecodable or does not match its hash.
+  // position that is missing, undecodable or does not match its hash. Then
+  // reads the indexes beside the events whole (each block's checksum), and
+  // reports one that cannot be read. `step` is called every `step_every`
+  // events, then every `step_every` index entries (with the events' count).
   // `progress(checked, head)` is called now and then. Not an error when the
   // log is broken: that is the report.
   Result<VerifyReport> Verify(

@@ -61,11 +61,13 @@ void LogScrub::Run() {
     const Clock::time_point began = Clock::now();
     VerifyOptions verify;
     verify.step_every = kStepEvents;
-    // Each step waits until the events walked are due at the pace.
-    verify.step = [this, began](Position checked, Position) {
+    // Each step waits until the entries walked (events, then index entries:
+    // a step is kStepEvents of either) are due at the pace.
+    verify.step = [this, began, steps = std::uint64_t{0}](Position, Position) mutable {
+      ++steps;
       const auto due =
           began + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
-                      static_cast<double>(checked) / options_.events_per_second));
+                      static_cast<double>(steps * kStepEvents) / options_.events_per_second));
       return SleepUntil(due);
     };
     Result<VerifyReport> walked = store_->Verify(verify);

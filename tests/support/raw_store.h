@@ -30,6 +30,7 @@ class RawStore {
     for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
   }
   bool ok() const { return status_.ok(); }
+  rocksdb::DB* db() const { return db_.get(); }
   rocksdb::ColumnFamilyHandle* events() const { return handles_[1]; }
 
   std::string Get(Position p) {
@@ -53,6 +54,37 @@ class RawStore {
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   std::unique_ptr<rocksdb::DB> db_;
 };
+
+// Flushes the store at `path` (closed) to table files and flips one bit at
+// `fraction` of the largest table file of family `family` (its data blocks
+// come first). False if that family has no table file.
+inline bool FlipABitInATableFileOf(const std::string& path, const std::string& family,
+                                   double fraction) {
+  std::string file;
+  std::uint64_t size = 0;
+  {
+    RawStore raw(path);
+    if (!raw.ok()) return false;
+    raw.FlushAll();
+    std::vector<rocksdb::LiveFileMetaData> files;
+    raw.db()->GetLiveFilesMetaData(&files);
+    for (const auto& f : files) {
+      if (f.column_family_name == family && f.size > size) {
+        file = f.db_path + f.name;
+        size = f.size;
+      }
+    }
+  }
+  if (file.empty()) return false;
+  std::fstream out(file, std::ios::in | std::ios::out | std::ios::binary);
+  const auto at = static_cast<std::streamoff>(static_cast<double>(size) * fraction);
+  out.seekg(at);
+  char c;
+  out.get(c);
+  out.seekp(at);
+  out.put(static_cast<char>(c ^ 0x10));
+  return static_cast<bool>(out);
+}
 
 // Flushes the store at `path` (closed) to table files and flips one bit at
 // `fraction` of the largest, the one holding the events: damage RocksDB

@@ -41,7 +41,11 @@ void AddAuditVerbs(CLI::App& app, VerbAction* action) {
       auto report = (*store)->Verify(ShowProgress);
       if (!report.ok()) return Fail(report.status());
       if (!report->intact) {
-        std::cout << "broken at position " << report->broken_at << ": " << report->reason << "\n";
+        if (report->broken_at == 0) {
+          std::cout << "damaged: " << report->reason << "\n";
+        } else {
+          std::cout << "broken at position " << report->broken_at << ": " << report->reason << "\n";
+        }
         return 1;
       }
       std::cout << "intact: " << report->events_checked << " events, head hash "

@@ -305,11 +305,15 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
         scrub.emplace(store->get(), scrub_options, [&metrics](const VerifyReport& walk) {
           metrics.scrub_walks.Increment();
           metrics.scrub_damaged.Set(walk.intact ? 0 : 1);
+          // Events intact, an index beside them not: broken_at is 0.
+          const bool events_intact = walk.intact || walk.broken_at == 0;
           metrics.scrub_checked_position.Set(
-              static_cast<double>(walk.intact ? walk.events_checked : walk.broken_at - 1));
+              static_cast<double>(events_intact ? walk.events_checked : walk.broken_at - 1));
           if (!walk.intact) {
-            std::cerr << "casegrid: the log is damaged at position " << walk.broken_at << ": "
-                      << walk.reason << " (casegrid verify names it too; docs/storage.md)"
+            std::cerr << "casegrid: the log is damaged"
+                      << (events_intact ? std::string()
+                                        : " at position " + std::to_string(walk.broken_at))
+                      << ": " << walk.reason << " (casegrid verify names it too; docs/storage.md)"
                       << std::endl;
           }
         });

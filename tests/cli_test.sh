@@ -234,6 +234,22 @@ done
 touch "$dir/a-file"
 out=$("$cg" append --data "$dir/a-file/data" --stream s/x --type T 2>&1) && fail "append under a file"
 [[ "$out" == *"is not a folder"* ]] || fail "--data under a file: $out"
+# a folder of something else (the log's own, one of other files) is refused
+# too: serve made log/ and views/ among its files and served an empty log
+# (black-box probe 73); a casegrid data folder, an empty one, and one with
+# only lost+found (a fresh volume) are taken
+mkdir -p "$dir/other" "$dir/volume/lost+found" "$dir/empty"
+touch "$dir/other/notes.txt"
+for folder in "$data/log" "$dir/other"; do
+  out=$("$cg" append --data "$folder" --stream s/x --type T --json '{}' 2>&1) &&
+    fail "append took $folder"
+  [[ "$out" == *"but no log/: not a casegrid data folder"* ]] || fail "--data $folder: $out"
+done
+[ ! -e "$data/log/log" ] && [ ! -e "$dir/other/log" ] || fail "a log was made in a foreign folder"
+for folder in "$data" "$dir/volume" "$dir/empty"; do
+  "$cg" append --data "$folder" --stream note/x --type T --json '{}' >/dev/null ||
+    fail "append refused $folder"
+done
 out=$("$cg" append --data "" --stream s/x --type T 2>&1) && fail "append took an empty --data"
 [[ "$out" == *"not an empty path"* ]] || fail "empty --data: $out"
 

@@ -27,9 +27,13 @@ inline std::string ViewsDir(const std::string& data) {
   return data + "/views";
 }
 
-// --data of a verb that writes: an existing folder, or a new one whose
-// parent exists. A mistyped path (/srv/casegrid/dta/x) is refused, where
-// creating it would serve a second, empty log without a word.
+// --data of a verb that writes: a casegrid data folder (it holds log/), an
+// empty folder (but for lost+found and hidden entries: a fresh volume), or a
+// new one whose parent exists. A mistyped path (/srv/casegrid/dta/x) is
+// refused, where creating it would serve a second, empty log without a word;
+// so is a folder of something else (the log's own folder, the views', any
+// other), where serve made log/ and views/ among its files and served an
+// empty log (black-box probe 73).
 inline CLI::Validator DataFolder() {
   return CLI::Validator(
       [](std::string& text) {
@@ -38,7 +42,17 @@ inline CLI::Validator DataFolder() {
         if (text.empty()) return std::string("a data folder is not an empty path");
         const fs::path path(text);
         if (fs::exists(path, ec)) {
-          return std::string(fs::is_directory(path, ec) ? "" : text + " is not a folder");
+          if (!fs::is_directory(path, ec)) return text + " is not a folder";
+          if (fs::is_directory(path / "log", ec)) return std::string();
+          for (fs::directory_iterator it(path, ec), end; !ec && it != end; it.increment(ec)) {
+            const std::string name = it->path().filename().string();
+            if (name == "lost+found" || name.starts_with(".")) continue;
+            return text + " holds " + name +
+                   " but no log/: not a casegrid data folder (a new one is empty or not there "
+                   "yet)";
+          }
+          if (ec) return text + " cannot be read: " + ec.message();
+          return std::string();
         }
         const fs::path parent = fs::absolute(path, ec).parent_path();
         if (fs::exists(parent, ec) && !fs::is_directory(parent, ec)) {

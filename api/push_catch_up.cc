@@ -206,15 +206,20 @@ void PushHub::Setup(std::shared_ptr<Sub> sub, std::optional<Position> after) {
         break;
       }
       case ChannelKind::kAlerts: {
-        auto alerts = projector_->OpenAlertsBetween(
-            who.sub, 0, registered_at, options_.max_snapshot_alerts, true, AlertsVisibleTo(who));
+        // One more than is sent tells whether there are more (`truncated`,
+        // as the cell board says: the screen's count is then the list's).
+        auto alerts = projector_->OpenAlertsBetween(who.sub, 0, registered_at,
+                                                    options_.max_snapshot_alerts + 1, true,
+                                                    AlertsVisibleTo(who));
         if (!alerts.ok()) {
           snapshot_status = alerts.status();
           break;
         }
+        const bool truncated = alerts->size() > options_.max_snapshot_alerts;
+        if (truncated) alerts->resize(options_.max_snapshot_alerts);
         j.BeginObject().Key("alerts").BeginArray();
         for (const auto& [position, alert] : *alerts) j.Raw(alert);
-        j.EndArray().EndObject();
+        j.EndArray().Key("truncated").Bool(truncated).EndObject();
         break;
       }
     }

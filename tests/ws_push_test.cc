@@ -590,6 +590,39 @@ TEST_F(PushTest, AFormerAssigneeSeesTheCaseMaskedInAResumeAndAsOf) {
   EXPECT_NE(now.body.find("13800000000"), std::string::npos) << now.body;
 }
 
+// The alerts snapshot holds the newest 200 open alerts and says whether
+// there are more (black-box probe 74: 242 open alerts came as 200 without a
+// word; the cell board said `truncated`).
+TEST_F(PushTest, TheAlertsSnapshotSaysWhenItHoldsOnlyTheNewest) {
+  // Each an alert for officer-7 (new_case, then repeat_dispute: one address)
+  for (int i = 0; i < 201; ++i) NewCase();
+  ASSERT_TRUE(projector_->WaitFor(Head(), std::chrono::seconds(10)));
+  auto c = Open(Token("officer-7", Role::kOfficer, {"santai/tongchuan/a03/g12"}));
+  c->Send(SubscribeOp(1, "alerts"));
+  const std::string full = Expect(*c, "subscribed").raw;
+  EXPECT_NE(full.find(R"(],"truncated":true})"), std::string::npos) << full.substr(0, 200);
+  std::size_t alerts = 0;
+  for (auto at = full.find(R"("kind":")"); at != std::string::npos;
+       at = full.find(R"("kind":")", at + 1)) {
+    ++alerts;
+  }
+  EXPECT_EQ(alerts, 200u);
+  // One acknowledged: 200 open, all in the snapshot.
+  auto listed = Send(http::verb::get, "/api/v1/alerts?limit=1",
+                     Token("officer-7", Role::kOfficer, {"santai/tongchuan/a03/g12"}));
+  ASSERT_EQ(listed.status, 200u) << listed.body;
+  const auto id_at = listed.body.find(R"("id":")");
+  ASSERT_NE(id_at, std::string::npos) << listed.body;
+  const std::string id =
+      listed.body.substr(id_at + 6, listed.body.find('"', id_at + 6) - (id_at + 6));
+  ASSERT_TRUE(service_->AcknowledgeAlert("officer-7", id, "").ok());
+  ASSERT_TRUE(projector_->WaitFor(Head(), std::chrono::seconds(10)));
+  auto d = Open(Token("officer-7", Role::kOfficer, {"santai/tongchuan/a03/g12"}));
+  d->Send(SubscribeOp(1, "alerts"));
+  const std::string whole = Expect(*d, "subscribed").raw;
+  EXPECT_NE(whole.find(R"(],"truncated":false})"), std::string::npos) << whole.substr(0, 200);
+}
+
 TEST_F(PushTest, EachChannelAnswersTheRolesAPIMdGivesIt) {
   const std::string id = NewCase();
   const std::vector<Role> all = {Role::kOperator,   Role::kOfficer,   Role::kMediator,

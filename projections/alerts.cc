@@ -60,9 +60,9 @@ std::vector<Alert> AlertsFor(const CaseChange& c, const GridDirectory& grid) {
               "New " + std::string(Name(e.priority)) + " case " + what() + ": " + e.summary;
           // A repeat dispute is told as such, in place of new_case.
           if (c.repeat_dispute) {
-            to.ToRoles(
-                covering(), {}, "repeat_dispute",
-                "Repeat dispute at " + e.address.value_or("") + " within 30 days. " + reported);
+            to.ToRoles(covering(), {}, "repeat_dispute",
+                       "Repeat dispute at " + e.address.value_or("") + " within 30 days of case " +
+                           c.repeat_of + ". " + reported);
           }
           to.ToRoles(covering(), {}, "new_case", reported);
         } else if constexpr (std::is_same_v<T, CaseAssigned>) {

@@ -110,6 +110,7 @@ struct CaseChange {
   CaseGauges after;
   const CaseState* state = nullptr;  // the case after the event
   bool repeat_dispute = false;  // a CaseReported of a dispute at an address seen within 30 days
+  std::string repeat_of;        // then: the case reported there last before it
 };
 
 // Folds `change` into `node`.

@@ -76,8 +76,8 @@ struct Projector::Batch {
   std::unordered_set<std::string> cases;
   // Dashboard nodes changed: their entries in nodes_.
   std::unordered_set<const std::pair<const std::string, DashboardNode>*> nodes;
-  // Addresses reported in this batch: normalized address -> (time, position).
-  std::map<std::string, std::pair<std::int64_t, Position>> addresses;
+  // Disputes reported in this batch: normalized address -> the last one.
+  std::map<std::string, Projector::AddressReport> addresses;
 };
 
 namespace {
@@ -263,34 +263,39 @@ std::optional<std::string> RepeatDisputeAddress(const CaseReported& report) {
   return report.cell.substr(0, report.cell.find('/')) + "/" + address;
 }
 
-Result<bool> Projector::IsRepeatDispute(const std::string& address, const RecordedEvent& event,
-                                        Batch* batch) const {
-  std::int64_t previous_at = -1;
+Result<std::optional<Projector::AddressReport>> Projector::RepeatedDispute(
+    const std::string& address, const RecordedEvent& event, Batch* batch) const {
+  std::optional<AddressReport> previous;
   if (batch != nullptr) {
     if (auto it = batch->addresses.find(address); it != batch->addresses.end()) {
-      previous_at = it->second.first;
+      previous = it->second;
     }
   }
-  if (previous_at < 0 && options_.rebuild) {
+  if (!previous && options_.rebuild) {
     if (auto it = rebuild_addresses_.find(address); it != rebuild_addresses_.end()) {
-      previous_at = it->second;
+      previous = it->second;
     } else if (addresses_complete_) {
-      return false;  // never reported before
+      return std::optional<AddressReport>();  // never reported before
     }
   }
-  if (previous_at < 0) {
+  if (!previous) {
     std::unique_ptr<rocksdb::Iterator> it(
         views_->db()->NewIterator(rocksdb::ReadOptions(), views_->family(kViewAddresses)));
     it->SeekForPrev(AddressKey(address, event.position - 1));
     const std::string prefix = address + '\0';
     if (it->Valid() && it->key().starts_with(prefix) && it->value().size() >= 8) {
-      previous_at =
-          static_cast<std::int64_t>(storage::DecodeBigEndian64(it->value().ToStringView()));
+      const std::string_view value = it->value().ToStringView();
+      previous =
+          AddressReport{static_cast<std::int64_t>(storage::DecodeBigEndian64(value.substr(0, 8))),
+                        std::string(value.substr(8))};
     }
     if (!it->status().ok())
       return Status::Unavailable("reading addresses: " + it->status().ToString());
   }
-  return previous_at >= 0 && RepeatsWithinWindow(previous_at, event.recorded_at_ms);
+  if (!previous || !RepeatsWithinWindow(previous->at_ms, event.recorded_at_ms)) {
+    return std::optional<AddressReport>();
+  }
+  return previous;
 }
 
 DecodedEvents DecodeEvents(std::vector<RecordedEvent> events) {
@@ -361,11 +366,15 @@ Status Projector::ApplyOne(const RecordedEvent& e, const Result<CaseEventData>* 
     CaseViewChanged(case_id, *cached, b);
     return Status::Ok();
   }
-  CaseChange change{&e, &data, before, CaseGauges::Of(*state), state, false};
+  CaseChange change{&e, &data, before, CaseGauges::Of(*state), state, false, {}};
   if (const auto* report = std::get_if<CaseReported>(&data)) {
     if (auto address = RepeatDisputeAddress(*report)) {
-      ASSIGN_OR_RETURN(change.repeat_dispute, IsRepeatDispute(*address, e, &b));
-      b.addresses[*address] = {e.recorded_at_ms, e.position};
+      ASSIGN_OR_RETURN(auto repeated, RepeatedDispute(*address, e, &b));
+      if (repeated) {
+        change.repeat_dispute = true;
+        change.repeat_of = std::move(repeated->case_id);
+      }
+      b.addresses[*address] = {e.recorded_at_ms, std::string(case_id)};
       std::string value = storage::EncodeBigEndian64(static_cast<std::uint64_t>(e.recorded_at_ms));
       value += case_id;
       b.write.Put(views_->family(kViewAddresses), AddressKey(*address, e.position), value)
@@ -680,10 +689,10 @@ Status Projector::ApplyBatch(const std::vector<RecordedEvent>& events,
   if (options_.rebuild) {
     // What the batch wrote, remembered; past the bound, only the addresses
     // remembered already are kept up to date, and the others are read.
-    for (const auto& [address, at] : b.addresses) {
-      auto [it, added] = rebuild_addresses_.try_emplace(address, at.first);
+    for (const auto& [address, report] : b.addresses) {
+      auto [it, added] = rebuild_addresses_.try_emplace(address, report);
       if (!added) {
-        it->second = at.first;
+        it->second = report;
       } else if (rebuild_addresses_.size() > kRebuildAddresses) {
         rebuild_addresses_.erase(it);
         addresses_complete_ = false;

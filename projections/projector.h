@@ -246,10 +246,17 @@ class Projector {
   // Marks the case's view to be written: at the batch's end, or in a
   // rebuild when its state leaves the cache.
   void CaseViewChanged(std::string_view case_id, CachedCaseState& cached, Batch& b) const;
-  // Was a dispute reported at `address` (RepeatDisputeAddress) within the
-  // window before `event`? Looks in `batch` (may be null), then the views.
-  Result<bool> IsRepeatDispute(const std::string& address, const RecordedEvent& event,
-                               Batch* batch) const;
+  // A dispute reported at an address: when, and which case.
+  struct AddressReport {
+    std::int64_t at_ms = -1;
+    std::string case_id;
+  };
+  // The dispute reported at `address` (RepeatDisputeAddress) last before
+  // `event`, if within the window (a repeat). Looks in `batch` (may be
+  // null), then the views.
+  Result<std::optional<AddressReport>> RepeatedDispute(const std::string& address,
+                                                       const RecordedEvent& event,
+                                                       Batch* batch) const;
   void Run(std::function<void(const ViewChanges&)> on_change);
 
   EventStore* const store_;
@@ -263,7 +270,7 @@ class Projector {
   // reported, as written: in fresh views, while it holds every address
   // written (`addresses_complete_`, until kRebuildAddresses of them), an
   // address it lacks was never reported, and the views need not be read.
-  std::unordered_map<std::string, std::int64_t> rebuild_addresses_;
+  std::unordered_map<std::string, AddressReport> rebuild_addresses_;
   bool addresses_complete_ = false;
   // A rebuild's alerts and their bodies, written around the memtables.
   std::unique_ptr<RebuildAlerts> rebuild_alerts_;

@@ -524,11 +524,14 @@ TEST_F(PushTest, AnAlertsResumeGetsEachAlertOnceAndTheAcknowledgmentsItMissed) {
   auto live = Open(officer);
   live->Send(SubscribeOp(1, "alerts"));
   Expect(*live, "subscribed");
-  NewCase();
+  const std::string earlier = NewCase();
   const auto first = Expect(*live, "alert");
   NewCase();  // the same address: a repeat dispute, told once, as such
   const auto repeat = Expect(*live, "alert");
   EXPECT_NE(repeat.raw.find("\"kind\":\"repeat_dispute\""), std::string::npos) << repeat.raw;
+  // naming the case it repeats (black-box probe 74: it named none)
+  EXPECT_NE(repeat.raw.find("within 30 days of case " + earlier + ". New "), std::string::npos)
+      << repeat.raw;
   EXPECT_GT(repeat.position, first.position);
   EXPECT_FALSE(live->Next(std::chrono::milliseconds(200))) << "a second alert for one event";
   const std::string first_id = std::to_string(first.position) + "-new_case";

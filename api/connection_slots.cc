@@ -7,6 +7,7 @@ namespace casegrid {
 ConnectionSlots::Slot ConnectionSlots::TryTake(std::function<void()> on_free) {
   {
     std::lock_guard l(mu_);
+    if (stopped_) return nullptr;  // `on_free` goes with this frame, outside the lock
     if (taken_ >= bound_) {
       on_free_ = std::move(on_free);
       return nullptr;
@@ -20,6 +21,7 @@ ConnectionSlots::Slot ConnectionSlots::TryTake(std::function<void()> on_free) {
 void ConnectionSlots::StopWaking() {
   std::function<void()> dropped;
   std::lock_guard l(mu_);
+  stopped_ = true;
   dropped.swap(on_free_);  // destroyed after the lock is let go
 }
 

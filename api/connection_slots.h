@@ -26,9 +26,10 @@ class ConnectionSlots {
 
   // A slot, or null when all are taken: then `on_free` (replacing one given
   // before) is called once, when a slot frees, on the thread that frees it
-  // and outside the lock.
+  // and outside the lock. Null, and `on_free` dropped, once StopWaking ran.
   Slot TryTake(std::function<void()> on_free);
-  // No `on_free` is called from now on (a server stopping).
+  // No `on_free` is called from now on, nor any slot given (a server
+  // stopping).
   void StopWaking();
 
   std::size_t taken() const;
@@ -40,6 +41,7 @@ class ConnectionSlots {
   const std::size_t bound_;
   mutable std::mutex mu_;
   std::size_t taken_ = 0;          // guarded by mu_
+  bool stopped_ = false;           // guarded by mu_
   std::function<void()> on_free_;  // guarded by mu_; set while a taker waits
 };
 

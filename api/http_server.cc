@@ -457,6 +457,12 @@ class HttpServer::Listener : public std::enable_shared_from_this<Listener> {
             });
             return;
           }
+          // The next accept is armed however this one ends: a throw below
+          // (out of memory) would have left the listener deaf for good.
+          struct Rearm {
+            Listener* listener;
+            ~Rearm() { listener->Accept(); }
+          } rearm{self.get()};
           // Answers and pushes are small and latency-bound: no Nagle delay
           // behind the peer's delayed ACK.
           beast::error_code ignored;
@@ -467,7 +473,6 @@ class HttpServer::Listener : public std::enable_shared_from_this<Listener> {
               &self->server_->stopping_);
           self->server_->Track(session);
           session->Run();
-          self->Accept();
         });
   }
   void Close() {
@@ -507,6 +512,9 @@ Status HttpServer::Start() {
 }
 
 Status HttpServer::Start(BoundPort bound) {
+  if (options_.max_connections == 0) {
+    return Status::InvalidArgument("max_connections must be at least 1");
+  }
   listener_ = std::make_shared<Listener>(io_, this);
   RETURN_IF_ERROR(listener_->Open(std::move(bound)));
   port_ = listener_->port();
@@ -581,7 +589,7 @@ Status HttpServer::AdmitWebSocket(const HttpRequest& request, Principal* who, bo
   return Status::Ok();
 }
 
-void HttpServer::StartWebSocket(tcp::socket socket, std::shared_ptr<void> slot, Principal who,
+void HttpServer::StartWebSocket(tcp::socket socket, ConnectionSlots::Slot slot, Principal who,
                                 HttpRequest request) {
   const std::string subject = who.sub;
   // The slot goes with the session's end callback, destroyed with the session.

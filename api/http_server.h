@@ -62,9 +62,10 @@ struct HttpServerOptions {
   // goes). Black-box probe 72: 40 clients that asked for a 38 MB history
   // and never read held 876 MiB until the request timeout.
   std::size_t max_answer_bytes_held = std::size_t{256} << 20;
-  // Connections open at once, HTTP and WebSocket together; past it no more
-  // are accepted (they wait in the kernel's backlog) until one closes. serve
-  // sets it from the descriptors it may open (api/descriptor_budget.h).
+  // Connections open at once, HTTP and WebSocket together (> 0; Start
+  // refuses 0); past it no more are accepted (they wait in the kernel's
+  // backlog) until one closes. serve sets it from the descriptors it may
+  // open (api/descriptor_budget.h).
   std::size_t max_connections = 4096;
 };
 
@@ -95,7 +96,7 @@ class HttpServer {
   // version other than 13: `wrong_version`, answered 426) is refused here.
   Status AdmitWebSocket(const HttpRequest& request, Principal* who, bool* wrong_version);
   // `slot` is the connection's (ConnectionSlots), held until the session ends.
-  void StartWebSocket(boost::asio::ip::tcp::socket socket, std::shared_ptr<void> slot,
+  void StartWebSocket(boost::asio::ip::tcp::socket socket, ConnectionSlots::Slot slot,
                       Principal who, HttpRequest request);
 
   HttpApi* const api_;

@@ -331,12 +331,13 @@ Status CaseService::Decide(PendingWrite& w, StorageReads reads) {
         " to tier " + std::to_string(w.base.tier) + " meanwhile; escalate again to go higher");
   }
   ASSIGN_OR_RETURN(CaseEventData command, DecodeAction(w.action, w.base, w.split.data, w.actor));
-  if (w.action == CaseAction::kAssign) {
-    RETURN_IF_ERROR(CheckAssignee(w.base, std::get<CaseAssigned>(command).assignee));
-  }
   if (w.action == CaseAction::kEscalate) w.escalation_from = w.base.tier;
   const DecisionContext ctx{w.actor, options_.clock->NowMillis(), &options_.policy};
   ASSIGN_OR_RETURN(w.events, casegrid::Decide(w.base, w.action, command, ctx));
+  // After the state's own refusals ("case is closed", "assigned to … already").
+  if (w.action == CaseAction::kAssign) {
+    RETURN_IF_ERROR(CheckAssignee(w.base, std::get<CaseAssigned>(command).assignee));
+  }
   if (const auto overdue = OverdueDeadline(w.base, ctx.now)) {
     // A deadline has passed and the watch has not recorded its miss yet (it
     // acts each tick, and not while no server runs): the miss is recorded

@@ -20,6 +20,7 @@
 #include "engine/names.h"
 #include "engine/rocks_lock.h"
 #include "engine/subscription.h"
+#include "engine/table_cache.h"
 #include "engine/thread_name.h"
 #include "engine/time_format.h"
 
@@ -99,6 +100,7 @@ constexpr std::size_t kLogMemtableBytes = 128 << 20;
 rocksdb::Options DbOptions(rocksdb::Env* env, int max_open_files) {
   rocksdb::Options o;
   o.max_open_files = max_open_files;
+  o.table_cache_numshardbits = TableCacheShardBits(max_open_files);
   o.create_if_missing = true;
   o.create_missing_column_families = true;
   // Every group is one WriteBatch across families; recover all or none of it.
@@ -760,7 +762,10 @@ Result<VerifyReport> EventStore::Impl::Verify(const VerifyOptions& options) cons
   // event ids): every block's checksum, read in order. A flipped bit there
   // stopped writes or reads (the deadline watch's next append, a case's
   // history) while the events walked intact (black-box probe 73).
-  ro.total_order_seek = true;  // event_ids is hashed by prefix
+  it.reset();  // the events' files and memtables are not held through the indexes' walk
+  // event_ids is hashed by prefix: a walk in order first copies its memtable
+  // (up to the memtable's size) into a sorted one.
+  ro.total_order_seek = true;
   struct Index {
     FamilyIndex family;
     const char* what;

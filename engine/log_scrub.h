@@ -9,10 +9,11 @@
 // record decoded, every hash recomputed and chained, every block's checksum
 // checked, up to the head the walk started at.
 //
-// Pace: at most `events_per_second`, slept in steps of 4,096 events, so a
-// walk takes a bounded share of a core and of the disk (a 10-million-event
-// log at the default 100,000/s: 100 s). Blocks it reads are not kept in the
-// store's cache.
+// Pace: at most `events_per_second` entries a second (the events, then the
+// entries of the indexes beside them: about three per event), slept in
+// steps of 4,096, so a walk takes a bounded share of a core and of the disk
+// (a 10-million-event log at the default 100,000/s: about 300 s). Blocks it
+// reads are not kept in the store's cache.
 //
 // What it reports: `on_walk` gets each walk's report (intact, or the first
 // bad position and why), from the scrub's thread; Last() holds the latest.
@@ -54,7 +55,8 @@ class LogScrub {
   // Starts the thread; its first walk begins at once. kInvalidArgument for a
   // pace that is not > 0 or an `every` that is not > 0.
   Status Start();
-  // Stops a walk at its next step (within 4,096 events) and joins the thread.
+  // Stops a walk at its next step (within 4,096 events or index entries) and
+  // joins the thread.
   void Stop();
 
   // The latest finished walk's report, if any. A walk that could not read

@@ -27,7 +27,7 @@ std::size_t DefaultRebuildCaseCacheEntries() {
 
 Status RebuildViews(EventStore* store, const std::string& path,
                     const std::function<void(Position, Position)>& progress, Position up_to,
-                    Position snapshot_every, std::size_t case_cache_entries) {
+                    Position snapshot_every, std::size_t case_cache_entries, int max_open_files) {
   if (std::filesystem::exists(path)) return Status::InvalidArgument(path + " already exists");
   ProjectorOptions options;
   options.path = path;
@@ -37,6 +37,7 @@ Status RebuildViews(EventStore* store, const std::string& path,
   options.snapshot_every = snapshot_every;
   options.rebuild = true;
   options.case_cache_entries = case_cache_entries;
+  options.max_open_files = max_open_files;
   ASSIGN_OR_RETURN(auto projector, Projector::Open(store, options));
   const Position head = std::min(up_to, store->Head().position);
   // A reader thread reads and decodes the next page while the projector
@@ -91,7 +92,8 @@ Result<std::unique_ptr<Projector>> OpenOrRebuildViews(
   const std::string fresh = options.path + ".rebuild";
   std::error_code ec;
   std::filesystem::remove_all(fresh, ec);
-  if (Status s = RebuildViews(store, fresh, progress, UINT64_MAX, options.snapshot_every);
+  if (Status s = RebuildViews(store, fresh, progress, UINT64_MAX, options.snapshot_every,
+                              DefaultRebuildCaseCacheEntries(), options.max_open_files);
       !s.ok()) {
     std::filesystem::remove_all(fresh, ec);  // no half-built views left behind
     return s;

@@ -41,7 +41,8 @@ Status RebuildViews(EventStore* store, const std::string& path,
                     const std::function<void(Position, Position)>& progress = nullptr,
                     Position up_to = UINT64_MAX,
                     Position snapshot_every = ProjectorOptions{}.snapshot_every,
-                    std::size_t case_cache_entries = DefaultRebuildCaseCacheEntries());
+                    std::size_t case_cache_entries = DefaultRebuildCaseCacheEntries(),
+                    int max_open_files = -1);
 
 // Puts the views at `fresh` in the place of those at `live`: `live` renamed
 // to `live`.old, `fresh` renamed to `live`, then `live`.old removed, so that

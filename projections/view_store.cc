@@ -10,6 +10,7 @@
 #include "engine/insert_hints.h"
 #include "engine/record_format.h"
 #include "engine/rocks_lock.h"
+#include "engine/table_cache.h"
 
 namespace casegrid {
 
@@ -68,6 +69,7 @@ Result<std::unique_ptr<ViewStore>> ViewStore::Open(const std::string& path, bool
   options.create_missing_column_families = true;
   options.IncreaseParallelism(2);
   options.max_open_files = max_open_files;
+  options.table_cache_numshardbits = TableCacheShardBits(max_open_files);
   options.info_log = OpenInfoLog(path);  // a full disk does not abort (engine/info_log.h)
   // Views are written without a write-ahead log: every family is flushed
   // together (atomic_flush), so what survives a crash is some whole earlier

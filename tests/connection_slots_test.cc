@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "api/descriptor_budget.h"
+#include "engine/table_cache.h"
 
 namespace casegrid {
 namespace {
@@ -37,6 +38,24 @@ TEST(ConnectionSlotsTest, NoWaiterIsCalledOnceStopped) {
   slots.StopWaking();
   held.reset();
   EXPECT_EQ(woken, 0);
+  // Nor is a slot given, or a waiter kept, after it (review 75: an accept
+  // racing the stop left a waiter to be called as the server went).
+  EXPECT_EQ(slots.TryTake([&] { ++woken; }), nullptr);
+  auto none = slots.TryTake([&] { ++woken; });
+  EXPECT_EQ(none, nullptr);
+  EXPECT_EQ(woken, 0);
+}
+
+// A bounded store's table cache: each shard holds ~16 files or more, not one.
+TEST(DescriptorBudgetTest, ABoundedTableCacheIsSplitIntoFewShards) {
+  EXPECT_EQ(TableCacheShardBits(-1), 6);  // every file open: RocksDB's default
+  for (int files : {64, 128, 500, 4096}) {
+    const int shards = 1 << TableCacheShardBits(files);
+    EXPECT_GE((files - 10) / shards, 16) << files;
+    EXPECT_LE(shards, 64) << files;
+  }
+  EXPECT_EQ(TableCacheShardBits(64), 1);
+  EXPECT_EQ(TableCacheShardBits(4096), 6);
 }
 
 TEST(DescriptorBudgetTest, TheStoresKeepTheirFilesAndTheRestGoesToConnections) {

@@ -44,8 +44,13 @@ metric() { curl -s --max-time 5 "http://127.0.0.1:$port/metrics" | awk -v m="$1"
   >"$dir/load.out" 2>"$dir/load.err" &
 load_pid=$!
 for _ in $(seq 100); do grep -q "writes .*/s" "$dir/load.err" 2>/dev/null && break; sleep 0.1; done
+# As many as the kernel's backlog holds past the bound (net.core.somaxconn,
+# 4096 on Linux 5.4 and later, 128 before), so that none of them hangs.
+idle=300
+somaxconn=$(cat /proc/sys/net/core/somaxconn 2>/dev/null || echo 128)
+[ "$idle" -le $((136 + somaxconn - 8)) ] || idle=$((136 + somaxconn - 8))
 fds=()
-for _ in $(seq 300); do
+for _ in $(seq "$idle"); do
   exec {fd}<>"/dev/tcp/127.0.0.1/$port" || fail "could not connect"
   fds+=("$fd")
 done
@@ -53,18 +58,26 @@ sleep 1
 held=$(find "/proc/$serve_pid/fd" -mindepth 1 | wc -l)
 # The connections (at most 144) and the stores' files: the 128 kept for the
 # rest are never taken, whatever the clients do.
-[ "$held" -le 272 ] || fail "serve holds $held of its 400 descriptors with 300 idle clients"
+[ "$held" -le 272 ] || fail "serve holds $held of its 400 descriptors with $idle idle clients"
 wait "$load_pid" || fail "the writers failed beside the idle clients: $(cat "$dir/load.out")"
 grep -q "connection errors 0" "$dir/load.out" || fail "writers cut: $(cat "$dir/load.out")"
 kill -0 "$serve_pid" 2>/dev/null || fail "serve stopped: $(cat "$dir/serve.out")"
 
-# At the bound the listener waits: it takes next to no CPU.
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$serve_pid/stat"; }
+# At the bound the listener waits: its io threads take next to no CPU (the
+# views' thread may still be folding the writers' last events).
+cpu_ticks() {
+  local total=0 task
+  for task in /proc/"$serve_pid"/task/*; do
+    [ "$(cat "$task/comm")" = "cg-io" ] || continue
+    total=$((total + $(awk '{ print $14 + $15 }' "$task/stat")))
+  done
+  echo "$total"
+}
 before=$(cpu_ticks)
 sleep 2
 used=$(($(cpu_ticks) - before))
 hz=$(getconf CLK_TCK)
-[ "$used" -lt "$hz" ] || fail "serve used $used ticks of CPU ($hz a second) at its bound"
+[ "$used" -lt "$hz" ] || fail "serve's io threads used $used ticks of CPU ($hz a second) at its bound"
 
 for fd in "${fds[@]}"; do exec {fd}>&-; done
 sleep 0.5

@@ -96,6 +96,11 @@ std::vector<Alert> AlertsFor(const CaseChange& c, const GridDirectory& grid) {
             to.ToRoles(covering(), {"officer"}, kind, m);
           }
           if (kMissed) to.ToRoles(covering(), {"supervisor"}, kind, m);
+          // A mediation running out of time is the mediators' too (black-box
+          // probe 74: the cell's mediator heard nothing of it).
+          if (e.deadline == DeadlineKind::kMediation) {
+            to.ToRoles(covering(), {"mediator"}, kind, m);
+          }
         }
       },
       *c.data);

@@ -601,6 +601,30 @@ TEST_F(ProjectionTest, AlertsReachThePeopleCoveringTheCellAndCloseOnAcknowledgme
   EXPECT_EQ(projector_->OpenAlerts("officer-7", 10)->size(), 3u);
 }
 
+// A tier-1 mediation running out of time is told to the mediators covering
+// the cell too, warned and missed (black-box probe 74: only the assignee and
+// the supervisors heard of it).
+TEST_F(ProjectionTest, AMediationsDeadlineIsToldToTheMediators) {
+  Must(service_->AssignOfficer("admin", "santai/tongchuan/a03",
+                               R"({"officer":"med-1","role":"mediator"})", ""));
+  const std::string id = NewCase();
+  Must(Act(id, "assign", R"({"assignee":"officer-7"})"));
+  Must(Act(id, "accept"));
+  Must(Act(id, "mediate",
+           R"({"tier":1,"participants":["both parties"],"outcome":"no_agreement","notes":"n"})"));
+  ASSERT_TRUE(Load(id).Deadline(DeadlineKind::kMediation));
+  const std::int64_t due = Load(id).Deadline(DeadlineKind::kMediation)->due_at;
+  Must(service_->RecordDeadlineApproaching(id, DeadlineKind::kMediation, due));
+  Must(service_->RecordDeadlineMissed(id, DeadlineKind::kMediation, due));
+  CatchUp();
+  auto told = projector_->OpenAlerts("med-1", 10);
+  ASSERT_TRUE(told.ok());
+  ASSERT_EQ(told->size(), 3u);  // newest first: missed, approaching, the new case
+  EXPECT_EQ(At(told->at(0), "/kind"), "\"deadline_missed\"");
+  EXPECT_EQ(At(told->at(1), "/kind"), "\"deadline_approaching\"");
+  ExpectRebuildEqualsLive();
+}
+
 // A rebuild holds alerts in memory and writes them to a table file; holding
 // at most one, in batches of two events, it writes them out after nearly
 // every batch, so that acknowledgments meet both held and written alerts.

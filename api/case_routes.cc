@@ -86,12 +86,18 @@ Result<HttpResponse> HttpApi::RouteCases(Call& call) {
                            CaseStatus::kResolved, CaseStatus::kClosed}) {
         if (Name(c) == st) query.state = c, found = true;
       }
-      if (!found) return Status::InvalidArgument("state: unknown value \"" + st + "\"");
+      if (!found) {
+        return Status::InvalidArgument(
+            "state: unknown value \"" + st +
+            "\" (one of reported, assigned, in_progress, resolved, closed)");
+      }
     }
     if (call.Has("kind")) {
       query.kind = ParseCaseKind(call.Query("kind"));
-      if (!query.kind)
-        return Status::InvalidArgument("kind: unknown value \"" + call.Query("kind") + "\"");
+      if (!query.kind) {
+        return Status::InvalidArgument("kind: unknown value \"" + call.Query("kind") +
+                                       "\" (one of dispute, incident, hazard, assistance)");
+      }
     }
     if (call.Has("limit")) {
       ASSIGN_OR_RETURN(std::uint64_t limit, ParseLimit(call.Query("limit")));

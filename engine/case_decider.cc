@@ -283,7 +283,7 @@ Result<std::vector<CaseEventData>> Decide(const CaseState& state, CaseAction act
       break;
     case CaseAction::kDispatch: {
       if (!In(state.status, {S::kAssigned, S::kInProgress})) {
-        return Forbidden(state, action, "needs an assigned or in-progress case");
+        return Forbidden(state, action, "needs an assigned or in_progress case");
       }
       const auto& officer = std::get<OfficerDispatched>(command).officer;
       if (std::find(state.dispatched.begin(), state.dispatched.end(), officer) !=
@@ -294,7 +294,7 @@ Result<std::vector<CaseEventData>> Decide(const CaseState& state, CaseAction act
     }
     case CaseAction::kArrive: {
       if (!In(state.status, {S::kAssigned, S::kInProgress})) {
-        return Forbidden(state, action, "needs an assigned or in-progress case");
+        return Forbidden(state, action, "needs an assigned or in_progress case");
       }
       const auto& officer = std::get<OfficerArrived>(command).officer;
       if (std::find(state.dispatched.begin(), state.dispatched.end(), officer) ==
@@ -308,7 +308,7 @@ Result<std::vector<CaseEventData>> Decide(const CaseState& state, CaseAction act
       break;
     case CaseAction::kMediate: {
       if (state.status != S::kInProgress)
-        return Forbidden(state, action, "needs an in-progress case");
+        return Forbidden(state, action, "needs an in_progress case");
       const auto& m = std::get<MediationSessionHeld>(command);
       if (m.tier != state.tier) {
         return Status::Conflict("mediation at tier " + std::to_string(m.tier) +
@@ -322,11 +322,11 @@ Result<std::vector<CaseEventData>> Decide(const CaseState& state, CaseAction act
     }
     case CaseAction::kEscalate:
       if (state.status != S::kInProgress)
-        return Forbidden(state, action, "needs an in-progress case");
+        return Forbidden(state, action, "needs an in_progress case");
       break;
     case CaseAction::kResolve:
       if (state.status != S::kInProgress)
-        return Forbidden(state, action, "needs an in-progress case");
+        return Forbidden(state, action, "needs an in_progress case");
       events.push_back(CallbackScheduled{ctx.now + policy.callback_ms});
       break;
     case CaseAction::kClose:

@@ -1048,7 +1048,15 @@ TEST_F(HttpApiTest, AnAuditRecordHoldsNoTokenAndARejectedReadWritesNothing) {
   auto beyond = Send(http::verb::get, "/api/v1/events?after=" + std::to_string(head + 5), auditor);
   EXPECT_EQ(beyond.status, 400u) << beyond.body;
   EXPECT_NE(beyond.body.find("beyond the log's head"), std::string::npos) << beyond.body;
-  EXPECT_EQ(Send(http::verb::get, "/api/v1/cases?state=bogus", auditor).status, 400u);
+  // An unknown value names the values there are (black-box probe 74).
+  const auto bogus = Send(http::verb::get, "/api/v1/cases?state=open", auditor);
+  EXPECT_EQ(bogus.status, 400u);
+  EXPECT_NE(bogus.body.find("(one of reported, assigned, in_progress, resolved, closed)"),
+            std::string::npos)
+      << bogus.body;
+  const auto kind = Send(http::verb::get, "/api/v1/cases?kind=fight", auditor);
+  EXPECT_NE(kind.body.find("(one of dispute, incident, hazard, assistance)"), std::string::npos)
+      << kind.body;
   EXPECT_EQ(Send(http::verb::get, "/api/v1/cases/C-20990101-000001", auditor).status, 404u);
   EXPECT_EQ(store_->Head().position, head);
 }

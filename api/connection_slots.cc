@@ -40,4 +40,32 @@ void ConnectionSlots::Free() {
   if (wake) wake();
 }
 
+std::shared_ptr<void> PeerConnections::TryTake(const std::string& peer) {
+  {
+    std::lock_guard l(mu_);
+    std::size_t& open = open_[peer];
+    if (per_peer_ != 0 && open >= per_peer_) return nullptr;  // (open > 0: not left at zero)
+    ++open;
+  }
+  // Made in place: a temporary Lease would release the place as it went.
+  class Lease {
+   public:
+    Lease(PeerConnections* peers, std::string peer) : peers_(peers), peer_(std::move(peer)) {}
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    ~Lease() { peers_->Release(peer_); }
+
+   private:
+    PeerConnections* const peers_;
+    const std::string peer_;
+  };
+  return std::make_shared<Lease>(this, peer);
+}
+
+void PeerConnections::Release(const std::string& peer) {
+  std::lock_guard l(mu_);
+  auto it = open_.find(peer);
+  if (it != open_.end() && --it->second == 0) open_.erase(it);
+}
+
 }  // namespace casegrid

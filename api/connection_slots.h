@@ -12,6 +12,8 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <unordered_map>
 
 namespace casegrid {
 
@@ -43,6 +45,32 @@ class ConnectionSlots {
   std::size_t taken_ = 0;          // guarded by mu_
   bool stopped_ = false;           // guarded by mu_
   std::function<void()> on_free_;  // guarded by mu_; set while a taker waits
+};
+
+// A bound on the connections open at once from one peer address, so that
+// one client cannot hold every slot of ConnectionSlots (its idle
+// connections kept until the request timeout, 30 s, and taken again).
+//
+// Thread-safety: as ConnectionSlots. A lease may be destroyed on any thread,
+// and must be before the PeerConnections is.
+class PeerConnections {
+ public:
+  // `per_peer`: 0 for no bound.
+  explicit PeerConnections(std::size_t per_peer) : per_peer_(per_peer) {}
+  PeerConnections(const PeerConnections&) = delete;
+  PeerConnections& operator=(const PeerConnections&) = delete;
+
+  // A place for one more connection from `peer`, held until its last copy is
+  // destroyed; null when `per_peer` from it are open already.
+  std::shared_ptr<void> TryTake(const std::string& peer);
+  std::size_t per_peer() const { return per_peer_; }
+
+ private:
+  void Release(const std::string& peer);
+
+  const std::size_t per_peer_;
+  std::mutex mu_;
+  std::unordered_map<std::string, std::size_t> open_;  // guarded by mu_; no zero counts
 };
 
 }  // namespace casegrid

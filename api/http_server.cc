@@ -88,6 +88,19 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void Run() {
     asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->Read(); });
   }
+  // Answers `why` (with Retry-After: 1) before reading anything, then
+  // lingers and closes: a connection the server will not serve.
+  void RunRefused(Status why) {
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this(), why = std::move(why)] {
+      self->metrics_->requests.Increment();
+      self->metrics_->errors.Increment();
+      self->reading_ = false;  // an answer is owed: a shutdown lets it be written
+      self->linger_ = true;
+      auto refusal = std::make_shared<HttpResponse>(ErrorResponse(why, 11, false));
+      refusal->set(http::field::retry_after, "1");
+      self->Write(std::move(refusal));
+    });
+  }
 
   // On shutdown: a session waiting for a request, or lingering after a
   // refusal, stops; one whose request is being handled answers it first (its
@@ -463,15 +476,33 @@ class HttpServer::Listener : public std::enable_shared_from_this<Listener> {
             Listener* listener;
             ~Rearm() { listener->Accept(); }
           } rearm{self.get()};
+          ConnectionSlots::Slot held = slot;
+          std::optional<ConnectionSlots::Slot> peer = ConnectionSlots::Slot();
+          if (self->server_->peers_.per_peer() != 0) {
+            peer = self->server_->PeerPlace(socket);
+            // Both let go with the connection.
+            if (peer) {
+              held = std::make_shared<std::pair<ConnectionSlots::Slot, ConnectionSlots::Slot>>(
+                  std::move(held), std::move(*peer));
+            }
+          }
           // Answers and pushes are small and latency-bound: no Nagle delay
           // behind the peer's delayed ACK.
           beast::error_code ignored;
           socket.set_option(tcp::no_delay(true), ignored);
           auto session = std::make_shared<HttpSession>(
-              std::move(socket), std::move(slot), self->server_, self->server_->api_,
+              std::move(socket), std::move(held), self->server_, self->server_->api_,
               self->server_->metrics_, &self->server_->workers_, self->server_->options_,
               &self->server_->stopping_);
           self->server_->Track(session);
+          if (!peer) {
+            // Its address has its bound open: told so, not served (it keeps
+            // a slot of all while its answer is written and it lingers).
+            self->server_->metrics_->connections_refused_per_address.Increment();
+            return session->RunRefused(Status::RateLimited(
+                "more than " + std::to_string(self->server_->options_.max_connections_per_address) +
+                " connections open from your address (--max-connections-per-address)"));
+          }
           session->Run();
         });
   }
@@ -497,6 +528,7 @@ HttpServer::HttpServer(HttpApi* api, ApiMetrics* metrics, PushHub* hub, HttpServ
       hub_(hub),
       options_(std::move(options)),
       slots_(options_.max_connections),
+      peers_(options_.max_connections_per_address),
       io_(options_.io_threads),
       workers_(static_cast<std::size_t>(options_.workers)) {
   metrics_->connections_bound.Set(static_cast<double>(options_.max_connections));
@@ -538,6 +570,20 @@ Status HttpServer::Start(BoundPort bound) {
     NameThread(threads_.back(), "cg-io");
   }
   return Status::Ok();
+}
+
+std::optional<ConnectionSlots::Slot> HttpServer::PeerPlace(const tcp::socket& socket) {
+  beast::error_code ec;
+  auto address = socket.remote_endpoint(ec).address();
+  if (ec) return ConnectionSlots::Slot();  // gone already: its session ends at once
+  // A v4 client of a dual-stack listener is one address, however written.
+  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+    address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
+  }
+  if (address.is_loopback() && !options_.bound_loopback_peers) return ConnectionSlots::Slot();
+  auto place = peers_.TryTake(address.to_string());
+  if (!place) return std::nullopt;
+  return place;
 }
 
 void HttpServer::Track(const std::shared_ptr<HttpSession>& session) {

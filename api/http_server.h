@@ -20,6 +20,7 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/thread_pool.hpp>
 
 #include <atomic>
@@ -67,6 +68,12 @@ struct HttpServerOptions {
   // backlog) until one closes. serve sets it from the descriptors it may
   // open (api/descriptor_budget.h).
   std::size_t max_connections = 4096;
+  // Of those, open at once from one peer address (0: no bound), so that one
+  // client cannot hold them all; past it a connection is answered 429 and
+  // closed (it lingers a moment, holding a place among all). Loopback peers are not bounded (a
+  // reverse proxy, the load tool) unless `bound_loopback_peers` (tests).
+  std::size_t max_connections_per_address = 0;
+  bool bound_loopback_peers = false;
 };
 
 class HttpServer {
@@ -90,6 +97,10 @@ class HttpServer {
   class Listener;
   friend class HttpSession;
   void Track(const std::shared_ptr<HttpSession>& session);
+  // A place for the connection on `socket` among those of its peer address:
+  // an empty one when its peer is not bounded (loopback, or gone); nullopt
+  // when the peer has max_connections_per_address open already.
+  std::optional<ConnectionSlots::Slot> PeerPlace(const boost::asio::ip::tcp::socket& socket);
   // May `request` become a WebSocket? Its caller in `who`; on OK it counts
   // against the token's connections until the session ends. A handshake
   // Beast would refuse (a key that is not 16 bytes of base64, a
@@ -105,6 +116,7 @@ class HttpServer {
   const HttpServerOptions options_;
   // Before io_: the sessions its handlers hold give their slots back as it goes.
   ConnectionSlots slots_;
+  PeerConnections peers_;
   boost::asio::io_context io_;
   // Keeps the io threads running until Stop has drained the sessions: a
   // worker or a group commit may post a session's answer after every socket

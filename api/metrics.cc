@@ -26,6 +26,9 @@ ApiMetrics::ApiMetrics()
                                     "times every connection slot was taken and accepting paused")),
       connections_bound(NewGauge(*registry_, "casegrid_connections_bound",
                                  "connections open at once at most, HTTP and WebSocket together")),
+      connections_refused_per_address(
+          NewCounter(*registry_, "casegrid_connections_refused_per_address_total",
+                     "connections answered 429 and closed: their address had its bound open")),
       appends(NewCounter(*registry_, "casegrid_appends_total",
                          "write requests acknowledged after fsync (a repeat under its "
                          "Idempotency-Key included)")),

@@ -37,6 +37,8 @@ class ApiMetrics {
   // until one closed (HttpServerOptions::max_connections).
   prometheus::Counter& connections_waited;
   prometheus::Gauge& connections_bound;  // that bound
+  // Connections refused at once: their peer address had its bound open.
+  prometheus::Counter& connections_refused_per_address;
   // Durable writes, from request to fsync'd answer.
   prometheus::Counter& appends;
   prometheus::Histogram& append_latency;  // seconds

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <vector>
+
 #include "api/descriptor_budget.h"
 #include "engine/table_cache.h"
 
@@ -44,6 +46,24 @@ TEST(ConnectionSlotsTest, NoWaiterIsCalledOnceStopped) {
   auto none = slots.TryTake([&] { ++woken; });
   EXPECT_EQ(none, nullptr);
   EXPECT_EQ(woken, 0);
+}
+
+TEST(PeerConnectionsTest, EachAddressHasItsOwnBoundGivenBackAsItsConnectionsGo) {
+  PeerConnections peers(2);
+  auto a1 = peers.TryTake("192.0.2.1");
+  auto a2 = peers.TryTake("192.0.2.1");
+  ASSERT_NE(a1, nullptr);
+  ASSERT_NE(a2, nullptr);
+  EXPECT_EQ(peers.TryTake("192.0.2.1"), nullptr);
+  EXPECT_NE(peers.TryTake("192.0.2.2"), nullptr) << "another address";
+  a1.reset();
+  auto a3 = peers.TryTake("192.0.2.1");
+  EXPECT_NE(a3, nullptr);
+  EXPECT_EQ(peers.TryTake("192.0.2.1"), nullptr);
+  PeerConnections unbounded(0);
+  std::vector<std::shared_ptr<void>> many;
+  for (int i = 0; i < 1000; ++i) many.push_back(unbounded.TryTake("192.0.2.1"));
+  EXPECT_NE(many.back(), nullptr);
 }
 
 // A bounded store's table cache: each shard holds ~16 files or more, not one.

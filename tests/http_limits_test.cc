@@ -468,5 +468,41 @@ TEST_F(BoundedConnectionsHttpLimitsTest, ConnectionsPastTheBoundWaitUntilOneClos
   EXPECT_TRUE(served.starts_with("HTTP/1.1 200 ")) << served;
 }
 
+// At most `max_connections_per_address` open at once from one address: the
+// next from it is answered 429 and closed, and served once one of its own
+// closes (one client idling on every slot locked all others out until the
+// request timeout).
+class PeerBoundHttpLimitsTest : public HttpLimitsTest {
+ protected:
+  void AdjustServer(HttpServerOptions& o) override {
+    HttpLimitsTest::AdjustServer(o);
+    o.max_connections_per_address = 2;
+    o.bound_loopback_peers = true;  // the tests' peers are all 127.0.0.1
+    o.request_timeout = std::chrono::seconds(30);
+  }
+};
+
+TEST_F(PeerBoundHttpLimitsTest, ConnectionsPastAnAddresssBoundAreRefusedUntilOneCloses) {
+  WsClient push;
+  ASSERT_TRUE(push.Connect(server_->port(), "/ws?token=" + Token("operator-1", Role::kOperator)));
+  asio::io_context io;
+  tcp::socket idle(io);
+  idle.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), server_->port()));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // accepted
+  const std::string get = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  auto [refused, closed] = Raw(get, std::chrono::seconds(3));
+  EXPECT_TRUE(refused.starts_with("HTTP/1.1 429 ")) << refused;
+  EXPECT_NE(refused.find("Retry-After: 1"), std::string::npos) << refused;
+  EXPECT_NE(refused.find("more than 2 connections open from your address"), std::string::npos)
+      << refused;
+  EXPECT_TRUE(closed);
+  EXPECT_EQ(metrics_.connections_refused_per_address.Value(), 1);
+  // The WebSocket goes: its place serves the next.
+  push.Close();
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  auto [served, done] = Raw(get, std::chrono::seconds(5));
+  EXPECT_TRUE(served.starts_with("HTTP/1.1 200 ")) << served;
+}
+
 }  // namespace
 }  // namespace casegrid

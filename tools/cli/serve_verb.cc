@@ -65,7 +65,8 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
     std::size_t max_body = 1024 * 1024;
     std::size_t max_answers_held = std::size_t{256} << 20;
     std::size_t bytes_per_request = 256 * 1024;
-    std::size_t max_connections = 0;  // 0: as many as the descriptors allow
+    std::size_t max_connections = 0;    // 0: as many as the descriptors allow
+    std::int64_t max_per_address = -1;  // -1: an eighth of the connections, at least 64; 0: none
     double rate = 200, burst = 400;
     WsOptions ws;
     std::size_t ws_per_token = 32;
@@ -118,6 +119,13 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
                    "waits in the kernel's backlog (0: as many as `ulimit -n` leaves beside the "
                    "stores' files)")
       ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 30))
+      ->capture_default_str();
+  serve
+      ->add_option("--max-connections-per-address", a->max_per_address,
+                   "connections open at once from one peer address (loopback is not bounded); "
+                   "past it one is answered 429 and closed (-1: an eighth of --max-connections, "
+                   "at least 64; 0: no bound)")
+      ->check(CLI::Range(std::int64_t{-1}, std::int64_t{1} << 30))
       ->capture_default_str();
   serve->add_option("--rate", a->rate, "requests a second per token, sustained")
       ->check(FiniteRange(0.001, 1e9))
@@ -249,6 +257,9 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
                           a->max_connections);
       if (!budget.ok()) return Fail(budget.status());
       http_options.max_connections = budget->connections;
+      http_options.max_connections_per_address =
+          a->max_per_address >= 0 ? static_cast<std::size_t>(a->max_per_address)
+                                  : std::max<std::size_t>(64, budget->connections / 8);
       // From here on SIGINT and SIGTERM stop the server in order: one that
       // comes while it starts (even once the port is open, before the loop
       // below) lets the start finish, then stops it, instead of killing it.

@@ -1,5 +1,6 @@
 #include "api/connection_slots.h"
 
+#include <functional>
 #include <utility>
 
 namespace casegrid {
@@ -40,26 +41,46 @@ void ConnectionSlots::Free() {
   if (wake) wake();
 }
 
-std::shared_ptr<void> PeerConnections::TryTake(const std::string& peer) {
-  {
-    std::lock_guard l(mu_);
-    std::size_t& open = open_[peer];
-    if (per_peer_ != 0 && open >= per_peer_) return nullptr;  // (open > 0: not left at zero)
-    ++open;
-  }
-  // Made in place: a temporary Lease would release the place as it went.
-  class Lease {
-   public:
-    Lease(PeerConnections* peers, std::string peer) : peers_(peers), peer_(std::move(peer)) {}
-    Lease(const Lease&) = delete;
-    Lease& operator=(const Lease&) = delete;
-    ~Lease() { peers_->Release(peer_); }
+namespace {
 
-   private:
-    PeerConnections* const peers_;
-    const std::string peer_;
-  };
-  return std::make_shared<Lease>(this, peer);
+// A place of PeerConnections: given back when destroyed, once counted.
+class PeerLease {
+ public:
+  PeerLease(std::function<void(const std::string&)> release, std::string key)
+      : release_(std::move(release)), key_(std::move(key)) {}
+  PeerLease(const PeerLease&) = delete;
+  PeerLease& operator=(const PeerLease&) = delete;
+  ~PeerLease() {
+    if (counted) release_(key_);
+  }
+  const std::string& key() const { return key_; }
+  bool counted = false;
+
+ private:
+  const std::function<void(const std::string&)> release_;
+  const std::string key_;
+};
+
+}  // namespace
+
+std::shared_ptr<void> PeerConnections::TryTake(const std::string& peer) {
+  return Take(peer, per_peer_);
+}
+
+std::shared_ptr<void> PeerConnections::TryTakeRefusal(const std::string& peer) {
+  return Take("refused " + peer, kRefusalsPerPeer);
+}
+
+std::shared_ptr<void> PeerConnections::Take(std::string key, std::size_t bound) {
+  // Allocated first: nothing is counted that could not be given back.
+  auto lease = std::make_shared<PeerLease>([this](const std::string& counted) { Release(counted); },
+                                           std::move(key));
+  std::lock_guard l(mu_);
+  std::size_t& open = open_[lease->key()];
+  if (bound != 0 && open >= bound) return nullptr;  // (open > 0: not left at zero)
+  ++open;
+  lease->counted = true;
+  return lease;
 }
 
 void PeerConnections::Release(const std::string& peer) {

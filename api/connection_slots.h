@@ -63,10 +63,19 @@ class PeerConnections {
   // A place for one more connection from `peer`, held until its last copy is
   // destroyed; null when `per_peer` from it are open already.
   std::shared_ptr<void> TryTake(const std::string& peer);
+  // A place for one more connection from `peer` being refused (answered and
+  // lingering, which holds a slot of all for a moment); null past
+  // kRefusalsPerPeer: such a connection is closed at once, unanswered, so
+  // that one address opening connections faster than they are refused
+  // cannot fill the slots with refusals (review 77).
+  std::shared_ptr<void> TryTakeRefusal(const std::string& peer);
   std::size_t per_peer() const { return per_peer_; }
 
+  static constexpr std::size_t kRefusalsPerPeer = 4;
+
  private:
-  void Release(const std::string& peer);
+  std::shared_ptr<void> Take(std::string key, std::size_t bound);
+  void Release(const std::string& key);
 
   const std::size_t per_peer_;
   std::mutex mu_;

@@ -91,14 +91,13 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   // Answers `why` (with Retry-After: 1) before reading anything, then
   // lingers and closes: a connection the server will not serve.
   void RunRefused(Status why) {
+    // (Counted in casegrid_connections_refused_per_address_total, not as a
+    // request: none was read.)
     asio::dispatch(stream_.get_executor(), [self = shared_from_this(), why = std::move(why)] {
-      self->metrics_->requests.Increment();
-      self->metrics_->errors.Increment();
       self->reading_ = false;  // an answer is owed: a shutdown lets it be written
       self->linger_ = true;
-      auto refusal = std::make_shared<HttpResponse>(ErrorResponse(why, 11, false));
-      refusal->set(http::field::retry_after, "1");
-      self->Write(std::move(refusal));
+      // (a 429 carries Retry-After: 1, ErrorResponse)
+      self->Write(std::make_shared<HttpResponse>(ErrorResponse(why, 11, false)));
     });
   }
 
@@ -476,15 +475,25 @@ class HttpServer::Listener : public std::enable_shared_from_this<Listener> {
             Listener* listener;
             ~Rearm() { listener->Accept(); }
           } rearm{self.get()};
+          // The connection's place among all, and among its address's: both
+          // let go with the connection.
           ConnectionSlots::Slot held = slot;
-          std::optional<ConnectionSlots::Slot> peer = ConnectionSlots::Slot();
-          if (self->server_->peers_.per_peer() != 0) {
-            peer = self->server_->PeerPlace(socket);
-            // Both let go with the connection.
-            if (peer) {
-              held = std::make_shared<std::pair<ConnectionSlots::Slot, ConnectionSlots::Slot>>(
-                  std::move(held), std::move(*peer));
+          bool refused = false;
+          if (auto address = self->server_->BoundedPeer(socket)) {
+            PeerConnections& peers = self->server_->peers_;
+            ConnectionSlots::Slot place = peers.TryTake(*address);
+            if (place == nullptr) {
+              refused = true;
+              self->server_->metrics_->connections_refused_per_address.Increment();
+              place = peers.TryTakeRefusal(*address);
+              if (place == nullptr) {  // refusals of it lingering already: not answered
+                beast::error_code ignored;
+                socket.close(ignored);
+                return;
+              }
             }
+            held = std::make_shared<std::pair<ConnectionSlots::Slot, ConnectionSlots::Slot>>(
+                std::move(held), std::move(place));
           }
           // Answers and pushes are small and latency-bound: no Nagle delay
           // behind the peer's delayed ACK.
@@ -495,10 +504,9 @@ class HttpServer::Listener : public std::enable_shared_from_this<Listener> {
               self->server_->metrics_, &self->server_->workers_, self->server_->options_,
               &self->server_->stopping_);
           self->server_->Track(session);
-          if (!peer) {
+          if (refused) {
             // Its address has its bound open: told so, not served (it keeps
             // a slot of all while its answer is written and it lingers).
-            self->server_->metrics_->connections_refused_per_address.Increment();
             return session->RunRefused(Status::RateLimited(
                 "more than " + std::to_string(self->server_->options_.max_connections_per_address) +
                 " connections open from your address (--max-connections-per-address)"));
@@ -572,18 +580,17 @@ Status HttpServer::Start(BoundPort bound) {
   return Status::Ok();
 }
 
-std::optional<ConnectionSlots::Slot> HttpServer::PeerPlace(const tcp::socket& socket) {
+std::optional<std::string> HttpServer::BoundedPeer(const tcp::socket& socket) const {
+  if (peers_.per_peer() == 0) return std::nullopt;
   beast::error_code ec;
   auto address = socket.remote_endpoint(ec).address();
-  if (ec) return ConnectionSlots::Slot();  // gone already: its session ends at once
+  if (ec) return std::nullopt;  // gone already: its session ends at once
   // A v4 client of a dual-stack listener is one address, however written.
   if (address.is_v6() && address.to_v6().is_v4_mapped()) {
     address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
   }
-  if (address.is_loopback() && !options_.bound_loopback_peers) return ConnectionSlots::Slot();
-  auto place = peers_.TryTake(address.to_string());
-  if (!place) return std::nullopt;
-  return place;
+  if (address.is_loopback() && !options_.bound_loopback_peers) return std::nullopt;
+  return address.to_string();
 }
 
 void HttpServer::Track(const std::shared_ptr<HttpSession>& session) {

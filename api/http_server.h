@@ -97,10 +97,10 @@ class HttpServer {
   class Listener;
   friend class HttpSession;
   void Track(const std::shared_ptr<HttpSession>& session);
-  // A place for the connection on `socket` among those of its peer address:
-  // an empty one when its peer is not bounded (loopback, or gone); nullopt
-  // when the peer has max_connections_per_address open already.
-  std::optional<ConnectionSlots::Slot> PeerPlace(const boost::asio::ip::tcp::socket& socket);
+  // The peer address of `socket`, as PeerConnections counts it, when its
+  // connections are bounded: not when there is no bound, for loopback
+  // (unless bound_loopback_peers), or when the peer is gone already.
+  std::optional<std::string> BoundedPeer(const boost::asio::ip::tcp::socket& socket) const;
   // May `request` become a WebSocket? Its caller in `who`; on OK it counts
   // against the token's connections until the session ends. A handshake
   // Beast would refuse (a key that is not 16 bytes of base64, a

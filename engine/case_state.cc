@@ -232,8 +232,6 @@ void CaseState::Apply(const RecordedEvent& event, const CaseEventData& data) {
           ++notes;
         } else if constexpr (std::is_same_v<T, MediationSessionHeld>) {
           ++mediation_sessions;
-          // A session is held with the parties: their first contact.
-          Meet(DeadlineKind::kFirstContact);
           if (e.outcome == MediationOutcome::kAgreement) {
             ++mediation_agreements;
             Meet(DeadlineKind::kMediation);

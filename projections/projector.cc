@@ -95,9 +95,8 @@ constexpr const char* kUnfinishedRebuildKey = "unfinished_rebuild";
 // of a deadline met counts nothing; 12: repeat disputes within a district,
 // numbers in an address kept apart; 13: a deadline moved back to a due time
 // warned of is warned, and a case view lists its misses; 14: a repeat
-// dispute's alert names the case it repeats, a mediation session meets the
-// first-contact deadline, and a mediation's deadline alerts the mediators),
-// so
+// dispute's alert names the case it repeats, and a mediation's deadline
+// alerts the mediators), so
 // that views of another format are rebuilt, not served.
 constexpr const char* kViewsFormatKey = "format";
 // In the meta family: the hash of the event at the checkpoint, so that views

@@ -156,26 +156,6 @@ TEST_F(DeadlineWatchTest, AcceptedCaseGetsNoAcceptEvents) {
   EXPECT_EQ(Missed(id, DeadlineKind::kAccept), 0);
 }
 
-// A mediation session is held with the parties: it meets the first-contact
-// deadline as an arrival does, whatever its outcome (black-box probe 74: a
-// case mediated with both parties present, no `arrive` recorded, was missed
-// and alerted as a first contact missed).
-TEST_F(DeadlineWatchTest, AMediationSessionIsTheFirstContact) {
-  DeadlineWatch& watch = StartWatch();
-  const std::string id = CaseInProgress();
-  const std::int64_t due = Due(id, DeadlineKind::kFirstContact);
-  Must(Act(id, "mediate",
-           R"({"tier":1,"participants":["both parties"],"outcome":"no_agreement","notes":"n"})"));
-  CatchUp(watch);
-  for (std::int64_t t : {due - 2 * kHour, due, due + kHour}) {
-    clock_.Set(t);
-    watch.Tick();
-  }
-  EXPECT_EQ(Warned(id, DeadlineKind::kFirstContact), 0);
-  EXPECT_EQ(Missed(id, DeadlineKind::kFirstContact), 0);
-  EXPECT_EQ(Missed(id, DeadlineKind::kMediation), 0) << "15 days are not past";
-}
-
 TEST_F(DeadlineWatchTest, DeadlineAlreadyPastAtStartIsMissedWithoutALateWarning) {
   const std::string id = NewCase();
   const std::int64_t due = Due(id, DeadlineKind::kAccept);

@@ -123,8 +123,8 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
   serve
       ->add_option("--max-connections-per-address", a->max_per_address,
                    "connections open at once from one peer address (loopback is not bounded); "
-                   "past it one is answered 429 and closed (-1: an eighth of --max-connections, "
-                   "at least 64; 0: no bound)")
+                   "past it one is answered 429 and closed (-1: an eighth of the connections' "
+                   "bound, or up to 64 but at most a quarter of it; 0: no bound)")
       ->check(CLI::Range(std::int64_t{-1}, std::int64_t{1} << 30))
       ->capture_default_str();
   serve->add_option("--rate", a->rate, "requests a second per token, sustained")
@@ -257,9 +257,13 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
                           a->max_connections);
       if (!budget.ok()) return Fail(budget.status());
       http_options.max_connections = budget->connections;
+      // An eighth of the bound, or up to 64 where that is few, but never
+      // more than a quarter of it: at 144 connections, 36 from one address.
+      const std::size_t n = budget->connections;
       http_options.max_connections_per_address =
-          a->max_per_address >= 0 ? static_cast<std::size_t>(a->max_per_address)
-                                  : std::max<std::size_t>(64, budget->connections / 8);
+          a->max_per_address >= 0
+              ? static_cast<std::size_t>(a->max_per_address)
+              : std::max<std::size_t>({1, n / 8, std::min<std::size_t>(64, n / 4)});
       // From here on SIGINT and SIGTERM stop the server in order: one that
       // comes while it starts (even once the port is open, before the loop
       // below) lets the start finish, then stops it, instead of killing it.

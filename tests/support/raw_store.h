@@ -55,6 +55,18 @@ class RawStore {
   std::unique_ptr<rocksdb::DB> db_;
 };
 
+// Flips one bit of the byte at `fraction` of `file`, `size` bytes long.
+inline bool FlipABitOf(const std::filesystem::path& file, std::uintmax_t size, double fraction) {
+  std::fstream out(file, std::ios::in | std::ios::out | std::ios::binary);
+  const auto at = static_cast<std::streamoff>(static_cast<double>(size) * fraction);
+  out.seekg(at);
+  char c;
+  out.get(c);
+  out.seekp(at);
+  out.put(static_cast<char>(c ^ 0x10));
+  return static_cast<bool>(out);
+}
+
 // Flushes the store at `path` (closed) to table files and flips one bit at
 // `fraction` of the largest table file of family `family` (its data blocks
 // come first). False if that family has no table file.
@@ -75,15 +87,7 @@ inline bool FlipABitInATableFileOf(const std::string& path, const std::string& f
       }
     }
   }
-  if (file.empty()) return false;
-  std::fstream out(file, std::ios::in | std::ios::out | std::ios::binary);
-  const auto at = static_cast<std::streamoff>(static_cast<double>(size) * fraction);
-  out.seekg(at);
-  char c;
-  out.get(c);
-  out.seekp(at);
-  out.put(static_cast<char>(c ^ 0x10));
-  return static_cast<bool>(out);
+  return !file.empty() && FlipABitOf(file, size, fraction);
 }
 
 // Flushes the store at `path` (closed) to table files and flips one bit at
@@ -103,15 +107,7 @@ inline bool FlipABitInTheLargestTableFile(const std::string& path, double fracti
       size = f.file_size();
     }
   }
-  if (biggest.empty()) return false;
-  std::fstream file(biggest, std::ios::in | std::ios::out | std::ios::binary);
-  const auto at = static_cast<std::streamoff>(static_cast<double>(size) * fraction);
-  file.seekg(at);
-  char c;
-  file.get(c);
-  file.seekp(at);
-  file.put(static_cast<char>(c ^ 0x10));
-  return static_cast<bool>(file);
+  return !biggest.empty() && FlipABitOf(biggest, size, fraction);
 }
 
 }  // namespace casegrid::testing

@@ -5,21 +5,43 @@
 
 namespace casegrid {
 
+namespace {
+
+std::uint64_t StoreFiles(std::uint64_t limit) {
+  return std::clamp(limit / 8, kMinStoreFiles, kMaxStoreFiles);
+}
+// The connections `limit` descriptors leave.
+std::uint64_t Fit(std::uint64_t limit) {
+  const std::uint64_t kept = 2 * StoreFiles(limit) + kDescriptorReserve;
+  return limit > kept ? limit - kept : 0;
+}
+
+}  // namespace
+
 Result<DescriptorBudget> PlanDescriptors(std::uint64_t limit, std::size_t max_connections) {
-  const std::uint64_t store_files = std::clamp(limit / 8, kMinStoreFiles, kMaxStoreFiles);
-  const std::uint64_t kept = 2 * store_files + kDescriptorReserve;
-  const std::uint64_t fit = limit > kept ? limit - kept : 0;
-  const std::uint64_t wanted = max_connections == 0 ? kMinConnections : max_connections;
-  if (fit < wanted || fit < kMinConnections) {
-    const std::uint64_t needed = kept + std::max<std::uint64_t>(wanted, kMinConnections);
+  const std::uint64_t fit = Fit(limit);
+  const std::uint64_t wanted = std::max<std::uint64_t>(max_connections, kMinConnections);
+  if (fit < wanted) {
+    // The fewest descriptors from which on every limit leaves `wanted`: the
+    // stores' share grows with the limit, so it is found by trying (it was
+    // computed from the current limit's share, and an operator who raised
+    // the limit to it was refused again; probe 76). A limit one past a
+    // multiple of 8 can leave one fewer than the one before it (the
+    // share's step), never fewer than its block's first.
+    const auto fits_from = [wanted](std::uint64_t limit) {
+      return Fit(limit) >= wanted && Fit((limit / 8 + 1) * 8) >= wanted;
+    };
+    std::uint64_t needed = wanted + 2 * kMinStoreFiles + kDescriptorReserve;
+    while (!fits_from(needed)) ++needed;
     return Status::InvalidArgument(
-        "serving " + std::to_string(wanted) + " connections needs at least " +
-        std::to_string(needed) + " file descriptors (" + std::to_string(2 * store_files) +
-        " for the stores' table files, " + std::to_string(kDescriptorReserve) +
-        " for the rest); this process may open " + std::to_string(limit) + " (ulimit -n)");
+        "serving " + std::string(max_connections == 0 ? "at least " : "") + std::to_string(wanted) +
+        " connections needs at least " + std::to_string(needed) + " file descriptors (" +
+        std::to_string(2 * StoreFiles(needed)) + " for the stores' table files, " +
+        std::to_string(kDescriptorReserve) + " for the rest); this process may open " +
+        std::to_string(limit) + " (ulimit -n)");
   }
   DescriptorBudget budget;
-  budget.store_files = static_cast<int>(store_files);
+  budget.store_files = static_cast<int>(StoreFiles(limit));
   budget.connections = max_connections == 0 ? static_cast<std::size_t>(fit) : max_connections;
   return budget;
 }

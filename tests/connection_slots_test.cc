@@ -113,6 +113,18 @@ TEST(DescriptorBudgetTest, TooFewDescriptorsAreRefusedSayingWhatIsNeeded) {
             std::string::npos)
       << over.status().message();
   EXPECT_TRUE(PlanDescriptors(1024, 640).ok());
+  // The figure named is enough, though the stores' share grows with the
+  // limit (probe 76: raised to it, the limit was refused again).
+  for (std::size_t wanted : {700u, 16000u, 1000000u}) {
+    auto refused = PlanDescriptors(1024, wanted);
+    ASSERT_FALSE(refused.ok());
+    const std::string& why = refused.status().message();
+    const auto at = why.find("needs at least ") + 15;
+    const std::uint64_t needed = std::stoull(why.substr(at));
+    for (std::uint64_t limit = needed; limit < needed + 64; ++limit) {
+      EXPECT_TRUE(PlanDescriptors(limit, wanted).ok()) << limit << ": " << why;
+    }
+  }
 }
 
 }  // namespace

@@ -590,6 +590,20 @@ std::optional<std::string> HttpServer::BoundedPeer(const tcp::socket& socket) co
     address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
   }
   if (address.is_loopback() && !options_.bound_loopback_peers) return std::nullopt;
+  return PeerAddressKey(address);
+}
+
+std::string PeerAddressKey(const asio::ip::address& peer) {
+  asio::ip::address address = peer;
+  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+    address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
+  }
+  if (address.is_v6()) {
+    // An IPv6 host is given a /64 to pick addresses from: counted as one.
+    auto bytes = address.to_v6().to_bytes();
+    std::fill(bytes.begin() + 8, bytes.end(), 0);
+    return asio::ip::address_v6(bytes).to_string() + "/64";
+  }
   return address.to_string();
 }
 

@@ -76,6 +76,12 @@ struct HttpServerOptions {
   bool bound_loopback_peers = false;
 };
 
+// How connections from `peer` are counted against
+// HttpServerOptions::max_connections_per_address: an IPv4 address (also one
+// written v4-mapped), or an IPv6 address's /64 ("2001:db8:1:2::/64"), the
+// block a host is given to pick its addresses from.
+std::string PeerAddressKey(const boost::asio::ip::address& peer);
+
 class HttpServer {
  public:
   // `hub` may be null: then /ws answers 503.
@@ -97,9 +103,10 @@ class HttpServer {
   class Listener;
   friend class HttpSession;
   void Track(const std::shared_ptr<HttpSession>& session);
-  // The peer address of `socket`, as PeerConnections counts it, when its
-  // connections are bounded: not when there is no bound, for loopback
-  // (unless bound_loopback_peers), or when the peer is gone already.
+  // The peer address of `socket`, as PeerConnections counts it (an IPv6
+  // peer by its /64), when its connections are bounded: not when there is no
+  // bound, for loopback (unless bound_loopback_peers), or when the peer is
+  // gone already.
   std::optional<std::string> BoundedPeer(const boost::asio::ip::tcp::socket& socket) const;
   // May `request` become a WebSocket? Its caller in `who`; on OK it counts
   // against the token's connections until the session ends. A handshake

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "api/descriptor_budget.h"
+#include "api/http_server.h"
 #include "engine/table_cache.h"
 
 namespace casegrid {
@@ -64,6 +65,15 @@ TEST(PeerConnectionsTest, EachAddressHasItsOwnBoundGivenBackAsItsConnectionsGo) 
   std::vector<std::shared_ptr<void>> many;
   for (int i = 0; i < 1000; ++i) many.push_back(unbounded.TryTake("192.0.2.1"));
   EXPECT_NE(many.back(), nullptr);
+}
+
+TEST(PeerConnectionsTest, AnIPv6HostIsCountedByItsSlash64) {
+  namespace ip = boost::asio::ip;
+  EXPECT_EQ(PeerAddressKey(ip::make_address("192.0.2.7")), "192.0.2.7");
+  EXPECT_EQ(PeerAddressKey(ip::make_address("::ffff:192.0.2.7")), "192.0.2.7");
+  EXPECT_EQ(PeerAddressKey(ip::make_address("2001:db8:1:2:aaaa::1")), "2001:db8:1:2::/64");
+  EXPECT_EQ(PeerAddressKey(ip::make_address("2001:db8:1:2:ffff:1:2:3")), "2001:db8:1:2::/64");
+  EXPECT_NE(PeerAddressKey(ip::make_address("2001:db8:1:3::1")), "2001:db8:1:2::/64");
 }
 
 // A bounded store's table cache: each shard holds ~16 files or more, not one.

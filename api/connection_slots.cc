@@ -1,6 +1,5 @@
 #include "api/connection_slots.h"
 
-#include <functional>
 #include <utility>
 
 namespace casegrid {
@@ -41,51 +40,50 @@ void ConnectionSlots::Free() {
   if (wake) wake();
 }
 
-namespace {
+ConnectionSlots::Slot Both(ConnectionSlots::Slot first, ConnectionSlots::Slot second) {
+  return std::make_shared<std::pair<ConnectionSlots::Slot, ConnectionSlots::Slot>>(
+      std::move(first), std::move(second));
+}
 
-// A place of PeerConnections: given back when destroyed, once counted.
-class PeerLease {
+// A place of ConnectionsPerKey: given back when destroyed, once counted.
+class ConnectionsPerKey::Place {
  public:
-  PeerLease(std::function<void(const std::string&)> release, std::string key)
-      : release_(std::move(release)), key_(std::move(key)) {}
-  PeerLease(const PeerLease&) = delete;
-  PeerLease& operator=(const PeerLease&) = delete;
-  ~PeerLease() {
-    if (counted) release_(key_);
+  Place(ConnectionsPerKey* owner, std::string key) : owner_(owner), key_(std::move(key)) {}
+  Place(const Place&) = delete;
+  Place& operator=(const Place&) = delete;
+  ~Place() {
+    if (counted) owner_->Release(key_);
   }
   const std::string& key() const { return key_; }
   bool counted = false;
 
  private:
-  const std::function<void(const std::string&)> release_;
+  ConnectionsPerKey* const owner_;
   const std::string key_;
 };
 
-}  // namespace
-
-std::shared_ptr<void> PeerConnections::TryTake(const std::string& peer) {
-  return Take(peer, per_peer_);
+ConnectionSlots::Slot ConnectionsPerKey::TryTake(const std::string& key) {
+  return Take(key, per_key_);
 }
 
-std::shared_ptr<void> PeerConnections::TryTakeRefusal(const std::string& peer) {
-  return Take("refused " + peer, kRefusalsPerPeer);
+ConnectionSlots::Slot ConnectionsPerKey::TryTakeRefusal(const std::string& key) {
+  return Take("refused " + key, kRefusalsPerKey);
 }
 
-std::shared_ptr<void> PeerConnections::Take(std::string key, std::size_t bound) {
+ConnectionSlots::Slot ConnectionsPerKey::Take(std::string key, std::size_t bound) {
   // Allocated first: nothing is counted that could not be given back.
-  auto lease = std::make_shared<PeerLease>([this](const std::string& counted) { Release(counted); },
-                                           std::move(key));
+  auto place = std::make_shared<Place>(this, std::move(key));
   std::lock_guard l(mu_);
-  std::size_t& open = open_[lease->key()];
+  std::size_t& open = open_[place->key()];
   if (bound != 0 && open >= bound) return nullptr;  // (open > 0: not left at zero)
   ++open;
-  lease->counted = true;
-  return lease;
+  place->counted = true;
+  return place;
 }
 
-void PeerConnections::Release(const std::string& peer) {
+void ConnectionsPerKey::Release(const std::string& key) {
   std::lock_guard l(mu_);
-  auto it = open_.find(peer);
+  auto it = open_.find(key);
   if (it != open_.end() && --it->second == 0) open_.erase(it);
 }
 

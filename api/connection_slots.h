@@ -47,37 +47,42 @@ class ConnectionSlots {
   std::function<void()> on_free_;  // guarded by mu_; set while a taker waits
 };
 
-// A bound on the connections open at once from one peer address, so that
-// one client cannot hold every slot of ConnectionSlots (its idle
-// connections kept until the request timeout, 30 s, and taken again).
-//
-// Thread-safety: as ConnectionSlots. A lease may be destroyed on any thread,
-// and must be before the PeerConnections is.
-class PeerConnections {
- public:
-  // `per_peer`: 0 for no bound.
-  explicit PeerConnections(std::size_t per_peer) : per_peer_(per_peer) {}
-  PeerConnections(const PeerConnections&) = delete;
-  PeerConnections& operator=(const PeerConnections&) = delete;
+// Both held until the returned slot's last copy is destroyed.
+ConnectionSlots::Slot Both(ConnectionSlots::Slot first, ConnectionSlots::Slot second);
 
-  // A place for one more connection from `peer`, held until its last copy is
-  // destroyed; null when `per_peer` from it are open already.
-  std::shared_ptr<void> TryTake(const std::string& peer);
-  // A place for one more connection from `peer` being refused (answered and
+// A bound on the connections open at once under one key: a peer address (so
+// that one client cannot hold every slot of ConnectionSlots, its idle
+// connections kept until the request timeout and taken again), a token
+// subject's WebSockets.
+//
+// Thread-safety: as ConnectionSlots. A place may be destroyed on any thread,
+// and must be before the ConnectionsPerKey is.
+class ConnectionsPerKey {
+ public:
+  // `per_key`: 0 for no bound.
+  explicit ConnectionsPerKey(std::size_t per_key) : per_key_(per_key) {}
+  ConnectionsPerKey(const ConnectionsPerKey&) = delete;
+  ConnectionsPerKey& operator=(const ConnectionsPerKey&) = delete;
+
+  // A place for one more connection under `key`, held until its last copy
+  // is destroyed; null when `per_key` under it are open already.
+  ConnectionSlots::Slot TryTake(const std::string& key);
+  // A place for one more connection under `key` being refused (answered and
   // lingering, which holds a slot of all for a moment); null past
-  // kRefusalsPerPeer: such a connection is closed at once, unanswered, so
+  // kRefusalsPerKey: such a connection is closed at once, unanswered, so
   // that one address opening connections faster than they are refused
   // cannot fill the slots with refusals (review 77).
-  std::shared_ptr<void> TryTakeRefusal(const std::string& peer);
-  std::size_t per_peer() const { return per_peer_; }
+  ConnectionSlots::Slot TryTakeRefusal(const std::string& key);
+  std::size_t per_key() const { return per_key_; }
 
-  static constexpr std::size_t kRefusalsPerPeer = 4;
+  static constexpr std::size_t kRefusalsPerKey = 4;
 
  private:
-  std::shared_ptr<void> Take(std::string key, std::size_t bound);
+  class Place;
+  ConnectionSlots::Slot Take(std::string key, std::size_t bound);
   void Release(const std::string& key);
 
-  const std::size_t per_peer_;
+  const std::size_t per_key_;
   std::mutex mu_;
   std::unordered_map<std::string, std::size_t> open_;  // guarded by mu_; no zero counts
 };

@@ -43,6 +43,9 @@ Result<DescriptorBudget> PlanDescriptors(std::uint64_t limit, std::size_t max_co
   DescriptorBudget budget;
   budget.store_files = static_cast<int>(StoreFiles(limit));
   budget.connections = max_connections == 0 ? static_cast<std::size_t>(fit) : max_connections;
+  const std::size_t n = budget.connections;
+  budget.connections_per_address =
+      std::max<std::size_t>({1, n / 8, std::min<std::size_t>(64, n / 4)});
   return budget;
 }
 

@@ -21,6 +21,9 @@ namespace casegrid {
 struct DescriptorBudget {
   int store_files = 0;          // each store's table files open at most (max_open_files)
   std::size_t connections = 0;  // connections open at once
+  // Of those, from one peer address: an eighth, or up to 64 where that is
+  // fewer, but never more than a quarter (at 144 connections, 36).
+  std::size_t connections_per_address = 0;
 };
 
 // Descriptors kept for what is neither a table file nor a connection.

@@ -237,8 +237,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     if (target.substr(0, target.find('?')) == "/ws") {
       metrics_->requests.Increment();  // an HTTP request, upgraded or refused
       Principal who;
+      ConnectionSlots::Slot token_place;
       bool wrong_version = false;
-      if (Status s = server_->AdmitWebSocket(parser_->get(), &who, &wrong_version); !s.ok()) {
+      if (Status s = server_->AdmitWebSocket(parser_->get(), &who, &token_place, &wrong_version);
+          !s.ok()) {
         metrics_->errors.Increment();
         auto refusal =
             std::make_shared<HttpResponse>(ErrorResponse(s, parser_->get().version(), false));
@@ -250,7 +252,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
         return Write(std::move(refusal));
       }
       // The WebSocket session has the connection from here on.
-      return server_->StartWebSocket(stream_.release_socket(), std::move(slot_), std::move(who),
+      return server_->StartWebSocket(stream_.release_socket(),
+                                     Both(std::move(slot_), std::move(token_place)), std::move(who),
                                      parser_->release());
     }
     // A read is not started while the answers its clients have not taken
@@ -480,7 +483,7 @@ class HttpServer::Listener : public std::enable_shared_from_this<Listener> {
           ConnectionSlots::Slot held = slot;
           bool refused = false;
           if (auto address = self->server_->BoundedPeer(socket)) {
-            PeerConnections& peers = self->server_->peers_;
+            ConnectionsPerKey& peers = self->server_->peers_;
             ConnectionSlots::Slot place = peers.TryTake(*address);
             if (place == nullptr) {
               refused = true;
@@ -492,8 +495,7 @@ class HttpServer::Listener : public std::enable_shared_from_this<Listener> {
                 return;
               }
             }
-            held = std::make_shared<std::pair<ConnectionSlots::Slot, ConnectionSlots::Slot>>(
-                std::move(held), std::move(place));
+            held = Both(std::move(held), std::move(place));
           }
           // Answers and pushes are small and latency-bound: no Nagle delay
           // behind the peer's delayed ACK.
@@ -537,6 +539,7 @@ HttpServer::HttpServer(HttpApi* api, ApiMetrics* metrics, PushHub* hub, HttpServ
       options_(std::move(options)),
       slots_(options_.max_connections),
       peers_(options_.max_connections_per_address),
+      ws_per_token_(options_.max_ws_per_token),
       io_(options_.io_threads),
       workers_(static_cast<std::size_t>(options_.workers)) {
   metrics_->connections_bound.Set(static_cast<double>(options_.max_connections));
@@ -580,24 +583,29 @@ Status HttpServer::Start(BoundPort bound) {
   return Status::Ok();
 }
 
-std::optional<std::string> HttpServer::BoundedPeer(const tcp::socket& socket) const {
-  if (peers_.per_peer() == 0) return std::nullopt;
-  beast::error_code ec;
-  auto address = socket.remote_endpoint(ec).address();
-  if (ec) return std::nullopt;  // gone already: its session ends at once
-  // A v4 client of a dual-stack listener is one address, however written.
+namespace {
+
+// A v4 client of a dual-stack listener is one address, however written.
+asio::ip::address Unmapped(const asio::ip::address& address) {
   if (address.is_v6() && address.to_v6().is_v4_mapped()) {
-    address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
+    return asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
   }
+  return address;
+}
+
+}  // namespace
+
+std::optional<std::string> HttpServer::BoundedPeer(const tcp::socket& socket) const {
+  if (peers_.per_key() == 0) return std::nullopt;
+  beast::error_code ec;
+  const auto address = Unmapped(socket.remote_endpoint(ec).address());
+  if (ec) return std::nullopt;  // gone already: its session ends at once
   if (address.is_loopback() && !options_.bound_loopback_peers) return std::nullopt;
   return PeerAddressKey(address);
 }
 
 std::string PeerAddressKey(const asio::ip::address& peer) {
-  asio::ip::address address = peer;
-  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
-    address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
-  }
+  const asio::ip::address address = Unmapped(peer);
   if (address.is_v6()) {
     // An IPv6 host is given a /64 to pick addresses from: counted as one.
     auto bytes = address.to_v6().to_bytes();
@@ -627,7 +635,8 @@ bool IsWebSocketKey(std::string_view key) {
 
 }  // namespace
 
-Status HttpServer::AdmitWebSocket(const HttpRequest& request, Principal* who, bool* wrong_version) {
+Status HttpServer::AdmitWebSocket(const HttpRequest& request, Principal* who,
+                                  ConnectionSlots::Slot* place, bool* wrong_version) {
   *wrong_version = false;
   if (!beast::websocket::is_upgrade(request)) {
     return Status::InvalidArgument("/ws takes a WebSocket upgrade (GET with Upgrade: websocket)");
@@ -646,28 +655,20 @@ Status HttpServer::AdmitWebSocket(const HttpRequest& request, Principal* who, bo
   if (hub_ == nullptr) return Status::Unavailable("push is not enabled on this server");
   if (stopping_) return Status::Unavailable("the server is shutting down");
   ASSIGN_OR_RETURN(*who, api_->Authenticate(request, QueryParameter(request.target(), "token")));
-  std::lock_guard l(sessions_mu_);
-  auto open = ws_per_token_.find(who->sub);
-  if ((open == ws_per_token_.end() ? 0 : open->second) >= options_.max_ws_per_token) {
+  *place = ws_per_token_.TryTake(who->sub);
+  if (*place == nullptr) {
     return Status::RateLimited("at most " + std::to_string(options_.max_ws_per_token) +
                                " WebSocket connections per token");
   }
-  ++ws_per_token_[who->sub];
   return Status::Ok();
 }
 
 void HttpServer::StartWebSocket(tcp::socket socket, ConnectionSlots::Slot slot, Principal who,
                                 HttpRequest request) {
-  const std::string subject = who.sub;
-  // The slot goes with the session's end callback, destroyed with the session.
-  auto session =
-      std::make_shared<WsSession>(std::move(socket), std::move(who), api_, hub_, metrics_,
-                                  options_.ws, [this, subject, slot = std::move(slot)] {
-                                    std::lock_guard l(sessions_mu_);
-                                    auto it = ws_per_token_.find(subject);
-                                    if (it != ws_per_token_.end() && --it->second == 0)
-                                      ws_per_token_.erase(it);
-                                  });
+  // The slot (and the token's place) goes with the session's end callback,
+  // destroyed with the session.
+  auto session = std::make_shared<WsSession>(std::move(socket), std::move(who), api_, hub_,
+                                             metrics_, options_.ws, [held = std::move(slot)] {});
   bool shut = false;
   {
     std::lock_guard l(sessions_mu_);

@@ -25,7 +25,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -103,17 +102,19 @@ class HttpServer {
   class Listener;
   friend class HttpSession;
   void Track(const std::shared_ptr<HttpSession>& session);
-  // The peer address of `socket`, as PeerConnections counts it (an IPv6
+  // The peer address of `socket`, as peers_ counts it (an IPv6
   // peer by its /64), when its connections are bounded: not when there is no
   // bound, for loopback (unless bound_loopback_peers), or when the peer is
   // gone already.
   std::optional<std::string> BoundedPeer(const boost::asio::ip::tcp::socket& socket) const;
-  // May `request` become a WebSocket? Its caller in `who`; on OK it counts
-  // against the token's connections until the session ends. A handshake
+  // May `request` become a WebSocket? Its caller in `who`; on OK `place` is
+  // its place among the token's connections, held until the session ends. A handshake
   // Beast would refuse (a key that is not 16 bytes of base64, a
   // version other than 13: `wrong_version`, answered 426) is refused here.
-  Status AdmitWebSocket(const HttpRequest& request, Principal* who, bool* wrong_version);
-  // `slot` is the connection's (ConnectionSlots), held until the session ends.
+  Status AdmitWebSocket(const HttpRequest& request, Principal* who, ConnectionSlots::Slot* place,
+                        bool* wrong_version);
+  // `slot` is the connection's (ConnectionSlots, with the token's place),
+  // held until the session ends.
   void StartWebSocket(boost::asio::ip::tcp::socket socket, ConnectionSlots::Slot slot,
                       Principal who, HttpRequest request);
 
@@ -123,7 +124,8 @@ class HttpServer {
   const HttpServerOptions options_;
   // Before io_: the sessions its handlers hold give their slots back as it goes.
   ConnectionSlots slots_;
-  PeerConnections peers_;
+  ConnectionsPerKey peers_;         // per peer address
+  ConnectionsPerKey ws_per_token_;  // WebSockets per token subject
   boost::asio::io_context io_;
   // Keeps the io threads running until Stop has drained the sessions: a
   // worker or a group commit may post a session's answer after every socket
@@ -138,7 +140,6 @@ class HttpServer {
   std::mutex sessions_mu_;
   std::vector<std::weak_ptr<HttpSession>> sessions_;   // guarded by sessions_mu_
   std::vector<std::weak_ptr<WsSession>> ws_sessions_;  // guarded by sessions_mu_
-  std::map<std::string, std::size_t> ws_per_token_;    // guarded by sessions_mu_
 };
 
 }  // namespace casegrid

@@ -294,9 +294,7 @@ Result<bool> CaseService::PinIsStale(const std::string& case_id, StreamVersion p
 
 Status CaseService::CheckAssignee(const CaseState& c, const std::string& assignee) const {
   const std::string& cell = c.report.cell;
-  for (const CellPerson& p : grid_.PeopleCovering(cell)) {
-    if (p.person == assignee) return Status::Ok();
-  }
+  if (grid_.Covers(cell, assignee)) return Status::Ok();
   return Status::InvalidArgument("assignee: " + assignee + " is not on the grid of " + cell +
                                  " (assigned to it or to a cell above it), so could not take "
                                  "the case; GET /api/v1/grid/cells/" +

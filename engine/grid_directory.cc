@@ -185,6 +185,19 @@ std::vector<CellPerson> GridDirectory::PeopleCovering(std::string_view cell) con
   return out;
 }
 
+bool GridDirectory::Covers(std::string_view cell, std::string_view person) const {
+  std::shared_lock l(mu_);
+  for (const std::string& c : CellAndAncestors(cell)) {
+    auto it = cells_.find(c);
+    if (it == cells_.end()) continue;
+    if (std::any_of(it->second.people.begin(), it->second.people.end(),
+                    [&](const CellPerson& p) { return p.person == person; })) {
+      return true;
+    }
+  }
+  return false;
+}
+
 bool GridDirectory::IsAssigned(std::string_view cell, std::string_view person,
                                std::string_view role) const {
   std::shared_lock l(mu_);

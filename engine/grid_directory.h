@@ -53,6 +53,9 @@ class GridDirectory {
   Status CheckNewCell(const GridCellDefined& cell) const;
   // People assigned to `cell` or to any cell above it, nearest first.
   std::vector<CellPerson> PeopleCovering(std::string_view cell) const;
+  // Is `person` assigned, in any role, to `cell` or to a cell above it?
+  // (PeopleCovering's question for one person, without copying them all.)
+  bool Covers(std::string_view cell, std::string_view person) const;
   // Is `person` assigned to `cell` with `role`?
   bool IsAssigned(std::string_view cell, std::string_view person, std::string_view role) const;
 

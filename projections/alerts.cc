@@ -59,7 +59,7 @@ std::vector<Alert> AlertsFor(const CaseChange& c, const GridDirectory& grid) {
           const std::string reported =
               "New " + std::string(Name(e.priority)) + " case " + what() + ": " + e.summary;
           // A repeat dispute is told as such, in place of new_case.
-          if (c.repeat_dispute) {
+          if (c.repeat_dispute()) {
             to.ToRoles(covering(), {}, "repeat_dispute",
                        "Repeat dispute at " + e.address.value_or("") + " within 30 days of case " +
                            c.repeat_of + ". " + reported);

@@ -148,7 +148,7 @@ void ApplyCaseChange(DashboardNode& n, const CaseChange& c) {
         if constexpr (std::is_same_v<T, CaseReported>) {
           ++n.reported;
           CountHour(n, at, 0);
-          if (c.repeat_dispute) ++n.repeat_disputes;
+          if (c.repeat_dispute()) ++n.repeat_disputes;
         } else if constexpr (std::is_same_v<T, CaseResolved>) {
           ++n.resolved;
           CountHour(n, at, 1);

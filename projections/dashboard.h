@@ -109,8 +109,10 @@ struct CaseChange {
   CaseGauges before;  // !exists for a new case
   CaseGauges after;
   const CaseState* state = nullptr;  // the case after the event
-  bool repeat_dispute = false;  // a CaseReported of a dispute at an address seen within 30 days
-  std::string repeat_of;        // then: the case reported there last before it
+  // A CaseReported of a dispute at an address seen within 30 days: the case
+  // reported there last before it (empty: no repeat).
+  std::string repeat_of;
+  bool repeat_dispute() const { return !repeat_of.empty(); }
 };
 
 // Folds `change` into `node`.

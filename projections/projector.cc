@@ -368,14 +368,11 @@ Status Projector::ApplyOne(const RecordedEvent& e, const Result<CaseEventData>* 
     CaseViewChanged(case_id, *cached, b);
     return Status::Ok();
   }
-  CaseChange change{&e, &data, before, CaseGauges::Of(*state), state, false, {}};
+  CaseChange change{&e, &data, before, CaseGauges::Of(*state), state, {}};
   if (const auto* report = std::get_if<CaseReported>(&data)) {
     if (auto address = RepeatDisputeAddress(*report)) {
       ASSIGN_OR_RETURN(auto repeated, RepeatedDispute(*address, e, &b));
-      if (repeated) {
-        change.repeat_dispute = true;
-        change.repeat_of = std::move(repeated->case_id);
-      }
+      if (repeated) change.repeat_of = std::move(repeated->case_id);
       b.addresses[*address] = {e.recorded_at_ms, std::string(case_id)};
       std::string value = storage::EncodeBigEndian64(static_cast<std::uint64_t>(e.recorded_at_ms));
       value += case_id;

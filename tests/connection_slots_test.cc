@@ -50,7 +50,7 @@ TEST(ConnectionSlotsTest, NoWaiterIsCalledOnceStopped) {
 }
 
 TEST(PeerConnectionsTest, EachAddressHasItsOwnBoundGivenBackAsItsConnectionsGo) {
-  PeerConnections peers(2);
+  ConnectionsPerKey peers(2);
   auto a1 = peers.TryTake("192.0.2.1");
   auto a2 = peers.TryTake("192.0.2.1");
   ASSERT_NE(a1, nullptr);
@@ -61,7 +61,7 @@ TEST(PeerConnectionsTest, EachAddressHasItsOwnBoundGivenBackAsItsConnectionsGo) 
   auto a3 = peers.TryTake("192.0.2.1");
   EXPECT_NE(a3, nullptr);
   EXPECT_EQ(peers.TryTake("192.0.2.1"), nullptr);
-  PeerConnections unbounded(0);
+  ConnectionsPerKey unbounded(0);
   std::vector<std::shared_ptr<void>> many;
   for (int i = 0; i < 1000; ++i) many.push_back(unbounded.TryTake("192.0.2.1"));
   EXPECT_NE(many.back(), nullptr);
@@ -104,6 +104,12 @@ TEST(DescriptorBudgetTest, TheStoresKeepTheirFilesAndTheRestGoesToConnections) {
                   budget->connections,
               c.limit);
   }
+  // One address may hold an eighth, or up to 64 where that is fewer, never
+  // more than a quarter.
+  EXPECT_EQ(PlanDescriptors(400, 0)->connections_per_address, 36u);
+  EXPECT_EQ(PlanDescriptors(1024, 0)->connections_per_address, 80u);
+  EXPECT_EQ(PlanDescriptors(20000, 0)->connections_per_address, 1859u);
+  EXPECT_EQ(PlanDescriptors(1024, 100)->connections_per_address, 25u);
   auto lowered = PlanDescriptors(1024, 100);
   ASSERT_TRUE(lowered.ok());
   EXPECT_EQ(lowered->connections, 100u);

@@ -28,6 +28,16 @@ class HttpLimitsTest : public testing::HttpApiFixture {
     o.max_header_bytes = 2048;
     o.ws.idle_timeout = std::chrono::seconds(1);
   }
+  // A connection that sends nothing, accepted by the time this returns.
+  tcp::socket Idle(asio::io_context& io) {
+    tcp::socket socket(io);
+    socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), server_->port()));
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    return socket;
+  }
+  static constexpr const char* kHealthz =
+      "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+
   // Sends `raw` bytes on a fresh connection; returns what comes back until
   // the server closes it (or `wait` passes), and whether it closed.
   std::pair<std::string, bool> Raw(const std::string& raw, std::chrono::milliseconds wait) {
@@ -451,34 +461,39 @@ TEST_F(BoundedConnectionsHttpLimitsTest, ConnectionsPastTheBoundWaitUntilOneClos
   WsClient push;
   ASSERT_TRUE(push.Connect(server_->port(), "/ws?token=" + Token("operator-1", Role::kOperator)));
   asio::io_context io;
-  tcp::socket idle(io);
-  idle.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), server_->port()));
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // accepted
+  tcp::socket idle = Idle(io);
   // Both slots taken (the WebSocket keeps the one its upgrade came on): a
   // third client is not served, however long it waits.
-  auto [waited, closed] = Raw("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-                              std::chrono::milliseconds(700));
+  auto [waited, closed] = Raw(kHealthz, std::chrono::milliseconds(700));
   EXPECT_EQ(waited, "") << "served past the bound";
   EXPECT_GE(metrics_.connections_waited.Value(), 1);
   EXPECT_EQ(metrics_.connections_bound.Value(), 2);
   // The WebSocket goes: its slot serves the next.
   push.Close();
-  auto [served, done] =
-      Raw("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", std::chrono::seconds(5));
+  auto [served, done] = Raw(kHealthz, std::chrono::seconds(5));
   EXPECT_TRUE(served.starts_with("HTTP/1.1 200 ")) << served;
 }
+
+// By default loopback peers are not bounded (a reverse proxy in front, the
+// load tool): three connections from 127.0.0.1 with a bound of 2 are served.
+class LoopbackPeerHttpLimitsTest : public HttpLimitsTest {
+ protected:
+  void AdjustServer(HttpServerOptions& o) override {
+    HttpLimitsTest::AdjustServer(o);
+    o.max_connections_per_address = 2;
+    o.request_timeout = std::chrono::seconds(30);
+  }
+};
 
 // At most `max_connections_per_address` open at once from one address: the
 // next from it is answered 429 and closed, and served once one of its own
 // closes (one client idling on every slot locked all others out until the
 // request timeout).
-class PeerBoundHttpLimitsTest : public HttpLimitsTest {
+class PeerBoundHttpLimitsTest : public LoopbackPeerHttpLimitsTest {
  protected:
   void AdjustServer(HttpServerOptions& o) override {
-    HttpLimitsTest::AdjustServer(o);
-    o.max_connections_per_address = 2;
+    LoopbackPeerHttpLimitsTest::AdjustServer(o);
     o.bound_loopback_peers = true;  // the tests' peers are all 127.0.0.1
-    o.request_timeout = std::chrono::seconds(30);
   }
 };
 
@@ -486,10 +501,8 @@ TEST_F(PeerBoundHttpLimitsTest, ConnectionsPastAnAddresssBoundAreRefusedUntilOne
   WsClient push;
   ASSERT_TRUE(push.Connect(server_->port(), "/ws?token=" + Token("operator-1", Role::kOperator)));
   asio::io_context io;
-  tcp::socket idle(io);
-  idle.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), server_->port()));
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // accepted
-  const std::string get = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  tcp::socket idle = Idle(io);
+  const std::string get = kHealthz;
   auto [refused, closed] = Raw(get, std::chrono::seconds(3));
   EXPECT_TRUE(refused.starts_with("HTTP/1.1 429 ")) << refused;
   EXPECT_NE(refused.find("Retry-After: 1"), std::string::npos) << refused;
@@ -505,10 +518,10 @@ TEST_F(PeerBoundHttpLimitsTest, ConnectionsPastAnAddresssBoundAreRefusedUntilOne
   }
   auto [served, done] = Raw(get, std::chrono::seconds(5));
   EXPECT_TRUE(served.starts_with("HTTP/1.1 200 ")) << served;
-  // Past kRefusalsPerPeer refusals lingering at once, one more is closed
+  // Past kRefusalsPerKey refusals lingering at once, one more is closed
   // unanswered: an address cannot fill the slots of all with its refusals.
   std::vector<std::unique_ptr<tcp::socket>> refusals;
-  for (std::size_t i = 0; i < PeerConnections::kRefusalsPerPeer + 3; ++i) {
+  for (std::size_t i = 0; i < ConnectionsPerKey::kRefusalsPerKey + 3; ++i) {
     refusals.push_back(std::make_unique<tcp::socket>(io));
     refusals.back()->connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), server_->port()));
   }
@@ -517,25 +530,13 @@ TEST_F(PeerBoundHttpLimitsTest, ConnectionsPastAnAddresssBoundAreRefusedUntilOne
   EXPECT_TRUE(cut);
 }
 
-// By default loopback peers are not bounded (a reverse proxy in front, the
-// load tool): three connections from 127.0.0.1 with a bound of 2 are served.
-class LoopbackPeerHttpLimitsTest : public HttpLimitsTest {
- protected:
-  void AdjustServer(HttpServerOptions& o) override {
-    HttpLimitsTest::AdjustServer(o);
-    o.max_connections_per_address = 2;
-    o.request_timeout = std::chrono::seconds(30);
-  }
-};
-
 TEST_F(LoopbackPeerHttpLimitsTest, LoopbackPeersAreNotBoundedByDefault) {
   asio::io_context io;
   tcp::socket a(io), b(io);
   for (tcp::socket* s : {&a, &b}) {
     s->connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), server_->port()));
   }
-  auto [served, closed] =
-      Raw("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", std::chrono::seconds(5));
+  auto [served, closed] = Raw(kHealthz, std::chrono::seconds(5));
   EXPECT_TRUE(served.starts_with("HTTP/1.1 200 ")) << served;
   EXPECT_EQ(metrics_.connections_refused_per_address.Value(), 0);
 }

@@ -66,7 +66,7 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
     std::size_t max_answers_held = std::size_t{256} << 20;
     std::size_t bytes_per_request = 256 * 1024;
     std::size_t max_connections = 0;    // 0: as many as the descriptors allow
-    std::int64_t max_per_address = -1;  // -1: an eighth of the connections, at least 64; 0: none
+    std::int64_t max_per_address = -1;  // -1: DescriptorBudget's; 0: none
     double rate = 200, burst = 400;
     WsOptions ws;
     std::size_t ws_per_token = 32;
@@ -257,13 +257,9 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
                           a->max_connections);
       if (!budget.ok()) return Fail(budget.status());
       http_options.max_connections = budget->connections;
-      // An eighth of the bound, or up to 64 where that is few, but never
-      // more than a quarter of it: at 144 connections, 36 from one address.
-      const std::size_t n = budget->connections;
-      http_options.max_connections_per_address =
-          a->max_per_address >= 0
-              ? static_cast<std::size_t>(a->max_per_address)
-              : std::max<std::size_t>({1, n / 8, std::min<std::size_t>(64, n / 4)});
+      http_options.max_connections_per_address = a->max_per_address >= 0
+                                                     ? static_cast<std::size_t>(a->max_per_address)
+                                                     : budget->connections_per_address;
       // From here on SIGINT and SIGTERM stop the server in order: one that
       // comes while it starts (even once the port is open, before the loop
       // below) lets the start finish, then stops it, instead of killing it.

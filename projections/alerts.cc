@@ -83,6 +83,16 @@ std::vector<Alert> AlertsFor(const CaseChange& c, const GridDirectory& grid) {
           } else {
             to.ToRoles(covering(), {"officer"}, "callback_due", m);
           }
+        } else if constexpr (std::is_same_v<T, CaseReopened>) {
+          // The case is owed work again: whoever handles it must hear of it
+          // (black-box probe 74: a reopening alerted no one).
+          const std::string m = "Case " + what() + " is reopened: " + e.reason;
+          if (!s.assignee.empty()) {
+            to.To(s.assignee, "reopened", m);
+          } else {
+            to.ToRoles(covering(), {"officer"}, "reopened", m);
+          }
+          to.ToRoles(covering(), {"supervisor"}, "reopened", m);
         } else if constexpr (std::is_same_v<T, DeadlineApproaching> ||
                              std::is_same_v<T, DeadlineMissed>) {
           constexpr bool kMissed = std::is_same_v<T, DeadlineMissed>;

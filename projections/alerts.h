@@ -10,6 +10,8 @@
 //   deadline_missed      a deadline that passed (those, and supervisors)
 //   repeat_dispute       a dispute at an address where another was reported
 //                        within 30 days (in place of new_case)
+//   reopened             a case resolved or closed, reopened (the assignee, or
+//                        the cell's officers while unassigned; and supervisors)
 //
 // An event raises at most one alert for each person (the first of the list
 // above that applies), so that every alert has its own position on the

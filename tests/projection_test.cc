@@ -625,6 +625,30 @@ TEST_F(ProjectionTest, AMediationsDeadlineIsToldToTheMediators) {
   ExpectRebuildEqualsLive();
 }
 
+// A reopened case is owed work again: its assignee and the cell's
+// supervisors hear of it (black-box probe 74: a reopening alerted no one).
+TEST_F(ProjectionTest, AReopeningIsToldToTheAssigneeAndTheSupervisors) {
+  Must(
+      service_->AssignOfficer("admin", "santai", R"({"officer":"sup-1","role":"supervisor"})", ""));
+  const std::string id = NewCase();
+  Must(Act(id, "assign", R"({"assignee":"officer-7"})"));
+  Must(Act(id, "accept"));
+  Must(Act(id, "resolve", R"({"resolution":"handled_on_site","summary":"s"})"));
+  CatchUp();
+  const auto before = projector_->OpenAlerts("officer-7", 10)->size();
+  Must(Act(id, "reopen", R"({"reason":"the pipe leaks again"})"));
+  CatchUp();
+  for (const char* person : {"officer-7", "sup-1"}) {
+    auto told = projector_->OpenAlerts(person, 10);
+    ASSERT_TRUE(told.ok());
+    ASSERT_FALSE(told->empty());
+    EXPECT_EQ(At(told->at(0), "/kind"), "\"reopened\"") << person;
+    EXPECT_NE(told->at(0).find("is reopened: the pipe leaks again"), std::string::npos) << person;
+  }
+  EXPECT_EQ(projector_->OpenAlerts("officer-7", 10)->size(), before + 1);
+  ExpectRebuildEqualsLive();
+}
+
 // A rebuild holds alerts in memory and writes them to a table file; holding
 // at most one, in batches of two events, it writes them out after nearly
 // every batch, so that acknowledgments meet both held and written alerts.

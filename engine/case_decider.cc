@@ -327,7 +327,13 @@ Result<std::vector<CaseEventData>> Decide(const CaseState& state, CaseAction act
     case CaseAction::kResolve:
       if (state.status != S::kInProgress)
         return Forbidden(state, action, "needs an in_progress case");
-      events.push_back(CallbackScheduled{ctx.now + policy.callback_ms});
+      // A callback is a call to the reporter: one who left no phone (a tip
+      // from a contact plate, a walk-in) cannot be called, and a callback
+      // owed to them would only be missed and tried in vain before the case
+      // could close (black-box probe 74). One may still be scheduled by hand.
+      if (state.report.reporter.phone) {
+        events.push_back(CallbackScheduled{ctx.now + policy.callback_ms});
+      }
       break;
     case CaseAction::kClose:
       if (state.status != S::kResolved) return Forbidden(state, action, "needs a resolved case");

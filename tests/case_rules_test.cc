@@ -511,6 +511,40 @@ TEST_F(CaseRulesTest, CloseWaitsForTheCallbackAndEachResolutionHasItsOwn) {
   EXPECT_EQ(s.Deadline(DeadlineKind::kCallback), nullptr);
 }
 
+// A reporter who left no phone cannot be called back: a resolution owes no
+// callback (none scheduled, no deadline to miss) and the case closes at once;
+// one scheduled by hand is owed as any other (black-box probe 74: such a case
+// missed its callback and took three attempts in vain to close).
+TEST_F(CaseRulesTest, AReporterWithoutAPhoneIsOwedNoCallbackUnlessOneIsScheduled) {
+  std::string body = ReportBody();
+  const std::string phone = R"(,"phone":"13800000000")";
+  body.erase(body.find(phone), phone.size());
+  const std::string resolve = R"({"resolution":"handled_on_site","summary":"s"})";
+  for (bool by_hand : {false, true}) {
+    const std::string id = Must(service_->Report("officer-7", body, "")).case_id;
+    Must(Act(id, "assign", R"({"assignee":"officer-7"})"));
+    Must(Act(id, "accept"));
+    const StreamVersion before = Load(id).version;
+    Must(Act(id, "resolve", resolve));
+    CaseState s = Load(id);
+    EXPECT_EQ(s.version, before + 1);  // CaseResolved alone
+    EXPECT_EQ(s.callback.status, CallbackStatus::kNone);
+    EXPECT_EQ(s.Deadline(DeadlineKind::kCallback), nullptr);
+    ExpectConflict(Act(id, "attempt-callback", R"({"reached":false,"note":"n"})"),
+                   "no callback is scheduled");
+    if (by_hand) {
+      Must(Act(id, "schedule-callback",
+               R"({"due_at":")" + FormatTimestamp(clock_.NowMillis() + 3600000) + R"("})"));
+      ExpectConflict(Act(id, "close"), "the callback is not done");
+      Must(Act(
+          id, "complete-callback",
+          R"({"speed":"satisfied","attitude":"satisfied","outcome":"satisfied","comment":"c"})"));
+    }
+    Must(Act(id, "close"));
+    EXPECT_EQ(Load(id).status, CaseStatus::kClosed);
+  }
+}
+
 // A reporter who was reached is asked the satisfaction questions
 // (complete-callback); attempts that reached them do not count towards giving
 // up. (Three reached attempts used to let a case close with no answers.)

@@ -318,6 +318,14 @@ Result<std::vector<CaseEventData>> Decide(const CaseState& state, CaseAction act
           state.Deadline(DeadlineKind::kMediation) == nullptr) {
         events.push_back(DeadlineSet{DeadlineKind::kMediation, ctx.now + policy.mediation_ms});
       }
+      // A session with the parties is contact with them: it meets a first
+      // contact still due (a passed one is recorded missed before any step:
+      // CaseService). Its own event, not the fold's reading of a mediation,
+      // so that older logs replay as they were (black-box probe 74).
+      if (const CaseDeadline* contact = state.Deadline(DeadlineKind::kFirstContact);
+          contact != nullptr && contact->due_at > 0 && !contact->met && !contact->missed) {
+        events.push_back(DeadlineMet{DeadlineKind::kFirstContact, contact->due_at});
+      }
       break;
     }
     case CaseAction::kEscalate:

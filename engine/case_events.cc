@@ -477,6 +477,11 @@ constexpr auto FieldsOf(Of<DeadlineApproaching>) {
   return std::tuple{Req("deadline", &S::deadline, kEnum<DeadlineKind>),
                     Req("due_at", &S::due_at, kTime)};
 }
+constexpr auto FieldsOf(Of<DeadlineMet>) {
+  using S = DeadlineMet;
+  return std::tuple{Req("deadline", &S::deadline, kEnum<DeadlineKind>),
+                    Req("due_at", &S::due_at, kTime)};
+}
 constexpr auto FieldsOf(Of<AlertAcknowledged>) {
   using S = AlertAcknowledged;
   return std::tuple{Req("alert", &S::alert, kShort), Req("by", &S::by, kShort)};

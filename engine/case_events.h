@@ -266,6 +266,19 @@ struct DeadlineApproaching {
   bool operator==(const DeadlineApproaching&) const = default;
 };
 
+// Written by the engine beside a step that meets a deadline it does not meet
+// by its own type: a mediation session held while the first contact is still
+// due (the parties were met; black-box probe 74). Meets the deadline of that
+// kind while it is due at `due_at`, neither met nor missed; else changes
+// nothing. Not in DOMAIN.md's list; added, so that the logs written before
+// it replay as they were (a mediation there met nothing).
+struct DeadlineMet {
+  static constexpr std::string_view kType = "DeadlineMet";
+  DeadlineKind deadline = DeadlineKind::kAccept;
+  std::int64_t due_at = 0;
+  bool operator==(const DeadlineMet&) const = default;
+};
+
 struct AlertAcknowledged {
   static constexpr std::string_view kType = "AlertAcknowledged";
   std::string alert{};
@@ -278,7 +291,7 @@ using CaseEventData =
                  CaseTriaged, CaseAssigned, CaseAccepted, OfficerDispatched, OfficerArrived,
                  NoteAdded, MediationSessionHeld, CaseEscalated, CaseResolved, CaseClosed,
                  CaseReopened, CallbackScheduled, CallbackAttempted, CallbackCompleted,
-                 DeadlineMissed, DeadlineSet, DeadlineApproaching, AlertAcknowledged>;
+                 DeadlineMissed, DeadlineSet, DeadlineApproaching, AlertAcknowledged, DeadlineMet>;
 
 // ---- Reading and writing.
 

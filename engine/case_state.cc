@@ -290,6 +290,10 @@ void CaseState::Apply(const RecordedEvent& event, const CaseEventData& data) {
         } else if constexpr (std::is_same_v<T, DeadlineApproaching>) {
           DeadlineSlot(e.deadline).warned = true;
           AddOnce(warnings, e.deadline, e.due_at);
+        } else if constexpr (std::is_same_v<T, DeadlineMet>) {
+          for (CaseDeadline& d : deadlines) {
+            if (d.kind == e.deadline && d.due_at == e.due_at && !d.missed) d.met = true;
+          }
         } else if constexpr (std::is_same_v<T, DeadlineMissed>) {
           // A deadline met is not missed after (only a raw append writes
           // that: the watch passes over met deadlines).

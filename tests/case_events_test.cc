@@ -52,6 +52,7 @@ const std::vector<Sample>& Samples() {
       {"DeadlineSet", R"({"deadline": "mediation", "due_at": "2026-12-08T10:31:02.123Z"})"},
       {"DeadlineApproaching", R"({"deadline": "accept", "due_at": "2026-11-22T10:41:02.123Z"})"},
       {"AlertAcknowledged", R"({"alert": "alert-42", "by": "officer-7"})"},
+      {"DeadlineMet", R"({"deadline": "first_contact", "due_at": "2026-11-23T10:31:02.123Z"})"},
   };
   return samples;
 }

@@ -379,8 +379,9 @@ TEST_F(CaseRulesTest, AnIdempotencyKeyRepeatedWithAnotherBodyIsAConflict) {
                     R"({"due_at":")" + FormatTimestamp(clock_.NowMillis() + 7200000) + R"("})",
                     "callback-1"),
       "due_at differs");
-  // mediate, resolve, the callback it schedules, schedule-callback, complete-callback
-  EXPECT_EQ(store_->Head().position, before_repeat + 5);
+  // mediate and the first contact it meets, resolve, the callback it
+  // schedules, schedule-callback, complete-callback
+  EXPECT_EQ(store_->Head().position, before_repeat + 6);
 
   // Grid writes compare their bodies too.
   Must(service_->DefineCell("admin", R"({"cell":"santai/tongchuan/a09","name":"A9"})", "cell-1"));
@@ -794,6 +795,51 @@ TEST_F(CaseRulesTest, TierOneMediationWithoutAgreementStartsTheMediationClock) {
   EXPECT_EQ(d->due_at, testing::kStartMs + 15LL * 24 * 3600000);
   Must(Act(id, "escalate", R"({"reason":"r"})"));
   EXPECT_TRUE(Load(id).Deadline(DeadlineKind::kMediation)->met);
+}
+
+// A mediation session with the parties is contact with them: it meets a
+// first contact still due, with a DeadlineMet of its own (black-box probe 74).
+// One recorded after the first contact passed finds it missed, and a
+// mediation in an older log, with no DeadlineMet beside it, met nothing.
+TEST_F(CaseRulesTest, AMediationSessionMeetsTheFirstContactWithAnEventOfItsOwn) {
+  const std::string mediate =
+      R"({"tier":1,"participants":["a","b"],"outcome":"agreement","notes":"n"})";
+  const std::string id = CaseInProgress();
+  const std::int64_t due = Load(id).Deadline(DeadlineKind::kFirstContact)->due_at;
+  const StreamVersion before = Load(id).version;
+  Must(Act(id, "mediate", mediate));
+  auto read = store_->ReadStream(CaseStream(id), before + 1, 10, ReadDirection::kForward);
+  ASSERT_TRUE(read.ok());
+  ASSERT_EQ(read->size(), 2u);
+  EXPECT_EQ(read->at(0).type, "MediationSessionHeld");
+  EXPECT_EQ(read->at(1).type, "DeadlineMet");
+  EXPECT_EQ(read->at(1).data,
+            R"({"deadline":"first_contact","due_at":")" + FormatTimestamp(due) + R"("})");
+  EXPECT_TRUE(Load(id).Deadline(DeadlineKind::kFirstContact)->met);
+  EXPECT_EQ(service_->RecordDeadlineMissed(id, DeadlineKind::kFirstContact, due).status().code(),
+            StatusCode::kConflict);
+  // Met already: a second session writes its own event alone.
+  Must(Act(id, "mediate", mediate));
+  EXPECT_EQ(Load(id).version, before + 3);
+
+  // Recorded after the first contact passed: missed first, met by nothing.
+  const std::string late = CaseInProgress();
+  clock_.Advance(25LL * 3600000);
+  Must(Act(late, "mediate", mediate));
+  EXPECT_TRUE(Load(late).Deadline(DeadlineKind::kFirstContact)->missed);
+  EXPECT_FALSE(Load(late).Deadline(DeadlineKind::kFirstContact)->met);
+
+  // An older log: a session with no DeadlineMet beside it, then the miss.
+  const std::string older = CaseInProgress();
+  const std::int64_t older_due = Load(older).Deadline(DeadlineKind::kFirstContact)->due_at;
+  AppendRequest raw{
+      CaseStream(older), ExpectedVersion::Exact(Load(older).version), "officer-7", {}};
+  raw.events.push_back({"", "MediationSessionHeld", mediate});
+  raw.events.push_back(
+      {"", "DeadlineMissed",
+       R"({"deadline":"first_contact","due_at":")" + FormatTimestamp(older_due) + R"("})"});
+  ASSERT_TRUE(store_->Append(std::move(raw)).ok());
+  EXPECT_TRUE(Load(older).Deadline(DeadlineKind::kFirstContact)->missed);
 }
 
 TEST_F(CaseRulesTest, DeadlineMissedIsWrittenOnceEvenAcrossRestarts) {

@@ -159,6 +159,8 @@ std::string Describe(const CaseEventData& data, std::int64_t at, const CaseState
                  (e.comment.empty() ? "" : " — " + OneLine(e.comment));
         } else if constexpr (std::is_same_v<T, DeadlineSet>) {
           return "deadline " + Str(Name(e.deadline)) + " set (due " + ShortTime(e.due_at, at) + ")";
+        } else if constexpr (std::is_same_v<T, DeadlineMet>) {
+          return "deadline " + Str(Name(e.deadline)) + " met (due " + ShortTime(e.due_at, at) + ")";
         } else if constexpr (std::is_same_v<T, DeadlineApproaching>) {
           return "deadline " + Str(Name(e.deadline)) + " approaching (due " +
                  ShortTime(e.due_at, at) + ")";

@@ -264,7 +264,9 @@ void PushHub::Setup(std::shared_ptr<Sub> sub, std::optional<Position> after) {
     // Under the lock, as every catch-up message: an unsubscribe that came
     // meanwhile is answered before it or not at all, never followed by it.
     std::lock_guard l(mu_);
-    if (sub->removed || !sink->Push(std::move(subscribed), nullptr)) return;
+    if (sub->removed) return;
+    sub->answered = true;
+    if (!sink->Push(std::move(subscribed), nullptr)) return;
   }
   CatchUpStep(std::move(sub));
 }

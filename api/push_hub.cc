@@ -306,6 +306,17 @@ bool PushHub::Unsubscribe(const PushSink* sink, const std::string& channel) {
     if (sub->channel == channel) {
       auto keep = sub;
       Remove(keep);
+      // A subscribe still being set up (queued behind the connection's
+      // earlier ones, or checking) will not be: it is answered here, before
+      // the unsubscribe's own answer, so that every op has one (black-box
+      // probe 78: it had none, and a client waiting on its id hung).
+      if (!keep->answered) {
+        if (auto owner = keep->sink.lock()) {
+          Fail(owner, keep->request_id,
+               Status::Conflict("channel " + channel +
+                                ": unsubscribed before this subscribe was set up"));
+        }
+      }
       return true;
     }
   }

@@ -121,7 +121,9 @@ class PushHub {
   void Subscribe(const std::shared_ptr<PushSink>& sink, const Principal& who,
                  std::int64_t request_id, const std::string& channel,
                  std::optional<Position> after);
-  // Ends `sink`'s subscription to `channel`; false if it had none.
+  // Ends `sink`'s subscription to `channel`; false if it had none. One not
+  // yet answered "subscribed" (still being set up) is answered first, with
+  // an error (conflict) to its request id: every op has an answer.
   bool Unsubscribe(const PushSink* sink, const std::string& channel);
   // Ends all of `sink`'s subscriptions (its connection closed).
   void Drop(const PushSink* sink);

@@ -43,6 +43,7 @@ struct PushHub::Sub {
   // Guarded by the hub's mu_.
   bool registered = false, live = false, removed = false;
   bool admitted = false;  // passed its checks: counts against MaxSubscriptions
+  bool answered = false;  // its "subscribed" was given to the sink
   Position cursor = 0;    // sent through here
   Position target_position = 0;
   Position floor = 0;  // live messages at or below are not sent (already covered)

@@ -432,6 +432,72 @@ TEST_F(PushTest, NothingOfACatchUpComesAfterItsUnsubscribeIsAnswered) {
       << said.size() << " messages, the last: " << said.back().substr(0, 120);
 }
 
+// A subscribe unsubscribed while it waits behind the connection's earlier
+// one is answered all the same, before the unsubscribe's answer (black-box
+// probe 78: it had no answer, and a client waiting on its id hung). The sink
+// holds the first subscribe's setup on the hub's pool (in Ended(), outside
+// the hub's lock) until the second has been unsubscribed.
+TEST_F(PushTest, ASubscribeUnsubscribedBeforeItIsSetUpIsAnswered) {
+  class Sink : public PushSink {
+   public:
+    bool Push(PushMessage m, const void*) override {
+      std::lock_guard l(mu_);
+      said_.push_back(*m);
+      return true;
+    }
+    void WhenDrained(std::function<void()> resume) override { resume(); }
+    std::size_t CatchUpBudget() const override { return 64; }
+    bool Backlogged() const override { return false; }
+    std::size_t MaxMessageBytes() const override { return 1 << 20; }
+    std::size_t MaxSubscriptions() const override { return 10; }
+    bool Ended() const override {
+      if (std::this_thread::get_id() != test_thread_ && !holding_.exchange(true)) {
+        held_.set_value();
+        release_.wait();
+      }
+      return false;
+    }
+    std::vector<std::string> Said() {
+      std::lock_guard l(mu_);
+      return said_;
+    }
+    const std::thread::id test_thread_ = std::this_thread::get_id();
+    mutable std::atomic<bool> holding_{false};
+    mutable std::promise<void> held_;
+    std::promise<void> release_promise_;
+    std::shared_future<void> release_ = release_promise_.get_future().share();
+
+   private:
+    std::mutex mu_;
+    std::vector<std::string> said_;
+  };
+  const std::string id = NewCase();
+  auto sink = std::make_shared<Sink>();
+  auto held = sink->held_.get_future();
+  const Principal op{"op", Role::kOperator, {""}, 0};
+  hub_->Subscribe(sink, op, 1, "dashboard/santai", std::nullopt);
+  ASSERT_EQ(held.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  hub_->Subscribe(sink, op, 2, "case/" + id, Position{1});
+  ASSERT_TRUE(hub_->Unsubscribe(sink.get(), "case/" + id));
+  sink->release_promise_.set_value();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (sink->Said().size() < 2 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  const std::vector<std::string> said = sink->Said();
+  ASSERT_GE(said.size(), 2u);
+  EXPECT_EQ(testing::At(said[0], "/type"), "\"error\"");
+  EXPECT_EQ(testing::At(said[0], "/id"), "2");
+  EXPECT_EQ(testing::At(said[0], "/error/code"), "\"conflict\"");
+  EXPECT_EQ(testing::At(said[1], "/type"), "\"subscribed\"");
+  EXPECT_EQ(testing::At(said[1], "/id"), "1");
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  for (const std::string& m : sink->Said()) {
+    EXPECT_EQ(m.find(R"("id":2,"channel")"), std::string::npos) << m;  // never subscribed
+  }
+  EXPECT_EQ(hub_->SubscriptionsOf(sink.get()), 1u);
+}
+
 // A connection that goes away around asking for a subscription leaves
 // nothing behind: an op read before the connection ended but handled after
 // its Drop is not taken, and one dropped before the hub's pool sets it up

@@ -345,8 +345,9 @@ Result<std::vector<CaseEventData>> Decide(const CaseState& state, CaseAction act
       break;
     case CaseAction::kClose:
       if (state.status != S::kResolved) return Forbidden(state, action, "needs a resolved case");
-      // Every handled case gets its callback (DOMAIN.md), and a closed case
-      // takes none: close waits for it, or for the reporter to have been
+      // Every handled case gets its callback (DOMAIN.md) if its reporter can
+      // be called (resolve), and a closed case takes none: close waits for
+      // one owed, or for the reporter to have been
       // tried kCallbackAttemptsBeforeClose times in vain. A reporter who was
       // reached is asked the questions (complete-callback), not given up on.
       if (state.callback.is_open() && state.callback.unreached < kCallbackAttemptsBeforeClose) {

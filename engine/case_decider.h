@@ -70,9 +70,10 @@ Result<CaseEventData> DecodeAction(CaseAction action, const CaseState& state, st
                                    std::string_view actor);
 
 // Checks `command` (from DecodeAction) against `state`. Returns the events to
-// append, the command's own first: resolve adds CallbackScheduled; a
-// priority change before acceptance re-sets the accept deadline; a tier-1
-// mediation without agreement starts the mediation deadline.
+// append, the command's own first: resolve adds CallbackScheduled if the
+// reporter left a phone; a priority change before acceptance re-sets the
+// accept deadline; a tier-1 mediation without agreement starts the mediation
+// deadline, and any mediation meets a first contact still due (DeadlineMet).
 Result<std::vector<CaseEventData>> Decide(const CaseState& state, CaseAction action,
                                           const CaseEventData& command,
                                           const DecisionContext& context);

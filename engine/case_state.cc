@@ -131,6 +131,12 @@ bool CaseState::Repeats(const CaseEventData& data) const {
     const CaseDeadline* d = Deadline(miss->deadline);
     return d != nullptr && (d->met || (d->missed && d->missed_due_at == miss->due_at));
   }
+  if (const auto* met = std::get_if<DeadlineMet>(&data)) {
+    // Meets only a deadline of its kind due then, neither met nor missed
+    // (Apply); the engine writes no other, a raw append may.
+    const CaseDeadline* d = Deadline(met->deadline);
+    return d == nullptr || d->met || d->missed || d->due_at != met->due_at;
+  }
   return false;
 }
 

@@ -107,8 +107,9 @@ struct CaseState {
   // update time: a second CaseReported (Apply keeps the first), or a
   // DeadlineMissed of a deadline already missed at that due time, or already
   // met — the engine writes each miss once and never of a deadline met
-  // (deadline_watch.h), so only a raw append writes one. The views count
-  // none of them: no dashboard figure, no alert.
+  // (deadline_watch.h), so only a raw append writes one — or a DeadlineMet
+  // of no deadline of its kind due then and still open (likewise). The views
+  // count none of them: no dashboard figure, no alert.
   bool Repeats(const CaseEventData& data) const;
 
   // The deadline of `kind`, if one was set.

@@ -10,6 +10,14 @@
 namespace casegrid {
 namespace {
 
+// A reopening alerts from the day the rule came (session 29,
+// 2026-12-06T00:00:00Z) on, by the time the event was recorded: so that a
+// replay agrees, and so that a store's first start on this build, which
+// rebuilds its views (format 15), does not raise an alert, open until
+// acknowledged, for every reopening in its history, of cases long settled
+// (review 80).
+constexpr std::int64_t kReopenedAlertsFromMs = 1796515200000;
+
 class Recipients {
  public:
   Recipients(const CaseChange& c, std::vector<Alert>& out) : c_(c), out_(out) {}
@@ -84,6 +92,7 @@ std::vector<Alert> AlertsFor(const CaseChange& c, const GridDirectory& grid) {
             to.ToRoles(covering(), {"officer"}, "callback_due", m);
           }
         } else if constexpr (std::is_same_v<T, CaseReopened>) {
+          if (c.event->recorded_at_ms < kReopenedAlertsFromMs) return;
           // The case is owed work again: whoever handles it must hear of it
           // (black-box probe 74: a reopening alerted no one).
           const std::string m = "Case " + what() + " is reopened: " + e.reason;

@@ -11,7 +11,8 @@
 //   repeat_dispute       a dispute at an address where another was reported
 //                        within 30 days (in place of new_case)
 //   reopened             a case resolved or closed, reopened (the assignee, or
-//                        the cell's officers while unassigned; and supervisors)
+//                        the cell's officers while unassigned; and supervisors),
+//                        recorded from 2026-12-06 on (alerts.cc)
 //
 // An event raises at most one alert for each person (the first of the list
 // above that applies), so that every alert has its own position on the

@@ -626,10 +626,23 @@ TEST_F(ProjectionTest, AMediationsDeadlineIsToldToTheMediators) {
 }
 
 // A reopened case is owed work again: its assignee and the cell's
-// supervisors hear of it (black-box probe 74: a reopening alerted no one).
+// supervisors hear of it (black-box probe 74: a reopening alerted no one),
+// from the day the rule came on (a rebuild would have raised one for every
+// reopening in a store's history; review 80).
 TEST_F(ProjectionTest, AReopeningIsToldToTheAssigneeAndTheSupervisors) {
   Must(
       service_->AssignOfficer("admin", "santai", R"({"officer":"sup-1","role":"supervisor"})", ""));
+  const std::string earlier = NewCase();  // 2026-11-22: before the rule
+  Must(Act(earlier, "assign", R"({"assignee":"officer-7"})"));
+  Must(Act(earlier, "accept"));
+  Must(Act(earlier, "resolve", R"({"resolution":"handled_on_site","summary":"s"})"));
+  CatchUp();
+  const auto sups = projector_->OpenAlerts("sup-1", 10)->size();
+  Must(Act(earlier, "reopen", R"({"reason":"back"})"));
+  CatchUp();
+  EXPECT_EQ(projector_->OpenAlerts("sup-1", 10)->size(), sups);
+
+  clock_.Advance(14 * 86400000LL);  // 2026-12-06T10:31:02.123Z
   const std::string id = NewCase();
   Must(Act(id, "assign", R"({"assignee":"officer-7"})"));
   Must(Act(id, "accept"));

@@ -113,6 +113,12 @@ out=$("$cg" replay C-20261122-000001 --data "$data") || fail "replay exited $?"
   fail "a repeated miss: $out"
 [[ "$(tail -n 1 <<<"$out")" == *"callback due 2026-11-24T09:00:00.000Z, callback due 2026-11-24T09:00:00.001Z"* ]] ||
   fail "a miss 1 ms later: $out"
+# a DeadlineMet of a deadline missed already (a raw append's) changes nothing,
+# and says so, as the fold reads it (review 80)
+append 14 DeadlineMet '{"deadline":"callback","due_at":"2026-11-24T09:00:00.001Z"}'
+out=$("$cg" replay C-20261122-000001 --data "$data") || fail "replay exited $?"
+[[ "$out" == *"met (due 2026-11-24T09:00:00.001Z), no such deadline open: changes nothing"* ]] ||
+  fail "a DeadlineMet of a missed deadline: $out"
 
 # any position of the log is a position: past the head is the store's answer
 # (exit 1, as read --after); past 2^64-1 is no position (exit 2); leading

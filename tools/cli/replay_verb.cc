@@ -160,7 +160,10 @@ std::string Describe(const CaseEventData& data, std::int64_t at, const CaseState
         } else if constexpr (std::is_same_v<T, DeadlineSet>) {
           return "deadline " + Str(Name(e.deadline)) + " set (due " + ShortTime(e.due_at, at) + ")";
         } else if constexpr (std::is_same_v<T, DeadlineMet>) {
-          return "deadline " + Str(Name(e.deadline)) + " met (due " + ShortTime(e.due_at, at) + ")";
+          // As the fold decides it (CaseState::Repeats): a raw append's
+          // DeadlineMet of no open deadline due then is told so.
+          return "deadline " + Str(Name(e.deadline)) + " met (due " + ShortTime(e.due_at, at) +
+                 ")" + (before.Repeats(data) ? ", no such deadline open: changes nothing" : "");
         } else if constexpr (std::is_same_v<T, DeadlineApproaching>) {
           return "deadline " + Str(Name(e.deadline)) + " approaching (due " +
                  ShortTime(e.due_at, at) + ")";

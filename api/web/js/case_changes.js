@@ -36,12 +36,17 @@ export function describeChange(before, v) {
     else if (c.state === 'attempted') said.push('Callback attempted, not reached');
     else if (c.state === 'scheduled') said.push('Callback scheduled');
   }
+  const met = [];
   for (const d of v.deadlines) {
     const old = before.deadlines.find((o) => o.deadline === d.deadline);
     if (d.missed && !old?.missed) said.push(`Deadline ${words(d.deadline)} missed`);
     else if (d.warned && !old?.warned && !d.met) said.push(`Deadline ${words(d.deadline)} approaching`);
+    else if (d.met && old && !old.met) met.push(`Deadline ${words(d.deadline)} met`);
   }
   if (v.notes > before.notes) said.push('Note added');
+  // Met by a step said above (accepted, arrived, resolved), or on its own:
+  // a mediation's meeting of the first contact comes as a view of its own.
+  if (!said.length) said.push(...met);
   return said.length ? said.join('; ') : `Updated (version ${v.version})`;
 }
 

@@ -822,6 +822,18 @@ TEST_F(CaseRulesTest, AMediationSessionMeetsTheFirstContactWithAnEventOfItsOwn) 
   Must(Act(id, "mediate", mediate));
   EXPECT_EQ(Load(id).version, before + 3);
 
+  // A repeat of a mediate that wrote two events, by its Idempotency-Key, is
+  // answered as the first was (its last event's version), and writes nothing.
+  const std::string keyed = CaseInProgress();
+  const auto first = Must(service_->Act("officer-7", keyed, "mediate", mediate, "med-1"));
+  EXPECT_EQ(first.version, Load(keyed).version);
+  const Position head = store_->Head().position;
+  const auto again = Must(service_->Act("officer-7", keyed, "mediate", mediate, "med-1"));
+  EXPECT_TRUE(again.deduplicated);
+  EXPECT_EQ(again.version, first.version);
+  EXPECT_EQ(again.position, first.position);
+  EXPECT_EQ(store_->Head().position, head);
+
   // Recorded after the first contact passed: missed first, met by nothing.
   const std::string late = CaseInProgress();
   clock_.Advance(25LL * 3600000);

@@ -236,6 +236,26 @@ TEST_F(ProjectionTest, DashboardTracksMediationCallbacksAndResponseTimes) {
   EXPECT_EQ(At(d, "/callbacks/satisfied/attitude"), "0");
 }
 
+// A reporter who left no phone is owed no callback: none due, none overdue
+// a day later, and the case view says so (session 29).
+TEST_F(ProjectionTest, AResolutionForAReporterWithoutAPhoneOwesNoCallback) {
+  std::string body = testing::ReportBody();
+  const std::string phone = R"(,"phone":"13800000000")";
+  body.erase(body.find(phone), phone.size());
+  const std::string id = Must(service_->Report("officer-7", body, "")).case_id;
+  Must(Act(id, "assign", R"({"assignee":"officer-7"})"));
+  Must(Act(id, "accept"));
+  Must(Act(id, "resolve", R"({"resolution":"handled_on_site","summary":"s"})"));
+  clock_.Advance(25 * 3600000LL);
+  const std::string d = Dash("santai");
+  EXPECT_EQ(At(d, "/callbacks/due"), "0");
+  EXPECT_EQ(At(d, "/callbacks/overdue"), "0");
+  EXPECT_EQ(At(View(id), "/callback/state"), "\"none\"");
+  Must(Act(id, "close"));
+  CatchUp();
+  ExpectRebuildEqualsLive();
+}
+
 TEST_F(ProjectionTest, MissedCallbackDeadlineCountsAsOverdue) {
   const std::string id = CaseInProgress();
   Must(Act(id, "resolve", R"({"resolution":"handled_on_site","summary":"s"})"));

@@ -110,6 +110,29 @@ ErrorKind ErrorKindOf(StatusCode code) {
   return {http::status::internal_server_error, "internal"};
 }
 
+// A failure of the server's own is told without its file paths (the
+// storage library names the file: "While appending to file:
+// /srv/casegrid/data/log/000004.log"): each absolute path is cut to its last
+// component (black-box probe 78: a full disk's 503 showed the data folder).
+std::string WithoutServerPaths(std::string_view message) {
+  constexpr std::string_view kBefore = " (\"'=";
+  constexpr std::string_view kAfter = " :),\"'";
+  std::string out;
+  out.reserve(message.size());
+  for (std::size_t i = 0; i < message.size();) {
+    if (message[i] != '/' || (i > 0 && kBefore.find(message[i - 1]) == std::string_view::npos)) {
+      out += message[i++];
+      continue;
+    }
+    std::size_t end = i;
+    while (end < message.size() && kAfter.find(message[end]) == std::string_view::npos) ++end;
+    const std::string_view path = message.substr(i, end - i);
+    out += path.substr(path.rfind('/') + 1);
+    i = end;
+  }
+  return out;
+}
+
 }  // namespace
 
 AlertFilter AlertsVisibleTo(const Principal& who) {
@@ -125,6 +148,9 @@ std::string ErrorJson(const Status& status) {
   // A message may quote what the client sent; JSON must be UTF-8, so bytes
   // that are not become U+FFFD (ICU's conversion replaces ill-formed input).
   std::string message = status.message();
+  if (ErrorKindOf(status.code()).status >= http::status::internal_server_error) {
+    message = WithoutServerPaths(message);
+  }
   if (!simdjson::validate_utf8(message.data(), message.size())) {
     std::string valid;
     icu::UnicodeString::fromUTF8(

@@ -1392,5 +1392,21 @@ TEST_F(HttpApiTest, ATargetThatIsNotUtf8IsABadRequestAndEveryErrorBodyIsUtf8) {
   EXPECT_NE(error.find(" end"), std::string::npos) << error;
 }
 
+// A failure of the server's own is told without the server's file paths
+// (black-box probe 78: a full disk's 503 showed the data folder); a client's
+// error keeps what it quotes.
+TEST(ErrorJsonTest, AServersFailureIsToldWithoutItsPaths) {
+  const std::string full = ErrorJson(Status::Unavailable(
+      "storage cannot write (IO error: No space left on device: While appending to file: "
+      "/srv/casegrid/data/log/000004.log: No space left on device); appends are refused"));
+  EXPECT_EQ(full.find("/srv"), std::string::npos) << full;
+  EXPECT_NE(full.find("While appending to file: 000004.log: No space left"), std::string::npos)
+      << full;
+  const std::string internal = ErrorJson(Status::Internal("cannot open '/var/lib/x/views/LOCK'"));
+  EXPECT_NE(internal.find("cannot open 'LOCK'"), std::string::npos) << internal;
+  const std::string client = ErrorJson(Status::NotFound("no route /api/v1/nowhere"));
+  EXPECT_NE(client.find("/api/v1/nowhere"), std::string::npos) << client;
+}
+
 }  // namespace
 }  // namespace casegrid

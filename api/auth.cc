@@ -7,9 +7,11 @@
 #include <array>
 #include <cerrno>
 #include <charconv>
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <sstream>
 
 #include "engine/canonical_json.h"
@@ -80,6 +82,32 @@ Status CheckSegments(std::string_view token) {
   return Status::Ok();
 }
 
+// A NumericDate claim (RFC 7519 §2: seconds since 1970, "can be
+// non-integer") in milliseconds, cut to the millisecond at or before it;
+// nullopt when the claim is absent. Up to 9999-12-31T23:59:59Z: in
+// milliseconds, later ones would overflow (and spun the WebSocket's expiry
+// timer). Some libraries write fractions ("exp": 1795343462.5), which were
+// refused until session 29 (black-box probe 78).
+Result<std::optional<std::int64_t>> NumericDateMs(jwt_t* jwt, const char* name) {
+  char* raw = jwt_get_grants_json(jwt, name);
+  if (raw == nullptr) return std::optional<std::int64_t>();
+  const std::string text(raw);
+  std::free(raw);  // libjwt 1.10 allocates with malloc
+  const std::string what = std::string("token ") + name;
+  simdjson::dom::parser parser;
+  simdjson::dom::element number;
+  double seconds = 0;
+  if (parser.parse(text).get(number) || !number.is_number() || number.get_double().get(seconds)) {
+    return Status::Unauthenticated(what + " is not a number of seconds since 1970");
+  }
+  if (!(seconds > 0)) return Status::Unauthenticated(what + " is not after 1970");
+  if (seconds >= 253402300800.0) return Status::Unauthenticated(what + " is past the year 9999");
+  if (std::int64_t whole = 0; number.get_int64().get(whole) == simdjson::SUCCESS) {
+    return std::optional<std::int64_t>(whole * 1000);  // exact, however large
+  }
+  return std::optional<std::int64_t>(static_cast<std::int64_t>(std::floor(seconds * 1000)));
+}
+
 }  // namespace
 
 std::string_view Name(Role role) {
@@ -144,27 +172,14 @@ Result<Principal> TokenAuthority::Verify(std::string_view token, std::int64_t no
   if (!parsed) return Status::Unauthenticated("token has an unknown role");
   who.sub = sub;
   who.role = *parsed;
-  errno = 0;
-  const long exp = jwt_get_grant_int(jwt.get(), "exp");
-  if (errno != 0 || exp <= 0) {
-    return Status::Unauthenticated("token has no exp as a whole number of seconds since 1970");
-  }
-  // 9999-12-31T23:59:59Z: in milliseconds, later ones would overflow.
-  if (exp > 253402300799L) return Status::Unauthenticated("token exp is past the year 9999");
-  who.expires_at_ms = static_cast<std::int64_t>(exp) * 1000;
+  ASSIGN_OR_RETURN(std::optional<std::int64_t> exp, NumericDateMs(jwt.get(), "exp"));
+  if (!exp) return Status::Unauthenticated("token has no exp");
+  who.expires_at_ms = *exp;
   if (who.expires_at_ms <= now_ms) return Status::Unauthenticated("token has expired");
   // Not before (RFC 7519 §4.1.5): optional, but when present a number, and
   // no leeway, as for exp.
-  if (char* nbf = jwt_get_grants_json(jwt.get(), "nbf"); nbf != nullptr) {
-    const std::string text(nbf);
-    std::free(nbf);
-    std::int64_t seconds = 0;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seconds);
-    if (ec != std::errc() || end != text.data() + text.size()) {
-      return Status::Unauthenticated("token nbf is not a whole number of seconds");
-    }
-    if (seconds > now_ms / 1000) return Status::Unauthenticated("token is not valid yet (nbf)");
-  }
+  ASSIGN_OR_RETURN(std::optional<std::int64_t> nbf, NumericDateMs(jwt.get(), "nbf"));
+  if (nbf && *nbf > now_ms) return Status::Unauthenticated("token is not valid yet (nbf)");
   char* cells_json = jwt_get_grants_json(jwt.get(), "cells");
   if (cells_json == nullptr) return Status::Unauthenticated("token has no cells");
   const std::string cells(cells_json);

@@ -141,6 +141,20 @@ TEST(AuthTest, OnlyTheHeaderAndClaimsOfTheStandardPass) {
   auto last = far("253402300799");
   ASSERT_TRUE(last.ok()) << last.status().ToString();
   EXPECT_EQ(last->expires_at_ms, 253402300799000LL);
+  // A NumericDate "can be non-integer" (RFC 7519 §2), as some libraries
+  // write it: taken to the millisecond (black-box probe 78: refused).
+  auto fraction = far(std::to_string(kNow / 1000 + 600) + ".5");
+  ASSERT_TRUE(fraction.ok()) << fraction.status().ToString();
+  EXPECT_EQ(fraction->expires_at_ms, (kNow / 1000 + 600) * 1000 + 500);
+  for (const char* bad : {R"("2026-11-22")", "true", "-5", "0", "2.6e11", "null"}) {
+    EXPECT_EQ(far(bad).status().code(), StatusCode::kUnauthenticated) << bad;
+  }
+  EXPECT_EQ(
+      Authority()
+          .Verify(HandSigned(header, Claims(",\"nbf\":" + std::to_string(now_s) + ".5")), kNow)
+          .status()
+          .message(),
+      "token is not valid yet (nbf)");
 }
 
 // A member twice in the header or the claims is read two ways by JWT

@@ -26,6 +26,32 @@ using testing::WsClient;
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
+// A connection as the hub sees it, in-process: it keeps what is pushed to
+// it, drains at once, and has room for everything. Tests override what they
+// hold back.
+class RecordingSink : public PushSink {
+ public:
+  bool Push(PushMessage m, const void*) override {
+    std::lock_guard l(mu_);
+    said_.push_back(*m);
+    return true;
+  }
+  void WhenDrained(std::function<void()> resume) override { resume(); }
+  std::size_t CatchUpBudget() const override { return 64; }
+  bool Backlogged() const override { return false; }
+  std::size_t MaxMessageBytes() const override { return 1 << 20; }
+  std::size_t MaxSubscriptions() const override { return 10; }
+  bool Ended() const override { return false; }
+  std::vector<std::string> Said() {
+    std::lock_guard l(mu_);
+    return said_;
+  }
+
+ protected:
+  std::mutex mu_;
+  std::vector<std::string> said_;
+};
+
 class PushTest : public testing::HttpApiFixture {
  protected:
   std::unique_ptr<WsClient> Open(const std::string& token, int receive_buffer = 0) {
@@ -383,7 +409,7 @@ TEST_F(PushTest, BadOpsGetAClearErrorAndTheConnectionStays) {
 // unsubscribe has returned (or 300 ms, which a catch-up that holds the hub's
 // lock while it queues makes it wait).
 TEST_F(PushTest, NothingOfACatchUpComesAfterItsUnsubscribeIsAnswered) {
-  class Sink : public PushSink {
+  class Sink : public RecordingSink {
    public:
     bool Push(PushMessage m, const void*) override {
       std::unique_lock l(mu_);
@@ -395,27 +421,13 @@ TEST_F(PushTest, NothingOfACatchUpComesAfterItsUnsubscribeIsAnswered) {
       }
       return true;
     }
-    void WhenDrained(std::function<void()> resume) override { resume(); }
-    std::size_t CatchUpBudget() const override { return 64; }
-    bool Backlogged() const override { return false; }
-    std::size_t MaxMessageBytes() const override { return 1 << 20; }
-    std::size_t MaxSubscriptions() const override { return 10; }
-    bool Ended() const override { return false; }
     // What the connection would send next: the unsubscribe's answer.
     void Unsubscribed() {
       std::lock_guard l(mu_);
       said_.push_back("unsubscribed");
       unsubscribed_.set_value();
     }
-    std::vector<std::string> Said() {
-      std::lock_guard l(mu_);
-      return said_;
-    }
     std::promise<void> fifth_, unsubscribed_;
-
-   private:
-    std::mutex mu_;
-    std::vector<std::string> said_;
   };
   BulkNotes(NewCase(), 50, 10);
   auto sink = std::make_shared<Sink>();
@@ -438,18 +450,8 @@ TEST_F(PushTest, NothingOfACatchUpComesAfterItsUnsubscribeIsAnswered) {
 // holds the first subscribe's setup on the hub's pool (in Ended(), outside
 // the hub's lock) until the second has been unsubscribed.
 TEST_F(PushTest, ASubscribeUnsubscribedBeforeItIsSetUpIsAnswered) {
-  class Sink : public PushSink {
+  class Sink : public RecordingSink {
    public:
-    bool Push(PushMessage m, const void*) override {
-      std::lock_guard l(mu_);
-      said_.push_back(*m);
-      return true;
-    }
-    void WhenDrained(std::function<void()> resume) override { resume(); }
-    std::size_t CatchUpBudget() const override { return 64; }
-    bool Backlogged() const override { return false; }
-    std::size_t MaxMessageBytes() const override { return 1 << 20; }
-    std::size_t MaxSubscriptions() const override { return 10; }
     bool Ended() const override {
       if (std::this_thread::get_id() != test_thread_ && !holding_.exchange(true)) {
         held_.set_value();
@@ -457,19 +459,11 @@ TEST_F(PushTest, ASubscribeUnsubscribedBeforeItIsSetUpIsAnswered) {
       }
       return false;
     }
-    std::vector<std::string> Said() {
-      std::lock_guard l(mu_);
-      return said_;
-    }
     const std::thread::id test_thread_ = std::this_thread::get_id();
     mutable std::atomic<bool> holding_{false};
     mutable std::promise<void> held_;
     std::promise<void> release_promise_;
     std::shared_future<void> release_ = release_promise_.get_future().share();
-
-   private:
-    std::mutex mu_;
-    std::vector<std::string> said_;
   };
   const std::string id = NewCase();
   auto sink = std::make_shared<Sink>();
@@ -503,15 +497,10 @@ TEST_F(PushTest, ASubscribeUnsubscribedBeforeItIsSetUpIsAnswered) {
 // its Drop is not taken, and one dropped before the hub's pool sets it up
 // is not set up.
 TEST_F(PushTest, ASubscriptionOfAConnectionThatWentIsNotKept) {
-  class Sink : public PushSink {
+  class Sink : public RecordingSink {
    public:
     explicit Sink(bool ended) : ended_(ended) {}
-    bool Push(PushMessage, const void*) override { return true; }
     void WhenDrained(std::function<void()>) override {}
-    std::size_t CatchUpBudget() const override { return 64; }
-    bool Backlogged() const override { return false; }
-    std::size_t MaxMessageBytes() const override { return 1 << 20; }
-    std::size_t MaxSubscriptions() const override { return 10; }
     bool Ended() const override { return ended_; }
 
    private:

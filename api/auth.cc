@@ -88,7 +88,9 @@ Status CheckSegments(std::string_view token) {
 // milliseconds, later ones would overflow (and spun the WebSocket's expiry
 // timer). Some libraries write fractions ("exp": 1795343462.5), which were
 // refused until session 29 (black-box probe 78).
-Result<std::optional<std::int64_t>> NumericDateMs(jwt_t* jwt, const char* name) {
+// `after_1970`: at or before 1970 is refused (exp); else taken (nbf 0 or
+// less: valid since then, as RFC 7519 allows).
+Result<std::optional<std::int64_t>> NumericDateMs(jwt_t* jwt, const char* name, bool after_1970) {
   char* raw = jwt_get_grants_json(jwt, name);
   if (raw == nullptr) return std::optional<std::int64_t>();
   const std::string text(raw);
@@ -100,7 +102,10 @@ Result<std::optional<std::int64_t>> NumericDateMs(jwt_t* jwt, const char* name) 
   if (parser.parse(text).get(number) || !number.is_number() || number.get_double().get(seconds)) {
     return Status::Unauthenticated(what + " is not a number of seconds since 1970");
   }
-  if (!(seconds > 0)) return Status::Unauthenticated(what + " is not after 1970");
+  if (!(seconds > 0)) {
+    if (after_1970) return Status::Unauthenticated(what + " is not after 1970");
+    return std::optional<std::int64_t>(0);
+  }
   if (seconds >= 253402300800.0) return Status::Unauthenticated(what + " is past the year 9999");
   if (std::int64_t whole = 0; number.get_int64().get(whole) == simdjson::SUCCESS) {
     return std::optional<std::int64_t>(whole * 1000);  // exact, however large
@@ -172,13 +177,13 @@ Result<Principal> TokenAuthority::Verify(std::string_view token, std::int64_t no
   if (!parsed) return Status::Unauthenticated("token has an unknown role");
   who.sub = sub;
   who.role = *parsed;
-  ASSIGN_OR_RETURN(std::optional<std::int64_t> exp, NumericDateMs(jwt.get(), "exp"));
+  ASSIGN_OR_RETURN(std::optional<std::int64_t> exp, NumericDateMs(jwt.get(), "exp", true));
   if (!exp) return Status::Unauthenticated("token has no exp");
   who.expires_at_ms = *exp;
   if (who.expires_at_ms <= now_ms) return Status::Unauthenticated("token has expired");
   // Not before (RFC 7519 §4.1.5): optional, but when present a number, and
   // no leeway, as for exp.
-  ASSIGN_OR_RETURN(std::optional<std::int64_t> nbf, NumericDateMs(jwt.get(), "nbf"));
+  ASSIGN_OR_RETURN(std::optional<std::int64_t> nbf, NumericDateMs(jwt.get(), "nbf", false));
   if (nbf && *nbf > now_ms) return Status::Unauthenticated("token is not valid yet (nbf)");
   char* cells_json = jwt_get_grants_json(jwt.get(), "cells");
   if (cells_json == nullptr) return Status::Unauthenticated("token has no cells");

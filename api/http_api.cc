@@ -1,5 +1,8 @@
 #include "api/http_api.h"
 
+#include <filesystem>
+#include <mutex>
+
 #include <simdjson.h>
 #include <unicode/unistr.h>
 
@@ -110,13 +113,31 @@ ErrorKind ErrorKindOf(StatusCode code) {
   return {http::status::internal_server_error, "internal"};
 }
 
+// The folders serve named (HideInServerErrors), as given and absolute.
+std::mutex hidden_mu;
+std::vector<std::string>& HiddenFolders() {
+  static std::vector<std::string> folders;  // guarded by hidden_mu
+  return folders;
+}
+
 // A failure of the server's own is told without its file paths (the
 // storage library names the file: "While appending to file:
-// /srv/casegrid/data/log/000004.log"): each absolute path is cut to its last
-// component (black-box probe 78: a full disk's 503 showed the data folder).
-std::string WithoutServerPaths(std::string_view message) {
-  constexpr std::string_view kBefore = " (\"'=";
-  constexpr std::string_view kAfter = " :),\"'";
+// /srv/casegrid/data/log/000004.log"; black-box probe 78: a full disk's 503
+// showed the data folder). The folders serve was given are dropped where
+// they begin a path ("var/data/log/000004.log" reads "log/000004.log"), and
+// what is left of an absolute path is cut to its last component.
+std::string WithoutServerPaths(std::string message) {
+  {
+    std::lock_guard l(hidden_mu);
+    for (const std::string& folder : HiddenFolders()) {
+      for (std::size_t at = message.find(folder); at != std::string::npos;
+           at = message.find(folder, at)) {
+        message.erase(at, folder.size());
+      }
+    }
+  }
+  constexpr std::string_view kBefore = " \t([{\"'=:";
+  constexpr std::string_view kAfter = " \t:)]},;\"'";
   std::string out;
   out.reserve(message.size());
   for (std::size_t i = 0; i < message.size();) {
@@ -126,7 +147,8 @@ std::string WithoutServerPaths(std::string_view message) {
     }
     std::size_t end = i;
     while (end < message.size() && kAfter.find(message[end]) == std::string_view::npos) ++end;
-    const std::string_view path = message.substr(i, end - i);
+    std::string_view path = std::string_view(message).substr(i, end - i);
+    while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
     out += path.substr(path.rfind('/') + 1);
     i = end;
   }
@@ -167,6 +189,25 @@ std::string ErrorJson(const Status& status) {
 // `text` with the bytes that would make a recorded target ambiguous or
 // unreadable percent-encoded: `%`, the delimiters in `delimiters`, and
 // control characters. The rest (a case id, a cell path, UTF-8) stays clear.
+void HideInServerErrors(const std::string& folder) {
+  std::vector<std::string> forms = {folder};
+  std::error_code ec;
+  if (auto absolute = std::filesystem::absolute(folder, ec); !ec) {
+    forms.push_back(absolute.lexically_normal().string());
+  }
+  std::lock_guard l(hidden_mu);
+  for (std::string form : forms) {
+    while (form.size() > 1 && form.back() == '/') form.pop_back();
+    if (form.empty() || form == "/" || form == ".") continue;
+    form += '/';
+    auto& hidden = HiddenFolders();
+    if (std::find(hidden.begin(), hidden.end(), form) == hidden.end()) hidden.push_back(form);
+  }
+  // Longest first: a folder inside another is dropped whole.
+  std::sort(HiddenFolders().begin(), HiddenFolders().end(),
+            [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+}
+
 void AppendRecorded(std::string& out, std::string_view text, std::string_view delimiters) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   for (const char c : text) {
@@ -302,16 +343,6 @@ Status HttpApi::Parse(Call& call) {
     if (!utf8(p.name) || !utf8(value)) {
       query = Status::InvalidArgument("query: not valid UTF-8 once percent-decoded");
       return false;
-    }
-    // A list's filter or cursor sent empty (`?cell=&state=&after=`, as a
-    // client fills API.md's route from what it has) asks for nothing: as if
-    // not sent. It was so for `cell` and a case list's `after`, and 400 for
-    // the others (black-box probe 78). `as_of` empty stays a mistake (the
-    // present is no answer to a question about the past), as does a name
-    // the API does not take.
-    if (value.empty() && (p.name == "cell" || p.name == "state" || p.name == "kind" ||
-                          p.name == "limit" || p.name == "after")) {
-      return true;
     }
     // Sent twice, which one counts would be a guess (?token= twice is the
     // credential's own 401, Authenticate).
@@ -593,6 +624,17 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
     return Status::InvalidArgument("query: " + name + ": this route takes " +
                                    (which.empty() ? "no parameter" : which + " only"));
   }
+  // A list's filter or cursor sent empty (`?cell=&state=&after=`, as a
+  // client fills API.md's route from what it has) asks for nothing: as if
+  // not sent, once it is known to be the route's and sent once. It was so
+  // for `cell` and a case list's `after`, and 400 for the others (black-box
+  // probe 78). `as_of` empty stays a mistake: the present is no answer to a
+  // question about the past.
+  std::erase_if(call.query, [](const auto& parameter) {
+    const auto& [name, value] = parameter;
+    return value.empty() && (name == "cell" || name == "state" || name == "kind" ||
+                             name == "limit" || name == "after");
+  });
 
   if (s.size() >= 3) {
     const std::string& family = s[2];

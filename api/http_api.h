@@ -167,8 +167,13 @@ HttpResponse ErrorResponse(const Status& status, unsigned version, bool keep_ali
 std::string QueryParameter(std::string_view target, std::string_view key);
 // API.md's error code for `code`: "bad_request", "forbidden", …
 std::string_view ErrorCodeName(StatusCode code);
-// {"code": "…", "message": "…"}
+// {"code": "…", "message": "…"}; a 5xx message without the server's paths
+// (the folders given to HideInServerErrors dropped, absolute paths cut to
+// their last component).
 std::string ErrorJson(const Status& status);
+// Names a folder (serve's data folder) that no error message a client reads
+// shows: as given and absolute. Thread-safe; for the start of a server.
+void HideInServerErrors(const std::string& folder);
 // Records that `auditor` read `target` (an AuditRead event in audit/<auditor>,
 // the target cut at 1000 bytes between characters), fsync'd before it
 // returns. `target` holds no token (HttpApi::AuditTarget, "ws:<channel>").

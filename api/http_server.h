@@ -47,6 +47,11 @@ class HttpSession;
 // nullopt otherwise.
 std::optional<std::uint16_t> ParsePort(std::string_view digits);
 
+// How much of an answer its client must take within each request_timeout
+// (or the rest of it, if less): a slow but steady reader (a phone on a poor
+// network) gets a long answer whole, one that stops reading is cut.
+inline constexpr std::size_t kAnswerProgressBytes = 64 * 1024;
+
 struct HttpServerOptions {
   std::string host = "127.0.0.1";
   std::uint16_t port = 8080;  // 0: any free port (see port())
@@ -54,9 +59,11 @@ struct HttpServerOptions {
   int workers = 64;  // other requests handled at once (each may wait on an fsync)
   std::size_t max_header_bytes = 16 * 1024;
   std::size_t max_body_bytes = 1024 * 1024;
-  std::chrono::seconds request_timeout{30};  // to read a whole request, and idle keep-alive
-  WsOptions ws;                              // each WebSocket connection's bounds
-  std::size_t max_ws_per_token = 32;         // WebSocket connections per token subject
+  // To read a whole request, idle keep-alive, and for an answer's client to
+  // take the next kAnswerProgressBytes of it (or its rest).
+  std::chrono::seconds request_timeout{30};
+  WsOptions ws;                       // each WebSocket connection's bounds
+  std::size_t max_ws_per_token = 32;  // WebSocket connections per token subject
   // Bytes of answers written and not yet taken by their clients, over all
   // connections: past it an answer is a 503 instead (one alone always
   // goes). Black-box probe 72: 40 clients that asked for a 38 MB history

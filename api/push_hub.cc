@@ -285,10 +285,11 @@ void PushHub::PostStep(const std::shared_ptr<Sub>& sub, std::function<void()> st
       metrics_->errors.Increment();
       std::fprintf(stderr, "casegrid: subscription %s ended on an exception: %s\n",
                    sub->channel.c_str(), e.what());
-      {
-        std::lock_guard l(mu_);
-        Remove(sub);
-      }
+      // Under the lock, and not once an unsubscribe removed it (it has its
+      // answer then: review 81), as every refusal.
+      std::lock_guard l(mu_);
+      if (sub->removed) return;
+      Remove(sub);
       if (auto sink = sub->sink.lock()) {
         Fail(sink, sub->request_id,
              Status::Unavailable("channel " + sub->channel + ": the server could not go on (" +

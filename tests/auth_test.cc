@@ -149,6 +149,12 @@ TEST(AuthTest, OnlyTheHeaderAndClaimsOfTheStandardPass) {
   for (const char* bad : {R"("2026-11-22")", "true", "-5", "0", "2.6e11", "null"}) {
     EXPECT_EQ(far(bad).status().code(), StatusCode::kUnauthenticated) << bad;
   }
+  for (const char* since_1970 : {"0", "-5", "0.0"}) {  // valid since then (review 81)
+    EXPECT_TRUE(Authority()
+                    .Verify(HandSigned(header, Claims(std::string(",\"nbf\":") + since_1970)), kNow)
+                    .ok())
+        << since_1970;
+  }
   EXPECT_EQ(
       Authority()
           .Verify(HandSigned(header, Claims(",\"nbf\":" + std::to_string(now_s) + ".5")), kNow)

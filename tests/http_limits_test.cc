@@ -3,6 +3,7 @@
 // peer that stops answering pings — while one that answers stays.
 #include <gtest/gtest.h>
 
+#include <boost/asio/read.hpp>
 #include <cstdio>
 
 #include <array>
@@ -320,6 +321,54 @@ TEST_F(HeldAnswersHttpLimitsTest, AnswersNotYetReadAreBoundedInAll) {
   std::this_thread::sleep_for(std::chrono::milliseconds(2200));
   auto [answered, closed] = Raw(get, std::chrono::seconds(3));
   EXPECT_TRUE(answered.starts_with("HTTP/1.1 200 ")) << answered.substr(0, 300);
+}
+
+// A long answer goes whole to a client that reads it slowly but steadily,
+// taking much longer than the request timeout (1 s here): the deadline moves
+// on each time it has taken kAnswerProgressBytes. A whole-answer deadline
+// cut it (a 38 MB history needed ~1.3 MB/s; black-box probe 72, session 29).
+// Its client reads 64 KiB every 15 ms of an 8 MB history, ~2 s: each write
+// the server's socket takes (about half its send buffer, which the kernel
+// sizes up to 4 MB) is taken in well under the timeout, the whole is not.
+TEST_F(HttpLimitsTest, ALongAnswerGoesWholeToASlowButSteadyReader) {
+  const std::string id = NewCase();
+  for (int batch = 0; batch < 2; ++batch) {
+    AppendRequest notes{CaseStream(id), ExpectedVersion::Any(), "officer-7", {}};
+    for (int i = 0; i < 1000; ++i) {
+      notes.events.push_back(
+          NewEvent{"", "NoteAdded", R"({"text":")" + std::string(4000, 'n') + "\"}"});
+    }
+    ASSERT_TRUE(store_->Append(std::move(notes)).ok());
+  }
+  const std::string get = "GET /api/v1/cases/" + id + "/history HTTP/1.1\r\nHost: x\r\n" +
+                          "Authorization: Bearer " + Token("operator-1", Role::kOperator) +
+                          "\r\nConnection: close\r\n\r\n";
+  asio::io_context io;
+  tcp::socket slow(io);
+  slow.open(tcp::v4());
+  slow.set_option(asio::socket_base::receive_buffer_size(4096));
+  slow.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), server_->port()));
+  asio::write(slow, asio::buffer(get));
+  std::string got;
+  std::vector<char> buf(kAnswerProgressBytes);
+  const auto start = std::chrono::steady_clock::now();
+  for (;;) {
+    boost::system::error_code ec;
+    const std::size_t n = asio::read(slow, asio::buffer(buf), ec);
+    got.append(buf.data(), n);
+    if (ec) break;  // the server closed: all of it, or cut
+    std::this_thread::sleep_for(std::chrono::milliseconds(15));
+  }
+  const auto took = std::chrono::steady_clock::now() - start;
+  ASSERT_TRUE(got.starts_with("HTTP/1.1 200 ")) << got.substr(0, 300);
+  const std::size_t header_end = got.find("\r\n\r\n");
+  ASSERT_NE(header_end, std::string::npos);
+  const std::size_t length_at = got.find("Content-Length: ");
+  ASSERT_LT(length_at, header_end);
+  const std::size_t length = std::stoull(got.substr(length_at + 16));
+  EXPECT_GT(length, 8'000'000u);
+  EXPECT_EQ(got.size() - header_end - 4, length) << "the answer was cut";
+  EXPECT_GT(took, std::chrono::seconds(1)) << "read faster than the request timeout: no proof";
 }
 
 // RFC 9112 3.2: an HTTP/1.1 request without a Host, or any request with two,

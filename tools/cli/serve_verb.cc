@@ -265,6 +265,8 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
       // below) lets the start finish, then stops it, instead of killing it.
       std::signal(SIGINT, [](int) { g_stop = 1; });
       std::signal(SIGTERM, [](int) { g_stop = 1; });
+      // Clients are told the storage's failures, not where the data lives.
+      HideInServerErrors(a->data);
       StoreOptions options;
       options.path = LogDir(a->data);
       options.max_open_files = budget->store_files;

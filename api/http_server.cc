@@ -136,6 +136,32 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   // The header is read. A client that sent `Expect: 100-continue` waits for
   // word before it sends its body (curl: a second, then sends anyway; RFC
   // 9110 10.1.1): it gets a 100 Continue, then the body is read.
+  // What is wrong with `request`'s framing, read from its header alone.
+  static Status FramingOf(const http::request<http::string_body>& request) {
+    // A body's framing must be one the parser read as such: chunked, or a
+    // Content-Length. Any other transfer coding (gzip, identity, "gzip,
+    // chunked") leaves the body unread or undecoded, and what followed would
+    // be taken for the next request: refuse it and close.
+    if (auto te = request.find(http::field::transfer_encoding);
+        te != request.end() && !beast::iequals(Trim(te->value()), "chunked")) {
+      return Status::InvalidArgument("Transfer-Encoding: only chunked is accepted");
+    }
+    // RFC 9112 6.1: HTTP/1.0 has no transfer codings, so one in an HTTP/1.0
+    // request is faulty framing (a smuggling attempt, or a proxy that sees a
+    // Content-Length): answered once, then closed, whatever was read.
+    if (request.version() < 11 && request.find(http::field::transfer_encoding) != request.end()) {
+      return Status::InvalidArgument("Transfer-Encoding: an HTTP/1.0 request may not carry one");
+    }
+    // RFC 9112 3.2: an HTTP/1.1 request without a Host, or any with two, is
+    // a 400 (which host was meant would be a guess).
+    if (const std::size_t hosts = request.count(http::field::host);
+        hosts > 1 || (hosts == 0 && request.version() >= 11)) {
+      return Status::InvalidArgument(hosts > 1 ? "Host: sent more than once"
+                                               : "Host: an HTTP/1.1 request needs one");
+    }
+    return Status::Ok();
+  }
+
   void OnHeader(beast::error_code ec) {
     if (ec || parser_->is_done()) return OnRead(ec);
     auto& request = parser_->get();
@@ -144,6 +170,11 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     // without one is refused before its body is read and held (up to
     // --max-body-bytes each, for the request timeout), and before it is
     // invited to send it with a 100 Continue (black-box probe 72).
+    // Framing first, as for a request without a body: a smuggling attempt
+    // without a token was told 401, not its 400 (black-box probe 76).
+    if (Status framing = FramingOf(request); !framing.ok()) {
+      return Refuse(framing, request.version());
+    }
     if (auto origin = OriginForm(request.target())) request.target(*origin);
     auto caller = api_->CheckCredential(request);
     if (!caller.ok()) return Refuse(caller.status(), request.version());
@@ -204,30 +235,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       parser_->get().base() = std::move(*header_);
       header_.reset();
     }
-    // A body's framing must be one the parser read as such: chunked, or a
-    // Content-Length. Any other transfer coding (gzip, identity, "gzip,
-    // chunked") leaves the body unread or undecoded, and what followed would
-    // be taken for the next request: refuse it and close.
-    if (auto te = parser_->get().find(http::field::transfer_encoding);
-        te != parser_->get().end() && !beast::iequals(Trim(te->value()), "chunked")) {
-      return Refuse(Status::InvalidArgument("Transfer-Encoding: only chunked is accepted"),
-                    parser_->get().version());
-    }
-    // RFC 9112 6.1: HTTP/1.0 has no transfer codings, so one in an HTTP/1.0
-    // request is faulty framing (a smuggling attempt, or a proxy that sees a
-    // Content-Length): answered once, then closed, whatever was read.
-    if (parser_->get().version() < 11 &&
-        parser_->get().find(http::field::transfer_encoding) != parser_->get().end()) {
-      return Refuse(
-          Status::InvalidArgument("Transfer-Encoding: an HTTP/1.0 request may not carry one"), 10);
-    }
-    // RFC 9112 3.2: an HTTP/1.1 request without a Host, or any with two, is
-    // a 400 (which host was meant would be a guess).
-    if (const std::size_t hosts = parser_->get().count(http::field::host);
-        hosts > 1 || (hosts == 0 && parser_->get().version() >= 11)) {
-      return Refuse(Status::InvalidArgument(hosts > 1 ? "Host: sent more than once"
-                                                      : "Host: an HTTP/1.1 request needs one"),
-                    parser_->get().version());
+    if (Status framing = FramingOf(parser_->get()); !framing.ok()) {
+      return Refuse(framing, parser_->get().version());
     }
     // A HEAD is answered as its GET would be, without the body (RFC 9110
     // 9.3.2): bytes after the header would be read as the next answer.

@@ -273,6 +273,14 @@ Result<std::vector<CaseEventData>> Decide(const CaseState& state, CaseAction act
       if (state.status != S::kReported && to.assignee == state.assignee) {
         return Status::Conflict("case is assigned to " + state.assignee + " already");
       }
+      // An accepted case given to someone else waits for their accept: its
+      // clock starts again, from now, in the priority's window (black-box
+      // probe 79: it waited with no clock at all). Before an accept, the
+      // clock from the report runs on.
+      if (state.status == S::kInProgress) {
+        events.push_back(
+            DeadlineSet{DeadlineKind::kAccept, ctx.now + policy.AcceptWindow(state.priority)});
+      }
       break;
     }
     case CaseAction::kAccept:
@@ -314,8 +322,14 @@ Result<std::vector<CaseEventData>> Decide(const CaseState& state, CaseAction act
         return Status::Conflict("mediation at tier " + std::to_string(m.tier) +
                                 " but the case is at tier " + std::to_string(state.tier));
       }
-      if (m.tier == 1 && m.outcome != MediationOutcome::kAgreement &&
-          state.Deadline(DeadlineKind::kMediation) == nullptr) {
+      // A tier-1 session without agreement starts the 15 days, unless they
+      // run already (or ran out: flagged once). One met before (an agreement
+      // since undone by a reopening, or followed by another session without
+      // one) starts them afresh: it was never started again, and such a
+      // mediation was never flagged (black-box probe 79).
+      if (const CaseDeadline* mediation = state.Deadline(DeadlineKind::kMediation);
+          m.tier == 1 && m.outcome != MediationOutcome::kAgreement &&
+          (mediation == nullptr || mediation->met)) {
         events.push_back(DeadlineSet{DeadlineKind::kMediation, ctx.now + policy.mediation_ms});
       }
       // A session with the parties is contact with them: it meets a first

@@ -854,6 +854,62 @@ TEST_F(CaseRulesTest, AMediationSessionMeetsTheFirstContactWithAnEventOfItsOwn) 
   EXPECT_TRUE(Load(older).Deadline(DeadlineKind::kFirstContact)->missed);
 }
 
+// A tier-1 session without agreement after the 15 days were met (an
+// agreement, then another session without one; or a reopening) starts them
+// afresh: they were never started again, and such a mediation was never
+// flagged (black-box probe 79). While they run, a session does not move them.
+TEST_F(CaseRulesTest, AMediationWithoutAgreementAfterOneMetStartsTheFifteenDaysAfresh) {
+  const auto session = [](const char* outcome) {
+    return std::string(R"({"tier":1,"participants":["a"],"outcome":")") + outcome +
+           R"(","notes":"n"})";
+  };
+  const std::int64_t fifteen_days = 15LL * 24 * 3600000;
+  const std::string id = CaseInProgress();
+  Must(Act(id, "mediate", session("no_agreement")));
+  const std::int64_t first = Load(id).Deadline(DeadlineKind::kMediation)->due_at;
+  clock_.Advance(3600000);
+  Must(Act(id, "mediate", session("partial")));  // running: not moved
+  EXPECT_EQ(Load(id).Deadline(DeadlineKind::kMediation)->due_at, first);
+  Must(Act(id, "mediate", session("agreement")));
+  EXPECT_TRUE(Load(id).Deadline(DeadlineKind::kMediation)->met);
+  clock_.Advance(3600000);
+  Must(Act(id, "mediate", session("no_agreement")));
+  const CaseDeadline again = *Load(id).Deadline(DeadlineKind::kMediation);
+  EXPECT_FALSE(again.met);
+  EXPECT_EQ(again.due_at, clock_.NowMillis() + fifteen_days);
+  // Resolved by agreement, reopened, mediated again without one: afresh too.
+  Must(Act(id, "mediate", session("agreement")));
+  Must(Act(id, "resolve", R"({"resolution":"mediated_agreement","summary":"s"})"));
+  Must(Act(id, "reopen", R"({"reason":"the agreement did not hold"})"));
+  clock_.Advance(3600000);
+  Must(Act(id, "mediate", session("no_agreement")));
+  EXPECT_FALSE(Load(id).Deadline(DeadlineKind::kMediation)->met);
+  EXPECT_EQ(Load(id).Deadline(DeadlineKind::kMediation)->due_at, clock_.NowMillis() + fifteen_days);
+}
+
+// An accepted case given to someone else waits for their accept with a clock
+// of its own, from the reassignment (black-box probe 79: it had none); the
+// new assignee's accept meets it. Before an accept, the report's clock runs.
+TEST_F(CaseRulesTest, AnAcceptedCaseReassignedWaitsForTheAcceptWithAClockOfItsOwn) {
+  Must(service_->AssignOfficer("admin", "santai/tongchuan/a03/g12",
+                               R"({"officer":"officer-9","role":"officer"})", ""));
+  const std::string id = NewCase("urgent");
+  const std::int64_t from_report = Load(id).Deadline(DeadlineKind::kAccept)->due_at;
+  Must(Act(id, "assign", R"({"assignee":"officer-7"})"));
+  Must(Act(id, "assign", R"({"assignee":"officer-9"})"));  // not accepted: the same clock
+  EXPECT_EQ(Load(id).Deadline(DeadlineKind::kAccept)->due_at, from_report);
+  Must(service_->Act("officer-9", id, "accept", "{}", ""));
+  EXPECT_TRUE(Load(id).Deadline(DeadlineKind::kAccept)->met);
+  clock_.Advance(3 * 60000);
+  Must(Act(id, "assign", R"({"assignee":"officer-7"})"));
+  const CaseDeadline reassigned = *Load(id).Deadline(DeadlineKind::kAccept);
+  EXPECT_FALSE(reassigned.met);
+  EXPECT_EQ(reassigned.due_at, clock_.NowMillis() + 10 * 60000);  // urgent: 10 minutes
+  Must(Act(id, "accept"));
+  EXPECT_TRUE(Load(id).Deadline(DeadlineKind::kAccept)->met);
+  EXPECT_EQ(Load(id).accepted_at, testing::kStartMs);  // the first accept, for response times
+}
+
 TEST_F(CaseRulesTest, DeadlineMissedIsWrittenOnceEvenAcrossRestarts) {
   const std::string id = NewCase();
   const std::int64_t due = Load(id).Deadline(DeadlineKind::kAccept)->due_at;

@@ -101,6 +101,10 @@ append 10 CallbackScheduled '{"due_at":"2026-11-24T09:00:00.000Z"}'
 out=$("$cg" replay C-20261122-000001 --data "$data") || fail "replay exited $?"
 [[ "$(tail -n 1 <<<"$out")" == *"missed: accept due 2026-11-22T12:31:02.123Z (met late), callback due 2026-11-23T09:00:00.000Z (met late)"* ]] ||
   fail "the first callback's miss after a new callback: $out"
+# and the new callback is owed: open, as the deadline watch warns of it
+# (black-box probe 79: a deadline missed, then moved, read "open deadlines: none")
+[[ "$(tail -n 1 <<<"$out")" == *"open deadlines: callback due 2026-11-24T09:00:00.000Z"* ]] ||
+  fail "the new callback is not open: $out"
 append 11 DeadlineMissed '{"deadline":"callback","due_at":"2026-11-24T09:00:00.000Z"}'
 out=$("$cg" replay C-20261122-000001 --data "$data") || fail "replay exited $?"
 [[ "$(tail -n 1 <<<"$out")" == *"callback due 2026-11-23T09:00:00.000Z (met late), callback due 2026-11-24T09:00:00.000Z"* ]] ||

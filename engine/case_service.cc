@@ -658,7 +658,12 @@ Result<WriteResult> CaseService::RecordDeadlineFact(std::string_view case_id, De
     // callback), its new due time is still warned of while it is to come.
     const bool warnable_after_miss =
         d != nullptr && warning && d->moved_since_missed() && due_at > options_.clock->NowMillis();
-    if (d == nullptr || d->due_at != due_at || d->met || (d->missed && !warnable_after_miss)) {
+    // A closed case owes nothing: the engine closes only what is resolved
+    // (its deadlines met, its callback done or given up on), but a raw
+    // import may close a case with deadlines open (black-box probe 79: the
+    // watch then warned of and missed a closed case's first contact).
+    if (d == nullptr || d->due_at != due_at || d->met || (d->missed && !warnable_after_miss) ||
+        state.status == CaseStatus::kClosed) {
       return Status::Conflict(what + " is no longer open");
     }
     if (warning && d->warned) return Status::Conflict(what + " was already warned");

@@ -141,7 +141,8 @@ void DeadlineWatch::Install(const std::string& case_id, const CaseState& state) 
   // A full case takes only misses: no warning is due there.
   const bool full = state.version >= kMaxCaseEvents;
   for (const CaseDeadline& d : state.deadlines) {
-    if (d.due_at <= 0 || d.met) continue;
+    // A closed case owes nothing (CaseService::RecordDeadlineFact).
+    if (d.due_at <= 0 || d.met || state.status == CaseStatus::kClosed) continue;
     if (d.missed) {
       // Missed, then moved (a rescheduled callback): its new due time is
       // warned of while it is still to come; a deadline misses once.

@@ -156,6 +156,27 @@ TEST_F(DeadlineWatchTest, AcceptedCaseGetsNoAcceptEvents) {
   EXPECT_EQ(Missed(id, DeadlineKind::kAccept), 0);
 }
 
+// A closed case owes nothing: one a raw import closed with its deadlines
+// open is neither warned of nor missed, by the watch or the service
+// (black-box probe 79: its first contact was warned of and missed).
+TEST_F(DeadlineWatchTest, AClosedCaseIsNeitherWarnedOfNorMissed) {
+  const std::string id = NewCase();
+  const std::int64_t due = Due(id, DeadlineKind::kAccept);
+  AppendRequest closed{CaseStream(id), ExpectedVersion::Exact(1), "officer-7", {}};
+  closed.events.push_back({"", "CaseClosed", "{}"});
+  ASSERT_TRUE(store_->Append(std::move(closed)).ok());
+  EXPECT_EQ(service_->RecordDeadlineMissed(id, DeadlineKind::kAccept, due).status().code(),
+            StatusCode::kConflict);
+  DeadlineWatch& watch = StartWatch();
+  EXPECT_EQ(watch.open_deadlines(), 0u);
+  for (std::int64_t t : {due - 5 * kMinute, due, due + 48 * kHour}) {
+    clock_.Set(t);
+    watch.Tick();
+  }
+  EXPECT_EQ(Warned(id, DeadlineKind::kAccept) + Missed(id, DeadlineKind::kAccept), 0);
+  EXPECT_EQ(Warned(id, DeadlineKind::kFirstContact) + Missed(id, DeadlineKind::kFirstContact), 0);
+}
+
 TEST_F(DeadlineWatchTest, DeadlineAlreadyPastAtStartIsMissedWithoutALateWarning) {
   const std::string id = NewCase();
   const std::int64_t due = Due(id, DeadlineKind::kAccept);

@@ -193,8 +193,15 @@ TEST_F(HttpApiTest, AListsParameterSentEmptyIsAsIfNotSent) {
   const std::string officer = Token("officer-7", Role::kOfficer);
   const std::string auditor = Token("auditor-1", Role::kAuditor);
   const std::string id = NewCase();
+  // The list is the views': folded once the projector has the case.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (projector_->position() < store_->Head().position &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
   auto all = Send(http::verb::get, "/api/v1/cases", officer);
   ASSERT_EQ(all.status, 200u) << all.body;
+  ASSERT_NE(all.body.find(id), std::string::npos) << all.body;
   auto empty = Send(http::verb::get, "/api/v1/cases?cell=&state=&kind=&limit=&after=", officer);
   EXPECT_EQ(empty.status, 200u) << empty.body;
   EXPECT_EQ(empty.body, all.body);

@@ -43,7 +43,10 @@ void Contribute(DashboardNode& n, const CaseGauges& s, int sign) {
       n.open_by_report_day.erase(day);
     }
     if (s.kind == CaseKind::kHazard) n.hazards_open += sign;
+    if (s.overdue) n.open_overdue += sign;
   }
+  if (s.mediated) n.cases_mediated += sign;
+  if (s.agreed) n.cases_agreed += sign;
   if (s.rectified_hazard) n.hazards_rectified += sign;
   if (s.callback_open) {
     n.callbacks_due += sign;
@@ -132,6 +135,11 @@ CaseGauges CaseGauges::Of(const CaseState& s) {
   g.callback_missed = g.callback_open && d != nullptr && d->missed;
   g.rectified_hazard = s.kind == CaseKind::kHazard && s.resolution == Resolution::kRectified &&
                        (s.status == CaseStatus::kResolved || s.status == CaseStatus::kClosed);
+  g.overdue = g.open && std::any_of(s.deadlines.begin(), s.deadlines.end(), [](const auto& d) {
+                return d.kind != DeadlineKind::kCallback && d.missed && !d.met;
+              });
+  g.mediated = s.mediation_sessions > 0;
+  g.agreed = s.mediation_agreements > 0;
   return g;
 }
 
@@ -250,11 +258,15 @@ void VisitFields(Node& n, Scalar&& scalar, Map&& map, HourMap&& hours) {
   for (auto& h : n.to_arrival) {
     for (auto& v : h) scalar(v);
   }
+  scalar(n.open_overdue);
+  scalar(n.cases_mediated);
+  scalar(n.cases_agreed);
 }
 
 // 2: open cases reported before the report-day floor are one count; 3: a
-// histogram keeps the longest time of its open bucket.
-constexpr std::int64_t kEncodingVersion = 3;
+// histogram keeps the longest time of its open bucket; 4: open cases
+// overdue, cases mediated and agreed.
+constexpr std::int64_t kEncodingVersion = 4;
 
 }  // namespace
 
@@ -354,6 +366,7 @@ std::string RenderDashboard(std::string_view path, const DashboardNode& n, Posit
   const char* age_names[] = {"under_1d", "1d_to_3d", "3d_to_7d", "7d_to_30d", "over_30d"};
   for (std::size_t i = 0; i < ages.size(); ++i) w.Key(age_names[i]).Int(ages[i]);
   w.EndObject();
+  w.Key("overdue").Int(n.open_overdue);
   w.EndObject();
 
   // Today and the hourly intake of today against the seven days before, by
@@ -416,6 +429,12 @@ std::string RenderDashboard(std::string_view path, const DashboardNode& n, Posit
     Share(w, n.mediation_agreements[t], n.mediation_sessions[t]);
     w.EndObject();
   }
+  w.EndObject();
+  // Per case, as DOMAIN.md counts it: cases mediated, and with an agreement.
+  w.Key("cases").BeginObject();
+  w.Key("mediated").Int(n.cases_mediated).Key("agreed").Int(n.cases_agreed);
+  w.Key("success_rate");
+  Share(w, n.cases_agreed, n.cases_mediated);
   w.EndObject();
   w.EndObject();
 

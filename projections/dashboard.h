@@ -66,6 +66,13 @@ struct DashboardNode {
   std::int64_t callbacks_due = 0;                           // scheduled or attempted, not completed
   std::int64_t callbacks_overdue = 0;  // of those, with the callback deadline missed
   std::int64_t hazards_open = 0;
+  // Open cases with a deadline missed and its step still not done (accept,
+  // first contact, mediation): the overdue work now.
+  std::int64_t open_overdue = 0;
+  // Cases mediated at least once, and of those, with an agreement at least
+  // once: the per-dispute success DOMAIN.md reports (99.6%), where
+  // mediation_agreements / mediation_sessions is per session.
+  std::int64_t cases_mediated = 0, cases_agreed = 0;
 
   // Counters.
   std::map<std::int64_t, std::array<std::int64_t, 2>> hourly;  // Unix hour -> reported, resolved
@@ -98,6 +105,8 @@ struct CaseGauges {
   bool callback_open = false;     // scheduled or attempted
   bool callback_missed = false;   // and its deadline missed
   bool rectified_hazard = false;  // a hazard resolved as rectified (and not reopened)
+  bool overdue = false;           // open, a deadline other than the callback's missed and not met
+  bool mediated = false, agreed = false;  // a session held; an agreement reached
 
   static CaseGauges Of(const CaseState& state);
 };

@@ -196,13 +196,21 @@ class Dashboard {
     const f = (name) => document.querySelector(`[data-figure="${name}"]`);
     const s = view.open.by_state;
     setText(f('open-total'), view.open.total);
-    setText(f('open-sub'), `${s.reported} reported · ${s.assigned} assigned · ${s.in_progress} in progress`);
+    setText(
+      f('open-sub'),
+      `${s.reported} reported · ${s.assigned} assigned · ${s.in_progress} in progress · ${view.open.overdue ?? 0} overdue`,
+    );
     setText(f('reported-today'), view.today.reported);
     setText(f('reported-sub'), `${view.totals.reported} in all`);
     setText(f('resolved-today'), view.today.resolved);
     setText(f('resolved-sub'), `${view.totals.resolved} in all`);
-    setText(f('mediation-rate'), fmt.percent(view.mediation.success_rate));
-    setText(f('mediation-sub'), `${view.mediation.agreements} agreements in ${view.mediation.sessions} sessions`);
+    // Per case, as the field reports it (DOMAIN.md's 99.6%); per session below.
+    const cases = view.mediation.cases ?? { mediated: 0, agreed: 0, success_rate: null };
+    setText(f('mediation-rate'), fmt.percent(cases.success_rate));
+    setText(
+      f('mediation-sub'),
+      `${cases.agreed} of ${cases.mediated} cases agreed · ${view.mediation.agreements} agreements in ${view.mediation.sessions} sessions`,
+    );
     setText(f('deadlines-missed'), view.deadlines_missed);
     const kinds = Object.entries(view.deadlines_missed_by_kind ?? {}).filter(([, n]) => n > 0);
     setText(f('missed-sub'), kinds.length ? kinds.map(([k, n]) => `${fmt.words(k)} ${n}`).join(' · ') : 'none');
@@ -591,11 +599,11 @@ function emptyDashboard(path, live) {
   return {
     cell: path,
     day_offset_hours: live?.day_offset_hours ?? 0,
-    open: { total: 0, by_state: { reported: 0, assigned: 0, in_progress: 0 }, by_tier: { 1: 0, 2: 0, 3: 0 } },
+    open: { total: 0, by_state: { reported: 0, assigned: 0, in_progress: 0 }, by_tier: { 1: 0, 2: 0, 3: 0 }, overdue: 0 },
     today: { reported: 0, resolved: 0 },
     totals: { reported: 0, resolved: 0 },
     intake_hourly: { today: zeros(), previous_7_days_average: zeros() },
-    mediation: { sessions: 0, agreements: 0, success_rate: null },
+    mediation: { sessions: 0, agreements: 0, success_rate: null, cases: { mediated: 0, agreed: 0, success_rate: null } },
     callbacks: { due: 0, completed: 0, overdue: 0, satisfied: { speed: null, attitude: null, outcome: null } },
     escalations: 0,
     deadlines_missed: 0,

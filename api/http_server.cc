@@ -394,7 +394,13 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
               answer->since_deadline = 0;
               self->stream_.expires_after(self->options_.request_timeout);
             }
-            return self->WriteSome(std::move(answer));
+            try {
+              return self->WriteSome(answer);
+            } catch (...) {
+              // Not started (an allocation that failed): no completion comes.
+              self->server_->answers_held_.fetch_sub(answer->held);
+              throw;
+            }
           }
           self->server_->answers_held_.fetch_sub(answer->held);
           if (ec || !answer->res->keep_alive())

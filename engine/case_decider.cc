@@ -224,7 +224,10 @@ Result<CaseEventData> DecodeAction(CaseAction action, const CaseState& state, st
 }
 
 std::optional<CaseDeadline> OverdueDeadline(const CaseState& state, std::int64_t now) {
-  // Open and passed, as the watch reads a deadline (DeadlineWatch::Tick).
+  // Open and passed, as the watch reads a deadline (DeadlineWatch::Tick). A
+  // closed case owes none (review 82: a raw import's closed case with one
+  // passed could not be reopened: its miss was refused, round after round).
+  if (state.status == CaseStatus::kClosed) return std::nullopt;
   for (const CaseDeadline& d : state.deadlines) {
     if (d.due_at > 0 && !d.met && !d.missed && now >= d.due_at) return d;
   }
@@ -258,7 +261,12 @@ Result<std::vector<CaseEventData>> Decide(const CaseState& state, CaseAction act
       const CaseDeadline* accept = state.Deadline(DeadlineKind::kAccept);
       if (t.priority && *t.priority != state.priority && accept && !accept->met &&
           !accept->missed) {
-        const std::int64_t due = state.reported_at + policy.AcceptWindow(*t.priority);
+        // From when its clock started: the report, or the reassignment that
+        // started it again (review 82: counted from the report, a triage
+        // after a reassignment gave the new assignee a deadline passed).
+        const std::int64_t started =
+            accept->started_at > 0 ? accept->started_at : state.reported_at;
+        const std::int64_t due = started + policy.AcceptWindow(*t.priority);
         if (due != accept->due_at) events.push_back(DeadlineSet{DeadlineKind::kAccept, due});
       }
       break;
@@ -333,11 +341,12 @@ Result<std::vector<CaseEventData>> Decide(const CaseState& state, CaseAction act
         events.push_back(DeadlineSet{DeadlineKind::kMediation, ctx.now + policy.mediation_ms});
       }
       // A session with the parties is contact with them: it meets a first
-      // contact still due (a passed one is recorded missed before any step:
-      // CaseService). Its own event, not the fold's reading of a mediation,
-      // so that older logs replay as they were (black-box probe 74).
+      // contact not met yet, late if it passed (its miss is recorded before
+      // any step: CaseService), as an arrival would. Its own event, not the
+      // fold's reading of a mediation, so that older logs replay as they
+      // were (black-box probe 74).
       if (const CaseDeadline* contact = state.Deadline(DeadlineKind::kFirstContact);
-          contact != nullptr && contact->due_at > 0 && !contact->met && !contact->missed) {
+          contact != nullptr && contact->due_at > 0 && !contact->met) {
         events.push_back(DeadlineMet{DeadlineKind::kFirstContact, contact->due_at});
       }
       break;

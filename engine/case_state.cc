@@ -132,10 +132,10 @@ bool CaseState::Repeats(const CaseEventData& data) const {
     return d != nullptr && (d->met || (d->missed && d->missed_due_at == miss->due_at));
   }
   if (const auto* met = std::get_if<DeadlineMet>(&data)) {
-    // Meets only a deadline of its kind due then, neither met nor missed
-    // (Apply); the engine writes no other, a raw append may.
+    // Meets only a deadline of its kind due then, not met (Apply; late if
+    // missed); the engine writes no other, a raw append may.
     const CaseDeadline* d = Deadline(met->deadline);
-    return d == nullptr || d->met || d->missed || d->due_at != met->due_at;
+    return d == nullptr || d->met || d->due_at != met->due_at;
   }
   return false;
 }
@@ -203,17 +203,35 @@ void CaseState::Apply(const RecordedEvent& event, const CaseEventData& data) {
           priority = e.priority;
           category = e.category;
           reported_at = at;
-          if (e.accept_due_at) DeadlineSlot(DeadlineKind::kAccept).due_at = *e.accept_due_at;
+          if (e.accept_due_at) {
+            CaseDeadline& d = DeadlineSlot(DeadlineKind::kAccept);
+            d.due_at = *e.accept_due_at;
+            d.started_at = at;
+          }
           if (e.first_contact_due_at) {
-            DeadlineSlot(DeadlineKind::kFirstContact).due_at = *e.first_contact_due_at;
+            CaseDeadline& d = DeadlineSlot(DeadlineKind::kFirstContact);
+            d.due_at = *e.first_contact_due_at;
+            d.started_at = at;
           }
         } else if constexpr (std::is_same_v<T, DeadlineSet>) {
           // A deadline moved: a miss already recorded stays (one miss per
           // deadline, as for a rescheduled callback), and a warning stays if
           // the due time did not change, or was warned of before (warnings).
+          // One met (an accepted case given to another, a mediation after an
+          // agreement) or never set starts afresh from this event: a deadline
+          // of its own, to be warned of and missed (its earlier miss stays in
+          // `misses`). The engine wrote no DeadlineSet of a met deadline
+          // before session 29 (review 82: kept missed, the new one was
+          // never missed and counted overdue at once).
           CaseDeadline& d = DeadlineSlot(e.deadline);
           const bool warned = (d.warned && d.due_at == e.due_at) || WarnedOf(e.deadline, e.due_at);
-          d = CaseDeadline{e.deadline, e.due_at, warned, d.missed, false, d.missed_due_at};
+          if (d.met || d.due_at == 0) {
+            d = CaseDeadline{e.deadline, e.due_at, WarnedOf(e.deadline, e.due_at), false, false,
+                             0,          at};
+          } else {
+            d = CaseDeadline{e.deadline, e.due_at,        warned,      d.missed,
+                             false,      d.missed_due_at, d.started_at};
+          }
         } else if constexpr (std::is_same_v<T, CaseTriaged>) {
           if (e.priority) priority = *e.priority;
           if (e.category) category = *e.category;
@@ -281,8 +299,8 @@ void CaseState::Apply(const RecordedEvent& event, const CaseEventData& data) {
           CaseDeadline& d = DeadlineSlot(DeadlineKind::kCallback);
           const bool keeps_miss = open && d.missed;
           const bool warned = WarnedOf(DeadlineKind::kCallback, e.due_at);
-          d = CaseDeadline{DeadlineKind::kCallback,         e.due_at, warned, keeps_miss, false,
-                           keeps_miss ? d.missed_due_at : 0};
+          d = CaseDeadline{DeadlineKind::kCallback,          e.due_at, warned, keeps_miss, false,
+                           keeps_miss ? d.missed_due_at : 0, at};
         } else if constexpr (std::is_same_v<T, CallbackAttempted>) {
           callback.status = CallbackStatus::kAttempted;
           ++callback.attempts;
@@ -297,8 +315,9 @@ void CaseState::Apply(const RecordedEvent& event, const CaseEventData& data) {
           DeadlineSlot(e.deadline).warned = true;
           AddOnce(warnings, e.deadline, e.due_at);
         } else if constexpr (std::is_same_v<T, DeadlineMet>) {
+          // Met, late if it was missed (as an arrival after the miss is).
           for (CaseDeadline& d : deadlines) {
-            if (d.kind == e.deadline && d.due_at == e.due_at && !d.missed) d.met = true;
+            if (d.kind == e.deadline && d.due_at == e.due_at) d.met = true;
           }
         } else if constexpr (std::is_same_v<T, DeadlineMissed>) {
           // A deadline met is not missed after (only a raw append writes

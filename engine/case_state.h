@@ -34,6 +34,10 @@ struct CaseDeadline {
   bool missed = false;             // a DeadlineMissed was recorded
   bool met = false;                // the step it guards was done
   std::int64_t missed_due_at = 0;  // the due time the miss was recorded for
+  // When its clock started: the report for the report's deadlines; a
+  // DeadlineSet that starts one (or starts one met again afresh), its time.
+  // A move (a priority change) keeps it, so the new window counts from it.
+  std::int64_t started_at = 0;
   // Missed, then moved to another due time (a rescheduled callback): the
   // new time is warned of, never missed again (one miss per deadline).
   bool moved_since_missed() const { return missed && due_at != missed_due_at; }

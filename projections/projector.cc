@@ -97,13 +97,14 @@ constexpr const char* kUnfinishedRebuildKey = "unfinished_rebuild";
 // warned of is warned, and a case view lists its misses; 14: a repeat
 // dispute's alert names the case it repeats, and a mediation's deadline
 // alerts the mediators; 15: a reopening alerts who handles the case; 16: a
-// dashboard's open cases overdue and cases mediated), so
+// dashboard's open cases overdue and cases mediated; 17: a deadline started
+// again after it was met starts afresh, a DeadlineMet meets one missed), so
 // that views of another format are rebuilt, not served.
 constexpr const char* kViewsFormatKey = "format";
 // In the meta family: the hash of the event at the checkpoint, so that views
 // folded from another log (a folder put together by hand) are not served.
 constexpr const char* kCheckpointHashKey = "checkpoint_hash";
-constexpr const char* kViewsFormat = "16";
+constexpr const char* kViewsFormat = "17";
 // Threads that render a rebuild's last case views at most.
 constexpr std::size_t kMaxRenderThreads = 4;
 // What Apply() and Finish() answer once a rebuild's batch has failed.

@@ -798,9 +798,10 @@ TEST_F(CaseRulesTest, TierOneMediationWithoutAgreementStartsTheMediationClock) {
 }
 
 // A mediation session with the parties is contact with them: it meets a
-// first contact still due, with a DeadlineMet of its own (black-box probe 74).
-// One recorded after the first contact passed finds it missed, and a
-// mediation in an older log, with no DeadlineMet beside it, met nothing.
+// first contact not met yet, with a DeadlineMet of its own (black-box probe
+// 74). One recorded after the first contact passed records the miss first,
+// then meets it late, as an arrival would (review 82: it stayed overdue);
+// a mediation in an older log, with no DeadlineMet beside it, met nothing.
 TEST_F(CaseRulesTest, AMediationSessionMeetsTheFirstContactWithAnEventOfItsOwn) {
   const std::string mediate =
       R"({"tier":1,"participants":["a","b"],"outcome":"agreement","notes":"n"})";
@@ -834,12 +835,12 @@ TEST_F(CaseRulesTest, AMediationSessionMeetsTheFirstContactWithAnEventOfItsOwn) 
   EXPECT_EQ(again.position, first.position);
   EXPECT_EQ(store_->Head().position, head);
 
-  // Recorded after the first contact passed: missed first, met by nothing.
+  // Recorded after the first contact passed: missed first, then met late.
   const std::string late = CaseInProgress();
   clock_.Advance(25LL * 3600000);
   Must(Act(late, "mediate", mediate));
   EXPECT_TRUE(Load(late).Deadline(DeadlineKind::kFirstContact)->missed);
-  EXPECT_FALSE(Load(late).Deadline(DeadlineKind::kFirstContact)->met);
+  EXPECT_TRUE(Load(late).Deadline(DeadlineKind::kFirstContact)->met);
 
   // An older log: a session with no DeadlineMet beside it, then the miss.
   const std::string older = CaseInProgress();
@@ -908,6 +909,47 @@ TEST_F(CaseRulesTest, AnAcceptedCaseReassignedWaitsForTheAcceptWithAClockOfItsOw
   Must(Act(id, "accept"));
   EXPECT_TRUE(Load(id).Deadline(DeadlineKind::kAccept)->met);
   EXPECT_EQ(Load(id).accepted_at, testing::kStartMs);  // the first accept, for response times
+
+  // The first accept missed: the clock started again is a deadline of its
+  // own, not missed yet, and missed in its turn; both misses stay on record
+  // (review 82: it kept the first miss, was never missed and read overdue).
+  const std::string late = NewCase("urgent");
+  Must(Act(late, "assign", R"({"assignee":"officer-7"})"));
+  const std::int64_t first_due = Load(late).Deadline(DeadlineKind::kAccept)->due_at;
+  clock_.Advance(11 * 60000);
+  Must(Act(late, "accept"));  // records the miss first, then meets it late
+  ASSERT_TRUE(Load(late).Deadline(DeadlineKind::kAccept)->missed);
+  Must(Act(late, "assign", R"({"assignee":"officer-9"})"));
+  CaseDeadline again = *Load(late).Deadline(DeadlineKind::kAccept);
+  EXPECT_FALSE(again.missed);
+  EXPECT_FALSE(again.met);
+  EXPECT_EQ(again.started_at, clock_.NowMillis());
+  // A triage counts the new priority's window from the reassignment, not
+  // from the report (review 82: the new deadline had passed already).
+  Must(Act(late, "triage", R"({"priority":"normal"})"));
+  EXPECT_EQ(Load(late).Deadline(DeadlineKind::kAccept)->due_at,
+            clock_.NowMillis() + 2 * 3600000);  // normal: 2 hours
+  Must(service_->RecordDeadlineMissed(late, DeadlineKind::kAccept,
+                                      Load(late).Deadline(DeadlineKind::kAccept)->due_at));
+  const CaseState missed_twice = Load(late);
+  EXPECT_TRUE(missed_twice.Deadline(DeadlineKind::kAccept)->missed);
+  ASSERT_EQ(missed_twice.misses.size(), 2u);
+  EXPECT_EQ(missed_twice.misses[0].second, first_due);
+}
+
+// A case a raw import closed with a deadline open and passed can still be
+// reopened and noted: a closed case owes nothing, so no miss is recorded
+// first (review 82: every step was 409 "keeps changing").
+TEST_F(CaseRulesTest, AClosedCaseWithADeadlinePassedCanBeReopened) {
+  const std::string id = NewCase();
+  AppendRequest closed{CaseStream(id), ExpectedVersion::Exact(1), "officer-7", {}};
+  closed.events.push_back({"", "CaseClosed", "{}"});
+  ASSERT_TRUE(store_->Append(std::move(closed)).ok());
+  clock_.Advance(3 * 24 * 3600000LL);  // accept and first contact passed
+  Must(Act(id, "note", R"({"text":"found closed by the import"})"));
+  Must(Act(id, "reopen", R"({"reason":"never handled"})"));
+  EXPECT_EQ(Load(id).status, CaseStatus::kInProgress);
+  EXPECT_TRUE(Load(id).misses.empty());  // nothing was owed while closed
 }
 
 TEST_F(CaseRulesTest, DeadlineMissedIsWrittenOnceEvenAcrossRestarts) {

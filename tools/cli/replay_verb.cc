@@ -210,8 +210,8 @@ std::string DescribeState(const CaseState& s, std::int64_t at, const MetLate& me
     // A deadline missed, then moved (a rescheduled callback), is owed at its
     // new time: open, as the deadline watch warns of it (black-box probe 79:
     // replay said "none" while the watch warned).
-    if (d.missed && !d.moved_since_missed()) {
-      continue;
+    if ((d.missed && !d.moved_since_missed()) || s.status == CaseStatus::kClosed) {
+      continue;  // a closed case owes nothing (CaseService::RecordDeadlineFact)
     } else if (!d.met && d.due_at > 0) {
       open.push_back(Str(Name(d.kind)) + " due " + ShortTime(d.due_at, at) +
                      (d.warned ? " (warned)" : ""));

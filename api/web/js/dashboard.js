@@ -198,19 +198,19 @@ class Dashboard {
     setText(f('open-total'), view.open.total);
     setText(
       f('open-sub'),
-      `${s.reported} reported · ${s.assigned} assigned · ${s.in_progress} in progress · ${view.open.overdue ?? 0} overdue`,
+      `${s.reported} reported · ${s.assigned} assigned · ${s.in_progress} in progress` +
+        (view.open.overdue === undefined ? '' : ` · ${view.open.overdue} overdue`),
     );
     setText(f('reported-today'), view.today.reported);
     setText(f('reported-sub'), `${view.totals.reported} in all`);
     setText(f('resolved-today'), view.today.resolved);
     setText(f('resolved-sub'), `${view.totals.resolved} in all`);
     // Per case, as the field reports it (DOMAIN.md's 99.6%); per session below.
-    const cases = view.mediation.cases ?? { mediated: 0, agreed: 0, success_rate: null };
-    setText(f('mediation-rate'), fmt.percent(cases.success_rate));
-    setText(
-      f('mediation-sub'),
-      `${cases.agreed} of ${cases.mediated} cases agreed · ${view.mediation.agreements} agreements in ${view.mediation.sessions} sessions`,
-    );
+    // (A server before session 29 gives the per-session figures only.)
+    const cases = view.mediation.cases;
+    const perSession = `${view.mediation.agreements} agreements in ${view.mediation.sessions} sessions`;
+    setText(f('mediation-rate'), fmt.percent(cases ? cases.success_rate : view.mediation.success_rate));
+    setText(f('mediation-sub'), cases ? `${cases.agreed} of ${cases.mediated} cases agreed · ${perSession}` : perSession);
     setText(f('deadlines-missed'), view.deadlines_missed);
     const kinds = Object.entries(view.deadlines_missed_by_kind ?? {}).filter(([, n]) => n > 0);
     setText(f('missed-sub'), kinds.length ? kinds.map(([k, n]) => `${fmt.words(k)} ${n}`).join(' · ') : 'none');

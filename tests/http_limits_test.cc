@@ -36,6 +36,31 @@ class HttpLimitsTest : public testing::HttpApiFixture {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     return socket;
   }
+  // A request for the history of a case of 2,000 notes of 4,000 bytes: an
+  // answer of ~8.5 MB, more than the kernel's buffers on both sides hold.
+  std::string LongHistoryRequest() {
+    const std::string id = NewCase();
+    for (int batch = 0; batch < 2; ++batch) {
+      AppendRequest notes{CaseStream(id), ExpectedVersion::Any(), "officer-7", {}};
+      for (int i = 0; i < 1000; ++i) {
+        notes.events.push_back(
+            NewEvent{"", "NoteAdded", R"({"text":")" + std::string(4000, 'n') + "\"}"});
+      }
+      EXPECT_TRUE(store_->Append(std::move(notes)).ok());
+    }
+    return "GET /api/v1/cases/" + id + "/history HTTP/1.1\r\nHost: x\r\n" +
+           "Authorization: Bearer " + Token("operator-1", Role::kOperator) +
+           "\r\nConnection: close\r\n\r\n";
+  }
+  // A connection with a small receive buffer that has sent `request`.
+  tcp::socket Asking(asio::io_context& io, const std::string& request) {
+    tcp::socket socket(io);
+    socket.open(tcp::v4());
+    socket.set_option(asio::socket_base::receive_buffer_size(4096));
+    socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), server_->port()));
+    asio::write(socket, asio::buffer(request));
+    return socket;
+  }
   static constexpr const char* kHealthz =
       "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
 
@@ -296,25 +321,10 @@ class HeldAnswersHttpLimitsTest : public HttpLimitsTest {
 };
 
 TEST_F(HeldAnswersHttpLimitsTest, AnswersNotYetReadAreBoundedInAll) {
-  const std::string id = NewCase();
-  for (int batch = 0; batch < 2; ++batch) {
-    AppendRequest notes{CaseStream(id), ExpectedVersion::Any(), "officer-7", {}};
-    for (int i = 0; i < 1000; ++i) {
-      notes.events.push_back(
-          NewEvent{"", "NoteAdded", R"({"text":")" + std::string(4000, 'n') + "\"}"});
-    }
-    ASSERT_TRUE(store_->Append(std::move(notes)).ok());
-  }
-  const std::string get = "GET /api/v1/cases/" + id + "/history HTTP/1.1\r\nHost: x\r\n" +
-                          "Authorization: Bearer " + Token("operator-1", Role::kOperator) +
-                          "\r\nConnection: close\r\n\r\n";
+  const std::string get = LongHistoryRequest();
   // A client that asks for the 8 MB history and does not read it.
   asio::io_context io;
-  tcp::socket stalled(io);
-  stalled.open(tcp::v4());
-  stalled.set_option(asio::socket_base::receive_buffer_size(4096));
-  stalled.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), server_->port()));
-  asio::write(stalled, asio::buffer(get));
+  tcp::socket stalled = Asking(io, get);
   // Once its answer is rendered and held (a moment; longer under ASan),
   // another client's is refused.
   std::string refused;
@@ -340,24 +350,9 @@ TEST_F(HeldAnswersHttpLimitsTest, AnswersNotYetReadAreBoundedInAll) {
 // the server's socket takes (about half its send buffer, which the kernel
 // sizes up to 4 MB) is taken in well under the timeout, the whole is not.
 TEST_F(HttpLimitsTest, ALongAnswerGoesWholeToASlowButSteadyReader) {
-  const std::string id = NewCase();
-  for (int batch = 0; batch < 2; ++batch) {
-    AppendRequest notes{CaseStream(id), ExpectedVersion::Any(), "officer-7", {}};
-    for (int i = 0; i < 1000; ++i) {
-      notes.events.push_back(
-          NewEvent{"", "NoteAdded", R"({"text":")" + std::string(4000, 'n') + "\"}"});
-    }
-    ASSERT_TRUE(store_->Append(std::move(notes)).ok());
-  }
-  const std::string get = "GET /api/v1/cases/" + id + "/history HTTP/1.1\r\nHost: x\r\n" +
-                          "Authorization: Bearer " + Token("operator-1", Role::kOperator) +
-                          "\r\nConnection: close\r\n\r\n";
+  const std::string get = LongHistoryRequest();
   asio::io_context io;
-  tcp::socket slow(io);
-  slow.open(tcp::v4());
-  slow.set_option(asio::socket_base::receive_buffer_size(4096));
-  slow.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), server_->port()));
-  asio::write(slow, asio::buffer(get));
+  tcp::socket slow = Asking(io, get);
   std::string got;
   std::vector<char> buf(kAnswerProgressBytes);
   const auto start = std::chrono::steady_clock::now();

@@ -267,7 +267,13 @@ Result<std::vector<CaseEventData>> Decide(const CaseState& state, CaseAction act
         const std::int64_t started =
             accept->started_at > 0 ? accept->started_at : state.reported_at;
         const std::int64_t due = started + policy.AcceptWindow(*t.priority);
-        if (due != accept->due_at) events.push_back(DeadlineSet{DeadlineKind::kAccept, due});
+        // Only if the window differs (review 83: the record time and the
+        // decision time differ by milliseconds, and an equal window moved
+        // the deadline by them and warned of it twice).
+        if (policy.AcceptWindow(*t.priority) != policy.AcceptWindow(state.priority) &&
+            due != accept->due_at) {
+          events.push_back(DeadlineSet{DeadlineKind::kAccept, due});
+        }
       }
       break;
     }

@@ -128,8 +128,12 @@ bool CaseState::Repeats(const CaseEventData& data) const {
   if (!exists) return false;
   if (std::holds_alternative<CaseReported>(data)) return true;
   if (const auto* miss = std::get_if<DeadlineMissed>(&data)) {
+    // Or a miss on record at that due time already, of the deadline now or
+    // of one it replaced (review 83: a raw repeat of the miss of a deadline
+    // since started again counted twice).
     const CaseDeadline* d = Deadline(miss->deadline);
-    return d != nullptr && (d->met || (d->missed && d->missed_due_at == miss->due_at));
+    return d != nullptr && (d->met || (d->missed && d->missed_due_at == miss->due_at) ||
+                            MissedAt(miss->deadline, miss->due_at));
   }
   if (const auto* met = std::get_if<DeadlineMet>(&data)) {
     // Meets only a deadline of its kind due then, not met (Apply; late if
@@ -156,6 +160,10 @@ void AddOnce(DueTimes& list, DeadlineKind kind, std::int64_t due_at) {
 
 bool CaseState::WarnedOf(DeadlineKind kind, std::int64_t due_at) const {
   return Holds(warnings, kind, due_at);
+}
+
+bool CaseState::MissedAt(DeadlineKind kind, std::int64_t due_at) const {
+  return Holds(misses, kind, due_at);
 }
 
 CaseDeadline& CaseState::DeadlineSlot(DeadlineKind kind) {
@@ -225,7 +233,12 @@ void CaseState::Apply(const RecordedEvent& event, const CaseEventData& data) {
           // never missed and counted overdue at once).
           CaseDeadline& d = DeadlineSlot(e.deadline);
           const bool warned = (d.warned && d.due_at == e.due_at) || WarnedOf(e.deadline, e.due_at);
-          if (d.met || d.due_at == 0) {
+          if (MissedAt(e.deadline, e.due_at)) {
+            // That due time was missed already: missed it stays (review 83:
+            // started afresh, its miss was the old one's event id, never
+            // written again, and every step waited on it, 409).
+            d = CaseDeadline{e.deadline, e.due_at, warned, true, false, e.due_at, d.started_at};
+          } else if (d.met || d.due_at == 0) {
             d = CaseDeadline{e.deadline, e.due_at, WarnedOf(e.deadline, e.due_at), false, false,
                              0,          at};
           } else {
@@ -323,7 +336,7 @@ void CaseState::Apply(const RecordedEvent& event, const CaseEventData& data) {
           // A deadline met is not missed after (only a raw append writes
           // that: the watch passes over met deadlines).
           CaseDeadline& d = DeadlineSlot(e.deadline);
-          if (!d.met) {
+          if (!d.met && !MissedAt(e.deadline, e.due_at)) {
             d.missed = true;
             d.missed_due_at = e.due_at;
             AddOnce(misses, e.deadline, e.due_at);

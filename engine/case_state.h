@@ -127,6 +127,8 @@ struct CaseState {
  private:
   CaseDeadline& DeadlineSlot(DeadlineKind kind);
   bool WarnedOf(DeadlineKind kind, std::int64_t due_at) const;
+  // Whether a miss of `kind` at `due_at` is on record (`misses`).
+  bool MissedAt(DeadlineKind kind, std::int64_t due_at) const;
   void Meet(DeadlineKind kind);
   // The callback's deadline is owed no more (the case closed or reopened):
   // dropped, unless it was missed, which stays on record.

@@ -937,6 +937,53 @@ TEST_F(CaseRulesTest, AnAcceptedCaseReassignedWaitsForTheAcceptWithAClockOfItsOw
   EXPECT_EQ(missed_twice.misses[0].second, first_due);
 }
 
+// Raw appends around a deadline started again (review 83): a DeadlineSet to
+// a due time already missed keeps it missed (started afresh, its miss would
+// be the old one's id, never written again, and every step waited on it);
+// a repeat of the old miss changes nothing (it counted twice and disabled
+// the new deadline); and a triage to a priority of the same window writes
+// nothing (it moved the deadline by milliseconds and warned twice).
+TEST_F(CaseRulesTest, RawAppendsAroundADeadlineStartedAgainChangeNothingTheyShouldNot) {
+  const auto raw = [&](const std::string& id, const std::string& type, const std::string& data) {
+    AppendRequest r{CaseStream(id), ExpectedVersion::Exact(Load(id).version), "casegrid", {}};
+    r.events.push_back({"", type, data});
+    ASSERT_TRUE(store_->Append(std::move(r)).ok());
+  };
+  const auto accept_at = [](std::int64_t due) {
+    return R"({"deadline":"accept","due_at":")" + FormatTimestamp(due) + R"("})";
+  };
+  Must(service_->AssignOfficer("admin", "santai/tongchuan/a03/g12",
+                               R"({"officer":"officer-9","role":"officer"})", ""));
+  const std::string id = NewCase("urgent");
+  Must(Act(id, "assign", R"({"assignee":"officer-7"})"));
+  const std::int64_t missed_due = Load(id).Deadline(DeadlineKind::kAccept)->due_at;
+  clock_.Advance(11 * 60000);
+  Must(Act(id, "accept"));  // its miss recorded first, met late
+  raw(id, "DeadlineSet", accept_at(missed_due));
+  EXPECT_TRUE(Load(id).Deadline(DeadlineKind::kAccept)->missed);
+  Must(Act(id, "note", R"({"text":"still takes steps"})"));
+
+  const std::string other = NewCase("urgent");
+  Must(Act(other, "assign", R"({"assignee":"officer-7"})"));
+  const std::int64_t old_due = Load(other).Deadline(DeadlineKind::kAccept)->due_at;
+  clock_.Advance(11 * 60000);
+  Must(Act(other, "accept"));
+  Must(Act(other, "assign", R"({"assignee":"officer-9"})"));  // started again
+  const CaseState before = Load(other);
+  ASSERT_FALSE(before.Deadline(DeadlineKind::kAccept)->missed);
+  const DeadlineMissed repeat{DeadlineKind::kAccept, old_due};
+  EXPECT_TRUE(before.Repeats(CaseEventData(repeat)));
+  raw(other, "DeadlineMissed", accept_at(old_due));
+  EXPECT_FALSE(Load(other).Deadline(DeadlineKind::kAccept)->missed);
+  EXPECT_EQ(Load(other).misses.size(), 1u);
+
+  const StreamVersion at = Load(other).version;
+  Must(Act(other, "triage", R"({"priority":"high"})"));  // urgent and high: 10 minutes both
+  EXPECT_EQ(Load(other).version, at + 1);                // CaseTriaged alone
+  EXPECT_EQ(Load(other).Deadline(DeadlineKind::kAccept)->due_at,
+            before.Deadline(DeadlineKind::kAccept)->due_at);
+}
+
 // A case a raw import closed with a deadline open and passed can still be
 // reopened and noted: a closed case owes nothing, so no miss is recorded
 // first (review 82: every step was 409 "keeps changing").

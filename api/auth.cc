@@ -5,8 +5,6 @@
 #include <simdjson.h>
 
 #include <array>
-#include <cerrno>
-#include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>

@@ -186,9 +186,6 @@ std::string ErrorJson(const Status& status) {
   return j.Take();
 }
 
-// `text` with the bytes that would make a recorded target ambiguous or
-// unreadable percent-encoded: `%`, the delimiters in `delimiters`, and
-// control characters. The rest (a case id, a cell path, UTF-8) stays clear.
 void HideInServerErrors(const std::string& folder) {
   std::vector<std::string> forms = {folder};
   std::error_code ec;
@@ -196,18 +193,21 @@ void HideInServerErrors(const std::string& folder) {
     forms.push_back(absolute.lexically_normal().string());
   }
   std::lock_guard l(hidden_mu);
+  auto& hidden = HiddenFolders();
   for (std::string form : forms) {
     while (form.size() > 1 && form.back() == '/') form.pop_back();
     if (form.empty() || form == "/" || form == ".") continue;
     form += '/';
-    auto& hidden = HiddenFolders();
     if (std::find(hidden.begin(), hidden.end(), form) == hidden.end()) hidden.push_back(form);
   }
   // Longest first: a folder inside another is dropped whole.
-  std::sort(HiddenFolders().begin(), HiddenFolders().end(),
+  std::sort(hidden.begin(), hidden.end(),
             [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
 }
 
+// `text` with the bytes that would make a recorded target ambiguous or
+// unreadable percent-encoded: `%`, the delimiters in `delimiters`, and
+// control characters. The rest (a case id, a cell path, UTF-8) stays clear.
 void AppendRecorded(std::string& out, std::string_view text, std::string_view delimiters) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   for (const char c : text) {

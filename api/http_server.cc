@@ -133,9 +133,6 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
         [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnHeader(ec); });
   }
 
-  // The header is read. A client that sent `Expect: 100-continue` waits for
-  // word before it sends its body (curl: a second, then sends anyway; RFC
-  // 9110 10.1.1): it gets a 100 Continue, then the body is read.
   // What is wrong with `request`'s framing, read from its header alone.
   static Status FramingOf(const http::request<http::string_body>& request) {
     // A body's framing must be one the parser read as such: chunked, or a
@@ -162,19 +159,25 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     return Status::Ok();
   }
 
+  // The header is read. A client that sent `Expect: 100-continue` waits for
+  // word before it sends its body (curl: a second, then sends anyway; RFC
+  // 9110 10.1.1): it gets a 100 Continue, then the body is read.
   void OnHeader(beast::error_code ec) {
-    if (ec || parser_->is_done()) return OnRead(ec);
+    if (ec) return OnRead(ec);
     auto& request = parser_->get();
+    // Its framing first, once for every request, with a body or without:
+    // before its token (a smuggling attempt without one was told 401, not
+    // its 400; black-box probe 76). A chunked body's trailer cannot change
+    // it: the header is put back as read (OnRead).
+    if (Status framing = FramingOf(request); !framing.ok()) {
+      return Refuse(framing, request.version());
+    }
+    if (parser_->is_done()) return OnRead(ec);
 
     // A body comes: its sender's token is checked first, so that a client
     // without one is refused before its body is read and held (up to
     // --max-body-bytes each, for the request timeout), and before it is
     // invited to send it with a 100 Continue (black-box probe 72).
-    // Framing first, as for a request without a body: a smuggling attempt
-    // without a token was told 401, not its 400 (black-box probe 76).
-    if (Status framing = FramingOf(request); !framing.ok()) {
-      return Refuse(framing, request.version());
-    }
     if (auto origin = OriginForm(request.target())) request.target(*origin);
     auto caller = api_->CheckCredential(request);
     if (!caller.ok()) return Refuse(caller.status(), request.version());
@@ -234,9 +237,6 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     if (header_) {
       parser_->get().base() = std::move(*header_);
       header_.reset();
-    }
-    if (Status framing = FramingOf(parser_->get()); !framing.ok()) {
-      return Refuse(framing, parser_->get().version());
     }
     // A HEAD is answered as its GET would be, without the body (RFC 9110
     // 9.3.2): bytes after the header would be read as the next answer.
@@ -356,28 +356,29 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       res->content_length(length);
     }
     // The answer's bytes are held until its client has taken them (counted
-    // for the bound OnRead keeps reads within; taken off on completion,
-    // which every write reaches, on error and cancel too).
-    const std::size_t held = res->body().size();
+    // for the bound OnRead keeps reads within; given back when the Answer
+    // goes, on completion, error and cancel too).
     res->set(http::field::date, HttpDateNow());
-    server_->answers_held_.fetch_add(held);
-    try {
-      auto answer = std::make_shared<Answer>(std::move(res), held);
-      stream_.expires_after(options_.request_timeout);
-      WriteSome(std::move(answer));
-    } catch (...) {
-      // Not started (an allocation that failed): its completion never comes.
-      server_->answers_held_.fetch_sub(held);
-      throw;
-    }
+    auto answer = std::make_shared<Answer>(std::move(res), server_->answers_held_);
+    stream_.expires_after(options_.request_timeout);
+    WriteSome(std::move(answer));
   }
 
-  // An answer on its way: the response and what serializes it.
+  // An answer on its way: the response, what serializes it, and its bytes
+  // counted among the answers held until it is destroyed (written, failed,
+  // or never started: an allocation that failed).
   struct Answer {
-    Answer(std::shared_ptr<HttpResponse> r, std::size_t h) : res(std::move(r)), sr(*res), held(h) {}
+    Answer(std::shared_ptr<HttpResponse> r, std::atomic<std::size_t>& h)
+        : res(std::move(r)), sr(*res), held(h), bytes(res->body().size()) {
+      held.fetch_add(bytes);
+    }
+    ~Answer() { held.fetch_sub(bytes); }
+    Answer(const Answer&) = delete;
+    Answer& operator=(const Answer&) = delete;
     std::shared_ptr<HttpResponse> res;
     http::response_serializer<http::string_body> sr;
-    std::size_t held;                // counted in the server's answers_held_
+    std::atomic<std::size_t>& held;  // the server's answers_held_
+    const std::size_t bytes;
     std::size_t since_deadline = 0;  // bytes taken since the deadline was set
   };
   // Writes what the socket takes. The client has request_timeout to take
@@ -394,17 +395,11 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
               answer->since_deadline = 0;
               self->stream_.expires_after(self->options_.request_timeout);
             }
-            try {
-              return self->WriteSome(answer);
-            } catch (...) {
-              // Not started (an allocation that failed): no completion comes.
-              self->server_->answers_held_.fetch_sub(answer->held);
-              throw;
-            }
+            return self->WriteSome(std::move(answer));
           }
-          self->server_->answers_held_.fetch_sub(answer->held);
-          if (ec || !answer->res->keep_alive())
-            return self->linger_ && !ec ? self->Linger() : self->Close();
+          const bool keep_alive = answer->res->keep_alive();
+          answer.reset();  // its bytes are not held while the next request is read
+          if (ec || !keep_alive) return self->linger_ && !ec ? self->Linger() : self->Close();
           self->Read();
         });
   }

@@ -133,6 +133,9 @@ class HttpServer {
   ConnectionSlots slots_;
   ConnectionsPerKey peers_;         // per peer address
   ConnectionsPerKey ws_per_token_;  // WebSockets per token subject
+  // Bytes of answers being written (HttpSession::Answer gives its own back
+  // when destroyed, by its handler or with io_).
+  std::atomic<std::size_t> answers_held_{0};
   boost::asio::io_context io_;
   // Keeps the io threads running until Stop has drained the sessions: a
   // worker or a group commit may post a session's answer after every socket
@@ -143,7 +146,6 @@ class HttpServer {
   std::vector<std::thread> threads_;
   std::uint16_t port_ = 0;
   std::atomic<bool> stopping_{false};
-  std::atomic<std::size_t> answers_held_{0};  // bytes of answers being written (HttpSession)
   std::mutex sessions_mu_;
   std::vector<std::weak_ptr<HttpSession>> sessions_;   // guarded by sessions_mu_
   std::vector<std::weak_ptr<WsSession>> ws_sessions_;  // guarded by sessions_mu_

@@ -128,12 +128,11 @@ bool CaseState::Repeats(const CaseEventData& data) const {
   if (!exists) return false;
   if (std::holds_alternative<CaseReported>(data)) return true;
   if (const auto* miss = std::get_if<DeadlineMissed>(&data)) {
-    // Or a miss on record at that due time already, of the deadline now or
-    // of one it replaced (review 83: a raw repeat of the miss of a deadline
-    // since started again counted twice).
+    // A miss on record at that due time already (`misses`: of the deadline
+    // now, or of one it replaced; review 83: a raw repeat of the miss of a
+    // deadline since started again counted twice).
     const CaseDeadline* d = Deadline(miss->deadline);
-    return d != nullptr && (d->met || (d->missed && d->missed_due_at == miss->due_at) ||
-                            MissedAt(miss->deadline, miss->due_at));
+    return d != nullptr && (d->met || MissedAt(miss->deadline, miss->due_at));
   }
   if (const auto* met = std::get_if<DeadlineMet>(&data)) {
     // Meets only a deadline of its kind due then, not met (Apply; late if

@@ -124,6 +124,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     answering_head_ = false;
     header_.reset();
     caller_.reset();
+    answer_subject_.clear();
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
     parser_->body_limit(options_.max_body_bytes);
@@ -265,28 +266,36 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
                                      Both(std::move(slot_), std::move(token_place)), std::move(who),
                                      parser_->release());
     }
-    // A read is not started while the answers its clients have not taken
-    // yet hold more than the bound (all connections together): 503 with
+    // A read (GET, HEAD) is not started while the answers its clients have
+    // not taken yet hold more than the bound, all connections together (503),
+    // or its token's clients' more than the token's share (429): with
     // Retry-After, before any work, audit record or rate charge. Writes
     // always go (their answers are small, and one that has acted must be
     // answered). 40 clients that asked for a 38 MB history and never read
-    // held 876 MiB (black-box probe 72).
-    if (const std::size_t held = server_->answers_held_.load();
-        (parser_->get().method() == http::verb::get || answering_head_) &&
-        held > options_.max_answer_bytes_held) {
-      metrics_->requests.Increment();
-      metrics_->errors.Increment();
-      auto busy = std::make_shared<HttpResponse>(
-          ErrorResponse(Status::Unavailable("the server holds " + std::to_string(held) +
-                                            " bytes of answers its clients have not read yet "
-                                            "(serve --max-answer-bytes-held); try again"),
-                        parser_->get().version(), parser_->get().keep_alive()));
-      busy->set(http::field::retry_after, "1");
-      if (answering_head_) {
-        busy->content_length(busy->body().size());
-        busy->body().clear();
+    // held 876 MiB (black-box probe 72); one token's could fill the bound and
+    // have every other user's reads refused (session 30). Its caller is
+    // verified here, when it sends a token that verifies, to find its share;
+    // the api admits it without verifying again. A read without one (a
+    // screen's file, healthz) has no share; with one that does not verify it
+    // is answered 401 as it is routed.
+    if (parser_->get().method() == http::verb::get || answering_head_) {
+      if (auto caller = api_->CheckCredential(parser_->get()); caller.ok()) {
+        caller_ = std::move(*caller);
+        answer_subject_ = caller_->sub;  // its answer counted in its share
       }
-      return Write(std::move(busy));
+      if (Status held = server_->held_answers_.MayRead(caller_ ? caller_->sub : std::string());
+          !held.ok()) {
+        metrics_->requests.Increment();
+        metrics_->errors.Increment();
+        auto busy = std::make_shared<HttpResponse>(
+            ErrorResponse(held, parser_->get().version(), parser_->get().keep_alive()));
+        busy->set(http::field::retry_after, "1");
+        if (answering_head_) {
+          busy->content_length(busy->body().size());
+          busy->body().clear();
+        }
+        return Write(std::move(busy));
+      }
     }
     auto request = std::make_shared<HttpRequest>(parser_->release());
     stream_.expires_never();  // the answer may wait on an fsync; not the client's fault
@@ -356,10 +365,12 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       res->content_length(length);
     }
     // The answer's bytes are held until its client has taken them (counted
-    // for the bound OnRead keeps reads within; given back when the Answer
-    // goes, on completion, error and cancel too).
+    // for the bounds OnRead keeps reads within, in all and the caller's;
+    // given back when the Answer goes, on completion, error and cancel too).
     res->set(http::field::date, HttpDateNow());
-    auto answer = std::make_shared<Answer>(std::move(res), server_->answers_held_);
+    auto answer = std::make_shared<Answer>(std::move(res));
+    answer->held = server_->held_answers_.Take(answer_subject_, answer->res->body().size());
+    answer_subject_.clear();
     stream_.expires_after(options_.request_timeout);
     WriteSome(std::move(answer));
   }
@@ -368,17 +379,12 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   // counted among the answers held until it is destroyed (written, failed,
   // or never started: an allocation that failed).
   struct Answer {
-    Answer(std::shared_ptr<HttpResponse> r, std::atomic<std::size_t>& h)
-        : res(std::move(r)), sr(*res), held(h), bytes(res->body().size()) {
-      held.fetch_add(bytes);
-    }
-    ~Answer() { held.fetch_sub(bytes); }
+    explicit Answer(std::shared_ptr<HttpResponse> r) : res(std::move(r)), sr(*res) {}
     Answer(const Answer&) = delete;
     Answer& operator=(const Answer&) = delete;
     std::shared_ptr<HttpResponse> res;
     http::response_serializer<http::string_body> sr;
-    std::atomic<std::size_t>& held;  // the server's answers_held_
-    const std::size_t bytes;
+    HeldAnswers::Hold held;          // in the server's held_answers_
     std::size_t since_deadline = 0;  // bytes taken since the deadline was set
   };
   // Writes what the socket takes. The client has request_timeout to take
@@ -450,6 +456,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   // The caller of a request with a body, verified with its header: the api
   // admits it without verifying the token again.
   std::optional<Principal> caller_;
+  // The subject whose share the next answer written counts in (a read's
+  // verified caller; empty: in all only). Cleared as it is written.
+  std::string answer_subject_;
   bool linger_ = false;          // a request refused unread: Linger() after the answer
   bool answering_head_ = false;  // the request is a HEAD: its answer goes without the body
 };
@@ -576,6 +585,7 @@ HttpServer::HttpServer(HttpApi* api, ApiMetrics* metrics, PushHub* hub, HttpServ
       slots_(options_.max_connections),
       peers_(options_.max_connections_per_address),
       ws_per_token_(options_.max_ws_per_token),
+      held_answers_(options_.max_answer_bytes_held, options_.max_answer_bytes_held_per_token),
       io_(options_.io_threads),
       workers_(static_cast<std::size_t>(options_.workers)) {
   metrics_->connections_bound.Set(static_cast<double>(options_.max_connections));

@@ -13,7 +13,7 @@
 // written back on the session's strand.
 //
 // Bounds: header and body size, idle and slow-request timeouts, connections
-// open at once.
+// open at once, answers not yet taken by their clients (in all and per token).
 //
 // Thread-safety: Start/Stop from one controlling thread.
 #pragma once
@@ -35,6 +35,7 @@
 
 #include "api/bound_port.h"
 #include "api/connection_slots.h"
+#include "api/held_answers.h"
 #include "api/http_api.h"
 #include "api/push_hub.h"
 #include "api/ws_session.h"
@@ -69,6 +70,10 @@ struct HttpServerOptions {
   // goes). Black-box probe 72: 40 clients that asked for a 38 MB history
   // and never read held 876 MiB until the request timeout.
   std::size_t max_answer_bytes_held = std::size_t{256} << 20;
+  // Of those, the answers to one token subject's reads (0: no share bound):
+  // past it that subject's reads are a 429 instead, so that one user's
+  // clients that do not read cannot have every other user's reads refused.
+  std::size_t max_answer_bytes_held_per_token = std::size_t{64} << 20;
   // Connections open at once, HTTP and WebSocket together (> 0; Start
   // refuses 0); past it no more are accepted (they wait in the kernel's
   // backlog) until one closes. serve sets it from the descriptors it may
@@ -135,7 +140,7 @@ class HttpServer {
   ConnectionsPerKey ws_per_token_;  // WebSockets per token subject
   // Bytes of answers being written (HttpSession::Answer gives its own back
   // when destroyed, by its handler or with io_).
-  std::atomic<std::size_t> answers_held_{0};
+  HeldAnswers held_answers_;
   boost::asio::io_context io_;
   // Keeps the io threads running until Stop has drained the sessions: a
   // worker or a group commit may post a session's answer after every socket

@@ -36,9 +36,10 @@ class HttpLimitsTest : public testing::HttpApiFixture {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     return socket;
   }
-  // A request for the history of a case of 2,000 notes of 4,000 bytes: an
-  // answer of ~8.5 MB, more than the kernel's buffers on both sides hold.
-  std::string LongHistoryRequest() {
+  // A request by `subject`'s token for the history of a case of 2,000 notes
+  // of 4,000 bytes: an answer of ~8.5 MB, more than the kernel's buffers on
+  // both sides hold.
+  std::string LongHistoryRequest(const std::string& subject = "operator-1") {
     const std::string id = NewCase();
     for (int batch = 0; batch < 2; ++batch) {
       AppendRequest notes{CaseStream(id), ExpectedVersion::Any(), "officer-7", {}};
@@ -49,7 +50,7 @@ class HttpLimitsTest : public testing::HttpApiFixture {
       EXPECT_TRUE(store_->Append(std::move(notes)).ok());
     }
     return "GET /api/v1/cases/" + id + "/history HTTP/1.1\r\nHost: x\r\n" +
-           "Authorization: Bearer " + Token("operator-1", Role::kOperator) +
+           "Authorization: Bearer " + Token(subject, Role::kOperator) +
            "\r\nConnection: close\r\n\r\n";
   }
   // A connection with a small receive buffer that has sent `request`.
@@ -339,6 +340,48 @@ TEST_F(HeldAnswersHttpLimitsTest, AnswersNotYetReadAreBoundedInAll) {
   // the next is answered.
   std::this_thread::sleep_for(std::chrono::milliseconds(2200));
   auto [answered, closed] = Raw(get, std::chrono::seconds(3));
+  EXPECT_TRUE(answered.starts_with("HTTP/1.1 200 ")) << answered.substr(0, 300);
+}
+
+// One token subject's answers not yet taken are bounded by its share of the
+// bound of all: past it that subject's reads are a 429 naming the flag, while
+// another subject's are answered (one user's clients that ask for long
+// answers and do not read them had every other user's reads refused until
+// they timed out). Once its answer is dropped, the subject reads again.
+class HeldAnswersPerTokenHttpLimitsTest : public HttpLimitsTest {
+ protected:
+  void AdjustServer(HttpServerOptions& o) override {
+    HttpLimitsTest::AdjustServer(o);
+    o.max_answer_bytes_held = std::size_t{64} << 20;
+    o.max_answer_bytes_held_per_token = 1 << 20;
+    o.request_timeout = std::chrono::seconds(2);  // how long the stalled answer is held
+  }
+};
+
+TEST_F(HeldAnswersPerTokenHttpLimitsTest, OneTokensAnswersNotYetReadAreBoundedByItsShare) {
+  const std::string get = LongHistoryRequest("operator-1");
+  asio::io_context io;
+  tcp::socket stalled = Asking(io, get);
+  std::string refused;
+  for (int attempt = 0; attempt < 20 && !refused.starts_with("HTTP/1.1 429 "); ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    refused = Raw(get, std::chrono::seconds(2)).first;
+  }
+  EXPECT_TRUE(refused.starts_with("HTTP/1.1 429 ")) << refused.substr(0, 300);
+  EXPECT_NE(refused.find("Retry-After: 1"), std::string::npos) << refused.substr(0, 300);
+  EXPECT_NE(refused.find("\"rate_limited\""), std::string::npos) << refused.substr(0, 300);
+  EXPECT_NE(refused.find("--max-answer-bytes-held-per-token"), std::string::npos)
+      << refused.substr(0, 300);
+  // Another subject's read of the same history is answered whole meanwhile.
+  auto [other, other_closed] = Raw(LongHistoryRequest("operator-2"), std::chrono::seconds(5));
+  EXPECT_TRUE(other.starts_with("HTTP/1.1 200 ")) << other.substr(0, 300);
+  EXPECT_GT(other.size(), 8'000'000u);
+  // A read without a token has no share: a screen's file, healthz.
+  EXPECT_TRUE(Raw(kHealthz, std::chrono::seconds(2)).first.starts_with("HTTP/1.1 200 "));
+  // Once the stalled client's answer is dropped (the request timeout, 2 s),
+  // its subject reads again.
+  std::this_thread::sleep_for(std::chrono::milliseconds(2200));
+  auto [answered, closed] = Raw(get, std::chrono::seconds(5));
   EXPECT_TRUE(answered.starts_with("HTTP/1.1 200 ")) << answered.substr(0, 300);
 }
 

@@ -64,6 +64,7 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
     bool dev = false;
     std::size_t max_body = 1024 * 1024;
     std::size_t max_answers_held = std::size_t{256} << 20;
+    std::size_t max_answers_held_per_token = std::size_t{64} << 20;
     std::size_t bytes_per_request = 256 * 1024;
     std::size_t max_connections = 0;    // 0: as many as the descriptors allow
     std::int64_t max_per_address = -1;  // -1: DescriptorBudget's; 0: none
@@ -106,6 +107,12 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
                    "bytes of HTTP answers held for clients that have not read them yet, in all; "
                    "past it, 503 (one answer alone always goes)")
       ->check(CLI::Range(std::size_t{1} << 20, std::size_t{1} << 40))
+      ->capture_default_str();
+  serve
+      ->add_option("--max-answer-bytes-held-per-token", a->max_answers_held_per_token,
+                   "of those, the answers to one token subject's reads; past it, 429 for that "
+                   "subject's reads (0: no share bound)")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 40))
       ->capture_default_str();
   serve
       ->add_option("--answer-bytes-per-request", a->bytes_per_request,
@@ -296,6 +303,7 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
 
       http_options.max_body_bytes = a->max_body;
       http_options.max_answer_bytes_held = a->max_answers_held;
+      http_options.max_answer_bytes_held_per_token = a->max_answers_held_per_token;
       // One io_context on as many threads as cores.
       http_options.io_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
       http_options.ws = a->ws;

@@ -45,6 +45,12 @@ void Contribute(DashboardNode& n, const CaseGauges& s, int sign) {
     if (s.kind == CaseKind::kHazard) n.hazards_open += sign;
     if (s.overdue) n.open_overdue += sign;
   }
+  n.cases_by_kind[static_cast<std::size_t>(s.kind)][0] += sign;
+  n.cases_by_channel[static_cast<std::size_t>(s.channel)][0] += sign;
+  if (s.done) {
+    n.cases_by_kind[static_cast<std::size_t>(s.kind)][1] += sign;
+    n.cases_by_channel[static_cast<std::size_t>(s.channel)][1] += sign;
+  }
   if (s.mediated) n.cases_mediated += sign;
   if (s.agreed) n.cases_agreed += sign;
   if (s.rectified_hazard) n.hazards_rectified += sign;
@@ -125,7 +131,9 @@ CaseGauges CaseGauges::Of(const CaseState& s) {
   g.status = s.status;
   g.tier = s.tier;
   g.kind = s.kind;
+  g.channel = s.report.channel;
   g.priority = s.priority;
+  g.done = s.status == CaseStatus::kResolved || s.status == CaseStatus::kClosed;
   g.reported_at = s.reported_at;
   g.accepted_at = s.accepted_at;
   g.arrived_at = s.arrived_at;
@@ -166,6 +174,10 @@ void ApplyCaseChange(DashboardNode& n, const CaseChange& c) {
           if (e.outcome == MediationOutcome::kAgreement) ++n.mediation_agreements[tier];
         } else if constexpr (std::is_same_v<T, CaseEscalated>) {
           ++n.escalations;
+        } else if constexpr (std::is_same_v<T, CaseReopened>) {
+          ++n.reopened;
+        } else if constexpr (std::is_same_v<T, CallbackAttempted>) {
+          n.callbacks_unreachable += !e.reached;
         } else if constexpr (std::is_same_v<T, CallbackCompleted>) {
           ++n.callbacks_completed;
           n.callbacks_satisfied[0] += e.speed == Satisfaction::kSatisfied;
@@ -261,12 +273,17 @@ void VisitFields(Node& n, Scalar&& scalar, Map&& map, HourMap&& hours) {
   scalar(n.open_overdue);
   scalar(n.cases_mediated);
   scalar(n.cases_agreed);
+  for (auto& v : n.cases_by_kind) scalar(v[0]), scalar(v[1]);
+  for (auto& v : n.cases_by_channel) scalar(v[0]), scalar(v[1]);
+  scalar(n.callbacks_unreachable);
+  scalar(n.reopened);
 }
 
 // 2: open cases reported before the report-day floor are one count; 3: a
 // histogram keeps the longest time of its open bucket; 4: open cases
-// overdue, cases mediated and agreed.
-constexpr std::int64_t kEncodingVersion = 4;
+// overdue, cases mediated and agreed; 5: cases by kind and channel,
+// callbacks unreachable, reopenings.
+constexpr std::int64_t kEncodingVersion = 5;
 
 }  // namespace
 
@@ -413,6 +430,27 @@ std::string RenderDashboard(std::string_view path, const DashboardNode& n, Posit
   w.Key("previous_days").Int(previous_days);
   w.EndObject();
   w.Key("totals").BeginObject().Key("reported").Int(n.reported).Key("resolved").Int(n.resolved);
+  w.Key("reopened").Int(n.reopened);
+  w.EndObject();
+  // Every case by its kind now and by its channel, and of those resolved or
+  // closed now.
+  const auto counts = [&w](const std::array<std::int64_t, 2>& c) {
+    w.BeginObject().Key("total").Int(c[0]).Key("resolved").Int(c[1]);
+    w.EndObject();
+  };
+  w.Key("cases").BeginObject();
+  w.Key("by_kind").BeginObject();
+  for (std::size_t i = 0; i < n.cases_by_kind.size(); ++i) {
+    w.Key(Name(static_cast<CaseKind>(i)));
+    counts(n.cases_by_kind[i]);
+  }
+  w.EndObject();
+  w.Key("by_channel").BeginObject();
+  for (std::size_t i = 0; i < n.cases_by_channel.size(); ++i) {
+    w.Key(Name(static_cast<Channel>(i)));
+    counts(n.cases_by_channel[i]);
+  }
+  w.EndObject();
   w.EndObject();
 
   std::int64_t sessions = 0, agreements = 0;
@@ -441,6 +479,7 @@ std::string RenderDashboard(std::string_view path, const DashboardNode& n, Posit
   w.Key("callbacks").BeginObject();
   w.Key("due").Int(n.callbacks_due).Key("completed").Int(n.callbacks_completed);
   w.Key("overdue").Int(n.callbacks_overdue);
+  w.Key("unreachable").Int(n.callbacks_unreachable);
   w.Key("satisfied").BeginObject();
   const char* dims[] = {"speed", "attitude", "outcome"};
   for (std::size_t i = 0; i < 3; ++i) {

@@ -4,11 +4,13 @@
 //
 // A case counts toward its cell and every node above it. Two kinds of
 // figures: gauges that follow the case's current state (open cases by state,
-// tier, kind and report day; callbacks due and overdue; hazards open), kept
+// tier, kind and report day; callbacks due and overdue; hazards open; every
+// case by kind and channel, and those resolved), kept
 // by removing the case's old contribution and adding its new one; and
 // counters bumped by events (reported and resolved per hour, mediation
 // sessions, escalations, completed callbacks and their satisfaction,
-// deadlines missed, repeat disputes, hazards rectified, response times).
+// callbacks that did not reach the reporter, reopenings, deadlines missed,
+// repeat disputes, response times).
 //
 // Everything derives from events and their recorded times, never the clock,
 // so a node folded to position P is the same live, rebuilt or replayed.
@@ -73,6 +75,12 @@ struct DashboardNode {
   // once: the per-dispute success DOMAIN.md reports (99.6%), where
   // mediation_agreements / mediation_sessions is per session.
   std::int64_t cases_mediated = 0, cases_agreed = 0;
+  // Every case by its kind now and by the channel it came in by: [0] all,
+  // [1] of those, resolved or closed now. The field's figures of a period
+  // (DOMAIN.md: 175 disputes and 25 hazards in a year; 400 matters solved
+  // at watch points) are two readings' difference (as_of).
+  std::array<std::array<std::int64_t, 2>, 4> cases_by_kind{};     // CaseKind order
+  std::array<std::array<std::int64_t, 2>, 7> cases_by_channel{};  // Channel order
 
   // Counters.
   std::map<std::int64_t, std::array<std::int64_t, 2>> hourly;  // Unix hour -> reported, resolved
@@ -84,8 +92,10 @@ struct DashboardNode {
   std::array<std::int64_t, 4> deadlines_missed{};     // DeadlineKind order
   std::int64_t repeat_disputes = 0;
   std::int64_t hazards_rectified = 0;
-  std::array<Histogram, 4> to_accept{};   // by Priority
-  std::array<Histogram, 4> to_arrival{};  // by Priority
+  std::int64_t callbacks_unreachable = 0;  // attempts that did not reach the reporter
+  std::int64_t reopened = 0;               // reopenings
+  std::array<Histogram, 4> to_accept{};    // by Priority
+  std::array<Histogram, 4> to_arrival{};   // by Priority
 
   Position position = 0;  // the last event that changed this node
 
@@ -100,7 +110,9 @@ struct CaseGauges {
   CaseStatus status = CaseStatus::kReported;
   int tier = 1;
   CaseKind kind = CaseKind::kIncident;
+  Channel channel = Channel::kCall;
   Priority priority = Priority::kNormal;
+  bool done = false;  // resolved or closed
   std::int64_t reported_at = 0, accepted_at = 0, arrived_at = 0;
   bool callback_open = false;     // scheduled or attempted
   bool callback_missed = false;   // and its deadline missed

@@ -98,13 +98,15 @@ constexpr const char* kUnfinishedRebuildKey = "unfinished_rebuild";
 // dispute's alert names the case it repeats, and a mediation's deadline
 // alerts the mediators; 15: a reopening alerts who handles the case; 16: a
 // dashboard's open cases overdue and cases mediated; 17: a deadline started
-// again after it was met starts afresh, a DeadlineMet meets one missed), so
+// again after it was met starts afresh, a DeadlineMet meets one missed; 18:
+// a dashboard's cases by kind and channel, callbacks unreachable,
+// reopenings), so
 // that views of another format are rebuilt, not served.
 constexpr const char* kViewsFormatKey = "format";
 // In the meta family: the hash of the event at the checkpoint, so that views
 // folded from another log (a folder put together by hand) are not served.
 constexpr const char* kCheckpointHashKey = "checkpoint_hash";
-constexpr const char* kViewsFormat = "17";
+constexpr const char* kViewsFormat = "18";
 // Threads that render a rebuild's last case views at most.
 constexpr std::size_t kMaxRenderThreads = 4;
 // What Apply() and Finish() answer once a rebuild's batch has failed.

@@ -287,6 +287,48 @@ TEST_F(ProjectionTest, TheDashboardCountsOpenCasesOverdueAndMediationPerCase) {
   ExpectRebuildEqualsLive();
 }
 
+// Every case by its kind now and by its channel, and of those resolved or
+// closed now; callbacks that did not reach the reporter; reopenings (a
+// probe of session 29 found the field's figures of DOMAIN.md — disputes and
+// hazards in a year, matters solved at watch points — not on the dashboard).
+TEST_F(ProjectionTest, TheDashboardCountsCasesByKindAndChannel) {
+  std::string body = ReportBody("santai/tongchuan/a03/g12", "normal", "hazard");
+  body.replace(body.find("walk_in"), 7, "watch_point");
+  const std::string hazard = Must(service_->Report("officer-7", body, "")).case_id;
+  const std::string dispute = CaseInProgress();  // a walk-in dispute
+  ReportIn("santai/tongchuan/a03/g13", "incident", "3 Other Rd");
+  Must(Act(hazard, "triage", R"({"kind":"assistance"})"));  // counted by its kind now
+  Must(Act(hazard, "assign", R"({"assignee":"officer-7"})"));
+  Must(Act(hazard, "accept"));
+  Must(Act(hazard, "resolve", R"({"resolution":"handled_on_site","summary":"s"})"));
+  Must(Act(hazard, "attempt-callback", R"({"reached":false,"note":"no answer"})"));
+  Must(Act(dispute, "resolve", R"({"resolution":"handled_on_site","summary":"s"})"));
+  Must(Act(
+      dispute, "complete-callback",
+      R"({"speed":"satisfied","attitude":"satisfied","outcome":"dissatisfied","comment":"c"})"));
+  Must(Act(dispute, "reopen", R"({"reason":"the leak came back"})"));
+  std::string d = Dash("santai");
+  EXPECT_EQ(At(d, "/cases/by_kind/assistance"), R"({"total":1,"resolved":1})");
+  EXPECT_EQ(At(d, "/cases/by_kind/hazard"), R"({"total":0,"resolved":0})");
+  EXPECT_EQ(At(d, "/cases/by_kind/dispute"), R"({"total":1,"resolved":0})");  // reopened
+  EXPECT_EQ(At(d, "/cases/by_kind/incident"), R"({"total":1,"resolved":0})");
+  EXPECT_EQ(At(d, "/cases/by_channel/watch_point"), R"({"total":1,"resolved":1})");
+  EXPECT_EQ(At(d, "/cases/by_channel/walk_in"), R"({"total":2,"resolved":0})");
+  EXPECT_EQ(At(d, "/cases/by_channel/online"), R"({"total":0,"resolved":0})");
+  EXPECT_EQ(At(d, "/callbacks/unreachable"), "1");
+  EXPECT_EQ(At(d, "/totals/reopened"), "1");
+  EXPECT_EQ(At(d, "/totals/resolved"), "2");
+  EXPECT_EQ(At(Dash("santai/tongchuan/a03/g13"), "/cases/by_channel/walk_in"),
+            R"({"total":1,"resolved":0})");
+  Must(Act(
+      hazard, "complete-callback",
+      R"({"speed":"satisfied","attitude":"satisfied","outcome":"satisfied","comment":"c"})"));
+  Must(Act(hazard, "close"));  // closed still counts as resolved
+  d = Dash("santai");
+  EXPECT_EQ(At(d, "/cases/by_kind/assistance"), R"({"total":1,"resolved":1})");
+  ExpectRebuildEqualsLive();
+}
+
 TEST_F(ProjectionTest, MissedCallbackDeadlineCountsAsOverdue) {
   const std::string id = CaseInProgress();
   Must(Act(id, "resolve", R"({"resolution":"handled_on_site","summary":"s"})"));

@@ -17,6 +17,10 @@ namespace {
 // acknowledged, for every reopening in its history, of cases long settled
 // (review 80).
 constexpr std::int64_t kReopenedAlertsFromMs = 1796515200000;
+// Likewise an assignee replaced is told so from the day that rule came
+// (session 30, 2026-12-06T00:00:00Z) on: a rebuild raises none for the
+// reassignments of its history.
+constexpr std::int64_t kUnassignedAlertsFromMs = 1796515200000;
 
 class Recipients {
  public:
@@ -29,6 +33,11 @@ class Recipients {
     for (const Alert& a : out_) {
       if (a.person == person) return;
     }
+    // No one is told of what they did themselves (a case they reported,
+    // assigned to themselves, escalated or reopened: black-box probe 84
+    // found each on the actor's phone, which sounds for every alert). What
+    // falls due later is theirs to hear of: a callback, a deadline.
+    if (tells_what_actor_did_ && person == c_.event->actor) return;
     out_.push_back(Alert{std::string(person), std::string(kind), c_.state->case_id,
                          c_.state->report.cell, c_.event->position, c_.event->recorded_at_ms,
                          message});
@@ -42,10 +51,25 @@ class Recipients {
       }
     }
   }
+  // Whoever handles the case: its assignee; while unassigned, the officers
+  // covering its cell; where none does, its supervisors (black-box probe 84:
+  // an urgent case in a cell without an officer warned no one before its
+  // deadline passed).
+  void ToHandlers(const CaseState& s, const std::vector<CellPerson>& covering,
+                  std::string_view kind, const std::string& message) {
+    if (!s.assignee.empty()) return To(s.assignee, kind, message);
+    const std::size_t told = out_.size();
+    ToRoles(covering, {"officer"}, kind, message);
+    if (out_.size() == told) ToRoles(covering, {"supervisor"}, kind, message);
+  }
+  // Whether the alerts being raised tell of the event's own action (not of
+  // something falling due), which its actor is not told of.
+  void TellsWhatActorDid(bool v) { tells_what_actor_did_ = v; }
 
  private:
   const CaseChange& c_;
   std::vector<Alert>& out_;
+  bool tells_what_actor_did_ = false;
 };
 
 }  // namespace
@@ -72,10 +96,21 @@ std::vector<Alert> AlertsFor(const CaseChange& c, const GridDirectory& grid) {
                        "Repeat dispute at " + e.address.value_or("") + " within 30 days of case " +
                            c.repeat_of + ". " + reported);
           }
+          to.TellsWhatActorDid(true);
           to.ToRoles(covering(), {}, "new_case", reported);
         } else if constexpr (std::is_same_v<T, CaseAssigned>) {
+          to.TellsWhatActorDid(true);
           to.To(e.assignee, "assigned", "Case " + what() + " is assigned to you");
+          // The assignee replaced hears that the case is no longer theirs
+          // (black-box probe 84: they kept "assigned to you" and learned of
+          // it from a 409).
+          if (c.event->recorded_at_ms >= kUnassignedAlertsFromMs &&
+              c.previous_assignee != e.assignee) {
+            to.To(c.previous_assignee, "unassigned",
+                  "Case " + what() + " is reassigned to " + e.assignee + "; it is no longer yours");
+          }
         } else if constexpr (std::is_same_v<T, CaseEscalated>) {
+          to.TellsWhatActorDid(true);
           const std::string m = "Case " + what() + " escalated to tier " +
                                 std::to_string(e.to_tier) + ": " + e.reason;
           if (e.to_tier >= 3) {
@@ -86,21 +121,14 @@ std::vector<Alert> AlertsFor(const CaseChange& c, const GridDirectory& grid) {
           to.To(s.assignee, "escalation", m);
         } else if constexpr (std::is_same_v<T, CallbackScheduled>) {
           const std::string m = "Callback due for " + what() + " by " + FormatTimestamp(e.due_at);
-          if (!s.assignee.empty()) {
-            to.To(s.assignee, "callback_due", m);
-          } else {
-            to.ToRoles(covering(), {"officer"}, "callback_due", m);
-          }
+          to.ToHandlers(s, covering(), "callback_due", m);
         } else if constexpr (std::is_same_v<T, CaseReopened>) {
           if (c.event->recorded_at_ms < kReopenedAlertsFromMs) return;
           // The case is owed work again: whoever handles it must hear of it
           // (black-box probe 74: a reopening alerted no one).
+          to.TellsWhatActorDid(true);
           const std::string m = "Case " + what() + " is reopened: " + e.reason;
-          if (!s.assignee.empty()) {
-            to.To(s.assignee, "reopened", m);
-          } else {
-            to.ToRoles(covering(), {"officer"}, "reopened", m);
-          }
+          to.ToHandlers(s, covering(), "reopened", m);
           to.ToRoles(covering(), {"supervisor"}, "reopened", m);
         } else if constexpr (std::is_same_v<T, DeadlineApproaching> ||
                              std::is_same_v<T, DeadlineMissed>) {
@@ -109,11 +137,7 @@ std::vector<Alert> AlertsFor(const CaseChange& c, const GridDirectory& grid) {
           const std::string m = "Deadline " + std::string(Name(e.deadline)) + " of " + what() +
                                 (kMissed ? " was missed (due " : " is due at ") +
                                 FormatTimestamp(e.due_at) + (kMissed ? ")" : "");
-          if (!s.assignee.empty()) {
-            to.To(s.assignee, kind, m);
-          } else {
-            to.ToRoles(covering(), {"officer"}, kind, m);
-          }
+          to.ToHandlers(s, covering(), kind, m);
           if (kMissed) to.ToRoles(covering(), {"supervisor"}, kind, m);
           // A mediation running out of time is the mediators' too (black-box
           // probe 74: the cell's mediator heard nothing of it).

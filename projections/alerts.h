@@ -2,18 +2,23 @@
 //
 //   new_case             a case reported in a cell they cover
 //   assigned             a case assigned to them
+//   unassigned           a case of theirs assigned to someone else (recorded
+//                        from 2026-12-06 on, alerts.cc)
 //   escalation           a case escalated to their tier (tier 2: mediators,
 //                        tier 3: supervisors, covering the cell), and its assignee
 //   callback_due         a callback scheduled on a case they handle
-//   deadline_approaching a deadline about to pass (the assignee, or the
-//                        cell's officers while unassigned)
+//   deadline_approaching a deadline about to pass (those who handle the case)
 //   deadline_missed      a deadline that passed (those, and supervisors)
 //   repeat_dispute       a dispute at an address where another was reported
 //                        within 30 days (in place of new_case)
-//   reopened             a case resolved or closed, reopened (the assignee, or
-//                        the cell's officers while unassigned; and supervisors),
-//                        recorded from 2026-12-06 on (alerts.cc)
+//   reopened             a case resolved or closed, reopened (those who
+//                        handle it, and supervisors), recorded from
+//                        2026-12-06 on (alerts.cc)
 //
+// "Those who handle the case": its assignee; while it has none, the officers
+// covering its cell; where no officer does, its supervisors. No one is told
+// of their own action (new_case, assigned, escalation, reopened of an event
+// they recorded); what falls due later (a callback, a deadline) they are.
 // An event raises at most one alert for each person (the first of the list
 // above that applies), so that every alert has its own position on the
 // person's alerts channel.

@@ -78,7 +78,7 @@ Result<std::string> Projector::DashboardAsOf(std::string_view path, Position tar
       const CaseState& after = found->second;
       if (!after.exists || !CellWithin(after.report.cell, path)) continue;
       if (repeat) continue;  // nothing but the version changed
-      CaseChange change{&e, &*data, before, CaseGauges::Of(after), &after, {}};
+      CaseChange change{&e, &*data, before, CaseGauges::Of(after), &after, {}, {}};
       if (const auto* report = std::get_if<CaseReported>(&*data)) {
         if (auto address = RepeatDisputeAddress(*report)) {
           ASSIGN_OR_RETURN(auto repeated, RepeatedDispute(*address, e, nullptr));

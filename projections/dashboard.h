@@ -134,6 +134,9 @@ struct CaseChange {
   // reported there last before it (empty: no repeat).
   std::string repeat_of;
   bool repeat_dispute() const { return !repeat_of.empty(); }
+  // A CaseAssigned: the assignee before it (empty: none). Set by the live
+  // fold and a rebuild, for the alerts; not by as_of dashboards.
+  std::string previous_assignee;
 };
 
 // Folds `change` into `node`.

@@ -100,7 +100,9 @@ constexpr const char* kUnfinishedRebuildKey = "unfinished_rebuild";
 // dashboard's open cases overdue and cases mediated; 17: a deadline started
 // again after it was met starts afresh, a DeadlineMet meets one missed; 18:
 // a dashboard's cases by kind and channel, callbacks unreachable,
-// reopenings), so
+// reopenings; no alert to the person whose action it tells of, an assignee
+// replaced told so, a warning with no officer to hear it told to the
+// supervisors), so
 // that views of another format are rebuilt, not served.
 constexpr const char* kViewsFormatKey = "format";
 // In the meta family: the hash of the event at the checkpoint, so that views
@@ -365,6 +367,8 @@ Status Projector::ApplyOne(const RecordedEvent& e, const Result<CaseEventData>* 
   CaseState* const state = &cached->state;
   const CaseGauges before = CaseGauges::Of(*state);
   const bool repeat = state->Repeats(data);
+  std::string previous_assignee;
+  if (std::holds_alternative<CaseAssigned>(data)) previous_assignee = state->assignee;
   state->Apply(e, data);
   if (!state->exists) return Status::Ok();  // an event before its case was reported (raw append)
   if (repeat) {
@@ -372,7 +376,8 @@ Status Projector::ApplyOne(const RecordedEvent& e, const Result<CaseEventData>* 
     CaseViewChanged(case_id, *cached, b);
     return Status::Ok();
   }
-  CaseChange change{&e, &data, before, CaseGauges::Of(*state), state, {}};
+  CaseChange change{&e, &data, before, CaseGauges::Of(*state), state, {}, {}};
+  change.previous_assignee = std::move(previous_assignee);
   if (const auto* report = std::get_if<CaseReported>(&data)) {
     if (auto address = RepeatDisputeAddress(*report)) {
       ASSIGN_OR_RETURN(auto repeated, RepeatedDispute(*address, e, &b));

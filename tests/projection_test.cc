@@ -78,6 +78,11 @@ class ProjectionTest : public testing::CaseTest {
     body.replace(body.find("12 Tongchuan Rd"), 15, address);
     return Must(service_->Report("officer-7", body, "")).case_id;
   }
+  // A case reported by an operator, so that its alerts reach officer-7 (no
+  // one is told of their own report).
+  std::string OperatorsCase() {
+    return Must(service_->Report("operator-1", ReportBody(), "")).case_id;
+  }
   std::unique_ptr<Projector> projector_;
 };
 
@@ -320,9 +325,8 @@ TEST_F(ProjectionTest, TheDashboardCountsCasesByKindAndChannel) {
   EXPECT_EQ(At(d, "/totals/resolved"), "2");
   EXPECT_EQ(At(Dash("santai/tongchuan/a03/g13"), "/cases/by_channel/walk_in"),
             R"({"total":1,"resolved":0})");
-  Must(Act(
-      hazard, "complete-callback",
-      R"({"speed":"satisfied","attitude":"satisfied","outcome":"satisfied","comment":"c"})"));
+  Must(Act(hazard, "complete-callback",
+           R"({"speed":"satisfied","attitude":"satisfied","outcome":"satisfied","comment":"c"})"));
   Must(Act(hazard, "close"));  // closed still counts as resolved
   d = Dash("santai");
   EXPECT_EQ(At(d, "/cases/by_kind/assistance"), R"({"total":1,"resolved":1})");
@@ -357,7 +361,7 @@ TEST_F(ProjectionTest, TheCaseViewListsEachMissWithItsDueTime) {
   EXPECT_EQ(At(v, "/misses/0/deadline"), "\"callback\"") << v;
   EXPECT_EQ(At(v, "/misses/0/due_at"), "\"" + missed + "\"") << v;
   EXPECT_EQ(At(v, "/deadlines/2/due_at"), "\"" + later + "\"") << v;  // callback
-  Must(Act(id, "reopen", R"({"reason":"the pipe leaks again"})"));
+  Must(Act(id, "reopen", R"({"reason":"the pipe leaks again"})", "operator-1"));
   Must(Act(id, "resolve", R"({"resolution":"handled_on_site","summary":"s"})"));
   v = View(id);
   EXPECT_EQ(At(v, "/misses/0/due_at"), "\"" + missed + "\"") << v;
@@ -645,7 +649,7 @@ TEST_F(ProjectionTest, AnEventsAlertsOfOneKindShareOneBody) {
   Must(
       service_->AssignOfficer("admin", "santai", R"({"officer":"sup-1","role":"supervisor"})", ""));
   const Position before = store_->Head().position;
-  NewCase();
+  OperatorsCase();
   CatchUp();
   std::size_t bodies = 0, entries = 0;
   ASSERT_TRUE(projector_->views().ForEach(kViewAlertBodies, [&](auto, auto) { ++bodies; }).ok());
@@ -667,17 +671,17 @@ TEST_F(ProjectionTest, AnEventsAlertsOfOneKindShareOneBody) {
 TEST_F(ProjectionTest, AlertsReachThePeopleCoveringTheCellAndCloseOnAcknowledgment) {
   Must(
       service_->AssignOfficer("admin", "santai", R"({"officer":"sup-1","role":"supervisor"})", ""));
-  const std::string id = NewCase();
+  const std::string id = OperatorsCase();
   CatchUp();
   auto alerts = projector_->OpenAlerts("officer-7", 10);
   ASSERT_TRUE(alerts.ok());
   ASSERT_EQ(alerts->size(), 1u);
   EXPECT_EQ(At(alerts->at(0), "/kind"), "\"new_case\"");
   EXPECT_EQ(At(alerts->at(0), "/case_id"), "\"" + id + "\"");
-  Must(Act(id, "assign", R"({"assignee":"officer-7"})"));
+  Must(Act(id, "assign", R"({"assignee":"officer-7"})", "operator-1"));
   Must(Act(id, "accept"));
-  Must(Act(id, "escalate", R"({"reason":"r"})"));
-  Must(Act(id, "escalate", R"({"reason":"r","judicial":"court"})"));
+  Must(Act(id, "escalate", R"({"reason":"r"})", "operator-1"));
+  Must(Act(id, "escalate", R"({"reason":"r","judicial":"court"})", "operator-1"));
   CatchUp();
   auto sup = projector_->OpenAlerts("sup-1", 10);
   ASSERT_TRUE(sup.ok());
@@ -742,7 +746,7 @@ TEST_F(ProjectionTest, AReopeningIsToldToTheAssigneeAndTheSupervisors) {
   Must(Act(id, "resolve", R"({"resolution":"handled_on_site","summary":"s"})"));
   CatchUp();
   const auto before = projector_->OpenAlerts("officer-7", 10)->size();
-  Must(Act(id, "reopen", R"({"reason":"the pipe leaks again"})"));
+  Must(Act(id, "reopen", R"({"reason":"the pipe leaks again"})", "operator-1"));
   CatchUp();
   for (const char* person : {"officer-7", "sup-1"}) {
     auto told = projector_->OpenAlerts(person, 10);
@@ -752,6 +756,93 @@ TEST_F(ProjectionTest, AReopeningIsToldToTheAssigneeAndTheSupervisors) {
     EXPECT_NE(told->at(0).find("is reopened: the pipe leaks again"), std::string::npos) << person;
   }
   EXPECT_EQ(projector_->OpenAlerts("officer-7", 10)->size(), before + 1);
+  ExpectRebuildEqualsLive();
+}
+
+// No one is told of their own action: a case they reported, assigned to
+// themselves, escalated or reopened (black-box probe 84 found each on the
+// actor's phone); what falls due later — a callback — they are told of.
+TEST_F(ProjectionTest, NoOneIsAlertedOfTheirOwnAction) {
+  Must(
+      service_->AssignOfficer("admin", "santai", R"({"officer":"sup-1","role":"supervisor"})", ""));
+  clock_.Advance(14 * 86400000LL);  // 2026-12-06: reopenings alert
+  const auto kinds = [&](const std::string& person) {
+    CatchUp();
+    std::vector<std::string> out;
+    auto open = projector_->OpenAlerts(person, 20);
+    EXPECT_TRUE(open.ok());
+    for (const std::string& a : *open) out.push_back(At(a, "/kind"));
+    return out;
+  };
+  const std::string id = Must(service_->Report("officer-7", ReportBody(), "")).case_id;
+  EXPECT_TRUE(kinds("officer-7").empty());
+  EXPECT_EQ(kinds("sup-1"), std::vector<std::string>{"\"new_case\""});
+  Must(Act(id, "assign", R"({"assignee":"officer-7"})"));
+  Must(Act(id, "accept"));
+  Must(Act(id, "escalate", R"({"reason":"r"})"));
+  Must(Act(id, "resolve", R"({"resolution":"handled_on_site","summary":"s"})"));
+  EXPECT_EQ(kinds("officer-7"), std::vector<std::string>{"\"callback_due\""});
+  Must(Act(id, "reopen", R"({"reason":"back"})", "sup-1"));
+  EXPECT_EQ(kinds("officer-7"), (std::vector<std::string>{"\"reopened\"", "\"callback_due\""}));
+  EXPECT_EQ(kinds("sup-1"), std::vector<std::string>{"\"new_case\""});  // not its own reopening
+  ExpectRebuildEqualsLive();
+}
+
+// An assignee replaced is told the case is no longer theirs (black-box probe
+// 84: they kept "assigned to you" and learned of it from a 409), from the
+// day the rule came on (a rebuild raises none for older reassignments).
+TEST_F(ProjectionTest, AnAssigneeReplacedIsToldSo) {
+  PutOnGrid("officer-8");
+  const std::string earlier = OperatorsCase();  // 2026-11-22: before the rule
+  Must(Act(earlier, "assign", R"({"assignee":"officer-7"})", "operator-1"));
+  Must(Act(earlier, "assign", R"({"assignee":"officer-8"})", "operator-1"));
+  CatchUp();
+  const auto count = [&](const std::string& person) {
+    CatchUp();
+    return projector_->OpenAlerts(person, 50)->size();
+  };
+  const std::size_t before = count("officer-7");
+  clock_.Advance(14 * 86400000LL);
+  const std::string id = OperatorsCase();
+  Must(Act(id, "assign", R"({"assignee":"officer-7"})", "operator-1"));
+  Must(Act(id, "accept"));
+  EXPECT_EQ(count("officer-7"), before + 2);  // new case, assigned
+  Must(Act(id, "assign", R"({"assignee":"officer-8"})", "operator-1"));
+  CatchUp();
+  auto told = projector_->OpenAlerts("officer-7", 1);
+  ASSERT_TRUE(told.ok() && told->size() == 1u);
+  EXPECT_EQ(At(told->at(0), "/kind"), "\"unassigned\"");
+  EXPECT_NE(told->at(0).find("is reassigned to officer-8; it is no longer yours"),
+            std::string::npos)
+      << told->at(0);
+  EXPECT_EQ(At(projector_->OpenAlerts("officer-8", 1)->at(0), "/kind"), "\"assigned\"");
+  EXPECT_EQ(count("officer-7"), before + 3);
+  ExpectRebuildEqualsLive();
+}
+
+// A warning of a case no one handles yet, in a cell no officer covers, goes
+// to the supervisors (black-box probe 84: an urgent case there warned no
+// one before its deadline passed); where an officer covers it, to them.
+TEST_F(ProjectionTest, AWarningWithNoOfficerToHearItGoesToTheSupervisors) {
+  Must(
+      service_->AssignOfficer("admin", "santai", R"({"officer":"sup-1","role":"supervisor"})", ""));
+  const std::string bare =
+      Must(service_->Report("operator-1", ReportBody("santai/tongchuan/a03/g13", "urgent"), ""))
+          .case_id;
+  const std::string covered = OperatorsCase();  // officer-7's cell
+  CatchUp();
+  const std::size_t sups = projector_->OpenAlerts("sup-1", 50)->size();
+  for (const std::string& id : {bare, covered}) {
+    const std::int64_t due = Load(id).Deadline(DeadlineKind::kAccept)->due_at;
+    Must(service_->RecordDeadlineApproaching(id, DeadlineKind::kAccept, due));
+  }
+  CatchUp();
+  auto told = projector_->OpenAlerts("sup-1", 50);
+  ASSERT_TRUE(told.ok());
+  ASSERT_EQ(told->size(), sups + 1);
+  EXPECT_EQ(At(told->at(0), "/kind"), "\"deadline_approaching\"");
+  EXPECT_EQ(At(told->at(0), "/case_id"), "\"" + bare + "\"");
+  EXPECT_EQ(At(projector_->OpenAlerts("officer-7", 1)->at(0), "/case_id"), "\"" + covered + "\"");
   ExpectRebuildEqualsLive();
 }
 
@@ -770,14 +861,14 @@ TEST_F(ProjectionTest, ARebuildHoldingFewAlertsWritesThemOutAndStillEqualsLive) 
   };
   std::vector<std::string> cases;
   for (int i = 0; i < 6; ++i) {
-    cases.push_back(NewCase());
+    cases.push_back(OperatorsCase());
     acknowledge_newest(i % 2 == 0 ? "officer-7" : "sup-1");  // right after it was raised
     // One event more between the third and the fourth case: of the alerts
     // acknowledged right away, some are in their acknowledgment's batch
     // (held), the others written out before it.
     if (i == 2) Must(Act(cases[0], "note", R"({"text":"seen"})"));
   }
-  Must(Act(cases[0], "assign", R"({"assignee":"officer-7"})"));
+  Must(Act(cases[0], "assign", R"({"assignee":"officer-7"})", "operator-1"));
   acknowledge_newest("officer-7");
   acknowledge_newest("sup-1");  // raised long before
   CatchUp();

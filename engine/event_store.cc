@@ -206,6 +206,18 @@ Status EventStore::Impl::OpenDb(const std::string& secondary_path) {
 Status EventStore::Impl::LoadHead() {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), family(kEvents)));
   it->SeekToLast();
+  // A follower beside a writer of another process reads no further than
+  // what the writer made durable: the log's file shows a group's bytes
+  // before its fsync returns, and after one that failed (review 86).
+  if (const auto durable = follower_ ? DurableMark::ReadWhileWritten(options_.path) : std::nullopt;
+      durable && it->Valid() && storage::DecodeBigEndian64(it->key().ToStringView()) > *durable) {
+    if (*durable == 0) {
+      it->SeekToFirst();
+      if (it->Valid()) it->Prev();  // none
+    } else {
+      it->SeekForPrev(storage::EncodeBigEndian64(*durable));
+    }
+  }
   LogHead head;
   std::int64_t last_ms = 0;
   if (it->Valid()) {
@@ -232,6 +244,9 @@ Result<std::unique_ptr<EventStore>> EventStore::Open(const StoreOptions& options
   auto impl = std::make_unique<Impl>(options, /*follower=*/false);
   RETURN_IF_ERROR(impl->OpenDb(""));
   RETURN_IF_ERROR(impl->LoadHead());
+  // What the open recovered is durable: RocksDB flushed it to synced tables.
+  ASSIGN_OR_RETURN(impl->durable_mark_, DurableMark::Open(options.path));
+  impl->durable_mark_->Set(impl->Head().position);
   impl->StartCommitter();
   return std::unique_ptr<EventStore>(new EventStore(std::move(impl)));
 }
@@ -558,6 +573,7 @@ void EventStore::Impl::CommitGroup(const std::vector<PendingAppend*>& group) {
   }
   leader_position_ = position;
   leader_hash_ = previous;
+  durable_mark_->Set(position);
   for (const PendingAppend* p : accepted) {
     std::atomic<Position>& slot = ChangeSlot(p->request.stream);
     const Position last = p->result->last_position;

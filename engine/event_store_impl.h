@@ -28,6 +28,7 @@
 #include <thread>
 #include <vector>
 
+#include "engine/durable_mark.h"
 #include "engine/event_store.h"
 #include "engine/hash_chain.h"
 #include "engine/record_format.h"
@@ -84,6 +85,9 @@ class EventStore::Impl {
   const StoreOptions options_;
   const bool follower_;
   std::string secondary_path_;  // follower's scratch folder, removed on close
+  // The writer's: set by the committer once each group's fsync succeeded,
+  // for followers in other processes (engine/durable_mark.h).
+  std::unique_ptr<DurableMark> durable_mark_;
   rocksdb::DB* db_ = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> families_;  // in kFamilyOrder order
 

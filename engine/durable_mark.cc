@@ -1,0 +1,74 @@
+#include "engine/durable_mark.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "engine/record_format.h"
+
+namespace casegrid {
+namespace {
+
+constexpr const char* kMarkFile = "/DURABLE";
+// The position big-endian, then its complement: a reader that meets a write
+// half done (not atomic for readers, by POSIX) sees the two disagree.
+constexpr std::size_t kMarkBytes = 16;
+
+std::string Encode(Position position) {
+  return storage::EncodeBigEndian64(position) + storage::EncodeBigEndian64(~position);
+}
+
+// Whether another process holds a write lock on the store's LOCK file, as a
+// RocksDB writer does for as long as it has the store open (fcntl locks are
+// per process: this one's own writer is not seen).
+bool WrittenByAnotherProcess(const std::string& store_path) {
+  const int fd = ::open((store_path + "/LOCK").c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  struct flock probe {};
+  probe.l_type = F_WRLCK;
+  probe.l_whence = SEEK_SET;
+  probe.l_start = 0;
+  probe.l_len = 0;
+  const bool held = ::fcntl(fd, F_GETLK, &probe) == 0 && probe.l_type != F_UNLCK;
+  ::close(fd);
+  return held;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<DurableMark>> DurableMark::Open(const std::string& store_path) {
+  const std::string path = store_path + kMarkFile;
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    return Status::Unavailable("cannot open " + path + ": " + std::strerror(errno));
+  }
+  return std::unique_ptr<DurableMark>(new DurableMark(fd));
+}
+
+DurableMark::~DurableMark() {
+  ::close(fd_);
+}
+
+void DurableMark::Set(Position position) {
+  const std::string bytes = Encode(position);
+  [[maybe_unused]] const ssize_t written = ::pwrite(fd_, bytes.data(), kMarkBytes, 0);
+}
+
+std::optional<Position> DurableMark::ReadWhileWritten(const std::string& store_path) {
+  if (!WrittenByAnotherProcess(store_path)) return std::nullopt;
+  const int fd = ::open((store_path + kMarkFile).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  std::optional<Position> mark;
+  for (int attempt = 0; attempt < 100 && !mark; ++attempt) {
+    char bytes[kMarkBytes];
+    if (::pread(fd, bytes, kMarkBytes, 0) != static_cast<ssize_t>(kMarkBytes)) break;
+    const Position position = storage::DecodeBigEndian64(std::string_view(bytes, 8));
+    if (~position == storage::DecodeBigEndian64(std::string_view(bytes + 8, 8))) mark = position;
+  }
+  ::close(fd);
+  return mark;
+}
+
+}  // namespace casegrid

@@ -9,6 +9,7 @@
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <unordered_map>
@@ -379,9 +380,29 @@ void EventStore::Impl::CommitterLoop() {
     if (failed) {
       for (PendingAppend* p : group) p->result = Status::Unavailable(failure);
     } else {
-      CommitGroup(group);
+      try {
+        CommitGroup(group);
+      } catch (const std::exception& e) {
+        // An allocation that failed, a storage library's throw: where the
+        // group stands is not known, so it and every later append are
+        // refused, as after a failed write (review 86: it ended the process).
+        const std::string why = std::string("storage cannot write (") + e.what() +
+                                "); appends are refused until the store is reopened";
+        for (PendingAppend* p : group) p->result = Status::Unavailable(why);
+        std::lock_guard l(queue_mu_);
+        failed_ = true;
+        failure_ = why;
+      }
     }
-    for (PendingAppend* p : group) p->done(std::move(p->result));
+    for (PendingAppend* p : group) {
+      try {
+        p->done(std::move(p->result));
+      } catch (const std::exception& e) {
+        // A callback must not throw (event_store.h); one that did ends its
+        // own answer, not the committer.
+        std::fprintf(stderr, "casegrid: an append's callback threw: %s\n", e.what());
+      }
+    }
     group.clear();
     owned.clear();
   }
@@ -480,7 +501,20 @@ void EventStore::Impl::CommitGroup(const std::vector<PendingAppend*>& group) {
     if (!hits.empty()) {
       const auto foreign = std::find_if(hits.begin(), hits.end(),
                                         [&](const IdHit& h) { return h.stream != r.stream; });
-      if (hits.size() == r.events.size() && foreign == hits.end()) {
+      // A repeat: its ids at consecutive positions, in its order, so that
+      // the range answered holds them and nothing else (ids apart in the
+      // log, or listed in another order, answered one that did not; review
+      // 86).
+      bool as_written = true;
+      for (std::size_t i = 1; i < hits.size(); ++i) {
+        as_written = as_written && hits[i].position == hits[0].position + i;
+      }
+      if (hits.size() == r.events.size() && foreign == hits.end() && !as_written) {
+        p->result = Status::Conflict(
+            "the event ids of this append are in the log, but not one after another in this "
+            "order (first at position " +
+            std::to_string(hits.front().position) + "); nothing written");
+      } else if (hits.size() == r.events.size() && foreign == hits.end()) {
         p->result = AppendResult{hits.front().position, hits.back().position, hits.front().version,
                                  hits.back().version, true};
       } else if (foreign != hits.end()) {
@@ -651,22 +685,27 @@ Result<std::vector<RecordedEvent>> EventStore::Impl::ReadStream(const std::strin
   std::unique_ptr<rocksdb::Iterator> it(
       db_->NewIterator(rocksdb::ReadOptions(), family(kStreamIndex)));
   auto in_stream = [&] { return AtStreamKey(*it, prefix); };
+  // Events past the head are committing right now, not published yet: not
+  // read, nor counted against max_count (a backward read of one event while
+  // the stream's next committed found none; review 86).
   if (dir == ReadDirection::kForward) {
     for (it->Seek(storage::StreamIndexKey(stream, std::max<StreamVersion>(from, 1)));
          in_stream() && positions.size() < max_count; it->Next()) {
-      positions.push_back(storage::DecodeBigEndian64(it->value().ToStringView()));
+      const Position p = storage::DecodeBigEndian64(it->value().ToStringView());
+      if (p > head) break;  // and every later version
+      positions.push_back(p);
     }
   } else {
     for (it->SeekForPrev(storage::StreamIndexKey(stream, from));
          in_stream() && positions.size() < max_count; it->Prev()) {
-      positions.push_back(storage::DecodeBigEndian64(it->value().ToStringView()));
+      const Position p = storage::DecodeBigEndian64(it->value().ToStringView());
+      if (p <= head) positions.push_back(p);
     }
   }
   RETURN_IF_ERROR(FromRocks(it->status(), "reading stream " + stream));
   std::vector<RecordedEvent> out;
   out.reserve(positions.size());
   for (Position p : positions) {
-    if (p > head) continue;  // committing right now; not published yet
     ASSIGN_OR_RETURN(RecordedEvent e, ReadAt(p));
     out.push_back(std::move(e));
   }

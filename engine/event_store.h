@@ -155,8 +155,9 @@ class EventStore {
   Result<AppendResult> Append(AppendRequest request);
 
   // The same, without blocking the caller: `done` gets the outcome once the
-  // events are fsync'd (or refused). For servers that must not park a
-  // thread per request.
+  // events are fsync'd (or refused), on the committer's thread: it must be
+  // quick and should not throw (one that does is said on stderr, and the
+  // committer goes on). For servers that must not park a thread per request.
   void AppendAsync(AppendRequest request, AppendCallback done);
 
   // Events of `stream` from `from_version` (inclusive) on, forward or

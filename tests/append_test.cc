@@ -2,6 +2,7 @@
 
 #include <future>
 #include <set>
+#include <stdexcept>
 #include <thread>
 
 #include "engine/clock.h"
@@ -133,6 +134,28 @@ TEST_F(AppendTest, PartlyRepeatedIdsAreAConflictAndWriteNothing) {
                   {{"e1", "NoteAdded", "{}"}, {"e2", "NoteAdded", "{}"}}};
   EXPECT_EQ(store_->Append(r).status().code(), StatusCode::kConflict);
   EXPECT_EQ(store_->Head().position, 1u);
+}
+
+// A repeat names the ids at consecutive positions, in their order: ids
+// listed in another order, or apart in the log, are a conflict, not an
+// answer naming a range that was not theirs (review 86).
+TEST_F(AppendTest, IdsWrittenOtherwiseThanAsOneAppendAreAConflict) {
+  const auto two = [](const char* a, const char* b) {
+    return AppendRequest{"case/A",
+                         ExpectedVersion::Any(),
+                         "officer-7",
+                         {{a, "NoteAdded", "{}"}, {b, "NoteAdded", "{}"}}};
+  };
+  MustAppend(two("e1", "e2"));
+  MustAppend(OneEvent("case/A", ExpectedVersion::Any(), "e3"));
+  EXPECT_TRUE(MustAppend(two("e1", "e2")).deduplicated);
+  for (const auto& [a, b] : {std::pair{"e2", "e1"}, std::pair{"e1", "e3"}}) {
+    auto r = store_->Append(two(a, b));
+    EXPECT_EQ(r.status().code(), StatusCode::kConflict) << a << b;
+    EXPECT_NE(r.status().message().find("not one after another in this order"), std::string::npos)
+        << r.status().ToString();
+  }
+  EXPECT_EQ(store_->Head().position, 3u);
 }
 
 TEST_F(AppendTest, IdUsedInAnotherStreamIsAConflict) {
@@ -283,6 +306,19 @@ TEST_F(GroupCommitTest, ConcurrentAppendersShareFsyncs) {
 // its own fsync ends, it is neither read nor answered: not by the log, not by
 // its stream, not by the stream's version (which, read between the write's
 // return and the publishing, was the new one until session 26).
+// A callback that throws ends its own answer, not the committer: later
+// appends are written and answered (review 86: it ended the process).
+TEST_F(GroupCommitTest, ACallbackThatThrowsLeavesTheCommitterGoingOn) {
+  std::promise<void> thrown;
+  store_->AppendAsync(OneEvent("case/A", ExpectedVersion::Any()), [&](Result<AppendResult> r) {
+    EXPECT_TRUE(r.ok());
+    thrown.set_value();
+    throw std::runtime_error("a careless callback");
+  });
+  thrown.get_future().wait();
+  EXPECT_EQ(MustAppend(OneEvent("case/A", ExpectedVersion::Any())).first_position, 2u);
+}
+
 TEST_F(GroupCommitTest, AGroupIsUnseenUntilItsFsyncEnds) {
   fs_->sync_delay_us = 150000;
   const int before = fs_->wal_syncs.load();

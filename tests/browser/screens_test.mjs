@@ -115,6 +115,16 @@ test('the dashboard follows a case reported over the API, and replays the moment
   await page.waitForSelector('#crumbs .here:text("santai")');
   const district = await operator.get('/api/v1/dashboard/santai');
   await eventually(async () => (await number(page, 'open-total')) === district.open.total, 3000, 'district figures');
+  // Every case by kind (in the server's order) and the busiest channels.
+  const kindTotals = Object.values(district.cases.by_kind).map((c) => String(c.total));
+  await eventually(
+    async () => JSON.stringify(await page.locator('[data-figure="by-kind"] .value').allTextContents()) === JSON.stringify(kindTotals),
+    3000,
+    'cases by kind',
+  );
+  const busiest = Object.entries(district.cases.by_channel).sort((a, b) => b[1].total - a[1].total)[0];
+  assert.equal(await page.locator('[data-figure="by-channel"] .value').first().textContent(), String(busiest[1].total));
+  assert.match(await page.locator('[data-figure="by-kind"] .sub').first().textContent(), /· \d+ resolved$/);
   await page.waitForSelector('#people[data-at="live"]', { timeout: 3000 });
   assert.equal(await page.locator('#people-title').textContent(), 'Responsible for Santai District');
   assert.deepEqual(await page.locator('#people-own li .who').allTextContents(), ['supervisor-1']);

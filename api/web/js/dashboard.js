@@ -218,6 +218,12 @@ class Dashboard {
     setText(f('escalations'), view.escalations);
     setText(f('escalations-sub'), `${view.open.by_tier['3']} open at tier 3 · ${view.repeat_disputes} repeat disputes`);
     for (const dim of ['speed', 'attitude', 'outcome']) setText(f(`sat-${dim}`), fmt.percent(view.callbacks.satisfied[dim]));
+    // Every case, open or not, by kind and by channel (a server before
+    // session 30 has no `cases`: the two figures are hidden).
+    const byKind = view.cases ? Object.entries(view.cases.by_kind) : null;
+    const byChannel = view.cases ? Object.entries(view.cases.by_channel).sort((a, b) => b[1].total - a[1].total).slice(0, 4) : null;
+    counts(f('by-kind'), byKind);
+    counts(f('by-channel'), byChannel);
     for (const p of fmt.PRIORITIES) setText(f(`resp-${p}`), fmt.minutes(view.response_minutes?.[p]?.p50));
     // The hours are the server's local ones (serve --day-offset-hours); a
     // server that does not say counts by UTC.
@@ -592,6 +598,26 @@ function intakeAgainst(days) {
   return days === 1 ? ' against the day before' : ` against the last ${days} days`;
 }
 
+// Fills a figure's row with `entries` ([name, {total, resolved}]): each the
+// total, its name and how many are resolved; hides the figure when null.
+function counts(row, entries) {
+  if (!row) return;
+  row.closest('.figure').hidden = !entries;
+  if (!entries) return;
+  const key = JSON.stringify(entries);
+  if (row.dataset.counts === key) return;
+  row.dataset.counts = key;
+  row.replaceChildren(
+    ...entries.map(([name, c]) =>
+      h('div', {}, h('div', { class: 'value' }, String(c.total)), h('div', { class: 'sub' }, `${fmt.words(name)} · ${c.resolved} resolved`)),
+    ),
+  );
+}
+
+function zeroCounts(like) {
+  return Object.fromEntries(Object.keys(like).map((k) => [k, { total: 0, resolved: 0 }]));
+}
+
 // The dashboard of a node as of a position before it was defined: nothing
 // in it, as the server would fold it had the node been there.
 function emptyDashboard(path, live) {
@@ -601,7 +627,8 @@ function emptyDashboard(path, live) {
     day_offset_hours: live?.day_offset_hours ?? 0,
     open: { total: 0, by_state: { reported: 0, assigned: 0, in_progress: 0 }, by_tier: { 1: 0, 2: 0, 3: 0 }, overdue: 0 },
     today: { reported: 0, resolved: 0 },
-    totals: { reported: 0, resolved: 0 },
+    totals: { reported: 0, resolved: 0, reopened: 0 },
+    cases: live?.cases ? { by_kind: zeroCounts(live.cases.by_kind), by_channel: zeroCounts(live.cases.by_channel) } : undefined,
     intake_hourly: { today: zeros(), previous_7_days_average: zeros() },
     mediation: { sessions: 0, agreements: 0, success_rate: null, cases: { mediated: 0, agreed: 0, success_rate: null } },
     callbacks: { due: 0, completed: 0, overdue: 0, satisfied: { speed: null, attitude: null, outcome: null } },

@@ -43,17 +43,20 @@ Status DeadlineWatch::Start(Position after) {
     started_ = true;
   }
   const Position as_of = std::min(after, service_->store().Head().position);
-  if (Status loaded = LoadAll(as_of); !loaded.ok()) {
-    std::lock_guard l(mu_);
-    started_ = false;
-    return loaded;
-  }
-  {
+  if (!options_.load_in_background) {
+    if (Status loaded = LoadAll(as_of); !loaded.ok()) {
+      std::lock_guard l(mu_);
+      started_ = false;
+      return loaded;
+    }
     std::lock_guard l(mu_);
     position_ = std::max(position_, as_of);
+    loaded_ = true;
   }
+  // What commits while the cases load waits in the subscription (which
+  // reads the log once it falls behind).
   subscription_ = service_->store().Subscribe(as_of, SubscriptionOptions{});
-  follow_thread_ = std::thread(&DeadlineWatch::FollowLoop, this);
+  follow_thread_ = std::thread(&DeadlineWatch::FollowLoop, this, as_of);
   NameThread(follow_thread_, "cg-watch");
   tick_thread_ = std::thread(&DeadlineWatch::TickLoop, this);
   NameThread(tick_thread_, "cg-tick");
@@ -82,10 +85,19 @@ Position DeadlineWatch::position() const {
   return position_;
 }
 
+bool DeadlineWatch::loaded() const {
+  std::lock_guard l(mu_);
+  return loaded_;
+}
+
 Status DeadlineWatch::LoadAll(Position as_of) {
   const std::size_t page = std::max<std::size_t>(1, options_.page_size);
   std::string after;
   while (true) {
+    {
+      std::lock_guard l(mu_);
+      if (stopping_) return Status::Ok();  // the rest is not needed
+    }
     ASSIGN_OR_RETURN(auto streams, service_->store().ListStreams("case/", after, page));
     for (const std::string& stream : streams) {
       const std::string case_id(CaseIdOfStream(stream));
@@ -216,7 +228,21 @@ void DeadlineWatch::Tick() {
   }
 }
 
-void DeadlineWatch::FollowLoop() {
+void DeadlineWatch::FollowLoop(Position as_of) {
+  for (bool loaded = this->loaded(); !loaded;) {
+    Status s = LoadAll(as_of);
+    std::unique_lock l(mu_);
+    if (stopping_) return;
+    if (s.ok()) {
+      position_ = std::max(position_, as_of);
+      loaded = loaded_ = true;
+      break;
+    }
+    l.unlock();
+    Log("loading the cases", s);
+    l.lock();
+    if (wake_.wait_for(l, options_.tick_interval, [this] { return stopping_; })) return;
+  }
   const std::size_t page = std::max<std::size_t>(1, options_.page_size);
   std::vector<RecordedEvent> events;
   while (true) {

@@ -115,6 +115,30 @@ TEST_F(DeadlineWatchTest, UnacceptedCaseIsWarnedThenMissedOnce) {
 // A case at kMaxCaseEvents takes only the misses of deadlines set before
 // (docs/cases.md): its deadlines are not warned of, by the watch or by the
 // service, and are still missed once.
+// Loaded in the background (serve: a start waited for every case to be
+// folded before it listened; black-box probe 85), the watch knows every
+// case once loaded, and those reported while it loaded, and misses each
+// deadline once.
+TEST_F(DeadlineWatchTest, CasesLoadedInTheBackgroundAreEachMissedOnce) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 30; ++i) ids.push_back(NewCase());
+  DeadlineWatchOptions options;
+  options.tick_interval = std::chrono::hours(1);
+  options.page_size = 7;  // several pages of streams
+  options.load_in_background = true;
+  watches_.push_back(std::make_unique<DeadlineWatch>(service_.get(), &clock_, options));
+  DeadlineWatch& watch = *watches_.back();
+  ASSERT_TRUE(watch.Start().ok());
+  ids.push_back(NewCase());  // while it may still load
+  CatchUp(watch);
+  EXPECT_TRUE(watch.loaded());
+  EXPECT_EQ(watch.open_deadlines(), 2 * ids.size());  // accept and first contact each
+  clock_.Set(Due(ids[0], DeadlineKind::kAccept));
+  watch.Tick();
+  watch.Tick();
+  for (const std::string& id : ids) EXPECT_EQ(Missed(id, DeadlineKind::kAccept), 1) << id;
+}
+
 TEST_F(DeadlineWatchTest, AFullCaseIsNotWarnedButStillMissedOnce) {
   const std::string id = NewCase();
   const std::int64_t due = Due(id, DeadlineKind::kAccept);

@@ -1,10 +1,15 @@
 #include "engine/durable_mark.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 
 #include "engine/record_format.h"
 
@@ -21,19 +26,29 @@ std::string Encode(Position position) {
 }
 
 // Whether another process holds a write lock on the store's LOCK file, as a
-// RocksDB writer does for as long as it has the store open (fcntl locks are
-// per process: this one's own writer is not seen).
+// RocksDB writer does for as long as it has the store open: read from
+// /proc/locks ("1: POSIX  ADVISORY  WRITE <pid> <major>:<minor>:<inode> 0
+// EOF", the device in hex), not by opening the file, since closing any
+// descriptor of a file drops every fcntl lock this process holds on it — a
+// writer in this process would lose its own (review 87).
 bool WrittenByAnotherProcess(const std::string& store_path) {
-  const int fd = ::open((store_path + "/LOCK").c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  struct flock probe {};
-  probe.l_type = F_WRLCK;
-  probe.l_whence = SEEK_SET;
-  probe.l_start = 0;
-  probe.l_len = 0;
-  const bool held = ::fcntl(fd, F_GETLK, &probe) == 0 && probe.l_type != F_UNLCK;
-  ::close(fd);
-  return held;
+  struct stat lock;
+  if (::stat((store_path + "/LOCK").c_str(), &lock) != 0) return false;
+  char device[32];
+  std::snprintf(device, sizeof device, "%02x:%02x:", ::major(lock.st_dev), ::minor(lock.st_dev));
+  const std::string file = device + std::to_string(lock.st_ino);
+  std::ifstream locks("/proc/locks");
+  std::string line;
+  while (std::getline(locks, line)) {
+    std::istringstream fields(line);
+    std::string number, kind, mode, access, pid, where;
+    fields >> number >> kind >> mode >> access >> pid >> where;
+    if (kind == "POSIX" && access == "WRITE" && where == file &&
+        pid != std::to_string(::getpid())) {
+      return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace

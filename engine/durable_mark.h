@@ -43,7 +43,8 @@ class DurableMark {
   void Set(Position position);
 
   // For a follower: the mark, while a writer in another process holds the
-  // store (its LOCK file); nullopt when none does (the log as it stands is
+  // store (its LOCK file's lock, read from /proc/locks without opening the
+  // file); nullopt when none does (the log as it stands is
   // all there is: what a writer that stopped left in its log, the next one
   // recovers), or when there is no mark to read (a writer of a build before
   // it: a follower reads what the log shows, as it did).

@@ -3,6 +3,7 @@
 // returns (review 86: `casegrid digest` beside a serve named a head the
 // server had not acknowledged, and after a failed fsync and a power cut
 // another event took it).
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -97,6 +98,37 @@ TEST(DurableMarkTest, AFollowerReadsNoFurtherThanTheWriterMadeDurable) {
   waitpid(pid, nullptr, 0);
   reap.pid = 0;
   EXPECT_EQ(DurableMark::ReadWhileWritten(store), std::nullopt);
+}
+
+// A follower opened beside a writer of this process leaves the writer's
+// lock alone: looking for a writer of another process by opening the LOCK
+// file and closing it dropped this process's lock (POSIX drops every fcntl
+// lock a process holds on a file as any descriptor of it closes), and
+// another process could open the store for writing too (review 87).
+TEST(DurableMarkTest, AFollowerBesideAWriterOfThisProcessLeavesItsLock) {
+  testing::TempDir dir;
+  const std::string store = dir.Sub("log");
+  StoreOptions options;
+  options.path = store;
+  auto writer = EventStore::Open(options);
+  ASSERT_TRUE(writer.ok()) << writer.status().ToString();
+  auto follower = EventStore::OpenFollower(store);
+  ASSERT_TRUE(follower.ok()) << follower.status().ToString();
+  ASSERT_TRUE((*follower)->CatchUp().ok());
+  // Another process cannot open it for writing.
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int null = open("/dev/null", O_RDWR);
+    dup2(null, STDIN_FILENO);
+    dup2(null, STDOUT_FILENO);
+    dup2(null, STDERR_FILENO);
+    execl(STALLED_APPENDER_PATH, "stalled_appender", store.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 1) << "a second writer opened the store";
 }
 
 }  // namespace

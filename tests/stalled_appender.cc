@@ -1,6 +1,7 @@
 // The child of DurableMarkTest: appends one event and says "synced"; once a
 // line comes on its stdin, appends a second whose fsync takes 3 s, saying
-// "acknowledged" once it is answered; then waits to be killed.
+// "acknowledged" once it is answered; then waits to be killed. Exits 1 if
+// the store does not open, 3 if its stdin ends before a line comes.
 // Usage: stalled_appender STORE_DIR
 #include <unistd.h>
 
@@ -41,7 +42,7 @@ int main(int argc, char** argv) {
   append("first");
   Say("synced");
   char go[8];
-  if (read(STDIN_FILENO, go, sizeof go) <= 0) return 1;
+  if (read(STDIN_FILENO, go, sizeof go) <= 0) return 3;  // told nothing: the store opened
   fs->sync_delay_us = 3'000'000;
   append("second");
   Say("acknowledged");

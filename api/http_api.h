@@ -88,7 +88,8 @@ class HttpApi {
   // that the server refuses it before it reads, holds and answers 100
   // Continue to a body of a client without a token (black-box probe 72: 200
   // such clients held 174 MiB for 30 s). No route without a token takes a
-  // body.
+  // body. The server also asks it of a read, to count its answer in its
+  // caller's share of the answers held (api/held_answers.h).
   // Handle and HandleAsync take the caller so found, not to verify it twice.
   Result<Principal> CheckCredential(const HttpRequest& header);
   // One more request by `subject` (e.g. a WebSocket op); kRateLimited past its rate.

@@ -28,7 +28,8 @@ struct HttpApi::Call {
       : req(r), verified(std::move(verified_caller)) {}
   const HttpRequest& req;
   // The caller, when the server verified its token as it read the header
-  // (a request with a body): admitted by Route without verifying it again.
+  // (a request with a body, or a read): admitted by Route without verifying
+  // it again.
   std::optional<Principal> verified;
   std::vector<std::string> segments;  // the path, split on '/', decoded
   std::map<std::string, std::string> query;

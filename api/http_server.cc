@@ -453,8 +453,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   // A chunked request's header as read (OnHeader), before its trailer's
   // fields were merged into it; put back once the body is read.
   std::optional<http::request_header<>> header_;
-  // The caller of a request with a body, verified with its header: the api
-  // admits it without verifying the token again.
+  // The caller of a request with a body, or of a read, verified with its
+  // header: the api admits it without verifying the token again.
   std::optional<Principal> caller_;
   // The subject whose share the next answer written counts in (a read's
   // verified caller; empty: in all only). Cleared as it is written.

@@ -9,7 +9,6 @@
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <unordered_map>
@@ -380,29 +379,9 @@ void EventStore::Impl::CommitterLoop() {
     if (failed) {
       for (PendingAppend* p : group) p->result = Status::Unavailable(failure);
     } else {
-      try {
-        CommitGroup(group);
-      } catch (const std::exception& e) {
-        // An allocation that failed, a storage library's throw: where the
-        // group stands is not known, so it and every later append are
-        // refused, as after a failed write (review 86: it ended the process).
-        const std::string why = std::string("storage cannot write (") + e.what() +
-                                "); appends are refused until the store is reopened";
-        for (PendingAppend* p : group) p->result = Status::Unavailable(why);
-        std::lock_guard l(queue_mu_);
-        failed_ = true;
-        failure_ = why;
-      }
+      CommitGroup(group);
     }
-    for (PendingAppend* p : group) {
-      try {
-        p->done(std::move(p->result));
-      } catch (const std::exception& e) {
-        // A callback must not throw (event_store.h); one that did ends its
-        // own answer, not the committer.
-        std::fprintf(stderr, "casegrid: an append's callback threw: %s\n", e.what());
-      }
-    }
+    for (PendingAppend* p : group) p->done(std::move(p->result));
     group.clear();
     owned.clear();
   }

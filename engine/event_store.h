@@ -156,8 +156,10 @@ class EventStore {
 
   // The same, without blocking the caller: `done` gets the outcome once the
   // events are fsync'd (or refused), on the committer's thread: it must be
-  // quick and should not throw (one that does is said on stderr, and the
-  // committer goes on). For servers that must not park a thread per request.
+  // quick and must not throw (a throw there, or an allocation failing in
+  // the committer, ends the process: where a group stands, written or
+  // answered, is then not known, and a restart recovers what was fsync'd).
+  // For servers that must not park a thread per request.
   void AppendAsync(AppendRequest request, AppendCallback done);
 
   // Events of `stream` from `from_version` (inclusive) on, forward or

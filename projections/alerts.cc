@@ -17,10 +17,13 @@ namespace {
 // acknowledged, for every reopening in its history, of cases long settled
 // (review 80).
 constexpr std::int64_t kReopenedAlertsFromMs = 1796515200000;
-// Likewise an assignee replaced is told so from the day that rule came
-// (session 30, 2026-12-06T00:00:00Z) on: a rebuild raises none for the
-// reassignments of its history.
-constexpr std::int64_t kUnassignedAlertsFromMs = 1796515200000;
+// Likewise the rules of session 30 — an assignee replaced is told so; a
+// warning, callback or reopening of a case no one handles, in a cell no
+// officer covers, goes to its supervisors — from the hour they came
+// (2026-12-06T12:00:00Z) on: the first start of that build rebuilds every
+// store's views, and would otherwise raise alerts, open until acknowledged,
+// for the reassignments and warnings of their history (review 87).
+constexpr std::int64_t kSession30AlertsFromMs = 1796558400000;
 
 class Recipients {
  public:
@@ -60,7 +63,9 @@ class Recipients {
     if (!s.assignee.empty()) return To(s.assignee, kind, message);
     const std::size_t told = out_.size();
     ToRoles(covering, {"officer"}, kind, message);
-    if (out_.size() == told) ToRoles(covering, {"supervisor"}, kind, message);
+    if (out_.size() == told && c_.event->recorded_at_ms >= kSession30AlertsFromMs) {
+      ToRoles(covering, {"supervisor"}, kind, message);
+    }
   }
   // Whether the alerts being raised tell of the event's own action (not of
   // something falling due), which its actor is not told of.
@@ -104,7 +109,7 @@ std::vector<Alert> AlertsFor(const CaseChange& c, const GridDirectory& grid) {
           // The assignee replaced hears that the case is no longer theirs
           // (black-box probe 84: they kept "assigned to you" and learned of
           // it from a 409).
-          if (c.event->recorded_at_ms >= kUnassignedAlertsFromMs &&
+          if (c.event->recorded_at_ms >= kSession30AlertsFromMs &&
               c.previous_assignee != e.assignee) {
             to.To(c.previous_assignee, "unassigned",
                   "Case " + what() + " is reassigned to " + e.assignee + "; it is no longer yours");

@@ -3,7 +3,7 @@
 //   new_case             a case reported in a cell they cover
 //   assigned             a case assigned to them
 //   unassigned           a case of theirs assigned to someone else (recorded
-//                        from 2026-12-06 on, alerts.cc)
+//                        from 2026-12-06T12:00Z on, alerts.cc)
 //   escalation           a case escalated to their tier (tier 2: mediators,
 //                        tier 3: supervisors, covering the cell), and its assignee
 //   callback_due         a callback scheduled on a case they handle
@@ -16,9 +16,11 @@
 //                        2026-12-06 on (alerts.cc)
 //
 // "Those who handle the case": its assignee; while it has none, the officers
-// covering its cell; where no officer does, its supervisors. No one is told
-// of their own action (new_case, assigned, escalation, reopened of an event
-// they recorded); what falls due later (a callback, a deadline) they are.
+// covering its cell; where no officer does, its supervisors (for events
+// recorded from 2026-12-06T12:00Z on). No one is told of their own action
+// (new_case, assigned, escalation, reopened of an event they recorded);
+// what falls due later (a callback, a deadline) they are, and a repeat
+// dispute's reporter is told it repeats one.
 // An event raises at most one alert for each person (the first of the list
 // above that applies), so that every alert has its own position on the
 // person's alerts channel.

@@ -2,7 +2,6 @@
 
 #include <future>
 #include <set>
-#include <stdexcept>
 #include <thread>
 
 #include "engine/clock.h"
@@ -306,19 +305,6 @@ TEST_F(GroupCommitTest, ConcurrentAppendersShareFsyncs) {
 // its own fsync ends, it is neither read nor answered: not by the log, not by
 // its stream, not by the stream's version (which, read between the write's
 // return and the publishing, was the new one until session 26).
-// A callback that throws ends its own answer, not the committer: later
-// appends are written and answered (review 86: it ended the process).
-TEST_F(GroupCommitTest, ACallbackThatThrowsLeavesTheCommitterGoingOn) {
-  std::promise<void> thrown;
-  store_->AppendAsync(OneEvent("case/A", ExpectedVersion::Any()), [&](Result<AppendResult> r) {
-    EXPECT_TRUE(r.ok());
-    thrown.set_value();
-    throw std::runtime_error("a careless callback");
-  });
-  thrown.get_future().wait();
-  EXPECT_EQ(MustAppend(OneEvent("case/A", ExpectedVersion::Any())).first_position, 2u);
-}
-
 TEST_F(GroupCommitTest, AGroupIsUnseenUntilItsFsyncEnds) {
   fs_->sync_delay_us = 150000;
   const int before = fs_->wal_syncs.load();

@@ -802,7 +802,7 @@ TEST_F(ProjectionTest, AnAssigneeReplacedIsToldSo) {
     return projector_->OpenAlerts(person, 50)->size();
   };
   const std::size_t before = count("officer-7");
-  clock_.Advance(14 * 86400000LL);
+  clock_.Advance(15 * 86400000LL);  // 2026-12-07: after the rule came
   const std::string id = OperatorsCase();
   Must(Act(id, "assign", R"({"assignee":"officer-7"})", "operator-1"));
   Must(Act(id, "accept"));
@@ -826,9 +826,22 @@ TEST_F(ProjectionTest, AnAssigneeReplacedIsToldSo) {
 TEST_F(ProjectionTest, AWarningWithNoOfficerToHearItGoesToTheSupervisors) {
   Must(
       service_->AssignOfficer("admin", "santai", R"({"officer":"sup-1","role":"supervisor"})", ""));
-  const std::string bare =
-      Must(service_->Report("operator-1", ReportBody("santai/tongchuan/a03/g13", "urgent"), ""))
-          .case_id;
+  const auto report_bare = [&] {
+    return Must(
+               service_->Report("operator-1", ReportBody("santai/tongchuan/a03/g13", "urgent"), ""))
+        .case_id;
+  };
+  // Before the rule came (2026-12-06T12:00Z), such a warning reached no one,
+  // and a rebuild raises none for it.
+  const std::string earlier = report_bare();
+  CatchUp();
+  const std::size_t before = projector_->OpenAlerts("sup-1", 50)->size();
+  Must(service_->RecordDeadlineApproaching(earlier, DeadlineKind::kAccept,
+                                           Load(earlier).Deadline(DeadlineKind::kAccept)->due_at));
+  CatchUp();
+  EXPECT_EQ(projector_->OpenAlerts("sup-1", 50)->size(), before);
+  clock_.Advance(15 * 86400000LL);
+  const std::string bare = report_bare();
   const std::string covered = OperatorsCase();  // officer-7's cell
   CatchUp();
   const std::size_t sups = projector_->OpenAlerts("sup-1", 50)->size();

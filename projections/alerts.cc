@@ -19,7 +19,8 @@ namespace {
 constexpr std::int64_t kReopenedAlertsFromMs = 1796515200000;
 // Likewise the rules of session 30 — an assignee replaced is told so; a
 // warning, callback or reopening of a case no one handles, in a cell no
-// officer covers, goes to its supervisors — from the hour they came
+// officer covers, goes to its supervisors; an escalation goes to the
+// officers covering the cell too — from the hour they came
 // (2026-12-06T12:00:00Z) on: the first start of that build rebuilds every
 // store's views, and would otherwise raise alerts, open until acknowledged,
 // for the reassignments and warnings of their history (review 87).
@@ -124,6 +125,13 @@ std::vector<Alert> AlertsFor(const CaseChange& c, const GridDirectory& grid) {
             to.ToRoles(covering(), {"mediator"}, "escalation", m);
           }
           to.To(s.assignee, "escalation", m);
+          // And the officers of its cell's grid (DOMAIN.md: an officer's
+          // alerts for their own grids include its escalations; black-box
+          // probe 84 found only the assignee heard), from the hour the
+          // rules of session 30 came.
+          if (c.event->recorded_at_ms >= kSession30AlertsFromMs) {
+            to.ToRoles(covering(), {"officer"}, "escalation", m);
+          }
         } else if constexpr (std::is_same_v<T, CallbackScheduled>) {
           const std::string m = "Callback due for " + what() + " by " + FormatTimestamp(e.due_at);
           to.ToHandlers(s, covering(), "callback_due", m);

@@ -5,7 +5,9 @@
 //   unassigned           a case of theirs assigned to someone else (recorded
 //                        from 2026-12-06T12:00Z on, alerts.cc)
 //   escalation           a case escalated to their tier (tier 2: mediators,
-//                        tier 3: supervisors, covering the cell), and its assignee
+//                        tier 3: supervisors, covering the cell), its assignee,
+//                        and the officers covering the cell (recorded from
+//                        2026-12-06T12:00Z on)
 //   callback_due         a callback scheduled on a case they handle
 //   deadline_approaching a deadline about to pass (those who handle the case)
 //   deadline_missed      a deadline that passed (those, and supervisors)

@@ -820,6 +820,29 @@ TEST_F(ProjectionTest, AnAssigneeReplacedIsToldSo) {
   ExpectRebuildEqualsLive();
 }
 
+// An escalation is told to the officers covering the cell too (DOMAIN.md:
+// an officer's alerts for their own grids include escalations; black-box
+// probe 84 found only the assignee heard), from the hour the rule came.
+TEST_F(ProjectionTest, AnEscalationIsToldToTheOfficersOfTheCell) {
+  PutOnGrid("officer-8");
+  const auto escalations = [&](const std::string& person) {
+    CatchUp();
+    auto open = projector_->OpenAlerts(person, 50);
+    EXPECT_TRUE(open.ok());
+    return std::count_if(open->begin(), open->end(),
+                         [](const std::string& a) { return At(a, "/kind") == "\"escalation\""; });
+  };
+  const std::string earlier = CaseInProgress();  // assigned to officer-7
+  Must(Act(earlier, "escalate", R"({"reason":"r"})", "operator-1"));
+  EXPECT_EQ(escalations("officer-8"), 0);  // before the rule
+  clock_.Advance(15 * 86400000LL);
+  const std::string id = CaseInProgress();
+  Must(Act(id, "escalate", R"({"reason":"bigger"})", "operator-1"));
+  EXPECT_EQ(escalations("officer-8"), 1);
+  EXPECT_EQ(escalations("officer-7"), 2);  // the assignee, as before
+  ExpectRebuildEqualsLive();
+}
+
 // A warning of a case no one handles yet, in a cell no officer covers, goes
 // to the supervisors (black-box probe 84: an urgent case there warned no
 // one before its deadline passed); where an officer covers it, to them.

@@ -67,14 +67,4 @@ void HeldAnswers::Release(const std::string& subject, std::size_t bytes) {
   if (it->second == 0) by_subject_.erase(it);
 }
 
-std::size_t HeldAnswers::held() const {
-  return held_.load();
-}
-
-std::size_t HeldAnswers::held_by(const std::string& subject) const {
-  std::lock_guard lock(mu_);
-  const auto it = by_subject_.find(subject);
-  return it == by_subject_.end() ? 0 : it->second;
-}
-
 }  // namespace casegrid

@@ -56,9 +56,6 @@ class HeldAnswers {
   // Counts `bytes` of an answer to `subject` (empty: in all only).
   Hold Take(std::string subject, std::size_t bytes);
 
-  std::size_t held() const;
-  std::size_t held_by(const std::string& subject) const;
-
  private:
   void Release(const std::string& subject, std::size_t bytes);
 

@@ -21,6 +21,7 @@
 #include <optional>
 #include <string_view>
 #include <thread>
+#include <utility>
 
 namespace casegrid {
 namespace asio = boost::asio;
@@ -283,8 +284,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
         caller_ = std::move(*caller);
         answer_subject_ = caller_->sub;  // its answer counted in its share
       }
-      if (Status held = server_->held_answers_.MayRead(caller_ ? caller_->sub : std::string());
-          !held.ok()) {
+      if (Status held = server_->held_answers_.MayRead(answer_subject_); !held.ok()) {
         metrics_->requests.Increment();
         metrics_->errors.Increment();
         auto busy = std::make_shared<HttpResponse>(
@@ -369,8 +369,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     // given back when the Answer goes, on completion, error and cancel too).
     res->set(http::field::date, HttpDateNow());
     auto answer = std::make_shared<Answer>(std::move(res));
-    answer->held = server_->held_answers_.Take(answer_subject_, answer->res->body().size());
-    answer_subject_.clear();
+    answer->held =
+        server_->held_answers_.Take(std::exchange(answer_subject_, {}), answer->res->body().size());
     stream_.expires_after(options_.request_timeout);
     WriteSome(std::move(answer));
   }

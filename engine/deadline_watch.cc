@@ -44,14 +44,13 @@ Status DeadlineWatch::Start(Position after) {
   }
   const Position as_of = std::min(after, service_->store().Head().position);
   if (!options_.load_in_background) {
-    if (Status loaded = LoadAll(as_of); !loaded.ok()) {
-      std::lock_guard l(mu_);
+    Status loaded = LoadAll(as_of);
+    std::lock_guard l(mu_);
+    if (!loaded.ok()) {
       started_ = false;
       return loaded;
     }
-    std::lock_guard l(mu_);
-    position_ = std::max(position_, as_of);
-    loaded_ = true;
+    MarkLoaded(as_of);
   }
   // What commits while the cases load waits in the subscription (which
   // reads the log once it falls behind).
@@ -228,21 +227,29 @@ void DeadlineWatch::Tick() {
   }
 }
 
-void DeadlineWatch::FollowLoop(Position as_of) {
-  for (bool loaded = this->loaded(); !loaded;) {
+void DeadlineWatch::MarkLoaded(Position as_of) {
+  position_ = std::max(position_, as_of);
+  loaded_ = true;
+}
+
+bool DeadlineWatch::LoadInBackground(Position as_of) {
+  while (true) {
     Status s = LoadAll(as_of);
     std::unique_lock l(mu_);
-    if (stopping_) return;
+    if (stopping_) return false;
     if (s.ok()) {
-      position_ = std::max(position_, as_of);
-      loaded = loaded_ = true;
-      break;
+      MarkLoaded(as_of);
+      return true;
     }
     l.unlock();
     Log("loading the cases", s);
     l.lock();
-    if (wake_.wait_for(l, options_.tick_interval, [this] { return stopping_; })) return;
+    if (wake_.wait_for(l, options_.tick_interval, [this] { return stopping_; })) return false;
   }
+}
+
+void DeadlineWatch::FollowLoop(Position as_of) {
+  if (options_.load_in_background && !LoadInBackground(as_of)) return;  // stopped
   const std::size_t page = std::max<std::size_t>(1, options_.page_size);
   std::vector<RecordedEvent> events;
   while (true) {

@@ -151,6 +151,11 @@ class DeadlineWatch {
   // Replaces the entries of `state.case_id` unless a newer fold is installed.
   void Install(const std::string& case_id, const CaseState& state);
   Status LoadAll(Position as_of);
+  // Every case loaded as of `as_of`; under mu_.
+  void MarkLoaded(Position as_of);
+  // LoadAll, tried again each tick interval after a failure; false once
+  // stopping.
+  bool LoadInBackground(Position as_of);
   // Loads (load_in_background), then follows the log.
   void FollowLoop(Position as_of);
   void TickLoop();

@@ -37,16 +37,14 @@ bool WrittenByAnotherProcess(const std::string& store_path) {
   char device[32];
   std::snprintf(device, sizeof device, "%02x:%02x:", ::major(lock.st_dev), ::minor(lock.st_dev));
   const std::string file = device + std::to_string(lock.st_ino);
+  const std::string self = std::to_string(::getpid());
   std::ifstream locks("/proc/locks");
   std::string line;
   while (std::getline(locks, line)) {
     std::istringstream fields(line);
     std::string number, kind, mode, access, pid, where;
     fields >> number >> kind >> mode >> access >> pid >> where;
-    if (kind == "POSIX" && access == "WRITE" && where == file &&
-        pid != std::to_string(::getpid())) {
-      return true;
-    }
+    if (kind == "POSIX" && access == "WRITE" && where == file && pid != self) return true;
   }
   return false;
 }

@@ -211,12 +211,7 @@ Status EventStore::Impl::LoadHead() {
   // before its fsync returns, and after one that failed (review 86).
   if (const auto durable = follower_ ? DurableMark::ReadWhileWritten(options_.path) : std::nullopt;
       durable && it->Valid() && storage::DecodeBigEndian64(it->key().ToStringView()) > *durable) {
-    if (*durable == 0) {
-      it->SeekToFirst();
-      if (it->Valid()) it->Prev();  // none
-    } else {
-      it->SeekForPrev(storage::EncodeBigEndian64(*durable));
-    }
+    it->SeekForPrev(storage::EncodeBigEndian64(*durable));  // none at 0: positions start at 1
   }
   LogHead head;
   std::int64_t last_ms = 0;
@@ -480,30 +475,29 @@ void EventStore::Impl::CommitGroup(const std::vector<PendingAppend*>& group) {
     if (!hits.empty()) {
       const auto foreign = std::find_if(hits.begin(), hits.end(),
                                         [&](const IdHit& h) { return h.stream != r.stream; });
-      // A repeat: its ids at consecutive positions, in its order, so that
-      // the range answered holds them and nothing else (ids apart in the
-      // log, or listed in another order, answered one that did not; review
-      // 86).
-      bool as_written = true;
-      for (std::size_t i = 1; i < hits.size(); ++i) {
-        as_written = as_written && hits[i].position == hits[0].position + i;
-      }
-      if (hits.size() == r.events.size() && foreign == hits.end() && !as_written) {
+      // A repeat: every id in the log, in its stream, at consecutive
+      // positions in its order, so that the range answered holds them and
+      // nothing else (ids apart in the log, or listed in another order,
+      // answered one that did not; review 86).
+      const auto apart = std::adjacent_find(
+          hits.begin(), hits.end(),
+          [](const IdHit& a, const IdHit& b) { return b.position != a.position + 1; });
+      if (foreign != hits.end()) {
+        p->result =
+            Status::Conflict("event id already in the log at position " +
+                             std::to_string(foreign->position) + " of stream " + foreign->stream);
+      } else if (hits.size() != r.events.size()) {
+        p->result = Status::Conflict(
+            "some event ids of this append are already in the log (first at position " +
+            std::to_string(hits.front().position) + ") and some are not; nothing written");
+      } else if (apart != hits.end()) {
         p->result = Status::Conflict(
             "the event ids of this append are in the log, but not one after another in this "
             "order (first at position " +
             std::to_string(hits.front().position) + "); nothing written");
-      } else if (hits.size() == r.events.size() && foreign == hits.end()) {
+      } else {
         p->result = AppendResult{hits.front().position, hits.back().position, hits.front().version,
                                  hits.back().version, true};
-      } else if (foreign != hits.end()) {
-        p->result =
-            Status::Conflict("event id already in the log at position " +
-                             std::to_string(foreign->position) + " of stream " + foreign->stream);
-      } else {
-        p->result = Status::Conflict(
-            "some event ids of this append are already in the log (first at position " +
-            std::to_string(hits.front().position) + ") and some are not; nothing written");
       }
       continue;
     }

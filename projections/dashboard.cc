@@ -141,8 +141,8 @@ CaseGauges CaseGauges::Of(const CaseState& s) {
   g.callback_open = s.callback.is_open() && s.status != CaseStatus::kClosed;
   const CaseDeadline* d = s.Deadline(DeadlineKind::kCallback);
   g.callback_missed = g.callback_open && d != nullptr && d->missed;
-  g.rectified_hazard = s.kind == CaseKind::kHazard && s.resolution == Resolution::kRectified &&
-                       (s.status == CaseStatus::kResolved || s.status == CaseStatus::kClosed);
+  g.rectified_hazard =
+      s.kind == CaseKind::kHazard && s.resolution == Resolution::kRectified && g.done;
   g.overdue = g.open && std::any_of(s.deadlines.begin(), s.deadlines.end(), [](const auto& d) {
                 return d.kind != DeadlineKind::kCallback && d.missed && !d.met;
               });

@@ -376,8 +376,8 @@ Status Projector::ApplyOne(const RecordedEvent& e, const Result<CaseEventData>* 
     CaseViewChanged(case_id, *cached, b);
     return Status::Ok();
   }
-  CaseChange change{&e, &data, before, CaseGauges::Of(*state), state, {}, {}};
-  change.previous_assignee = std::move(previous_assignee);
+  CaseChange change{
+      &e, &data, before, CaseGauges::Of(*state), state, {}, std::move(previous_assignee)};
   if (const auto* report = std::get_if<CaseReported>(&data)) {
     if (auto address = RepeatDisputeAddress(*report)) {
       ASSIGN_OR_RETURN(auto repeated, RepeatedDispute(*address, e, &b));

@@ -319,6 +319,17 @@ class HeldAnswersHttpLimitsTest : public HttpLimitsTest {
     o.max_answer_bytes_held = 1 << 20;
     o.request_timeout = std::chrono::seconds(2);  // how long the stalled answer is held
   }
+  // What `request` is answered, asked again every 200 ms (up to 4 s) until
+  // the answer starts with `status`: once a stalled client's answer is
+  // rendered and held (a moment; longer under ASan).
+  std::string AskedUntil(const std::string& request, std::string_view status) {
+    std::string answer;
+    for (int attempt = 0; attempt < 20 && !answer.starts_with(status); ++attempt) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      answer = Raw(request, std::chrono::seconds(2)).first;
+    }
+    return answer;
+  }
 };
 
 TEST_F(HeldAnswersHttpLimitsTest, AnswersNotYetReadAreBoundedInAll) {
@@ -328,11 +339,7 @@ TEST_F(HeldAnswersHttpLimitsTest, AnswersNotYetReadAreBoundedInAll) {
   tcp::socket stalled = Asking(io, get);
   // Once its answer is rendered and held (a moment; longer under ASan),
   // another client's is refused.
-  std::string refused;
-  for (int attempt = 0; attempt < 20 && !refused.starts_with("HTTP/1.1 503 "); ++attempt) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    refused = Raw(get, std::chrono::seconds(2)).first;
-  }
+  const std::string refused = AskedUntil(get, "HTTP/1.1 503 ");
   EXPECT_TRUE(refused.starts_with("HTTP/1.1 503 ")) << refused.substr(0, 300);
   EXPECT_NE(refused.find("Retry-After: 1"), std::string::npos) << refused.substr(0, 300);
   EXPECT_NE(refused.find("--max-answer-bytes-held"), std::string::npos) << refused.substr(0, 300);
@@ -348,13 +355,12 @@ TEST_F(HeldAnswersHttpLimitsTest, AnswersNotYetReadAreBoundedInAll) {
 // another subject's are answered (one user's clients that ask for long
 // answers and do not read them had every other user's reads refused until
 // they timed out). Once its answer is dropped, the subject reads again.
-class HeldAnswersPerTokenHttpLimitsTest : public HttpLimitsTest {
+class HeldAnswersPerTokenHttpLimitsTest : public HeldAnswersHttpLimitsTest {
  protected:
   void AdjustServer(HttpServerOptions& o) override {
-    HttpLimitsTest::AdjustServer(o);
+    HeldAnswersHttpLimitsTest::AdjustServer(o);
     o.max_answer_bytes_held = std::size_t{64} << 20;
     o.max_answer_bytes_held_per_token = 1 << 20;
-    o.request_timeout = std::chrono::seconds(2);  // how long the stalled answer is held
   }
 };
 
@@ -362,11 +368,7 @@ TEST_F(HeldAnswersPerTokenHttpLimitsTest, OneTokensAnswersNotYetReadAreBoundedBy
   const std::string get = LongHistoryRequest("operator-1");
   asio::io_context io;
   tcp::socket stalled = Asking(io, get);
-  std::string refused;
-  for (int attempt = 0; attempt < 20 && !refused.starts_with("HTTP/1.1 429 "); ++attempt) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    refused = Raw(get, std::chrono::seconds(2)).first;
-  }
+  const std::string refused = AskedUntil(get, "HTTP/1.1 429 ");
   EXPECT_TRUE(refused.starts_with("HTTP/1.1 429 ")) << refused.substr(0, 300);
   EXPECT_NE(refused.find("Retry-After: 1"), std::string::npos) << refused.substr(0, 300);
   EXPECT_NE(refused.find("\"rate_limited\""), std::string::npos) << refused.substr(0, 300);

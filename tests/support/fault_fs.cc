@@ -27,26 +27,34 @@ class WalFile : public rocksdb::FSWritableFileOwnerWrapper {
   }
   rocksdb::IOStatus Sync(const rocksdb::IOOptions& o, rocksdb::IODebugContext* d) override {
     const std::uintmax_t covered = AppendedSoFar();
-    rocksdb::IOStatus s = Fault();
+    rocksdb::IOStatus s = Fault(covered);
     if (s.ok()) s = FSWritableFileOwnerWrapper::Sync(o, d);
     return Synced(covered, s);
   }
   rocksdb::IOStatus Fsync(const rocksdb::IOOptions& o, rocksdb::IODebugContext* d) override {
     const std::uintmax_t covered = AppendedSoFar();
-    rocksdb::IOStatus s = Fault();
+    rocksdb::IOStatus s = Fault(covered);
     if (s.ok()) s = FSWritableFileOwnerWrapper::Fsync(o, d);
     return Synced(covered, s);
   }
 
  private:
-  rocksdb::IOStatus Fault() {
-    fs_->wal_syncs.fetch_add(1);
+  rocksdb::IOStatus Fault(std::uintmax_t covered) {
+    const int count = fs_->wal_syncs.fetch_add(1) + 1;
     if (int us = fs_->sync_delay_us.load(); us > 0) {
       std::this_thread::sleep_for(std::chrono::microseconds(us));
+    }
+    if (const int at = fs_->crash_at_sync.load(); at > 0 && count >= at && covered > Synced()) {
+      fs_->crash_at_sync = 0;
+      fs_->Crash();
     }
     if (fs_->fail_wal_sync.load()) return rocksdb::IOStatus::IOError("injected sync failure");
     if (fs_->crashed.load()) return rocksdb::IOStatus::IOError("injected power loss");
     return rocksdb::IOStatus::OK();
+  }
+  std::uintmax_t Synced() {
+    std::lock_guard l(fs_->wal_mu);
+    return fs_->wals[name_].synced;
   }
   std::uintmax_t AppendedSoFar() {
     std::lock_guard l(fs_->wal_mu);

@@ -40,6 +40,10 @@ class FaultFs : public rocksdb::FileSystemWrapper {
 
   // From now on every write and sync fails, as if the machine lost power.
   void Crash() { crashed = true; }
+  // When nonzero: the power goes during the first WAL sync counted at or
+  // past this number that has appended bytes to cover (they stay unsynced),
+  // so that a test loses power with a group's write not yet durable.
+  std::atomic<int> crash_at_sync{0};
   // Once the store using it is closed: cuts each WAL to the bytes its syncs
   // covered (those appended before a sync that succeeded began), and undoes
   // Crash(). Returns how many bytes were dropped.

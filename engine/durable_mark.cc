@@ -71,6 +71,10 @@ void DurableMark::Set(Position position) {
 
 std::optional<Position> DurableMark::ReadWhileWritten(const std::string& store_path) {
   if (!WrittenByAnotherProcess(store_path)) return std::nullopt;
+  return Read(store_path);
+}
+
+std::optional<Position> DurableMark::Read(const std::string& store_path) {
   const int fd = ::open((store_path + kMarkFile).c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return std::nullopt;
   std::optional<Position> mark;

@@ -50,6 +50,11 @@ class DurableMark {
   // it: a follower reads what the log shows, as it did).
   static std::optional<Position> ReadWhileWritten(const std::string& store_path);
 
+  // The mark as the last writer left it, whoever holds the store; nullopt
+  // when there is none (or none whole). For a writer's open, before it sets
+  // its own: what a writer before it knew to be durable.
+  static std::optional<Position> Read(const std::string& store_path);
+
  private:
   explicit DurableMark(int fd) : fd_(fd) {}
   const int fd_;

@@ -9,6 +9,7 @@
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <unordered_map>
@@ -23,6 +24,7 @@
 #include "engine/table_cache.h"
 #include "engine/thread_name.h"
 #include "engine/time_format.h"
+#include "engine/torn_tail.h"
 
 namespace casegrid {
 namespace {
@@ -170,6 +172,13 @@ Status EventStore::Impl::OpenDb(const std::string& secondary_path) {
     std::error_code ec;
     std::filesystem::create_directories(options_.path, ec);
     s = rocksdb::DB::Open(db_options, options_.path, descriptors, &families_, &db_);
+    if (s.IsCorruption()) {
+      ASSIGN_OR_RETURN(const bool dropped, DropTornTail(db_options, descriptors));
+      if (dropped) {
+        families_.clear();
+        s = rocksdb::DB::Open(db_options, options_.path, descriptors, &families_, &db_);
+      }
+    }
   }
   if (!s.ok()) {
     if (HeldByAnotherOpen(s)) {
@@ -201,6 +210,76 @@ Status EventStore::Impl::OpenDb(const std::string& secondary_path) {
                               "', this build reads '" + std::string(storage::kFormatValue) + "'");
   }
   return Status::Ok();
+}
+
+namespace {
+
+// The head position of the log at `path` as an open would recover it, read
+// without writing anything (a read-only open replays the WAL in memory).
+Result<Position> ReadOnlyHead(const rocksdb::Options& db_options, const std::string& path,
+                              const std::vector<rocksdb::ColumnFamilyDescriptor>& descriptors) {
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* db = nullptr;
+  rocksdb::Status s =
+      rocksdb::DB::OpenForReadOnly(db_options, path, descriptors, &handles, &db, false);
+  if (!s.ok()) return FromRocks(s, "reading the log without its torn tail");
+  Position head = 0;
+  {
+    std::unique_ptr<rocksdb::Iterator> it(
+        db->NewIterator(rocksdb::ReadOptions(), handles[kEvents]));
+    it->SeekToLast();
+    if (it->Valid()) head = storage::DecodeBigEndian64(it->key().ToStringView());
+    s = it->status();
+  }
+  for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+  delete db;
+  if (!s.ok()) return FromRocks(s, "reading the log without its torn tail");
+  return head;
+}
+
+}  // namespace
+
+Result<bool> EventStore::Impl::DropTornTail(
+    const rocksdb::Options& db_options,
+    const std::vector<rocksdb::ColumnFamilyDescriptor>& descriptors) {
+  // The judge reads RocksDB's log format as the store writes it: neither
+  // recycled nor compressed logs (DbOptions).
+  if (db_options.recycle_log_file_num != 0 ||
+      db_options.wal_compression != rocksdb::CompressionType::kNoCompression) {
+    return false;
+  }
+  ASSIGN_OR_RETURN(const std::optional<TornTail> tail, FindTornTail(options_.path));
+  if (!tail) return false;
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  const std::string keep_as =
+      tail->wal + ".torn-" +
+      std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(now).count());
+  RETURN_IF_ERROR(casegrid::DropTornTail(*tail, keep_as));
+  // A group whose fsync returned was acknowledged, and is on the disk whole
+  // unless the disk failed; the writer that wrote it marked it durable.
+  const Result<Position> head = ReadOnlyHead(db_options, options_.path, descriptors);
+  const std::optional<Position> mark = DurableMark::Read(options_.path);
+  if (!head.ok() || (mark && *mark > *head)) {
+    const Status restored = RestoreTornTail(*tail, keep_as);
+    if (!head.ok()) return head.status();
+    return Status::Corruption(
+        "opening store " + options_.path + ": the last record of " + tail->wal +
+        " is damaged, and it held events acknowledged as durable (the durable mark is at " +
+        std::to_string(*mark) + ", the log without that record ends at " + std::to_string(*head) +
+        "): not a write cut short, but the disk's damage; it is not opened for writing: "
+        "restore the data folder from a copy, and see docs/storage.md, \"Recovery\"" +
+        (restored.ok() ? std::string()
+                       : " (putting the record back failed: " + restored.ToString() +
+                             "; its bytes are in " + keep_as + ")"));
+  }
+  if (options_.on_repair) {
+    options_.on_repair("the write-ahead log's last group was cut short by a crash (" +
+                       std::to_string(tail->file_bytes - tail->whole_bytes) +
+                       " bytes, never acknowledged: its fsync had not returned); it is "
+                       "dropped, the log opens at position " +
+                       std::to_string(*head) + ", and the bytes are kept in " + keep_as);
+  }
+  return true;
 }
 
 Status EventStore::Impl::LoadHead() {

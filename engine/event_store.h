@@ -73,6 +73,11 @@ struct StoreOptions {
   // Bounds on one group commit.
   std::size_t max_group_events = 8192;
   std::size_t max_group_bytes = 8 * 1024 * 1024;
+
+  // Told, during Open, what it repaired for the operator: a last group
+  // of the write-ahead log cut short by a crash, with its length but not
+  // all its bytes, dropped (engine/torn_tail.h). May be empty.
+  std::function<void(const std::string&)> on_repair;
 };
 
 struct AppendRequest {

@@ -49,6 +49,11 @@ class EventStore::Impl {
   ~Impl();
 
   Status OpenDb(const std::string& secondary_path);
+  // A writer's open that met a damaged WAL: moves a torn last group out of
+  // it (engine/torn_tail.h) unless the durable mark says it was
+  // acknowledged; true when it did, and the open may be tried again.
+  Result<bool> DropTornTail(const rocksdb::Options& db_options,
+                            const std::vector<rocksdb::ColumnFamilyDescriptor>& descriptors);
   Status LoadHead();
 
   Result<AppendResult> Append(AppendRequest request);

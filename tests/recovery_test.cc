@@ -1,14 +1,20 @@
 // What a writer does when it opens a log whose write-ahead log was damaged:
 // a record cut short at the very end (a crash mid-write, never acknowledged)
-// is dropped, but damage before the end refuses the open and changes
-// nothing, so that no acknowledged event is dropped and no position reused.
+// is dropped, and so is a last group whose length survived but whose bytes
+// did not (a torn write, engine/torn_tail.h), kept aside; but damage before
+// the end, or in a group the durable mark calls acknowledged, refuses the
+// open and changes nothing, so that no acknowledged event is dropped and no
+// position reused.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <vector>
 
+#include "engine/durable_mark.h"
 #include "engine/event_store.h"
 #include "tests/support/store_fixture.h"
 #include "tests/support/temp_dir.h"
@@ -66,13 +72,46 @@ class RecoveryTest : public ::testing::Test {
   Result<std::unique_ptr<EventStore>> Reopen() {
     StoreOptions options;
     options.path = path_;
+    options.on_repair = [this](const std::string& what) { repairs_.push_back(what); };
     return EventStore::Open(options);
+  }
+
+  // As a writer whose last group's fsync never returned left it: durable
+  // through the group before.
+  void MarkDurableThrough(Position position) {
+    auto mark = DurableMark::Open(path_);
+    ASSERT_TRUE(mark.ok()) << mark.status().ToString();
+    (*mark)->Set(position);
+  }
+
+  // The files the open kept a torn tail in.
+  std::vector<std::filesystem::path> KeptTails() const {
+    std::vector<std::filesystem::path> kept;
+    for (const auto& f : std::filesystem::directory_iterator(path_)) {
+      if (f.path().filename().string().find(".log.torn-") != std::string::npos) {
+        kept.push_back(f.path());
+      }
+    }
+    return kept;
+  }
+
+  // The store reopened at `head`, whole, and the next append at head + 1.
+  void ExpectOpensAt(Result<std::unique_ptr<EventStore>>& reopened, Position head) {
+    ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+    EXPECT_EQ((*reopened)->Head().position, head);
+    auto report = (*reopened)->Verify();
+    ASSERT_TRUE(report.ok());
+    EXPECT_TRUE(report->intact) << report->reason;
+    auto next = (*reopened)->Append(OneEvent("case/A", ExpectedVersion::Any()));
+    ASSERT_TRUE(next.ok()) << next.status().ToString();
+    EXPECT_EQ(next->first_position, head + 1);
   }
 
   testing::TempDir dir_;
   const std::string path_ = dir_.Sub("store");
   std::filesystem::path wal_;
   std::string bytes_;
+  std::vector<std::string> repairs_;
 };
 
 TEST_F(RecoveryTest, DamageBeforeTheLogsEndRefusesTheOpenAndChangesNothing) {
@@ -93,6 +132,128 @@ TEST_F(RecoveryTest, DamageBeforeTheLogsEndRefusesTheOpenAndChangesNothing) {
   auto follower = EventStore::OpenFollower(path_);
   EXPECT_FALSE(follower.ok()) << "a follower opened the damaged log at position "
                               << (*follower)->Head().position;
+  EXPECT_TRUE(KeptTails().empty());
+  EXPECT_TRUE(repairs_.empty());
+}
+
+// A power cut in the middle of the last group's write: the file kept the
+// group's length, the sectors after its first bytes never reached the disk
+// (they read back as zeros). Its fsync never returned, so nothing in it was
+// acknowledged (the durable mark is at the group before): it is dropped,
+// its bytes kept beside the log, and the operator told.
+TEST_F(RecoveryTest, ALastGroupTornWithItsLengthKeptIsDroppedAndKeptAside) {
+  const auto last = bytes_.rfind("note-200\"");
+  ASSERT_NE(last, std::string::npos);
+  const std::string torn(bytes_.begin() + static_cast<long>(last), bytes_.end());
+  std::fill(bytes_.begin() + static_cast<long>(last), bytes_.end(), '\0');
+  WriteFile(wal_, bytes_);
+  MarkDurableThrough(199);
+
+  auto reopened = Reopen();
+  ASSERT_NO_FATAL_FAILURE(ExpectOpensAt(reopened, 199));
+  ASSERT_EQ(repairs_.size(), 1u);
+  EXPECT_NE(repairs_[0].find("cut short by a crash"), std::string::npos) << repairs_[0];
+  EXPECT_NE(repairs_[0].find("opens at position 199"), std::string::npos) << repairs_[0];
+  const auto kept = KeptTails();
+  ASSERT_EQ(kept.size(), 1u);
+  EXPECT_NE(repairs_[0].find(kept[0].string()), std::string::npos) << repairs_[0];
+  // What was kept is the group's record as found: its header, then zeros.
+  const std::string kept_bytes = ReadFile(kept[0]);
+  EXPECT_GT(kept_bytes.size(), torn.size());
+  EXPECT_EQ(kept_bytes.find_first_not_of('\0', kept_bytes.size() - torn.size()), std::string::npos);
+}
+
+// Garbage in place of the last group's bytes, not zeros, is dropped alike.
+TEST_F(RecoveryTest, ALastGroupWhoseBytesAreGarbageIsDroppedWhenNotDurable) {
+  const auto at = bytes_.rfind("note-200\"");
+  ASSERT_NE(at, std::string::npos);
+  bytes_[at + 5] ^= 0x01;
+  WriteFile(wal_, bytes_);
+  MarkDurableThrough(199);
+
+  auto reopened = Reopen();
+  ASSERT_NO_FATAL_FAILURE(ExpectOpensAt(reopened, 199));
+  EXPECT_EQ(repairs_.size(), 1u);
+  EXPECT_EQ(KeptTails().size(), 1u);
+}
+
+// The same damage in a group whose fsync had returned (the writer marked it
+// durable): the disk damaged an acknowledged event, which no open may drop.
+TEST_F(RecoveryTest, ADamagedLastGroupTheMarkCallsDurableRefusesTheOpenAndChangesNothing) {
+  const auto at = bytes_.rfind("note-200\"");
+  ASSERT_NE(at, std::string::npos);
+  bytes_[at + 5] ^= 0x01;
+  WriteFile(wal_, bytes_);  // the mark is at 200, as the writer's close left it
+
+  auto reopened = Reopen();
+  ASSERT_FALSE(reopened.ok()) << "opened at position " << (*reopened)->Head().position;
+  EXPECT_EQ(reopened.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(reopened.status().message().find("acknowledged as durable"), std::string::npos)
+      << reopened.status().ToString();
+  EXPECT_NE(reopened.status().message().find("the durable mark is at 200"), std::string::npos)
+      << reopened.status().ToString();
+  EXPECT_EQ(ReadFile(wal_), bytes_);
+  EXPECT_TRUE(KeptTails().empty());
+  EXPECT_TRUE(repairs_.empty());
+}
+
+// A group too large for one 32 KiB block is written as first, middle and
+// last pieces; a torn write can lose a middle one while the last reached the
+// disk (sectors land in any order). Still the group cut short: dropped.
+TEST(TornGroupTest, ALargeGroupMissingAMiddlePieceIsDropped) {
+  testing::TempDir dir;
+  const std::string path = dir.Sub("store");
+  std::string last_note;
+  {
+    StoreOptions options;
+    options.path = path;
+    auto store = EventStore::Open(options);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    ASSERT_TRUE((*store)->Append(OneEvent("case/A", ExpectedVersion::Any())).ok());
+    AppendRequest large{"case/A", ExpectedVersion::Any(), "officer-7", {}};
+    for (int i = 0; i < 400; ++i) {
+      large.events.push_back(
+          NewEvent{"", "NoteAdded",
+                   R"({"text":"large-)" + std::to_string(i) + "-" + std::string(200, 'x') + "\"}"});
+    }
+    ASSERT_TRUE((*store)->Append(std::move(large)).ok());
+  }
+  const auto wal = WalOf(path);
+  std::string bytes = ReadFile(wal);
+  ASSERT_GT(bytes.size(), 3u * 32768) << "the group spans fewer than three blocks";
+  // The second block: all middle piece of the large group. Zero its sectors.
+  std::fill(bytes.begin() + 32768, bytes.begin() + 2 * 32768, '\0');
+  WriteFile(wal, bytes);
+  {
+    auto mark = DurableMark::Open(path);
+    ASSERT_TRUE(mark.ok());
+    (*mark)->Set(1);
+  }
+  StoreOptions options;
+  options.path = path;
+  int repairs = 0;
+  options.on_repair = [&](const std::string&) { ++repairs; };
+  auto reopened = EventStore::Open(options);
+  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+  EXPECT_EQ((*reopened)->Head().position, 1u);
+  EXPECT_EQ(repairs, 1);
+}
+
+// A group written after the damaged one means the damaged one's fsync had
+// returned: damage before the end, whatever the mark says.
+TEST_F(RecoveryTest, DamageWithAWholeGroupAfterItIsRefusedWhateverTheMark) {
+  const auto at = bytes_.rfind("note-199\"");
+  ASSERT_NE(at, std::string::npos);
+  bytes_[at + 5] ^= 0x01;
+  WriteFile(wal_, bytes_);
+  MarkDurableThrough(150);  // a mark left behind by a crash proves nothing
+
+  auto reopened = Reopen();
+  ASSERT_FALSE(reopened.ok()) << "opened at position " << (*reopened)->Head().position;
+  EXPECT_NE(reopened.status().message().find("damaged before its end"), std::string::npos)
+      << reopened.status().ToString();
+  EXPECT_EQ(ReadFile(wal_), bytes_);
+  EXPECT_TRUE(KeptTails().empty());
 }
 
 TEST_F(RecoveryTest, ARecordCutShortAtTheLogsEndIsDroppedAndTheRestOpens) {

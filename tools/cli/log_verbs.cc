@@ -155,9 +155,7 @@ void AddLogVerbs(CLI::App& app, VerbAction* action) {
       if (Status s = RefuseTheServersStreams(req.stream); !s.ok()) return Fail(s);
       if (Status pinned = PinCaseStreamOpening(req); !pinned.ok()) return Fail(pinned);
       const AppendRequest pinned{req.stream, req.expected, "", {}};
-      StoreOptions options;
-      options.path = LogDir(a->data);
-      auto store = EventStore::Open(options);
+      auto store = EventStore::Open(WriterStoreOptions(a->data));
       if (!store.ok()) return Fail(store.status());
       // The grid's rules, as its commands keep them (this process holds the
       // store, so nothing is appended between the check and the append).

@@ -10,6 +10,13 @@ int Fail(const Status& status) {
   return 1;
 }
 
+StoreOptions WriterStoreOptions(const std::string& data) {
+  StoreOptions options;
+  options.path = LogDir(data);
+  options.on_repair = [](const std::string& what) { std::cerr << "casegrid: " << what << "\n"; };
+  return options;
+}
+
 }  // namespace casegrid::cli
 
 int main(int argc, char** argv) {

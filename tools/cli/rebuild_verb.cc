@@ -27,8 +27,7 @@ void AddRebuildVerb(CLI::App& app, VerbAction* action) {
   rebuild->callback([data, cached_cases, action] {
     *action = [data, cached_cases]() -> int {
       namespace fs = std::filesystem;
-      StoreOptions options;
-      options.path = LogDir(*data);
+      const StoreOptions options = WriterStoreOptions(*data);
       std::error_code ec;
       if (!fs::exists(options.path, ec)) {
         return Fail(

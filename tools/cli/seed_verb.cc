@@ -343,8 +343,7 @@ int Seed(const SeedArgs& args) {
   const DemoCity city = PlanDemoCity(options);
 
   ManualClock clock(city.setup_ms);
-  StoreOptions store_options;
-  store_options.path = LogDir(args.data);
+  StoreOptions store_options = WriterStoreOptions(args.data);
   store_options.clock = &clock;
   std::error_code ec;
   std::filesystem::create_directories(args.data, ec);

@@ -274,8 +274,7 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
       std::signal(SIGTERM, [](int) { g_stop = 1; });
       // Clients are told the storage's failures, not where the data lives.
       HideInServerErrors(a->data);
-      StoreOptions options;
-      options.path = LogDir(a->data);
+      StoreOptions options = WriterStoreOptions(a->data);
       options.max_open_files = budget->store_files;
       auto store = EventStore::Open(options);
       if (!store.ok()) return Fail(store.status());

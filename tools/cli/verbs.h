@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "engine/event_store.h"
 #include "engine/status.h"
 #include "tools/flag_checks.h"
 
@@ -26,6 +27,10 @@ inline std::string LogDir(const std::string& data) {
 inline std::string ViewsDir(const std::string& data) {
   return data + "/views";
 }
+
+// How a verb that writes opens the log of `data`: what the open repairs (a
+// torn last group dropped) is told on stderr.
+StoreOptions WriterStoreOptions(const std::string& data);
 
 // --data of a verb that writes: a casegrid data folder (it holds log/), an
 // empty folder (but for lost+found and hidden entries: a fresh volume), or a

@@ -214,15 +214,16 @@ Status EventStore::Impl::OpenDb(const std::string& secondary_path) {
 
 namespace {
 
-// The head position of the log at `path` as an open would recover it, read
-// without writing anything (a read-only open replays the WAL in memory).
+// The head position of the log at `path` as an open with `db_options` would
+// recover it, read without writing anything (a read-only open replays the
+// WAL in memory).
 Result<Position> ReadOnlyHead(const rocksdb::Options& db_options, const std::string& path,
                               const std::vector<rocksdb::ColumnFamilyDescriptor>& descriptors) {
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* db = nullptr;
   rocksdb::Status s =
       rocksdb::DB::OpenForReadOnly(db_options, path, descriptors, &handles, &db, false);
-  if (!s.ok()) return FromRocks(s, "reading the log without its torn tail");
+  if (!s.ok()) return FromRocks(s, "reading the log up to its damage");
   Position head = 0;
   {
     std::unique_ptr<rocksdb::Iterator> it(
@@ -233,7 +234,7 @@ Result<Position> ReadOnlyHead(const rocksdb::Options& db_options, const std::str
   }
   for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
   delete db;
-  if (!s.ok()) return FromRocks(s, "reading the log without its torn tail");
+  if (!s.ok()) return FromRocks(s, "reading the log up to its damage");
   return head;
 }
 
@@ -248,35 +249,58 @@ Result<bool> EventStore::Impl::DropTornTail(
       db_options.wal_compression != rocksdb::CompressionType::kNoCompression) {
     return false;
   }
-  ASSIGN_OR_RETURN(const std::optional<TornTail> tail, FindTornTail(options_.path));
+  // What one group can take in the WAL: its appends' bytes (one append may
+  // pass the group bound alone), written twice over with the indexes, and
+  // each event's keys and record around them.
+  const std::uint64_t max_group_wal_bytes =
+      2 * std::max(options_.max_group_bytes, options_.max_append_bytes) +
+      options_.max_group_events * 1024 + (1 << 20);
+  ASSIGN_OR_RETURN(const std::optional<TornTail> tail,
+                   FindTornTail(options_.path, max_group_wal_bytes));
   if (!tail) return false;
+  // Decided before any file is touched, so that a crash or a failure on the
+  // way leaves either the log as found or the decision carried out: the
+  // log's head without the torn group (point-in-time recovery, read-only,
+  // stops at the damage), against the mark of what its writer had fsync'd.
+  rocksdb::Options up_to_the_damage = db_options;
+  up_to_the_damage.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  const Result<Position> head = ReadOnlyHead(up_to_the_damage, options_.path, descriptors);
+  if (!head.ok()) {
+    if (head.status().code() == StatusCode::kCorruption) return false;  // damaged elsewhere too
+    return head.status();
+  }
+  const std::string refused = "opening store " + options_.path + ": the last group of " +
+                              tail->wal + " is damaged, as a write cut short by a crash leaves it";
+  const std::string what_to_do =
+      "; it is not opened for writing: restore the data folder from a copy, and see "
+      "docs/storage.md, \"Recovery\"";
+  const std::optional<Position> mark = DurableMark::Read(options_.path);
+  if (!mark) {
+    return Status::Corruption(refused + ", but there is no durable mark (" + options_.path +
+                              "/DURABLE missing or not whole: a store last written by a build "
+                              "before it, or the mark damaged too) to tell whether its events "
+                              "were acknowledged" +
+                              what_to_do);
+  }
+  if (*mark > *head) {
+    return Status::Corruption(refused +
+                              ", and it held events acknowledged as durable (the durable "
+                              "mark is at " +
+                              std::to_string(*mark) + ", the log without that group ends at " +
+                              std::to_string(*head) +
+                              "): the disk's damage, not a write cut short" + what_to_do);
+  }
   const auto now = std::chrono::system_clock::now().time_since_epoch();
   const std::string keep_as =
       tail->wal + ".torn-" +
       std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(now).count());
   RETURN_IF_ERROR(casegrid::DropTornTail(*tail, keep_as));
-  // A group whose fsync returned was acknowledged, and is on the disk whole
-  // unless the disk failed; the writer that wrote it marked it durable.
-  const Result<Position> head = ReadOnlyHead(db_options, options_.path, descriptors);
-  const std::optional<Position> mark = DurableMark::Read(options_.path);
-  if (!head.ok() || (mark && *mark > *head)) {
-    const Status restored = RestoreTornTail(*tail, keep_as);
-    if (!head.ok()) return head.status();
-    return Status::Corruption(
-        "opening store " + options_.path + ": the last record of " + tail->wal +
-        " is damaged, and it held events acknowledged as durable (the durable mark is at " +
-        std::to_string(*mark) + ", the log without that record ends at " + std::to_string(*head) +
-        "): not a write cut short, but the disk's damage; it is not opened for writing: "
-        "restore the data folder from a copy, and see docs/storage.md, \"Recovery\"" +
-        (restored.ok() ? std::string()
-                       : " (putting the record back failed: " + restored.ToString() +
-                             "; its bytes are in " + keep_as + ")"));
-  }
   if (options_.on_repair) {
     options_.on_repair("the write-ahead log's last group was cut short by a crash (" +
                        std::to_string(tail->file_bytes - tail->whole_bytes) +
-                       " bytes, never acknowledged: its fsync had not returned); it is "
-                       "dropped, the log opens at position " +
+                       " bytes, never acknowledged: its fsync had not returned, the durable "
+                       "mark is at " +
+                       std::to_string(*mark) + "); it is dropped, the log opens at position " +
                        std::to_string(*head) + ", and the bytes are kept in " + keep_as);
   }
   return true;

@@ -50,8 +50,9 @@ class EventStore::Impl {
 
   Status OpenDb(const std::string& secondary_path);
   // A writer's open that met a damaged WAL: moves a torn last group out of
-  // it (engine/torn_tail.h) unless the durable mark says it was
-  // acknowledged; true when it did, and the open may be tried again.
+  // it (engine/torn_tail.h) when the durable mark says it was not
+  // acknowledged, decided before any file is touched; true when it did,
+  // and the open may be tried again.
   Result<bool> DropTornTail(const rocksdb::Options& db_options,
                             const std::vector<rocksdb::ColumnFamilyDescriptor>& descriptors);
   Status LoadHead();

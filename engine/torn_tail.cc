@@ -17,9 +17,6 @@ namespace {
 constexpr std::uint64_t kBlockBytes = 32768;
 constexpr std::size_t kHeaderBytes = 7;  // masked CRC-32C (4), length (2), type (1)
 enum RecordType : std::uint8_t { kFull = 1, kFirst = 2, kMiddle = 3, kLast = 4 };
-// A group is at most StoreOptions::max_group_bytes (8 MiB by default); a
-// longer stretch after the damage is not judged a torn write.
-constexpr std::uint64_t kMaxTornBytes = 64ull << 20;
 
 std::uint32_t Fixed32(const unsigned char* p) {
   return std::uint32_t{p[0]} | std::uint32_t{p[1]} << 8 | std::uint32_t{p[2]} << 16 |
@@ -169,7 +166,8 @@ Result<bool> AGroupStartsAfter(int fd, std::uint64_t damage, std::uint64_t size,
 
 }  // namespace
 
-Result<std::optional<TornTail>> FindTornTail(const std::string& store_path) {
+Result<std::optional<TornTail>> FindTornTail(const std::string& store_path,
+                                             std::uint64_t max_group_wal_bytes) {
   ASSIGN_OR_RETURN(std::optional<std::filesystem::path> wal, NewestWal(store_path));
   if (!wal) return std::optional<TornTail>();
   const std::string path = wal->string();
@@ -179,7 +177,9 @@ Result<std::optional<TornTail>> FindTornTail(const std::string& store_path) {
   if (::fstat(file.fd(), &st) != 0) return Failed("reading the size of", path);
   const auto size = static_cast<std::uint64_t>(st.st_size);
   ASSIGN_OR_RETURN(Walk walk, WalkRecords(file.fd(), size, path));
-  if (!walk.damage || size - *walk.damage > kMaxTornBytes) return std::optional<TornTail>();
+  if (!walk.damage || size - walk.whole_bytes > max_group_wal_bytes) {
+    return std::optional<TornTail>();
+  }
   ASSIGN_OR_RETURN(bool later_group, AGroupStartsAfter(file.fd(), *walk.damage, size, path));
   if (later_group) return std::optional<TornTail>();
   return std::optional<TornTail>(TornTail{path, walk.whole_bytes, size});
@@ -190,29 +190,26 @@ Status DropTornTail(const TornTail& tail, const std::string& keep_as) {
   if (wal.fd() < 0) return Failed("opening", tail.wal);
   std::vector<unsigned char> torn(tail.file_bytes - tail.whole_bytes);
   RETURN_IF_ERROR(ReadAt(wal.fd(), tail.whole_bytes, torn.size(), torn.data(), tail.wal));
+  const std::string partial = keep_as + ".partial";
   {
-    File kept(::open(keep_as.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-    if (kept.fd() < 0) return Failed("making", keep_as);
-    RETURN_IF_ERROR(WriteAt(kept.fd(), 0, torn, keep_as));
+    File kept(::open(partial.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    if (kept.fd() < 0) return Failed("making", partial);
+    if (Status s = WriteAt(kept.fd(), 0, torn, partial); !s.ok()) {
+      ::unlink(partial.c_str());
+      return s;
+    }
   }
-  if (::ftruncate(wal.fd(), static_cast<off_t>(tail.whole_bytes)) != 0 || ::fsync(wal.fd()) != 0) {
-    const Status failed = Failed("cutting", tail.wal);
-    (void)RestoreTornTail(tail, keep_as);
+  if (::rename(partial.c_str(), keep_as.c_str()) != 0) {
+    const Status failed = Failed("naming", keep_as);
+    ::unlink(partial.c_str());
     return failed;
   }
-  return Status::Ok();
-}
-
-Status RestoreTornTail(const TornTail& tail, const std::string& keep_as) {
-  File kept(::open(keep_as.c_str(), O_RDONLY | O_CLOEXEC));
-  if (kept.fd() < 0) return Failed("opening", keep_as);
-  std::vector<unsigned char> torn(tail.file_bytes - tail.whole_bytes);
-  RETURN_IF_ERROR(ReadAt(kept.fd(), 0, torn.size(), torn.data(), keep_as));
-  File wal(::open(tail.wal.c_str(), O_WRONLY | O_CLOEXEC));
-  if (wal.fd() < 0) return Failed("opening", tail.wal);
-  RETURN_IF_ERROR(WriteAt(wal.fd(), tail.whole_bytes, torn, tail.wal));
-  std::error_code ec;
-  std::filesystem::remove(keep_as, ec);
+  const std::string folder = std::filesystem::path(keep_as).parent_path().string();
+  File dir(::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dir.fd() < 0 || ::fsync(dir.fd()) != 0) return Failed("syncing", folder);
+  if (::ftruncate(wal.fd(), static_cast<off_t>(tail.whole_bytes)) != 0 || ::fsync(wal.fd()) != 0) {
+    return Failed("cutting", tail.wal);
+  }
   return Status::Ok();
 }
 

@@ -39,18 +39,17 @@ struct TornTail {
 };
 
 // The torn tail of the store's newest WAL, if that is what its damage is;
-// nullopt when it is not (no damage in the newest WAL, a whole record after
-// the damage, a record type not judged, no WAL). An error only when the
-// files cannot be read.
-Result<std::optional<TornTail>> FindTornTail(const std::string& store_path);
+// nullopt when it is not (no damage in the newest WAL, a group starting
+// after the damage, more than `max_group_wal_bytes` — what one group can
+// take in the WAL — from the last whole record to the file's end, a record
+// type not judged, no WAL). An error only when the files cannot be read.
+Result<std::optional<TornTail>> FindTornTail(const std::string& store_path,
+                                             std::uint64_t max_group_wal_bytes);
 
-// Moves the torn bytes out of the log: writes them to `keep_as` (synced),
-// then cuts the WAL to its whole records (synced). On an error the WAL is
-// as it was.
+// Moves the torn bytes out of the log: writes them to `keep_as` (through a
+// temporary file, synced, renamed, its folder synced), then cuts the WAL to
+// its whole records (synced). On an error before the cut the WAL is as it
+// was. The caller decides before: once cut, the bytes are in `keep_as` only.
 Status DropTornTail(const TornTail& tail, const std::string& keep_as);
-
-// Puts back what DropTornTail moved to `keep_as`, for an open that must not
-// go on without it; the WAL is then byte for byte as it was found.
-Status RestoreTornTail(const TornTail& tail, const std::string& keep_as);
 
 }  // namespace casegrid

@@ -185,6 +185,8 @@ TEST_F(RecoveryTest, ADamagedLastGroupTheMarkCallsDurableRefusesTheOpenAndChange
   bytes_[at + 5] ^= 0x01;
   WriteFile(wal_, bytes_);  // the mark is at 200, as the writer's close left it
 
+  const auto written = std::filesystem::last_write_time(wal_);
+
   auto reopened = Reopen();
   ASSERT_FALSE(reopened.ok()) << "opened at position " << (*reopened)->Head().position;
   EXPECT_EQ(reopened.status().code(), StatusCode::kCorruption);
@@ -192,9 +194,32 @@ TEST_F(RecoveryTest, ADamagedLastGroupTheMarkCallsDurableRefusesTheOpenAndChange
       << reopened.status().ToString();
   EXPECT_NE(reopened.status().message().find("the durable mark is at 200"), std::string::npos)
       << reopened.status().ToString();
+  // Decided before the log was touched (review 89: it was cut, then put
+  // back; a crash between lost the acknowledged group).
   EXPECT_EQ(ReadFile(wal_), bytes_);
+  EXPECT_EQ(std::filesystem::last_write_time(wal_), written);
   EXPECT_TRUE(KeptTails().empty());
   EXPECT_TRUE(repairs_.empty());
+}
+
+// Without a mark to read (a store last written by a build before it, or a
+// mark not whole) nothing tells a torn group from an acknowledged one the
+// disk damaged: refused, the log as found.
+TEST_F(RecoveryTest, ADamagedLastGroupWithoutADurableMarkRefusesTheOpen) {
+  const auto at = bytes_.rfind("note-200\"");
+  ASSERT_NE(at, std::string::npos);
+  std::fill(bytes_.begin() + static_cast<long>(at), bytes_.end(), '\0');
+  WriteFile(wal_, bytes_);
+  for (const std::string& mark : {std::string("none"), std::string(), std::string(9, '\x01')}) {
+    std::filesystem::remove(path_ + "/DURABLE");
+    if (mark != "none") WriteFile(path_ + "/DURABLE", mark);  // empty, or half a mark
+    auto reopened = Reopen();
+    ASSERT_FALSE(reopened.ok()) << "opened at position " << (*reopened)->Head().position;
+    EXPECT_NE(reopened.status().message().find("there is no durable mark"), std::string::npos)
+        << reopened.status().ToString();
+    EXPECT_EQ(ReadFile(wal_), bytes_);
+    EXPECT_TRUE(KeptTails().empty());
+  }
 }
 
 // A group too large for one 32 KiB block is written as first, middle and

@@ -128,8 +128,9 @@ verify=$("$cg" verify --data "$data") || fail "verify of an intact log failed: $
 hash=${digest#*\"hash\":\"}; hash=${hash%\"*}
 [[ "$verify" == "intact: 4 events, head hash $hash" ]] || fail "verify: $verify"
 
-# tail follows appends made by another process
-"$cg" tail --data "$data" --max 2 --poll-ms 20 > "$dir/tail.out" &
+# tail follows appends made by another process (after the head digest named: a tail
+# left to find "the head now" could start after the first append, slow under ASan)
+"$cg" tail --data "$data" --after 4 --max 2 --poll-ms 20 > "$dir/tail.out" &
 tail_pid=$!
 sleep 0.5
 "$cg" append --data "$data" --stream case/C-20261122-000002 --type CaseReported --json "$report" >/dev/null
@@ -148,7 +149,8 @@ if err=$(CASEGRID_JWT_SECRET=cli-test-secret-of-at-least-32-bytes "$cg" serve --
 CASEGRID_JWT_SECRET=cli-test-secret-of-at-least-32-bytes "$cg" serve --data "$data" --listen 127.0.0.1:0 \
   --day-offset-hours 8 > "$dir/serve.out" &
 serve_pid=$!
-for _ in $(seq 50); do grep -q "serving" "$dir/serve.out" 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 300); do grep -q "serving" "$dir/serve.out" 2>/dev/null && break; sleep 0.1; done
+grep -q "serving" "$dir/serve.out" || fail "serve did not start in 30 s"
 if err=$("$cg" append --data "$data" --stream import/x --type X --json '{}' 2>&1); then
   fail "append while serve runs succeeded"
 fi

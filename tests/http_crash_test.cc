@@ -3,6 +3,7 @@
 // start it again, and every note answered 2xx is in the log at the position
 // the answer named.
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -15,6 +16,8 @@
 #include <boost/beast/http.hpp>
 
 #include <atomic>
+#include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <mutex>
 #include <thread>
@@ -34,37 +37,51 @@ using tcp = asio::ip::tcp;
 
 const std::string kSecret = "0123456789abcdef0123456789abcdef-crash-test";
 
-pid_t StartServer(const std::string& data, int port) {
+struct Server {
+  pid_t pid = -1;
+  int port = 0;   // 0: it never said it was serving
+  int said = -1;  // the read end of its stdout, open while it runs
+};
+
+// Starts `casegrid serve` on a port of its own choosing (a port picked here
+// and closed before serve binds it could be taken meanwhile by another
+// test's connection, under ctest -j), and waits up to 60 s for its
+// "serving … on http://127.0.0.1:PORT/" line.
+Server StartServer(const std::string& data) {
+  int out[2];
+  if (pipe(out) != 0) return {};
   const pid_t pid = fork();
   if (pid == 0) {
     setenv("CASEGRID_JWT_SECRET", kSecret.c_str(), 1);
-    const std::string listen = "127.0.0.1:" + std::to_string(port);
-    const int null = open("/dev/null", O_WRONLY);
-    dup2(null, STDOUT_FILENO);
-    execl(CASEGRID_PATH, "casegrid", "serve", "--data", data.c_str(), "--listen", listen.c_str(),
+    dup2(out[1], STDOUT_FILENO);
+    close(out[0]);
+    close(out[1]);
+    execl(CASEGRID_PATH, "casegrid", "serve", "--data", data.c_str(), "--listen", "127.0.0.1:0",
           static_cast<char*>(nullptr));
     _exit(127);
   }
-  return pid;
-}
-
-bool WaitForPort(int port) {
-  for (int i = 0; i < 300; ++i) {
-    asio::io_context io;
-    tcp::socket socket(io);
-    beast::error_code ec;
-    socket.connect(
-        tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)), ec);
-    if (!ec) return true;
-    usleep(50000);
+  close(out[1]);
+  Server server{pid, 0};
+  std::string said;
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (server.port == 0 && std::chrono::steady_clock::now() < give_up) {
+    pollfd readable{out[0], POLLIN, 0};
+    if (poll(&readable, 1, 100) <= 0) continue;
+    char chunk[4096];
+    const ssize_t n = read(out[0], chunk, sizeof chunk);
+    if (n <= 0) break;  // it exited
+    said.append(chunk, static_cast<std::size_t>(n));
+    const std::string marker = " on http://127.0.0.1:";
+    if (const auto at = said.find(marker);
+        said.find("serving") != std::string::npos && at != std::string::npos &&
+        said.find('/', at + marker.size()) != std::string::npos) {
+      server.port = std::atoi(said.c_str() + at + marker.size());
+    }
   }
-  return false;
-}
-
-int FreePort() {
-  asio::io_context io;
-  tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-  return acceptor.local_endpoint().port();
+  // Kept open while it runs (it prints a line or two more at most): a write
+  // to a pipe closed at this end would end it with SIGPIPE.
+  server.said = out[0];
+  return server;
 }
 
 TEST(HttpCrashTest, EveryNoteAnswered2xxSurvivesSigkill) {
@@ -76,9 +93,10 @@ TEST(HttpCrashTest, EveryNoteAnswered2xxSurvivesSigkill) {
   const std::string admin = *authority->Mint({"admin-1", Role::kAdmin, {""}, 0}, now, 3600000);
   const std::string op = *authority->Mint({"op-1", Role::kOperator, {""}, 0}, now, 3600000);
 
-  int port = FreePort();
-  pid_t server = StartServer(data, port);
-  ASSERT_TRUE(WaitForPort(port));
+  Server started = StartServer(data);
+  ASSERT_NE(started.port, 0) << "serve did not start in 60 s";
+  pid_t server = started.pid;
+  const int port = started.port;
   auto send = [&](tcp::socket& socket, beast::flat_buffer& buffer, const std::string& target,
                   const std::string& token, const std::string& body, std::string* out) {
     http::request<http::string_body> req{http::verb::post, target, 11};
@@ -163,17 +181,19 @@ TEST(HttpCrashTest, EveryNoteAnswered2xxSurvivesSigkill) {
   kill(server, SIGKILL);
   int status = 0;
   waitpid(server, &status, 0);
+  close(started.said);
   stop = true;
   for (auto& t : writers) t.join();
   ASSERT_TRUE(WIFSIGNALED(status));
   ASSERT_GE(acked.size(), kEnough) << "too few notes were acknowledged to prove anything";
 
   // Restart on the same data: it recovers, and every acknowledged note is there.
-  port = FreePort();
-  server = StartServer(data, port);
-  ASSERT_TRUE(WaitForPort(port));
+  started = StartServer(data);
+  ASSERT_NE(started.port, 0) << "serve did not start again in 60 s";
+  server = started.pid;
   kill(server, SIGTERM);
   waitpid(server, &status, 0);
+  close(started.said);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "serve did not stop cleanly";
 
   StoreOptions options;

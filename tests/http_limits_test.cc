@@ -65,9 +65,29 @@ class HttpLimitsTest : public testing::HttpApiFixture {
   static constexpr const char* kHealthz =
       "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
 
+  // Whether `got` holds one whole answer: its header, and its body by
+  // Content-Length or to a chunked body's end (none: the header alone).
+  static bool WholeAnswer(const std::string& got) {
+    const auto end = got.find("\r\n\r\n");
+    if (end == std::string::npos) return false;
+    std::string head = got.substr(0, end);
+    for (char& c : head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (const auto at = head.find("\r\ncontent-length:"); at != std::string::npos) {
+      return got.size() >= end + 4 + std::stoull(head.substr(at + 17));
+    }
+    if (head.find("transfer-encoding: chunked") != std::string::npos) {
+      return got.size() >= end + 4 + 5 && got.ends_with("0\r\n\r\n");
+    }
+    return true;
+  }
+
   // Sends `raw` bytes on a fresh connection; returns what comes back until
-  // the server closes it (or `wait` passes), and whether it closed.
-  std::pair<std::string, bool> Raw(const std::string& raw, std::chrono::milliseconds wait) {
+  // the server closes it (or `wait` passes), and whether it closed. With
+  // `until_answered`, it returns once one whole answer is in: for answers on
+  // a connection kept alive, whose wait would otherwise be all spent (and a
+  // short wait a race under ASan).
+  std::pair<std::string, bool> Raw(const std::string& raw, std::chrono::milliseconds wait,
+                                   bool until_answered = false) {
     asio::io_context io;
     tcp::socket socket(io);
     socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), server_->port()));
@@ -83,12 +103,17 @@ class HttpLimitsTest : public testing::HttpApiFixture {
           closed = true;
           return;
         }
+        if (until_answered && WholeAnswer(got)) return;
         read();
       });
     };
     read();
     io.run_for(wait);
     return {got, closed};
+  }
+  // An answer on a connection kept alive: up to 20 s for it.
+  std::pair<std::string, bool> Answered(const std::string& raw) {
+    return Raw(raw, std::chrono::seconds(20), /*until_answered=*/true);
   }
 };
 
@@ -117,7 +142,7 @@ TEST_F(HttpLimitsTest, AChunkedBodysTrailerIsBoundedAndTheServerGoesOn) {
     EXPECT_TRUE(closed);
   }
   // A short trailer is read as usual (POST /healthz is no route: 404).
-  auto [answer, closed] = Raw(chunked + "X-Ok: 1\r\n\r\n", std::chrono::milliseconds(300));
+  auto [answer, closed] = Answered(chunked + "X-Ok: 1\r\n\r\n");
   EXPECT_NE(answer.find(" 404 "), std::string::npos) << answer;
   EXPECT_FALSE(closed);
   EXPECT_EQ(Send(http::verb::get, "/healthz", "").status, 200u);
@@ -226,9 +251,8 @@ TEST_F(HttpLimitsTest, ABodyIsNotReadFromAClientWithoutAToken) {
     for (const std::string& expect : {std::string(), std::string("Expect: 100-continue\r\n")}) {
       // The header only: the body (60,000 bytes announced, within the
       // bound) never comes.
-      auto [answer, closed] = Raw("POST /api/v1/cases HTTP/1.1\r\nHost: x\r\n" + credential +
-                                      expect + "Content-Length: 60000\r\n\r\n",
-                                  std::chrono::milliseconds(800));
+      auto [answer, closed] = Answered("POST /api/v1/cases HTTP/1.1\r\nHost: x\r\n" + credential +
+                                       expect + "Content-Length: 60000\r\n\r\n");
       EXPECT_TRUE(answer.starts_with("HTTP/1.1 401 ")) << credential << expect << answer;
       EXPECT_EQ(answer.find("100 Continue"), std::string::npos) << answer;
     }
@@ -236,9 +260,8 @@ TEST_F(HttpLimitsTest, ABodyIsNotReadFromAClientWithoutAToken) {
   // Whatever the path: no route without a token takes a body, and the API
   // is routed by the decoded path ("/%61pi/v1/cases" is the API too).
   for (const char* target : {"/x", "/", "/healthz", "/%61pi/v1/cases"}) {
-    auto [answer, closed] =
-        Raw(std::string("POST ") + target + " HTTP/1.1\r\nHost: x\r\nContent-Length: 60000\r\n\r\n",
-            std::chrono::milliseconds(800));
+    auto [answer, closed] = Answered(std::string("POST ") + target +
+                                     " HTTP/1.1\r\nHost: x\r\nContent-Length: 60000\r\n\r\n");
     EXPECT_TRUE(answer.starts_with("HTTP/1.1 401 ")) << target << ": " << answer;
   }
   // With a token, the body is read and answered as ever.
@@ -246,7 +269,7 @@ TEST_F(HttpLimitsTest, ABodyIsNotReadFromAClientWithoutAToken) {
   auto [answer, closed] = Raw("POST /api/v1/cases HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
                                   Token("operator-1", Role::kOperator) + "\r\nContent-Length: " +
                                   std::to_string(intake.size()) + "\r\n\r\n" + intake,
-                              std::chrono::milliseconds(800));
+                              std::chrono::seconds(20), /*until_answered=*/true);
   EXPECT_TRUE(answer.starts_with("HTTP/1.1 201 ")) << answer;
   EXPECT_EQ(store_->Head().position, before + 1);
 }
@@ -263,9 +286,8 @@ TEST_F(HttpLimitsTest, AFieldInAChunkedBodysTrailerIsNotTheHeaders) {
   const Position before = store_->Head().position;
   // A token in the trailer only: the header has none, refused before the body.
   auto [anonymous, closed] =
-      Raw("POST /api/v1/cases HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + body +
-              "Authorization: Bearer " + token + "\r\n\r\n",
-          std::chrono::milliseconds(800));
+      Answered("POST /api/v1/cases HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
+               body + "Authorization: Bearer " + token + "\r\n\r\n");
   EXPECT_TRUE(anonymous.starts_with("HTTP/1.1 401 ")) << anonymous;
   EXPECT_EQ(store_->Head().position, before);
   // A key in the trailer: not the request's, so two such requests write two.
@@ -273,7 +295,7 @@ TEST_F(HttpLimitsTest, AFieldInAChunkedBodysTrailerIsNotTheHeaders) {
                             token + "\r\nTransfer-Encoding: chunked\r\n\r\n" + body +
                             "Idempotency-Key: trailer-key-1\r\n\r\n";
   for (int i = 0; i < 2; ++i) {
-    auto [answer, closed_after] = Raw(keyed, std::chrono::milliseconds(800));
+    auto [answer, closed_after] = Answered(keyed);
     EXPECT_TRUE(answer.starts_with("HTTP/1.1 201 ")) << answer;
   }
   EXPECT_EQ(store_->Head().position, before + 2);
@@ -286,7 +308,7 @@ TEST_F(HttpLimitsTest, AFieldInAChunkedBodysTrailerIsNotTheHeaders) {
                                "Idempotency-Key: header-key-1\r\n\r\n" +
                                body + "X-Note: b\r\n\r\n";
   for (int i = 0; i < 2; ++i) {
-    auto [answer, closed_after] = Raw(repeated, std::chrono::milliseconds(800));
+    auto [answer, closed_after] = Answered(repeated);
     EXPECT_TRUE(answer.starts_with("HTTP/1.1 201 ")) << answer;
   }
   EXPECT_EQ(store_->Head().position, before + 3);
@@ -319,14 +341,17 @@ class HeldAnswersHttpLimitsTest : public HttpLimitsTest {
     o.max_answer_bytes_held = 1 << 20;
     o.request_timeout = std::chrono::seconds(2);  // how long the stalled answer is held
   }
-  // What `request` is answered, asked again every 200 ms (up to 4 s) until
-  // the answer starts with `status`: once a stalled client's answer is
-  // rendered and held (a moment; longer under ASan).
-  std::string AskedUntil(const std::string& request, std::string_view status) {
+  // What `request` is answered, asked again every 200 ms (for up to
+  // `within`) until the answer starts with `status`: once a stalled
+  // client's answer is rendered and held, or dropped (a moment, or the
+  // request timeout; longer under ASan). Each answer is read whole.
+  std::string AskedUntil(const std::string& request, std::string_view status,
+                         std::chrono::seconds within = std::chrono::seconds(10)) {
     std::string answer;
-    for (int attempt = 0; attempt < 20 && !answer.starts_with(status); ++attempt) {
+    for (const auto give_up = std::chrono::steady_clock::now() + within;
+         !answer.starts_with(status) && std::chrono::steady_clock::now() < give_up;) {
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
-      answer = Raw(request, std::chrono::seconds(2)).first;
+      answer = Raw(request, std::chrono::seconds(20), /*until_answered=*/true).first;
     }
     return answer;
   }
@@ -345,8 +370,7 @@ TEST_F(HeldAnswersHttpLimitsTest, AnswersNotYetReadAreBoundedInAll) {
   EXPECT_NE(refused.find("--max-answer-bytes-held"), std::string::npos) << refused.substr(0, 300);
   // Once the stalled client's answer is dropped (the request timeout, 2 s),
   // the next is answered.
-  std::this_thread::sleep_for(std::chrono::milliseconds(2200));
-  auto [answered, closed] = Raw(get, std::chrono::seconds(3));
+  const std::string answered = AskedUntil(get, "HTTP/1.1 200 ", std::chrono::seconds(30));
   EXPECT_TRUE(answered.starts_with("HTTP/1.1 200 ")) << answered.substr(0, 300);
 }
 
@@ -375,15 +399,14 @@ TEST_F(HeldAnswersPerTokenHttpLimitsTest, OneTokensAnswersNotYetReadAreBoundedBy
   EXPECT_NE(refused.find("--max-answer-bytes-held-per-token"), std::string::npos)
       << refused.substr(0, 300);
   // Another subject's read of the same history is answered whole meanwhile.
-  auto [other, other_closed] = Raw(LongHistoryRequest("operator-2"), std::chrono::seconds(5));
+  auto [other, other_closed] = Answered(LongHistoryRequest("operator-2"));
   EXPECT_TRUE(other.starts_with("HTTP/1.1 200 ")) << other.substr(0, 300);
   EXPECT_GT(other.size(), 8'000'000u);
   // A read without a token has no share: a screen's file, healthz.
   EXPECT_TRUE(Raw(kHealthz, std::chrono::seconds(2)).first.starts_with("HTTP/1.1 200 "));
   // Once the stalled client's answer is dropped (the request timeout, 2 s),
   // its subject reads again.
-  std::this_thread::sleep_for(std::chrono::milliseconds(2200));
-  auto [answered, closed] = Raw(get, std::chrono::seconds(5));
+  const std::string answered = AskedUntil(get, "HTTP/1.1 200 ", std::chrono::seconds(30));
   EXPECT_TRUE(answered.starts_with("HTTP/1.1 200 ")) << answered.substr(0, 300);
 }
 
@@ -471,12 +494,10 @@ TEST_F(HttpLimitsTest, EveryAnswerCarriesTheDate) {
 
 TEST_F(HttpLimitsTest, ATargetInAbsoluteFormIsReadAsItsPathAndQuery) {
   for (const std::string target : {"http://x/healthz", "HTTP://127.0.0.1:1/healthz?a=1"}) {
-    auto [answer, closed] =
-        Raw("GET " + target + " HTTP/1.1\r\nHost: x\r\n\r\n", std::chrono::milliseconds(300));
+    auto [answer, closed] = Answered("GET " + target + " HTTP/1.1\r\nHost: x\r\n\r\n");
     EXPECT_NE(answer.find(" 200 "), std::string::npos) << target << ": " << answer;
   }
-  auto [answer, closed] =
-      Raw("GET http://x HTTP/1.1\r\nHost: x\r\n\r\n", std::chrono::milliseconds(300));
+  auto [answer, closed] = Answered("GET http://x HTTP/1.1\r\nHost: x\r\n\r\n");
   EXPECT_NE(answer.find(" 200 "), std::string::npos) << answer;  // "/": the screens' index
 }
 

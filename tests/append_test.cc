@@ -263,6 +263,11 @@ class GroupCommitTest : public testing::StoreTest {
     o.env = env_.get();
     return o;
   }
+  // A test that failed with a sync held must not hang its store's close.
+  void TearDown() override {
+    fs_->hold_wal_syncs_after = -1;
+    StoreTest::TearDown();
+  }
   // Reopened, the store's first event is `id`, its chain intact, and it
   // appends again; `*events` is how many it held before that append.
   void ExpectReopenedFirst(const std::string& id, std::size_t* events) {
@@ -306,8 +311,8 @@ TEST_F(GroupCommitTest, ConcurrentAppendersShareFsyncs) {
 // its stream, not by the stream's version (which, read between the write's
 // return and the publishing, was the new one until session 26).
 TEST_F(GroupCommitTest, AGroupIsUnseenUntilItsFsyncEnds) {
-  fs_->sync_delay_us = 150000;
   const int before = fs_->wal_syncs.load();
+  fs_->hold_wal_syncs_after = before;  // the first group's sync waits
   std::promise<Result<AppendResult>> first, second;
   store_->AppendAsync(OneEvent("case/A", ExpectedVersion::Any()),
                       [&](Result<AppendResult> r) { first.set_value(std::move(r)); });
@@ -315,6 +320,7 @@ TEST_F(GroupCommitTest, AGroupIsUnseenUntilItsFsyncEnds) {
   auto answered = second.get_future();
   store_->AppendAsync(OneEvent("case/A", ExpectedVersion::Any()),
                       [&](Result<AppendResult> r) { second.set_value(std::move(r)); });
+  fs_->hold_wal_syncs_after = before + 1;  // the first's goes on, the second's waits
   // The second group's fsync is under way; before it ends:
   while (fs_->wal_syncs.load() < before + 2) std::this_thread::yield();
   ASSERT_TRUE(first.get_future().get().ok());
@@ -324,6 +330,7 @@ TEST_F(GroupCommitTest, AGroupIsUnseenUntilItsFsyncEnds) {
   EXPECT_EQ(store_->ReadStream("case/A", 1, 10, ReadDirection::kForward)->size(), 1u);
   EXPECT_EQ(store_->StreamVersionOf("case/A").value(), 1u) << "a version not yet durable";
   EXPECT_EQ(store_->StreamVersionOf("case/none").value(), 0u);
+  fs_->hold_wal_syncs_after = -1;
   const auto r = answered.get();
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->last_position, 2u);
@@ -525,8 +532,8 @@ TEST_F(SettledTimeTest, AnAppendAfterASettledTimeIsStampedPastIt) {
 // way) is waited for, so that the answer includes it; a short wait that
 // ends first is unavailable, not a partial answer.
 TEST_F(SettledTimeTest, AGroupStampedBeforeTheTimeIsWaitedFor) {
-  fs_->sync_delay_us = 300000;
   const int before = fs_->wal_syncs.load();
+  fs_->hold_wal_syncs_after = before;
   std::promise<Result<AppendResult>> done;
   store_->AppendAsync(OneEvent("case/A", ExpectedVersion::Any()),
                       [&](Result<AppendResult> r) { done.set_value(std::move(r)); });
@@ -534,7 +541,14 @@ TEST_F(SettledTimeTest, AGroupStampedBeforeTheTimeIsWaitedFor) {
   EXPECT_EQ(store_->Head().position, 0u);
   const Status hurried = store_->SettleThrough(kNow, std::chrono::milliseconds(1));
   EXPECT_EQ(hurried.code(), StatusCode::kUnavailable) << hurried.ToString();
-  ASSERT_TRUE(store_->SettleThrough(kNow, std::chrono::seconds(10)).ok());
+  // The sync ends while a longer settle waits for it.
+  std::thread release([this] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    fs_->hold_wal_syncs_after = -1;
+  });
+  const Status settled = store_->SettleThrough(kNow, std::chrono::seconds(10));
+  release.join();
+  ASSERT_TRUE(settled.ok()) << settled.ToString();
   EXPECT_EQ(store_->Head().position, 1u) << "settled before the group stamped in it was written";
   EXPECT_EQ(LastAtOrBefore(kNow), 1u);
   ASSERT_TRUE(done.get_future().get().ok());

@@ -77,11 +77,12 @@ TEST(DurableMarkTest, AFollowerReadsNoFurtherThanTheWriterMadeDurable) {
   ASSERT_EQ(Line(child), "synced");
   const std::uintmax_t before = WalBytes(store);
   ASSERT_EQ(write(go[1], "go\n", 3), 3);
-  // The second group's bytes are in the log's file, its fsync under way.
-  for (int i = 0; i < 200 && WalBytes(store) == before; ++i) {
+  // The second group's bytes are in the log's file, its fsync under way
+  // (held until the child is told to go on).
+  for (int i = 0; i < 6000 && WalBytes(store) == before; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  ASSERT_GT(WalBytes(store), before) << "the second group was not written in 1 s";
+  ASSERT_GT(WalBytes(store), before) << "the second group was not written in 30 s";
   EXPECT_EQ(DurableMark::ReadWhileWritten(store), std::optional<Position>(1));
   auto follower = EventStore::OpenFollower(store);
   ASSERT_TRUE(follower.ok()) << follower.status().ToString();
@@ -90,6 +91,7 @@ TEST(DurableMarkTest, AFollowerReadsNoFurtherThanTheWriterMadeDurable) {
   ASSERT_TRUE(all.ok());
   EXPECT_EQ(all->size(), 1u);
 
+  ASSERT_EQ(write(go[1], "go\n", 3), 3);  // the fsync ends
   ASSERT_EQ(Line(child), "acknowledged");
   ASSERT_TRUE((*follower)->CatchUp().ok());
   EXPECT_EQ((*follower)->Head().position, 2u);

@@ -41,6 +41,9 @@ class HttpApiFixture : public CaseTest {
                                      HubOptions());
     hub_->Begin(projector_->position());
     projector_->Start([this](const ViewChanges& changes) { hub_->OnBatch(changes); });
+    // The views hold the fixture's grid before any request reads them (a
+    // request for a cell the views had not yet folded was a 404).
+    ASSERT_TRUE(projector_->WaitFor(store_->Head().position, std::chrono::seconds(30)));
     authority_ = std::make_unique<TokenAuthority>(*TokenAuthority::Create(kHttpTestSecret));
     api_ = std::make_unique<HttpApi>(service_.get(), projector_.get(), authority_.get(), &clock_,
                                      &metrics_, ApiOptions());

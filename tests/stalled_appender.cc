@@ -1,12 +1,14 @@
 // The child of DurableMarkTest: appends one event and says "synced"; once a
-// line comes on its stdin, appends a second whose fsync takes 3 s, saying
-// "acknowledged" once it is answered; then waits to be killed. Exits 1 if
-// the store does not open, 3 if its stdin ends before a line comes.
+// line comes on its stdin, appends a second whose fsync waits until another
+// line comes, saying "acknowledged" once it is answered; then waits to be
+// killed. Exits 1 if the store does not open, 3 if its stdin ends before
+// the first line comes.
 // Usage: stalled_appender STORE_DIR
 #include <unistd.h>
 
 #include <cstdio>
 #include <string>
+#include <thread>
 
 #include "engine/event_store.h"
 #include "tests/support/fault_fs.h"
@@ -43,7 +45,13 @@ int main(int argc, char** argv) {
   Say("synced");
   char go[8];
   if (read(STDIN_FILENO, go, sizeof go) <= 0) return 3;  // told nothing: the store opened
-  fs->sync_delay_us = 3'000'000;
+  fs->hold_wal_syncs_after = fs->wal_syncs.load();
+  std::thread release([fs] {
+    char line[8];
+    [[maybe_unused]] const ssize_t n = read(STDIN_FILENO, line, sizeof line);
+    fs->hold_wal_syncs_after = -1;
+  });
+  release.detach();
   append("second");
   Say("acknowledged");
   for (;;) pause();

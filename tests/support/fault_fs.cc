@@ -41,6 +41,9 @@ class WalFile : public rocksdb::FSWritableFileOwnerWrapper {
  private:
   rocksdb::IOStatus Fault(std::uintmax_t covered) {
     const int count = fs_->wal_syncs.fetch_add(1) + 1;
+    for (int after; (after = fs_->hold_wal_syncs_after.load()) >= 0 && count > after;) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
     if (int us = fs_->sync_delay_us.load(); us > 0) {
       std::this_thread::sleep_for(std::chrono::microseconds(us));
     }

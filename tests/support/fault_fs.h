@@ -34,6 +34,11 @@ class FaultFs : public rocksdb::FileSystemWrapper {
   // Counted on write-ahead-log files (*.log) only.
   std::atomic<int> wal_syncs{0};
   std::atomic<int> sync_delay_us{0};
+  // When >= 0: each WAL sync past this many (counted as wal_syncs, from 1)
+  // waits, once counted, until the gate is moved past it or opened (-1), so
+  // that a test can look at the store while a group's sync is under way
+  // without a race against a delay.
+  std::atomic<int> hold_wal_syncs_after{-1};
   std::atomic<bool> fail_wal_sync{false};
   // Every file's appends fail with NoSpace, as on a full disk.
   std::atomic<bool> disk_full{false};

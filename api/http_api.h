@@ -121,7 +121,9 @@ class HttpApi {
   Result<HttpResponse> RouteStreams(Call& call);  // log_routes.cc: raw appends
   Result<HttpResponse> RouteGrid(Call& call);     // grid_routes.cc
   // What an auditor's read of `call` is recorded as (AuditRead's `target`):
-  // the path as routed (percent-decoded: a case id as the log names it) and
+  // the path as routed (percent-decoded: a case id as the log names it; a
+  // cell path's segments joined by '/', the root dashboard's with its
+  // slash) and
   // the API's query parameters it took, each in one form (a position or
   // count in decimal, a time in UTC to the millisecond, as answered) and in
   // one order, short ones first; no token. So padding or encoding a request

@@ -1042,6 +1042,12 @@ TEST_F(HttpApiTest, AnAuditRecordSaysWhatWasReadHoweverTheRequestIsWritten) {
        "/api/v1/dashboard/santai?as_of=" + std::to_string(at)},
       {"/api/v1/cases?limit=" + zeros + "3&cell=santai/tongchuan",
        "/api/v1/cases?limit=3&cell=santai/tongchuan"},
+      // A cell path's slashes, however written, split it alike (probe 90).
+      {"/api/v1/dashboard/santai%2Ftongchuan", "/api/v1/dashboard/santai/tongchuan"},
+      {"/api/v1/dashboard/santai%2ftongchuan", "/api/v1/dashboard/santai/tongchuan"},
+      {"/api/v1/grid/cells/santai%2Ftongchuan", "/api/v1/grid/cells/santai/tongchuan"},
+      {"/api/v1/dashboard", "/api/v1/dashboard/"},
+      {"/api/v1/dashboard/", "/api/v1/dashboard/"},
   };
   for (const auto& [target, said] : reads) {
     const Position head = store_->Head().position;

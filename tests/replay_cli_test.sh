@@ -44,6 +44,7 @@ if err=$("$cg" replay C-20261122-000001 --data "$data" --as-of 2999-01-01T00:00:
   fail "--as-of in the future succeeded: $err"
 fi
 [[ "$err" == *"in the future"* ]] || fail "--as-of in the future: $err"
+[[ "$err" != *"--as-of: --as-of"* ]] || fail "the flag named twice: $err"
 if err=$("$cg" replay C-20261122-000001 --data "$data" --as-of 99999 2>&1); then
   fail "--as-of past the head succeeded: $err"
 fi

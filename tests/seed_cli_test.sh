@@ -72,6 +72,7 @@ done
 status=0
 err=$("$cg" seed --data "$dir/d" --until 2999-01-01 2>&1) || status=$?
 [ "$status" -eq 2 ] && [[ "$err" == *"future"* ]] || fail "future --until: $status $err"
+[[ "$err" != *"--until: --until"* ]] || fail "the flag named twice: $err"
 status=0
 err=$("$cg" seed --data "$dir/d" --until yesterday 2>&1) || status=$?
 [ "$status" -eq 2 ] && [[ "$err" == *"--until"* ]] || fail "bad --until: $status $err"

@@ -62,4 +62,13 @@ inline CLI::Validator NotEmpty(std::string why) {
       "NotEmpty");
 }
 
+// A validator's message as CLI11 will say it, after the flag's own name:
+// `message` less a leading "<flag>: " (the verbs' parsers name the flag for
+// their other callers; "--until: --until: must not be in the future").
+inline std::string AfterTheFlag(std::string message, std::string_view flag) {
+  const std::string prefix = std::string(flag) + ": ";
+  if (message.starts_with(prefix)) message.erase(0, prefix.size());
+  return message;
+}
+
 }  // namespace casegrid

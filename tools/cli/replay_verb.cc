@@ -303,9 +303,9 @@ void AddReplayVerb(CLI::App& app, VerbAction* action) {
       ->check(CLI::Validator(
           [](std::string& text) -> std::string {
             auto as_of = ParseAsOf(text);
-            if (!as_of.ok()) return as_of.status().message();
+            if (!as_of.ok()) return AfterTheFlag(as_of.status().message(), "--as-of");
             if (as_of->time && *as_of->time > SystemClock::Default()->NowMillis()) {
-              return "--as-of: " + as_of->text + " is in the future";
+              return as_of->text + " is in the future";
             }
             return "";
           },

@@ -422,7 +422,7 @@ void AddSeedVerb(CLI::App& app, VerbAction* action) {
       ->check(CLI::Validator(
           [](std::string& text) -> std::string {
             auto at = ParseUntil(text, SystemClock::Default()->NowMillis());
-            return at.ok() ? "" : at.status().message();
+            return at.ok() ? "" : AfterTheFlag(at.status().message(), "--until");
           },
           "DATE|TIME"));
   seed->callback([a, action] { *action = [a]() -> int { return Seed(*a); }; });

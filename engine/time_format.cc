@@ -74,8 +74,8 @@ Result<std::int64_t> ParseTimestamp(std::string_view s) {
   // milliseconds, and `Z`; the rest is ParseRfc3339's.
   const Status invalid =
       Status::InvalidArgument("time must be RFC 3339 UTC, e.g. 2026-11-22T10:31:02.123Z");
-  const bool one_form =
-      (s.size() == 20 || (s.size() == 24 && s[19] == '.')) && s[10] == 'T' && s.back() == 'Z';
+  const bool one_form = (s.size() == 20 || (s.size() == 24 && s[19] == '.')) && s[10] == 'T' &&
+                        s.back() == 'Z' && s.substr(17, 2) != "60";  // no leap second stored
   if (!one_form) return invalid;
   auto t = ParseRfc3339(s);
   if (!t.ok()) return invalid;
@@ -118,7 +118,15 @@ Result<std::int64_t> ParseRfc3339(std::string_view s) {
   }
   const year_month_day ymd{year(y), month(static_cast<unsigned>(mo)),
                            day(static_cast<unsigned>(d))};
-  if (at != s.size() || !ymd.ok() || h > 23 || mi > 59 || sec > 59) return invalid;
+  if (at != s.size() || !ymd.ok() || h > 23 || mi > 59 || sec > 60) return invalid;
+  // A leap second (RFC 3339 5.7: "23:59:60Z", or its local equivalent) has
+  // no instant of its own in Unix time: the last millisecond before it, the
+  // instant at or before it (black-box probe 90 found it refused).
+  if (sec == 60) {
+    if (mi != 59) return invalid;
+    sec = 59;
+    ms = 999;
+  }
   const auto days_ms = duration_cast<milliseconds>(sys_days(ymd).time_since_epoch()).count();
   return days_ms + ((h * 60 + mi - offset_minutes) * 60 + sec) * std::int64_t{1000} + ms;
 }

@@ -20,8 +20,9 @@ void AppendTimestamp(std::string& out, std::int64_t unix_ms);
 Result<std::int64_t> ParseTimestamp(std::string_view text);
 // Any RFC 3339 date-time (section 5.6): `T` or `t`, a fraction of any
 // length (cut to the millisecond: the instant at or before it), `Z`, `z` or
-// an offset `+HH:MM` / `-HH:MM`; for times asked about (as_of), where a
-// client's library may write any of them. kInvalidArgument otherwise.
+// an offset `+HH:MM` / `-HH:MM`, a leap second (`:59:60`, read as `:59.999`
+// of the minute); for times asked about (as_of), where a client's library
+// may write any of them. kInvalidArgument otherwise.
 Result<std::int64_t> ParseRfc3339(std::string_view text);
 
 }  // namespace casegrid

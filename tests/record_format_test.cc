@@ -91,10 +91,18 @@ TEST(TimeFormatTest, ParsesEveryRfc3339FormOfATimeAskedAbout) {
   EXPECT_EQ(*ParseRfc3339("2026-11-22T10:31:02Z"), t - 123);
   // Across midnight and the year's end.
   EXPECT_EQ(*ParseRfc3339("2027-01-01T07:00:00+08:00"), *ParseTimestamp("2026-12-31T23:00:00Z"));
+  // A leap second, in UTC or local time: the last millisecond before it
+  // (it is never stored: the stored form has no second 60).
+  EXPECT_EQ(*ParseRfc3339("2016-12-31T23:59:60Z"), *ParseTimestamp("2016-12-31T23:59:59.999Z"));
+  EXPECT_EQ(*ParseRfc3339("2017-01-01T07:59:60.5+08:00"),
+            *ParseTimestamp("2016-12-31T23:59:59.999Z"));
+  EXPECT_FALSE(ParseTimestamp("2016-12-31T23:59:60Z").ok());
+  EXPECT_FALSE(ParseTimestamp("2016-12-31T23:59:60.000Z").ok());
   for (const char* bad :
        {"2026-11-22", "2026-11-22T10:31:02", "2026-11-22T10:31:02.Z", "2026-11-22T10:31:02+0800",
         "2026-11-22T10:31:02+24:00", "2026-11-22T10:31:02+08:60", "2026-11-22 10:31:02Z",
-        "2026-02-30T00:00:00Z", "2026-11-22T10:31:60Z", "2026-11-22T10:31:02ZZ", ""}) {
+        "2026-02-30T00:00:00Z", "2026-11-22T10:31:60Z", "2026-11-22T10:31:61Z",
+        "2026-11-22T10:31:02ZZ", ""}) {
     EXPECT_EQ(ParseRfc3339(bad).status().code(), StatusCode::kInvalidArgument) << bad;
   }
 }

@@ -394,6 +394,13 @@ test('a resolved case offers Close once its callback is done, and a closed one o
   const { page, context, errors } = await openPage(`/case/${id}`, operatorToken, { width: 1440, height: 900 });
   await page.waitForSelector('#actions button[data-action="complete-callback"]');
   assert.equal(await page.locator('#actions button[data-action="close"]').count(), 0, 'close before the callback');
+  // The officer's list keeps it while it owes a callback (and a close), after the open ones.
+  const officerPage = await openPage('/officer', officerToken, { width: 375, height: 667 });
+  const row = officerPage.page.locator(`#cases li[data-case-id="${id}"]`);
+  await row.waitFor({ timeout: 5000 });
+  assert.equal(await row.locator('.state').textContent(), 'Resolved');
+  const states = await officerPage.page.locator('#cases li .state').allTextContents();
+  assert.ok(states.indexOf('Resolved') >= 0 && states.slice(states.indexOf('Resolved')).every((x) => x === 'Resolved'), states.join(','));
   await operator.act(id, 'complete-callback', { speed: 'satisfied', attitude: 'satisfied', outcome: 'satisfied', comment: 'thanks' });
   await page.waitForSelector('#actions button[data-action="close"]', { timeout: 3000 });
   assert.equal(await page.locator('#actions button[data-action="complete-callback"]').count(), 0);
@@ -403,6 +410,26 @@ test('a resolved case offers Close once its callback is done, and a closed one o
   const offered = await page.locator('#actions button[data-action]').evaluateAll((b) => b.map((x) => x.dataset.action));
   assert.deepEqual(offered.sort(), ['note', 'reopen']);
   assert.equal((await operator.get(`/api/v1/cases/${id}`)).state, 'closed');
+  // Closed, it leaves the officer's list.
+  await row.waitFor({ state: 'detached', timeout: 5000 });
+  assert.deepEqual(officerPage.errors, []);
+  await officerPage.context.close();
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("a leaf's dashboard replayed reads each position once (an auditor's every read is recorded)", async () => {
+  const { page, context, errors } = await openPage(`/?cell=${OFFICER_CELL}`, operatorToken, { width: 1440, height: 900 });
+  await page.waitForSelector('#replay-label:text("Live")');
+  const reads = [];
+  page.on('request', (r) => r.url().includes('as_of=') && reads.push(new URL(r.url()).pathname + new URL(r.url()).search));
+  const at = (await operator.get('/api/v1/dashboard/')).position;
+  const p = Math.max(2, Math.floor(at / 2));
+  await setSlider(page, p);
+  await page.waitForSelector(`#replay-label[data-position="${p}"]`, { timeout: 5000 });
+  await page.waitForTimeout(1000); // the tiles' reads follow the slider's after 400 ms
+  const mine = reads.filter((u) => u === `/api/v1/dashboard/${OFFICER_CELL}?as_of=${p}`);
+  assert.equal(mine.length, 1, reads.join('\n'));
   assert.deepEqual(errors, []);
   await context.close();
 });

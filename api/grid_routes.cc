@@ -1,13 +1,17 @@
 // The grid's routes (API.md), the admin's: define a cell, assign an
 // officer to one and remove them (HttpApi::RouteGrid); and, for every role
 // in its cells, a cell as it stands or stood (GET, `as_of`: who was
-// responsible for it on a past day).
+// responsible for it on a past day, and the cells defined under it; the
+// root's GET lists the districts).
 #include "api/http_call.h"
 #include "engine/grid_history.h"
 #include "projections/json_writer.h"
 
 namespace casegrid {
 namespace {
+
+// The most children one answer lists (the demo city's nodes have at most 8).
+constexpr std::size_t kMaxChildrenListed = 1000;
 
 void WriteAssignment(JsonWriter& j, const CellAssignment& a, bool with_cell) {
   j.BeginObject().Key("person").String(a.person).Key("role").String(a.role);
@@ -25,12 +29,30 @@ Result<HttpResponse> HttpApi::RouteGrid(Call& call) {
   const Principal& who = call.who;
   const std::string key = call.IdempotencyKey();
   if (s.size() < 4 || s[3] != "cells") return NoSuchRoute(req);
-  if (call.Get() && s.size() >= 5) {
-    const std::string cell = call.Rest(4);
-    if (!InScope(who, cell))
-      return Status::PermissionDenied("cell " + cell + " is outside your cells");
+  if (call.Get()) {
+    // A cell, or the grid's root ("cells" or "cells/"): the districts.
+    const std::string cell = s.size() >= 5 ? call.Rest(4) : std::string();
+    if (!InScope(who, cell)) {
+      return Status::PermissionDenied(cell.empty() ? std::string("the root is outside your cells")
+                                                   : "cell " + cell + " is outside your cells");
+    }
     ASSIGN_OR_RETURN(std::optional<AsOf> as_of, AsOfQuery(call));
     const Position at = as_of ? as_of->position : service_->store().Head().position;
+    // What a screen lists below the node, whether or not it had cases.
+    ASSIGN_OR_RETURN(std::vector<std::string> children,
+                     GridChildrenAt(service_->store(), cell, at, kMaxChildrenListed));
+    const auto write_children = [&](JsonWriter& j) {
+      j.Key("children").BeginArray();
+      for (const std::string& child : children) j.String(child);
+      j.EndArray();
+    };
+    if (cell.empty()) {
+      JsonWriter j;
+      j.BeginObject().Key("cell").String("").Key("position").Int(static_cast<std::int64_t>(at));
+      write_children(j);
+      j.EndObject();
+      return Json(http::status::ok, j.Take(), req);
+    }
     ASSIGN_OR_RETURN(CellAt c, GridCellAt(service_->store(), cell, at));
     JsonWriter j;
     j.BeginObject().Key("cell").String(c.cell).Key("name").String(c.name);
@@ -43,6 +65,7 @@ Result<HttpResponse> HttpApi::RouteGrid(Call& call) {
     j.Key("above").BeginArray();
     for (const CellAssignment& a : c.above) WriteAssignment(j, a, true);
     j.EndArray();
+    write_children(j);
     j.EndObject();
     return Json(http::status::ok, j.Take(), req);
   }

@@ -76,7 +76,7 @@ std::vector<std::string_view> ParametersTaken(bool get, const std::vector<std::s
   }
   if (family == "dashboard") return {"as_of"};
   if ((family == "alerts" || family == "events") && s.size() == 3) return {"after", "limit"};
-  if (family == "grid" && s.size() >= 5 && s[3] == "cells") return {"as_of"};
+  if (family == "grid" && s.size() >= 4 && s[3] == "cells") return {"as_of"};
   return {};
 }
 
@@ -278,7 +278,7 @@ std::string HttpApi::AuditTarget(const Call& call) {
   const auto& s = call.segments;
   const bool api = s.size() >= 3 && s[0] == "api" && s[1] == "v1";
   const std::size_t cell_from = api && s[2] == "dashboard"                                  ? 3
-                                : api && s.size() >= 5 && s[2] == "grid" && s[3] == "cells" ? 4
+                                : api && s.size() >= 4 && s[2] == "grid" && s[3] == "cells" ? 4
                                                                                             : 0;
   std::string out;
   for (std::size_t i = 0; i < (cell_from > 0 ? cell_from : s.size()); ++i) {
@@ -615,7 +615,7 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
         get &&
         ((cases && (s.size() == 3 || s.size() == 4 || (s.size() == 5 && s[4] == "history"))) ||
          (s.size() >= 3 && s[2] == "dashboard") ||
-         (s.size() >= 5 && s[2] == "grid" && s[3] == "cells"));
+         (s.size() >= 4 && s[2] == "grid" && s[3] == "cells"));
     if (!of_the_past) {
       return Status::InvalidArgument(
           "as_of: only a case's view and history, a dashboard and a grid cell are answered as of "

@@ -105,4 +105,31 @@ Result<CellAt> GridCellAt(const EventStore& store, std::string_view cell, Positi
   return out;
 }
 
+Result<std::vector<std::string>> GridChildrenAt(const EventStore& store, std::string_view cell,
+                                                Position at, std::size_t max) {
+  if (!cell.empty() && !ValidateCellPath(cell).ok()) {
+    return Status::NotFound("no cell " + std::string(cell.substr(0, kMaxCellPathBytes)));
+  }
+  const std::string prefix = GridDirectory::Stream(cell) + (cell.empty() ? "" : "/");
+  std::vector<std::string> children;
+  // The grid's streams in byte order: a child's own ("grid/a/b"), then, in
+  // among its siblings, its subtree's ("grid/a/b/c", after "grid/a/b-x",
+  // since '-' sorts before '/'), which is passed over in one seek: past
+  // "grid/a/b/\x7f", as a path holds only a-z, 0-9, '_' and '-'.
+  for (std::string after; children.size() < max;) {
+    ASSIGN_OR_RETURN(std::vector<std::string> next, store.ListStreams(prefix, after, 1));
+    if (next.empty()) break;
+    const std::string_view rest = std::string_view(next[0]).substr(prefix.size());
+    if (const auto slash = rest.find('/'); slash != std::string_view::npos) {
+      after = prefix + std::string(rest.substr(0, slash)) + "/\x7f";
+      continue;
+    }
+    after = next[0];
+    std::string child = next[0].substr(GridDirectory::Stream("").size());  // less "grid/"
+    ASSIGN_OR_RETURN(Folded f, FoldCell(store, child, at));
+    if (f.defined) children.push_back(std::move(child));
+  }
+  return children;
+}
+
 }  // namespace casegrid

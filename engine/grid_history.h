@@ -47,4 +47,12 @@ struct CellAt {
 // was not defined by then, or is no cell's path (ValidateCellPath).
 Result<CellAt> GridCellAt(const EventStore& store, std::string_view cell, Position at);
 
+// The paths of the cells defined directly under `cell` ("": the districts)
+// once the log held positions 1..`at`, in byte order, at most `max`: what a
+// screen lists below a node, cases or none. Reads the names of the grid's
+// streams, one seek per child and per child's subtree, and each child's own
+// stream. kNotFound when `cell` is no cell's path.
+Result<std::vector<std::string>> GridChildrenAt(const EventStore& store, std::string_view cell,
+                                                Position at, std::size_t max);
+
 }  // namespace casegrid

@@ -892,6 +892,59 @@ TEST_F(HttpApiTest, ACellIsReadAsItStandsAndAsItStoodOnAPastDay) {
             R"({"by":"aud-6","target":")" + cell + "?as_of=" + std::to_string(first) + R"("})");
 }
 
+// A cell's answer lists the cells defined under it, and the root's the
+// districts, cases or none, as of any position: what a screen lists below a
+// node (it listed only the children its cases were in, and a child whose
+// cases were all closed could not be reached but by typing its path:
+// black-box probe 91).
+TEST_F(HttpApiTest, ACellListsTheCellsUnderItAsTheyStood) {
+  const std::string admin = Token("admin-1", Role::kAdmin);
+  const std::string op = Token("op-1", Role::kOperator);
+  const auto define = [&](const std::string& cell) {
+    ASSERT_EQ(Send(http::verb::post, "/api/v1/grid/cells", admin,
+                   R"({"cell":")" + cell + R"(","name":"n"})")
+                  .status,
+              201u)
+        << cell;
+  };
+  // Siblings around a subtree in byte order: "b" < "b-x" < "b/c" < "b0".
+  ASSERT_NO_FATAL_FAILURE(define("santai/b"));
+  const Position with_b = store_->Head().position;
+  for (const char* cell :
+       {"santai/b/c", "santai/b-x", "santai/b-x/y", "santai/b0", "santai/b/c/d"}) {
+    ASSERT_NO_FATAL_FAILURE(define(cell));
+  }
+  ASSERT_NO_FATAL_FAILURE(define("xinde"));
+  const auto children = [&](const std::string& target) {
+    auto r = Send(http::verb::get, target, op);
+    EXPECT_EQ(r.status, 200u) << target << " -> " << r.body;
+    return At(r.body, "/children");
+  };
+  EXPECT_EQ(children("/api/v1/grid/cells/santai"),
+            R"(["santai/b","santai/b-x","santai/b0","santai/tongchuan"])");
+  EXPECT_EQ(children("/api/v1/grid/cells/santai/b"), R"(["santai/b/c"])");
+  EXPECT_EQ(children("/api/v1/grid/cells/santai/b/c/d"), "[]");
+  for (const char* root : {"/api/v1/grid/cells", "/api/v1/grid/cells/"}) {
+    EXPECT_EQ(children(root), R"(["santai","xinde"])") << root;
+  }
+  // As the grid stood: before b's siblings and children were defined.
+  EXPECT_EQ(children("/api/v1/grid/cells/santai?as_of=" + std::to_string(with_b)),
+            R"(["santai/b","santai/tongchuan"])");
+  EXPECT_EQ(children("/api/v1/grid/cells?as_of=" + std::to_string(with_b)), R"(["santai"])");
+  // The root is in the scope of a token of the whole grid only.
+  EXPECT_EQ(Send(http::verb::get, "/api/v1/grid/cells",
+                 Token("officer-7", Role::kOfficer, {"santai/tongchuan"}))
+                .status,
+            403u);
+  // An auditor's read of the root is recorded in one form.
+  const Position head = store_->Head().position;
+  ASSERT_EQ(Send(http::verb::get, "/api/v1/grid/cells", Token("aud-7", Role::kAuditor)).status,
+            200u);
+  auto record = store_->ReadAt(head + 1);
+  ASSERT_TRUE(record.ok());
+  EXPECT_EQ(record->data, R"({"by":"aud-7","target":"/api/v1/grid/cells/"})");
+}
+
 TEST_F(HttpApiTest, TheRawLogAndTheGridBelongToTheirRoles) {
   const std::string officer = Token("officer-7", Role::kOfficer);
   const std::string auditor = Token("aud-1", Role::kAuditor);

@@ -986,3 +986,20 @@ test('the pages and their files are served without a token, and nothing outside 
   assert.equal((await raw('/healthz')).status, 200);
 });
 
+
+test('below a node the dashboard lists every cell defined under it, cases or none', async () => {
+  // A group with no case at all, defined after the page's first read of the
+  // grid would not show: it is read when the node opens.
+  const admin = server.api(server.token('admin-1', 'admin', ['']));
+  await admin.post('/api/v1/grid/cells', { cell: 'santai/luxi/g9', name: 'Luxi Group 9' });
+  const { page, context, errors } = await openPage('/?cell=santai/luxi', operatorToken, { width: 1440, height: 900 });
+  await page.waitForSelector('#people[data-at="live"]', { timeout: 5000 });
+  const below = () => page.locator('#crumb-down option').evaluateAll((o) => o.map((x) => x.value).filter(Boolean));
+  await eventually(async () => (await below()).includes('santai/luxi/g9'), 5000, 'the empty group listed');
+  assert.deepEqual(await below(), (await operator.get('/api/v1/grid/cells/santai/luxi')).children);
+  // The root's districts come from the grid too.
+  await page.click('#crumbs a[data-cell=""]');
+  await eventually(async () => JSON.stringify(await below()) === JSON.stringify(['santai']), 5000, 'the districts');
+  assert.deepEqual(errors, []);
+  await context.close();
+});

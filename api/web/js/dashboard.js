@@ -57,7 +57,8 @@ class Dashboard {
     this.feed = [];
     this.board = null;
     this.stops = [];
-    this.people = new ResponsiblePanel(session, $('#people'));
+    this.gridChildren = []; // the cells defined under the node, from the grid
+    this.people = new ResponsiblePanel(session, $('#people'), (path, children) => this.onGridChildren(path, children));
     this.charts = new DashboardCharts(
       {
         open: $('#chart-open'),
@@ -130,7 +131,15 @@ class Dashboard {
     this.exitReplay();
     this.notice('');
     this.node = path;
+    this.gridChildren = [];
     this.people.open(path); // read once: it is on no channel, and not polled
+    // The root is no cell (no panel): its districts are read on their own, once.
+    if (!path) {
+      session
+        .api('/api/v1/grid/cells')
+        .then((root) => this.onGridChildren('', root.children ?? []))
+        .catch(() => {}); // the districts the cases show are listed still
+    }
     document.title = `casegrid · ${fmt.cellName(path)}`;
     this.stops.push(push.subscribe(`dashboard/${path}`, (m) => this.onDashboard(m)));
     // A refused subscription is on the page's banner (refusalBanner).
@@ -277,12 +286,21 @@ class Dashboard {
     this.renderDecisions();
   }
 
-  // The node's children (for the breadcrumb) and the cells its cases are
-  // in (for the heat map), both as far as its cases show them: there is no
-  // route that lists the grid.
+  // The grid's cells under the node, read when it was opened: listed below
+  // it whether or not they have cases (a child whose cases were all closed
+  // could be reached only by typing its path: black-box probe 91).
+  onGridChildren(path, children) {
+    if (path !== this.node) return;
+    this.gridChildren = children;
+    this.updateChildren();
+  }
+
+  // The node's children (for the breadcrumb): the grid's, and those its
+  // cases show (a cell defined since the node was opened); and the cells
+  // its cases are in (for the heat map).
   updateChildren() {
     const prefix = this.node ? `${this.node}/` : '';
-    const children = new Set();
+    const children = new Set(this.gridChildren);
     const cells = new Set();
     for (const v of this.board.cases.values()) {
       if (v.cell !== this.node && !v.cell.startsWith(prefix)) continue;

@@ -17,9 +17,13 @@ const LIVE = 'live';
 const cellPath = (path) => `/api/v1/grid/cells/${path.split('/').map(encodeURIComponent).join('/')}`;
 
 export class ResponsiblePanel {
-  constructor(session, section) {
+  // onChildren(path, children): the cells defined under the node, from the
+  // live answer (a screen lists them below it: the dashboard's own read of
+  // them would be a second recorded read for an auditor).
+  constructor(session, section, onChildren = () => {}) {
     this.session = session;
     this.section = section;
+    this.onChildren = onChildren;
     this.path = '';
     this.opening = 0; // bumped on each opening: answers of an earlier one are dropped
     this.wanted = LIVE; // the position asked for, or LIVE
@@ -74,7 +78,10 @@ export class ResponsiblePanel {
         const answer = await this.read(path, wanted);
         const readAt = new Date().toISOString();
         if (opening !== this.opening) continue;
-        if (wanted === LIVE) this.live = { answer, readAt };
+        if (wanted === LIVE) {
+          this.live = { answer, readAt };
+          if (answer.cell) this.onChildren(path, answer.cell.children ?? []);
+        }
         if (key === this.key()) this.show(key, answer, readAt);
       }
     } finally {

@@ -279,6 +279,18 @@ test("an officer's alert arrives within a second and goes when acknowledged; a d
   // a moment (seen once in 100 on two cores), so it is asked until it agrees.
   const acked = async () => !(await officerApi.get('/api/v1/alerts')).alerts.some((a) => a.id === alertId);
   await eventually(acked, 2000, 'acknowledged on the server');
+  // By keyboard: Enter on an alert's Acknowledge leaves the focus on the next one's.
+  const ids = await page.locator('#alerts li').evaluateAll((l) => l.map((x) => x.dataset.alertId));
+  if (ids.length >= 2) {
+    await page.locator(`#alerts li[data-alert-id="${ids[0]}"] button.ack`).focus();
+    await page.keyboard.press('Enter');
+    await page.waitForSelector(`#alerts li[data-alert-id="${ids[0]}"]`, { state: 'detached', timeout: 2000 });
+    await eventually(
+      async () => (await page.evaluate(() => document.activeElement.closest('#alerts li')?.dataset.alertId)) === ids[1],
+      2000,
+      'the focus on the next alert',
+    );
+  }
 
   // Offline: the page says so; what is written meanwhile arrives after, once.
   const sent = [];

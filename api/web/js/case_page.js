@@ -215,7 +215,7 @@ function facts(v) {
   }
   const c = v.callback;
   rows.push(['Callback', c.state === 'completed' ? `speed ${c.speed} · attitude ${c.attitude} · outcome ${c.outcome}` : `${c.state}${c.due_at ? ` · due ${fmt.time(c.due_at)}` : ''}`]);
-  rows.push(['Mediation', `${v.mediation.sessions} sessions, ${v.mediation.agreements} agreements`]);
+  rows.push(['Mediation', `${fmt.count(v.mediation.sessions, 'session')}, ${fmt.count(v.mediation.agreements, 'agreement')}`]);
   rows.push(['Escalations', String(v.escalations)]);
   rows.push(['Reopenings', String(v.reopenings)]);
   rows.push(['Notes', String(v.notes)]);

@@ -65,3 +65,8 @@ export function cellName(path) {
 export function words(s) {
   return String(s ?? '').replaceAll('_', ' ');
 }
+
+// "1 session", "2 sessions", "0 sessions".
+export function count(n, noun) {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}

@@ -53,8 +53,10 @@ export function nextActions(view, session, { onTheWay = false } = {}) {
     callbacks.push(
       {
         action: 'attempt-callback',
-        label: 'Call back: no answer',
-        fields: [check('reached', 'Reached'), text('note', 'Note', 'no answer')],
+        // An attempt: mostly no answer; a reporter reached who did not take
+        // the questions is one too, and does not count toward closing.
+        label: 'Call back: an attempt',
+        fields: [check('reached', 'Reached, but not asked the questions'), text('note', 'Note', 'no answer')],
         body: (v) => ({ reached: v.reached, note: v.note }),
       },
       {

@@ -145,17 +145,24 @@ async function fetchOlder() {
 }
 
 async function acknowledge(id, button, li) {
+  // The keyboard goes on to the next alert's button (it fell to the page's
+  // start when this one went: black-box probe 91).
+  // (Which one is next is taken now: the channel's word of the acknowledgment
+  // may take the row off before the answer comes.)
+  const hadFocus = document.activeElement === button;
+  const next = (li.nextElementSibling ?? li.previousElementSibling)?.dataset.alertId;
+  const gone = () => {
+    alerts.delete(id);
+    renderAlerts();
+    if (hadFocus && next) $('#alerts').querySelector(`li[data-alert-id="${CSS.escape(next)}"] button.ack`)?.focus();
+  };
   button.disabled = true;
   setText(button, '…');
   try {
     await session.api(`/api/v1/alerts/${encodeURIComponent(id)}/ack`, { method: 'POST' });
-    alerts.delete(id);
-    renderAlerts();
+    gone();
   } catch (e) {
-    if (e.status === 404) {
-      alerts.delete(id); // acknowledged already
-      return renderAlerts();
-    }
+    if (e.status === 404) return gone(); // acknowledged already
     button.disabled = false;
     setText(button, 'Acknowledge');
     li.querySelector('.meta').textContent = `Refused — ${e.plain ?? e.message}`;
@@ -201,6 +208,8 @@ const PRIORITY_RANK = { urgent: 0, high: 1, normal: 2, low: 3 };
 const myCells = session.cells.filter((c) => !session.cells.some((o) => o !== c && (o === '' || c.startsWith(`${o}/`))));
 setText($('#my-cells'), myCells.map((c) => c || 'all cells').join(', '));
 const boards = myCells.map((cell) => new CaseBoard(session, push, cell, () => renderCases(), (e) => setText($('#cases-empty'), `${e.code}: ${e.message}`)));
+// A token of no cells sees no case and hears of none: said, not left to "No case".
+if (!myCells.length) setText($('#cases-empty'), 'Your token covers no cells: no case is shown, and no alert comes. A token names its cells.');
 
 function renderCases() {
   const open = [];

@@ -1015,3 +1015,23 @@ test('below a node the dashboard lists every cell defined under it, cases or non
   assert.deepEqual(errors, []);
   await context.close();
 });
+
+test("a long summary is cut to a few lines in the officer's list and sheet", async () => {
+  const summary = `${'water pours through the ceiling of the flat below '.repeat(60)}end`;
+  const { case_id: id } = await operator.report({ cell: OFFICER_CELL, summary });
+  const { page, context, errors } = await openPage('/officer', officerToken, { width: 375, height: 667 });
+  const row = page.locator(`#cases li[data-case-id="${id}"]`);
+  await row.waitFor({ timeout: 5000 });
+  const height = (await row.boundingBox()).height;
+  assert.ok(height < 160, `a row ${height} px high`);
+  assert.equal(await row.locator('.summary').getAttribute('title'), summary);
+  // The sheet's steps start on the screen.
+  await row.click();
+  await page.waitForSelector('#sheet-summary');
+  const first = page.locator('.sheet button[data-action]').first();
+  await first.waitFor({ timeout: 5000 });
+  const box = await first.boundingBox();
+  assert.ok(box.y < 667, `the first step at ${box.y} px`);
+  assert.deepEqual(errors, []);
+  await context.close();
+});

@@ -244,6 +244,7 @@ function renderCases() {
       state.className = `state ${v.state}`;
       setText(state, fmt.stateName(v.state));
       setText(li.querySelector('.summary'), v.summary);
+      li.querySelector('.summary').title = v.summary; // cut to three lines (screens.css)
       setText(
         li.querySelector('.meta'),
         `${fmt.cellName(v.cell)} · tier ${v.tier} · ${v.assignee ?? 'unassigned'} · ${fmt.time(v.reported_at)}`,
@@ -306,6 +307,7 @@ function showSheet(view) {
   state.className = `state ${view.state}`;
   setText(state, fmt.stateName(view.state));
   setText($('#sheet-summary'), view.summary);
+  $('#sheet-summary').title = view.summary; // cut to six lines (screens.css); the case page holds it whole
   setParts($('#sheet-meta'), [
     `${view.priority} ${view.kind} · `,
     [view.cell],

@@ -27,4 +27,9 @@ assert.equal(describeChange(before, arrived), 'Officer arrived');
 // A deadline missed is said as before.
 const missed = view({ version: 6, deadlines: [{ ...before.deadlines[0], missed: true }] });
 assert.equal(describeChange(before, missed), 'Deadline first contact missed');
-console.log('case_changes: 3 passed');
+// A dispatch names who is on the way; one who arrives is said as arrived, not sent again.
+const sent = view({ version: 6, dispatched: ['officer-7'] });
+assert.equal(describeChange(before, sent), 'On the way: officer-7');
+const there = view({ version: 7, dispatched: [], arrived_at: '2026-11-22T11:00:00.000Z' });
+assert.equal(describeChange(sent, there), 'Officer arrived');
+console.log('case_changes: 5 passed');

@@ -28,6 +28,10 @@ export function describeChange(before, v) {
   if (v.mediation.sessions > before.mediation.sessions) {
     said.push(`Mediation: ${v.mediation.agreements > before.mediation.agreements ? 'agreement' : 'no agreement'}`);
   }
+  // Who was sent (the view's `dispatched`: on the way, not arrived yet); a
+  // dispatch said "Updated (version N)" (black-box probe 91).
+  const sent = (v.dispatched ?? []).filter((o) => !(before.dispatched ?? []).includes(o));
+  if (sent.length) said.push(`On the way: ${sent.join(', ')}`);
   if (!before.arrived_at && v.arrived_at) said.push('Officer arrived');
   if (before.priority !== v.priority) said.push(`Priority now ${v.priority}`);
   if (before.callback.state !== v.callback.state) {

@@ -9,7 +9,6 @@
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <unordered_map>
@@ -290,10 +289,7 @@ Result<bool> EventStore::Impl::DropTornTail(
                               std::to_string(*head) +
                               "): the disk's damage, not a write cut short" + what_to_do);
   }
-  const auto now = std::chrono::system_clock::now().time_since_epoch();
-  const std::string keep_as =
-      tail->wal + ".torn-" +
-      std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(now).count());
+  const std::string keep_as = tail->wal + ".torn-" + std::to_string(options_.clock->NowMillis());
   RETURN_IF_ERROR(casegrid::DropTornTail(*tail, keep_as));
   if (options_.on_repair) {
     options_.on_repair("the write-ahead log's last group was cut short by a crash (" +

@@ -32,13 +32,18 @@ std::uint32_t MaskedCrc(std::uint8_t type, const unsigned char* payload, std::si
   return ((c >> 15) | (c << 17)) + 0xa282ead8u;
 }
 
+// The payload length a record header at `at` says (little-endian, 2 bytes).
+std::size_t PayloadBytes(const unsigned char* block, std::size_t at) {
+  return std::size_t{block[at + 4]} | std::size_t{block[at + 5]} << 8;
+}
+
 // The type of the whole record of a judged type that starts at `at` of a
 // block of `size` bytes, or 0.
 std::uint8_t WholeRecordAt(const unsigned char* block, std::size_t size, std::size_t at) {
   if (size < at + kHeaderBytes) return 0;
   const std::uint8_t type = block[at + 6];
   if (type < kFull || type > kLast) return 0;
-  const std::size_t length = std::size_t{block[at + 4]} | std::size_t{block[at + 5]} << 8;
+  const std::size_t length = PayloadBytes(block, at);
   if (at + kHeaderBytes + length > size) return 0;
   return MaskedCrc(type, block + at + kHeaderBytes, length) == Fixed32(block + at) ? type : 0;
 }
@@ -136,7 +141,7 @@ Result<Walk> WalkRecords(int fd, std::uint64_t size, const std::string& path) {
         walk.damage = start + at;
         break;
       }
-      at += kHeaderBytes + (std::size_t{block[at + 4]} | std::size_t{block[at + 5]} << 8);
+      at += kHeaderBytes + PayloadBytes(block.data(), at);
       in_fragments = type == kFirst || type == kMiddle;
       if (!in_fragments) walk.whole_bytes = start + at;
     }

@@ -146,9 +146,8 @@ async function fetchOlder() {
 
 async function acknowledge(id, button, li) {
   // The keyboard goes on to the next alert's button (it fell to the page's
-  // start when this one went: black-box probe 91).
-  // (Which one is next is taken now: the channel's word of the acknowledgment
-  // may take the row off before the answer comes.)
+  // start when this one went: black-box probe 91), taken now: the channel's
+  // word of the acknowledgment may take the row off before the answer comes.
   const hadFocus = document.activeElement === button;
   const next = (li.nextElementSibling ?? li.previousElementSibling)?.dataset.alertId;
   const gone = () => {
@@ -212,9 +211,9 @@ const boards = myCells.map((cell) => new CaseBoard(session, push, cell, () => re
 if (!myCells.length) setText($('#cases-empty'), 'Your token covers no cells: no case is shown, and no alert comes. A token names its cells.');
 
 function renderCases() {
-  const open = [];
-  for (const b of boards) for (const v of b.cases.values()) if (v.state !== 'closed') open.push(v);
-  open.sort(
+  const shown = [];
+  for (const b of boards) for (const v of b.cases.values()) if (v.state !== 'closed') shown.push(v);
+  shown.sort(
     (a, b) =>
       (a.state === 'resolved') - (b.state === 'resolved') ||
       PRIORITY_RANK[a.priority] - PRIORITY_RANK[b.priority] ||
@@ -222,7 +221,7 @@ function renderCases() {
   );
   renderList(
     $('#cases'),
-    open,
+    shown,
     (v) => v.case_id,
     (v) =>
       h(
@@ -251,8 +250,8 @@ function renderCases() {
       );
     },
   );
-  setText($('#cases-count'), open.length ? String(open.length) : '');
-  $('#cases-empty').hidden = open.length > 0;
+  setText($('#cases-count'), shown.length ? String(shown.length) : '');
+  $('#cases-empty').hidden = shown.length > 0;
   if (sheet.view) {
     // Keep the sheet in step when the list hears first.
     const v = boards.map((b) => b.cases.get(sheet.view.case_id)).find(Boolean);

@@ -124,7 +124,33 @@ test('the dashboard follows a case reported over the API, and replays the moment
   );
   const busiest = Object.entries(district.cases.by_channel).sort((a, b) => b[1].total - a[1].total)[0];
   assert.equal(await page.locator('[data-figure="by-channel"] .value').first().textContent(), String(busiest[1].total));
-  assert.match(await page.locator('[data-figure="by-kind"] .sub').first().textContent(), /· \d+ resolved$/);
+  // Each kind's open cases now beside it (open.by_kind), in the server's order.
+  const kindSubs = Object.entries(district.cases.by_kind).map(
+    ([kind, c]) => `${kind} · ${c.resolved} resolved · ${district.open.by_kind[kind] ?? 0} open`,
+  );
+  assert.deepEqual(await page.locator('[data-figure="by-kind"] .sub').allTextContents(), kindSubs);
+  // Open cases by days since report, hazards, the callbacks not reached and
+  // the arrival p90: each as the API gives it.
+  const ages = ['under_1d', '1d_to_3d', '3d_to_7d', '7d_to_30d', 'over_30d'];
+  assert.deepEqual(
+    await Promise.all(ages.map((b) => figure(page, `age-${b}`))),
+    ages.map((b) => String(district.open.by_age[b])),
+  );
+  assert.equal(await number(page, 'hazards-open'), district.hazards.open);
+  assert.equal(await number(page, 'hazards-rectified'), district.hazards.rectified);
+  const charts = await page.evaluate(() => {
+    const c = window.casegrid.dashboard.charts;
+    return {
+      callbacks: c.callbacks.getOption().series[0].data.map((d) => d.value),
+      arrivalP90: c.response.getOption().series[3].data,
+    };
+  });
+  const cb = district.callbacks;
+  assert.deepEqual(charts.callbacks, [cb.due, cb.completed, cb.overdue, cb.unreachable]);
+  assert.deepEqual(
+    charts.arrivalP90,
+    ['urgent', 'high', 'normal', 'low'].map((p) => district.arrival_minutes[p]?.p90 ?? null),
+  );
   await page.waitForSelector('#people[data-at="live"]', { timeout: 3000 });
   assert.equal(await page.locator('#people-title').textContent(), 'Responsible for Santai District');
   assert.deepEqual(await page.locator('#people-own li .who').allTextContents(), ['supervisor-1']);

@@ -24,6 +24,8 @@ const FEED_LENGTH = 40;
 // The auditor's feed starts from at most this many pages of the log, read
 // back from its head (the server's largest page: docs/api.md).
 const FEED_PAGES = 4;
+// open.by_age's buckets, in the server's order (docs/views.md, "Age buckets").
+const AGE_BUCKETS = ['under_1d', '1d_to_3d', '3d_to_7d', '7d_to_30d', 'over_30d'];
 const FEED_PAGE_EVENTS = 1000;
 // "Needs a decision now" lists at most this many of each kind; a line says
 // how many more there are of a kind past that.
@@ -231,8 +233,16 @@ class Dashboard {
     // session 30 has no `cases`: the two figures are hidden).
     const byKind = view.cases ? Object.entries(view.cases.by_kind) : null;
     const byChannel = view.cases ? Object.entries(view.cases.by_channel).sort((a, b) => b[1].total - a[1].total).slice(0, 4) : null;
-    counts(f('by-kind'), byKind);
+    counts(f('by-kind'), byKind, view.open.by_kind);
     counts(f('by-channel'), byChannel);
+    // Open cases by whole days since their report, and hazards open and
+    // rectified (each part hidden for a server that does not send it).
+    const ages = view.open.by_age;
+    document.querySelector('[data-part="by-age"]').hidden = !ages;
+    for (const bucket of AGE_BUCKETS) setText(f(`age-${bucket}`), ages?.[bucket] ?? '—');
+    document.querySelector('[data-part="hazards"]').hidden = !view.hazards;
+    setText(f('hazards-open'), view.hazards?.open ?? '—');
+    setText(f('hazards-rectified'), view.hazards?.rectified ?? '—');
     for (const p of fmt.PRIORITIES) setText(f(`resp-${p}`), fmt.minutes(view.response_minutes?.[p]?.p50));
     // The hours are the server's local ones (serve --day-offset-hours); a
     // server that does not say counts by UTC.
@@ -633,16 +643,22 @@ function intakeAgainst(days) {
 
 // Fills a figure's row with `entries` ([name, {total, resolved}]): each the
 // total, its name and how many are resolved; hides the figure when null.
-function counts(row, entries) {
+// entries: [[name, {total, resolved}]]; open (optional): {name: open now}.
+function counts(row, entries, open) {
   if (!row) return;
   row.closest('.figure').hidden = !entries;
   if (!entries) return;
-  const key = JSON.stringify(entries);
+  const key = JSON.stringify([entries, open]);
   if (row.dataset.counts === key) return;
   row.dataset.counts = key;
   row.replaceChildren(
     ...entries.map(([name, c]) =>
-      h('div', {}, h('div', { class: 'value' }, String(c.total)), h('div', { class: 'sub' }, `${fmt.words(name)} · ${c.resolved} resolved`)),
+      h(
+        'div',
+        {},
+        h('div', { class: 'value' }, String(c.total)),
+        h('div', { class: 'sub' }, `${fmt.words(name)} · ${c.resolved} resolved${open ? ` · ${open[name] ?? 0} open` : ''}`),
+      ),
     ),
   );
 }
@@ -658,13 +674,21 @@ function emptyDashboard(path, live) {
   return {
     cell: path,
     day_offset_hours: live?.day_offset_hours ?? 0,
-    open: { total: 0, by_state: { reported: 0, assigned: 0, in_progress: 0 }, by_tier: { 1: 0, 2: 0, 3: 0 }, overdue: 0 },
+    open: {
+      total: 0,
+      by_state: { reported: 0, assigned: 0, in_progress: 0 },
+      by_tier: { 1: 0, 2: 0, 3: 0 },
+      by_kind: live?.open.by_kind ? Object.fromEntries(Object.keys(live.open.by_kind).map((k) => [k, 0])) : undefined,
+      by_age: live?.open.by_age ? Object.fromEntries(AGE_BUCKETS.map((b) => [b, 0])) : undefined,
+      overdue: 0,
+    },
     today: { reported: 0, resolved: 0 },
     totals: { reported: 0, resolved: 0, reopened: 0 },
     cases: live?.cases ? { by_kind: zeroCounts(live.cases.by_kind), by_channel: zeroCounts(live.cases.by_channel) } : undefined,
     intake_hourly: { today: zeros(), previous_7_days_average: zeros() },
     mediation: { sessions: 0, agreements: 0, success_rate: null, cases: { mediated: 0, agreed: 0, success_rate: null } },
-    callbacks: { due: 0, completed: 0, overdue: 0, satisfied: { speed: null, attitude: null, outcome: null } },
+    callbacks: { due: 0, completed: 0, overdue: 0, unreachable: 0, satisfied: { speed: null, attitude: null, outcome: null } },
+    hazards: live?.hazards ? { open: 0, rectified: 0 } : undefined,
     escalations: 0,
     deadlines_missed: 0,
     deadlines_missed_by_kind: {},

@@ -52,8 +52,9 @@ export class DashboardCharts {
         { left: '52%', right: 6, top: 24, bottom: 4, containLabel: true },
       ],
       xAxis: [
-        axis({ type: 'category', gridIndex: 0, data: ['reported', 'assigned', 'in progress'] }),
-        axis({ type: 'category', gridIndex: 1, data: ['tier 1', 'tier 2', 'tier 3'] }),
+        // Every label shown, slanted: level, echarts dropped two of three at 1440 px.
+        axis({ type: 'category', gridIndex: 0, data: ['reported', 'assigned', 'in progress'], axisLabel: { color: MUTED, interval: 0, rotate: 30, fontSize: 11 } }),
+        axis({ type: 'category', gridIndex: 1, data: ['tier 1', 'tier 2', 'tier 3'], axisLabel: { color: MUTED, interval: 0, rotate: 30, fontSize: 11 } }),
       ],
       yAxis: [axis({ type: 'value', gridIndex: 0, minInterval: 1 }), axis({ type: 'value', gridIndex: 1, minInterval: 1 })],
       series: [
@@ -75,21 +76,24 @@ export class DashboardCharts {
     });
     this.response.setOption({
       ...base,
+      // Four series: the legend takes two lines in a narrow panel.
       legend: { top: 0, itemWidth: 10, itemHeight: 10, itemGap: 8, textStyle: { color: MUTED, fontSize: 11 } },
-      grid: { left: 40, right: 10, top: 30, bottom: 28 },
+      grid: { left: 40, right: 10, top: 46, bottom: 28 },
       xAxis: axis({ type: 'category', data: PRIORITIES }),
       yAxis: axis({ type: 'value' }),
       series: [
         { name: 'accept p50', type: 'bar', data: [], itemStyle: { color: '#3ecf8e' } },
         { name: 'accept p90', type: 'bar', data: [], itemStyle: { color: '#1f7a55' } },
         { name: 'arrival p50', type: 'bar', data: [], itemStyle: { color: '#4cc2ff' } },
+        { name: 'arrival p90', type: 'bar', data: [], itemStyle: { color: '#2a6f99' } },
       ],
     });
     this.callbacks.setOption({
       ...base,
       tooltip: { ...base.tooltip, axisPointer: { type: 'shadow' } },
       grid: { left: 40, right: 10, top: 24, bottom: 28 },
-      xAxis: axis({ type: 'category', data: ['due', 'done', 'overdue'] }),
+      // Every label shown (echarts hides those that would touch at narrow widths).
+      xAxis: axis({ type: 'category', data: ['due', 'done', 'overdue', 'not reached'], axisLabel: { color: MUTED, interval: 0, fontSize: 11 } }),
       yAxis: axis({ type: 'value', minInterval: 1 }),
       series: [{ type: 'bar', data: [], barWidth: '50%', label: { show: true, position: 'top', color: TEXT } }],
     });
@@ -166,6 +170,7 @@ export class DashboardCharts {
         { data: PRIORITIES.map((p) => r[p]?.p50 ?? null) },
         { data: PRIORITIES.map((p) => r[p]?.p90 ?? null) },
         { data: PRIORITIES.map((p) => a[p]?.p50 ?? null) },
+        { data: PRIORITIES.map((p) => a[p]?.p90 ?? null) },
       ],
     });
     const c = view.callbacks;
@@ -176,6 +181,8 @@ export class DashboardCharts {
             { value: c.due, itemStyle: { color: '#4cc2ff' } },
             { value: c.completed, itemStyle: { color: '#3ecf8e' } },
             { value: c.overdue, itemStyle: { color: '#ff6b5b' } },
+            // Attempts that did not reach the reporter (null: a server before session 30).
+            { value: c.unreachable ?? null, itemStyle: { color: '#b48cff' } },
           ],
         },
       ],

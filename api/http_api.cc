@@ -390,7 +390,7 @@ std::optional<HttpResponse> HttpApi::Start(Call& call) {
   }
   // (A Result is never made of an OK status: Route answers when parsing did.)
   auto routed = call.parse_status.ok() ? Route(call) : Result<HttpResponse>(call.parse_status);
-  if (!call.parse_status.ok()) {
+  if (!call.parse_status.ok() && !options_.operational_only) {
     // A screen's page takes nothing from its query (its script reads it), so
     // a query the API would refuse (`/?cell=%ff`, from a damaged link) does
     // not keep the page from a browser, which would show the JSON error.
@@ -565,6 +565,7 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
     res.prepare_payload();
     return res;
   }
+  if (options_.operational_only) return Status::NotFound(kOperationalOnly);
   // The browser screens and their files (static_files.h): no token needed.
   if (auto page = ServeWebFile(req, options_.web_root)) return std::move(*page);
   if (s.size() < 2 || s[0] != "api" || s[1] != "v1") return Status::NotFound("no such route");

@@ -52,7 +52,17 @@ struct HttpApiOptions {
   // requests, not one (black-box probe 72: one officer asking for it at
   // half its rate took the server's CPU from everyone).
   std::size_t bytes_per_request = 256 * 1024;
+  // Only GET /healthz and GET /metrics; every other request 404 (the
+  // WebSocket upgrade too): the API of `serve --metrics-listen`'s own port,
+  // which its connection bound keeps open to a monitor when the main port's
+  // connections are all taken.
+  bool operational_only = false;
 };
+
+// The 404 of every other request on an operational_only port.
+inline constexpr const char* kOperationalOnly =
+    "this port serves GET /healthz and GET /metrics only (serve --metrics-listen); the API, "
+    "the screens and /ws are on the --listen port";
 
 class HttpApi {
  public:
@@ -63,6 +73,8 @@ class HttpApi {
   // `verified`: the caller, when the server verified its token with the
   // header (CheckCredential); it is then admitted, not verified again.
   HttpResponse Handle(const HttpRequest& request, std::optional<Principal> verified = {});
+  // HttpApiOptions::operational_only.
+  bool operational_only() const { return options_.operational_only; }
   // The same answer, given to `done` once any write is fsync'd; `then` runs
   // what follows an append (engine/case_service.h, CommitAsync) and the
   // call of `done`. `request` must stay alive until `done` is called.

@@ -684,6 +684,7 @@ bool IsWebSocketKey(std::string_view key) {
 Status HttpServer::AdmitWebSocket(const HttpRequest& request, Principal* who,
                                   ConnectionSlots::Slot* place, bool* wrong_version) {
   *wrong_version = false;
+  if (api_->operational_only()) return Status::NotFound(kOperationalOnly);
   if (!beast::websocket::is_upgrade(request)) {
     return Status::InvalidArgument("/ws takes a WebSocket upgrade (GET with Upgrade: websocket)");
   }

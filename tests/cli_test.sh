@@ -147,10 +147,24 @@ if err=$(CASEGRID_JWT_SECRET=cli-test-secret-of-at-least-32-bytes "$cg" serve --
 
 # while serve holds the store, a second writer is refused clearly; reads work
 CASEGRID_JWT_SECRET=cli-test-secret-of-at-least-32-bytes "$cg" serve --data "$data" --listen 127.0.0.1:0 \
-  --day-offset-hours 8 > "$dir/serve.out" &
+  --day-offset-hours 8 --metrics-listen 127.0.0.1:0 > "$dir/serve.out" &
 serve_pid=$!
-for _ in $(seq 300); do grep -q "serving" "$dir/serve.out" 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 300); do grep -q "metrics on" "$dir/serve.out" 2>/dev/null && break; sleep 0.1; done
 grep -q "serving" "$dir/serve.out" || fail "serve did not start in 30 s"
+# --metrics-listen: a second port with /metrics and /healthz, and nothing else
+metrics_port=$(grep -o 'metrics on http://127.0.0.1:[0-9]*/metrics' "$dir/serve.out" | cut -d: -f3 | cut -d/ -f1)
+[ -n "$metrics_port" ] || fail "serve did not say its metrics port: $(cat "$dir/serve.out")"
+get() {  # get PORT PATH: the whole answer
+  exec 3<>"/dev/tcp/127.0.0.1/$1"
+  printf 'GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' "$2" >&3
+  cat <&3
+  exec 3<&-
+}
+out=$(get "$metrics_port" /metrics)
+[[ "$out" == "HTTP/1.1 200 "* && "$out" == *"casegrid_http_requests_total"* ]] || fail "metrics port: $out"
+[[ "$(get "$metrics_port" /healthz)" == "HTTP/1.1 200 "* ]] || fail "metrics port healthz"
+out=$(get "$metrics_port" /api/v1/dashboard/)
+[[ "$out" == "HTTP/1.1 404 "* && "$out" == *"/metrics only"* ]] || fail "metrics port served the API: $out"
 if err=$("$cg" append --data "$data" --stream import/x --type X --json '{}' 2>&1); then
   fail "append while serve runs succeeded"
 fi
@@ -167,6 +181,11 @@ out=$(CASEGRID_JWT_SECRET=cli-test-secret-of-at-least-32-bytes timeout 10 \
       "$cg" serve --data "$dir/never" --listen "127.0.0.1:$port" 2>&1) && fail "serve took a port in use"
 [[ "$out" == *"cannot listen on 127.0.0.1:$port"* ]] || fail "port in use: $out"
 [ ! -e "$dir/never" ] || fail "serve on a port in use created its data folder"
+out=$(CASEGRID_JWT_SECRET=cli-test-secret-of-at-least-32-bytes timeout 10 \
+      "$cg" serve --data "$dir/never" --listen 127.0.0.1:0 --metrics-listen "127.0.0.1:$metrics_port" 2>&1) &&
+  fail "serve took a metrics port in use"
+[[ "$out" == *"--metrics-listen: cannot listen on 127.0.0.1:$metrics_port"* ]] || fail "metrics port in use: $out"
+[ ! -e "$dir/never" ] || fail "serve on a metrics port in use created its data folder"
 kill -TERM "$serve_pid"; wait "$serve_pid" || fail "serve did not exit 0 on SIGTERM"
 serve_pid=""
 
@@ -200,6 +219,11 @@ for listen in 127.0.0.1:abc 127.0.0.1:99999 127.0.0.1:-1 127.0.0.1:18105x 127.0.
   [ "$status" -eq 2 ] || fail "serve --listen $listen exited $status: $out"
   [[ "$out" == *"is not a number from 0 to 65535"* || "$out" == *"is not an IP address"* ||
      "$out" == *"is not HOST:PORT"* ]] || fail "--listen $listen: $out"
+  status=0
+  out=$(CASEGRID_JWT_SECRET=cli-test-secret-of-at-least-32-bytes \
+        "$cg" serve --data "$dir/never" --listen 127.0.0.1:0 --metrics-listen "$listen" 2>&1) || status=$?
+  [ "$status" -eq 2 ] || fail "serve --metrics-listen $listen exited $status: $out"
+  [[ "$out" == *"--metrics-listen"* ]] || fail "--metrics-listen $listen: $out"
 done
 [ ! -e "$dir/never" ] || fail "serve with a bad --listen created its data folder"
 

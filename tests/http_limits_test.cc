@@ -86,11 +86,13 @@ class HttpLimitsTest : public testing::HttpApiFixture {
   // `until_answered`, it returns once one whole answer is in: for answers on
   // a connection kept alive, whose wait would otherwise be all spent (and a
   // short wait a race under ASan).
+  // `port`: the fixture's server's if 0.
   std::pair<std::string, bool> Raw(const std::string& raw, std::chrono::milliseconds wait,
-                                   bool until_answered = false) {
+                                   bool until_answered = false, std::uint16_t port = 0) {
     asio::io_context io;
     tcp::socket socket(io);
-    socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), server_->port()));
+    socket.connect(
+        tcp::endpoint(asio::ip::make_address("127.0.0.1"), port != 0 ? port : server_->port()));
     boost::system::error_code write_error;  // the server may refuse before reading it all
     asio::write(socket, asio::buffer(raw), write_error);
     std::string got;
@@ -606,6 +608,67 @@ TEST_F(BoundedConnectionsHttpLimitsTest, ConnectionsPastTheBoundWaitUntilOneClos
   push.Close();
   auto [served, done] = Raw(kHealthz, std::chrono::seconds(5));
   EXPECT_TRUE(served.starts_with("HTTP/1.1 200 ")) << served;
+}
+
+// serve --metrics-listen: a second server of an operational_only api, with
+// connections of its own, answers /metrics and /healthz while every
+// connection of the API's port is taken; it serves nothing else.
+TEST_F(BoundedConnectionsHttpLimitsTest, TheMetricsPortAnswersWhenTheApisConnectionsAreAllTaken) {
+  HttpApiOptions ops;
+  ops.operational_only = true;
+  HttpApi metrics_api(service_.get(), projector_.get(), authority_.get(), &clock_, &metrics_, ops);
+  ApiMetrics own;  // its server's connection gauges: not the API port's
+  HttpServerOptions o;
+  o.port = 0;
+  o.io_threads = 1;
+  o.workers = 2;
+  o.max_connections = 8;
+  HttpServer metrics_server(&metrics_api, &own, nullptr, o);
+  ASSERT_TRUE(metrics_server.Start().ok());
+  const std::uint16_t port = metrics_server.port();
+  auto on_metrics_port = [&](const std::string& raw) {
+    return Raw(raw, std::chrono::seconds(20), /*until_answered=*/true, port).first;
+  };
+
+  WsClient push;
+  ASSERT_TRUE(push.Connect(server_->port(), "/ws?token=" + Token("operator-1", Role::kOperator)));
+  asio::io_context io;
+  tcp::socket idle = Idle(io);
+  auto [waited, closed] = Raw(kHealthz, std::chrono::milliseconds(700));
+  EXPECT_EQ(waited, "") << "the API's port served past its bound";
+
+  const std::string metrics = on_metrics_port("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_TRUE(metrics.starts_with("HTTP/1.1 200 ")) << metrics;
+  EXPECT_NE(metrics.find("\ncasegrid_connections_bound 2\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("\ncasegrid_ws_connections 1\n"), std::string::npos) << metrics;
+  const std::string health = on_metrics_port(kHealthz);
+  EXPECT_TRUE(health.starts_with("HTTP/1.1 200 ")) << health;
+  EXPECT_NE(health.find(R"("status":"ok")"), std::string::npos) << health;
+
+  // Nothing else: the API (with a token, a write too), the screens, /ws.
+  const Position before = store_->Head().position;
+  const std::string token = Token("operator-1", Role::kOperator);
+  const std::string body =
+      R"({"kind":"dispute","channel":"call","cell":"santai/tongchuan/a03/g12",)"
+      R"("category":"neighbour","priority":"high","summary":"s",)"
+      R"("reporter":{"name":"Li","phone":"13800000000"}})";
+  for (const std::string& raw : {
+           "GET /api/v1/dashboard/ HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token +
+               "\r\n\r\n",
+           "POST /api/v1/cases HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token +
+               "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body,
+           std::string("GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
+           std::string("GET /ui/js/dashboard.js HTTP/1.1\r\nHost: x\r\n\r\n"),
+           "GET /ws?token=" + token +
+               " HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+       }) {
+    const std::string got = on_metrics_port(raw);
+    EXPECT_TRUE(got.starts_with("HTTP/1.1 404 ")) << raw << "\n" << got;
+    EXPECT_NE(got.find("serves GET /healthz and GET /metrics only"), std::string::npos) << got;
+  }
+  EXPECT_EQ(store_->Head().position, before) << "the metrics port wrote";
+  metrics_server.Stop();
 }
 
 // By default loopback peers are not bounded (a reverse proxy in front, the

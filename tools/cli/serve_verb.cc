@@ -34,25 +34,39 @@
 namespace casegrid::cli {
 namespace {
 
-// --listen's HOST:PORT into `out`: an IP address, and a port of 0 to 65535,
-// all digits (0: any free one).
+// A HOST:PORT (--listen's, --metrics-listen's) into `out`: an IP address,
+// and a port of 0 to 65535, all digits (0: any free one). The message does
+// not name the flag (CLI11 and Fail's callers do).
 Status ParseListen(const std::string& listen, HttpServerOptions* out) {
   const auto colon = listen.rfind(':');
   if (colon == std::string::npos)
-    return Status::InvalidArgument("--listen: \"" + listen + "\" is not HOST:PORT");
+    return Status::InvalidArgument("\"" + listen + "\" is not HOST:PORT");
   out->host = listen.substr(0, colon);
   if (boost::system::error_code bad; boost::asio::ip::make_address(out->host, bad), bad) {
-    return Status::InvalidArgument("--listen: the host \"" + out->host + "\" is not an IP address");
+    return Status::InvalidArgument("the host \"" + out->host + "\" is not an IP address");
   }
   const std::string port = listen.substr(colon + 1);
   const std::optional<std::uint16_t> parsed = ParsePort(port);
   if (!parsed) {
-    return Status::InvalidArgument("--listen: the port \"" + port +
-                                   "\" is not a number from 0 to 65535");
+    return Status::InvalidArgument("the port \"" + port + "\" is not a number from 0 to 65535");
   }
   out->port = *parsed;
   return Status::Ok();
 }
+
+// A CLI11 check of a HOST:PORT flag.
+CLI::Validator ListenAddress() {
+  return CLI::Validator(
+      [](std::string& listen) {
+        HttpServerOptions parsed;
+        return ParseListen(listen, &parsed).message();
+      },
+      "HOST:PORT", "Listen");
+}
+
+// Connections the metrics port (--metrics-listen) takes at once: a monitor
+// or two, each scraping on a connection of its own or kept alive.
+constexpr std::size_t kMetricsConnections = 8;
 
 volatile std::sig_atomic_t g_stop = 0;
 
@@ -60,7 +74,7 @@ volatile std::sig_atomic_t g_stop = 0;
 
 void AddServeVerb(CLI::App& app, VerbAction* action) {
   struct ServeArgs {
-    std::string data = kDefaultDataDir, listen = "127.0.0.1:8080", secret_file;
+    std::string data = kDefaultDataDir, listen = "127.0.0.1:8080", secret_file, metrics_listen;
     bool dev = false;
     std::size_t max_body = 1024 * 1024;
     std::size_t max_answers_held = std::size_t{256} << 20;
@@ -88,15 +102,14 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
   // Checked as the command line is read, so that a bad one exits 2 as any
   // flag out of its range does (it was a verb's failure, exit 1).
   serve->add_option("--listen", a->listen, "HOST:PORT to serve the API on")
-      ->check(CLI::Validator(
-          [](std::string& listen) {
-            HttpServerOptions parsed;
-            const Status s = ParseListen(listen, &parsed);
-            // CLI11 names the flag itself.
-            return s.ok() ? std::string() : s.message().substr(std::string("--listen: ").size());
-          },
-          "HOST:PORT", "Listen"))
+      ->check(ListenAddress())
       ->capture_default_str();
+  serve
+      ->add_option("--metrics-listen", a->metrics_listen,
+                   "HOST:PORT of a second port that serves GET /metrics and GET /healthz only, "
+                   "with connections of its own (8), so that a monitor is answered when the "
+                   "API's connections are all taken (default: none; both are on --listen too)")
+      ->check(ListenAddress());
   serve->add_option("--jwt-secret-file", a->secret_file, "file holding the HS256 secret");
   serve->add_flag("--dev", a->dev, "make a random secret if none is given, and print tokens");
   serve->add_option("--max-body-bytes", a->max_body, "largest request body")
@@ -222,7 +235,16 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
     *action = [a]() -> int {
       // Bad flags are refused before anything is opened or written.
       HttpServerOptions http_options;
-      if (Status s = ParseListen(a->listen, &http_options); !s.ok()) return Fail(s);
+      if (Status s = ParseListen(a->listen, &http_options); !s.ok()) {
+        return Fail(Status::InvalidArgument("--listen: " + s.message()));
+      }
+      std::optional<HttpServerOptions> metrics_options;
+      if (!a->metrics_listen.empty()) {
+        metrics_options.emplace();
+        if (Status s = ParseListen(a->metrics_listen, &*metrics_options); !s.ok()) {
+          return Fail(Status::InvalidArgument("--metrics-listen: " + s.message()));
+        }
+      }
       constexpr std::int64_t kMin = DeadlinePolicy::kMinute;
       CaseServiceOptions service_options;
       service_options.policy.accept_urgent_ms = a->accept_urgent_min * kMin;
@@ -248,6 +270,14 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
       if (!authority.ok()) return Fail(authority.status());
       auto bound = BoundPort::Bind(http_options.host, http_options.port);
       if (!bound.ok()) return Fail(bound.status());
+      std::optional<BoundPort> metrics_bound;
+      if (metrics_options) {
+        auto b = BoundPort::Bind(metrics_options->host, metrics_options->port);
+        if (!b.ok()) {
+          return Fail(Status(b.status().code(), "--metrics-listen: " + b.status().message()));
+        }
+        metrics_bound.emplace(std::move(*b));
+      }
       // Every connection is a descriptor: allow as many as the system lets
       // us, and share them between the stores' files and the connections,
       // so that connections cannot take those a flush needs.
@@ -259,9 +289,13 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
         files.rlim_cur = files.rlim_max;
         if (setrlimit(RLIMIT_NOFILE, &files) != 0) getrlimit(RLIMIT_NOFILE, &files);
       }
+      // The metrics port's connections come off the top (and its own
+      // listening socket is open already, like the API's).
+      const std::uint64_t limit =
+          files.rlim_cur == RLIM_INFINITY ? std::uint64_t{1} << 20 : files.rlim_cur;
+      const std::uint64_t metrics_files = metrics_options ? kMetricsConnections : 0;
       auto budget =
-          PlanDescriptors(files.rlim_cur == RLIM_INFINITY ? std::uint64_t{1} << 20 : files.rlim_cur,
-                          a->max_connections);
+          PlanDescriptors(limit > metrics_files ? limit - metrics_files : 0, a->max_connections);
       if (!budget.ok()) return Fail(budget.status());
       http_options.max_connections = budget->connections;
       http_options.max_connections_per_address = a->max_per_address >= 0
@@ -347,6 +381,24 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
       }
       HttpServer server(&api, &metrics, &hub, http_options);
       if (Status s = server.Start(std::move(*bound)); !s.ok()) return Fail(s);
+      // The metrics port: the same metrics and health, on connections of
+      // its own. Its server counts its connections in a gauge set of its own
+      // (not exported): casegrid_connections_* are the API port's.
+      std::optional<HttpApi> metrics_api;
+      ApiMetrics metrics_port_connections;
+      std::optional<HttpServer> metrics_server;
+      if (metrics_options) {
+        HttpApiOptions ops;
+        ops.operational_only = true;
+        metrics_api.emplace(service->get(), projector->get(), &*authority, SystemClock::Default(),
+                            &metrics, ops);
+        metrics_options->io_threads = 1;
+        metrics_options->workers = 2;
+        metrics_options->max_connections = kMetricsConnections;
+        metrics_options->max_connections_per_address = 0;
+        metrics_server.emplace(&*metrics_api, &metrics_port_connections, nullptr, *metrics_options);
+        if (Status s = metrics_server->Start(std::move(*metrics_bound)); !s.ok()) return Fail(s);
+      }
       if (a->dev && a->secret_file.empty() && std::getenv("CASEGRID_JWT_SECRET") == nullptr) {
         std::cout << "casegrid: --dev secret " << *secret << "\n";
         for (Role role : {Role::kAdmin, Role::kOperator, Role::kAuditor}) {
@@ -359,6 +411,10 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
       std::cout << "casegrid: serving " << a->data << " at position " << (*store)->Head().position
                 << " on http://" << http_options.host << ":" << server.port() << "/ (Ctrl-C stops)"
                 << std::endl;
+      if (metrics_server) {
+        std::cout << "casegrid: metrics on http://" << metrics_options->host << ":"
+                  << metrics_server->port() << "/metrics" << std::endl;
+      }
       for (int tick = 1; !g_stop; ++tick) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
         if (Status f = (*projector)->failure(); !f.ok()) return Fail(f);
@@ -367,6 +423,7 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
         if (tick % 100 == 0) ReturnFreeMemory(std::size_t{64} << 20);
       }
       server.Stop();  // WebSockets closed with 1001, requests in flight answered
+      if (metrics_server) metrics_server->Stop();
       hub.Stop();
       if (scrub) scrub->Stop();
       watch.Stop();

@@ -86,6 +86,7 @@ void PushHub::Setup(std::shared_ptr<Sub> sub, std::optional<Position> after) {
   // the views reach what was committed before this subscribe (briefly), so
   // that a snapshot shows the writes its client already saw answered.
   auto wait_for_head = [&](std::unique_lock<std::mutex>& l) {
+    if (dispatched_ < head) projector_->Hurry(head);
     dispatched_cv_.wait_for(l, std::chrono::seconds(2),
                             [&] { return dispatched_ >= head || stopped_; });
   };
@@ -184,11 +185,24 @@ void PushHub::Setup(std::shared_ptr<Sub> sub, std::optional<Position> after) {
           if (head->position > registered_at) newer.emplace(head->case_id, head->position);
           if (HandlesTheCase(who, head->assignee)) {
             j.Raw(view);
-          } else {
-            auto state = service_->LoadCase(head->case_id);
-            if (state.ok()) j.Raw(RenderCaseView(*state, PersonalData::kMasked));
+            continue;
           }
+          // Masked, from the case as it stands now, which may be past the
+          // view read (and past registered_at): what live brings up to it
+          // is not sent again, as for a view read newer (review 93: it
+          // followed the snapshot, a step back).
+          auto state = service_->LoadCase(head->case_id);
+          if (!state.ok()) {
+            snapshot_status = state.status();  // not a board with a case left out
+            break;
+          }
+          if (state->position > registered_at) {
+            Position& seen = newer[std::string(head->case_id)];
+            seen = std::max(seen, state->position);
+          }
+          j.Raw(RenderCaseView(*state, PersonalData::kMasked));
         }
+        if (!snapshot_status.ok()) break;
         j.EndArray().Key("truncated").Bool(page->next.has_value()).EndObject();
         std::lock_guard l(mu_);
         sub->snapshot_newer = std::move(newer);
@@ -266,7 +280,7 @@ void PushHub::Setup(std::shared_ptr<Sub> sub, std::optional<Position> after) {
     std::lock_guard l(mu_);
     if (sub->removed) return;
     sub->answered = true;
-    if (!sink->Push(std::move(subscribed), nullptr)) return;
+    if (!sink->Push(std::move(subscribed), 0)) return;
   }
   CatchUpStep(std::move(sub));
 }
@@ -309,6 +323,13 @@ void PushHub::CatchUpStep(std::shared_ptr<Sub> sub) {
     sub->target_position = dispatched_;
     return again();
   }
+  if (!sub->pending.empty() && sink->Backlogged()) {
+    // Its held messages wait for the queue to drain, as a page does: the
+    // channels of a connection that go live together would each flush up
+    // to a quarter of the queue at once, and close a client that keeps up
+    // with 1013 (review 93).
+    return again();
+  }
   sub->live = true;
   auto pending = std::move(sub->pending);
   sub->pending.clear();
@@ -349,7 +370,7 @@ Status PushHub::CatchUpPage(Sub& sub, PushSink& sink, Position upto, bool* done)
   auto push = [&](const PushMessage& m) {
     pushed_bytes += m->size();
     std::lock_guard l(mu_);
-    if (!sub.removed) sink.Push(m, nullptr);
+    if (!sub.removed) sink.Push(m, 0);
   };
   auto page_full = [&] { return pushed_bytes >= page_bytes || sink.Backlogged(); };
   // The next page of the log in (cursor, upto], an event at a time; the
@@ -405,11 +426,11 @@ Status PushHub::CatchUpPage(Sub& sub, PushSink& sink, Position upto, bool* done)
       // as both sources are known to be complete.
       ASSIGN_OR_RETURN(auto alerts, projector_->OpenAlertsBetween(sub.who.sub, cursor, upto, page,
                                                                   false, AlertsVisibleTo(sub.who)));
-      ASSIGN_OR_RETURN(auto acks, projector_->AcknowledgmentsBetween(
+      ASSIGN_OR_RETURN(auto read, projector_->AcknowledgmentsBetween(
                                       sub.who.sub, cursor, upto, page, AlertsVisibleTo(sub.who)));
-      Position reach = upto;
+      const auto& acks = read.acks;
+      Position reach = std::min(upto, read.through);
       if (alerts.size() >= page) reach = std::min(reach, alerts.back().first);
-      if (acks.size() >= page) reach = std::min(reach, acks.back().first);
       auto alert = alerts.begin();
       auto ack = acks.begin();
       while (true) {
@@ -454,6 +475,13 @@ Status PushHub::CatchUpPage(Sub& sub, PushSink& sink, Position upto, bool* done)
         auto head = ReadViewHead(parser, *view);
         if (!head || head->position != e.position || !CellWithin(head->cell, sub.target)) {
           return Status::Ok();
+        }
+        {
+          // A catch-up extended past a snapshot (its live messages came
+          // too fast): what the snapshot showed is not sent again (review 93).
+          std::lock_guard l(mu_);
+          auto shown = sub.snapshot_newer.find(id);
+          if (shown != sub.snapshot_newer.end() && e.position <= shown->second) return Status::Ok();
         }
         if (HandlesTheCase(sub.who, head->assignee)) {
           push(Message("view", sub.channel, e.position, {{"view", *view}}));

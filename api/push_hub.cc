@@ -81,7 +81,7 @@ void PushHub::Deliver(Sub& sub, const PushMessage& message, Position position,
   }
   auto sink = sub.sink.lock();
   if (!sink) return;
-  sink->Push(message, sub.kind == ChannelKind::kDashboard ? &sub : nullptr);
+  sink->Push(message, sub.kind == ChannelKind::kDashboard ? sub.coalesce_key : 0);
 }
 
 void PushHub::OnBatch(const ViewChanges& changes) {
@@ -207,7 +207,7 @@ void PushHub::Fail(const std::shared_ptr<PushSink>& sink, std::int64_t request_i
   JsonWriter j;
   j.BeginObject().Key("type").String("error").Key("id").Int(request_id);
   j.Key("error").Raw(ErrorJson(why)).EndObject();
-  sink->Push(std::make_shared<const std::string>(j.Take()), nullptr);
+  sink->Push(std::make_shared<const std::string>(j.Take()), 0);
 }
 
 void PushHub::Subscribe(const std::shared_ptr<PushSink>& sink, const Principal& who,
@@ -226,6 +226,7 @@ void PushHub::Subscribe(const std::shared_ptr<PushSink>& sink, const Principal& 
   sub->channel = channel;
   sub->kind = parsed->kind;
   sub->target = parsed->target;
+  sub->coalesce_key = ++last_coalesce_key_;
   sub->index_key = sub->kind == ChannelKind::kAlerts ? "alerts/" + who.sub : channel;
   {
     std::lock_guard l(mu_);

@@ -61,10 +61,13 @@ using PushMessage = std::shared_ptr<const std::string>;
 class PushSink {
  public:
   virtual ~PushSink() = default;
-  // Queues `message`. `coalesce` non-null: a queued, unsent message with the
-  // same key is replaced instead (dashboards). False when the connection is
-  // closing, e.g. because this message would cross its bounds (1013).
-  virtual bool Push(PushMessage message, const void* coalesce) = 0;
+  // Queues `message`. `coalesce` non-zero: a queued, unsent message with the
+  // same key is replaced instead (dashboards). A key is one subscription's,
+  // never used again by another (an address was, and a resubscribe's first
+  // view replaced the old subscription's, queued before its "unsubscribed":
+  // review 93). False when the connection is closing, e.g. because this
+  // message would cross its bounds (1013).
+  virtual bool Push(PushMessage message, std::uint64_t coalesce) = 0;
   // Runs `resume` (on any thread) once the queue is short enough for the
   // next page of a catch-up; never if the connection closes first.
   virtual void WhenDrained(std::function<void()> resume) = 0;
@@ -169,6 +172,7 @@ class PushHub {
   ApiMetrics* const metrics_;
   boost::asio::thread_pool pool_;
   std::atomic<bool> stopped_{false};
+  std::atomic<std::uint64_t> last_coalesce_key_{0};  // Sub::coalesce_key
 
   mutable std::mutex mu_;
   std::condition_variable dispatched_cv_;  // dispatched_ grew

@@ -39,6 +39,9 @@ struct PushHub::Sub {
   std::string index_key;  // by_channel_: the channel, or "alerts/<sub>"
   push::ChannelKind kind = push::ChannelKind::kEvents;
   std::string target;
+  // Its dashboard views' key in the sink's queue (PushSink::Push): the
+  // hub's next number, never another subscription's.
+  std::uint64_t coalesce_key = 0;
 
   // Guarded by the hub's mu_.
   bool registered = false, live = false, removed = false;

@@ -240,7 +240,7 @@ void WsSession::HandleOp(std::string_view text) {
     JsonWriter j;
     j.BeginObject().Key("type").String("unsubscribed").Key("id").Int(id);
     j.Key("channel").String(channel).EndObject();
-    Push(std::make_shared<const std::string>(j.Take()), nullptr);
+    Push(std::make_shared<const std::string>(j.Take()), 0);
     return;
   }
   // The exact bound is kept by the hub, counting the subscribes that passed
@@ -269,15 +269,15 @@ void WsSession::Answer(std::int64_t id, const Status& why) {
   JsonWriter j;
   j.BeginObject().Key("type").String("error").Key("id").Int(id);
   j.Key("error").Raw(ErrorJson(why)).EndObject();
-  Push(std::make_shared<const std::string>(j.Take()), nullptr);
+  Push(std::make_shared<const std::string>(j.Take()), 0);
 }
 
-bool WsSession::Push(PushMessage message, const void* coalesce) {
+bool WsSession::Push(PushMessage message, std::uint64_t coalesce) {
   bool schedule = false;
   {
     std::lock_guard l(mu_);
     if (ended_ || overflowed_) return false;
-    if (coalesce != nullptr) {
+    if (coalesce != 0) {
       for (auto it = queue_.rbegin(); it != queue_.rend(); ++it) {
         if (it->coalesce == coalesce) {
           queued_bytes_ = queued_bytes_ - it->message->size() + message->size();

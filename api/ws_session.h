@@ -80,7 +80,7 @@ class WsSession : public PushSink, public std::enable_shared_from_this<WsSession
   // left at the end of a shutdown.
   void Abort();
 
-  bool Push(PushMessage message, const void* coalesce) override;
+  bool Push(PushMessage message, std::uint64_t coalesce) override;
   // Messages queued and not yet written (for tests and diagnostics).
   std::size_t queued_messages();
   void WhenDrained(std::function<void()> resume) override;
@@ -95,7 +95,7 @@ class WsSession : public PushSink, public std::enable_shared_from_this<WsSession
  private:
   struct Queued {
     PushMessage message;
-    const void* coalesce;
+    std::uint64_t coalesce;  // 0: none
   };
   void Read();
   void OnRead(boost::beast::error_code ec, std::size_t bytes);

@@ -743,7 +743,9 @@ void Projector::Run(std::function<void(const ViewChanges&)> on_change) {
   while (!stopping_) {
     events.clear();
     if (options_.batch_spacing.count() > 0) {
-      std::this_thread::sleep_until(last_batch_end + options_.batch_spacing);
+      std::unique_lock l(spacing_mu_);
+      spacing_cv_.wait_until(l, last_batch_end + options_.batch_spacing,
+                             [&] { return stopping_ || hurry_to_ > position(); });
     }
     Status s = subscription_->Next(&events, options_.batch_events, std::chrono::milliseconds(200));
     if (!s.ok()) {
@@ -769,13 +771,28 @@ void Projector::Run(std::function<void(const ViewChanges&)> on_change) {
 }
 
 void Projector::Stop() {
-  stopping_ = true;
+  {
+    std::lock_guard l(spacing_mu_);  // not between the thread's check and its wait
+    stopping_ = true;
+  }
+  spacing_cv_.notify_all();
   if (subscription_) subscription_->Close();
   if (thread_.joinable()) thread_.join();
   subscription_.reset();
 }
 
+void Projector::Hurry(Position target) const {
+  if (options_.batch_spacing.count() == 0) return;
+  {
+    std::lock_guard l(spacing_mu_);
+    if (target <= hurry_to_) return;
+    hurry_to_ = target;
+  }
+  spacing_cv_.notify_all();
+}
+
 bool Projector::WaitFor(Position target, std::chrono::milliseconds timeout) const {
+  if (position() < target) Hurry(target);
   std::unique_lock l(progress_mu_);
   return progress_cv_.wait_for(l, timeout, [&] {
     return position() >= target || !failure_.ok();
@@ -997,11 +1014,12 @@ Result<std::optional<std::string>> Projector::CellOfAlert(std::string_view alert
   return std::optional<std::string>(std::get<CaseReported>(*data).cell);
 }
 
-Result<std::vector<std::pair<Position, std::string>>> Projector::AcknowledgmentsBetween(
+Result<Projector::Acknowledgments> Projector::AcknowledgmentsBetween(
     std::string_view person, Position after, Position upto, std::size_t limit,
     const AlertFilter& visible) const {
-  std::vector<std::pair<Position, std::string>> out;
-  if (upto <= after || limit == 0) return out;
+  Acknowledgments out{{}, upto};
+  if (upto <= after) return out;
+  if (limit == 0) return Status::InvalidArgument("acknowledgments: a limit of 0 reads nothing");
   const std::string stream = "alerts/" + std::string(person);
   ASSIGN_OR_RETURN(const StreamVersion last, store_->StreamVersionOf(stream));
   // The first version past `after`: positions grow with versions, so a
@@ -1020,6 +1038,8 @@ Result<std::vector<std::pair<Position, std::string>>> Projector::Acknowledgments
   }
   if (lo > last) return out;
   ASSIGN_OR_RETURN(auto events, store_->ReadStream(stream, lo, limit, ReadDirection::kForward));
+  // A full read that did not pass `upto` may have more after it.
+  if (events.size() >= limit && events.back().position < upto) out.through = events.back().position;
   for (const RecordedEvent& e : events) {
     if (e.position > upto) break;
     if (e.type != AlertAcknowledged::kType) continue;
@@ -1031,7 +1051,7 @@ Result<std::vector<std::pair<Position, std::string>>> Projector::Acknowledgments
       ASSIGN_OR_RETURN(auto cell, CellOfAlert(alert));
       if (!cell || !visible(*cell)) continue;
     }
-    out.emplace_back(e.position, std::move(alert));
+    out.acks.emplace_back(e.position, std::move(alert));
   }
   return out;
 }

@@ -1318,6 +1318,29 @@ TEST_F(ProjectionTest, SpacedBatchesFoldWhatCommittedMeanwhileAtOnce) {
   ASSERT_NO_FATAL_FAILURE(ExpectRebuildEqualsLive());
 }
 
+// Someone waiting for the views (WaitFor) does not wait out the spacing:
+// the next batch starts at once (black-box probe 92: each of an auditor's
+// subscribes waited a whole spacing for the one before's record).
+TEST_F(ProjectionTest, AWaitForTheViewsCutsTheSpacingShort) {
+  projector_.reset();
+  ProjectorOptions options;
+  options.path = dir_.Sub("views");
+  options.batch_spacing = std::chrono::seconds(60);
+  auto opened = Projector::Open(store_.get(), options);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  projector_ = std::move(opened).value();
+  projector_->Start();
+  const auto first = Must(service_->Report("officer-7", ReportBody(), ""));
+  ASSERT_TRUE(projector_->WaitFor(first.position, std::chrono::seconds(20)));
+  // The spacing runs from here: a minute, far past the waits below.
+  const auto second = Must(Act(first.case_id, "note", R"({"text":"n"})"));
+  EXPECT_TRUE(projector_->WaitFor(second.position, std::chrono::seconds(20)));
+  const auto third = Must(Act(first.case_id, "note", R"({"text":"n"})"));
+  EXPECT_TRUE(projector_->WaitFor(third.position, std::chrono::seconds(20)));
+  EXPECT_EQ(At(View(first.case_id), "/notes"), "2");
+  projector_->Stop();  // at once, though the spacing has most of a minute to run
+}
+
 TEST_F(ProjectionTest, AsOfAnswersTheViewsOfAPastPosition) {
   const std::string id = NewCase();
   const Position reported = store_->Head().position;

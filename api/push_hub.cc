@@ -279,25 +279,48 @@ void PushHub::SetupDone(const PushSink* key) {
 }
 
 void PushHub::PostStep(const std::shared_ptr<Sub>& sub, std::function<void()> step) {
-  boost::asio::post(pool_, [this, sub, step = std::move(step)] {
-    try {
-      step();
-    } catch (const std::exception& e) {
-      metrics_->errors.Increment();
-      std::fprintf(stderr, "casegrid: subscription %s ended on an exception: %s\n",
-                   sub->channel.c_str(), e.what());
-      // Under the lock, and not once an unsubscribe removed it (it has its
-      // answer then: review 81), as every refusal.
-      std::lock_guard l(mu_);
-      if (sub->removed) return;
-      Remove(sub);
-      if (auto sink = sub->sink.lock()) {
-        Fail(sink, sub->request_id,
-             Status::Unavailable("channel " + sub->channel + ": the server could not go on (" +
-                                 e.what() + "); subscribe again"));
-      }
+  {
+    std::lock_guard l(steps_mu_);
+    auto& mine = steps_[sub->who.sub];
+    if (mine.empty()) turns_.push_back(sub->who.sub);
+    mine.push_back(Step{sub, std::move(step)});
+  }
+  boost::asio::post(pool_, [this] { RunNextStep(); });
+}
+
+void PushHub::RunNextStep() {
+  Step next;
+  {
+    std::lock_guard l(steps_mu_);
+    if (turns_.empty()) return;  // (never: one task is posted for each step)
+    auto mine = steps_.find(turns_.front());
+    turns_.pop_front();
+    next = std::move(mine->second.front());
+    mine->second.pop_front();
+    if (mine->second.empty()) {
+      steps_.erase(mine);
+    } else {
+      turns_.push_back(mine->first);  // its next step after the others' next
     }
-  });
+  }
+  const std::shared_ptr<Sub>& sub = next.sub;
+  try {
+    next.run();
+  } catch (const std::exception& e) {
+    metrics_->errors.Increment();
+    std::fprintf(stderr, "casegrid: subscription %s ended on an exception: %s\n",
+                 sub->channel.c_str(), e.what());
+    // Under the lock, and not once an unsubscribe removed it (it has its
+    // answer then: review 81), as every refusal.
+    std::lock_guard l(mu_);
+    if (sub->removed) return;
+    Remove(sub);
+    if (auto sink = sub->sink.lock()) {
+      Fail(sink, sub->request_id,
+           Status::Unavailable("channel " + sub->channel + ": the server could not go on (" +
+                               e.what() + "); subscribe again"));
+    }
+  }
 }
 
 bool PushHub::Unsubscribe(const PushSink* sink, const std::string& channel) {

@@ -154,10 +154,15 @@ class PushHub {
   // The end of a connection's setup: posts its next one, if any.
   void SetupDone(const PushSink* key);
   void CatchUpStep(std::shared_ptr<Sub> sub);
-  // Runs `step` of `sub` on the pool. An exception (an allocation that
-  // failed, a storage library's) ends that subscription with an error
-  // (unavailable), not the process.
+  // Runs `step` of `sub` on the pool, in turn with the steps of other token
+  // subjects: each subject's steps in the order posted, the subjects taking
+  // one step each round (review 93: a token's many catch-ups, a whole log
+  // scanned each, held every other user's subscribes and pages behind
+  // them). An exception (an allocation that failed, a storage library's)
+  // ends that subscription with an error (unavailable), not the process.
   void PostStep(const std::shared_ptr<Sub>& sub, std::function<void()> step);
+  // One pool task: the next subject's next step (PostStep posts one each).
+  void RunNextStep();
   Status CatchUpPage(Sub& sub, PushSink& sink, Position upto, bool* done);
   // `case_id`: whose view a cell channel's message is ("" otherwise).
   void Deliver(Sub& sub, const PushMessage& message, Position position,
@@ -173,6 +178,15 @@ class PushHub {
   boost::asio::thread_pool pool_;
   std::atomic<bool> stopped_{false};
   std::atomic<std::uint64_t> last_coalesce_key_{0};  // Sub::coalesce_key
+  // The steps waiting for the pool, by token subject, and the subjects'
+  // turns (each listed once while it has steps).
+  struct Step {
+    std::shared_ptr<Sub> sub;
+    std::function<void()> run;
+  };
+  std::mutex steps_mu_;
+  std::map<std::string, std::deque<Step>, std::less<>> steps_;  // guarded by steps_mu_
+  std::deque<std::string> turns_;                               // guarded by steps_mu_
 
   mutable std::mutex mu_;
   std::condition_variable dispatched_cv_;  // dispatched_ grew

@@ -827,6 +827,81 @@ TEST_F(SpacedViewsPushTest, ASnapshotShowsTheWritesBeforeItWithoutWaitingOutTheS
   }
 }
 
+// Until `done` holds, up to 10 s.
+bool Within10s(const std::function<bool()>& done) {
+  for (const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+       std::chrono::steady_clock::now() < give_up;) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return done();
+}
+
+// A sink that counts its catch-up's steps (each step not the last asks to
+// be resumed) and notes when a message of `last` arrives.
+class CountingSink : public RecordingSink {
+ public:
+  CountingSink(std::atomic<int>* steps, Position last = 0, std::function<void()> on_last = {})
+      : steps_(steps), last_(last), on_last_(std::move(on_last)) {}
+  bool Push(PushMessage m, std::uint64_t key) override {
+    if (last_ != 0 && on_last_ && PushedMessage::Parse(*m).position == last_) on_last_();
+    return RecordingSink::Push(std::move(m), key);
+  }
+  void WhenDrained(std::function<void()> resume) override {
+    steps_->fetch_add(1);
+    resume();
+  }
+
+ private:
+  std::atomic<int>* steps_;
+  const Position last_;
+  std::function<void()> on_last_;
+};
+
+// One pool thread, catch-ups of a page of 4 events.
+class OneThreadPushTest : public PushTest {
+ protected:
+  PushOptions HubOptions() override {
+    PushOptions o;
+    o.threads = 1;
+    o.catch_up_page = 4;
+    return o;
+  }
+};
+
+// The push pool takes the token subjects in turn: a subject's ten catch-ups
+// over the whole log (cells with nothing in the log: nothing is sent, so they
+// are never paced by their clients) do not hold another subject's catch-up
+// behind a step of each of them (review 93: the pool ran its tasks in the
+// order posted, a step of every catch-up under way before the next step of
+// any one).
+TEST_F(OneThreadPushTest, CatchUpsTakeTurnsByTokenSubject) {
+  const std::string id = NewCase();
+  BulkNotes(id, 1000, 10);  // (at most 1,000 events an append)
+  BulkNotes(id, 1000, 10);
+  const Position last = Head();
+  std::atomic<int> scans{0}, steps{0};
+  std::atomic<int> scans_when_done{-1};
+  const Principal scanner{"operator-a", Role::kOperator, {""}, 0};
+  std::vector<std::shared_ptr<CountingSink>> keep;
+  for (int i = 0; i < 10; ++i) {
+    keep.push_back(std::make_shared<CountingSink>(&scans));
+    hub_->Subscribe(keep.back(), scanner, 1, "cell/santai/tongchuan/a03/g13", 0);
+  }
+  const int scans_before = scans.load();
+  auto reader =
+      std::make_shared<CountingSink>(&steps, last, [&] { scans_when_done = scans.load(); });
+  hub_->Subscribe(reader, Principal{"operator-b", Role::kOperator, {""}, 0}, 1, "case/" + id, 0);
+  ASSERT_TRUE(Within10s([&] { return scans_when_done.load() >= 0; }))
+      << "the case's catch-up did not end";
+  // ~500 steps of the case's (2,000 notes, 4 a step), while the scans run
+  // one step each turn; in the order posted they ran ten.
+  const int theirs = scans_when_done.load() - scans_before;
+  EXPECT_GT(steps.load(), 400);
+  EXPECT_LT(theirs, 2 * steps.load())
+      << theirs << " steps of the scans to " << steps.load() << " of the case's";
+}
+
 // A sink whose queue is drained only when the test says so: backlogged
 // while held, or once it holds `backlog` messages; WhenDrained keeps what
 // it is given until Drain runs it.
@@ -870,16 +945,6 @@ class DrainedByHandSink : public RecordingSink {
   std::size_t queued_ = 0;
   std::vector<std::function<void()>> resumes_;
 };
-
-// Until `done` holds, up to 10 s.
-bool Within10s(const std::function<bool()>& done) {
-  for (const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-       std::chrono::steady_clock::now() < give_up;) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  return done();
-}
 
 // A channel's catch-up done, the live messages it held wait for a
 // backlogged queue to drain, as its pages do (review 93: several channels

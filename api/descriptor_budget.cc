@@ -18,8 +18,9 @@ std::uint64_t Fit(std::uint64_t limit) {
 
 }  // namespace
 
-Result<DescriptorBudget> PlanDescriptors(std::uint64_t limit, std::size_t max_connections) {
-  const std::uint64_t fit = Fit(limit);
+Result<DescriptorBudget> PlanDescriptors(std::uint64_t limit, std::size_t max_connections,
+                                         std::uint64_t metrics_connections) {
+  const std::uint64_t fit = Fit(limit > metrics_connections ? limit - metrics_connections : 0);
   const std::uint64_t wanted = std::max<std::uint64_t>(max_connections, kMinConnections);
   if (fit < wanted) {
     // The fewest descriptors from which on every limit leaves `wanted`: the
@@ -35,13 +36,16 @@ Result<DescriptorBudget> PlanDescriptors(std::uint64_t limit, std::size_t max_co
     while (!fits_from(needed)) ++needed;
     return Status::InvalidArgument(
         "serving " + std::string(max_connections == 0 ? "at least " : "") + std::to_string(wanted) +
-        " connections needs at least " + std::to_string(needed) + " file descriptors (" +
-        std::to_string(2 * StoreFiles(needed)) + " for the stores' table files, " +
-        std::to_string(kDescriptorReserve) + " for the rest); this process may open " +
-        std::to_string(limit) + " (ulimit -n)");
+        " connections needs at least " + std::to_string(needed + metrics_connections) +
+        " file descriptors (" + std::to_string(2 * StoreFiles(needed)) +
+        " for the stores' table files, " + std::to_string(kDescriptorReserve) + " for the rest" +
+        (metrics_connections == 0
+             ? std::string()
+             : ", " + std::to_string(metrics_connections) + " for --metrics-listen's connections") +
+        "); this process may open " + std::to_string(limit) + " (ulimit -n)");
   }
   DescriptorBudget budget;
-  budget.store_files = static_cast<int>(StoreFiles(limit));
+  budget.store_files = static_cast<int>(StoreFiles(limit - metrics_connections));
   budget.connections = max_connections == 0 ? static_cast<std::size_t>(fit) : max_connections;
   const std::size_t n = budget.connections;
   budget.connections_per_address =

@@ -36,8 +36,11 @@ inline constexpr std::uint64_t kMinConnections = 16;
 
 // The budget of two stores and the connections for `limit` descriptors.
 // `max_connections` (0: as many as fit) lowers the connections' share.
+// `metrics_connections`: descriptors kept off the top for the metrics
+// port's connections (serve --metrics-listen; 0: none).
 // kInvalidArgument, saying how many are needed, when the limit leaves room
 // for fewer than kMinConnections, or for fewer than `max_connections`.
-Result<DescriptorBudget> PlanDescriptors(std::uint64_t limit, std::size_t max_connections);
+Result<DescriptorBudget> PlanDescriptors(std::uint64_t limit, std::size_t max_connections,
+                                         std::uint64_t metrics_connections = 0);
 
 }  // namespace casegrid

@@ -81,10 +81,13 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
         workers_(workers),
         options_(options),
         stopping_(stopping) {
+    if (!options_.count_connections) return;
     metrics_->connections.Increment();
     metrics_->connections_open.Increment();
   }
-  ~HttpSession() { metrics_->connections_open.Decrement(); }
+  ~HttpSession() {
+    if (options_.count_connections) metrics_->connections_open.Decrement();
+  }
 
   void Run() {
     asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->Read(); });
@@ -175,6 +178,12 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       return Refuse(framing, request.version());
     }
     if (parser_->is_done()) return OnRead(ec);
+    // The metrics port serves no request with a body: 404 before any token
+    // check or body read, as to any other request it does not serve
+    // (review 94, probe 93: a POST without a token was 401, with one its
+    // body was read, and 100 Continue invited it).
+    if (api_->operational_only())
+      return Refuse(Status::NotFound(kOperationalOnly), request.version());
 
     // A body comes: its sender's token is checked first, so that a client
     // without one is refused before its body is read and held (up to
@@ -497,7 +506,7 @@ class HttpServer::Listener : public std::enable_shared_from_this<Listener> {
       }
     });
     if (slot == nullptr) {
-      server_->metrics_->connections_waited.Increment();
+      if (server_->options_.count_connections) server_->metrics_->connections_waited.Increment();
       return;
     }
     acceptor_.async_accept(
@@ -588,7 +597,9 @@ HttpServer::HttpServer(HttpApi* api, ApiMetrics* metrics, PushHub* hub, HttpServ
       held_answers_(options_.max_answer_bytes_held, options_.max_answer_bytes_held_per_token),
       io_(options_.io_threads),
       workers_(static_cast<std::size_t>(options_.workers)) {
-  metrics_->connections_bound.Set(static_cast<double>(options_.max_connections));
+  if (options_.count_connections) {
+    metrics_->connections_bound.Set(static_cast<double>(options_.max_connections));
+  }
 }
 
 HttpServer::~HttpServer() {

@@ -85,6 +85,10 @@ struct HttpServerOptions {
   // reverse proxy, the load tool) unless `bound_loopback_peers` (tests).
   std::size_t max_connections_per_address = 0;
   bool bound_loopback_peers = false;
+  // False: this server's connections are left out of the connection
+  // metrics (casegrid_connections*, which are the API port's); its requests
+  // count as any. serve's metrics port (--metrics-listen).
+  bool count_connections = true;
 };
 
 // How connections from `peer` are counted against

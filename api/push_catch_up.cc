@@ -187,10 +187,11 @@ void PushHub::Setup(std::shared_ptr<Sub> sub, std::optional<Position> after) {
             j.Raw(view);
             continue;
           }
-          // Masked, from the case as it stands now, which may be past the
-          // view read (and past registered_at): what live brings up to it
-          // is not sent again, as for a view read newer (review 93: it
-          // followed the snapshot, a step back).
+          // Not theirs as of the view read: rendered from the case as it
+          // stands now, which may be past that view (and past
+          // registered_at): what live brings up to it is not sent again, as
+          // for a view read newer (review 93: it followed the snapshot, a
+          // step back).
           auto state = service_->LoadCase(head->case_id);
           if (!state.ok()) {
             snapshot_status = state.status();  // not a board with a case left out
@@ -200,7 +201,11 @@ void PushHub::Setup(std::shared_ptr<Sub> sub, std::optional<Position> after) {
             Position& seen = newer[std::string(head->case_id)];
             seen = std::max(seen, state->position);
           }
-          j.Raw(RenderCaseView(*state, PersonalData::kMasked));
+          // Shown if it is theirs now: what live would send at its position
+          // (review 94: masked, and the shown view at it not sent again).
+          j.Raw(RenderCaseView(*state, HandlesTheCase(who, state->assignee)
+                                           ? PersonalData::kShown
+                                           : PersonalData::kMasked));
         }
         if (!snapshot_status.ok()) break;
         j.EndArray().Key("truncated").Bool(page->next.has_value()).EndObject();

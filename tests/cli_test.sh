@@ -188,6 +188,16 @@ out=$(CASEGRID_JWT_SECRET=cli-test-secret-of-at-least-32-bytes timeout 10 \
 [ ! -e "$dir/never" ] || fail "serve on a metrics port in use created its data folder"
 kill -TERM "$serve_pid"; wait "$serve_pid" || fail "serve did not exit 0 on SIGTERM"
 serve_pid=""
+# --listen's own port for --metrics-listen (two bound sockets not yet
+# listening may share it): refused before anything is opened
+for metrics_host in 127.0.0.1 0.0.0.0; do
+  out=$(CASEGRID_JWT_SECRET=cli-test-secret-of-at-least-32-bytes timeout 10 "$cg" serve --data "$dir/never" \
+        --listen "127.0.0.1:$metrics_port" --metrics-listen "$metrics_host:$metrics_port" 2>&1) &&
+    fail "serve took --listen's port for --metrics-listen $metrics_host"
+  [[ "$out" == *"--metrics-listen: cannot listen on $metrics_host:$metrics_port: it is --listen's port"* ]] ||
+    fail "--metrics-listen on --listen's port: $out"
+  [ ! -e "$dir/never" ] || fail "serve with --listen's port for --metrics-listen created its data folder"
+done
 
 # serve kept the views; a rebuild from the log equals them and takes their place
 out=$("$cg" rebuild --data "$data" 2>/dev/null) || fail "rebuild: $out"

@@ -64,6 +64,13 @@ CLI::Validator ListenAddress() {
       "HOST:PORT", "Listen");
 }
 
+// The address that stands for every address of the host (0.0.0.0, ::).
+bool Unspecified(const std::string& host) {
+  boost::system::error_code bad;
+  const auto address = boost::asio::ip::make_address(host, bad);
+  return !bad && address.is_unspecified();
+}
+
 // Connections the metrics port (--metrics-listen) takes at once: a monitor
 // or two, each scraping on a connection of its own or kept alive.
 constexpr std::size_t kMetricsConnections = 8;
@@ -276,6 +283,16 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
         if (!b.ok()) {
           return Fail(Status(b.status().code(), "--metrics-listen: " + b.status().message()));
         }
+        // Two sockets bound and not yet listening may share a port (both
+        // reuse addresses): --listen's own would fail only once the store
+        // is open (black-box probe 93).
+        if (b->port() == bound->port() &&
+            (metrics_options->host == http_options.host || Unspecified(metrics_options->host) ||
+             Unspecified(http_options.host))) {
+          return Fail(Status::Unavailable("--metrics-listen: cannot listen on " +
+                                          metrics_options->host + ":" + std::to_string(b->port()) +
+                                          ": it is --listen's port"));
+        }
         metrics_bound.emplace(std::move(*b));
       }
       // Every connection is a descriptor: allow as many as the system lets
@@ -291,11 +308,9 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
       }
       // The metrics port's connections come off the top (and its own
       // listening socket is open already, like the API's).
-      const std::uint64_t limit =
-          files.rlim_cur == RLIM_INFINITY ? std::uint64_t{1} << 20 : files.rlim_cur;
-      const std::uint64_t metrics_files = metrics_options ? kMetricsConnections : 0;
       auto budget =
-          PlanDescriptors(limit > metrics_files ? limit - metrics_files : 0, a->max_connections);
+          PlanDescriptors(files.rlim_cur == RLIM_INFINITY ? std::uint64_t{1} << 20 : files.rlim_cur,
+                          a->max_connections, metrics_options ? kMetricsConnections : 0);
       if (!budget.ok()) return Fail(budget.status());
       http_options.max_connections = budget->connections;
       http_options.max_connections_per_address = a->max_per_address >= 0
@@ -382,10 +397,8 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
       HttpServer server(&api, &metrics, &hub, http_options);
       if (Status s = server.Start(std::move(*bound)); !s.ok()) return Fail(s);
       // The metrics port: the same metrics and health, on connections of
-      // its own. Its server counts its connections in a gauge set of its own
-      // (not exported): casegrid_connections_* are the API port's.
+      // its own, which are not in casegrid_connections* (the API port's).
       std::optional<HttpApi> metrics_api;
-      ApiMetrics metrics_port_connections;
       std::optional<HttpServer> metrics_server;
       if (metrics_options) {
         HttpApiOptions ops;
@@ -396,7 +409,8 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
         metrics_options->workers = 2;
         metrics_options->max_connections = kMetricsConnections;
         metrics_options->max_connections_per_address = 0;
-        metrics_server.emplace(&*metrics_api, &metrics_port_connections, nullptr, *metrics_options);
+        metrics_options->count_connections = false;
+        metrics_server.emplace(&*metrics_api, &metrics, nullptr, *metrics_options);
         if (Status s = metrics_server->Start(std::move(*metrics_bound)); !s.ok()) return Fail(s);
       }
       if (a->dev && a->secret_file.empty() && std::getenv("CASEGRID_JWT_SECRET") == nullptr) {

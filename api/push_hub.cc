@@ -361,6 +361,9 @@ void PushHub::Remove(const std::shared_ptr<Sub>& sub) {
   sub->removed = true;
   sub->pending.clear();
   sub->pending_bytes = 0;
+  if (sub->kind == ChannelKind::kDashboard) {
+    if (auto sink = sub->sink.lock()) sink->Forget(sub->coalesce_key);
+  }
   metrics_->subscriptions_open.Decrement();
   if (auto it = by_sink_.find(sub->sink_key); it != by_sink_.end()) {
     std::erase(it->second, sub);

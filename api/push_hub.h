@@ -68,6 +68,10 @@ class PushSink {
   // review 93). False when the connection is closing, e.g. because this
   // message would cross its bounds (1013).
   virtual bool Push(PushMessage message, std::uint64_t coalesce) = 0;
+  // `coalesce`'s subscription has ended: a view of it the sink holds back
+  // (WsOptions::dashboard_interval) is dropped, never sent after the
+  // subscription's "unsubscribed". Called under the hub's lock.
+  virtual void Forget(std::uint64_t /*coalesce*/) {}
   // Runs `resume` (on any thread) once the queue is short enough for the
   // next page of a catch-up; never if the connection closes first.
   virtual void WhenDrained(std::function<void()> resume) = 0;

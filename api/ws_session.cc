@@ -22,7 +22,8 @@ WsSession::WsSession(asio::ip::tcp::socket socket, Principal who, HttpApi* api, 
       options_(options),
       on_end_(std::move(on_end)),
       close_timer_(ws_.get_executor()),
-      expiry_timer_(ws_.get_executor()) {
+      expiry_timer_(ws_.get_executor()),
+      pace_timer_(ws_.get_executor()) {
   metrics_->ws_connections.Increment();
   metrics_->ws_connections_open.Increment();
   if (options_.send_buffer_bytes > 0) {
@@ -103,7 +104,12 @@ void WsSession::Drop() {
 void WsSession::StopQueueing() {
   std::lock_guard l(mu_);
   overflowed_ = true;  // queue nothing more
+  DropQueueLocked();
+}
+
+void WsSession::DropQueueLocked() {
   queue_.clear();
+  paced_.clear();
   queued_bytes_ = 0;
   drained_.clear();
 }
@@ -274,10 +280,20 @@ void WsSession::Answer(std::int64_t id, const Status& why) {
 
 bool WsSession::Push(PushMessage message, std::uint64_t coalesce) {
   bool schedule = false;
+  bool pace = false;
   {
     std::lock_guard l(mu_);
     if (ended_ || overflowed_) return false;
+    Paced* paced = nullptr;
     if (coalesce != 0) {
+      // The newest replaces an older one held back, or one still queued:
+      // so a subscription's views go out in their order.
+      if (options_.dashboard_interval.count() > 0) paced = &paced_[coalesce];
+      if (paced != nullptr && paced->held) {
+        queued_bytes_ = queued_bytes_ - paced->held->size() + message->size();
+        paced->held = std::move(message);
+        return true;
+      }
       for (auto it = queue_.rbegin(); it != queue_.rend(); ++it) {
         if (it->coalesce == coalesce) {
           queued_bytes_ = queued_bytes_ - it->message->size() + message->size();
@@ -286,12 +302,12 @@ bool WsSession::Push(PushMessage message, std::uint64_t coalesce) {
         }
       }
     }
-    if (queue_.size() + 1 > options_.max_queue_messages ||
+    const bool held = paced != nullptr &&
+                      std::chrono::steady_clock::now() < paced->last + options_.dashboard_interval;
+    if (queue_.size() + (held ? 0 : 1) > options_.max_queue_messages ||
         queued_bytes_ + message->size() > options_.max_queue_bytes) {
       overflowed_ = true;
-      queue_.clear();
-      queued_bytes_ = 0;
-      drained_.clear();
+      DropQueueLocked();
       metrics_->slow_client_closes.Increment();
       asio::post(ws_.get_executor(), [self = shared_from_this()] {
         self->CloseWith(websocket::close_code::try_again_later,
@@ -300,11 +316,71 @@ bool WsSession::Push(PushMessage message, std::uint64_t coalesce) {
       return false;
     }
     queued_bytes_ += message->size();
-    queue_.push_back(Queued{std::move(message), coalesce});
-    if (!write_scheduled_) schedule = write_scheduled_ = true;
+    if (held) {
+      paced->held = std::move(message);
+      if (!pacing_armed_) pace = pacing_armed_ = true;
+    } else {
+      if (paced != nullptr) paced->last = std::chrono::steady_clock::now();
+      queue_.push_back(Queued{std::move(message), coalesce});
+      if (!write_scheduled_) schedule = write_scheduled_ = true;
+    }
   }
   if (schedule) asio::post(ws_.get_executor(), [self = shared_from_this()] { self->WriteNext(); });
+  if (pace) asio::post(ws_.get_executor(), [self = shared_from_this()] { self->ArmPacing(); });
   return true;
+}
+
+void WsSession::Forget(std::uint64_t coalesce) {
+  std::lock_guard l(mu_);
+  auto it = paced_.find(coalesce);
+  if (it == paced_.end()) return;
+  if (it->second.held) queued_bytes_ -= it->second.held->size();
+  paced_.erase(it);
+}
+
+// On the strand: waits for the earliest held view's due time.
+void WsSession::ArmPacing() {
+  std::optional<std::chrono::steady_clock::time_point> due;
+  {
+    std::lock_guard l(mu_);
+    for (const auto& [key, paced] : paced_) {
+      if (!paced.held) continue;
+      const auto at = paced.last + options_.dashboard_interval;
+      if (!due || at < *due) due = at;
+    }
+    if (!due || ended_) {
+      pacing_armed_ = false;
+      return;
+    }
+  }
+  pace_timer_.expires_at(*due);
+  pace_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    if (ec) return;  // cancelled: the session ended
+    self->OnPacing();
+  });
+}
+
+// On the strand: the held views now due go to the queue, in the order of
+// their subscriptions' keys (each subscription's own stay in order).
+void WsSession::OnPacing() {
+  bool schedule = false;
+  {
+    std::lock_guard l(mu_);
+    if (ended_ || overflowed_) {
+      pacing_armed_ = false;
+      return;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    for (auto& [key, paced] : paced_) {
+      if (!paced.held || now < paced.last + options_.dashboard_interval) continue;
+      queue_.push_back(Queued{std::move(paced.held), key});  // its bytes counted already
+      paced.held = nullptr;
+      paced.last = now;
+    }
+    if (!queue_.empty() && !write_scheduled_) schedule = write_scheduled_ = true;
+  }
+  if (schedule) WriteNext();
+  ArmPacing();
 }
 
 bool WsSession::Ended() const {
@@ -410,9 +486,7 @@ void WsSession::End() {
     std::lock_guard l(mu_);
     if (ended_) return;
     ended_ = true;
-    queue_.clear();
-    queued_bytes_ = 0;
-    drained_.clear();
+    DropQueueLocked();
   }
   // Nothing more is sent: a shutdown that comes after this does not start a
   // close handshake (and its timer) with a peer that is already gone.
@@ -421,6 +495,7 @@ void WsSession::End() {
   beast::get_lowest_layer(ws_).socket().close(ignored);
   close_timer_.cancel();
   expiry_timer_.cancel();
+  pace_timer_.cancel();
   hub_->Drop(this);
   metrics_->ws_connections_open.Decrement();
   if (on_end_) on_end_();

@@ -1315,6 +1315,68 @@ TEST_F(PushLimitsTest, ASlowDashboardReaderGetsTheNewestViewNotABacklog) {
   EXPECT_LT(stale, kCases / 3);
 }
 
+// Dashboard views paced to one an hour: the first goes out, the next are
+// held (the newest replacing the older), and one held when the subscription
+// ends is never sent, not after its "unsubscribed" either.
+class PacedDashboardPushTest : public PushTest {
+ protected:
+  void AdjustServer(HttpServerOptions& o) override {
+    o.ws.dashboard_interval = std::chrono::hours(1);
+  }
+};
+
+TEST_F(PacedDashboardPushTest, ADashboardsViewsAreHeldForTheIntervalAndDroppedWithIt) {
+  auto c = Open(Operator());
+  c->Send(SubscribeOp(1, "dashboard/santai"));
+  Expect(*c, "subscribed");
+  NewCase();
+  EXPECT_EQ(Expect(*c, "view").position, Head()) << "the first view waited";
+  for (int i = 0; i < 5; ++i) NewCase();
+  ASSERT_TRUE(projector_->WaitFor(Head(), std::chrono::seconds(10)));
+  ASSERT_TRUE(Within10s([&] { return hub_->dispatched() >= Head(); }));
+  EXPECT_FALSE(c->Next(std::chrono::milliseconds(300))) << "a view within the interval went out";
+  // Other channels are not paced.
+  c->Send(SubscribeOp(2, "cell/santai"));
+  Expect(*c, "subscribed");
+  NewCase();
+  EXPECT_EQ(Expect(*c, "view").channel, "cell/santai");
+  c->Send(R"({"op":"unsubscribe","id":3,"channel":"dashboard/santai"})");
+  Expect(*c, "unsubscribed");
+  EXPECT_FALSE(c->Next(std::chrono::milliseconds(300))) << "the held view went out";
+  // A new subscription is paced on its own: its first view goes out at once.
+  c->Send(SubscribeOp(4, "dashboard/santai"));
+  EXPECT_NE(Expect(*c, "subscribed").raw.find("\"total\":7,"), std::string::npos);
+  NewCase();
+  std::optional<PushedMessage> view;
+  while (!view || view->channel != "dashboard/santai") view = Expect(*c, "view");
+  EXPECT_EQ(view->position, Head());
+}
+
+// Paced to 100 ms: the held view goes out once the interval has passed, the
+// newest of those that came meanwhile.
+class BrieflyPacedDashboardPushTest : public PushTest {
+ protected:
+  void AdjustServer(HttpServerOptions& o) override {
+    o.ws.dashboard_interval = std::chrono::milliseconds(100);
+  }
+};
+
+TEST_F(BrieflyPacedDashboardPushTest, AHeldViewGoesOutOnceItsIntervalHasPassed) {
+  auto c = Open(Operator());
+  c->Send(SubscribeOp(1, "dashboard/santai"));
+  Expect(*c, "subscribed");
+  Position last = 0;
+  for (int i = 0; i < 6; ++i) NewCase();
+  while (last < Head()) {
+    const auto view = Expect(*c, "view");
+    if (view.type != "view") break;
+    EXPECT_GT(view.position, last);
+    last = view.position;
+  }
+  EXPECT_EQ(last, Head());
+  EXPECT_FALSE(c->Next(std::chrono::milliseconds(300))) << "more after the newest";
+}
+
 TEST_F(PushLimitsTest, ShutdownClosesWith1001) {
   auto c = Open(Operator());
   c->Send(SubscribeOp(1, "alerts"));

@@ -93,6 +93,7 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
     WsOptions ws;
     std::size_t ws_per_token = 32;
     std::int64_t ws_idle_s = 60;
+    std::int64_t ws_dashboard_ms = 20;
     std::int64_t accept_urgent_min = 10, accept_min = 120, first_contact_min = 24 * 60,
                  callback_min = 24 * 60, mediation_min = 15 * 24 * 60;
     int day_offset_hours = 0;
@@ -188,6 +189,12 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
       ->capture_default_str();
   serve->add_option("--ws-per-token", a->ws_per_token, "WebSocket connections per token subject")
       ->check(CLI::Range(std::size_t{1}, std::size_t{100000}))
+      ->capture_default_str();
+  serve
+      ->add_option("--ws-dashboard-interval-ms", a->ws_dashboard_ms,
+                   "a dashboard subscription's views go out at most once per this many "
+                   "milliseconds, the newest held back until then (0: each as it comes)")
+      ->check(CLI::Range(std::int64_t{0}, std::int64_t{10000}))
       ->capture_default_str();
   serve
       ->add_option("--ws-idle-timeout", a->ws_idle_s,
@@ -356,6 +363,7 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
       http_options.io_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
       http_options.ws = a->ws;
       http_options.ws.idle_timeout = std::chrono::seconds(a->ws_idle_s);
+      http_options.ws.dashboard_interval = std::chrono::milliseconds(a->ws_dashboard_ms);
       http_options.max_ws_per_token = a->ws_per_token;
       HttpApiOptions api_options;
       api_options.requests_per_second = a->rate;

@@ -841,8 +841,11 @@ bool Within10s(const std::function<bool()>& done) {
 // be resumed) and notes when a message of `last` arrives.
 class CountingSink : public RecordingSink {
  public:
-  CountingSink(std::atomic<int>* steps, Position last = 0, std::function<void()> on_last = {})
-      : steps_(steps), last_(last), on_last_(std::move(on_last)) {}
+  // `steps` is shared: the pool may run a step of this sink's after the
+  // test's body has ended (an ASan run caught a stack counter so).
+  CountingSink(std::shared_ptr<std::atomic<int>> steps, Position last = 0,
+               std::function<void()> on_last = {})
+      : steps_(std::move(steps)), last_(last), on_last_(std::move(on_last)) {}
   bool Push(PushMessage m, std::uint64_t key) override {
     if (last_ != 0 && on_last_ && PushedMessage::Parse(*m).position == last_) on_last_();
     return RecordingSink::Push(std::move(m), key);
@@ -853,7 +856,7 @@ class CountingSink : public RecordingSink {
   }
 
  private:
-  std::atomic<int>* steps_;
+  std::shared_ptr<std::atomic<int>> steps_;
   const Position last_;
   std::function<void()> on_last_;
 };
@@ -880,26 +883,28 @@ TEST_F(OneThreadPushTest, CatchUpsTakeTurnsByTokenSubject) {
   BulkNotes(id, 1000, 10);  // (at most 1,000 events an append)
   BulkNotes(id, 1000, 10);
   const Position last = Head();
-  std::atomic<int> scans{0}, steps{0};
-  std::atomic<int> scans_when_done{-1};
+  auto scans = std::make_shared<std::atomic<int>>(0);
+  auto steps = std::make_shared<std::atomic<int>>(0);
+  auto scans_when_done = std::make_shared<std::atomic<int>>(-1);
   const Principal scanner{"operator-a", Role::kOperator, {""}, 0};
   std::vector<std::shared_ptr<CountingSink>> keep;
   for (int i = 0; i < 10; ++i) {
-    keep.push_back(std::make_shared<CountingSink>(&scans));
+    keep.push_back(std::make_shared<CountingSink>(scans));
     hub_->Subscribe(keep.back(), scanner, 1, "cell/santai/tongchuan/a03/g13", 0);
   }
-  const int scans_before = scans.load();
-  auto reader =
-      std::make_shared<CountingSink>(&steps, last, [&] { scans_when_done = scans.load(); });
+  const int scans_before = scans->load();
+  auto reader = std::make_shared<CountingSink>(
+      steps, last, [scans, scans_when_done] { *scans_when_done = scans->load(); });
   hub_->Subscribe(reader, Principal{"operator-b", Role::kOperator, {""}, 0}, 1, "case/" + id, 0);
-  ASSERT_TRUE(Within10s([&] { return scans_when_done.load() >= 0; }))
+  ASSERT_TRUE(Within10s([&] { return scans_when_done->load() >= 0; }))
       << "the case's catch-up did not end";
   // ~500 steps of the case's (2,000 notes, 4 a step), while the scans run
   // one step each turn; in the order posted they ran ten.
-  const int theirs = scans_when_done.load() - scans_before;
-  EXPECT_GT(steps.load(), 400);
-  EXPECT_LT(theirs, 2 * steps.load())
-      << theirs << " steps of the scans to " << steps.load() << " of the case's";
+  const int theirs = scans_when_done->load() - scans_before;
+  EXPECT_GT(steps->load(), 400);
+  EXPECT_LT(theirs, 2 * steps->load())
+      << theirs << " steps of the scans to " << steps->load() << " of the case's";
+  for (const auto& sink : keep) hub_->Drop(sink.get());  // the scans need not run on
 }
 
 // A sink whose queue is drained only when the test says so: backlogged

@@ -110,6 +110,7 @@ void WsSession::StopQueueing() {
 void WsSession::DropQueueLocked() {
   queue_.clear();
   paced_.clear();
+  held_views_ = 0;
   queued_bytes_ = 0;
   drained_.clear();
 }
@@ -302,25 +303,29 @@ bool WsSession::Push(PushMessage message, std::uint64_t coalesce) {
         }
       }
     }
-    const bool held = paced != nullptr &&
-                      std::chrono::steady_clock::now() < paced->last + options_.dashboard_interval;
-    if (queue_.size() + (held ? 0 : 1) > options_.max_queue_messages ||
+    const auto now = std::chrono::steady_clock::now();
+    // (A subscription's first view is never held: `last` unset, not the
+    // clock's zero, which is the boot on Linux: review 95.)
+    const bool held =
+        paced != nullptr && paced->last && now < *paced->last + options_.dashboard_interval;
+    // Held views count among the queue's messages, as they will be in it.
+    if (queue_.size() + held_views_ + 1 > options_.max_queue_messages ||
         queued_bytes_ + message->size() > options_.max_queue_bytes) {
-      overflowed_ = true;
-      DropQueueLocked();
-      metrics_->slow_client_closes.Increment();
-      asio::post(ws_.get_executor(), [self = shared_from_this()] {
-        self->CloseWith(websocket::close_code::try_again_later,
-                        "fell behind: reconnect and subscribe with after");
-      });
+      OverflowLocked();
       return false;
     }
     queued_bytes_ += message->size();
     if (held) {
       paced->held = std::move(message);
-      if (!pacing_armed_) pace = pacing_armed_ = true;
+      ++held_views_;
+      const auto due = *paced->last + options_.dashboard_interval;
+      // Armed for a later view's due time (or not at all): armed again.
+      if (!pacing_armed_ || due < armed_due_) {
+        pace = pacing_armed_ = true;
+        armed_due_ = due;
+      }
     } else {
-      if (paced != nullptr) paced->last = std::chrono::steady_clock::now();
+      if (paced != nullptr) paced->last = now;
       queue_.push_back(Queued{std::move(message), coalesce});
       if (!write_scheduled_) schedule = write_scheduled_ = true;
     }
@@ -330,11 +335,24 @@ bool WsSession::Push(PushMessage message, std::uint64_t coalesce) {
   return true;
 }
 
+void WsSession::OverflowLocked() {
+  overflowed_ = true;
+  DropQueueLocked();
+  metrics_->slow_client_closes.Increment();
+  asio::post(ws_.get_executor(), [self = shared_from_this()] {
+    self->CloseWith(websocket::close_code::try_again_later,
+                    "fell behind: reconnect and subscribe with after");
+  });
+}
+
 void WsSession::Forget(std::uint64_t coalesce) {
   std::lock_guard l(mu_);
   auto it = paced_.find(coalesce);
   if (it == paced_.end()) return;
-  if (it->second.held) queued_bytes_ -= it->second.held->size();
+  if (it->second.held) {
+    queued_bytes_ -= it->second.held->size();
+    --held_views_;
+  }
   paced_.erase(it);
 }
 
@@ -345,14 +363,16 @@ void WsSession::ArmPacing() {
     std::lock_guard l(mu_);
     for (const auto& [key, paced] : paced_) {
       if (!paced.held) continue;
-      const auto at = paced.last + options_.dashboard_interval;
+      const auto at = *paced.last + options_.dashboard_interval;  // (a held view's is set)
       if (!due || at < *due) due = at;
     }
     if (!due || ended_) {
       pacing_armed_ = false;
       return;
     }
+    armed_due_ = *due;
   }
+  // (A wait pending for a later time is cancelled: its handler returns.)
   pace_timer_.expires_at(*due);
   pace_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
     if (ec) return;  // cancelled: the session ended
@@ -372,10 +392,11 @@ void WsSession::OnPacing() {
     }
     const auto now = std::chrono::steady_clock::now();
     for (auto& [key, paced] : paced_) {
-      if (!paced.held || now < paced.last + options_.dashboard_interval) continue;
+      if (!paced.held || now < *paced.last + options_.dashboard_interval) continue;
       queue_.push_back(Queued{std::move(paced.held), key});  // its bytes counted already
       paced.held = nullptr;
       paced.last = now;
+      --held_views_;
     }
     if (!queue_.empty() && !write_scheduled_) schedule = write_scheduled_ = true;
   }

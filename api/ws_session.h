@@ -43,6 +43,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "api/http_api.h"
@@ -129,6 +130,8 @@ class WsSession : public PushSink, public std::enable_shared_from_this<WsSession
   void StopQueueing();
   // mu_ held: what StopQueueing and an overflow drop.
   void DropQueueLocked();
+  // mu_ held: the queue crossed a bound: dropped, and closed with 1013.
+  void OverflowLocked();
   // Queues the held views whose interval has passed, and waits for the next.
   void ArmPacing();
   void OnPacing();
@@ -167,11 +170,13 @@ class WsSession : public PushSink, public std::enable_shared_from_this<WsSession
   std::vector<std::function<void()>> drained_;
   // Each dashboard subscription's last view queued, and the one held back.
   struct Paced {
-    std::chrono::steady_clock::time_point last{};
-    PushMessage held;  // counted in queued_bytes_
+    std::optional<std::chrono::steady_clock::time_point> last;  // none queued yet
+    PushMessage held;  // counted in queued_bytes_ and held_views_
   };
   std::map<std::uint64_t, Paced> paced_;
-  bool pacing_armed_ = false;  // an ArmPacing is posted or its wait pending
+  std::size_t held_views_ = 0;
+  bool pacing_armed_ = false;                        // an ArmPacing is posted or its wait pending
+  std::chrono::steady_clock::time_point armed_due_;  // while pacing_armed_
 };
 
 }  // namespace casegrid

@@ -1320,15 +1320,19 @@ TEST_F(PushLimitsTest, ASlowDashboardReaderGetsTheNewestViewNotABacklog) {
   EXPECT_LT(stale, kCases / 3);
 }
 
-// Dashboard views paced to one an hour: the first goes out, the next are
-// held (the newest replacing the older), and one held when the subscription
-// ends is never sent, not after its "unsubscribed" either.
-class PacedDashboardPushTest : public PushTest {
+// Dashboard views paced to one per `kMs` milliseconds.
+template <std::int64_t kMs>
+class PacedPushTest : public PushTest {
  protected:
   void AdjustServer(HttpServerOptions& o) override {
-    o.ws.dashboard_interval = std::chrono::hours(1);
+    o.ws.dashboard_interval = std::chrono::milliseconds(kMs);
   }
 };
+
+// Paced to one an hour: the first goes out, the next are held (the newest
+// replacing the older), and one held when the subscription ends is never
+// sent, not after its "unsubscribed" either.
+using PacedDashboardPushTest = PacedPushTest<3600 * 1000>;
 
 TEST_F(PacedDashboardPushTest, ADashboardsViewsAreHeldForTheIntervalAndDroppedWithIt) {
   auto c = Open(Operator());
@@ -1363,12 +1367,7 @@ TEST_F(PacedDashboardPushTest, ADashboardsViewsAreHeldForTheIntervalAndDroppedWi
 
 // Paced to 100 ms: the held view goes out once the interval has passed, the
 // newest of those that came meanwhile.
-class BrieflyPacedDashboardPushTest : public PushTest {
- protected:
-  void AdjustServer(HttpServerOptions& o) override {
-    o.ws.dashboard_interval = std::chrono::milliseconds(100);
-  }
-};
+using BrieflyPacedDashboardPushTest = PacedPushTest<100>;
 
 TEST_F(BrieflyPacedDashboardPushTest, AHeldViewGoesOutOnceItsIntervalHasPassed) {
   auto c = Open(Operator());

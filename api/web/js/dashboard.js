@@ -24,9 +24,9 @@ const FEED_LENGTH = 40;
 // The auditor's feed starts from at most this many pages of the log, read
 // back from its head (the server's largest page: docs/api.md).
 const FEED_PAGES = 4;
+const FEED_PAGE_EVENTS = 1000;
 // open.by_age's buckets, in the server's order (docs/views.md, "Age buckets").
 const AGE_BUCKETS = ['under_1d', '1d_to_3d', '3d_to_7d', '7d_to_30d', 'over_30d'];
-const FEED_PAGE_EVENTS = 1000;
 // "Needs a decision now" lists at most this many of each kind; a line says
 // how many more there are of a kind past that.
 const DECISIONS_PER_KIND = 10;
@@ -642,8 +642,8 @@ function intakeAgainst(days) {
 }
 
 // Fills a figure's row with `entries` ([name, {total, resolved}]): each the
-// total, its name and how many are resolved; hides the figure when null.
-// entries: [[name, {total, resolved}]]; open (optional): {name: open now}.
+// total, its name, how many are resolved and, given `open` ({name: open
+// now}), how many are open; hides the figure when null.
 function counts(row, entries, open) {
   if (!row) return;
   row.closest('.figure').hidden = !entries;
@@ -663,8 +663,13 @@ function counts(row, entries, open) {
   );
 }
 
+// `like`'s keys, each with zero() (an object of counts: a fresh one each).
+function zeroEach(like, zero) {
+  return Object.fromEntries(Object.keys(like).map((k) => [k, zero()]));
+}
+
 function zeroCounts(like) {
-  return Object.fromEntries(Object.keys(like).map((k) => [k, { total: 0, resolved: 0 }]));
+  return zeroEach(like, () => ({ total: 0, resolved: 0 }));
 }
 
 // The dashboard of a node as of a position before it was defined: nothing
@@ -678,8 +683,8 @@ function emptyDashboard(path, live) {
       total: 0,
       by_state: { reported: 0, assigned: 0, in_progress: 0 },
       by_tier: { 1: 0, 2: 0, 3: 0 },
-      by_kind: live?.open.by_kind ? Object.fromEntries(Object.keys(live.open.by_kind).map((k) => [k, 0])) : undefined,
-      by_age: live?.open.by_age ? Object.fromEntries(AGE_BUCKETS.map((b) => [b, 0])) : undefined,
+      by_kind: live?.open.by_kind ? zeroEach(live.open.by_kind, () => 0) : undefined,
+      by_age: live?.open.by_age ? zeroEach(live.open.by_age, () => 0) : undefined,
       overdue: 0,
     },
     today: { reported: 0, resolved: 0 },

@@ -19,6 +19,23 @@ std::vector<std::string> CellAndAncestors(std::string_view cell) {
   return out;
 }
 
+namespace {
+
+// Calls fn with the cell and each of its ancestors, nearest first, as views
+// into `cell` (CellAndAncestors without a string each).
+template <class Fn>
+void ForCellAndAncestors(std::string_view cell, Fn&& fn) {
+  std::string_view rest = cell;
+  while (!rest.empty()) {
+    fn(rest);
+    const auto slash = rest.rfind('/');
+    if (slash == std::string_view::npos) break;
+    rest = rest.substr(0, slash);
+  }
+}
+
+}  // namespace
+
 bool CellWithin(std::string_view cell, std::string_view subtree) {
   return subtree.empty() || (cell.starts_with(subtree) &&
                              (cell.size() == subtree.size() || cell[subtree.size()] == '/'));
@@ -177,25 +194,24 @@ Status GridDirectory::CheckNewCell(const GridCellDefined& cell) const {
 std::vector<CellPerson> GridDirectory::PeopleCovering(std::string_view cell) const {
   std::shared_lock l(mu_);
   std::vector<CellPerson> out;
-  for (const std::string& c : CellAndAncestors(cell)) {
+  ForCellAndAncestors(cell, [&](std::string_view c) {
     auto it = cells_.find(c);
-    if (it == cells_.end()) continue;
+    if (it == cells_.end()) return;
     out.insert(out.end(), it->second.people.begin(), it->second.people.end());
-  }
+  });
   return out;
 }
 
 bool GridDirectory::Covers(std::string_view cell, std::string_view person) const {
   std::shared_lock l(mu_);
-  for (const std::string& c : CellAndAncestors(cell)) {
+  bool covers = false;
+  ForCellAndAncestors(cell, [&](std::string_view c) {
     auto it = cells_.find(c);
-    if (it == cells_.end()) continue;
-    if (std::any_of(it->second.people.begin(), it->second.people.end(),
-                    [&](const CellPerson& p) { return p.person == person; })) {
-      return true;
-    }
-  }
-  return false;
+    if (covers || it == cells_.end()) return;
+    covers = std::any_of(it->second.people.begin(), it->second.people.end(),
+                         [&](const CellPerson& p) { return p.person == person; });
+  });
+  return covers;
 }
 
 bool GridDirectory::IsAssigned(std::string_view cell, std::string_view person,

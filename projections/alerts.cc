@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <optional>
 #include <type_traits>
 
 #include "engine/record_format.h"
@@ -89,7 +90,12 @@ std::vector<Alert> AlertsFor(const CaseChange& c, const GridDirectory& grid) {
   const auto what = [&] {
     return s.case_id + " (" + std::string(Name(s.kind)) + ", " + s.report.cell + ")";
   };
-  const auto covering = [&] { return grid.PeopleCovering(s.report.cell); };
+  // Likewise who covers the cell, read once however many roles are told.
+  std::optional<std::vector<CellPerson>> covering_read;
+  const auto covering = [&]() -> const std::vector<CellPerson>& {
+    if (!covering_read) covering_read = grid.PeopleCovering(s.report.cell);
+    return *covering_read;
+  };
   std::visit(
       [&](const auto& e) {
         using T = std::decay_t<decltype(e)>;

@@ -135,7 +135,7 @@ std::string RenderCaseView(const CaseState& s, PersonalData personal) {
   for (const auto& [key, value] :
        {std::pair{"speed", s.callback.speed}, std::pair{"attitude", s.callback.attitude},
         std::pair{"outcome", s.callback.outcome}}) {
-    w.Key(key);
+    w.Key(std::string_view(key));
     if (value) {
       w.String(Name(*value));
     } else {

@@ -381,7 +381,7 @@ std::string RenderDashboard(std::string_view path, const DashboardNode& n, Posit
   }
   w.Key("by_age").BeginObject();
   const char* age_names[] = {"under_1d", "1d_to_3d", "3d_to_7d", "7d_to_30d", "over_30d"};
-  for (std::size_t i = 0; i < ages.size(); ++i) w.Key(age_names[i]).Int(ages[i]);
+  for (std::size_t i = 0; i < ages.size(); ++i) w.Key(std::string_view(age_names[i])).Int(ages[i]);
   w.EndObject();
   w.Key("overdue").Int(n.open_overdue);
   w.EndObject();
@@ -483,7 +483,7 @@ std::string RenderDashboard(std::string_view path, const DashboardNode& n, Posit
   w.Key("satisfied").BeginObject();
   const char* dims[] = {"speed", "attitude", "outcome"};
   for (std::size_t i = 0; i < 3; ++i) {
-    w.Key(dims[i]);
+    w.Key(std::string_view(dims[i]));
     Share(w, n.callbacks_satisfied[i], n.callbacks_completed);
   }
   w.EndObject();

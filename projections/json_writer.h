@@ -10,6 +10,7 @@
 
 #include <charconv>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -19,6 +20,32 @@
 
 namespace casegrid {
 
+// The text of a key and whether it needs no escape. From a literal the
+// check is made when compiled; from any other text, when it is made.
+class KeyName {
+ public:
+  template <std::size_t N>
+  consteval KeyName(const char (&literal)[N])  // NOLINT: implicit by design
+      : text_(literal, N - 1), plain_(Plain(text_)) {}
+  KeyName(std::string_view text) : text_(text), plain_(Plain(text)) {}   // NOLINT
+  KeyName(const std::string& text) : KeyName(std::string_view(text)) {}  // NOLINT
+
+  std::string_view text() const { return text_; }
+  bool plain() const { return plain_; }
+
+ private:
+  static constexpr bool Plain(std::string_view text) {
+    for (const char ch : text) {
+      const auto c = static_cast<unsigned char>(ch);
+      if (c < 0x20 || c == '"' || c == '\\') return false;
+    }
+    return true;
+  }
+
+  std::string_view text_;
+  bool plain_;
+};
+
 class JsonWriter {
  public:
   // `reserve`: the bytes expected, so that the text is not moved as it grows.
@@ -27,26 +54,29 @@ class JsonWriter {
   JsonWriter& EndObject() { return Close('}'); }
   JsonWriter& BeginArray() { return Open('['); }
   JsonWriter& EndArray() { return Close(']'); }
-  JsonWriter& Key(std::string_view key) {
+  // A key: a literal's escaping is settled when compiled (KeyName), so the
+  // views' keys, nearly all literals, are each written in one append.
+  JsonWriter& Key(KeyName key) {
     Separate();
-    // Keys are mostly short names needing no escape: written in one append.
-    char quoted[kShortKey + 3];
-    bool plain = key.size() <= kShortKey;
-    for (std::size_t i = 0; plain && i < key.size(); ++i) {
-      const auto c = static_cast<unsigned char>(key[i]);
-      plain = c >= 0x20 && c != '"' && c != '\\';
-      quoted[i + 1] = key[i];
-    }
-    if (plain) {
-      quoted[0] = '"';
-      quoted[key.size() + 1] = '"';
-      quoted[key.size() + 2] = ':';
-      out_.append(quoted, key.size() + 3);
-    } else {
-      AppendJsonString(out_, key);
-      out_ += ':';
-    }
     comma_ = false;  // the value follows the colon
+    const std::string_view text = key.text();
+    if (!key.plain()) {
+      AppendJsonString(out_, text);
+      out_ += ':';
+      return *this;
+    }
+    if (text.size() > kShortKey) {
+      out_ += '"';
+      out_ += text;
+      out_ += "\":";
+      return *this;
+    }
+    char quoted[kShortKey + 3];
+    quoted[0] = '"';
+    std::memcpy(quoted + 1, text.data(), text.size());
+    quoted[text.size() + 1] = '"';
+    quoted[text.size() + 2] = ':';
+    out_.append(quoted, text.size() + 3);
     return *this;
   }
   JsonWriter& String(std::string_view v) {

@@ -53,26 +53,24 @@ Status ValidateCellRole(std::string_view role) {
 }
 
 Status GridDirectory::Load(const EventStore& store, Position up_to) {
+  // The grid's events in the order of the log, as the projector folded
+  // them: in the order of the streams' names, a cell defined before its
+  // parent (older builds' `casegrid append` could write one) would be taken
+  // here and refused by the fold (review 96).
+  std::vector<RecordedEvent> grid;
   std::string after;
   while (true) {
     ASSIGN_OR_RETURN(auto streams, store.ListStreams("grid/", after, 1000));
-    if (streams.empty()) return Status::Ok();
+    if (streams.empty()) break;
     for (const std::string& stream : streams) {
       StreamVersion from = 1;
       while (true) {
         ASSIGN_OR_RETURN(auto events,
                          store.ReadStream(stream, from, 1000, ReadDirection::kForward));
-        for (const RecordedEvent& e : events) {
-          if (e.position > up_to) continue;
+        for (RecordedEvent& e : events) {
           // A type of no grid's (older builds' `casegrid append` let one in)
           // is passed over, as the projector passes over it.
-          if (!IsEngineEventType(e.type)) continue;
-          auto data = DecodeEventData(e.type, e.data, StoredEventLimits());
-          if (!data.ok()) {
-            return Status::Corruption("grid event at position " + std::to_string(e.position) +
-                                      ": " + data.status().message());
-          }
-          Apply(e, *data);
+          if (e.position <= up_to && IsEngineEventType(e.type)) grid.push_back(std::move(e));
         }
         if (events.size() < 1000) break;
         from = events.back().version + 1;
@@ -80,6 +78,17 @@ Status GridDirectory::Load(const EventStore& store, Position up_to) {
     }
     after = streams.back();
   }
+  std::sort(grid.begin(), grid.end(),
+            [](const RecordedEvent& a, const RecordedEvent& b) { return a.position < b.position; });
+  for (const RecordedEvent& e : grid) {
+    auto data = DecodeEventData(e.type, e.data, StoredEventLimits());
+    if (!data.ok()) {
+      return Status::Corruption("grid event at position " + std::to_string(e.position) + ": " +
+                                data.status().message());
+    }
+    Apply(e, *data);
+  }
+  return Status::Ok();
 }
 
 void GridDirectory::Apply(const RecordedEvent& event, const CaseEventData& data) {

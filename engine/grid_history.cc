@@ -21,7 +21,12 @@ struct Folded {
   std::vector<CellAssignment> people;
 };
 
-Result<Folded> FoldCell(const EventStore& store, const std::string& cell, Position at) {
+// `after`: the position its parent was defined at (0 for a district). As
+// the grid folds (GridDirectory::Apply), a definition counts only under a
+// parent defined before it: an older build's `casegrid append` could define
+// a cell before its parent, which changed nothing then (review 96).
+Result<Folded> FoldCell(const EventStore& store, const std::string& cell, Position at,
+                        Position after) {
   Folded f;
   const std::string stream = GridDirectory::Stream(cell);
   for (StreamVersion from = 1;;) {
@@ -48,7 +53,7 @@ Result<Folded> FoldCell(const EventStore& store, const std::string& cell, Positi
           [&](const auto& d) {
             using T = std::decay_t<decltype(d)>;
             if constexpr (std::is_same_v<T, GridCellDefined>) {
-              if (f.defined || d.cell != cell) return;
+              if (f.defined || d.cell != cell || e.position <= after) return;
               f.defined = d;
               f.defined_at_ms = e.recorded_at_ms;
               f.defined_at = e.position;
@@ -75,6 +80,20 @@ Result<Folded> FoldCell(const EventStore& store, const std::string& cell, Positi
   }
 }
 
+// The cell and its ancestors folded, nearest first, each defined after its
+// parent; empty when the cell was not defined by `at` (it or an ancestor).
+Result<std::vector<Folded>> FoldChain(const EventStore& store, std::string_view cell, Position at) {
+  const std::vector<std::string> cells = CellAndAncestors(cell);
+  std::vector<Folded> chain(cells.size());
+  Position after = 0;
+  for (std::size_t i = cells.size(); i-- > 0;) {
+    ASSIGN_OR_RETURN(chain[i], FoldCell(store, cells[i], at, after));
+    if (!chain[i].defined) return std::vector<Folded>{};
+    after = chain[i].defined_at;
+  }
+  return chain;
+}
+
 }  // namespace
 
 Result<CellAt> GridCellAt(const EventStore& store, std::string_view cell, Position at) {
@@ -83,24 +102,20 @@ Result<CellAt> GridCellAt(const EventStore& store, std::string_view cell, Positi
   if (!ValidateCellPath(cell).ok()) {
     return Status::NotFound("no cell " + std::string(cell.substr(0, kMaxCellPathBytes)));
   }
-  const std::vector<std::string> cells = CellAndAncestors(cell);
+  ASSIGN_OR_RETURN(std::vector<Folded> chain, FoldChain(store, cell, at));
+  if (chain.empty()) {
+    return Status::NotFound("no cell " + std::string(cell) + " at position " + std::to_string(at));
+  }
   CellAt out;
-  for (std::size_t i = 0; i < cells.size(); ++i) {
-    ASSIGN_OR_RETURN(Folded f, FoldCell(store, cells[i], at));
-    if (i == 0) {
-      if (!f.defined) {
-        return Status::NotFound("no cell " + std::string(cell) + " at position " +
-                                std::to_string(at));
-      }
-      out.cell = std::string(cell);
-      out.name = f.defined->name;
-      out.level = f.defined->level;
-      out.defined_at_ms = f.defined_at_ms;
-      out.defined_at = f.defined_at;
-      out.people = std::move(f.people);
-    } else {
-      for (CellAssignment& p : f.people) out.above.push_back(std::move(p));
-    }
+  Folded& f = chain.front();
+  out.cell = std::string(cell);
+  out.name = f.defined->name;
+  out.level = f.defined->level;
+  out.defined_at_ms = f.defined_at_ms;
+  out.defined_at = f.defined_at;
+  out.people = std::move(f.people);
+  for (std::size_t i = 1; i < chain.size(); ++i) {
+    for (CellAssignment& p : chain[i].people) out.above.push_back(std::move(p));
   }
   return out;
 }
@@ -109,6 +124,13 @@ Result<std::vector<std::string>> GridChildrenAt(const EventStore& store, std::st
                                                 Position at, std::size_t max) {
   if (!cell.empty() && !ValidateCellPath(cell).ok()) {
     return Status::NotFound("no cell " + std::string(cell.substr(0, kMaxCellPathBytes)));
+  }
+  // The children count only if defined after `cell` was (a district: any).
+  Position parent_at = 0;
+  if (!cell.empty()) {
+    ASSIGN_OR_RETURN(std::vector<Folded> chain, FoldChain(store, cell, at));
+    if (chain.empty()) return std::vector<std::string>{};
+    parent_at = chain.front().defined_at;
   }
   const std::string prefix = GridDirectory::Stream(cell) + (cell.empty() ? "" : "/");
   std::vector<std::string> children;
@@ -126,7 +148,7 @@ Result<std::vector<std::string>> GridChildrenAt(const EventStore& store, std::st
     }
     after = next[0];
     std::string child = next[0].substr(GridDirectory::Stream("").size());  // less "grid/"
-    ASSIGN_OR_RETURN(Folded f, FoldCell(store, child, at));
+    ASSIGN_OR_RETURN(Folded f, FoldCell(store, child, at, parent_at));
     if (f.defined) children.push_back(std::move(child));
   }
   return children;

@@ -10,6 +10,7 @@
 // Case view at P: the case's own stream folded up to P.
 #include <unordered_map>
 
+#include "engine/grid_history.h"
 #include "engine/record_format.h"
 #include "projections/case_view.h"
 #include "projections/projector.h"
@@ -19,9 +20,12 @@ namespace casegrid {
 Result<std::string> Projector::DashboardAsOf(std::string_view path, Position target,
                                              std::optional<std::int64_t> read_at_ms) const {
   if (!path.empty()) {
-    // The cell must have been defined by then, as a rebuild cut there would say.
-    auto defined = store_->ReadStream(GridDirectory::Stream(path), 1, 1, ReadDirection::kForward);
-    if (!defined.ok() || defined->empty() || defined->front().position > target) {
+    // The cell must have been defined by then, as a rebuild cut there would
+    // say: by the grid fold's rule (under a parent defined before it), and
+    // a read that fails is said as such, not as "no cell" (review 96).
+    auto defined = GridCellAt(*store_, path, target);
+    if (!defined.ok()) {
+      if (defined.status().code() != StatusCode::kNotFound) return defined.status();
       return Status::NotFound("no cell " + std::string(path) + " at position " +
                               std::to_string(target));
     }

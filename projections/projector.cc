@@ -166,6 +166,23 @@ Result<std::unique_ptr<Projector>> Projector::Open(EventStore* store, ProjectorO
   return p;
 }
 
+namespace {
+
+// The log's damage, found while opening the views, said as the log's: a
+// kCorruption is the views' own (OpenOrRebuildViews rebuilds them, which
+// would fold the whole log only to fail on the same record; review 96).
+Status OfTheLog(Status s) {
+  if (s.code() != StatusCode::kCorruption) return s;
+  return Status::Internal("the log, not the views: " + s.message());
+}
+template <typename T>
+Result<T> OfTheLog(Result<T> r) {
+  if (r.ok()) return r;
+  return OfTheLog(r.status());
+}
+
+}  // namespace
+
 Status Projector::Load() {
   ASSIGN_OR_RETURN(views_,
                    ViewStore::Open(options_.path, options_.rebuild, options_.max_open_files));
@@ -209,7 +226,7 @@ Status Projector::Load() {
   }
   if (checkpoint > 0) {
     ASSIGN_OR_RETURN(auto folded_hash, views_->Get(kViewMeta, kCheckpointHashKey));
-    ASSIGN_OR_RETURN(RecordedEvent at_checkpoint, store_->ReadAt(checkpoint));
+    ASSIGN_OR_RETURN(RecordedEvent at_checkpoint, OfTheLog(store_->ReadAt(checkpoint)));
     const std::string_view log_hash(reinterpret_cast<const char*>(at_checkpoint.hash.data()),
                                     at_checkpoint.hash.size());
     if (!folded_hash || *folded_hash != log_hash) {
@@ -218,7 +235,7 @@ Status Projector::Load() {
                                 " is another); remove them and rebuild");
     }
   }
-  RETURN_IF_ERROR(grid_.Load(*store_, checkpoint));
+  RETURN_IF_ERROR(OfTheLog(grid_.Load(*store_, checkpoint)));
   Status decoded;
   RETURN_IF_ERROR(
       views_->ForEach(kViewDashboard, [&](std::string_view key, std::string_view value) {
@@ -571,6 +588,10 @@ Status Projector::IngestCaseViews(
 Status Projector::Finish() {
   if (!options_.rebuild) return Status::Internal("Finish() is for a projector opened to rebuild");
   if (broken_) return Status::Internal(kBrokenRebuild);
+  // A failure is final, as a batch's is: what Finish wrote out before it
+  // failed is no longer held, and a second Finish would delete the
+  // unfinished mark over views missing it (review 96).
+  broken_ = true;
   // Every batch wrote the states its cache pushed out, so what is left
   // unwritten is in the cache, one state per case.
   std::vector<std::pair<const std::string*, const CachedCaseState*>> cases;
@@ -589,9 +610,13 @@ Status Projector::Finish() {
   rocksdb::WriteBatch write;
   write.Delete(views_->family(kViewMeta), kUnfinishedRebuildKey).PermitUncheckedError();
   RETURN_IF_ERROR(views_->Write(&write));
-  // The table files are written while this thread lets go of the cache.
-  RETURN_IF_ERROR(views_->StartFlush());
-  cache_->Clear();
+  // The table files are written, and checked (a failed flush would leave
+  // the mark on disk, or no checkpoint), while a helper lets go of the cache.
+  auto cleared = RunAside([this] { cache_->Clear(); });
+  const Status flushed = views_->Flush();
+  cleared.get();
+  RETURN_IF_ERROR(flushed);
+  broken_ = false;
   return Status::Ok();
 }
 

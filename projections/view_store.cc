@@ -131,10 +131,8 @@ Status ViewStore::Write(rocksdb::WriteBatch* batch) {
   return FromRocks(db_->Write(options, batch), "writing views");
 }
 
-Status ViewStore::StartFlush() {
-  rocksdb::FlushOptions options;
-  options.wait = false;
-  return FromRocks(db_->Flush(options, families_), "flushing views");
+Status ViewStore::Flush() {
+  return FromRocks(db_->Flush(rocksdb::FlushOptions(), families_), "flushing views");
 }
 
 Result<std::unique_ptr<rocksdb::SstFileWriter>> ViewStore::NewTableFile(

@@ -72,9 +72,8 @@ class ViewStore {
   }
   Result<Position> Checkpoint() const;
   Status Write(rocksdb::WriteBatch* batch);
-  // Starts writing every family's memtable to table files, without waiting
-  // (the destructor's flush waits for it).
-  Status StartFlush();
+  // Writes every family's memtable to table files, and waits for them.
+  Status Flush();
   // Bulk loading: a table file of family `f` at `file`, whose keys must be
   // Put in strictly increasing order and which the caller Finish()es; then
   // Ingest() puts such files, which must not overlap one another, into `f`,

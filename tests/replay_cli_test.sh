@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # casegrid replay over a real store: the timeline in words, --as-of, unknown cases.
-# Usage: replay_cli_test.sh path/to/casegrid
+# Usage: replay_cli_test.sh path/to/casegrid path/to/legacy_appender
 set -euo pipefail
 cg="$1"
+legacy="$2"
 dir="$(mktemp -d)"
 trap 'rm -rf "$dir"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -124,6 +125,18 @@ append 14 DeadlineMet '{"deadline":"callback","due_at":"2026-11-24T09:00:00.001Z
 out=$("$cg" replay C-20261122-000001 --data "$data") || fail "replay exited $?"
 [[ "$out" == *"met (due 2026-11-24T09:00:00.001Z), no such deadline open: changes nothing"* ]] ||
   fail "a DeadlineMet of a missed deadline: $out"
+
+# a second report, which older builds' append could write, changes nothing
+# and says so: the case stays in its cell (review 96: it read as the case
+# reported anew in another cell)
+"$legacy" "$data/log" "$stream" CaseReported '{"kind":"dispute","channel":"walk_in",
+  "cell":"santai/tongchuan","category":"neighbour","priority":"normal","summary":"again",
+  "reporter":{"name":"Li Wei"},"accept_due_at":"2026-11-22T12:31:02.123Z"}' ||
+  fail "legacy_appender exited $?"
+out=$("$cg" replay C-20261122-000001 --data "$data") || fail "replay exited $?"
+[[ "$out" == *"in santai/tongchuan: again, a second report: changes nothing (the case stays in santai/tongchuan/a03/g12)"* ]] ||
+  fail "a second report: $out"
+[[ "$(tail -n 1 <<<"$out")" != *"santai/tongchuan:"* ]] || fail "a second report moved the case: $out"
 
 # any position of the log is a position: past the head is the store's answer
 # (exit 1, as read --after); past 2^64-1 is no position (exit 2); leading

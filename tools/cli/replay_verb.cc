@@ -115,8 +115,14 @@ std::string Describe(const CaseEventData& data, std::int64_t at, const CaseState
       [&](const auto& e) -> std::string {
         using T = std::decay_t<decltype(e)>;
         if constexpr (std::is_same_v<T, CaseReported>) {
+          // A second report (older builds' raw appends could write one)
+          // is passed over by every fold (review 96: it read as the case
+          // reported anew in another cell).
           return "reported " + Article(Name(e.kind)) + " " + Str(Name(e.kind)) + " (" +
-                 Str(Name(e.channel)) + ") in " + e.cell + ": " + OneLine(e.summary);
+                 Str(Name(e.channel)) + ") in " + e.cell + ": " + OneLine(e.summary) +
+                 (before.Repeats(data) ? ", a second report: changes nothing (the case stays in " +
+                                             before.report.cell + ")"
+                                       : "");
         } else if constexpr (std::is_same_v<T, CaseTriaged>) {
           std::vector<std::string> changes;
           if (e.priority) changes.push_back("priority " + Str(Name(*e.priority)));

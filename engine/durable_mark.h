@@ -50,6 +50,11 @@ class DurableMark {
   // it: a follower reads what the log shows, as it did).
   static std::optional<Position> ReadWhileWritten(const std::string& store_path);
 
+  // The mark a writer that stopped left, while no writer (of any process,
+  // this one too) holds the store; nullopt while one does, or when there is none. For a
+  // follower's verify: the log should reach it.
+  static std::optional<Position> ReadWhenNotWritten(const std::string& store_path);
+
   // The mark as the last writer left it, whoever holds the store; nullopt
   // when there is none (or none whole). For a writer's open, before it sets
   // its own: what a writer before it knew to be durable.

@@ -338,6 +338,23 @@ Result<std::unique_ptr<EventStore>> EventStore::Open(const StoreOptions& options
   auto impl = std::make_unique<Impl>(options, /*follower=*/false);
   RETURN_IF_ERROR(impl->OpenDb(""));
   RETURN_IF_ERROR(impl->LoadHead());
+  // A log that ends before the mark its last writer left lost events that
+  // were acknowledged as durable: the disk lost bytes it had fsync'd (a WAL
+  // cut short rather than torn, which RocksDB's recovery takes as a write
+  // cut short), or the folder was copied while a writer ran. Opened, it
+  // would give those positions, and their case ids, to other events, and
+  // set the mark back over the evidence (black-box probe 94).
+  if (const std::optional<Position> mark = DurableMark::Read(options.path);
+      mark && *mark > impl->Head().position) {
+    return Status::Corruption(
+        "opening store " + options.path + ": the log ends at position " +
+        std::to_string(impl->Head().position) + ", but its durable mark says events through " +
+        std::to_string(*mark) +
+        " were acknowledged as durable: the disk lost bytes it had fsync'd, or the folder was "
+        "copied while a writer ran; it is not opened for writing, which would give those "
+        "positions to other events: restore the data folder from a copy, and see "
+        "docs/storage.md, \"Recovery\"");
+  }
   // What the open recovered is durable: RocksDB flushed it to synced tables.
   ASSIGN_OR_RETURN(impl->durable_mark_, DurableMark::Open(options.path));
   impl->durable_mark_->Set(impl->Head().position);
@@ -884,6 +901,18 @@ Result<VerifyReport> EventStore::Impl::Verify(const VerifyOptions& options) cons
   if (report.events_checked < head.position) {
     return broken(report.events_checked + 1,
                   "the log ends before its head position " + std::to_string(head.position));
+  }
+  // A follower of a store no writer holds: a log that ends before the mark
+  // its last writer left lost acknowledged events, which a writer's open
+  // refuses (black-box probe 94: verify said intact).
+  if (follower_) {
+    if (const std::optional<Position> mark = DurableMark::ReadWhenNotWritten(options_.path);
+        mark && *mark > report.events_checked) {
+      return broken(report.events_checked + 1,
+                    "the log ends at position " + std::to_string(report.events_checked) +
+                        ", but its durable mark says events through " + std::to_string(*mark) +
+                        " were acknowledged as durable");
+    }
   }
   // The indexes beside the events (streams' heads, their events' positions,
   // event ids): every block's checksum, read in order. A flipped bit there

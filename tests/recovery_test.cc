@@ -123,6 +123,38 @@ class RecoveryTest : public ::testing::Test {
     if (refusal != nullptr) *refusal = reopened.status();
   }
 
+  // The WAL cut just before `cut`, the mark left at 200 as the writer's
+  // close left it: the log ends at `head`, and is refused as it is.
+  void ExpectCutBeforeTheMarkRefused(const std::string& cut, Position head) {
+    const auto at = bytes_.rfind(cut);
+    ASSERT_NE(at, std::string::npos);
+    WriteFile(wal_, bytes_.substr(0, at));
+
+    auto follower = EventStore::OpenFollower(path_);
+    ASSERT_TRUE(follower.ok()) << follower.status().ToString();
+    EXPECT_EQ((*follower)->Head().position, head);
+    auto report = (*follower)->Verify();
+    ASSERT_TRUE(report.ok()) << report.status().ToString();
+    EXPECT_FALSE(report->intact);
+    EXPECT_EQ(report->broken_at, head + 1);
+    EXPECT_NE(report->reason.find("durable mark says events through 200"), std::string::npos)
+        << report->reason;
+    follower->reset();
+
+    for (int again = 0; again < 2; ++again) {  // the mark is left as it was
+      auto reopened = Reopen();
+      ASSERT_FALSE(reopened.ok()) << "opened at position " << (*reopened)->Head().position;
+      EXPECT_EQ(reopened.status().code(), StatusCode::kCorruption);
+      EXPECT_NE(reopened.status().message().find(
+                    "the log ends at position " + std::to_string(head) +
+                    ", but its durable mark says events through 200 were acknowledged"),
+                std::string::npos)
+          << reopened.status().ToString();
+      EXPECT_EQ(DurableMark::Read(path_), std::optional<Position>(200));
+    }
+    EXPECT_TRUE(repairs_.empty());
+  }
+
   testing::TempDir dir_;
   const std::string path_ = dir_.Sub("store");
   std::filesystem::path wal_;
@@ -276,10 +308,23 @@ TEST_F(RecoveryTest, ARecordCutShortAtTheLogsEndIsDroppedAndTheRestOpens) {
   ASSERT_NE(last, std::string::npos);
   bytes_.resize(last);  // the crash came in the middle of writing the last append
   WriteFile(wal_, bytes_);
+  MarkDurableThrough(199);  // whose fsync had not returned
 
   // The next append takes the position the cut record never got to own.
   auto reopened = Reopen();
   ASSERT_NO_FATAL_FAILURE(ExpectOpensAt(reopened, 199));
+}
+
+// The same cut in a group the mark calls durable: the disk lost bytes it had
+// fsync'd (or the folder was copied while its writer ran). Opened, the log
+// would give those positions to other events and set the mark back over the
+// evidence (black-box probe 94); a follower's verify says it is not intact.
+TEST_F(RecoveryTest, ALogCutShortBeforeItsDurableMarkRefusesTheOpen) {
+  ASSERT_NO_FATAL_FAILURE(ExpectCutBeforeTheMarkRefused("note-200\"", 199));
+}
+
+TEST_F(RecoveryTest, ALogMissingThreeAcknowledgedGroupsRefusesTheOpen) {
+  ASSERT_NO_FATAL_FAILURE(ExpectCutBeforeTheMarkRefused("note-198\"", 197));
 }
 
 }  // namespace

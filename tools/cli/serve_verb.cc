@@ -6,6 +6,7 @@
 // without one serve refuses to start, unless --dev, which makes a random one
 // and prints it with a token for each role.
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <sys/resource.h>
 #include <boost/asio/ip/address.hpp>
 
@@ -74,8 +75,6 @@ bool Unspecified(const std::string& host) {
 // Connections the metrics port (--metrics-listen) takes at once: a monitor
 // or two, each scraping on a connection of its own or kept alive.
 constexpr std::size_t kMetricsConnections = 8;
-
-volatile std::sig_atomic_t g_stop = 0;
 
 }  // namespace
 
@@ -326,8 +325,15 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
       // From here on SIGINT and SIGTERM stop the server in order: one that
       // comes while it starts (even once the port is open, before the loop
       // below) lets the start finish, then stops it, instead of killing it.
-      std::signal(SIGINT, [](int) { g_stop = 1; });
-      std::signal(SIGTERM, [](int) { g_stop = 1; });
+      // Blocked in this thread before any other starts (they inherit the
+      // mask), they wait pending for the loop below, which takes them the
+      // moment they come: it polled a flag every 100 ms, and new connections
+      // were served for that long after the signal (black-box probe 94).
+      sigset_t stop_signals;
+      sigemptyset(&stop_signals);
+      sigaddset(&stop_signals, SIGINT);
+      sigaddset(&stop_signals, SIGTERM);
+      pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
       // Clients are told the storage's failures, not where the data lives.
       HideInServerErrors(a->data);
       StoreOptions options = WriterStoreOptions(a->data);
@@ -437,8 +443,12 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
         std::cout << "casegrid: metrics on http://" << metrics_options->host << ":"
                   << metrics_server->port() << "/metrics" << std::endl;
       }
-      for (int tick = 1; !g_stop; ++tick) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      for (int tick = 1;; ++tick) {
+        const timespec tick_length{0, 100'000'000};
+        if (const int got = sigtimedwait(&stop_signals, nullptr, &tick_length);
+            got == SIGINT || got == SIGTERM) {
+          break;
+        }
         if (Status f = (*projector)->failure(); !f.ok()) return Fail(f);
         // Every 10 s, free memory past 64 MiB goes back to the system: a
         // burst no longer sets the resident size for good (free_memory.h).

@@ -76,6 +76,10 @@ bool Unspecified(const std::string& host) {
 // or two, each scraping on a connection of its own or kept alive.
 constexpr std::size_t kMetricsConnections = 8;
 
+// Set by SIGINT's and SIGTERM's handler, for a signal that reaches a thread
+// not blocking them (one started before serve blocked them).
+volatile std::sig_atomic_t g_stop = 0;
+
 }  // namespace
 
 void AddServeVerb(CLI::App& app, VerbAction* action) {
@@ -334,6 +338,8 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
       sigaddset(&stop_signals, SIGINT);
       sigaddset(&stop_signals, SIGTERM);
       pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+      std::signal(SIGINT, [](int) { g_stop = 1; });
+      std::signal(SIGTERM, [](int) { g_stop = 1; });
       // Clients are told the storage's failures, not where the data lives.
       HideInServerErrors(a->data);
       StoreOptions options = WriterStoreOptions(a->data);
@@ -443,7 +449,7 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
         std::cout << "casegrid: metrics on http://" << metrics_options->host << ":"
                   << metrics_server->port() << "/metrics" << std::endl;
       }
-      for (int tick = 1;; ++tick) {
+      for (int tick = 1; !g_stop; ++tick) {
         const timespec tick_length{0, 100'000'000};
         if (const int got = sigtimedwait(&stop_signals, nullptr, &tick_length);
             got == SIGINT || got == SIGTERM) {

@@ -379,6 +379,11 @@ Result<std::unique_ptr<EventStore>> EventStore::OpenFollower(const std::string& 
   std::string scratch = (temp / "casegrid-follower-XXXXXX").string();
   if (mkdtemp(scratch.data()) == nullptr) return Status::Unavailable("cannot make a temp folder");
   impl->secondary_path_ = scratch;
+  // The mark a stopped writer left, read before the log is: a writer that
+  // comes and goes later only makes the log longer than what this follower
+  // reads, never shorter than this mark (review 97: read after the walk, a
+  // writer's appends in between made verify call the whole log broken).
+  impl->mark_at_open_ = DurableMark::ReadWhenNotWritten(path);
   RETURN_IF_ERROR(impl->OpenDb(scratch));
   RETURN_IF_ERROR(impl->LoadHead());
   return std::unique_ptr<EventStore>(new EventStore(std::move(impl)));
@@ -902,12 +907,11 @@ Result<VerifyReport> EventStore::Impl::Verify(const VerifyOptions& options) cons
     return broken(report.events_checked + 1,
                   "the log ends before its head position " + std::to_string(head.position));
   }
-  // A follower of a store no writer holds: a log that ends before the mark
-  // its last writer left lost acknowledged events, which a writer's open
-  // refuses (black-box probe 94: verify said intact).
+  // A follower of a store no writer held when it opened: a log that ends
+  // before the mark its last writer left lost acknowledged events, which a
+  // writer's open refuses (black-box probe 94: verify said intact).
   if (follower_) {
-    if (const std::optional<Position> mark = DurableMark::ReadWhenNotWritten(options_.path);
-        mark && *mark > report.events_checked) {
+    if (const std::optional<Position> mark = mark_at_open_; mark && *mark > report.events_checked) {
       return broken(report.events_checked + 1,
                     "the log ends at position " + std::to_string(report.events_checked) +
                         ", but its durable mark says events through " + std::to_string(*mark) +

@@ -91,6 +91,9 @@ class EventStore::Impl {
   const StoreOptions options_;
   const bool follower_;
   std::string secondary_path_;  // follower's scratch folder, removed on close
+  // A follower's: the durable mark a stopped writer left, read before the
+  // log was (nullopt while a writer held the store); Verify's floor.
+  std::optional<Position> mark_at_open_;
   // The writer's: set by the committer once each group's fsync succeeded,
   // for followers in other processes (engine/durable_mark.h).
   std::unique_ptr<DurableMark> durable_mark_;

@@ -24,9 +24,13 @@ namespace casegrid {
 // check is made when compiled; from any other text, when it is made.
 class KeyName {
  public:
+  // A literal, whole: an array holding a NUL before its end (a constexpr
+  // buffer larger than its text) does not compile (review 97).
   template <std::size_t N>
   consteval KeyName(const char (&literal)[N])  // NOLINT: implicit by design
-      : text_(literal, N - 1), plain_(Plain(text_)) {}
+      : text_(literal, N - 1), plain_(Plain(text_)) {
+    if (text_.find('\0') != std::string_view::npos) throw "a key literal holds a NUL";
+  }
   KeyName(std::string_view text) : text_(text), plain_(Plain(text)) {}   // NOLINT
   KeyName(const std::string& text) : KeyName(std::string_view(text)) {}  // NOLINT
 

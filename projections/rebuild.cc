@@ -184,12 +184,17 @@ Status CompareViews(const ViewStore& a, const ViewStore& b) {
          l->Next(), r->Next()) {
       ++same;
     }
-    for (auto* it : {l.get(), r.get()}) {
-      if (rocksdb::Status s = it->status(); !s.ok()) {
-        return Status::Unavailable(std::string("reading the views' ") + ViewStore::FamilyName(f) +
-                                   " to compare them: " + s.ToString());
+    // A walk that stopped on an error, not at its end, is said as such.
+    auto read_failed = [&]() -> Status {
+      for (auto* it : {l.get(), r.get()}) {
+        if (rocksdb::Status s = it->status(); !s.ok()) {
+          return Status::Unavailable(std::string("reading the views' ") + ViewStore::FamilyName(f) +
+                                     " to compare them: " + s.ToString());
+        }
       }
-    }
+      return Status::Ok();
+    };
+    RETURN_IF_ERROR(read_failed());
     if (!l->Valid() && !r->Valid()) continue;
     // The first key where they differ: the smaller of the two (the one the
     // other lacks), or the one both hold with other values.
@@ -203,6 +208,7 @@ Status CompareViews(const ViewStore& a, const ViewStore& b) {
       if (c == '\0') c = '|';
     }
     const std::size_t left = same + CountRest(*l), right = same + CountRest(*r);
+    RETURN_IF_ERROR(read_failed());
     return Status::Corruption(std::string("views differ in ") + ViewStore::FamilyName(f) +
                               " at key \"" + key + "\" (" + std::to_string(left) + " vs " +
                               std::to_string(right) + " entries)");

@@ -170,6 +170,7 @@ Status EventStore::Impl::OpenDb(const std::string& secondary_path) {
   } else {
     std::error_code ec;
     std::filesystem::create_directories(options_.path, ec);
+    wal_as_found_ = WalAsFound::Take(options_.path);
     s = rocksdb::DB::Open(db_options, options_.path, descriptors, &families_, &db_);
     if (s.IsCorruption()) {
       ASSIGN_OR_RETURN(const bool dropped, DropTornTail(db_options, descriptors));
@@ -346,15 +347,21 @@ Result<std::unique_ptr<EventStore>> EventStore::Open(const StoreOptions& options
   // set the mark back over the evidence (black-box probe 94).
   if (const std::optional<Position> mark = DurableMark::Read(options.path);
       mark && *mark > impl->Head().position) {
+    std::string kept;
+    for (const std::string& name : impl->wal_as_found_.Keep(impl->options_.clock->NowMillis())) {
+      kept += (kept.empty() ? "" : ", ") + std::filesystem::path(name).filename().string();
+    }
     return Status::Corruption(
         "opening store " + options.path + ": the log ends at position " +
         std::to_string(impl->Head().position) + ", but its durable mark says events through " +
         std::to_string(*mark) +
         " were acknowledged as durable: the disk lost bytes it had fsync'd, or the folder was "
         "copied while a writer ran; it is not opened for writing, which would give those "
-        "positions to other events: restore the data folder from a copy, and see "
-        "docs/storage.md, \"Recovery\"");
+        "positions to other events" +
+        (kept.empty() ? std::string() : " (the write-ahead log as found is kept in " + kept + ")") +
+        ": restore the data folder from a copy, and see docs/storage.md, \"Recovery\"");
   }
+  impl->wal_as_found_ = WalAsFound();  // the open goes on: the links go
   // What the open recovered is durable: RocksDB flushed it to synced tables.
   ASSIGN_OR_RETURN(impl->durable_mark_, DurableMark::Open(options.path));
   impl->durable_mark_->Set(impl->Head().position);

@@ -32,6 +32,7 @@
 #include "engine/event_store.h"
 #include "engine/hash_chain.h"
 #include "engine/record_format.h"
+#include "engine/wal_as_found.h"
 
 namespace casegrid {
 
@@ -94,6 +95,9 @@ class EventStore::Impl {
   // A follower's: the durable mark a stopped writer left, read before the
   // log was (nullopt while a writer held the store); Verify's floor.
   std::optional<Position> mark_at_open_;
+  // A writer's, during its open: the WAL as found, kept if the open is
+  // refused after RocksDB's recovery used it up.
+  WalAsFound wal_as_found_;
   // The writer's: set by the committer once each group's fsync succeeded,
   // for followers in other processes (engine/durable_mark.h).
   std::unique_ptr<DurableMark> durable_mark_;

@@ -269,7 +269,7 @@ HttpApi::HttpApi(CaseService* service, Projector* projector, const TokenAuthorit
       options_(options),
       limiter_(options.requests_per_second, options.burst) {}
 
-std::string HttpApi::AuditTarget(const Call& call) {
+std::string HttpApi::AuditTarget(const Call& call) const {
   // A cell path is routed as the segments after its route's joined with
   // '/', however its slashes were written ("%2F" splits it as "/" does; the
   // root is "dashboard" and "dashboard/" alike): recorded as routed, so that
@@ -293,6 +293,13 @@ std::string HttpApi::AuditTarget(const Call& call) {
   // Short, bounded parameters first (a list's cell is a defined one, at
   // most 128 bytes): only a list's cursor, last, can reach the record's cut. Parameters the API
   // does not take were refused (ParametersTaken), as is any that is not the API's.
+  // A list's page is said as answered: its limit as far as the page bound
+  // lets it, and a parameter given its default value is as if not given
+  // (black-box probe 95: "/events?after=0&limit=2" beside "/events?limit=2",
+  // "/cases?limit=50" beside "/cases").
+  const bool list = api && s.size() == 3;
+  const std::uint64_t default_limit =
+      list && s[2] == "cases" ? CaseQuery().limit : options_.max_page;
   char separator = '?';
   for (const std::string_view name : {"as_of", "limit", "state", "kind", "cell", "after"}) {
     const auto it = call.query.find(std::string(name));
@@ -300,7 +307,15 @@ std::string HttpApi::AuditTarget(const Call& call) {
     const std::string& value = it->second;
     std::string said = value;
     if (!value.empty() && value.find_first_not_of("0123456789") == std::string::npos) {
-      if (auto n = ParseCount(value, name); n.ok()) said = std::to_string(*n);
+      if (auto n = ParseCount(value, name); n.ok()) {
+        std::uint64_t count = *n;
+        if (list && name == "limit") {
+          count = std::min<std::uint64_t>(count, options_.max_page);
+          if (count == default_limit) continue;
+        }
+        if (list && name == "after" && s[2] == "events" && count == 0) continue;
+        said = std::to_string(count);
+      }
     } else if (name == "as_of") {
       if (auto t = ParseRfc3339(value); t.ok()) said = FormatTimestamp(*t);
     }

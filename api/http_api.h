@@ -140,7 +140,7 @@ class HttpApi {
   // count in decimal, a time in UTC to the millisecond, as answered) and in
   // one order, short ones first; no token. So padding or encoding a request
   // cannot keep what was read out of the record (black-box probe 71).
-  static std::string AuditTarget(const Call& call);
+  std::string AuditTarget(const Call& call) const;
   // ?as_of=: a position, or a time and the last position recorded by then;
   // nothing without one.
   struct AsOf {

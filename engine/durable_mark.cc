@@ -25,14 +25,14 @@ std::string Encode(Position position) {
   return storage::EncodeBigEndian64(position) + storage::EncodeBigEndian64(~position);
 }
 
-// Whether another process holds a write lock on the store's LOCK file, as a
+// Whether a writer of another process holds a write lock on the store's LOCK file, as a
 // RocksDB writer does for as long as it has the store open: read from
 // /proc/locks ("1: POSIX  ADVISORY  WRITE <pid> <major>:<minor>:<inode> 0
 // EOF", the device in hex), not by opening the file, since closing any
 // descriptor of a file drops every fcntl lock this process holds on it — a
 // writer in this process would lose its own (review 87). With
 // `this_process_too`, a writer in this process counts as well.
-bool WrittenByAnotherProcess(const std::string& store_path, bool this_process_too = false) {
+bool HeldByAWriter(const std::string& store_path, bool this_process_too = false) {
   struct stat lock;
   if (::stat((store_path + "/LOCK").c_str(), &lock) != 0) return false;
   char device[32];
@@ -74,16 +74,16 @@ void DurableMark::Set(Position position) {
 }
 
 std::optional<Position> DurableMark::ReadWhileWritten(const std::string& store_path) {
-  if (!WrittenByAnotherProcess(store_path)) return std::nullopt;
+  if (!HeldByAWriter(store_path)) return std::nullopt;
   return Read(store_path);
 }
 
 std::optional<Position> DurableMark::ReadWhenNotWritten(const std::string& store_path) {
   // Looked for on both sides of the read: a writer that opened in between
   // may have set a mark past what the caller read of the log.
-  if (WrittenByAnotherProcess(store_path, true)) return std::nullopt;
+  if (HeldByAWriter(store_path, true)) return std::nullopt;
   std::optional<Position> mark = Read(store_path);
-  if (WrittenByAnotherProcess(store_path, true)) return std::nullopt;
+  if (HeldByAWriter(store_path, true)) return std::nullopt;
   return mark;
 }
 

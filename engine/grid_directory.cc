@@ -7,18 +7,6 @@
 
 namespace casegrid {
 
-std::vector<std::string> CellAndAncestors(std::string_view cell) {
-  std::vector<std::string> out;
-  std::string_view rest = cell;
-  while (!rest.empty()) {
-    out.emplace_back(rest);
-    const auto slash = rest.rfind('/');
-    if (slash == std::string_view::npos) break;
-    rest = rest.substr(0, slash);
-  }
-  return out;
-}
-
 namespace {
 
 // Calls fn with the cell and each of its ancestors, nearest first, as views
@@ -35,6 +23,12 @@ void ForCellAndAncestors(std::string_view cell, Fn&& fn) {
 }
 
 }  // namespace
+
+std::vector<std::string> CellAndAncestors(std::string_view cell) {
+  std::vector<std::string> out;
+  ForCellAndAncestors(cell, [&](std::string_view c) { out.emplace_back(c); });
+  return out;
+}
 
 bool CellWithin(std::string_view cell, std::string_view subtree) {
   return subtree.empty() || (cell.starts_with(subtree) &&

@@ -177,7 +177,7 @@ Result<HttpResponse> HttpApi::RouteCases(Call& call) {
         return Status::PermissionDenied("your role does not handle cases");
       }
       if (!ParseCaseAction(s[4])) return Status::NotFound("no action " + s[4]);
-      ASSIGN_OR_RETURN(CaseState state, ScopedCase(call, id, UINT64_MAX));
+      RETURN_IF_ERROR(ScopedCase(call, id, UINT64_MAX).status());  // 404, or 403 out of scope
       // An escalation from tier 2 (to the judicial side) is a supervisor's
       // (or an operator's) decision.
       const auto tier_three_refused = [&](int from_tier) -> Status {
@@ -187,13 +187,13 @@ Result<HttpResponse> HttpApi::RouteCases(Call& call) {
         }
         return Status::PermissionDenied("escalation to tier 3 is a supervisor's decision");
       };
-      RETURN_IF_ERROR(tier_three_refused(state.tier));
       ASSIGN_OR_RETURN(call.pending,
                        service_->BeginAct(who.sub, id, s[4], req.body(), key, call.reads));
-      // Again on the case the escalation was decided on: a 1 → 2 escalation
-      // committed between the read above and that decision would have let
-      // an officer's escalation go 2 → 3 (a lost race decided again keeps
-      // the tier: CaseService).
+      // On the case the escalation was decided on, once its body and the
+      // lifecycle have had their say (a bad body is 400, a closed case 409,
+      // as for any role; review 98), and never on the case read above: a
+      // 1 → 2 escalation committed in between would let an officer's go
+      // 2 → 3 (a lost race decided again keeps the tier: CaseService).
       if (!call.pending->answer) {
         if (Status refused = tier_three_refused(call.pending->decided_on().tier); !refused.ok()) {
           call.pending.reset();

@@ -423,7 +423,7 @@ Result<std::string> CanonicalizeObject(std::string_view json, const JsonLimits& 
     return Status::InvalidArgument(WhyNotJson(json));
   }
   if (root.type() != simdjson::dom::element_type::OBJECT) {
-    return Status::InvalidArgument("JSON must be an object");
+    return Status::InvalidArgument("not a JSON object");
   }
   std::string out;
   out.reserve(json.size());

@@ -234,12 +234,32 @@ std::optional<CaseDeadline> OverdueDeadline(const CaseState& state, std::int64_t
   return std::nullopt;
 }
 
+std::optional<std::int64_t> NextDueAt(const CaseState& state) {
+  if (state.status == CaseStatus::kClosed) return std::nullopt;
+  std::optional<std::int64_t> next;
+  for (const CaseDeadline& d : state.deadlines) {
+    if (d.due_at > 0 && !d.met && !d.missed && (!next || d.due_at < *next)) next = d.due_at;
+  }
+  return next;
+}
+
 Result<std::vector<CaseEventData>> Decide(const CaseState& state, CaseAction action,
                                           const CaseEventData& command,
                                           const DecisionContext& ctx) {
   using S = CaseStatus;
   if (!state.exists) return Status::NotFound("no such case");
   RETURN_IF_ERROR(ClosedCaseAllows(state, action));
+  // A field, so checked before the lifecycle (review 98: a past due_at on a
+  // case in progress was 409 "comes only after resolve"). Here, not in
+  // DecodeAction, since it depends on the time of the decision: a repeat
+  // of the request is compared with the first as it was decided.
+  if (action == CaseAction::kScheduleCallback) {
+    const std::int64_t due = std::get<CallbackScheduled>(command).due_at;
+    if (due < ctx.now) return Status::InvalidArgument("due_at: must not be in the past");
+    if (due > ctx.now + kCallbackMaxLeadMs) {
+      return Status::InvalidArgument("due_at: at most 30 days ahead");
+    }
+  }
   std::vector<CaseEventData> events{command};
   const auto& policy = *ctx.policy;
   switch (action) {
@@ -403,13 +423,6 @@ Result<std::vector<CaseEventData>> Decide(const CaseState& state, CaseAction act
       if (action != CaseAction::kScheduleCallback &&
           state.callback.status == CallbackStatus::kNone) {
         return Status::Conflict("no callback is scheduled");
-      }
-      if (action == CaseAction::kScheduleCallback) {
-        const std::int64_t due = std::get<CallbackScheduled>(command).due_at;
-        if (due < ctx.now) return Status::InvalidArgument("due_at: must not be in the past");
-        if (due > ctx.now + kCallbackMaxLeadMs) {
-          return Status::InvalidArgument("due_at: at most 30 days ahead");
-        }
       }
       break;
     }

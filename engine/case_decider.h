@@ -88,6 +88,12 @@ Result<std::vector<CaseEventData>> Decide(const CaseState& state, CaseAction act
 // for a case with no passed open deadline.
 std::optional<CaseDeadline> OverdueDeadline(const CaseState& state, std::int64_t now);
 
+// The earliest due time of `state`'s open deadlines (not met, not missed;
+// none for a closed case): the time at which OverdueDeadline would first
+// name one. A step decided on `state` must be recorded before it, or be
+// decided again with the miss recorded first (AppendRequest::stamp_before_ms).
+std::optional<std::int64_t> NextDueAt(const CaseState& state);
+
 // The events of a new case: CaseReported alone (so that its version is 1),
 // with the accept and first-contact due times of the policy in force.
 std::vector<CaseEventData> DecideIntake(CaseReported report, const DecisionContext& context);

@@ -460,7 +460,7 @@ constexpr auto FieldsOf(Of<CallbackCompleted>) {
   return std::tuple{Req("speed", &S::speed, kEnum<Satisfaction>),
                     Req("attitude", &S::attitude, kEnum<Satisfaction>),
                     Req("outcome", &S::outcome, kEnum<Satisfaction>),
-                    Req("comment", &S::comment, kProse)};
+                    Opt("comment", &S::comment, kProse)};  // a reporter may give none
 }
 constexpr auto FieldsOf(Of<DeadlineMissed>) {
   using S = DeadlineMissed;

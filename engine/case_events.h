@@ -235,7 +235,7 @@ struct CallbackCompleted {
   Satisfaction speed = Satisfaction::kSatisfied;
   Satisfaction attitude = Satisfaction::kSatisfied;
   Satisfaction outcome = Satisfaction::kSatisfied;
-  std::string comment{};
+  std::string comment{};  // optional in JSON: absent is empty (a reporter may give none)
   bool operator==(const CallbackCompleted&) const = default;
 };
 

@@ -132,10 +132,13 @@ RequestShape ActionShape(std::string_view case_id, CaseAction action, SameBody s
   return {CaseStream(case_id), EventTypeOf(action), std::move(same_body)};
 }
 // Grid bodies hold strings and integers only, whose canonical JSON is the
-// stored form: `data` is compared as the client sent it.
+// stored form: `data` is compared as the client sent it. The cell is the
+// stream's (so compared already), and what the server adds follows from it
+// (a level) or from the grid (the roles a removal ends).
 RequestShape GridShape(std::string_view cell, std::string_view type, std::string data) {
   return {GridDirectory::Stream(cell), type, [data = std::move(data)](const RecordedEvent& first) {
-            return SameClientFields(data, data, first.data);
+            static constexpr std::string_view kFromTheCell[] = {"cell", "level", "role"};
+            return SameClientFields(data, data, first.data, kFromTheCell);
           }};
 }
 
@@ -172,7 +175,11 @@ static Result<std::optional<WriteResult>> Replay(const EventStore& store, std::s
 RequestShape CaseService::ShapeOf(const PendingWrite& w) const {
   if (w.intake) {
     return IntakeShape([&w](const RecordedEvent& first) {
-      return SameClientFields(w.split.data, EncodeEventData(CaseEventData(w.report)), first.data);
+      // The due times are the policy's at the first decision, not this one's.
+      static constexpr std::string_view kDecidedAtIntake[] = {"accept_due_at",
+                                                              "first_contact_due_at"};
+      return SameClientFields(w.split.data, EncodeEventData(CaseEventData(w.report)), first.data,
+                              kDecidedAtIntake);
     });
   }
   return ActionShape(w.case_id, w.action, [this, &w](const RecordedEvent& first) -> Status {
@@ -292,13 +299,14 @@ Result<bool> CaseService::PinIsStale(const std::string& case_id, StreamVersion p
   });
 }
 
-Status CaseService::CheckAssignee(const CaseState& c, const std::string& assignee) const {
+Status CaseService::CheckOnTheGrid(const CaseState& c, std::string_view field,
+                                   const std::string& person, std::string_view to) const {
   const std::string& cell = c.report.cell;
-  if (grid_.Covers(cell, assignee)) return Status::Ok();
-  return Status::InvalidArgument("assignee: " + assignee + " is not on the grid of " + cell +
-                                 " (assigned to it or to a cell above it), so could not take "
-                                 "the case; GET /api/v1/grid/cells/" +
-                                 cell + " lists who is");
+  if (grid_.Covers(cell, person)) return Status::Ok();
+  return Status::InvalidArgument(std::string(field) + ": " + person + " is not on the grid of " +
+                                 cell + " (assigned to it or to a cell above it), so could not " +
+                                 std::string(to) + "; GET /api/v1/grid/cells/" + cell +
+                                 " lists who is");
 }
 
 Status CaseService::Decide(PendingWrite& w, StorageReads reads) {
@@ -334,7 +342,12 @@ Status CaseService::Decide(PendingWrite& w, StorageReads reads) {
   ASSIGN_OR_RETURN(w.events, casegrid::Decide(w.base, w.action, command, ctx));
   // After the state's own refusals ("case is closed", "assigned to … already").
   if (w.action == CaseAction::kAssign) {
-    RETURN_IF_ERROR(CheckAssignee(w.base, std::get<CaseAssigned>(command).assignee));
+    RETURN_IF_ERROR(CheckOnTheGrid(w.base, "assignee", std::get<CaseAssigned>(command).assignee,
+                                   "take the case"));
+  } else if (w.action == CaseAction::kDispatch) {
+    // As for an assignee (probe 96: anyone could be sent, "nobody-9" too).
+    RETURN_IF_ERROR(CheckOnTheGrid(w.base, "officer", std::get<OfficerDispatched>(command).officer,
+                                   "be sent to the case"));
   }
   if (const auto overdue = OverdueDeadline(w.base, ctx.now)) {
     // A deadline has passed and the watch has not recorded its miss yet (it
@@ -354,6 +367,11 @@ Status CaseService::Decide(PendingWrite& w, StorageReads reads) {
   }
   w.request = MakeRequest(CaseStream(w.case_id), ExpectedVersion::Exact(w.base.version), w.actor,
                           w.events, w.idempotency_key);
+  // Decided before the next due time, but written at the commit's stamp: a
+  // step stamped at or after it would meet, move or drop the deadline with
+  // no miss before it (review 98). The store refuses it then, and Finish
+  // decides it again, on the case with its miss recorded first.
+  w.request.stamp_before_ms = NextDueAt(w.base).value_or(0);
   return Status::Ok();
 }
 

@@ -254,13 +254,15 @@ class CaseService {
   Result<std::string> NextCaseId(std::int64_t now, StorageReads reads);
   Result<WriteResult> RecordDeadlineFact(std::string_view case_id, DeadlineKind deadline,
                                          std::int64_t due_at, bool warning);
-  // An assignee must be able to take the case: someone the grid puts on its
-  // cell or a cell above it; else kInvalidArgument naming `assignee`. (An
-  // assignment to anyone else was taken: the case waited for an accept that
-  // person's token could not give, the warnings of its deadlines going to
-  // them alone; black-box probe 74.) Not checked on an idempotent repeat:
-  // the grid may have changed since.
-  Status CheckAssignee(const CaseState& c, const std::string& assignee) const;
+  // An assignee, or an officer dispatched, must be someone the grid puts on
+  // the case's cell or a cell above it; else kInvalidArgument naming `field`,
+  // saying they could not `to`. (An assignment to anyone else was taken: the
+  // case waited for an accept that person's token could not give, the
+  // warnings of its deadlines going to them alone; black-box probe 74. A
+  // dispatch of anyone, probe 96.) Not checked on an idempotent repeat: the
+  // grid may have changed since.
+  Status CheckOnTheGrid(const CaseState& c, std::string_view field, const std::string& person,
+                        std::string_view to) const;
   // grid_writes_mu_ held.
   Result<WriteResult> AppendGrid(std::string_view actor, const std::string& cell,
                                  const std::vector<CaseEventData>& events, ExpectedVersion expected,

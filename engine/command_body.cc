@@ -102,7 +102,8 @@ bool HasField(std::string_view data, std::string_view key) {
   return obj[key].error() != simdjson::NO_SUCH_FIELD;
 }
 
-Status SameClientFields(std::string_view data, std::string_view decided, std::string_view stored) {
+Status SameClientFields(std::string_view data, std::string_view decided, std::string_view stored,
+                        std::span<const std::string_view> server_only) {
   simdjson::dom::parser data_parser, decided_parser, stored_parser;
   const simdjson::padded_string data_text(data), decided_text(decided), stored_text(stored);
   simdjson::dom::object client, mine, first;
@@ -118,6 +119,19 @@ Status SameClientFields(std::string_view data, std::string_view decided, std::st
       return Status::Conflict("Idempotency-Key was first used with another body (" +
                               std::string(key) + " differs)");
     }
+  }
+  // What the first request sent and this one leaves out (probe 96: an
+  // intake repeated without its address was answered as the first).
+  for (auto [key, then] : first) {
+    simdjson::dom::element ignored, now;
+    if (!client[key].get(ignored)) continue;  // compared above
+    if (!mine[key].get(now)) {
+      if (simdjson::minify(now) == simdjson::minify(then)) continue;  // derived alike
+    } else if (std::find(server_only.begin(), server_only.end(), key) != server_only.end()) {
+      continue;
+    }
+    return Status::Conflict("Idempotency-Key was first used with another body (" +
+                            std::string(key) + " differs)");
   }
   return Status::Ok();
 }

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -48,9 +49,14 @@ bool HasField(std::string_view data, std::string_view key);
 // carried it: each member of the client's `data` (a canonical object) must
 // have the same value in `decided` (this request's event data as the server
 // decoded it, so that values the server normalizes, such as times, compare as
-// written) as in `stored` (the data of the event the first request wrote).
-// Members only the server adds are not compared. kConflict naming the first
-// member that differs; kInternal if an argument is not a JSON object.
-Status SameClientFields(std::string_view data, std::string_view decided, std::string_view stored);
+// written) as in `stored` (the data of the event the first request wrote),
+// and each member of `stored` must be in `decided` with that value too (a
+// member the first request sent and the repeat leaves out is another body;
+// one the server derives from the case compares as derived), unless it is
+// one of `server_only` (the server adds it at the decision, from the time:
+// a client may not send it). kConflict naming the first member that
+// differs; kInternal if an argument is not a JSON object.
+Status SameClientFields(std::string_view data, std::string_view decided, std::string_view stored,
+                        std::span<const std::string_view> server_only = {});
 
 }  // namespace casegrid

@@ -656,6 +656,12 @@ void EventStore::Impl::CommitGroup(const std::vector<PendingAppend*>& group) {
                                    " events, the most it may hold");
       continue;
     }
+    if (r.stamp_before_ms != 0 && now >= r.stamp_before_ms) {
+      p->result = Status::Conflict("its events would be recorded at " + FormatTimestamp(now) +
+                                   ", not before " + FormatTimestamp(r.stamp_before_ms) +
+                                   " as the append requires");
+      continue;
+    }
 
     AppendResult result{position + 1, 0, current + 1, 0, false, now};
     StreamVersion version = current;

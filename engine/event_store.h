@@ -89,6 +89,12 @@ struct AppendRequest {
   // bound); past it the append is kConflict and writes nothing, checked
   // with the expected version, so that appends racing cannot cross it.
   StreamVersion max_version = 0;
+  // The append is kConflict and writes nothing when its events would be
+  // stamped (recorded_at) at or after this time, unix ms (0: no bound).
+  // Checked at the stamp, in the committer, after the event ids (a repeat
+  // is still answered). A step decided before a deadline passed must not be
+  // written after it with no miss before it (CaseService::Decide).
+  std::int64_t stamp_before_ms = 0;
 };
 
 struct AppendResult;

@@ -528,6 +528,25 @@ TEST_F(SettledTimeTest, AnAppendAfterASettledTimeIsStampedPastIt) {
   EXPECT_EQ(store_->ReadAt(3)->recorded_at_ms, kNow + 10);
 }
 
+// An append bounded by a stamp is refused at or after it, before it is
+// written: a step decided before a deadline passed is not recorded after it.
+// A repeat of an append the log holds is still answered as one.
+TEST_F(SettledTimeTest, AnAppendStampedAtOrAfterItsBoundWritesNothing) {
+  AppendRequest bounded = OneEvent("case/A", ExpectedVersion::Any(), "e1");
+  bounded.stamp_before_ms = kNow;
+  const auto late = store_->Append(bounded);
+  ASSERT_EQ(late.status().code(), StatusCode::kConflict);
+  EXPECT_NE(late.status().message().find("not before"), std::string::npos)
+      << late.status().message();
+  EXPECT_EQ(store_->Head().position, 0u);
+  bounded.stamp_before_ms = kNow + 1;
+  EXPECT_EQ(MustAppend(bounded).recorded_at_ms, kNow);
+  clock_.Advance(5);
+  bounded.stamp_before_ms = kNow + 1;
+  EXPECT_TRUE(MustAppend(bounded).deduplicated);
+  EXPECT_EQ(store_->Head().position, 1u);
+}
+
 // A group stamped at or before the time but not yet written (its fsync under
 // way) is waited for, so that the answer includes it; a short wait that
 // ends first is unavailable, not a partial answer.

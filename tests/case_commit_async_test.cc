@@ -163,6 +163,7 @@ TEST_F(CaseCommitAsyncTest, ARepeatedKeyIsAnsweredWithoutAnAppend) {
 // answer if it is the same request, a conflict if the key came with another
 // body or action; it used to be told its own command had succeeded.
 TEST_F(CaseCommitAsyncTest, AKeyReusedAtTheSameTimeIsTheFirstAnswerOrAConflict) {
+  PutOnGrid("officer-9");
   const std::string id = CaseInProgress();
   const int notes_before = Load(id).notes;
   auto a = service_->BeginAct("officer-7", id, "note", R"({"text":"first"})", "k1");

@@ -160,6 +160,22 @@ TEST(CaseEventsTest, AbsentPartiesAreEmptyAndEmptyPartiesAreOmitted) {
   EXPECT_EQ(EncodeEventData(*empty).find("parties"), std::string::npos);
 }
 
+// A reporter reached may answer the three questions and say nothing more
+// (probe 96: a client had to make a comment up). Sent, it is prose.
+TEST(CaseEventsTest, ACallbacksCommentMayBeLeftOutButNotSentBlank) {
+  auto none = Decode("CallbackCompleted",
+                     R"({"speed":"satisfied","attitude":"neutral","outcome":"satisfied"})");
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_TRUE(std::get<CallbackCompleted>(*none).comment.empty());
+  EXPECT_EQ(EncodeEventData(*none),
+            R"({"attitude":"neutral","outcome":"satisfied","speed":"satisfied"})");
+  EXPECT_EQ(ErrorOf("CallbackCompleted",
+                    R"({"speed":"satisfied","attitude":"neutral","outcome":"satisfied",)"
+                    R"("comment":""})")
+                .substr(0, 8),
+            "comment:");
+}
+
 TEST(CaseEventsTest, NamesEveryEnumValueAsTheDomainSpellsIt) {
   EXPECT_EQ(Name(Channel::kWalkIn), "walk_in");
   EXPECT_EQ(Name(Resolution::kReferredToDepartment), "referred_to_department");

@@ -338,11 +338,21 @@ TEST_F(CaseRulesTest, AnIdempotencyKeyRepeatedWithAnotherBodyIsAConflict) {
   std::string other = ReportBody();
   other.replace(other.find("Water leaking"), 13, "Noise at night");
   ExpectConflict(service_->Report("officer-7", other, "intake-1"), "summary differs");
+  // A member the first request sent and the repeat leaves out (probe 96: it
+  // was answered as the first).
+  std::string without_parties = ReportBody();
+  without_parties.replace(without_parties.find(R"("parties":["Li Wei","Zhang San"],)"),
+                          std::string(R"("parties":["Li Wei","Zhang San"],)").size(), "");
+  ExpectConflict(service_->Report("officer-7", without_parties, "intake-1"), "parties differs");
   EXPECT_EQ(store_->Head().position, head);
 
   Must(service_->Act("officer-7", id, "note", R"({"text":"a"})", "note-1"));
   ExpectConflict(service_->Act("officer-7", id, "note", R"({"text":"b"})", "note-1"),
                  "text differs");
+  Must(service_->Act("officer-7", id, "triage", R"({"priority":"high","category":"water"})",
+                     "triage-1"));
+  ExpectConflict(service_->Act("officer-7", id, "triage", R"({"priority":"high"})", "triage-1"),
+                 "category differs");
   // A member the first request did not send is another body, too.
   Must(service_->Act("officer-7", id, "assign", R"({"assignee":"officer-7"})", "assign-1"));
   ExpectConflict(service_->Act("officer-7", id, "assign",
@@ -359,6 +369,10 @@ TEST_F(CaseRulesTest, AnIdempotencyKeyRepeatedWithAnotherBodyIsAConflict) {
   auto repeat =
       Must(service_->Act("officer-7", id, "escalate", R"({"reason":"larger dispute"})", "esc-1"));
   EXPECT_TRUE(repeat.deduplicated);
+  // The tier it went to, sent or derived, is the same member.
+  EXPECT_TRUE(Must(service_->Act("officer-7", id, "escalate",
+                                 R"({"reason":"larger dispute","to_tier":2})", "esc-1"))
+                  .deduplicated);
   ExpectConflict(service_->Act("officer-7", id, "escalate", R"({"reason":"other"})", "esc-1"),
                  "reason differs");
 
@@ -570,6 +584,13 @@ TEST_F(CaseRulesTest, OnlyAttemptsThatMissedTheReporterLetACaseCloseWithoutItsCa
 
 TEST_F(CaseRulesTest, ARescheduledCallbackKeepsItsMissAndFallsDueWithinThirtyDays) {
   const std::string id = CaseInProgress();
+  // A field before the lifecycle (review 98): a bad due_at is 400 on a case
+  // in progress too, a good one the lifecycle's 409.
+  ExpectBadRequest(Act(id, "schedule-callback", R"({"due_at":"2020-01-01T00:00:00.000Z"})"),
+                   "due_at: must not be in the past");
+  ExpectConflict(Act(id, "schedule-callback",
+                     R"({"due_at":")" + FormatTimestamp(clock_.NowMillis() + 3600000) + R"("})"),
+                 "comes only after resolve");
   Must(Act(id, "resolve", R"({"resolution":"handled_on_site","summary":"s"})"));
   const std::int64_t due = Load(id).callback.due_at.value();
   clock_.Advance(25 * 3600000);
@@ -1146,7 +1167,10 @@ TEST_F(CaseRulesTest, OfficersAreAssignedAndRemovedAsEvents) {
   Must(Act(id, "accept", "{}"));
   ExpectBadRequest(Act(id, "dispatch", R"({"officer":"a/b"})"), "officer: not a person id");
   ExpectBadRequest(Act(id, "dispatch", R"({"officer":"a b"})"), "officer: not a person id");
-  Must(Act(id, "dispatch", R"({"officer":"officer-9"})"));
+  // Someone the grid does not put on the case's cell is not sent (probe 96).
+  ExpectBadRequest(Act(id, "dispatch", R"({"officer":"officer-9"})"),
+                   "officer: officer-9 is not on the grid of santai/tongchuan/a03/g12");
+  Must(Act(id, "dispatch", R"({"officer":"officer-7"})"));
   ExpectBadRequest(Act(id, "arrive", R"({"officer":".."})"), "officer: a person id");
   Must(
       service_->AssignOfficer("admin", "santai", R"({"officer":"sup-1","role":"supervisor"})", ""));

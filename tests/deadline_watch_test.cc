@@ -434,6 +434,41 @@ TEST_F(DeadlineWatchTest, AReassignmentAfterAPassedDeadlineComesAfterItsMiss) {
   EXPECT_EQ(state.assignee, "officer-9");
 }
 
+// A step decided a moment before a due time and written after it (a long
+// group commit, an fsync that stalled): the store refuses to stamp it at or
+// after the due time, and it is decided again with the miss recorded first.
+// It used to be written after the due time with no miss before it, the
+// deadline met on time (white-box review 98).
+TEST_F(DeadlineWatchTest, AStepDecidedBeforeADueTimeAndWrittenAfterItComesAfterItsMiss) {
+  const std::string id = NewCase("urgent");
+  Must(Act(id, "assign", R"({"assignee":"officer-7"})"));
+  const std::int64_t due = Due(id, DeadlineKind::kAccept);
+  clock_.Set(due - 1);
+  auto pending = service_->BeginAct("officer-7", id, "accept", "{}", "");
+  ASSERT_TRUE(pending.ok()) << pending.status().ToString();
+  clock_.Set(due + 1500);  // the write waited past the due time
+  auto accepted = service_->Commit(std::move(*pending));
+  ASSERT_TRUE(accepted.ok()) << accepted.status().ToString();
+  auto events = store_->ReadStream(CaseStream(id), 1, 10, ReadDirection::kForward);
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 4u);
+  EXPECT_EQ(events->at(2).type, DeadlineMissed::kType);
+  EXPECT_EQ(events->at(3).type, CaseAccepted::kType);
+  EXPECT_GE(events->at(3).recorded_at_ms, due);
+  EXPECT_EQ(accepted->version, 4u);
+  EXPECT_TRUE(Load(id).Deadline(DeadlineKind::kAccept)->missed);
+  // Written in time, the same step meets the deadline with no miss.
+  const std::string in_time = NewCase("urgent");
+  Must(Act(in_time, "assign", R"({"assignee":"officer-7"})"));
+  clock_.Set(Due(in_time, DeadlineKind::kAccept) - 1);
+  auto begun = service_->BeginAct("officer-7", in_time, "accept", "{}", "");
+  ASSERT_TRUE(begun.ok());
+  auto met = service_->Commit(std::move(*begun));
+  ASSERT_TRUE(met.ok()) << met.status().ToString();
+  EXPECT_EQ(met->version, 3u);
+  EXPECT_FALSE(Load(in_time).Deadline(DeadlineKind::kAccept)->missed);
+}
+
 // A client that pinned the version it read still acts when the miss is
 // recorded first: its version is the case's before that miss.
 TEST_F(DeadlineWatchTest, APinnedVersionHoldsWhenAMissIsRecordedFirst) {

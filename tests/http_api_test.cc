@@ -617,6 +617,43 @@ TEST_F(HttpApiTest, LifecycleOverHttpAndTheDashboardSeesIt) {
       400u);
 }
 
+// Tier 3 is a supervisor's decision, refused (403) only for an escalation
+// that would go there: a bad body is 400 and a closed case 409 first, as
+// for every other step (review 98: the role was checked before anything).
+TEST_F(HttpApiTest, AnOfficersEscalationToTierThreeIsForbiddenOnlyWhereItWouldGo) {
+  const std::string officer = Token("officer-7", Role::kOfficer, {"santai/tongchuan"});
+  auto created = Send(http::verb::post, "/api/v1/cases", officer, testing::ReportBody());
+  const std::string id = At(created.body, "/case_id").substr(1, 17);
+  const std::string at = "/api/v1/cases/" + id + "/";
+  auto act = [&](const std::string& action, const std::string& body) {
+    return Send(http::verb::post, at + action, officer, body);
+  };
+  ASSERT_EQ(act("assign", R"({"assignee":"officer-7"})").status, 200u);
+  ASSERT_EQ(act("accept", "{}").status, 200u);
+  ASSERT_EQ(act("escalate", R"({"reason":"r"})").status, 200u);  // 1 -> 2: an officer's
+  auto bad = act("escalate", R"({"reason":"r","to_tier":"x"})");
+  EXPECT_EQ(bad.status, 400u) << bad.body;
+  auto forbidden = act("escalate", R"({"reason":"r","judicial":"court"})");
+  EXPECT_EQ(forbidden.status, 403u) << forbidden.body;
+  EXPECT_NE(forbidden.body.find("escalation to tier 3 is a supervisor's decision"),
+            std::string::npos)
+      << forbidden.body;
+  ASSERT_EQ(act("resolve", R"({"resolution":"handled_on_site","summary":"s"})").status, 200u);
+  ASSERT_EQ(act("complete-callback",
+                R"({"speed":"satisfied","attitude":"satisfied","outcome":"satisfied"})")
+                .status,
+            200u);
+  ASSERT_EQ(act("close", "{}").status, 200u);
+  auto closed = act("escalate", R"({"reason":"r","judicial":"court"})");
+  EXPECT_EQ(closed.status, 409u) << closed.body;
+  EXPECT_NE(closed.body.find("case is closed"), std::string::npos) << closed.body;
+  const std::string supervisor = Token("chief-1", Role::kSupervisor, {"santai"});
+  ASSERT_EQ(act("reopen", R"({"reason":"r"})").status, 200u);
+  auto by_supervisor =
+      Send(http::verb::post, at + "escalate", supervisor, R"({"reason":"r","judicial":"court"})");
+  EXPECT_EQ(by_supervisor.status, 200u) << by_supervisor.body;
+}
+
 // An auditor's "as it stood then" must not change when asked again. Asked
 // as of the very millisecond of the clock (which stands still here), a case
 // reported after used to be stamped in that millisecond and to join the

@@ -89,6 +89,7 @@ class ProjectionTest : public testing::CaseTest {
 };
 
 TEST_F(ProjectionTest, CaseViewFollowsEveryStep) {
+  PutOnGrid("aux-2");
   const std::string id = NewCase("high");
   EXPECT_EQ(At(View(id), "/state"), "\"reported\"");
   Must(Act(id, "assign", R"({"assignee":"officer-7"})"));

@@ -68,7 +68,12 @@ export function nextActions(view, session, { onTheWay = false } = {}) {
           choice('outcome', 'Outcome', ANSWERS),
           text('comment', 'Comment'),
         ],
-        body: (v) => ({ speed: v.speed, attitude: v.attitude, outcome: v.outcome, comment: v.comment }),
+        body: (v) => ({
+          speed: v.speed,
+          attitude: v.attitude,
+          outcome: v.outcome,
+          ...(v.comment ? { comment: v.comment } : {}),
+        }),
       },
     );
   }

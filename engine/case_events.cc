@@ -115,20 +115,38 @@ enum class Charset {
   kProse,  // also tab, line feed and carriage return
 };
 
-// Whether `s` holds nothing but white space: ASCII's, no-break space (U+00A0)
-// and the ideographic space (U+3000).
+// Whether `s` holds nothing a reader can see: white space (ASCII's and
+// Unicode's: no-break, en to hair, line and paragraph separators, ideographic
+// spaces) and the invisible format characters (zero width space, joiners,
+// word joiner, byte order mark). A note of "\u200b" was taken (probe 96).
 bool IsBlank(std::string_view s) {
+  // UTF-8 of the code points above U+007F that count as blank here.
+  static constexpr std::string_view kBlank[] = {
+      "\xC2\xA0",      // U+00A0 no-break space
+      "\xE1\x9A\x80",  // U+1680 ogham space mark
+      "\xE1\xA0\x8E",  // U+180E mongolian vowel separator
+      "\xE2\x80\x80", "\xE2\x80\x81", "\xE2\x80\x82", "\xE2\x80\x83",
+      "\xE2\x80\x84", "\xE2\x80\x85", "\xE2\x80\x86", "\xE2\x80\x87",
+      "\xE2\x80\x88", "\xE2\x80\x89", "\xE2\x80\x8A",  // U+2000..U+200A
+      "\xE2\x80\x8B", "\xE2\x80\x8C", "\xE2\x80\x8D",  // U+200B..U+200D zero widths
+      "\xE2\x80\xA8", "\xE2\x80\xA9",                  // U+2028, U+2029
+      "\xE2\x80\xAF",                                  // U+202F narrow no-break
+      "\xE2\x81\x9F", "\xE2\x81\xA0",                  // U+205F, U+2060 word joiner
+      "\xE3\x80\x80",                                  // U+3000 ideographic space
+      "\xEF\xBB\xBF",                                  // U+FEFF byte order mark
+  };
   for (std::size_t i = 0; i < s.size();) {
     const auto c = static_cast<unsigned char>(s[i]);
     if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
       i += 1;
-    } else if (s.substr(i, 2) == "\xC2\xA0") {
-      i += 2;
-    } else if (s.substr(i, 3) == "\xE3\x80\x80") {
-      i += 3;
-    } else {
-      return false;
+      continue;
     }
+    if (c < 0x80) return false;  // any other ASCII is seen
+    const auto* blank = std::find_if(std::begin(kBlank), std::end(kBlank), [&](std::string_view b) {
+      return s.substr(i).starts_with(b);
+    });
+    if (blank == std::end(kBlank)) return false;
+    i += blank->size();
   }
   return true;
 }
@@ -151,6 +169,12 @@ Status CheckText(const Path& path, std::string_view s, std::size_t max_bytes, Ch
     // simdjson has checked: 0xC2 is a lead byte there.
     if (c == 0xC2 && !older && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) <= 0x9F) {
       return Invalid(path, "contains a control character");
+    }
+    // U+2028 and U+2029 break lines as NEL does (probe 96): prose may
+    // hold line breaks, a one-line field may not.
+    if (c == 0xE2 && charset == Charset::kLine && !older && s.substr(i, 2) == "\xE2\x80" &&
+        i + 2 < s.size() && (s[i + 2] == '\xA8' || s[i + 2] == '\xA9')) {
+      return Invalid(path, "contains a line separator");
     }
   }
   if (!older && IsBlank(s)) return Invalid(path, "must not be blank");

@@ -335,6 +335,20 @@ TEST(CaseEventsTest, RejectsControlCharactersAndInvalidUtf8) {
   EXPECT_EQ(ErrorOf("CaseReported", Reported(R"("parties":["a","\u3000"])")),
             "parties[1]: must not be blank");
   EXPECT_TRUE(Decode("NoteAdded", R"({"text":"a\u00a0b\u00e9\u0100"})").ok());
+  // Invisible text is blank too (probe 96: a zero width space, a byte order
+  // mark, a line separator alone were taken), and a line separator is no
+  // part of a one-line field; prose may hold it, as it holds line feeds.
+  for (const char* invisible :
+       {R"({"text":"\u200b"})", R"({"text":"\ufeff"})", R"({"text":" \u2028\u2029\u2060\u00a0"})",
+        R"({"text":"\u2003\u200d"})"}) {
+    EXPECT_EQ(ErrorOf("NoteAdded", invisible), "text: must not be blank") << invisible;
+  }
+  EXPECT_TRUE(Decode("NoteAdded", R"({"text":"a\u2028b\u200bc"})").ok());
+  EXPECT_EQ(ErrorOf("OfficerDispatched", R"({"officer":"a\u2028b"})"),
+            "officer: contains a line separator");
+  EXPECT_EQ(
+      ErrorOf("CaseReported", Reported().replace(Reported().find("Wang"), 4, R"(Wang\u2029Li)")),
+      "reporter.name: contains a line separator");
   for (const char* older : {R"({"text":"a\u0085b"})", R"({"text":"  "})"}) {
     EXPECT_TRUE(DecodeEventData("NoteAdded", older, StoredEventLimits()).ok()) << older;
   }

@@ -216,11 +216,18 @@ struct Text {
   using Value = std::string;
   std::size_t DataLimits::*max_bytes;
   Charset charset = Charset::kLine;
+  // A phone number: at least one digit, so that "abc" is no number to call
+  // back (probe 96); what else it holds (+, spaces, "ext. 12") is the caller's.
+  bool needs_digit = false;
 
   Status Read(element e, const Path& path, const DataLimits& limits, Value* out) const {
     std::string_view s;
     if (e.get_string().get(s)) return Invalid(path, "must be a string");
     RETURN_IF_ERROR(CheckText(path, s, limits.*max_bytes, charset, limits.allow_older_text));
+    if (needs_digit && !limits.allow_older_text &&
+        std::none_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      return Invalid(path, "holds no digit; a phone number to call back");
+    }
     *out = s;
     return Status::Ok();
   }
@@ -381,7 +388,7 @@ constexpr Field<S, M, C> Opt(std::string_view key, M S::*member, C codec) {
 constexpr CellPath kCell{};
 constexpr Text kShort{&DataLimits::max_short_bytes};
 constexpr Text kProse{&DataLimits::max_text_bytes, Charset::kProse};
-constexpr Text kPhone{&DataLimits::max_phone_bytes};
+constexpr Text kPhone{&DataLimits::max_phone_bytes, Charset::kLine, /*needs_digit=*/true};
 constexpr Text kAddress{&DataLimits::max_address_bytes};
 constexpr TextList kParties{.may_be_empty = true};
 constexpr TextList kParticipants{.may_be_empty = false};

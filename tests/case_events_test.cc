@@ -344,6 +344,16 @@ TEST(CaseEventsTest, RejectsControlCharactersAndInvalidUtf8) {
     EXPECT_EQ(ErrorOf("NoteAdded", invisible), "text: must not be blank") << invisible;
   }
   EXPECT_TRUE(Decode("NoteAdded", R"({"text":"a\u2028b\u200bc"})").ok());
+  // A phone number holds a digit at least (probe 96: "abc" was taken).
+  const auto with_phone = [](std::string_view phone) {
+    std::string json = Reported();
+    return json.replace(json.find(R"("name":"Wang")"), 13,
+                        R"("name":"Wang","phone":")" + std::string(phone) + "\"");
+  };
+  EXPECT_EQ(ErrorOf("CaseReported", with_phone("abc")),
+            "reporter.phone: holds no digit; a phone number to call back");
+  EXPECT_TRUE(Decode("CaseReported", with_phone("+86 816 1234 ext. 5")).ok());
+  EXPECT_TRUE(DecodeEventData("CaseReported", with_phone("abc"), StoredEventLimits()).ok());
   EXPECT_EQ(ErrorOf("OfficerDispatched", R"({"officer":"a\u2028b"})"),
             "officer: contains a line separator");
   EXPECT_EQ(

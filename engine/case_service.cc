@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <span>
 
 #include "engine/command_body.h"
 #include "engine/hash_chain.h"
@@ -83,9 +84,10 @@ Result<WriteResult> CaseService::AppendEvents(const std::string& stream, Expecte
                                               std::string_view actor,
                                               const std::vector<CaseEventData>& events,
                                               std::string_view idempotency_key,
-                                              const CaseState* base) {
-  ASSIGN_OR_RETURN(AppendResult r,
-                   store_->Append(MakeRequest(stream, expected, actor, events, idempotency_key)));
+                                              const CaseState* base, std::int64_t stamp_before_ms) {
+  AppendRequest request = MakeRequest(stream, expected, actor, events, idempotency_key);
+  request.stamp_before_ms = stamp_before_ms;
+  ASSIGN_OR_RETURN(AppendResult r, store_->Append(std::move(request)));
   if (base != nullptr) RememberFold(stream, *base, r, events);
   return FromAppend(stream, r);
 }
@@ -135,12 +137,18 @@ RequestShape ActionShape(std::string_view case_id, CaseAction action, SameBody s
 // stored form: `data` is compared as the client sent it. The cell is the
 // stream's (so compared already), and what the server adds follows from it
 // (a level) or from the grid (the roles a removal ends).
-RequestShape GridShape(std::string_view cell, std::string_view type, std::string data) {
-  return {GridDirectory::Stream(cell), type, [data = std::move(data)](const RecordedEvent& first) {
-            static constexpr std::string_view kFromTheCell[] = {"cell", "level", "role"};
-            return SameClientFields(data, data, first.data, kFromTheCell);
+RequestShape GridShape(std::string_view cell, std::string_view type, std::string data,
+                       std::span<const std::string_view> server_only) {
+  return {GridDirectory::Stream(cell), type,
+          [data = std::move(data), server_only](const RecordedEvent& first) {
+            return SameClientFields(data, data, first.data, server_only);
           }};
 }
+// What the server adds to each grid write's body (review 99: one list for
+// all let an assignment repeated without its role pass for the first).
+constexpr std::string_view kDefinitionAdds[] = {"level"};
+constexpr std::string_view kAssignmentAdds[] = {"cell"};
+constexpr std::string_view kRemovalAdds[] = {"cell", "role"};
 
 }  // namespace
 
@@ -338,7 +346,7 @@ Status CaseService::Decide(PendingWrite& w, StorageReads reads) {
   }
   ASSIGN_OR_RETURN(CaseEventData command, DecodeAction(w.action, w.base, w.split.data, w.actor));
   if (w.action == CaseAction::kEscalate) w.escalation_from = w.base.tier;
-  const DecisionContext ctx{w.actor, options_.clock->NowMillis(), &options_.policy};
+  const DecisionContext ctx{w.actor, DecisionTime(), &options_.policy};
   ASSIGN_OR_RETURN(w.events, casegrid::Decide(w.base, w.action, command, ctx));
   // After the state's own refusals ("case is closed", "assigned to … already").
   if (w.action == CaseAction::kAssign) {
@@ -501,8 +509,9 @@ Result<WriteResult> CaseService::DefineCell(std::string_view actor, std::string_
   if (!cell) return Status::InvalidArgument("cell: missing");
   RETURN_IF_ERROR(ValidateCellPath(*cell));
   std::lock_guard one_at_a_time(grid_writes_mu_);
-  ASSIGN_OR_RETURN(auto replayed, Replay(*store_, actor, idempotency_key,
-                                         GridShape(*cell, GridCellDefined::kType, split.data)));
+  ASSIGN_OR_RETURN(auto replayed,
+                   Replay(*store_, actor, idempotency_key,
+                          GridShape(*cell, GridCellDefined::kType, split.data, kDefinitionAdds)));
   if (replayed) return *replayed;
   std::string data = split.data;
   if (!HasField(data, "level")) {
@@ -523,9 +532,9 @@ Result<WriteResult> CaseService::AssignOfficer(std::string_view actor, std::stri
                                                std::string_view idempotency_key) {
   ASSIGN_OR_RETURN(CommandBody split, SplitCommandBody(body));
   std::lock_guard one_at_a_time(grid_writes_mu_);
-  ASSIGN_OR_RETURN(auto replayed,
-                   Replay(*store_, actor, idempotency_key,
-                          GridShape(cell, OfficerAssignedToCell::kType, split.data)));
+  ASSIGN_OR_RETURN(auto replayed, Replay(*store_, actor, idempotency_key,
+                                         GridShape(cell, OfficerAssignedToCell::kType, split.data,
+                                                   kAssignmentAdds)));
   if (replayed) return *replayed;
   if (!grid_.HasCell(cell)) return Status::NotFound("no cell " + std::string(cell));
   std::string quoted;
@@ -554,8 +563,9 @@ Result<WriteResult> CaseService::RemoveOfficer(std::string_view actor, std::stri
   std::string person = R"({"officer":)";
   AppendJsonString(person, officer);
   person += '}';
-  ASSIGN_OR_RETURN(auto replayed, Replay(*store_, actor, idempotency_key,
-                                         GridShape(cell, OfficerRemovedFromCell::kType, person)));
+  ASSIGN_OR_RETURN(auto replayed,
+                   Replay(*store_, actor, idempotency_key,
+                          GridShape(cell, OfficerRemovedFromCell::kType, person, kRemovalAdds)));
   if (replayed) return *replayed;
   if (!grid_.HasCell(cell)) return Status::NotFound("no cell " + std::string(cell));
   // Every role the person holds here: removed under one role only, they
@@ -674,8 +684,9 @@ Result<WriteResult> CaseService::RecordDeadlineFact(std::string_view case_id, De
     const CaseDeadline* d = state.Deadline(deadline);
     // A deadline already missed is missed once; moved since (a rescheduled
     // callback), its new due time is still warned of while it is to come.
+    const std::int64_t now = DecisionTime();
     const bool warnable_after_miss =
-        d != nullptr && warning && d->moved_since_missed() && due_at > options_.clock->NowMillis();
+        d != nullptr && warning && d->moved_since_missed() && due_at > now;
     // A closed case owes nothing: the engine closes only what is resolved
     // (its deadlines met, its callback done or given up on), but a raw
     // import may close a case with deadlines open (black-box probe 79: the
@@ -685,6 +696,10 @@ Result<WriteResult> CaseService::RecordDeadlineFact(std::string_view case_id, De
       return Status::Conflict(what + " is no longer open");
     }
     if (warning && d->warned) return Status::Conflict(what + " was already warned");
+    // A warning is of what is to come: stamped at or after the due time it
+    // would come with no miss before it (review 99), so the store refuses it
+    // then, and the watch records the miss instead.
+    if (warning && now >= due_at) return Status::Conflict(what + " is due already");
     // A full case takes only the misses of deadlines set before (case_state.h).
     if (warning && state.version >= kMaxCaseEvents) {
       return Status::Conflict(what + " is not warned of: the case holds " +
@@ -694,7 +709,7 @@ Result<WriteResult> CaseService::RecordDeadlineFact(std::string_view case_id, De
     const CaseEventData fact = warning ? CaseEventData(DeadlineApproaching{deadline, due_at})
                                        : CaseEventData(DeadlineMissed{deadline, due_at});
     auto written = AppendEvents(CaseStream(case_id), ExpectedVersion::Exact(state.version),
-                                kSystemActor, {fact}, key, &state);
+                                kSystemActor, {fact}, key, &state, warning ? due_at : 0);
     if (written.ok() || written.status().code() != StatusCode::kConflict) return written;
   }
   return Status::Conflict("case " + std::string(case_id) + " keeps changing; try later");

@@ -17,6 +17,7 @@
 // Thread-safety: all methods are safe from any thread.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -243,10 +244,21 @@ class CaseService {
   // Appends `events` to `stream`. With `base` (the case state they were
   // decided on), a successful append also leaves base plus the events in the
   // case cache, so that the next command on the case reads nothing new.
+  // `stamp_before_ms`: AppendRequest's (0: none).
   Result<WriteResult> AppendEvents(const std::string& stream, ExpectedVersion expected,
                                    std::string_view actor, const std::vector<CaseEventData>& events,
                                    std::string_view idempotency_key,
-                                   const CaseState* base = nullptr);
+                                   const CaseState* base = nullptr,
+                                   std::int64_t stamp_before_ms = 0);
+  // The time a step is decided at: the clock's, or the least stamp the
+  // store can give if that is later (a clock stepped back, a settled time:
+  // EventStore::StampFloor). A deadline passed by then is recorded missed
+  // before the step, which the store could not stamp before it anyway
+  // (review 99: decided on the clock alone, such a step was refused round
+  // after round, and no miss was written).
+  std::int64_t DecisionTime() const {
+    return std::max(options_.clock->NowMillis(), store_->StampFloor());
+  }
   // Leaves `base` plus `events` in the case cache when `appended` wrote them
   // right after base's version (not when deduplicated, or after others).
   void RememberFold(const std::string& stream, const CaseState& base, const AppendResult& appended,

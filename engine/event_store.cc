@@ -324,7 +324,10 @@ Status EventStore::Impl::LoadHead() {
   RETURN_IF_ERROR(FromRocks(it->status(), "reading the log head"));
   leader_position_ = head.position;
   leader_hash_ = head.hash;
-  leader_last_recorded_ms_ = last_ms;
+  {
+    std::lock_guard l(stamp_mu_);
+    leader_last_recorded_ms_ = last_ms;
+  }
   for (std::size_t i = 0; i < kChangeSlots; ++i) {
     changed_at_[i].store(head.position, std::memory_order_release);
   }
@@ -748,6 +751,11 @@ Status EventStore::Impl::SettleThrough(std::int64_t unix_ms, std::chrono::millis
   return Status::Ok();
 }
 
+std::int64_t EventStore::Impl::StampFloor() const {
+  std::lock_guard l(stamp_mu_);
+  return std::max(leader_last_recorded_ms_, stamp_floor_);
+}
+
 LogHead EventStore::Impl::Head() const {
   std::lock_guard l(publish_mu_);
   return head_;
@@ -1040,6 +1048,9 @@ LogHead EventStore::Head() const {
 }
 Status EventStore::SettleThrough(std::int64_t unix_ms, std::chrono::milliseconds wait) {
   return impl_->SettleThrough(unix_ms, wait);
+}
+std::int64_t EventStore::StampFloor() const {
+  return impl_->StampFloor();
 }
 Result<VerifyReport> EventStore::Verify(
     const std::function<void(Position, Position)>& progress) const {

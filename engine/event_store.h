@@ -224,6 +224,11 @@ class EventStore {
   // Thread-safe; blocks for at most `wait` (an fsync, normally).
   Status SettleThrough(std::int64_t unix_ms, std::chrono::milliseconds wait);
 
+  // The least recorded_at the next group can get, the clock aside: stamps
+  // never go back, and none comes at or before a settled time. The next
+  // group is stamped max(the clock's now, this). Thread-safe.
+  std::int64_t StampFloor() const;
+
   // Walks the whole log, recomputing the hash chain; reports the first
   // position that is missing, undecodable or does not match its hash. Then
   // reads the indexes beside the events whole (each block's checksum), and

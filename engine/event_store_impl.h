@@ -81,6 +81,7 @@ class EventStore::Impl {
 
   LogHead Head() const;
   Status SettleThrough(std::int64_t unix_ms, std::chrono::milliseconds wait);
+  std::int64_t StampFloor() const;
   void AddSubscriber(Subscription* sub);
   void RemoveSubscriber(Subscription* sub);
 
@@ -118,6 +119,7 @@ class EventStore::Impl {
   EventHash leader_hash_{};
   // The last stamp given, to a group that wrote or not: stamps never
   // decrease, even if the clock steps back after a group that wrote nothing.
+  // Written under stamp_mu_ (and at the open), so StampFloor reads it there.
   std::int64_t leader_last_recorded_ms_ = 0;
   HashChain chain_;
 

@@ -397,7 +397,16 @@ TEST_F(CaseRulesTest, AnIdempotencyKeyRepeatedWithAnotherBodyIsAConflict) {
   // schedules, schedule-callback, complete-callback
   EXPECT_EQ(store_->Head().position, before_repeat + 6);
 
-  // Grid writes compare their bodies too.
+  // Grid writes compare their bodies too, a member left out included
+  // (review 99: an assignment repeated without its role passed for the first).
+  Must(service_->AssignOfficer("admin", "santai/tongchuan",
+                               R"({"officer":"sup-1","role":"supervisor"})", "grid-1"));
+  ExpectConflict(
+      service_->AssignOfficer("admin", "santai/tongchuan", R"({"officer":"sup-1"})", "grid-1"),
+      "role differs");
+  EXPECT_TRUE(Must(service_->AssignOfficer("admin", "santai/tongchuan",
+                                           R"({"officer":"sup-1","role":"supervisor"})", "grid-1"))
+                  .deduplicated);
   Must(service_->DefineCell("admin", R"({"cell":"santai/tongchuan/a09","name":"A9"})", "cell-1"));
   ExpectConflict(
       service_->DefineCell("admin", R"({"cell":"santai/tongchuan/a09","name":"A-9"})", "cell-1"),

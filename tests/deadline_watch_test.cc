@@ -469,6 +469,44 @@ TEST_F(DeadlineWatchTest, AStepDecidedBeforeADueTimeAndWrittenAfterItComesAfterI
   EXPECT_FALSE(Load(in_time).Deadline(DeadlineKind::kAccept)->missed);
 }
 
+// The store's stamps may run ahead of the clock: a settled time (an
+// auditor's "as of now") puts the next stamp a millisecond past it, and a
+// clock stepped back leaves stamps where they were. A step is decided at the
+// time the store can stamp it, so a deadline passed by then is recorded
+// missed first; decided on the clock, it was refused 17 times and answered
+// 409, and no miss was written (review 99).
+TEST_F(DeadlineWatchTest, AStepIsDecidedAtTheTimeTheStoreCanStampIt) {
+  const std::string id = NewCase("urgent");
+  Must(Act(id, "assign", R"({"assignee":"officer-7"})"));
+  const std::int64_t due = Due(id, DeadlineKind::kAccept);
+  clock_.Set(due - 1);
+  ASSERT_TRUE(store_->SettleThrough(due - 1, std::chrono::seconds(5)).ok());
+  EXPECT_EQ(store_->StampFloor(), due);
+  // A warning is of what is to come: none at or after the due time.
+  auto warned = service_->RecordDeadlineApproaching(id, DeadlineKind::kAccept, due);
+  EXPECT_EQ(warned.status().code(), StatusCode::kConflict);
+  EXPECT_NE(warned.status().message().find("is due already"), std::string::npos)
+      << warned.status().message();
+  const WriteResult accepted = Must(Act(id, "accept"));
+  auto events = store_->ReadStream(CaseStream(id), 1, 10, ReadDirection::kForward);
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 4u);
+  EXPECT_EQ(events->at(2).type, DeadlineMissed::kType);
+  EXPECT_EQ(events->at(3).type, CaseAccepted::kType);
+  EXPECT_EQ(accepted.version, 4u);
+
+  // A clock stepped back past a due time: stamps stay where they were.
+  const std::string other = NewCase("urgent");
+  Must(Act(other, "assign", R"({"assignee":"officer-7"})"));
+  const std::int64_t other_due = Due(other, DeadlineKind::kAccept);
+  clock_.Set(other_due + 60000);
+  Must(Act(id, "note", R"({"text":"stamped a minute past the other's due time"})"));
+  clock_.Set(other_due - 60000);
+  const WriteResult noted = Must(Act(other, "note", R"({"text":"after the clock stepped back"})"));
+  EXPECT_EQ(Missed(other, DeadlineKind::kAccept, other_due), 1);
+  EXPECT_EQ(noted.version, 4u);
+}
+
 // A client that pinned the version it read still acts when the miss is
 // recorded first: its version is the case's before that miss.
 TEST_F(DeadlineWatchTest, APinnedVersionHoldsWhenAMissIsRecordedFirst) {

@@ -72,7 +72,7 @@ export function nextActions(view, session, { onTheWay = false } = {}) {
           speed: v.speed,
           attitude: v.attitude,
           outcome: v.outcome,
-          ...(v.comment ? { comment: v.comment } : {}),
+          ...(v.comment?.trim() ? { comment: v.comment } : {}),
         }),
       },
     );

@@ -223,13 +223,21 @@ Result<CaseEventData> DecodeAction(CaseAction action, const CaseState& state, st
   return decoded;
 }
 
+namespace {
+// A deadline set and neither met nor missed yet: OverdueDeadline and
+// NextDueAt read a deadline alike.
+bool IsOwed(const CaseDeadline& d) {
+  return d.due_at > 0 && !d.met && !d.missed;
+}
+}  // namespace
+
 std::optional<CaseDeadline> OverdueDeadline(const CaseState& state, std::int64_t now) {
   // Open and passed, as the watch reads a deadline (DeadlineWatch::Tick). A
   // closed case owes none (review 82: a raw import's closed case with one
   // passed could not be reopened: its miss was refused, round after round).
   if (state.status == CaseStatus::kClosed) return std::nullopt;
   for (const CaseDeadline& d : state.deadlines) {
-    if (d.due_at > 0 && !d.met && !d.missed && now >= d.due_at) return d;
+    if (IsOwed(d) && now >= d.due_at) return d;
   }
   return std::nullopt;
 }
@@ -238,7 +246,7 @@ std::optional<std::int64_t> NextDueAt(const CaseState& state) {
   if (state.status == CaseStatus::kClosed) return std::nullopt;
   std::optional<std::int64_t> next;
   for (const CaseDeadline& d : state.deadlines) {
-    if (d.due_at > 0 && !d.met && !d.missed && (!next || d.due_at < *next)) next = d.due_at;
+    if (IsOwed(d) && (!next || d.due_at < *next)) next = d.due_at;
   }
   return next;
 }

@@ -172,8 +172,8 @@ Status CheckText(const Path& path, std::string_view s, std::size_t max_bytes, Ch
     }
     // U+2028 and U+2029 break lines as NEL does (probe 96): prose may
     // hold line breaks, a one-line field may not.
-    if (c == 0xE2 && charset == Charset::kLine && !older && s.substr(i, 2) == "\xE2\x80" &&
-        i + 2 < s.size() && (s[i + 2] == '\xA8' || s[i + 2] == '\xA9')) {
+    if (c == 0xE2 && charset == Charset::kLine && !older &&
+        (s.substr(i, 3) == "\xE2\x80\xA8" || s.substr(i, 3) == "\xE2\x80\xA9")) {
       return Invalid(path, "contains a line separator");
     }
   }

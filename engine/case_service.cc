@@ -319,7 +319,10 @@ Status CaseService::CheckOnTheGrid(const CaseState& c, std::string_view field,
 
 Status CaseService::Decide(PendingWrite& w, StorageReads reads) {
   if (w.intake) {
-    const std::int64_t now = options_.clock->NowMillis();
+    // As for a step: the report is stamped no earlier than this, so its due
+    // times and its case id's day are reckoned from it (a clock stepped back
+    // put them before the report's own time).
+    const std::int64_t now = DecisionTime();
     const DecisionContext ctx{w.actor, now, &options_.policy};
     ASSIGN_OR_RETURN(w.case_id, NextCaseId(now, reads));
     w.base = CaseState();

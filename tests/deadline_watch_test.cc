@@ -500,6 +500,21 @@ TEST_F(DeadlineWatchTest, AStepIsDecidedAtTheTimeTheStoreCanStampIt) {
   EXPECT_EQ(noted.version, 4u);
 }
 
+// An intake too: its due times are reckoned from the time the store stamps
+// it, not from a clock stepped back behind the stamps.
+TEST_F(DeadlineWatchTest, AnIntakeIsDecidedAtTheTimeTheStoreCanStampIt) {
+  const std::string first = NewCase("urgent");
+  const CaseState before = Load(first);
+  const std::int64_t window = Due(first, DeadlineKind::kAccept) - before.reported_at;
+  clock_.Set(before.reported_at - kHour);
+  const std::string id = NewCase("urgent");
+  const CaseState after = Load(id);
+  EXPECT_GE(after.reported_at, before.reported_at);
+  EXPECT_EQ(Due(id, DeadlineKind::kAccept) - after.reported_at, window);
+  EXPECT_EQ(Missed(id, DeadlineKind::kAccept), 0);
+  EXPECT_LT(first, id);  // the case ids stay in order
+}
+
 // A client that pinned the version it read still acts when the miss is
 // recorded first: its version is the case's before that miss.
 TEST_F(DeadlineWatchTest, APinnedVersionHoldsWhenAMissIsRecordedFirst) {

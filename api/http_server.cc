@@ -312,13 +312,14 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       // Decided here on the strand; the append joins the next group commit,
       // and what follows it comes back to this strand.
       auto self = shared_from_this();
+      auto owed = server_->HoldForAnAnswer();
       api_->HandleAsync(
           *request,
-          [self](std::function<void()> work) {
+          [self, owed](std::function<void()> work) {
             asio::post(self->stream_.get_executor(), std::move(work));
           },
-          [self](std::function<void()> work) {
-            asio::post(*self->workers_, [self, work = std::move(work)] {
+          [self, owed](std::function<void()> work) {
+            asio::post(*self->workers_, [self, owed, work = std::move(work)] {
               try {
                 work();
               } catch (const std::exception& e) {
@@ -328,13 +329,14 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
               }
             });
           },
-          [self, request](HttpResponse res) {
+          [self, request, owed](HttpResponse res) {
             self->Write(std::make_shared<HttpResponse>(std::move(res)));
           },
           std::move(caller_));
       return;
     }
-    asio::post(*workers_, [self = shared_from_this(), request, caller = std::move(caller_)] {
+    asio::post(*workers_, [self = shared_from_this(), request, caller = std::move(caller_),
+                           owed = server_->HoldForAnAnswer()] {
       std::shared_ptr<HttpResponse> res;
       try {
         res = std::make_shared<HttpResponse>(self->api_->Handle(*request, caller));
@@ -741,6 +743,21 @@ void HttpServer::StartWebSocket(tcp::socket socket, ConnectionSlots::Slot slot, 
   if (shut) session->Shut();
 }
 
+std::shared_ptr<void> HttpServer::HoldForAnAnswer() {
+  answers_owed_.fetch_add(1, std::memory_order_relaxed);
+  return std::shared_ptr<void>(
+      nullptr, [this](void*) { answers_owed_.fetch_sub(1, std::memory_order_release); });
+}
+
+bool HttpServer::WaitForAnswersOwed() {
+  bool waited = false;
+  while (answers_owed_.load(std::memory_order_acquire) > 0) {
+    waited = true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return waited;
+}
+
 void HttpServer::Stop() {
   if (threads_.empty()) return;
   stopping_ = true;
@@ -778,11 +795,18 @@ void HttpServer::Stop() {
   // of work. A peer that will not read its answer gets the write timeout; a
   // WebSocket's close takes at most its close_timeout.
   wait_for_sessions(options_.request_timeout);
+  // A request the store or a worker has yet to answer is waited for without
+  // a deadline (a stalled fsync: the store answers every write it has
+  // taken), and its answer is given the time to be written.
+  if (WaitForAnswersOwed()) wait_for_sessions(std::chrono::seconds(2));
   // What is left past the deadline has its socket closed, which ends its
   // pending operations on the io threads; only then is the io_context
   // stopped, so that no session outlives the server's members in a handler.
   each_session([](auto& session) { session.Abort(); });
   wait_for_sessions(std::chrono::seconds(2));
+  // A request handed on while its session was closed: its answer goes
+  // nowhere, but it must find the io_context when it comes.
+  WaitForAnswersOwed();
   workers_.join();
   work_.reset();
   io_.stop();

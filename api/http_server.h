@@ -134,6 +134,17 @@ class HttpServer {
   void StartWebSocket(boost::asio::ip::tcp::socket socket, ConnectionSlots::Slot slot,
                       Principal who, HttpRequest request);
 
+  // A hold on the server for a request handed to the API, whose answer will
+  // come from a worker or from the store's group commit: kept by every
+  // function that may answer it, so that it is let go once none is left.
+  // Stop waits, past its deadline, until none is held (review 101: a write
+  // still in a stalled commit at shutdown outlived the server, and its
+  // commit then posted the answer into a freed io_context).
+  std::shared_ptr<void> HoldForAnAnswer();
+  // Waits until no request holds the server (HoldForAnAnswer); returns
+  // whether there was one to wait for.
+  bool WaitForAnswersOwed();
+
   HttpApi* const api_;
   ApiMetrics* const metrics_;
   PushHub* const hub_;
@@ -155,6 +166,7 @@ class HttpServer {
   std::vector<std::thread> threads_;
   std::uint16_t port_ = 0;
   std::atomic<bool> stopping_{false};
+  std::atomic<std::size_t> answers_owed_{0};  // requests holding the server
   std::mutex sessions_mu_;
   std::vector<std::weak_ptr<HttpSession>> sessions_;   // guarded by sessions_mu_
   std::vector<std::weak_ptr<WsSession>> ws_sessions_;  // guarded by sessions_mu_

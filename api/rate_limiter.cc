@@ -5,9 +5,17 @@
 
 namespace casegrid {
 
+double RateLimiter::Earned(const Bucket& b, std::int64_t now_ms) const {
+  // A clock stepped back earns nothing, and takes nothing either: before,
+  // each request took the step back's worth of tokens, and an hour's step
+  // at 200 a second shut every busy subject out for three hours after the
+  // clock caught up (review 101).
+  return rate_ * static_cast<double>(std::max<std::int64_t>(0, now_ms - b.at_ms)) / 1000.0;
+}
+
 void RateLimiter::Refill(Bucket& b, std::int64_t now_ms) const {
-  b.tokens = std::min(burst_, b.tokens + rate_ * static_cast<double>(now_ms - b.at_ms) / 1000.0);
-  b.at_ms = std::max(b.at_ms, now_ms);
+  b.tokens = std::min(burst_, b.tokens + Earned(b, now_ms));
+  b.at_ms = now_ms;  // from here on, whichever way the clock went
 }
 
 Status RateLimiter::Admit(const std::string& subject, std::int64_t now_ms) {
@@ -18,7 +26,7 @@ Status RateLimiter::Admit(const std::string& subject, std::int64_t now_ms) {
       // Forget the buckets that have refilled: they hold no debt.
       std::erase_if(buckets_, [&](const auto& entry) {
         const Bucket& b = entry.second;
-        return b.tokens + rate_ * static_cast<double>(now_ms - b.at_ms) / 1000.0 >= burst_;
+        return b.tokens + Earned(b, now_ms) >= burst_;
       });
     }
     it = buckets_.emplace(subject, Bucket{burst_, now_ms}).first;

@@ -1,5 +1,7 @@
 // RateLimiter: a token bucket per token subject, `rate` requests a second
-// and `burst` at once; past that kRateLimited (429). Idle buckets are
+// and `burst` at once; past that kRateLimited (429). Times are the wall
+// clock's as the caller reads it: a step back earns a bucket nothing until
+// the clock moves on from there, and costs it nothing either. Idle buckets are
 // forgotten once there are more than `max_subjects`, so memory stays
 // bounded however many subjects come and go.
 //
@@ -33,7 +35,10 @@ class RateLimiter {
     double tokens;
     std::int64_t at_ms;
   };
-  // What `b` has earned at its rate since it was last seen, up to the burst.
+  // What `b` has earned at its rate since it was last seen (nothing if the
+  // clock went back since).
+  double Earned(const Bucket& b, std::int64_t now_ms) const;
+  // `b` with what it has earned, up to the burst, as of `now_ms`.
   void Refill(Bucket& b, std::int64_t now_ms) const;
   const double rate_, burst_;
   const std::size_t max_subjects_;

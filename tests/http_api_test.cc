@@ -15,6 +15,7 @@
 
 #include "engine/time_format.h"
 #include "tests/http_api_fixture.h"
+#include "tests/support/fault_fs.h"
 #include "tests/support/thread_names.h"
 
 namespace casegrid {
@@ -1394,6 +1395,24 @@ TEST(RateLimiterTest, AChargeIsADebtPaidBackAtTheRate) {
   EXPECT_TRUE(limiter.Admit("a", 2200 + 60100).ok());
 }
 
+// A wall clock stepped back (NTP, a restored VM) neither refills a bucket
+// nor digs it into debt: it refills from the new time on (review 101: an
+// hour's step back at 200 a second shut a subject out for three hours).
+TEST(RateLimiterTest, AClockSteppedBackNeitherRefillsNorDigsIntoDebt) {
+  RateLimiter limiter(200, 400);
+  const std::int64_t t = 10 * 3600 * 1000;
+  for (int i = 0; i < 400; ++i) ASSERT_TRUE(limiter.Admit("a", t).ok()) << i;
+  EXPECT_EQ(limiter.Admit("a", t).code(), StatusCode::kRateLimited);
+  const std::int64_t back = t - 3600 * 1000;
+  EXPECT_EQ(limiter.Admit("a", back).code(), StatusCode::kRateLimited);  // nothing earned
+  EXPECT_EQ(limiter.Admit("a", back).code(), StatusCode::kRateLimited);
+  EXPECT_TRUE(limiter.Admit("a", back + 5).ok());  // a token in 5 ms, from the new time
+  EXPECT_EQ(limiter.Admit("a", back + 5).code(), StatusCode::kRateLimited);
+  for (int i = 0; i < 400; ++i) ASSERT_TRUE(limiter.Admit("a", back + 2005).ok()) << i;
+  // A subject first seen after the step starts with its burst, as any.
+  EXPECT_TRUE(limiter.Admit("b", back).ok());
+}
+
 TEST(RateLimiterTest, ForgetsRefilledSubjectsToStayBounded) {
   RateLimiter limiter(1000, 1, /*max_subjects=*/2);
   for (int i = 0; i < 1000; ++i) {
@@ -1473,6 +1492,50 @@ TEST_F(HttpApiTest, StopAnswersEveryWriteItAppended) {
   server_->Stop();
   for (auto& t : writers) t.join();
   EXPECT_EQ(FoldCase(*store_, id)->notes, answered.load());
+}
+
+// A server whose store's fsyncs can be held, and whose requests' deadline
+// is a second.
+class StalledStoreHttpApiTest : public HttpApiTest {
+ protected:
+  StoreOptions Options() override {
+    StoreOptions o = HttpApiTest::Options();
+    o.env = env_.get();
+    return o;
+  }
+  void AdjustServer(HttpServerOptions& o) override { o.request_timeout = std::chrono::seconds(1); }
+  std::shared_ptr<testing::FaultFs> fs_ = std::make_shared<testing::FaultFs>();
+  std::unique_ptr<rocksdb::Env> env_ = testing::MakeEnv(fs_);
+};
+
+// A write still in a stalled group commit when the server stops is waited
+// for past every deadline and answered once its fsync is done (review 101:
+// Stop returned after its deadlines, the server was destroyed, and the
+// commit then posted the answer into the freed io_context; the client saw
+// its connection closed, its intake in the log).
+TEST_F(StalledStoreHttpApiTest, StopWaitsForAWriteInAStalledCommitAndAnswersIt) {
+  const std::string token = Token("operator-1", Role::kOperator);
+  const Position head = store_->Head().position;
+  const int synced = fs_->wal_syncs.load();
+  fs_->hold_wal_syncs_after = synced;
+  Reply reply;
+  std::thread client(
+      [&] { reply = Send(http::verb::post, "/api/v1/cases", token, testing::ReportBody()); });
+  while (fs_->wal_syncs.load() == synced) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  std::atomic<bool> stopped{false};
+  std::thread stop([&] {
+    server_->Stop();
+    stopped = true;
+  });
+  // Past the request deadline (1 s) and the 2 s after it, Stop is still
+  // waiting on the store.
+  std::this_thread::sleep_for(std::chrono::seconds(4));
+  EXPECT_FALSE(stopped.load());
+  fs_->hold_wal_syncs_after = -1;
+  stop.join();
+  client.join();
+  EXPECT_EQ(reply.status, 201u) << reply.body;
+  EXPECT_EQ(store_->Head().position, head + 1) << "the intake is in the log";
 }
 
 TEST_F(HttpApiTest, MalformedHttpGetsABadRequestAndTheServerGoesOn) {

@@ -133,6 +133,8 @@ class JsonWriter {
 
   const std::string& str() const { return out_; }
   std::string Take() { return std::move(out_); }
+  // The bytes written so far.
+  std::size_t size() const { return out_.size(); }
 
  private:
   static constexpr std::size_t kShortKey = 32;

@@ -3,9 +3,11 @@
 // limits, a stalled client closed with 1013 while another keeps receiving,
 // and 1001 on shutdown.
 #include <gtest/gtest.h>
+
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/write.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <deque>
 #include <future>
@@ -1632,13 +1634,22 @@ TEST_F(PushTest, MetricsCountPushAndAppendLatency) {
 class SmallQueuePushTest : public PushTest {
  protected:
   void AdjustServer(HttpServerOptions& o) override { o.ws.max_queue_bytes = 4096; }
+  // A case whose view is larger than the queue: its summary is 3,000
+  // backslashes, each escaped to two bytes (as sent, and in the view).
+  std::string LargeCase() {
+    std::string body = testing::ReportBody();
+    const std::string plain = R"("summary":"Water leaking from upstairs")";
+    body.replace(body.find(plain), plain.size(),
+                 R"("summary":")" + std::string(3000 * 2, '\\') + "\"");
+    return Must(service_->Report("operator-1", body, "")).case_id;
+  }
 };
 
 TEST_F(SmallQueuePushTest, ASnapshotLargerThanTheQueueIsRefusedAndTheConnectionGoesOn) {
-  for (int i = 0; i < 8; ++i) NewCase();
+  const std::string large = LargeCase();
   ASSERT_TRUE(projector_->WaitFor(Head(), std::chrono::seconds(10)));
   auto c = Open(Operator());
-  c->Send(SubscribeOp(1, "cell/santai"));
+  c->Send(SubscribeOp(1, "case/" + large));
   auto refused = Expect(*c, "error");
   EXPECT_EQ(refused.id, 1);
   EXPECT_EQ(refused.error_code, "too_large");
@@ -1650,14 +1661,38 @@ TEST_F(SmallQueuePushTest, ASnapshotLargerThanTheQueueIsRefusedAndTheConnectionG
   EXPECT_NE(Expect(*c, "view").raw.find(id), std::string::npos);
 }
 
-// An auditor's subscribe refused for its snapshot's size is not recorded as
-// a read (a black-box probe found an AuditRead for it): only a read that
-// succeeded is.
+// A cell's board is cut to what the queue holds, and says `truncated`, as
+// past its 500 cases: it was refused whole (black-box probe 97: 480 cases
+// of quote-filled text, each field within its bound, were 9.5 MB against the
+// default 8 MiB). A case left out of it comes live when it changes.
+TEST_F(SmallQueuePushTest, ACellBoardLargerThanTheQueueIsCutAndSaysSo) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 8; ++i) ids.push_back(NewCase());
+  ASSERT_TRUE(projector_->WaitFor(Head(), std::chrono::seconds(10)));
+  auto c = Open(Operator());
+  c->Send(SubscribeOp(1, "cell/santai"));
+  auto subscribed = Expect(*c, "subscribed");
+  EXPECT_LE(subscribed.raw.size(), 4096u);
+  EXPECT_EQ(testing::At(subscribed.raw, "/snapshot/truncated"), "true") << subscribed.raw;
+  const std::size_t shown = std::count_if(ids.begin(), ids.end(), [&](const std::string& id) {
+    return subscribed.raw.find(id) != std::string::npos;
+  });
+  EXPECT_GT(shown, 0u);
+  EXPECT_LT(shown, ids.size());
+  // In case id order: the oldest first; the last is left out, and comes live.
+  EXPECT_NE(subscribed.raw.find(ids.front()), std::string::npos);
+  EXPECT_EQ(subscribed.raw.find(ids.back()), std::string::npos);
+  ASSERT_TRUE(service_->Act("officer-7", ids.back(), "note", R"({"text":"left out"})", "").ok());
+  EXPECT_NE(Expect(*c, "view").raw.find(ids.back()), std::string::npos);
+}
+
+// An auditor's subscribe refused for its size is not recorded as a read (a
+// black-box probe found an AuditRead for it): only a read that succeeded is.
 TEST_F(SmallQueuePushTest, AnAuditorsSubscribeRefusedForItsSizeRecordsNoRead) {
-  for (int i = 0; i < 8; ++i) NewCase();
+  const std::string large = LargeCase();
   ASSERT_TRUE(projector_->WaitFor(Head(), std::chrono::seconds(10)));
   auto c = Open(Auditor());
-  c->Send(SubscribeOp(1, "cell/santai"));
+  c->Send(SubscribeOp(1, "case/" + large));
   EXPECT_EQ(Expect(*c, "error").error_code, "too_large");
   EXPECT_EQ(*store_->StreamVersionOf("audit/auditor-1"), 0u);
   c->Send(SubscribeOp(2, "cell/santai", Head()));

@@ -750,12 +750,17 @@ std::shared_ptr<void> HttpServer::HoldForAnAnswer() {
 }
 
 bool HttpServer::WaitForAnswersOwed() {
-  bool waited = false;
+  const std::size_t owed = answers_owed_.load(std::memory_order_acquire);
+  if (owed == 0) return false;
+  // Said once, so that an operator whose shutdown waits knows on what.
+  std::fprintf(stderr,
+               "casegrid: stopping waits for %zu request(s) the store or a worker has yet to "
+               "answer (a write whose fsync has not returned?)\n",
+               owed);
   while (answers_owed_.load(std::memory_order_acquire) > 0) {
-    waited = true;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  return waited;
+  return true;
 }
 
 void HttpServer::Stop() {

@@ -810,8 +810,9 @@ void HttpServer::Stop() {
   each_session([](auto& session) { session.Abort(); });
   wait_for_sessions(std::chrono::seconds(2));
   // A request handed on while its session was closed: its answer goes
-  // nowhere, but it must find the io_context when it comes.
-  WaitForAnswersOwed();
+  // nowhere, but it must find the io_context when it comes; and its session,
+  // let go after its hold, may be destroyed on the committer's thread.
+  if (WaitForAnswersOwed()) wait_for_sessions(std::chrono::seconds(2));
   workers_.join();
   work_.reset();
   io_.stop();

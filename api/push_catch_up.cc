@@ -179,13 +179,16 @@ void PushHub::Setup(std::shared_ptr<Sub> sub, std::optional<Position> after) {
         j.BeginObject().Key("cases").BeginArray();
         std::map<std::string, Position, std::less<>> newer;
         simdjson::dom::parser parser;
-        // The board also fits the connection's send queue: it is cut where
-        // the next view would not, and says so as past the 500 (black-box
-        // probe 97: 480 intakes of quote-filled text, each field within its
-        // bound, made views of 20 KB escaped, and the board was refused whole
-        // at the default 8 MiB). What its tail adds is kept aside.
+        // The board also fits a quarter of the connection's send queue (as a
+        // catch-up page does): it is cut where the next view would not, and
+        // says so as past the 500 (black-box probe 97: 480 intakes of
+        // quote-filled text, each field within its bound, made views of 20 KB
+        // escaped, and the board was refused whole at the default 8 MiB). A
+        // board cut to the whole queue left no room for what follows it, and
+        // the next live view closed the connection with 1013 (review 102).
+        // What its tail adds is kept aside.
         constexpr std::size_t kBoardTailBytes = 64;
-        const std::size_t room = sink->MaxMessageBytes();
+        const std::size_t room = sink->MaxMessageBytes() / 4;
         bool cut = false;
         for (const std::string& view : page->views) {
           auto head = ReadViewHead(parser, view);

@@ -15,7 +15,12 @@ double RateLimiter::Earned(const Bucket& b, std::int64_t now_ms) const {
 
 void RateLimiter::Refill(Bucket& b, std::int64_t now_ms) const {
   b.tokens = std::min(burst_, b.tokens + Earned(b, now_ms));
-  b.at_ms = now_ms;  // from here on, whichever way the clock went
+  // Requests read the clock before they take the lock, so one may come a
+  // millisecond behind the one before: that earns nothing, and the bucket's
+  // time stays (it would earn the millisecond twice: review 102). A step
+  // back of more than a second is the clock's: it is taken as the time
+  // from here on.
+  if (now_ms > b.at_ms || now_ms < b.at_ms - kClockStepBackMs) b.at_ms = now_ms;
 }
 
 Status RateLimiter::Admit(const std::string& subject, std::int64_t now_ms) {

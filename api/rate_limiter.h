@@ -1,7 +1,8 @@
 // RateLimiter: a token bucket per token subject, `rate` requests a second
 // and `burst` at once; past that kRateLimited (429). Times are the wall
 // clock's as the caller reads it: a step back earns a bucket nothing until
-// the clock moves on from there, and costs it nothing either. Idle buckets are
+// the clock moves on from there (a step of more than a second) or passes
+// the bucket's time again, and costs it nothing either. Idle buckets are
 // forgotten once there are more than `max_subjects`, so memory stays
 // bounded however many subjects come and go.
 //
@@ -40,6 +41,8 @@ class RateLimiter {
   double Earned(const Bucket& b, std::int64_t now_ms) const;
   // `b` with what it has earned, up to the burst, as of `now_ms`.
   void Refill(Bucket& b, std::int64_t now_ms) const;
+  // Behind a bucket's time by more than this, the clock was stepped back.
+  static constexpr std::int64_t kClockStepBackMs = 1000;
   const double rate_, burst_;
   const std::size_t max_subjects_;
   std::mutex mu_;

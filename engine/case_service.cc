@@ -254,7 +254,9 @@ Result<PendingWrite> CaseService::BeginReport(std::string_view actor, std::strin
   if (!grid_.HasCell(w.report.cell)) {
     return Status::InvalidArgument("cell: " + w.report.cell + " is not a defined cell");
   }
-  if (const std::int64_t now = options_.clock->NowMillis();
+  // The time the report will be decided at and stamped no earlier than
+  // (review 102: the clock alone, stepped back, refused an honest time).
+  if (const std::int64_t now = DecisionTime();
       w.report.occurred_at && *w.report.occurred_at > now + kOccurredAtMaxLeadMs) {
     return Status::InvalidArgument("occurred_at: " + FormatTimestamp(*w.report.occurred_at) +
                                    " is after the report (" + FormatTimestamp(now) +

@@ -513,6 +513,13 @@ TEST_F(DeadlineWatchTest, AnIntakeIsDecidedAtTheTimeTheStoreCanStampIt) {
   EXPECT_EQ(Due(id, DeadlineKind::kAccept) - after.reported_at, window);
   EXPECT_EQ(Missed(id, DeadlineKind::kAccept), 0);
   EXPECT_LT(first, id);  // the case ids stay in order
+  // Its `occurred_at` is bounded by that time too: ten minutes before the
+  // report's stamp is no incident to come (review 102: it was refused
+  // against the clock stepped back).
+  std::string body = testing::ReportBody();
+  body.insert(body.size() - 1,
+              R"(,"occurred_at":")" + FormatTimestamp(after.reported_at - 10 * kMinute) + "\"");
+  EXPECT_TRUE(service_->Report("operator-1", body, "").ok());
 }
 
 // A client that pinned the version it read still acts when the miss is

@@ -1413,6 +1413,19 @@ TEST(RateLimiterTest, AClockSteppedBackNeitherRefillsNorDigsIntoDebt) {
   EXPECT_TRUE(limiter.Admit("b", back).ok());
 }
 
+// Requests read the clock before they take the limiter's lock, so their
+// times may come a millisecond out of order: one behind earns nothing and
+// does not move the bucket's time back, to earn that millisecond twice
+// (review 102).
+TEST(RateLimiterTest, ATimeJustBehindTheBucketsEarnsNothingTwice) {
+  RateLimiter limiter(1000, 1);  // a token a millisecond, one at most
+  EXPECT_TRUE(limiter.Admit("a", 1000).ok());
+  EXPECT_TRUE(limiter.Admit("a", 1001).ok());
+  EXPECT_EQ(limiter.Admit("a", 1000).code(), StatusCode::kRateLimited);
+  EXPECT_EQ(limiter.Admit("a", 1001).code(), StatusCode::kRateLimited);
+  EXPECT_TRUE(limiter.Admit("a", 1002).ok());
+}
+
 TEST(RateLimiterTest, ForgetsRefilledSubjectsToStayBounded) {
   RateLimiter limiter(1000, 1, /*max_subjects=*/2);
   for (int i = 0; i < 1000; ++i) {

@@ -155,6 +155,16 @@ class EventStore {
   // (RocksDB secondary instance). It sees new events after CatchUp().
   static Result<std::unique_ptr<EventStore>> OpenFollower(const std::string& path);
 
+  // Whether every table file the store at `path` lists is there and opens
+  // (its footer and index read), as of now: kCorruption naming the first
+  // that does not. A follower leaves such a file out of what it reads
+  // without a word, so a walk of one (Verify) does not see it gone (black-box
+  // probe 98: an index's file deleted, "intact"; the events' file cut at its
+  // end, "intact: 0 events"); a writer's open refuses the store. Opens the
+  // store read-only beside any writer; a file a writer's compaction removes
+  // meanwhile is tried again, three times.
+  static Status CheckTableFiles(const std::string& path);
+
   ~EventStore();
   EventStore(const EventStore&) = delete;
   EventStore& operator=(const EventStore&) = delete;

@@ -38,6 +38,13 @@ void AddAuditVerbs(CLI::App& app, VerbAction* action) {
         const int broken = Fail(store.status());
         return store.status().code() == StatusCode::kNotFound ? kVerifyNoStore : broken;
       }
+      // A follower does not see a table file gone or unopenable: checked
+      // first, read-only (probe 98).
+      if (Status files = EventStore::CheckTableFiles(LogDir(*data)); !files.ok()) {
+        if (files.code() != StatusCode::kCorruption) return Fail(files);
+        std::cout << "damaged: " << files.message() << "\n";
+        return 1;
+      }
       auto report = (*store)->Verify(ShowProgress);
       if (!report.ok()) return Fail(report.status());
       if (!report->intact) {

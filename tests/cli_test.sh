@@ -171,6 +171,7 @@ fi
 [[ "$err" == *"another process"* ]] || fail "lock message: $err"
 # a store whose lock the file system refuses is not said to be in use: its reason is named
 mkdir -p "$dir/unlockable/log/LOCK"
+echo MANIFEST-000001 >"$dir/unlockable/log/CURRENT"  # a store there: the lock is tried first
 if err=$("$cg" rebuild --data "$dir/unlockable" 2>&1); then fail "rebuild opened an unlockable store"; fi
 [[ "$err" != *"another process"* && "$err" == *"Is a directory"* ]] || fail "unlockable store: $err"
 [ "$("$cg" read --data "$data" | wc -l)" -eq 6 ] || fail "read while serving"
@@ -208,6 +209,15 @@ out=$("$cg" rebuild --data "$data" --cached-cases 1 2>/dev/null) || fail "rebuil
 [[ "$out" == *"equal to the live views at position 6"* ]] || fail "rebuild --cached-cases 1: $out"
 out=$("$cg" rebuild --data "$data" --cached-cases 0 2>&1) && fail "rebuild --cached-cases 0 was taken: $out"
 [[ "$out" == *"cached-cases"* ]] || fail "rebuild --cached-cases 0: $out"
+# an empty log/ folder holds no log: rebuild makes none (probe 98)
+mkdir -p "$dir/empty/log"
+out=$("$cg" rebuild --data "$dir/empty" 2>&1) && fail "rebuild took an empty log folder: $out"
+[[ "$out" == *"no log at"* ]] || fail "rebuild of an empty log folder: $out"
+[ ! -e "$dir/empty/log/CURRENT" ] && [ ! -e "$dir/empty/views" ] || fail "rebuild made a store"
+# views that are a file are said before the rebuild, not after its success line
+cp -r "$data" "$dir/views-file" && rm -rf "$dir/views-file/views" && echo file >"$dir/views-file/views"
+out=$("$cg" rebuild --data "$dir/views-file" 2>&1) && fail "rebuild took views that are a file: $out"
+[[ "$out" == *"not a folder"* && "$out" != *"rebuilt"* ]] || fail "rebuild, views a file: $out"
 
 # read and tail refuse flags they would ignore or misread
 for args in "--stream case/C-20261122-000001 --after 1" "--backward" "--from 2"; do

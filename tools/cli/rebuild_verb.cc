@@ -29,7 +29,10 @@ void AddRebuildVerb(CLI::App& app, VerbAction* action) {
       namespace fs = std::filesystem;
       const StoreOptions options = WriterStoreOptions(*data);
       std::error_code ec;
-      if (!fs::exists(options.path, ec)) {
+      // A folder without a store's CURRENT file holds no log: rebuild makes
+      // none (probe 98: an empty log/ got a new, empty store, "rebuilt 0
+      // events", where verify had said there was no store).
+      if (!fs::exists(fs::path(options.path) / "CURRENT", ec)) {
         return Fail(
             Status::NotFound("no log at " + options.path + (ec ? ": " + ec.message() : "")));
       }
@@ -40,6 +43,11 @@ void AddRebuildVerb(CLI::App& app, VerbAction* action) {
               RecoverViewsSwap(live_path, [](const std::string& why) { std::cerr << why << "\n"; });
           !s.ok()) {
         return Fail(s);
+      }
+      // Said before the rebuild, not after its success line (probe 98).
+      if (fs::exists(live_path, ec) && !fs::is_directory(live_path, ec)) {
+        return Fail(Status::InvalidArgument("the views " + live_path +
+                                            " are not a folder: move that file away first"));
       }
       const std::string fresh_path = live_path + ".rebuild";
       if (fs::remove_all(fresh_path, ec); ec) {

@@ -169,6 +169,12 @@ Status RoomInTheCase(const CaseState& state, CaseAction action,
                           std::to_string(kMaxCaseEvents));
 }
 
+// A deadline set and neither met nor missed yet: OverdueDeadline and
+// NextDueAt read a deadline alike.
+bool IsOwed(const CaseDeadline& d) {
+  return d.due_at > 0 && !d.met && !d.missed;
+}
+
 }  // namespace
 
 std::optional<CaseAction> ParseCaseAction(std::string_view name) {
@@ -222,14 +228,6 @@ Result<CaseEventData> DecodeAction(CaseAction action, const CaseState& state, st
   }
   return decoded;
 }
-
-namespace {
-// A deadline set and neither met nor missed yet: OverdueDeadline and
-// NextDueAt read a deadline alike.
-bool IsOwed(const CaseDeadline& d) {
-  return d.due_at > 0 && !d.met && !d.missed;
-}
-}  // namespace
 
 std::optional<CaseDeadline> OverdueDeadline(const CaseState& state, std::int64_t now) {
   // Open and passed, as the watch reads a deadline (DeadlineWatch::Tick). A

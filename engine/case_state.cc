@@ -334,10 +334,16 @@ void CaseState::Apply(const RecordedEvent& event, const CaseEventData& data) {
         } else if constexpr (std::is_same_v<T, DeadlineMissed>) {
           // A deadline met is not missed after (only a raw append writes
           // that: the watch passes over met deadlines).
+          // A miss of a due time the deadline does not have (a raw append)
+          // leaves one missed at its current due time missed there: not
+          // "moved since", owed again (probe 98: replay listed it open while
+          // the case view said missed).
           CaseDeadline& d = DeadlineSlot(e.deadline);
           if (!d.met && !MissedAt(e.deadline, e.due_at)) {
-            d.missed = true;
-            d.missed_due_at = e.due_at;
+            if (!d.missed || d.moved_since_missed()) {
+              d.missed = true;
+              d.missed_due_at = e.due_at;
+            }
             AddOnce(misses, e.deadline, e.due_at);
           }
         }

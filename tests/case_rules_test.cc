@@ -1014,6 +1014,30 @@ TEST_F(CaseRulesTest, RawAppendsAroundADeadlineStartedAgainChangeNothingTheyShou
             before.Deadline(DeadlineKind::kAccept)->due_at);
 }
 
+// A raw miss of a due time the deadline does not have, after its miss at
+// its current due time, leaves it missed there (probe 98: it read as moved
+// since its miss, owed again, so replay listed it open and the watch would
+// warn of it, while the case view said missed).
+TEST_F(CaseRulesTest, ARawMissOfAnotherDueTimeLeavesADeadlineMissedWhereItWas) {
+  const std::string id = NewCase("urgent");
+  const std::int64_t due = Load(id).Deadline(DeadlineKind::kAccept)->due_at;
+  const auto raw_miss = [&](std::int64_t due_at) {
+    AppendRequest r{CaseStream(id), ExpectedVersion::Exact(Load(id).version), "casegrid", {}};
+    r.events.push_back({"", "DeadlineMissed",
+                        R"({"deadline":"accept","due_at":")" + FormatTimestamp(due_at) + R"("})"});
+    ASSERT_TRUE(store_->Append(std::move(r)).ok());
+  };
+  raw_miss(due);
+  raw_miss(due + 86400000);
+  const CaseState s = Load(id);
+  const CaseDeadline* d = s.Deadline(DeadlineKind::kAccept);
+  ASSERT_NE(d, nullptr);
+  EXPECT_TRUE(d->missed);
+  EXPECT_EQ(d->due_at, due);
+  EXPECT_FALSE(d->moved_since_missed());
+  EXPECT_EQ(s.misses.size(), 2u);  // both on record
+}
+
 // A case a raw import closed with a deadline open and passed can still be
 // reopened and noted: a closed case owes nothing, so no miss is recorded
 // first (review 82: every step was 409 "keeps changing").

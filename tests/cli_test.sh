@@ -320,6 +320,8 @@ out=$("$cg" append --data "$data" --stream note/zero --type T --expected-version
 out=$(printf '%s\n' '{"type":"T","data":{},"extra":1}' |
       "$cg" append --data "$data" --stream note/x --events - 2>&1) && fail "an unknown member was taken"
 [[ "$out" == *"extra: unknown member"* ]] || fail "unknown member: $out"
+out=$("$cg" append --data "$data" --stream note/x --events "$dir" 2>&1) && fail "a folder of events was taken"
+[[ "$out" == *"is a folder, not a file of events"* ]] || fail "--events folder: $out"
 out=$("$cg" append --data "$data" --stream note/x --type "" 2>&1) && fail "an empty --type was taken"
 [[ "$out" == *"--type: an event type is not empty"* ]] || fail "empty --type: $out"
 head=$("$cg" digest --data "$data" | sed 's/.*"position":\([0-9]*\).*/\1/')

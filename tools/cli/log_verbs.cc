@@ -3,6 +3,7 @@
 
 #include <charconv>
 #include <csignal>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -124,6 +125,12 @@ void AddLogVerbs(CLI::App& app, VerbAction* action) {
         std::ifstream file;
         std::istream* in = &std::cin;
         if (a->events != "-") {
+          // A folder opens as a file that reads nothing (probe 98: "an
+          // append needs at least one").
+          if (std::error_code ec; std::filesystem::is_directory(a->events, ec)) {
+            return Fail(Status::InvalidArgument("--events: " + a->events +
+                                                " is a folder, not a file of events"));
+          }
           file.open(a->events);
           if (!file) return Fail(Status::NotFound("cannot read " + a->events));
           in = &file;

@@ -428,10 +428,19 @@ TEST_F(RecoveryTest, ATableFileGoneOrDamagedAtItsEndIsNamed) {
     EXPECT_EQ(gone.code(), StatusCode::kCorruption) << table;
     EXPECT_NE(gone.message().find("missing or cannot be opened"), std::string::npos)
         << gone.message();
+    auto refused_gone = Reopen();
+    ASSERT_FALSE(refused_gone.ok()) << table;
+    EXPECT_NE(refused_gone.status().message().find("a table file the log lists"), std::string::npos)
+        << refused_gone.status().message();
     std::string damaged = bytes;
     damaged[damaged.size() - 10] ^= 0x01;  // in the footer
     WriteFile(table, damaged);
     EXPECT_EQ(EventStore::CheckTableFiles(path_).code(), StatusCode::kCorruption) << table;
+    // A writer's open names the table file too, not a damaged log (probe 98).
+    auto refused = Reopen();
+    ASSERT_FALSE(refused.ok()) << table;
+    EXPECT_NE(refused.status().message().find("a table file the log lists"), std::string::npos)
+        << refused.status().message();
     WriteFile(table, bytes);
     EXPECT_TRUE(EventStore::CheckTableFiles(path_).ok()) << table;
   }

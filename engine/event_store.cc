@@ -442,8 +442,8 @@ Status EventStore::CheckTableFiles(const std::string& path) {
   std::filesystem::remove_all(scratch, ec);
   if (s.ok()) return Status::Ok();
   if (s.IsCorruption() || s.IsIOError() || s.IsNotFound()) {
-    return Status::Corruption("a table file the log lists is missing or cannot be opened: " +
-                              s.ToString());
+    return Status::Corruption(
+        "the MANIFEST or a table file it lists is missing or cannot be opened: " + s.ToString());
   }
   return FromRocks(s, "opening store " + path + " read-only");
 }

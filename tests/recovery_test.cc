@@ -430,7 +430,8 @@ TEST_F(RecoveryTest, ATableFileGoneOrDamagedAtItsEndIsNamed) {
         << gone.message();
     auto refused_gone = Reopen();
     ASSERT_FALSE(refused_gone.ok()) << table;
-    EXPECT_NE(refused_gone.status().message().find("a table file the log lists"), std::string::npos)
+    EXPECT_NE(refused_gone.status().message().find("the MANIFEST or a table file it lists"),
+              std::string::npos)
         << refused_gone.status().message();
     std::string damaged = bytes;
     damaged[damaged.size() - 10] ^= 0x01;  // in the footer
@@ -439,10 +440,26 @@ TEST_F(RecoveryTest, ATableFileGoneOrDamagedAtItsEndIsNamed) {
     // A writer's open names the table file too, not a damaged log (probe 98).
     auto refused = Reopen();
     ASSERT_FALSE(refused.ok()) << table;
-    EXPECT_NE(refused.status().message().find("a table file the log lists"), std::string::npos)
+    EXPECT_NE(refused.status().message().find("the MANIFEST or a table file it lists"),
+              std::string::npos)
         << refused.status().message();
     WriteFile(table, bytes);
     EXPECT_TRUE(EventStore::CheckTableFiles(path_).ok()) << table;
+  }
+  // The MANIFEST damaged: named as such by the check and a writer's open.
+  for (const auto& f : std::filesystem::directory_iterator(path_)) {
+    if (!f.path().filename().string().starts_with("MANIFEST-")) continue;
+    std::string manifest = ReadFile(f.path());
+    manifest[40] ^= 0x01;
+    WriteFile(f.path(), manifest);
+    const Status damaged = EventStore::CheckTableFiles(path_);
+    EXPECT_EQ(damaged.code(), StatusCode::kCorruption);
+    EXPECT_NE(damaged.message().find("MANIFEST-"), std::string::npos) << damaged.message();
+    auto refused = Reopen();
+    ASSERT_FALSE(refused.ok());
+    EXPECT_NE(refused.status().message().find("the MANIFEST or a table file it lists"),
+              std::string::npos)
+        << refused.status().message();
   }
 }
 

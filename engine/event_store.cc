@@ -188,17 +188,15 @@ Status EventStore::Impl::OpenDb(const std::string& secondary_path) {
           "store " + options_.path +
           " is open in another process (is a casegrid serve, rebuild or seed running?)");
     }
-    if ((s.IsCorruption() || s.IsIOError()) && !follower_) {
-      // RocksDB names the MANIFEST, where the table file is listed (probe
-      // 98): a table file that is gone or damaged is named as such.
+    if (s.IsCorruption() && !follower_) {
+      // RocksDB names the MANIFEST, where a table file is listed (probe 98):
+      // a table file or MANIFEST that is gone or damaged is named as such.
       if (Status tables = EventStore::CheckTableFiles(options_.path);
           tables.code() == StatusCode::kCorruption) {
         return Status::Corruption("opening store " + options_.path + ": " + tables.message() +
                                   " (it is not opened for writing: restore the data folder "
                                   "from a copy, and see docs/storage.md, \"Recovery\")");
       }
-    }
-    if (s.IsCorruption() && !follower_) {
       return Status::Corruption(
           "opening store " + options_.path + ": " + s.ToString() +
           " (the log is damaged before its end; it is not opened for writing, which would "

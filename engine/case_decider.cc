@@ -285,8 +285,8 @@ Result<std::vector<CaseEventData>> Decide(const CaseState& state, CaseAction act
       // one met or missed is on record as it was (one miss per deadline),
       // and one with the same window stays as it is, warning and all.
       const CaseDeadline* accept = state.Deadline(DeadlineKind::kAccept);
-      if (t.priority && *t.priority != state.priority && accept && !accept->met &&
-          !accept->missed) {
+      if (t.priority && *t.priority != state.priority && accept && accept->due_at > 0 &&
+          !accept->met && !accept->missed) {
         // From when its clock started: the report, or the reassignment that
         // started it again (review 82: counted from the report, a triage
         // after a reassignment gave the new assignee a deadline passed).
@@ -369,7 +369,7 @@ Result<std::vector<CaseEventData>> Decide(const CaseState& state, CaseAction act
       // mediation was never flagged (black-box probe 79).
       if (const CaseDeadline* mediation = state.Deadline(DeadlineKind::kMediation);
           m.tier == 1 && m.outcome != MediationOutcome::kAgreement &&
-          (mediation == nullptr || mediation->met)) {
+          (mediation == nullptr || mediation->met || mediation->due_at <= 0)) {
         events.push_back(DeadlineSet{DeadlineKind::kMediation, ctx.now + policy.mediation_ms});
       }
       // A session with the parties is contact with them: it meets a first

@@ -308,11 +308,19 @@ void CaseState::Apply(const RecordedEvent& event, const CaseEventData& data) {
           const bool open = callback.is_open();
           callback.status = CallbackStatus::kScheduled;
           callback.due_at = e.due_at;
+          // One scheduled at a due time missed already is missed there, as a
+          // DeadlineSet to it is (review 103: started afresh, its miss was
+          // the old one's event, never written again, and every step waited
+          // on it, 409).
           CaseDeadline& d = DeadlineSlot(DeadlineKind::kCallback);
           const bool keeps_miss = open && d.missed;
+          const bool missed_then = MissedAt(DeadlineKind::kCallback, e.due_at);
           const bool warned = WarnedOf(DeadlineKind::kCallback, e.due_at);
-          d = CaseDeadline{DeadlineKind::kCallback,          e.due_at, warned, keeps_miss, false,
-                           keeps_miss ? d.missed_due_at : 0, at};
+          const std::int64_t missed_due_at = keeps_miss ? d.missed_due_at
+                                             : missed_then ? e.due_at
+                                                           : 0;
+          d = CaseDeadline{DeadlineKind::kCallback,    e.due_at, warned, keeps_miss || missed_then,
+                           false,                      missed_due_at, at};
         } else if constexpr (std::is_same_v<T, CallbackAttempted>) {
           callback.status = CallbackStatus::kAttempted;
           ++callback.attempts;
@@ -324,7 +332,14 @@ void CaseState::Apply(const RecordedEvent& event, const CaseEventData& data) {
           callback.outcome = e.outcome;
           Meet(DeadlineKind::kCallback);
         } else if constexpr (std::is_same_v<T, DeadlineApproaching>) {
-          DeadlineSlot(e.deadline).warned = true;
+          // A warning of the deadline's due time; one of another (a raw
+          // append) is on record, for a DeadlineSet to it, but warns of
+          // nothing now: the watch still warns of the real due time, and no
+          // deadline is made of it (review 103: one with no due time stopped
+          // a mediation's 15 days from starting).
+          for (CaseDeadline& d : deadlines) {
+            if (d.kind == e.deadline && d.due_at == e.due_at) d.warned = true;
+          }
           AddOnce(warnings, e.deadline, e.due_at);
         } else if constexpr (std::is_same_v<T, DeadlineMet>) {
           // Met, late if it was missed (as an arrival after the miss is).

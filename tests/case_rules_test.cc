@@ -17,6 +17,17 @@ using testing::ReportBody;
 
 class CaseRulesTest : public testing::CaseTest {
  protected:
+  // Appends one event to case `id`'s stream as a raw import would.
+  void Raw(const std::string& id, const std::string& type, const std::string& data) {
+    AppendRequest r{CaseStream(id), ExpectedVersion::Exact(Load(id).version), "import", {}};
+    r.events.push_back({"", type, data});
+    auto w = store_->Append(std::move(r));
+    ASSERT_TRUE(w.ok()) << w.status().ToString();
+  }
+  static std::string DueOf(const std::string& deadline, std::int64_t ms) {
+    return (deadline.empty() ? std::string("{") : R"({"deadline":")" + deadline + R"(",)") +
+           R"("due_at":")" + FormatTimestamp(ms) + R"("})";
+  }
   void ExpectConflict(Result<WriteResult> r, const std::string& why) {
     ASSERT_EQ(r.status().code(), StatusCode::kConflict) << r.status().ToString();
     EXPECT_NE(r.status().message().find(why), std::string::npos) << r.status().message();
@@ -1036,6 +1047,73 @@ TEST_F(CaseRulesTest, ARawMissOfAnotherDueTimeLeavesADeadlineMissedWhereItWas) {
   EXPECT_EQ(d->due_at, due);
   EXPECT_FALSE(d->moved_since_missed());
   EXPECT_EQ(s.misses.size(), 2u);  // both on record
+}
+
+// An imported callback scheduled at a due time missed already is missed
+// there, as a DeadlineSet to it is (review 103: it started afresh, its miss
+// was the old one's event, never written again, and every step was 409).
+TEST_F(CaseRulesTest, AnImportedCallbackScheduledAtAMissedDueTimeStaysMissed) {
+  const std::string id = CaseInProgress();
+  Must(Act(id, "resolve", R"({"resolution":"handled_on_site","summary":"done"})"));
+  const std::int64_t due = *Load(id).callback.due_at;
+  clock_.Advance(25 * 3600000LL);
+  Must(service_->RecordDeadlineMissed(id, DeadlineKind::kCallback, due));  // the watch's
+  Raw(id, "CaseReopened", R"({"reason":"imported"})");
+  Raw(id, "CaseResolved", R"({"resolution":"handled_on_site","summary":"again"})");
+  Raw(id, "CallbackScheduled", DueOf("", due));
+  const CaseState s = Load(id);
+  EXPECT_TRUE(s.Deadline(DeadlineKind::kCallback)->missed);
+  EXPECT_EQ(s.misses.size(), 1u);
+  Must(Act(id, "note", R"({"text":"anyone?"})"));
+  Must(Act(id, "attempt-callback", R"({"reached":false,"note":"no answer"})"));
+}
+
+// A raw warning of a deadline the case does not have, or of another due time,
+// warns of nothing now (review 103: a slot with no due time stopped a
+// mediation's 15 days from starting; the real due time was never warned of).
+TEST_F(CaseRulesTest, ARawWarningOfAnotherDueTimeWarnsOfNothingNow) {
+  const std::string mediated = CaseInProgress();
+  Raw(mediated, "DeadlineApproaching", DueOf("mediation", clock_.NowMillis() + 86400000));
+  EXPECT_EQ(Load(mediated).Deadline(DeadlineKind::kMediation), nullptr);
+  Must(Act(mediated, "mediate",
+           R"({"tier":1,"participants":["a"],"outcome":"no_agreement","notes":"n"})"));
+  const CaseDeadline* mediation = Load(mediated).Deadline(DeadlineKind::kMediation);
+  ASSERT_NE(mediation, nullptr);
+  EXPECT_EQ(mediation->due_at, clock_.NowMillis() + 15 * 86400000LL);
+
+  const std::string id = NewCase("urgent");
+  const std::int64_t due = Load(id).Deadline(DeadlineKind::kAccept)->due_at;
+  Raw(id, "DeadlineApproaching", DueOf("accept", due - 3600000));
+  EXPECT_FALSE(Load(id).Deadline(DeadlineKind::kAccept)->warned);
+  clock_.Advance(6 * 60000);  // within the warning's lead
+  Must(service_->RecordDeadlineApproaching(id, DeadlineKind::kAccept, due));
+  EXPECT_TRUE(Load(id).Deadline(DeadlineKind::kAccept)->warned);
+}
+
+// A raw miss of a deadline the case never had leaves a deadline with no due
+// time (the case view shows it): the steps take it for none (review 103: a
+// mediation's 15 days never started, a triage moved an accept deadline the
+// case did not have).
+TEST_F(CaseRulesTest, ARawMissOfADeadlineTheCaseNeverHadStartsNothingAndMovesNothing) {
+  const std::string id = CaseInProgress();
+  Raw(id, "DeadlineMissed", DueOf("mediation", clock_.NowMillis() - 60000));
+  Must(Act(id, "mediate",
+           R"({"tier":1,"participants":["a"],"outcome":"no_agreement","notes":"n"})"));
+  EXPECT_EQ(Load(id).Deadline(DeadlineKind::kMediation)->due_at,
+            clock_.NowMillis() + 15 * 86400000LL);
+
+  // An imported case with no accept deadline, then a stray miss of one.
+  const std::string imported = "C-20261122-900001";
+  AppendRequest r{CaseStream(imported), ExpectedVersion::NoStream(), "import", {}};
+  r.events.push_back(
+      {"", "CaseReported",
+       R"({"kind":"dispute","channel":"call","cell":"santai/tongchuan/a03/g12","category":"neighbour","priority":"normal","summary":"s","reporter":{"name":"Li","phone":"13800000000"}})"});
+  ASSERT_TRUE(store_->Append(std::move(r)).ok());
+  ASSERT_EQ(Load(imported).Deadline(DeadlineKind::kAccept), nullptr);
+  Raw(imported, "DeadlineMissed", DueOf("accept", clock_.NowMillis() - 60000));
+  const StreamVersion before = Load(imported).version;
+  Must(Act(imported, "triage", R"({"priority":"urgent"})"));
+  EXPECT_EQ(Load(imported).version, before + 1);  // CaseTriaged alone, no DeadlineSet
 }
 
 // A case a raw import closed with a deadline open and passed can still be

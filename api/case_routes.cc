@@ -199,6 +199,18 @@ Result<HttpResponse> HttpApi::RouteCases(Call& call) {
           call.pending.reset();
           return refused;
         }
+      } else if (s[4] == "escalate" && who.role != Role::kSupervisor &&
+                 who.role != Role::kOperator) {
+        // A repeat under the key of an escalation to tier 3 is as much the
+        // supervisor's as the first (probe 99: the first answer's 200 went
+        // to a token of the same subject with an officer's role).
+        const Result<CaseState> before =
+            service_->LoadCase(id, call.pending->answer->position - 1, call.reads);
+        if (Status refused = before.ok() ? tier_three_refused(before->tier) : before.status();
+            !refused.ok()) {
+          call.pending.reset();
+          return refused;
+        }
       }
       return HttpResponse();  // answered once call.pending is written
     }

@@ -650,9 +650,17 @@ TEST_F(HttpApiTest, AnOfficersEscalationToTierThreeIsForbiddenOnlyWhereItWouldGo
   EXPECT_NE(closed.body.find("case is closed"), std::string::npos) << closed.body;
   const std::string supervisor = Token("chief-1", Role::kSupervisor, {"santai"});
   ASSERT_EQ(act("reopen", R"({"reason":"r"})").status, 200u);
-  auto by_supervisor =
-      Send(http::verb::post, at + "escalate", supervisor, R"({"reason":"r","judicial":"court"})");
+  const std::string to_three = R"({"reason":"r","judicial":"court"})";
+  auto by_supervisor = Send(http::verb::post, at + "escalate", supervisor, to_three, "esc3");
   EXPECT_EQ(by_supervisor.status, 200u) << by_supervisor.body;
+  // Its repeat under the key is the supervisor's too (probe 99: a token of
+  // the same subject with an officer's role got the first answer's 200).
+  const std::string as_officer = Token("chief-1", Role::kOfficer, {"santai"});
+  auto repeated = Send(http::verb::post, at + "escalate", as_officer, to_three, "esc3");
+  EXPECT_EQ(repeated.status, 403u) << repeated.body;
+  auto again = Send(http::verb::post, at + "escalate", supervisor, to_three, "esc3");
+  EXPECT_EQ(again.status, 200u) << again.body;
+  EXPECT_EQ(again.body, by_supervisor.body);
 }
 
 // An auditor's "as it stood then" must not change when asked again. Asked

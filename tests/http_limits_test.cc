@@ -370,6 +370,10 @@ TEST_F(HeldAnswersHttpLimitsTest, AnswersNotYetReadAreBoundedInAll) {
   EXPECT_TRUE(refused.starts_with("HTTP/1.1 503 ")) << refused.substr(0, 300);
   EXPECT_NE(refused.find("Retry-After: 1"), std::string::npos) << refused.substr(0, 300);
   EXPECT_NE(refused.find("--max-answer-bytes-held"), std::string::npos) << refused.substr(0, 300);
+  // The liveness check is answered all the same (black-box probe 99).
+  const std::string alive =
+      Raw("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", std::chrono::seconds(20), true).first;
+  EXPECT_TRUE(alive.starts_with("HTTP/1.1 200 ")) << alive.substr(0, 300);
   // Once the stalled client's answer is dropped (the request timeout, 2 s),
   // the next is answered.
   const std::string answered = AskedUntil(get, "HTTP/1.1 200 ", std::chrono::seconds(30));

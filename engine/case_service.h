@@ -212,6 +212,16 @@ class CaseService {
   EventStore& store() const { return *store_; }
   const CaseServiceOptions& options() const { return options_; }
 
+  // The time a step is decided at (and the deadline watch reckons at): the clock's, or the least
+  // stamp the store can give if that is later (a clock stepped back, a settled time:
+  // EventStore::StampFloor). A deadline passed by then is recorded missed
+  // before the step, which the store could not stamp before it anyway
+  // (review 99: decided on the clock alone, such a step was refused round
+  // after round, and no miss was written).
+  std::int64_t DecisionTime() const {
+    return std::max(options_.clock->NowMillis(), store_->StampFloor());
+  }
+
  private:
   CaseService(EventStore* store, CaseServiceOptions options);
 
@@ -250,15 +260,6 @@ class CaseService {
                                    std::string_view idempotency_key,
                                    const CaseState* base = nullptr,
                                    std::int64_t stamp_before_ms = 0);
-  // The time a step is decided at: the clock's, or the least stamp the
-  // store can give if that is later (a clock stepped back, a settled time:
-  // EventStore::StampFloor). A deadline passed by then is recorded missed
-  // before the step, which the store could not stamp before it anyway
-  // (review 99: decided on the clock alone, such a step was refused round
-  // after round, and no miss was written).
-  std::int64_t DecisionTime() const {
-    return std::max(options_.clock->NowMillis(), store_->StampFloor());
-  }
   // Leaves `base` plus `events` in the case cache when `appended` wrote them
   // right after base's version (not when deduplicated, or after others).
   void RememberFold(const std::string& stream, const CaseState& base, const AppendResult& appended,

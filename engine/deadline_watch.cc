@@ -142,13 +142,21 @@ Status DeadlineWatch::Installed(const std::string& case_id, const Result<CaseSta
   return Status::Ok();
 }
 
+std::int64_t DeadlineWatch::Now() const {
+  // The time the service decides at (CaseService::DecisionTime): a deadline
+  // the store can no longer stamp a step before is passed, not to be warned
+  // of (review 103: behind a clock stepped back, its warning was refused
+  // every tick, "is due already", and no miss was written).
+  return std::max(clock_->NowMillis(), service_->DecisionTime());
+}
+
 void DeadlineWatch::Install(const std::string& case_id, const CaseState& state) {
   auto known = cases_.find(case_id);
   if (known != cases_.end()) {
     for (const Entry& e : known->second.entries) queue_.erase(e);
   }
   CaseEntries fresh{state.version, {}};
-  const std::int64_t now = clock_->NowMillis();
+  const std::int64_t now = Now();
   // A full case takes only misses: no warning is due there.
   const bool full = state.version >= kMaxCaseEvents;
   for (const CaseDeadline& d : state.deadlines) {
@@ -187,7 +195,7 @@ void DeadlineWatch::Tick() {
     if (Status s = Refresh(case_id); !s.ok()) Log("reading case " + case_id, s);
   }
 
-  const std::int64_t now = clock_->NowMillis();
+  const std::int64_t now = Now();
   std::vector<Entry> due;
   {
     std::lock_guard l(mu_);
@@ -204,7 +212,7 @@ void DeadlineWatch::Tick() {
     // The clock again, not the tick's start: a tick with many facts to
     // write (after a long stop) would otherwise warn of a deadline that had
     // passed while it wrote the ones before.
-    const bool passed = clock_->NowMillis() >= e.due_at;
+    const bool passed = Now() >= e.due_at;
     if (passed && e.warn_only) {  // too late to warn; missed once already
       std::lock_guard l(mu_);
       queue_.erase(e);

@@ -160,6 +160,8 @@ class DeadlineWatch {
   void FollowLoop(Position as_of);
   void TickLoop();
   void Log(std::string_view what, const Status& status) const;
+  // The clock, or the service's decision time if that is later.
+  std::int64_t Now() const;
 
   // Constant after construction.
   CaseService* const service_;

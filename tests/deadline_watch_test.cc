@@ -500,6 +500,24 @@ TEST_F(DeadlineWatchTest, AStepIsDecidedAtTheTimeTheStoreCanStampIt) {
   EXPECT_EQ(noted.version, 4u);
 }
 
+// The watch reckons at that time too: behind a clock stepped back, a
+// deadline the store can no longer stamp a step before is missed, not
+// warned of (review 103: its warning was refused every tick, "is due
+// already", and no miss was written until the clock caught up).
+TEST_F(DeadlineWatchTest, TheWatchReckonsAtTheTimeTheStoreCanStampToo) {
+  const std::string id = NewCase("urgent");
+  const std::int64_t due = Due(id, DeadlineKind::kAccept);
+  DeadlineWatch& watch = StartWatch();
+  const std::string other = NewCase();
+  clock_.Set(due + kMinute);
+  Must(Act(other, "note", R"({"text":"stamped a minute past the due time"})"));
+  clock_.Set(due - 2 * kMinute);  // stepped back, within the warning's lead
+  CatchUp(watch);
+  watch.Tick();
+  EXPECT_EQ(Missed(id, DeadlineKind::kAccept, due), 1);
+  EXPECT_EQ(Warned(id, DeadlineKind::kAccept), 0);
+}
+
 // An intake too: its due times are reckoned from the time the store stamps
 // it, not from a clock stepped back behind the stamps.
 TEST_F(DeadlineWatchTest, AnIntakeIsDecidedAtTheTimeTheStoreCanStampIt) {

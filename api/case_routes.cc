@@ -11,8 +11,17 @@
 
 namespace casegrid {
 
-Result<std::optional<HttpApi::AsOf>> HttpApi::AsOfQuery(const Call& call) {
+Result<std::optional<HttpApi::AsOf>> HttpApi::AsOfQuery(Call& call) {
   if (!call.Has("as_of")) return std::optional<AsOf>();
+  if (!call.as_of_place && options_.max_as_of_reads_per_token > 0) {
+    call.as_of_place = as_of_places_.TryTake(call.who.sub);
+    if (!call.as_of_place) {
+      return Status::RateLimited(
+          "at most " + std::to_string(options_.max_as_of_reads_per_token) +
+          " reads as of a past moment at once per token subject (serve "
+          "--max-as-of-reads-per-token); try again when one has been answered");
+    }
+  }
   const std::string text = call.Query("as_of");
   if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos) {
     ASSIGN_OR_RETURN(std::uint64_t p, ParseCount(text, "as_of"));
@@ -36,10 +45,16 @@ Result<std::optional<HttpApi::AsOf>> HttpApi::AsOfQuery(const Call& call) {
   return std::optional<AsOf>(AsOf{p, *t});
 }
 
+void HttpApi::ChargeAsOfWork(Call& call, std::uint64_t events) const {
+  if (options_.as_of_events_per_request == 0) return;
+  call.work += static_cast<double>(events / options_.as_of_events_per_request);
+}
+
 Result<CaseState> HttpApi::ScopedCase(Call& call, const std::string& id, Position at) {
   const Principal& who = call.who;
   RETURN_IF_ERROR(MayReadCases(who));
   ASSIGN_OR_RETURN(CaseState state, service_->LoadCase(id, at, call.reads));
+  if (at != UINT64_MAX) ChargeAsOfWork(call, state.version);  // folded from the log
   if (!state.exists) return Status::NotFound("no case " + id);
   if (!InScope(who, state.report.cell)) {
     return Status::PermissionDenied("case " + id + " is outside your cells");
@@ -156,6 +171,7 @@ Result<HttpResponse> HttpApi::RouteCases(Call& call) {
       ASSIGN_OR_RETURN(auto events,
                        service_->store().ReadStream(CaseStream(id), 1, kMaxCaseHistory + 1,
                                                     ReadDirection::kForward));
+      if (at) ChargeAsOfWork(call, events.size());  // read whole, answered cut
       if (events.size() > kMaxCaseHistory) {
         return Status::TooLarge("case " + id + " holds more than " +
                                 std::to_string(kMaxCaseHistory) +

@@ -267,7 +267,8 @@ HttpApi::HttpApi(CaseService* service, Projector* projector, const TokenAuthorit
       clock_(clock),
       metrics_(metrics),
       options_(options),
-      limiter_(options.requests_per_second, options.burst) {}
+      limiter_(options.requests_per_second, options.burst),
+      as_of_places_(options.max_as_of_reads_per_token) {}
 
 std::string HttpApi::AuditTarget(const Call& call) const {
   // A cell path is routed as the segments after its route's joined with
@@ -423,13 +424,13 @@ std::optional<HttpResponse> HttpApi::Start(Call& call) {
     return ErrorResponse(routed.status(), call.req.version(), call.req.keep_alive());
   }
   if (call.pending) return std::nullopt;
-  // A large answer costs its subject as many requests as it is large.
-  if (call.admitted && options_.bytes_per_request > 0 &&
-      routed->body().size() > options_.bytes_per_request) {
-    limiter_.Charge(call.who.sub,
-                    static_cast<double>(routed->body().size() / options_.bytes_per_request),
-                    clock_->NowMillis());
+  // A large answer costs its subject as many requests as it is large, and
+  // one as of a past moment as many as the events it took (ChargeAsOfWork).
+  double charge = call.work;
+  if (options_.bytes_per_request > 0 && routed->body().size() > options_.bytes_per_request) {
+    charge += static_cast<double>(routed->body().size() / options_.bytes_per_request);
   }
+  if (call.admitted && charge > 0) limiter_.Charge(call.who.sub, charge, clock_->NowMillis());
   if (call.audit_read &&
       http::to_status_class(routed->result()) == http::status_class::successful) {
     if (Status s = RecordAuditRead(service_->store(), call.who.sub, AuditTarget(call)); !s.ok()) {

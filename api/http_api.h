@@ -27,6 +27,7 @@
 #include <string>
 
 #include "api/auth.h"
+#include "api/connection_slots.h"
 #include "api/metrics.h"
 #include "api/person_turns.h"
 #include "api/rate_limiter.h"
@@ -52,6 +53,14 @@ struct HttpApiOptions {
   // requests, not one (black-box probe 72: one officer asking for it at
   // half its rate took the server's CPU from everyone).
   std::size_t bytes_per_request = 256 * 1024;
+  // A read as of a past moment (`as_of`) costs its subject one request more
+  // per this many events it read or folded beyond the answer's bytes, and
+  // one subject has at most `max_as_of_reads_per_token` of them under way
+  // at once (0: no bound), 429 past it: they take tens of milliseconds of
+  // CPU for a few KB each, and 64 of one officer's at once made every other
+  // reader's p50 50 times longer (review 104).
+  std::size_t as_of_events_per_request = 64;
+  std::size_t max_as_of_reads_per_token = 4;
   // Only GET /healthz and GET /metrics; every other request 404 (the
   // WebSocket upgrade too): the API of `serve --metrics-listen`'s own port,
   // which its connection bound keeps open to a monitor when the main port's
@@ -147,7 +156,13 @@ class HttpApi {
     Position position = 0;
     std::optional<std::int64_t> time_ms;
   };
-  Result<std::optional<AsOf>> AsOfQuery(const Call& call);
+  // A read with one takes a place among its subject's reads as of a past
+  // moment (HttpApiOptions::max_as_of_reads_per_token), held by `call`.
+  Result<std::optional<AsOf>> AsOfQuery(Call& call);
+  // Charges `call` for `events` decoded or folded (or their worth) to answer
+  // it as of a past moment (HttpApiOptions::as_of_events_per_request; Start
+  // charges it).
+  void ChargeAsOfWork(Call& call, std::uint64_t events) const;
   // Case `id` as of `at`, in the caller's scope, or the error to give.
   Result<CaseState> ScopedCase(Call& call, const std::string& id, Position at);
   // An admin's write, its time counted in the metrics when it succeeds.
@@ -170,6 +185,8 @@ class HttpApi {
   // Acknowledgments of one person run one at a time (RouteAlerts), at most
   // 4 waiting.
   PersonTurns acknowledgment_turns_{4};
+  // Each subject's reads as of a past moment under way (AsOfQuery).
+  ConnectionsPerKey as_of_places_;
 };
 
 // The alerts `who` sees: its person's, about cases in its cells; a token for

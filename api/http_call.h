@@ -49,6 +49,12 @@ struct HttpApi::Call {
   // An auditor's read, recorded by Start once it has succeeded and before
   // it is answered (a rejected read writes nothing).
   bool audit_read = false;
+  // A place among its subject's reads as of a past moment (AsOfQuery), held
+  // until the call ends.
+  ConnectionSlots::Slot as_of_place;
+  // Requests' worth of work beyond the answer's bytes (ChargeAsOfWork),
+  // charged to its subject by Start.
+  double work = 0;
 
   std::string Query(const std::string& key) const {
     auto it = query.find(key);

@@ -29,7 +29,10 @@ Result<HttpResponse> HttpApi::RouteDashboard(Call& call) {
                                  std::to_string(projector_->position()) + ", behind position " +
                                  std::to_string(at->position) + " of the log; try again");
     }
-    ASSIGN_OR_RETURN(std::string view, projector_->DashboardAsOf(path, at->position, at->time_ms));
+    std::uint64_t cost = 0;
+    ASSIGN_OR_RETURN(std::string view,
+                     projector_->DashboardAsOf(path, at->position, at->time_ms, &cost));
+    ChargeAsOfWork(call, cost);
     return Json(http::status::ok, std::move(view), req);
   }
   ASSIGN_OR_RETURN(std::string view, projector_->Dashboard(path, clock_->NowMillis()));

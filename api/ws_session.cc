@@ -23,7 +23,8 @@ WsSession::WsSession(asio::ip::tcp::socket socket, Principal who, HttpApi* api, 
       on_end_(std::move(on_end)),
       close_timer_(ws_.get_executor()),
       expiry_timer_(ws_.get_executor()),
-      pace_timer_(ws_.get_executor()) {
+      pace_timer_(ws_.get_executor()),
+      write_timer_(ws_.get_executor()) {
   metrics_->ws_connections.Increment();
   metrics_->ws_connections_open.Increment();
   if (options_.send_buffer_bytes > 0) {
@@ -457,6 +458,10 @@ void WsSession::WriteNext() {
     return;
   }
   writing_ = true;
+  write_began_ = std::chrono::steady_clock::now();
+  if (!write_watch_armed_ && options_.write_timeout.count() > 0) {
+    ArmWriteWatch(write_began_ + options_.write_timeout);
+  }
   ws_.text(true);
   ws_.async_write(asio::buffer(*next),
                   [self = shared_from_this(), next](beast::error_code ec, std::size_t) {
@@ -483,6 +488,37 @@ void WsSession::CloseWith(websocket::close_code code, std::string_view reason) {
       websocket::close_reason(code, reason),
       asio::bind_cancellation_slot(
           close_cancel_.slot(), [self = shared_from_this()](beast::error_code) { self->End(); }));
+}
+
+void WsSession::ArmWriteWatch(std::chrono::steady_clock::time_point due) {
+  // One timer per connection, moved on only when it fires: a write each
+  // message would otherwise set it each time.
+  write_watch_armed_ = true;
+  write_timer_.expires_at(due);
+  write_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    if (ec) return;  // cancelled: the session ended
+    self->OnWriteWatch();
+  });
+}
+
+void WsSession::OnWriteWatch() {
+  write_watch_armed_ = false;
+  if (!open_ || !writing_ || closing_sent_ || close_after_write_) return;
+  const auto due = write_began_ + options_.write_timeout;
+  if (std::chrono::steady_clock::now() < due) return ArmWriteWatch(due);  // a later write's
+  // The peer has taken nothing of one message for write_timeout: it reads
+  // no more, and what is queued for it would be held for as long as it
+  // answers pings. Closed as one whose queue overflowed (the close after
+  // the write in flight, or the socket at close_timeout).
+  {
+    std::lock_guard l(mu_);
+    if (overflowed_ || ended_) return;
+    overflowed_ = true;
+    DropQueueLocked();
+  }
+  metrics_->slow_client_closes.Increment();
+  CloseWith(websocket::close_code::try_again_later,
+            "fell behind: reconnect and subscribe with after");
 }
 
 void WsSession::ArmCloseDeadline() {
@@ -517,6 +553,7 @@ void WsSession::End() {
   close_timer_.cancel();
   expiry_timer_.cancel();
   pace_timer_.cancel();
+  write_timer_.cancel();
   hub_->Drop(this);
   metrics_->ws_connections_open.Decrement();
   if (on_end_) on_end_();

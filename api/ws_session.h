@@ -60,6 +60,12 @@ struct WsOptions {
   std::size_t max_queue_bytes = 8 << 20;
   std::chrono::seconds idle_timeout{60};
   std::chrono::seconds close_timeout{5};
+  // One message's write the peer has not taken within this is a client
+  // that has stopped reading: closed with 1013, as one whose queue overflows
+  // is (0: never). Without it, one that read nothing held its queue's
+  // backlog, a catch-up's pages up to a quarter of the queue, for as long as
+  // it answered pings (review 104: 4 MB a connection, 125 MB a token).
+  std::chrono::seconds write_timeout{30};
   // The kernel's send buffer of each WebSocket (SO_SNDBUF; 0: the kernel's
   // own, autotuned up to net.ipv4.tcp_wmem's 4 MiB). Small, so that a slow
   // reader's backlog waits in the queue above, where a channel's views
@@ -120,6 +126,10 @@ class WsSession : public PushSink, public std::enable_shared_from_this<WsSession
   void CloseAfterWrite();
   // Starts the close deadline once: at close_timeout the socket is closed.
   void ArmCloseDeadline();
+  // Watches the write in flight (WsOptions::write_timeout): at `due`, a
+  // write begun that long ago closes the connection with 1013.
+  void ArmWriteWatch(std::chrono::steady_clock::time_point due);
+  void OnWriteWatch();
   void WatchExpiry();
   // Whether the token has expired; if so, closes the connection (1008).
   bool Expired();
@@ -147,7 +157,8 @@ class WsSession : public PushSink, public std::enable_shared_from_this<WsSession
   std::function<void()> on_end_;
   boost::asio::steady_timer close_timer_;
   boost::asio::steady_timer expiry_timer_;
-  boost::asio::steady_timer pace_timer_;  // the next held view's due time
+  boost::asio::steady_timer pace_timer_;   // the next held view's due time
+  boost::asio::steady_timer write_timer_;  // the write in flight's deadline
   // Bound to the pending read and close, so that Drop can end them.
   boost::asio::cancellation_signal read_cancel_;
   boost::asio::cancellation_signal close_cancel_;
@@ -156,6 +167,8 @@ class WsSession : public PushSink, public std::enable_shared_from_this<WsSession
   bool open_ = false;
   bool shut_ = false;  // Shut came before the upgrade completed: close once it has
   bool writing_ = false;
+  std::chrono::steady_clock::time_point write_began_;  // of the write in flight
+  bool write_watch_armed_ = false;
   std::optional<boost::beast::websocket::close_reason> close_after_write_;
   bool closing_sent_ = false;
   bool close_deadline_armed_ = false;

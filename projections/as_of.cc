@@ -9,6 +9,7 @@
 //
 // Case view at P: the case's own stream folded up to P.
 #include <unordered_map>
+#include <unordered_set>
 
 #include "engine/grid_history.h"
 #include "engine/record_format.h"
@@ -17,8 +18,37 @@
 
 namespace casegrid {
 
+namespace {
+
+// The cell case `case_id` was reported in, from the first event of its
+// stream (`first`, if that is it, or read), or nullopt if that is not its
+// report (a raw import's stream): a case keeps the cell it was reported in
+// (case_stream_rules.h).
+Result<std::optional<std::string>> ReportedCell(const EventStore& store, const std::string& case_id,
+                                                const RecordedEvent& first_or_later) {
+  RecordedEvent read;
+  const RecordedEvent* first = &first_or_later;
+  if (first_or_later.version != 1) {
+    ASSIGN_OR_RETURN(auto events,
+                     store.ReadStream(CaseStream(case_id), 1, 1, ReadDirection::kForward));
+    if (events.empty()) return std::optional<std::string>();
+    read = std::move(events.front());
+    first = &read;
+  }
+  if (first->type != CaseReported::kType) return std::optional<std::string>();
+  auto data = DecodeEventData(first->type, first->data, StoredEventLimits());
+  if (!data.ok()) return std::optional<std::string>();
+  return std::optional<std::string>(std::get<CaseReported>(*data).cell);
+}
+
+}  // namespace
+
 Result<std::string> Projector::DashboardAsOf(std::string_view path, Position target,
-                                             std::optional<std::int64_t> read_at_ms) const {
+                                             std::optional<std::int64_t> read_at_ms,
+                                             std::uint64_t* cost_in_events) const {
+  // What it costs: each event decoded or folded, and a sixteenth of each
+  // read past unfolded (a raw read is about that much cheaper).
+  std::uint64_t worked = 0, read_past = 0;
   if (!path.empty()) {
     // The cell must have been defined by then, as a rebuild cut there would
     // say: by the grid fold's rule (under a parent defined before it), and
@@ -56,23 +86,38 @@ Result<std::string> Projector::DashboardAsOf(std::string_view path, Position tar
   }
 
   std::unordered_map<std::string, CaseState> cases;
+  // Cases reported outside `path`: passed over unfolded (review 104: every
+  // case of the window was folded from its stream before its cell was
+  // looked at, so a leaf's dashboard cost the root's).
+  std::unordered_set<std::string> outside;
   Position at = tick;
   std::int64_t time_at_target = 0;
   while (at < target) {
     ASSIGN_OR_RETURN(auto events, store_->ReadAll(at, std::min<Position>(1000, target - at)));
     if (events.empty()) break;
+    read_past += events.size();
     for (const RecordedEvent& e : events) {
       at = e.position;
       time_at_target = e.recorded_at_ms;
       const std::string case_id(CaseIdOfStream(e.stream));
-      if (case_id.empty()) continue;
-      auto data = DecodeEventData(e.type, e.data, StoredEventLimits());
-      if (!data.ok()) continue;  // not a case event type; the live fold skips it too
+      if (case_id.empty() || outside.contains(case_id)) continue;
       auto found = cases.find(case_id);
+      if (found == cases.end() && !path.empty()) {
+        ASSIGN_OR_RETURN(const std::optional<std::string> cell, ReportedCell(*store_, case_id, e));
+        ++worked;
+        if (cell && !CellWithin(*cell, path)) {
+          outside.insert(case_id);
+          continue;
+        }
+      }
+      auto data = DecodeEventData(e.type, e.data, StoredEventLimits());
+      ++worked;
+      if (!data.ok()) continue;  // not a case event type; the live fold skips it too
       if (found == cases.end()) {
         CaseState before;  // a stream's first event needs no fold
         if (e.version > 1) {
           ASSIGN_OR_RETURN(before, FoldCase(*store_, case_id, e.position - 1));
+          worked += before.version;
         }
         found = cases.emplace(case_id, std::move(before)).first;
       }
@@ -98,6 +143,7 @@ Result<std::string> Projector::DashboardAsOf(std::string_view path, Position tar
     ASSIGN_OR_RETURN(RecordedEvent e, store_->ReadAt(target));
     time_at_target = e.recorded_at_ms;
   }
+  if (cost_in_events) *cost_in_events += worked + read_past / 16;
   return RenderDashboardNode(path, node, target, time_at_target);
 }
 

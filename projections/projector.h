@@ -209,9 +209,12 @@ class Projector {
   // figures that depend on when it is read (ages of open cases, "today", the
   // hourly intake) are read at `read_at_ms` — for an as_of by time, the time
   // asked for (PositionAt of it is `position`) — or, if not given, at the
-  // time of the event at `position`.
+  // time of the event at `position`. `cost_in_events`, if given, is added
+  // what it cost: the events it decoded or folded, and a sixteenth of those
+  // it read past (HttpApi charges a subject by it).
   Result<std::string> DashboardAsOf(std::string_view path, Position position,
-                                    std::optional<std::int64_t> read_at_ms = std::nullopt) const;
+                                    std::optional<std::int64_t> read_at_ms = std::nullopt,
+                                    std::uint64_t* cost_in_events = nullptr) const;
   Result<std::string> CaseViewAsOf(std::string_view case_id, Position position) const;
   // The last position recorded at or before `unix_ms` (0 if none).
   Result<Position> PositionAt(std::int64_t unix_ms) const;

@@ -197,6 +197,34 @@ TEST_F(ProjectionTest, TheDashboardAveragesTheDaysItsLogHas) {
   EXPECT_EQ(At(*past, "/intake_hourly/previous_days"), "2");
 }
 
+// A dashboard as of a past position folds only the cases of its subtree:
+// one reported elsewhere is passed over unfolded (review 104: every case of
+// the window was folded from its stream first, so a leaf's cost the root's),
+// and it answers as the live fold does.
+TEST_F(ProjectionTest, ADashboardAsOfFoldsOnlyTheCasesOfItsSubtree) {
+  const std::string here = ReportIn("santai/tongchuan/a03/g12");
+  const std::string there = ReportIn("santai/tongchuan/a03/g13");
+  for (int i = 0; i < 40; ++i) {
+    Must(Act(here, "note", R"({"text":"n"})"));
+    Must(Act(there, "note", R"({"text":"n"})"));
+  }
+  CatchUp();
+  // A position past a snapshot tick (one every 8 here), with both cases'
+  // notes after it.
+  const Position head = store_->Head().position;
+  const Position at = head - head % 8 + 7 <= head ? head - head % 8 + 7 : head - head % 8 - 1;
+  std::uint64_t leaf = 0, whole = 0;
+  auto g12 = projector_->DashboardAsOf("santai/tongchuan/a03/g12", at, std::nullopt, &leaf);
+  auto root = projector_->DashboardAsOf("", at, std::nullopt, &whole);
+  ASSERT_TRUE(g12.ok() && root.ok());
+  EXPECT_GT(leaf, 40u);    // the window's events and its case's fold
+  EXPECT_LT(leaf, whole);  // the other case's fold is not counted: not made
+  EXPECT_EQ(At(*g12, "/open/total"), "1") << *g12;
+  EXPECT_EQ(At(*root, "/open/total"), "2") << *root;
+  const std::string live = Dash("santai/tongchuan/a03/g12");
+  EXPECT_EQ(At(*g12, "/open"), At(live, "/open"));
+}
+
 // A percentile past the last bucket (4320 minutes) is the longest time that
 // bucket holds, not a bound made up for it (it was 8640 whatever the time).
 TEST_F(ProjectionTest, AResponseTimeBeyondTheLastBucketIsShownAsTheLongestItHolds) {

@@ -1299,6 +1299,43 @@ TEST_F(PushLimitsTest, AStalledClientIsClosedWith1013WhileAnotherKeepsReceiving)
   EXPECT_EQ(PushedMessage::Parse(*m).position, last + 1);
 }
 
+// A client that stops reading is closed with 1013 once one message's write
+// has waited on it for the write timeout (here 1 s), though its queue never
+// overflows: it would otherwise hold what is queued for it for as long as it
+// answers pings (review 104: 4 MB a connection that read nothing, 125 MB a
+// token, never closed).
+class WriteTimeoutPushTest : public PushTest {
+ protected:
+  void AdjustServer(HttpServerOptions& o) override { o.ws.write_timeout = std::chrono::seconds(1); }
+};
+
+TEST_F(WriteTimeoutPushTest, AClientThatStopsReadingIsClosedWith1013AtTheWriteTimeout) {
+  const std::string id = NewCase();
+  auto fast = Open(Auditor());
+  Position last = Head();
+  fast->Send(SubscribeOp(1, "events", last));
+  Expect(*fast, "subscribed");
+  auto stalled = Open(Token("auditor-2", Role::kAuditor), 4096);
+  stalled->Send(SubscribeOp(1, "events", Head()));
+  Expect(*stalled, "subscribed");
+  BulkNotes(id, 100, 3000);  // 300 KB: more than the sockets hold, far less than the queue
+  while (last < Head()) {
+    auto m = fast->Next();
+    ASSERT_TRUE(m.has_value()) << "the fast client stopped receiving at " << last;
+    auto parsed = PushedMessage::Parse(*m);
+    if (parsed.type == "event") last = parsed.position;
+  }
+  for (int i = 0; i < 100 && metrics_.slow_client_closes.Value() == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(metrics_.slow_client_closes.Value(), 1) << "the stalled client was never closed";
+  EXPECT_EQ(stalled->WaitClosed(std::chrono::seconds(20)), 1013);
+  Notes(id, 1);  // the fast one still receives
+  auto m = fast->Next();
+  ASSERT_TRUE(m.has_value());
+  EXPECT_EQ(PushedMessage::Parse(*m).position, last + 1);
+}
+
 // A dashboard read slowly gets the newest view once it reads again, not a
 // backlog of stale ones: the server's queue coalesces a channel's views, and
 // the kernel's send buffer (WsOptions::send_buffer_bytes) is kept small so

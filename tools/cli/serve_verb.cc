@@ -90,12 +90,15 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
     std::size_t max_answers_held = std::size_t{256} << 20;
     std::size_t max_answers_held_per_token = std::size_t{64} << 20;
     std::size_t bytes_per_request = 256 * 1024;
+    std::size_t as_of_events_per_request = 64;
+    std::size_t max_as_of_reads_per_token = 4;
     std::size_t max_connections = 0;    // 0: as many as the descriptors allow
     std::int64_t max_per_address = -1;  // -1: DescriptorBudget's; 0: none
     double rate = 200, burst = 400;
     WsOptions ws;
     std::size_t ws_per_token = 32;
     std::int64_t ws_idle_s = 60;
+    std::int64_t ws_write_s = 30;
     std::int64_t ws_dashboard_ms = 20;
     std::int64_t accept_urgent_min = 10, accept_min = 120, first_contact_min = 24 * 60,
                  callback_min = 24 * 60, mediation_min = 15 * 24 * 60;
@@ -143,6 +146,18 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
                    "an answer counts against its token's rate as one request per this many "
                    "bytes of body")
       ->check(CLI::Range(std::size_t{1024}, std::size_t{1} << 30))
+      ->capture_default_str();
+  serve
+      ->add_option("--as-of-events-per-request", a->as_of_events_per_request,
+                   "a read as of a past moment (as_of) counts against its token's rate as one "
+                   "request more per this many events it read or folded (0: not counted)")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 30))
+      ->capture_default_str();
+  serve
+      ->add_option("--max-as-of-reads-per-token", a->max_as_of_reads_per_token,
+                   "reads as of a past moment (as_of) one token subject has under way at once; "
+                   "past it, 429 (0: no bound)")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 20))
       ->capture_default_str();
   serve
       ->add_option("--max-connections", a->max_connections,
@@ -203,6 +218,12 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
       ->add_option("--ws-idle-timeout", a->ws_idle_s,
                    "seconds a silent WebSocket peer is kept (pinged at half)")
       ->check(CLI::Range(std::int64_t{2}, std::int64_t{86400}))
+      ->capture_default_str();
+  serve
+      ->add_option("--ws-write-timeout", a->ws_write_s,
+                   "seconds a WebSocket peer may take to read one message before it is closed "
+                   "with 1013 (0: never)")
+      ->check(CLI::Range(std::int64_t{0}, std::int64_t{86400}))
       ->capture_default_str();
   serve
       ->add_option("--deadline-accept-urgent", a->accept_urgent_min,
@@ -375,12 +396,15 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
       http_options.io_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
       http_options.ws = a->ws;
       http_options.ws.idle_timeout = std::chrono::seconds(a->ws_idle_s);
+      http_options.ws.write_timeout = std::chrono::seconds(a->ws_write_s);
       http_options.ws.dashboard_interval = std::chrono::milliseconds(a->ws_dashboard_ms);
       http_options.max_ws_per_token = a->ws_per_token;
       HttpApiOptions api_options;
       api_options.requests_per_second = a->rate;
       api_options.burst = a->burst;
       api_options.bytes_per_request = a->bytes_per_request;
+      api_options.as_of_events_per_request = a->as_of_events_per_request;
+      api_options.max_as_of_reads_per_token = a->max_as_of_reads_per_token;
       HttpApi api(service->get(), projector->get(), &*authority, SystemClock::Default(), &metrics,
                   api_options);
       // The cases are loaded on the watch's thread: a start need not wait

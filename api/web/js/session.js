@@ -12,6 +12,31 @@ const KEY = 'casegrid.token';
 const TOKEN_CHECK = '/api/v1/audit/digest';
 const HANDLING_ROLES = ['operator', 'officer', 'mediator', 'grid_worker', 'volunteer', 'supervisor'];
 
+// How many times a read refused with 429 is asked in all (Session.api).
+const READ_TRIES = 4;
+
+// Places for reads as of a past moment, this page's at most `bound` at once
+// (the server's default per subject: serve --max-as-of-reads-per-token).
+class Places {
+  constructor(bound) {
+    this.free = bound;
+    this.waiting = [];
+  }
+  take() {
+    if (this.free > 0) {
+      this.free--;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+  give() {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.free++;
+  }
+}
+const pastReads = new Places(4);
+
 export class ApiError extends Error {
   constructor(status, code, message) {
     super(message);
@@ -56,15 +81,31 @@ export class Session {
   }
 
   async api(path, { method = 'GET', body } = {}) {
+    // A read as of a past moment waits for one of this page's places: the
+    // server takes a subject's few at once (serve --max-as-of-reads-per-token)
+    // and refuses more with 429, which a replay's many cells would meet.
+    const pastRead = method === 'GET' && /[?&]as_of=/.test(path);
+    if (pastRead) await pastReads.take();
     let res;
     try {
-      res = await fetch(path, {
-        method,
-        headers: { Authorization: `Bearer ${this.token}`, ...(body ? { 'Content-Type': 'application/json' } : {}) },
-        body: body ? JSON.stringify(body) : undefined,
-      });
+      for (let tries = 1; ; tries++) {
+        res = await fetch(path, {
+          method,
+          headers: { Authorization: `Bearer ${this.token}`, ...(body ? { 'Content-Type': 'application/json' } : {}) },
+          body: body ? JSON.stringify(body) : undefined,
+        });
+        // A read refused for its rate (another tab of the same person, a
+        // replay dragged fast) is asked again when the server says, a few
+        // times; a write is never sent twice unasked.
+        if (res.status !== 429 || method !== 'GET' || tries >= READ_TRIES) break;
+        const wait = Number(res.headers.get('Retry-After')) || 1;
+        await res.text().catch(() => '');
+        await new Promise((done) => setTimeout(done, Math.min(wait, 5) * 1000));
+      }
     } catch (e) {
       throw new ApiError(0, 'offline', `the server cannot be reached (${e.message})`);
+    } finally {
+      if (pastRead) pastReads.give();
     }
     const text = await res.text();
     let json = null;

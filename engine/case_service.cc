@@ -670,20 +670,42 @@ Result<WriteResult> CaseService::RecordDeadlineApproaching(std::string_view case
   return RecordDeadlineFact(case_id, deadline, due_at, /*warning=*/true);
 }
 
+namespace {
+// The keys a deadline's fact may go under (RecordDeadlineFact).
+constexpr int kFactKeys = 8;
+}  // namespace
+
 Result<WriteResult> CaseService::RecordDeadlineFact(std::string_view case_id, DeadlineKind deadline,
                                                     std::int64_t due_at, bool warning) {
   // The key (so the event id) is fixed by case, deadline and due time: the
   // store writes each fact once however often, or by however many, it is
   // called. '|' is outside the stream alphabet, so no case id makes a
   // DeadlineMissed key (which starts with the case id) equal to a warning's.
-  const std::string key = std::string(warning ? "warn|" : "") + std::string(case_id) + "/" +
-                          std::string(Name(deadline)) + "/" + std::to_string(due_at);
+  const std::string first_key = std::string(warning ? "warn|" : "") + std::string(case_id) + "/" +
+                                std::string(Name(deadline)) + "/" + std::to_string(due_at);
   const std::string what =
       "deadline " + std::string(Name(deadline)) + " of " + std::string(case_id);
+  const RequestShape shape{CaseStream(case_id),
+                           warning ? DeadlineApproaching::kType : DeadlineMissed::kType, nullptr};
   for (int attempt = 0; attempt < options_.max_retries; ++attempt) {
-    const RequestShape shape{CaseStream(case_id),
-                             warning ? DeadlineApproaching::kType : DeadlineMissed::kType, nullptr};
-    ASSIGN_OR_RETURN(auto replayed, Replay(*store_, kSystemActor, key, shape));
+    // A raw append may carry any event id, that of a fact to come too
+    // (review 103: a note took a miss's, which was then never written, and
+    // every step on the case was 409). The fact then goes under the next of
+    // a few keys derived from the first: still written once, and found
+    // again, however often and by however many it is asked for.
+    std::string key = first_key;
+    std::optional<WriteResult> replayed;
+    for (int slot = 1;; ++slot) {
+      auto found = Replay(*store_, kSystemActor, key, shape);
+      if (found.ok()) {
+        replayed = std::move(*found);
+        break;
+      }
+      if (found.status().code() != StatusCode::kConflict || slot >= kFactKeys) {
+        return found.status();
+      }
+      key = first_key + "#" + std::to_string(slot);
+    }
     if (replayed) return *replayed;
     ASSIGN_OR_RETURN(CaseState state, LoadCase(case_id));
     const CaseDeadline* d = state.Deadline(deadline);

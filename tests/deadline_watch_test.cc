@@ -518,6 +518,27 @@ TEST_F(DeadlineWatchTest, TheWatchReckonsAtTheTimeTheStoreCanStampToo) {
   EXPECT_EQ(Warned(id, DeadlineKind::kAccept), 0);
 }
 
+// A raw append that took the event id of a miss to come (any id may be
+// sent) leaves the miss to another key derived from the first: it is
+// written once, found again when asked again, and the case's steps go on
+// (review 103: the miss was refused for good, and every step was 409).
+TEST_F(DeadlineWatchTest, AMissWhoseEventIdARawAppendTookIsWrittenUnderAnotherKey) {
+  const std::string id = NewCase("urgent");
+  const std::int64_t due = Due(id, DeadlineKind::kAccept);
+  const std::string key = id + "/accept/" + std::to_string(due);
+  AppendRequest r{CaseStream(id), ExpectedVersion::Exact(1), "import", {}};
+  r.events.push_back({IdempotentEventId("system", key, 0), "NoteAdded", R"({"text":"imported"})"});
+  ASSERT_TRUE(store_->Append(std::move(r)).ok());
+  clock_.Set(due + kMinute);
+  const WriteResult missed = Must(service_->RecordDeadlineMissed(id, DeadlineKind::kAccept, due));
+  EXPECT_FALSE(missed.deduplicated);
+  const WriteResult again = Must(service_->RecordDeadlineMissed(id, DeadlineKind::kAccept, due));
+  EXPECT_TRUE(again.deduplicated);
+  EXPECT_EQ(again.position, missed.position);
+  EXPECT_EQ(Missed(id, DeadlineKind::kAccept, due), 1);
+  Must(Act(id, "note", R"({"text":"the steps go on"})"));
+}
+
 // An intake too: its due times are reckoned from the time the store stamps
 // it, not from a clock stepped back behind the stamps.
 TEST_F(DeadlineWatchTest, AnIntakeIsDecidedAtTheTimeTheStoreCanStampIt) {

@@ -458,19 +458,33 @@ void WsSession::WriteNext() {
     return;
   }
   writing_ = true;
+  ws_.text(true);
+  WritePart(std::move(next), 0);
+}
+
+void WsSession::WritePart(PushMessage message, std::size_t offset) {
+  // The write timeout runs from the last part the peer took: a large
+  // message (a cell's board of several MB) to a peer that reads slowly
+  // but steadily is not cut (review 105), one that reads nothing is.
   write_began_ = std::chrono::steady_clock::now();
   if (!write_watch_armed_ && options_.write_timeout.count() > 0) {
     ArmWriteWatch(write_began_ + options_.write_timeout);
   }
-  ws_.text(true);
-  ws_.async_write(asio::buffer(*next),
-                  [self = shared_from_this(), next](beast::error_code ec, std::size_t) {
-                    self->writing_ = false;
-                    if (ec) return self->End();
-                    self->metrics_->messages_pushed.Increment();  // written, not only queued
-                    if (self->close_after_write_) return self->CloseAfterWrite();
-                    self->WriteNext();
-                  });
+  const std::size_t part = std::min(kWritePartBytes, message->size() - offset);
+  const bool last = offset + part == message->size();
+  ws_.async_write_some(last, asio::buffer(message->data() + offset, part),
+                       [self = shared_from_this(), message, offset, part, last](
+                           beast::error_code ec, std::size_t) mutable {
+                         if (ec) {
+                           self->writing_ = false;
+                           return self->End();
+                         }
+                         if (!last) return self->WritePart(std::move(message), offset + part);
+                         self->writing_ = false;
+                         self->metrics_->messages_pushed.Increment();  // written, not only queued
+                         if (self->close_after_write_) return self->CloseAfterWrite();
+                         self->WriteNext();
+                       });
 }
 
 void WsSession::CloseWith(websocket::close_code code, std::string_view reason) {

@@ -60,11 +60,11 @@ struct WsOptions {
   std::size_t max_queue_bytes = 8 << 20;
   std::chrono::seconds idle_timeout{60};
   std::chrono::seconds close_timeout{5};
-  // One message's write the peer has not taken within this is a client
-  // that has stopped reading: closed with 1013, as one whose queue overflows
-  // is (0: never). Without it, one that read nothing held its queue's
-  // backlog, a catch-up's pages up to a quarter of the queue, for as long as
-  // it answered pings (review 104: 4 MB a connection, 125 MB a token).
+  // A write the peer has taken nothing of within this (a message is written
+  // 64 KiB at a time) is a client that has stopped reading: closed with
+  // 1013, as one whose queue overflows is (0: never). Without it, one that read nothing held its
+  // queue's backlog, a catch-up's pages up to a quarter of the queue, for as long as it answered
+  // pings (review 104: 4 MB a connection, 125 MB a token).
   std::chrono::seconds write_timeout{30};
   // The kernel's send buffer of each WebSocket (SO_SNDBUF; 0: the kernel's
   // own, autotuned up to net.ipv4.tcp_wmem's 4 MiB). Small, so that a slow
@@ -121,6 +121,12 @@ class WsSession : public PushSink, public std::enable_shared_from_this<WsSession
   void HandleOp(std::string_view text);
   void Answer(std::int64_t id, const Status& why);
   void WriteNext();
+  // Writes `message` from `offset` on, a part (one frame) at a time, then
+  // the next queued message.
+  void WritePart(PushMessage message, std::size_t offset);
+  // A message larger than this is written in frames of this size, so that
+  // the write timeout counts from the peer's last progress.
+  static constexpr std::size_t kWritePartBytes = 64 * 1024;
   bool BackloggedLocked() const;  // mu_ held
   void CloseWith(boost::beast::websocket::close_code code, std::string_view reason = {});
   void CloseAfterWrite();

@@ -88,7 +88,7 @@ Status ClosedCaseAllows(const CaseState& state, CaseAction action) {
 // one was, and a miss unless one was (a deadline moved since its miss is
 // warned of, never missed again); none once met.
 StreamVersion WatchEventsOwed(const CaseDeadline& d) {
-  if (d.met) return 0;
+  if (d.met || d.due_at <= 0) return 0;  // one with no due time is none (the watch's Install)
   if (d.missed) return d.moved_since_missed() && !d.warned ? 1 : 0;
   return (d.warned ? 0 : 1) + 1;
 }

@@ -1068,6 +1068,35 @@ TEST_F(CaseRulesTest, AnImportedCallbackScheduledAtAMissedDueTimeStaysMissed) {
   Must(Act(id, "attempt-callback", R"({"reached":false,"note":"no answer"})"));
 }
 
+// The same when the callback, open and missed at one due time, is moved to
+// another missed before: missed there, not moved since (review 105: the
+// older miss won, and `replay` listed the callback open again), as a
+// DeadlineSet to it does.
+TEST_F(CaseRulesTest, AnImportedCallbackMovedToAnEarlierMissIsMissedThere) {
+  for (const bool as_deadline_set : {false, true}) {
+    const std::string id = CaseInProgress();
+    Must(Act(id, "resolve", R"({"resolution":"handled_on_site","summary":"done"})"));
+    const std::int64_t first = *Load(id).callback.due_at;
+    clock_.Advance(25 * 3600000LL);
+    Must(service_->RecordDeadlineMissed(id, DeadlineKind::kCallback, first));
+    Must(Act(id, "reopen", R"({"reason":"again"})"));
+    Must(Act(id, "resolve", R"({"resolution":"handled_on_site","summary":"again"})"));
+    const std::int64_t second = *Load(id).callback.due_at;
+    clock_.Advance(25 * 3600000LL);
+    Must(service_->RecordDeadlineMissed(id, DeadlineKind::kCallback, second));
+    if (as_deadline_set) {
+      Raw(id, "DeadlineSet", DueOf("callback", first));
+    } else {
+      Raw(id, "CallbackScheduled", DueOf("", first));
+    }
+    const CaseDeadline* d = Load(id).Deadline(DeadlineKind::kCallback);
+    ASSERT_NE(d, nullptr);
+    EXPECT_EQ(d->due_at, first);
+    EXPECT_TRUE(d->missed);
+    EXPECT_FALSE(d->moved_since_missed()) << (as_deadline_set ? "DeadlineSet" : "CallbackScheduled");
+  }
+}
+
 // A raw warning of a deadline the case does not have, or of another due time,
 // warns of nothing now (review 103: a slot with no due time stopped a
 // mediation's 15 days from starting; the real due time was never warned of).
@@ -1090,11 +1119,11 @@ TEST_F(CaseRulesTest, ARawWarningOfAnotherDueTimeWarnsOfNothingNow) {
   EXPECT_TRUE(Load(id).Deadline(DeadlineKind::kAccept)->warned);
 }
 
-// A raw miss of a deadline the case never had leaves a deadline with no due
-// time (the case view shows it): the steps take it for none (review 103: a
-// mediation's 15 days never started, a triage moved an accept deadline the
-// case did not have).
-TEST_F(CaseRulesTest, ARawMissOfADeadlineTheCaseNeverHadStartsNothingAndMovesNothing) {
+// A raw miss of a deadline the case never had, or a raw DeadlineSet to no
+// time, leaves a deadline with no due time (the case view shows it): the
+// steps take it for none (review 103: a mediation's 15 days never started,
+// a triage moved an accept deadline the case did not have).
+TEST_F(CaseRulesTest, ADeadlineWithNoDueTimeStartsNothingAndMovesNothing) {
   const std::string id = CaseInProgress();
   Raw(id, "DeadlineMissed", DueOf("mediation", clock_.NowMillis() - 60000));
   Must(Act(id, "mediate",
@@ -1102,7 +1131,8 @@ TEST_F(CaseRulesTest, ARawMissOfADeadlineTheCaseNeverHadStartsNothingAndMovesNot
   EXPECT_EQ(Load(id).Deadline(DeadlineKind::kMediation)->due_at,
             clock_.NowMillis() + 15 * 86400000LL);
 
-  // An imported case with no accept deadline, then a stray miss of one.
+  // An imported case with no accept deadline, then one set to no time (the
+  // epoch): not missed, not met, and no deadline to move.
   const std::string imported = "C-20261122-900001";
   AppendRequest r{CaseStream(imported), ExpectedVersion::NoStream(), "import", {}};
   r.events.push_back(
@@ -1110,7 +1140,8 @@ TEST_F(CaseRulesTest, ARawMissOfADeadlineTheCaseNeverHadStartsNothingAndMovesNot
        R"({"kind":"dispute","channel":"call","cell":"santai/tongchuan/a03/g12","category":"neighbour","priority":"normal","summary":"s","reporter":{"name":"Li","phone":"13800000000"}})"});
   ASSERT_TRUE(store_->Append(std::move(r)).ok());
   ASSERT_EQ(Load(imported).Deadline(DeadlineKind::kAccept), nullptr);
-  Raw(imported, "DeadlineMissed", DueOf("accept", clock_.NowMillis() - 60000));
+  Raw(imported, "DeadlineSet", DueOf("accept", 0));
+  ASSERT_EQ(Load(imported).Deadline(DeadlineKind::kAccept)->due_at, 0);
   const StreamVersion before = Load(imported).version;
   Must(Act(imported, "triage", R"({"priority":"urgent"})"));
   EXPECT_EQ(Load(imported).version, before + 1);  // CaseTriaged alone, no DeadlineSet

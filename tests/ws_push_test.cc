@@ -1341,6 +1341,41 @@ TEST_F(WriteTimeoutPushTest, AClientThatStopsReadingIsClosedWith1013AtTheWriteTi
   EXPECT_EQ(PushedMessage::Parse(*m).position, last + 1);
 }
 
+// A large message to a peer that reads it slowly but steadily is not cut:
+// the write timeout (here 3 s) runs from the last 64 KiB part the peer took,
+// not from the message's start (review 105: a board of several MB needed
+// 100 KB/s, and a client on a slow link was closed again at each resume).
+class SlowReaderPushTest : public PushTest {
+ protected:
+  void AdjustServer(HttpServerOptions& o) override { o.ws.write_timeout = std::chrono::seconds(3); }
+};
+
+TEST_F(SlowReaderPushTest, ALargeMessageReadSlowlyButSteadilyIsNotCut) {
+  std::string body = testing::ReportBody();
+  const std::string plain = R"("summary":"Water leaking from upstairs")";
+  body.replace(body.find(plain), plain.size(), R"("summary":")" + std::string(6000, '\\') + "\"");
+  for (int i = 0; i < 140; ++i) Must(service_->Report("operator-1", body, ""));  // ~7 KB views
+  ASSERT_TRUE(projector_->WaitFor(Head(), std::chrono::seconds(10)));
+  auto c = Open(Operator(), 16384);
+  c->Send(SubscribeOp(1, "cell/santai"));
+  const auto begin = std::chrono::steady_clock::now();
+  std::optional<std::string> board;
+  while (!board && std::chrono::steady_clock::now() - begin < std::chrono::seconds(60)) {
+    board = c->Step(std::chrono::milliseconds(10));  // a part of it, then a pause
+    if (!board) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  const auto took = std::chrono::steady_clock::now() - begin;
+  ASSERT_TRUE(board.has_value()) << "the board never came; open " << c->open() << ", closes "
+                                 << metrics_.slow_client_closes.Value();
+  std::printf("a board of %zu bytes read in %.1f s\n", board->size(),
+              std::chrono::duration<double>(took).count());
+  ASSERT_GT(took, std::chrono::seconds(3)) << "read too fast to show anything";
+  EXPECT_GT(board->size(), 800000u);
+  EXPECT_EQ(PushedMessage::Parse(*board).type, "subscribed");
+  EXPECT_EQ(metrics_.slow_client_closes.Value(), 0);
+  EXPECT_TRUE(c->open());
+}
+
 // A dashboard read slowly gets the newest view once it reads again, not a
 // backlog of stale ones: the server's queue coalesces a channel's views, and
 // the kernel's send buffer (WsOptions::send_buffer_bytes) is kept small so

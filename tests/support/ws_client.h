@@ -66,6 +66,16 @@ class WsClient {
     messages_.pop_front();
     return m;
   }
+  // Runs at most one handler (a part of a message, read from the socket),
+  // waiting up to `wait` for it: a client that reads slowly. The next
+  // message once one is whole.
+  std::optional<std::string> Step(std::chrono::milliseconds wait) {
+    if (messages_.empty() && open_) io_.run_one_for(wait);
+    if (messages_.empty()) return std::nullopt;
+    std::string m = std::move(messages_.front());
+    messages_.pop_front();
+    return m;
+  }
   // Runs until the server closes the connection; its close code (0 if none
   // came within `timeout`). Messages that arrive first are kept.
   int WaitClosed(std::chrono::milliseconds timeout = std::chrono::seconds(10)) {

@@ -221,8 +221,8 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
       ->capture_default_str();
   serve
       ->add_option("--ws-write-timeout", a->ws_write_s,
-                   "seconds a WebSocket peer may take to read one message before it is closed "
-                   "with 1013 (0: never)")
+                   "seconds a WebSocket peer may take to read the next 64 KiB of a message "
+                   "before it is closed with 1013 (0: never)")
       ->check(CLI::Range(std::int64_t{0}, std::int64_t{86400}))
       ->capture_default_str();
   serve

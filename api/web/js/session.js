@@ -16,7 +16,9 @@ const HANDLING_ROLES = ['operator', 'officer', 'mediator', 'grid_worker', 'volun
 const READ_TRIES = 4;
 
 // Places for reads as of a past moment, this page's at most `bound` at once
-// (the server's default per subject: serve --max-as-of-reads-per-token).
+// (the server's default per subject: serve --max-as-of-reads-per-token). The
+// newest waiting read goes first: a replay dragged on wants its latest
+// position, not the ones it passed (review 105: those went first).
 class Places {
   constructor(bound) {
     this.free = bound;
@@ -30,7 +32,7 @@ class Places {
     return new Promise((resolve) => this.waiting.push(resolve));
   }
   give() {
-    const next = this.waiting.shift();
+    const next = this.waiting.pop();
     if (next) next();
     else this.free++;
   }

@@ -1615,6 +1615,7 @@ class ChargedAsOfHttpApiTest : public HttpApiTest {
     HttpApiOptions o;
     o.requests_per_second = 0.001;
     o.burst = 10;
+    o.as_of_events_per_request = 64;
     return o;
   }
 };

@@ -90,7 +90,7 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
     std::size_t max_answers_held = std::size_t{256} << 20;
     std::size_t max_answers_held_per_token = std::size_t{64} << 20;
     std::size_t bytes_per_request = 256 * 1024;
-    std::size_t as_of_events_per_request = 64;
+    std::size_t as_of_events_per_request = 128;
     std::size_t max_as_of_reads_per_token = 4;
     std::size_t max_connections = 0;    // 0: as many as the descriptors allow
     std::int64_t max_per_address = -1;  // -1: DescriptorBudget's; 0: none

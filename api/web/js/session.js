@@ -12,8 +12,10 @@ const KEY = 'casegrid.token';
 const TOKEN_CHECK = '/api/v1/audit/digest';
 const HANDLING_ROLES = ['operator', 'officer', 'mediator', 'grid_worker', 'volunteer', 'supervisor'];
 
-// How many times a read refused with 429 is asked in all (Session.api).
-const READ_TRIES = 4;
+// How many times a read refused with 429 is asked in all (Session.api): a
+// person's other tab may hold their rate for some seconds (probe 100: after
+// 4 tries a replay's tiles stayed blank for good).
+const READ_TRIES = 12;
 
 // Places for reads as of a past moment, this page's at most `bound` at once
 // (the server's default per subject: serve --max-as-of-reads-per-token). The
@@ -102,7 +104,10 @@ export class Session {
         if (res.status !== 429 || method !== 'GET' || tries >= READ_TRIES) break;
         const wait = Number(res.headers.get('Retry-After')) || 1;
         await res.text().catch(() => '');
+        // Its place is not held while it waits: newer reads go meanwhile.
+        if (pastRead) pastReads.give();
         await new Promise((done) => setTimeout(done, Math.min(wait, 5) * 1000));
+        if (pastRead) await pastReads.take();
       }
     } catch (e) {
       throw new ApiError(0, 'offline', `the server cannot be reached (${e.message})`);

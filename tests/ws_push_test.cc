@@ -100,7 +100,44 @@ class PushTest : public testing::HttpApiFixture {
           NewEvent{"", "NoteAdded", R"({"text":")" + std::string(text_bytes, 'n') + "\"}"});
     }
     ASSERT_TRUE(store_->Append(std::move(append)).ok());
+  }  // A client that keeps up and one that has stopped reading (a small
+  // receive buffer fills quickly), both on `events` and live (a subscription
+  // still catching up is fed only as its connection drains, so it would
+  // stall without ever crossing a bound). Rounds of 100 notes of 3 KB to
+  // `case_id` follow, the fast client reading each whole, until the stalled
+  // one is closed for falling behind or `rounds` have gone; `settle` is
+  // waited after each round for the close. The fast client's last position
+  // is in `last`.
+  struct StalledPair {
+    std::unique_ptr<WsClient> fast, stalled;
+    Position last = 0;
+  };
+  void StallOne(const std::string& case_id, int rounds, std::chrono::milliseconds settle,
+                StalledPair* pair) {
+    pair->fast = Open(Auditor());
+    pair->last = Head();
+    pair->fast->Send(SubscribeOp(1, "events", pair->last));
+    Expect(*pair->fast, "subscribed");
+    pair->stalled = Open(Token("auditor-2", Role::kAuditor), 4096);
+    pair->stalled->Send(SubscribeOp(1, "events", Head()));
+    Expect(*pair->stalled, "subscribed");
+    for (int round = 0; round < rounds && metrics_.slow_client_closes.Value() == 0; ++round) {
+      BulkNotes(case_id, 100, 3000);
+      while (pair->last < Head()) {
+        auto m = pair->fast->Next();
+        ASSERT_TRUE(m.has_value()) << "the fast client stopped receiving at " << pair->last;
+        auto parsed = PushedMessage::Parse(*m);
+        if (parsed.type != "event") continue;  // its "subscribed"
+        ASSERT_EQ(parsed.position, pair->last + 1);
+        pair->last = parsed.position;
+      }
+      for (const auto until = std::chrono::steady_clock::now() + settle;
+           metrics_.slow_client_closes.Value() == 0 && std::chrono::steady_clock::now() < until;) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+    }
   }
+
   Position Head() { return store_->Head().position; }
 };
 
@@ -1264,29 +1301,9 @@ TEST_F(PushLimitsTest, AnOversizedMessageClosesWith1009) {
 
 TEST_F(PushLimitsTest, AStalledClientIsClosedWith1013WhileAnotherKeepsReceiving) {
   const std::string id = NewCase();
-  auto fast = Open(Auditor());
-  Position last = Head();
-  fast->Send(SubscribeOp(1, "events", last));
-  Expect(*fast, "subscribed");
-  // The stalled client subscribes, then stops reading; a small receive
-  // buffer makes its socket fill quickly.
-  auto stalled = Open(Token("auditor-2", Role::kAuditor), 4096);
-  stalled->Send(SubscribeOp(1, "events", Head()));
-  // Live before the writes: a subscription still catching up is fed only as
-  // its connection drains, so it would stall without ever crossing a bound.
-  Expect(*stalled, "subscribed");
-  for (int round = 0; round < 40 && metrics_.slow_client_closes.Value() == 0; ++round) {
-    BulkNotes(id, 100, 3000);
-    // The fast client reads everything as it comes.
-    while (last < Head()) {
-      auto m = fast->Next();
-      ASSERT_TRUE(m.has_value()) << "the fast client stopped receiving at " << last;
-      auto parsed = PushedMessage::Parse(*m);
-      if (parsed.type != "event") continue;  // its "subscribed"
-      ASSERT_EQ(parsed.position, last + 1);
-      last = parsed.position;
-    }
-  }
+  StalledPair pair;
+  ASSERT_NO_FATAL_FAILURE(StallOne(id, 40, std::chrono::milliseconds(0), &pair));
+  auto& [fast, stalled, last] = pair;
   ASSERT_EQ(metrics_.slow_client_closes.Value(), 1) << "the stalled client was never closed";
   // When it reads again it finds what was sent, then the close: 1013.
   EXPECT_EQ(stalled->WaitClosed(std::chrono::seconds(20)), 1013);
@@ -1311,28 +1328,12 @@ class WriteTimeoutPushTest : public PushTest {
 
 TEST_F(WriteTimeoutPushTest, AClientThatStopsReadingIsClosedWith1013AtTheWriteTimeout) {
   const std::string id = NewCase();
-  auto fast = Open(Auditor());
-  Position last = Head();
-  fast->Send(SubscribeOp(1, "events", last));
-  Expect(*fast, "subscribed");
-  auto stalled = Open(Token("auditor-2", Role::kAuditor), 4096);
-  stalled->Send(SubscribeOp(1, "events", Head()));
-  Expect(*stalled, "subscribed");
   // Rounds of 300 KB until the sockets are full and a write waits (what the
   // kernel takes on loopback varies), each far less than the queue's bounds
   // (8192 messages, 8 MiB): at most 3 MB and 1,000 messages in all.
-  for (int round = 0; round < 10 && metrics_.slow_client_closes.Value() == 0; ++round) {
-    BulkNotes(id, 100, 3000);
-    while (last < Head()) {
-      auto m = fast->Next();
-      ASSERT_TRUE(m.has_value()) << "the fast client stopped receiving at " << last;
-      auto parsed = PushedMessage::Parse(*m);
-      if (parsed.type == "event") last = parsed.position;
-    }
-    for (int i = 0; i < 60 && metrics_.slow_client_closes.Value() == 0; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-  }
+  StalledPair pair;
+  ASSERT_NO_FATAL_FAILURE(StallOne(id, 10, std::chrono::seconds(3), &pair));
+  auto& [fast, stalled, last] = pair;
   ASSERT_EQ(metrics_.slow_client_closes.Value(), 1) << "the stalled client was never closed";
   EXPECT_EQ(stalled->WaitClosed(std::chrono::seconds(20)), 1013);
   Notes(id, 1);  // the fast one still receives

@@ -1089,11 +1089,13 @@ TEST_F(CaseRulesTest, AnImportedCallbackMovedToAnEarlierMissIsMissedThere) {
     } else {
       Raw(id, "CallbackScheduled", DueOf("", first));
     }
-    const CaseDeadline* d = Load(id).Deadline(DeadlineKind::kCallback);
+    const CaseState s = Load(id);
+    const CaseDeadline* d = s.Deadline(DeadlineKind::kCallback);
     ASSERT_NE(d, nullptr);
     EXPECT_EQ(d->due_at, first);
     EXPECT_TRUE(d->missed);
-    EXPECT_FALSE(d->moved_since_missed()) << (as_deadline_set ? "DeadlineSet" : "CallbackScheduled");
+    EXPECT_FALSE(d->moved_since_missed())
+        << (as_deadline_set ? "DeadlineSet" : "CallbackScheduled");
   }
 }
 
@@ -1106,7 +1108,8 @@ TEST_F(CaseRulesTest, ARawWarningOfAnotherDueTimeWarnsOfNothingNow) {
   EXPECT_EQ(Load(mediated).Deadline(DeadlineKind::kMediation), nullptr);
   Must(Act(mediated, "mediate",
            R"({"tier":1,"participants":["a"],"outcome":"no_agreement","notes":"n"})"));
-  const CaseDeadline* mediation = Load(mediated).Deadline(DeadlineKind::kMediation);
+  const CaseState after_mediation = Load(mediated);
+  const CaseDeadline* mediation = after_mediation.Deadline(DeadlineKind::kMediation);
   ASSERT_NE(mediation, nullptr);
   EXPECT_EQ(mediation->due_at, clock_.NowMillis() + 15 * 86400000LL);
 

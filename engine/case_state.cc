@@ -316,14 +316,17 @@ void CaseState::Apply(const RecordedEvent& event, const CaseEventData& data) {
           const bool keeps_miss = open && d.missed;
           const bool missed_then = MissedAt(DeadlineKind::kCallback, e.due_at);
           const bool warned = WarnedOf(DeadlineKind::kCallback, e.due_at);
-          // (A due time on record missed wins over an older miss kept, as
-          // for a DeadlineSet: else it read as moved since, owed again;
-          // review 105.)
-          const std::int64_t missed_due_at = missed_then ? e.due_at
-                                             : keeps_miss ? d.missed_due_at
-                                                          : 0;
-          d = CaseDeadline{DeadlineKind::kCallback,    e.due_at, warned, keeps_miss || missed_then,
-                           false,                      missed_due_at, at};
+          // A due time on record missed wins over an older miss kept, as for
+          // a DeadlineSet (else it read as moved since, owed again; review 105).
+          std::int64_t missed_due_at = 0;
+          if (missed_then) {
+            missed_due_at = e.due_at;
+          } else if (keeps_miss) {
+            missed_due_at = d.missed_due_at;
+          }
+          const bool missed = keeps_miss || missed_then;
+          d = CaseDeadline{DeadlineKind::kCallback, e.due_at, warned, missed, false,
+                           missed_due_at,           at};
         } else if constexpr (std::is_same_v<T, CallbackAttempted>) {
           callback.status = CallbackStatus::kAttempted;
           ++callback.attempts;

@@ -90,8 +90,13 @@ test('the dashboard follows a case reported over the API, and replays the moment
   // Replay: the position before the report shows the dashboard without it,
   // exactly as GET …?as_of= gives it.
   const before = await operator.get(`/api/v1/dashboard/?as_of=${position - 1}`);
+  const sliderWidth = async () => (await page.locator('#replay-slider').boundingBox()).width;
+  const liveWidth = await sliderWidth();
   await setSlider(page, position - 1);
   await page.waitForSelector(`#replay-label[data-position="${position - 1}"]`, { timeout: 5000 });
+  // The slider keeps its width when it leaves Live (it narrowed, so a slow
+  // drag jumped between the pointed step and Live: black-box probe 100).
+  assert.equal(await sliderWidth(), liveWidth);
   assert.equal(await number(page, 'open-total'), before.open.total);
   assert.equal(before.open.total, openBefore);
   assert.equal(await number(page, 'reported-today'), before.today.reported);
@@ -218,6 +223,28 @@ test("the heat map's metric buttons take a mouse click at every width", async ()
     const clear = await eventually(async () => (last = await covered()).length === 0, 2000, 'settled')
       .catch(() => false);
     assert.ok(clear, `at ${width} px the chart covers them: ${last.join(', ')}`);
+    // A tile's name is cut to the tile's width, at this width too: 40 cells
+    // of 10 letters (names of 9 overlapped at 1440 px: black-box probe 100).
+    await page.evaluate(() => {
+      const cells = Array.from({ length: 40 }, (_, i) => ({ path: `santai/luxi/g1/wangjia${String(i).padStart(3, '0')}`, open: i, missed: 0 }));
+      window.casegrid.dashboard.charts.renderHeat(cells, 'open');
+    });
+    const fit = await eventually(
+      () =>
+        page.evaluate(() => {
+          // Each tile's label as drawn (zrender's rect and its text) against
+          // the tile.
+          const tiles = window.casegrid.dashboard.charts.heat
+            .getZr()
+            .storage.getDisplayList()
+            .filter((e) => e.type === 'rect' && e.getTextContent?.());
+          return tiles.length === 40 && tiles.every((e) => e.getTextContent().getBoundingRect().width <= e.getBoundingRect().width - 6);
+        }),
+      2000,
+      `names cut to the tiles at ${width} px`,
+    ).catch(() => false);
+    await page.evaluate(() => window.casegrid.dashboard.renderHeat());
+    assert.ok(fit, `at ${width} px a tile's name may pass its tile`);
   }
   // The chart's canvas covered both at 1280 and 1366 px, where the heading wraps.
   await page.setViewportSize({ width: 1280, height: 900 });
@@ -587,18 +614,24 @@ test("the dashboard's address names the node shown, a token's cells are each rea
   assert.equal(await zone(0), 'UTC');
   // The curve is against the days the log has before today (previous_days):
   // this test's log begins today.
+  // The chart's line is named for those days too (it said "the 7 days
+  // before" whatever the count: black-box probe 100).
   const days = (n) =>
     page.evaluate((n) => {
       const d = window.casegrid.dashboard;
       if (n !== undefined) d.render({ ...d.live, intake_hourly: { ...d.live.intake_hourly, previous_days: n } });
-      return [d.live.intake_hourly.previous_days, document.querySelector('#intake-days').textContent];
+      const line = d.charts.intake.getOption().series[1];
+      return [d.live.intake_hourly.previous_days, document.querySelector('#intake-days').textContent, line.name, line.data.length];
     }, n);
-  const [served, said] = await days();
+  const [served, said, named] = await days();
   const against = { 0: ', no earlier day to compare yet', 1: ' against the day before' };
+  const line = { 0: 'no earlier day', 1: 'the day before' };
   assert.equal(said, against[served] ?? ` against the last ${served} days`);
-  assert.equal((await days(0))[1], against[0]);
-  assert.equal((await days(1))[1], against[1]);
-  assert.equal((await days(7))[1], ' against the last 7 days');
+  assert.equal(named, line[served] ?? `average of the ${served} days before`);
+  assert.deepEqual((await days(0)).slice(1), [against[0], line[0], 0]);
+  assert.deepEqual((await days(1)).slice(1), [against[1], line[1], 24]);
+  assert.deepEqual((await days(3)).slice(1), [' against the last 3 days', 'average of the 3 days before', 24]);
+  assert.deepEqual((await days(7)).slice(1), [' against the last 7 days', 'average of the 7 days before', 24]);
   await days(served);
 
   // The feed starts from the snapshot: each entry says the case's state now, and no time.

@@ -10,7 +10,7 @@
 import { signIn, userChip } from './session.js';
 import { Push, statusPill } from './push.js';
 import { ActionPanel, onTheWayAfter } from './lifecycle.js';
-import { h, $, setText, setParts, value, renderList } from './dom.js';
+import { h, $, setText, setTitled, setParts, value, renderList } from './dom.js';
 import * as fmt from './format.js';
 
 const session = await signIn();
@@ -59,7 +59,7 @@ push.onFreshStore(() => {
   slider.value = '0';
   document.body.classList.remove('replaying', 'no-case');
   $('#replay-live').hidden = true;
-  setText($('#replay-label'), 'Live');
+  setTitled($('#replay-label'), 'Live');
   delete $('#replay-label').dataset.position;
   $('#case-error').hidden = true;
   $('#case-state').className = 'state';
@@ -113,7 +113,7 @@ function choose(index) {
     replay = null;
     document.body.classList.remove('replaying');
     $('#replay-live').hidden = true;
-    setText($('#replay-label'), 'Live');
+    setTitled($('#replay-label'), 'Live');
     delete $('#replay-label').dataset.position;
     if (steps.length) showView(steps[steps.length - 1].view, null);
     renderTimeline();
@@ -122,7 +122,7 @@ function choose(index) {
   replay = { index, view: null, shown: null };
   document.body.classList.add('replaying');
   $('#replay-live').hidden = false;
-  setText($('#replay-label'), `Loading step ${index + 1}…`);
+  setTitled($('#replay-label'), `Loading step ${index + 1}…`);
   renderTimeline();
   loadReplay();
 }
@@ -149,7 +149,7 @@ function loadReplay() {
     .catch((e) => {
       if (!current()) return;
       replay.shown = index;
-      setText($('#replay-label'), `Refused — ${e.plain ?? e.message}`);
+      setTitled($('#replay-label'), `Refused — ${e.plain ?? e.message}`);
     })
     .finally(() => {
       replayLoading = false;
@@ -163,7 +163,7 @@ function labelStep() {
   const step = steps[index];
   const label = $('#replay-label');
   label.dataset.position = String(step.event.position);
-  setText(label, `Step ${index + 1} of ${steps.length} · position ${step.event.position} · ${step.event.type} · ${fmt.time(step.event.recorded_at)}`);
+  setTitled(label, `Step ${index + 1} of ${steps.length} · position ${step.event.position} · ${step.event.type} · ${fmt.time(step.event.recorded_at)}`);
 }
 
 function showView(view, step) {

@@ -11,7 +11,7 @@ import { Push, statusPill, refusalBanner } from './push.js';
 import { CaseBoard } from './case_board.js';
 import { ResponsiblePanel } from './responsible_panel.js';
 import { DashboardCharts } from './dashboard_charts.js';
-import { h, $, setText, setClass, renderList } from './dom.js';
+import { h, $, setText, setTitled, setClass, renderList } from './dom.js';
 import * as fmt from './format.js';
 import { describeChange, decisionsFrom, firstOfEachKind, decisionsName, DECISION_KINDS } from './case_changes.js';
 
@@ -562,7 +562,7 @@ class Dashboard {
         const p = this.replayWanted;
         const label = $('#replay-label');
         delete label.dataset.position;
-        setText(label, `Loading position ${p}…`);
+        setTitled(label, `Loading position ${p}…`);
         let view;
         try {
           view = await this.askAsOf(this.node, p);
@@ -571,7 +571,7 @@ class Dashboard {
           if (e.status !== 404) {
             // What is on the screen is not p's: say so, and grey it.
             document.body.classList.add('replay-stale');
-            setText(label, `Refused — ${e.plain ?? e.message}`);
+            setTitled(label, `Refused — ${e.plain ?? e.message}`);
             return;
           }
           view = null; // the node was not defined yet at p
@@ -582,7 +582,7 @@ class Dashboard {
         document.body.classList.remove('replay-stale');
         this.render(view ?? emptyDashboard(this.node, this.live));
         label.dataset.position = String(p);
-        setText(label, `As of position ${p} · ${view ? fmt.time(view.as_of) : `${this.node} ${NOT_YET}`}`);
+        setTitled(label, `As of position ${p} · ${view ? fmt.time(view.as_of) : `${this.node} ${NOT_YET}`}`);
       }
     } finally {
       if (this.replayLoading === seq) this.replayLoading = null;
@@ -626,7 +626,7 @@ class Dashboard {
     this.slider.value = String(this.head);
     const label = $('#replay-label');
     delete label.dataset.position;
-    setText(label, 'Live');
+    setTitled(label, 'Live');
     if (was) this.people.at(null);
     if (was && this.live) {
       this.render(this.live);

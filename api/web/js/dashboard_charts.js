@@ -71,7 +71,7 @@ export class DashboardCharts {
       yAxis: axis({ type: 'value', minInterval: 1 }),
       series: [
         { name: 'today', type: 'bar', data: [], itemStyle: { color: '#4cc2ff', borderRadius: [3, 3, 0, 0] } },
-        { name: 'average of the 7 days before', type: 'line', data: [], smooth: true, symbol: 'none', lineStyle: { color: '#f6c344', width: 2 } },
+        { name: intakeLine(7), type: 'line', data: [], smooth: true, symbol: 'none', lineStyle: { color: '#f6c344', width: 2 } },
       ],
     });
     this.response.setOption({
@@ -135,8 +135,13 @@ export class DashboardCharts {
             color: '#fff',
             fontSize: 11,
             lineHeight: 15,
-            formatter: (p) => `${p.name.length > 9 ? `${p.name.slice(0, 8)}…` : p.name}\n${p.data.shown}`,
+            overflow: 'truncate',
+            formatter: (p) => `${p.name}\n${p.data.shown}`,
           },
+          // Each name cut to its tile's width, as laid out: names of 9
+          // letters overlapped on the narrow tiles of a busy node at 1440 px
+          // (black-box probe 100).
+          labelLayout: (p) => ({ width: Math.max(0, p.rect.width - 10) }),
         },
       ],
     });
@@ -157,10 +162,15 @@ export class DashboardCharts {
         { data: ['1', '2', '3'].map((k, i) => ({ value: t[k], itemStyle: { color: TIER_COLORS[i] } })) },
       ],
     });
+    // The line is the average of the days the log has before today, at
+    // most 7 (previous_days; a server before session 25 does not say: 7).
+    // The legend said "7 days" whatever the count (black-box probe 100).
+    const days = view.intake_hourly.previous_days ?? 7;
+    const average = days === 0 ? [] : view.intake_hourly.previous_7_days_average.map((v) => Math.round(v * 100) / 100);
     this.intake.setOption({
       series: [
         { data: view.intake_hourly.today },
-        { data: view.intake_hourly.previous_7_days_average.map((v) => Math.round(v * 100) / 100) },
+        { name: intakeLine(days), data: average },
       ],
     });
     const r = view.response_minutes ?? {};
@@ -209,4 +219,10 @@ export class DashboardCharts {
       ],
     });
   }
+}
+
+// The name of the intake chart's line, for the days it averages.
+function intakeLine(days) {
+  if (days === 0) return 'no earlier day';
+  return days === 1 ? 'the day before' : `average of the ${days} days before`;
 }

@@ -60,6 +60,13 @@ export function setText(el, text) {
   if (el.textContent !== s) el.textContent = s;
 }
 
+// setText, with the whole text as the element's title: for a label of fixed
+// width that may cut it.
+export function setTitled(el, text) {
+  setText(el, text);
+  if (el && el.title !== el.textContent) el.title = el.textContent;
+}
+
 export function setClass(el, name, on) {
   if (el && el.classList.contains(name) !== Boolean(on)) el.classList.toggle(name, Boolean(on));
 }

@@ -421,6 +421,12 @@ std::optional<HttpResponse> HttpApi::Start(Call& call) {
   }
   if (!routed.ok()) {
     metrics_->errors.Increment();
+    // A read as of a past moment refused after its work (a history of a
+    // case too long to answer, 413; a case not yet begun then, 404) cost
+    // that work all the same (review 105: it was free).
+    if (call.admitted && call.work > 0) {
+      limiter_.Charge(call.who.sub, call.work, clock_->NowMillis());
+    }
     return ErrorResponse(routed.status(), call.req.version(), call.req.keep_alive());
   }
   if (call.pending) return std::nullopt;

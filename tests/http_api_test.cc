@@ -1635,6 +1635,26 @@ TEST_F(ChargedAsOfHttpApiTest, AReadAsOfAPastMomentIsChargedByTheEventsItTook) {
   for (int i = 0; i < 10; ++i) EXPECT_EQ(Send(http::verb::get, view, other).status, 200u);
 }
 
+// A read as of a past moment that does its work and is then refused is
+// charged that work all the same (review 105: a history `as_of` answered 413
+// after folding and reading 10,101 events cost nothing).
+TEST_F(ChargedAsOfHttpApiTest, AReadAsOfAPastMomentRefusedAfterItsWorkIsChargedToo) {
+  const std::string op = Token("operator-1", Role::kOperator);
+  const std::string id = NewCase();
+  ASSERT_EQ(Send(http::verb::post, "/api/v1/cases/" + id + "/note", op, R"({"text":"n"})").status,
+            200u);
+  const auto read = store_->ReadStream(CaseStream(id), 2, 1, ReadDirection::kForward);
+  ASSERT_TRUE(read.ok() && read->size() == 1);
+  ASSERT_NO_FATAL_FAILURE(testing::AppendCopies(*store_, read->front(), 2, kMaxCaseHistory + 1));
+  const std::string history = "/api/v1/cases/" + id + "/history?as_of=";
+  const std::string auditor = Token("auditor-1", Role::kAuditor, {""});
+  auto refused = Send(http::verb::get, history + std::to_string(store_->Head().position), auditor);
+  ASSERT_EQ(refused.status, 413u) << refused.body;
+  EXPECT_EQ(Send(http::verb::get, "/api/v1/cases/" + id, auditor).status, 429u);
+  // Another subject's reads go on.
+  EXPECT_EQ(Send(http::verb::get, "/api/v1/cases/" + id, op).status, 200u);
+}
+
 TEST_F(HttpApiTest, MalformedHttpGetsABadRequestAndTheServerGoesOn) {
   asio::io_context io;
   tcp::socket socket(io);

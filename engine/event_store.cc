@@ -99,6 +99,9 @@ rocksdb::ColumnFamilyOptions FamilyOptions(const char* name) {
 }
 
 constexpr std::size_t kLogMemtableBytes = 128 << 20;
+// How far past the clock SettleThrough makes its floor durable: a restart
+// within this of a question stamps ahead of the clock by as much, at most.
+constexpr std::int64_t kSettledAheadMs = 1000;
 
 rocksdb::Options DbOptions(rocksdb::Env* env, int max_open_files) {
   rocksdb::Options o;
@@ -378,6 +381,11 @@ Result<std::unique_ptr<EventStore>> EventStore::Open(const StoreOptions& options
   // What the open recovered is durable: RocksDB flushed it to synced tables.
   ASSIGN_OR_RETURN(impl->durable_mark_, DurableMark::Open(options.path));
   impl->durable_mark_->Set(impl->Head().position);
+  // Times settled before a restart keep their answers (review 106: the
+  // floor was the process's alone, and a clock stepped back over the
+  // restart stamped a new event into a settled time).
+  ASSIGN_OR_RETURN(impl->settled_floor_, SettledFloor::Open(options.path));
+  impl->stamp_floor_ = impl->settled_floor_->at_open();
   impl->StartCommitter();
   return std::unique_ptr<EventStore>(new EventStore(std::move(impl)));
 }
@@ -596,7 +604,9 @@ void EventStore::Impl::CommitGroup(const std::vector<PendingAppend*>& group) {
   {
     std::lock_guard l(stamp_mu_);
     now = std::max({options_.clock->NowMillis(), leader_last_recorded_ms_, stamp_floor_});
-    leader_last_recorded_ms_ = now;  // also for a group that writes nothing
+    // Also for a group that writes nothing; not a time no event may carry
+    // (each append is refused below), which would refuse every later one.
+    if (Formattable(now)) leader_last_recorded_ms_ = now;
     stamping_ = now;
   }
   // However this ends: after the group is published (declared before the
@@ -706,6 +716,12 @@ void EventStore::Impl::CommitGroup(const std::vector<PendingAppend*>& group) {
                                    " events, the most it may hold");
       continue;
     }
+    if (!Formattable(now)) {
+      // Written, it would be read back as damage (DecodeRecord).
+      p->result = Status::Unavailable("the clock reads " + std::to_string(now) +
+                                      " ms, outside the years 0000 to 9999; nothing written");
+      continue;
+    }
     if (r.stamp_before_ms != 0 && now >= r.stamp_before_ms) {
       p->result = Status::Conflict("its events would be recorded at " + FormatTimestamp(now) +
                                    ", not before " + FormatTimestamp(r.stamp_before_ms) +
@@ -789,6 +805,10 @@ Status EventStore::Impl::SettleThrough(std::int64_t unix_ms, std::chrono::millis
     return Status::InvalidArgument(FormatTimestamp(unix_ms) + " is after now");
   }
   if (follower_) return Status::Ok();
+  // Durable first, a second ahead, so that a stream of questions costs an
+  // fsync a second at most; a restart keeps the floor (SettledFloor).
+  RETURN_IF_ERROR(
+      settled_floor_->Raise(unix_ms + 1, options_.clock->NowMillis() + kSettledAheadMs));
   std::unique_lock l(stamp_mu_);
   stamp_floor_ = std::max(stamp_floor_, unix_ms + 1);
   if (!stamp_cv_.wait_for(l, wait, [&] { return !stamping_ || *stamping_ > unix_ms; })) {

@@ -230,8 +230,11 @@ class EventStore {
   // get at least `unix_ms` + 1 (one millisecond past the clock at most);
   // a group already stamped at or before it is waited for, up to `wait`,
   // then kUnavailable. A time after the clock's now is kInvalidArgument.
+  // The floor is durable before it returns, so this holds across restarts
+  // too (engine/settled_floor.h); kUnavailable when it cannot be written.
   // A follower settles nothing: it answers what it has caught up.
-  // Thread-safe; blocks for at most `wait` (an fsync, normally).
+  // Thread-safe; blocks for at most `wait` (an fsync, normally), plus an
+  // fsync of the floor at most once a second.
   Status SettleThrough(std::int64_t unix_ms, std::chrono::milliseconds wait);
 
   // The least recorded_at the next group can get, the clock aside: stamps

@@ -32,6 +32,7 @@
 #include "engine/event_store.h"
 #include "engine/hash_chain.h"
 #include "engine/record_format.h"
+#include "engine/settled_floor.h"
 #include "engine/wal_as_found.h"
 
 namespace casegrid {
@@ -102,6 +103,9 @@ class EventStore::Impl {
   // The writer's: set by the committer once each group's fsync succeeded,
   // for followers in other processes (engine/durable_mark.h).
   std::unique_ptr<DurableMark> durable_mark_;
+  // The writer's: stamp_floor_ made durable by SettleThrough, taken back at
+  // the open (engine/settled_floor.h).
+  std::unique_ptr<SettledFloor> settled_floor_;
   rocksdb::DB* db_ = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> families_;  // in kFamilyOrder order
 

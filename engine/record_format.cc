@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "engine/time_format.h"
+
 namespace casegrid::storage {
 namespace {
 
@@ -120,6 +122,14 @@ Result<RecordedEvent> DecodeRecord(Position position, std::string_view value) {
   if (!r.done_cleanly()) {
     return Status::Corruption("record at position " + std::to_string(position) +
                               " is truncated or has trailing bytes");
+  }
+  // Its hash covers the time as formatted, which is one instant's only in
+  // years 0000 to 9999: a time outside them is damage its hash would not
+  // show (review 106).
+  if (!Formattable(e.recorded_at_ms)) {
+    return Status::Corruption("record at position " + std::to_string(position) +
+                              " was recorded at " + std::to_string(e.recorded_at_ms) +
+                              " ms, outside the years 0000 to 9999");
   }
   return e;
 }

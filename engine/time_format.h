@@ -12,6 +12,16 @@
 
 namespace casegrid {
 
+// The instants of years 0000 to 9999, each formatted as no other is: the
+// hash of an event covers its time as formatted, so a stored time outside
+// them is damage (review 106: one 65,536 years later formatted the same,
+// std::chrono's year being 16 bits, and the chain did not see it).
+inline constexpr std::int64_t kFirstFormattableMs = -62167219200000;  // 0000-01-01
+inline constexpr std::int64_t kLastFormattableMs = 253402300799999;   // 9999-12-31T23:59:59.999
+constexpr bool Formattable(std::int64_t unix_ms) {
+  return unix_ms >= kFirstFormattableMs && unix_ms <= kLastFormattableMs;
+}
+
 std::string FormatTimestamp(std::int64_t unix_ms);
 // The same, appended to `out`.
 void AppendTimestamp(std::string& out, std::int64_t unix_ms);

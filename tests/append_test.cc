@@ -6,6 +6,7 @@
 
 #include "engine/clock.h"
 #include "engine/event_store.h"
+#include "engine/time_format.h"
 #include "tests/support/fault_fs.h"
 #include "tests/support/store_fixture.h"
 
@@ -585,6 +586,37 @@ TEST_F(SettledTimeTest, AStampAfterAGroupThatWroteNothingIsNotEarlier) {
   clock_.Set(kNow + 50);                                        // the clock steps back
   auto b = MustAppend(OneEvent("case/B", ExpectedVersion::Any()));
   EXPECT_EQ(store_->ReadAt(b.last_position)->recorded_at_ms, kNow + 100);
+}
+
+// A time settled keeps its answer after a restart whose clock stepped back
+// (review 106: the floor was the process's, and the first append after the
+// restart was stamped at the log's last stamp, into the settled time).
+TEST_F(SettledTimeTest, ASettledTimeKeepsItsAnswerAcrossARestartWithTheClockBack) {
+  MustAppend(OneEvent("case/A", ExpectedVersion::Any()));
+  ASSERT_TRUE(store_->SettleThrough(kNow, std::chrono::seconds(5)).ok());
+  EXPECT_EQ(LastAtOrBefore(kNow), 1u);
+  ASSERT_NO_FATAL_FAILURE(Reopen());
+  clock_.Set(kNow - 500);
+  const AppendResult after = MustAppend(OneEvent("case/A", ExpectedVersion::Any()));
+  EXPECT_GT(store_->ReadAt(after.first_position)->recorded_at_ms, kNow);
+  EXPECT_EQ(LastAtOrBefore(kNow), 1u);
+  // Made durable a second ahead (an fsync a second at most), and no more.
+  EXPECT_LE(store_->ReadAt(after.first_position)->recorded_at_ms, kNow + 1000);
+}
+
+// A clock past the year 9999 writes nothing: such a time would be read back
+// as damage (review 106), and once it reads right again appends go on.
+TEST_F(SettledTimeTest, AClockPastTheYear9999WritesNothing) {
+  clock_.Set(kLastFormattableMs + 1);
+  const auto refused = store_->Append(OneEvent("case/A", ExpectedVersion::Any(), "a"));
+  ASSERT_EQ(refused.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(refused.status().message().find("outside the years 0000 to 9999"), std::string::npos)
+      << refused.status().message();
+  EXPECT_EQ(store_->Head().position, 0u);
+  clock_.Set(kLastFormattableMs);
+  EXPECT_EQ(MustAppend(OneEvent("case/A", ExpectedVersion::Any(), "a")).recorded_at_ms,
+            kLastFormattableMs);
+  ASSERT_TRUE(store_->ReadAt(1).ok());
 }
 
 TEST_F(SettledTimeTest, ATimeAfterNowIsRefused) {

@@ -41,6 +41,31 @@ TEST(RecordFormatTest, RejectsTruncatedAndPaddedRecords) {
   EXPECT_EQ(storage::DecodeRecord(42, unknown).status().code(), StatusCode::kCorruption);
 }
 
+// The hash covers the time as formatted; std::chrono's year is 16 bits, so
+// a time 65,536 years on formats as the same text. A record of a time
+// outside years 0000 to 9999 is damage, not an event (review 106: one
+// forged so passed `casegrid verify`).
+TEST(RecordFormatTest, RejectsATimeOutsideTheYearsItsHashCovers) {
+  RecordedEvent e = Sample();
+  // 23,936,532 days from 2026-11-22 to 67562-11-22.
+  const std::int64_t wrapped = e.recorded_at_ms + std::int64_t{23936532} * 86400000;
+  RecordedEvent forged = e;
+  forged.recorded_at_ms = wrapped;
+  ASSERT_EQ(FormatTimestamp(wrapped), FormatTimestamp(e.recorded_at_ms));  // why it matters
+  const auto back = storage::DecodeRecord(42, storage::EncodeRecord(forged));
+  ASSERT_EQ(back.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(back.status().message().find("outside the years 0000 to 9999"), std::string::npos)
+      << back.status().message();
+  for (const std::int64_t edge : {kFirstFormattableMs, kLastFormattableMs}) {
+    e.recorded_at_ms = edge;
+    EXPECT_TRUE(storage::DecodeRecord(42, storage::EncodeRecord(e)).ok()) << edge;
+  }
+  for (const std::int64_t past : {kFirstFormattableMs - 1, kLastFormattableMs + 1}) {
+    e.recorded_at_ms = past;
+    EXPECT_FALSE(storage::DecodeRecord(42, storage::EncodeRecord(e)).ok()) << past;
+  }
+}
+
 TEST(RecordFormatTest, KeysSortInNumericOrder) {
   EXPECT_LT(storage::EncodeBigEndian64(255), storage::EncodeBigEndian64(256));
   EXPECT_EQ(storage::DecodeBigEndian64(storage::EncodeBigEndian64(0x0102030405060708)),

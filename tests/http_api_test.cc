@@ -306,13 +306,11 @@ TEST_F(HttpApiTest, IntakeThenReadTheCaseAsAnOfficerInScope) {
 // 413 rather than a history cut short or an answer without bound.
 TEST_F(HttpApiTest, AHistoryLongerThanACaseHoldsIsTooLargeNotCut) {
   const std::string op = Token("operator-1", Role::kOperator);
-  const std::string id = NewCase();
-  ASSERT_EQ(Send(http::verb::post, "/api/v1/cases/" + id + "/note", op, R"({"text":"n"})").status,
-            200u);
+  const std::string id = CaseOfNotes(kMaxCaseHistory);
+  ASSERT_FALSE(HasFatalFailure());
   const auto read = store_->ReadStream(CaseStream(id), 2, 1, ReadDirection::kForward);
   ASSERT_TRUE(read.ok() && read->size() == 1);
   const RecordedEvent& note = read->front();
-  ASSERT_NO_FATAL_FAILURE(testing::AppendCopies(*store_, note, 2, kMaxCaseHistory));
   const std::string history = "/api/v1/cases/" + id + "/history";
   auto whole = Send(http::verb::get, history, op);
   ASSERT_EQ(whole.status, 200u);
@@ -1640,12 +1638,8 @@ TEST_F(ChargedAsOfHttpApiTest, AReadAsOfAPastMomentIsChargedByTheEventsItTook) {
 // after folding and reading 10,101 events cost nothing).
 TEST_F(ChargedAsOfHttpApiTest, AReadAsOfAPastMomentRefusedAfterItsWorkIsChargedToo) {
   const std::string op = Token("operator-1", Role::kOperator);
-  const std::string id = NewCase();
-  ASSERT_EQ(Send(http::verb::post, "/api/v1/cases/" + id + "/note", op, R"({"text":"n"})").status,
-            200u);
-  const auto read = store_->ReadStream(CaseStream(id), 2, 1, ReadDirection::kForward);
-  ASSERT_TRUE(read.ok() && read->size() == 1);
-  ASSERT_NO_FATAL_FAILURE(testing::AppendCopies(*store_, read->front(), 2, kMaxCaseHistory + 1));
+  const std::string id = CaseOfNotes(kMaxCaseHistory + 1);
+  ASSERT_FALSE(HasFatalFailure());
   const std::string history = "/api/v1/cases/" + id + "/history?as_of=";
   const std::string auditor = Token("auditor-1", Role::kAuditor, {""});
   auto refused = Send(http::verb::get, history + std::to_string(store_->Head().position), auditor);

@@ -81,6 +81,18 @@ class CaseTest : public StoreTest {
     return service_->Act(actor, id, action, body, "");
   }
 
+  // A case whose stream holds `events` events (at least 2): its report, a
+  // note, and copies of the note written straight into the stream, past
+  // every case rule, as an older build could write. Check HasFatalFailure.
+  std::string CaseOfNotes(StreamVersion events) {
+    const std::string id = NewCase();
+    Must(Act(id, "note", R"({"text":"n"})"));
+    const auto read = store_->ReadStream(CaseStream(id), 2, 1, ReadDirection::kForward);
+    EXPECT_TRUE(read.ok() && read->size() == 1);
+    if (read.ok() && read->size() == 1) AppendCopies(*store_, read->front(), 2, events);
+    return id;
+  }
+
   // A case walked to in_progress, assigned to officer-7.
   std::string CaseInProgress() {
     const std::string id = NewCase();

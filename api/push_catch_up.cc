@@ -19,6 +19,21 @@
 
 namespace casegrid {
 
+namespace {
+
+// A dashboard is sent whole, its snapshot and each change alike, and, as a
+// catch-up page, in a quarter of the send queue at most (a message that
+// fills the queue leaves no room for the next: review 102).
+Status DashboardTooLarge(const std::string& channel, std::size_t bytes, const PushSink& sink) {
+  return Status::TooLarge("the view of " + channel + " is " + std::to_string(bytes) +
+                          " bytes, more than a quarter of this connection's send queue (" +
+                          std::to_string(sink.MaxMessageBytes()) +
+                          " bytes, --ws-queue-bytes); a dashboard is sent whole, with after "
+                          "too: the server's send queue must be larger");
+}
+
+}  // namespace
+
 void PushHub::Setup(std::shared_ptr<Sub> sub, std::optional<Position> after) {
   auto sink = sub->sink.lock();
   if (!sink || stopped_) return;  // a sink that went has dropped its subscriptions
@@ -233,6 +248,10 @@ void PushHub::Setup(std::shared_ptr<Sub> sub, std::optional<Position> after) {
           snapshot_status = view.status();
           break;
         }
+        if (view->size() > sink->MaxMessageBytes() / 4) {
+          snapshot_status = DashboardTooLarge(sub->channel, view->size(), *sink);
+          break;
+        }
         j.Raw(*view);
         std::lock_guard l(mu_);
         sub->floor = std::max(sub->floor, ViewPosition(*view));
@@ -262,6 +281,17 @@ void PushHub::Setup(std::shared_ptr<Sub> sub, std::optional<Position> after) {
       snapshot_status = state.status();
     } else {
       sub->fold = std::move(*state);
+    }
+  } else if (sub->kind == ChannelKind::kDashboard) {
+    // What a dashboard's catch-up sends is the node's whole view, as its
+    // snapshot would be: one that the queue cannot hold is refused here, as
+    // a snapshot is, rather than answered never and closed with 1013 at
+    // every resume (black-box probe 101, with a small --ws-queue-bytes).
+    auto view = projector_->Dashboard(sub->target, clock_->NowMillis());
+    if (!view.ok()) {
+      snapshot_status = view.status();
+    } else if (view->size() > sink->MaxMessageBytes() / 4) {
+      snapshot_status = DashboardTooLarge(sub->channel, view->size(), *sink);
     }
   }
   if (!snapshot_status.ok()) return refuse(snapshot_status);

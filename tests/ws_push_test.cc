@@ -1739,6 +1739,36 @@ TEST_F(SmallQueuePushTest, ASnapshotLargerThanTheQueueIsRefusedAndTheConnectionG
   EXPECT_NE(Expect(*c, "view").raw.find(id), std::string::npos);
 }
 
+// A dashboard is sent whole, with `after` too: one larger than a quarter of
+// the queue is refused at the subscribe, either way, saying the queue must
+// be larger. With `after` it was answered never and closed with 1013 at its
+// first catch-up, at every resume (black-box probe 101), and its refusal
+// without `after` advised `after`.
+TEST_F(SmallQueuePushTest, ADashboardLargerThanAQuarterOfTheQueueIsRefusedWithOrWithoutAfter) {
+  NewCase();
+  ASSERT_TRUE(projector_->WaitFor(Head(), std::chrono::seconds(10)));
+  auto dashboard = projector_->Dashboard("", clock_.NowMillis());
+  ASSERT_TRUE(dashboard.ok());
+  ASSERT_GT(dashboard->size(), 4096u / 4);
+  auto c = Open(Operator());
+  c->Send(SubscribeOp(1, "dashboard/", Head() - 1));
+  auto resumed = Expect(*c, "error");
+  EXPECT_EQ(resumed.id, 1);
+  EXPECT_EQ(resumed.error_code, "too_large");
+  EXPECT_NE(resumed.raw.find("a dashboard is sent whole, with after too"), std::string::npos)
+      << resumed.raw;
+  c->Send(SubscribeOp(2, "dashboard/"));
+  auto snapshot = Expect(*c, "error");
+  EXPECT_EQ(snapshot.id, 2);
+  EXPECT_EQ(snapshot.error_code, "too_large");
+  EXPECT_EQ(snapshot.raw.find("subscribe with after"), std::string::npos) << snapshot.raw;
+  // The connection goes on.
+  c->Send(SubscribeOp(3, "cell/santai", Head()));
+  EXPECT_EQ(Expect(*c, "subscribed").id, 3);
+  const std::string id = NewCase();
+  EXPECT_NE(Expect(*c, "view").raw.find(id), std::string::npos);
+}
+
 // A cell's board is cut to a quarter of what the queue holds, and says
 // `truncated`, as past its 500 cases: it was refused whole (black-box probe
 // 97: 480 cases of quote-filled text, each field within its bound, were

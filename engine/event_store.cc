@@ -801,14 +801,24 @@ std::atomic<Position>& EventStore::Impl::ChangeSlot(std::string_view stream) con
 // ---------------------------------------------------------------- reading
 
 Status EventStore::Impl::SettleThrough(std::int64_t unix_ms, std::chrono::milliseconds wait) {
-  if (unix_ms > options_.clock->NowMillis()) {
+  const std::int64_t now = options_.clock->NowMillis();
+  if (unix_ms > now) {
     return Status::InvalidArgument(FormatTimestamp(unix_ms) + " is after now");
   }
   if (follower_) return Status::Ok();
-  // Durable first, a second ahead, so that a stream of questions costs an
-  // fsync a second at most; a restart keeps the floor (SettledFloor).
-  RETURN_IF_ERROR(
-      settled_floor_->Raise(unix_ms + 1, options_.clock->NowMillis() + kSettledAheadMs));
+  if (unix_ms >= kLastFormattableMs) {
+    // No event may be stamped after it (CommitGroup): a floor past it would
+    // refuse every append, the clock's reading right again or not.
+    return Status::Unavailable(FormatTimestamp(unix_ms) +
+                               " is the last time an event may carry, or past it: the clock "
+                               "reads wrong");
+  }
+  // Durable first, a second ahead (of the clock, and of the time asked:
+  // a clock read a year ahead, once, is not kept), so that a stream of
+  // questions costs an fsync a second at most; a restart keeps the floor.
+  RETURN_IF_ERROR(settled_floor_->Raise(
+      unix_ms + 1,
+      std::min({now + kSettledAheadMs, unix_ms + 1 + kSettledAheadMs, kLastFormattableMs})));
   std::unique_lock l(stamp_mu_);
   stamp_floor_ = std::max(stamp_floor_, unix_ms + 1);
   if (!stamp_cv_.wait_for(l, wait, [&] { return !stamping_ || *stamping_ > unix_ms; })) {

@@ -227,11 +227,14 @@ class EventStore {
   // returns Ok, every event the log will ever hold with recorded_at at or
   // before `unix_ms` is already in Head(), so a question "as of that time"
   // gets the same answer whenever it is asked again. Events stamped later
-  // get at least `unix_ms` + 1 (one millisecond past the clock at most);
-  // a group already stamped at or before it is waited for, up to `wait`,
-  // then kUnavailable. A time after the clock's now is kInvalidArgument.
-  // The floor is durable before it returns, so this holds across restarts
-  // too (engine/settled_floor.h); kUnavailable when it cannot be written.
+  // get at least `unix_ms` + 1 (one millisecond past the clock at most;
+  // after a restart within a second of it, up to a second); a group already
+  // stamped at or before it is waited for, up to `wait`, then kUnavailable.
+  // A time after the clock's now is kInvalidArgument. The floor is durable
+  // before it returns, so this holds across restarts too
+  // (engine/settled_floor.h); kUnavailable when it cannot be written, or
+  // for the last millisecond of the year 9999 or after (no event may be
+  // stamped past it).
   // A follower settles nothing: it answers what it has caught up.
   // Thread-safe; blocks for at most `wait` (an fsync, normally), plus an
   // fsync of the floor at most once a second.

@@ -15,7 +15,7 @@
 // busy stream of questions costs an fsync now and then, not one each.
 //
 // Thread-safety: Raise may be called from any thread (it serializes its
-// writes); Read is a pure function of the file.
+// writes); at_open is constant.
 #pragma once
 
 #include <cstdint>
@@ -42,8 +42,9 @@ class SettledFloor {
   std::int64_t at_open() const { return at_open_; }
 
   // Once it returns OK, a writer opened later stamps at `at_least` or after:
-  // when the floor is below it, `ahead` (at least `at_least`) is written and
-  // fsync'd. kUnavailable when the write or its fsync failed; the floor on
+  // when the floor is below it, max(`at_least`, `ahead`) is written and
+  // fsync'd. Both no later than kLastFormattableMs (a floor past it reads
+  // as none). kUnavailable when the write or its fsync failed; the floor on
   // disk may then be either.
   Status Raise(std::int64_t at_least, std::int64_t ahead);
 

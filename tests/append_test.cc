@@ -604,6 +604,40 @@ TEST_F(SettledTimeTest, ASettledTimeKeepsItsAnswerAcrossARestartWithTheClockBack
   EXPECT_LE(store_->ReadAt(after.first_position)->recorded_at_ms, kNow + 1000);
 }
 
+// The floor made durable is a second past the time asked at most, whatever
+// the clock read: a clock read a year ahead once, during a question about
+// an earlier time, stamped every append after the next restart a year ahead
+// (review 107).
+TEST_F(SettledTimeTest, AClockReadAheadDuringASettleIsNotKeptAcrossARestart) {
+  MustAppend(OneEvent("case/A", ExpectedVersion::Any()));
+  constexpr std::int64_t kYear = 365LL * 24 * 3600 * 1000;
+  clock_.Set(kNow + kYear);
+  ASSERT_TRUE(store_->SettleThrough(kNow + 10, std::chrono::seconds(5)).ok());
+  clock_.Set(kNow + 20);
+  ASSERT_NO_FATAL_FAILURE(Reopen());
+  const AppendResult after = MustAppend(OneEvent("case/A", ExpectedVersion::Any()));
+  const std::int64_t stamped = store_->ReadAt(after.first_position)->recorded_at_ms;
+  EXPECT_GT(stamped, kNow + 10);
+  EXPECT_LE(stamped, kNow + 11 + 1000);
+}
+
+// A clock past the year 9999 settles a time before it and keeps it across a
+// restart (the floor it wrote read back as none), and cannot settle the last
+// millisecond an event may carry (every append after was refused, the clock
+// right again or not): review 107.
+TEST_F(SettledTimeTest, AClockPastTheYear9999SettlesWhatItCanAndNoMore) {
+  MustAppend(OneEvent("case/A", ExpectedVersion::Any()));
+  clock_.Set(kLastFormattableMs + 5);
+  ASSERT_TRUE(store_->SettleThrough(kNow + 100, std::chrono::seconds(5)).ok());
+  EXPECT_EQ(store_->SettleThrough(kLastFormattableMs, std::chrono::seconds(5)).code(),
+            StatusCode::kUnavailable);
+  clock_.Set(kNow + 50);
+  ASSERT_NO_FATAL_FAILURE(Reopen());
+  const AppendResult after = MustAppend(OneEvent("case/A", ExpectedVersion::Any()));
+  EXPECT_GT(store_->ReadAt(after.first_position)->recorded_at_ms, kNow + 100);
+  EXPECT_EQ(LastAtOrBefore(kNow + 100), 1u);
+}
+
 // A clock past the year 9999 writes nothing: such a time would be read back
 // as damage (review 106), and once it reads right again appends go on.
 TEST_F(SettledTimeTest, AClockPastTheYear9999WritesNothing) {

@@ -58,6 +58,18 @@ fi
 [[ "$err" == *"already has $events events"* ]] || fail "refusal: $err"
 [ "$digest" == "$("$cg" digest --data "$dir/a")" ] || fail "the refused seed changed the log"
 
+# An empty log whose times were settled (a served one asked as_of a time,
+# <log>/SETTLED) is refused, and nothing written: its events would all have
+# been stamped in one millisecond past that time (review 107).
+mkdir -p "$dir/s/log"
+printf '\x00\x00\x01\xa1\x94\x67\xe8\x00\xff\xff\xfe\x5e\x6b\x98\x17\xff' >"$dir/s/log/SETTLED" # 2026-11-01
+if err=$("$cg" seed --data "$dir/s" --seed 7 "${flags[@]}" 2>&1); then
+  fail "seeding a log asked about as of 2026-11-01 succeeded"
+fi
+[[ "$err" == *"has been asked about as of 2026-10-31T23:59:59.999Z"* ]] || fail "refusal: $err"
+[[ "$("$cg" digest --data "$dir/s" 2>&1)" == '{"position":0,'* ]] ||
+  fail "the refused seed wrote: $("$cg" digest --data "$dir/s" 2>&1)"
+
 # Flags out of range.
 if "$cg" seed --data "$dir/d" --days 0 >/dev/null 2>&1; then fail "--days 0 accepted"; fi
 # nan passes every comparison of a plain range check (it wrote a city of no cases)

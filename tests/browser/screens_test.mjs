@@ -91,12 +91,15 @@ test('the dashboard follows a case reported over the API, and replays the moment
   // exactly as GET …?as_of= gives it.
   const before = await operator.get(`/api/v1/dashboard/?as_of=${position - 1}`);
   const sliderWidth = async () => (await page.locator('#replay-slider').boundingBox()).width;
+  const barHeight = async () => (await page.locator('#replay').boundingBox()).height;
   const liveWidth = await sliderWidth();
+  const liveHeight = await barHeight();
   await setSlider(page, position - 1);
   await page.waitForSelector(`#replay-label[data-position="${position - 1}"]`, { timeout: 5000 });
   // The slider keeps its width when it leaves Live (it narrowed, so a slow
   // drag jumped between the pointed step and Live: black-box probe 100).
   assert.equal(await sliderWidth(), liveWidth);
+  assert.equal(await barHeight(), liveHeight);
   assert.equal(await number(page, 'open-total'), before.open.total);
   assert.equal(before.open.total, openBefore);
   assert.equal(await number(page, 'reported-today'), before.today.reported);

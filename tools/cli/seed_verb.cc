@@ -355,6 +355,16 @@ int Seed(const SeedArgs& args) {
                                  " events; seed writes a demo city only into an empty log "
                                  "(give another --data folder)"));
   }
+  // An empty log asked about as of a time (a served one: <log>/SETTLED)
+  // stamps nothing before that time: the city's past would be written all
+  // in one millisecond (review 107), and would change those answers.
+  if (const std::int64_t floor = (*store)->StampFloor(); floor > city.setup_ms) {
+    return Fail(Status::Conflict(
+        "the log at " + store_options.path + " has been asked about as of " +
+        FormatTimestamp(floor - 1) +
+        " (docs/storage.md, \"Times\"): a demo city's past before it would change those "
+        "answers; give another --data folder"));
+  }
   CaseServiceOptions service_options;
   service_options.clock = &clock;
   auto service = CaseService::Open(store->get(), service_options);

@@ -66,7 +66,7 @@ printf '\x00\x00\x01\xa1\x94\x67\xe8\x00\xff\xff\xfe\x5e\x6b\x98\x17\xff' >"$dir
 if err=$("$cg" seed --data "$dir/s" --seed 7 "${flags[@]}" 2>&1); then
   fail "seeding a log asked about as of 2026-11-01 succeeded"
 fi
-[[ "$err" == *"has been asked about as of 2026-10-31T23:59:59.999Z"* ]] || fail "refusal: $err"
+[[ "$err" == *"stamps nothing before 2026-11-01T00:00:00.000Z"* ]] || fail "refusal: $err"
 [[ "$("$cg" digest --data "$dir/s" 2>&1)" == '{"position":0,'* ]] ||
   fail "the refused seed wrote: $("$cg" digest --data "$dir/s" 2>&1)"
 

@@ -360,10 +360,9 @@ int Seed(const SeedArgs& args) {
   // in one millisecond (review 107), and would change those answers.
   if (const std::int64_t floor = (*store)->StampFloor(); floor > city.setup_ms) {
     return Fail(Status::Conflict(
-        "the log at " + store_options.path + " has been asked about as of " +
-        FormatTimestamp(floor - 1) +
-        " (docs/storage.md, \"Times\"): a demo city's past before it would change those "
-        "answers; give another --data folder"));
+        "the log at " + store_options.path + " stamps nothing before " + FormatTimestamp(floor) +
+        ", as it was asked about as of a time then (<log>/SETTLED, docs/storage.md, \"Times\"): "
+        "a demo city's past would be written all at that time; give another --data folder"));
   }
   CaseServiceOptions service_options;
   service_options.clock = &clock;

@@ -237,7 +237,8 @@ class EventStore {
   // stamped past it).
   // A follower settles nothing: it answers what it has caught up.
   // Thread-safe; blocks for at most `wait` (an fsync, normally), plus an
-  // fsync of the floor at most once a second.
+  // fsync of the floor for a time past the log's last event (one per
+  // second asked about, at most).
   Status SettleThrough(std::int64_t unix_ms, std::chrono::milliseconds wait);
 
   // The least recorded_at the next group can get, the clock aside: stamps

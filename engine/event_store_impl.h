@@ -132,6 +132,9 @@ class EventStore::Impl {
   mutable std::mutex publish_mu_;
   LogHead head_;
   std::atomic<Position> published_position_{0};
+  // The stamp of the last event published (so durable): a restart stamps no
+  // earlier (LoadHead). Set with published_position_.
+  std::atomic<std::int64_t> published_last_ms_{0};
   std::vector<Subscription*> subscribers_;
 
   // Guarded by stamp_mu_. A group is stamped max(clock, last stamp,

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <future>
 #include <set>
 #include <thread>
@@ -602,6 +603,26 @@ TEST_F(SettledTimeTest, ASettledTimeKeepsItsAnswerAcrossARestartWithTheClockBack
   EXPECT_EQ(LastAtOrBefore(kNow), 1u);
   // Made durable a second ahead (an fsync a second at most), and no more.
   EXPECT_LE(store_->ReadAt(after.first_position)->recorded_at_ms, kNow + 1000);
+}
+
+// A time before the log's last event needs no floor written: a restart
+// stamps no earlier than that event (review 108: an auditor stepping
+// through a past month fsync'd the floor at each step). One after it does.
+TEST_F(SettledTimeTest, ATimeBeforeTheLogsLastEventWritesNoFloor) {
+  MustAppend(OneEvent("case/A", ExpectedVersion::Any()));
+  clock_.Set(kNow + 100);
+  MustAppend(OneEvent("case/A", ExpectedVersion::Any()));
+  const std::string settled = Options().path + "/SETTLED";
+  ASSERT_TRUE(store_->SettleThrough(kNow + 50, std::chrono::seconds(5)).ok());
+  EXPECT_EQ(std::filesystem::file_size(settled), 0u);
+  ASSERT_TRUE(store_->SettleThrough(kNow + 100, std::chrono::seconds(5)).ok());
+  EXPECT_EQ(std::filesystem::file_size(settled), 16u);
+  // Both answers hold across a restart with the clock back.
+  ASSERT_NO_FATAL_FAILURE(Reopen());
+  clock_.Set(kNow);
+  MustAppend(OneEvent("case/A", ExpectedVersion::Any()));
+  EXPECT_EQ(LastAtOrBefore(kNow + 50), 1u);
+  EXPECT_EQ(LastAtOrBefore(kNow + 100), 2u);
 }
 
 // The floor made durable is a second past the time asked at most, whatever

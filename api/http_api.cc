@@ -419,24 +419,23 @@ std::optional<HttpResponse> HttpApi::Start(Call& call) {
     call.must_read = true;
     return std::nullopt;
   }
+  if (!call.pending) {
+    // A read as of a past moment costs its subject as many requests as the
+    // events it took (ChargeAsOfWork), refused after that work or not
+    // (review 105: a history too long to answer, 413, was free), and a large
+    // answer as many as it is large.
+    double charge = call.work;
+    if (routed.ok() && options_.bytes_per_request > 0 &&
+        routed->body().size() > options_.bytes_per_request) {
+      charge += static_cast<double>(routed->body().size() / options_.bytes_per_request);
+    }
+    if (call.admitted && charge > 0) limiter_.Charge(call.who.sub, charge, clock_->NowMillis());
+  }
   if (!routed.ok()) {
     metrics_->errors.Increment();
-    // A read as of a past moment refused after its work (a history of a
-    // case too long to answer, 413; a case not yet begun then, 404) cost
-    // that work all the same (review 105: it was free).
-    if (call.admitted && call.work > 0) {
-      limiter_.Charge(call.who.sub, call.work, clock_->NowMillis());
-    }
     return ErrorResponse(routed.status(), call.req.version(), call.req.keep_alive());
   }
   if (call.pending) return std::nullopt;
-  // A large answer costs its subject as many requests as it is large, and
-  // one as of a past moment as many as the events it took (ChargeAsOfWork).
-  double charge = call.work;
-  if (options_.bytes_per_request > 0 && routed->body().size() > options_.bytes_per_request) {
-    charge += static_cast<double>(routed->body().size() / options_.bytes_per_request);
-  }
-  if (call.admitted && charge > 0) limiter_.Charge(call.who.sub, charge, clock_->NowMillis());
   if (call.audit_read &&
       http::to_status_class(routed->result()) == http::status_class::successful) {
     if (Status s = RecordAuditRead(service_->store(), call.who.sub, AuditTarget(call)); !s.ok()) {

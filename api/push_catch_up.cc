@@ -163,6 +163,19 @@ void PushHub::Setup(std::shared_ptr<Sub> sub, std::optional<Position> after) {
     }
   }
   if (!feed_status.ok()) return refuse(feed_status);
+  // A dashboard is sent whole, its snapshot and its catch-up alike: one the
+  // queue cannot hold is refused here, with `after` too (black-box probe
+  // 101: with a small --ws-queue-bytes it was answered never and closed
+  // with 1013 at every resume).
+  std::string dashboard;
+  if (sub->kind == ChannelKind::kDashboard) {
+    auto view = projector_->Dashboard(sub->target, clock_->NowMillis());
+    if (!view.ok()) return refuse(view.status());
+    if (view->size() > sink->MaxMessageBytes() / 4) {
+      return refuse(DashboardTooLarge(sub->channel, view->size(), *sink));
+    }
+    dashboard = std::move(*view);
+  }
   // The first answer: "subscribed", with a snapshot when there is no `after`.
   JsonWriter j;
   j.BeginObject().Key("type").String("subscribed").Key("id").Int(sub->request_id);
@@ -243,18 +256,9 @@ void PushHub::Setup(std::shared_ptr<Sub> sub, std::optional<Position> after) {
         break;
       }
       case ChannelKind::kDashboard: {
-        auto view = projector_->Dashboard(sub->target, clock_->NowMillis());
-        if (!view.ok()) {
-          snapshot_status = view.status();
-          break;
-        }
-        if (view->size() > sink->MaxMessageBytes() / 4) {
-          snapshot_status = DashboardTooLarge(sub->channel, view->size(), *sink);
-          break;
-        }
-        j.Raw(*view);
+        j.Raw(dashboard);
         std::lock_guard l(mu_);
-        sub->floor = std::max(sub->floor, ViewPosition(*view));
+        sub->floor = std::max(sub->floor, ViewPosition(dashboard));
         break;
       }
       case ChannelKind::kAlerts: {
@@ -281,17 +285,6 @@ void PushHub::Setup(std::shared_ptr<Sub> sub, std::optional<Position> after) {
       snapshot_status = state.status();
     } else {
       sub->fold = std::move(*state);
-    }
-  } else if (sub->kind == ChannelKind::kDashboard) {
-    // What a dashboard's catch-up sends is the node's whole view, as its
-    // snapshot would be: one that the queue cannot hold is refused here, as
-    // a snapshot is, rather than answered never and closed with 1013 at
-    // every resume (black-box probe 101, with a small --ws-queue-bytes).
-    auto view = projector_->Dashboard(sub->target, clock_->NowMillis());
-    if (!view.ok()) {
-      snapshot_status = view.status();
-    } else if (view->size() > sink->MaxMessageBytes() / 4) {
-      snapshot_status = DashboardTooLarge(sub->channel, view->size(), *sink);
     }
   }
   if (!snapshot_status.ok()) return refuse(snapshot_status);

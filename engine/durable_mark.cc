@@ -17,13 +17,9 @@ namespace casegrid {
 namespace {
 
 constexpr const char* kMarkFile = "/DURABLE";
-// The position big-endian, then its complement: a reader that meets a write
-// half done (not atomic for readers, by POSIX) sees the two disagree.
-constexpr std::size_t kMarkBytes = 16;
-
-std::string Encode(Position position) {
-  return storage::EncodeBigEndian64(position) + storage::EncodeBigEndian64(~position);
-}
+// The position as a checked word: a reader that meets a write half done
+// sees it as none, and reads again.
+constexpr std::size_t kMarkBytes = storage::kCheckedWordBytes;
 
 // Whether a writer of another process holds a write lock on the store's LOCK file, as a
 // RocksDB writer does for as long as it has the store open: read from
@@ -69,7 +65,7 @@ DurableMark::~DurableMark() {
 }
 
 void DurableMark::Set(Position position) {
-  const std::string bytes = Encode(position);
+  const std::string bytes = storage::EncodeCheckedWord(position);
   [[maybe_unused]] const ssize_t written = ::pwrite(fd_, bytes.data(), kMarkBytes, 0);
 }
 
@@ -94,8 +90,7 @@ std::optional<Position> DurableMark::Read(const std::string& store_path) {
   for (int attempt = 0; attempt < 100 && !mark; ++attempt) {
     char bytes[kMarkBytes];
     if (::pread(fd, bytes, kMarkBytes, 0) != static_cast<ssize_t>(kMarkBytes)) break;
-    const Position position = storage::DecodeBigEndian64(std::string_view(bytes, 8));
-    if (~position == storage::DecodeBigEndian64(std::string_view(bytes + 8, 8))) mark = position;
+    mark = storage::DecodeCheckedWord(std::string_view(bytes, kMarkBytes));
   }
   ::close(fd);
   return mark;

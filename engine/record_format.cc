@@ -57,6 +57,17 @@ std::uint64_t DecodeBigEndian64(std::string_view b) {
   return v;
 }
 
+std::string EncodeCheckedWord(std::uint64_t v) {
+  return EncodeBigEndian64(v) + EncodeBigEndian64(~v);
+}
+
+std::optional<std::uint64_t> DecodeCheckedWord(std::string_view b) {
+  if (b.size() != kCheckedWordBytes) return std::nullopt;
+  const std::uint64_t v = DecodeBigEndian64(b.substr(0, 8));
+  if (~v != DecodeBigEndian64(b.substr(8, 8))) return std::nullopt;
+  return v;
+}
+
 std::string StreamIndexKey(std::string_view stream, StreamVersion version) {
   std::string key;
   key.reserve(stream.size() + 9);

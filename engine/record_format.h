@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -30,6 +31,14 @@ inline constexpr std::uint8_t kRecordFormatV1 = 1;
 // 8 bytes, big-endian, so that RocksDB's byte order is numeric order.
 std::string EncodeBigEndian64(std::uint64_t v);
 std::uint64_t DecodeBigEndian64(std::string_view eight_bytes);
+
+// A word of a small file written in place (the durable mark, the settled
+// floor): 16 bytes, the word big-endian then its complement, so that a
+// reader that meets a write half done (not atomic for readers, by POSIX)
+// sees the two disagree: nullopt.
+inline constexpr std::size_t kCheckedWordBytes = 16;
+std::string EncodeCheckedWord(std::uint64_t v);
+std::optional<std::uint64_t> DecodeCheckedWord(std::string_view sixteen_bytes);
 
 // Key of the stream index: the stream name, a 0 byte (which no stream name
 // contains, so every stream's keys are contiguous), the version big-endian.

@@ -15,20 +15,14 @@ namespace casegrid {
 namespace {
 
 constexpr const char* kFloorFile = "/SETTLED";
-constexpr std::size_t kFloorBytes = 16;
-
-// The time big-endian, then its complement: a write cut short reads as none.
-std::string Encode(std::int64_t ms) {
-  const auto bits = static_cast<std::uint64_t>(ms);
-  return storage::EncodeBigEndian64(bits) + storage::EncodeBigEndian64(~bits);
-}
+// The time as a checked word: a write cut short reads as none.
+constexpr std::size_t kFloorBytes = storage::kCheckedWordBytes;
 
 std::int64_t Decode(int fd) {
   char bytes[kFloorBytes];
   if (::pread(fd, bytes, kFloorBytes, 0) != static_cast<ssize_t>(kFloorBytes)) return 0;
-  const std::uint64_t bits = storage::DecodeBigEndian64(std::string_view(bytes, 8));
-  if (~bits != storage::DecodeBigEndian64(std::string_view(bytes + 8, 8))) return 0;
-  const auto ms = static_cast<std::int64_t>(bits);
+  const auto word = storage::DecodeCheckedWord(std::string_view(bytes, kFloorBytes));
+  const auto ms = static_cast<std::int64_t>(word.value_or(0));
   return Formattable(ms) ? ms : 0;
 }
 
@@ -71,7 +65,7 @@ Status SettledFloor::Raise(std::int64_t at_least, std::int64_t ahead) {
   std::lock_guard l(mu_);
   if (at_least <= floor_) return Status::Ok();
   const std::int64_t floor = std::max(at_least, ahead);
-  const std::string bytes = Encode(floor);
+  const std::string bytes = storage::EncodeCheckedWord(static_cast<std::uint64_t>(floor));
   const ssize_t written = ::pwrite(fd_, bytes.data(), kFloorBytes, 0);
   if (written < 0)
     return Status::Unavailable("cannot write " + path_ + ": " + std::strerror(errno));

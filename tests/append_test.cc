@@ -601,7 +601,7 @@ TEST_F(SettledTimeTest, ASettledTimeKeepsItsAnswerAcrossARestartWithTheClockBack
   const AppendResult after = MustAppend(OneEvent("case/A", ExpectedVersion::Any()));
   EXPECT_GT(store_->ReadAt(after.first_position)->recorded_at_ms, kNow);
   EXPECT_EQ(LastAtOrBefore(kNow), 1u);
-  // Made durable a second ahead (an fsync a second at most), and no more.
+  // Made durable a second ahead at most.
   EXPECT_LE(store_->ReadAt(after.first_position)->recorded_at_ms, kNow + 1000);
 }
 

@@ -46,6 +46,7 @@ std::vector<std::string> WriteStats::Samples() const {
 // One connection walking one case at a time through its lifecycle.
 class WriterFleet::Writer : public std::enable_shared_from_this<Writer> {
   static constexpr std::chrono::milliseconds kFirstBackoff{50}, kMostBackoff{1000};
+  static constexpr std::chrono::seconds kMostDrain{30};
 
  public:
   Writer(asio::io_context& io, WriterFleet* fleet, const WriterIdentity& me, tcp::endpoint server,
@@ -60,11 +61,23 @@ class WriterFleet::Writer : public std::enable_shared_from_this<Writer> {
   // `phase` in [0, 1): where in the pacing interval this writer's writes
   // fall, so that paced writers do not all send at once.
   void Start(Clock::time_point until, double phase) {
-    until_ = until;
+    until_ = stop_at_ = until;
     next_at_ = Clock::now();
-    if (fleet_->options_.rate_per_writer > 0) {
-      next_at_ += std::chrono::duration_cast<Clock::duration>(
-          std::chrono::duration<double>(phase / fleet_->options_.rate_per_writer));
+    const double rate = fleet_->options_.rate_per_writer;
+    if (rate > 0) {
+      interval_ =
+          std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1 / rate));
+      next_at_ +=
+          std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(phase / rate));
+      // Every write due before `until` is sent, however late (the latency of
+      // one the server kept waiting counts from when it was due), but not
+      // past as long again as the run (at most 30 s): those still unsent then
+      // are counted, not measured.
+      if (until > next_at_) {
+        scheduled_ = static_cast<std::uint64_t>(
+            (until - next_at_ + interval_ - Clock::duration(1)) / interval_);
+        stop_at_ = until + std::min<Clock::duration>(until - Clock::now(), kMostDrain);
+      }
     }
     asio::post(stream_.get_executor(), [self = shared_from_this()] { self->Connect(); });
   }
@@ -72,8 +85,16 @@ class WriterFleet::Writer : public std::enable_shared_from_this<Writer> {
  private:
   enum class Step { kReport, kAssign, kAccept, kNote, kMediate, kResolve, kCallback, kClose };
 
+  bool paced() const { return interval_ > Clock::duration::zero(); }
+  // Whether no more writes are to be sent: unpaced, once `until_` has come;
+  // paced, once every write due before it is sent, or at `stop_at_`.
+  bool Over() const {
+    if (!paced()) return Clock::now() >= until_;
+    return sent_count_ >= scheduled_ || Clock::now() >= stop_at_;
+  }
+
   void Connect() {
-    if (Clock::now() >= until_) return Finish();
+    if (Over()) return Finish();
     stream_.expires_after(std::chrono::seconds(10));
     stream_.async_connect(server_, [self = shared_from_this()](beast::error_code ec) {
       if (ec) return self->ConnectionFailed(ec, "connect");
@@ -95,23 +116,20 @@ class WriterFleet::Writer : public std::enable_shared_from_this<Writer> {
     const auto backoff = std::min<std::chrono::milliseconds>(
         kMostBackoff, kFirstBackoff * (1 << std::min(failures_in_row_, 5)));
     ++failures_in_row_;
-    timer_.expires_at(std::min(Clock::now() + backoff, until_));
+    timer_.expires_at(std::min(Clock::now() + backoff, stop_at_));
     timer_.async_wait([self = shared_from_this()](beast::error_code) { self->Connect(); });
   }
 
   // Sends the next write, paced if a rate is set.
   void Next() {
-    const auto now = Clock::now();
-    if (now >= until_) return Finish();
-    if (fleet_->options_.rate_per_writer > 0) {
-      const auto interval = std::chrono::duration_cast<Clock::duration>(
-          std::chrono::duration<double>(1.0 / fleet_->options_.rate_per_writer));
+    if (Over()) return Finish();
+    if (paced()) {
       // The schedule does not slip when answers come late: a write due
       // while the last one was still waiting goes out at once, and its
       // latency counts from when it was due (no coordinated omission).
-      if (started_) next_at_ += interval;
+      if (started_) next_at_ += interval_;
       started_ = true;
-      if (next_at_ > now) {
+      if (next_at_ > Clock::now()) {
         timer_.expires_at(next_at_);
         timer_.async_wait([self = shared_from_this()](beast::error_code) { self->Send(); });
         return;
@@ -121,7 +139,7 @@ class WriterFleet::Writer : public std::enable_shared_from_this<Writer> {
   }
 
   void Send() {
-    if (Clock::now() >= until_) return Finish();
+    if (Over()) return Finish();
     request_ = {};
     request_.method(http::verb::post);
     request_.version(11);
@@ -134,7 +152,8 @@ class WriterFleet::Writer : public std::enable_shared_from_this<Writer> {
     request_.prepare_payload();
     response_.emplace();
     sent_ = NowNanos();
-    if (fleet_->options_.rate_per_writer > 0) {
+    ++sent_count_;
+    if (paced()) {
       const auto late = Clock::now() - next_at_;
       if (late > Clock::duration::zero()) {
         sent_ -= std::chrono::duration_cast<std::chrono::nanoseconds>(late).count();
@@ -179,7 +198,7 @@ class WriterFleet::Writer : public std::enable_shared_from_this<Writer> {
         if (step_ == Step::kReport && !root["case_id"].get(case_id)) case_id_ = case_id;
         const std::uint64_t written =
             step_ == Step::kReport ? 1 : std::max<std::uint64_t>(1, version - version_);
-        fleet_->acks_->Record(position + 1 - std::min(written, position), position, now);
+        fleet_->acks_->Record(position + 1 - std::min(written, position), position, now, cell_);
         stats.events.fetch_add(written, std::memory_order_relaxed);
         version_ = version;
         Advance();
@@ -261,6 +280,7 @@ class WriterFleet::Writer : public std::enable_shared_from_this<Writer> {
         const char* kind = kKinds[cases_ % 4];
         dispute_ = std::string_view(kind) == "dispute";
         const std::string& cell = me_.cells[cases_ % me_.cells.size()];
+        cell_ = fleet_->acks_->CellId(cell);
         w.Key("kind").String(kind).Key("channel").String("call").Key("cell").String(cell);
         w.Key("category").String("neighbour").Key("priority").String("normal");
         w.Key("summary").String("load case " + std::to_string(index_) + "-" +
@@ -301,6 +321,9 @@ class WriterFleet::Writer : public std::enable_shared_from_this<Writer> {
   void Finish() {
     if (finished_) return;
     finished_ = true;
+    if (sent_count_ < scheduled_) {
+      fleet_->stats_->unsent.fetch_add(scheduled_ - sent_count_, std::memory_order_relaxed);
+    }
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
     stream_.socket().close(ignored);
@@ -316,7 +339,10 @@ class WriterFleet::Writer : public std::enable_shared_from_this<Writer> {
   beast::flat_buffer buffer_;
   http::request<http::string_body> request_;
   std::optional<http::response_parser<http::string_body>> response_;
-  Clock::time_point until_, next_at_;
+  Clock::time_point until_, stop_at_, next_at_;
+  Clock::duration interval_{0};  // paced: between writes due; unpaced: 0
+  std::uint64_t scheduled_ = 0;  // paced: writes due before until_
+  std::uint64_t sent_count_ = 0;
   std::int64_t sent_ = 0;
   bool finished_ = false;
   bool started_ = false;     // the first write goes at next_at_ as Start set it
@@ -325,6 +351,7 @@ class WriterFleet::Writer : public std::enable_shared_from_this<Writer> {
   // The case being walked.
   Step step_ = Step::kReport;
   std::string case_id_;
+  std::uint32_t cell_ = AckTimes::kNoCell;  // its cell, as AckTimes numbers it
   std::uint64_t version_ = 0;
   std::uint64_t cases_ = 0;
   int notes_ = 0;

@@ -18,6 +18,10 @@
 //
 // Asynchronous Beast on the caller's io_context (one strand per writer); a
 // writer paces itself to `rate_per_writer` writes a second when that is set.
+// A paced writer sends every write its schedule makes due before the end,
+// however late (an open loop: latency counts from when a write was due), for
+// at most as long again as the run or 30 s, whichever is less; writes due
+// and never sent by then are counted in WriteStats::unsent.
 //
 // Thread-safety: Start once; running() and the stats from any thread.
 #pragma once
@@ -55,6 +59,7 @@ struct WriteStats {
   std::atomic<std::uint64_t> non2xx{0};
   std::atomic<std::uint64_t> connection_errors{0};
   std::atomic<std::uint64_t> cases_closed{0};
+  std::atomic<std::uint64_t> unsent{0};  // paced: due before the end, never sent
   LatencyHistogram latency;
 
   // A non-2xx answer (`what` describes it).
@@ -76,8 +81,9 @@ class WriterFleet {
               std::vector<WriterIdentity> writers, AckTimes* acks, WriteStats* stats);
   ~WriterFleet();
 
-  // Starts every writer; each stops at `until` once its request in flight is
-  // answered.
+  // Starts every writer. An unpaced one stops at `until` once its request in
+  // flight is answered; a paced one once every write due before `until` is
+  // answered (or at its drain's bound, above).
   void Start(Clock::time_point until);
   // Writers still running.
   int running() const { return running_.load(); }

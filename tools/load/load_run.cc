@@ -10,6 +10,7 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -68,6 +69,29 @@ double MachineBusySeconds() {
     if (i == 3 || i == 4) idle += v;  // idle, iowait
   }
   return (total - idle) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// The kernel's memory that grows with connections, machine-wide, in KiB:
+// its slab caches (sockets, their inodes and epoll entries among them,
+// /proc/meminfo `Slab`) and TCP's buffers (/proc/net/sockstat `TCP: … mem`,
+// in pages). Both ends of a loopback connection are on this machine.
+std::int64_t KernelSocketKiB() {
+  std::int64_t kib = 0;
+  std::ifstream meminfo("/proc/meminfo");
+  for (std::string name; meminfo >> name;) {
+    std::int64_t v = 0;
+    if (name == "Slab:" && meminfo >> v) kib += v;
+    meminfo.ignore(1 << 10, '\n');
+  }
+  std::ifstream sockstat("/proc/net/sockstat");
+  for (std::string line; std::getline(sockstat, line);) {
+    if (!line.starts_with("TCP:")) continue;
+    const auto at = line.find(" mem ");
+    if (at != std::string::npos) {
+      kib += std::atoll(line.c_str() + at + 5) * (sysconf(_SC_PAGESIZE) / 1024);
+    }
+  }
+  return kib;
 }
 
 double Seconds(Clock::duration d) {
@@ -210,7 +234,7 @@ int RunLoad(const LoadOptions& o) {
             << setup->officers_existing << " there already) in "
             << Fixed(Seconds(Clock::now() - setup_start)) << " s\n";
 
-  AckTimes acks;
+  AckTimes acks(plan.cells());
   WriteStats writes;
   PushStats push;
   Failures failures;
@@ -257,11 +281,13 @@ int RunLoad(const LoadOptions& o) {
   // ---- Subscribers: connect, subscribe, then stay idle a moment.
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   const std::int64_t rss_before = rss();
+  const std::int64_t kernel_before = KernelSocketKiB();
   const std::uint64_t start_head = o.auditors > 0 ? head().value_or(0) : 0;
   Loop ws_loop(o.subscriber_threads);
   SubscriberFleet fleet(ws_loop.io(), host, port, SubscriberSpecs(o, plan, mint, start_head), &acks,
                         &push, &failures, o.max_connecting, o.quick_ack);
   std::int64_t rss_idle = rss_before;
+  std::int64_t kernel_idle = kernel_before;
   std::uint64_t idle_connections = 0;
   if (clients > 0) {
     const auto connect_start = Clock::now();
@@ -287,6 +313,7 @@ int RunLoad(const LoadOptions& o) {
     }
     std::this_thread::sleep_for(std::chrono::duration<double>(o.settle_seconds));
     rss_idle = rss();
+    kernel_idle = KernelSocketKiB();
     idle_connections = push.open.load();
   }
 
@@ -398,6 +425,7 @@ int RunLoad(const LoadOptions& o) {
       " clusters; " + (server ? "spawned server" : "server at " + o.url) + "; " +
       std::to_string(std::thread::hardware_concurrency()) + " CPUs";
   figures.window_s = window;
+  figures.paced = o.rate_per_writer > 0;
   figures.drain_s = drain;
   figures.clients = clients;
   figures.idle_connections = idle_connections;
@@ -405,6 +433,8 @@ int RunLoad(const LoadOptions& o) {
   figures.rss_before_kib = rss_before;
   figures.rss_idle_kib = rss_idle;
   figures.rss_end_kib = rss_end;
+  figures.kernel_before_kib = kernel_before;
+  figures.kernel_idle_kib = kernel_idle;
   figures.server_cpu_s = server_cpu;
   figures.load_cpu_s = load_cpu;
   figures.machine_cpu_s = machine_cpu;

@@ -20,10 +20,22 @@ double OtherCores(const RunFigures& run) {
   const double window = run.window_s > 0 ? run.window_s : 1;
   return std::max(0.0, run.machine_cpu_s - run.load_cpu_s - run.server_cpu_s) / window;
 }
+double PerConnection(const RunFigures& run, std::int64_t before, std::int64_t idle) {
+  return run.idle_connections == 0
+             ? 0
+             : static_cast<double>(idle - before) / static_cast<double>(run.idle_connections);
+}
 double KibPerConnection(const RunFigures& run) {
-  return run.idle_connections == 0 ? 0
-                                   : static_cast<double>(run.rss_idle_kib - run.rss_before_kib) /
-                                         static_cast<double>(run.idle_connections);
+  return PerConnection(run, run.rss_before_kib, run.rss_idle_kib);
+}
+double KernelKibPerConnection(const RunFigures& run) {
+  return PerConnection(run, run.kernel_before_kib, run.kernel_idle_kib);
+}
+// How the writes' latency was taken.
+const char* Loop(const RunFigures& run) {
+  return run.paced ? "open loop: from when each write fell due"
+                   : "closed loop: each writer sends when its last write is answered, so this "
+                     "is the latency at the rate reached, not at a rate asked for";
 }
 
 // What the server's /metrics say of the subscribers: its counts of slow
@@ -90,6 +102,11 @@ void PrintReport(const RunFigures& run, const WriteStats& writes, const PushStat
             << Fixed(static_cast<double>(writes.events.load()) / window, 0) << " events/s, "
             << writes.cases_closed.load() << " cases closed); non-2xx " << writes.non2xx.load()
             << ", connection errors " << writes.connection_errors.load() << "\n";
+  if (writes.unsent.load() > 0) {
+    std::cout << "  " << writes.unsent.load()
+              << " writes fell due and were never sent (the server did not keep up with the "
+                 "schedule): the latencies below leave them out\n";
+  }
   for (const auto& [status, n] : writes.ByStatus()) {
     std::cout << "  HTTP " << status << ": " << n
               << (status == 429 ? " (the server's --rate and --burst per token are too low for "
@@ -98,9 +115,10 @@ void PrintReport(const RunFigures& run, const WriteStats& writes, const PushStat
               << "\n";
   }
   for (const auto& sample : writes.Samples()) std::cout << "  e.g. " << sample << "\n";
-  std::cout << "write latency (sent -> 2xx read): p50 " << Ms(writes.latency, 0.5) << " ms, p99 "
-            << Ms(writes.latency, 0.99) << " ms, p999 " << Ms(writes.latency, 0.999) << " ms, max "
-            << MaxMs(writes.latency) << " ms\n";
+  std::cout << "write latency (sent -> 2xx read; " << Loop(run) << "): " << writes.latency.count()
+            << " writes: p50 " << Ms(writes.latency, 0.5) << " ms, p99 " << Ms(writes.latency, 0.99)
+            << " ms, p999 " << Ms(writes.latency, 0.999) << " ms, max " << MaxMs(writes.latency)
+            << " ms\n";
   if (run.clients > 0) {
     std::cout << "push: " << push.total_messages() << " messages ("
               << Fixed(static_cast<double>(push.bytes.load()) / (1 << 20), 1) << " MiB), ";
@@ -113,9 +131,13 @@ void PrintReport(const RunFigures& run, const WriteStats& writes, const PushStat
     for (std::size_t k = 0; k < kChannelKinds; ++k) {
       const auto& h = push.latency[k];
       if (push.messages[k].load() == 0) continue;
-      std::cout << "  " << Name(static_cast<ChannelKind>(k)) << ": " << push.messages[k].load()
-                << " messages, " << h.count() << " of our writes: p50 " << Ms(h, 0.5) << " ms, p99 "
-                << Ms(h, 0.99) << " ms, max " << MaxMs(h) << " ms\n";
+      const auto kind = static_cast<ChannelKind>(k);
+      std::cout << "  " << Name(kind) << ": " << push.messages[k].load() << " messages, "
+                << h.count()
+                << (kind == ChannelKind::kDashboard ? " of our events first shown in them"
+                                                    : " of them for our writes")
+                << ": p50 " << Ms(h, 0.5) << " ms, p99 " << Ms(h, 0.99) << " ms, max " << MaxMs(h)
+                << " ms\n";
     }
     std::cout << "clients: " << run.idle_connections << " connected, " << push.slow_closes.load()
               << " closed as too slow (1013), " << push.other_closes.load() << " other closes, "
@@ -125,7 +147,12 @@ void PrintReport(const RunFigures& run, const WriteStats& writes, const PushStat
     }
     if (push.gave_up.load() > 0) std::cout << ", " << push.gave_up.load() << " gave up connecting";
     std::cout << "; " << push.pushed_before_ack.load()
-              << " pushes came before their writer read its answer" << ServerCounts(run) << "\n";
+              << " pushes came before their writer read its answer";
+    if (push.late_dropped.load() > 0) {
+      std::cout << " (" << push.late_dropped.load()
+                << " more of those were past the bound kept, and are not measured)";
+    }
+    std::cout << ServerCounts(run) << "\n";
   }
   if (run.spawned) {
     std::cout << "server: RSS " << run.rss_before_kib << " KiB before subscribers, "
@@ -133,6 +160,12 @@ void PrintReport(const RunFigures& run, const WriteStats& writes, const PushStat
               << Fixed(KibPerConnection(run)) << " KiB each), " << run.rss_end_kib
               << " KiB at the end; CPU " << Fixed(run.server_cpu_s, 1) << " s over the writes ("
               << Fixed(run.server_cpu_s / window) << " cores)\n";
+  }
+  if (run.idle_connections > 0) {
+    std::cout << "kernel: slab and TCP buffers (machine-wide; both ends of a connection on this "
+                 "machine) grew "
+              << run.kernel_idle_kib - run.kernel_before_kib << " KiB with " << run.idle_connections
+              << " idle connections (" << Fixed(KernelKibPerConnection(run)) << " KiB each)\n";
   }
   std::cout << "load generator: CPU " << Fixed(run.load_cpu_s, 1) << " s over the writes ("
             << Fixed(run.load_cpu_s / window) << " cores)\n";
@@ -157,6 +190,9 @@ void PrintFailuresAndFigures(const RunFigures& run, const WriteStats& writes, co
   line("http_append_p50_ms", Ms(writes.latency, 0.5));
   line("http_append_p99_ms", Ms(writes.latency, 0.99));
   line("http_append_p999_ms", Ms(writes.latency, 0.999));
+  line("http_append_samples", std::to_string(writes.latency.count()));
+  line("http_append_loop", run.paced ? "open" : "closed");
+  line("http_writes_unsent", std::to_string(writes.unsent.load()));
   line("http_non2xx", std::to_string(writes.non2xx.load()));
   line("push_messages", std::to_string(push.total_messages()));
   for (std::size_t k = 0; k < kChannelKinds; ++k) {
@@ -166,6 +202,7 @@ void PrintFailuresAndFigures(const RunFigures& run, const WriteStats& writes, co
     const bool any = h.count() > 0;
     line("push_p50_ms_" + std::string(Name(kind)), any ? Ms(h, 0.5) : "none");
     line("push_p99_ms_" + std::string(Name(kind)), any ? Ms(h, 0.99) : "none");
+    line("push_samples_" + std::string(Name(kind)), std::to_string(h.count()));
   }
   line("clients_connected", std::to_string(run.idle_connections));
   line("clients_closed_too_slow", std::to_string(push.slow_closes.load()));
@@ -177,6 +214,8 @@ void PrintFailuresAndFigures(const RunFigures& run, const WriteStats& writes, co
          run.idle_connections > 0 ? Fixed(KibPerConnection(run)) : "none");
     line("server_cpu_cores", Fixed(run.server_cpu_s / window));
   }
+  line("kernel_kib_per_idle_connection",
+       run.idle_connections > 0 ? Fixed(KernelKibPerConnection(run)) : "none");
   line("load_cpu_cores", Fixed(run.load_cpu_s / window));
   line("other_cpu_cores", Fixed(OtherCores(run)));
   line("failures", std::to_string(failures.count()));

@@ -18,12 +18,16 @@ namespace casegrid::load {
 struct RunFigures {
   std::string setting;      // what ran, in words
   double window_s = 0;      // from the writers' start to the last answer
+  bool paced = false;       // writers kept a schedule (open loop), not each after an answer
   double drain_s = 0;       // for the subscribers to catch up after it
   std::string not_drained;  // why they are not known to have caught up; empty: they did
   std::uint64_t clients = 0;
   std::uint64_t idle_connections = 0;  // WebSockets open when the idle RSS was read
   bool spawned = false;                // the RSS and server CPU figures are known
   std::int64_t rss_before_kib = 0, rss_idle_kib = 0, rss_end_kib = 0;
+  // The kernel's slab and TCP buffer memory, machine-wide, before the
+  // subscribers connect and when they are idle (KiB).
+  std::int64_t kernel_before_kib = 0, kernel_idle_kib = 0;
   double server_cpu_s = 0, load_cpu_s = 0;  // over the window
   double machine_cpu_s = 0;                 // every process, over the window
   // GET /metrics before the subscribers connect and at the end (none: not

@@ -15,9 +15,13 @@
 // row gives up (a Failure, and counted).
 //
 // Push latency: for a message whose position one of our writers was
-// acknowledged for (AckTimes), arrival - acknowledgment, per channel kind. A
-// message that arrives before its writer has read the answer is kept and
-// measured by ResolveLate() (negative latencies count as 0, and are counted).
+// acknowledged for (AckTimes), arrival - acknowledgment, per channel kind.
+// A dashboard view is measured once for each of our events it is the first
+// to show (those after the view before it, in a cell under its path): views
+// are coalesced, so the newest event's wait alone would hide the others'. A
+// message that arrives before its writer has read the answer is kept (up to
+// 4M of them; the rest are counted in `late_dropped`) and measured by
+// ResolveLate() (negative latencies count as 0, and are counted).
 //
 // `quick_ack`: acknowledge every message at once (TCP_QUICKACK) instead of
 // letting the kernel delay the ACK — a diagnosis (it hides a sender's Nagle
@@ -81,6 +85,7 @@ struct PushStats {
   std::atomic<std::uint64_t> reconnects{0};       // resumes with every subscription answered again
   std::atomic<std::uint64_t> gave_up{0};          // clients that stopped trying to connect
   std::atomic<std::uint64_t> pushed_before_ack{0};
+  std::atomic<std::uint64_t> late_dropped{0};  // arrived before their ack, past the bound kept
   std::atomic<std::int64_t> last_message_nanos{0};
   // Closes other than 1013 and failed connection attempts: what a server
   // that is gone shows at once.
@@ -115,7 +120,10 @@ class SubscriberFleet {
  private:
   friend class Subscriber;
   void LaunchNext();
-  void NoteLate(std::uint64_t position, std::int64_t arrived, ChannelKind kind);
+  // `within`: a dashboard's cells (measured only if the position's cell is
+  // one of them); nullptr for other channels.
+  void NoteLate(std::uint64_t position, std::int64_t arrived, ChannelKind kind,
+                const std::vector<bool>* within);
 
   boost::asio::io_context& io_;
   const std::string host_;
@@ -135,7 +143,9 @@ class SubscriberFleet {
     std::uint64_t position;
     std::int64_t arrived;
     ChannelKind kind;
+    const std::vector<bool>* within;  // owned by the subscriber, which outlives ResolveLate
   };
+  static constexpr std::size_t kMostLate = 4u << 20;
   std::mutex late_mu_;
   std::vector<Late> late_;  // guarded by late_mu_
 };

@@ -573,6 +573,7 @@ test('the dashboard replays a node and its cells as they were before they were d
     assert.equal(await number(page, name), 0, name);
   }
   assert.equal(await figure(page, 'reported-sub'), '0 in all');
+  assert.equal(await figure(page, 'resolved-sub'), '0 resolutions in all');
   await page.waitForSelector(`#people[data-at="${L - 1}"]`, { timeout: 3000 });
   assert.equal(await page.locator('#people-when').textContent(), `Not yet defined at position ${L - 1}`);
   assert.equal(await page.locator('#people-lists').isVisible(), false, 'no list of a cell not there');

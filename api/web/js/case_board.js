@@ -3,12 +3,17 @@
 // says it is truncated, the open and resolved cases are read page by page
 // from GET /api/v1/cases), then every view as it changes. A view replaces the
 // one held only if its position is newer, so the snapshot, the pages and the
-// live messages can arrive in any order. On a fresh store (push.js) every
-// view held is dropped, and the board fills again from the new snapshot.
+// live messages can arrive in any order. A case that closes is told of (its
+// change) and then let go: the board holds the cases not closed, so that it
+// does not grow over a shift (review 109); the position it closed at is kept,
+// a while, so that an older view of it read late does not bring it back. On
+// a fresh store (push.js) every view held is dropped, and the board fills
+// again from the new snapshot.
 import { OPEN_STATES } from './format.js';
 
 const FILL_STATES = [...OPEN_STATES, 'resolved'];
 const FILL_LIMIT = 5000; // views read per state when the snapshot is truncated
+const CLOSED_KEPT = 10000; // positions of closed cases remembered, the newest
 
 export class CaseBoard {
   // onChange(changes): changes = [{view, before}] (before undefined: first seen),
@@ -17,6 +22,7 @@ export class CaseBoard {
     this.session = session;
     this.path = path;
     this.cases = new Map();
+    this.closed = new Map(); // case id -> the position it closed at
     this.onChange = onChange;
     this.ready = false;
     // Whether the board holds every case of the subtree that is not closed:
@@ -28,7 +34,10 @@ export class CaseBoard {
     this.stopFresh = push.onFreshStore(() => this.reset());
   }
 
+  // Ends the board: its channel, and its reads still to come (review 109: a
+  // truncated snapshot's pages went on being read after the page moved on).
   close() {
+    this.store++;
     this.stop();
     this.stopFresh();
     this.onChange = () => {};
@@ -37,6 +46,7 @@ export class CaseBoard {
   reset() {
     this.store++;
     this.cases.clear();
+    this.closed.clear();
     this.ready = false;
     this.complete = false;
     this.onChange([], true);
@@ -59,8 +69,17 @@ export class CaseBoard {
     const changes = [];
     for (const view of views) {
       const before = this.cases.get(view.case_id);
-      if (before && before.position >= view.position) continue;
-      this.cases.set(view.case_id, view);
+      const known = before?.position ?? this.closed.get(view.case_id);
+      if (known !== undefined && known >= view.position) continue;
+      if (view.state === 'closed') {
+        this.cases.delete(view.case_id);
+        this.closed.delete(view.case_id); // to the end: the newest
+        this.closed.set(view.case_id, view.position);
+        if (this.closed.size > CLOSED_KEPT) this.closed.delete(this.closed.keys().next().value);
+      } else {
+        this.cases.set(view.case_id, view);
+        this.closed.delete(view.case_id);
+      }
       changes.push({ view, before });
     }
     if (changes.length || initial) this.onChange(changes, initial);

@@ -34,6 +34,8 @@ push.subscribe(
   `case/${caseId}`,
   (m) => {
     if (m.type === 'error') return showError(`${m.error.code}: ${m.error.message}`);
+    // A refusal that passed (push.js asks again): taken now.
+    if (m.type === 'subscribed') return hideError();
     if (m.type !== 'event') return;
     if (positions.has(m.position)) return;
     positions.add(m.position);
@@ -100,6 +102,11 @@ function draw() {
 
 // The case's one channel was refused (not found, out of scope): said in
 // place of the case, with nothing of a case's layout around it.
+function hideError() {
+  $('#case-error').hidden = true;
+  if (steps.length === 0) document.body.classList.remove('no-case');
+}
+
 function showError(text) {
   const el = $('#case-error');
   el.hidden = false;
@@ -310,7 +317,7 @@ function timelineRow(s, i) {
     'li',
     { onclick: () => choose(i), title: `position ${s.event.position}`, dataset: { index: String(i), key: String(s.event.position) } },
     h('span', { class: 'v' }, `#${s.event.version}`),
-    h('span', { class: 'when' }, fmt.time(s.event.recorded_at), h('br'), h('span', { class: 'muted' }, s.event.actor)),
+    h('span', { class: 'when' }, fmt.timeElement(s.event.recorded_at), h('br'), h('span', { class: 'muted' }, s.event.actor)),
     h('span', { class: 'what' }, h('span', { class: 'type' }, s.event.type), h('br'), h('span', { class: 'data' }, dataLine(s.event))),
     h(
       'span',

@@ -108,6 +108,7 @@ class Dashboard {
   startOver() {
     this.head = 0;
     this.feed = [];
+    this.feedLoaded = false;
     this.slider.min = '0';
     this.slider.max = '0';
     this.open(this.node);
@@ -130,6 +131,7 @@ class Dashboard {
     this.childKey = '';
     this.feed = FOLLOWS_LOG ? this.feed : [];
     this.live = null;
+    this.blank();
     this.exitReplay();
     this.notice('');
     this.node = path;
@@ -150,6 +152,22 @@ class Dashboard {
     this.renderFeed();
     this.renderDecisions();
     this.renderHeat();
+  }
+
+  // No figures until the node's first view comes: those on the screen are
+  // another node's (review 109: a subscribe refused for the rate left the
+  // last node's figures under the new node's name).
+  blank() {
+    for (const el of document.querySelectorAll('[data-figure]')) {
+      if (el.classList.contains('trio')) {
+        el.replaceChildren();
+        delete el.dataset.counts;
+      } else {
+        setText(el, el.classList.contains('value') ? '—' : '');
+      }
+    }
+    setClass(document.querySelector('[data-alarm="missed"]'), 'alarm', false);
+    this.charts.clear();
   }
 
   notice(text) {
@@ -215,7 +233,9 @@ class Dashboard {
     setText(f('reported-today'), view.today.reported);
     setText(f('reported-sub'), `${view.totals.reported} in all`);
     setText(f('resolved-today'), view.today.resolved);
-    setText(f('resolved-sub'), `${view.totals.resolved} in all`);
+    // Resolutions, not cases: a case reopened and resolved again counts twice
+    // (docs/views.md; review 109 read "2 in all" of one case as two cases).
+    setText(f('resolved-sub'), `${fmt.count(view.totals.resolved, 'resolution')} in all`);
     // Per case, as the field reports it (DOMAIN.md's 99.6%); per session below.
     // (A server before session 29 gives the per-session figures only.)
     const cases = view.mediation.cases;
@@ -224,8 +244,15 @@ class Dashboard {
     setText(f('mediation-sub'), cases ? `${cases.agreed} of ${cases.mediated} cases agreed · ${perSession}` : perSession);
     setText(f('deadlines-missed'), view.deadlines_missed);
     const kinds = Object.entries(view.deadlines_missed_by_kind ?? {}).filter(([, n]) => n > 0);
-    setText(f('missed-sub'), kinds.length ? kinds.map(([k, n]) => `${fmt.words(k)} ${n}`).join(' · ') : 'none');
-    setClass(document.querySelector('[data-alarm="missed"]'), 'alarm', view.deadlines_missed > 0);
+    // The count is of the whole log; the alarm is for what is overdue now
+    // (review 109: red for good once one deadline was ever missed).
+    const overdue = view.open.overdue;
+    setText(
+      f('missed-sub'),
+      `in all${kinds.length ? `: ${kinds.map(([k, n]) => `${fmt.words(k)} ${n}`).join(' · ')}` : ''}` +
+        (overdue === undefined ? '' : ` · ${overdue} overdue now`),
+    );
+    setClass(document.querySelector('[data-alarm="missed"]'), 'alarm', overdue === undefined ? view.deadlines_missed > 0 : overdue > 0);
     setText(f('escalations'), view.escalations);
     setText(f('escalations-sub'), `${view.open.by_tier['3']} open at tier 3 · ${view.repeat_disputes} repeat disputes`);
     for (const dim of ['speed', 'attitude', 'outcome']) setText(f(`sat-${dim}`), fmt.percent(view.callbacks.satisfied[dim]));
@@ -318,6 +345,13 @@ class Dashboard {
       if (v.cell === this.node) continue;
       const next = v.cell.indexOf('/', prefix.length);
       children.add(next < 0 ? v.cell : v.cell.slice(0, next));
+    }
+    // A cell whose cases have all closed leaves the heat map, and its channel
+    // ends (the board lets closed cases go).
+    for (const [path, cell] of this.cells) {
+      if (cells.has(path)) continue;
+      cell.stop();
+      this.cells.delete(path);
     }
     for (const path of [...cells].sort()) {
       if (this.cells.has(path)) continue;
@@ -428,7 +462,7 @@ class Dashboard {
         const li = h(
           'li',
           { class: e.fresh ? 'fresh' : e.earlier ? 'earlier' : '', title: e.position ? `position ${e.position}` : null },
-          h('span', { class: 'when' }, e.at ? fmt.time(e.at) : ''),
+          h('span', { class: 'when' }, e.at ? fmt.timeElement(e.at) : ''),
           h('span', {}, e.case_id ? h('a', { href: `/case/${e.case_id}` }, e.case_id) : e.title, ' ', e.cell === null ? '' : h('span', { class: 'muted' }, fmt.cellName(e.cell))),
           h('span', { class: 'what' }, e.text),
         );
@@ -480,8 +514,14 @@ class Dashboard {
   followEvents() {
     $('#feed-title').textContent = 'Newest events (whole log)';
     push.subscribe('events', (m) => {
-      if (m.type === 'subscribed' && m.snapshot !== undefined) {
-        this.loadNewestEvents(m.position).catch(() => {});
+      // The newest events are read back once (and again on a fresh store);
+      // a resume's `subscribed` brings what was missed as events (review 109:
+      // each resume read the log's last pages again, each read recorded).
+      if (m.type === 'subscribed') {
+        if (!this.feedLoaded) {
+          this.feedLoaded = true;
+          this.loadNewestEvents(m.position).catch(() => {});
+        }
         return;
       }
       if (m.type === 'event') this.addEvent(m.event, true);
@@ -568,6 +608,7 @@ class Dashboard {
           view = await this.askAsOf(this.node, p);
         } catch (e) {
           if (seq !== this.replaySeq) return;
+          if (e.code === 'abandoned') continue; // the slider moved on while it waited
           if (e.status !== 404) {
             // What is on the screen is not p's: say so, and grey it.
             document.body.classList.add('replay-stale');
@@ -597,7 +638,8 @@ class Dashboard {
     if (this.asked?.p !== p) this.asked = { p, reads: new Map() };
     let read = this.asked.reads.get(path);
     if (!read) {
-      read = session.api(`${dashPath(path)}?as_of=${p}`);
+      // Not sent once the slider has moved on (or back to live) while it waited.
+      read = session.api(`${dashPath(path)}?as_of=${p}`, { wanted: () => this.replay !== null && this.replayWanted === p });
       this.asked.reads.set(path, read);
     }
     return read;

@@ -199,6 +199,15 @@ export class DashboardCharts {
     });
   }
 
+  // Every chart but the heat map empty: no node's figures (the heat map's
+  // cells are the page's, cleared with them).
+  clear() {
+    this.open.setOption({ series: [{ data: [] }, { data: [] }] });
+    this.intake.setOption({ series: [{ data: [] }, { data: [] }] });
+    this.response.setOption({ series: [{ data: [] }, { data: [] }, { data: [] }, { data: [] }] });
+    this.callbacks.setOption({ series: [{ data: [] }] });
+  }
+
   // cells: [{path, open, missed, absent, note}] (null: not known, shown "—";
   // absent: not defined yet, shown so); metric: 'open' | 'missed'.
   renderHeat(cells, metric) {

@@ -160,6 +160,15 @@ export class ActionPanel {
     this.el = h('section', { class: 'action-panel' }, h('h3', {}, 'Next steps'), this.buttons, this.form, this.result);
   }
 
+  // No case: no step to take (a sheet between two cases).
+  clear() {
+    this.view = null;
+    this.facts = {};
+    this.closeForm();
+    this.show('', '');
+    this.buttons.replaceChildren();
+  }
+
   // `facts`: what the view does not say ({onTheWay}, nextActions).
   render(view, facts = {}) {
     const sameCase = this.view?.case_id === view.case_id;
@@ -230,6 +239,7 @@ export class ActionPanel {
 
   async perform(a, values) {
     const view = this.view;
+    if (!view) return; // cleared while its form was open
     const body = { ...a.body(values), expected_version: view.version };
     this.show('pending', `${a.label}…`);
     for (const b of this.buttons.children) b.disabled = true;

@@ -32,6 +32,7 @@ refusalBanner(push, $('#refused'));
 // case on the sheet are dropped with it; each board drops its own cases.
 push.onFreshStore(() => {
   alerts.clear();
+  acknowledged.clear();
   moreOpen = false;
   closeSheet();
   renderAlerts();
@@ -81,7 +82,8 @@ function notify() {
 // The case sheet (below): the case tapped, live from case/{id}.
 // onTheWay: whether this officer is on the way, from the case's events.
 // opener: what had the focus when it opened, given it back when it closes.
-const sheet = { view: null, stop: null, onTheWay: false, opener: null, actions: new ActionPanel(session) };
+// caseId: the case it is open on; only its views are shown.
+const sheet = { view: null, caseId: null, stop: null, onTheWay: false, opener: null, actions: new ActionPanel(session) };
 $('#sheet-actions').append(sheet.actions.el);
 $('#sheet-close').addEventListener('click', dismissSheet);
 $('#sheet').addEventListener('keydown', (e) => e.key === 'Escape' && dismissSheet());
@@ -94,6 +96,10 @@ const alerts = new Map(); // id -> {alert, fresh}
 // count says so rather than pass for the whole.
 const SNAPSHOT_ALERTS = 200;
 let moreOpen = false;
+// Ids of alerts this page heard were acknowledged (on the channel, or by its
+// own tap): a GET answer on its way meanwhile does not bring one back
+// (review 109: it did, until a reload).
+const acknowledged = new Set();
 
 push.subscribe('alerts', (m) => {
   if (m.type === 'error') return setText($('#alerts-empty'), `${m.error.code}: ${m.error.message}`);
@@ -109,6 +115,7 @@ push.subscribe('alerts', (m) => {
   }
   if (m.type !== 'alert') return;
   if (m.alert.acknowledged) {
+    acknowledged.add(m.alert.id);
     alerts.delete(m.alert.id);
   } else if (!alerts.has(m.alert.id)) {
     alerts.set(m.alert.id, { alert: m.alert, fresh: true });
@@ -135,7 +142,7 @@ async function reconcile(after) {
 async function fetchOlder() {
   try {
     const { alerts: open, next } = await session.api('/api/v1/alerts');
-    for (const a of open) if (!alerts.has(a.id)) alerts.set(a.id, { alert: a, fresh: false });
+    for (const a of open) if (!alerts.has(a.id) && !acknowledged.has(a.id)) alerts.set(a.id, { alert: a, fresh: false });
     moreOpen = Boolean(next);
     renderAlerts();
   } catch {
@@ -151,6 +158,7 @@ async function acknowledge(id, button, li) {
   const hadFocus = document.activeElement === button;
   const next = (li.nextElementSibling ?? li.previousElementSibling)?.dataset.alertId;
   const gone = () => {
+    acknowledged.add(id);
     alerts.delete(id);
     renderAlerts();
     if (hadFocus && next) $('#alerts').querySelector(`li[data-alert-id="${CSS.escape(next)}"] button.ack`)?.focus();
@@ -182,7 +190,7 @@ function renderAlerts() {
         h(
           'span',
           { class: 'meta' },
-          fmt.time(a.at),
+          fmt.timeElement(a.at),
           ' · ',
           h('a', { href: `/case/${a.case_id}`, onclick: (e) => (e.preventDefault(), openSheet(a.case_id)) }, a.case_id),
         ),
@@ -284,6 +292,7 @@ function openSheet(caseId) {
   $('#sheet-error').hidden = true;
   setText($('#sheet-title'), caseId);
   $('#sheet-link').href = `/case/${caseId}`;
+  sheet.caseId = caseId;
   sheet.stop = push.subscribe(
     `case/${caseId}`,
     (m) => {
@@ -294,13 +303,14 @@ function openSheet(caseId) {
       if (m.type !== 'event') return;
       sheet.onTheWay = onTheWayAfter(sheet.onTheWay, m.event, session.sub);
       const view = m.view;
-      if (view && (!sheet.view || view.version >= sheet.view.version)) showSheet(view);
+      if (view?.case_id === caseId && (!sheet.view || view.version >= sheet.view.version)) showSheet(view);
     },
     { after: 0 },
   );
 }
 
 function showSheet(view) {
+  if (view.case_id !== sheet.caseId) return;
   sheet.view = view;
   const state = $('#sheet-state');
   state.className = `state ${view.state}`;
@@ -320,12 +330,23 @@ function showSheet(view) {
   sheet.actions.render(view, { onTheWay: sheet.onTheWay });
 }
 
+// Nothing of the last case stays on the sheet: until the next case's first
+// view comes, it shows no state, summary or step (review 109: the last
+// case's steps stayed, and a tap on one acted on that case).
 function closeSheet() {
   sheet.stop?.();
   sheet.stop = null;
   sheet.view = null;
+  sheet.caseId = null;
   sheet.onTheWay = false;
   sheet.opener = null;
+  const state = $('#sheet-state');
+  state.className = 'state';
+  setText(state, '');
+  setText($('#sheet-summary'), '');
+  $('#sheet-summary').title = '';
+  setParts($('#sheet-meta'), []);
+  sheet.actions.clear();
   $('#sheet').hidden = true;
 }
 

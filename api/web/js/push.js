@@ -25,7 +25,11 @@
 // connections per token, or its request rate); listen with onStatus(f).
 // Subscriptions the server refused (e.g. past its subscriptions per
 // connection): listen with onRefusals(f), so that a page never drops a
-// channel silently.
+// channel silently. A refusal that passes (`rate_limited`: the person's
+// request rate, shared with their reads and other tabs; `unavailable`) is
+// asked again by itself, backing off from 1 s up to 30 s, until the server
+// takes it (review 109: such a channel was never asked for again while the
+// connection stayed up, and the page stayed on what it had, saying "Live").
 import { signOut, checkToken } from './session.js';
 import { h } from './dom.js';
 
@@ -33,6 +37,10 @@ import { h } from './dom.js';
 // (e.g. 429: too many connections), it is not asked again for this long:
 // an auditor's every read is recorded.
 const TOKEN_CHECK_PAUSE_MS = 30000;
+// Refusals of a subscribe that pass with time: asked again (retrySubscribe).
+const PASSING = new Set(['rate_limited', 'unavailable']);
+const RESUBSCRIBE_FIRST_MS = 1000;
+const RESUBSCRIBE_MOST_MS = 30000;
 
 export class Push {
   // `session`: its token opens the connection; once it has expired, the
@@ -86,7 +94,8 @@ export class Push {
   subscribe(channel, handler, { after = null } = {}) {
     this.unsubscribe(channel);
     // from: where it starts, kept for a fresh store; last: the last position handled.
-    const sub = { channel, handler, from: after, last: after, id: 0, after: null };
+    // retries, timer: a refused subscribe asked again (retrySubscribe).
+    const sub = { channel, handler, from: after, last: after, id: 0, after: null, retries: 0, timer: null };
     this.subs.set(channel, sub);
     if (this.status === 'live') this.sendSubscribe(sub);
     return () => this.unsubscribe(channel, sub);
@@ -96,6 +105,7 @@ export class Push {
     const sub = this.subs.get(channel);
     if (!sub || (only && sub !== only)) return;
     this.subs.delete(channel);
+    clearTimeout(sub.timer);
     this.byId.delete(sub.id);
     this.setRefusal(channel, null);
     if (this.status === 'live' && sub.id) this.send({ op: 'unsubscribe', id: this.nextId++, channel });
@@ -225,6 +235,8 @@ export class Push {
   }
 
   sendSubscribe(sub) {
+    clearTimeout(sub.timer);
+    sub.timer = null;
     this.byId.delete(sub.id);
     sub.id = this.nextId++;
     sub.after = sub.last;
@@ -232,6 +244,19 @@ export class Push {
     const op = { op: 'subscribe', id: sub.id, channel: sub.channel };
     if (sub.last !== null) op.after = sub.last;
     this.send(op);
+  }
+
+  // Asks for `sub` again after a refusal that passes, on its own backoff; a
+  // new connection asks for every channel anyway (and clears the timer).
+  retrySubscribe(sub) {
+    clearTimeout(sub.timer);
+    const ms = Math.min(RESUBSCRIBE_MOST_MS, RESUBSCRIBE_FIRST_MS * 2 ** sub.retries);
+    sub.retries++;
+    const id = sub.id;
+    sub.timer = setTimeout(() => {
+      sub.timer = null;
+      if (this.subs.get(sub.channel) === sub && sub.id === id && this.status === 'live') this.sendSubscribe(sub);
+    }, ms * (0.75 + Math.random() * 0.5));
   }
 
   receive(text) {
@@ -249,13 +274,17 @@ export class Push {
         return this.startOver(); // the server's log is shorter than what we saw
       }
       this.setRefusal(channel, m.error);
+      if (PASSING.has(m.error?.code)) this.retrySubscribe(sub);
       return sub.handler(m);
     }
     if (m.type === 'unsubscribed') return;
     const sub = this.subs.get(m.channel);
     if (!sub) return;
     if (m.type === 'subscribed' && m.id !== sub.id) return;
-    if (m.type === 'subscribed') this.setRefusal(sub.channel, null);
+    if (m.type === 'subscribed') {
+      sub.retries = 0;
+      this.setRefusal(sub.channel, null);
+    }
     if (typeof m.position === 'number') sub.last = Math.max(sub.last ?? 0, m.position);
     sub.handler(m);
   }

@@ -1,10 +1,19 @@
 // Sign-in and the HTTP API. The token comes pasted into the sign-in form or
 // in the link (`?token=…`, taken out of the address bar at once) and is kept
-// in sessionStorage: it lives as long as the tab. Scope and masking are the
-// server's; the claims are read here only to choose what to show first.
+// in sessionStorage: it lives as long as the tab. A tab opened without one (a
+// case opened in a new tab from the officer's screen: the browser does not
+// copy sessionStorage to it) asks the page's other tabs for theirs over a
+// BroadcastChannel before it shows the form (review 109: on a phone signed in
+// from a link there was no token to paste); a tab signed out asks no one, so
+// that signing out holds. Scope and masking are the server's; the claims are
+// read here only to choose what to show first.
 import { h } from './dom.js';
 
 const KEY = 'casegrid.token';
+// The tabs of this page's origin share a signed-in token through it.
+const TABS = 'casegrid.session';
+// How long a new tab waits for another to answer.
+const TABS_WAIT_MS = 400;
 // Asked only to learn whether the server takes a token: it is cheap (the
 // log's head) and every role may read it — though only a 401 matters, so a
 // role refused it (403) would do as well. An auditor's read of it is
@@ -84,15 +93,22 @@ export class Session {
     return this.covers('') ? '' : (this.cells[0] ?? '');
   }
 
-  async api(path, { method = 'GET', body } = {}) {
+  // `wanted`: for a read that may stop being of use while it waits (a replay
+  // dragged on), asked before it is sent and before each retry; once false,
+  // the read is not sent and fails as `abandoned` (review 109: a replay
+  // resting a moment at each of four positions made every position's reads,
+  // each recorded for an auditor, after it had left them).
+  async api(path, { method = 'GET', body, wanted = () => true } = {}) {
     // A read as of a past moment waits for one of this page's places: the
     // server takes a subject's few at once (serve --max-as-of-reads-per-token)
     // and refuses more with 429, which a replay's many cells would meet.
     const pastRead = method === 'GET' && /[?&]as_of=/.test(path);
     if (pastRead) await pastReads.take();
+    const abandoned = () => new ApiError(0, 'abandoned', 'no longer wanted');
     let res;
     try {
       for (let tries = 1; ; tries++) {
+        if (!wanted()) throw abandoned();
         res = await fetch(path, {
           method,
           headers: { Authorization: `Bearer ${this.token}`, ...(body ? { 'Content-Type': 'application/json' } : {}) },
@@ -110,6 +126,7 @@ export class Session {
         if (pastRead) await pastReads.take();
       }
     } catch (e) {
+      if (e instanceof ApiError) throw e;
       throw new ApiError(0, 'offline', `the server cannot be reached (${e.message})`);
     } finally {
       if (pastRead) pastReads.give();
@@ -132,8 +149,49 @@ export class Session {
 
 export function signOut(why = '') {
   sessionStorage.removeItem(KEY);
+  // This tab does not take the token back from another (askOtherTabs).
+  sessionStorage.setItem(`${KEY}.out`, '1');
   if (why) sessionStorage.setItem(`${KEY}.why`, why);
   location.reload();
+}
+
+// The token another tab of this origin is signed in with; null when none
+// answers in time (or the browser has no BroadcastChannel).
+async function askOtherTabs() {
+  if (typeof BroadcastChannel === 'undefined') return null;
+  const tabs = new BroadcastChannel(TABS);
+  try {
+    return await new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(null), TABS_WAIT_MS);
+      tabs.onmessage = (e) => {
+        if (typeof e.data?.token !== 'string') return;
+        clearTimeout(timer);
+        resolve(e.data.token);
+      };
+      tabs.postMessage({ ask: true });
+    });
+  } finally {
+    tabs.close();
+  }
+}
+
+// Answers the tabs that ask for the token this one is signed in with.
+function answerOtherTabs() {
+  if (typeof BroadcastChannel === 'undefined') return;
+  const tabs = new BroadcastChannel(TABS);
+  tabs.onmessage = (e) => {
+    const token = sessionStorage.getItem(KEY);
+    if (e.data?.ask === true && token) tabs.postMessage({ token });
+  };
+}
+
+// A Session of `token` if it names a subject and has not expired; else null,
+// with the reason kept for the form.
+function usable(token) {
+  const s = new Session(token);
+  if (s.sub && (s.expiresAt === 0 || s.expiresAt > Date.now())) return s;
+  sessionStorage.setItem(`${KEY}.why`, s.sub ? 'your token has expired' : 'that is not a casegrid token');
+  return null;
 }
 
 // Resolves with the Session once there is a token that the server accepts,
@@ -148,12 +206,26 @@ export async function signIn() {
   }
   const stored = sessionStorage.getItem(KEY);
   if (stored) {
-    const s = new Session(stored);
-    if (s.sub && (s.expiresAt === 0 || s.expiresAt > Date.now())) return s;
-    sessionStorage.setItem(`${KEY}.why`, s.sub ? 'your token has expired' : 'that is not a casegrid token');
+    const s = usable(stored);
+    if (s) return signedIn(s);
     sessionStorage.removeItem(KEY);
+  } else if (!sessionStorage.getItem(`${KEY}.out`)) {
+    const shared = await askOtherTabs();
+    const s = shared && usable(shared);
+    if (s) {
+      sessionStorage.removeItem(`${KEY}.why`);
+      sessionStorage.setItem(KEY, shared);
+      return signedIn(s);
+    }
+    sessionStorage.removeItem(`${KEY}.why`); // another tab's expired token is no reason to give here
   }
-  return new Promise((resolve) => showForm(resolve));
+  return new Promise((resolve) => showForm((s) => resolve(signedIn(s))));
+}
+
+function signedIn(session) {
+  sessionStorage.removeItem(`${KEY}.out`);
+  answerOtherTabs();
+  return session;
 }
 
 function showForm(resolve) {

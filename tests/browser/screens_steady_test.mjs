@@ -144,7 +144,7 @@ test("the officer's sheet shows nothing of the last case while the next one's co
   }
 });
 
-test('a case opened in a new tab takes the token of the tab it came from; a tab signed out stays signed out', async () => {
+test('a case opened in a new tab takes the token of the tab it came from; a tab signed out stays signed out; reconnections back off', async () => {
   const server = await serverWith();
   try {
     const operator = server.api(server.token('operator-1', 'operator'));
@@ -153,6 +153,14 @@ test('a case opened in a new tab takes the token of the tab it came from; a tab 
     const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
     const first = await open(context, server.base, '/officer', token);
     await first.page.waitForSelector('.pill-live', { timeout: 10000 });
+    // Connections that close soon after they open back off further each
+    // time (the backoff started over at every open: a server closing each
+    // with 1013 was asked again every 250 ms).
+    for (let i = 0; i < 3; i++) {
+      await first.page.evaluate(() => window.casegrid.push.drop('test'));
+      await first.page.waitForSelector('.pill-live', { timeout: 10000 });
+    }
+    assert.equal(await first.page.evaluate(() => window.casegrid.push.retry), 3);
     // A new tab of the same browser, as a modifier-click opens it: no ?token=.
     const tab = await open(context, server.base, `/case/${c.case_id}`);
     await tab.page.waitForSelector('.pill-live', { timeout: 10000 });

@@ -4,7 +4,7 @@
 // has handled; when the connection drops — the network goes, the server
 // restarts, it closes a slow client with 1013 — the client reconnects by
 // itself (backing off up to 5 s, at once when the browser says it is online
-// again) and subscribes again with `after` = that position, so the server
+// again; the backoff starts over once a connection has stayed open 10 s) and subscribes again with `after` = that position, so the server
 // sends everything missed, in order, once, and then goes live. A page's
 // handler sees "subscribed" (with a snapshot only the first time), then
 // "event" / "view" / "alert" messages, and "error".
@@ -41,6 +41,8 @@ const TOKEN_CHECK_PAUSE_MS = 30000;
 const PASSING = new Set(['rate_limited', 'unavailable']);
 const RESUBSCRIBE_FIRST_MS = 1000;
 const RESUBSCRIBE_MOST_MS = 30000;
+// A connection open this long resets the reconnection backoff.
+const STEADY_MS = 10000;
 
 export class Push {
   // `session`: its token opens the connection; once it has expired, the
@@ -175,7 +177,13 @@ export class Push {
     let opened = false;
     ws.onopen = () => {
       opened = true;
-      this.retry = 0;
+      // The backoff starts again once a connection has lasted: one the
+      // server closes soon after opening (1013 at the end of a catch-up the
+      // page cannot keep up with) is not asked for again every 250 ms.
+      clearTimeout(this.steadyTimer);
+      this.steadyTimer = setTimeout(() => {
+        if (this.ws === ws) this.retry = 0;
+      }, STEADY_MS);
       this.checkTokenAfter = 0; // taken now; a later refusal is asked about at once
       this.refusedWhy = null;
       this.connects++;

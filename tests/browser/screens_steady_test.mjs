@@ -3,7 +3,8 @@
 // node's figures meanwhile; the officer's sheet never shows, nor acts on, the
 // case it was open on before; the cases that close leave the boards; a case
 // opened in a new tab needs no second sign-in, while a tab signed out stays
-// so; an alert acknowledged while the page read its older alerts stays gone.
+// so; an alert acknowledged while the page read its older alerts stays gone;
+// a connection whose path went silent is found and made again.
 //
 // Usage: node screens_steady_test.mjs path/to/casegrid
 import { test, before, after } from 'node:test';
@@ -16,7 +17,7 @@ try {
   console.error(`screens_steady_test: ${e.message}\n(tools/setup installs chromium and runs npm ci in tests/browser)`);
   process.exit(1);
 }
-const { startServer, launchBrowser, eventually, OFFICER_CELL, GRID } = support;
+const { startServer, startRelay, launchBrowser, eventually, OFFICER_CELL, GRID } = support;
 
 const binary = process.argv[2] ?? process.env.CASEGRID_BIN;
 let browser;
@@ -275,6 +276,79 @@ test("an auditor's replay reads no position the slider has left, and a resumed f
     assert.equal(asked.filter((a) => a.p === last).length, 17);
     assert.deepEqual(asked.filter((a) => a.p !== last && a.at > reached).map((a) => a.p), []);
     assert.ok(asked.filter((a) => a.p !== last).length < 3 * 17, `reads of positions left: ${asked.length - 17}`);
+    assert.deepEqual(errors, []);
+    await context.close();
+  } finally {
+    await server.stop();
+  }
+});
+
+test('a connection whose path dies without a word is found, said offline, and made again with nothing missed', async () => {
+  const server = await serverWith();
+  const relay = await startRelay(server.base);
+  try {
+    const operator = server.api(server.token('operator-1', 'operator'));
+    const token = server.token('officer-7', 'officer', [OFFICER_CELL]);
+    const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
+    const page = await context.newPage();
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.clock.install({ time: new Date() }); // the page's timers, moved by the test
+    await page.goto(`${relay.base}/officer?token=${token}`);
+    await page.waitForSelector('.pill-live', { timeout: 10000 });
+    const pill = () => page.locator('#status').getAttribute('data-status');
+    // A quiet but sound connection is asked, answers, and stays live.
+    await page.clock.fastForward(30000);
+    await new Promise((r) => setTimeout(r, 500)); // the answer's way back
+    await page.clock.fastForward(15000);
+    assert.equal(await pill(), 'live');
+    // The path goes silent: nothing passes, nothing is closed.
+    relay.silence(true);
+    const during = await operator.report({ cell: OFFICER_CELL, summary: 'reported while the path was dead' });
+    await page.clock.fastForward(30000); // quiet that long: asked
+    assert.equal(await pill(), 'live');
+    await page.clock.fastForward(15000); // no answer: dropped
+    await eventually(async () => (await pill()) === 'offline', 5000, 'offline');
+    assert.match(await page.locator('#status').getAttribute('title'), /no answer from the server/);
+    // The path back: a new connection, resumed from where the page stopped.
+    relay.silence(false);
+    await page.clock.fastForward(6000);
+    await eventually(async () => (await pill()) === 'live', 10000, 'live again');
+    await page.locator(`#cases li[data-case-id="${during.case_id}"]`).waitFor({ timeout: 5000 });
+    assert.deepEqual(errors, []);
+    await context.close();
+  } finally {
+    await relay.close();
+    await server.stop();
+  }
+});
+
+test('a burst of writes is drawn at most four times a second, and the figures end where the server is', async () => {
+  const server = await serverWith([], 11);
+  try {
+    const operator = server.api(server.token('operator-1', 'operator'));
+    const cells = GRID.map(([cell]) => cell).filter((c) => c.split('/').length === 4);
+    const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+    const { page, errors } = await open(context, server.base, '/', server.token('operator-2', 'operator'));
+    await page.waitForSelector('.pill-live', { timeout: 10000 });
+    // Count the draws of the node's figures and of the heat map from here.
+    await page.evaluate(() => {
+      const d = window.casegrid.dashboard;
+      window.draws = { node: 0, heat: 0, since: performance.now() };
+      const render = d.render.bind(d);
+      d.render = (view) => (window.draws.node++, render(view));
+      const heat = d.renderHeat.bind(d);
+      d.renderHeat = () => (window.draws.heat++, heat());
+    });
+    for (let i = 0; i < 60; i += 20) {
+      await Promise.all(Array.from({ length: 20 }, (_, k) => operator.report({ cell: cells[(i + k) % cells.length], summary: `burst ${i + k}` })));
+    }
+    const live = await operator.get('/api/v1/dashboard/');
+    await eventually(async () => (await page.locator('[data-figure="open-total"]').textContent()) === String(live.open.total), 10000, 'the figures caught up');
+    const { node, heat, elapsed } = await page.evaluate(() => ({ ...window.draws, elapsed: performance.now() - window.draws.since }));
+    const most = Math.ceil(elapsed / 250) + 1;
+    assert.ok(node <= most, `${node} draws of the figures in ${Math.round(elapsed)} ms`);
+    assert.ok(heat <= most, `${heat} draws of the heat map in ${Math.round(elapsed)} ms`);
     assert.deepEqual(errors, []);
     await context.close();
   } finally {

@@ -228,6 +228,9 @@ test("the heat map's metric buttons take a mouse click at every width", async ()
     assert.ok(clear, `at ${width} px the chart covers them: ${last.join(', ')}`);
     // A tile's name is cut to the tile's width, at this width too: 40 cells
     // of 10 letters (names of 9 overlapped at 1440 px: black-box probe 100).
+    // Drawn once the page's own draw of the pushes (dashboard.js, drawSoon)
+    // has been made, or it would draw the real cells over them.
+    await page.waitForFunction(() => window.casegrid.dashboard.drawTimer === null);
     await page.evaluate(() => {
       const cells = Array.from({ length: 40 }, (_, i) => ({ path: `santai/luxi/g1/wangjia${String(i).padStart(3, '0')}`, open: i, missed: 0 }));
       window.casegrid.dashboard.charts.renderHeat(cells, 'open');

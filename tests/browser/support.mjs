@@ -238,8 +238,11 @@ export async function eventually(predicate, ms, what) {
 // that must see one server go and another come back at the same address.
 // switchTo(base) sends new connections to another server and drops every
 // open one, as a restart would; close() ends it.
+// silence(true): what comes is dropped, both ways, and no socket is closed
+// (a path that died without a word); silence(false): it flows again.
 export async function startRelay(base) {
   let target = new URL(base);
+  let silent = false;
   const open = new Set();
   const relay = createServer((client) => {
     const upstream = connect(Number(target.port), target.hostname);
@@ -250,7 +253,7 @@ export async function startRelay(base) {
       open.add(from);
       from.on('error', () => to.destroy());
       from.on('close', () => (open.delete(from), to.destroy()));
-      from.pipe(to);
+      from.on('data', (chunk) => silent || to.write(chunk));
     }
   });
   await new Promise((resolve) => relay.listen(0, '127.0.0.1', resolve));
@@ -259,6 +262,9 @@ export async function startRelay(base) {
   };
   return {
     base: `http://127.0.0.1:${relay.address().port}`,
+    silence(on) {
+      silent = on;
+    },
     switchTo(next) {
       target = new URL(next);
       dropAll();

@@ -30,6 +30,12 @@ const AGE_BUCKETS = ['under_1d', '1d_to_3d', '3d_to_7d', '7d_to_30d', 'over_30d'
 // "Needs a decision now" lists at most this many of each kind; a line says
 // how many more there are of a kind past that.
 const DECISIONS_PER_KIND = 10;
+// What pushes change is drawn at most once per this many ms: under a burst a
+// node's dashboard, its board and up to 40 cells' tiles each come many times
+// a second, and each draw of a chart costs far more than taking the message
+// (probe 103: the page used most of a core at 6 writes a second, and fell a
+// minute behind at 320).
+const DRAW_MS = 250;
 
 const session = await signIn();
 // The auditor's feed is the raw log, which the server gives only to an
@@ -60,6 +66,8 @@ class Dashboard {
     this.board = null;
     this.stops = [];
     this.gridChildren = []; // the cells defined under the node, from the grid
+    this.toDraw = new Set(); // what drawSoon has to draw
+    this.drawTimer = null;
     this.people = new ResponsiblePanel(session, $('#people'), (path, children) => this.onGridChildren(path, children));
     this.charts = new DashboardCharts(
       {
@@ -185,8 +193,8 @@ class Dashboard {
     this.seen(view.position);
     this.readAtDayTurn();
     if (this.replay) return;
-    this.render(view);
-    if (this.cells.has(this.node)) this.renderHeat(); // the node's own tile (liveCell)
+    this.drawSoon('node');
+    if (this.cells.has(this.node)) this.drawSoon('heat'); // the node's own tile (liveCell)
   }
 
   // "Today" and the intake curve are the server's day's (UTC +
@@ -316,11 +324,27 @@ class Dashboard {
         }
         this.feed.length = Math.min(this.feed.length, FEED_LENGTH);
       }
-      this.renderFeed();
+      this.drawSoon('feed');
     }
     for (const { view } of changes) this.seen(view.position);
     this.updateChildren();
-    this.renderDecisions();
+    this.drawSoon('decisions');
+  }
+
+  // Draws `part` ('node', 'heat', 'feed', 'decisions') within DRAW_MS, once
+  // however many pushes asked for it meanwhile.
+  drawSoon(part) {
+    this.toDraw.add(part);
+    if (this.drawTimer) return;
+    this.drawTimer = setTimeout(() => {
+      this.drawTimer = null;
+      const parts = this.toDraw;
+      this.toDraw = new Set();
+      if (parts.has('node') && !this.replay && this.live) this.render(this.live);
+      if (parts.has('heat')) this.renderHeat();
+      if (parts.has('feed')) this.renderFeed();
+      if (parts.has('decisions')) this.renderDecisions();
+    }, DRAW_MS);
   }
 
   // The grid's cells under the node, read when it was opened: listed below
@@ -366,7 +390,7 @@ class Dashboard {
           const view = m.type === 'subscribed' ? m.snapshot : m.type === 'view' ? m.view : null;
           if (!view) return;
           cell.view = view;
-          if (!this.replay) this.renderHeat();
+          if (!this.replay) this.drawSoon('heat');
         });
       }
     }
@@ -376,7 +400,7 @@ class Dashboard {
       this.children = [...children].sort();
       this.renderCrumbs();
     }
-    this.renderHeat();
+    this.drawSoon('heat');
   }
 
   // [{path, open, missed, absent, note}] for the heat map: null where not known.
@@ -560,7 +584,7 @@ class Dashboard {
     });
     this.feed.sort((a, b) => b.position - a.position);
     this.feed.length = Math.min(this.feed.length, FEED_LENGTH);
-    this.renderFeed();
+    this.drawSoon('feed');
   }
 
   // ---- replay

@@ -20,7 +20,10 @@ const axis = (extra = {}) => ({
 const base = {
   backgroundColor: 'transparent',
   textStyle: { color: TEXT, fontFamily: 'system-ui, "DejaVu Sans", sans-serif' },
-  animationDurationUpdate: 400,
+  // Short: a node's charts are drawn up to four times a second (dashboard.js,
+  // DRAW_MS), and an animation still running when the next draw comes keeps
+  // the canvas redrawing at every frame.
+  animationDurationUpdate: 200,
   tooltip: { trigger: 'axis', backgroundColor: '#0d1628', borderColor: LINE, textStyle: { color: TEXT } },
 };
 

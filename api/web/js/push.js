@@ -9,6 +9,13 @@
 // handler sees "subscribed" (with a snapshot only the first time), then
 // "event" / "view" / "alert" messages, and "error".
 //
+// A connection whose path has died without a close (a dropped NAT entry, a
+// VPN gone: probe 103 found every page saying "Live" over 120 s of silence)
+// is found by asking the server for an answer after QUIET_MS without a
+// message: an unsubscribe of a channel this page never follows, which the
+// server answers `not_found` at once. No message within ANSWER_MS of asking
+// counts as a dropped connection: offline, and reconnected as any other.
+//
 // A server that comes back on another, shorter log (a fresh store) refuses
 // an `after` beyond its head. Then nothing the page holds is of that log:
 // every channel starts over on a new connection, as first subscribed (a
@@ -43,6 +50,12 @@ const RESUBSCRIBE_FIRST_MS = 1000;
 const RESUBSCRIBE_MOST_MS = 30000;
 // A connection open this long resets the reconnection backoff.
 const STEADY_MS = 10000;
+// Liveness: asked after this long without a message, dropped without one this
+// long after asking; checked every CHECK_MS.
+const QUIET_MS = 25000;
+const ANSWER_MS = 10000;
+const CHECK_MS = 5000;
+const LIVENESS_CHANNEL = 'liveness';
 
 export class Push {
   // `session`: its token opens the connection; once it has expired, the
@@ -150,6 +163,7 @@ export class Push {
   detach() {
     const ws = this.ws;
     this.ws = null;
+    clearInterval(this.livenessTimer);
     if (!ws) return;
     // Whatever the old socket still delivers is not handled: positions stay
     // at what the page has shown, and the resume starts from there.
@@ -190,7 +204,15 @@ export class Push {
       this.setStatus('live');
       for (const sub of this.subs.values()) this.sendSubscribe(sub);
     };
-    ws.onmessage = (e) => this.receive(e.data);
+    ws.onmessage = (e) => {
+      this.heardAt = Date.now();
+      this.askedAt = null;
+      this.receive(e.data);
+    };
+    this.heardAt = Date.now();
+    this.askedAt = null;
+    clearInterval(this.livenessTimer);
+    this.livenessTimer = setInterval(() => this.checkLiveness(ws), CHECK_MS);
     ws.onclose = (e) => {
       if (this.ws !== ws) return;
       this.ws = null;
@@ -199,6 +221,20 @@ export class Push {
       if (!opened) return this.whyNotOpened();
       this.connectSoon(this.backoff());
     };
+  }
+
+  // Asks the server for an answer after a quiet spell; drops the connection
+  // when none comes (above).
+  checkLiveness(ws) {
+    if (this.ws !== ws) return clearInterval(this.livenessTimer);
+    if (ws.readyState !== WebSocket.OPEN) return;
+    const now = Date.now();
+    if (this.askedAt !== null) {
+      if (now - this.askedAt >= ANSWER_MS) this.drop('no answer from the server');
+    } else if (now - this.heardAt >= QUIET_MS) {
+      this.askedAt = now;
+      this.send({ op: 'unsubscribe', id: this.nextId++, channel: LIVENESS_CHANNEL });
+    }
   }
 
   // The socket did not open: the network, or the server refused the

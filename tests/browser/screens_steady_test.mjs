@@ -166,12 +166,17 @@ test('a case opened in a new tab takes the token of the tab it came from; a tab 
     const tab = await open(context, server.base, `/case/${c.case_id}`);
     await tab.page.waitForSelector('.pill-live', { timeout: 10000 });
     assert.equal(await tab.page.locator('#signin').count(), 0);
-    // Signed out there, it does not take the token back from the first tab.
+    // Signed out there, every tab with the token is signed out (review 111:
+    // the first went on handing it to new tabs), and a new tab finds none.
     await Promise.all([tab.page.waitForEvent('load'), tab.page.locator('.user button').click()]);
     await tab.page.waitForSelector('#signin', { timeout: 5000 });
+    await first.page.waitForSelector('#signin', { timeout: 5000 });
+    assert.match(await first.page.locator('.signin-error').textContent(), /signed out in another tab/);
     await new Promise((r) => setTimeout(r, 800)); // past the wait for other tabs
     assert.equal(await tab.page.locator('#signin').count(), 1);
-    assert.deepEqual([...first.errors, ...tab.errors], []);
+    const third = await open(context, server.base, `/case/${c.case_id}`);
+    await third.page.waitForSelector('#signin', { timeout: 5000 });
+    assert.deepEqual([...first.errors, ...tab.errors, ...third.errors], []);
     await context.close();
   } finally {
     await server.stop();
@@ -310,6 +315,9 @@ test('a connection whose path dies without a word is found, said offline, and ma
     await page.clock.fastForward(15000); // no answer: dropped
     await eventually(async () => (await pill()) === 'offline', 5000, 'offline');
     assert.match(await page.locator('#status').getAttribute('title'), /no answer from the server/);
+    // The next connection waits longer for its answer (a slow link is not
+    // dropped and asked for the same snapshot without end: review 111).
+    assert.equal(await page.evaluate(() => window.casegrid.push.answerMs), 20000);
     // The path back: a new connection, resumed from where the page stopped.
     relay.silence(false);
     await page.clock.fastForward(6000);
@@ -349,6 +357,42 @@ test('a burst of writes is drawn at most four times a second, and the figures en
     const most = Math.ceil(elapsed / 250) + 1;
     assert.ok(node <= most, `${node} draws of the figures in ${Math.round(elapsed)} ms`);
     assert.ok(heat <= most, `${heat} draws of the heat map in ${Math.round(elapsed)} ms`);
+    assert.deepEqual(errors, []);
+    await context.close();
+  } finally {
+    await server.stop();
+  }
+});
+
+test('a replay read abandoned as the slider moved on is read when the slider comes back to its position', async () => {
+  const server = await serverWith();
+  try {
+    const operator = server.api(server.token('operator-1', 'operator'));
+    for (let i = 0; i < 3; i++) await operator.report({ cell: OFFICER_CELL, summary: `case ${i}` });
+    const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+    const { page, errors } = await open(context, server.base, `/?cell=${OFFICER_CELL}`, server.token('operator-2', 'operator'));
+    await page.waitForSelector('.pill-live', { timeout: 10000 });
+    await page.waitForFunction(() => window.casegrid.dashboard.head > 3);
+    const head = await page.evaluate(() => window.casegrid.dashboard.head);
+    const slide = (p) =>
+      page.evaluate((p) => {
+        const slider = document.querySelector('#replay-slider');
+        slider.value = String(p);
+        slider.dispatchEvent(new Event('input'));
+      }, p);
+    await slide(head - 1);
+    await page.waitForSelector(`#replay-label[data-position="${head - 1}"]`, { timeout: 5000 });
+    // A read of another position, given up before it was sent (the slider is not there).
+    const kept = await page.evaluate(async (p) => {
+      const d = window.casegrid.dashboard;
+      const code = await d.askAsOf(d.node, p).then(() => 'read', (e) => e.code);
+      return { code, kept: d.asked.reads.has(d.node) };
+    }, head - 2);
+    assert.deepEqual(kept, { code: 'abandoned', kept: false });
+    // The slider comes to it: read, and shown (the kept refusal made the
+    // replay loop turn without end, and the tab froze).
+    await slide(head - 2);
+    await page.waitForSelector(`#replay-label[data-position="${head - 2}"]`, { timeout: 5000 });
     assert.deepEqual(errors, []);
     await context.close();
   } finally {

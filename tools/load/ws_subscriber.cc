@@ -275,11 +275,8 @@ class SubscriberFleet::Subscriber : public std::enable_shared_from_this<Subscrib
           spec_.label + ": a message on a channel not subscribed: " + text_.substr(0, 200));
     }
     if (h.type == "subscribed") {
-      // A dashboard resumed after a close: its snapshot is the first view
-      // to show what committed since the last one it had.
-      if (c->kind == ChannelKind::kDashboard && c->seen && h.position > c->last) {
-        MeasureDashboard(*c, c->last, h.position, arrived);
-      }
+      // (A resume subscribes with `after`: its `subscribed` carries that
+      // position, and the views after it come as views, measured below.)
       c->answered = true;
       c->last = h.position;
       c->seen = true;

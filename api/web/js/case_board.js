@@ -5,15 +5,16 @@
 // one held only if its position is newer, so the snapshot, the pages and the
 // live messages can arrive in any order. A case that closes is told of (its
 // change) and then let go: the board holds the cases not closed, so that it
-// does not grow over a shift (review 109); the position it closed at is kept,
-// a while, so that an older view of it read late does not bring it back. On
+// does not grow over a shift (review 109); its closed view is kept aside (the
+// newest 2,000), so that an older view read late does not bring it back and
+// a later change of it is told against it. On
 // a fresh store (push.js) every view held is dropped, and the board fills
 // again from the new snapshot.
 import { OPEN_STATES } from './format.js';
 
 const FILL_STATES = [...OPEN_STATES, 'resolved'];
 const FILL_LIMIT = 5000; // views read per state when the snapshot is truncated
-const CLOSED_KEPT = 10000; // positions of closed cases remembered, the newest
+const CLOSED_KEPT = 2000; // views of closed cases remembered, the newest
 
 export class CaseBoard {
   // onChange(changes): changes = [{view, before}] (before undefined: first seen),
@@ -22,7 +23,7 @@ export class CaseBoard {
     this.session = session;
     this.path = path;
     this.cases = new Map();
-    this.closed = new Map(); // case id -> the position it closed at
+    this.closed = new Map(); // case id -> its view as it closed (not in `cases`)
     this.onChange = onChange;
     this.ready = false;
     // Whether the board holds every case of the subtree that is not closed:
@@ -55,6 +56,7 @@ export class CaseBoard {
   receive(m, onError) {
     if (m.type === 'error') return onError(m.error);
     if (m.type === 'subscribed') {
+      onError(null); // taken: a refusal before it (asked again by push.js) is over
       if (!m.snapshot) return; // a resume: what was missed follows as views
       this.ready = true;
       this.complete = !m.snapshot.truncated;
@@ -68,13 +70,14 @@ export class CaseBoard {
   merge(views, initial) {
     const changes = [];
     for (const view of views) {
-      const before = this.cases.get(view.case_id);
-      const known = before?.position ?? this.closed.get(view.case_id);
-      if (known !== undefined && known >= view.position) continue;
+      // A closed case's view is its `before`: a note on it, or its reopening,
+      // is told as such (review 111: "Now closed — …" at each note).
+      const before = this.cases.get(view.case_id) ?? this.closed.get(view.case_id);
+      if (before && before.position >= view.position) continue;
       if (view.state === 'closed') {
         this.cases.delete(view.case_id);
         this.closed.delete(view.case_id); // to the end: the newest
-        this.closed.set(view.case_id, view.position);
+        this.closed.set(view.case_id, view);
         if (this.closed.size > CLOSED_KEPT) this.closed.delete(this.closed.keys().next().value);
       } else {
         this.cases.set(view.case_id, view);

@@ -544,7 +544,7 @@ class Dashboard {
       if (m.type === 'subscribed') {
         if (!this.feedLoaded) {
           this.feedLoaded = true;
-          this.loadNewestEvents(m.position).catch(() => {});
+          this.loadNewestEvents(m.position).catch(() => (this.feedLoaded = false)); // read at the next subscribe
         }
         return;
       }
@@ -660,11 +660,20 @@ class Dashboard {
   // leaf recorded twice). Only the latest position's reads are kept.
   askAsOf(path, p) {
     if (this.asked?.p !== p) this.asked = { p, reads: new Map() };
-    let read = this.asked.reads.get(path);
+    const reads = this.asked.reads;
+    let read = reads.get(path);
     if (!read) {
-      // Not sent once the slider has moved on (or back to live) while it waited.
-      read = session.api(`${dashPath(path)}?as_of=${p}`, { wanted: () => this.replay !== null && this.replayWanted === p });
-      this.asked.reads.set(path, read);
+      // Not sent once the slider has moved on (or back to live) while it
+      // waited; such a read is not kept, so that p asked again is read
+      // (review 111: the replay loop, given the kept refusal back at once,
+      // turned without end and froze the tab).
+      read = session
+        .api(`${dashPath(path)}?as_of=${p}`, { wanted: () => this.replay !== null && this.replayWanted === p })
+        .catch((e) => {
+          if (e.code === 'abandoned' && reads.get(path) === read) reads.delete(path);
+          throw e;
+        });
+      reads.set(path, read);
     }
     return read;
   }

@@ -248,9 +248,11 @@ export class ActionPanel {
         method: 'POST',
         body,
       });
+      if (this.view?.case_id !== view.case_id) return; // the panel is on another case now (review 111)
       this.closeForm();
       this.show('ok', `Done: ${a.label.toLowerCase()} (version ${r.version}).`);
     } catch (e) {
+      if (this.view?.case_id !== view.case_id) return;
       // The server's own words, as they are.
       this.show('refused', `Refused — ${e.plain ?? e.message}`);
     } finally {

@@ -95,6 +95,8 @@ const alerts = new Map(); // id -> {alert, fresh}
 // 1000 (docs/api.md); past those, more are open than the page holds, and its
 // count says so rather than pass for the whole.
 const SNAPSHOT_ALERTS = 200;
+const NO_ALERTS = $('#alerts-empty').textContent;
+const NO_CASES = $('#cases-empty').textContent;
 let moreOpen = false;
 // Ids of alerts this page heard were acknowledged (on the channel, or by its
 // own tap): a GET answer on its way meanwhile does not bring one back
@@ -104,6 +106,7 @@ const acknowledged = new Set();
 push.subscribe('alerts', (m) => {
   if (m.type === 'error') return setText($('#alerts-empty'), `${m.error.code}: ${m.error.message}`);
   if (m.type === 'subscribed') {
+    setText($('#alerts-empty'), NO_ALERTS); // a refusal asked again and taken (push.js)
     if (m.snapshot) {
       const open = m.snapshot.alerts ?? [];
       for (const a of open) alerts.set(a.id, { alert: a, fresh: false });
@@ -214,7 +217,10 @@ const PRIORITY_RANK = { urgent: 0, high: 1, normal: 2, low: 3 };
 // The token's cells, less those inside another of them.
 const myCells = session.cells.filter((c) => !session.cells.some((o) => o !== c && (o === '' || c.startsWith(`${o}/`))));
 setText($('#my-cells'), myCells.map((c) => c || 'all cells').join(', '));
-const boards = myCells.map((cell) => new CaseBoard(session, push, cell, () => renderCases(), (e) => setText($('#cases-empty'), `${e.code}: ${e.message}`)));
+// A board's refusal is said in place of "No case", until a subscribe is taken (e null).
+const boards = myCells.map(
+  (cell) => new CaseBoard(session, push, cell, () => renderCases(), (e) => setText($('#cases-empty'), e ? `${e.code}: ${e.message}` : NO_CASES)),
+);
 // A token of no cells sees no case and hears of none: said, not left to "No case".
 if (!myCells.length) setText($('#cases-empty'), 'Your token covers no cells: no case is shown, and no alert comes. A token names its cells.');
 
@@ -300,6 +306,7 @@ function openSheet(caseId) {
         $('#sheet-error').hidden = false;
         return setText($('#sheet-error'), `${m.error.code}: ${m.error.message}`);
       }
+      if (m.type === 'subscribed') $('#sheet-error').hidden = true; // a refusal asked again and taken
       if (m.type !== 'event') return;
       sheet.onTheWay = onTheWayAfter(sheet.onTheWay, m.event, session.sub);
       const view = m.view;

@@ -14,7 +14,13 @@
 // is found by asking the server for an answer after QUIET_MS without a
 // message: an unsubscribe of a channel this page never follows, which the
 // server answers `not_found` at once. No message within ANSWER_MS of asking
-// counts as a dropped connection: offline, and reconnected as any other.
+// counts as a dropped connection: offline, and reconnected as any other. The
+// answer may come behind a message still on its way — a snapshot or a
+// catch-up page of up to 2 MiB, which takes a slow phone link minutes — so
+// while a subscribe is unanswered the wait is PENDING_ANSWER_MS at least, and
+// each drop for no answer doubles the wait of the connections after it (up
+// to MOST_ANSWER_MS), so that a slow link is not dropped and asked for the
+// same snapshot without end (review 111).
 //
 // A server that comes back on another, shorter log (a fresh store) refuses
 // an `after` beyond its head. Then nothing the page holds is of that log:
@@ -54,6 +60,8 @@ const STEADY_MS = 10000;
 // long after asking; checked every CHECK_MS.
 const QUIET_MS = 25000;
 const ANSWER_MS = 10000;
+const PENDING_ANSWER_MS = 120000;
+const MOST_ANSWER_MS = 600000;
 const CHECK_MS = 5000;
 const LIVENESS_CHANNEL = 'liveness';
 
@@ -77,6 +85,7 @@ export class Push {
     this.refusals = new Map(); // channel -> the server's error, for subscriptions it refused
     this.refusalListeners = [];
     this.freshStoreListeners = [];
+    this.answerMs = ANSWER_MS; // how long a liveness question waits (checkLiveness)
     addEventListener('offline', () => this.drop('the browser is offline'));
     addEventListener('online', () => this.connectSoon(0));
     this.connect();
@@ -230,7 +239,11 @@ export class Push {
     if (ws.readyState !== WebSocket.OPEN) return;
     const now = Date.now();
     if (this.askedAt !== null) {
-      if (now - this.askedAt >= ANSWER_MS) this.drop('no answer from the server');
+      const pending = [...this.subs.values()].some((sub) => sub.id && !sub.answered);
+      const wait = pending ? Math.max(this.answerMs, PENDING_ANSWER_MS) : this.answerMs;
+      if (now - this.askedAt < wait) return;
+      this.answerMs = Math.min(2 * this.answerMs, MOST_ANSWER_MS);
+      this.drop('no answer from the server');
     } else if (now - this.heardAt >= QUIET_MS) {
       this.askedAt = now;
       this.send({ op: 'unsubscribe', id: this.nextId++, channel: LIVENESS_CHANNEL });
@@ -283,6 +296,7 @@ export class Push {
     sub.timer = null;
     this.byId.delete(sub.id);
     sub.id = this.nextId++;
+    sub.answered = false; // until its `subscribed` or its refusal
     sub.after = sub.last;
     this.byId.set(sub.id, sub.channel);
     const op = { op: 'subscribe', id: sub.id, channel: sub.channel };
@@ -314,6 +328,7 @@ export class Push {
       const channel = this.byId.get(m.id);
       const sub = channel && this.subs.get(channel);
       if (!sub || sub.id !== m.id) return;
+      sub.answered = true;
       if (sub.after !== null && m.error?.code === 'bad_request' && /^after/.test(m.error.message)) {
         return this.startOver(); // the server's log is shorter than what we saw
       }
@@ -327,6 +342,7 @@ export class Push {
     if (m.type === 'subscribed' && m.id !== sub.id) return;
     if (m.type === 'subscribed') {
       sub.retries = 0;
+      sub.answered = true;
       this.setRefusal(sub.channel, null);
     }
     if (typeof m.position === 'number') sub.last = Math.max(sub.last ?? 0, m.position);

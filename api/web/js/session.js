@@ -4,9 +4,13 @@
 // case opened in a new tab from the officer's screen: the browser does not
 // copy sessionStorage to it) asks the page's other tabs for theirs over a
 // BroadcastChannel before it shows the form (review 109: on a phone signed in
-// from a link there was no token to paste); a tab signed out asks no one, so
-// that signing out holds. Scope and masking are the server's; the claims are
-// read here only to choose what to show first.
+// from a link there was no token to paste). It takes a token only if every
+// tab that answers within the wait is signed in as the same person (on a
+// shared desk, two people's tabs answer: the form is shown). "Sign out" signs
+// out every tab of the origin signed in with that token, and a tab signed out
+// asks no one, so that signing out holds (review 111: another tab went on
+// handing the token to new tabs). Scope and masking are the server's; the
+// claims are read here only to choose what to show first.
 import { h } from './dom.js';
 
 const KEY = 'casegrid.token';
@@ -148,6 +152,14 @@ export class Session {
 }
 
 export function signOut(why = '') {
+  const token = sessionStorage.getItem(KEY);
+  // Signed out by the person (not for an expired or refused token): every
+  // tab with this token is signed out with it.
+  if (!why && token && typeof BroadcastChannel !== 'undefined') {
+    const tabs = new BroadcastChannel(TABS);
+    tabs.postMessage({ signedOut: token });
+    tabs.close();
+  }
   sessionStorage.removeItem(KEY);
   // This tab does not take the token back from another (askOtherTabs).
   sessionStorage.setItem(`${KEY}.out`, '1');
@@ -161,15 +173,16 @@ async function askOtherTabs() {
   if (typeof BroadcastChannel === 'undefined') return null;
   const tabs = new BroadcastChannel(TABS);
   try {
-    return await new Promise((resolve) => {
-      const timer = setTimeout(() => resolve(null), TABS_WAIT_MS);
-      tabs.onmessage = (e) => {
-        if (typeof e.data?.token !== 'string') return;
-        clearTimeout(timer);
-        resolve(e.data.token);
-      };
-      tabs.postMessage({ ask: true });
-    });
+    const answers = [];
+    tabs.onmessage = (e) => typeof e.data?.token === 'string' && answers.push(e.data.token);
+    tabs.postMessage({ ask: true });
+    await new Promise((done) => setTimeout(done, TABS_WAIT_MS));
+    // Every answer of one person, or none taken; of theirs, the latest to expire.
+    const sessions = answers.map((t) => new Session(t)).filter((s) => s.sub);
+    if (!sessions.length || sessions.some((s) => s.sub !== sessions[0].sub)) return null;
+    const expiry = (s) => s.expiresAt || Number.MAX_SAFE_INTEGER; // 0: none
+    sessions.sort((a, b) => expiry(b) - expiry(a));
+    return sessions[0].token;
   } finally {
     tabs.close();
   }
@@ -181,7 +194,9 @@ function answerOtherTabs() {
   const tabs = new BroadcastChannel(TABS);
   tabs.onmessage = (e) => {
     const token = sessionStorage.getItem(KEY);
-    if (e.data?.ask === true && token) tabs.postMessage({ token });
+    if (!token) return;
+    if (e.data?.ask === true) tabs.postMessage({ token });
+    else if (e.data?.signedOut === token) signOut('signed out in another tab');
   };
 }
 

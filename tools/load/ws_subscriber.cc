@@ -299,10 +299,7 @@ class SubscriberFleet::Subscriber : public std::enable_shared_from_this<Subscrib
     stats.messages[static_cast<std::size_t>(c->kind)].fetch_add(1, std::memory_order_relaxed);
     if (c->kind == ChannelKind::kDashboard)
       return MeasureDashboard(*c, before, h.position, arrived);
-    const std::int64_t acked = fleet_->acks_->At(h.position);
-    if (acked == 0) return fleet_->NoteLate(h.position, arrived, c->kind, nullptr);
-    if (arrived < acked) stats.pushed_before_ack.fetch_add(1, std::memory_order_relaxed);
-    stats.latency[static_cast<std::size_t>(c->kind)].Record(arrived - acked);
+    fleet_->Measure(h.position, arrived, c->kind, nullptr);
   }
 
   // A dashboard view of position `to` that arrived at `arrived`, after one
@@ -313,16 +310,8 @@ class SubscriberFleet::Subscriber : public std::enable_shared_from_this<Subscrib
   // others out).
   void MeasureDashboard(const ChannelState& c, std::uint64_t from, std::uint64_t to,
                         std::int64_t arrived) {
-    PushStats& stats = *fleet_->stats_;
     for (std::uint64_t p = from + 1; p <= to && p > from; ++p) {
-      const std::int64_t acked = fleet_->acks_->At(p);
-      if (acked == 0) {
-        fleet_->NoteLate(p, arrived, ChannelKind::kDashboard, &c.within);
-        continue;
-      }
-      if (!Within(c.within, fleet_->acks_->CellAt(p))) continue;
-      if (arrived < acked) stats.pushed_before_ack.fetch_add(1, std::memory_order_relaxed);
-      stats.latency[static_cast<std::size_t>(ChannelKind::kDashboard)].Record(arrived - acked);
+      fleet_->Measure(p, arrived, ChannelKind::kDashboard, &c.within);
     }
   }
 
@@ -463,6 +452,20 @@ std::optional<std::uint64_t> SubscriberFleet::LowestEventsPosition() const {
   return lowest;
 }
 
+void SubscriberFleet::Measure(std::uint64_t position, std::int64_t arrived, ChannelKind kind,
+                              const std::vector<bool>* within) {
+  const std::int64_t acked = acks_->At(position);
+  if (acked == 0) return NoteLate(position, arrived, kind, within);
+  Record(position, acked, arrived, kind, within);
+}
+
+void SubscriberFleet::Record(std::uint64_t position, std::int64_t acked, std::int64_t arrived,
+                             ChannelKind kind, const std::vector<bool>* within) {
+  if (within != nullptr && !Within(*within, acks_->CellAt(position))) return;
+  if (arrived < acked) stats_->pushed_before_ack.fetch_add(1, std::memory_order_relaxed);
+  stats_->latency[static_cast<std::size_t>(kind)].Record(arrived - acked);
+}
+
 void SubscriberFleet::NoteLate(std::uint64_t position, std::int64_t arrived, ChannelKind kind,
                                const std::vector<bool>* within) {
   std::lock_guard l(late_mu_);
@@ -478,9 +481,7 @@ void SubscriberFleet::ResolveLate() {
   for (const Late& m : late_) {
     const std::int64_t acked = acks_->At(m.position);
     if (acked == 0) continue;  // not one of our writes (set-up, audit reads, deadlines)
-    if (m.within != nullptr && !Within(*m.within, acks_->CellAt(m.position))) continue;
-    if (m.arrived < acked) stats_->pushed_before_ack.fetch_add(1, std::memory_order_relaxed);
-    stats_->latency[static_cast<std::size_t>(m.kind)].Record(m.arrived - acked);
+    Record(m.position, acked, m.arrived, m.kind, m.within);
   }
   late_.clear();
 }

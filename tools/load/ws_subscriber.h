@@ -120,8 +120,14 @@ class SubscriberFleet {
  private:
   friend class Subscriber;
   void LaunchNext();
-  // `within`: a dashboard's cells (measured only if the position's cell is
-  // one of them); nullptr for other channels.
+  // The latency of a message of `kind` showing `position`, arrived at
+  // `arrived`: recorded if the position's acknowledgment is known, else kept
+  // for ResolveLate. `within`: a dashboard's cells (measured only if the
+  // position's cell is one of them); nullptr for other channels.
+  void Measure(std::uint64_t position, std::int64_t arrived, ChannelKind kind,
+               const std::vector<bool>* within);
+  void Record(std::uint64_t position, std::int64_t acked, std::int64_t arrived, ChannelKind kind,
+              const std::vector<bool>* within);
   void NoteLate(std::uint64_t position, std::int64_t arrived, ChannelKind kind,
                 const std::vector<bool>* within);
 

@@ -7,9 +7,8 @@
 // change) and then let go: the board holds the cases not closed, so that it
 // does not grow over a shift (review 109); its closed view is kept aside (the
 // newest 2,000), so that an older view read late does not bring it back and
-// a later change of it is told against it. On
-// a fresh store (push.js) every view held is dropped, and the board fills
-// again from the new snapshot.
+// a later change of it is told against it. On a fresh store (push.js) every
+// view held is dropped, and the board fills again from the new snapshot.
 import { OPEN_STATES } from './format.js';
 
 const FILL_STATES = [...OPEN_STATES, 'resolved'];

@@ -36,9 +36,8 @@ export function time(iso) {
 // A <time> showing time(iso), shown again at each local midnight while it is
 // on the page: a row kept from yesterday must not pass for today's (review
 // 109: after midnight, yesterday's "12:40:32" stood below today's dated rows).
-export function timeElement(iso, attrs = {}) {
+export function timeElement(iso) {
   const el = document.createElement('time');
-  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
   if (iso) el.dateTime = iso;
   el.textContent = time(iso);
   redateAtMidnight();

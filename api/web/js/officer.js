@@ -310,7 +310,7 @@ function openSheet(caseId) {
       if (m.type !== 'event') return;
       sheet.onTheWay = onTheWayAfter(sheet.onTheWay, m.event, session.sub);
       const view = m.view;
-      if (view?.case_id === caseId && (!sheet.view || view.version >= sheet.view.version)) showSheet(view);
+      if (view && (!sheet.view || view.version >= sheet.view.version)) showSheet(view); // showSheet takes its own case only
     },
     { after: 0 },
   );

@@ -4,8 +4,9 @@
 // has handled; when the connection drops — the network goes, the server
 // restarts, it closes a slow client with 1013 — the client reconnects by
 // itself (backing off up to 5 s, at once when the browser says it is online
-// again; the backoff starts over once a connection has stayed open 10 s) and subscribes again with `after` = that position, so the server
-// sends everything missed, in order, once, and then goes live. A page's
+// again; the backoff starts over once a connection has stayed open 10 s)
+// and subscribes again with `after` = that position, so the server sends
+// everything missed, in order, once, and then goes live. A page's
 // handler sees "subscribed" (with a snapshot only the first time), then
 // "event" / "view" / "alert" messages, and "error".
 //

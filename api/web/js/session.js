@@ -200,13 +200,10 @@ function answerOtherTabs() {
   };
 }
 
-// A Session of `token` if it names a subject and has not expired; else null,
-// with the reason kept for the form.
-function usable(token) {
-  const s = new Session(token);
-  if (s.sub && (s.expiresAt === 0 || s.expiresAt > Date.now())) return s;
-  sessionStorage.setItem(`${KEY}.why`, s.sub ? 'your token has expired' : 'that is not a casegrid token');
-  return null;
+// Why session `s` cannot be signed in with: '' when it can.
+function unusable(s) {
+  if (!s.sub) return 'that is not a casegrid token';
+  return s.expiresAt === 0 || s.expiresAt > Date.now() ? '' : 'your token has expired';
 }
 
 // Resolves with the Session once there is a token that the server accepts,
@@ -221,18 +218,19 @@ export async function signIn() {
   }
   const stored = sessionStorage.getItem(KEY);
   if (stored) {
-    const s = usable(stored);
-    if (s) return signedIn(s);
+    const s = new Session(stored);
+    const why = unusable(s);
+    if (!why) return signedIn(s);
+    sessionStorage.setItem(`${KEY}.why`, why);
     sessionStorage.removeItem(KEY);
   } else if (!sessionStorage.getItem(`${KEY}.out`)) {
+    // Another tab's token that cannot be used is no reason to give here.
     const shared = await askOtherTabs();
-    const s = shared && usable(shared);
-    if (s) {
-      sessionStorage.removeItem(`${KEY}.why`);
+    const s = shared && new Session(shared);
+    if (s && !unusable(s)) {
       sessionStorage.setItem(KEY, shared);
       return signedIn(s);
     }
-    sessionStorage.removeItem(`${KEY}.why`); // another tab's expired token is no reason to give here
   }
   return new Promise((resolve) => showForm((s) => resolve(signedIn(s))));
 }

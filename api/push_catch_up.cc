@@ -151,7 +151,7 @@ void PushHub::Setup(std::shared_ptr<Sub> sub, std::optional<Position> after) {
         feed->second->subscribers++;
         // The case as of registered_at: the snapshot (a catch-up from
         // `after` folds its own, below).
-        if (!after) sub->fold = feed->second->state;
+        if (!after) sub->fold = std::make_unique<CaseState>(feed->second->state);
       }
     }
     if (feed_status.ok()) {
@@ -189,7 +189,7 @@ void PushHub::Setup(std::shared_ptr<Sub> sub, std::optional<Position> after) {
         j.Null();
         break;
       case ChannelKind::kCase:
-        j.Raw(RenderCaseView(sub->fold, ViewSight(SightOf(who, sub->fold))));
+        j.Raw(RenderCaseView(*sub->fold, ViewSight(SightOf(who, *sub->fold))));
         break;
       case ChannelKind::kCell: {
         // The subtree's board: its cases still to be worked or closed (a
@@ -284,7 +284,7 @@ void PushHub::Setup(std::shared_ptr<Sub> sub, std::optional<Position> after) {
     if (!state.ok()) {
       snapshot_status = state.status();
     } else {
-      sub->fold = std::move(*state);
+      sub->fold = std::make_unique<CaseState>(std::move(*state));
     }
   }
   if (!snapshot_status.ok()) return refuse(snapshot_status);
@@ -439,12 +439,13 @@ Status PushHub::CatchUpPage(Sub& sub, PushSink& sink, Position upto, bool* done)
       }));
       break;
     case ChannelKind::kCase: {
+      if (!sub.fold) return Status::Internal("case catch-up without the case's fold");
       // Sight is decided by who handles the case now, as on HTTP: a former
       // assignee resuming does not see again what they no longer may.
       ASSIGN_OR_RETURN(const CaseState now, service_->LoadCase(std::string(sub.target)));
       const CaseSight sight = SightOf(sub.who, now);
       ASSIGN_OR_RETURN(auto events,
-                       service_->store().ReadStream(CaseStream(sub.target), sub.fold.version + 1,
+                       service_->store().ReadStream(CaseStream(sub.target), sub.fold->version + 1,
                                                     page, ReadDirection::kForward));
       bool beyond = false;
       bool full = false;
@@ -454,8 +455,8 @@ Status PushHub::CatchUpPage(Sub& sub, PushSink& sink, Position upto, bool* done)
           break;
         }
         if ((full = page_full())) break;
-        RETURN_IF_ERROR(ApplyToCase(&sub.fold, e));
-        push(CaseEventMessage(sub.channel, e, sub.fold, sight));
+        RETURN_IF_ERROR(ApplyToCase(sub.fold.get(), e));
+        push(CaseEventMessage(sub.channel, e, *sub.fold, sight));
         cursor = e.position;
       }
       if (!full && (beyond || events.size() < page)) cursor = upto;

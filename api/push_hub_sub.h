@@ -60,8 +60,9 @@ struct PushHub::Sub {
   bool overflowed = false;
   std::map<std::string, Position, std::less<>> snapshot_newer;  // cell: case -> view position
 
-  // The catch-up's, one step at a time.
-  CaseState fold;  // case/{id}
+  // The catch-up's, one step at a time: case/{id}'s fold, made only for
+  // those (a CaseState is ~700 bytes, which every other subscription held).
+  std::unique_ptr<CaseState> fold;
 };
 
 // The live state of a case that has subscribers on case/{id}.

@@ -134,15 +134,19 @@ void WsSession::WatchExpiry() {
 }
 
 void WsSession::Read() {
-  ws_.async_read(buffer_, asio::bind_cancellation_slot(
-                              read_cancel_.slot(),
-                              [self = shared_from_this()](beast::error_code ec, std::size_t bytes) {
-                                self->OnRead(ec, bytes);
-                              }));
+  // 0: the rest of a message as Beast sees fit (up to a frame's 1,536 bytes).
+  const std::size_t limit = buffer_.size() == 0 ? kFirstReadBytes : 0;
+  ws_.async_read_some(buffer_, limit,
+                      asio::bind_cancellation_slot(
+                          read_cancel_.slot(),
+                          [self = shared_from_this()](beast::error_code ec, std::size_t bytes) {
+                            self->OnRead(ec, bytes);
+                          }));
 }
 
 void WsSession::OnRead(beast::error_code ec, std::size_t) {
   if (ec) return End();  // closed, timed out, too big (Beast answers 1009), reset
+  if (!ws_.is_message_done()) return Read();
   if (!ws_.got_text()) {
     Answer(0, Status::InvalidArgument("binary frames are not accepted: send JSON ops as text"));
   } else {
@@ -150,6 +154,9 @@ void WsSession::OnRead(beast::error_code ec, std::size_t) {
     HandleOp(std::string_view(static_cast<const char*>(data.data()), data.size()));
   }
   buffer_.consume(buffer_.size());
+  // A longer op's room is given back: an idle connection holds only what
+  // its next first read asks for.
+  if (buffer_.capacity() > kFirstReadBytes) buffer_.shrink_to_fit();
   Read();
 }
 

@@ -35,10 +35,10 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/container/devector.hpp>
 
 #include <algorithm>
 #include <chrono>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -116,8 +116,12 @@ class WsSession : public PushSink, public std::enable_shared_from_this<WsSession
     PushMessage message;
     std::uint64_t coalesce;  // 0: none
   };
+  // Reads the next part of a message: a message's first read takes at most
+  // kFirstReadBytes, so that an idle connection's pending read holds that
+  // much buffer (an op is ~100 bytes), not Beast's 1,536 of a whole read.
   void Read();
   void OnRead(boost::beast::error_code ec, std::size_t bytes);
+  static constexpr std::size_t kFirstReadBytes = 128;
   void HandleOp(std::string_view text);
   void Answer(std::int64_t id, const Status& why);
   void WriteNext();
@@ -181,7 +185,9 @@ class WsSession : public PushSink, public std::enable_shared_from_this<WsSession
 
   mutable std::mutex mu_;
   // Guarded by mu_.
-  std::deque<Queued> queue_;
+  // A devector, not a deque: libstdc++'s deque allocates 576 bytes when
+  // made, which every idle connection would hold (devector: none until used).
+  boost::container::devector<Queued> queue_;
   std::size_t queued_bytes_ = 0;
   bool write_scheduled_ = false;  // a WriteNext is posted or running
   bool overflowed_ = false;  // closing (too slow, shut, or closed by the peer): nothing more queued

@@ -1289,6 +1289,26 @@ TEST_F(PushLimitsTest, TheSubscribeRefusedPastTheBoundIsTheLastAskedFor) {
   EXPECT_EQ(answers[4], "too_large");
 }
 
+// The server reads a message's first 128 bytes, then the rest (an idle
+// connection's read holds that much, not a frame's 1,536): an op in many
+// frames, or longer than that first read, is read whole, and frames that add
+// up past the bound close as one large frame does.
+TEST_F(PushLimitsTest, AnOpInManyFramesOrLongerThanTheFirstReadIsReadWhole) {
+  auto c = Open(Operator());
+  c->SendInFrames(SubscribeOp(1, "alerts"), 7);
+  Expect(*c, "subscribed");
+  const std::string padded = "{" + std::string(700, ' ') + SubscribeOp(2, "dashboard/").substr(1);
+  c->SendInFrames(padded, 300);
+  EXPECT_EQ(Expect(*c, "subscribed").id, 2);
+  c->Send(R"({"op":"unsubscribe","id":3,"channel":"alerts"})");
+  EXPECT_EQ(Expect(*c, "unsubscribed").id, 3);
+  auto d = Open(Operator());
+  d->SendInFrames(R"({"op":"subscribe","id":1,"channel":")" + std::string(2000, 'x') + "\"}", 100);
+  EXPECT_EQ(d->WaitClosed(), 1009);
+  c->Send(SubscribeOp(4, "alerts"));
+  EXPECT_EQ(Expect(*c, "subscribed").id, 4);
+}
+
 TEST_F(PushLimitsTest, AnOversizedMessageClosesWith1009) {
   auto c = Open(Operator());
   c->Send(R"({"op":"subscribe","id":1,"channel":")" + std::string(2000, 'x') + "\"}");

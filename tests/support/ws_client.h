@@ -11,11 +11,13 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <deque>
 #include <optional>
 #include <string>
+#include <thread>
 
 namespace casegrid::testing {
 
@@ -48,6 +50,19 @@ class WsClient {
   void Send(const std::string& text) {
     ws_.text(true);
     ws_.write(boost::asio::buffer(text));
+  }
+  // Sends `text` as one message in frames of at most `frame_bytes`, with a
+  // pause between them (a slow link), so that the server reads it in parts.
+  // Stops at the first frame the server no longer takes.
+  void SendInFrames(const std::string& text, std::size_t frame_bytes) {
+    ws_.text(true);
+    for (std::size_t at = 0; at < text.size(); at += frame_bytes) {
+      const std::size_t n = std::min(frame_bytes, text.size() - at);
+      boost::beast::error_code ec;
+      ws_.write_some(at + n == text.size(), boost::asio::buffer(text.data() + at, n), ec);
+      if (ec) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
   }
   void SendBinary(const std::string& bytes) {
     ws_.binary(true);

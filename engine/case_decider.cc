@@ -10,6 +10,7 @@
 #include "engine/canonical_json.h"
 #include "engine/command_body.h"
 #include "engine/names.h"
+#include "engine/time_format.h"
 
 namespace casegrid {
 namespace {
@@ -429,6 +430,26 @@ Result<std::vector<CaseEventData>> Decide(const CaseState& state, CaseAction act
       if (action != CaseAction::kScheduleCallback &&
           state.callback.status == CallbackStatus::kNone) {
         return Status::Conflict("no callback is scheduled");
+      }
+      // The callback's deadline is policy (DOMAIN.md: within 24 hours of the
+      // resolution): while it is owed, a call may be moved within that
+      // window or sooner than it stands, not past both (black-box probe 105,
+      // review 112: moved 30 days on before it passed, again and again, it
+      // was never missed). Once missed (the miss on record) or met, the call
+      // may be set for any time (one passed is recorded missed before the
+      // step: CaseService::Decide).
+      if (action == CaseAction::kScheduleCallback) {
+        const CaseDeadline* d = state.Deadline(DeadlineKind::kCallback);
+        const std::int64_t due = std::get<CallbackScheduled>(command).due_at;
+        if (state.callback.is_open() && d != nullptr && d->due_at > ctx.now && !d->met &&
+            !d->missed) {
+          const std::int64_t latest =
+              std::max(d->due_at, state.resolved_at + ctx.policy->callback_ms);
+          if (due > latest) {
+            return Status::Conflict("the callback is due by " + FormatTimestamp(latest) +
+                                    "; it may be set later only once that has passed (missed)");
+          }
+        }
       }
       break;
     }

@@ -685,8 +685,20 @@ Result<WriteResult> CaseService::RecordDeadlineFact(std::string_view case_id, De
                                 std::string(Name(deadline)) + "/" + std::to_string(due_at);
   const std::string what =
       "deadline " + std::string(Name(deadline)) + " of " + std::string(case_id);
-  const RequestShape shape{CaseStream(case_id),
-                           warning ? DeadlineApproaching::kType : DeadlineMissed::kType, nullptr};
+  const CaseEventData fact = warning ? CaseEventData(DeadlineApproaching{deadline, due_at})
+                                     : CaseEventData(DeadlineMissed{deadline, due_at});
+  // What a key holds is this fact only if it says this deadline and due
+  // time: anyone can compute the key, and a raw import put under it a miss of
+  // another deadline, taken for this one's (review 112: the deadline was
+  // then never missed, and every step on the case was 409 for good). Another
+  // body is another request's: the fact goes under the next key.
+  const RequestShape shape{
+      CaseStream(case_id), warning ? DeadlineApproaching::kType : DeadlineMissed::kType,
+      [&fact](const RecordedEvent& first) -> Status {
+        auto stored = DecodeEventData(first.type, first.data, StoredEventLimits());
+        if (stored.ok() && *stored == fact) return Status::Ok();
+        return Status::Conflict("the key holds another deadline's fact");
+      }};
   for (int attempt = 0; attempt < options_.max_retries; ++attempt) {
     // A raw append may carry any event id, that of a fact to come too
     // (review 103: a note took a miss's, which was then never written, and
@@ -722,6 +734,12 @@ Result<WriteResult> CaseService::RecordDeadlineFact(std::string_view case_id, De
         state.status == CaseStatus::kClosed) {
       return Status::Conflict(what + " is no longer open");
     }
+    // A miss is of what has passed: the watch and a step ask only then, and
+    // this public call holds every other caller to it (review 112: a miss
+    // could be stamped before its due time).
+    if (!warning && now < due_at) {
+      return Status::Conflict(what + " is not due until " + FormatTimestamp(due_at));
+    }
     if (warning && d->warned) return Status::Conflict(what + " was already warned");
     // A warning is of what is to come: stamped at or after the due time it
     // would come with no miss before it (review 99), so the store refuses it
@@ -733,8 +751,6 @@ Result<WriteResult> CaseService::RecordDeadlineFact(std::string_view case_id, De
                               std::to_string(state.version) +
                               " events, the most; only a miss is still written");
     }
-    const CaseEventData fact = warning ? CaseEventData(DeadlineApproaching{deadline, due_at})
-                                       : CaseEventData(DeadlineMissed{deadline, due_at});
     auto written = AppendEvents(CaseStream(case_id), ExpectedVersion::Exact(state.version),
                                 kSystemActor, {fact}, key, &state, warning ? due_at : 0);
     if (written.ok() || written.status().code() != StatusCode::kConflict) return written;

@@ -184,7 +184,8 @@ class CaseService {
       std::string_view person, std::string_view alert_id, std::string_view idempotency_key) const;
 
   // Written by the deadline watch: at most once per case, deadline and due
-  // time, however often it is called, across restarts.
+  // time, however often it is called, across restarts. kConflict before the
+  // due time (DecisionTime), or once the deadline is no longer open.
   Result<WriteResult> RecordDeadlineMissed(std::string_view case_id, DeadlineKind deadline,
                                            std::int64_t due_at);
   // Written by the deadline watch when a deadline's warning lead begins: at

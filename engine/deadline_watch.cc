@@ -55,11 +55,10 @@ Status DeadlineWatch::Start(Position after) {
   // What commits while the cases load waits in the subscription (which
   // reads the log once it falls behind).
   subscription_ = service_->store().Subscribe(as_of, SubscriptionOptions{});
-  follow_thread_ = std::thread(&DeadlineWatch::FollowLoop, this, as_of);
-  NameThread(follow_thread_, "cg-watch");
-  tick_thread_ = std::thread(&DeadlineWatch::TickLoop, this);
-  NameThread(tick_thread_, "cg-tick");
-  return Status::Ok();
+  Status started = StartThread(&follow_thread_, "cg-watch", [this, as_of] { FollowLoop(as_of); });
+  if (started.ok()) started = StartThread(&tick_thread_, "cg-tick", [this] { TickLoop(); });
+  if (!started.ok()) Stop();  // what did start stops; the watch is not to be started again
+  return started;
 }
 
 void DeadlineWatch::Stop() {

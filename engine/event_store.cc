@@ -387,7 +387,7 @@ Result<std::unique_ptr<EventStore>> EventStore::Open(const StoreOptions& options
   // restart stamped a new event into a settled time).
   ASSIGN_OR_RETURN(impl->settled_floor_, SettledFloor::Open(options.path));
   impl->stamp_floor_ = impl->settled_floor_->at_open();
-  impl->StartCommitter();
+  RETURN_IF_ERROR(impl->StartCommitter());
   return std::unique_ptr<EventStore>(new EventStore(std::move(impl)));
 }
 
@@ -518,9 +518,8 @@ void EventStore::Impl::AppendAsync(AppendRequest request, AppendCallback done) {
   if (queue_.size() == 1) queue_cv_.notify_one();
 }
 
-void EventStore::Impl::StartCommitter() {
-  committer_ = std::thread([this] { CommitterLoop(); });
-  NameThread(committer_, "cg-commit");
+Status EventStore::Impl::StartCommitter() {
+  return StartThread(&committer_, "cg-commit", [this] { CommitterLoop(); });
 }
 
 void EventStore::Impl::StopCommitter() {

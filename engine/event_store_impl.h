@@ -62,7 +62,7 @@ class EventStore::Impl {
   Result<AppendResult> Append(AppendRequest request);
   void AppendAsync(AppendRequest request, AppendCallback done);
   Status Prepare(AppendRequest& request, std::size_t* bytes) const;
-  void StartCommitter();
+  [[nodiscard]] Status StartCommitter();
   void StopCommitter();
   void CommitterLoop();
   // Committer only: checks and writes `group` in one batch and one fsync.

@@ -25,9 +25,7 @@ Status LogScrub::Start() {
   if (options_.every.count() <= 0) {
     return Status::InvalidArgument("log scrub: the time between walks must be > 0");
   }
-  thread_ = std::thread([this] { Run(); });
-  NameThread(thread_, "cg-scrub");
-  return Status::Ok();
+  return StartThread(&thread_, "cg-scrub", [this] { Run(); });
 }
 
 void LogScrub::Stop() {

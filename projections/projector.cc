@@ -755,12 +755,14 @@ Status Projector::CatchUp(const std::function<void(Position, Position)>& progres
   return Status::Ok();
 }
 
-void Projector::Start(std::function<void(const ViewChanges&)> on_change) {
+Status Projector::Start(std::function<void(const ViewChanges&)> on_change) {
   Stop();
   stopping_ = false;
   subscription_ = store_->Subscribe(position(), SubscriptionOptions{});
-  thread_ = std::thread([this, on_change = std::move(on_change)] { Run(on_change); });
-  NameThread(thread_, "cg-project");
+  Status started = StartThread(&thread_, "cg-project",
+                               [this, on_change = std::move(on_change)] { Run(on_change); });
+  if (!started.ok()) Stop();
+  return started;
 }
 
 void Projector::Run(std::function<void(const ViewChanges&)> on_change) {

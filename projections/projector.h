@@ -138,8 +138,9 @@ class Projector {
   // Applies the log from the checkpoint to the store's head.
   Status CatchUp(const std::function<void(Position, Position)>& progress = nullptr);
   // Catches up and follows the log live on a thread of its own, calling
-  // `on_change` (on that thread) after each batch.
-  void Start(std::function<void(const ViewChanges&)> on_change = nullptr);
+  // `on_change` (on that thread) after each batch. kUnavailable if the
+  // system has no thread to give (nothing started).
+  [[nodiscard]] Status Start(std::function<void(const ViewChanges&)> on_change = nullptr);
   void Stop();
 
   Position position() const { return position_.load(std::memory_order_acquire); }

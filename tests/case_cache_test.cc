@@ -218,6 +218,7 @@ TEST_F(CaseCacheTest, WhatACommandLeavesInTheCacheEqualsAFold) {
   const CaseState s = Load(late);
   const CaseDeadline* accept = s.Deadline(DeadlineKind::kAccept);
   ASSERT_NE(accept, nullptr);
+  clock_.Set(accept->due_at);  // a miss is recorded once its due time has come
   Must(service_->RecordDeadlineMissed(late, DeadlineKind::kAccept, accept->due_at));
   auto cached = service_->LoadCase(late);
   auto folded = FoldCase(*store_, late);

@@ -602,6 +602,37 @@ TEST_F(CaseRulesTest, OnlyAttemptsThatMissedTheReporterLetACaseCloseWithoutItsCa
   Must(Act(id, "close"));
 }
 
+// The callback's 24 hours are policy: while they run, a call may be moved
+// within them or sooner, not past them, so the deadline cannot be pushed on
+// before it passes (black-box probe 105, review 112: moved 29 days on, again
+// and again, it was never missed). Missed, the call may be set for any time.
+TEST_F(CaseRulesTest, AnOwedCallbackCannotBeMovedPastItsDeadlineUntilItIsMissed) {
+  const std::string id = CaseInProgress();
+  Must(Act(id, "resolve", R"({"resolution":"handled_on_site","summary":"s"})"));
+  const std::int64_t resolved = Load(id).resolved_at;
+  const std::int64_t due = Load(id).Deadline(DeadlineKind::kCallback)->due_at;
+  ASSERT_EQ(due, resolved + 24 * 3600000LL);
+  auto schedule = [&](std::int64_t at) {
+    return Act(id, "schedule-callback", R"({"due_at":")" + FormatTimestamp(at) + R"("})");
+  };
+  ExpectConflict(schedule(resolved + 29 * 86400000LL),
+                 "the callback is due by " + FormatTimestamp(due) +
+                     "; it may be set later only once that has passed (missed)");
+  ExpectConflict(schedule(due + 1), "it may be set later only once that has passed");
+  Must(schedule(resolved + 2 * 3600000LL));  // sooner
+  Must(schedule(due));                       // and back, within the 24 hours
+  EXPECT_EQ(Load(id).Deadline(DeadlineKind::kCallback)->due_at, due);
+  clock_.Advance(20 * 3600000LL);
+  ExpectConflict(schedule(due + 3600000LL), "it may be set later only once that has passed");
+  // Past the due time, the step records the miss first; then any time goes.
+  clock_.Set(due + 1);
+  Must(schedule(resolved + 29 * 86400000LL));
+  const CaseState state = Load(id);
+  EXPECT_TRUE(state.Deadline(DeadlineKind::kCallback)->missed);
+  ASSERT_EQ(state.misses.size(), 1u);
+  EXPECT_EQ(state.misses[0].second, due);
+}
+
 TEST_F(CaseRulesTest, ARescheduledCallbackKeepsItsMissAndFallsDueWithinThirtyDays) {
   const std::string id = CaseInProgress();
   // A field before the lifecycle (review 98): a bad due_at is 400 on a case
@@ -970,8 +1001,9 @@ TEST_F(CaseRulesTest, AnAcceptedCaseReassignedWaitsForTheAcceptWithAClockOfItsOw
   Must(Act(late, "triage", R"({"priority":"normal"})"));
   EXPECT_EQ(Load(late).Deadline(DeadlineKind::kAccept)->due_at,
             clock_.NowMillis() + 2 * 3600000);  // normal: 2 hours
-  Must(service_->RecordDeadlineMissed(late, DeadlineKind::kAccept,
-                                      Load(late).Deadline(DeadlineKind::kAccept)->due_at));
+  const std::int64_t second_due = Load(late).Deadline(DeadlineKind::kAccept)->due_at;
+  clock_.Set(second_due);
+  Must(service_->RecordDeadlineMissed(late, DeadlineKind::kAccept, second_due));
   const CaseState missed_twice = Load(late);
   EXPECT_TRUE(missed_twice.Deadline(DeadlineKind::kAccept)->missed);
   ASSERT_EQ(missed_twice.misses.size(), 2u);
@@ -1168,6 +1200,10 @@ TEST_F(CaseRulesTest, AClosedCaseWithADeadlinePassedCanBeReopened) {
 TEST_F(CaseRulesTest, DeadlineMissedIsWrittenOnceEvenAcrossRestarts) {
   const std::string id = NewCase();
   const std::int64_t due = Load(id).Deadline(DeadlineKind::kAccept)->due_at;
+  // Not before its due time (review 112: a miss could be stamped before it).
+  ExpectConflict(service_->RecordDeadlineMissed(id, DeadlineKind::kAccept, due),
+                 "is not due until");
+  clock_.Set(due);
   auto first = Must(service_->RecordDeadlineMissed(id, DeadlineKind::kAccept, due));
   EXPECT_FALSE(first.deduplicated);
   auto again = Must(service_->RecordDeadlineMissed(id, DeadlineKind::kAccept, due));

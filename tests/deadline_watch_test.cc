@@ -539,6 +539,36 @@ TEST_F(DeadlineWatchTest, AMissWhoseEventIdARawAppendTookIsWrittenUnderAnotherKe
   Must(Act(id, "note", R"({"text":"the steps go on"})"));
 }
 
+// A raw append may put under that id a fact of the same type but of another
+// deadline: it is another request's, not this miss (review 112: it was taken
+// for the miss, which was then never written, and every step was 409 for
+// good). A warning's key likewise.
+TEST_F(DeadlineWatchTest, AFactOfAnotherDeadlineUnderAMisssIdIsNotTakenForIt) {
+  const std::string id = NewCase("urgent");
+  const std::int64_t due = Due(id, DeadlineKind::kAccept);
+  const std::string key = id + "/accept/" + std::to_string(due);
+  AppendRequest r{CaseStream(id), ExpectedVersion::Exact(1), "import", {}};
+  r.events.push_back({IdempotentEventId("system", key, 0), "DeadlineMissed",
+                      R"({"deadline":"mediation","due_at":"2026-11-01T00:00:00.000Z"})"});
+  r.events.push_back({IdempotentEventId("system", "warn|" + key, 0), "DeadlineApproaching",
+                      R"({"deadline":"accept","due_at":"2026-11-01T00:00:00.000Z"})"});
+  ASSERT_TRUE(store_->Append(std::move(r)).ok());
+  clock_.Set(due - kMinute);
+  const WriteResult warned =
+      Must(service_->RecordDeadlineApproaching(id, DeadlineKind::kAccept, due));
+  EXPECT_FALSE(warned.deduplicated);
+  EXPECT_EQ(Warned(id, DeadlineKind::kAccept, due), 1);
+  clock_.Set(due + kMinute);
+  const WriteResult missed = Must(service_->RecordDeadlineMissed(id, DeadlineKind::kAccept, due));
+  EXPECT_FALSE(missed.deduplicated);
+  const WriteResult again = Must(service_->RecordDeadlineMissed(id, DeadlineKind::kAccept, due));
+  EXPECT_TRUE(again.deduplicated);
+  EXPECT_EQ(again.position, missed.position);
+  EXPECT_EQ(Missed(id, DeadlineKind::kAccept, due), 1);
+  EXPECT_TRUE(Load(id).Deadline(DeadlineKind::kAccept)->missed);
+  Must(Act(id, "note", R"({"text":"the steps go on"})"));
+}
+
 // An intake too: its due times are reckoned from the time the store stamps
 // it, not from a clock stepped back behind the stamps.
 TEST_F(DeadlineWatchTest, AnIntakeIsDecidedAtTheTimeTheStoreCanStampIt) {
@@ -784,8 +814,10 @@ TEST_F(DeadlineWatchTest, ServiceWarnsOnceAndNotForAClosedDeadline) {
   EXPECT_EQ(service_->RecordDeadlineApproaching(id, DeadlineKind::kAccept, due + 1).status().code(),
             StatusCode::kConflict);
   // The warning does not stand in for the miss, nor the miss for a warning.
+  clock_.Set(due);
   Must(service_->RecordDeadlineMissed(id, DeadlineKind::kAccept, due));
   const std::int64_t contact = Due(id, DeadlineKind::kFirstContact);
+  clock_.Set(contact);
   Must(service_->RecordDeadlineMissed(id, DeadlineKind::kFirstContact, contact));
   EXPECT_EQ(
       service_->RecordDeadlineApproaching(id, DeadlineKind::kFirstContact, contact).status().code(),

@@ -40,7 +40,8 @@ class HttpApiFixture : public CaseTest {
     hub_ = std::make_unique<PushHub>(service_.get(), projector_.get(), &clock_, &metrics_,
                                      HubOptions());
     hub_->Begin(projector_->position());
-    projector_->Start([this](const ViewChanges& changes) { hub_->OnBatch(changes); });
+    ASSERT_TRUE(
+        projector_->Start([this](const ViewChanges& changes) { hub_->OnBatch(changes); }).ok());
     // The views hold the fixture's grid before any request reads them (a
     // request for a cell the views had not yet folded was a 404).
     ASSERT_TRUE(projector_->WaitFor(store_->Head().position, std::chrono::seconds(30)));

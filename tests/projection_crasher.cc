@@ -31,7 +31,8 @@ int main(int argc, char** argv) {
   auto projector = Projector::Open(store->get(), options);
   if (!projector.ok())
     return std::fprintf(stderr, "%s\n", projector.status().ToString().c_str()), 1;
-  (*projector)->Start();
+  if (Status s = (*projector)->Start(); !s.ok())
+    return std::fprintf(stderr, "%s\n", s.ToString().c_str()), 1;
   testing::DefineRandomGrid(**service);
   if (write(STDOUT_FILENO, "ready\n", 6) < 0) return 1;
   testing::RandomCommands commands(**service, &clock, static_cast<unsigned>(std::stoul(argv[2])));

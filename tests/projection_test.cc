@@ -298,6 +298,7 @@ TEST_F(ProjectionTest, AResolutionForAReporterWithoutAPhoneOwesNoCallback) {
 TEST_F(ProjectionTest, TheDashboardCountsOpenCasesOverdueAndMediationPerCase) {
   const std::string late = NewCase();
   const std::int64_t due = Load(late).Deadline(DeadlineKind::kAccept)->due_at;
+  clock_.Set(due);
   Must(service_->RecordDeadlineMissed(late, DeadlineKind::kAccept, due));
   std::string d = Dash("santai");
   EXPECT_EQ(At(d, "/open/overdue"), "1");
@@ -368,6 +369,7 @@ TEST_F(ProjectionTest, MissedCallbackDeadlineCountsAsOverdue) {
   const std::string id = CaseInProgress();
   Must(Act(id, "resolve", R"({"resolution":"handled_on_site","summary":"s"})"));
   const std::int64_t due = Load(id).Deadline(DeadlineKind::kCallback)->due_at;
+  clock_.Set(due);
   Must(service_->RecordDeadlineMissed(id, DeadlineKind::kCallback, due));
   const std::string d = Dash("");
   EXPECT_EQ(At(d, "/callbacks/overdue"), "1");
@@ -809,6 +811,7 @@ TEST_F(ProjectionTest, AMediationsDeadlineIsToldToTheMediators) {
   ASSERT_TRUE(Load(id).Deadline(DeadlineKind::kMediation));
   const std::int64_t due = Load(id).Deadline(DeadlineKind::kMediation)->due_at;
   Must(service_->RecordDeadlineApproaching(id, DeadlineKind::kMediation, due));
+  clock_.Set(due);
   Must(service_->RecordDeadlineMissed(id, DeadlineKind::kMediation, due));
   CatchUp();
   auto told = projector_->OpenAlerts("med-1", 10);
@@ -1319,6 +1322,7 @@ TEST_F(ProjectionTest, AMissRepeatedByARawAppendIsCountedOnce) {
   ASSERT_NE(accept, nullptr);
   const std::int64_t due = accept->due_at;
   const std::string before = Dash(cell);
+  clock_.Set(due);
   Must(service_->RecordDeadlineMissed(id, DeadlineKind::kAccept, due));
   const std::string once = Dash(cell);
   ASSERT_EQ(std::stoi(At(once, "/deadlines_missed")),
@@ -1434,9 +1438,11 @@ TEST_F(ProjectionTest, AnEventOfAForeignTypeInACaseStreamIsPassedOver) {
 
 TEST_F(ProjectionTest, LiveThreadKeepsViewsCurrent) {
   std::atomic<int> batches{0};
-  projector_->Start([&](const ViewChanges& c) {
-    if (!c.cases.empty()) ++batches;
-  });
+  ASSERT_TRUE(projector_
+                  ->Start([&](const ViewChanges& c) {
+                    if (!c.cases.empty()) ++batches;
+                  })
+                  .ok());
   const auto written = Must(service_->Report("officer-7", ReportBody(), ""));
   ASSERT_TRUE(projector_->WaitFor(written.position, std::chrono::seconds(10)));
   auto view = projector_->CaseView(written.case_id);
@@ -1465,10 +1471,12 @@ TEST_F(ProjectionTest, SpacedBatchesFoldWhatCommittedMeanwhileAtOnce) {
   projector_ = std::move(opened).value();
   std::mutex mu;
   std::vector<std::pair<Position, std::size_t>> batches;  // first position, events
-  projector_->Start([&](const ViewChanges& c) {
-    std::lock_guard l(mu);
-    batches.emplace_back(c.events->front().position, c.events->size());
-  });
+  ASSERT_TRUE(projector_
+                  ->Start([&](const ViewChanges& c) {
+                    std::lock_guard l(mu);
+                    batches.emplace_back(c.events->front().position, c.events->size());
+                  })
+                  .ok());
   const auto first = Must(service_->Report("officer-7", ReportBody(), ""));
   ASSERT_TRUE(projector_->WaitFor(first.position, std::chrono::seconds(10)));
   // Six writes, each its own group commit, within the spacing.
@@ -1504,7 +1512,7 @@ TEST_F(ProjectionTest, AWaitForTheViewsCutsTheSpacingShort) {
   auto opened = Projector::Open(store_.get(), options);
   ASSERT_TRUE(opened.ok()) << opened.status().ToString();
   projector_ = std::move(opened).value();
-  projector_->Start();
+  ASSERT_TRUE(projector_->Start().ok());
   const auto first = Must(service_->Report("officer-7", ReportBody(), ""));
   ASSERT_TRUE(projector_->WaitFor(first.position, std::chrono::seconds(20)));
   // The spacing runs from here: a minute, far past the waits below.

@@ -382,7 +382,11 @@ void AddServeVerb(CLI::App& app, VerbAction* action) {
       ApiMetrics metrics;
       PushHub hub(service->get(), projector->get(), SystemClock::Default(), &metrics);
       hub.Begin((*projector)->position());
-      (*projector)->Start([&hub](const ViewChanges& changes) { hub.OnBatch(changes); });
+      if (Status s =
+              (*projector)->Start([&hub](const ViewChanges& changes) { hub.OnBatch(changes); });
+          !s.ok()) {
+        return Fail(s);
+      }
       // The views' thread feeds the hub: stop it before the hub goes, on every path.
       struct StopViews {
         Projector* p;

@@ -604,6 +604,11 @@ Result<HttpResponse> HttpApi::Route(Call& call) {
   // Every audit read is itself recorded, before it is answered (Start).
   call.audit_read = call.who.role == Role::kAuditor && get;
   const std::string key = call.IdempotencyKey();
+  // An empty one is a client's mistake (a variable not set), not "no key":
+  // taken for none, its repeat wrote again (black-box probe 104).
+  if (key.empty() && call.req.find("Idempotency-Key") != call.req.end()) {
+    return Status::InvalidArgument("Idempotency-Key: empty; leave the header out to send none");
+  }
   if (key.size() > 128) return Status::InvalidArgument("Idempotency-Key: at most 128 bytes");
   // Visible characters and spaces only (Beast already refuses line breaks):
   // the server's own keys hold a newline, which keeps them apart.

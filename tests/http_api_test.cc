@@ -60,6 +60,33 @@ TEST_F(HttpApiTest, AnIdempotencyKeyOrAQueryParameterSentTwiceIsRefused) {
   EXPECT_EQ(Send(http::verb::get, "/api/v1/cases?limit=1&state=reported", officer).status, 200u);
 }
 
+// An empty Idempotency-Key is refused, not taken for none (black-box probe
+// 104: its repeat wrote again).
+TEST_F(HttpApiTest, AnEmptyIdempotencyKeyIsRefused) {
+  const std::string officer = Token("officer-7", Role::kOfficer);
+  const Position before = store_->Head().position;
+  asio::io_context io;
+  tcp::socket socket(io);
+  socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), server_->port()));
+  for (const char* value : {"", "   "}) {
+    http::request<http::string_body> req{http::verb::post, "/api/v1/cases", 11};
+    req.set(http::field::host, "localhost");
+    req.set(http::field::authorization, "Bearer " + officer);
+    req.insert("Idempotency-Key", value);
+    req.body() = testing::ReportBody();
+    req.prepare_payload();
+    http::write(socket, req);
+    beast::flat_buffer buffer;
+    http::response<http::string_body> res;
+    http::read(socket, buffer, res);
+    EXPECT_EQ(res.result_int(), 400u) << res.body();
+    EXPECT_NE(res.body().find("Idempotency-Key: empty; leave the header out to send none"),
+              std::string::npos)
+        << res.body();
+  }
+  EXPECT_EQ(store_->Head().position, before);
+}
+
 // An Idempotency-Key holds visible characters and spaces: the server's own
 // keys (an acknowledgment's without a key) hold a newline, which keeps them
 // apart from every key a client sends; a tab or a NUL is refused too.

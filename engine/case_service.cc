@@ -510,6 +510,11 @@ Result<WriteResult> CaseService::AppendGrid(std::string_view actor, const std::s
 Result<WriteResult> CaseService::DefineCell(std::string_view actor, std::string_view body,
                                             std::string_view idempotency_key) {
   ASSIGN_OR_RETURN(CommandBody split, SplitCommandBody(body));
+  // Taken out of the body and never read, a pinned version passed whatever
+  // it said (review 112): a new cell has none, as a new case has none.
+  if (split.expected_version && *split.expected_version != 0) {
+    return Status::InvalidArgument("expected_version: a new cell has no version yet");
+  }
   ASSIGN_OR_RETURN(std::optional<std::string> cell, StringField(split.data, "cell"));
   if (!cell) return Status::InvalidArgument("cell: missing");
   RETURN_IF_ERROR(ValidateCellPath(*cell));
@@ -552,6 +557,18 @@ Result<WriteResult> CaseService::AssignOfficer(std::string_view actor, std::stri
   if (grid_.IsAssigned(cell, a.officer, a.role)) {
     return Status::Conflict(a.officer + " is already assigned to " + std::string(cell) + " as " +
                             a.role);
+  }
+  // A pinned version of the cell's grid stream is held to (review 112: it
+  // was taken out of the body and never read).
+  if (split.expected_version) {
+    auto written = AppendGrid(actor, std::string(cell), {decoded},
+                              ExpectedVersion::Exact(*split.expected_version), idempotency_key);
+    if (!written.ok() && written.status().code() == StatusCode::kConflict) {
+      return Status::Conflict("cell " + std::string(cell) + " is not at version " +
+                              std::to_string(*split.expected_version) + ": " +
+                              written.status().message());
+    }
+    return written;
   }
   return AppendGrid(actor, std::string(cell), {decoded}, ExpectedVersion::Exists(),
                     idempotency_key);

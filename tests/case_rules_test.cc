@@ -1234,6 +1234,30 @@ TEST_F(CaseRulesTest, GridCellsNeedTheirParentAndAreDefinedOnce) {
   EXPECT_TRUE(service_->grid().HasCell("santai/xinhua"));
 }
 
+// A grid write's expected_version is held to (review 112: it was taken out of
+// the body and never read, so any version passed).
+TEST_F(CaseRulesTest, AGridWritesPinnedVersionIsHeldTo) {
+  ExpectBadRequest(
+      service_->DefineCell("admin", R"({"cell":"santai/d3","name":"D3","expected_version":7})", ""),
+      "expected_version: a new cell has no version yet");
+  const WriteResult defined = Must(service_->DefineCell(
+      "admin", R"({"cell":"santai/d3","name":"D3","expected_version":0})", ""));
+  ASSERT_EQ(defined.version, 1u);
+  const Position before = store_->Head().position;
+  ExpectConflict(
+      service_->AssignOfficer("admin", "santai/d3",
+                              R"({"officer":"off-2","role":"officer","expected_version":99})", ""),
+      "cell santai/d3 is not at version 99");
+  EXPECT_EQ(store_->Head().position, before);
+  const WriteResult assigned = Must(service_->AssignOfficer(
+      "admin", "santai/d3", R"({"officer":"off-2","role":"officer","expected_version":1})", ""));
+  EXPECT_EQ(assigned.version, 2u);
+  ExpectConflict(
+      service_->AssignOfficer("admin", "santai/d3",
+                              R"({"officer":"off-3","role":"officer","expected_version":1})", ""),
+      "is not at version 1");
+}
+
 TEST_F(CaseRulesTest, TheGridFoldPassesOverWhatItsCommandsWouldRefuse) {
   // Older builds' `casegrid append` could write these; the store takes any.
   AppendRequest raw{"grid/santai", ExpectedVersion::Any(), "admin", {}};

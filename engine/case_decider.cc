@@ -205,6 +205,12 @@ Result<CaseEventData> DecodeAction(CaseAction action, const CaseState& state, st
     // checked before the body that depends on it.
     RETURN_IF_ERROR(ClosedCaseAllows(state, action));
     ASSIGN_OR_RETURN(std::optional<int> to_tier, ReadToTier(data));
+    // The state before the tier: a resolved case is not escalated whatever
+    // tier is asked (black-box probe 105: "one tier at a time: 2 → 3" to a
+    // resolved tier-2 case, and fixing the tier got a second 409).
+    if (state.exists && state.status != CaseStatus::kInProgress) {
+      return Forbidden(state, action, "needs an in_progress case");
+    }
     if (state.tier >= 3) {
       return Status::Conflict("case is at tier 3, the highest; there is no higher tier");
     }

@@ -682,6 +682,20 @@ TEST_F(CaseRulesTest, EscalationGoesOneTierAtATime) {
   ExpectBadRequest(Act(id, "escalate", R"({"reason":"r"})"), "judicial");
   Must(Act(id, "escalate", R"({"reason":"r","judicial":"Santai People's Court"})"));
   ExpectConflict(Act(id, "escalate", R"({"reason":"r"})"), "tier 3, the highest");
+  // A case not in progress is refused for its state, before any tier
+  // (black-box probe 105: a resolved tier-2 case was told "one tier at a
+  // time: 2 → 3", and fixing the tier got a second 409).
+  Must(Act(id, "resolve", R"({"resolution":"referred_to_court","summary":"s"})"));
+  ExpectConflict(Act(id, "escalate", R"({"reason":"r"})"),
+                 "case is resolved; escalate needs an in_progress case");
+  const std::string reported = NewCase();
+  ExpectConflict(Act(reported, "escalate", R"({"reason":"r","to_tier":3})"),
+                 "case is reported; escalate needs an in_progress case");
+  const std::string second = CaseInProgress();
+  Must(Act(second, "escalate", R"({"reason":"r"})"));
+  Must(Act(second, "resolve", R"({"resolution":"mediated_agreement","summary":"s"})"));
+  ExpectConflict(Act(second, "escalate", R"({"reason":"r","to_tier":2})"),
+                 "case is resolved; escalate needs an in_progress case");
 }
 
 // A step that would change nothing is refused, not written as an event

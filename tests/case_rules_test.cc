@@ -723,6 +723,46 @@ TEST_F(CaseRulesTest, StepsThatWouldChangeNothingAreConflicts) {
   Must(Act(id, "assign", R"({"assignee":"officer-8"})"));
 }
 
+// The assignee arriving on a case they have not accepted has taken it: the
+// arrival is followed by their acceptance, so the case is in progress and
+// its accept deadline met (black-box probe 105: it stayed `assigned`, and
+// the accept deadline was missed with the officer at the scene). Another
+// officer's arrival accepts nothing.
+TEST_F(CaseRulesTest, TheAssigneesArrivalAcceptsTheCase) {
+  PutOnGrid("officer-8");
+  const std::string id = NewCase("urgent");
+  Must(Act(id, "assign", R"({"assignee":"officer-7"})"));
+  Must(Act(id, "dispatch", R"({"officer":"officer-8"})", "operator-1"));
+  Must(Act(id, "dispatch", R"({"officer":"officer-7"})", "operator-1"));
+  clock_.Advance(3 * 60000);
+  Must(Act(id, "arrive", R"({"officer":"officer-8"})", "operator-1"));
+  EXPECT_EQ(Load(id).status, CaseStatus::kAssigned);
+  clock_.Advance(60000);
+  const std::string arrive = R"({"officer":"officer-7"})";
+  const WriteResult arrived = Must(service_->Act("operator-1", id, "arrive", arrive, "k-1"));
+  EXPECT_EQ(arrived.version, 7u);  // the arrival, then the acceptance
+  const CaseState s = Load(id);
+  EXPECT_EQ(s.status, CaseStatus::kInProgress);
+  EXPECT_EQ(s.accepted_at, clock_.NowMillis());
+  EXPECT_EQ(s.arrived_at, clock_.NowMillis() - 60000);  // the first arrival, officer-8's
+  EXPECT_TRUE(s.Deadline(DeadlineKind::kAccept)->met);
+  auto events = store_->ReadStream(CaseStream(id), 6, 10, ReadDirection::kForward);
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 2u);
+  EXPECT_EQ(events->at(0).type, OfficerArrived::kType);
+  EXPECT_EQ(events->at(1).type, CaseAccepted::kType);
+  EXPECT_EQ(events->at(1).data, R"({"by":"officer-7"})");
+  // A repeat under its key is the first answer, nothing written.
+  const WriteResult again = Must(service_->Act("operator-1", id, "arrive", arrive, "k-1"));
+  EXPECT_TRUE(again.deduplicated);
+  EXPECT_EQ(again.position, arrived.position);
+  EXPECT_EQ(again.version, arrived.version);
+  // In progress, an arrival is an arrival only.
+  Must(Act(id, "dispatch", R"({"officer":"officer-7"})", "operator-1"));
+  const WriteResult later = Must(Act(id, "arrive", R"({"officer":"officer-7"})"));
+  EXPECT_EQ(later.version, 9u);
+}
+
 TEST_F(CaseRulesTest, StepsTheStateForbidsAreConflictsThatSayWhy) {
   const std::string id = NewCase();
   ExpectConflict(Act(id, "accept"), "case is reported; accept needs an assigned case");

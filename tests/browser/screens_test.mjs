@@ -696,9 +696,14 @@ test('the officer\'s phone buzzes only once asked to, and a case offers "Arrived
   await eventually(async () => (await offered()).includes('arrive'), 3000, 'arrived offered once on the way');
   assert.deepEqual(await offered(), ['accept', 'arrive', 'note']);
   await page.click('#sheet button[data-action="arrive"]');
-  await eventually(async () => String(await offered()) === 'accept,note', 3000, 'neither once arrived');
+  // The assignee's arrival accepts the case (session 39): in progress, so
+  // neither travel step, and the steps of a case being worked.
+  await eventually(async () => String(await offered()) === 'escalate,mediate,note,resolve', 3000,
+    'in progress once arrived');
   const view = await officerApi.get(`/api/v1/cases/${first.case_id}`);
   assert.ok(view.arrived_at, 'arrived on the server');
+  assert.equal(view.state, 'in_progress', 'the arrival accepted the case');
+  assert.ok(view.accepted_at, 'accepted at the arrival');
   assert.equal(await page.locator('#sheet .action-panel .action-result.refused').count(), 0, 'nothing refused');
   assert.deepEqual(errors, []);
   await context.close();

@@ -275,6 +275,7 @@ void CaseState::Apply(const RecordedEvent& event, const CaseEventData& data) {
         } else if constexpr (std::is_same_v<T, CaseEscalated>) {
           tier = e.to_tier;
           ++escalations;
+          if (e.judicial) judicial = e.judicial;
           Meet(DeadlineKind::kMediation);
         } else if constexpr (std::is_same_v<T, CaseResolved>) {
           status = CaseStatus::kResolved;

@@ -85,6 +85,10 @@ struct CaseState {
   int mediation_sessions = 0;
   int mediation_agreements = 0;
   int escalations = 0;
+  // The judicial department the tier-3 escalation named (DOMAIN.md: the
+  // supervisor follows "tier-3 cases with judicial departments"; black-box
+  // probe 105 found it only in the history).
+  std::optional<std::string> judicial;
   int reopenings = 0;
   std::vector<CaseDeadline> deadlines;
   // Every deadline and due time a warning was recorded for, in log order.

@@ -64,6 +64,7 @@ std::string RenderCaseView(const CaseState& s, PersonalData personal) {
   w.Key("category").String(s.category);
   w.Key("cell").String(s.report.cell);
   w.Key("tier").Int(s.tier);
+  w.Key("judicial").OptString(s.judicial);
   if (s.assignee.empty()) {
     w.Key("assignee").Null();
   } else {

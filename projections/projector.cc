@@ -103,13 +103,13 @@ constexpr const char* kUnfinishedRebuildKey = "unfinished_rebuild";
 // reopenings; no alert to the person whose action it tells of, an assignee
 // replaced told so, a warning with no officer to hear it told to the
 // supervisors; 19: a raw callback scheduled at a due time missed is missed,
-// a raw warning of another due time warns of nothing now), so that views of
-// another format are rebuilt, not served.
+// a raw warning of another due time warns of nothing now; 20: a case view's
+// `judicial`), so that views of another format are rebuilt, not served.
 constexpr const char* kViewsFormatKey = "format";
 // In the meta family: the hash of the event at the checkpoint, so that views
 // folded from another log (a folder put together by hand) are not served.
 constexpr const char* kCheckpointHashKey = "checkpoint_hash";
-constexpr const char* kViewsFormat = "19";
+constexpr const char* kViewsFormat = "20";
 // Threads that render a rebuild's last case views at most.
 constexpr std::size_t kMaxRenderThreads = 4;
 // What Apply() and Finish() answer once a rebuild's batch has failed.

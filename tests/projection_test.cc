@@ -800,6 +800,23 @@ TEST_F(ProjectionTest, AlertsReachThePeopleCoveringTheCellAndCloseOnAcknowledgme
 // A tier-1 mediation running out of time is told to the mediators covering
 // the cell too, warned and missed (black-box probe 74: only the assignee and
 // the supervisors heard of it).
+// A tier-3 case's view names its judicial department (DOMAIN.md: the
+// supervisor follows "tier-3 cases with judicial departments"; black-box
+// probe 105 found it only in the history).
+TEST_F(ProjectionTest, ATierThreeCasesViewNamesItsJudicialDepartment) {
+  const std::string id = NewCase();
+  Must(Act(id, "assign", R"({"assignee":"officer-7"})"));
+  Must(Act(id, "accept"));
+  EXPECT_EQ(At(View(id), "/judicial"), "null");
+  Must(Act(id, "escalate", R"({"reason":"larger than the station"})"));
+  EXPECT_EQ(At(View(id), "/judicial"), "null");
+  Must(Act(id, "escalate", R"({"reason":"needs the court","judicial":"Santai People's Court"})",
+           "operator-1"));
+  EXPECT_EQ(At(View(id), "/tier"), "3");
+  EXPECT_EQ(At(View(id), "/judicial"), R"("Santai People's Court")");
+  ExpectRebuildEqualsLive();
+}
+
 TEST_F(ProjectionTest, AMediationsDeadlineIsToldToTheMediators) {
   Must(service_->AssignOfficer("admin", "santai/tongchuan/a03",
                                R"({"officer":"med-1","role":"mediator"})", ""));

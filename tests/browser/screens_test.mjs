@@ -269,6 +269,10 @@ test('the case page replays the case step by step, exactly as as_of gives it', a
   const { page, context, errors } = await openPage(`/case/${id}`, operatorToken, { width: 1440, height: 900 });
   await eventually(async () => (await page.locator('#timeline li').count()) === events.length, 5000, 'the whole timeline');
   assert.equal(await page.locator('#case-state').textContent(), 'In progress');
+  // A tier-3 case names its judicial department (session 39).
+  const live = await operator.get(`/api/v1/cases/${id}`);
+  assert.ok(live.judicial, 'a judicial department in the view');
+  assert.equal(await page.locator('.fact:has(dt:text-is("Tier")) dd').textContent(), `3 · with ${live.judicial}`);
 
   for (const [index, expect] of [
     [0, 'Reported'],
@@ -312,7 +316,7 @@ test('the case page replays the case step by step, exactly as as_of gives it', a
   );
   await page.click('#replay-live');
   await page.waitForSelector('#replay-label:text("Live")');
-  assert.equal(await page.locator('.fact:has(dt:text-is("Tier")) dd').textContent(), '3');
+  assert.equal(await page.locator('.fact:has(dt:text-is("Tier")) dd').textContent(), `3 · with ${live.judicial}`);
   assert.deepEqual(errors, []);
   await context.close();
 });

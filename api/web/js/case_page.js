@@ -206,7 +206,7 @@ function facts(v) {
     ['Priority', v.priority],
     ['Channel', fmt.words(v.channel)],
     ['Cell', v.cell],
-    ['Tier', String(v.tier)],
+    ['Tier', v.judicial ? `${v.tier} · with ${v.judicial}` : String(v.tier)],
     ['Assignee', v.assignee ?? '—'],
     ['Reporter', v.reporter?.name || v.reporter?.phone ? [[v.reporter.name ?? ''], ' ', [v.reporter.phone ?? '']] : '—'],
     ['Address', v.address ?? '—'],

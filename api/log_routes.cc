@@ -146,6 +146,11 @@ Result<HttpResponse> HttpApi::RouteStreams(Call& call) {
     if (!checked.ok() && IsEngineEventType(e.type)) {
       return Status(checked.status().code(), at + "data: " + checked.status().message());
     }
+    // Stored as the engine writes it, so that the same data has one form in
+    // the log whoever wrote it (review 112: an imported report kept
+    // `"parties":[]`, which the engine writes as absent; the store's
+    // canonical form is otherwise the same).
+    if (checked.ok() && IsEngineEventType(e.type)) e.data = EncodeEventData(*checked);
     // A case stream is written in the case's cell, and opened by its report.
     if (!case_id.empty() && index == 0) {
       if (const auto* report = checked.ok() ? std::get_if<CaseReported>(&*checked) : nullptr) {

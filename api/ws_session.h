@@ -188,6 +188,9 @@ class WsSession : public PushSink, public std::enable_shared_from_this<WsSession
   // A devector, not a deque: libstdc++'s deque allocates 576 bytes when
   // made, which every idle connection would hold (devector: none until used).
   boost::container::devector<Queued> queue_;
+  // Room for this many queued messages is kept once the queue empties; more
+  // is given back (WriteNext).
+  static constexpr std::size_t kQueueSlotsKept = 64;
   std::size_t queued_bytes_ = 0;
   bool write_scheduled_ = false;  // a WriteNext is posted or running
   bool overflowed_ = false;  // closing (too slow, shut, or closed by the peer): nothing more queued

@@ -357,11 +357,15 @@ Result<std::vector<CaseEventData>> Decide(const CaseState& state, CaseAction act
         return Status::Conflict("officer " + officer +
                                 " is not on the way to this case (not dispatched, or arrived)");
       }
-      // The assignee on site has taken the case: their arrival accepts it
-      // too, after the arrival (its first event, the request's shape). It
-      // stayed `assigned`, and its accept deadline was then missed with the
-      // officer at the scene (black-box probe 105).
-      if (state.status == S::kAssigned && officer == state.assignee) {
+      // The assignee on site has taken the case: their arrival, recorded by
+      // them, accepts it too, after the arrival (its first event, the
+      // request's shape). It stayed `assigned`, and its accept deadline was
+      // then missed with the officer at the scene (black-box probe 105).
+      // Recorded by anyone else it accepts nothing: only the assignee
+      // accepts (review 113: another officer dispatched and "arrived" them,
+      // and the case was accepted in their name).
+      if (state.status == S::kAssigned && officer == state.assignee &&
+          ctx.actor == state.assignee) {
         events.push_back(CaseAccepted{officer});
       }
       break;

@@ -331,6 +331,12 @@ Status CaseService::Decide(PendingWrite& w, StorageReads reads) {
     w.events = DecideIntake(w.report, ctx);
     w.request = MakeRequest(CaseStream(w.case_id), ExpectedVersion::NoStream(), w.actor, w.events,
                             w.idempotency_key);
+    // Its id names the UTC day it was decided on: stamped on the next (a
+    // decision a moment before midnight, committed after it), the store
+    // refuses it and it is decided again under the new day's id (review
+    // 112: C-20261122-000001 was reported at 2026-11-23T00:00:00.005Z).
+    constexpr std::int64_t kDayMs = 86'400'000;
+    if (now >= 0) w.request.stamp_before_ms = (now / kDayMs + 1) * kDayMs;
     return Status::Ok();
   }
   ASSIGN_OR_RETURN(w.base, LoadCase(w.case_id, UINT64_MAX, reads));

@@ -739,7 +739,7 @@ TEST_F(CaseRulesTest, TheAssigneesArrivalAcceptsTheCase) {
   EXPECT_EQ(Load(id).status, CaseStatus::kAssigned);
   clock_.Advance(60000);
   const std::string arrive = R"({"officer":"officer-7"})";
-  const WriteResult arrived = Must(service_->Act("operator-1", id, "arrive", arrive, "k-1"));
+  const WriteResult arrived = Must(service_->Act("officer-7", id, "arrive", arrive, "k-1"));
   EXPECT_EQ(arrived.version, 7u);  // the arrival, then the acceptance
   const CaseState s = Load(id);
   EXPECT_EQ(s.status, CaseStatus::kInProgress);
@@ -753,7 +753,7 @@ TEST_F(CaseRulesTest, TheAssigneesArrivalAcceptsTheCase) {
   EXPECT_EQ(events->at(1).type, CaseAccepted::kType);
   EXPECT_EQ(events->at(1).data, R"({"by":"officer-7"})");
   // A repeat under its key is the first answer, nothing written.
-  const WriteResult again = Must(service_->Act("operator-1", id, "arrive", arrive, "k-1"));
+  const WriteResult again = Must(service_->Act("officer-7", id, "arrive", arrive, "k-1"));
   EXPECT_TRUE(again.deduplicated);
   EXPECT_EQ(again.position, arrived.position);
   EXPECT_EQ(again.version, arrived.version);
@@ -761,6 +761,37 @@ TEST_F(CaseRulesTest, TheAssigneesArrivalAcceptsTheCase) {
   Must(Act(id, "dispatch", R"({"officer":"officer-7"})", "operator-1"));
   const WriteResult later = Must(Act(id, "arrive", R"({"officer":"officer-7"})"));
   EXPECT_EQ(later.version, 9u);
+  // The assignee's arrival recorded by someone else accepts nothing: only
+  // the assignee accepts (review 113: officer-8 accepted officer-7's case
+  // so, which "accept" refuses them).
+  const std::string other = NewCase("urgent");
+  Must(Act(other, "assign", R"({"assignee":"officer-7"})"));
+  ExpectConflict(Act(other, "accept", "{}", "officer-8"), "only they can accept");
+  Must(Act(other, "dispatch", R"({"officer":"officer-7"})", "officer-8"));
+  Must(Act(other, "arrive", R"({"officer":"officer-7"})", "officer-8"));
+  EXPECT_EQ(Load(other).status, CaseStatus::kAssigned);
+  EXPECT_EQ(Load(other).accepted_at, 0);
+}
+
+// A case id names the UTC day its report is stamped on: decided a moment
+// before midnight and committed after it, the report is decided again under
+// the new day's id (review 112: C-20261122-000001 was reported at
+// 2026-11-23T00:00:00.005Z).
+TEST_F(CaseRulesTest, ACaseIdsDayIsTheDayItsReportIsStampedOn) {
+  EXPECT_EQ(NewCase(), "C-20261122-000001");
+  const std::int64_t midnight = (testing::kStartMs / 86'400'000 + 1) * 86'400'000;
+  clock_.Set(midnight - 2);
+  auto before = service_->BeginReport("officer-7", testing::ReportBody(), "");
+  ASSERT_TRUE(before.ok());
+  clock_.Set(midnight - 1);
+  const WriteResult kept = Must(service_->Commit(std::move(*before)));
+  EXPECT_EQ(kept.case_id, "C-20261122-000002");
+  auto across = service_->BeginReport("officer-7", testing::ReportBody(), "");
+  ASSERT_TRUE(across.ok());
+  clock_.Set(midnight + 5);
+  const WriteResult moved = Must(service_->Commit(std::move(*across)));
+  EXPECT_EQ(moved.case_id, "C-20261123-000001");
+  EXPECT_EQ(Load(moved.case_id).reported_at, midnight + 5);
 }
 
 TEST_F(CaseRulesTest, StepsTheStateForbidsAreConflictsThatSayWhy) {

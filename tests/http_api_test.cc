@@ -1322,6 +1322,38 @@ TEST_F(HttpApiTest, AnImportedCaseIdMovesTheIntakePastIt) {
   EXPECT_EQ(At(next.body, "/case_id"), "\"C-" + day + "-000051\"");
 }
 
+// The same data has one form in the log whoever wrote it: an imported report
+// with an empty `parties` is stored as the engine writes one, without it
+// (review 112: the import kept `"parties":[]`, so the same report had two
+// forms and two hashes).
+TEST_F(HttpApiTest, AnImportedEventIsStoredAsTheEngineWritesIt) {
+  const std::string officer = Token("officer-7", Role::kOfficer);
+  std::string body = testing::ReportBody();
+  body.replace(body.find(R"("parties":["Li Wei","Zhang San"])"), 32, R"("parties":[])");
+  auto reported = Send(http::verb::post, "/api/v1/cases", officer, body);
+  ASSERT_EQ(reported.status, 201u) << reported.body;
+  const std::string day = At(reported.body, "/case_id").substr(3, 8);
+  const std::string imported = "C-" + day + "-000050";
+  auto import = Send(http::verb::post, "/api/v1/streams/case%2F" + imported,
+                     Token("admin-1", Role::kAdmin),
+                     R"({"expected_version":"no_stream","events":[{"type":"CaseReported","data":)" +
+                         body + "}]}");
+  ASSERT_EQ(import.status, 200u) << import.body;
+  auto stored = [&](const std::string& id) {
+    auto events = store_->ReadStream(CaseStream(id), 1, 1, ReadDirection::kForward);
+    EXPECT_TRUE(events.ok() && events->size() == 1u);
+    return events.ok() && !events->empty() ? events->front().data : std::string();
+  };
+  const std::string engines = stored(At(reported.body, "/case_id").substr(1, 17));
+  EXPECT_EQ(engines.find("parties"), std::string::npos) << engines;
+  // The intake's data holds the due times it derived; the rest is the same.
+  const std::string imports = stored(imported);
+  EXPECT_EQ(imports.find("parties"), std::string::npos) << imports;
+  EXPECT_NE(imports.find(R"("reporter":{"name":"Li Wei","phone":"13800000000"})"),
+            std::string::npos)
+      << imports;
+}
+
 class RateLimitedHttpApiTest : public HttpApiTest {
  protected:
   HttpApiOptions ApiOptions() override {

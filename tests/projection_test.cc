@@ -797,9 +797,6 @@ TEST_F(ProjectionTest, AlertsReachThePeopleCoveringTheCellAndCloseOnAcknowledgme
   EXPECT_EQ(projector_->OpenAlerts("officer-7", 10)->size(), 3u);
 }
 
-// A tier-1 mediation running out of time is told to the mediators covering
-// the cell too, warned and missed (black-box probe 74: only the assignee and
-// the supervisors heard of it).
 // A tier-3 case's view names its judicial department (DOMAIN.md: the
 // supervisor follows "tier-3 cases with judicial departments"; black-box
 // probe 105 found it only in the history).
@@ -817,6 +814,9 @@ TEST_F(ProjectionTest, ATierThreeCasesViewNamesItsJudicialDepartment) {
   ExpectRebuildEqualsLive();
 }
 
+// A tier-1 mediation running out of time is told to the mediators covering
+// the cell too, warned and missed (black-box probe 74: only the assignee and
+// the supervisors heard of it).
 TEST_F(ProjectionTest, AMediationsDeadlineIsToldToTheMediators) {
   Must(service_->AssignOfficer("admin", "santai/tongchuan/a03",
                                R"({"officer":"med-1","role":"mediator"})", ""));

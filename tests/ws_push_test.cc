@@ -1309,6 +1309,20 @@ TEST_F(PushLimitsTest, AnOpInManyFramesOrLongerThanTheFirstReadIsReadWhole) {
   EXPECT_EQ(Expect(*c, "subscribed").id, 4);
 }
 
+// A text message whose last frame is empty, after a character cut short, is
+// not valid UTF-8: closed with 1007 (black-box probe 106: Beast passed it,
+// and held the cut against the next message, a valid op closed with 1007).
+TEST_F(PushLimitsTest, ATextMessageEndingInACutCharacterClosesWith1007) {
+  for (const std::string& before : {std::string(), std::string(200, 'a')}) {
+    auto c = Open(Operator());
+    c->SendFrames({R"({"op":")" + before + "\xe6\x88", ""});
+    EXPECT_EQ(c->WaitClosed(), 1007);
+  }
+  auto d = Open(Operator());
+  d->Send(SubscribeOp(1, "alerts"));
+  Expect(*d, "subscribed");
+}
+
 TEST_F(PushLimitsTest, AnOversizedMessageClosesWith1009) {
   auto c = Open(Operator());
   c->Send(R"({"op":"subscribe","id":1,"channel":")" + std::string(2000, 'x') + "\"}");

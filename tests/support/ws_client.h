@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace casegrid::testing {
 
@@ -62,6 +63,16 @@ class WsClient {
       ws_.write_some(at + n == text.size(), boost::asio::buffer(text.data() + at, n), ec);
       if (ec) return;
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  }
+  // Sends one text message as these frames, the last one final (an empty
+  // part is an empty frame). Stops at the first the server no longer takes.
+  void SendFrames(const std::vector<std::string>& parts) {
+    ws_.text(true);
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+      boost::beast::error_code ec;
+      ws_.write_some(i + 1 == parts.size(), boost::asio::buffer(parts[i]), ec);
+      if (ec) return;
     }
   }
   void SendBinary(const std::string& bytes) {

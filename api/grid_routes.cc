@@ -59,6 +59,7 @@ Result<HttpResponse> HttpApi::RouteGrid(Call& call) {
     j.Key("level").String(Name(c.level));
     j.Key("defined_at").Time(c.defined_at_ms);
     j.Key("position").Int(static_cast<std::int64_t>(at));
+    j.Key("version").Int(static_cast<std::int64_t>(c.version));
     j.Key("people").BeginArray();
     for (const CellAssignment& a : c.people) WriteAssignment(j, a, false);
     j.EndArray();

@@ -18,6 +18,7 @@ struct Folded {
   std::optional<GridCellDefined> defined;
   std::int64_t defined_at_ms = 0;
   Position defined_at = 0;
+  StreamVersion version = 0;  // of the cell's stream, at the position asked for
   std::vector<CellAssignment> people;
 };
 
@@ -34,6 +35,7 @@ Result<Folded> FoldCell(const EventStore& store, const std::string& cell, Positi
                      store.ReadStream(stream, from, kPage, ReadDirection::kForward));
     for (const RecordedEvent& e : events) {
       if (e.position > at) return f;
+      f.version = e.version;
       // As GridDirectory folds the grid (what older `casegrid append` builds
       // could write): another type is passed over, a second definition and
       // an assignment before the definition change nothing, and an event
@@ -113,6 +115,7 @@ Result<CellAt> GridCellAt(const EventStore& store, std::string_view cell, Positi
   out.level = f.defined->level;
   out.defined_at_ms = f.defined_at_ms;
   out.defined_at = f.defined_at;
+  out.version = f.version;
   out.people = std::move(f.people);
   for (std::size_t i = 1; i < chain.size(); ++i) {
     for (CellAssignment& p : chain[i].people) out.above.push_back(std::move(p));

@@ -36,6 +36,9 @@ struct CellAt {
   CellLevel level = CellLevel::kDistrict;
   std::int64_t defined_at_ms = 0;
   Position defined_at = 0;
+  // The version of the cell's `grid/` stream then: what a grid write pins
+  // in its expected_version (review 113: no read gave it).
+  StreamVersion version = 0;
   // Assigned to the cell itself, in the order they were assigned.
   std::vector<CellAssignment> people;
   // Assigned to the cells above it, nearest first (those who also hear of

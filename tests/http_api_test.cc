@@ -907,6 +907,18 @@ TEST_F(HttpApiTest, ACellIsReadAsItStandsAndAsItStoodOnAPastDay) {
   auto live = Send(http::verb::get, cell, op);
   ASSERT_EQ(live.status, 200u) << live.body;
   EXPECT_EQ(At(live.body, "/position"), std::to_string(now));
+  // The cell's stream's version, which a grid write pins (review 113: no
+  // read gave it): defined, two assignments, a removal.
+  EXPECT_EQ(At(live.body, "/version"), "4");
+  auto pinned = Send(http::verb::post, cell + "/officers", admin,
+                     R"({"officer":"officer-c","role":"officer","expected_version":4})");
+  EXPECT_EQ(pinned.status, 201u) << pinned.body;
+  EXPECT_EQ(At(pinned.body, "/version"), "5");
+  auto stale = Send(http::verb::post, cell + "/officers", admin,
+                    R"({"officer":"officer-d","role":"officer","expected_version":4})");
+  EXPECT_EQ(stale.status, 409u) << stale.body;
+  ASSERT_EQ(Send(http::verb::delete_, cell + "/officers/officer-c", admin).status, 200u);
+  live = Send(http::verb::get, cell, op);
   EXPECT_EQ(At(live.body, "/level"), "\"cluster\"");
   EXPECT_EQ(At(live.body, "/people/0/person"), "\"officer-b\"");
   EXPECT_EQ(At(live.body, "/people/0/since_position"), std::to_string(second));
@@ -918,6 +930,7 @@ TEST_F(HttpApiTest, ACellIsReadAsItStandsAndAsItStoodOnAPastDay) {
   for (const std::string& as_of : {std::to_string(first), first_time}) {
     auto past = Send(http::verb::get, cell + "?as_of=" + as_of, op);
     ASSERT_EQ(past.status, 200u) << as_of << " -> " << past.body;
+    EXPECT_EQ(At(past.body, "/version"), "2") << as_of;
     EXPECT_EQ(At(past.body, "/people/0/person"), "\"officer-a\"") << as_of;
     EXPECT_EQ(At(past.body, "/people/0/since"), "\"" + first_time + "\"") << as_of;
     EXPECT_EQ(At(past.body, "/people/1"), "<none>") << as_of;
@@ -1334,10 +1347,9 @@ TEST_F(HttpApiTest, AnImportedEventIsStoredAsTheEngineWritesIt) {
   ASSERT_EQ(reported.status, 201u) << reported.body;
   const std::string day = At(reported.body, "/case_id").substr(3, 8);
   const std::string imported = "C-" + day + "-000050";
-  auto import = Send(http::verb::post, "/api/v1/streams/case%2F" + imported,
-                     Token("admin-1", Role::kAdmin),
-                     R"({"expected_version":"no_stream","events":[{"type":"CaseReported","data":)" +
-                         body + "}]}");
+  auto import = Send(
+      http::verb::post, "/api/v1/streams/case%2F" + imported, Token("admin-1", Role::kAdmin),
+      R"({"expected_version":"no_stream","events":[{"type":"CaseReported","data":)" + body + "}]}");
   ASSERT_EQ(import.status, 200u) << import.body;
   auto stored = [&](const std::string& id) {
     auto events = store_->ReadStream(CaseStream(id), 1, 1, ReadDirection::kForward);

@@ -134,8 +134,8 @@ void WsSession::WatchExpiry() {
 }
 
 void WsSession::Read() {
-  // 0: the rest of a message as Beast sees fit (what is left of the frame,
-  // at least 1,536 bytes and at most the message's bound).
+  // 0: the rest of a message as Beast sees fit (up to 1,536 bytes or what
+  // is left of the frame, within the message's bound).
   const std::size_t limit = buffer_.size() == 0 ? kFirstReadBytes : 0;
   ws_.async_read_some(buffer_, limit,
                       asio::bind_cancellation_slot(
@@ -148,7 +148,11 @@ void WsSession::Read() {
 void WsSession::OnRead(beast::error_code ec, std::size_t) {
   if (ec) return End();  // closed, timed out, too big (Beast answers 1009), reset
   if (!ws_.is_message_done()) return Read();
-  if (!ws_.got_text()) {
+  if (closing_sent_ || close_after_write_) {
+    // Closing (the connection failed, shut, expired, or too slow): an op
+    // read since is not acted on (review 114: a subscribe after a 1007
+    // decision was, while a write delayed the close).
+  } else if (!ws_.got_text()) {
     Answer(0, Status::InvalidArgument("binary frames are not accepted: send JSON ops as text"));
   } else if (const auto data = buffer_.data();
              !simdjson::validate_utf8(static_cast<const char*>(data.data()), data.size())) {

@@ -140,6 +140,21 @@ kill -0 "$tail_pid" 2>/dev/null && { kill "$tail_pid"; fail "tail did not see tw
 wait "$tail_pid"
 [ "$(grep -c '"stream":"case/C-20261122-000002"' "$dir/tail.out")" -eq 2 ] || fail "tail output"
 
+# an engine event is stored as the engine writes it, as over HTTP: an empty
+# `parties` is written as absent (review 114: the CLI kept `[]`, so the same
+# report had two forms in the log)
+# (a store of its own: the counts below are the first store's)
+encoded="$dir/encoded"
+"$cg" append --data "$encoded" --stream grid/santai --type GridCellDefined \
+  --json '{"cell":"santai","name":"Santai","level":1}' >/dev/null
+"$cg" append --data "$encoded" --stream grid/santai/a01 --type GridCellDefined \
+  --json '{"cell":"santai/a01","name":"A01","level":2}' >/dev/null
+"$cg" append --data "$encoded" --stream case/C-20261122-000001 --type CaseReported \
+  --json "${report%\}},\"parties\":[]}" >/dev/null
+stored=$("$cg" read --data "$encoded" --stream case/C-20261122-000001)
+[[ "$stored" == *'"summary":"water leak"'* && "$stored" != *parties* ]] ||
+  fail "an empty parties stored: $stored"
+
 # a local day offset outside -12..14 is refused before anything is opened
 if err=$(CASEGRID_JWT_SECRET=cli-test-secret-of-at-least-32-bytes "$cg" serve --data "$data" \
          --listen 127.0.0.1:0 --day-offset-hours 15 2>&1); then fail "serve took a day offset of 15"; fi

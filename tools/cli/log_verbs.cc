@@ -156,6 +156,11 @@ void AddLogVerbs(CLI::App& app, VerbAction* action) {
         }
         const auto* report = checked.ok() ? std::get_if<CaseReported>(&*checked) : nullptr;
         if (i == 0 && report != nullptr) reported_cell = report->cell;
+        // Stored as the engine writes it, as a raw append over HTTP is: the
+        // same data has one form in the log whoever wrote it (review 114).
+        if (checked.ok() && IsEngineEventType(req.events[i].type)) {
+          req.events[i].data = EncodeEventData(*checked);
+        }
       }
       // One case per case stream, reported once (case_stream_rules.h); the
       // server's own streams are its alone.

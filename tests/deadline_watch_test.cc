@@ -84,6 +84,20 @@ class DeadlineWatchTest : public testing::CaseTest {
     return Count(id, DeadlineApproaching::kType, kind, due_at);
   }
 
+  // Past `due`, the case's accept deadline is missed once, found again when
+  // asked again, and the case's steps go on.
+  void ExpectTheMissWrittenOnceAndTheStepsGoOn(const std::string& id, std::int64_t due) {
+    clock_.Set(due + kMinute);
+    const WriteResult missed = Must(service_->RecordDeadlineMissed(id, DeadlineKind::kAccept, due));
+    EXPECT_FALSE(missed.deduplicated);
+    const WriteResult again = Must(service_->RecordDeadlineMissed(id, DeadlineKind::kAccept, due));
+    EXPECT_TRUE(again.deduplicated);
+    EXPECT_EQ(again.position, missed.position);
+    EXPECT_EQ(Missed(id, DeadlineKind::kAccept, due), 1);
+    EXPECT_TRUE(Load(id).Deadline(DeadlineKind::kAccept)->missed);
+    Must(Act(id, "note", R"({"text":"the steps go on"})"));
+  }
+
   std::int64_t Due(const std::string& id, DeadlineKind kind) {
     const CaseState state = Load(id);
     const CaseDeadline* d = state.Deadline(kind);
@@ -529,14 +543,7 @@ TEST_F(DeadlineWatchTest, AMissWhoseEventIdARawAppendTookIsWrittenUnderAnotherKe
   AppendRequest r{CaseStream(id), ExpectedVersion::Exact(1), "import", {}};
   r.events.push_back({IdempotentEventId("system", key, 0), "NoteAdded", R"({"text":"imported"})"});
   ASSERT_TRUE(store_->Append(std::move(r)).ok());
-  clock_.Set(due + kMinute);
-  const WriteResult missed = Must(service_->RecordDeadlineMissed(id, DeadlineKind::kAccept, due));
-  EXPECT_FALSE(missed.deduplicated);
-  const WriteResult again = Must(service_->RecordDeadlineMissed(id, DeadlineKind::kAccept, due));
-  EXPECT_TRUE(again.deduplicated);
-  EXPECT_EQ(again.position, missed.position);
-  EXPECT_EQ(Missed(id, DeadlineKind::kAccept, due), 1);
-  Must(Act(id, "note", R"({"text":"the steps go on"})"));
+  ExpectTheMissWrittenOnceAndTheStepsGoOn(id, due);
 }
 
 // A raw append may put under that id a fact of the same type but of another
@@ -558,15 +565,7 @@ TEST_F(DeadlineWatchTest, AFactOfAnotherDeadlineUnderAMisssIdIsNotTakenForIt) {
       Must(service_->RecordDeadlineApproaching(id, DeadlineKind::kAccept, due));
   EXPECT_FALSE(warned.deduplicated);
   EXPECT_EQ(Warned(id, DeadlineKind::kAccept, due), 1);
-  clock_.Set(due + kMinute);
-  const WriteResult missed = Must(service_->RecordDeadlineMissed(id, DeadlineKind::kAccept, due));
-  EXPECT_FALSE(missed.deduplicated);
-  const WriteResult again = Must(service_->RecordDeadlineMissed(id, DeadlineKind::kAccept, due));
-  EXPECT_TRUE(again.deduplicated);
-  EXPECT_EQ(again.position, missed.position);
-  EXPECT_EQ(Missed(id, DeadlineKind::kAccept, due), 1);
-  EXPECT_TRUE(Load(id).Deadline(DeadlineKind::kAccept)->missed);
-  Must(Act(id, "note", R"({"text":"the steps go on"})"));
+  ExpectTheMissWrittenOnceAndTheStepsGoOn(id, due);
 }
 
 // An intake too: its due times are reckoned from the time the store stamps

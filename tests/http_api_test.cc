@@ -27,26 +27,34 @@ using tcp = asio::ip::tcp;
 
 using testing::At;
 
-class HttpApiTest : public testing::HttpApiFixture {};
+class HttpApiTest : public testing::HttpApiFixture {
+ protected:
+  // POST /api/v1/cases with each of `keys` as an Idempotency-Key header (the
+  // fixture's Send sends one at most), on a connection of its own.
+  http::response<http::string_body> ReportWithKeys(const std::string& token,
+                                                   const std::vector<std::string>& keys) {
+    asio::io_context io;
+    tcp::socket socket(io);
+    socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), server_->port()));
+    http::request<http::string_body> req{http::verb::post, "/api/v1/cases", 11};
+    req.set(http::field::host, "localhost");
+    req.set(http::field::authorization, "Bearer " + token);
+    for (const std::string& key : keys) req.insert("Idempotency-Key", key);
+    req.body() = testing::ReportBody();
+    req.prepare_payload();
+    http::write(socket, req);
+    beast::flat_buffer buffer;
+    http::response<http::string_body> res;
+    http::read(socket, buffer, res);
+    return res;
+  }
+};
 
 // A header or query parameter sent twice: which one counts would be a guess.
 TEST_F(HttpApiTest, AnIdempotencyKeyOrAQueryParameterSentTwiceIsRefused) {
   const std::string officer = Token("officer-7", Role::kOfficer);
   const Position before = store_->Head().position;
-  asio::io_context io;
-  tcp::socket socket(io);
-  socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), server_->port()));
-  http::request<http::string_body> req{http::verb::post, "/api/v1/cases", 11};
-  req.set(http::field::host, "localhost");
-  req.set(http::field::authorization, "Bearer " + officer);
-  req.insert("Idempotency-Key", "first");
-  req.insert("Idempotency-Key", "second");
-  req.body() = testing::ReportBody();
-  req.prepare_payload();
-  http::write(socket, req);
-  beast::flat_buffer buffer;
-  http::response<http::string_body> res;
-  http::read(socket, buffer, res);
+  const auto res = ReportWithKeys(officer, {"first", "second"});
   EXPECT_EQ(res.result_int(), 400u) << res.body();
   EXPECT_NE(res.body().find("Idempotency-Key: sent more than once"), std::string::npos)
       << res.body();
@@ -65,20 +73,8 @@ TEST_F(HttpApiTest, AnIdempotencyKeyOrAQueryParameterSentTwiceIsRefused) {
 TEST_F(HttpApiTest, AnEmptyIdempotencyKeyIsRefused) {
   const std::string officer = Token("officer-7", Role::kOfficer);
   const Position before = store_->Head().position;
-  asio::io_context io;
-  tcp::socket socket(io);
-  socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), server_->port()));
   for (const char* value : {"", "   "}) {
-    http::request<http::string_body> req{http::verb::post, "/api/v1/cases", 11};
-    req.set(http::field::host, "localhost");
-    req.set(http::field::authorization, "Bearer " + officer);
-    req.insert("Idempotency-Key", value);
-    req.body() = testing::ReportBody();
-    req.prepare_payload();
-    http::write(socket, req);
-    beast::flat_buffer buffer;
-    http::response<http::string_body> res;
-    http::read(socket, buffer, res);
+    const auto res = ReportWithKeys(officer, {value});
     EXPECT_EQ(res.result_int(), 400u) << res.body();
     EXPECT_NE(res.body().find("Idempotency-Key: empty; leave the header out to send none"),
               std::string::npos)

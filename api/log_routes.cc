@@ -141,19 +141,13 @@ Result<HttpResponse> HttpApi::RouteStreams(Call& call) {
     std::string event_id(id);
     if (event_id.empty() && !key.empty()) event_id = IdempotentEventId(who.sub, key, index);
     NewEvent e{std::move(event_id), std::string(type), simdjson::minify(data)};
-    auto checked = DecodeEventData(e.type, e.data);
-    // The engine's own types carry valid data; other types are the importer's.
-    if (!checked.ok() && IsEngineEventType(e.type)) {
+    auto checked = CheckImportedData(e);
+    if (!checked.ok()) {
       return Status(checked.status().code(), at + "data: " + checked.status().message());
     }
-    // Stored as the engine writes it, so that the same data has one form in
-    // the log whoever wrote it (review 112: an imported report kept
-    // `"parties":[]`, which the engine writes as absent; the store's
-    // canonical form is otherwise the same).
-    if (checked.ok() && IsEngineEventType(e.type)) e.data = EncodeEventData(*checked);
     // A case stream is written in the case's cell, and opened by its report.
     if (!case_id.empty() && index == 0) {
-      if (const auto* report = checked.ok() ? std::get_if<CaseReported>(&*checked) : nullptr) {
+      if (const auto* report = *checked ? std::get_if<CaseReported>(&**checked) : nullptr) {
         if (!InScope(who, report->cell)) {
           return Status::PermissionDenied(at + "data.cell: " + report->cell +
                                           " is outside your cells");

@@ -566,18 +566,15 @@ Result<WriteResult> CaseService::AssignOfficer(std::string_view actor, std::stri
   }
   // A pinned version of the cell's grid stream is held to (review 112: it
   // was taken out of the body and never read).
-  if (split.expected_version) {
-    auto written = AppendGrid(actor, std::string(cell), {decoded},
-                              ExpectedVersion::Exact(*split.expected_version), idempotency_key);
-    if (!written.ok() && written.status().code() == StatusCode::kConflict) {
-      return Status::Conflict("cell " + std::string(cell) + " is not at version " +
-                              std::to_string(*split.expected_version) + ": " +
-                              written.status().message());
-    }
-    return written;
+  const auto& pinned = split.expected_version;
+  auto written = AppendGrid(actor, std::string(cell), {decoded},
+                            pinned ? ExpectedVersion::Exact(*pinned) : ExpectedVersion::Exists(),
+                            idempotency_key);
+  if (pinned && !written.ok() && written.status().code() == StatusCode::kConflict) {
+    return Status::Conflict("cell " + std::string(cell) + " is not at version " +
+                            std::to_string(*pinned) + ": " + written.status().message());
   }
-  return AppendGrid(actor, std::string(cell), {decoded}, ExpectedVersion::Exists(),
-                    idempotency_key);
+  return written;
 }
 
 Result<WriteResult> CaseService::RemoveOfficer(std::string_view actor, std::string_view cell,

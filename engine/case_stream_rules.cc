@@ -107,4 +107,11 @@ Status ExplainCaseStreamConflict(const AppendRequest& pinned, Status status) {
   return status;
 }
 
+Result<std::optional<CaseEventData>> CheckImportedData(NewEvent& event) {
+  if (!IsEngineEventType(event.type)) return std::optional<CaseEventData>();
+  ASSIGN_OR_RETURN(CaseEventData data, DecodeEventData(event.type, event.data));
+  event.data = EncodeEventData(data);
+  return std::optional<CaseEventData>(std::move(data));
+}
+
 }  // namespace casegrid

@@ -13,6 +13,7 @@
 
 #include <vector>
 
+#include "engine/case_events.h"
 #include "engine/event_store.h"
 #include "engine/status.h"
 
@@ -48,6 +49,14 @@ Status PinCaseStreamOpening(AppendRequest& request);
 // with a `.` or `..` segment (`./audit/x`), which an auditor reading the log
 // would take for the server's and the views would not.
 Status RefuseTheServersStreams(std::string_view stream);
+
+// The data of an imported `event`, checked: of one of the engine's types, it
+// must decode (DecodeEventData's error, unprefixed, if not), and its data is
+// rewritten as the engine writes it, so that the same data has one form and
+// one hash in the log whoever wrote it (reviews 112 and 114: an empty
+// `parties` kept its `[]`); that data is returned. Another type is the
+// importer's own: kept as sent, and nullopt.
+Result<std::optional<CaseEventData>> CheckImportedData(NewEvent& event);
 
 // The store's answer to a pinned append, its version conflicts told as the
 // case rule they break ("case … is reported already", "case … was never

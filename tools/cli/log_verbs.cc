@@ -149,18 +149,13 @@ void AddLogVerbs(CLI::App& app, VerbAction* action) {
       // they would through the API; other types are the operator's own.
       std::string reported_cell;  // the first event's, if it is a report
       for (std::size_t i = 0; i < req.events.size(); ++i) {
-        auto checked = DecodeEventData(req.events[i].type, req.events[i].data);
-        if (!checked.ok() && IsEngineEventType(req.events[i].type)) {
+        auto checked = CheckImportedData(req.events[i]);
+        if (!checked.ok()) {
           return Fail(Status(checked.status().code(), "events[" + std::to_string(i) +
                                                           "].data: " + checked.status().message()));
         }
-        const auto* report = checked.ok() ? std::get_if<CaseReported>(&*checked) : nullptr;
+        const auto* report = *checked ? std::get_if<CaseReported>(&**checked) : nullptr;
         if (i == 0 && report != nullptr) reported_cell = report->cell;
-        // Stored as the engine writes it, as a raw append over HTTP is: the
-        // same data has one form in the log whoever wrote it (review 114).
-        if (checked.ok() && IsEngineEventType(req.events[i].type)) {
-          req.events[i].data = EncodeEventData(*checked);
-        }
       }
       // One case per case stream, reported once (case_stream_rules.h); the
       // server's own streams are its alone.

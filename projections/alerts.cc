@@ -26,6 +26,10 @@ constexpr std::int64_t kReopenedAlertsFromMs = 1796515200000;
 // store's views, and would otherwise raise alerts, open until acknowledged,
 // for the reassignments and warnings of their history (review 87).
 constexpr std::int64_t kSession30AlertsFromMs = 1796558400000;
+// And session 40's — a callback due and a deadline's warning or miss go to
+// the officers covering the cell as well as to whoever handles the case —
+// from the hour it came (2026-12-07T19:00:00Z) on, for the same reason.
+constexpr std::int64_t kSession40AlertsFromMs = 1796670000000;
 
 class Recipients {
  public:
@@ -67,6 +71,19 @@ class Recipients {
     ToRoles(covering, {"officer"}, kind, message);
     if (out_.size() == told && c_.event->recorded_at_ms >= kSession30AlertsFromMs) {
       ToRoles(covering, {"supervisor"}, kind, message);
+    }
+  }
+  // What falls due on a case (a callback, a deadline's warning or miss) is
+  // told to whoever handles it and, from session 40 on, to the officers
+  // covering its cell: DOMAIN.md gives an officer "callbacks due, deadlines
+  // about to break" for their own grids ("one grid, one officer"), and
+  // review 115 found the cell's officer heard nothing of them once the case
+  // was assigned to a grid worker or a mediator.
+  void ToHandlersAndCellOfficers(const CaseState& s, const std::vector<CellPerson>& covering,
+                                 std::string_view kind, const std::string& message) {
+    ToHandlers(s, covering, kind, message);
+    if (c_.event->recorded_at_ms >= kSession40AlertsFromMs) {
+      ToRoles(covering, {"officer"}, kind, message);
     }
   }
   // Whether the alerts being raised tell of the event's own action (not of
@@ -140,7 +157,7 @@ std::vector<Alert> AlertsFor(const CaseChange& c, const GridDirectory& grid) {
           }
         } else if constexpr (std::is_same_v<T, CallbackScheduled>) {
           const std::string m = "Callback due for " + what() + " by " + FormatTimestamp(e.due_at);
-          to.ToHandlers(s, covering(), "callback_due", m);
+          to.ToHandlersAndCellOfficers(s, covering(), "callback_due", m);
         } else if constexpr (std::is_same_v<T, CaseReopened>) {
           if (c.event->recorded_at_ms < kReopenedAlertsFromMs) return;
           // The case is owed work again: whoever handles it must hear of it
@@ -156,7 +173,7 @@ std::vector<Alert> AlertsFor(const CaseChange& c, const GridDirectory& grid) {
           const std::string m = "Deadline " + std::string(Name(e.deadline)) + " of " + what() +
                                 (kMissed ? " was missed (due " : " is due at ") +
                                 FormatTimestamp(e.due_at) + (kMissed ? ")" : "");
-          to.ToHandlers(s, covering(), kind, m);
+          to.ToHandlersAndCellOfficers(s, covering(), kind, m);
           if (kMissed) to.ToRoles(covering(), {"supervisor"}, kind, m);
           // A mediation running out of time is the mediators' too (black-box
           // probe 74: the cell's mediator heard nothing of it).

@@ -104,12 +104,13 @@ constexpr const char* kUnfinishedRebuildKey = "unfinished_rebuild";
 // replaced told so, a warning with no officer to hear it told to the
 // supervisors; 19: a raw callback scheduled at a due time missed is missed,
 // a raw warning of another due time warns of nothing now; 20: a case view's
-// `judicial`), so that views of another format are rebuilt, not served.
+// `judicial`; 21: a callback due and a deadline's warning or miss told to
+// the officers covering the cell too), so that views of another format are rebuilt, not served.
 constexpr const char* kViewsFormatKey = "format";
 // In the meta family: the hash of the event at the checkpoint, so that views
 // folded from another log (a folder put together by hand) are not served.
 constexpr const char* kCheckpointHashKey = "checkpoint_hash";
-constexpr const char* kViewsFormat = "20";
+constexpr const char* kViewsFormat = "21";
 // Threads that render a rebuild's last case views at most.
 constexpr std::size_t kMaxRenderThreads = 4;
 // What Apply() and Finish() answer once a rebuild's batch has failed.

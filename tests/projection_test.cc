@@ -960,6 +960,56 @@ TEST_F(ProjectionTest, AnEscalationIsToldToTheOfficersOfTheCell) {
   ExpectRebuildEqualsLive();
 }
 
+// What falls due on a case in an officer's cell — a deadline's warning and
+// miss, a callback — is told to that officer as well as to the grid worker
+// it is assigned to (DOMAIN.md: an officer's alerts for their own grids
+// include "callbacks due, deadlines about to break"; review 115 found the
+// cell's officer heard nothing of them), from the hour the rule came.
+TEST_F(ProjectionTest, WhatFallsDueIsToldToTheOfficersOfTheCell) {
+  Must(service_->AssignOfficer("admin", "santai/tongchuan/a03/g12",
+                               R"({"officer":"gw-1","role":"grid_worker"})", ""));
+  const auto kinds = [&](const std::string& person, const std::string& id) {
+    CatchUp();
+    std::vector<std::string> out;
+    auto open = projector_->OpenAlerts(person, 50);
+    EXPECT_TRUE(open.ok());
+    for (const std::string& a : *open) {
+      if (At(a, "/case_id") == "\"" + id + "\"") out.push_back(At(a, "/kind"));
+    }
+    return out;
+  };
+  // Walks a case assigned to gw-1 through an accept deadline warned and
+  // missed, then to its resolution and the callback it owes.
+  const auto walk = [&] {
+    const std::string id =
+        Must(service_->Report("operator-1",
+                              ReportBody("santai/tongchuan/a03/g12", "urgent", "incident"), ""))
+            .case_id;  // an incident: no repeat dispute in place of new_case
+    Must(Act(id, "assign", R"({"assignee":"gw-1"})", "operator-1"));
+    const std::int64_t due = Load(id).Deadline(DeadlineKind::kAccept)->due_at;
+    Must(service_->RecordDeadlineApproaching(id, DeadlineKind::kAccept, due));
+    clock_.Set(due);
+    Must(service_->RecordDeadlineMissed(id, DeadlineKind::kAccept, due));
+    Must(Act(id, "accept", "{}", "gw-1"));
+    Must(Act(id, "resolve", R"({"resolution":"handled_on_site","summary":"s"})", "gw-1"));
+    return id;
+  };
+  const std::vector<std::string> owed = {"\"callback_due\"", "\"deadline_missed\"",
+                                         "\"deadline_approaching\""};
+  const std::string earlier = walk();  // 2026-11-22: before the rule
+  EXPECT_EQ(kinds("officer-7", earlier), std::vector<std::string>{"\"new_case\""});
+  EXPECT_EQ(kinds("gw-1", earlier).size(), 5u);  // new case, assigned, and what is owed
+  clock_.Set(1796670000000);                     // 2026-12-07T19:00:00Z: the rule came
+  const std::string id = walk();
+  std::vector<std::string> officers = owed;
+  officers.push_back("\"new_case\"");
+  EXPECT_EQ(kinds("officer-7", id), officers);
+  std::vector<std::string> workers = owed;
+  workers.insert(workers.end(), {"\"assigned\"", "\"new_case\""});
+  EXPECT_EQ(kinds("gw-1", id), workers);  // as before
+  ExpectRebuildEqualsLive();
+}
+
 // A warning of a case no one handles yet, in a cell no officer covers, goes
 // to the supervisors (black-box probe 84: an urgent case there warned no
 // one before its deadline passed); where an officer covers it, to them.

@@ -49,14 +49,69 @@ std::optional<std::uint64_t> AvailableMemoryBytesFrom(const std::string& meminfo
   return available;
 }
 
-std::optional<std::uint64_t> AvailableMemoryBytes() {
-  std::string limit = ReadWhole("/sys/fs/cgroup/memory.max");
-  std::string usage = ReadWhole("/sys/fs/cgroup/memory.current");
-  if (limit.empty() || usage.empty()) {
-    limit = ReadWhole("/sys/fs/cgroup/memory/memory.limit_in_bytes");
-    usage = ReadWhole("/sys/fs/cgroup/memory/memory.usage_in_bytes");
+std::optional<std::uint64_t> AvailableMemoryBytesAt(const std::string& cgroup_mount,
+                                                    const std::string& self_cgroup,
+                                                    const std::string& meminfo) {
+  std::optional<std::uint64_t> available = AvailableMemoryBytesFrom(meminfo, "", "");
+  // Each limit from `group`'s folder up to the hierarchy's root: a group may
+  // set none and its parent one (a container inside a systemd slice).
+  const auto under_limits = [&](const std::string& root, std::string_view group,
+                                const char* limit_file, const char* usage_file) {
+    std::string path(group);
+    while (true) {
+      const std::string dir = root + path + (path.ends_with('/') ? "" : "/");
+      const std::string limit = ReadWhole((dir + limit_file).c_str());
+      const std::string usage = ReadWhole((dir + usage_file).c_str());
+      if (!limit.empty() && !usage.empty()) {
+        if (auto left = AvailableMemoryBytesFrom("", limit, usage)) {
+          available = available ? std::min(*available, *left) : *left;
+        }
+      }
+      if (path.empty() || path == "/") break;
+      const std::size_t slash = path.find_last_of('/', path.size() - 1);
+      path = slash == std::string::npos || slash == 0 ? "/" : path.substr(0, slash);
+    }
+  };
+  // /proc/self/cgroup: "0::/path" (v2), "N:controllers:/path" (v1, the
+  // memory controller's line); a hybrid machine has both, and the limits of
+  // whichever is mounted are read.
+  std::string_view lines(self_cgroup);
+  bool any = false;
+  while (!lines.empty()) {
+    const std::size_t end = std::min(lines.find('\n'), lines.size());
+    const std::string_view line = lines.substr(0, end);
+    lines.remove_prefix(std::min(end + 1, lines.size()));
+    const std::size_t first = line.find(':'), second = line.find(':', first + 1);
+    if (first == std::string_view::npos || second == std::string_view::npos) continue;
+    const std::string_view controllers = line.substr(first + 1, second - first - 1);
+    const std::string_view group = line.substr(second + 1);
+    if (!group.starts_with('/')) continue;
+    if (controllers.empty()) {
+      any = true;
+      under_limits(cgroup_mount, group, "memory.max", "memory.current");
+    } else {
+      std::string_view rest = controllers;
+      while (!rest.empty()) {
+        const std::size_t comma = std::min(rest.find(','), rest.size());
+        if (rest.substr(0, comma) == "memory") {
+          any = true;
+          under_limits(cgroup_mount + "/memory", group, "memory.limit_in_bytes",
+                       "memory.usage_in_bytes");
+        }
+        rest.remove_prefix(std::min(comma + 1, rest.size()));
+      }
+    }
   }
-  return AvailableMemoryBytesFrom(ReadWhole("/proc/meminfo"), limit, usage);
+  if (!any) {  // no /proc/self/cgroup: the mounts' roots, as a container sees its own
+    under_limits(cgroup_mount, "/", "memory.max", "memory.current");
+    under_limits(cgroup_mount + "/memory", "/", "memory.limit_in_bytes", "memory.usage_in_bytes");
+  }
+  return available;
+}
+
+std::optional<std::uint64_t> AvailableMemoryBytes() {
+  return AvailableMemoryBytesAt("/sys/fs/cgroup", ReadWhole("/proc/self/cgroup"),
+                                ReadWhole("/proc/meminfo"));
 }
 
 }  // namespace casegrid

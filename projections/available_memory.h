@@ -1,7 +1,9 @@
 // How much memory this process may still take: what the kernel says is
-// available (MemAvailable of /proc/meminfo), or less when the process's
-// control group (a container's memory limit, cgroup v2 or v1) allows less.
-// For sizing caches a run may fill, such as a rebuild's case states.
+// available (MemAvailable of /proc/meminfo), or less when the process's own
+// memory control group, or any group above it, allows less (a container's
+// or a systemd unit's limit; cgroup v2 or v1, the group named in
+// /proc/self/cgroup). For sizing caches a run may fill, such as a rebuild's
+// case states.
 //
 // Thread-safety: reads files; any thread.
 #pragma once
@@ -21,5 +23,13 @@ std::optional<std::uint64_t> AvailableMemoryBytes();
 std::optional<std::uint64_t> AvailableMemoryBytesFrom(const std::string& meminfo,
                                                       const std::string& limit,
                                                       const std::string& usage);
+
+// The same as AvailableMemoryBytes, with the cgroup file systems mounted at
+// `cgroup_mount` (v2 there, v1's memory controller at `cgroup_mount`/memory)
+// and the given /proc/self/cgroup and /proc/meminfo texts, for tests: the
+// least left under any limit from the process's group up to the root.
+std::optional<std::uint64_t> AvailableMemoryBytesAt(const std::string& cgroup_mount,
+                                                    const std::string& self_cgroup,
+                                                    const std::string& meminfo);
 
 }  // namespace casegrid

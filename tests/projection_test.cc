@@ -4,6 +4,7 @@
 #include <simdjson.h>
 
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -1646,6 +1647,31 @@ TEST(RebuildMemoryTest, TheCaseCacheIsSizedToAQuarterOfTheAvailableMemory) {
   EXPECT_EQ(AvailableMemoryBytesFrom(meminfo, "1000\n", "2000\n"), 0u);  // over its limit
   EXPECT_EQ(AvailableMemoryBytesFrom("", "", ""), std::nullopt);
   EXPECT_EQ(AvailableMemoryBytesFrom("MemFree: 10 kB\n", "", ""), std::nullopt);
+
+  // The process's own group is read, and each group above it (review 115:
+  // only the hierarchy's root was, so a limit set on a container's or a
+  // unit's group went unseen).
+  testing::TempDir root;
+  const auto put = [&](const std::string& dir, const char* file, const std::string& text) {
+    std::filesystem::create_directories(root.path() + dir);
+    std::ofstream(root.path() + dir + "/" + file) << text;
+  };
+  put("/slice", "memory.max", "3000000000\n");  // v2: the parent limits, the group does not
+  put("/slice", "memory.current", "1000000000\n");
+  put("/slice/unit", "memory.max", "max\n");
+  put("/slice/unit", "memory.current", "500000000\n");
+  EXPECT_EQ(AvailableMemoryBytesAt(root.path(), "0::/slice/unit\n", meminfo), 2000000000ull);
+  put("/slice/unit", "memory.max", "1200000000\n");
+  EXPECT_EQ(AvailableMemoryBytesAt(root.path(), "0::/slice/unit\n", meminfo), 700000000ull);
+  EXPECT_EQ(AvailableMemoryBytesAt(root.path(), "0::/elsewhere\n", meminfo), 24000000ull * 1024);
+  put("/memory/pod", "memory.limit_in_bytes", "900000000\n");  // v1's memory controller
+  put("/memory/pod", "memory.usage_in_bytes", "100000000\n");
+  put("/memory", "memory.limit_in_bytes", "9223372036854771712\n");
+  put("/memory", "memory.usage_in_bytes", "5000000000\n");
+  EXPECT_EQ(AvailableMemoryBytesAt(root.path(), "4:memory:/pod\n3:cpu:/\n0::/\n", meminfo),
+            800000000ull);
+  EXPECT_EQ(AvailableMemoryBytesAt(root.path(), "4:cpuacct,memory:/pod\n", meminfo), 800000000ull);
+  EXPECT_EQ(AvailableMemoryBytesAt(root.path(), "", meminfo), 24000000ull * 1024);
 
   EXPECT_EQ(RebuildCaseCacheEntriesFor(std::nullopt), kRebuildCaseCacheEntries);
   EXPECT_EQ(RebuildCaseCacheEntriesFor(0), kRebuildCaseCacheEntries);

@@ -309,10 +309,13 @@ Result<bool> CaseService::PinIsStale(const std::string& case_id, StreamVersion p
   });
 }
 
-Status CaseService::CheckOnTheGrid(const CaseState& c, std::string_view field,
+Status CaseService::CheckOnTheGrid(PendingWrite& w, std::string_view field,
                                    const std::string& person, std::string_view to) const {
-  const std::string& cell = c.report.cell;
-  if (grid_.Covers(cell, person)) return Status::Ok();
+  const std::string& cell = w.base.report.cell;
+  if (std::optional<StreamPin> grant = grid_.CoveringGrant(cell, person)) {
+    w.grid_pins.push_back(std::move(*grant));
+    return Status::Ok();
+  }
   return Status::InvalidArgument(std::string(field) + ": " + person + " is not on the grid of " +
                                  cell + " (assigned to it or to a cell above it), so could not " +
                                  std::string(to) + "; GET /api/v1/grid/cells/" + cell +
@@ -357,15 +360,16 @@ Status CaseService::Decide(PendingWrite& w, StorageReads reads) {
   }
   ASSIGN_OR_RETURN(CaseEventData command, DecodeAction(w.action, w.base, w.split.data, w.actor));
   if (w.action == CaseAction::kEscalate) w.escalation_from = w.base.tier;
+  w.grid_pins.clear();
   const DecisionContext ctx{w.actor, DecisionTime(), &options_.policy};
   ASSIGN_OR_RETURN(w.events, casegrid::Decide(w.base, w.action, command, ctx));
   // After the state's own refusals ("case is closed", "assigned to … already").
   if (w.action == CaseAction::kAssign) {
-    RETURN_IF_ERROR(CheckOnTheGrid(w.base, "assignee", std::get<CaseAssigned>(command).assignee,
-                                   "take the case"));
+    RETURN_IF_ERROR(
+        CheckOnTheGrid(w, "assignee", std::get<CaseAssigned>(command).assignee, "take the case"));
   } else if (w.action == CaseAction::kDispatch) {
     // As for an assignee (probe 96: anyone could be sent, "nobody-9" too).
-    RETURN_IF_ERROR(CheckOnTheGrid(w.base, "officer", std::get<OfficerDispatched>(command).officer,
+    RETURN_IF_ERROR(CheckOnTheGrid(w, "officer", std::get<OfficerDispatched>(command).officer,
                                    "be sent to the case"));
   }
   if (const auto overdue = OverdueDeadline(w.base, ctx.now)) {
@@ -386,6 +390,7 @@ Status CaseService::Decide(PendingWrite& w, StorageReads reads) {
   }
   w.request = MakeRequest(CaseStream(w.case_id), ExpectedVersion::Exact(w.base.version), w.actor,
                           w.events, w.idempotency_key);
+  w.request.unchanged = w.grid_pins;
   // Decided before the next due time, but written at the commit's stamp: a
   // step stamped at or after it would meet, move or drop the deadline with
   // no miss before it (review 98). The store refuses it then, and Finish
@@ -434,7 +439,13 @@ Status CaseService::Finish(PendingWrite& w, Result<AppendResult> appended, Stora
                             "; others are acting on it at once): try again");
   }
   // Decided again; a pinned version too, whose pin is then checked: only
-  // the deadline watch may have written meanwhile (PinIsStale).
+  // the deadline watch may have written meanwhile (PinIsStale). A grid
+  // command that changed a cell the step was pinned to holds its lock until
+  // the directory has folded it: decided after it, the step sees the grid
+  // as the log has it.
+  if (!w.grid_pins.empty()) {
+    std::lock_guard grid_settled(grid_writes_mu_);
+  }
   return Decide(w, StorageReads::kAllowed);
 }
 
@@ -508,6 +519,7 @@ Result<WriteResult> CaseService::AppendGrid(std::string_view actor, const std::s
   applied.stream = stream;
   for (std::size_t i = 0; i < events.size(); ++i) {
     applied.position = w.position - (events.size() - 1 - i);
+    applied.version = w.version - (events.size() - 1 - i);
     grid_.Apply(applied, events[i]);
   }
   return w;

@@ -83,6 +83,9 @@ struct PendingWrite {
   std::vector<CaseEventData> events;  // what `request` carries, as values
   // Misses of passed deadlines recorded before deciding (Decide): bounded.
   int overdue_rounds = 0;
+  // The grid cells whose people the step was decided on (an assignee, an
+  // officer sent): the append is refused if any has changed since.
+  std::vector<StreamPin> grid_pins{};
 };
 
 // Runs `work` later on a thread the caller chooses (e.g. posts it to an
@@ -274,8 +277,11 @@ class CaseService {
   // case waited for an accept that person's token could not give, the
   // warnings of its deadlines going to them alone; black-box probe 74. A
   // dispatch of anyone, probe 96.) Not checked on an idempotent repeat: the
-  // grid may have changed since.
-  Status CheckOnTheGrid(const CaseState& c, std::string_view field, const std::string& person,
+  // grid may have changed since. Pins the write to the cell that puts them
+  // there (`w.grid_pins`): a removal committed between this check and the
+  // write refuses the write, which is decided again (black-box probe 107: a
+  // case was assigned to an officer just removed from its cell).
+  Status CheckOnTheGrid(PendingWrite& w, std::string_view field, const std::string& person,
                         std::string_view to) const;
   // grid_writes_mu_ held.
   Result<WriteResult> AppendGrid(std::string_view actor, const std::string& cell,

@@ -716,6 +716,22 @@ void EventStore::Impl::CommitGroup(const std::vector<PendingAppend*>& group) {
                                    " events, the most it may hold");
       continue;
     }
+    Status moved;
+    for (const StreamPin& pin : r.unchanged) {
+      auto other = stream_head(pin.stream);
+      if (!other.ok()) {
+        moved = other.status();
+      } else if (other->version != pin.version) {
+        moved = Status::Conflict("stream " + pin.stream + " is at version " +
+                                 std::to_string(other->version) + ", not " +
+                                 std::to_string(pin.version) + " as when this append was decided");
+      }
+      if (!moved.ok()) break;
+    }
+    if (!moved.ok()) {
+      p->result = moved;
+      continue;
+    }
     if (!Formattable(now)) {
       // Written, it would be read back as damage (DecodeRecord).
       p->result = Status::Unavailable("the clock reads " + std::to_string(now) +

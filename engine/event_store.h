@@ -80,6 +80,13 @@ struct StoreOptions {
   std::function<void(const std::string&)> on_repair;
 };
 
+// Another stream's version an append was decided on (AppendRequest::unchanged).
+struct StreamPin {
+  std::string stream;
+  StreamVersion version = 0;  // 0: the stream has no events
+  bool operator==(const StreamPin&) const = default;
+};
+
 struct AppendRequest {
   std::string stream;
   ExpectedVersion expected;
@@ -95,6 +102,12 @@ struct AppendRequest {
   // is still answered). A step decided before a deadline passed must not be
   // written after it with no miss before it (CaseService::Decide).
   std::int64_t stamp_before_ms = 0;
+  // Other streams the append was decided on: each must still be at its
+  // version when the append is written, else kConflict and nothing written
+  // (checked in the committer, with the expected version), so that what
+  // was decided from several streams is written only if none has moved
+  // meanwhile (a case assigned to someone the grid has just let go).
+  std::vector<StreamPin> unchanged{};
 };
 
 struct AppendResult;

@@ -87,9 +87,9 @@ Status GridDirectory::Load(const EventStore& store, Position up_to) {
 
 void GridDirectory::Apply(const RecordedEvent& event, const CaseEventData& data) {
   std::unique_lock l(mu_);
-  Position& last = applied_[event.stream];
-  if (event.position <= last) return;
-  last = event.position;
+  Folded& last = applied_[event.stream];
+  if (event.position <= last.position) return;
+  last = Folded{event.position, event.version};
   // What the grid commands would refuse, and older builds' `casegrid append`
   // could write, changes nothing: a cell is defined once, under a defined
   // parent; people are assigned to and removed from a defined cell.
@@ -215,6 +215,25 @@ bool GridDirectory::Covers(std::string_view cell, std::string_view person) const
                          [&](const CellPerson& p) { return p.person == person; });
   });
   return covers;
+}
+
+std::optional<StreamPin> GridDirectory::CoveringGrant(std::string_view cell,
+                                                      std::string_view person) const {
+  std::shared_lock l(mu_);
+  std::optional<StreamPin> grant;
+  ForCellAndAncestors(cell, [&](std::string_view c) {
+    auto it = cells_.find(c);
+    if (grant || it == cells_.end()) return;
+    if (std::none_of(it->second.people.begin(), it->second.people.end(),
+                     [&](const CellPerson& p) { return p.person == person; })) {
+      return;
+    }
+    grant = StreamPin{Stream(c), 0};
+    if (auto folded = applied_.find(grant->stream); folded != applied_.end()) {
+      grant->version = folded->second.version;
+    }
+  });
+  return grant;
 }
 
 bool GridDirectory::IsAssigned(std::string_view cell, std::string_view person,

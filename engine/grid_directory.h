@@ -9,6 +9,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
@@ -56,6 +57,12 @@ class GridDirectory {
   // Is `person` assigned, in any role, to `cell` or to a cell above it?
   // (PeopleCovering's question for one person, without copying them all.)
   bool Covers(std::string_view cell, std::string_view person) const;
+  // The same question, answered with what to pin a write decided on it to:
+  // the stream of the nearest cell (`cell` or one above it) that puts
+  // `person` on the grid, at the version this directory has folded of it;
+  // nullopt if none does. An append pinned to it (AppendRequest::unchanged)
+  // is refused if that cell's people changed since.
+  std::optional<StreamPin> CoveringGrant(std::string_view cell, std::string_view person) const;
   // Is `person` assigned to `cell` with `role`?
   bool IsAssigned(std::string_view cell, std::string_view person, std::string_view role) const;
 
@@ -68,8 +75,12 @@ class GridDirectory {
     std::vector<CellPerson> people;
   };
   mutable std::shared_mutex mu_;
-  std::map<std::string, Cell, std::less<>> cells_;        // guarded by mu_
-  std::map<std::string, Position, std::less<>> applied_;  // stream -> last position folded
+  std::map<std::string, Cell, std::less<>> cells_;  // guarded by mu_
+  struct Folded {
+    Position position = 0;
+    StreamVersion version = 0;
+  };
+  std::map<std::string, Folded, std::less<>> applied_;  // stream -> last event folded
 };
 
 // The cell paths from `cell` up to its district: "a/b/c" -> {"a/b/c","a/b","a"}.

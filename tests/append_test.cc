@@ -137,6 +137,27 @@ TEST_F(AppendTest, PartlyRepeatedIdsAreAConflictAndWriteNothing) {
   EXPECT_EQ(store_->Head().position, 1u);
 }
 
+// An append decided on other streams is written only while each is at the
+// version it was decided on (AppendRequest::unchanged); a stream never
+// written is at version 0.
+TEST_F(AppendTest, AnAppendPinnedToAnotherStreamIsRefusedOnceThatStreamMoves) {
+  MustAppend(OneEvent("grid/a", ExpectedVersion::Any(), "g1"));
+  AppendRequest r = OneEvent("case/A", ExpectedVersion::Any(), "e1");
+  r.unchanged = {{"grid/a", 1}, {"grid/never", 0}};
+  MustAppend(r);
+  MustAppend(OneEvent("grid/a", ExpectedVersion::Any(), "g2"));
+  AppendRequest late = OneEvent("case/A", ExpectedVersion::Any(), "e2");
+  late.unchanged = {{"grid/a", 1}};
+  auto refused = store_->Append(late);
+  ASSERT_EQ(refused.status().code(), StatusCode::kConflict);
+  EXPECT_NE(refused.status().message().find("stream grid/a is at version 2, not 1"),
+            std::string::npos)
+      << refused.status().ToString();
+  EXPECT_EQ(store_->Head().position, 3u);
+  late.unchanged = {{"grid/a", 2}};
+  MustAppend(late);
+}
+
 // A repeat names the ids at consecutive positions, in their order: ids
 // listed in another order, or apart in the log, are a conflict, not an
 // answer naming a range that was not theirs (review 86).

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <random>
 #include <thread>
+#include <tuple>
 
 #include "engine/case_stream_rules.h"
 #include "engine/grid_history.h"
@@ -851,6 +852,43 @@ TEST_F(CaseRulesTest, AnAssigneeIsSomeoneTheGridPutsOnTheCasesCell) {
   // Once removed from the grid, a person is no assignee there.
   Must(service_->RemoveOfficer("admin", "santai", "chief-1", ""));
   ExpectBadRequest(Act(id, "assign", R"({"assignee":"chief-1"})"), "assignee: chief-1 is not");
+}
+
+// A step decided on the grid as it stood is written only if the grid still
+// puts the person there: a removal committed between the decision and the
+// write refuses the write, decided again against the grid without them
+// (black-box probe 107: assignments and dispatches sent as an officer was
+// removed were written after the removal, to someone off the grid).
+TEST_F(CaseRulesTest, AStepDecidedBeforeItsPersonLeftTheGridIsNotWrittenAfter) {
+  PutOnGrid("chief-1", "santai");  // covers g12 from the district above it
+  PutOnGrid("officer-8");
+  const std::string id = CaseInProgress();
+  for (const auto& [action, body, field] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"assign", R"({"assignee":"chief-1"})", "assignee"},
+           {"dispatch", R"({"officer":"officer-8"})", "officer"}}) {
+    const std::string person = action == "assign" ? "chief-1" : "officer-8";
+    const std::string cell = action == "assign" ? "santai" : "santai/tongchuan/a03/g12";
+    auto begun = service_->BeginAct("operator-1", id, action, body, "", StorageReads::kAllowed);
+    ASSERT_TRUE(begun.ok()) << begun.status().ToString();
+    ASSERT_EQ(begun->request.unchanged.size(), 1u);
+    EXPECT_EQ(begun->request.unchanged[0].stream, "grid/" + cell);
+    Must(service_->RemoveOfficer("admin", cell, person, ""));
+    const Position removed_at = store_->Head().position;
+    ExpectBadRequest(service_->Commit(std::move(begun).value()),
+                     field + ": " + person + " is not on the grid of santai/tongchuan/a03/g12");
+    EXPECT_EQ(store_->Head().position, removed_at);  // nothing written after the removal
+  }
+  EXPECT_EQ(Load(id).assignee, "officer-7");
+  // Another change to the cell's people also moves its version: the step is
+  // decided again, and written, if the person is still there.
+  PutOnGrid("officer-9");
+  auto begun = service_->BeginAct("operator-1", id, "assign", R"({"assignee":"officer-9"})", "",
+                                  StorageReads::kAllowed);
+  ASSERT_TRUE(begun.ok());
+  PutOnGrid("officer-10");
+  Must(service_->Commit(std::move(begun).value()));
+  EXPECT_EQ(Load(id).assignee, "officer-9");
 }
 
 TEST_F(CaseRulesTest, TwoOfficersActingAtOnceCannotBothWin) {

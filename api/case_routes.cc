@@ -94,6 +94,7 @@ Result<HttpResponse> HttpApi::RouteCases(Call& call) {
     } else if (!InScope(who, query.cell)) {
       return Status::PermissionDenied("cell " + query.cell + " is outside your cells");
     }
+    RETURN_IF_ERROR(AwaitCellInViews(call, query.cell));
     if (call.Has("state")) {
       const std::string st = call.Query("state");
       bool found = false;

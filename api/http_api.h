@@ -165,6 +165,12 @@ class HttpApi {
   // it as of a past moment (HttpApiOptions::as_of_events_per_request; Start
   // charges it).
   void ChargeAsOfWork(Call& call, std::uint64_t events) const;
+  // A cell the log defines and the views have not folded yet (their batches
+  // spaced by --view-batch-ms) is waited for, as a read as of a position
+  // not folded is (kViewsCatchUpWait; kWouldBlock where reads may not wait),
+  // so that a read of it says what is there, not "no cell" (black-box probe
+  // 107: 404 for up to the spacing after its definition answered 201).
+  Status AwaitCellInViews(const Call& call, std::string_view cell) const;
   // Case `id` as of `at`, in the caller's scope, or the error to give.
   Result<CaseState> ScopedCase(Call& call, const std::string& id, Position at);
   // An admin's write, its time counted in the metrics when it succeeds.

@@ -35,8 +35,25 @@ Result<HttpResponse> HttpApi::RouteDashboard(Call& call) {
     ChargeAsOfWork(call, cost);
     return Json(http::status::ok, std::move(view), req);
   }
+  RETURN_IF_ERROR(AwaitCellInViews(call, path));
   ASSIGN_OR_RETURN(std::string view, projector_->Dashboard(path, clock_->NowMillis()));
   return Json(http::status::ok, std::move(view), req);
+}
+
+Status HttpApi::AwaitCellInViews(const Call& call, std::string_view cell) const {
+  if (cell.empty() || projector_->grid().HasCell(cell) || !service_->grid().HasCell(cell)) {
+    return Status::Ok();
+  }
+  if (call.reads == StorageReads::kCachedOnly) {
+    return Status(StatusCode::kWouldBlock, "the views have not folded the cell yet");
+  }
+  const Position head = service_->store().Head().position;
+  if (!projector_->WaitFor(head, kViewsCatchUpWait)) {
+    return Status::Unavailable("the views are at position " +
+                               std::to_string(projector_->position()) + ", behind position " +
+                               std::to_string(head) + " of the log; try again");
+  }
+  return Status::Ok();
 }
 
 // A token sees its person's alerts about cases in its cells; an admin none.

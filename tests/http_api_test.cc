@@ -1310,6 +1310,25 @@ TEST_F(LaggingViewsHttpApiTest, ADashboardAsOfAPositionTheViewsHaveNotFoldedYetW
   if (!behind) GTEST_LOG_(INFO) << "the views had caught up before the read";
 }
 
+// A cell just defined is read as it stands, empty, not "no cell": its
+// dashboard and case list wait for the views to fold its definition
+// (black-box probe 107: 404 for up to the spacing after its 201).
+TEST_F(LaggingViewsHttpApiTest, ACellJustDefinedIsReadNotAnsweredNoCell) {
+  const std::string admin = Token("admin-1", Role::kAdmin);
+  const std::string operator_ = Token("op-1", Role::kOperator);
+  for (const char* cell : {"santai/xinde", "santai/xinde/g2"}) {
+    const std::string body = std::string(R"({"cell":")") + cell + R"(","name":"New"})";
+    auto defined = Send(http::verb::post, "/api/v1/grid/cells", admin, body);
+    ASSERT_EQ(defined.status, 201u) << defined.body;
+    auto dashboard = Send(http::verb::get, std::string("/api/v1/dashboard/") + cell, operator_);
+    EXPECT_EQ(dashboard.status, 200u) << dashboard.body;
+    EXPECT_EQ(At(dashboard.body, "/open/total"), "0");
+    auto list = Send(http::verb::get, std::string("/api/v1/cases?cell=") + cell, operator_);
+    EXPECT_EQ(list.status, 200u) << list.body;
+  }
+  EXPECT_EQ(Send(http::verb::get, "/api/v1/dashboard/santai/nowhere", operator_).status, 404u);
+}
+
 // An imported case of today's (a raw append opening its stream) moves a
 // running server's intake past it, as a restart would (which reads the day's
 // greatest id): ids follow the order cases were opened (black-box probe,

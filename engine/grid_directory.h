@@ -37,6 +37,9 @@ class GridDirectory {
   // Folds one grid event; events already folded (by position) are skipped,
   // so the same event may arrive from the writer and from a subscription.
   void Apply(const RecordedEvent& event, const CaseEventData& data);
+  // Counts an event of a grid stream that folds to nothing (a type of no
+  // grid's) in its stream's version (CoveringGrant), changing nothing else.
+  void PassOver(const RecordedEvent& event);
 
   // Checks a raw append to a `grid/` stream (`casegrid append`) as the grid
   // commands would: a cell defined once, under a defined parent, at its

@@ -891,6 +891,24 @@ TEST_F(CaseRulesTest, AStepDecidedBeforeItsPersonLeftTheGridIsNotWrittenAfter) {
   EXPECT_EQ(Load(id).assignee, "officer-9");
 }
 
+// An event of no grid's type last in a cell's stream (older builds' `casegrid
+// append` let one in) counts in the version an assignment is pinned to, as
+// the store counts it, when the grid is loaded at a start (review 117: every
+// assignment there was refused after its retries, at every start).
+TEST_F(CaseRulesTest, AGridStreamsLegacyEventCountsInThePinAfterARestart) {
+  PutOnGrid("officer-8");
+  const std::string id = NewCase();
+  Must(Act(id, "assign", R"({"assignee":"officer-7"})", "operator-1"));
+  AppendRequest legacy{"grid/santai/tongchuan/a03/g12", ExpectedVersion::Any(), "legacy", {}};
+  legacy.events.push_back({"", "LegacyNote", R"({"text":"legacy"})"});
+  ASSERT_TRUE(store_->Append(legacy).ok());
+  OpenService();  // loads the grid from the log, as a start does
+  PutOnGrid("officer-9", "santai/tongchuan/a03/g13");  // another cell's change: no help
+  Must(Act(id, "assign", R"({"assignee":"officer-8"})", "operator-1"));
+  Must(Act(id, "dispatch", R"({"officer":"officer-7"})", "operator-1"));
+  EXPECT_EQ(Load(id).assignee, "officer-8");
+}
+
 TEST_F(CaseRulesTest, TwoOfficersActingAtOnceCannotBothWin) {
   for (int t = 0; t < 7; ++t) PutOnGrid("officer-" + std::to_string(t));  // 7 is on it
   const std::string id = NewCase();

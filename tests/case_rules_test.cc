@@ -816,6 +816,55 @@ TEST_F(CaseRulesTest, StepsTheStateForbidsAreConflictsThatSayWhy) {
                  "comes only after resolve");
 }
 
+// More of the lifecycle's table, each a step in a state it is not for
+// (mutation testing, review 116: a resolve of an assigned case, a dispatch
+// of a reported one and a triage of a resolved or closed one were each let
+// through by a mutant and no test failed).
+TEST_F(CaseRulesTest, MoreStepsTheStateForbidsAreConflicts) {
+  const std::string reported = NewCase();
+  ExpectConflict(Act(reported, "dispatch", R"({"officer":"officer-7"})"),
+                 "case is reported; dispatch needs an assigned or in_progress case");
+  Must(Act(reported, "assign", R"({"assignee":"officer-7"})"));
+  ExpectConflict(Act(reported, "resolve", R"({"resolution":"handled_on_site","summary":"s"})"),
+                 "case is assigned; resolve needs an in_progress case");
+  const std::string id = CaseInProgress();
+  Must(Act(id, "resolve", R"({"resolution":"handled_on_site","summary":"s"})"));
+  ExpectConflict(Act(id, "triage", R"({"priority":"urgent"})"),
+                 "case is resolved; triage needs an open case");
+  Must(Act(id, "attempt-callback", R"({"reached":true,"note":"n"})"));
+  Must(Act(id, "complete-callback",
+           R"({"speed":"satisfied","attitude":"satisfied","outcome":"satisfied","comment":"c"})"));
+  Must(Act(id, "close"));
+  ExpectConflict(Act(id, "triage", R"({"priority":"urgent"})"), "case is closed");
+  EXPECT_EQ(Load(id).priority, Priority::kNormal);
+}
+
+// A reopened case has no resolution until it is resolved again (docs/views.md;
+// mutation testing, review 116: a reopening that kept it went unnoticed).
+TEST_F(CaseRulesTest, AReopenedCaseHasNoResolution) {
+  const std::string id = CaseInProgress();
+  Must(Act(id, "resolve", R"({"resolution":"handled_on_site","summary":"s"})"));
+  ASSERT_TRUE(Load(id).resolution.has_value());
+  Must(Act(id, "reopen", R"({"reason":"the leak is back"})", "operator-1"));
+  EXPECT_FALSE(Load(id).resolution.has_value());
+}
+
+// A callback's due time may not be a moment in the past, however near, and
+// an intake may pin no version but 0 (mutation testing, review 116: a due
+// time an hour back, and an intake's "expected_version":5, passed mutants).
+TEST_F(CaseRulesTest, ACallbackDueAMinuteAgoAndAnIntakesPinnedVersionAreRefused) {
+  const std::string id = CaseInProgress();
+  Must(Act(id, "resolve", R"({"resolution":"handled_on_site","summary":"s"})"));
+  ExpectBadRequest(Act(id, "schedule-callback",
+                       R"({"due_at":")" + FormatTimestamp(clock_.NowMillis() - 60000) + R"("})"),
+                   "due_at: must not be in the past");
+  const Position before = store_->Head().position;
+  std::string body = ReportBody();
+  body.insert(body.size() - 1, R"(,"expected_version":5)");
+  ExpectBadRequest(service_->Report("operator-1", body, ""), "expected_version");
+  EXPECT_EQ(store_->Head().position, before);
+}
+
 TEST_F(CaseRulesTest, UnknownCaseAndUnknownActionAreNotFound) {
   EXPECT_EQ(Act("C-20261122-999999", "note", R"({"text":"t"})").status().code(),
             StatusCode::kNotFound);

@@ -635,6 +635,24 @@ TEST_F(DeadlineWatchTest, ThePinnedVersionOfAStepIsNotStaleForTheWatchsOwnFacts)
       StatusCode::kConflict);
 }
 
+// Only the watch's own facts are passed over: the same warning appended by
+// someone else (an admin's raw append) makes a pinned version stale, as any
+// other's event does (mutation testing, review 116: a mutant that passed
+// over everyone's warnings and misses went unnoticed).
+TEST_F(DeadlineWatchTest, AWarningAppendedByAnotherMakesAPinnedVersionStale) {
+  const std::string id = NewCase("normal");
+  Must(Act(id, "assign", R"({"assignee":"officer-7"})"));
+  const std::int64_t due = Due(id, DeadlineKind::kAccept);
+  const StreamVersion read = Load(id).version;
+  AppendRequest raw{CaseStream(id), ExpectedVersion::Exact(read), "admin", {}};
+  raw.events.push_back({"", "DeadlineApproaching",
+                        R"({"deadline":"accept","due_at":")" + FormatTimestamp(due) + R"("})"});
+  ASSERT_TRUE(store_->Append(raw).ok());
+  EXPECT_EQ(
+      Act(id, "accept", R"({"expected_version":)" + std::to_string(read) + "}").status().code(),
+      StatusCode::kConflict);
+}
+
 // A priority change after the accept deadline passed, before the watch
 // recorded its miss: the miss is recorded, and the deadline is not moved
 // (docs/cases.md: it moves while it is still to come). It used to move to

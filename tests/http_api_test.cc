@@ -297,6 +297,40 @@ TEST_F(HttpApiTest, HealthNeedsNoTokenAndEverythingElseDoes) {
   EXPECT_EQ(sent("/api/v1/alerts", "Bearer" + officer).first, 401u);
 }
 
+// The list of cases masks the reporter for whoever does not handle a case:
+// a grid worker of the cell or an auditor reads it as on a case's own read
+// (mutation testing, review 116).
+TEST_F(HttpApiTest, TheListOfCasesIsMaskedForThoseWhoDoNotHandleTheCase) {
+  const std::string id = NewCase();
+  ASSERT_TRUE(projector_->WaitFor(store_->Head().position, std::chrono::seconds(10)));
+  for (const std::string& token :
+       {Token("worker-3", Role::kGridWorker, {"santai/tongchuan/a03/g12"}),
+        Token("auditor-1", Role::kAuditor)}) {
+    auto list = Send(http::verb::get, "/api/v1/cases?cell=santai/tongchuan/a03/g12", token);
+    ASSERT_EQ(list.status, 200u) << list.body;
+    ASSERT_NE(list.body.find(id), std::string::npos) << list.body;
+    EXPECT_EQ(list.body.find("13800000000"), std::string::npos) << list.body;
+    EXPECT_NE(list.body.find("\"138****0000\""), std::string::npos) << list.body;
+  }
+  // An operator handles every case: shown.
+  auto shown = Send(http::verb::get, "/api/v1/cases?cell=santai", Token("op-1", Role::kOperator));
+  EXPECT_NE(shown.body.find("13800000000"), std::string::npos) << shown.body;
+}
+
+// A token is good until its exp and not at it: no leeway (mutation testing,
+// review 116).
+TEST_F(HttpApiTest, ATokenIsRefusedAtExactlyItsExp) {
+  const std::string token = Token("officer-7", Role::kOfficer);
+  auto who = authority_->Verify(token, clock_.NowMillis());
+  ASSERT_TRUE(who.ok()) << who.status().ToString();
+  const std::int64_t exp = who->expires_at_ms;
+  EXPECT_TRUE(authority_->Verify(token, exp - 1).ok());
+  auto at_exp = authority_->Verify(token, exp);
+  EXPECT_EQ(at_exp.status().code(), StatusCode::kUnauthenticated);
+  clock_.Set(exp);
+  EXPECT_EQ(Send(http::verb::get, "/api/v1/alerts", token).status, 401u);
+}
+
 TEST_F(HttpApiTest, IntakeThenReadTheCaseAsAnOfficerInScope) {
   const std::string op = Token("operator-1", Role::kOperator);
   auto created = Send(http::verb::post, "/api/v1/cases", op, testing::ReportBody());

@@ -140,6 +140,21 @@ TEST_F(HttpRolesTest, AHistoryIsWholeForThoseWhoHandleTheCaseAndAuditorsAndWitho
   EXPECT_EQ(testing::At(handled.body, "/reporter/phone"), "\"13800000000\"");
 }
 
+// A supervisor handles the cases of its cells: it reads a case and its
+// history whole, the reporter's phone and each event's data (mutation
+// testing, review 116).
+TEST_F(HttpRolesTest, ASupervisorReadsACaseAndItsHistoryUnmasked) {
+  const std::string id = NewCase();
+  const std::string sup = Token("sup-1", Role::kSupervisor, {"santai"});
+  auto view = Send(http::verb::get, "/api/v1/cases/" + id, sup);
+  ASSERT_EQ(view.status, 200u) << view.body;
+  EXPECT_EQ(testing::At(view.body, "/reporter/phone"), "\"13800000000\"");
+  auto history = Send(http::verb::get, "/api/v1/cases/" + id + "/history", sup);
+  ASSERT_EQ(history.status, 200u) << history.body;
+  EXPECT_NE(history.body.find("\"data\""), std::string::npos) << history.body;
+  EXPECT_NE(history.body.find("13800000000"), std::string::npos) << history.body;
+}
+
 // A raw append for imports: one case per case stream, reported once, in the
 // admin's cells; the streams the server writes itself are not open to it.
 class RawAppendTest : public testing::HttpApiFixture {

@@ -185,6 +185,20 @@ TEST(DashboardRenderTest, ThePreviousDaysAverageIsOverTheDaysTheLogHas) {
   EXPECT_EQ(At(east, "/intake_hourly/previous_days"), "3");
 }
 
+// An intake eight days before today is outside the previous seven days'
+// average (mutation testing, review 116).
+TEST(DashboardRenderTest, AnIntakeEightDaysAgoIsOutsideThePreviousWeeksAverage) {
+  auto ms = [](const char* t) { return *ParseTimestamp(t); };
+  DashboardNode node;
+  node.hourly[ms("2026-11-15T09:00:00.000Z") / 3600000] = {7, 0};   // eight days ago
+  node.hourly[ms("2026-11-16T09:00:00.000Z") / 3600000] = {14, 0};  // seven days ago
+  const std::int64_t now = ms("2026-11-23T12:00:00.000Z");
+  const std::string view =
+      RenderDashboard("santai", node, 9, now, 0, ms("2026-10-01T00:00:00.000Z"));
+  EXPECT_EQ(At(view, "/intake_hourly/previous_days"), "7");
+  EXPECT_EQ(At(view, "/intake_hourly/previous_7_days_average/9"), "2");
+}
+
 // The projector reads the log's start from its first event: live, and as of
 // a past position alike.
 TEST_F(ProjectionTest, TheDashboardAveragesTheDaysItsLogHas) {
@@ -245,6 +259,31 @@ TEST_F(ProjectionTest, AResponseTimeBeyondTheLastBucketIsShownAsTheLongestItHold
   EXPECT_EQ(At(d, "/response_minutes/urgent/count"), "2");
 }
 
+// Percentiles are nearest-rank: of three response times in three buckets
+// the p50 is the second and the p90 the third; of five, the third and the
+// fifth (mutation testing, review 116).
+TEST_F(ProjectionTest, ResponsePercentilesAreOfTheNearestRank) {
+  const auto respond = [&](int n) {
+    std::vector<std::string> ids;
+    for (int i = 0; i < n; ++i) ids.push_back(NewCase("high"));
+    for (int i = 0; i < n; ++i) {
+      clock_.Advance(60000);  // the i-th waited i+1 minutes
+      Must(Act(ids[i], "assign", R"({"assignee":"officer-7"})"));
+      Must(Act(ids[i], "accept"));
+    }
+  };
+  respond(3);
+  std::string d = Dash("santai");
+  EXPECT_EQ(At(d, "/response_minutes/high/count"), "3");
+  EXPECT_EQ(At(d, "/response_minutes/high/p50"), "2");
+  EXPECT_EQ(At(d, "/response_minutes/high/p90"), "3");
+  respond(2);  // 1 and 2 minutes: 1, 1, 2, 2, 3
+  d = Dash("santai");
+  EXPECT_EQ(At(d, "/response_minutes/high/count"), "5");
+  EXPECT_EQ(At(d, "/response_minutes/high/p50"), "2");
+  EXPECT_EQ(At(d, "/response_minutes/high/p90"), "3");
+}
+
 TEST_F(ProjectionTest, DashboardTracksMediationCallbacksAndResponseTimes) {
   const std::string id = NewCase("urgent");
   Must(Act(id, "assign", R"({"assignee":"officer-7"})"));
@@ -260,6 +299,7 @@ TEST_F(ProjectionTest, DashboardTracksMediationCallbacksAndResponseTimes) {
   EXPECT_EQ(At(d, "/mediation/success_rate"), "0.5");
   EXPECT_EQ(At(d, "/escalations"), "1");
   EXPECT_EQ(At(d, "/callbacks/due"), "1");
+  EXPECT_EQ(At(d, "/callbacks/overdue"), "0");  // due, not missed (mutation testing, review 116)
   EXPECT_EQ(At(d, "/response_minutes/urgent/p50"), "5");
   EXPECT_EQ(At(d, "/open/total"), "0");
   EXPECT_EQ(At(d, "/today/resolved"), "1");
@@ -271,6 +311,8 @@ TEST_F(ProjectionTest, DashboardTracksMediationCallbacksAndResponseTimes) {
   EXPECT_EQ(At(d, "/callbacks/completed"), "1");
   EXPECT_EQ(At(d, "/callbacks/satisfied/speed"), "1");
   EXPECT_EQ(At(d, "/callbacks/satisfied/attitude"), "0");
+  // The outcome's own answer, not the attitude's (mutation testing, review 116).
+  EXPECT_EQ(At(d, "/callbacks/satisfied/outcome"), "1");
 }
 
 // A reporter who left no phone is owed no callback: none due, none overdue
@@ -364,6 +406,55 @@ TEST_F(ProjectionTest, TheDashboardCountsCasesByKindAndChannel) {
   d = Dash("santai");
   EXPECT_EQ(At(d, "/cases/by_kind/assistance"), R"({"total":1,"resolved":1})");
   ExpectRebuildEqualsLive();
+}
+
+// A callback attempt that reached the reporter is no unreachable callback
+// (mutation testing, review 116).
+TEST_F(ProjectionTest, AReachedCallbackAttemptIsNotUnreachable) {
+  const std::string id = CaseInProgress();
+  Must(Act(id, "resolve", R"({"resolution":"handled_on_site","summary":"s"})"));
+  Must(Act(id, "attempt-callback", R"({"reached":true,"note":"call back later"})"));
+  EXPECT_EQ(At(Dash("santai"), "/callbacks/unreachable"), "0");
+}
+
+// A case closed after three callback attempts that reached no one owes no
+// callback any more (mutation testing, review 116).
+TEST_F(ProjectionTest, ACaseClosedAfterThreeUnreachedCallbacksOwesNone) {
+  const std::string id = CaseInProgress();
+  Must(Act(id, "resolve", R"({"resolution":"handled_on_site","summary":"s"})"));
+  for (int i = 0; i < 3; ++i) {
+    Must(Act(id, "attempt-callback", R"({"reached":false,"note":"no answer"})"));
+  }
+  EXPECT_EQ(At(Dash("santai"), "/callbacks/unreachable"), "3");
+  Must(Act(id, "close"));
+  const std::string d = Dash("santai");
+  EXPECT_EQ(At(d, "/callbacks/due"), "0");
+  EXPECT_EQ(At(d, "/callbacks/overdue"), "0");
+}
+
+// A hazard resolved with no action needed was not rectified (mutation
+// testing, review 116).
+TEST_F(ProjectionTest, AHazardNeedingNoActionIsNotRectified) {
+  const std::string id = CaseInProgress();
+  Must(Act(id, "triage", R"({"kind":"hazard"})"));
+  Must(Act(id, "resolve", R"({"resolution":"no_action_needed","summary":"s"})"));
+  const std::string d = Dash("");
+  EXPECT_EQ(At(d, "/hazards/rectified"), "0");
+  EXPECT_EQ(At(d, "/hazards/open"), "0");
+}
+
+// A reopened case whose only miss is its callback's is not overdue work:
+// the callback is no step of an open case (mutation testing, review 116).
+TEST_F(ProjectionTest, AMissedCallbackIsNoOverdueWorkOnceReopened) {
+  const std::string id = CaseInProgress();
+  Must(Act(id, "resolve", R"({"resolution":"handled_on_site","summary":"s"})"));
+  const std::int64_t due = Load(id).Deadline(DeadlineKind::kCallback)->due_at;
+  clock_.Set(due);
+  Must(service_->RecordDeadlineMissed(id, DeadlineKind::kCallback, due));
+  Must(Act(id, "reopen", R"({"reason":"the pipe leaks again"})", "operator-1"));
+  const std::string d = Dash("santai");
+  EXPECT_EQ(At(d, "/open/total"), "1");
+  EXPECT_EQ(At(d, "/open/overdue"), "0");
 }
 
 TEST_F(ProjectionTest, MissedCallbackDeadlineCountsAsOverdue) {
@@ -492,6 +583,11 @@ TEST_F(ProjectionTest, LongOpenCasesAgeIntoOneCountAndStillLeaveIt) {
   EXPECT_EQ(At(dash, "/open/total"), "60");
   EXPECT_EQ(At(dash, "/open/by_age/over_30d"), "31");  // 30 to 60 days old
   EXPECT_EQ(At(dash, "/open/by_age/7d_to_30d"), "23");
+  // Each bucket's bounds: ages 1-2, 3-6 and none under a day (mutation
+  // testing, review 116).
+  EXPECT_EQ(At(dash, "/open/by_age/under_1d"), "0");
+  EXPECT_EQ(At(dash, "/open/by_age/1d_to_3d"), "2");
+  EXPECT_EQ(At(dash, "/open/by_age/3d_to_7d"), "4");
   // Resolving a case from the first day takes it out of the earlier count.
   const Position before_resolve = store_->Head().position;
   Must(Act(ids.front(), "resolve", R"({"resolution":"mediated_agreement","summary":"done"})"));
@@ -1014,6 +1110,24 @@ TEST_F(ProjectionTest, WhatFallsDueIsToldToTheOfficersOfTheCell) {
 // A warning of a case no one handles yet, in a cell no officer covers, goes
 // to the supervisors (black-box probe 84: an urgent case there warned no
 // one before its deadline passed); where an officer covers it, to them.
+// A missed deadline is the supervisors' to hear even when the case is
+// assigned and its cell's officer hears it too (mutation testing, review 116).
+TEST_F(ProjectionTest, AMissedDeadlineOfAnAssignedCaseIsToldToTheSupervisors) {
+  Must(
+      service_->AssignOfficer("admin", "santai", R"({"officer":"sup-1","role":"supervisor"})", ""));
+  const std::string id = OperatorsCase();
+  Must(Act(id, "assign", R"({"assignee":"officer-7"})", "operator-1"));
+  const std::int64_t due = Load(id).Deadline(DeadlineKind::kAccept)->due_at;
+  clock_.Set(due);
+  Must(service_->RecordDeadlineMissed(id, DeadlineKind::kAccept, due));
+  CatchUp();
+  auto told = projector_->OpenAlerts("sup-1", 50);
+  ASSERT_TRUE(told.ok());
+  ASSERT_FALSE(told->empty());
+  EXPECT_EQ(At(told->at(0), "/kind"), "\"deadline_missed\"");
+  EXPECT_EQ(At(told->at(0), "/case_id"), "\"" + id + "\"");
+}
+
 TEST_F(ProjectionTest, AWarningWithNoOfficerToHearItGoesToTheSupervisors) {
   Must(
       service_->AssignOfficer("admin", "santai", R"({"officer":"sup-1","role":"supervisor"})", ""));

@@ -330,6 +330,28 @@ TEST_F(PushTest, ACellSnapshotIsItsBoardOfCasesNotClosed) {
   EXPECT_NE(closing.raw.find("\"state\":\"closed\""), std::string::npos) << closing.raw;
 }
 
+// A cell's board masks the reporter for whoever does not handle the case,
+// in its snapshot and live alike: a grid worker of the cell, an auditor
+// (mutation testing, review 116).
+TEST_F(PushTest, ACellBoardIsMaskedForThoseWhoDoNotHandleTheCase) {
+  const std::string before = NewCase();
+  ASSERT_TRUE(projector_->WaitFor(Head(), std::chrono::seconds(10)));
+  for (const std::string& token :
+       {Token("worker-3", Role::kGridWorker, {"santai/tongchuan/a03/g12"}), Auditor()}) {
+    auto c = Open(token);
+    c->Send(SubscribeOp(1, "cell/santai/tongchuan/a03/g12"));
+    const auto board = Expect(*c, "subscribed");
+    EXPECT_NE(board.raw.find(before), std::string::npos) << board.raw;
+    EXPECT_EQ(board.raw.find("13800000000"), std::string::npos) << board.raw;
+    EXPECT_NE(board.raw.find("\"138****0000\""), std::string::npos) << board.raw;
+    const std::string live = NewCase();
+    const auto m = Expect(*c, "view");
+    EXPECT_EQ(At(m.raw, "/view/case_id"), "\"" + live + "\"");
+    EXPECT_EQ(m.raw.find("13800000000"), std::string::npos) << m.raw;
+    EXPECT_EQ(At(m.raw, "/view/reporter/phone"), "\"138****0000\"") << m.raw;
+  }
+}
+
 TEST_F(PushTest, AlertsAreSeenOnlyForCasesInTheTokensCells) {
   // officer-7 covers g12 (the fixture) and g13; its token here holds g13 only.
   Must(service_->AssignOfficer("admin", "santai/tongchuan/a03/g13",

@@ -701,6 +701,26 @@ TEST_F(DeadlineWatchTest, APriorityWithTheSameWindowKeepsTheDeadlineAndItsWarnin
   EXPECT_EQ(Missed(id, DeadlineKind::kAccept, due), 1);
 }
 
+// The same, for a report stamped a few milliseconds after it was decided, as
+// a server's are (its due time counts from the decision): a triage to a
+// priority of the same window still moves nothing (mutation testing, review
+// 116: with the tests' clock still between the two, a mutant that moved the
+// deadline by those milliseconds, and warned of it again, went unnoticed).
+TEST_F(DeadlineWatchTest, ATriageOfTheSameWindowMovesNothingOfAReportStampedAfterItsDecision) {
+  auto begun =
+      service_->BeginReport("operator-1", testing::ReportBody("santai/tongchuan/a03/g12", "normal"),
+                            "", StorageReads::kAllowed);
+  ASSERT_TRUE(begun.ok()) << begun.status().ToString();
+  clock_.Advance(5);
+  const std::string id = Must(service_->Commit(std::move(begun).value())).case_id;
+  const std::int64_t due = Due(id, DeadlineKind::kAccept);
+  ASSERT_EQ(due, Load(id).reported_at - 5 + 120 * kMinute);  // from the decision
+  const StreamVersion before = Load(id).version;
+  Must(Act(id, "triage", R"({"priority":"low"})"));  // low and normal: both 120 minutes
+  EXPECT_EQ(Load(id).version, before + 1);           // the triage alone, no DeadlineSet
+  EXPECT_EQ(Due(id, DeadlineKind::kAccept), due);
+}
+
 TEST_F(DeadlineWatchTest, ACallbackRescheduledAfterItsMissIsWarnedOfAgainAndNotMissedAgain) {
   DeadlineWatch& watch = StartWatch();
   const std::string id = CaseInProgress();

@@ -86,6 +86,15 @@ class ProjectionTest : public testing::CaseTest {
   std::string OperatorsCase() {
     return Must(service_->Report("operator-1", ReportBody(), "")).case_id;
   }
+  // A case resolved, its callback's deadline passed and recorded missed.
+  std::string ResolvedWithItsCallbackMissed() {
+    const std::string id = CaseInProgress();
+    Must(Act(id, "resolve", R"({"resolution":"handled_on_site","summary":"s"})"));
+    const std::int64_t due = Load(id).Deadline(DeadlineKind::kCallback)->due_at;
+    clock_.Set(due);
+    Must(service_->RecordDeadlineMissed(id, DeadlineKind::kCallback, due));
+    return id;
+  }
   std::unique_ptr<Projector> projector_;
 };
 
@@ -446,11 +455,7 @@ TEST_F(ProjectionTest, AHazardNeedingNoActionIsNotRectified) {
 // A reopened case whose only miss is its callback's is not overdue work:
 // the callback is no step of an open case (mutation testing, review 116).
 TEST_F(ProjectionTest, AMissedCallbackIsNoOverdueWorkOnceReopened) {
-  const std::string id = CaseInProgress();
-  Must(Act(id, "resolve", R"({"resolution":"handled_on_site","summary":"s"})"));
-  const std::int64_t due = Load(id).Deadline(DeadlineKind::kCallback)->due_at;
-  clock_.Set(due);
-  Must(service_->RecordDeadlineMissed(id, DeadlineKind::kCallback, due));
+  const std::string id = ResolvedWithItsCallbackMissed();
   Must(Act(id, "reopen", R"({"reason":"the pipe leaks again"})", "operator-1"));
   const std::string d = Dash("santai");
   EXPECT_EQ(At(d, "/open/total"), "1");
@@ -458,11 +463,7 @@ TEST_F(ProjectionTest, AMissedCallbackIsNoOverdueWorkOnceReopened) {
 }
 
 TEST_F(ProjectionTest, MissedCallbackDeadlineCountsAsOverdue) {
-  const std::string id = CaseInProgress();
-  Must(Act(id, "resolve", R"({"resolution":"handled_on_site","summary":"s"})"));
-  const std::int64_t due = Load(id).Deadline(DeadlineKind::kCallback)->due_at;
-  clock_.Set(due);
-  Must(service_->RecordDeadlineMissed(id, DeadlineKind::kCallback, due));
+  const std::string id = ResolvedWithItsCallbackMissed();
   const std::string d = Dash("");
   EXPECT_EQ(At(d, "/callbacks/overdue"), "1");
   EXPECT_EQ(At(d, "/deadlines_missed"), "1");

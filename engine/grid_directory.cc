@@ -218,18 +218,6 @@ std::vector<CellPerson> GridDirectory::PeopleCovering(std::string_view cell) con
   return out;
 }
 
-bool GridDirectory::Covers(std::string_view cell, std::string_view person) const {
-  std::shared_lock l(mu_);
-  bool covers = false;
-  ForCellAndAncestors(cell, [&](std::string_view c) {
-    auto it = cells_.find(c);
-    if (covers || it == cells_.end()) return;
-    covers = std::any_of(it->second.people.begin(), it->second.people.end(),
-                         [&](const CellPerson& p) { return p.person == person; });
-  });
-  return covers;
-}
-
 std::optional<StreamPin> GridDirectory::CoveringGrant(std::string_view cell,
                                                       std::string_view person) const {
   std::shared_lock l(mu_);

@@ -59,12 +59,10 @@ class GridDirectory {
   std::vector<CellPerson> PeopleCovering(std::string_view cell) const;
   // Is `person` assigned, in any role, to `cell` or to a cell above it?
   // (PeopleCovering's question for one person, without copying them all.)
-  bool Covers(std::string_view cell, std::string_view person) const;
-  // The same question, answered with what to pin a write decided on it to:
-  // the stream of the nearest cell (`cell` or one above it) that puts
-  // `person` on the grid, at the version this directory has folded of it;
-  // nullopt if none does. An append pinned to it (AppendRequest::unchanged)
-  // is refused if that cell's people changed since.
+  // Answered with what to pin a write decided on it to: the stream of the
+  // nearest cell (`cell` or one above it) that puts `person` on the grid,
+  // at the version this directory has folded of it; nullopt if none does. An append pinned to it
+  // (AppendRequest::unchanged) is refused if that cell's people changed since.
   std::optional<StreamPin> CoveringGrant(std::string_view cell, std::string_view person) const;
   // Is `person` assigned to `cell` with `role`?
   bool IsAssigned(std::string_view cell, std::string_view person, std::string_view role) const;

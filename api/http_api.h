@@ -165,6 +165,10 @@ class HttpApi {
   // it as of a past moment (HttpApiOptions::as_of_events_per_request; Start
   // charges it).
   void ChargeAsOfWork(Call& call, std::uint64_t events) const;
+  // Waits up to kViewsCatchUpWait for the views to fold `position` of the
+  // log (a reader's own write, just acknowledged); 503 saying how far
+  // behind they are if they do not. Only where reads may wait.
+  Status AwaitViews(Position position) const;
   // A cell the log defines and the views have not folded yet (their batches
   // spaced by --view-batch-ms) is waited for, as a read as of a position
   // not folded is (kViewsCatchUpWait; kWouldBlock where reads may not wait),

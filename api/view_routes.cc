@@ -23,12 +23,7 @@ Result<HttpResponse> HttpApi::RouteDashboard(Call& call) {
     // A position in the log the views have not folded yet (the caller's
     // own write, just acknowledged): wait for them, as an acknowledgment
     // does, rather than refuse what the log holds. (This runs on a worker.)
-    if (at->position > projector_->position() &&
-        !projector_->WaitFor(at->position, kViewsCatchUpWait)) {
-      return Status::Unavailable("the views are at position " +
-                                 std::to_string(projector_->position()) + ", behind position " +
-                                 std::to_string(at->position) + " of the log; try again");
-    }
+    RETURN_IF_ERROR(AwaitViews(at->position));
     std::uint64_t cost = 0;
     ASSIGN_OR_RETURN(std::string view,
                      projector_->DashboardAsOf(path, at->position, at->time_ms, &cost));
@@ -47,13 +42,16 @@ Status HttpApi::AwaitCellInViews(const Call& call, std::string_view cell) const 
   if (call.reads == StorageReads::kCachedOnly) {
     return Status(StatusCode::kWouldBlock, "the views have not folded the cell yet");
   }
-  const Position head = service_->store().Head().position;
-  if (!projector_->WaitFor(head, kViewsCatchUpWait)) {
-    return Status::Unavailable("the views are at position " +
-                               std::to_string(projector_->position()) + ", behind position " +
-                               std::to_string(head) + " of the log; try again");
+  return AwaitViews(service_->store().Head().position);
+}
+
+Status HttpApi::AwaitViews(Position position) const {
+  if (position <= projector_->position() || projector_->WaitFor(position, kViewsCatchUpWait)) {
+    return Status::Ok();
   }
-  return Status::Ok();
+  return Status::Unavailable("the views are at position " + std::to_string(projector_->position()) +
+                             ", behind position " + std::to_string(position) +
+                             " of the log; try again");
 }
 
 // A token sees its person's alerts about cases in its cells; an admin none.

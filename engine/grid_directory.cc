@@ -92,17 +92,21 @@ Status GridDirectory::Load(const EventStore& store, Position up_to) {
   return Status::Ok();
 }
 
+bool GridDirectory::Advance(const RecordedEvent& event) {
+  Folded& last = applied_[event.stream];
+  if (event.position <= last.position) return false;
+  last = Folded{event.position, event.version};
+  return true;
+}
+
 void GridDirectory::PassOver(const RecordedEvent& event) {
   std::unique_lock l(mu_);
-  Folded& last = applied_[event.stream];
-  if (event.position > last.position) last = Folded{event.position, event.version};
+  Advance(event);
 }
 
 void GridDirectory::Apply(const RecordedEvent& event, const CaseEventData& data) {
   std::unique_lock l(mu_);
-  Folded& last = applied_[event.stream];
-  if (event.position <= last.position) return;
-  last = Folded{event.position, event.version};
+  if (!Advance(event)) return;
   // What the grid commands would refuse, and older builds' `casegrid append`
   // could write, changes nothing: a cell is defined once, under a defined
   // parent; people are assigned to and removed from a defined cell.

@@ -61,8 +61,9 @@ class GridDirectory {
   // (PeopleCovering's question for one person, without copying them all.)
   // Answered with what to pin a write decided on it to: the stream of the
   // nearest cell (`cell` or one above it) that puts `person` on the grid,
-  // at the version this directory has folded of it; nullopt if none does. An append pinned to it
-  // (AppendRequest::unchanged) is refused if that cell's people changed since.
+  // at the version this directory has folded of it; nullopt if none does.
+  // An append pinned to it (AppendRequest::unchanged) is refused if that
+  // cell's people changed since.
   std::optional<StreamPin> CoveringGrant(std::string_view cell, std::string_view person) const;
   // Is `person` assigned to `cell` with `role`?
   bool IsAssigned(std::string_view cell, std::string_view person, std::string_view role) const;
@@ -82,6 +83,9 @@ class GridDirectory {
     StreamVersion version = 0;
   };
   std::map<std::string, Folded, std::less<>> applied_;  // stream -> last event folded
+  // mu_ held: takes `event` as its stream's last folded; false if an event
+  // at or past its position was folded already.
+  bool Advance(const RecordedEvent& event);
 };
 
 // The cell paths from `cell` up to its district: "a/b/c" -> {"a/b/c","a/b","a"}.

@@ -89,17 +89,10 @@ std::optional<std::uint64_t> AvailableMemoryBytesAt(const std::string& cgroup_mo
     if (controllers.empty()) {
       any = true;
       under_limits(cgroup_mount, group, "memory.max", "memory.current");
-    } else {
-      std::string_view rest = controllers;
-      while (!rest.empty()) {
-        const std::size_t comma = std::min(rest.find(','), rest.size());
-        if (rest.substr(0, comma) == "memory") {
-          any = true;
-          under_limits(cgroup_mount + "/memory", group, "memory.limit_in_bytes",
-                       "memory.usage_in_bytes");
-        }
-        rest.remove_prefix(std::min(comma + 1, rest.size()));
-      }
+    } else if (("," + std::string(controllers) + ",").find(",memory,") != std::string::npos) {
+      any = true;
+      under_limits(cgroup_mount + "/memory", group, "memory.limit_in_bytes",
+                   "memory.usage_in_bytes");
     }
   }
   if (!any) {  // no /proc/self/cgroup: the mounts' roots, as a container sees its own

@@ -105,7 +105,8 @@ constexpr const char* kUnfinishedRebuildKey = "unfinished_rebuild";
 // supervisors; 19: a raw callback scheduled at a due time missed is missed,
 // a raw warning of another due time warns of nothing now; 20: a case view's
 // `judicial`; 21: a callback due and a deadline's warning or miss told to
-// the officers covering the cell too), so that views of another format are rebuilt, not served.
+// the officers covering the cell too), so that views of another format are
+// rebuilt, not served.
 constexpr const char* kViewsFormatKey = "format";
 // In the meta family: the hash of the event at the checkpoint, so that views
 // folded from another log (a folder put together by hand) are not served.
